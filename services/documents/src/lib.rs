@@ -1,0 +1,37 @@
+//! kaigo-documents: the 主治医意見書 sent electronically by medical institutions, with files in object storage.
+//!
+//! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
+//! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
+//! `kaigo.documents.v1.DocumentService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
+
+use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::service::ServiceContext;
+use kaigo_proto::kaigo::documents::v1::document_service_server::{DocumentService, DocumentServiceServer};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// The service's name: its database schema and its event consumer group.
+pub const NAME: &str = "documents";
+
+/// The gRPC API.
+#[derive(Clone)]
+pub struct Api {
+    #[allow(dead_code)] // used by the RPCs this service's issue adds
+    ctx: ServiceContext,
+}
+
+#[tonic::async_trait]
+impl DocumentService for Api {}
+
+/// The tonic server for this service, with the configured message limits.
+pub fn service(ctx: &ServiceContext) -> DocumentServiceServer<Api> {
+    kaigo_platform::limit_messages!(DocumentServiceServer::new(Api { ctx: ctx.clone() }), ctx)
+}
+
+/// This service's migrations, applied by `kaigo migrate documents`.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(EventTablesMigration)]
+    }
+}

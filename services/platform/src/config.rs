@@ -1,0 +1,434 @@
+//! Layered, typed configuration: defaults → `kaigo.toml` → `KAIGO_*` environment.
+//!
+//! Environment keys are `KAIGO_<SECTION>__<KEY>` (double underscore between levels), e.g.
+//! `KAIGO_DATABASE__URL`. The standard `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_SERVICE_NAME`
+//! map onto the `telemetry` section. The source is injectable ([`ConfigSource`]), so tests
+//! build one by hand and never touch the process environment. Unknown keys are refused, and
+//! every error names the key and where it came from; `main` exits with [`EXIT_CONFIG`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The process exit code for bad configuration (sysexits EX_USAGE).
+pub const EXIT_CONFIG: i32 = 64;
+
+/// Where configuration comes from: an optional TOML file and a list of environment pairs.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    file: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+impl ConfigSource {
+    /// An empty source: defaults only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The process environment, and the file named by `KAIGO_CONFIG` (or `./kaigo.toml` when it
+    /// exists). Call this once, in `main`.
+    pub fn from_process() -> Self {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let file = env
+            .iter()
+            .find(|(k, _)| k == "KAIGO_CONFIG")
+            .map(|(_, v)| PathBuf::from(v))
+            .or_else(|| {
+                let default = PathBuf::from("kaigo.toml");
+                std::fs::metadata(&default).is_ok().then_some(default)
+            });
+        Self { file, env }
+    }
+
+    /// Reads this TOML file too (it must exist).
+    pub fn with_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Adds one environment pair, as if it were set in the process environment.
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Looks up a raw environment value (for the few settings read outside a config struct).
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        self.env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Extracts and validates `T`, layering defaults, the file and the environment.
+    pub fn load<T>(&self) -> Result<T, ConfigError>
+    where
+        T: Serialize + DeserializeOwned + Default + Validate,
+    {
+        let mut figment = Figment::from(Serialized::defaults(T::default()));
+        if let Some(file) = &self.file {
+            if let Err(err) = std::fs::metadata(file) {
+                return Err(ConfigError {
+                    key: "KAIGO_CONFIG".to_owned(),
+                    message: format!("cannot read config file {}: {err}", file.display()),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(EnvPairs(self.env.clone()));
+        let config: T = figment.extract().map_err(ConfigError::from_figment)?;
+        let mut problems = Problems::default();
+        config.validate(&mut problems);
+        match problems.0.into_iter().next() {
+            Some((key, message)) => Err(ConfigError { key, message }),
+            None => Ok(config),
+        }
+    }
+}
+
+/// Maps `KAIGO_A__B=v` to `a.b = v`, and the standard OpenTelemetry variables onto `telemetry`.
+struct EnvPairs(Vec<(String, String)>);
+
+impl EnvPairs {
+    fn key_for(name: &str) -> Option<String> {
+        match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("telemetry.otlp_endpoint".to_owned()),
+            "OTEL_SERVICE_NAME" => Some("telemetry.service_name".to_owned()),
+            // Only sectioned keys are configuration; single-level KAIGO_ names (KAIGO_CONFIG,
+            // KAIGO_TOKEN …) belong to the CLI.
+            _ => name
+                .strip_prefix("KAIGO_")
+                .filter(|rest| rest.contains("__"))
+                .map(|rest| rest.split("__").map(str::to_ascii_lowercase).collect::<Vec<_>>().join(".")),
+        }
+    }
+}
+
+impl Provider for EnvPairs {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_profile, keys| {
+            match keys {
+                ["telemetry", "otlp_endpoint"] => "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                ["telemetry", "service_name"] => "OTEL_SERVICE_NAME".to_owned(),
+                _ => format!("KAIGO_{}", keys.iter().map(|k| k.to_ascii_uppercase()).collect::<Vec<_>>().join("__")),
+            }
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (name, value) in &self.0 {
+            let Some(key) = Self::key_for(name) else { continue };
+            let parsed: Value = value.parse().unwrap_or_else(|never| match never {});
+            if let Some(nested) = figment::util::nest(&key, parsed).into_dict() {
+                dict = merge_dicts(dict, nested);
+            }
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+fn merge_dicts(mut into: Dict, from: Dict) -> Dict {
+    for (key, value) in from {
+        let merged = match (into.remove(&key), value) {
+            (Some(Value::Dict(_, a)), Value::Dict(tag, b)) => Value::Dict(tag, merge_dicts(a, b)),
+            (_, value) => value,
+        };
+        into.insert(key, merged);
+    }
+    into
+}
+
+/// A configuration problem: the key (as an operator would set it) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key, e.g. `database.url (KAIGO_DATABASE__URL)`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn from_figment(err: figment::Error) -> Self {
+        let path = err.path.join(".");
+        let origin = err
+            .metadata
+            .as_ref()
+            .map(|md| {
+                let keys: Vec<&str> = err.path.iter().map(String::as_str).collect();
+                format!(" from {} {}", md.name, md.interpolate(&Profile::Default, &keys))
+            })
+            .unwrap_or_default();
+        let key = if path.is_empty() { "(root)".to_owned() } else { path };
+        Self { key: format!("{key}{origin}"), message: err.kind.to_string() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Problems found by [`Validate`], each naming its key.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    /// Records that `key` is invalid.
+    pub fn add(&mut self, key: &str, message: impl Into<String>) {
+        self.0.push((key.to_owned(), message.into()));
+    }
+}
+
+/// Checks that go beyond types: ranges, URL schemes, combinations.
+pub trait Validate {
+    /// Records every problem in `problems`, naming the key.
+    fn validate(&self, problems: &mut Problems);
+}
+
+/// A secret value: never printed by `Debug`, accepted from a string or a number.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when no value was configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(<redacted>)" })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(i64),
+            Float(f64),
+        }
+        Ok(Secret(match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Int(n) => n.to_string(),
+            Raw::Float(n) => n.to_string(),
+        }))
+    }
+}
+
+// === the sections every service shares ===
+
+/// `[server]`: the gRPC listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `0.0.0.0:50051`.
+    pub listen: String,
+    /// Largest message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// Serve gRPC reflection (grpcurl, ghz).
+    pub reflection: bool,
+    /// On SIGTERM: seconds to keep serving while readiness reports NOT_SERVING, so load
+    /// balancers stop sending before the listener closes.
+    pub drain_delay_secs: u64,
+    /// On SIGTERM: seconds to wait for in-flight calls before closing anyway.
+    pub shutdown_grace_secs: u64,
+    /// Concurrent requests per connection before new ones wait.
+    pub concurrency_per_connection: usize,
+    /// Close connections after this many seconds so clients rebalance across replicas.
+    pub max_connection_age_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:50051".to_owned(),
+            max_message_bytes: 4 * 1024 * 1024,
+            reflection: true,
+            drain_delay_secs: 0,
+            shutdown_grace_secs: 20,
+            concurrency_per_connection: 256,
+            max_connection_age_secs: 300,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl Validate for ServerConfig {
+    fn validate(&self, problems: &mut Problems) {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.add("server.listen", "must be an IP address and port, e.g. 0.0.0.0:50051");
+        }
+        if !(1024..=256 * 1024 * 1024).contains(&self.max_message_bytes) {
+            problems.add("server.max_message_bytes", "must be between 1 KiB and 256 MiB");
+        }
+        if self.concurrency_per_connection == 0 {
+            problems.add("server.concurrency_per_connection", "must be at least 1");
+        }
+    }
+}
+
+/// `[database]`: PostgreSQL in production, SQLite in `kaigo dev`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://user@host:5432/db` or `sqlite:///path/to/dir` (a directory: one file per
+    /// service). Each service keeps its tables in its own PostgreSQL schema.
+    pub url: Secret,
+    /// Pool size per service.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: Secret::default(), max_connections: 16, acquire_timeout_secs: 5 }
+    }
+}
+
+impl Validate for DatabaseConfig {
+    fn validate(&self, problems: &mut Problems) {
+        let url = self.url.expose();
+        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
+            problems.add("database.url", "must start with postgres:// or sqlite:");
+        }
+        if self.max_connections == 0 {
+            problems.add("database.max_connections", "must be at least 1");
+        }
+    }
+}
+
+/// `[redis]`: cache tier 2, cache invalidation and the event streams.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://host:6379/0`; empty means in-process only (`kaigo dev`).
+    pub url: Secret,
+    /// Prefix of every key and stream name, so several deployments or tests share one server.
+    pub key_prefix: String,
+    /// Connect as a Redis Cluster client (national scale).
+    pub cluster: bool,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { url: Secret::default(), key_prefix: "kaigo:".to_owned(), cluster: false }
+    }
+}
+
+impl Validate for RedisConfig {
+    fn validate(&self, problems: &mut Problems) {
+        let url = self.url.expose();
+        if !url.is_empty() && !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            problems.add("redis.url", "must start with redis:// or rediss://");
+        }
+    }
+}
+
+/// `[telemetry]`: logs, traces and metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// An EnvFilter directive, e.g. `info` or `info,kaigo_gateway=debug`.
+    pub log_level: String,
+    /// `json` (production) or `text` (a terminal).
+    pub log_format: String,
+    /// OTLP/gRPC endpoint; traces and metrics are exported only when set
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub otlp_endpoint: Option<String>,
+    /// The service name reported to OTLP (`OTEL_SERVICE_NAME`); defaults to `kaigo-<component>`.
+    pub service_name: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { log_level: "info".to_owned(), log_format: "json".to_owned(), otlp_endpoint: None, service_name: None }
+    }
+}
+
+impl Validate for TelemetryConfig {
+    fn validate(&self, problems: &mut Problems) {
+        if !matches!(self.log_format.as_str(), "json" | "text") {
+            problems.add("telemetry.log_format", "must be json or text");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            problems.add("telemetry.log_level", "is not a valid filter directive (e.g. info, or info,kaigo_gateway=debug)");
+        }
+        if let Some(endpoint) = &self.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            problems.add("telemetry.otlp_endpoint", "must be an http:// or https:// URL");
+        }
+    }
+}
+
+/// `[internal_auth]`: how services trust the caller context the gateway sends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InternalAuthConfig {
+    /// The HMAC-SHA256 key the gateway signs caller headers with (at least 32 bytes).
+    pub secret: Secret,
+    /// Identifies `secret`; services accept both keys during a rotation.
+    pub key_id: String,
+    /// The previous key, still accepted during a rotation (empty when none).
+    pub previous_secret: Secret,
+    /// The previous key's id.
+    pub previous_key_id: String,
+    /// Seconds a signed header stays valid (limits replay of a captured header).
+    pub max_age_secs: u64,
+}
+
+impl Default for InternalAuthConfig {
+    fn default() -> Self {
+        Self {
+            secret: Secret::default(),
+            key_id: "k1".to_owned(),
+            previous_secret: Secret::default(),
+            previous_key_id: String::new(),
+            max_age_secs: 60,
+        }
+    }
+}
+
+impl Validate for InternalAuthConfig {
+    fn validate(&self, problems: &mut Problems) {
+        if !self.secret.is_empty() && self.secret.expose().len() < 32 {
+            problems.add("internal_auth.secret", "must be at least 32 bytes");
+        }
+        if !self.previous_secret.is_empty() && self.previous_key_id.is_empty() {
+            problems.add("internal_auth.previous_key_id", "is required with internal_auth.previous_secret");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

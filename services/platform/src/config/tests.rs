@@ -1,0 +1,83 @@
+use super::*;
+
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+struct TestConfig {
+    server: ServerConfig,
+    database: DatabaseConfig,
+    telemetry: TelemetryConfig,
+}
+
+impl Validate for TestConfig {
+    fn validate(&self, problems: &mut Problems) {
+        self.server.validate(problems);
+        self.database.validate(problems);
+        self.telemetry.validate(problems);
+    }
+}
+
+#[test]
+fn defaults_apply_without_any_source() {
+    let config: TestConfig = ConfigSource::new().load().unwrap();
+    assert_eq!(config.server, ServerConfig::default());
+}
+
+#[test]
+fn environment_overrides_the_file_which_overrides_defaults() {
+    let dir = tempfile_dir();
+    let file = dir.join("kaigo.toml");
+    std::fs::write(&file, "[server]\nlisten = \"0.0.0.0:6000\"\nmax_message_bytes = 2048\n").unwrap();
+    let config: TestConfig = ConfigSource::new()
+        .with_file(&file)
+        .with_env("KAIGO_SERVER__LISTEN", "127.0.0.1:7000")
+        .with_env("KAIGO_DATABASE__URL", "postgres://127.0.0.1/test")
+        .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        .with_env("PATH", "/usr/bin")
+        .with_env("KAIGO_TOKEN", "not-config")
+        .load()
+        .unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:7000");
+    assert_eq!(config.server.max_message_bytes, 2048);
+    assert_eq!(config.database.url.expose(), "postgres://127.0.0.1/test");
+    assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unknown_key_is_refused_naming_the_variable() {
+    let err = ConfigSource::new().with_env("KAIGO_DATABASE__URLL", "x").load::<TestConfig>().unwrap_err();
+    assert!(err.to_string().contains("urll"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_names_the_key_and_its_source() {
+    let err = ConfigSource::new().with_env("KAIGO_SERVER__MAX_MESSAGE_BYTES", "lots").load::<TestConfig>().unwrap_err();
+    assert!(err.key.contains("server.max_message_bytes"), "{err}");
+    assert!(err.key.contains("KAIGO_SERVER__MAX_MESSAGE_BYTES"), "{err}");
+}
+
+#[test]
+fn validation_names_the_key() {
+    let err = ConfigSource::new().with_env("KAIGO_SERVER__LISTEN", "nowhere").load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, "server.listen");
+    let err = ConfigSource::new().with_env("KAIGO_DATABASE__URL", "mysql://x").load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, "database.url");
+}
+
+#[test]
+fn numeric_secrets_stay_strings_and_never_print() {
+    let config: TestConfig = ConfigSource::new().with_env("KAIGO_DATABASE__URL", "postgres://u:0123@h/db").load().unwrap();
+    assert!(!format!("{config:?}").contains("0123"));
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let err = ConfigSource::new().with_file("/nonexistent/kaigo.toml").load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, "KAIGO_CONFIG");
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kaigo-config-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

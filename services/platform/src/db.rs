@@ -1,0 +1,81 @@
+//! Database connections and per-service migrations.
+//!
+//! In PostgreSQL every service keeps its tables in its own schema (`eligibility`,
+//! `certification` …) and sees only that schema through `search_path`; in `kaigo dev` every
+//! service gets its own SQLite file under the data directory. Either way no service can read
+//! another's tables.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::DatabaseConfig;
+
+/// Connects `service` to its schema (PostgreSQL) or its file (SQLite), creating either.
+pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseConnection, DbErr> {
+    let url = config.url.expose();
+    if url.is_empty() {
+        return Err(DbErr::Custom("database.url is not configured (KAIGO_DATABASE__URL)".to_owned()));
+    }
+    if !service.bytes().all(|c| c.is_ascii_lowercase() || c == b'_') {
+        return Err(DbErr::Custom("service names are lower-case letters and underscores".to_owned()));
+    }
+    let acquire = Duration::from_secs(config.acquire_timeout_secs);
+    if let Some(dir) = url.strip_prefix("sqlite://") {
+        std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create the data directory: {e}")))?;
+        let mut options = ConnectOptions::new(format!("sqlite://{dir}/{service}.db?mode=rwc"));
+        // SQLite allows one writer; a small pool avoids "database is locked" storms.
+        options.max_connections(4).acquire_timeout(acquire).sqlx_logging(false);
+        let conn = Database::connect(options).await?;
+        conn.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;").await?;
+        return Ok(conn);
+    }
+
+    // Create the schema with a short-lived connection, then pin the pool to it.
+    {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.max_connections(1).acquire_timeout(acquire).sqlx_logging(false);
+        let admin = Database::connect(options).await?;
+        let create = format!("CREATE SCHEMA IF NOT EXISTS \"{service}\"");
+        if let Err(err) = admin.execute_unprepared(&create).await {
+            // Two processes creating the schema at once: one wins, the other sees a unique
+            // violation; either way the schema now exists.
+            let exists = admin
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                    [service.into()],
+                ))
+                .await?
+                .is_some();
+            if !exists {
+                return Err(err);
+            }
+        }
+        admin.close().await?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(config.max_connections)
+        .min_connections(1)
+        .acquire_timeout(acquire)
+        .sqlx_logging(false)
+        .set_schema_search_path(service.to_owned());
+    Database::connect(options).await
+}
+
+/// Brings the service's schema up to date.
+pub async fn migrate<M: MigratorTrait>(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    M::up(conn, None).await
+}
+
+/// True for PostgreSQL, where row locks and `SKIP LOCKED` exist.
+pub fn is_postgres(conn: &impl ConnectionTrait) -> bool {
+    conn.get_database_backend() == DbBackend::Postgres
+}
+
+/// True when `err` is a unique-constraint violation (a duplicate key).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,270 @@
+//! One mapping from service errors to `tonic::Status` with google.rpc details (AIP-193).
+//!
+//! Each service keeps its own domain error enum and converts it into [`ApiError`]; this module
+//! turns an `ApiError` into a `Status` carrying `ErrorInfo` (a stable reason code) and, for bad
+//! input, a `BadRequest` with one field violation per problem. Internal causes are logged with
+//! the trace id and never sent to the caller.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// The ErrorInfo domain of every kaigo error.
+pub const ERROR_DOMAIN: &str = "kaigo.jp";
+
+/// An error a caller can act on, or an internal one that it cannot.
+#[derive(Debug)]
+pub struct ApiError {
+    code: Code,
+    /// UPPER_SNAKE_CASE reason, stable per error (ErrorInfo.reason).
+    reason: &'static str,
+    /// English, developer-facing; never personal data.
+    message: String,
+    violations: Vec<FieldViolation>,
+    metadata: HashMap<String, String>,
+    retry_after: Option<std::time::Duration>,
+    /// The cause of an internal or unavailable error: logged, never sent.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    fn new(code: Code, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            violations: Vec::new(),
+            metadata: HashMap::new(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// INVALID_ARGUMENT with one field violation per problem.
+    pub fn invalid_argument(violations: Violations) -> Self {
+        let count = violations.0.len();
+        let mut err = Self::new(
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            match count {
+                1 => format!("invalid field {}: {}", violations.0[0].field, violations.0[0].description),
+                n => format!("{n} invalid fields; see the BadRequest details"),
+            },
+        );
+        err.violations = violations.0;
+        err
+    }
+
+    /// FAILED_PRECONDITION naming the rule (`reason`) that the request breaks.
+    pub fn failed_precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Code::FailedPrecondition, reason, message)
+    }
+
+    /// NOT_FOUND; only for callers who may know whether the resource exists.
+    pub fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Code::NotFound, reason, message)
+    }
+
+    /// PERMISSION_DENIED: the caller may not do this (checked before existence).
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Code::PermissionDenied, reason, message)
+    }
+
+    /// UNAUTHENTICATED: no or no valid caller identity.
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Code::Unauthenticated, reason, message)
+    }
+
+    /// ALREADY_EXISTS, e.g. a repeated `request_id` with a different body.
+    pub fn already_exists(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Code::AlreadyExists, reason, message)
+    }
+
+    /// ABORTED: a concurrency conflict such as a stale `expected_version`; the caller re-reads.
+    pub fn aborted(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Code::Aborted, reason, message)
+    }
+
+    /// RESOURCE_EXHAUSTED with a retry delay.
+    pub fn resource_exhausted(reason: &'static str, message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let mut err = Self::new(Code::ResourceExhausted, reason, message);
+        err.retry_after = Some(retry_after);
+        err
+    }
+
+    /// UNAVAILABLE: a dependency (database, Redis, another service) cannot be reached.
+    pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut err = Self::new(Code::Unavailable, "DEPENDENCY_UNAVAILABLE", "a dependency is unavailable; retry later");
+        err.source = Some(source.into());
+        err
+    }
+
+    /// INTERNAL: a bug or an unexpected state. The cause is logged, not sent.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut err = Self::new(Code::Internal, "INTERNAL", "internal error");
+        err.source = Some(source.into());
+        err
+    }
+
+    /// Adds ErrorInfo metadata (the dynamic parts of the message; never personal data).
+    pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The gRPC code this error maps to.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The ErrorInfo reason.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// The field violations, for INVALID_ARGUMENT.
+    pub fn violations(&self) -> &[FieldViolation] {
+        &self.violations
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {}: {}", self.code, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Status {
+        let mut message = err.message;
+        let mut metadata = err.metadata;
+        if let Some(source) = &err.source {
+            let trace_id = crate::telemetry::current_trace_id();
+            // The chain may hold SQL, hostnames or values; it goes to the log only.
+            tracing::error!(trace_id = %trace_id, error.chain = %ErrorChain(source.as_ref()), reason = err.reason, "request failed");
+            message = format!("{message} (trace id {trace_id})");
+            metadata.insert("trace-id".to_owned(), trace_id);
+        }
+        let mut details = ErrorDetails::with_error_info(err.reason, ERROR_DOMAIN, metadata);
+        if !err.violations.is_empty() {
+            details.set_bad_request(err.violations);
+        }
+        if let Some(delay) = err.retry_after {
+            details.set_retry_info(Some(delay));
+        }
+        Status::with_error_details(err.code, message, details)
+    }
+}
+
+/// Formats an error and its `source()` chain on one line.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// Collects field violations so that a request reports every problem at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// An empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a problem with `field` (a path such as `entries[3].insured_number`).
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Records the error of `result`, if any, against `field`, and returns the value.
+    pub fn check<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.add(field, err.to_string());
+                None
+            }
+        }
+    }
+
+    /// Moves every violation of `other` under `prefix` (e.g. `entries[3].`).
+    pub fn extend_prefixed(&mut self, prefix: &str, other: Violations) {
+        for v in other.0 {
+            self.0.push(FieldViolation::new(format!("{prefix}{}", v.field), v.description));
+        }
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The recorded violations.
+    pub fn as_slice(&self) -> &[FieldViolation] {
+        &self.0
+    }
+
+    /// `Ok(())` when empty, else INVALID_ARGUMENT carrying every violation.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::invalid_argument(self)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_every_violation_and_the_reason() {
+        let mut v = Violations::new();
+        v.add("insurer_number", "check digit does not match");
+        v.add("as_of", "no such calendar date");
+        let status = Status::from(v.into_result().unwrap_err());
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(details.bad_request().unwrap().field_violations.len(), 2);
+        let info = details.error_info().unwrap();
+        assert_eq!(info.reason, "INVALID_ARGUMENT");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn internal_causes_are_not_sent() {
+        let status = Status::from(ApiError::internal("connection to 10.0.0.5:5432 refused"));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("10.0.0.5"));
+        assert!(status.message().contains("trace id"));
+    }
+
+    #[test]
+    fn precondition_names_the_rule() {
+        let status = Status::from(ApiError::failed_precondition("OPINION_NOT_RECEIVED", "primary judgment needs the opinion"));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.get_error_details().error_info().unwrap().reason, "OPINION_NOT_RECEIVED");
+    }
+
+    #[test]
+    fn rate_limits_carry_a_retry_delay() {
+        let status = Status::from(ApiError::resource_exhausted("RATE_LIMITED", "slow down", std::time::Duration::from_millis(250)));
+        let retry = status.get_error_details().retry_info().unwrap().retry_delay.unwrap();
+        assert_eq!(retry, std::time::Duration::from_millis(250));
+    }
+}

@@ -1,0 +1,203 @@
+//! Reads events with a consumer group and applies each exactly once.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait, Value};
+
+use super::bus::Delivery;
+use super::{Bus, BusError, Event};
+
+/// What a handler may fail with; the event is retried, and dead-lettered after
+/// `max_deliveries`.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies one event inside the transaction that also records it as handled.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies `event` through `txn`. Do every write through `txn`: it commits together with
+    /// the dedup record, or not at all.
+    fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// Who consumes what.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// The consumer group: one per consuming service (e.g. `eligibility`).
+    pub group: String,
+    /// This replica's name within the group (e.g. the pod name).
+    pub consumer: String,
+    /// The topics to read.
+    pub topics: Vec<String>,
+    /// Deliveries before an event is moved to the dead-letter stream.
+    pub max_deliveries: u64,
+    /// How long another replica's unacknowledged entry waits before this one takes it over.
+    pub claim_idle: Duration,
+    /// How long one blocking read waits for new entries.
+    pub block: Duration,
+}
+
+impl ConsumerOptions {
+    /// Options with the usual timings.
+    pub fn new(group: &str, topics: &[&str]) -> Self {
+        Self {
+            group: group.to_owned(),
+            consumer: format!("{group}-{}", uuid::Uuid::new_v4().simple()),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            max_deliveries: 10,
+            claim_idle: Duration::from_secs(30),
+            block: Duration::from_millis(500),
+        }
+    }
+}
+
+/// An idempotent consumer.
+#[derive(Clone)]
+pub struct Consumer {
+    conn: DatabaseConnection,
+    bus: Bus,
+    options: ConsumerOptions,
+    handler: Arc<dyn EventHandler>,
+}
+
+impl Consumer {
+    /// A consumer recording handled events in `conn`'s `processed_events` table.
+    pub fn new(conn: DatabaseConnection, bus: Bus, options: ConsumerOptions, handler: Arc<dyn EventHandler>) -> Self {
+        Self { conn, bus, options, handler }
+    }
+
+    /// Applies `event` unless this group already did. Returns whether it took effect now.
+    pub async fn apply(&self, event: &Event) -> Result<bool, HandlerError> {
+        let txn = self.conn.begin().await?;
+        let backend = txn.get_database_backend();
+        // The insert and the handler's writes commit together: a crash before commit leaves
+        // neither, so the redelivered event is applied then; after commit the event id is
+        // known and a repeat is skipped.
+        let sql = if crate::db::is_postgres(&txn) {
+            "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        } else {
+            "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+        };
+        let values: [Value; 3] = [self.options.group.clone().into(), event.id.clone().into(), chrono::Utc::now().into()];
+        let inserted = txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
+        if inserted == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        let span = tracing::info_span!("event.handle", topic = %event.topic, group = %self.options.group);
+        crate::telemetry::set_parent_from_fields(&event.trace, &span);
+        let _entered = span.enter();
+        self.handler.handle(event, &txn).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Consumes until `shutdown` resolves. Redis trouble is retried with a pause; the consumer
+    /// resumes by itself when Redis returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        match &self.bus {
+            Bus::Local(bus) => {
+                let mut rx = bus.subscribe(&self.options.topics, &self.options.group);
+                loop {
+                    let event = tokio::select! {
+                        () = &mut shutdown => break,
+                        event = rx.recv() => match event { Some(e) => e, None => break },
+                    };
+                    let mut attempt = 0;
+                    while let Err(err) = self.apply(&event).await {
+                        attempt += 1;
+                        if attempt >= self.options.max_deliveries {
+                            tracing::error!(topic = %event.topic, event_id = %event.id, error = %err, "event dropped after repeated failures");
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                    }
+                }
+            }
+            Bus::Redis(_) => {
+                let mut failing = false;
+                loop {
+                    let pass = tokio::select! {
+                        () = &mut shutdown => break,
+                        pass = self.redis_pass() => pass,
+                    };
+                    match pass {
+                        Ok(()) => failing = false,
+                        Err(err) => {
+                            if !failing {
+                                tracing::warn!(error = %err, group = %self.options.group, "event consumer failing; retrying");
+                                failing = true;
+                            }
+                            tokio::select! {
+                                () = &mut shutdown => break,
+                                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One session against Redis: own pending entries first (left by a crash of this consumer),
+    /// then abandoned ones of other replicas, then new entries until an error.
+    async fn redis_pass(&self) -> Result<(), BusError> {
+        let Bus::Redis(bus) = &self.bus else { return Ok(()) };
+        let o = &self.options;
+        bus.ensure_group(&o.topics, &o.group).await?;
+        let mut conn = bus.redis().dedicated().await?;
+        loop {
+            let pending = bus.read(&mut conn, &o.topics, &o.group, &o.consumer, true, 0, 100).await?;
+            if pending.is_empty() {
+                break;
+            }
+            self.process(pending).await?;
+        }
+        let mut last_claim = tokio::time::Instant::now();
+        loop {
+            if last_claim.elapsed() >= o.claim_idle / 2 {
+                let claimed = bus.claim_abandoned(&o.topics, &o.group, &o.consumer, o.claim_idle.as_millis() as u64).await?;
+                self.process(claimed).await?;
+                last_claim = tokio::time::Instant::now();
+            }
+            let block = o.block.as_millis() as usize;
+            let fresh = bus.read(&mut conn, &o.topics, &o.group, &o.consumer, false, block, 100).await?;
+            self.process(fresh).await?;
+        }
+    }
+
+    async fn process(&self, deliveries: Vec<Delivery>) -> Result<(), BusError> {
+        let Bus::Redis(bus) = &self.bus else { return Ok(()) };
+        for delivery in deliveries {
+            match self.apply(&delivery.event).await {
+                Ok(_) => bus.ack(&delivery.stream, &self.options.group, &delivery.entry_id).await?,
+                Err(err) => {
+                    let deliveries = bus.delivery_count(&delivery, &self.options.group).await?;
+                    if deliveries >= self.options.max_deliveries || is_permanent(&err) {
+                        tracing::error!(topic = %delivery.event.topic, event_id = %delivery.event.id, error = %err, "event moved to the dead-letter stream");
+                        bus.dead_letter(&delivery, &self.options.group, &err.to_string()).await?;
+                    } else {
+                        // Left pending: redelivered to this consumer on its next session, or
+                        // claimed by another replica after claim_idle.
+                        tracing::warn!(topic = %delivery.event.topic, event_id = %delivery.event.id, error = %err, "event handling failed; will retry");
+                        return Err(BusError::Malformed("handler failed; restarting the session to retry".to_owned()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A handler error that retrying cannot fix (a payload that does not decode).
+fn is_permanent(err: &HandlerError) -> bool {
+    err.downcast_ref::<prost::DecodeError>().is_some()
+}
+
+impl From<DbErr> for BusError {
+    fn from(err: DbErr) -> Self {
+        BusError::Malformed(format!("database: {err}"))
+    }
+}

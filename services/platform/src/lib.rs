@@ -1,0 +1,30 @@
+//! What every kaigo service stands on, written once.
+//!
+//! # Layout
+//! - [`config`]: layered, typed configuration (defaults → `kaigo.toml` → `KAIGO_*`), exit 64 on
+//!   bad config.
+//! - [`telemetry`]: JSON logs, OTLP traces and metrics, W3C trace context in gRPC metadata.
+//! - [`server`]: health, reflection, limits and graceful shutdown around a service's routes.
+//! - [`errors`]: service errors → `tonic::Status` with google.rpc details.
+//! - [`ids`]: the validated identifiers of the long-term-care system.
+//! - [`auth`]: the verified [`auth::Caller`] and how it travels from the gateway.
+//! - [`db`], [`redis`]: connections; [`events`]: the outbox, relay and idempotent consumers.
+//! - [`time`]: JST calendar dates.
+//! - `testkit` (feature): a database and Redis prefix per test binary.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod events;
+pub mod ids;
+pub mod redis;
+pub mod server;
+pub mod service;
+pub mod telemetry;
+pub mod time;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use errors::{ApiError, Violations};

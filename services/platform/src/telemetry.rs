@@ -1,0 +1,172 @@
+//! Logs, traces and metrics.
+//!
+//! Logs are JSON lines through `tracing` (or text for a terminal). Every process has an
+//! OpenTelemetry tracer so that errors can quote a trace id; spans and metrics are exported over
+//! OTLP/gRPC only when `telemetry.otlp_endpoint` (`OTEL_EXPORTER_OTLP_ENDPOINT`) is set. Trace
+//! context travels between processes as W3C `traceparent` headers in gRPC metadata.
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::{KeyValue, global};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::TelemetryConfig;
+
+/// Flushes and stops exporters when the process ends.
+#[must_use = "call shutdown() before exiting so buffered spans and metrics are sent"]
+pub struct TelemetryGuard {
+    tracer: SdkTracerProvider,
+    meter: Option<SdkMeterProvider>,
+}
+
+impl TelemetryGuard {
+    /// Flushes buffered spans and metrics; errors are reported on stderr (logging may be gone).
+    pub async fn shutdown(self) {
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut errors = Vec::new();
+            if let Err(err) = self.tracer.shutdown() {
+                errors.push(format!("tracer: {err}"));
+            }
+            if let Some(meter) = self.meter
+                && let Err(err) = meter.shutdown()
+            {
+                errors.push(format!("meter: {err}"));
+            }
+            errors
+        })
+        .await;
+        if let Ok(errors) = joined {
+            for err in errors {
+                eprintln!("telemetry shutdown: {err}");
+            }
+        }
+    }
+}
+
+/// Installs the global subscriber, tracer, meter and propagator. Call once, from `main`.
+///
+/// `component` names the process (`gateway`, `eligibility`, `dev` …) when
+/// `telemetry.service_name` is not set.
+pub fn init(config: &TelemetryConfig, component: &str) -> Result<TelemetryGuard, Box<dyn std::error::Error + Send + Sync>> {
+    let service_name = config.service_name.clone().unwrap_or_else(|| format!("kaigo-{component}"));
+    let resource = Resource::builder()
+        .with_service_name(service_name)
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build();
+
+    let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
+    let mut meter = None;
+    if let Some(endpoint) = &config.otlp_endpoint {
+        let spans = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+        tracer_builder = tracer_builder.with_batch_exporter(spans);
+        let metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+        let provider = SdkMeterProvider::builder().with_resource(resource).with_periodic_exporter(metrics).build();
+        global::set_meter_provider(provider.clone());
+        meter = Some(provider);
+    }
+    let tracer_provider = tracer_builder.build();
+    global::set_tracer_provider(tracer_provider.clone());
+    global::set_text_map_propagator(TraceContextPropagator::new());
+
+    // Transport crates log at debug per frame; keep them quiet unless asked for by name.
+    let filter = EnvFilter::try_new(&config.log_level)?
+        .add_directive("h2=warn".parse()?)
+        .add_directive("hyper=warn".parse()?)
+        .add_directive("tower=warn".parse()?)
+        .add_directive("sqlx=warn".parse()?)
+        .add_directive("sea_orm=warn".parse()?)
+        .add_directive("opentelemetry=warn".parse()?);
+    let fmt = if config.log_format == "json" {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+    };
+    let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("kaigo"));
+    tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;
+    Ok(TelemetryGuard { tracer: tracer_provider, meter })
+}
+
+/// The current trace id as 32 hex digits, or a fresh random id when there is no trace (so that
+/// an error message and its log line still share an id).
+pub fn current_trace_id() -> String {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    if span_context.is_valid() {
+        span_context.trace_id().to_string()
+    } else {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+}
+
+/// Writes the current span's trace context into outgoing headers (gRPC metadata).
+pub fn inject_context(headers: &mut http::HeaderMap) {
+    let context = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+}
+
+/// Makes `span` a child of the trace context carried by incoming headers, if any.
+pub fn set_parent_from(headers: &http::HeaderMap, span: &tracing::Span) {
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    if parent.span().span_context().is_valid() {
+        // An error here only means the span is disabled; nothing to do.
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// The W3C trace context of the current span as (header, value) pairs, for event envelopes.
+pub fn current_context_fields() -> Vec<(String, String)> {
+    let mut headers = http::HeaderMap::new();
+    inject_context(&mut headers);
+    headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect()
+}
+
+/// Makes `span` a child of a trace context stored as (header, value) pairs.
+pub fn set_parent_from_fields(fields: &[(String, String)], span: &tracing::Span) {
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in fields {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), http::HeaderValue::try_from(v.as_str())) {
+            headers.insert(name, value);
+        }
+    }
+    set_parent_from(&headers, span);
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(key), http::HeaderValue::try_from(value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
