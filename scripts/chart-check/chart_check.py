@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Check charts/kaigo and k8s/ without a cluster, a helm binary or network access.
+
+Run through run.sh, which prepares the virtualenv. Steps:
+  1. generated files are current: values.schema.json (gen_schema.py) and k8s/base
+     (gen_kustomize_base.py);
+  2. `helm lint --strict` (Helm's own linter, via helm-python-sdk) for each values profile;
+  3. render the chart with Helm's engine for the default values, ci/production-values.yaml and
+     ci/minimal-values.yaml, and validate every object, hooks and tests included, against the
+     Kubernetes OpenAPI schemas in strict mode (kubernetes-validate; unknown fields fail);
+  4. values the schema or the templates must refuse are refused (e.g. eligibility.replicaz);
+  5. `kubectl kustomize` each overlay under k8s/overlays and validate it the same way;
+  6. assertions: every pod runs as non-root with the restricted-profile securityContext; every
+     long-running container has liveness and readiness probes; in the production profiles each
+     of the six components has a PodDisruptionBudget, a HorizontalPodAutoscaler and a
+     NetworkPolicy that select or target it, and its Deployment leaves replicas to the HPA.
+
+Exit status is non-zero on any failure; the last line is "N passed, N failed".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CHART = ROOT / "charts" / "kaigo"
+OVERLAYS = ROOT / "k8s" / "overlays"
+KUBE_VERSION = os.environ.get("CHART_CHECK_KUBE_VERSION", "1.30.0")
+COMPONENTS = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"]
+SERVER_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+POD_KINDS = SERVER_KINDS | {"Job", "CronJob", "Pod", "ReplicaSet"}
+RELEASE, NAMESPACE = "kaigo", "kaigo"
+
+PROFILES: dict[str, Path | None] = {
+    "default": None,
+    "production": CHART / "ci" / "production-values.yaml",
+    "minimal": CHART / "ci" / "minimal-values.yaml",
+}
+
+# Values that must NOT render: (description, values, text the error must contain).
+MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown key eligibility.replicaz", {"eligibility": {"replicaz": 2}}, "replicaz"),
+    ("unknown key under global", {"global": {"imagePullPolicy": "Always"}}, "imagePullPolicy"),
+    ("unknown top-level key", {"gatway": {"replicas": 2}}, "gatway"),
+    ("wrong type for replicas", {"gateway": {"replicas": "two"}}, "replicas"),
+    ("image tag latest", {"global": {"image": {"tag": "latest"}}}, "tag"),
+    (
+        "grace period not above the drain time",
+        {"global": {"terminationGracePeriodSeconds": 20, "shutdownGraceSecs": 20}},
+        "terminationGracePeriodSeconds",
+    ),
+    ("secrets.create without a database URL", {"secrets": {"create": True}}, "databaseUrl"),
+]
+
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed: list[str] = []
+
+    def check(self, name: str, fn: Callable[[], str | None]) -> Any:
+        start = time.monotonic()
+        try:
+            detail = fn()
+        except Failure as exc:
+            self.failed.append(name)
+            print(f"FAIL  {name}\n      " + "\n      ".join(str(exc).splitlines()), flush=True)
+            return None
+        except Exception:  # a crash in the checker is a failure too, with its traceback
+            self.failed.append(name)
+            print(f"FAIL  {name} (checker error)\n{traceback.format_exc()}", flush=True)
+            return None
+        self.passed += 1
+        took = time.monotonic() - start
+        print(f"ok    {name}{' — ' + detail if detail else ''} ({took:.2f}s)", flush=True)
+        return detail
+
+
+class Failure(Exception):
+    pass
+
+
+def load_values(path: Path | None) -> dict[str, Any] | None:
+    return None if path is None else yaml.safe_load(path.read_text()) or {}
+
+
+def parse_documents(texts: Iterable[tuple[str, str]]) -> list[tuple[str, dict]]:
+    objects = []
+    for source, text in texts:
+        for doc in yaml.safe_load_all(text):
+            if doc is None:
+                continue
+            if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+                raise Failure(f"{source}: a document that is not a Kubernetes object: {str(doc)[:120]}")
+            objects.append((source, doc))
+    return objects
+
+
+def render_chart(values: dict[str, Any] | None) -> list[tuple[str, dict]]:
+    try:
+        with helm.Chart.load(CHART) as chart:
+            manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    except helm.HelmError as exc:
+        raise Failure(f"helm refused to render: {str(exc).strip()}") from exc
+    return parse_documents((p, t) for p, t in sorted(manifests.items()) if not p.endswith("NOTES.txt"))
+
+
+def ident(obj: dict) -> str:
+    return f"{obj['kind']}/{obj.get('metadata', {}).get('name', '?')}"
+
+
+def validate_objects(objects: list[tuple[str, dict]]) -> str:
+    errors, seen = [], {}
+    for source, obj in objects:
+        key = (obj["apiVersion"], obj["kind"], obj.get("metadata", {}).get("name"))
+        if key in seen:
+            errors.append(f"{ident(obj)} appears twice ({seen[key]} and {source})")
+        seen[key] = source
+        try:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.absolute_path) or "(root)"
+            errors.append(f"{ident(obj)} [{source}] at {where}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            errors.append(f"{ident(obj)} [{source}]: {exc.message}")
+    if errors:
+        raise Failure("\n".join(errors))
+    return f"{len(objects)} objects valid against Kubernetes {KUBE_VERSION} (strict)"
+
+
+def pod_spec(obj: dict) -> dict | None:
+    kind, spec = obj["kind"], obj.get("spec", {})
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        return spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec")
+    if kind in POD_KINDS:
+        return spec.get("template", {}).get("spec")
+    return None
+
+
+def all_containers(spec: dict) -> list[tuple[str, dict]]:
+    out = []
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        out += [(field, c) for c in spec.get(field) or []]
+    return out
+
+
+def check_pods(objects: list[tuple[str, dict]]) -> str:
+    """Non-root and restricted-profile securityContext everywhere; probes on servers."""
+    errors, pods, containers = [], 0, 0
+    for _, obj in objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        pods += 1
+        pod_sc = spec.get("securityContext") or {}
+        for field, c in all_containers(spec):
+            containers += 1
+            sc = c.get("securityContext") or {}
+            where = f"{ident(obj)} {field}/{c.get('name')}"
+            user = sc.get("runAsUser", pod_sc.get("runAsUser"))
+            non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+            if user == 0:
+                errors.append(f"{where}: runs as root (runAsUser 0)")
+            elif not (non_root is True or (user is not None and user != 0)):
+                errors.append(f"{where}: may run as root (neither runAsNonRoot: true nor a non-zero runAsUser)")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                errors.append(f"{where}: allowPrivilegeEscalation is not false")
+            if sc.get("privileged"):
+                errors.append(f"{where}: privileged")
+            if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+                errors.append(f"{where}: capabilities.drop lacks ALL")
+            if sc.get("readOnlyRootFilesystem") is not True:
+                errors.append(f"{where}: readOnlyRootFilesystem is not true")
+            seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+            if seccomp not in ("RuntimeDefault", "Localhost"):
+                errors.append(f"{where}: seccompProfile is not RuntimeDefault")
+            if obj["kind"] in SERVER_KINDS and field == "containers":
+                for probe in ("livenessProbe", "readinessProbe"):
+                    if not c.get(probe):
+                        errors.append(f"{where}: no {probe}")
+    if errors:
+        raise Failure("\n".join(errors))
+    if pods == 0:
+        raise Failure("no pod-bearing objects rendered")
+    return f"{containers} containers in {pods} pod templates non-root and hardened; servers probed"
+
+
+def matches(selector: dict, labels: dict) -> bool:
+    if selector.get("matchExpressions"):
+        for expr in selector["matchExpressions"]:
+            value, op, vals = labels.get(expr["key"]), expr["operator"], expr.get("values") or []
+            ok = {
+                "In": value in vals,
+                "NotIn": value not in vals,
+                "Exists": expr["key"] in labels,
+                "DoesNotExist": expr["key"] not in labels,
+            }[op]
+            if not ok:
+                return False
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def check_production(objects: list[tuple[str, dict]]) -> str:
+    """Each component: Deployment + PDB + HPA + NetworkPolicy, all pointing at it."""
+    objs = [o for _, o in objects]
+    errors = []
+    for component in COMPONENTS:
+        deployments = [
+            o for o in objs
+            if o["kind"] == "Deployment"
+            and o["spec"]["template"]["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component
+        ]
+        if len(deployments) != 1:
+            errors.append(f"{component}: expected one Deployment, found {len(deployments)}")
+            continue
+        dep = deployments[0]
+        pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+        if not matches(dep["spec"]["selector"], pod_labels):
+            errors.append(f"{component}: Deployment selector does not match its pod labels")
+        pdbs = [o for o in objs if o["kind"] == "PodDisruptionBudget" and matches(o["spec"].get("selector", {}), pod_labels)]
+        hpas = [
+            o for o in objs
+            if o["kind"] == "HorizontalPodAutoscaler"
+            and o["spec"]["scaleTargetRef"].get("kind") == "Deployment"
+            and o["spec"]["scaleTargetRef"].get("name") == dep["metadata"]["name"]
+        ]
+        # A policy selecting every pod of the release (e.g. default-deny) does not count: the
+        # component needs one of its own.
+        nps = [
+            o for o in objs
+            if o["kind"] == "NetworkPolicy"
+            and (o["spec"].get("podSelector", {}).get("matchLabels") or {}).get("app.kubernetes.io/component") == component
+            and matches(o["spec"]["podSelector"], pod_labels)
+        ]
+        for kind, found in (("PodDisruptionBudget", pdbs), ("HorizontalPodAutoscaler", hpas), ("NetworkPolicy", nps)):
+            if not found:
+                errors.append(f"{component}: no {kind}")
+        if hpas and "replicas" in dep["spec"]:
+            errors.append(f"{component}: Deployment sets replicas although an HPA owns them")
+        if nps and not any({"Ingress", "Egress"} <= set(np["spec"].get("policyTypes", [])) for np in nps):
+            errors.append(f"{component}: its NetworkPolicy does not restrict both ingress and egress")
+        if pdbs and dep["spec"].get("replicas", 2) < 2 and not hpas:
+            errors.append(f"{component}: a PDB with fewer than 2 replicas blocks node drains")
+    if errors:
+        raise Failure("\n".join(errors))
+    return f"{len(COMPONENTS)} components each have a PDB, an HPA and a NetworkPolicy"
+
+
+def check_lint(values: dict[str, Any] | None) -> str:
+    report = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBE_VERSION}")
+    problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2]
+    if problems or report.get("errors"):
+        lines = [f"[{m['severity']}] {m['path']}: {m['error'].strip()}" for m in problems]
+        lines += [e.strip() for e in report.get("errors", []) if e.strip() not in "\n".join(lines)]
+        raise Failure("\n".join(lines))
+    infos = [m["error"] for m in report.get("messages", []) if m.get("severity") == 1]
+    return f"no warnings or errors{' (info: ' + '; '.join(infos) + ')' if infos else ''}"
+
+
+def check_must_fail(values: dict[str, Any], needle: str) -> str:
+    try:
+        render_chart(values)
+    except Failure as exc:
+        if needle not in str(exc):
+            raise Failure(f"refused, but the message does not name {needle!r}: {exc}")
+        first = str(exc).strip().splitlines()[-1].strip()
+        return f"refused: {first[:100]}"
+    raise Failure(f"rendered without error: {values}")
+
+
+def check_dockerfile() -> str:
+    """The image contract the chart relies on: binary path, non-root user, no shell needed."""
+    text = (ROOT / "Dockerfile").read_text()
+    stages = [s for s in text.split("\nFROM ")[1:]]
+    if not stages:
+        raise Failure("Dockerfile has no FROM stages")
+    runtime = stages[-1]
+    errors = []
+    if "cargo build --release --locked -p kaigo" not in text:
+        errors.append("builder does not run `cargo build --release --locked -p kaigo`")
+    if "distroless" not in text.split("RUNTIME_IMAGE=", 1)[-1].splitlines()[0]:
+        errors.append("runtime image is not distroless")
+    if "\nUSER 65532" not in runtime:
+        errors.append("runtime stage does not set USER 65532")
+    if 'ENTRYPOINT ["/usr/local/bin/kaigo"]' not in runtime:
+        errors.append('runtime ENTRYPOINT is not ["/usr/local/bin/kaigo"]')
+    if "RUN " in runtime:
+        errors.append("runtime stage has a RUN step (there is no shell in distroless)")
+    if errors:
+        raise Failure("\n".join(errors))
+    return "distroless runtime, USER 65532, ENTRYPOINT /usr/local/bin/kaigo (not built here: no Docker engine)"
+
+
+def check_test_services() -> str:
+    """The helm test Pod's gRPC service names must exist in proto/ (when it is there)."""
+    import re
+
+    proto = ROOT / "proto"
+    if not proto.is_dir():
+        return "skipped: no proto/ directory"
+    declared = set()
+    for path in proto.rglob("*.proto"):
+        text = path.read_text()
+        package = re.search(r"^package\s+([\w.]+)\s*;", text, re.M)
+        for service in re.findall(r"^service\s+(\w+)", text, re.M):
+            declared.add(f"{package.group(1)}.{service}" if package else service)
+    with helm.Chart.load(CHART) as chart:
+        wanted = [s for s in chart.values["tests"]["services"] if s]
+    missing = [s for s in wanted if s not in declared]
+    if missing:
+        raise Failure("not declared in proto/: " + ", ".join(missing))
+    return f"{len(wanted)} names found in proto/"
+
+
+def run_generator(script: str) -> str:
+    proc = subprocess.run([sys.executable, str(HERE / script), "--check"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Failure((proc.stderr or proc.stdout).strip())
+    return "up to date"
+
+
+def kustomize(overlay: Path) -> list[tuple[str, dict]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise Failure("kubectl not found on PATH: it renders the kustomize overlays (`kubectl kustomize`)")
+    proc = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Failure(f"kubectl kustomize {overlay.relative_to(ROOT)} failed:\n{proc.stderr.strip()}")
+    return parse_documents([(str(overlay.relative_to(ROOT)), proc.stdout)])
+
+
+def main() -> int:
+    started = time.monotonic()
+    r = Report()
+    print(
+        f"chart-check: helm SDK {helm.helm_sdk_version()} (helm-python-sdk {helm.__version__}), "
+        f"kubernetes-validate {kubernetes_validate.__version__}, Kubernetes schemas {KUBE_VERSION}",
+        flush=True,
+    )
+
+    r.check("Dockerfile image contract", check_dockerfile)
+    r.check("helm test service names exist in proto/", check_test_services)
+    r.check("values.schema.json is generated from values.yaml", lambda: run_generator("gen_schema.py"))
+    r.check("k8s/base is generated from the chart", lambda: run_generator("gen_kustomize_base.py"))
+
+    for profile, path in PROFILES.items():
+        values = load_values(path)
+        r.check(f"helm lint --strict [{profile}]", lambda v=values: check_lint(v))
+        rendered: list[tuple[str, dict]] = []
+
+        def render(v: dict | None = values, out: list = rendered) -> str:
+            out.extend(render_chart(v))
+            kinds: dict[str, int] = {}
+            for _, o in out:
+                kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
+            return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+
+        if r.check(f"helm template [{profile}]", render) is None:
+            continue
+        r.check(f"kubernetes-validate [{profile}]", lambda o=rendered: validate_objects(o))
+        r.check(f"pod security and probes [{profile}]", lambda o=rendered: check_pods(o))
+        if profile == "production":
+            r.check(f"PDB + HPA + NetworkPolicy per component [{profile}]", lambda o=rendered: check_production(o))
+
+    for description, values, needle in MUST_FAIL:
+        r.check(f"schema/templates refuse: {description}", lambda v=values, n=needle: check_must_fail(v, n))
+
+    overlays = sorted(p for p in OVERLAYS.iterdir() if (p / "kustomization.yaml").exists()) if OVERLAYS.exists() else []
+    if not overlays:
+        r.check("kustomize overlays exist", lambda: (_ for _ in ()).throw(Failure(f"none under {OVERLAYS}")))
+    for overlay in overlays:
+        name = f"k8s/overlays/{overlay.name}"
+        rendered = []
+
+        def build(o: Path = overlay, out: list = rendered) -> str:
+            out.extend(kustomize(o))
+            return f"{len(out)} objects"
+
+        if r.check(f"kubectl kustomize [{name}]", build) is None:
+            continue
+        r.check(f"kubernetes-validate [{name}]", lambda o=rendered: validate_objects(o))
+        r.check(f"pod security and probes [{name}]", lambda o=rendered: check_pods(o))
+        if overlay.name == "production":
+            r.check(f"PDB + HPA + NetworkPolicy per component [{name}]", lambda o=rendered: check_production(o))
+
+    took = time.monotonic() - started
+    print(f"chart-check finished in {took:.1f}s")
+    if r.failed:
+        print("failed: " + "; ".join(r.failed))
+    print(f"{r.passed} passed, {len(r.failed)} failed")
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
