@@ -16,10 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(&files, [&root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // The encoded set serves reflection (grpcurl, ghz) and the gateway's route table.
-    std::fs::write(
-        out_dir.join("kaigo_descriptor.bin"),
-        prost::Message::encode_to_vec(&descriptors),
-    )?;
+    std::fs::write(out_dir.join("kaigo_descriptor.bin"), prost::Message::encode_to_vec(&descriptors))?;
 
     tonic_prost_build::configure()
         // Until a service issue implements an RPC it answers UNIMPLEMENTED rather than failing

@@ -4,7 +4,8 @@
 //! [`FILE_DESCRIPTOR_SET`] is the encoded descriptor set of every file, for server reflection
 //! and for tools that need the schema at run time (the gateway, the load driver).
 
-#![allow(clippy::doc_markdown, clippy::large_enum_variant, missing_docs)]
+// Generated code follows the comments of the .proto files, not rustdoc conventions.
+#![allow(clippy::doc_markdown, clippy::doc_lazy_continuation, clippy::large_enum_variant, missing_docs)]
 
 mod date;
 

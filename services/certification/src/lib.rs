@@ -6,7 +6,9 @@
 
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::service::ServiceContext;
-use kaigo_proto::kaigo::certification::v1::certification_service_server::{CertificationService, CertificationServiceServer};
+use kaigo_proto::kaigo::certification::v1::certification_service_server::{
+    CertificationService, CertificationServiceServer,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 /// The service's name: its database schema and its event consumer group.

@@ -1,1 +1,89 @@
-fn main() {}
+//! The one kaigo binary: `kaigo dev`, `kaigo serve <component>`, `kaigo migrate`,
+//! `kaigo token` and `kaigo health`.
+
+mod components;
+mod config;
+mod dev;
+mod health;
+mod migrate;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// kaigo: the Long-Term Care Information Platform (介護情報基盤).
+#[derive(Parser)]
+#[command(name = "kaigo", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the gateway and every service in one process on loopback, with SQLite, in-process
+    /// cache and events, and a dev signing key under the data directory.
+    Dev(dev::DevArgs),
+    /// Runs one component against PostgreSQL and Redis from configuration
+    /// (kaigo.toml, KAIGO_* environment).
+    Serve(serve::ServeArgs),
+    /// Applies database migrations of one service, or of all.
+    Migrate(migrate::MigrateArgs),
+    /// Prints a token signed with the dev key of a `kaigo dev` data directory.
+    Token(token::TokenArgs),
+    /// Asks a kaigo endpoint for its gRPC health; exits 0 when SERVING.
+    Health(health::HealthArgs),
+}
+
+/// An error that ends the process with an exit code.
+pub struct Exit {
+    code: u8,
+    message: String,
+}
+
+impl Exit {
+    /// Bad configuration or arguments: exit 64.
+    pub fn config(message: impl std::fmt::Display) -> Self {
+        Self { code: 64, message: message.to_string() }
+    }
+
+    /// Anything else: exit 1.
+    pub fn failure(message: impl std::fmt::Display) -> Self {
+        Self { code: 1, message: message.to_string() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("kaigo: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => dev::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Migrate(args) => migrate::run(args).await,
+            Command::Token(args) => token::run(args),
+            Command::Health(args) => health::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(exit) => {
+            eprintln!("kaigo: {}", exit.message);
+            ExitCode::from(exit.code)
+        }
+    }
+}
+
+/// The default data directory of `kaigo dev` and `kaigo token`.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from(".kaigo")
+}

@@ -48,8 +48,14 @@ pub enum Role {
 
 impl Role {
     /// Every role, in a stable order.
-    pub const ALL: [Role; 6] =
-        [Role::Insurer, Role::CareOffice, Role::ServiceProvider, Role::MedicalInstitution, Role::InsuredPerson, Role::Operator];
+    pub const ALL: [Role; 6] = [
+        Role::Insurer,
+        Role::CareOffice,
+        Role::ServiceProvider,
+        Role::MedicalInstitution,
+        Role::InsuredPerson,
+        Role::Operator,
+    ];
 
     /// The role's name as in tokens and metric labels.
     pub fn as_str(self) -> &'static str {

@@ -36,14 +36,10 @@ impl ConfigSource {
     /// exists). Call this once, in `main`.
     pub fn from_process() -> Self {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        let file = env
-            .iter()
-            .find(|(k, _)| k == "KAIGO_CONFIG")
-            .map(|(_, v)| PathBuf::from(v))
-            .or_else(|| {
-                let default = PathBuf::from("kaigo.toml");
-                std::fs::metadata(&default).is_ok().then_some(default)
-            });
+        let file = env.iter().find(|(k, _)| k == "KAIGO_CONFIG").map(|(_, v)| PathBuf::from(v)).or_else(|| {
+            let default = PathBuf::from("kaigo.toml");
+            std::fs::metadata(&default).is_ok().then_some(default)
+        });
         Self { file, env }
     }
 
@@ -110,12 +106,10 @@ impl EnvPairs {
 
 impl Provider for EnvPairs {
     fn metadata(&self) -> Metadata {
-        Metadata::named("environment variable").interpolater(|_profile, keys| {
-            match keys {
-                ["telemetry", "otlp_endpoint"] => "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
-                ["telemetry", "service_name"] => "OTEL_SERVICE_NAME".to_owned(),
-                _ => format!("KAIGO_{}", keys.iter().map(|k| k.to_ascii_uppercase()).collect::<Vec<_>>().join("__")),
-            }
+        Metadata::named("environment variable").interpolater(|_profile, keys| match keys {
+            ["telemetry", "otlp_endpoint"] => "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+            ["telemetry", "service_name"] => "OTEL_SERVICE_NAME".to_owned(),
+            _ => format!("KAIGO_{}", keys.iter().map(|k| k.to_ascii_uppercase()).collect::<Vec<_>>().join("__")),
         })
     }
 
@@ -318,7 +312,11 @@ impl Default for DatabaseConfig {
 impl Validate for DatabaseConfig {
     fn validate(&self, problems: &mut Problems) {
         let url = self.url.expose();
-        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
+        if !(url.is_empty()
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
             problems.add("database.url", "must start with postgres:// or sqlite:");
         }
         if self.max_connections == 0 {
@@ -348,7 +346,7 @@ impl Default for RedisConfig {
 impl Validate for RedisConfig {
     fn validate(&self, problems: &mut Problems) {
         let url = self.url.expose();
-        if !url.is_empty() && !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://")) {
             problems.add("redis.url", "must start with redis:// or rediss://");
         }
     }
@@ -381,7 +379,8 @@ impl Validate for TelemetryConfig {
             problems.add("telemetry.log_format", "must be json or text");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
-            problems.add("telemetry.log_level", "is not a valid filter directive (e.g. info, or info,kaigo_gateway=debug)");
+            problems
+                .add("telemetry.log_level", "is not a valid filter directive (e.g. info, or info,kaigo_gateway=debug)");
         }
         if let Some(endpoint) = &self.otlp_endpoint
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))

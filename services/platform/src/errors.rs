@@ -14,9 +14,13 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 /// The ErrorInfo domain of every kaigo error.
 pub const ERROR_DOMAIN: &str = "kaigo.jp";
 
-/// An error a caller can act on, or an internal one that it cannot.
+/// An error a caller can act on, or an internal one that it cannot. Boxed, so that the
+/// `Result`s of every RPC stay one pointer wide on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorParts>);
+
+#[derive(Debug)]
+struct ErrorParts {
     code: Code,
     /// UPPER_SNAKE_CASE reason, stable per error (ErrorInfo.reason).
     reason: &'static str,
@@ -31,7 +35,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: Code, reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorParts {
             code,
             reason,
             message: message.into(),
@@ -39,7 +43,7 @@ impl ApiError {
             metadata: HashMap::new(),
             retry_after: None,
             source: None,
-        }
+        }))
     }
 
     /// INVALID_ARGUMENT with one field violation per problem.
@@ -53,7 +57,7 @@ impl ApiError {
                 n => format!("{n} invalid fields; see the BadRequest details"),
             },
         );
-        err.violations = violations.0;
+        err.0.violations = violations.0;
         err
     }
 
@@ -88,62 +92,68 @@ impl ApiError {
     }
 
     /// RESOURCE_EXHAUSTED with a retry delay.
-    pub fn resource_exhausted(reason: &'static str, message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+    pub fn resource_exhausted(
+        reason: &'static str,
+        message: impl Into<String>,
+        retry_after: std::time::Duration,
+    ) -> Self {
         let mut err = Self::new(Code::ResourceExhausted, reason, message);
-        err.retry_after = Some(retry_after);
+        err.0.retry_after = Some(retry_after);
         err
     }
 
     /// UNAVAILABLE: a dependency (database, Redis, another service) cannot be reached.
     pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        let mut err = Self::new(Code::Unavailable, "DEPENDENCY_UNAVAILABLE", "a dependency is unavailable; retry later");
-        err.source = Some(source.into());
+        let mut err =
+            Self::new(Code::Unavailable, "DEPENDENCY_UNAVAILABLE", "a dependency is unavailable; retry later");
+        err.0.source = Some(source.into());
         err
     }
 
     /// INTERNAL: a bug or an unexpected state. The cause is logged, not sent.
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut err = Self::new(Code::Internal, "INTERNAL", "internal error");
-        err.source = Some(source.into());
+        err.0.source = Some(source.into());
         err
     }
 
     /// Adds ErrorInfo metadata (the dynamic parts of the message; never personal data).
     pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.to_owned(), value.into());
+        self.0.metadata.insert(key.to_owned(), value.into());
         self
     }
 
     /// The gRPC code this error maps to.
     pub fn code(&self) -> Code {
-        self.code
+        self.0.code
     }
 
     /// The ErrorInfo reason.
     pub fn reason(&self) -> &'static str {
-        self.reason
+        self.0.reason
     }
 
     /// The field violations, for INVALID_ARGUMENT.
     pub fn violations(&self) -> &[FieldViolation] {
-        &self.violations
+        &self.0.violations
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} {}: {}", self.code, self.reason, self.message)
+        write!(f, "{:?} {}: {}", self.0.code, self.0.reason, self.0.message)
     }
 }
 
 impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 impl From<ApiError> for Status {
     fn from(err: ApiError) -> Status {
+        let err = *err.0;
         let mut message = err.message;
         let mut metadata = err.metadata;
         if let Some(source) = &err.source {
@@ -256,14 +266,19 @@ mod tests {
 
     #[test]
     fn precondition_names_the_rule() {
-        let status = Status::from(ApiError::failed_precondition("OPINION_NOT_RECEIVED", "primary judgment needs the opinion"));
+        let status =
+            Status::from(ApiError::failed_precondition("OPINION_NOT_RECEIVED", "primary judgment needs the opinion"));
         assert_eq!(status.code(), Code::FailedPrecondition);
         assert_eq!(status.get_error_details().error_info().unwrap().reason, "OPINION_NOT_RECEIVED");
     }
 
     #[test]
     fn rate_limits_carry_a_retry_delay() {
-        let status = Status::from(ApiError::resource_exhausted("RATE_LIMITED", "slow down", std::time::Duration::from_millis(250)));
+        let status = Status::from(ApiError::resource_exhausted(
+            "RATE_LIMITED",
+            "slow down",
+            std::time::Duration::from_millis(250),
+        ));
         let retry = status.get_error_details().retry_info().unwrap().retry_delay.unwrap();
         assert_eq!(retry, std::time::Duration::from_millis(250));
     }

@@ -54,11 +54,7 @@ pub fn check_digit(payload: &[u8]) -> Option<u8> {
 
 fn check_length(s: &str, expected: usize) -> Result<(), IdError> {
     let actual = s.chars().count();
-    if actual == expected && s.len() == expected {
-        Ok(())
-    } else {
-        Err(IdError::Length { expected, actual })
-    }
+    if actual == expected && s.len() == expected { Ok(()) } else { Err(IdError::Length { expected, actual }) }
 }
 
 fn check_chars(s: &str, rule: &'static str, allowed: impl Fn(usize, u8) -> bool) -> Result<(), IdError> {

@@ -25,6 +25,7 @@ pub mod telemetry;
 pub mod time;
 
 #[cfg(feature = "testkit")]
+#[allow(clippy::expect_used, clippy::unwrap_used)] // test support: a failure should stop the test loudly
 pub mod testkit;
 
 pub use errors::{ApiError, Violations};

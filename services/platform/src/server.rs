@@ -80,10 +80,13 @@ impl GrpcServices {
     }
 
     /// Adds a generated tonic server; its name is reported by health once serving.
-    pub fn add<S>(mut self, service: S) -> Self
+    pub fn with_service<S>(mut self, service: S) -> Self
     where
-        S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>, Error = Infallible>
-            + NamedService
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
             + Clone
             + Send
             + Sync
@@ -129,8 +132,11 @@ pub async fn serve<S, F>(
     shutdown: F,
 ) -> Result<(), tonic::transport::Error>
 where
-    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>, Error = Infallible>
-        + Clone
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,

@@ -55,7 +55,10 @@ impl TelemetryGuard {
 ///
 /// `component` names the process (`gateway`, `eligibility`, `dev` …) when
 /// `telemetry.service_name` is not set.
-pub fn init(config: &TelemetryConfig, component: &str) -> Result<TelemetryGuard, Box<dyn std::error::Error + Send + Sync>> {
+pub fn init(
+    config: &TelemetryConfig,
+    component: &str,
+) -> Result<TelemetryGuard, Box<dyn std::error::Error + Send + Sync>> {
     let service_name = config.service_name.clone().unwrap_or_else(|| format!("kaigo-{component}"));
     let resource = Resource::builder()
         .with_service_name(service_name)
@@ -132,17 +135,15 @@ pub fn set_parent_from(headers: &http::HeaderMap, span: &tracing::Span) {
 pub fn current_context_fields() -> Vec<(String, String)> {
     let mut headers = http::HeaderMap::new();
     inject_context(&mut headers);
-    headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
-        .collect()
+    headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))).collect()
 }
 
 /// Makes `span` a child of a trace context stored as (header, value) pairs.
 pub fn set_parent_from_fields(fields: &[(String, String)], span: &tracing::Span) {
     let mut headers = http::HeaderMap::new();
     for (k, v) in fields {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), http::HeaderValue::try_from(v.as_str())) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), http::HeaderValue::try_from(v.as_str()))
+        {
             headers.insert(name, value);
         }
     }

@@ -1,7 +1,7 @@
 //! Test support: a fresh PostgreSQL database and a private Redis key prefix per test binary.
 //!
 //! Tests talk to the real servers on loopback (`KAIGO_TEST_DATABASE_URL`, default
-//! `postgres://127.0.0.1:5432/postgres`; `KAIGO_TEST_REDIS_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`; `KAIGO_TEST_REDIS_URL`, default
 //! `redis://127.0.0.1:6379`). Each [`TestDatabase`] creates `kaigo_test_<uuid>` and drops it
 //! when dropped; each [`TestRedis`] deletes only the keys under its own prefix. Nothing here
 //! touches anyone else's data.
@@ -13,7 +13,8 @@ use sea_orm::{ConnectionTrait, Database};
 use crate::config::{DatabaseConfig, RedisConfig, Secret};
 
 fn admin_url() -> String {
-    std::env::var("KAIGO_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://127.0.0.1:5432/postgres".to_owned())
+    std::env::var("KAIGO_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// The Redis URL tests use.
@@ -33,7 +34,9 @@ impl TestDatabase {
         let admin = admin_url();
         let name = format!("kaigo_test_{}", uuid::Uuid::new_v4().simple());
         let conn = Database::connect(admin.as_str()).await.unwrap_or_else(|e| {
-            panic!("cannot reach PostgreSQL for tests at {admin}: {e}; run `make services` or set KAIGO_TEST_DATABASE_URL")
+            panic!(
+                "cannot reach PostgreSQL for tests at {admin}: {e}; run `make services` or set KAIGO_TEST_DATABASE_URL"
+            )
         });
         conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
         let _ = conn.close().await;
@@ -86,7 +89,9 @@ impl TestRedis {
             .await
             .ok()
             .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("cannot reach Redis for tests at {url}; run `make services` or set KAIGO_TEST_REDIS_URL"));
+            .unwrap_or_else(|| {
+                panic!("cannot reach Redis for tests at {url}; run `make services` or set KAIGO_TEST_REDIS_URL")
+            });
         let _: String = redis::cmd("PING").query_async(&mut conn).await.expect("redis ping");
         Self { prefix: format!("kaigo_test:{}:", uuid::Uuid::new_v4().simple()) }
     }

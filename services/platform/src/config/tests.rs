@@ -66,7 +66,8 @@ fn validation_names_the_key() {
 
 #[test]
 fn numeric_secrets_stay_strings_and_never_print() {
-    let config: TestConfig = ConfigSource::new().with_env("KAIGO_DATABASE__URL", "postgres://u:0123@h/db").load().unwrap();
+    let config: TestConfig =
+        ConfigSource::new().with_env("KAIGO_DATABASE__URL", "postgres://u:0123@h/db").load().unwrap();
     assert!(!format!("{config:?}").contains("0123"));
 }
 

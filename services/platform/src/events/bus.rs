@@ -100,7 +100,8 @@ impl RedisBus {
     pub(crate) async fn ensure_group(&self, topics: &[String], group: &str) -> Result<(), BusError> {
         let mut conn = self.redis.conn();
         for topic in topics {
-            let created: Result<(), redis::RedisError> = conn.xgroup_create_mkstream(self.stream(topic), group, "0").await;
+            let created: Result<(), redis::RedisError> =
+                conn.xgroup_create_mkstream(self.stream(topic), group, "0").await;
             if let Err(err) = created
                 && err.code() != Some("BUSYGROUP")
             {
@@ -115,13 +116,12 @@ impl RedisBus {
     pub(crate) async fn read(
         &self,
         conn: &mut redis::aio::MultiplexedConnection,
-        topics: &[String],
-        group: &str,
-        consumer: &str,
+        options: &super::ConsumerOptions,
         pending: bool,
-        block_ms: usize,
-        count: usize,
     ) -> Result<Vec<Delivery>, BusError> {
+        let (topics, group, consumer) = (&options.topics, &options.group, &options.consumer);
+        let count = 100;
+        let block_ms = options.block.as_millis() as usize;
         let streams: Vec<String> = topics.iter().map(|t| self.stream(t)).collect();
         let ids: Vec<&str> = streams.iter().map(|_| if pending { "0" } else { ">" }).collect();
         let mut cmd = redis::cmd("XREADGROUP");
@@ -230,7 +230,14 @@ fn decode_entry(topic: &str, entry: &StreamId) -> Result<Event, BusError> {
     let created_at = DateTime::parse_from_rfc3339(&text("created_at")?)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| BusError::Malformed(entry.id.clone()))?;
-    Ok(Event { id: text("id")?, topic: topic.to_owned(), key: text("key")?, payload: field("payload")?, trace, created_at })
+    Ok(Event {
+        id: text("id")?,
+        topic: topic.to_owned(),
+        key: text("key")?,
+        payload: field("payload")?,
+        trace,
+        created_at,
+    })
 }
 
 /// In-process delivery for `kaigo dev`: every group subscribed to a topic receives each event

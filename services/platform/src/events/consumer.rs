@@ -79,7 +79,8 @@ impl Consumer {
         } else {
             "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         };
-        let values: [Value; 3] = [self.options.group.clone().into(), event.id.clone().into(), chrono::Utc::now().into()];
+        let values: [Value; 3] =
+            [self.options.group.clone().into(), event.id.clone().into(), chrono::Utc::now().into()];
         let inserted = txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
         if inserted == 0 {
             txn.rollback().await?;
@@ -149,7 +150,7 @@ impl Consumer {
         bus.ensure_group(&o.topics, &o.group).await?;
         let mut conn = bus.redis().dedicated().await?;
         loop {
-            let pending = bus.read(&mut conn, &o.topics, &o.group, &o.consumer, true, 0, 100).await?;
+            let pending = bus.read(&mut conn, o, true).await?;
             if pending.is_empty() {
                 break;
             }
@@ -158,12 +159,12 @@ impl Consumer {
         let mut last_claim = tokio::time::Instant::now();
         loop {
             if last_claim.elapsed() >= o.claim_idle / 2 {
-                let claimed = bus.claim_abandoned(&o.topics, &o.group, &o.consumer, o.claim_idle.as_millis() as u64).await?;
+                let claimed =
+                    bus.claim_abandoned(&o.topics, &o.group, &o.consumer, o.claim_idle.as_millis() as u64).await?;
                 self.process(claimed).await?;
                 last_claim = tokio::time::Instant::now();
             }
-            let block = o.block.as_millis() as usize;
-            let fresh = bus.read(&mut conn, &o.topics, &o.group, &o.consumer, false, block, 100).await?;
+            let fresh = bus.read(&mut conn, o, false).await?;
             self.process(fresh).await?;
         }
     }

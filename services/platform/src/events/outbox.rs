@@ -42,8 +42,14 @@ pub async fn enqueue(conn: &impl ConnectionTrait, event: NewEvent) -> Result<Str
     } else {
         "INSERT INTO outbox (event_id, topic, key, payload, trace, created_at) VALUES (?, ?, ?, ?, ?, ?)"
     };
-    let values: Vec<Value> =
-        vec![id.clone().into(), event.topic.into(), event.key.into(), event.payload.into(), trace.into(), Utc::now().into()];
+    let values: Vec<Value> = vec![
+        id.clone().into(),
+        event.topic.into(),
+        event.key.into(),
+        event.payload.into(),
+        trace.into(),
+        Utc::now().into(),
+    ];
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(id)
 }

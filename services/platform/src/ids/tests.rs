@@ -112,18 +112,22 @@ proptest! {
     #[test]
     fn every_institution_payload_with_its_check_digit_parses(payload in "[0-9]{9}") {
         let cd = check_digit(payload.as_bytes()).unwrap();
-        prop_assert!(MedicalInstitutionCode::parse(&format!("{payload}{cd}")).is_ok());
+        let valid = format!("{payload}{cd}");
+        prop_assert!(MedicalInstitutionCode::parse(&valid).is_ok());
         for other in (0..10u8).filter(|&d| d != cd) {
-            prop_assert_eq!(MedicalInstitutionCode::parse(&format!("{payload}{other}")), Err(IdError::CheckDigit));
+            let wrong = format!("{payload}{other}");
+            prop_assert_eq!(MedicalInstitutionCode::parse(&wrong), Err(IdError::CheckDigit));
         }
     }
 
     #[test]
     fn every_office_payload_with_its_check_digit_parses(payload in "[0-9]{2}[0-9A-HJ-NPR-Z][0-9]{6}") {
         let cd = check_digit(payload.as_bytes()).unwrap();
-        prop_assert!(CareOfficeNumber::parse(&format!("{payload}{cd}")).is_ok());
+        let valid = format!("{payload}{cd}");
+        prop_assert!(CareOfficeNumber::parse(&valid).is_ok());
         for other in (0..10u8).filter(|&d| d != cd) {
-            prop_assert_eq!(CareOfficeNumber::parse(&format!("{payload}{other}")), Err(IdError::CheckDigit));
+            let wrong = format!("{payload}{other}");
+            prop_assert_eq!(CareOfficeNumber::parse(&wrong), Err(IdError::CheckDigit));
         }
     }
 

@@ -1,0 +1,127 @@
+//! Where a service's calls go: in-process routes (`kaigo dev`) or the service's replicas.
+//!
+//! A remote upstream is a URL whose host may resolve to many pod addresses (a headless
+//! Service). Calls are balanced per request, round robin, over one multiplexed HTTP/2
+//! connection per address; the name is re-resolved periodically, and an address whose
+//! connection fails is ejected for a while and then tried again.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use parking_lot::RwLock;
+use tokio::time::Instant;
+use tower::util::BoxCloneSyncService;
+
+/// How long a failed address sits out before it is tried again.
+const EJECTION: Duration = Duration::from_secs(5);
+
+/// One service's destination.
+#[derive(Clone)]
+pub enum Upstream {
+    /// The service runs in this process (`kaigo dev`): its routes, with whatever layers the
+    /// process puts around them (caller verification).
+    Local(LocalService),
+    /// The service's replicas, over the network.
+    Remote(Box<RemoteUpstream>),
+}
+
+/// An in-process service as the gateway calls it.
+pub type LocalService =
+    BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, std::convert::Infallible>;
+
+#[derive(Debug, Clone)]
+struct Endpoint {
+    addr: SocketAddr,
+    ejected_until: Option<Instant>,
+}
+
+/// A balanced set of replica addresses behind one DNS name.
+#[derive(Clone)]
+pub struct RemoteUpstream {
+    host: String,
+    port: u16,
+    endpoints: Arc<RwLock<Vec<Endpoint>>>,
+    next: Arc<AtomicUsize>,
+    client: Client<HttpConnector, tonic::body::Body>,
+}
+
+impl std::fmt::Debug for RemoteUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteUpstream").field("host", &self.host).field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl RemoteUpstream {
+    /// An upstream for `url` (`http://host:port`); call [`RemoteUpstream::resolve`] before use.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a URL"))?;
+        let host = uri.host().ok_or_else(|| format!("{url} has no host"))?.to_owned();
+        let port = uri.port_u16().unwrap_or(80);
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .http2_keep_alive_timeout(Duration::from_secs(10))
+            .build(connector);
+        Ok(Self {
+            host,
+            port,
+            endpoints: Arc::new(RwLock::new(Vec::new())),
+            next: Arc::new(AtomicUsize::new(0)),
+            client,
+        })
+    }
+
+    /// Re-resolves the name, keeping the ejection state of addresses that remain.
+    pub async fn resolve(&self) -> std::io::Result<usize> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port)).await?.collect();
+        let mut endpoints = self.endpoints.write();
+        let previous = std::mem::take(&mut *endpoints);
+        for addr in addrs {
+            let ejected_until = previous.iter().find(|e| e.addr == addr).and_then(|e| e.ejected_until);
+            if !endpoints.iter().any(|e| e.addr == addr) {
+                endpoints.push(Endpoint { addr, ejected_until });
+            }
+        }
+        Ok(endpoints.len())
+    }
+
+    /// The next address, round robin, skipping ejected ones (all ejected: try one anyway).
+    pub fn pick(&self) -> Option<SocketAddr> {
+        let endpoints = self.endpoints.read();
+        if endpoints.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..endpoints.len())
+            .map(|i| &endpoints[(start + i) % endpoints.len()])
+            .find(|e| e.ejected_until.is_none_or(|t| t <= now))
+            .or_else(|| endpoints.get(start % endpoints.len()))
+            .map(|e| e.addr)
+    }
+
+    /// Takes `addr` out of rotation for a while after a connection failure.
+    pub fn eject(&self, addr: SocketAddr) {
+        for endpoint in self.endpoints.write().iter_mut().filter(|e| e.addr == addr) {
+            endpoint.ejected_until = Some(Instant::now() + EJECTION);
+        }
+    }
+
+    /// The HTTP/2 client (one pooled connection per address).
+    pub(crate) fn client(&self) -> &Client<HttpConnector, tonic::body::Body> {
+        &self.client
+    }
+
+    /// Every address currently known.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.endpoints.read().iter().map(|e| e.addr).collect()
+    }
+}

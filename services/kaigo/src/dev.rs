@@ -1,0 +1,117 @@
+//! `kaigo dev`: everything in one process on loopback, with no setup.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use kaigo_gateway::{AuthConfig, DevKey, Gateway, TokenVerifier, Upstream};
+use kaigo_platform::auth::{CallerKeys, CallerLayer};
+use kaigo_platform::config::{ConfigSource, Secret};
+use kaigo_platform::events::{Bus, LocalBus, Relay, RelayOptions};
+use kaigo_platform::server::{self, GrpcServices};
+use kaigo_platform::service::ServiceContext;
+use tower::Layer;
+use tower::util::BoxCloneSyncService;
+
+use crate::config::KaigoConfig;
+use crate::{Exit, components};
+
+/// The issuer of dev tokens.
+pub const DEV_ISSUER: &str = "kaigo-dev";
+/// The audience of dev tokens.
+pub const DEV_AUDIENCE: &str = "kaigo";
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Where the gateway listens.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    listen: String,
+    /// Where SQLite files and the dev signing key live.
+    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    data_dir: PathBuf,
+}
+
+pub async fn run(args: DevArgs) -> Result<(), Exit> {
+    let mut config: KaigoConfig =
+        ConfigSource::from_process().with_env("KAIGO_TELEMETRY__LOG_FORMAT", "text").load().map_err(Exit::config)?;
+    if !args.listen.starts_with("127.") && !args.listen.starts_with("[::1]") && !args.listen.starts_with("localhost") {
+        return Err(Exit::config("kaigo dev listens on loopback only (its dev key signs any role)"));
+    }
+    config.server.listen = args.listen.clone();
+    let data_dir = std::path::absolute(&args.data_dir).map_err(|e| Exit::config(format!("--data-dir: {e}")))?;
+    config.database.url = Secret::new(format!("sqlite://{}", data_dir.join("db").display()));
+    let telemetry = kaigo_platform::telemetry::init(&config.telemetry, "dev").map_err(Exit::failure)?;
+
+    let dev_key = DevKey::load_or_create(&data_dir).map_err(|e| Exit::failure(format!("dev signing key: {e}")))?;
+    let verifier = TokenVerifier::from_config(&AuthConfig {
+        issuer: DEV_ISSUER.to_owned(),
+        audience: DEV_AUDIENCE.to_owned(),
+        public_key_files: vec![dev_key.public_key_file().display().to_string()],
+        leeway_secs: 30,
+    })
+    .map_err(Exit::config)?;
+
+    // One in-process bus and one caller key shared by the gateway and every service.
+    let bus = Bus::Local(LocalBus::new());
+    let keys = CallerKeys::generate();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+
+    let mut services =
+        GrpcServices::new(&kaigo_platform::config::ServerConfig { reflection: false, ..config.server.clone() })
+            .map_err(Exit::failure)?;
+    let mut relays = Vec::new();
+    for name in components::SERVICES {
+        let db = kaigo_platform::db::connect(&config.database, name)
+            .await
+            .map_err(|e| Exit::failure(format!("{name}: database: {e}")))?;
+        components::migrate(name, &db).await.map_err(|e| Exit::failure(format!("{name}: migration: {e}")))?;
+        let ctx = ServiceContext { name, server: config.server.clone(), db: db.clone(), redis: None, bus: bus.clone() };
+        services = components::add(services, &ctx);
+        let relay = Relay::new(db, bus.clone(), RelayOptions::default());
+        let mut stop = stop_rx.clone();
+        relays.push(tokio::spawn(relay.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+    }
+    let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
+    let local = BoxCloneSyncService::new(routes);
+
+    let gateway_services = components::SERVICES
+        .iter()
+        .zip(kaigo_proto::SERVICE_NAMES)
+        .fold(GrpcServices::new(&config.server).map_err(Exit::failure)?, |s, (_, full)| s.report_name(full));
+    let health = gateway_services.health();
+    let upstreams: HashMap<String, Upstream> =
+        components::SERVICES.iter().map(|name| ((*name).to_owned(), Upstream::Local(local.clone()))).collect();
+    let gateway = Gateway::new(upstreams, gateway_services.into_routes(), verifier, keys).map_err(Exit::config)?;
+
+    let listener = server::bind(&config.server.listen)
+        .await
+        .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
+    gateway.spawn_refresh(health.clone(), Duration::from_secs(5));
+    print_welcome(&config.server.listen, &data_dir);
+
+    let served = server::serve(listener, gateway, health, &config.server, server::shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    for relay in relays {
+        let _ = relay.await;
+    }
+    telemetry.shutdown().await;
+    served.map_err(|e| Exit::failure(format!("server: {e}")))
+}
+
+fn print_welcome(listen: &str, data_dir: &std::path::Path) {
+    let dir = data_dir.display();
+    println!(
+        "\nkaigo dev is serving on {listen} (data in {dir})\n\n\
+         First call:\n  \
+         grpcurl -plaintext {listen} list\n  \
+         grpcurl -plaintext -d '{{\"service\":\"kaigo.eligibility.v1.EligibilityService\"}}' {listen} grpc.health.v1.Health/Check\n\n\
+         Calls to the services need a token:\n  \
+         TOKEN=$(cargo run -q -p kaigo -- token --data-dir {dir} --role insurer --insurer 435073)\n  \
+         grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" \\\n    \
+         -d '{{\"insurer_number\":\"435073\",\"insured_number\":\"0000000001\"}}' \\\n    \
+         {listen} kaigo.eligibility.v1.EligibilityService/CheckEligibility\n"
+    );
+}

@@ -1,0 +1,126 @@
+//! `kaigo serve <component>`: one component against PostgreSQL and Redis.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use kaigo_gateway::{Gateway, RemoteUpstream, TokenVerifier, Upstream};
+use kaigo_platform::auth::{CallerKeys, CallerLayer};
+use kaigo_platform::config::ConfigSource;
+use kaigo_platform::events::{Bus, RedisBus, Relay, RelayOptions};
+use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::server::{self, GrpcServices};
+use kaigo_platform::service::ServiceContext;
+use tower::Layer;
+
+use crate::config::KaigoConfig;
+use crate::{Exit, components};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Component {
+    Gateway,
+    Eligibility,
+    Certification,
+    Documents,
+    Careplan,
+    Subsidies,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The component to run.
+    #[arg(value_enum)]
+    component: Component,
+}
+
+/// Streams keep about this many entries per topic.
+const STREAM_MAX_LEN: usize = 1_000_000;
+
+pub async fn run(args: ServeArgs) -> Result<(), Exit> {
+    let config: KaigoConfig = ConfigSource::from_process().load().map_err(Exit::config)?;
+    let name: &'static str = match args.component {
+        Component::Gateway => "gateway",
+        Component::Eligibility => "eligibility",
+        Component::Certification => "certification",
+        Component::Documents => "documents",
+        Component::Careplan => "careplan",
+        Component::Subsidies => "subsidies",
+    };
+    let keys = CallerKeys::from_config(&config.internal_auth).ok_or_else(|| {
+        Exit::config(
+            "invalid configuration: internal_auth.secret (KAIGO_INTERNAL_AUTH__SECRET): required by kaigo serve",
+        )
+    })?;
+    let telemetry = kaigo_platform::telemetry::init(&config.telemetry, name).map_err(Exit::failure)?;
+    let result = match name {
+        "gateway" => serve_gateway(&config, keys).await,
+        service => serve_service(&config, service, keys).await,
+    };
+    telemetry.shutdown().await;
+    result
+}
+
+async fn serve_gateway(config: &KaigoConfig, keys: CallerKeys) -> Result<(), Exit> {
+    let verifier = TokenVerifier::from_config(&config.auth).map_err(Exit::config)?;
+    let mut upstreams = HashMap::new();
+    for (short, url) in &config.gateway.upstreams {
+        let remote = RemoteUpstream::new(url).map_err(|e| Exit::config(format!("gateway.upstreams.{short}: {e}")))?;
+        if let Err(err) = remote.resolve().await {
+            // The service may simply not be up yet; the refresh loop keeps trying.
+            tracing::warn!(service = %short, error = %err, "upstream does not resolve yet");
+        }
+        upstreams.insert(short.clone(), Upstream::Remote(Box::new(remote)));
+    }
+    let local = kaigo_proto::SERVICE_NAMES
+        .iter()
+        .fold(GrpcServices::new(&config.server).map_err(Exit::failure)?, |s, full| s.report_name(full));
+    let health = local.health();
+    let gateway = Gateway::new(upstreams, local.into_routes(), verifier, keys).map_err(Exit::config)?;
+    gateway.spawn_refresh(health.clone(), Duration::from_secs(config.gateway.refresh_secs.unwrap_or(5)));
+    let listener = server::bind(&config.server.listen)
+        .await
+        .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
+    server::serve(listener, gateway, health, &config.server, server::shutdown_signal())
+        .await
+        .map_err(|e| Exit::failure(format!("server: {e}")))
+}
+
+async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKeys) -> Result<(), Exit> {
+    if config.redis.url.is_empty() {
+        return Err(Exit::config("invalid configuration: redis.url (KAIGO_REDIS__URL): required by kaigo serve"));
+    }
+    let db = kaigo_platform::db::connect(&config.database, name)
+        .await
+        .map_err(|e| Exit::failure(format!("cannot connect to the database: {e}")))?;
+    let pending =
+        components::pending_migrations(name, &db).await.map_err(|e| Exit::failure(format!("migrations: {e}")))?;
+    if pending > 0 {
+        return Err(Exit::failure(format!(
+            "{pending} migrations of {name} are not applied; run `kaigo migrate {name}` first"
+        )));
+    }
+    let redis = RedisHandle::connect(&config.redis)
+        .await
+        .map_err(|e| Exit::failure(format!("cannot connect to Redis: {e}")))?
+        .ok_or_else(|| Exit::config("redis.url is required"))?;
+    let bus = Bus::Redis(RedisBus::new(redis.clone(), STREAM_MAX_LEN));
+    let ctx =
+        ServiceContext { name, server: config.server.clone(), db: db.clone(), redis: Some(redis), bus: bus.clone() };
+
+    let services = components::add(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx);
+    let health = services.health();
+    let routes = CallerLayer::new(keys).layer(services.into_routes());
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let relay = tokio::spawn(Relay::new(db, bus, RelayOptions::default()).run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let listener = server::bind(&config.server.listen)
+        .await
+        .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
+    let served = server::serve(listener, routes, health, &config.server, server::shutdown_signal()).await;
+    // The relay makes a last pass so that a clean shutdown leaves nothing unpublished.
+    let _ = stop_tx.send(true);
+    let _ = relay.await;
+    served.map_err(|e| Exit::failure(format!("server: {e}")))
+}

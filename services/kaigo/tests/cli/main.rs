@@ -1,0 +1,8 @@
+//! Black-box tests of the `kaigo` binary: `kaigo dev`, `kaigo serve`, configuration errors.
+//! One binary (one link) for all of them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod dev;
+mod serve;
+mod support;

@@ -1,0 +1,219 @@
+//! The outbox: nothing from a rolled-back transaction is published, and a committed event
+//! takes effect exactly once even when the relay or the consumer dies midway.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use kaigo_platform::events::{
+    Bus, Consumer, ConsumerOptions, Event, EventHandler, EventTablesMigration, HandlerError, LocalBus, NewEvent,
+    RedisBus, Relay, RelayOptions, enqueue,
+};
+use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
+use redis::AsyncCommands;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(EventTablesMigration)]
+    }
+}
+
+/// Counts applications in the consumer's own table, written in the handler's transaction.
+struct CountingHandler {
+    calls: AtomicUsize,
+}
+
+impl EventHandler for CountingHandler {
+    fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            txn.execute_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                "INSERT INTO effects (event_id) VALUES ($1)",
+                [event.id.clone().into()],
+            ))
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+async fn setup(db: &TestDatabase, schema: &str) -> DatabaseConnection {
+    let conn = kaigo_platform::db::connect(&db.config(), schema).await.unwrap();
+    Migrator::up(&conn, None).await.unwrap();
+    conn.execute_unprepared("CREATE TABLE IF NOT EXISTS effects (event_id TEXT NOT NULL)").await.unwrap();
+    conn
+}
+
+async fn effects(conn: &DatabaseConnection) -> i64 {
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT COUNT(*) AS n FROM effects"))
+        .await;
+    row.unwrap().unwrap().try_get("", "n").unwrap()
+}
+
+fn event(topic: &str) -> NewEvent {
+    NewEvent { topic: topic.to_owned(), key: "application-1".to_owned(), payload: vec![1, 2, 3] }
+}
+
+#[tokio::test]
+async fn rolled_back_events_are_never_published_and_committed_ones_take_effect_exactly_once() {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let bus = Bus::Redis(RedisBus::new(handle.clone(), 10_000));
+    let topic = "test.decided";
+
+    // Rolled back: the row never exists, so no relay can publish it.
+    let txn = producer.begin().await.unwrap();
+    enqueue(&txn, event(topic)).await.unwrap();
+    txn.rollback().await.unwrap();
+
+    // Committed.
+    let txn = producer.begin().await.unwrap();
+    let id = enqueue(&txn, event(topic)).await.unwrap();
+    txn.commit().await.unwrap();
+
+    // A relay dies after publishing, before marking: what it leaves behind is a published
+    // entry whose outbox row is still unpublished.
+    let relay = Relay::new(producer.clone(), bus.clone(), RelayOptions::default());
+    let batch = relay.fetch_unpublished(&producer, 100).await.unwrap();
+    assert_eq!(batch.len(), 1, "only the committed event is in the outbox");
+    bus.publish(&batch[0].1).await.unwrap();
+
+    // The restarted relay publishes it again and marks it.
+    assert_eq!(relay.relay_once().await.unwrap(), 1);
+    assert_eq!(relay.relay_once().await.unwrap(), 0, "nothing left after marking");
+    let mut conn = handle.conn();
+    let stream_len: usize = conn.xlen(handle.key(&format!("events:{topic}"))).await.unwrap();
+    assert_eq!(stream_len, 2, "the stream holds the event twice");
+
+    // The consumer applies it once.
+    let handler = Arc::new(CountingHandler { calls: AtomicUsize::new(0) });
+    let consumer =
+        Consumer::new(consumer_db.clone(), bus.clone(), ConsumerOptions::new("consumer", &[topic]), handler.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let done = eventually(Duration::from_secs(10), || async {
+        let pending: redis::streams::StreamPendingReply =
+            conn.clone().xpending(handle.key(&format!("events:{topic}")), "consumer").await.ok()?;
+        let read: redis::streams::StreamInfoGroupsReply =
+            conn.clone().xinfo_groups(handle.key(&format!("events:{topic}"))).await.ok()?;
+        let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
+        (delivered >= 2 && pending.count() == 0).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "both entries delivered and acknowledged");
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    assert_eq!(effects(&consumer_db).await, 1, "exactly one effect");
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1, "the repeat was skipped before the handler");
+    let _ = id;
+}
+
+#[tokio::test]
+async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_it() {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let bus = Bus::Redis(RedisBus::new(handle.clone(), 10_000));
+    let topic = "test.received";
+
+    let txn = producer.begin().await.unwrap();
+    enqueue(&txn, event(topic)).await.unwrap();
+    txn.commit().await.unwrap();
+    Relay::new(producer.clone(), bus.clone(), RelayOptions::default()).relay_once().await.unwrap();
+
+    // The first consumer applies the event, then dies before XACK: simulate by applying
+    // directly (commits the effect and the dedup record) and reading without acknowledging.
+    let handler = Arc::new(CountingHandler { calls: AtomicUsize::new(0) });
+    let mut options = ConsumerOptions::new("consumer", &[topic]);
+    options.consumer = "replica-a".to_owned();
+    let first = Consumer::new(consumer_db.clone(), bus.clone(), options.clone(), handler.clone());
+    let mut conn = handle.dedicated().await.unwrap();
+    let stream = handle.key(&format!("events:{topic}"));
+    let _: () =
+        redis::cmd("XGROUP").arg("CREATE").arg(&stream).arg("consumer").arg("0").query_async(&mut conn).await.unwrap();
+    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("consumer")
+        .arg("replica-a")
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(reply.keys[0].ids.len(), 1);
+    let delivered = Event {
+        id: String::from_utf8(match &reply.keys[0].ids[0].map["id"] {
+            redis::Value::BulkString(b) => b.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .unwrap(),
+        topic: topic.to_owned(),
+        key: String::new(),
+        payload: vec![],
+        trace: vec![],
+        created_at: chrono::Utc::now(),
+    };
+    assert!(first.apply(&delivered).await.unwrap());
+
+    // The replica restarts under the same name: its pending entry comes back and is skipped.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(first.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let acked = eventually(Duration::from_secs(10), || async {
+        let pending: redis::streams::StreamPendingReply = handle.conn().xpending(&stream, "consumer").await.ok()?;
+        (pending.count() == 0).then_some(())
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    assert!(acked.is_some(), "the redelivered entry was acknowledged");
+    assert_eq!(effects(&consumer_db).await, 1);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_in_process_bus_delivers_each_event_once_per_group() {
+    let db = TestDatabase::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let bus = Bus::Local(LocalBus::new());
+    let topic = "test.local";
+    let txn = producer.begin().await.unwrap();
+    enqueue(&txn, event(topic)).await.unwrap();
+    txn.commit().await.unwrap();
+    let relay = Relay::new(producer.clone(), bus.clone(), RelayOptions::default());
+    // Published twice (a relay crash), before the consumer subscribed (replayed to it).
+    let batch = relay.fetch_unpublished(&producer, 10).await.unwrap();
+    bus.publish(&batch[0].1).await.unwrap();
+    relay.relay_once().await.unwrap();
+
+    let handler = Arc::new(CountingHandler { calls: AtomicUsize::new(0) });
+    let consumer = Consumer::new(consumer_db.clone(), bus, ConsumerOptions::new("consumer", &[topic]), handler.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let applied =
+        eventually(Duration::from_secs(5), || async { (effects(&consumer_db).await == 1).then_some(()) }).await;
+    assert!(applied.is_some());
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+}

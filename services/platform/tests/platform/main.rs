@@ -1,0 +1,6 @@
+//! Integration tests of kaigo-platform against real PostgreSQL and Redis on loopback.
+//! One binary (one link) for all of them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod events;
