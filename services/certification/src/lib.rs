@@ -4,15 +4,26 @@
 //! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
 //! `kaigo.certification.v1.CertificationService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
 
+use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
-use kaigo_platform::service::ServiceContext;
+use kaigo_platform::service::{ServiceContext, StartError};
 use kaigo_proto::kaigo::certification::v1::certification_service_server::{
     CertificationService, CertificationServiceServer,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use serde::{Deserialize, Serialize};
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "certification";
+
+/// `[certification]` configuration (`KAIGO_CERTIFICATION__*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {}
+
+impl Validate for Config {
+    fn validate(&self, _problems: &mut Problems) {}
+}
 
 /// The gRPC API.
 #[derive(Clone)]
@@ -24,9 +35,16 @@ pub struct Api {
 #[tonic::async_trait]
 impl CertificationService for Api {}
 
-/// The tonic server for this service, with the configured message limits.
-pub fn service(ctx: &ServiceContext) -> CertificationServiceServer<Api> {
-    kaigo_platform::limit_messages!(CertificationServiceServer::new(Api { ctx: ctx.clone() }), ctx)
+/// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
+/// configured message limits.
+pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<CertificationServiceServer<Api>, StartError> {
+    ctx.spawn_outbox_relay();
+    Ok(kaigo_platform::limit_messages!(CertificationServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+}
+
+/// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
+pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
+    Ok(())
 }
 
 /// This service's migrations, applied by `kaigo migrate certification`.

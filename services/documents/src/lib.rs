@@ -4,13 +4,24 @@
 //! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
 //! `kaigo.documents.v1.DocumentService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
 
+use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
-use kaigo_platform::service::ServiceContext;
+use kaigo_platform::service::{ServiceContext, StartError};
 use kaigo_proto::kaigo::documents::v1::document_service_server::{DocumentService, DocumentServiceServer};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use serde::{Deserialize, Serialize};
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "documents";
+
+/// `[documents]` configuration (`KAIGO_DOCUMENTS__*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {}
+
+impl Validate for Config {
+    fn validate(&self, _problems: &mut Problems) {}
+}
 
 /// The gRPC API.
 #[derive(Clone)]
@@ -22,9 +33,16 @@ pub struct Api {
 #[tonic::async_trait]
 impl DocumentService for Api {}
 
-/// The tonic server for this service, with the configured message limits.
-pub fn service(ctx: &ServiceContext) -> DocumentServiceServer<Api> {
-    kaigo_platform::limit_messages!(DocumentServiceServer::new(Api { ctx: ctx.clone() }), ctx)
+/// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
+/// configured message limits.
+pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<DocumentServiceServer<Api>, StartError> {
+    ctx.spawn_outbox_relay();
+    Ok(kaigo_platform::limit_messages!(DocumentServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+}
+
+/// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
+pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
+    Ok(())
 }
 
 /// This service's migrations, applied by `kaigo migrate documents`.

@@ -1,9 +1,11 @@
-//! The five services, by name: how to migrate each and how to add it to a server.
+//! The five services, by name: how to migrate, start and seed each.
 
 use kaigo_platform::server::GrpcServices;
-use kaigo_platform::service::ServiceContext;
+use kaigo_platform::service::{ServiceContext, StartError};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
+
+use crate::config::KaigoConfig;
 
 /// Every service, in dependency order.
 pub const SERVICES: [&str; 5] = ["eligibility", "certification", "documents", "careplan", "subsidies"];
@@ -32,14 +34,31 @@ pub async fn pending_migrations(service: &str, db: &DatabaseConnection) -> Resul
     })
 }
 
-/// Adds `ctx.name`'s gRPC service to `services`.
-pub fn add(services: GrpcServices, ctx: &ServiceContext) -> GrpcServices {
+/// Starts `ctx.name` (its background tasks too) and adds its gRPC service to `services`.
+pub async fn start(
+    services: GrpcServices,
+    ctx: &ServiceContext,
+    config: &KaigoConfig,
+) -> Result<GrpcServices, StartError> {
+    Ok(match ctx.name {
+        "eligibility" => services.with_service(kaigo_eligibility::start(ctx, &config.eligibility).await?),
+        "certification" => services.with_service(kaigo_certification::start(ctx, &config.certification).await?),
+        "documents" => services.with_service(kaigo_documents::start(ctx, &config.documents).await?),
+        "careplan" => services.with_service(kaigo_careplan::start(ctx, &config.careplan).await?),
+        "subsidies" => services.with_service(kaigo_subsidies::start(ctx, &config.subsidies).await?),
+        other => return Err(format!("unknown service {other}").into()),
+    })
+}
+
+/// Loads `ctx.name`'s demo data (kaigo dev).
+pub async fn seed_demo(ctx: &ServiceContext, config: &KaigoConfig) -> Result<(), StartError> {
     match ctx.name {
-        "eligibility" => services.with_service(kaigo_eligibility::service(ctx)),
-        "certification" => services.with_service(kaigo_certification::service(ctx)),
-        "documents" => services.with_service(kaigo_documents::service(ctx)),
-        "careplan" => services.with_service(kaigo_careplan::service(ctx)),
-        _ => services.with_service(kaigo_subsidies::service(ctx)),
+        "eligibility" => kaigo_eligibility::seed_demo(ctx, &config.eligibility).await,
+        "certification" => kaigo_certification::seed_demo(ctx, &config.certification).await,
+        "documents" => kaigo_documents::seed_demo(ctx, &config.documents).await,
+        "careplan" => kaigo_careplan::seed_demo(ctx, &config.careplan).await,
+        "subsidies" => kaigo_subsidies::seed_demo(ctx, &config.subsidies).await,
+        other => Err(format!("unknown service {other}").into()),
     }
 }
 

@@ -24,6 +24,16 @@ pub struct KaigoConfig {
     pub auth: AuthConfig,
     /// `[gateway]`
     pub gateway: GatewayConfig,
+    /// `[eligibility]`
+    pub eligibility: kaigo_eligibility::Config,
+    /// `[certification]`
+    pub certification: kaigo_certification::Config,
+    /// `[documents]`
+    pub documents: kaigo_documents::Config,
+    /// `[careplan]`
+    pub careplan: kaigo_careplan::Config,
+    /// `[subsidies]`
+    pub subsidies: kaigo_subsidies::Config,
 }
 
 impl Validate for KaigoConfig {
@@ -35,5 +45,10 @@ impl Validate for KaigoConfig {
         self.internal_auth.validate(problems);
         self.auth.validate(problems);
         self.gateway.validate(problems);
+        self.eligibility.validate(problems);
+        self.certification.validate(problems);
+        self.documents.validate(problems);
+        self.careplan.validate(problems);
+        self.subsidies.validate(problems);
     }
 }

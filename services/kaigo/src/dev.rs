@@ -8,9 +8,9 @@ use clap::Args;
 use kaigo_gateway::{AuthConfig, DevKey, Gateway, TokenVerifier, Upstream};
 use kaigo_platform::auth::{CallerKeys, CallerLayer};
 use kaigo_platform::config::{ConfigSource, Secret};
-use kaigo_platform::events::{Bus, LocalBus, Relay, RelayOptions};
+use kaigo_platform::events::{Bus, LocalBus};
 use kaigo_platform::server::{self, GrpcServices};
-use kaigo_platform::service::ServiceContext;
+use kaigo_platform::service::{Background, ServiceContext};
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
@@ -55,24 +55,28 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     // One in-process bus and one caller key shared by the gateway and every service.
     let bus = Bus::Local(LocalBus::new());
     let keys = CallerKeys::generate();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (background_control, background) = Background::new();
 
     let mut services =
         GrpcServices::new(&kaigo_platform::config::ServerConfig { reflection: false, ..config.server.clone() })
             .map_err(Exit::failure)?;
-    let mut relays = Vec::new();
     for name in components::SERVICES {
         let db = kaigo_platform::db::connect(&config.database, name)
             .await
             .map_err(|e| Exit::failure(format!("{name}: database: {e}")))?;
         components::migrate(name, &db).await.map_err(|e| Exit::failure(format!("{name}: migration: {e}")))?;
-        let ctx = ServiceContext { name, server: config.server.clone(), db: db.clone(), redis: None, bus: bus.clone() };
-        services = components::add(services, &ctx);
-        let relay = Relay::new(db, bus.clone(), RelayOptions::default());
-        let mut stop = stop_rx.clone();
-        relays.push(tokio::spawn(relay.run(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })));
+        let ctx = ServiceContext {
+            name,
+            server: config.server.clone(),
+            db,
+            redis: None,
+            bus: bus.clone(),
+            background: background.clone(),
+        };
+        components::seed_demo(&ctx, &config).await.map_err(|e| Exit::failure(format!("{name}: demo data: {e}")))?;
+        services = components::start(services, &ctx, &config)
+            .await
+            .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;
     }
     let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
     let local = BoxCloneSyncService::new(routes);
@@ -93,10 +97,7 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     print_welcome(&config.server.listen, &data_dir);
 
     let served = server::serve(listener, gateway, health, &config.server, server::shutdown_signal()).await;
-    let _ = stop_tx.send(true);
-    for relay in relays {
-        let _ = relay.await;
-    }
+    background_control.stop(config.server.shutdown_grace()).await;
     telemetry.shutdown().await;
     served.map_err(|e| Exit::failure(format!("server: {e}")))
 }

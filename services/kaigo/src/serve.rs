@@ -7,10 +7,10 @@ use clap::{Args, ValueEnum};
 use kaigo_gateway::{Gateway, RemoteUpstream, TokenVerifier, Upstream};
 use kaigo_platform::auth::{CallerKeys, CallerLayer};
 use kaigo_platform::config::ConfigSource;
-use kaigo_platform::events::{Bus, RedisBus, Relay, RelayOptions};
+use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::server::{self, GrpcServices};
-use kaigo_platform::service::ServiceContext;
+use kaigo_platform::service::{Background, ServiceContext};
 use tower::Layer;
 
 use crate::config::KaigoConfig;
@@ -104,23 +104,21 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
         .map_err(|e| Exit::failure(format!("cannot connect to Redis: {e}")))?
         .ok_or_else(|| Exit::config("redis.url is required"))?;
     let bus = Bus::Redis(RedisBus::new(redis.clone(), STREAM_MAX_LEN));
-    let ctx =
-        ServiceContext { name, server: config.server.clone(), db: db.clone(), redis: Some(redis), bus: bus.clone() };
+    let (background_control, background) = Background::new();
+    let ctx = ServiceContext { name, server: config.server.clone(), db, redis: Some(redis), bus, background };
 
-    let services = components::add(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx);
+    let services = components::start(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx, config)
+        .await
+        .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;
     let health = services.health();
     let routes = CallerLayer::new(keys).layer(services.into_routes());
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let relay = tokio::spawn(Relay::new(db, bus, RelayOptions::default()).run(async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    }));
     let listener = server::bind(&config.server.listen)
         .await
         .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
     let served = server::serve(listener, routes, health, &config.server, server::shutdown_signal()).await;
-    // The relay makes a last pass so that a clean shutdown leaves nothing unpublished.
-    let _ = stop_tx.send(true);
-    let _ = relay.await;
+    // Background tasks finish their unit of work (the relay makes a last pass, buffers are
+    // flushed) so that a clean shutdown loses nothing.
+    background_control.stop(config.server.shutdown_grace()).await;
     served.map_err(|e| Exit::failure(format!("server: {e}")))
 }
