@@ -1,50 +1,157 @@
-//! kaigo-certification: the 要介護認定 workflow from application to decision, with progress care managers can follow.
+//! kaigo-certification: the 要介護認定 workflow from application to decision, with progress care
+//! managers can follow.
 //!
 //! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
-//! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
-//! `kaigo.certification.v1.CertificationService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
+//! holds the rules as plain functions, `store` is the only place with SQL.
+//!
+//! - **Workflow**: received → (survey scheduled → survey completed) ∥ (opinion requested →
+//!   opinion received) → primary judgment → review board scheduled → decided → notified;
+//!   withdrawn / cancelled before the decision ([`domain::workflow`]).
+//! - **Progress across replicas**: steps are read from the database; a Redis pub/sub signal
+//!   wakes watchers on every replica ([`signals`]).
+//! - **Events**: `certification.decided` (outbox), `opinion.received` consumed ([`events`]).
+//! - **Unknown persons**: identifiers are validated, then a pluggable [`people::PersonDirectory`]
+//!   answers; the eligibility-backed directory is not wired yet, so the default accepts every
+//!   well-formed person ([`people`]).
+//! - **The person as a reader**: recognised by the account that filed the application
+//!   ([`domain::access`]).
+
+pub mod api;
+pub mod clock;
+pub mod domain;
+pub mod events;
+pub mod people;
+pub mod record;
+pub mod signals;
+pub mod store;
+
+mod seed;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use kaigo_platform::config::{Problems, Validate};
-use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_proto::kaigo::certification::v1::certification_service_server::{
-    CertificationService, CertificationServiceServer,
-};
+use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
+
+pub use api::Api;
+pub use seed::{DEMO_INSURED_NUMBER, DEMO_INSURER_NUMBER};
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "certification";
 
 /// `[certification]` configuration (`KAIGO_CERTIFICATION__*`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Config {
+    /// Days after the application date from which an open application counts as at risk of
+    /// missing the 30-day deadline (1–30).
+    pub at_risk_day: u32,
+    /// A municipal maximum validity in months, stricter than the national ranges (0 = none;
+    /// otherwise 3–48).
+    pub validity_cap_months: u32,
+    /// Whether a validity period starting mid-month also gets the rest of that month
+    /// (REFERENCE.md §2.5: UNCONFIRMED, hence a parameter).
+    pub validity_adds_rest_of_start_month: bool,
+    /// How often a watcher re-reads when no step signal arrives, in milliseconds (100–60000).
+    pub watch_poll_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { at_risk_day: 21, validity_cap_months: 0, validity_adds_rest_of_start_month: true, watch_poll_ms: 2000 }
+    }
+}
 
 impl Validate for Config {
-    fn validate(&self, _problems: &mut Problems) {}
+    fn validate(&self, problems: &mut Problems) {
+        if !(1..=30).contains(&self.at_risk_day) {
+            problems.add("certification.at_risk_day", "must be 1 to 30 (days after the application date)");
+        }
+        if self.validity_cap_months != 0 && !(3..=48).contains(&self.validity_cap_months) {
+            problems.add("certification.validity_cap_months", "must be 0 (none) or 3 to 48");
+        }
+        if !(100..=60_000).contains(&self.watch_poll_ms) {
+            problems.add("certification.watch_poll_ms", "must be 100 to 60000");
+        }
+    }
 }
 
-/// The gRPC API.
+impl Config {
+    /// The rule parameters.
+    pub fn settings(&self) -> api::Settings {
+        api::Settings {
+            at_risk_day: self.at_risk_day,
+            validity: domain::validity::ValidityPolicy {
+                municipal_cap_months: (self.validity_cap_months != 0).then_some(self.validity_cap_months),
+                add_rest_of_start_month: self.validity_adds_rest_of_start_month,
+            },
+            watch_poll: Duration::from_millis(self.watch_poll_ms),
+        }
+    }
+}
+
+/// What `start` plugs in; tests replace the clock and the person directory.
 #[derive(Clone)]
-pub struct Api {
-    #[allow(dead_code)] // used by the RPCs this service's issue adds
-    ctx: ServiceContext,
+pub struct Dependencies {
+    /// Now.
+    pub clock: Arc<dyn clock::Clock>,
+    /// Unknown-person check.
+    pub people: Arc<dyn people::PersonDirectory>,
 }
 
-#[tonic::async_trait]
-impl CertificationService for Api {}
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self { clock: Arc::new(clock::SystemClock), people: Arc::new(people::AcceptingDirectory) }
+    }
+}
 
-/// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
-/// configured message limits.
-pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<CertificationServiceServer<Api>, StartError> {
-    ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(CertificationServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+/// Starts the service: its background tasks (the outbox relay, the opinion.received consumer,
+/// the step-signal subscription) and its tonic server, with the configured message limits.
+pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<CertificationServiceServer<Api>, StartError> {
+    tracing::info!(
+        "certification: unknown-person check uses identifier validation only (eligibility lookup not wired)"
+    );
+    start_with(ctx, config, Dependencies::default()).await
+}
+
+/// [`start`] with explicit dependencies.
+pub async fn start_with(
+    ctx: &ServiceContext,
+    config: &Config,
+    deps: Dependencies,
+) -> Result<CertificationServiceServer<Api>, StartError> {
+    let relay = ctx.spawn_outbox_relay();
+    let store = store::Store::new(ctx.db.clone());
+    let signals = signals::StepSignals::new(ctx.redis.clone());
+    let forwarding = signals.clone();
+    ctx.background.spawn("certification-step-signals", move |stopping| forwarding.run(stopping));
+    let handler =
+        events::OpinionReceivedHandler { store: store.clone(), clock: deps.clock.clone(), signals: signals.clone() };
+    let consumer = Consumer::new(
+        ctx.db.clone(),
+        ctx.bus.clone(),
+        ConsumerOptions::new(NAME, &[events::OPINION_RECEIVED_TOPIC]),
+        Arc::new(handler),
+    );
+    ctx.background.spawn("certification-opinion-consumer", move |stopping| consumer.run(stopping.wait()));
+    let api = Api::new(api::Inner {
+        store,
+        clock: deps.clock,
+        people: deps.people,
+        signals,
+        settings: config.settings(),
+        relay_waker: Some(relay.waker()),
+    });
+    Ok(kaigo_platform::limit_messages!(CertificationServiceServer::new(api), ctx))
 }
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
-pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    Ok(())
+pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
+    seed::seed(ctx, config).await
 }
 
 /// This service's migrations, applied by `kaigo migrate certification`.
@@ -52,6 +159,28 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration)]
+        vec![Box::new(EventTablesMigration), Box::new(store::migration::CertificationTables)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_ranges_are_checked_with_their_keys() {
+        let mut problems = Problems::default();
+        Config::default().validate(&mut problems);
+        assert!(format!("{problems:?}").find("certification.").is_none());
+        let bad = Config { at_risk_day: 0, validity_cap_months: 2, watch_poll_ms: 10, ..Config::default() };
+        let mut problems = Problems::default();
+        bad.validate(&mut problems);
+        let text = format!("{problems:?}");
+        for key in ["certification.at_risk_day", "certification.validity_cap_months", "certification.watch_poll_ms"] {
+            assert!(text.contains(key), "{key} in {text}");
+        }
+        let capped = Config { validity_cap_months: 36, ..Config::default() }.settings();
+        assert_eq!(capped.validity.municipal_cap_months, Some(36));
+        assert_eq!(Config::default().settings().validity.municipal_cap_months, None);
     }
 }

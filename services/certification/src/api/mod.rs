@@ -1,0 +1,275 @@
+//! The tonic implementation of `kaigo.certification.v1.CertificationService`: decode and
+//! validate, check the caller, call the domain through the store, map the result. No SQL here.
+
+pub mod convert;
+mod read;
+mod steps;
+mod submit;
+mod watch;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::certification::v1 as pb;
+use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationService;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+use crate::clock::Clock;
+use crate::domain::validity::ValidityPolicy;
+use crate::people::PersonDirectory;
+use crate::record::ActorRecord;
+use crate::signals::StepSignals;
+use crate::store::{Idempotency, Store, Written};
+
+/// Rule parameters the operator sets (see `Config`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Days after application from which an open application is at risk.
+    pub at_risk_day: u32,
+    /// Validity rule parameters.
+    pub validity: ValidityPolicy,
+    /// How often a watcher re-reads without a signal.
+    pub watch_poll: Duration,
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub people: Arc<dyn PersonDirectory>,
+    pub signals: StepSignals,
+    pub settings: Settings,
+    pub relay_waker: Option<Arc<Notify>>,
+}
+
+/// The gRPC API.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+impl Api {
+    pub(crate) fn new(inner: Inner) -> Self {
+        Self { inner: Arc::new(inner) }
+    }
+}
+
+/// The idempotency key of a write: its request id and a hash of the whole request.
+fn idempotency<M: prost::Message>(rpc: &'static str, request_id: &str, request: &M) -> Idempotency {
+    let mut hash = Sha256::new();
+    hash.update(rpc.as_bytes());
+    hash.update([0]);
+    hash.update(request.encode_to_vec());
+    Idempotency { request_id: request_id.to_owned(), rpc, hash: hex::encode(hash.finalize()) }
+}
+
+/// Checks a request id: REQUIRED, a UUID.
+fn check_request_id(v: &mut Violations, request_id: &str) {
+    if request_id.is_empty() {
+        v.add("request_id", "required");
+    } else if uuid::Uuid::parse_str(request_id).is_err() {
+        v.add("request_id", "must be a UUID");
+    }
+}
+
+/// Checks an application id: REQUIRED, a UUID.
+fn check_application_id(v: &mut Violations, application_id: &str) {
+    if application_id.is_empty() {
+        v.add("application_id", "required");
+    } else if uuid::Uuid::parse_str(application_id).is_err() {
+        v.add("application_id", "must be a UUID");
+    }
+}
+
+/// The actor of a step written by `caller`.
+fn actor(caller: &Caller) -> ActorRecord {
+    use kaigo_proto::kaigo::common::v1::Role as W;
+    let role = match caller.role {
+        Role::Insurer => W::Insurer,
+        Role::CareOffice => W::CareOffice,
+        Role::ServiceProvider => W::ServiceProvider,
+        Role::MedicalInstitution => W::MedicalInstitution,
+        Role::InsuredPerson => W::InsuredPerson,
+        Role::Operator => W::Operator,
+    };
+    let organization_number = match caller.role {
+        Role::Insurer => caller.insurer.as_ref().map(|i| i.as_str().to_owned()),
+        Role::CareOffice | Role::ServiceProvider => caller.office.as_ref().map(|o| o.as_str().to_owned()),
+        Role::MedicalInstitution => caller.institution.as_ref().map(|i| i.as_str().to_owned()),
+        Role::InsuredPerson | Role::Operator => None,
+    };
+    ActorRecord {
+        role: role as i32,
+        subject: caller.subject.clone(),
+        organization_number: organization_number.unwrap_or_default(),
+    }
+}
+
+/// The actor of steps driven by events.
+pub(crate) fn system_actor(subject: &str) -> ActorRecord {
+    ActorRecord {
+        role: kaigo_proto::kaigo::common::v1::Role::System as i32,
+        subject: subject.to_owned(),
+        organization_number: String::new(),
+    }
+}
+
+impl Inner {
+    /// After a write: wake watchers everywhere and the outbox relay; decode the response.
+    async fn finish<R: prost::Message + Default>(&self, written: Written) -> Result<R, ApiError> {
+        if let Written::Fresh { application_id, .. } = &written {
+            if let Some(waker) = &self.relay_waker {
+                waker.notify_one();
+            }
+            self.signals.announce(application_id).await;
+        }
+        R::decode(written.response()).map_err(ApiError::internal)
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchApplicationResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CertificationService for Api {
+    async fn submit_application(
+        &self,
+        request: Request<pb::SubmitApplicationRequest>,
+    ) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.submit(&caller, request.get_ref()).await?))
+    }
+
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::GetApplicationResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.get(&caller, request.get_ref()).await?))
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.list(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_survey_scheduled(
+        &self,
+        request: Request<pb::RecordSurveyScheduledRequest>,
+    ) -> Result<Response<pb::RecordSurveyScheduledResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.survey_scheduled(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_survey_completed(
+        &self,
+        request: Request<pb::RecordSurveyCompletedRequest>,
+    ) -> Result<Response<pb::RecordSurveyCompletedResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.survey_completed(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_opinion_requested(
+        &self,
+        request: Request<pb::RecordOpinionRequestedRequest>,
+    ) -> Result<Response<pb::RecordOpinionRequestedResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.opinion_requested(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_opinion_received(
+        &self,
+        request: Request<pb::RecordOpinionReceivedRequest>,
+    ) -> Result<Response<pb::RecordOpinionReceivedResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.opinion_received(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_primary_judgment(
+        &self,
+        request: Request<pb::RecordPrimaryJudgmentRequest>,
+    ) -> Result<Response<pb::RecordPrimaryJudgmentResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.primary_judgment(&caller, request.get_ref()).await?))
+    }
+
+    async fn schedule_review_board(
+        &self,
+        request: Request<pb::ScheduleReviewBoardRequest>,
+    ) -> Result<Response<pb::ScheduleReviewBoardResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.review_board(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_decision(
+        &self,
+        request: Request<pb::RecordDecisionRequest>,
+    ) -> Result<Response<pb::RecordDecisionResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.decision(&caller, request.get_ref()).await?))
+    }
+
+    async fn record_notified(
+        &self,
+        request: Request<pb::RecordNotifiedRequest>,
+    ) -> Result<Response<pb::RecordNotifiedResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.notified(&caller, request.get_ref()).await?))
+    }
+
+    async fn withdraw_application(
+        &self,
+        request: Request<pb::WithdrawApplicationRequest>,
+    ) -> Result<Response<pb::WithdrawApplicationResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.withdraw(&caller, request.get_ref()).await?))
+    }
+
+    async fn cancel_application(
+        &self,
+        request: Request<pb::CancelApplicationRequest>,
+    ) -> Result<Response<pb::CancelApplicationResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.cancel(&caller, request.get_ref()).await?))
+    }
+
+    async fn issue_delay_notice(
+        &self,
+        request: Request<pb::IssueDelayNoticeRequest>,
+    ) -> Result<Response<pb::IssueDelayNoticeResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.delay_notice(&caller, request.get_ref()).await?))
+    }
+
+    async fn get_application_progress(
+        &self,
+        request: Request<pb::GetApplicationProgressRequest>,
+    ) -> Result<Response<pb::GetApplicationProgressResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.progress(&caller, request.get_ref()).await?))
+    }
+
+    async fn watch_application(
+        &self,
+        request: Request<pb::WatchApplicationRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        let stream = watch::watch(self.inner.clone(), &caller, request.get_ref()).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn get_insurer_statistics(
+        &self,
+        request: Request<pb::GetInsurerStatisticsRequest>,
+    ) -> Result<Response<pb::GetInsurerStatisticsResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.statistics(&caller, request.get_ref()).await?))
+    }
+}

@@ -1,0 +1,325 @@
+//! Reads: one application, its progress, lists (with the overdue / at-risk filters) and the
+//! per-insurer figures. Every read of a person's record is audited, refusals included.
+
+use chrono::{Months, NaiveDate};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
+use kaigo_proto::kaigo::certification::v1 as pb;
+use kaigo_proto::kaigo::common::v1 as common;
+use sha2::{Digest, Sha256};
+
+use super::{Inner, check_application_id, convert};
+use crate::domain::access::{self, Parties};
+use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
+use crate::domain::types::Status;
+use crate::record::LoadedApplication;
+use crate::store::{ListFilter, ListOrder};
+
+const DEFAULT_PAGE: i32 = 50;
+const MAX_PAGE: i32 = 500;
+
+impl Inner {
+    /// Loads an application the caller may read (audited), or refuses: PERMISSION_DENIED for
+    /// roles that may never read and for strangers, NOT_FOUND for readers' unknown ids.
+    pub(crate) async fn readable(
+        &self,
+        caller: &Caller,
+        rpc: &str,
+        application_id: &str,
+    ) -> Result<LoadedApplication, ApiError> {
+        if !access::role_may_read(caller.role) {
+            return Err(ApiError::permission_denied("READ_NOT_ALLOWED", "the caller may not read applications"));
+        }
+        let mut v = Violations::new();
+        check_application_id(&mut v, application_id);
+        v.into_result()?;
+        let Some(loaded) = self.store.load(application_id).await? else {
+            return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
+        };
+        let r = &loaded.record;
+        let parties = Parties {
+            insurer_number: &r.insurer_number,
+            acting_office_number: r.acting_office_number.as_deref(),
+            person_subject: r.person_subject.as_deref(),
+        };
+        let now = self.clock.now();
+        if !access::may_read(caller, &parties) {
+            self.store.audit_reads(rpc, caller, &[application_id], "denied", now).await?;
+            return Err(ApiError::permission_denied(
+                "READ_NOT_ALLOWED",
+                "only the insurer, the acting care office and the person may read this application",
+            ));
+        }
+        self.store.audit_reads(rpc, caller, &[application_id], "ok", now).await?;
+        Ok(loaded)
+    }
+
+    pub(crate) async fn get(
+        &self,
+        caller: &Caller,
+        r: &pb::GetApplicationRequest,
+    ) -> Result<pb::GetApplicationResponse, ApiError> {
+        let loaded = self.readable(caller, "GetApplication", &r.application_id).await?;
+        let today = self.clock.today_jst();
+        Ok(pb::GetApplicationResponse {
+            application: Some(convert::application(&loaded, today, self.settings.at_risk_day, true)),
+        })
+    }
+
+    pub(crate) async fn progress(
+        &self,
+        caller: &Caller,
+        r: &pb::GetApplicationProgressRequest,
+    ) -> Result<pb::GetApplicationProgressResponse, ApiError> {
+        let loaded = self.readable(caller, "GetApplicationProgress", &r.application_id).await?;
+        let today = self.clock.today_jst();
+        Ok(pb::GetApplicationProgressResponse {
+            progress: Some(convert::progress(&loaded, None, today, self.settings.at_risk_day)),
+        })
+    }
+
+    pub(crate) async fn list(
+        &self,
+        caller: &Caller,
+        r: &pb::ListApplicationsRequest,
+    ) -> Result<pb::ListApplicationsResponse, ApiError> {
+        let denied = || ApiError::permission_denied("LIST_NOT_ALLOWED", "the caller may not list these applications");
+        let mut v = Violations::new();
+        let insurer = if r.insurer_number.is_empty() {
+            None
+        } else {
+            v.check("insurer_number", InsurerNumber::parse(&r.insurer_number))
+        };
+        let office = if r.acting_office_number.is_empty() {
+            None
+        } else {
+            v.check("acting_office_number", CareOfficeNumber::parse(&r.acting_office_number))
+        };
+        let insured = if r.insured_number.is_empty() {
+            None
+        } else {
+            v.check("insured_number", InsuredNumber::parse(&r.insured_number))
+        };
+        if insured.is_some() && r.insurer_number.is_empty() && caller.role != Role::Insurer {
+            v.add("insured_number", "needs insurer_number");
+        }
+        if r.page_size < 0 {
+            v.add("page_size", "must not be negative");
+        }
+        let mut statuses = Vec::new();
+        for (i, s) in r.statuses.iter().enumerate() {
+            match convert::status_from(*s) {
+                Some(s) => statuses.push(s),
+                None => v.add(format!("statuses[{i}]"), "unknown status"),
+            }
+        }
+        let mut deadline_statuses = Vec::new();
+        for (i, s) in r.deadline_statuses.iter().enumerate() {
+            match convert::deadline_status_from(*s) {
+                Some(s) => deadline_statuses.push(s),
+                None => v.add(format!("deadline_statuses[{i}]"), "unknown deadline status"),
+            }
+        }
+        let window = r.application_date_window.as_ref().and_then(|p| window(&mut v, "application_date_window", p));
+        let order = match r.order_by.trim() {
+            "" | "application_date desc" => ListOrder::ApplicationDateDesc,
+            "urgency" => ListOrder::Urgency,
+            _ => {
+                v.add("order_by", "\"urgency\" or \"application_date desc\"");
+                ListOrder::ApplicationDateDesc
+            }
+        };
+        v.into_result()?;
+        // Scope the list to what the caller may see.
+        let (insurer_number, acting_office_number) = match caller.role {
+            Role::Insurer => {
+                let own = caller.insurer.as_ref().ok_or_else(denied)?;
+                if insurer.as_ref().is_some_and(|i| i != own) {
+                    return Err(denied());
+                }
+                (Some(own.as_str().to_owned()), office.map(|o| o.as_str().to_owned()))
+            }
+            Role::CareOffice => {
+                let own = caller.office.as_ref().ok_or_else(denied)?;
+                if office.as_ref().is_some_and(|o| o != own) {
+                    return Err(denied());
+                }
+                (insurer.map(|i| i.as_str().to_owned()), Some(own.as_str().to_owned()))
+            }
+            _ => return Err(denied()),
+        };
+        let today = self.clock.today_jst();
+        let filter = ListFilter {
+            insurer_number,
+            acting_office_number,
+            insured_number: insured.map(|i| i.as_str().to_owned()),
+            statuses,
+            deadline_statuses,
+            window,
+            order,
+            today,
+            at_risk_day: self.settings.at_risk_day,
+        };
+        let fingerprint = fingerprint(&filter, caller);
+        let offset = match r.page_token.as_str() {
+            "" => 0,
+            token => parse_token(token, &fingerprint).ok_or_else(|| {
+                let mut v = Violations::new();
+                v.add("page_token", "not a token from this list (the filters must not change between pages)");
+                ApiError::invalid_argument(v)
+            })?,
+        };
+        let size = match r.page_size {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let limit = u64::try_from(size).unwrap_or(50);
+        let (records, total) = self.store.list(&filter, offset, limit).await?;
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        self.store.audit_reads("ListApplications", caller, &ids, "ok", self.clock.now()).await?;
+        let next = offset + records.len() as u64;
+        let applications = records
+            .into_iter()
+            .map(|record| {
+                let loaded = LoadedApplication { record, steps: Vec::new(), delay_notices: Vec::new() };
+                convert::application(&loaded, today, self.settings.at_risk_day, false)
+            })
+            .collect::<Vec<_>>();
+        // Notices are not loaded for lists; the deadline status must still count them.
+        let applications = self.with_list_deadlines(applications, today).await?;
+        Ok(pb::ListApplicationsResponse {
+            applications,
+            next_page_token: if next < total { format!("{next}.{fingerprint}") } else { String::new() },
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Recomputes the deadline standing of listed applications with their delay notices.
+    async fn with_list_deadlines(
+        &self,
+        mut apps: Vec<pb::Application>,
+        today: NaiveDate,
+    ) -> Result<Vec<pb::Application>, ApiError> {
+        for app in &mut apps {
+            if app.deadline_status == pb::DeadlineStatus::AtRisk as i32
+                || app.deadline_status == pb::DeadlineStatus::Overdue as i32
+            {
+                if let Some(full) = self.store.load(&app.application_id).await? {
+                    let facts = DeadlineFacts {
+                        application_date: full.record.application_date,
+                        status: full.record.workflow.status,
+                        decision_date: full.record.decision.as_ref().map(|d| d.date),
+                        latest_expected_date: full.latest_expected_date(),
+                    };
+                    app.deadline_status =
+                        convert::deadline_status(deadline::deadline_status(&facts, today, self.settings.at_risk_day))
+                            as i32;
+                    app.delay_notices =
+                        convert::application(&full, today, self.settings.at_risk_day, false).delay_notices;
+                }
+            }
+        }
+        Ok(apps)
+    }
+
+    pub(crate) async fn statistics(
+        &self,
+        caller: &Caller,
+        r: &pb::GetInsurerStatisticsRequest,
+    ) -> Result<pb::GetInsurerStatisticsResponse, ApiError> {
+        if !matches!(caller.role, Role::Insurer | Role::Operator) {
+            return Err(ApiError::permission_denied(
+                "STATISTICS_NOT_ALLOWED",
+                "only insurers and operators may read statistics",
+            ));
+        }
+        let mut v = Violations::new();
+        let insurer = v.check("insurer_number", InsurerNumber::parse(&r.insurer_number));
+        let today = self.clock.today_jst();
+        let requested = r.window.as_ref().and_then(|p| window(&mut v, "window", p));
+        v.into_result()?;
+        let insurer = insurer.ok_or_else(|| ApiError::internal("validated"))?;
+        if caller.role == Role::Insurer && caller.insurer.as_ref() != Some(&insurer) {
+            return Err(ApiError::permission_denied(
+                "STATISTICS_NOT_ALLOWED",
+                "an insurer may read only its own statistics",
+            ));
+        }
+        let (start, end) = match requested {
+            Some((s, e)) => (s, e.unwrap_or(today)),
+            None => (today.checked_sub_months(Months::new(12)).unwrap_or(today), today),
+        };
+        let rows = self.store.statistics_rows(insurer.as_str(), start, end).await?;
+        let decided: Vec<(NaiveDate, NaiveDate)> = rows
+            .applications
+            .iter()
+            .filter(|(s, ..)| matches!(s, Status::Decided | Status::Notified))
+            .filter_map(|(_, app, decided, _)| Some((*app, (*decided)?)))
+            .collect();
+        let figures = deadline::decision_figures(&decided);
+        let standing = |(status, app, decision, effective): &(Status, NaiveDate, Option<NaiveDate>, NaiveDate)| {
+            let facts = DeadlineFacts {
+                application_date: *app,
+                status: *status,
+                decision_date: *decision,
+                latest_expected_date: (*effective > deadline::deadline_date(*app)).then_some(*effective),
+            };
+            deadline::deadline_status(&facts, today, self.settings.at_risk_day)
+        };
+        let count = |want: DeadlineStatus| rows.applications.iter().filter(|a| standing(a) == want).count();
+        let closed =
+            rows.applications.iter().filter(|(s, ..)| matches!(s, Status::Withdrawn | Status::Cancelled)).count();
+        let n = |x: usize| i32::try_from(x).unwrap_or(i32::MAX);
+        Ok(pb::GetInsurerStatisticsResponse {
+            statistics: Some(pb::InsurerStatistics {
+                insurer_number: insurer.as_str().to_owned(),
+                window: Some(common::Period {
+                    start: Some(convert::wire_date(start)),
+                    end: Some(convert::wire_date(end)),
+                }),
+                received_count: n(rows.applications.len()),
+                decided_count: n(figures.decided),
+                decided_within_30_days_count: n(figures.within_30_days),
+                share_decided_within_30_days: figures.share_within_30_days,
+                median_days_to_decision: figures.median_days,
+                mean_days_to_decision: figures.mean_days,
+                overdue_open_count: n(count(DeadlineStatus::Overdue)),
+                at_risk_open_count: n(count(DeadlineStatus::AtRisk)),
+                delay_notice_count: i32::try_from(rows.delay_notices).unwrap_or(i32::MAX),
+                withdrawn_or_cancelled_count: n(closed),
+            }),
+        })
+    }
+}
+
+/// A date window: start required, end optional and not before the start.
+fn window(v: &mut Violations, field: &str, p: &common::Period) -> Option<(NaiveDate, Option<NaiveDate>)> {
+    let start = match &p.start {
+        None => {
+            v.add(format!("{field}.start"), "required");
+            None
+        }
+        Some(d) => v.check(&format!("{field}.start"), convert::date(d)),
+    };
+    let end = p.end.as_ref().and_then(|d| v.check(&format!("{field}.end"), convert::date(d)));
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        v.add(format!("{field}.end"), "must not be before the start");
+    }
+    start.map(|s| (s, end))
+}
+
+/// Ties a page token to the filter (and the caller) it was issued for.
+fn fingerprint(filter: &ListFilter, caller: &Caller) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{filter:?}|{}|{}", caller.role.as_str(), caller.subject));
+    hex::encode(&h.finalize()[..8])
+}
+
+fn parse_token(token: &str, fingerprint: &str) -> Option<u64> {
+    let (offset, fp) = token.split_once('.')?;
+    (fp == fingerprint).then_some(())?;
+    offset.parse().ok()
+}

@@ -1,0 +1,244 @@
+//! SubmitApplication: validation, who may file for whom, the person check, and the rules that
+//! need stored facts (a renewal needs a current certification; one open application a person).
+
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
+use kaigo_proto::kaigo::certification::v1 as pb;
+use kaigo_proto::kaigo::common::v1 as common;
+
+use super::{Inner, actor, check_request_id, convert, idempotency};
+use crate::domain::types::{ApplicationType, StepKind};
+use crate::domain::workflow::Workflow;
+use crate::people::PersonStatus;
+use crate::record::{Applicant, ApplicationRecord, PreviousCertification};
+use crate::store::{CurrentCertification, NewStep};
+
+/// Longest free-text fields accepted.
+pub(super) const MAX_TEXT: usize = 1000;
+
+/// The validated parts of a submission.
+struct Valid {
+    insurer: InsurerNumber,
+    insured: InsuredNumber,
+    kind: ApplicationType,
+    application_date: chrono::NaiveDate,
+    applicant: Applicant,
+    applicant_kind: pb::ApplicantKind,
+    acting_office: Option<CareOfficeNumber>,
+}
+
+fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) -> Result<Valid, ApiError> {
+    let mut v = Violations::new();
+    check_request_id(&mut v, &request.request_id);
+    let Some(app) = &request.application else {
+        v.add("application", "required");
+        return Err(ApiError::invalid_argument(v));
+    };
+    let insurer = v.check("application.insurer_number", InsurerNumber::parse(&app.insurer_number));
+    let insured = v.check("application.insured_number", InsuredNumber::parse(&app.insured_number));
+    let kind = convert::application_type_from(app.r#type);
+    if kind.is_none() {
+        v.add("application.type", "required: NEW, RENEWAL or LEVEL_CHANGE");
+    }
+    let application_date = match &app.application_date {
+        None => {
+            v.add("application.application_date", "required");
+            None
+        }
+        Some(d) => match convert::date(d) {
+            Ok(d) if d > today => {
+                v.add("application.application_date", "must not be in the future (JST)");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                v.add("application.application_date", e);
+                None
+            }
+        },
+    };
+    let mut applicant_kind = pb::ApplicantKind::Unspecified;
+    let mut applicant = None;
+    match &app.applicant {
+        None => v.add("application.applicant", "required"),
+        Some(a) => {
+            applicant_kind = pb::ApplicantKind::try_from(a.kind).unwrap_or(pb::ApplicantKind::Unspecified);
+            let office_kind = matches!(
+                applicant_kind,
+                pb::ApplicantKind::CareManagementOffice
+                    | pb::ApplicantKind::CommunitySupportCenter
+                    | pb::ApplicantKind::Facility
+            );
+            if applicant_kind == pb::ApplicantKind::Unspecified {
+                v.add("application.applicant.kind", "required");
+            }
+            if applicant_kind == pb::ApplicantKind::Family {
+                if a.family_member_name.trim().is_empty() {
+                    v.add("application.applicant.family_member_name", "required for a family applicant");
+                }
+            } else if !a.family_member_name.is_empty() || !a.family_relationship.is_empty() {
+                v.add("application.applicant.family_member_name", "only for a family applicant");
+            }
+            if a.family_member_name.chars().count() > 100 || a.family_relationship.chars().count() > 50 {
+                v.add("application.applicant.family_member_name", "too long");
+            }
+            if office_kind {
+                v.check("application.applicant.office_number", CareOfficeNumber::parse(&a.office_number));
+            } else if !a.office_number.is_empty() {
+                v.add("application.applicant.office_number", "only for an office, centre or facility applicant");
+            }
+            applicant = Some(Applicant {
+                kind: a.kind,
+                family_member_name: a.family_member_name.clone(),
+                family_relationship: a.family_relationship.clone(),
+                office_number: a.office_number.clone(),
+            });
+        }
+    }
+    let acting_office = if app.acting_office_number.is_empty() {
+        None
+    } else {
+        v.check("application.acting_office_number", CareOfficeNumber::parse(&app.acting_office_number))
+    };
+    if app.consent_reference.chars().count() > 200 {
+        v.add("application.consent_reference", "at most 200 characters");
+    }
+    if common::InsuredCategory::try_from(app.insured_category).is_err() {
+        v.add("application.insured_category", "unknown value");
+    }
+    v.into_result()?;
+    match (insurer, insured, kind, application_date, applicant) {
+        (Some(insurer), Some(insured), Some(kind), Some(application_date), Some(applicant)) => {
+            Ok(Valid { insurer, insured, kind, application_date, applicant, applicant_kind, acting_office })
+        }
+        _ => Err(ApiError::internal("validated fields missing")),
+    }
+}
+
+/// Who may file: the insurer for its own insured; a care office, centre or facility filing for
+/// the person (申請代行) as itself; the person on-line for themselves.
+fn authorize(caller: &Caller, valid: &Valid, insured_category: i32) -> Result<(), ApiError> {
+    let denied = || ApiError::permission_denied("SUBMIT_NOT_ALLOWED", "the caller may not file this application");
+    match caller.role {
+        Role::Insurer => {
+            if caller.insurer.as_ref() != Some(&valid.insurer) {
+                return Err(denied());
+            }
+            if insured_category == common::InsuredCategory::Unspecified as i32 {
+                let mut v = Violations::new();
+                v.add("application.insured_category", "required when the insurer submits");
+                v.into_result()?;
+            }
+            Ok(())
+        }
+        Role::CareOffice => {
+            let own = caller.office.as_ref();
+            let office_applicant = matches!(
+                valid.applicant_kind,
+                pb::ApplicantKind::CareManagementOffice
+                    | pb::ApplicantKind::CommunitySupportCenter
+                    | pb::ApplicantKind::Facility
+            );
+            if own.is_none()
+                || !office_applicant
+                || own.map(|o| o.as_str()) != Some(valid.applicant.office_number.as_str())
+                || valid.acting_office.as_ref() != own
+            {
+                return Err(denied());
+            }
+            Ok(())
+        }
+        Role::InsuredPerson if valid.applicant_kind == pb::ApplicantKind::Self_ => Ok(()),
+        _ => Err(denied()),
+    }
+}
+
+/// The stored-fact rules, applied inside the submission's transaction.
+fn prepare(record: &mut ApplicationRecord, current: Option<CurrentCertification>, open: bool) -> Result<(), ApiError> {
+    if open {
+        return Err(ApiError::failed_precondition(
+            "OPEN_APPLICATION_EXISTS",
+            "the person already has an open application with this insurer; withdraw it or wait for its decision",
+        ));
+    }
+    match (record.kind.needs_current_certification(), current) {
+        (true, None) => Err(ApiError::failed_precondition(
+            "NO_CURRENT_CERTIFICATION",
+            "a renewal or level change needs a certification in force on the application date; file a new application",
+        )),
+        (true, Some(c)) => {
+            record.previous = Some(PreviousCertification { level: c.level, validity_end: c.validity_end });
+            Ok(())
+        }
+        (false, Some(_)) => Err(ApiError::failed_precondition(
+            "CURRENT_CERTIFICATION_EXISTS",
+            "the person has a certification in force; file a renewal or a level change instead",
+        )),
+        (false, None) => Ok(()),
+    }
+}
+
+impl Inner {
+    pub(crate) async fn submit(
+        &self,
+        caller: &Caller,
+        request: &pb::SubmitApplicationRequest,
+    ) -> Result<pb::SubmitApplicationResponse, ApiError> {
+        if !matches!(caller.role, Role::Insurer | Role::CareOffice | Role::InsuredPerson) {
+            return Err(ApiError::permission_denied("SUBMIT_NOT_ALLOWED", "the caller may not file applications"));
+        }
+        let now = self.clock.now();
+        let today = self.clock.today_jst();
+        let valid = validate(request, today)?;
+        let app = request.application.clone().unwrap_or_default();
+        authorize(caller, &valid, app.insured_category)?;
+        if self.people.lookup(&valid.insurer, &valid.insured).await? == PersonStatus::Unknown {
+            return Err(ApiError::failed_precondition(
+                "INSURED_PERSON_UNKNOWN",
+                "the insurer has no insured person with this number",
+            ));
+        }
+        let record = ApplicationRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            insurer_number: valid.insurer.as_str().to_owned(),
+            insured_number: valid.insured.as_str().to_owned(),
+            kind: valid.kind,
+            application_date: valid.application_date,
+            applicant: valid.applicant,
+            acting_office_number: valid.acting_office.map(|o| o.as_str().to_owned()),
+            insured_category: app.insured_category,
+            previous: None,
+            consent_reference: app.consent_reference.clone(),
+            person_subject: (caller.role == Role::InsuredPerson).then(|| caller.subject.clone()),
+            workflow: Workflow::RECEIVED,
+            survey: Default::default(),
+            opinion: Default::default(),
+            primary: None,
+            board: None,
+            decision: None,
+            notified_date: None,
+            closure: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let first = NewStep {
+            kind: StepKind::Received,
+            occur_time: now,
+            actor: actor(caller),
+            summary: format!("application received ({:?}) dated {}", valid.kind, valid.application_date),
+        };
+        let key = idempotency("SubmitApplication", &request.request_id, request);
+        let at_risk = self.settings.at_risk_day;
+        let written = self
+            .store
+            .submit(&key, record, first, prepare, |loaded| {
+                prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {
+                    application: Some(convert::application(loaded, today, at_risk, true)),
+                })
+            })
+            .await?;
+        self.finish(written).await
+    }
+}

@@ -1,0 +1,9 @@
+//! The rules of the 要介護認定 workflow as plain functions: no I/O, no async, unit-tested beside
+//! each rule.
+
+pub mod access;
+pub mod deadline;
+pub mod judgment;
+pub mod types;
+pub mod validity;
+pub mod workflow;

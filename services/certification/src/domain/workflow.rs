@@ -1,0 +1,338 @@
+//! The step state machine (REFERENCE.md §3.1):
+//!
+//! ```text
+//! received ─┬─ survey scheduled → survey completed ─┐
+//!           └─ opinion requested → opinion received ─┴→ primary judgment → review board
+//!              scheduled → decided → notified
+//! withdrawn / cancelled: at any time before the decision
+//! delay notice: any time while open
+//! ```
+//!
+//! [`check`] says whether a step may happen now, and if not, which rule it breaks and which
+//! steps are missing; [`apply`] moves the state. Rescheduling (a second survey date, a second
+//! opinion request to another doctor, another board date) is allowed until the next stage.
+
+use serde::{Deserialize, Serialize};
+
+use super::types::{OpinionState, Status, StepKind, SurveyState};
+
+/// The parts of an application that decide which step may come next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workflow {
+    /// Overall status.
+    pub status: Status,
+    /// 認定調査 branch.
+    pub survey: SurveyState,
+    /// 主治医意見書 branch.
+    pub opinion: OpinionState,
+}
+
+impl Workflow {
+    /// A freshly received application.
+    pub const RECEIVED: Workflow =
+        Workflow { status: Status::Received, survey: SurveyState::NotScheduled, opinion: OpinionState::NotRequested };
+}
+
+/// A step that may not happen now: the rule (`reason`, for ErrorInfo) and the steps missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// UPPER_SNAKE rule name.
+    pub reason: &'static str,
+    /// The steps that must happen first (empty when the step is simply too late).
+    pub missing: Vec<StepKind>,
+    /// English explanation, no personal data.
+    pub message: String,
+}
+
+impl Refusal {
+    fn missing(reason: &'static str, step: StepKind, missing: Vec<StepKind>) -> Self {
+        let names: Vec<&str> = missing.iter().map(|k| k.name()).collect();
+        Refusal { reason, message: format!("{} needs {} first", step.name(), names.join(" and ")), missing }
+    }
+
+    fn too_late(reason: &'static str, message: String) -> Self {
+        Refusal { reason, missing: Vec::new(), message }
+    }
+}
+
+/// Whether `step` may happen in `state`.
+pub fn check(state: &Workflow, step: StepKind) -> Result<(), Refusal> {
+    use StepKind as K;
+    if state.status.is_terminal() {
+        return Err(Refusal::too_late(
+            "APPLICATION_CLOSED",
+            format!("the application is {} and takes no further steps", state.status.as_str()),
+        ));
+    }
+    let before_judgment = state.status == Status::Received;
+    match step {
+        K::Received => Err(Refusal::too_late("ALREADY_RECEIVED", "the application was already received".to_owned())),
+        K::SurveyScheduled | K::SurveyCompleted | K::OpinionRequested | K::OpinionReceived if !before_judgment => {
+            Err(Refusal::too_late(
+                "PRIMARY_JUDGMENT_ALREADY_RECORDED",
+                format!("{} is not possible after the primary judgment", step.name()),
+            ))
+        }
+        K::SurveyScheduled => match state.survey {
+            SurveyState::Completed => {
+                Err(Refusal::too_late("SURVEY_ALREADY_COMPLETED", "the survey is already completed".to_owned()))
+            }
+            _ => Ok(()),
+        },
+        K::SurveyCompleted => match state.survey {
+            SurveyState::NotScheduled => Err(Refusal::missing("SURVEY_NOT_SCHEDULED", step, vec![K::SurveyScheduled])),
+            SurveyState::Scheduled => Ok(()),
+            SurveyState::Completed => {
+                Err(Refusal::too_late("SURVEY_ALREADY_COMPLETED", "the survey is already completed".to_owned()))
+            }
+        },
+        K::OpinionRequested => match state.opinion {
+            OpinionState::Received => {
+                Err(Refusal::too_late("OPINION_ALREADY_RECEIVED", "the opinion is already received".to_owned()))
+            }
+            _ => Ok(()),
+        },
+        K::OpinionReceived => match state.opinion {
+            OpinionState::NotRequested => {
+                Err(Refusal::missing("OPINION_NOT_REQUESTED", step, vec![K::OpinionRequested]))
+            }
+            OpinionState::Requested => Ok(()),
+            OpinionState::Received => {
+                Err(Refusal::too_late("OPINION_ALREADY_RECEIVED", "the opinion is already received".to_owned()))
+            }
+        },
+        K::PrimaryJudgment => {
+            if !before_judgment {
+                return Err(Refusal::too_late(
+                    "PRIMARY_JUDGMENT_ALREADY_RECORDED",
+                    "the primary judgment is already recorded".to_owned(),
+                ));
+            }
+            let mut missing = Vec::new();
+            if state.survey != SurveyState::Completed {
+                missing.push(K::SurveyCompleted);
+            }
+            if state.opinion != OpinionState::Received {
+                missing.push(K::OpinionReceived);
+            }
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(Refusal::missing("PRIMARY_JUDGMENT_PREREQUISITES_MISSING", step, missing))
+            }
+        }
+        K::ReviewBoardScheduled => match state.status {
+            Status::Received => Err(Refusal::missing("PRIMARY_JUDGMENT_MISSING", step, vec![K::PrimaryJudgment])),
+            Status::PrimaryJudged | Status::BoardScheduled => Ok(()),
+            _ => Err(Refusal::too_late("ALREADY_DECIDED", "the application is already decided".to_owned())),
+        },
+        K::Decided => match state.status {
+            Status::Received => Err(Refusal::missing(
+                "PRIMARY_JUDGMENT_MISSING",
+                step,
+                vec![K::PrimaryJudgment, K::ReviewBoardScheduled],
+            )),
+            Status::PrimaryJudged => {
+                Err(Refusal::missing("REVIEW_BOARD_NOT_SCHEDULED", step, vec![K::ReviewBoardScheduled]))
+            }
+            Status::BoardScheduled => Ok(()),
+            _ => Err(Refusal::too_late("ALREADY_DECIDED", "the application is already decided".to_owned())),
+        },
+        K::Notified => match state.status {
+            Status::Decided => Ok(()),
+            _ => Err(Refusal::missing("NOT_DECIDED", step, vec![K::Decided])),
+        },
+        K::DelayNoticeIssued | K::Withdrawn | K::Cancelled => {
+            if state.status.is_open() {
+                Ok(())
+            } else {
+                Err(Refusal::too_late(
+                    "ALREADY_DECIDED",
+                    format!("{} is not possible once the application is decided", step.name()),
+                ))
+            }
+        }
+    }
+}
+
+/// The state after `step` (call [`check`] first; an impossible step leaves the state as is).
+pub fn apply(state: Workflow, step: StepKind) -> Workflow {
+    use StepKind as K;
+    if check(&state, step).is_err() {
+        return state;
+    }
+    match step {
+        K::Received | K::DelayNoticeIssued => state,
+        K::SurveyScheduled => Workflow { survey: SurveyState::Scheduled, ..state },
+        K::SurveyCompleted => Workflow { survey: SurveyState::Completed, ..state },
+        K::OpinionRequested => Workflow { opinion: OpinionState::Requested, ..state },
+        K::OpinionReceived => Workflow { opinion: OpinionState::Received, ..state },
+        K::PrimaryJudgment => Workflow { status: Status::PrimaryJudged, ..state },
+        K::ReviewBoardScheduled => Workflow { status: Status::BoardScheduled, ..state },
+        K::Decided => Workflow { status: Status::Decided, ..state },
+        K::Notified => Workflow { status: Status::Notified, ..state },
+        K::Withdrawn => Workflow { status: Status::Withdrawn, ..state },
+        K::Cancelled => Workflow { status: Status::Cancelled, ..state },
+    }
+}
+
+/// The steps still needed before a decision, in order (empty once decided or closed).
+pub fn pending_steps(state: &Workflow) -> Vec<StepKind> {
+    use StepKind as K;
+    if !state.status.is_open() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if state.status == Status::Received {
+        match state.survey {
+            SurveyState::NotScheduled => out.extend([K::SurveyScheduled, K::SurveyCompleted]),
+            SurveyState::Scheduled => out.push(K::SurveyCompleted),
+            SurveyState::Completed => {}
+        }
+        match state.opinion {
+            OpinionState::NotRequested => out.extend([K::OpinionRequested, K::OpinionReceived]),
+            OpinionState::Requested => out.push(K::OpinionReceived),
+            OpinionState::Received => {}
+        }
+        out.push(K::PrimaryJudgment);
+    }
+    if state.status != Status::BoardScheduled {
+        out.push(K::ReviewBoardScheduled);
+    }
+    out.push(K::Decided);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use StepKind as K;
+
+    fn run(steps: &[StepKind]) -> Workflow {
+        steps.iter().fold(Workflow::RECEIVED, |s, k| {
+            check(&s, *k).unwrap_or_else(|r| panic!("{k:?}: {r:?}"));
+            apply(s, *k)
+        })
+    }
+
+    const HAPPY: [StepKind; 8] = [
+        K::SurveyScheduled,
+        K::OpinionRequested,
+        K::OpinionReceived,
+        K::SurveyCompleted,
+        K::PrimaryJudgment,
+        K::ReviewBoardScheduled,
+        K::Decided,
+        K::Notified,
+    ];
+
+    #[test]
+    fn the_happy_path_ends_notified_with_nothing_pending() {
+        let end = run(&HAPPY);
+        assert_eq!(end.status, Status::Notified);
+        assert!(pending_steps(&end).is_empty());
+    }
+
+    #[test]
+    fn the_branches_run_in_either_order() {
+        let a =
+            run(&[K::OpinionRequested, K::SurveyScheduled, K::SurveyCompleted, K::OpinionReceived, K::PrimaryJudgment]);
+        assert_eq!(a.status, Status::PrimaryJudged);
+    }
+
+    #[test]
+    fn primary_judgment_names_every_missing_branch() {
+        let r = check(&Workflow::RECEIVED, K::PrimaryJudgment).unwrap_err();
+        assert_eq!(r.reason, "PRIMARY_JUDGMENT_PREREQUISITES_MISSING");
+        assert_eq!(r.missing, vec![K::SurveyCompleted, K::OpinionReceived]);
+        assert_eq!(r.message, "PRIMARY_JUDGMENT needs SURVEY_COMPLETED and OPINION_RECEIVED first");
+        let survey_only = run(&[K::SurveyScheduled, K::SurveyCompleted]);
+        assert_eq!(check(&survey_only, K::PrimaryJudgment).unwrap_err().missing, vec![K::OpinionReceived]);
+        let opinion_only = run(&[K::OpinionRequested, K::OpinionReceived]);
+        assert_eq!(check(&opinion_only, K::PrimaryJudgment).unwrap_err().missing, vec![K::SurveyCompleted]);
+    }
+
+    #[test]
+    fn each_step_out_of_order_is_refused_with_its_rule() {
+        let r = Workflow::RECEIVED;
+        assert_eq!(check(&r, K::SurveyCompleted).unwrap_err().reason, "SURVEY_NOT_SCHEDULED");
+        assert_eq!(check(&r, K::OpinionReceived).unwrap_err().reason, "OPINION_NOT_REQUESTED");
+        assert_eq!(check(&r, K::ReviewBoardScheduled).unwrap_err().reason, "PRIMARY_JUDGMENT_MISSING");
+        assert_eq!(check(&r, K::Decided).unwrap_err().reason, "PRIMARY_JUDGMENT_MISSING");
+        assert_eq!(check(&r, K::Notified).unwrap_err().reason, "NOT_DECIDED");
+        assert_eq!(check(&r, K::Received).unwrap_err().reason, "ALREADY_RECEIVED");
+        let judged = run(&HAPPY[..5]);
+        assert_eq!(check(&judged, K::Decided).unwrap_err().reason, "REVIEW_BOARD_NOT_SCHEDULED");
+        assert_eq!(check(&judged, K::SurveyScheduled).unwrap_err().reason, "PRIMARY_JUDGMENT_ALREADY_RECORDED");
+        assert_eq!(check(&judged, K::PrimaryJudgment).unwrap_err().reason, "PRIMARY_JUDGMENT_ALREADY_RECORDED");
+        let decided = run(&HAPPY[..7]);
+        for late in [K::Withdrawn, K::Cancelled, K::DelayNoticeIssued, K::Decided, K::ReviewBoardScheduled] {
+            assert_eq!(check(&decided, late).unwrap_err().reason, "ALREADY_DECIDED", "{late:?}");
+        }
+        let done = run(&HAPPY);
+        for kind in StepKind::ALL {
+            assert_eq!(check(&done, kind).unwrap_err().reason, "APPLICATION_CLOSED", "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn repeats_are_refused_but_rescheduling_is_allowed() {
+        let s = run(&[K::SurveyScheduled, K::SurveyScheduled, K::OpinionRequested, K::OpinionRequested]);
+        assert_eq!(s.survey, SurveyState::Scheduled);
+        let done = run(&[K::SurveyScheduled, K::SurveyCompleted, K::OpinionRequested, K::OpinionReceived]);
+        assert_eq!(check(&done, K::SurveyCompleted).unwrap_err().reason, "SURVEY_ALREADY_COMPLETED");
+        assert_eq!(check(&done, K::SurveyScheduled).unwrap_err().reason, "SURVEY_ALREADY_COMPLETED");
+        assert_eq!(check(&done, K::OpinionReceived).unwrap_err().reason, "OPINION_ALREADY_RECEIVED");
+        assert_eq!(check(&done, K::OpinionRequested).unwrap_err().reason, "OPINION_ALREADY_RECEIVED");
+        let board = run(&[
+            K::SurveyScheduled,
+            K::SurveyCompleted,
+            K::OpinionRequested,
+            K::OpinionReceived,
+            K::PrimaryJudgment,
+            K::ReviewBoardScheduled,
+            K::ReviewBoardScheduled,
+        ]);
+        assert_eq!(board.status, Status::BoardScheduled);
+    }
+
+    #[test]
+    fn withdrawn_and_cancelled_close_an_open_application() {
+        for stop in [K::Withdrawn, K::Cancelled] {
+            for prefix in 0..=6 {
+                let s = run(&[&HAPPY[..prefix], &[stop]].concat());
+                assert!(s.status.is_terminal());
+                assert_eq!(check(&s, K::DelayNoticeIssued).unwrap_err().reason, "APPLICATION_CLOSED");
+            }
+        }
+        let open = run(&[K::DelayNoticeIssued, K::DelayNoticeIssued]);
+        assert_eq!(open, Workflow::RECEIVED);
+    }
+
+    #[test]
+    fn pending_steps_shrink_as_the_work_is_done() {
+        assert_eq!(
+            pending_steps(&Workflow::RECEIVED),
+            vec![
+                K::SurveyScheduled,
+                K::SurveyCompleted,
+                K::OpinionRequested,
+                K::OpinionReceived,
+                K::PrimaryJudgment,
+                K::ReviewBoardScheduled,
+                K::Decided
+            ]
+        );
+        assert_eq!(
+            pending_steps(&run(&HAPPY[..3])),
+            vec![K::SurveyCompleted, K::PrimaryJudgment, K::ReviewBoardScheduled, K::Decided]
+        );
+        assert_eq!(pending_steps(&run(&HAPPY[..6])), vec![K::Decided]);
+        assert!(pending_steps(&run(&HAPPY[..7])).is_empty());
+    }
+
+    #[test]
+    fn apply_ignores_an_impossible_step() {
+        assert_eq!(apply(Workflow::RECEIVED, K::Decided), Workflow::RECEIVED);
+    }
+}

@@ -1,0 +1,232 @@
+//! An application as the service keeps it: the workflow state plus each branch's details.
+//! Stored as a JSON body beside the columns the queries filter on (store::applications); steps
+//! and delay notices have tables of their own.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::types::{ApplicationType, CareLevel, DelayReason, StepKind};
+use crate::domain::workflow::Workflow;
+
+/// Who filed the application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applicant {
+    /// `ApplicantKind` proto value.
+    pub kind: i32,
+    /// Family member's name (personal data; family only).
+    pub family_member_name: String,
+    /// Relationship (family only).
+    pub family_relationship: String,
+    /// Applying office number (office kinds only).
+    pub office_number: String,
+}
+
+/// 認定調査 results that drive the primary judgment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyResult {
+    /// 要介護認定等基準時間, tenths of a minute.
+    pub standard_time_tenths: i32,
+    /// `ConditionStability` proto value (0 = not recorded).
+    pub stability: i32,
+    /// `DementiaIndependenceLevel` proto value (0 = not recorded).
+    pub dementia_level: i32,
+    /// `DisabilityIndependenceLevel` proto value (0 = not recorded).
+    pub disability_level: i32,
+}
+
+/// 認定調査 branch details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyDetail {
+    /// Planned visit date.
+    pub scheduled_date: Option<NaiveDate>,
+    /// Surveyor organisation or id.
+    pub surveyor: String,
+    /// Date done.
+    pub completed_date: Option<NaiveDate>,
+    /// Results.
+    pub result: Option<SurveyResult>,
+}
+
+/// 主治医意見書 branch details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpinionDetail {
+    /// 医療機関コード asked to write it.
+    pub institution_code: String,
+    /// documents' opinion request id.
+    pub opinion_request_id: String,
+    /// documents' opinion id.
+    pub opinion_id: String,
+    /// When requested.
+    pub request_time: Option<DateTime<Utc>>,
+    /// When received.
+    pub receive_time: Option<DateTime<Utc>>,
+}
+
+/// 一次判定.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryRecord {
+    /// Level.
+    pub level: CareLevel,
+    /// Given by the insurer's software (true) or computed here.
+    pub external: bool,
+    /// Standard time used, tenths.
+    pub standard_time_tenths: i32,
+    /// Rule applied.
+    pub explanation: String,
+}
+
+/// 介護認定審査会 schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardRecord {
+    /// Board date.
+    pub date: NaiveDate,
+    /// 合議体 name.
+    pub name: String,
+}
+
+/// 二次判定.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Decided level.
+    pub level: CareLevel,
+    /// 認定年月日.
+    pub date: NaiveDate,
+    /// Validity, inclusive (none for 非該当).
+    pub validity: Option<(NaiveDate, NaiveDate)>,
+    /// 認定審査会の意見.
+    pub board_opinion: String,
+    /// サービスの種類の指定.
+    pub designated_service_types: Vec<String>,
+    /// 区分支給限度基準額.
+    pub limit_units_per_month: i32,
+    /// The board changed the primary level.
+    pub changed_from_primary: bool,
+}
+
+/// The certification in force at application (renewals, level changes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousCertification {
+    /// Its level.
+    pub level: CareLevel,
+    /// Last day of its validity.
+    pub validity_end: NaiveDate,
+}
+
+/// How the application was closed without a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closure {
+    /// 取下げ date (withdrawals).
+    pub date: Option<NaiveDate>,
+    /// `CancelReason` proto value (cancellations).
+    pub cancel_reason: i32,
+    /// Explanation (no personal data).
+    pub text: String,
+}
+
+/// One application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationRecord {
+    /// UUID.
+    pub id: String,
+    /// 保険者番号.
+    pub insurer_number: String,
+    /// 被保険者番号.
+    pub insured_number: String,
+    /// 申請区分.
+    pub kind: ApplicationType,
+    /// 申請年月日.
+    pub application_date: NaiveDate,
+    /// Who filed it.
+    pub applicant: Applicant,
+    /// Acting care office.
+    pub acting_office_number: Option<String>,
+    /// `InsuredCategory` proto value.
+    pub insured_category: i32,
+    /// Certification in force at application.
+    pub previous: Option<PreviousCertification>,
+    /// Consent reference.
+    pub consent_reference: String,
+    /// The person's account, when the person filed it.
+    pub person_subject: Option<String>,
+    /// Workflow state.
+    pub workflow: Workflow,
+    /// Survey branch.
+    pub survey: SurveyDetail,
+    /// Opinion branch.
+    pub opinion: OpinionDetail,
+    /// Primary judgment.
+    pub primary: Option<PrimaryRecord>,
+    /// Review board.
+    pub board: Option<BoardRecord>,
+    /// Decision.
+    pub decision: Option<DecisionRecord>,
+    /// Result notice date.
+    pub notified_date: Option<NaiveDate>,
+    /// Withdrawal or cancellation.
+    pub closure: Option<Closure>,
+    /// 1 on submit, +1 per step: always equal to the last step's sequence.
+    pub version: i64,
+    /// Submitted at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// 延期通知.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelayNoticeRecord {
+    /// Date issued.
+    pub notice_date: NaiveDate,
+    /// Expected decision date.
+    pub expected_date: NaiveDate,
+    /// Reason.
+    pub reason: DelayReason,
+    /// Explanation.
+    pub reason_text: String,
+}
+
+/// Who recorded a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorRecord {
+    /// `Role` proto value.
+    pub role: i32,
+    /// Account subject.
+    pub subject: String,
+    /// Organisation number.
+    pub organization_number: String,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    /// 1-based sequence.
+    pub sequence: i64,
+    /// Kind.
+    pub kind: StepKind,
+    /// When it happened.
+    pub occur_time: DateTime<Utc>,
+    /// When recorded.
+    pub record_time: DateTime<Utc>,
+    /// Who.
+    pub actor: ActorRecord,
+    /// Summary (no personal data).
+    pub summary: String,
+}
+
+/// An application with its steps and notices, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedApplication {
+    /// The record.
+    pub record: ApplicationRecord,
+    /// Steps by sequence.
+    pub steps: Vec<StepRecord>,
+    /// Notices in issue order.
+    pub delay_notices: Vec<DelayNoticeRecord>,
+}
+
+impl LoadedApplication {
+    /// Expected date of the latest delay notice.
+    pub fn latest_expected_date(&self) -> Option<NaiveDate> {
+        self.delay_notices.last().map(|n| n.expected_date)
+    }
+}

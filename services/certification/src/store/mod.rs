@@ -1,0 +1,458 @@
+//! PostgreSQL (or SQLite in `kaigo dev`) storage: the only place with SQL.
+//!
+//! Every write runs in one transaction that checks the request id, locks the application,
+//! applies the change, appends the steps, writes the event into the outbox, and stores the
+//! response under the request id: a retry replays that response, and a failure leaves nothing.
+
+pub mod entities;
+pub mod migration;
+mod queries;
+mod rows;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kaigo_platform::errors::ApiError;
+use kaigo_platform::events::{NewEvent, enqueue};
+use sea_orm::sea_query::LockType;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+
+pub use queries::{ListFilter, ListOrder, StatisticsRows};
+
+use crate::domain::types::{CareLevel, Status, StepKind};
+use crate::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
+use entities::{application, certification, delay_notice, idempotency, read_audit, step};
+
+/// Maps a database failure: lost connections are UNAVAILABLE (retry), the rest INTERNAL.
+pub fn db_err(err: DbErr) -> ApiError {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
+        other => ApiError::internal(other),
+    }
+}
+
+/// A write's idempotency key: the request id, the RPC and a hash of the request.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The client's request id.
+    pub request_id: String,
+    /// The RPC name (a key reused on another RPC is a different body).
+    pub rpc: &'static str,
+    /// SHA-256 of the encoded request, hex.
+    pub hash: String,
+}
+
+/// A step to append.
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    /// Kind.
+    pub kind: StepKind,
+    /// When it happened.
+    pub occur_time: DateTime<Utc>,
+    /// Who recorded it.
+    pub actor: ActorRecord,
+    /// Summary (no personal data).
+    pub summary: String,
+}
+
+/// What a write changes besides the record itself.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// Steps to append, in order.
+    pub steps: Vec<NewStep>,
+    /// A delay notice to add.
+    pub delay_notice: Option<DelayNoticeRecord>,
+    /// An event for the outbox.
+    pub event: Option<NewEvent>,
+    /// A decided certification to remember for later renewals.
+    pub certification: Option<DecidedCertification>,
+}
+
+/// A certification this service decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidedCertification {
+    /// Level.
+    pub level: CareLevel,
+    /// Validity (none for 非該当).
+    pub validity: Option<(NaiveDate, NaiveDate)>,
+    /// 認定年月日.
+    pub decision_date: NaiveDate,
+}
+
+/// The outcome of a write.
+#[derive(Debug)]
+pub enum Written {
+    /// Done now; the response and the application id (to notify watchers).
+    Fresh {
+        /// Encoded response.
+        response: Vec<u8>,
+        /// The application written.
+        application_id: String,
+        /// Its version after the write.
+        version: i64,
+    },
+    /// A retry of an earlier request: its stored response.
+    Replayed(Vec<u8>),
+}
+
+impl Written {
+    /// The encoded response.
+    pub fn response(&self) -> &[u8] {
+        match self {
+            Written::Fresh { response, .. } | Written::Replayed(response) => response,
+        }
+    }
+}
+
+/// What a step write may refuse with before changing anything.
+pub type Refuse = ApiError;
+
+/// Storage of the certification service.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Storage on `db` (migrated).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The connection (for the event consumer).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The stored response of `key`, if the request was already handled; ALREADY_EXISTS when
+    /// the id was used with a different body.
+    async fn replay(conn: &impl ConnectionTrait, key: &Idempotency) -> Result<Option<Vec<u8>>, ApiError> {
+        let found = idempotency::Entity::find_by_id(key.request_id.clone()).one(conn).await.map_err(db_err)?;
+        match found {
+            None => Ok(None),
+            Some(row) if row.request_hash == key.hash && row.rpc == key.rpc => Ok(Some(row.response)),
+            Some(_) => Err(ApiError::already_exists(
+                "REQUEST_ID_REUSED",
+                "this request_id was already used with a different request",
+            )),
+        }
+    }
+
+    async fn remember(
+        txn: &DatabaseTransaction,
+        key: &Idempotency,
+        response: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        idempotency::ActiveModel::from(idempotency::Model {
+            request_id: key.request_id.clone(),
+            rpc: key.rpc.to_owned(),
+            request_hash: key.hash.clone(),
+            response: response.to_vec(),
+            created_at: now,
+        })
+        .insert(txn)
+        .await
+        .map(|_| ())
+    }
+
+    /// After a unique violation on the request id (a concurrent retry committed first): the
+    /// stored response, or ALREADY_EXISTS.
+    async fn after_race(&self, key: &Idempotency, err: DbErr) -> Result<Written, ApiError> {
+        if kaigo_platform::db::is_unique_violation(&err)
+            && let Some(response) = Self::replay(&self.db, key).await?
+        {
+            return Ok(Written::Replayed(response));
+        }
+        Err(db_err(err))
+    }
+
+    /// Files a new application: `prepare` sees the person's current certification (in force on
+    /// the application date) and whether an open application exists, and may refuse.
+    pub async fn submit<P, R>(
+        &self,
+        key: &Idempotency,
+        mut record: ApplicationRecord,
+        first_step: NewStep,
+        prepare: P,
+        render: R,
+    ) -> Result<Written, ApiError>
+    where
+        P: FnOnce(&mut ApplicationRecord, Option<CurrentCertification>, bool) -> Result<(), Refuse>,
+        R: FnOnce(&LoadedApplication) -> Vec<u8>,
+    {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        if let Some(response) = Self::replay(&txn, key).await? {
+            return Ok(Written::Replayed(response));
+        }
+        if kaigo_platform::db::is_postgres(&txn) {
+            // Serialises submissions for one person so the "one open application" rule holds.
+            let person = format!("certification.person.{}.{}", record.insurer_number, record.insured_number);
+            txn.execute_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                [person.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        }
+        let current =
+            current_certification(&txn, &record.insurer_number, &record.insured_number, record.application_date)
+                .await?;
+        let open = application::Entity::find()
+            .filter(application::Column::InsurerNumber.eq(&record.insurer_number))
+            .filter(application::Column::InsuredNumber.eq(&record.insured_number))
+            .filter(application::Column::Status.is_in(Status::OPEN.map(Status::as_str)))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .is_some();
+        prepare(&mut record, current, open)?;
+        record.version = 1;
+        let step = StepRecord {
+            sequence: 1,
+            kind: first_step.kind,
+            occur_time: first_step.occur_time,
+            record_time: record.created_at,
+            actor: first_step.actor,
+            summary: first_step.summary,
+        };
+        let loaded = LoadedApplication { record, steps: vec![step], delay_notices: Vec::new() };
+        rows::application_row(&loaded)?.into_active_model().insert(&txn).await.map_err(db_err)?;
+        step::ActiveModel::from(rows::step_row(&loaded.record.id, &loaded.steps[0]))
+            .insert(&txn)
+            .await
+            .map_err(db_err)?;
+        let response = render(&loaded);
+        if let Err(err) = Self::remember(&txn, key, &response, loaded.record.created_at).await {
+            drop(txn);
+            return self.after_race(key, err).await;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(Written::Fresh { response, application_id: loaded.record.id, version: 1 })
+    }
+
+    /// Applies one write to an existing application. `authorize` sees the stored record first
+    /// (PERMISSION_DENIED before anything else); `expected_version` > 0 must match (ABORTED);
+    /// `mutate` applies the domain rules and says what to append.
+    #[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
+    pub async fn write<A, M, R>(
+        &self,
+        key: &Idempotency,
+        application_id: &str,
+        expected_version: i64,
+        now: DateTime<Utc>,
+        authorize: A,
+        mutate: M,
+        render: R,
+    ) -> Result<Written, ApiError>
+    where
+        A: FnOnce(&ApplicationRecord) -> Result<(), Refuse>,
+        M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
+        R: FnOnce(&LoadedApplication) -> Vec<u8>,
+    {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let written =
+            self.write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
+        if let Written::Fresh { response, .. } = &written {
+            if let Err(err) = Self::remember(&txn, key, response, now).await {
+                drop(txn);
+                return self.after_race(key, err).await;
+            }
+            txn.commit().await.map_err(db_err)?;
+        }
+        Ok(written)
+    }
+
+    /// [`Store::write`] inside the caller's transaction (the event consumer's, which records
+    /// the event id with it); with `key`, a stored response is replayed, but the new response
+    /// is not stored (the caller does that, or deduplicates otherwise). Does not commit.
+    #[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
+    pub async fn write_in<A, M, R>(
+        &self,
+        txn: &DatabaseTransaction,
+        key: Option<&Idempotency>,
+        application_id: &str,
+        expected_version: i64,
+        now: DateTime<Utc>,
+        authorize: A,
+        mutate: M,
+        render: R,
+    ) -> Result<Written, ApiError>
+    where
+        A: FnOnce(&ApplicationRecord) -> Result<(), Refuse>,
+        M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
+        R: FnOnce(&LoadedApplication) -> Vec<u8>,
+    {
+        if let Some(key) = key
+            && let Some(response) = Self::replay(txn, key).await?
+        {
+            return Ok(Written::Replayed(response));
+        }
+        let mut select = application::Entity::find_by_id(application_id.to_owned());
+        if kaigo_platform::db::is_postgres(txn) {
+            select = select.lock(LockType::Update);
+        }
+        let Some(row) = select.one(txn).await.map_err(db_err)? else {
+            return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
+        };
+        let mut loaded = load_children(txn, rows::record_from_row(&row)?).await?;
+        authorize(&loaded.record)?;
+        if expected_version > 0 && expected_version != loaded.record.version {
+            return Err(ApiError::aborted(
+                "VERSION_MISMATCH",
+                format!(
+                    "the application is at version {}, not {expected_version}; read it again",
+                    loaded.record.version
+                ),
+            ));
+        }
+        let change = mutate(&mut loaded)?;
+        for new in change.steps {
+            loaded.record.version += 1;
+            let step = StepRecord {
+                sequence: loaded.record.version,
+                kind: new.kind,
+                occur_time: new.occur_time,
+                record_time: now,
+                actor: new.actor,
+                summary: new.summary,
+            };
+            step::ActiveModel::from(rows::step_row(application_id, &step)).insert(txn).await.map_err(db_err)?;
+            loaded.steps.push(step);
+        }
+        loaded.record.updated_at = now;
+        if let Some(notice) = change.delay_notice {
+            let ordinal = i32::try_from(loaded.delay_notices.len() + 1).unwrap_or(i32::MAX);
+            delay_notice::ActiveModel::from(rows::notice_row(application_id, ordinal, &notice, now))
+                .insert(txn)
+                .await
+                .map_err(db_err)?;
+            loaded.delay_notices.push(notice);
+        }
+        if let Some(cert) = change.certification {
+            certification::ActiveModel::from(certification::Model {
+                application_id: application_id.to_owned(),
+                insurer_number: loaded.record.insurer_number.clone(),
+                insured_number: loaded.record.insured_number.clone(),
+                care_level: cert.level.code().to_owned(),
+                validity_start: cert.validity.map(|v| v.0),
+                validity_end: cert.validity.map(|v| v.1),
+                decision_date: cert.decision_date,
+            })
+            .insert(txn)
+            .await
+            .map_err(db_err)?;
+        }
+        if let Some(event) = change.event {
+            enqueue(txn, event).await.map_err(db_err)?;
+        }
+        rows::application_row(&loaded)?.into_active_model().reset_all().update(txn).await.map_err(db_err)?;
+        let response = render(&loaded);
+        Ok(Written::Fresh { response, application_id: application_id.to_owned(), version: loaded.record.version })
+    }
+
+    /// One application with its steps and notices.
+    pub async fn load(&self, application_id: &str) -> Result<Option<LoadedApplication>, ApiError> {
+        let Some(row) =
+            application::Entity::find_by_id(application_id.to_owned()).one(&self.db).await.map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(load_children(&self.db, rows::record_from_row(&row)?).await?))
+    }
+
+    /// Records that `caller` read each of `application_ids` through `rpc`, with the outcome
+    /// (who read whose record, when, and whether it was allowed).
+    pub async fn audit_reads(
+        &self,
+        rpc: &str,
+        caller: &kaigo_platform::auth::Caller,
+        application_ids: &[&str],
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        if application_ids.is_empty() {
+            return Ok(());
+        }
+        let organization = caller
+            .insurer
+            .as_ref()
+            .map(|i| i.as_str().to_owned())
+            .or_else(|| caller.office.as_ref().map(|o| o.as_str().to_owned()))
+            .or_else(|| caller.institution.as_ref().map(|i| i.as_str().to_owned()))
+            .unwrap_or_default();
+        let rows = application_ids.iter().map(|id| read_audit::ActiveModel {
+            read_at: sea_orm::Set(now),
+            rpc: sea_orm::Set(rpc.to_owned()),
+            caller_role: sea_orm::Set(caller.role.as_str().to_owned()),
+            caller_subject: sea_orm::Set(caller.subject.clone()),
+            caller_organization: sea_orm::Set(organization.clone()),
+            application_id: sea_orm::Set((*id).to_owned()),
+            outcome: sea_orm::Set(outcome.to_owned()),
+            ..Default::default()
+        });
+        read_audit::Entity::insert_many(rows).exec_without_returning(&self.db).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// How many audit records exist for `application_id` (tests and operators).
+    pub async fn audit_count(&self, application_id: &str) -> Result<u64, ApiError> {
+        use sea_orm::PaginatorTrait;
+        read_audit::Entity::find()
+            .filter(read_audit::Column::ApplicationId.eq(application_id))
+            .count(&self.db)
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// The certification in force for a person on a date, from this service's own decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentCertification {
+    /// Level.
+    pub level: CareLevel,
+    /// Last day in force.
+    pub validity_end: NaiveDate,
+}
+
+async fn current_certification(
+    conn: &impl ConnectionTrait,
+    insurer: &str,
+    insured: &str,
+    on: NaiveDate,
+) -> Result<Option<CurrentCertification>, ApiError> {
+    let row = certification::Entity::find()
+        .filter(certification::Column::InsurerNumber.eq(insurer))
+        .filter(certification::Column::InsuredNumber.eq(insured))
+        .filter(certification::Column::ValidityStart.lte(on))
+        .filter(certification::Column::ValidityEnd.gte(on))
+        .order_by_desc(certification::Column::DecisionDate)
+        .one(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(row.and_then(|r| {
+        Some(CurrentCertification { level: CareLevel::from_code(&r.care_level)?, validity_end: r.validity_end? })
+    }))
+}
+
+async fn load_children(conn: &impl ConnectionTrait, record: ApplicationRecord) -> Result<LoadedApplication, ApiError> {
+    let steps = step::Entity::find()
+        .filter(step::Column::ApplicationId.eq(&record.id))
+        .order_by_asc(step::Column::Sequence)
+        .all(conn)
+        .await
+        .map_err(db_err)?;
+    let notices = delay_notice::Entity::find()
+        .filter(delay_notice::Column::ApplicationId.eq(&record.id))
+        .order_by_asc(delay_notice::Column::Ordinal)
+        .all(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(LoadedApplication {
+        record,
+        steps: steps.iter().map(rows::step_from_row).collect::<Result<_, _>>()?,
+        delay_notices: notices.iter().map(rows::notice_from_row).collect::<Result<_, _>>()?,
+    })
+}
