@@ -1,48 +1,151 @@
-//! kaigo-documents: the 主治医意見書 sent electronically by medical institutions, with files in object storage.
+//! kaigo-documents: the 主治医意見書 sent electronically by medical institutions, with PDF
+//! attachments encrypted in object storage.
 //!
 //! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
-//! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
-//! `kaigo.documents.v1.DocumentService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
+//! holds the rules as plain functions, `store` is the only place with SQL, `blob` encrypts and
+//! stores files, `audit` writes the read trail in the background.
+//!
+//! Flow: the insurer asks an institution for an opinion (RequestOpinion, 作成依頼); only that
+//! institution submits (SubmitOpinion); a submission never changes, a correction is a new
+//! version naming the previous one; the insurer receives it (ReceiveOpinion), which puts
+//! `opinion.received` ([`OpinionReceivedEvent`](kaigo_proto::kaigo::documents::v1::OpinionReceivedEvent),
+//! key = application id) into the outbox in the same transaction, for certification.
+//!
+//! Consent references: a care office presents the person's consent as
+//! `"<insurer_number>:<insured_number>"` among the caller's consents
+//! ([`domain::access::consent_reference`]).
+//!
+//! Demo ids (`kaigo dev`) are fixed constants in [`demo`]: the application
+//! [`demo::DEMO_APPLICATION_ID`] (seeded by certification) and the 作成依頼
+//! [`demo::DEMO_OPINION_REQUEST_ID`] to institution [`demo::DEMO_INSTITUTION_CODE`] for the
+//! insured person [`demo::DEMO_INSURED_NUMBER`] of insurer [`demo::DEMO_INSURER_NUMBER`].
 
-use kaigo_platform::config::{Problems, Validate};
+pub mod api;
+pub mod audit;
+pub mod blob;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod store;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use kaigo_platform::config::Secret;
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_proto::kaigo::documents::v1::document_service_server::{DocumentService, DocumentServiceServer};
+use kaigo_proto::kaigo::common::v1::{InsuredCategory, Sex};
+use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentServiceServer;
+use kaigo_proto::kaigo::documents::v1::{ApplicantDetails, OpinionRequestKind, OpinionRequestStatus};
+use prost::Message;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
-use serde::{Deserialize, Serialize};
+
+pub use crate::api::Api;
+use crate::blob::crypto::Keyring;
+use crate::blob::storage::BlobStore;
+pub use crate::config::Config;
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "documents";
 
-/// `[documents]` configuration (`KAIGO_DOCUMENTS__*`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {}
-
-impl Validate for Config {
-    fn validate(&self, _problems: &mut Problems) {}
+/// The storage and keys in effect: as configured, or the `kaigo dev` defaults under the data
+/// directory (only when the service runs on SQLite, i.e. in `kaigo dev`).
+pub async fn resolve_storage(ctx: &ServiceContext, config: &Config) -> Result<(BlobStore, Keyring), StartError> {
+    let dev_dir = store::sqlite_data_dir(&ctx.db).await?;
+    let url = match (&config.storage_url, &dev_dir) {
+        (url, _) if !url.is_empty() => url.clone(),
+        (_, Some(dir)) => format!("file://{}", dir.join("files").display()),
+        (_, None) => return Err("documents.storage_url is required (file:///dir or s3://bucket/prefix)".into()),
+    };
+    let keys = match (&config.encryption_keys, &dev_dir) {
+        (keys, _) if !keys.is_empty() => keys.clone(),
+        (_, Some(dir)) => vec![dev_key(dir)?],
+        (_, None) => return Err("documents.encryption_keys is required (kid:base64 of 32 bytes)".into()),
+    };
+    let blobs = BlobStore::open(&url, &config.s3()).map_err(|e| format!("documents.storage_url: {e}"))?;
+    let keys = Keyring::parse(&keys).map_err(|e| format!("documents.encryption_keys: {e}"))?;
+    Ok((blobs, keys))
 }
 
-/// The gRPC API.
-#[derive(Clone)]
-pub struct Api {
-    #[allow(dead_code)] // used by the RPCs this service's issue adds
-    ctx: ServiceContext,
+/// The `kaigo dev` attachment key, generated once into the data directory (owner-only).
+fn dev_key(dir: &Path) -> Result<Secret, StartError> {
+    let path = dir.join("documents-dev.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(Secret::new(existing.trim()));
+    }
+    std::fs::create_dir_all(dir)?;
+    let entry = Keyring::generate_entry("dev");
+    std::fs::write(&path, &entry)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(Secret::new(entry))
 }
 
-#[tonic::async_trait]
-impl DocumentService for Api {}
-
-/// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
-/// configured message limits.
-pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<DocumentServiceServer<Api>, StartError> {
-    ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(DocumentServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+/// Starts the service: the outbox relay, the audit writer, the blob sweeper, and its tonic
+/// server with the configured message limits.
+pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<DocumentServiceServer<Api>, StartError> {
+    let (blobs, keys) = resolve_storage(ctx, config).await?;
+    let relay = ctx.spawn_outbox_relay();
+    let auditor = audit::Auditor::spawn(ctx);
+    blob::sweeper::spawn(
+        ctx,
+        blobs.clone(),
+        Duration::from_secs(config.pending_max_age_minutes * 60),
+        Duration::from_secs(config.sweep_interval_secs),
+    );
+    let api = Api::new(api::Inner {
+        db: ctx.db.clone(),
+        blobs,
+        keys,
+        auditor,
+        max_attachment_bytes: config.max_attachment_bytes,
+        relay_waker: relay.waker(),
+    });
+    Ok(kaigo_platform::limit_messages!(DocumentServiceServer::new(api), ctx))
 }
 
-/// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
-pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    Ok(())
+/// Loads the demo data of `kaigo dev`: the 作成依頼 for the demo application (idempotent: a
+/// second run changes nothing).
+pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
+    if store::get_request(&ctx.db, demo::DEMO_OPINION_REQUEST_ID).await?.is_some() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let applicant = ApplicantDetails {
+        name_kanji: "介護 花子".to_owned(),
+        name_kana: "カイゴ ハナコ".to_owned(),
+        birth_date: Some(kaigo_proto::google::r#type::Date { year: 1948, month: 4, day: 1 }),
+        sex: Sex::Female as i32,
+        insured_category: InsuredCategory::First as i32,
+        ..Default::default()
+    };
+    let model = store::entities::opinion_request::Model {
+        id: demo::DEMO_OPINION_REQUEST_ID.to_owned(),
+        application_id: demo::DEMO_APPLICATION_ID.to_owned(),
+        insurer_number: demo::DEMO_INSURER_NUMBER.to_owned(),
+        insured_number: demo::DEMO_INSURED_NUMBER.to_owned(),
+        institution_code: demo::DEMO_INSTITUTION_CODE.to_owned(),
+        care_office_number: Some(demo::DEMO_CARE_OFFICE_NUMBER.to_owned()),
+        physician_name: "医師 太郎".to_owned(),
+        kind: OpinionRequestKind::First as i32,
+        due_date: None,
+        applicant: applicant.encode_to_vec(),
+        status: OpinionRequestStatus::Requested as i32,
+        latest_opinion_id: None,
+        requested_by_subject: "kaigo-dev-seed".to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    match store::insert_request(&ctx.db, model).await {
+        Ok(()) => Ok(()),
+        // Two processes seeding at once: the other one won.
+        Err(err) if kaigo_platform::db::is_unique_violation(&err) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// This service's migrations, applied by `kaigo migrate documents`.
@@ -50,6 +153,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration)]
+        vec![Box::new(EventTablesMigration), Box::new(store::migration::DocumentsTablesMigration)]
     }
 }

@@ -1,0 +1,166 @@
+//! What every handler shares: the caller's organisation, actors and timestamps, idempotent
+//! writes, page tokens, and mapping storage failures to API errors.
+
+use chrono::{DateTime, Utc};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::common::v1::{Actor, Purpose, Role as ProtoRole};
+use prost::Message;
+use sea_orm::{ConnectionTrait, DbErr};
+use sha2::{Digest, Sha256};
+
+use crate::store::{self, entities::idempotency};
+
+/// Default page size and the most a page holds.
+pub const PAGE_DEFAULT: u64 = 50;
+/// Larger requested pages are coerced to this.
+pub const PAGE_MAX: u64 = 500;
+
+/// The organisation number the caller acts for ("" for roles without one).
+pub fn caller_org(caller: &Caller) -> String {
+    match caller.role {
+        Role::Insurer => caller.insurer.as_ref().map(|i| i.as_str().to_owned()),
+        Role::MedicalInstitution => caller.institution.as_ref().map(|i| i.as_str().to_owned()),
+        Role::CareOffice | Role::ServiceProvider => caller.office.as_ref().map(|o| o.as_str().to_owned()),
+        Role::InsuredPerson | Role::Operator => None,
+    }
+    .unwrap_or_default()
+}
+
+/// The proto role of a platform role.
+pub fn proto_role(role: Role) -> ProtoRole {
+    match role {
+        Role::Insurer => ProtoRole::Insurer,
+        Role::CareOffice => ProtoRole::CareOffice,
+        Role::ServiceProvider => ProtoRole::ServiceProvider,
+        Role::MedicalInstitution => ProtoRole::MedicalInstitution,
+        Role::InsuredPerson => ProtoRole::InsuredPerson,
+        Role::Operator => ProtoRole::Operator,
+    }
+}
+
+/// An actor as recorded.
+pub fn actor(role: ProtoRole, subject: &str, org: &str) -> Actor {
+    Actor { role: role as i32, subject: subject.to_owned(), organization_number: org.to_owned() }
+}
+
+/// A wire timestamp.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
+/// The purpose recorded for a read: as stated, or derived from the role.
+pub fn purpose(stated: i32, caller: &Caller) -> i32 {
+    if stated != 0 && Purpose::try_from(stated).is_ok() {
+        return stated;
+    }
+    let derived = match caller.role {
+        Role::Insurer => Purpose::Certification,
+        Role::MedicalInstitution => Purpose::OpinionWriting,
+        Role::CareOffice => Purpose::CarePlanning,
+        _ => Purpose::Unspecified,
+    };
+    derived as i32
+}
+
+/// Fails unless the caller has role `role` and acts for an organisation.
+pub fn require_role(caller: &Caller, role: Role, what: &str) -> Result<String, ApiError> {
+    let org = caller_org(caller);
+    if caller.role != role || org.is_empty() {
+        return Err(ApiError::permission_denied("ROLE_NOT_ALLOWED", format!("only a {} may {what}", role.as_str())));
+    }
+    Ok(org)
+}
+
+/// Storage failures: the cause is logged with a trace id, never sent.
+pub fn db(err: DbErr) -> ApiError {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Checks a `request_id`.
+pub fn check_request_id(v: &mut Violations, field: &str, request_id: &str) {
+    if request_id.is_empty() {
+        v.add(field, "required");
+    } else if uuid::Uuid::try_parse(request_id).is_err() {
+        v.add(field, "must be a UUID");
+    }
+}
+
+/// SHA-256 of an encoded request: a retry must carry the same body.
+pub fn request_hash<M: Message>(request: &M) -> String {
+    hex::encode(Sha256::digest(request.encode_to_vec()))
+}
+
+/// An idempotent write's identity.
+pub struct Idempotency<'a> {
+    /// The RPC name.
+    pub rpc: &'static str,
+    /// The caller's organisation.
+    pub org: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The request hash.
+    pub hash: String,
+}
+
+impl Idempotency<'_> {
+    /// The first response, when this request id was already used (ALREADY_EXISTS when it was
+    /// used with another body, RPC or caller).
+    pub async fn replay<R: Message + Default>(&self, conn: &impl ConnectionTrait) -> Result<Option<R>, ApiError> {
+        let Some(stored) = store::find_idempotent(conn, self.request_id).await.map_err(db)? else {
+            return Ok(None);
+        };
+        if stored.rpc != self.rpc || stored.caller_org != self.org || stored.request_hash != self.hash {
+            return Err(ApiError::already_exists(
+                "REQUEST_ID_REUSED",
+                "this request_id was already used for a different request",
+            ));
+        }
+        R::decode(stored.response.as_slice()).map(Some).map_err(ApiError::internal)
+    }
+
+    /// Stores `response` in the write's transaction.
+    pub async fn save<R: Message>(&self, conn: &impl ConnectionTrait, response: &R) -> Result<(), DbErr> {
+        store::save_idempotent(
+            conn,
+            idempotency::Model {
+                request_id: self.request_id.to_owned(),
+                rpc: self.rpc.to_owned(),
+                caller_org: self.org.to_owned(),
+                request_hash: self.hash.clone(),
+                response: response.encode_to_vec(),
+                created_at: Utc::now(),
+            },
+        )
+        .await
+    }
+}
+
+/// A page size from the request.
+pub fn page_size(requested: i32) -> u64 {
+    match u64::try_from(requested) {
+        Ok(0) | Err(_) => PAGE_DEFAULT,
+        Ok(n) => n.min(PAGE_MAX),
+    }
+}
+
+/// The page token: the last id of the previous page (ids are time-ordered UUIDv7).
+pub fn page_token(v: &mut Violations, token: &str) -> Option<String> {
+    if token.is_empty() {
+        return None;
+    }
+    if crate::domain::fields::is_uuid(token) {
+        Some(token.to_owned())
+    } else {
+        v.add("page_token", "not a token from a previous response");
+        None
+    }
+}
+
+/// The next page's token: the last id when the page is full.
+pub fn next_token(ids: &[&str], limit: u64) -> String {
+    if ids.len() as u64 == limit { ids.last().map(|s| (*s).to_owned()).unwrap_or_default() } else { String::new() }
+}

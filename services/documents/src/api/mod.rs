@@ -1,0 +1,161 @@
+//! The tonic implementation of `kaigo.documents.v1.DocumentService`: each RPC takes the
+//! verified caller, validates, applies the domain rules and maps the result. No SQL here.
+
+mod attachments;
+mod common;
+mod opinions;
+mod requests;
+
+use std::sync::Arc;
+
+use kaigo_platform::auth::Caller;
+use kaigo_platform::errors::ApiError;
+use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentService;
+use kaigo_proto::kaigo::documents::v1::*;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status, Streaming};
+
+pub use self::attachments::data_loss;
+pub use self::opinions::OPINION_RECEIVED;
+use crate::audit::Auditor;
+use crate::blob::crypto::Keyring;
+use crate::blob::storage::BlobStore;
+use crate::domain::access::Denied;
+use crate::domain::flow::FlowError;
+
+/// What the handlers share.
+pub struct Inner {
+    /// The service's schema.
+    pub db: DatabaseConnection,
+    /// Attachment blobs.
+    pub blobs: BlobStore,
+    /// Encryption keys.
+    pub keys: Keyring,
+    /// The read audit trail.
+    pub auditor: Auditor,
+    /// `documents.max_attachment_bytes`.
+    pub max_attachment_bytes: u64,
+    /// Wakes the outbox relay after an event commits.
+    pub relay_waker: Arc<Notify>,
+}
+
+/// The gRPC API.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+impl Api {
+    /// An API over `inner`.
+    pub fn new(inner: Inner) -> Self {
+        Self { inner: Arc::new(inner) }
+    }
+}
+
+/// PERMISSION_DENIED for a read rule.
+pub(crate) fn denied(d: Denied) -> ApiError {
+    let message = match d {
+        Denied::NotAParty => "the caller is not a party to this opinion (REFERENCE §6)",
+        Denied::ConsentRequired => "the registered care office needs the person's consent reference",
+    };
+    ApiError::permission_denied(d.reason(), message)
+}
+
+/// FAILED_PRECONDITION naming the workflow rule.
+pub(crate) fn flow_error(e: FlowError) -> ApiError {
+    ApiError::failed_precondition(e.reason(), e.message())
+}
+
+fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
+    Ok(Caller::from_request(request)?.clone())
+}
+
+#[tonic::async_trait]
+impl DocumentService for Api {
+    async fn request_opinion(
+        &self,
+        request: Request<RequestOpinionRequest>,
+    ) -> Result<Response<RequestOpinionResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(requests::request_opinion(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn get_opinion_request(
+        &self,
+        request: Request<GetOpinionRequestRequest>,
+    ) -> Result<Response<GetOpinionRequestResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(requests::get_request(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn list_opinion_requests(
+        &self,
+        request: Request<ListOpinionRequestsRequest>,
+    ) -> Result<Response<ListOpinionRequestsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(requests::list_requests(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn cancel_opinion_request(
+        &self,
+        request: Request<CancelOpinionRequestRequest>,
+    ) -> Result<Response<CancelOpinionRequestResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(requests::cancel_request(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn submit_opinion(
+        &self,
+        request: Request<SubmitOpinionRequest>,
+    ) -> Result<Response<SubmitOpinionResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(opinions::submit(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn get_opinion(&self, request: Request<GetOpinionRequest>) -> Result<Response<GetOpinionResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(opinions::get(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn list_opinions(
+        &self,
+        request: Request<ListOpinionsRequest>,
+    ) -> Result<Response<ListOpinionsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(opinions::list(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn receive_opinion(
+        &self,
+        request: Request<ReceiveOpinionRequest>,
+    ) -> Result<Response<ReceiveOpinionResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(opinions::receive(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn upload_attachment(
+        &self,
+        request: Request<Streaming<UploadAttachmentRequest>>,
+    ) -> Result<Response<UploadAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(attachments::upload(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn get_attachment(
+        &self,
+        request: Request<GetAttachmentRequest>,
+    ) -> Result<Response<GetAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(attachments::get(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn download_attachment(
+        &self,
+        request: Request<DownloadAttachmentRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<DownloadAttachmentResponse>>, Status> {
+        let caller = caller(&request)?;
+        let stream = attachments::download(&self.inner, &caller, request.into_inner()).await?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,262 @@
+//! 作成依頼: RequestOpinion, GetOpinionRequest, ListOpinionRequests, CancelOpinionRequest.
+
+use chrono::Utc;
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::db::is_unique_violation;
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::common::v1::Role as ProtoRole;
+use kaigo_proto::kaigo::documents::v1::{
+    ApplicantDetails, CancelOpinionRequestRequest, CancelOpinionRequestResponse, GetOpinionRequestRequest,
+    GetOpinionRequestResponse, ListOpinionRequestsRequest, ListOpinionRequestsResponse, OpinionRequest,
+    OpinionRequestStatus, RequestOpinionRequest, RequestOpinionResponse,
+};
+use prost::Message;
+use sea_orm::TransactionTrait;
+
+use super::common::{
+    Idempotency, actor, check_request_id, db, next_token, page_size, page_token, purpose, request_hash, require_role,
+    timestamp,
+};
+use super::{Inner, denied, flow_error};
+use crate::audit::AuditEntry;
+use crate::domain::access::{self, Parties};
+use crate::domain::{flow, request};
+use crate::store::{self, ListFilter, entities::opinion_request};
+
+/// The parties of a stored request.
+pub fn parties(m: &opinion_request::Model) -> Parties<'_> {
+    Parties {
+        insurer_number: &m.insurer_number,
+        insured_number: &m.insured_number,
+        institution_code: &m.institution_code,
+        care_office_number: m.care_office_number.as_deref(),
+    }
+}
+
+/// The wire form of a stored request.
+pub fn to_proto(m: &opinion_request::Model) -> OpinionRequest {
+    OpinionRequest {
+        opinion_request_id: m.id.clone(),
+        application_id: m.application_id.clone(),
+        insurer_number: m.insurer_number.clone(),
+        insured_number: m.insured_number.clone(),
+        institution_code: m.institution_code.clone(),
+        physician_name: m.physician_name.clone(),
+        kind: m.kind,
+        due_date: m.due_date.map(kaigo_proto::from_naive_date),
+        applicant: ApplicantDetails::decode(m.applicant.as_slice()).ok(),
+        status: m.status,
+        latest_opinion_id: m.latest_opinion_id.clone().unwrap_or_default(),
+        create_time: Some(timestamp(m.created_at)),
+        requested_by: Some(actor(ProtoRole::Insurer, &m.requested_by_subject, &m.insurer_number)),
+        care_office_number: m.care_office_number.clone().unwrap_or_default(),
+    }
+}
+
+fn audit_entry(action: &'static str, m: &opinion_request::Model, purpose: i32, outcome: &'static str) -> AuditEntry {
+    AuditEntry {
+        action,
+        resource_kind: "opinion_request",
+        resource_id: m.id.clone(),
+        insurer_number: m.insurer_number.clone(),
+        insured_number: m.insured_number.clone(),
+        purpose,
+        outcome,
+    }
+}
+
+/// RequestOpinion: the insurer asks an institution for an opinion on an application.
+pub async fn request_opinion(
+    api: &Inner,
+    caller: &Caller,
+    req: RequestOpinionRequest,
+) -> Result<RequestOpinionResponse, ApiError> {
+    let org = require_role(caller, Role::Insurer, "request an opinion")?;
+    let mut v = Violations::new();
+    check_request_id(&mut v, "request_id", &req.request_id);
+    let valid = match &req.opinion_request {
+        None => {
+            v.add("opinion_request", "required");
+            None
+        }
+        Some(r) => match request::validate_request(r, kaigo_platform::time::today_jst()) {
+            Ok(valid) => Some(valid),
+            Err(problems) => {
+                v.extend_prefixed("", problems);
+                None
+            }
+        },
+    };
+    v.into_result()?;
+    let (Some(valid), Some(wire)) = (valid, req.opinion_request.as_ref()) else {
+        return Err(ApiError::internal("validated request missing"));
+    };
+    let idem = Idempotency { rpc: "RequestOpinion", org: &org, request_id: &req.request_id, hash: request_hash(&req) };
+    let txn = api.db.begin().await.map_err(db)?;
+    if let Some(stored) = idem.replay(&txn).await? {
+        return Ok(stored);
+    }
+    let open = [OpinionRequestStatus::Requested as i32, OpinionRequestStatus::Submitted as i32];
+    if store::application_has_request_in(&txn, &valid.application_id, &open).await.map_err(db)? {
+        return Err(flow_error(flow::FlowError::OpenRequestExists));
+    }
+    let now = Utc::now();
+    let model = opinion_request::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        application_id: valid.application_id.clone(),
+        insurer_number: org.clone(),
+        insured_number: valid.insured_number.as_str().to_owned(),
+        institution_code: valid.institution_code.as_str().to_owned(),
+        care_office_number: valid.care_office_number.as_ref().map(|o| o.as_str().to_owned()),
+        physician_name: wire.physician_name.trim().to_owned(),
+        kind: valid.kind as i32,
+        due_date: valid.due_date,
+        applicant: wire.applicant.clone().unwrap_or_default().encode_to_vec(),
+        status: OpinionRequestStatus::Requested as i32,
+        latest_opinion_id: None,
+        requested_by_subject: caller.subject.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    let response = RequestOpinionResponse { opinion_request: Some(to_proto(&model)) };
+    let written = async {
+        store::insert_request(&txn, model).await?;
+        idem.save(&txn, &response).await?;
+        txn.commit().await
+    }
+    .await;
+    match written {
+        Ok(()) => Ok(response),
+        Err(err) if is_unique_violation(&err) => idem.replay(&api.db).await?.ok_or_else(|| db(err)),
+        Err(err) => Err(db(err)),
+    }
+}
+
+/// GetOpinionRequest: the insurer that asked and the institution asked.
+pub async fn get_request(
+    api: &Inner,
+    caller: &Caller,
+    req: GetOpinionRequestRequest,
+) -> Result<GetOpinionRequestResponse, ApiError> {
+    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution) {
+        return Err(denied(access::Denied::NotAParty));
+    }
+    let mut v = Violations::new();
+    crate::domain::fields::id(&mut v, "opinion_request_id", &req.opinion_request_id, true);
+    v.into_result()?;
+    let model = store::get_request(&api.db, &req.opinion_request_id).await.map_err(db)?;
+    let Some(model) = model else {
+        return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
+    };
+    let why = purpose(0, caller);
+    match access::may_read_request(caller, &parties(&model)) {
+        Ok(_) => {
+            api.auditor.record(caller, audit_entry("GetOpinionRequest", &model, why, "allowed")).await;
+            Ok(GetOpinionRequestResponse { opinion_request: Some(to_proto(&model)) })
+        }
+        Err(d) => {
+            api.auditor.record(caller, audit_entry("GetOpinionRequest", &model, why, "denied")).await;
+            Err(denied(d))
+        }
+    }
+}
+
+/// ListOpinionRequests: an institution sees those addressed to it, an insurer those it sent.
+pub async fn list_requests(
+    api: &Inner,
+    caller: &Caller,
+    req: ListOpinionRequestsRequest,
+) -> Result<ListOpinionRequestsResponse, ApiError> {
+    let mut v = Violations::new();
+    let before_id = page_token(&mut v, &req.page_token);
+    if !req.application_id.is_empty() && !request::valid_application_id(&req.application_id) {
+        v.add("application_id", "1–64 letters, digits, '-' or '_'");
+    }
+    let statuses = crate::domain::fields::codes::<OpinionRequestStatus>(&mut v, "statuses", &req.statuses);
+    v.into_result()?;
+    let mut filter = ListFilter {
+        application_id: (!req.application_id.is_empty()).then(|| req.application_id.clone()),
+        statuses: statuses.into_iter().map(|s| s as i32).collect(),
+        before_id,
+        limit: page_size(req.page_size),
+        ..Default::default()
+    };
+    scope_to_caller(caller, &mut filter, &req.institution_code, &req.insurer_number)?;
+    let rows = store::list_requests(&api.db, &filter).await.map_err(db)?;
+    let why = purpose(0, caller);
+    for row in &rows {
+        api.auditor.record(caller, audit_entry("ListOpinionRequests", row, why, "allowed")).await;
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    Ok(ListOpinionRequestsResponse {
+        next_page_token: next_token(&ids, filter.limit),
+        opinion_requests: rows.iter().map(to_proto).collect(),
+    })
+}
+
+/// Narrows a listing to what the caller may see; a filter naming someone else is refused.
+pub fn scope_to_caller(
+    caller: &Caller,
+    filter: &mut ListFilter,
+    institution_code: &str,
+    insurer_number: &str,
+) -> Result<(), ApiError> {
+    let org = super::common::caller_org(caller);
+    let other = |asked: &str| !asked.is_empty() && asked != org;
+    match caller.role {
+        Role::MedicalInstitution if !org.is_empty() && !other(institution_code) => {
+            filter.institution_code = Some(org);
+            filter.insurer_number = (!insurer_number.is_empty()).then(|| insurer_number.to_owned());
+            Ok(())
+        }
+        Role::Insurer if !org.is_empty() && !other(insurer_number) => {
+            filter.insurer_number = Some(org);
+            filter.institution_code = (!institution_code.is_empty()).then(|| institution_code.to_owned());
+            Ok(())
+        }
+        _ => Err(denied(access::Denied::NotAParty)),
+    }
+}
+
+/// CancelOpinionRequest: the insurer withdraws a request still awaiting its opinion.
+pub async fn cancel_request(
+    api: &Inner,
+    caller: &Caller,
+    req: CancelOpinionRequestRequest,
+) -> Result<CancelOpinionRequestResponse, ApiError> {
+    let org = require_role(caller, Role::Insurer, "cancel an opinion request")?;
+    let mut v = Violations::new();
+    check_request_id(&mut v, "request_id", &req.request_id);
+    crate::domain::fields::id(&mut v, "opinion_request_id", &req.opinion_request_id, true);
+    crate::domain::fields::text(&mut v, "reason", &req.reason, false, crate::domain::fields::MAX_LINE);
+    v.into_result()?;
+    let idem =
+        Idempotency { rpc: "CancelOpinionRequest", org: &org, request_id: &req.request_id, hash: request_hash(&req) };
+    let txn = api.db.begin().await.map_err(db)?;
+    if let Some(stored) = idem.replay(&txn).await? {
+        return Ok(stored);
+    }
+    let Some(mut model) = store::lock_request(&txn, &req.opinion_request_id).await.map_err(db)? else {
+        return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
+    };
+    if !access::is_insurer(caller, &parties(&model)) {
+        return Err(denied(access::Denied::NotAParty));
+    }
+    let status = OpinionRequestStatus::try_from(model.status).unwrap_or_default();
+    flow::check_cancel(status).map_err(flow_error)?;
+    let now = Utc::now();
+    model.status = OpinionRequestStatus::Cancelled as i32;
+    model.updated_at = now;
+    let response = CancelOpinionRequestResponse { opinion_request: Some(to_proto(&model)) };
+    let written = async {
+        store::update_request(&txn, &model.id, model.status, None, now).await?;
+        idem.save(&txn, &response).await?;
+        txn.commit().await
+    }
+    .await;
+    match written {
+        Ok(()) => Ok(response),
+        Err(err) if is_unique_violation(&err) => idem.replay(&api.db).await?.ok_or_else(|| db(err)),
+        Err(err) => Err(db(err)),
+    }
+}

@@ -1,0 +1,80 @@
+//! Demo data of `kaigo dev`, with ids other services and the README can rely on, and a
+//! complete sample opinion (used by the demo and by tests as a known-good form).
+//!
+//! The ids are fixed constants so that the services seed matching records without talking to
+//! each other: certification seeds [`DEMO_APPLICATION_ID`] for the insured person
+//! [`DEMO_INSURED_NUMBER`] of insurer [`DEMO_INSURER_NUMBER`], and this service seeds the
+//! 作成依頼 [`DEMO_OPINION_REQUEST_ID`] for it, addressed to [`DEMO_INSTITUTION_CODE`].
+
+use kaigo_proto::google::r#type::Date;
+use kaigo_proto::kaigo::common::v1::{DementiaIndependenceLevel, DisabilityIndependenceLevel};
+use kaigo_proto::kaigo::documents::v1::{
+    Diagnosis, DiseaseOpinion, FunctionAndServices, ImprovementOutlook, InfectionStatus, MentalPhysicalState, Opinion,
+    OpinionBasics, OpinionCount, OpinionFormEdition, OutdoorWalking, ServiceCautions, SpecialMedicalCare,
+    SpecifiedDisease, SymptomStability,
+};
+
+/// 保険者番号 of the demo insurer (a real public example value; REFERENCE.md §7).
+pub const DEMO_INSURER_NUMBER: &str = "435073";
+/// 被保険者番号 of the demo insured person.
+pub const DEMO_INSURED_NUMBER: &str = "0000000001";
+/// The demo 要介護認定 application (certification's id).
+pub const DEMO_APPLICATION_ID: &str = "0192f0c1-7a3b-7c00-8000-00000000a001";
+/// The demo 主治医意見書作成依頼.
+pub const DEMO_OPINION_REQUEST_ID: &str = "0192f0c1-7a3b-7c00-8000-00000000d001";
+/// 医療機関コード the demo request is addressed to (passes the check digit).
+pub const DEMO_INSTITUTION_CODE: &str = "1311234569";
+/// The demo person's registered 居宅介護支援事業所.
+pub const DEMO_CARE_OFFICE_NUMBER: &str = "1370000018";
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+/// A complete, valid 令和8年 opinion for `opinion_request_id`, written on `written` (which
+/// must not be before 2026-04-01 for this edition). Its one diagnosis is 脳血管疾患, a 特定疾病,
+/// so it is valid for 第2号 applicants too.
+pub fn sample_opinion(opinion_request_id: &str, written: Date) -> Opinion {
+    Opinion {
+        opinion_request_id: opinion_request_id.to_owned(),
+        form_edition: OpinionFormEdition::Reiwa8 as i32,
+        basics: Some(OpinionBasics {
+            written_date: Some(written),
+            physician_name: "医師 太郎".to_owned(),
+            institution_name: "デモ病院".to_owned(),
+            institution_address: "東京都千代田区1-1-1".to_owned(),
+            institution_phone: "03-1234-5678".to_owned(),
+            last_examination_date: Some(written),
+            opinion_count: OpinionCount::First as i32,
+            ..Default::default()
+        }),
+        disease: Some(DiseaseOpinion {
+            diagnoses: vec![Diagnosis {
+                name: "脳梗塞".to_owned(),
+                onset_date: date(2024, 11, 0),
+                specified_disease: SpecifiedDisease::CerebrovascularDisease as i32,
+            }],
+            stability: SymptomStability::Stable as i32,
+            course_and_treatment: "リハビリテーション継続中。抗血小板薬内服。".to_owned(),
+            ..Default::default()
+        }),
+        special_medical_care: vec![SpecialMedicalCare::Monitoring as i32],
+        mental_physical: Some(MentalPhysicalState {
+            disability_level: DisabilityIndependenceLevel::A2 as i32,
+            dementia_level: DementiaIndependenceLevel::I as i32,
+            height_cm: 158.0,
+            weight_kg: 52.5,
+            ..Default::default()
+        }),
+        function_services: Some(FunctionAndServices {
+            outdoor_walking: OutdoorWalking::WithAssistance as i32,
+            outlook: ImprovementOutlook::Expected as i32,
+            medical_management_none: true,
+            service_cautions: Some(ServiceCautions { nothing_to_note: true, ..Default::default() }),
+            infection: InfectionStatus::None as i32,
+            ..Default::default()
+        }),
+        remarks: String::new(),
+        ..Default::default()
+    }
+}
