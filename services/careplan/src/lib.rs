@@ -4,6 +4,9 @@
 //! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
 //! `kaigo.careplan.v1.CarePlanService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
 
+pub mod csv;
+pub mod domain;
+
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::service::{ServiceContext, StartError};

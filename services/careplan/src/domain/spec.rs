@@ -1,0 +1,250 @@
+//! The spec data (`spec/careplan-csv.toml`): CSVバージョン values, layouts per version, file-name
+//! templates, send units and the uncertain limits. Loaded and checked once at start-up.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::kind::{FormKind, SenderSide, UnitKind};
+use super::values::{FieldType, YearMonth};
+
+/// The embedded spec data.
+pub const EMBEDDED: &str = include_str!("../../spec/careplan-csv.toml");
+
+/// Why the spec data cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("spec data is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("spec data: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    versions: Vec<RawVersion>,
+    limits: Limits,
+    layouts: BTreeMap<String, RawLayout>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVersion {
+    value: String,
+    layout: String,
+    first_service_month: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayout {
+    forms: Vec<String>,
+    file_names: Vec<String>,
+    omit_columns: BTreeMap<String, Vec<usize>>,
+    also_required: BTreeMap<String, Vec<usize>>,
+    send_units: BTreeMap<String, RawUnit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnit {
+    from: SenderSide,
+    month: bool,
+    required: Vec<String>,
+}
+
+/// Uncertain column limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub usage_detail_no_digits: usize,
+    pub annex_days_before_month_digits: usize,
+}
+
+/// One CSVバージョン value.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub value: String,
+    pub layout: String,
+    pub first_service_month: YearMonth,
+}
+
+/// A send unit's rule.
+#[derive(Debug, Clone)]
+pub struct UnitRule {
+    pub from: SenderSide,
+    /// The unit carries a service month (対象年月).
+    pub month: bool,
+    pub required: Vec<FormKind>,
+}
+
+/// One file-name template, split at `_`.
+#[derive(Debug, Clone)]
+pub struct NameTemplate {
+    pub kind: FormKind,
+    pub tokens: Vec<String>,
+}
+
+/// The files and rules of one layout generation.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub id: String,
+    pub forms: BTreeSet<FormKind>,
+    pub names: Vec<NameTemplate>,
+    omit: BTreeMap<FormKind, BTreeSet<usize>>,
+    also_required: BTreeMap<FormKind, BTreeSet<usize>>,
+    pub units: BTreeMap<UnitKind, UnitRule>,
+}
+
+impl Layout {
+    /// The model columns (1-based v4.1 No.) present on the wire, in order.
+    pub fn wire_columns(&self, kind: FormKind, model_columns: usize) -> Vec<usize> {
+        let omit = self.omit.get(&kind);
+        (1..=model_columns).filter(|n| omit.is_none_or(|o| !o.contains(n))).collect()
+    }
+
+    /// True when column `no` (model numbering) is required beyond the struct's own flags.
+    pub fn also_required(&self, kind: FormKind, no: usize) -> bool {
+        self.also_required.get(&kind).is_some_and(|s| s.contains(&no))
+    }
+
+    /// The template of `kind`.
+    pub fn template(&self, kind: FormKind) -> Option<&NameTemplate> {
+        self.names.iter().find(|t| t.kind == kind)
+    }
+}
+
+/// The whole spec data.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub versions: Vec<Version>,
+    pub limits: Limits,
+    pub layouts: BTreeMap<String, Layout>,
+}
+
+fn form(name: &str) -> Result<FormKind, SpecError> {
+    FormKind::from_prefix(name).ok_or_else(|| SpecError::Invalid(format!("unknown file kind {name}")))
+}
+
+impl Spec {
+    /// The spec data compiled into the binary.
+    pub fn embedded() -> Result<Self, SpecError> {
+        Self::parse(EMBEDDED)
+    }
+
+    /// Parses and checks spec data.
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        let raw: RawSpec = toml::from_str(text)?;
+        let mut layouts = BTreeMap::new();
+        for (id, l) in raw.layouts {
+            let forms = l.forms.iter().map(|f| form(f)).collect::<Result<BTreeSet<_>, _>>()?;
+            let mut names = Vec::new();
+            for template in &l.file_names {
+                let stem = template
+                    .strip_suffix(".CSV")
+                    .ok_or_else(|| SpecError::Invalid(format!("template {template} must end in .CSV")))?;
+                let tokens: Vec<String> = stem.split('_').map(str::to_owned).collect();
+                let kind = form(&tokens[0])?;
+                names.push(NameTemplate { kind, tokens });
+            }
+            for f in &forms {
+                if !names.iter().any(|n| n.kind == *f) {
+                    return Err(SpecError::Invalid(format!("layout {id}: no file name for {f}")));
+                }
+            }
+            let sets = |m: BTreeMap<String, Vec<usize>>| -> Result<BTreeMap<FormKind, BTreeSet<usize>>, SpecError> {
+                m.into_iter().map(|(k, v)| Ok((form(&k)?, v.into_iter().collect()))).collect()
+            };
+            let mut units = BTreeMap::new();
+            for (name, u) in l.send_units {
+                let kind = UnitKind::from_name(&name)
+                    .ok_or_else(|| SpecError::Invalid(format!("layout {id}: unknown send unit {name}")))?;
+                let required = u.required.iter().map(|f| form(f)).collect::<Result<Vec<_>, _>>()?;
+                units.insert(kind, UnitRule { from: u.from, month: u.month, required });
+            }
+            let layout = Layout {
+                id: id.clone(),
+                forms,
+                names,
+                omit: sets(l.omit_columns)?,
+                also_required: sets(l.also_required)?,
+                units,
+            };
+            layouts.insert(id, layout);
+        }
+        let mut versions = Vec::new();
+        for v in raw.versions {
+            if !layouts.contains_key(&v.layout) {
+                return Err(SpecError::Invalid(format!("version {}: unknown layout {}", v.value, v.layout)));
+            }
+            let first = YearMonth::parse(&v.first_service_month)
+                .map_err(|_| SpecError::Invalid(format!("version {}: bad first_service_month", v.value)))?;
+            versions.push(Version { value: v.value, layout: v.layout, first_service_month: first });
+        }
+        if layouts.is_empty() || versions.is_empty() {
+            return Err(SpecError::Invalid("at least one layout and one version are needed".to_owned()));
+        }
+        Ok(Self { versions, limits: raw.limits, layouts })
+    }
+
+    /// The version entry of a CSVバージョン value.
+    pub fn version(&self, value: &str) -> Option<&Version> {
+        self.versions.iter().find(|v| v.value == value)
+    }
+
+    /// The layout named `id`.
+    pub fn layout(&self, id: &str) -> Option<&Layout> {
+        self.layouts.get(id)
+    }
+
+    /// The values that may be written for `month` (in force: the latest version whose first
+    /// service month is not after it, plus any value of the same layout).
+    pub fn versions_for_month(&self, month: YearMonth) -> Vec<&Version> {
+        let latest =
+            self.versions.iter().filter(|v| v.first_service_month <= month).map(|v| &v.layout).max_by_key(|layout| {
+                self.versions.iter().filter(|v| &&v.layout == layout).map(|v| v.first_service_month).max()
+            });
+        self.versions.iter().filter(|v| Some(&v.layout) == latest).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_spec_loads_with_both_layouts() {
+        let spec = Spec::embedded().unwrap();
+        assert_eq!(spec.version("202407").unwrap().layout, "v4");
+        assert_eq!(spec.version("202208").unwrap().layout, "v3");
+        let v3 = spec.layout("v3").unwrap();
+        assert!(!v3.forms.contains(&FormKind::Plan3));
+        assert_eq!(v3.wire_columns(FormKind::UsagePlan, 25).len(), 22);
+        assert_eq!(v3.wire_columns(FormKind::UsageAnnex, 37).len(), 34);
+        let v4 = spec.layout("v4").unwrap();
+        assert_eq!(v4.wire_columns(FormKind::UsagePlan, 25).len(), 25);
+        assert!(v4.also_required(FormKind::Supplement, 6));
+        assert_eq!(v4.units[&UnitKind::Plan].required.len(), 4);
+    }
+
+    #[test]
+    fn the_version_in_force_follows_the_service_month() {
+        let spec = Spec::embedded().unwrap();
+        let values = |y, m| -> Vec<String> {
+            spec.versions_for_month(YearMonth::new(y, m).unwrap()).iter().map(|v| v.value.clone()).collect()
+        };
+        assert_eq!(values(2025, 3), vec!["202208"]);
+        assert_eq!(values(2025, 4), vec!["202407", "202504"]);
+        assert!(values(2022, 12).is_empty());
+    }
+
+    #[test]
+    fn bad_spec_data_is_refused_with_the_reason() {
+        let err = Spec::parse(
+            &EMBEDDED.replace("\"UPSIKYU_{month}_{sender}_{sender-type}", "\"UPXX_{month}_{sender}_{sender-type}"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("UPXX"), "{err}");
+    }
+}

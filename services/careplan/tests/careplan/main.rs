@@ -1,0 +1,7 @@
+//! Integration tests of kaigo-careplan: the codec against the golden files, properties of the
+//! parser, and the service through a real tonic server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod golden;
+mod parser_props;
