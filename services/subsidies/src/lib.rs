@@ -1,19 +1,30 @@
-//! kaigo-subsidies: the card-reader, connection-support and opinion-sending subsidies and their applications.
+//! kaigo-subsidies: the card-reader, connection-support and opinion-sending subsidies and their
+//! applications.
 //!
 //! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
-//! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
-//! `kaigo.subsidies.v1.SubsidyService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
+//! holds the rules as plain functions, `store` is the only place with SQL. Programmes are data
+//! (`programmes/*.toml`, plus `subsidies.programme_dir`), loaded and checked at start.
 
+pub mod api;
 pub mod catalogue;
 pub mod clock;
 pub mod domain;
+mod seed;
+pub mod store;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_proto::kaigo::subsidies::v1::subsidy_service_server::{SubsidyService, SubsidyServiceServer};
+use kaigo_proto::kaigo::subsidies::v1::subsidy_service_server::SubsidyServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
+
+pub use api::Api;
+pub use catalogue::Catalogue;
+pub use clock::{Clock, SetClock, SystemClock};
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "subsidies";
@@ -21,32 +32,50 @@ pub const NAME: &str = "subsidies";
 /// `[subsidies]` configuration (`KAIGO_SUBSIDIES__*`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Config {
+    /// A directory of programme files (`*.toml`, one per fiscal year) added to the built-in
+    /// ones; a file with a built-in programme's id replaces it. Empty: built-in only.
+    pub programme_dir: String,
+}
 
 impl Validate for Config {
-    fn validate(&self, _problems: &mut Problems) {}
+    fn validate(&self, problems: &mut Problems) {
+        if !self.programme_dir.is_empty() && !Path::new(&self.programme_dir).is_dir() {
+            problems.add("subsidies.programme_dir", "is not a directory");
+        }
+    }
 }
 
-/// The gRPC API.
-#[derive(Clone)]
-pub struct Api {
-    #[allow(dead_code)] // used by the RPCs this service's issue adds
-    ctx: ServiceContext,
+impl Config {
+    /// Loads the programmes: built-in, then the configured directory.
+    pub fn catalogue(&self) -> Result<Catalogue, StartError> {
+        let dir = (!self.programme_dir.is_empty()).then(|| Path::new(&self.programme_dir));
+        Ok(Catalogue::load(dir)?)
+    }
 }
 
-#[tonic::async_trait]
-impl SubsidyService for Api {}
+/// Starts the service with the system clock.
+pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<SubsidyServiceServer<Api>, StartError> {
+    start_with_clock(ctx, config, Arc::new(SystemClock)).await
+}
 
-/// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
-/// configured message limits.
-pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<SubsidyServiceServer<Api>, StartError> {
+/// Starts the service with `clock` deciding "today" (deadline checks, payment dates).
+pub async fn start_with_clock(
+    ctx: &ServiceContext,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<SubsidyServiceServer<Api>, StartError> {
+    let catalogue = Arc::new(config.catalogue()?);
+    let ids: Vec<String> = catalogue.newest_first().iter().map(|p| p.programme_id.clone()).collect();
+    tracing::info!(programmes = ?ids, "subsidy programmes loaded");
     ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(SubsidyServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+    let api = Api::new(ctx.db.clone(), catalogue, clock);
+    Ok(kaigo_platform::limit_messages!(SubsidyServiceServer::new(api), ctx))
 }
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
-pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    Ok(())
+pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
+    seed::seed(&ctx.db, &config.catalogue()?).await
 }
 
 /// This service's migrations, applied by `kaigo migrate subsidies`.
@@ -54,6 +83,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration)]
+        vec![Box::new(EventTablesMigration), Box::new(store::migration::ApplicationTablesMigration)]
     }
 }

@@ -79,11 +79,28 @@ pub fn next_status(from: Status, action: Action) -> Result<Status, NotAllowed> {
     let (allowed, to, reason, rule): (&[Status], Status, &'static str, &str) = match action {
         Action::Update => (&[Draft], Draft, "APPLICATION_NOT_DRAFT", "only a draft's costs can change"),
         Action::Submit => (&[Draft], Submitted, "APPLICATION_NOT_DRAFT", "only a draft can be submitted"),
-        Action::Review => (&[Submitted], UnderReview, "APPLICATION_NOT_SUBMITTED", "only a submitted application can be reviewed"),
-        Action::Approve => (&[UnderReview], Approved, "APPLICATION_NOT_UNDER_REVIEW", "only an application under review can be approved"),
-        Action::Reject => (&[Submitted, UnderReview], Rejected, "APPLICATION_NOT_PENDING", "only a submitted application or one under review can be rejected"),
+        Action::Review => {
+            (&[Submitted], UnderReview, "APPLICATION_NOT_SUBMITTED", "only a submitted application can be reviewed")
+        }
+        Action::Approve => (
+            &[UnderReview],
+            Approved,
+            "APPLICATION_NOT_UNDER_REVIEW",
+            "only an application under review can be approved",
+        ),
+        Action::Reject => (
+            &[Submitted, UnderReview],
+            Rejected,
+            "APPLICATION_NOT_PENDING",
+            "only a submitted application or one under review can be rejected",
+        ),
         Action::Pay => (&[Approved], Paid, "APPLICATION_NOT_APPROVED", "only an approved application can be paid"),
-        Action::AttachEvidence => (&[Draft, Submitted, UnderReview], from, "APPLICATION_CLOSED", "evidence can be attached until the decision"),
+        Action::AttachEvidence => (
+            &[Draft, Submitted, UnderReview],
+            from,
+            "APPLICATION_CLOSED",
+            "evidence can be attached until the decision",
+        ),
     };
     if allowed.contains(&from) {
         Ok(to)
@@ -191,7 +208,9 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for s in [Status::Draft, Status::Submitted, Status::UnderReview, Status::Approved, Status::Rejected, Status::Paid] {
+        for s in
+            [Status::Draft, Status::Submitted, Status::UnderReview, Status::Approved, Status::Rejected, Status::Paid]
+        {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
         assert_eq!(Status::parse("lost"), None);

@@ -105,18 +105,20 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
         let ids: Vec<&str> = categories.iter().map(|k| k.id.as_str()).collect();
         (categories.iter().map(|k| k.max_readers).sum(), ids.join("+"))
     } else {
-        categories
-            .iter()
-            .max_by_key(|k| k.max_readers)
-            .map_or((0, String::new()), |k| (k.max_readers, k.id.clone()))
+        categories.iter().max_by_key(|k| k.max_readers).map_or((0, String::new()), |k| (k.max_readers, k.id.clone()))
     };
     if reader_count > 0 {
-        lines.push(line("READER_COST", format!("カードリーダー {reader_count}台 計 {}", yen(reader_cost)), reader_cost, ""));
+        lines.push(line(
+            "READER_COST",
+            format!("カードリーダー {reader_count}台 計 {}", yen(reader_cost)),
+            reader_cost,
+            "",
+        ));
     }
     let mut eligible_reader_cost = reader_cost;
     if reader_count > reader_limit {
         let mut prices: Vec<_> = c.readers.iter().map(|r| (r.unit_price_yen, r.quantity)).collect();
-        prices.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        prices.sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
         let mut left = reader_limit;
         eligible_reader_cost = 0;
         for (price, quantity) in prices {
@@ -124,7 +126,11 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
             eligible_reader_cost += take * price;
             left -= take;
         }
-        let how = if rules.reader_limits_add_up { "各類型の上限台数の合計" } else { "類型のうち最も多い上限台数" };
+        let how = if rules.reader_limits_add_up {
+            "各類型の上限台数の合計"
+        } else {
+            "類型のうち最も多い上限台数"
+        };
         lines.push(line(
             "READER_LIMIT",
             format!(
@@ -181,7 +187,11 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
     };
     let eligible_amount = amount.min(cap);
     if amount > cap {
-        let how = if rules.caps_add_up && categories.len() > 1 { "各類型の限度額の合計" } else { "助成限度額" };
+        let how = if rules.caps_add_up && categories.len() > 1 {
+            "各類型の限度額の合計"
+        } else {
+            "助成限度額"
+        };
         lines.push(line(
             "CAP_APPLIED",
             format!("{how} {} を適用: {} → {}", yen(cap), yen(amount), yen(eligible_amount)),

@@ -143,9 +143,21 @@ pub fn check_costs(programme: &Programme, costs: &Costs) -> Vec<Problem> {
                         format!("must be between 1 and {MAX_READER_QUANTITY}"),
                     ));
                 }
-                check_amount(&mut problems, &format!("readers[{i}].unit_price_yen"), r.unit_price_yen, 1, MAX_UNIT_PRICE_YEN);
+                check_amount(
+                    &mut problems,
+                    &format!("readers[{i}].unit_price_yen"),
+                    r.unit_price_yen,
+                    1,
+                    MAX_UNIT_PRICE_YEN,
+                );
             }
-            check_amount(&mut problems, "connection_support_cost_yen", c.connection_support_cost_yen, 0, MAX_SERVICE_COST_YEN);
+            check_amount(
+                &mut problems,
+                "connection_support_cost_yen",
+                c.connection_support_cost_yen,
+                0,
+                MAX_SERVICE_COST_YEN,
+            );
             check_amount(&mut problems, "careplan_setup_cost_yen", c.careplan_setup_cost_yen, 0, MAX_SERVICE_COST_YEN);
             if problems.is_empty()
                 && c.readers.is_empty()
@@ -176,7 +188,13 @@ pub fn check_costs(programme: &Programme, costs: &Costs) -> Vec<Problem> {
                 _ if m.beds > MAX_BEDS => problems.push(problem("beds", format!("must be at most {MAX_BEDS}"))),
                 _ => {}
             }
-            check_amount(&mut problems, "software_change_cost_yen", m.software_change_cost_yen, 1, MAX_SOFTWARE_COST_YEN);
+            check_amount(
+                &mut problems,
+                "software_change_cost_yen",
+                m.software_change_cost_yen,
+                1,
+                MAX_SOFTWARE_COST_YEN,
+            );
             if problems.is_empty() && programme.tier_for(m.institution_type, m.beds).is_none() {
                 problems.push(problem("beds", "no tier of this programme covers this institution type and size"));
             }

@@ -29,7 +29,10 @@ fn care(categories: &[&str], readers: &[(i64, i64)], connection: i64, setup: i64
     Costs::CareOffice(CareOfficeCosts {
         office_number: office(),
         category_ids: categories.iter().map(|c| (*c).to_owned()).collect(),
-        readers: readers.iter().map(|&(quantity, unit_price_yen)| ReaderPurchase { quantity, unit_price_yen }).collect(),
+        readers: readers
+            .iter()
+            .map(|&(quantity, unit_price_yen)| ReaderPurchase { quantity, unit_price_yen })
+            .collect(),
         connection_support_cost_yen: connection,
         careplan_setup_cost_yen: setup,
     })
@@ -241,21 +244,147 @@ fn medical_tiers_under_fy2025() {
     const BIG: &str = "hospital_200_plus";
     const SMALL: &str = "hospital_199_or_fewer_or_clinic";
     let cases = [
-        MedicalCase { name: "200 beds: 1/2", kind: Hospital, beds: 200, cost: 400_000, rounding: Down, tier: BIG, amount: 200_000, capped: false },
-        MedicalCase { name: "199 beds: 3/4", kind: Hospital, beds: 199, cost: 400_000, rounding: Down, tier: SMALL, amount: 300_000, capped: false },
-        MedicalCase { name: "200 beds capped at 550,000", kind: Hospital, beds: 200, cost: 2_000_000, rounding: Down, tier: BIG, amount: 550_000, capped: true },
-        MedicalCase { name: "199 beds capped at 398,000", kind: Hospital, beds: 199, cost: 1_000_000, rounding: Down, tier: SMALL, amount: 398_000, capped: true },
-        MedicalCase { name: "1,000 beds", kind: Hospital, beds: 1_000, cost: 1_100_000, rounding: Down, tier: BIG, amount: 550_000, capped: false },
-        MedicalCase { name: "20 beds", kind: Hospital, beds: 20, cost: 100_000, rounding: Down, tier: SMALL, amount: 75_000, capped: false },
-        MedicalCase { name: "clinic without beds", kind: Clinic, beds: 0, cost: 200_000, rounding: Down, tier: SMALL, amount: 150_000, capped: false },
-        MedicalCase { name: "clinic with 19 beds", kind: Clinic, beds: 19, cost: 600_000, rounding: Down, tier: SMALL, amount: 398_000, capped: true },
+        MedicalCase {
+            name: "200 beds: 1/2",
+            kind: Hospital,
+            beds: 200,
+            cost: 400_000,
+            rounding: Down,
+            tier: BIG,
+            amount: 200_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "199 beds: 3/4",
+            kind: Hospital,
+            beds: 199,
+            cost: 400_000,
+            rounding: Down,
+            tier: SMALL,
+            amount: 300_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "200 beds capped at 550,000",
+            kind: Hospital,
+            beds: 200,
+            cost: 2_000_000,
+            rounding: Down,
+            tier: BIG,
+            amount: 550_000,
+            capped: true,
+        },
+        MedicalCase {
+            name: "199 beds capped at 398,000",
+            kind: Hospital,
+            beds: 199,
+            cost: 1_000_000,
+            rounding: Down,
+            tier: SMALL,
+            amount: 398_000,
+            capped: true,
+        },
+        MedicalCase {
+            name: "1,000 beds",
+            kind: Hospital,
+            beds: 1_000,
+            cost: 1_100_000,
+            rounding: Down,
+            tier: BIG,
+            amount: 550_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "20 beds",
+            kind: Hospital,
+            beds: 20,
+            cost: 100_000,
+            rounding: Down,
+            tier: SMALL,
+            amount: 75_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "clinic without beds",
+            kind: Clinic,
+            beds: 0,
+            cost: 200_000,
+            rounding: Down,
+            tier: SMALL,
+            amount: 150_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "clinic with 19 beds",
+            kind: Clinic,
+            beds: 19,
+            cost: 600_000,
+            rounding: Down,
+            tier: SMALL,
+            amount: 398_000,
+            capped: true,
+        },
         // 100,001 × 3/4 = 75,000.75 and 100,001 × 1/2 = 50,000.5.
-        MedicalCase { name: "3/4 rounds down", kind: Hospital, beds: 199, cost: 100_001, rounding: Down, tier: SMALL, amount: 75_000, capped: false },
-        MedicalCase { name: "3/4 rounds half up", kind: Hospital, beds: 199, cost: 100_001, rounding: HalfUp, tier: SMALL, amount: 75_001, capped: false },
-        MedicalCase { name: "3/4 rounds up", kind: Hospital, beds: 199, cost: 100_001, rounding: Up, tier: SMALL, amount: 75_001, capped: false },
-        MedicalCase { name: "1/2 of an odd cost rounds down", kind: Hospital, beds: 250, cost: 100_001, rounding: Down, tier: BIG, amount: 50_000, capped: false },
-        MedicalCase { name: "a half rounds half up", kind: Hospital, beds: 250, cost: 100_001, rounding: HalfUp, tier: BIG, amount: 50_001, capped: false },
-        MedicalCase { name: "a quarter stays down under half up", kind: Clinic, beds: 0, cost: 100_003, rounding: HalfUp, tier: SMALL, amount: 75_002, capped: false },
+        MedicalCase {
+            name: "3/4 rounds down",
+            kind: Hospital,
+            beds: 199,
+            cost: 100_001,
+            rounding: Down,
+            tier: SMALL,
+            amount: 75_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "3/4 rounds half up",
+            kind: Hospital,
+            beds: 199,
+            cost: 100_001,
+            rounding: HalfUp,
+            tier: SMALL,
+            amount: 75_001,
+            capped: false,
+        },
+        MedicalCase {
+            name: "3/4 rounds up",
+            kind: Hospital,
+            beds: 199,
+            cost: 100_001,
+            rounding: Up,
+            tier: SMALL,
+            amount: 75_001,
+            capped: false,
+        },
+        MedicalCase {
+            name: "1/2 of an odd cost rounds down",
+            kind: Hospital,
+            beds: 250,
+            cost: 100_001,
+            rounding: Down,
+            tier: BIG,
+            amount: 50_000,
+            capped: false,
+        },
+        MedicalCase {
+            name: "a half rounds half up",
+            kind: Hospital,
+            beds: 250,
+            cost: 100_001,
+            rounding: HalfUp,
+            tier: BIG,
+            amount: 50_001,
+            capped: false,
+        },
+        MedicalCase {
+            name: "a quarter stays down under half up",
+            kind: Clinic,
+            beds: 0,
+            cost: 100_003,
+            rounding: HalfUp,
+            tier: SMALL,
+            amount: 75_002,
+            capped: false,
+        },
     ];
     for case in cases {
         let mut programme = fy2025();
@@ -264,9 +393,19 @@ fn medical_tiers_under_fy2025() {
             .unwrap_or_else(|p| panic!("{}: {p:?}", case.name));
         assert_eq!(c.tier_id.as_deref(), Some(case.tier), "{}", case.name);
         assert_eq!(c.eligible_amount_yen, case.amount, "{}", case.name);
-        assert_eq!(c.lines.iter().any(|l| l.code == "TIER_CAP" && l.limit_id == case.tier), case.capped, "{}", case.name);
+        assert_eq!(
+            c.lines.iter().any(|l| l.code == "TIER_CAP" && l.limit_id == case.tier),
+            case.capped,
+            "{}",
+            case.name
+        );
         let rounded = c.lines.iter().any(|l| l.code == "ROUNDING");
-        assert_eq!(rounded, (case.cost * 3) % 4 != 0 && case.tier == SMALL || case.cost % 2 != 0 && case.tier == BIG, "{}", case.name);
+        assert_eq!(
+            rounded,
+            (case.cost * 3) % 4 != 0 && case.tier == SMALL || case.cost % 2 != 0 && case.tier == BIG,
+            "{}",
+            case.name
+        );
     }
 }
 
@@ -291,7 +430,11 @@ fn bad_claims_are_refused_field_by_field() {
         ("unknown category", care(&["spa"], &[(1, 10_000)], 0, 0), &["category_ids[0]"]),
         ("no category", care(&[], &[(1, 10_000)], 0, 0), &["category_ids"]),
         ("category twice", care(&[VISIT, VISIT], &[(1, 10_000)], 0, 0), &["category_ids[1]"]),
-        ("zero readers, free readers", care(&[VISIT], &[(0, 0)], 0, 0), &["readers[0].quantity", "readers[0].unit_price_yen"]),
+        (
+            "zero readers, free readers",
+            care(&[VISIT], &[(0, 0)], 0, 0),
+            &["readers[0].quantity", "readers[0].unit_price_yen"],
+        ),
         ("nothing claimed", care(&[VISIT], &[], 0, 0), &["readers"]),
         ("hospital without beds", medical_costs(InstitutionType::Hospital, 0, 100_000), &["beds"]),
         ("negative software cost", medical_costs(InstitutionType::Clinic, 0, -5), &["software_change_cost_yen"]),
@@ -339,10 +482,7 @@ fn the_fy2025_file_reproduces_the_seed_tables() {
         .collect();
     assert_eq!(
         tiers,
-        [
-            ("200床以上の病院", 200, None, 1, 2, 550_000),
-            ("199床以下の病院または診療所", 0, Some(199), 3, 4, 398_000),
-        ]
+        [("200床以上の病院", 200, None, 1, 2, 550_000), ("199床以下の病院または診療所", 0, Some(199), 3, 4, 398_000),]
     );
     assert_eq!(p.medical_tiers[0].institution_types, [InstitutionType::Hospital]);
     assert_eq!(p.medical_tiers[1].institution_types, [InstitutionType::Hospital, InstitutionType::Clinic]);

@@ -1,0 +1,516 @@
+//! The applicant's side: drafts, their costs, submission and evidence; and reading
+//! applications (every read audited).
+
+use chrono::{DateTime, Utc};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::subsidies::v1 as pb;
+use sea_orm::DatabaseTransaction;
+use tonic::Request;
+
+use super::write::{WriteError, check_request_id, db_error, idempotent, request_hash};
+use super::{Api, access, convert, page_size};
+use crate::domain::application::{Action, Status, category_key, check_drafting, check_window, next_status};
+use crate::domain::calculate::{Calculation, calculate};
+use crate::domain::costs::Costs;
+use crate::domain::programme::Programme;
+use crate::store::{self, Read, Record, application, evidence};
+
+/// Most evidence files on one application.
+const MAX_EVIDENCE: usize = 50;
+
+/// Decodes an application's costs under `application.`.
+fn decode_costs(v: &mut Violations, app: &pb::Application) -> Option<Costs> {
+    match &app.costs {
+        Some(pb::application::Costs::CareOffice(c)) => convert::decode_care_office(c, "application.", v),
+        Some(pb::application::Costs::MedicalInstitution(m)) => convert::decode_medical(m, "application.", v),
+        None => {
+            v.add("application.costs", "set care_office or medical_institution");
+            None
+        }
+    }
+}
+
+/// Calculates or reports the problems under `application.`.
+fn calculate_or_refuse(programme: &Programme, costs: &Costs) -> Result<Calculation, ApiError> {
+    calculate(programme, costs).map_err(|problems| {
+        let mut v = Violations::new();
+        convert::add_problems(&mut v, "application.", costs, problems);
+        match v.into_result() {
+            Err(err) => err,
+            Ok(()) => ApiError::internal("calculation refused without a problem"),
+        }
+    })
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, WriteError> {
+    serde_json::to_string(value).map_err(|e| WriteError::Api(ApiError::internal(e)))
+}
+
+/// The row after a change by `caller` at `now`: version + 1.
+pub(super) fn changed(mut row: application::Model, caller: &Caller, now: DateTime<Utc>) -> application::Model {
+    row.version += 1;
+    row.updated_at = now;
+    row.updated_by_role = caller.role.as_str().to_owned();
+    row.updated_by_subject = caller.subject.clone();
+    row.updated_by_org = access::organization(caller);
+    row
+}
+
+/// Loads an application for a write: the caller's own (applicant) or any (operator); refuses
+/// a stale `expected_version` with ABORTED.
+pub(super) async fn load_for_write(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    id: &str,
+    expected_version: i64,
+) -> Result<Record, WriteError> {
+    let Some(record) = store::find(txn, id).await? else {
+        return Err(if caller.role == Role::Operator {
+            ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id").into()
+        } else {
+            access::not_yours().into()
+        });
+    };
+    if !access::may_read(caller, &record.application.applicant_number) {
+        return Err(access::not_yours().into());
+    }
+    if record.application.version != expected_version {
+        return Err(ApiError::aborted(
+            "VERSION_MISMATCH",
+            "the application changed since it was read; read it again and retry",
+        )
+        .with_metadata("current_version", record.application.version.to_string())
+        .into());
+    }
+    Ok(record)
+}
+
+/// Writes `row` if its version still is `expected_version`, then returns the stored record.
+pub(super) async fn save(
+    txn: &DatabaseTransaction,
+    row: application::Model,
+    expected_version: i64,
+) -> Result<pb::Application, WriteError> {
+    let id = row.id.clone();
+    if !store::update_if_version(txn, row, expected_version).await? {
+        return Err(ApiError::aborted("VERSION_MISMATCH", "the application changed concurrently; read it again").into());
+    }
+    let record = store::find(txn, &id).await?.ok_or_else(|| ApiError::internal("application vanished"))?;
+    Ok(convert::application(&record)?)
+}
+
+/// Refuses an action the state does not allow.
+pub(super) fn transition(row: &application::Model, action: Action) -> Result<Status, WriteError> {
+    let status = Status::parse(&row.status).ok_or_else(|| ApiError::internal("unknown stored status"))?;
+    next_status(status, action).map_err(|e| ApiError::failed_precondition(e.reason, e.message).into())
+}
+
+/// Checks `expected_version` > 0.
+pub(super) fn check_version(v: &mut Violations, expected_version: i64) {
+    if expected_version <= 0 {
+        v.add("expected_version", "required: the version last read (> 0)");
+    }
+}
+
+/// Checks an application id is a UUID.
+pub(super) fn check_application_id(v: &mut Violations, field: &str, id: &str) {
+    if uuid::Uuid::parse_str(id).is_err() {
+        v.add(field, "must be an application id (UUID)");
+    }
+}
+
+fn kind_of(costs: &Costs) -> &'static str {
+    match costs {
+        Costs::CareOffice(_) => convert::CARE_OFFICE,
+        Costs::Medical(_) => convert::MEDICAL_INSTITUTION,
+    }
+}
+
+fn key_of(costs: &Costs, calculation: &Calculation) -> String {
+    match costs {
+        Costs::CareOffice(c) => category_key(&c.category_ids),
+        Costs::Medical(_) => calculation.tier_id.clone().unwrap_or_default(),
+    }
+}
+
+impl Api {
+    pub(super) async fn create(
+        &self,
+        request: Request<pb::CreateApplicationRequest>,
+    ) -> Result<pb::CreateApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        if !access::is_applicant(&caller) {
+            return Err(ApiError::permission_denied(
+                "APPLICANT_ONLY",
+                "applications are made by care offices and medical institutions",
+            ));
+        }
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &req.request_id);
+        let Some(app) = &req.application else {
+            v.add("application", "required");
+            v.into_result()?;
+            return Err(ApiError::internal("unreachable"));
+        };
+        let programme = self.programme(&mut v, "application.programme_id", &app.programme_id);
+        let costs = decode_costs(&mut v, app);
+        v.into_result()?;
+        let (Some(programme), Some(costs)) = (programme, costs) else {
+            return Err(ApiError::internal("decoded without values"));
+        };
+        access::require_own_claim(&caller, &costs)?;
+        let calculation = calculate_or_refuse(&programme, &costs)?;
+        let now = self.clock.now();
+        check_drafting(&programme, self.clock.today_jst())
+            .map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
+
+        let hash = request_hash("CreateApplication", &caller, req);
+        let application = idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let applicant = costs.applicant_number().to_owned();
+                if let Some(existing) = store::find_by_applicant(txn, &programme.programme_id, &applicant).await? {
+                    return Err(ApiError::already_exists(
+                        "APPLICATION_EXISTS",
+                        "this office or institution already has an application to this programme (one per programme)",
+                    )
+                    .with_metadata("application_id", existing)
+                    .into());
+                }
+                let row = application::Model {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    programme_id: programme.programme_id.clone(),
+                    applicant_kind: kind_of(&costs).to_owned(),
+                    applicant_number: applicant,
+                    prefecture_code: costs.prefecture_code().to_owned(),
+                    category_key: key_of(&costs, &calculation),
+                    costs: json(&costs)?,
+                    calculation: json(&calculation)?,
+                    eligible_amount_yen: calculation.eligible_amount_yen,
+                    status: Status::Draft.as_str().to_owned(),
+                    approved_amount_yen: None,
+                    rejection_reason: None,
+                    paid_amount_yen: None,
+                    paid_date: None,
+                    payment_reference: None,
+                    submitted_at: None,
+                    created_at: now,
+                    updated_at: now,
+                    updated_by_role: caller.role.as_str().to_owned(),
+                    updated_by_subject: caller.subject.clone(),
+                    updated_by_org: access::organization(&caller),
+                    version: 1,
+                };
+                let record = Record { application: row.clone(), evidence: Vec::new() };
+                store::insert(txn, row).await?;
+                Ok(pb::CreateApplicationResponse { application: Some(convert::application(&record)?) })
+            })
+        })
+        .await?;
+        Ok(application)
+    }
+
+    pub(super) async fn update(
+        &self,
+        request: Request<pb::UpdateApplicationRequest>,
+    ) -> Result<pb::UpdateApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        if !access::is_applicant(&caller) {
+            return Err(ApiError::permission_denied("APPLICANT_ONLY", "only the applicant changes its draft"));
+        }
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &req.request_id);
+        check_version(&mut v, req.expected_version);
+        let Some(app) = &req.application else {
+            v.add("application", "required");
+            v.into_result()?;
+            return Err(ApiError::internal("unreachable"));
+        };
+        check_application_id(&mut v, "application.application_id", &app.application_id);
+        let costs = decode_costs(&mut v, app);
+        v.into_result()?;
+        let Some(costs) = costs else { return Err(ApiError::internal("decoded without values")) };
+        access::require_own_claim(&caller, &costs)?;
+
+        let (id, expected, requested_programme) =
+            (app.application_id.clone(), req.expected_version, app.programme_id.clone());
+        let catalogue = self.catalogue.clone();
+        let (now, today) = (self.clock.now(), self.clock.today_jst());
+        let hash = request_hash("UpdateApplication", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let record = load_for_write(txn, &caller, &id, expected).await?;
+                let row = record.application;
+                if !requested_programme.is_empty() && requested_programme != row.programme_id {
+                    let mut v = Violations::new();
+                    v.add("application.programme_id", "is immutable; leave it empty or unchanged");
+                    return Err(ApiError::invalid_argument(v).into());
+                }
+                if costs.applicant_number() != row.applicant_number || kind_of(&costs) != row.applicant_kind {
+                    let mut v = Violations::new();
+                    v.add("application.costs", "the applicant of an application cannot change");
+                    return Err(ApiError::invalid_argument(v).into());
+                }
+                transition(&row, Action::Update)?;
+                let programme = catalogue.get(&row.programme_id).ok_or_else(|| {
+                    ApiError::failed_precondition("PROGRAMME_WITHDRAWN", "the programme is no longer offered")
+                })?;
+                check_drafting(&programme, today).map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
+                let calculation = calculate_or_refuse(&programme, &costs)?;
+                let mut next = changed(row, &caller, now);
+                next.category_key = key_of(&costs, &calculation);
+                next.costs = json(&costs)?;
+                next.calculation = json(&calculation)?;
+                next.eligible_amount_yen = calculation.eligible_amount_yen;
+                let application = save(txn, next, expected).await?;
+                Ok(pb::UpdateApplicationResponse { application: Some(application) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn submit(
+        &self,
+        request: Request<pb::SubmitApplicationRequest>,
+    ) -> Result<pb::SubmitApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        if !access::is_applicant(&caller) {
+            return Err(ApiError::permission_denied("APPLICANT_ONLY", "only the applicant submits its application"));
+        }
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &req.request_id);
+        check_version(&mut v, req.expected_version);
+        check_application_id(&mut v, "application_id", &req.application_id);
+        v.into_result()?;
+        let (id, expected) = (req.application_id.clone(), req.expected_version);
+        let catalogue = self.catalogue.clone();
+        let (now, today) = (self.clock.now(), self.clock.today_jst());
+        let hash = request_hash("SubmitApplication", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let record = load_for_write(txn, &caller, &id, expected).await?;
+                let row = record.application;
+                let status = transition(&row, Action::Submit)?;
+                let programme = catalogue.get(&row.programme_id).ok_or_else(|| {
+                    ApiError::failed_precondition("PROGRAMME_WITHDRAWN", "the programme is no longer offered")
+                })?;
+                check_window(&programme, today).map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
+                if row.eligible_amount_yen <= 0 {
+                    return Err(ApiError::failed_precondition(
+                        "NOTHING_ELIGIBLE",
+                        "the calculated subsidy is 0 yen; see the calculation's lines for why",
+                    )
+                    .into());
+                }
+                let mut next = changed(row, &caller, now);
+                next.status = status.as_str().to_owned();
+                next.submitted_at = Some(now);
+                let application = save(txn, next, expected).await?;
+                Ok(pb::SubmitApplicationResponse { application: Some(application) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn attach(
+        &self,
+        request: Request<pb::AttachEvidenceRequest>,
+    ) -> Result<pb::AttachEvidenceResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        if !access::is_applicant(&caller) {
+            return Err(ApiError::permission_denied("APPLICANT_ONLY", "the applicant attaches its evidence"));
+        }
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &req.request_id);
+        check_version(&mut v, req.expected_version);
+        check_application_id(&mut v, "application_id", &req.application_id);
+        let mut kind = None;
+        match &req.evidence {
+            None => v.add("evidence", "required"),
+            Some(e) => {
+                if e.attachment_id.is_empty()
+                    || e.attachment_id.len() > 64
+                    || !e.attachment_id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                {
+                    v.add(
+                        "evidence.attachment_id",
+                        "must be a DocumentService attachment id (1–64 letters, digits, - or _)",
+                    );
+                }
+                kind = pb::EvidenceKind::try_from(e.kind).ok().and_then(convert::evidence_kind_str);
+                if kind.is_none() {
+                    v.add("evidence.kind", "must be RECEIPT, INVOICE, QUOTATION, CONTRACT or OTHER");
+                }
+                if kind == Some("other") && e.description.trim().is_empty() {
+                    v.add("evidence.description", "required for OTHER");
+                }
+                if e.description.chars().count() > 500 {
+                    v.add("evidence.description", "at most 500 characters");
+                }
+            }
+        }
+        v.into_result()?;
+        let (Some(e), Some(kind)) = (req.evidence.clone(), kind) else {
+            return Err(ApiError::internal("decoded without values"));
+        };
+        let (id, expected) = (req.application_id.clone(), req.expected_version);
+        let now = self.clock.now();
+        let hash = request_hash("AttachEvidence", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let record = load_for_write(txn, &caller, &id, expected).await?;
+                transition(&record.application, Action::AttachEvidence)?;
+                if record.evidence.iter().any(|x| x.attachment_id == e.attachment_id) {
+                    return Err(
+                        ApiError::already_exists("EVIDENCE_ALREADY_ATTACHED", "this file is already attached").into()
+                    );
+                }
+                if record.evidence.len() >= MAX_EVIDENCE {
+                    return Err(ApiError::failed_precondition(
+                        "TOO_MANY_EVIDENCE_FILES",
+                        format!("an application holds at most {MAX_EVIDENCE} evidence files"),
+                    )
+                    .into());
+                }
+                store::insert_evidence(
+                    txn,
+                    evidence::Model {
+                        application_id: id.clone(),
+                        attachment_id: e.attachment_id,
+                        kind: kind.to_owned(),
+                        description: e.description,
+                        attached_at: now,
+                        attached_by_subject: caller.subject.clone(),
+                    },
+                )
+                .await?;
+                let next = changed(record.application, &caller, now);
+                let application = save(txn, next, expected).await?;
+                Ok(pb::AttachEvidenceResponse { application: Some(application) })
+            })
+        })
+        .await
+    }
+
+    fn read(caller: &Caller, rpc: &'static str, application_id: &str, outcome: &'static str) -> Read {
+        Read {
+            rpc,
+            subject: caller.subject.clone(),
+            role: caller.role.as_str(),
+            organization: access::organization(caller),
+            application_id: application_id.to_owned(),
+            purpose: if caller.role == Role::Operator { "subsidy_review" } else { "own_application" },
+            outcome,
+        }
+    }
+
+    pub(super) async fn get(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<pb::GetApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?;
+        access::require_participant(caller)?;
+        let id = &request.get_ref().application_id;
+        let mut v = Violations::new();
+        check_application_id(&mut v, "application_id", id);
+        v.into_result()?;
+        let found = store::find(&self.db, id).await.map_err(db_error)?;
+        let (outcome, result) = match found {
+            Some(record) if access::may_read(caller, &record.application.applicant_number) => {
+                ("granted", convert::application(&record))
+            }
+            Some(_) => ("denied", Err(access::not_yours())),
+            None if caller.role == Role::Operator => {
+                ("not_found", Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id")))
+            }
+            None => ("not_found", Err(access::not_yours())),
+        };
+        // The audit row is written before the answer leaves: no read goes unrecorded.
+        store::audit_reads(&self.db, vec![Self::read(caller, "GetApplication", id, outcome)], self.clock.now())
+            .await
+            .map_err(db_error)?;
+        Ok(pb::GetApplicationResponse { application: Some(result?) })
+    }
+
+    pub(super) async fn list(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<pb::ListApplicationsResponse, ApiError> {
+        let caller = Caller::from_request(&request)?;
+        access::require_participant(caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let limit = page_size(&mut v, req.page_size);
+        if !req.page_token.is_empty() && uuid::Uuid::parse_str(&req.page_token).is_err() {
+            v.add("page_token", "not a token from this RPC");
+        }
+        if !req.programme_id.is_empty() && self.catalogue.get(&req.programme_id).is_none() {
+            v.add("programme_id", "unknown programme");
+        }
+        let mut statuses = Vec::new();
+        for (i, s) in req.statuses.iter().enumerate() {
+            match pb::ApplicationStatus::try_from(*s).ok().and_then(convert::status_from) {
+                Some(st) => statuses.push(st.as_str().to_owned()),
+                None => v.add(format!("statuses[{i}]"), "not an application status"),
+            }
+        }
+        let applicant_kind = match pb::ApplicantKind::try_from(req.applicant_kind) {
+            Ok(pb::ApplicantKind::Unspecified) => None,
+            Ok(pb::ApplicantKind::CareOffice) => Some(convert::CARE_OFFICE.to_owned()),
+            Ok(pb::ApplicantKind::MedicalInstitution) => Some(convert::MEDICAL_INSTITUTION.to_owned()),
+            Err(_) => {
+                v.add("applicant_kind", "not an applicant kind");
+                None
+            }
+        };
+        check_prefecture(&mut v, &req.prefecture_code);
+        v.into_result()?;
+        let applicants = if caller.role == Role::Operator {
+            None
+        } else {
+            let own = access::own_numbers(caller);
+            if !req.applicant_number.is_empty() && !own.contains(&req.applicant_number) {
+                return Err(access::not_yours());
+            }
+            Some(own)
+        };
+        let filter = store::ListFilter {
+            applicants,
+            programme_id: (!req.programme_id.is_empty()).then(|| req.programme_id.clone()),
+            statuses,
+            applicant_kind,
+            prefecture_code: (!req.prefecture_code.is_empty()).then(|| req.prefecture_code.clone()),
+            applicant_number: (!req.applicant_number.is_empty()).then(|| req.applicant_number.clone()),
+        };
+        let after = (!req.page_token.is_empty()).then_some(req.page_token.as_str());
+        let (records, total) = store::list(&self.db, &filter, after, limit).await.map_err(db_error)?;
+        let applications = records.iter().map(convert::application).collect::<Result<Vec<_>, _>>()?;
+        let reads =
+            records.iter().map(|r| Self::read(caller, "ListApplications", &r.application.id, "granted")).collect();
+        store::audit_reads(&self.db, reads, self.clock.now()).await.map_err(db_error)?;
+        let full_page = u64::try_from(records.len()).unwrap_or(0) == limit;
+        Ok(pb::ListApplicationsResponse {
+            next_page_token: match records.last() {
+                Some(last) if full_page => last.application.id.clone(),
+                _ => String::new(),
+            },
+            applications,
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// Checks an optional two-digit prefecture code (01–47).
+pub(super) fn check_prefecture(v: &mut Violations, code: &str) {
+    if code.is_empty() {
+        return;
+    }
+    let valid = code.len() == 2 && code.parse::<u8>().is_ok_and(|n| (1..=47).contains(&n));
+    if !valid {
+        v.add("prefecture_code", "must be a two-digit prefecture code, 01–47");
+    }
+}

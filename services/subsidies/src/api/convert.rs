@@ -1,0 +1,312 @@
+//! Proto ↔ domain at the edge: decoding costs (collecting every problem with its field path),
+//! and mapping programmes, calculations and stored applications to their messages.
+
+use chrono::{DateTime, Utc};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode};
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::subsidies::v1 as pb;
+
+use crate::domain::application::Status;
+use crate::domain::calculate::Calculation;
+use crate::domain::costs::{CareOfficeCosts, Costs, MedicalCosts, ReaderPurchase};
+use crate::domain::money::Rounding;
+use crate::domain::programme::{InstitutionType, Programme};
+use crate::store::{Record, application};
+
+/// A timestamp message.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or_default(),
+    }
+}
+
+/// Decodes costs, recording problems under `prefix` (`application.`, ``).
+pub fn decode_care_office(c: &pb::CareOfficeCosts, prefix: &str, v: &mut Violations) -> Option<Costs> {
+    let office = v.check(&format!("{prefix}care_office.office_number"), CareOfficeNumber::parse(&c.office_number));
+    Some(Costs::CareOffice(CareOfficeCosts {
+        office_number: office?,
+        category_ids: c.category_ids.clone(),
+        readers: c
+            .readers
+            .iter()
+            .map(|r| ReaderPurchase { quantity: i64::from(r.quantity), unit_price_yen: r.unit_price_yen })
+            .collect(),
+        connection_support_cost_yen: c.connection_support_cost_yen,
+        careplan_setup_cost_yen: c.careplan_setup_cost_yen,
+    }))
+}
+
+/// Decodes medical costs, recording problems under `prefix`.
+pub fn decode_medical(m: &pb::MedicalInstitutionCosts, prefix: &str, v: &mut Violations) -> Option<Costs> {
+    let code = v.check(
+        &format!("{prefix}medical_institution.institution_code"),
+        MedicalInstitutionCode::parse(&m.institution_code),
+    );
+    let institution_type = match pb::InstitutionType::try_from(m.institution_type) {
+        Ok(pb::InstitutionType::Hospital) => Some(InstitutionType::Hospital),
+        Ok(pb::InstitutionType::Clinic) => Some(InstitutionType::Clinic),
+        _ => {
+            v.add(format!("{prefix}medical_institution.institution_type"), "must be HOSPITAL or CLINIC");
+            None
+        }
+    };
+    Some(Costs::Medical(MedicalCosts {
+        institution_code: code?,
+        institution_type: institution_type?,
+        beds: i64::from(m.beds),
+        software_change_cost_yen: m.software_change_cost_yen,
+    }))
+}
+
+/// Records the domain's problems with `costs` under the costs' field path.
+pub fn add_problems(v: &mut Violations, prefix: &str, costs: &Costs, problems: Vec<crate::domain::costs::Problem>) {
+    let kind = match costs {
+        Costs::CareOffice(_) => "care_office",
+        Costs::Medical(_) => "medical_institution",
+    };
+    for p in problems {
+        v.add(format!("{prefix}{kind}.{}", p.field), p.message);
+    }
+}
+
+fn rounding(r: Rounding) -> pb::RoundingMode {
+    match r {
+        Rounding::Down => pb::RoundingMode::Down,
+        Rounding::HalfUp => pb::RoundingMode::HalfUp,
+        Rounding::Up => pb::RoundingMode::Up,
+    }
+}
+
+fn institution_type(t: InstitutionType) -> pb::InstitutionType {
+    match t {
+        InstitutionType::Hospital => pb::InstitutionType::Hospital,
+        InstitutionType::Clinic => pb::InstitutionType::Clinic,
+    }
+}
+
+fn clamp_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A programme message.
+pub fn programme(p: &Programme) -> pb::Programme {
+    pb::Programme {
+        programme_id: p.programme_id.clone(),
+        fiscal_year: p.fiscal_year,
+        title: p.title.clone(),
+        application_open_date: p.application_open_date.map(kaigo_proto::from_naive_date),
+        application_deadline: Some(kaigo_proto::from_naive_date(p.application_deadline)),
+        rounding: rounding(p.rounding) as i32,
+        tax_included: p.tax_included,
+        care_office_rules: p.care_office.as_ref().map(|r| pb::CareOfficeRules {
+            categories: r
+                .categories
+                .iter()
+                .map(|c| pb::ServiceCategory {
+                    category_id: c.id.clone(),
+                    name: c.name.clone(),
+                    max_readers: clamp_i32(c.max_readers),
+                    cap_yen: c.cap_yen,
+                })
+                .collect(),
+            caps_add_up: r.caps_add_up,
+            reader_limits_add_up: r.reader_limits_add_up,
+            rate_numerator: clamp_i32(r.rate.numerator),
+            rate_denominator: clamp_i32(r.rate.denominator),
+            setup_requires_connection_support: r.setup_requires_connection_support,
+        }),
+        medical_tiers: p
+            .medical_tiers
+            .iter()
+            .map(|t| pb::MedicalTier {
+                tier_id: t.id.clone(),
+                name: t.name.clone(),
+                institution_types: t.institution_types.iter().map(|&ty| institution_type(ty) as i32).collect(),
+                min_beds: clamp_i32(t.min_beds),
+                max_beds: t.max_beds.map_or(0, clamp_i32),
+                rate_numerator: clamp_i32(t.rate.numerator),
+                rate_denominator: clamp_i32(t.rate.denominator),
+                cap_yen: t.cap_yen,
+            })
+            .collect(),
+    }
+}
+
+/// A calculation message.
+pub fn calculation(c: &Calculation) -> pb::SubsidyCalculation {
+    pb::SubsidyCalculation {
+        programme_id: c.programme_id.clone(),
+        total_cost_yen: c.total_cost_yen,
+        eligible_cost_yen: c.eligible_cost_yen,
+        eligible_amount_yen: c.eligible_amount_yen,
+        lines: c
+            .lines
+            .iter()
+            .map(|l| pb::CalculationLine {
+                code: l.code.clone(),
+                description: l.description.clone(),
+                amount_yen: l.amount_yen,
+                limit_id: l.limit_id.clone(),
+            })
+            .collect(),
+        tier_id: c.tier_id.clone().unwrap_or_default(),
+    }
+}
+
+/// Costs as their message.
+pub fn costs(c: &Costs) -> pb::application::Costs {
+    match c {
+        Costs::CareOffice(c) => pb::application::Costs::CareOffice(pb::CareOfficeCosts {
+            office_number: c.office_number.to_string(),
+            category_ids: c.category_ids.clone(),
+            readers: c
+                .readers
+                .iter()
+                .map(|r| pb::ReaderPurchase { quantity: clamp_i32(r.quantity), unit_price_yen: r.unit_price_yen })
+                .collect(),
+            connection_support_cost_yen: c.connection_support_cost_yen,
+            careplan_setup_cost_yen: c.careplan_setup_cost_yen,
+        }),
+        Costs::Medical(m) => pb::application::Costs::MedicalInstitution(pb::MedicalInstitutionCosts {
+            institution_code: m.institution_code.to_string(),
+            institution_type: institution_type(m.institution_type) as i32,
+            beds: clamp_i32(m.beds),
+            software_change_cost_yen: m.software_change_cost_yen,
+        }),
+    }
+}
+
+/// The stored status as its message.
+pub fn status(s: Status) -> pb::ApplicationStatus {
+    match s {
+        Status::Draft => pb::ApplicationStatus::Draft,
+        Status::Submitted => pb::ApplicationStatus::Submitted,
+        Status::UnderReview => pb::ApplicationStatus::UnderReview,
+        Status::Approved => pb::ApplicationStatus::Approved,
+        Status::Rejected => pb::ApplicationStatus::Rejected,
+        Status::Paid => pb::ApplicationStatus::Paid,
+    }
+}
+
+/// A status message as the stored status.
+pub fn status_from(s: pb::ApplicationStatus) -> Option<Status> {
+    Some(match s {
+        pb::ApplicationStatus::Unspecified => return None,
+        pb::ApplicationStatus::Draft => Status::Draft,
+        pb::ApplicationStatus::Submitted => Status::Submitted,
+        pb::ApplicationStatus::UnderReview => Status::UnderReview,
+        pb::ApplicationStatus::Approved => Status::Approved,
+        pb::ApplicationStatus::Rejected => Status::Rejected,
+        pb::ApplicationStatus::Paid => Status::Paid,
+    })
+}
+
+/// Stored applicant kinds.
+pub const CARE_OFFICE: &str = "care_office";
+/// Stored applicant kinds.
+pub const MEDICAL_INSTITUTION: &str = "medical_institution";
+
+/// The stored applicant kind as its message.
+pub fn applicant_kind(kind: &str) -> pb::ApplicantKind {
+    match kind {
+        CARE_OFFICE => pb::ApplicantKind::CareOffice,
+        MEDICAL_INSTITUTION => pb::ApplicantKind::MedicalInstitution,
+        _ => pb::ApplicantKind::Unspecified,
+    }
+}
+
+fn role(name: &str) -> common::Role {
+    match name {
+        "insurer" => common::Role::Insurer,
+        "care_office" => common::Role::CareOffice,
+        "service_provider" => common::Role::ServiceProvider,
+        "medical_institution" => common::Role::MedicalInstitution,
+        "insured_person" => common::Role::InsuredPerson,
+        "operator" => common::Role::Operator,
+        "system" => common::Role::System,
+        _ => common::Role::Unspecified,
+    }
+}
+
+/// The decoded parts of a stored application.
+pub struct Decoded {
+    /// The claimed costs.
+    pub costs: Costs,
+    /// The calculation snapshot.
+    pub calculation: Calculation,
+    /// The state.
+    pub status: Status,
+}
+
+/// Decodes the JSON columns and the status of a stored application.
+pub fn decode_row(a: &application::Model) -> Result<Decoded, ApiError> {
+    let costs: Costs = serde_json::from_str(&a.costs).map_err(ApiError::internal)?;
+    let calculation: Calculation = serde_json::from_str(&a.calculation).map_err(ApiError::internal)?;
+    let status = Status::parse(&a.status)
+        .ok_or_else(|| ApiError::internal(format!("application {} has unknown status {}", a.id, a.status)))?;
+    Ok(Decoded { costs, calculation, status })
+}
+
+/// The application message of a stored record.
+pub fn application(record: &Record) -> Result<pb::Application, ApiError> {
+    let a = &record.application;
+    let decoded = decode_row(a)?;
+    Ok(pb::Application {
+        application_id: a.id.clone(),
+        programme_id: a.programme_id.clone(),
+        applicant_kind: applicant_kind(&a.applicant_kind) as i32,
+        prefecture_code: a.prefecture_code.clone(),
+        costs: Some(costs(&decoded.costs)),
+        calculation: Some(calculation(&decoded.calculation)),
+        status: status(decoded.status) as i32,
+        evidence: record
+            .evidence
+            .iter()
+            .map(|e| pb::Evidence {
+                attachment_id: e.attachment_id.clone(),
+                kind: evidence_kind_from_str(&e.kind) as i32,
+                description: e.description.clone(),
+                attach_time: Some(timestamp(e.attached_at)),
+            })
+            .collect(),
+        approved_amount_yen: a.approved_amount_yen.unwrap_or_default(),
+        rejection_reason: a.rejection_reason.clone().unwrap_or_default(),
+        paid_amount_yen: a.paid_amount_yen.unwrap_or_default(),
+        paid_date: a.paid_date.map(kaigo_proto::from_naive_date),
+        payment_reference: a.payment_reference.clone().unwrap_or_default(),
+        submit_time: a.submitted_at.map(timestamp),
+        create_time: Some(timestamp(a.created_at)),
+        update_time: Some(timestamp(a.updated_at)),
+        updated_by: Some(common::Actor {
+            role: role(&a.updated_by_role) as i32,
+            subject: a.updated_by_subject.clone(),
+            organization_number: a.updated_by_org.clone(),
+        }),
+        version: a.version,
+    })
+}
+
+/// Stored evidence kinds.
+pub fn evidence_kind_str(kind: pb::EvidenceKind) -> Option<&'static str> {
+    Some(match kind {
+        pb::EvidenceKind::Unspecified => return None,
+        pb::EvidenceKind::Receipt => "receipt",
+        pb::EvidenceKind::Invoice => "invoice",
+        pb::EvidenceKind::Quotation => "quotation",
+        pb::EvidenceKind::Contract => "contract",
+        pb::EvidenceKind::Other => "other",
+    })
+}
+
+fn evidence_kind_from_str(s: &str) -> pb::EvidenceKind {
+    match s {
+        "receipt" => pb::EvidenceKind::Receipt,
+        "invoice" => pb::EvidenceKind::Invoice,
+        "quotation" => pb::EvidenceKind::Quotation,
+        "contract" => pb::EvidenceKind::Contract,
+        "other" => pb::EvidenceKind::Other,
+        _ => pb::EvidenceKind::Unspecified,
+    }
+}

@@ -1,0 +1,243 @@
+//! The operator's side: review, approval or rejection, payment, and the report.
+
+use kaigo_platform::auth::Caller;
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::subsidies::v1 as pb;
+use tonic::Request;
+
+use super::applications::{
+    changed, check_application_id, check_prefecture, check_version, load_for_write, save, transition,
+};
+use super::write::{check_request_id, db_error, idempotent, request_hash};
+use super::{Api, access, convert};
+use crate::domain::application::Action;
+use crate::store::{self, Read};
+
+/// Longest rejection reason.
+const MAX_REASON_CHARS: usize = 1_000;
+/// Longest payment reference.
+const MAX_REFERENCE_CHARS: usize = 64;
+
+/// The checks every operator step shares.
+fn common(v: &mut Violations, request_id: &str, application_id: &str, expected_version: i64) {
+    check_request_id(v, request_id);
+    check_application_id(v, "application_id", application_id);
+    check_version(v, expected_version);
+}
+
+impl Api {
+    pub(super) async fn review(
+        &self,
+        request: Request<pb::ReviewApplicationRequest>,
+    ) -> Result<pb::ReviewApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        access::require_operator(&caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        v.into_result()?;
+        let (id, expected, now) = (req.application_id.clone(), req.expected_version, self.clock.now());
+        let hash = request_hash("ReviewApplication", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let status = transition(&row, Action::Review)?;
+                let mut next = changed(row, &caller, now);
+                next.status = status.as_str().to_owned();
+                Ok(pb::ReviewApplicationResponse { application: Some(save(txn, next, expected).await?) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn approve(
+        &self,
+        request: Request<pb::ApproveApplicationRequest>,
+    ) -> Result<pb::ApproveApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        access::require_operator(&caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        if req.approved_amount_yen < 0 {
+            v.add("approved_amount_yen", "must not be negative (0 = the calculated amount)");
+        }
+        v.into_result()?;
+        let (id, expected, now, requested) =
+            (req.application_id.clone(), req.expected_version, self.clock.now(), req.approved_amount_yen);
+        let hash = request_hash("ApproveApplication", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let status = transition(&row, Action::Approve)?;
+                let amount = if requested == 0 { row.eligible_amount_yen } else { requested };
+                if amount > row.eligible_amount_yen {
+                    let mut v = Violations::new();
+                    v.add(
+                        "approved_amount_yen",
+                        format!("must not exceed the calculated eligible amount ({} yen)", row.eligible_amount_yen),
+                    );
+                    return Err(ApiError::invalid_argument(v).into());
+                }
+                if amount <= 0 {
+                    return Err(ApiError::failed_precondition(
+                        "NOTHING_ELIGIBLE",
+                        "the calculated subsidy is 0 yen; reject the application instead",
+                    )
+                    .into());
+                }
+                let mut next = changed(row, &caller, now);
+                next.status = status.as_str().to_owned();
+                next.approved_amount_yen = Some(amount);
+                Ok(pb::ApproveApplicationResponse { application: Some(save(txn, next, expected).await?) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn reject(
+        &self,
+        request: Request<pb::RejectApplicationRequest>,
+    ) -> Result<pb::RejectApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        access::require_operator(&caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        if req.reason.trim().is_empty() {
+            v.add("reason", "required: the applicant is told why");
+        } else if req.reason.chars().count() > MAX_REASON_CHARS {
+            v.add("reason", format!("at most {MAX_REASON_CHARS} characters"));
+        }
+        v.into_result()?;
+        let (id, expected, now, reason) =
+            (req.application_id.clone(), req.expected_version, self.clock.now(), req.reason.trim().to_owned());
+        let hash = request_hash("RejectApplication", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let status = transition(&row, Action::Reject)?;
+                let mut next = changed(row, &caller, now);
+                next.status = status.as_str().to_owned();
+                next.rejection_reason = Some(reason);
+                Ok(pb::RejectApplicationResponse { application: Some(save(txn, next, expected).await?) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn pay(
+        &self,
+        request: Request<pb::RecordPaymentRequest>,
+    ) -> Result<pb::RecordPaymentResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        access::require_operator(&caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        if req.paid_amount_yen <= 0 {
+            v.add("paid_amount_yen", "required: the amount paid, > 0");
+        }
+        let today = self.clock.today_jst();
+        let paid_date = match &req.paid_date {
+            None => {
+                v.add("paid_date", "required");
+                None
+            }
+            Some(d) => v.check("paid_date", kaigo_proto::to_naive_date(d)),
+        };
+        if paid_date.is_some_and(|d| d > today) {
+            v.add("paid_date", "must not be in the future (JST)");
+        }
+        if req.payment_reference.chars().count() > MAX_REFERENCE_CHARS {
+            v.add("payment_reference", format!("at most {MAX_REFERENCE_CHARS} characters"));
+        }
+        v.into_result()?;
+        let Some(paid_date) = paid_date else { return Err(ApiError::internal("decoded without values")) };
+        let (id, expected, now, amount, reference) = (
+            req.application_id.clone(),
+            req.expected_version,
+            self.clock.now(),
+            req.paid_amount_yen,
+            req.payment_reference.clone(),
+        );
+        let hash = request_hash("RecordPayment", &caller, req);
+        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+            Box::pin(async move {
+                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let status = transition(&row, Action::Pay)?;
+                let approved = row.approved_amount_yen.unwrap_or_default();
+                if amount > approved {
+                    let mut v = Violations::new();
+                    v.add("paid_amount_yen", format!("must not exceed the approved amount ({approved} yen)"));
+                    return Err(ApiError::invalid_argument(v).into());
+                }
+                let mut next = changed(row, &caller, now);
+                next.status = status.as_str().to_owned();
+                next.paid_amount_yen = Some(amount);
+                next.paid_date = Some(paid_date);
+                next.payment_reference = (!reference.is_empty()).then_some(reference);
+                Ok(pb::RecordPaymentResponse { application: Some(save(txn, next, expected).await?) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<pb::GetReportResponse, ApiError> {
+        let caller = Caller::from_request(&request)?;
+        access::require_operator(caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let programme = self.programme(&mut v, "programme_id", &req.programme_id);
+        check_prefecture(&mut v, &req.prefecture_code);
+        v.into_result()?;
+        let Some(programme) = programme else { return Err(ApiError::internal("decoded without values")) };
+        let prefecture = (!req.prefecture_code.is_empty()).then_some(req.prefecture_code.as_str());
+        let now = self.clock.now();
+        let rows = store::report(&self.db, &programme.programme_id, prefecture).await.map_err(db_error)?;
+        store::audit_reads(
+            &self.db,
+            vec![Read {
+                rpc: "GetReport",
+                subject: caller.subject.clone(),
+                role: caller.role.as_str(),
+                organization: String::new(),
+                application_id: String::new(),
+                purpose: "subsidy_report",
+                outcome: "granted",
+            }],
+            now,
+        )
+        .await
+        .map_err(db_error)?;
+        let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+        let mut total = pb::ReportRow::default();
+        let rows: Vec<pb::ReportRow> = rows
+            .into_iter()
+            .map(|r| {
+                let row = pb::ReportRow {
+                    prefecture_code: r.prefecture_code,
+                    applicant_kind: convert::applicant_kind(&r.applicant_kind) as i32,
+                    category_key: r.category_key,
+                    submitted_count: count(r.submitted_count),
+                    approved_count: count(r.approved_count),
+                    approved_amount_yen: r.approved_amount_yen,
+                    paid_count: count(r.paid_count),
+                    paid_amount_yen: r.paid_amount_yen,
+                    rejected_count: count(r.rejected_count),
+                };
+                total.submitted_count = total.submitted_count.saturating_add(row.submitted_count);
+                total.approved_count = total.approved_count.saturating_add(row.approved_count);
+                total.approved_amount_yen = total.approved_amount_yen.saturating_add(row.approved_amount_yen);
+                total.paid_count = total.paid_count.saturating_add(row.paid_count);
+                total.paid_amount_yen = total.paid_amount_yen.saturating_add(row.paid_amount_yen);
+                total.rejected_count = total.rejected_count.saturating_add(row.rejected_count);
+                row
+            })
+            .collect();
+        Ok(pb::GetReportResponse { rows, total: Some(total), compute_time: Some(convert::timestamp(now)) })
+    }
+}

@@ -1,0 +1,122 @@
+//! The sea-orm entities of the subsidies schema.
+
+/// `applications`: one row per application (one per applicant per programme).
+pub mod application {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "applications")]
+    pub struct Model {
+        /// UUID v7: its text sorts by creation time, which pages "newest first".
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub programme_id: String,
+        /// `care_office` or `medical_institution`.
+        pub applicant_kind: String,
+        /// Office number or institution code (organisations, not persons).
+        pub applicant_number: String,
+        pub prefecture_code: String,
+        /// Sorted category ids joined with `+`, or the medical tier id.
+        pub category_key: String,
+        /// The claimed costs, as domain JSON.
+        #[sea_orm(column_type = "Text")]
+        pub costs: String,
+        /// The calculation for those costs, as domain JSON (a snapshot: a later correction of
+        /// the programme file does not change what was calculated).
+        #[sea_orm(column_type = "Text")]
+        pub calculation: String,
+        pub eligible_amount_yen: i64,
+        pub status: String,
+        pub approved_amount_yen: Option<i64>,
+        pub rejection_reason: Option<String>,
+        pub paid_amount_yen: Option<i64>,
+        pub paid_date: Option<Date>,
+        pub payment_reference: Option<String>,
+        pub submitted_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub updated_by_role: String,
+        pub updated_by_subject: String,
+        pub updated_by_org: String,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `application_evidence`: references to files the documents service stores.
+pub mod evidence {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "application_evidence")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub application_id: String,
+        /// DocumentService attachment id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub attachment_id: String,
+        pub kind: String,
+        pub description: String,
+        pub attached_at: DateTimeUtc,
+        pub attached_by_subject: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `idempotency_keys`: the first response to each `request_id`.
+pub mod idempotency {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        /// SHA-256 of the RPC, the caller and the request.
+        pub request_hash: String,
+        /// The encoded response message.
+        pub response: Vec<u8>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `application_reads`: who read which application, when, why, with what outcome.
+pub mod audit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "application_reads")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub read_at: DateTimeUtc,
+        pub rpc: String,
+        pub subject: String,
+        pub role: String,
+        /// The organisation the caller acted for (office number, institution code), if any.
+        pub organization: String,
+        /// The application read; empty for a report over many.
+        pub application_id: String,
+        pub purpose: String,
+        /// `granted`, `denied` or `not_found`.
+        pub outcome: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
