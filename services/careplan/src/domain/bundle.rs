@@ -1,0 +1,139 @@
+//! Send units (送信単位, CAREPLAN-CSV.md §3.3): the files of one unit share the sequence, the
+//! addressing and the month, and together are exactly the unit's required files (spec data).
+
+use std::collections::BTreeMap;
+
+use super::file_name::FileName;
+use super::issue::Issue;
+use super::kind::{FormKind, UnitKind};
+use super::spec::Spec;
+use super::values::YearMonthOrZero;
+
+/// Checks that `names` (the parsed names of the files, in request order) form one unit of
+/// `kind`. File-level problems are the reader's; these are the bundle's.
+pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let Some(first) = names.first() else {
+        issues.push(Issue::error("MISSING_REQUIRED_FILE", format!("a {} unit needs its files", kind.name())));
+        return issues;
+    };
+    let Some(rule) = spec.layout(&first.layout).and_then(|l| l.units.get(&kind)) else {
+        issues.push(Issue::error("UNKNOWN_SEND_UNIT", format!("layout {} has no {} unit", first.layout, kind.name())));
+        return issues;
+    };
+    let mut counts: BTreeMap<FormKind, usize> = BTreeMap::new();
+    let rendered = |n: &FileName| n.render(spec).unwrap_or_default();
+    for name in names {
+        *counts.entry(name.kind).or_default() += 1;
+        let file = rendered(name);
+        if name.sequence != first.sequence {
+            issues.push(
+                Issue::error("SEQUENCE_MISMATCH", "every file of a send unit carries the same file sequence")
+                    .in_file(&file),
+            );
+        }
+        if (&name.sender, &name.sender_type, &name.receiver, &name.receiver_type)
+            != (&first.sender, &first.sender_type, &first.receiver, &first.receiver_type)
+        {
+            issues.push(
+                Issue::error("ADDRESS_MISMATCH", "every file of a send unit has the same sender and receiver")
+                    .in_file(&file),
+            );
+        }
+        if name.layout != first.layout {
+            issues.push(Issue::error("LAYOUT_MISMATCH", "a send unit does not mix file-name layouts").in_file(&file));
+        }
+        if !rule.required.contains(&name.kind) {
+            issues.push(
+                Issue::error("UNEXPECTED_FILE", format!("{} is not part of a {} unit", name.kind, kind.name()))
+                    .in_file(&file),
+            );
+        }
+    }
+    for required in &rule.required {
+        match counts.get(required).copied().unwrap_or(0) {
+            0 => issues.push(Issue::error(
+                "MISSING_REQUIRED_FILE",
+                format!("a {} unit needs a {} file", kind.name(), required),
+            )),
+            1 => {}
+            _ => {
+                issues.push(Issue::error("DUPLICATE_FILE", format!("a {} unit has one {} file", kind.name(), required)))
+            }
+        }
+    }
+    // The month: one service month across the unit; a PLAN unit's 補足 carries 000000.
+    let months: Vec<_> = names.iter().filter_map(|n| n.month.map(|m| (n, m))).collect();
+    for (name, month) in &months {
+        let fine = match (rule.month, month) {
+            (false, YearMonthOrZero::Zero) => true,
+            (true, YearMonthOrZero::Month(m)) => {
+                Some(*m)
+                    == months.iter().find_map(|(_, m)| match m {
+                        YearMonthOrZero::Month(m) => Some(*m),
+                        YearMonthOrZero::Zero => None,
+                    })
+            }
+            _ => false,
+        };
+        if !fine {
+            issues.push(
+                Issue::error("MONTH_MISMATCH", format!("the files of a {} unit share one service month", kind.name()))
+                    .in_file(&rendered(name)),
+            );
+        }
+    }
+    issues
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(names: &[&str]) -> Vec<FileName> {
+        let spec = Spec::embedded().unwrap();
+        names.iter().map(|n| FileName::parse(n, &spec).unwrap()).collect()
+    }
+
+    fn codes(kind: UnitKind, names: &[&str]) -> Vec<&'static str> {
+        let spec = Spec::embedded().unwrap();
+        let parsed = parse(names);
+        let refs: Vec<_> = parsed.iter().collect();
+        check_unit(kind, &refs, &spec).iter().map(|i| i.code).collect()
+    }
+
+    const TAIL: &str = "1370000018_43_1370000026_11_20250425103000.CSV";
+
+    #[test]
+    fn a_complete_usage_ticket_unit_passes() {
+        let names =
+            [format!("UPPLAN_202505_{TAIL}"), format!("UPSIKYU_202505_{TAIL}"), format!("UPHOSOKU_202505_{TAIL}")];
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(codes(UnitKind::UsageTicket, &refs), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_missing_file_and_other_mismatches_are_all_listed() {
+        let names = [
+            format!("UPPLAN_202505_{TAIL}"),
+            format!("UPHOSOKU_202506_{TAIL}"),
+            "UP1KYO_1370000018_43_1370000034_17_20250425103001.CSV".to_owned(),
+        ];
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(
+            codes(UnitKind::UsageTicket, &refs),
+            vec!["SEQUENCE_MISMATCH", "ADDRESS_MISMATCH", "UNEXPECTED_FILE", "MISSING_REQUIRED_FILE", "MONTH_MISMATCH"]
+        );
+    }
+
+    #[test]
+    fn a_plan_unit_needs_table_3_in_v4_but_not_in_v3() {
+        let v4 = [format!("UP1KYO_{TAIL}"), format!("UP2KYO_{TAIL}"), format!("UPHOSOKU_000000_{TAIL}")];
+        let refs: Vec<&str> = v4.iter().map(String::as_str).collect();
+        assert_eq!(codes(UnitKind::Plan, &refs), vec!["MISSING_REQUIRED_FILE"]);
+        let tail3 = "1370000018_1370000026_20221225103000.CSV";
+        let v3 = [format!("UP1KYO_{tail3}"), format!("UP2KYO_{tail3}"), format!("UPHOSOKU_000000_{tail3}")];
+        let refs: Vec<&str> = v3.iter().map(String::as_str).collect();
+        assert_eq!(codes(UnitKind::Plan, &refs), Vec::<&str>::new());
+    }
+}
