@@ -1,48 +1,142 @@
-//! kaigo-eligibility: 介護保険資格確認 — is this person insured, at what care level, with which co-payment ratio and cost limits, on a given date.
+//! kaigo-eligibility: 介護保険資格確認 — is this person insured, at what care level, with which
+//! co-payment ratio and cost limits, on a given date.
 //!
-//! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
-//! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
-//! `kaigo.eligibility.v1.EligibilityService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
+//! The hot path of the platform. Reads are answered from a two-tier cache ([`cache`]) over
+//! PostgreSQL; every read of a person is audited off the request path ([`audit`]); insurers
+//! write persons and their periods idempotently and with optimistic concurrency ([`api`]).
+//! Shape (ARCHITECTURE.md): `api` → `domain` (pure rules) → `store` (the only SQL).
+
+pub mod api;
+pub mod audit;
+pub mod cache;
+pub mod demo;
+pub mod domain;
+mod events;
+pub mod key;
+pub mod store;
+
+use std::time::Duration;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::{EligibilityService, EligibilityServiceServer};
+use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
+
+pub use api::Api;
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "eligibility";
 
 /// `[eligibility]` configuration (`KAIGO_ELIGIBILITY__*`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Config {
+    /// L1 (in-process) budget, bytes.
+    pub l1_max_bytes: u64,
+    /// L1 lifetime of a known person, milliseconds. Invalidation is by pub/sub; this bounds
+    /// staleness if an invalidation is ever lost.
+    pub l1_ttl_ms: u64,
+    /// L1 lifetime of an unknown person (negative cache), milliseconds.
+    pub negative_ttl_ms: u64,
+    /// Redis hash buckets persons are spread over; about (persons / 64) keeps each bucket a
+    /// compact listpack (Redis `hash-max-listpack-entries` 128).
+    pub l2_buckets: u64,
+    /// Shortest certification validity, months (§2.5).
+    pub validity_min_months: u32,
+    /// Longest certification validity, months (§2.5: 48 nationally; a municipality may cap
+    /// lower, e.g. 36).
+    pub validity_max_months: u32,
+    /// A validity starting mid-month gets the rest of that month on top (UNCONFIRMED rule).
+    pub mid_month_start_adds_rest_of_month: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            l1_max_bytes: 256 * 1024 * 1024,
+            l1_ttl_ms: 60_000,
+            negative_ttl_ms: 5_000,
+            l2_buckets: 1 << 19,
+            validity_min_months: 3,
+            validity_max_months: 48,
+            mid_month_start_adds_rest_of_month: true,
+        }
+    }
+}
 
 impl Validate for Config {
-    fn validate(&self, _problems: &mut Problems) {}
+    fn validate(&self, problems: &mut Problems) {
+        if self.l1_max_bytes < 1024 * 1024 {
+            problems.add("eligibility.l1_max_bytes", "must be at least 1 MiB");
+        }
+        if self.l1_ttl_ms == 0 || self.l1_ttl_ms > 3_600_000 {
+            problems.add("eligibility.l1_ttl_ms", "must be between 1 ms and 1 hour");
+        }
+        if self.negative_ttl_ms > 600_000 {
+            problems.add("eligibility.negative_ttl_ms", "must be at most 10 minutes");
+        }
+        if self.l2_buckets == 0 {
+            problems.add("eligibility.l2_buckets", "must be at least 1");
+        }
+        if self.validity_min_months == 0 || self.validity_min_months > self.validity_max_months {
+            problems.add("eligibility.validity_min_months", "must be at least 1 and at most validity_max_months");
+        }
+        if self.validity_max_months > 48 {
+            problems.add("eligibility.validity_max_months", "must be at most 48 (介護保険法施行規則)");
+        }
+    }
 }
 
-/// The gRPC API.
-#[derive(Clone)]
-pub struct Api {
-    #[allow(dead_code)] // used by the RPCs this service's issue adds
-    ctx: ServiceContext,
+impl Config {
+    fn cache_settings(&self) -> cache::CacheSettings {
+        cache::CacheSettings {
+            l1_max_bytes: self.l1_max_bytes,
+            l1_ttl: Duration::from_millis(self.l1_ttl_ms),
+            negative_ttl: Duration::from_millis(self.negative_ttl_ms),
+        }
+    }
+
+    fn validity_rules(&self) -> domain::validity::ValidityRules {
+        domain::validity::ValidityRules {
+            min_months: self.validity_min_months,
+            max_months: self.validity_max_months,
+            mid_month_start_adds_rest_of_month: self.mid_month_start_adds_rest_of_month,
+        }
+    }
 }
 
-#[tonic::async_trait]
-impl EligibilityService for Api {}
-
-/// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
-/// configured message limits.
-pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<EligibilityServiceServer<Api>, StartError> {
+/// Builds the API and starts its background tasks: the outbox relay, the audit writer, the
+/// cache invalidation listener and the event consumers.
+pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
     ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(EligibilityServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+    let store = store::Store::new(ctx.db.clone());
+    let l2 = ctx.redis.clone().map(|redis| cache::L2::new(redis, config.l2_buckets));
+    let cache = cache::Cache::new(store.clone(), l2.clone(), &config.cache_settings());
+    if let Some(l2) = l2 {
+        let listening = cache.clone();
+        ctx.background.spawn("eligibility-invalidation", move |stopping| l2.listen(listening, stopping));
+    }
+    events::spawn_consumers(ctx, &cache);
+    let auditor = audit::Auditor::spawn(store.clone(), &ctx.background);
+    Api::new(api::Inner {
+        store,
+        cache,
+        auditor,
+        rules: config.validity_rules(),
+        today: kaigo_platform::time::today_jst,
+    })
+}
+
+/// Starts the service and returns its tonic server with the configured message limits.
+pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<EligibilityServiceServer<Api>, StartError> {
+    Ok(kaigo_platform::limit_messages!(EligibilityServiceServer::new(build(ctx, config)), ctx))
 }
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
-pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    Ok(())
+pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
+    demo::seed(&store::Store::new(ctx.db.clone())).await
 }
 
 /// This service's migrations, applied by `kaigo migrate eligibility`.
@@ -50,6 +144,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration)]
+        vec![Box::new(EventTablesMigration), Box::new(store::migration::CreateTables)]
     }
 }

@@ -1,0 +1,394 @@
+//! Conversions between the wire (kaigo.eligibility.v1) and the domain, with validation that
+//! reports every problem against its field path.
+
+use chrono::NaiveDate;
+use kaigo_platform::Violations;
+use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
+use kaigo_proto::google::r#type::Date;
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::eligibility::v1 as pb;
+use kaigo_proto::{from_naive_date, to_naive_date};
+
+use crate::domain::caps::national_caps;
+use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind};
+use crate::domain::{CareLevel, Detail, Record};
+use crate::key::PersonKey;
+
+/// Parses the person key, recording problems under `prefix` (e.g. `queries[3].`).
+pub fn key(v: &mut Violations, prefix: &str, insurer: &str, insured: &str) -> Option<PersonKey> {
+    let insurer = v.check(&format!("{prefix}insurer_number"), InsurerNumber::parse(insurer));
+    let insured = v.check(&format!("{prefix}insured_number"), InsuredNumber::parse(insured));
+    Some(PersonKey::new(&insurer?, &insured?))
+}
+
+/// A required date.
+pub fn date(v: &mut Violations, field: &str, value: Option<&Date>) -> Option<NaiveDate> {
+    match value {
+        None => {
+            v.add(field, "is required");
+            None
+        }
+        Some(d) => v.check(field, to_naive_date(d)),
+    }
+}
+
+/// An optional date (absent or all zero means none).
+pub fn optional_date(v: &mut Violations, field: &str, value: Option<&Date>) -> Option<Option<NaiveDate>> {
+    match value {
+        None => Some(None),
+        Some(d) if d.year == 0 && d.month == 0 && d.day == 0 => Some(None),
+        Some(d) => v.check(field, to_naive_date(d)).map(Some),
+    }
+}
+
+/// A period: start required, end optional (open).
+pub fn period(
+    v: &mut Violations,
+    field: &str,
+    value: Option<&common::Period>,
+) -> Option<(NaiveDate, Option<NaiveDate>)> {
+    let Some(p) = value else {
+        v.add(field, "is required");
+        return None;
+    };
+    let start = date(v, &format!("{field}.start"), p.start.as_ref());
+    let end = optional_date(v, &format!("{field}.end"), p.end.as_ref());
+    Some((start?, end?))
+}
+
+/// Wire → domain care level.
+pub fn care_level(v: &mut Violations, field: &str, value: i32) -> Option<CareLevel> {
+    use common::CareLevel as P;
+    let level = match P::try_from(value) {
+        Ok(P::NotApplicable) => CareLevel::NotApplicable,
+        Ok(P::Transitional) => CareLevel::Transitional,
+        Ok(P::Support1) => CareLevel::Support1,
+        Ok(P::Support2) => CareLevel::Support2,
+        Ok(P::Care1) => CareLevel::Care1,
+        Ok(P::Care2) => CareLevel::Care2,
+        Ok(P::Care3) => CareLevel::Care3,
+        Ok(P::Care4) => CareLevel::Care4,
+        Ok(P::Care5) => CareLevel::Care5,
+        Ok(P::ProgrammeEligible) => CareLevel::ProgrammeEligible,
+        Ok(P::Unspecified) | Err(_) => {
+            v.add(field, "must be a known care level (要介護状態区分)");
+            return None;
+        }
+    };
+    Some(level)
+}
+
+/// Domain → wire care level.
+pub fn care_level_to_wire(level: CareLevel) -> common::CareLevel {
+    use common::CareLevel as P;
+    match level {
+        CareLevel::NotApplicable => P::NotApplicable,
+        CareLevel::Transitional => P::Transitional,
+        CareLevel::Support1 => P::Support1,
+        CareLevel::Support2 => P::Support2,
+        CareLevel::Care1 => P::Care1,
+        CareLevel::Care2 => P::Care2,
+        CareLevel::Care3 => P::Care3,
+        CareLevel::Care4 => P::Care4,
+        CareLevel::Care5 => P::Care5,
+        CareLevel::ProgrammeEligible => P::ProgrammeEligible,
+    }
+}
+
+fn wire_period(start: NaiveDate, end: Option<NaiveDate>) -> common::Period {
+    common::Period { start: Some(from_naive_date(start)), end: end.map(from_naive_date) }
+}
+
+fn yen(v: &mut Violations, field: &str, value: i64) -> Option<u32> {
+    if (0..=100_000).contains(&value) {
+        u32::try_from(value).ok()
+    } else {
+        v.add(field, "must be between 0 and 100000 yen a day");
+        None
+    }
+}
+
+/// Wire certification → domain (start, end, detail).
+pub fn certification(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::CertificationPeriod>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let level = care_level(v, &format!("{field}.care_level"), c.care_level);
+    let certified = date(v, &format!("{field}.certified_date"), c.certified_date.as_ref());
+    let validity = period(v, &format!("{field}.validity"), c.validity.as_ref());
+    if c.limit_units_per_month < 0 || c.limit_units_per_month > 100_000 {
+        v.add(format!("{field}.limit_units_per_month"), "must be between 0 and 100000 units");
+    }
+    if c.review_board_opinion.chars().count() > 2_000 {
+        v.add(format!("{field}.review_board_opinion"), "must be at most 2000 characters");
+    }
+    let (level, certified, (start, end)) = (level?, certified?, validity?);
+    let limit_units = match u32::try_from(c.limit_units_per_month) {
+        Ok(0) | Err(_) => level.default_limit_units().unwrap_or(0),
+        Ok(units) => units,
+    };
+    Some((
+        start,
+        end,
+        Detail::Certification {
+            level,
+            certified,
+            limit_units,
+            board_opinion: c.review_board_opinion.clone(),
+            designated_service_types: c.designated_service_types.clone(),
+        },
+    ))
+}
+
+/// Wire co-payment → domain.
+pub fn copayment(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::CopaymentPeriod>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let tenths = match pb::CopaymentRatio::try_from(c.ratio) {
+        Ok(pb::CopaymentRatio::OneTenth) => Some(1),
+        Ok(pb::CopaymentRatio::TwoTenths) => Some(2),
+        Ok(pb::CopaymentRatio::ThreeTenths) => Some(3),
+        _ => {
+            v.add(format!("{field}.ratio"), "must be 1割, 2割 or 3割");
+            None
+        }
+    };
+    let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
+    Some((start, end, Detail::Copayment { tenths: tenths? }))
+}
+
+/// Wire cost limit → domain; absent caps are the national ones for the stage.
+pub fn cost_limit(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::CostLimitPeriod>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let stage = match pb::CostLimitStage::try_from(c.stage) {
+        Ok(pb::CostLimitStage::First) => Some(CostStage::First),
+        Ok(pb::CostLimitStage::Second) => Some(CostStage::Second),
+        Ok(pb::CostLimitStage::Third1) => Some(CostStage::Third1),
+        Ok(pb::CostLimitStage::Third2) => Some(CostStage::Third2),
+        _ => {
+            v.add(format!("{field}.stage"), "must be 第1段階, 第2段階, 第3段階① or 第3段階②");
+            None
+        }
+    };
+    let period = period(v, &format!("{field}.period"), c.period.as_ref());
+    let caps = match &c.daily_caps {
+        Some(k) => {
+            let f = |name: &str| format!("{field}.daily_caps.{name}");
+            Some(DailyCaps {
+                meal_facility: yen(v, &f("meal_facility_yen"), k.meal_facility_yen)?,
+                meal_short_stay: yen(v, &f("meal_short_stay_yen"), k.meal_short_stay_yen)?,
+                unit_private: yen(v, &f("unit_private_room_yen"), k.unit_private_room_yen)?,
+                unit_semi_private: yen(v, &f("unit_semi_private_room_yen"), k.unit_semi_private_room_yen)?,
+                conventional_private_welfare: yen(
+                    v,
+                    &f("conventional_private_room_welfare_yen"),
+                    k.conventional_private_room_welfare_yen,
+                )?,
+                conventional_private_health: yen(
+                    v,
+                    &f("conventional_private_room_health_yen"),
+                    k.conventional_private_room_health_yen,
+                )?,
+                multi_bed: yen(v, &f("multi_bed_room_yen"), k.multi_bed_room_yen)?,
+            })
+        }
+        None => None,
+    };
+    let stage = stage?;
+    let (start, end) = period?;
+    Some((start, end, Detail::CostLimit { stage, caps: caps.unwrap_or_else(|| national_caps(stage)) }))
+}
+
+/// Wire benefit restriction → domain.
+pub fn restriction(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::BenefitRestrictionPeriod>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let kind = match pb::BenefitRestrictionKind::try_from(c.kind) {
+        Ok(pb::BenefitRestrictionKind::PaymentMethodChange) => Some(RestrictionKind::PaymentMethodChange),
+        Ok(pb::BenefitRestrictionKind::PaymentSuspension) => Some(RestrictionKind::PaymentSuspension),
+        Ok(pb::BenefitRestrictionKind::BenefitReduction) => Some(RestrictionKind::BenefitReduction),
+        _ => {
+            v.add(format!("{field}.kind"), "must be a known 給付制限 kind");
+            None
+        }
+    };
+    let percent = match (kind, c.reduced_copayment_percent) {
+        (Some(RestrictionKind::BenefitReduction), p @ (30 | 40)) => Some(p as u8),
+        (Some(RestrictionKind::BenefitReduction), _) => {
+            v.add(format!("{field}.reduced_copayment_percent"), "must be 30 or 40 under 給付額減額 (§2.7)");
+            None
+        }
+        (_, 0) => Some(0),
+        (_, _) => {
+            v.add(format!("{field}.reduced_copayment_percent"), "applies only to 給付額減額");
+            None
+        }
+    };
+    let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
+    Some((start, end, Detail::BenefitRestriction { kind: kind?, reduced_copayment_percent: percent? }))
+}
+
+/// Wire 住所地特例 → domain.
+pub fn residence(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::ResidenceExceptionPeriod>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let code = &c.facility_municipality_code;
+    let code_ok = (code.len() == 5 || code.len() == 6) && code.bytes().all(|b| b.is_ascii_digit());
+    if !code_ok {
+        v.add(format!("{field}.facility_municipality_code"), "must be a 5- or 6-digit 全国地方公共団体コード");
+    }
+    let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
+    code_ok.then(|| {
+        (
+            start,
+            end,
+            Detail::ResidenceException { facility_municipality: code.clone(), facility_name: c.facility_name.clone() },
+        )
+    })
+}
+
+/// Wire care-management office → domain.
+pub fn care_management(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::CareManagementPeriod>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let kind = match pb::CareManagementKind::try_from(c.kind) {
+        Ok(pb::CareManagementKind::HomeCareSupport) => Some(1),
+        Ok(pb::CareManagementKind::PreventiveSupport) => Some(2),
+        Ok(pb::CareManagementKind::SelfMade) => Some(3),
+        _ => {
+            v.add(format!("{field}.kind"), "must be 居宅介護支援, 介護予防支援 or 自己作成");
+            None
+        }
+    };
+    let office_ok = if kind == Some(3) {
+        c.office_number.is_empty()
+            || v.check(
+                &format!("{field}.office_number"),
+                kaigo_platform::ids::CareOfficeNumber::parse(&c.office_number),
+            )
+            .is_some()
+    } else {
+        v.check(&format!("{field}.office_number"), kaigo_platform::ids::CareOfficeNumber::parse(&c.office_number))
+            .is_some()
+    };
+    let notified = optional_date(v, &format!("{field}.notification_date"), c.notification_date.as_ref());
+    let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
+    if !office_ok {
+        return None;
+    }
+    Some((
+        start,
+        end,
+        Detail::CareManagement {
+            kind: kind?,
+            office_number: c.office_number.clone(),
+            office_name: c.office_name.clone(),
+            notified: notified?,
+        },
+    ))
+}
+
+/// Domain record → the wire's `details` oneof.
+pub fn details_to_wire(r: &Record) -> pb::eligibility_record::Details {
+    use pb::eligibility_record::Details as D;
+    let period = wire_period(r.start, r.end);
+    match &r.detail {
+        Detail::Certification { level, certified, limit_units, board_opinion, designated_service_types } => {
+            D::Certification(pb::CertificationPeriod {
+                care_level: care_level_to_wire(*level) as i32,
+                certified_date: Some(from_naive_date(*certified)),
+                validity: Some(period),
+                limit_units_per_month: i32::try_from(*limit_units).unwrap_or(i32::MAX),
+                service_type_limits: vec![],
+                review_board_opinion: board_opinion.clone(),
+                designated_service_types: designated_service_types.clone(),
+                application_id: String::new(),
+            })
+        }
+        Detail::Copayment { tenths } => {
+            D::Copayment(pb::CopaymentPeriod { ratio: i32::from(*tenths), period: Some(period) })
+        }
+        Detail::CostLimit { stage, caps } => D::CostLimit(pb::CostLimitPeriod {
+            stage: match stage {
+                CostStage::First => pb::CostLimitStage::First,
+                CostStage::Second => pb::CostLimitStage::Second,
+                CostStage::Third1 => pb::CostLimitStage::Third1,
+                CostStage::Third2 => pb::CostLimitStage::Third2,
+            } as i32,
+            period: Some(period),
+            daily_caps: Some(pb::DailyCostCaps {
+                meal_facility_yen: i64::from(caps.meal_facility),
+                meal_short_stay_yen: i64::from(caps.meal_short_stay),
+                unit_private_room_yen: i64::from(caps.unit_private),
+                unit_semi_private_room_yen: i64::from(caps.unit_semi_private),
+                conventional_private_room_welfare_yen: i64::from(caps.conventional_private_welfare),
+                conventional_private_room_health_yen: i64::from(caps.conventional_private_health),
+                multi_bed_room_yen: i64::from(caps.multi_bed),
+            }),
+        }),
+        Detail::BenefitRestriction { kind, reduced_copayment_percent } => {
+            D::BenefitRestriction(pb::BenefitRestrictionPeriod {
+                kind: match kind {
+                    RestrictionKind::PaymentMethodChange => pb::BenefitRestrictionKind::PaymentMethodChange,
+                    RestrictionKind::PaymentSuspension => pb::BenefitRestrictionKind::PaymentSuspension,
+                    RestrictionKind::BenefitReduction => pb::BenefitRestrictionKind::BenefitReduction,
+                } as i32,
+                period: Some(period),
+                reduced_copayment_percent: i32::from(*reduced_copayment_percent),
+                note: String::new(),
+            })
+        }
+        Detail::ResidenceException { facility_municipality, facility_name } => {
+            D::ResidenceException(pb::ResidenceExceptionPeriod {
+                facility_municipality_code: facility_municipality.clone(),
+                facility_name: facility_name.clone(),
+                period: Some(period),
+            })
+        }
+        Detail::CareManagement { kind, office_number, office_name, notified } => {
+            D::CareManagement(pb::CareManagementPeriod {
+                kind: i32::from(*kind),
+                office_number: office_number.clone(),
+                office_name: office_name.clone(),
+                notification_date: notified.map(from_naive_date),
+                period: Some(period),
+            })
+        }
+    }
+}

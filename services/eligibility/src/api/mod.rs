@@ -1,0 +1,258 @@
+//! The gRPC API: decode and validate, apply the rules, answer. No SQL here.
+
+pub mod convert;
+mod read;
+mod write;
+
+use std::sync::Arc;
+
+use kaigo_platform::auth::Caller;
+
+use crate::audit::Auditor;
+use crate::cache::Cache;
+use crate::domain::validity::ValidityRules;
+use crate::store::Store;
+
+/// The largest batch BatchCheckEligibility accepts.
+pub const MAX_BATCH: usize = 1_000;
+
+/// The EligibilityService implementation.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub cache: Cache,
+    pub auditor: Auditor,
+    pub rules: ValidityRules,
+    /// "Today" in JST; injectable so date-dependent behaviour is testable.
+    pub today: fn() -> chrono::NaiveDate,
+}
+
+impl Api {
+    /// The API over its parts.
+    pub(crate) fn new(inner: Inner) -> Self {
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The cache (for the invalidation listener and consumers).
+    pub fn cache(&self) -> &Cache {
+        &self.inner.cache
+    }
+}
+
+/// The caller's organisation number, for audit records.
+pub(crate) fn caller_org(caller: &Caller) -> String {
+    caller
+        .insurer
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .or_else(|| caller.office.as_ref().map(|n| n.as_str().to_owned()))
+        .or_else(|| caller.institution.as_ref().map(|n| n.as_str().to_owned()))
+        .unwrap_or_default()
+}
+
+#[tonic::async_trait]
+impl kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityService for Api {
+    async fn check_eligibility(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::CheckEligibilityRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::CheckEligibilityResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.check(request).await?))
+    }
+
+    async fn batch_check_eligibility(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::BatchCheckEligibilityRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::BatchCheckEligibilityResponse>, tonic::Status>
+    {
+        Ok(tonic::Response::new(self.batch(request).await?))
+    }
+
+    async fn get_eligibility_history(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::GetEligibilityHistoryRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::GetEligibilityHistoryResponse>, tonic::Status>
+    {
+        Ok(tonic::Response::new(self.history(request).await?))
+    }
+
+    async fn upsert_insured_person(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::UpsertInsuredPersonRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::UpsertInsuredPersonResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.upsert_person(request).await?))
+    }
+
+    async fn record_certification(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordCertificationRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordCertificationResponse>, tonic::Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordCertification",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::certification(v, "certification", r.certification.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordCertificationResponse {
+            record,
+            person_version,
+        }))
+    }
+
+    async fn record_copayment_ratio(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordCopaymentRatioRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordCopaymentRatioResponse>, tonic::Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordCopaymentRatio",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::copayment(v, "copayment", r.copayment.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordCopaymentRatioResponse {
+            record,
+            person_version,
+        }))
+    }
+
+    async fn record_cost_limit(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordCostLimitRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordCostLimitResponse>, tonic::Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordCostLimit",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::cost_limit(v, "cost_limit", r.cost_limit.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordCostLimitResponse {
+            record,
+            person_version,
+        }))
+    }
+
+    async fn record_benefit_restriction(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordBenefitRestrictionRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordBenefitRestrictionResponse>, tonic::Status>
+    {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordBenefitRestriction",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::restriction(v, "benefit_restriction", r.benefit_restriction.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordBenefitRestrictionResponse {
+            record,
+            person_version,
+        }))
+    }
+
+    async fn record_residence_exception(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordResidenceExceptionRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordResidenceExceptionResponse>, tonic::Status>
+    {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordResidenceException",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::residence(v, "residence_exception", r.residence_exception.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordResidenceExceptionResponse {
+            record,
+            person_version,
+        }))
+    }
+
+    async fn record_care_management(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordCareManagementRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordCareManagementResponse>, tonic::Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordCareManagement",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::care_management(v, "care_management", r.care_management.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordCareManagementResponse {
+            record,
+            person_version,
+        }))
+    }
+
+    async fn correct_record(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::CorrectRecordRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::CorrectRecordResponse>, tonic::Status> {
+        let (record, person_version) = self.correct(request).await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::CorrectRecordResponse { record, person_version }))
+    }
+
+    async fn close_record(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::CloseRecordRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::CloseRecordResponse>, tonic::Status> {
+        let (record, person_version) = self.close(request).await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::CloseRecordResponse { record, person_version }))
+    }
+
+    async fn void_record(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::VoidRecordRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::VoidRecordResponse>, tonic::Status> {
+        let (record, person_version) = self.void(request).await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::VoidRecordResponse { record, person_version }))
+    }
+}

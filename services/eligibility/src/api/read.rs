@@ -1,0 +1,388 @@
+//! CheckEligibility, BatchCheckEligibility and GetEligibilityHistory: the hot path.
+
+use chrono::{NaiveDate, Utc};
+use futures::StreamExt;
+use kaigo_platform::auth::Caller;
+use kaigo_platform::{ApiError, Violations};
+use kaigo_proto::from_naive_date;
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::eligibility::v1 as pb;
+
+use super::{Api, MAX_BATCH, caller_org, convert};
+use crate::cache::Entry;
+use crate::domain::access::{self, Visibility};
+use crate::domain::{Detail, Verdict};
+use crate::key::PersonKey;
+use crate::store::{ACTIVE, AuditEntry, SUPERSEDED, VOIDED};
+
+/// One validated query.
+struct Query {
+    key: PersonKey,
+    as_of: NaiveDate,
+    has_consent: bool,
+}
+
+fn verdict_to_wire(verdict: Verdict) -> pb::EligibilityVerdict {
+    use pb::EligibilityVerdict as V;
+    match verdict {
+        Verdict::Eligible => V::Eligible,
+        Verdict::NotInsured => V::NotInsured,
+        Verdict::QualificationLost => V::QualificationLost,
+        Verdict::NotCertified => V::NotCertified,
+        Verdict::CertificationExpired => V::CertificationExpired,
+        Verdict::NotYetQualified => V::NotYetQualified,
+        Verdict::AssessedNotApplicable => V::AssessedNotApplicable,
+        Verdict::ProgrammeOnly => V::ProgrammeOnly,
+    }
+}
+
+fn outcome(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Eligible => "ELIGIBLE",
+        Verdict::NotInsured => "NOT_INSURED",
+        Verdict::QualificationLost => "QUALIFICATION_LOST",
+        Verdict::NotCertified => "NOT_CERTIFIED",
+        Verdict::CertificationExpired => "CERTIFICATION_EXPIRED",
+        Verdict::NotYetQualified => "NOT_YET_QUALIFIED",
+        Verdict::AssessedNotApplicable => "ASSESSED_NOT_APPLICABLE",
+        Verdict::ProgrammeOnly => "PROGRAMME_ONLY",
+    }
+}
+
+fn purpose_name(purpose: i32) -> String {
+    common::Purpose::try_from(purpose)
+        .map(|p| p.as_str_name().to_owned())
+        .unwrap_or_else(|_| "PURPOSE_UNSPECIFIED".to_owned())
+}
+
+fn unwrap_details<T>(
+    d: pb::eligibility_record::Details,
+    pick: fn(pb::eligibility_record::Details) -> Option<T>,
+) -> Option<T> {
+    pick(d)
+}
+
+impl Api {
+    fn audit(&self, caller: &Caller, rpc: &'static str, purpose: &str, key: PersonKey, outcome: &'static str) {
+        self.inner.auditor.record(AuditEntry {
+            at: Utc::now(),
+            caller_role: caller.role.as_str(),
+            caller_org: caller_org(caller),
+            caller_subject: caller.subject.clone(),
+            rpc,
+            purpose: purpose.to_owned(),
+            key,
+            outcome,
+        });
+    }
+
+    fn parse_query(
+        &self,
+        v: &mut Violations,
+        prefix: &str,
+        q: &pb::EligibilityQuery,
+        caller: &Caller,
+    ) -> Option<Query> {
+        let key = convert::key(v, prefix, &q.insurer_number, &q.insured_number);
+        let as_of = match &q.as_of {
+            None => Some((self.inner.today)()),
+            Some(d) => v.check(&format!("{prefix}as_of"), kaigo_proto::to_naive_date(d)),
+        };
+        if q.consent_reference.len() > 128 {
+            v.add(format!("{prefix}consent_reference"), "must be at most 128 characters");
+        }
+        Some(Query {
+            key: key?,
+            as_of: as_of?,
+            has_consent: !q.consent_reference.is_empty() || !caller.consents.is_empty(),
+        })
+    }
+
+    /// Answers one validated query the caller may ask.
+    async fn answer(
+        &self,
+        caller: &Caller,
+        rpc: &'static str,
+        purpose: &str,
+        q: &Query,
+    ) -> Result<pb::EligibilityResult, ApiError> {
+        let (entry, _tier) = self.inner.cache.get(q.key).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let mut result = pb::EligibilityResult {
+            insurer_number: q.key.insurer().to_owned(),
+            insured_number: q.key.insured().to_owned(),
+            as_of: Some(from_naive_date(q.as_of)),
+            ..Default::default()
+        };
+        let cached = match entry {
+            Entry::Unknown => {
+                result.verdict = pb::EligibilityVerdict::NotInsured as i32;
+                self.audit(caller, rpc, purpose, q.key, "NOT_INSURED");
+                return Ok(result);
+            }
+            Entry::Known(cached) => cached,
+        };
+        let timeline = &cached.timeline;
+        let assessment = timeline.assess(q.as_of);
+        result.verdict = verdict_to_wire(assessment.verdict) as i32;
+        result.insured_category = i32::from(timeline.person.category);
+        result.qualification_acquired_date = timeline.person.acquired.map(from_naive_date);
+        result.qualification_lost_date = timeline.person.lost.map(from_naive_date);
+        result.data_version = timeline.person.version;
+        result.last_changed_time = Some(prost_types::Timestamp { seconds: timeline.person.changed_at, nanos: 0 });
+
+        let registered_office = assessment.care_management.and_then(|r| match &r.detail {
+            Detail::CareManagement { office_number, .. } if !office_number.is_empty() => Some(office_number.as_str()),
+            _ => None,
+        });
+        let visible: Visibility = access::visibility(caller, registered_office, q.has_consent);
+        let mut withheld = Vec::new();
+        if visible.certificate {
+            result.certification = assessment.certification.and_then(|r| {
+                unwrap_details(convert::details_to_wire(r), |d| match d {
+                    pb::eligibility_record::Details::Certification(c) => Some(c),
+                    _ => None,
+                })
+            });
+            result.benefit_restrictions = assessment
+                .restrictions
+                .iter()
+                .filter_map(|r| match convert::details_to_wire(r) {
+                    pb::eligibility_record::Details::BenefitRestriction(b) => Some(b),
+                    _ => None,
+                })
+                .collect();
+            result.residence_exception =
+                assessment.residence_exception.and_then(|r| match convert::details_to_wire(r) {
+                    pb::eligibility_record::Details::ResidenceException(x) => Some(x),
+                    _ => None,
+                });
+            result.care_management = assessment.care_management.and_then(|r| match convert::details_to_wire(r) {
+                pb::eligibility_record::Details::CareManagement(x) => Some(x),
+                _ => None,
+            });
+        } else {
+            withheld.push(pb::WithheldSection::Certificate as i32);
+        }
+        if visible.copayment {
+            result.copayment = assessment.copayment.and_then(|r| match convert::details_to_wire(r) {
+                pb::eligibility_record::Details::Copayment(x) => Some(x),
+                _ => None,
+            });
+        } else {
+            withheld.push(pb::WithheldSection::Copayment as i32);
+        }
+        if visible.cost_limit {
+            result.cost_limit = assessment.cost_limit.and_then(|r| match convert::details_to_wire(r) {
+                pb::eligibility_record::Details::CostLimit(x) => Some(x),
+                _ => None,
+            });
+        } else {
+            withheld.push(pb::WithheldSection::CostLimit as i32);
+        }
+        if visible.personal_details {
+            let details = self.inner.cache.details(q.key, &cached).await.map_err(ApiError::unavailable)?;
+            result.person = details.map(|d| pb::PersonDetails {
+                name_kanji: d.name_kanji,
+                name_kana: d.name_kana,
+                birth_date: d.birth_date.map(from_naive_date),
+                sex: i32::from(d.sex),
+            });
+        } else {
+            withheld.push(pb::WithheldSection::PersonalDetails as i32);
+        }
+        result.withheld = withheld;
+        self.audit(caller, rpc, purpose, q.key, outcome(assessment.verdict));
+        Ok(result)
+    }
+
+    pub(super) async fn check(
+        &self,
+        request: tonic::Request<pb::CheckEligibilityRequest>,
+    ) -> Result<pb::CheckEligibilityResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let query = pb::EligibilityQuery {
+            insurer_number: r.insurer_number,
+            insured_number: r.insured_number,
+            as_of: r.as_of,
+            consent_reference: r.consent_reference,
+        };
+        let parsed = self.parse_query(&mut v, "", &query, &caller);
+        if common::Purpose::try_from(r.purpose).is_err() {
+            v.add("purpose", "is not a known purpose");
+        }
+        v.into_result()?;
+        let Some(q) = parsed else { return Err(ApiError::internal("validated query missing")) };
+        let purpose = purpose_name(r.purpose);
+        if let Err(denied) = access::may_check(&caller, q.key.insurer()) {
+            self.audit(&caller, "CheckEligibility", &purpose, q.key, "DENIED");
+            return Err(denied_error(denied));
+        }
+        let result = self.answer(&caller, "CheckEligibility", &purpose, &q).await?;
+        Ok(pb::CheckEligibilityResponse { result: Some(result) })
+    }
+
+    pub(super) async fn batch(
+        &self,
+        request: tonic::Request<pb::BatchCheckEligibilityRequest>,
+    ) -> Result<pb::BatchCheckEligibilityResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        if r.queries.len() > MAX_BATCH {
+            let mut v = Violations::new();
+            v.add("queries", format!("at most {MAX_BATCH} queries per call; split the batch"));
+            v.into_result()?;
+        }
+        let purpose = purpose_name(r.purpose);
+        // Each entry stands alone: a bad or forbidden entry becomes its own error.
+        let prepared: Vec<Result<Query, pb::EntryError>> = r
+            .queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let index = i32::try_from(i).unwrap_or(i32::MAX);
+                let mut v = Violations::new();
+                let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), q, &caller);
+                match (parsed, v.is_empty()) {
+                    (Some(query), true) => match access::may_check(&caller, query.key.insurer()) {
+                        Ok(()) => Ok(query),
+                        Err(denied) => {
+                            self.audit(&caller, "BatchCheckEligibility", &purpose, query.key, "DENIED");
+                            Err(entry_error(index, &denied_error(denied)))
+                        }
+                    },
+                    _ => Err(entry_error(index, &ApiError::invalid_argument(v))),
+                }
+            })
+            .collect();
+        let caller = &caller;
+        let purpose = &purpose;
+        // L1 hits answer at once; misses go to Redis or the database, a bounded number at a time.
+        let entries: Vec<pb::BatchCheckEligibilityEntry> = futures::stream::iter(prepared.into_iter().enumerate())
+            .map(|(i, prepared)| async move {
+                let index = i32::try_from(i).unwrap_or(i32::MAX);
+                let outcome = match prepared {
+                    Ok(q) => match self.answer(caller, "BatchCheckEligibility", purpose, &q).await {
+                        Ok(result) => pb::batch_check_eligibility_entry::Outcome::Result(result),
+                        Err(err) => pb::batch_check_eligibility_entry::Outcome::Error(entry_error(index, &err)),
+                    },
+                    Err(err) => pb::batch_check_eligibility_entry::Outcome::Error(err),
+                };
+                pb::BatchCheckEligibilityEntry { index, outcome: Some(outcome) }
+            })
+            .buffered(64)
+            .collect()
+            .await;
+        Ok(pb::BatchCheckEligibilityResponse { entries })
+    }
+
+    pub(super) async fn history(
+        &self,
+        request: tonic::Request<pb::GetEligibilityHistoryRequest>,
+    ) -> Result<pb::GetEligibilityHistoryResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        v.into_result()?;
+        let Some(key) = key else { return Err(ApiError::internal("validated key missing")) };
+        let purpose = purpose_name(r.purpose);
+        if !access::may_read_history(&caller, key.insurer()) {
+            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "DENIED");
+            return Err(ApiError::permission_denied(
+                "HISTORY_INSURER_ONLY",
+                "only the person's own insurer reads the full history",
+            ));
+        }
+        let store = &self.inner.store;
+        let Some(person) = store.person(&key).await.map_err(ApiError::unavailable)? else {
+            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "NOT_FOUND");
+            return Err(ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer"));
+        };
+        let rows = store.history(person.id).await.map_err(ApiError::unavailable)?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows.iter().filter(|row| r.include_inactive || row.state == ACTIVE) {
+            records.push(record_to_wire(row)?);
+        }
+        self.audit(&caller, "GetEligibilityHistory", &purpose, key, "OK");
+        Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records })
+    }
+}
+
+fn denied_error(denied: access::Denied) -> ApiError {
+    match denied {
+        access::Denied::OtherInsurer => {
+            ApiError::permission_denied("OTHER_INSURER", "an insurer may check only its own insured persons")
+        }
+        access::Denied::Role => {
+            ApiError::permission_denied("ROLE_MAY_NOT_CHECK", "this role does not check eligibility")
+        }
+    }
+}
+
+fn entry_error(index: i32, err: &ApiError) -> pb::EntryError {
+    pb::EntryError {
+        index,
+        reason: err.reason().to_owned(),
+        message: err.to_string(),
+        violations: err
+            .violations()
+            .iter()
+            .map(|v| common::FieldViolation {
+                field: v.field.clone(),
+                reason: String::new(),
+                description: v.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A stored person as the wire's InsuredPerson.
+pub(crate) fn person_to_wire(p: &crate::store::person::Model) -> pb::InsuredPerson {
+    pb::InsuredPerson {
+        insurer_number: p.insurer_number.clone(),
+        insured_number: p.insured_number.clone(),
+        name_kanji: p.name_kanji.clone(),
+        name_kana: p.name_kana.clone(),
+        birth_date: p.birth_date.map(from_naive_date),
+        sex: i32::from(p.sex),
+        insured_category: i32::from(p.category),
+        qualification_acquired_date: p.acquired_date.map(from_naive_date),
+        qualification_lost_date: p.lost_date.map(from_naive_date),
+        card_issued_date: p.card_issued_date.map(from_naive_date),
+        version: p.version,
+        update_time: Some(prost_types::Timestamp { seconds: p.updated_at.timestamp(), nanos: 0 }),
+    }
+}
+
+/// A stored record as the wire's EligibilityRecord.
+pub(crate) fn record_to_wire(row: &crate::store::record::Model) -> Result<pb::EligibilityRecord, ApiError> {
+    let record = crate::store::to_domain(row).map_err(ApiError::internal)?;
+    let state = match row.state {
+        ACTIVE => pb::RecordState::Active,
+        SUPERSEDED => pb::RecordState::Superseded,
+        VOIDED => pb::RecordState::Voided,
+        _ => pb::RecordState::Unspecified,
+    };
+    let role = match row.recorded_by_role.as_str() {
+        "insurer" => common::Role::Insurer,
+        "operator" => common::Role::Operator,
+        _ => common::Role::System,
+    };
+    Ok(pb::EligibilityRecord {
+        record_id: row.id.to_string(),
+        kind: i32::from(row.kind),
+        state: state as i32,
+        supersedes_record_id: row.supersedes.map(|id| id.to_string()).unwrap_or_default(),
+        superseded_by_record_id: row.superseded_by.map(|id| id.to_string()).unwrap_or_default(),
+        record_time: Some(prost_types::Timestamp { seconds: row.recorded_at.timestamp(), nanos: 0 }),
+        recorded_by: Some(common::Actor {
+            role: role as i32,
+            subject: row.recorded_by_subject.clone(),
+            organization_number: row.recorded_by_org.clone(),
+        }),
+        change_reason: row.change_reason.clone(),
+        details: Some(convert::details_to_wire(&record)),
+    })
+}

@@ -1,0 +1,393 @@
+//! Insurer writes: persons and their periods. Idempotent on `request_id`, optimistic on
+//! `expected_version`, validated by the domain rules, one transaction each.
+
+use kaigo_platform::auth::Caller;
+use kaigo_platform::{ApiError, Violations};
+use kaigo_proto::kaigo::eligibility::v1 as pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::read::{person_to_wire, record_to_wire};
+use super::{Api, convert};
+use crate::domain::validity::{self, RuleViolation};
+use crate::domain::{Detail, access};
+use crate::key::PersonKey;
+use crate::store::write::Author;
+use crate::store::{ACTIVE, Begin, SUPERSEDED, VOIDED, WriteTx, person};
+
+type Period = (chrono::NaiveDate, Option<chrono::NaiveDate>, Detail);
+
+fn rule_error(v: RuleViolation) -> ApiError {
+    ApiError::failed_precondition(v.reason, v.message)
+}
+
+fn db_error(err: sea_orm::DbErr) -> ApiError {
+    ApiError::unavailable(err)
+}
+
+fn request_hash(message: &impl Message) -> String {
+    hex::encode(Sha256::digest(message.encode_to_vec()))
+}
+
+fn check_request_id(v: &mut Violations, request_id: &str) {
+    if request_id.is_empty()
+        || request_id.len() > 64
+        || !request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        v.add("request_id", "is required: 1-64 letters, digits, '-' or '_' (a UUID is best)");
+    }
+}
+
+/// Either the stored answer of a retry, or a transaction to write through.
+enum Started {
+    Replay(Vec<u8>),
+    Fresh(WriteTx),
+}
+
+fn replay<R: Message + Default>(bytes: &[u8]) -> Result<R, ApiError> {
+    R::decode(bytes).map_err(ApiError::internal)
+}
+
+impl Api {
+    async fn start(
+        &self,
+        request_id: &str,
+        operation: &'static str,
+        request: &impl Message,
+    ) -> Result<Started, ApiError> {
+        match self.inner.store.begin_write(request_id, operation, &request_hash(request)).await.map_err(db_error)? {
+            Begin::Replay(bytes) => Ok(Started::Replay(bytes)),
+            Begin::Conflict => Err(ApiError::already_exists(
+                "REQUEST_ID_REUSED",
+                "this request_id was used for a different request; use a new request_id",
+            )),
+            Begin::Fresh(tx) => Ok(Started::Fresh(tx)),
+        }
+    }
+
+    /// Commits, then drops the changed persons from every cache tier. A concurrent retry of the
+    /// same request that committed first turns this one into a replay.
+    async fn finish<R: Message + Default>(
+        &self,
+        tx: WriteTx,
+        response: R,
+        request_id: &str,
+        operation: &'static str,
+        request: &impl Message,
+    ) -> Result<R, ApiError> {
+        match tx.commit(response.encode_to_vec()).await {
+            Ok(changed) => {
+                for key in &changed {
+                    self.inner.cache.invalidate(key).await;
+                }
+                Ok(response)
+            }
+            Err(err) if kaigo_platform::db::is_unique_violation(&err) => match self
+                .start(request_id, operation, request)
+                .await?
+            {
+                Started::Replay(bytes) => replay(&bytes),
+                Started::Fresh(_) => Err(ApiError::aborted("CONCURRENT_WRITE", "a concurrent write conflicted; retry")),
+            },
+            Err(err) => Err(db_error(err)),
+        }
+    }
+
+    fn authorize_write(caller: &Caller, key: &PersonKey) -> Result<(), ApiError> {
+        if access::may_write(caller, key.insurer()) {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied(
+                "WRITE_OWN_INSURED_ONLY",
+                "only the person's own insurer records eligibility",
+            ))
+        }
+    }
+
+    async fn locked_person(tx: &WriteTx, key: &PersonKey, expected_version: i64) -> Result<person::Model, ApiError> {
+        let person = tx.lock_person(key).await.map_err(db_error)?.ok_or_else(|| {
+            ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer; upsert the person first")
+        })?;
+        check_version(person.version, expected_version)?;
+        Ok(person)
+    }
+
+    pub(super) async fn upsert_person(
+        &self,
+        request: tonic::Request<pb::UpsertInsuredPersonRequest>,
+    ) -> Result<pb::UpsertInsuredPersonResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        let Some(p) = r.person.as_ref() else {
+            v.add("person", "is required");
+            return Err(ApiError::invalid_argument(v));
+        };
+        let key = convert::key(&mut v, "person.", &p.insurer_number, &p.insured_number);
+        let new = person_from_wire(&mut v, p);
+        if r.expected_version < 0 {
+            v.add("expected_version", "must be 0 (create) or the version last read");
+        }
+        v.into_result()?;
+        let (Some(key), Some(new)) = (key, new) else { return Err(ApiError::internal("validated person missing")) };
+        Self::authorize_write(&caller, &key)?;
+        let mut tx = match self.start(&r.request_id, "UpsertInsuredPerson", &r).await? {
+            Started::Replay(bytes) => return replay(&bytes),
+            Started::Fresh(tx) => tx,
+        };
+        let existing = tx.lock_person(&key).await.map_err(db_error)?;
+        let current = existing.as_ref().map_or(0, |p| p.version);
+        check_version(current, r.expected_version)?;
+        let created = existing.is_none();
+        let saved = tx.save_person(&key, existing, new).await.map_err(db_error)?;
+        let response = pb::UpsertInsuredPersonResponse { person: Some(person_to_wire(&saved)), created };
+        self.finish(tx, response, &r.request_id, "UpsertInsuredPerson", &r).await
+    }
+
+    /// Adds one period of any kind.
+    #[allow(clippy::too_many_arguments)] // one helper for six RPCs whose requests share these fields
+    pub(super) async fn record_period(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        request: &impl Message,
+        request_id: &str,
+        insurer_number: &str,
+        insured_number: &str,
+        expected_version: i64,
+        parse: impl FnOnce(&mut Violations) -> Option<Period>,
+    ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
+        let mut v = Violations::new();
+        check_request_id(&mut v, request_id);
+        let key = convert::key(&mut v, "", insurer_number, insured_number);
+        let period = parse(&mut v);
+        v.into_result()?;
+        let (Some(key), Some((start, end, detail))) = (key, period) else {
+            return Err(ApiError::internal("validated period missing"));
+        };
+        Self::authorize_write(caller, &key)?;
+        let mut tx = match self.start(request_id, operation, request).await? {
+            Started::Replay(bytes) => return decode_record_response(&bytes),
+            Started::Fresh(tx) => tx,
+        };
+        let person = Self::locked_person(&tx, &key, expected_version).await?;
+        let existing = tx.active_records(person.id).await.map_err(db_error)?;
+        validity::check_record(&existing, &detail, start, end, None, &self.inner.rules).map_err(rule_error)?;
+        let author = Author { caller, reason: "" };
+        let row = tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(db_error)?;
+        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
+        let response = RecordResponse { record: Some(record_to_wire(&row)?), person_version: version };
+        let response = self.finish(tx, response, request_id, operation, request).await?;
+        Ok((response.record, response.person_version))
+    }
+
+    pub(super) async fn correct(
+        &self,
+        request: tonic::Request<pb::CorrectRecordRequest>,
+    ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
+        use pb::correct_record_request::Replacement as R;
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
+        let period = match &r.replacement {
+            Some(R::Certification(c)) => convert::certification(&mut v, "certification", Some(c)),
+            Some(R::Copayment(c)) => convert::copayment(&mut v, "copayment", Some(c)),
+            Some(R::CostLimit(c)) => convert::cost_limit(&mut v, "cost_limit", Some(c)),
+            Some(R::BenefitRestriction(c)) => convert::restriction(&mut v, "benefit_restriction", Some(c)),
+            Some(R::ResidenceException(c)) => convert::residence(&mut v, "residence_exception", Some(c)),
+            Some(R::CareManagement(c)) => convert::care_management(&mut v, "care_management", Some(c)),
+            None => {
+                v.add("replacement", "is required: the corrected content of the same kind");
+                None
+            }
+        };
+        v.into_result()?;
+        let (Some(key), Some(record_id), Some((start, end, detail))) = (key, record_id, period) else {
+            return Err(ApiError::internal("validated correction missing"));
+        };
+        Self::authorize_write(&caller, &key)?;
+        let mut tx = match self.start(&r.request_id, "CorrectRecord", &r).await? {
+            Started::Replay(bytes) => return decode_record_response(&bytes),
+            Started::Fresh(tx) => tx,
+        };
+        let person = Self::locked_person(&tx, &key, r.expected_version).await?;
+        let old = active_row(&tx, person.id, record_id).await?;
+        if old.kind != crate::store::write::kind_code(&detail) {
+            return Err(ApiError::failed_precondition(
+                "CORRECTION_KIND_MISMATCH",
+                "a correction replaces a record with one of the same kind",
+            ));
+        }
+        let existing = tx.active_records(person.id).await.map_err(db_error)?;
+        validity::check_record(&existing, &detail, start, end, Some(record_id), &self.inner.rules)
+            .map_err(rule_error)?;
+        let author = Author { caller: &caller, reason: &r.reason };
+        let new = tx.insert_record(person.id, &detail, start, end, Some(record_id), &author).await.map_err(db_error)?;
+        let old_end = old.end_date;
+        tx.update_record(old, SUPERSEDED, old_end, Some(new.id)).await.map_err(db_error)?;
+        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
+        let response = RecordResponse { record: Some(record_to_wire(&new)?), person_version: version };
+        let response = self.finish(tx, response, &r.request_id, "CorrectRecord", &r).await?;
+        Ok((response.record, response.person_version))
+    }
+
+    pub(super) async fn close(
+        &self,
+        request: tonic::Request<pb::CloseRecordRequest>,
+    ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
+        let end = convert::date(&mut v, "end_date", r.end_date.as_ref());
+        v.into_result()?;
+        let (Some(key), Some(record_id), Some(end)) = (key, record_id, end) else {
+            return Err(ApiError::internal("validated close missing"));
+        };
+        Self::authorize_write(&caller, &key)?;
+        let mut tx = match self.start(&r.request_id, "CloseRecord", &r).await? {
+            Started::Replay(bytes) => return decode_record_response(&bytes),
+            Started::Fresh(tx) => tx,
+        };
+        let person = Self::locked_person(&tx, &key, r.expected_version).await?;
+        let row = active_row(&tx, person.id, record_id).await?;
+        validity::check_order(row.start_date, Some(end)).map_err(rule_error)?;
+        if row.end_date.is_some_and(|current| end > current) {
+            return Err(ApiError::failed_precondition(
+                "CLOSE_EXTENDS_PERIOD",
+                "closing may shorten a period, not extend it; correct it instead",
+            ));
+        }
+        let updated = tx.update_record(row, ACTIVE, Some(end), None).await.map_err(db_error)?;
+        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
+        let response = RecordResponse { record: Some(record_to_wire(&updated)?), person_version: version };
+        let response = self.finish(tx, response, &r.request_id, "CloseRecord", &r).await?;
+        Ok((response.record, response.person_version))
+    }
+
+    pub(super) async fn void(
+        &self,
+        request: tonic::Request<pb::VoidRecordRequest>,
+    ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
+        v.into_result()?;
+        let (Some(key), Some(record_id)) = (key, record_id) else {
+            return Err(ApiError::internal("validated void missing"));
+        };
+        Self::authorize_write(&caller, &key)?;
+        let mut tx = match self.start(&r.request_id, "VoidRecord", &r).await? {
+            Started::Replay(bytes) => return decode_record_response(&bytes),
+            Started::Fresh(tx) => tx,
+        };
+        let person = Self::locked_person(&tx, &key, r.expected_version).await?;
+        let row = active_row(&tx, person.id, record_id).await?;
+        let end = row.end_date;
+        let updated = tx.update_record(row, VOIDED, end, None).await.map_err(db_error)?;
+        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
+        let response = RecordResponse { record: Some(record_to_wire(&updated)?), person_version: version };
+        let response = self.finish(tx, response, &r.request_id, "VoidRecord", &r).await?;
+        Ok((response.record, response.person_version))
+    }
+}
+
+/// The shape every record write answers with (the six Record* responses and Correct/Close/
+/// Void share field numbers 1 and 2), stored once for replays.
+#[derive(Clone, PartialEq, Message)]
+struct RecordResponse {
+    #[prost(message, optional, tag = "1")]
+    record: Option<pb::EligibilityRecord>,
+    #[prost(int64, tag = "2")]
+    person_version: i64,
+}
+
+fn decode_record_response(bytes: &[u8]) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
+    let r: RecordResponse = replay(bytes)?;
+    Ok((r.record, r.person_version))
+}
+
+async fn active_row(tx: &WriteTx, person_id: i64, record_id: i64) -> Result<crate::store::record::Model, ApiError> {
+    let row = tx
+        .record(person_id, record_id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found("RECORD_NOT_FOUND", "no such record for this person"))?;
+    if row.state != ACTIVE {
+        return Err(ApiError::failed_precondition(
+            "RECORD_NOT_ACTIVE",
+            "the record was superseded or voided; act on its successor",
+        ));
+    }
+    Ok(row)
+}
+
+fn check_version(current: i64, expected: i64) -> Result<(), ApiError> {
+    if current == expected {
+        Ok(())
+    } else {
+        Err(ApiError::aborted("STALE_VERSION", "the person changed since it was read; read it again and retry")
+            .with_metadata("current-version", current.to_string()))
+    }
+}
+
+fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Option<person::Model> {
+    if p.name_kanji.trim().is_empty() {
+        v.add("person.name_kanji", "is required");
+    }
+    if p.name_kanji.chars().count() > 100 || p.name_kana.chars().count() > 100 {
+        v.add("person.name_kanji", "names are at most 100 characters");
+    }
+    let sex = match p.sex {
+        1 | 2 => Some(p.sex as i16),
+        _ => {
+            v.add("person.sex", "must be SEX_MALE or SEX_FEMALE");
+            None
+        }
+    };
+    let category = match p.insured_category {
+        1 | 2 => Some(p.insured_category as i16),
+        _ => {
+            v.add("person.insured_category", "must be 第1号 (FIRST) or 第2号 (SECOND)");
+            None
+        }
+    };
+    let birth = convert::date(v, "person.birth_date", p.birth_date.as_ref());
+    let acquired = convert::date(v, "person.qualification_acquired_date", p.qualification_acquired_date.as_ref());
+    let lost = convert::optional_date(v, "person.qualification_lost_date", p.qualification_lost_date.as_ref());
+    let issued = convert::optional_date(v, "person.card_issued_date", p.card_issued_date.as_ref());
+    if let (Some(a), Some(Some(l))) = (acquired, lost)
+        && l <= a
+    {
+        v.add("person.qualification_lost_date", "must be after the acquisition date");
+    }
+    if let (Some(b), Some(a)) = (birth, acquired)
+        && a < b
+    {
+        v.add("person.qualification_acquired_date", "cannot be before the birth date");
+    }
+    Some(person::Model {
+        id: 0,
+        insurer_number: p.insurer_number.clone(),
+        insured_number: p.insured_number.clone(),
+        name_kanji: p.name_kanji.clone(),
+        name_kana: p.name_kana.clone(),
+        birth_date: Some(birth?),
+        sex: sex?,
+        category: category?,
+        acquired_date: Some(acquired?),
+        lost_date: lost?,
+        card_issued_date: issued?,
+        version: 0,
+        updated_at: chrono::Utc::now(),
+    })
+}

@@ -1,0 +1,194 @@
+//! L2: timelines in Redis hash buckets, and the invalidation channel.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kaigo_platform::redis::RedisHandle;
+use opentelemetry::metrics::Counter;
+use redis::AsyncCommands;
+
+use super::codec;
+use crate::domain::Timeline;
+use crate::key::PersonKey;
+
+/// A Redis operation on the hot path waits at most this long before the call falls back to
+/// the database.
+const OP_TIMEOUT: Duration = Duration::from_millis(50);
+/// After a failure, L2 is skipped for this long before it is tried again.
+const BACKOFF_MS: u64 = 1_000;
+
+struct State {
+    /// Unix millis until which L2 is skipped.
+    down_until: AtomicU64,
+    /// Whether the current outage was logged already.
+    logged: AtomicBool,
+    errors: Counter<u64>,
+}
+
+/// Timelines in Redis.
+#[derive(Clone)]
+pub struct L2 {
+    redis: RedisHandle,
+    buckets: u64,
+    state: Arc<State>,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+/// FNV-1a: a stable, fast spread of keys over buckets (the same on every replica and version).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+impl L2 {
+    /// L2 over `redis`, spreading persons over `buckets` hashes (about 64 persons a bucket
+    /// keeps each hash a compact listpack).
+    pub fn new(redis: RedisHandle, buckets: u64) -> Self {
+        let errors = opentelemetry::global::meter("kaigo-eligibility")
+            .u64_counter("kaigo.eligibility.redis.errors")
+            .with_description("Redis operations that failed or timed out; answers fell back to the database")
+            .build();
+        Self {
+            redis,
+            buckets: buckets.max(1),
+            state: Arc::new(State { down_until: AtomicU64::new(0), logged: AtomicBool::new(false), errors }),
+        }
+    }
+
+    /// The Redis key of `key`'s bucket.
+    pub fn bucket_key(&self, key: &PersonKey) -> String {
+        self.redis.key(&format!("elig:b:{}", fnv1a(key.as_bytes()) % self.buckets))
+    }
+
+    /// The invalidation channel.
+    pub fn channel(&self) -> String {
+        self.redis.key("elig:invalidate")
+    }
+
+    fn available(&self) -> bool {
+        now_ms() >= self.state.down_until.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self, what: &str, err: &dyn std::fmt::Display) {
+        self.state.down_until.store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+        self.state.errors.add(1, &[]);
+        if !self.state.logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(operation = what, error = %err, "redis unavailable; answering from memory and the database");
+        }
+    }
+
+    fn succeeded(&self) {
+        if self.state.logged.swap(false, Ordering::Relaxed) {
+            tracing::info!("redis available again");
+        }
+    }
+
+    async fn run<T, F>(&self, what: &str, op: F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if !self.available() {
+            return None;
+        }
+        match tokio::time::timeout(OP_TIMEOUT, op).await {
+            Ok(Ok(value)) => {
+                self.succeeded();
+                Some(value)
+            }
+            Ok(Err(err)) => {
+                self.failed(what, &err);
+                None
+            }
+            Err(_) => {
+                self.failed(what, &"timed out");
+                None
+            }
+        }
+    }
+
+    /// The cached timeline of `key`, if Redis has it and answers in time.
+    pub async fn get(&self, key: &PersonKey) -> Option<Timeline> {
+        let mut conn = self.redis.conn();
+        let bucket = self.bucket_key(key);
+        let bytes: Option<Vec<u8>> = self.run("get", conn.hget(bucket, key.as_bytes().as_slice())).await?;
+        bytes.and_then(|b| codec::decode(&b))
+    }
+
+    /// Caches a timeline (best effort).
+    pub async fn put(&self, key: &PersonKey, timeline: &Timeline) {
+        let mut conn = self.redis.conn();
+        let bucket = self.bucket_key(key);
+        let _: Option<i64> =
+            self.run("put", conn.hset(bucket, key.as_bytes().as_slice(), codec::encode(timeline))).await;
+    }
+
+    /// Caches many timelines in one round trip (bulk import, warm-up).
+    pub async fn put_many(&self, entries: &[(PersonKey, Timeline)]) {
+        let mut pipe = redis::pipe();
+        for (key, timeline) in entries {
+            pipe.hset(self.bucket_key(key), key.as_bytes().as_slice(), codec::encode(timeline)).ignore();
+        }
+        let mut conn = self.redis.conn();
+        let _: Option<()> = self.run("put_many", pipe.query_async(&mut conn)).await;
+    }
+
+    /// Deletes `key` from L2 and tells every replica to drop it from L1.
+    pub async fn invalidate(&self, key: &PersonKey) {
+        let mut pipe = redis::pipe();
+        pipe.hdel(self.bucket_key(key), key.as_bytes().as_slice()).ignore();
+        pipe.publish(self.channel(), key.as_bytes().as_slice()).ignore();
+        let mut conn = self.redis.conn();
+        // A write must not wait on Redis; the outbox consumer repeats this later anyway.
+        let _: Option<()> = self.run("invalidate", pipe.query_async(&mut conn)).await;
+    }
+
+    /// The Redis handle.
+    pub fn redis(&self) -> &RedisHandle {
+        &self.redis
+    }
+
+    /// Listens for invalidations from every replica until `stopping`; reconnects by itself
+    /// and clears L1 after a gap, since messages sent meanwhile are lost.
+    pub async fn listen(self, cache: super::Cache, stopping: kaigo_platform::service::Stopping) {
+        let channel = self.channel();
+        let mut first = true;
+        while !stopping.is_stopping() {
+            let session = async {
+                let mut pubsub = self.redis.client().get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                if !first {
+                    cache.invalidate_all_local();
+                    tracing::info!("invalidation channel reconnected; L1 cleared");
+                }
+                first = false;
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    if let Some(key) = PersonKey::from_bytes(message.get_payload_bytes()) {
+                        cache.invalidate_local(&key).await;
+                    }
+                }
+                Ok::<(), redis::RedisError>(())
+            };
+            tokio::select! {
+                result = session => {
+                    if let Err(err) = result {
+                        self.failed("subscribe", &err);
+                    }
+                    // Lost the connection: L1 may have missed messages.
+                    cache.invalidate_all_local();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                () = stopping.clone().wait() => break,
+            }
+        }
+    }
+}

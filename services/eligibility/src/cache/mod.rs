@@ -1,0 +1,224 @@
+//! The two-tier cache in front of the database.
+//!
+//! - **L1**: an in-process moka cache, bounded in bytes, short TTL; unknown persons are kept
+//!   briefly as negative entries. Concurrent misses for one key run one load (moka's
+//!   per-key initialisation).
+//! - **L2**: Redis, each person's whole timeline in the compact form of [`codec`], so any
+//!   `as_of` is answered from cache. Persons are spread over hash buckets (`HSET` per bucket):
+//!   small hashes are stored as listpacks, far smaller than one key per person.
+//! - **Invalidation**: a write drops its own L1 entry, deletes the L2 field and publishes the key
+//!   on a pub/sub channel every replica listens to. The outbox event of the same write is
+//!   consumed again later and repeats the delete and publish, so a change made while Redis was
+//!   down still reaches L2 and every replica once Redis is back.
+//! - **Redis down**: L2 is skipped for a short back-off, answers come from L1 and the
+//!   database, the outage is logged once and counted; the listener reconnects by itself and
+//!   clears L1 (it may have missed invalidations).
+
+pub mod codec;
+mod l2;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
+
+use crate::domain::Timeline;
+use crate::key::PersonKey;
+use crate::store::{PersonDetails, Store};
+pub use l2::L2;
+
+/// What L1 holds for a key.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// A known person.
+    Known(Arc<Cached>),
+    /// No such person (negative entry).
+    Unknown,
+}
+
+/// A cached timeline, with the personal details when they were loaded.
+#[derive(Debug)]
+pub struct Cached {
+    /// The timeline.
+    pub timeline: Timeline,
+    /// Names and birth date: present when loaded from the database.
+    pub details: Option<PersonDetails>,
+}
+
+/// Where an answer came from (for metrics and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// In-process.
+    L1,
+    /// Redis.
+    L2,
+    /// The database.
+    Database,
+}
+
+/// Cache sizes and lifetimes.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// L1 budget in bytes (estimated).
+    pub l1_max_bytes: u64,
+    /// L1 lifetime of a known person.
+    pub l1_ttl: Duration,
+    /// L1 lifetime of an unknown person.
+    pub negative_ttl: Duration,
+}
+
+struct EntryExpiry {
+    known: Duration,
+    unknown: Duration,
+}
+
+impl Expiry<PersonKey, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &PersonKey, value: &Entry, _created_at: Instant) -> Option<Duration> {
+        Some(match value {
+            Entry::Known(_) => self.known,
+            Entry::Unknown => self.unknown,
+        })
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &PersonKey,
+        value: &Entry,
+        updated_at: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
+}
+
+fn weight(_key: &PersonKey, value: &Entry) -> u32 {
+    // An estimate of the heap an entry holds: the map slot, the Arc, the records and texts.
+    match value {
+        Entry::Unknown => 64,
+        Entry::Known(cached) => {
+            let records: usize = cached.timeline.records.iter().map(|_| 160).sum();
+            let details = cached.details.as_ref().map_or(0, |d| d.name_kanji.len() + d.name_kana.len() + 64);
+            u32::try_from(160 + records + details).unwrap_or(u32::MAX)
+        }
+    }
+}
+
+struct Metrics {
+    lookups: Counter<u64>,
+}
+
+/// The eligibility cache.
+#[derive(Clone)]
+pub struct Cache {
+    l1: moka::future::Cache<PersonKey, Entry>,
+    l2: Option<L2>,
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+impl Cache {
+    /// A cache over `store`, with Redis as L2 when given.
+    pub fn new(store: Store, l2: Option<L2>, settings: &CacheSettings) -> Self {
+        let l1 = moka::future::Cache::builder()
+            .max_capacity(settings.l1_max_bytes)
+            .weigher(weight)
+            .expire_after(EntryExpiry { known: settings.l1_ttl, unknown: settings.negative_ttl })
+            .build();
+        let meter = opentelemetry::global::meter("kaigo-eligibility");
+        let metrics = Metrics {
+            lookups: meter
+                .u64_counter("kaigo.eligibility.cache.lookups")
+                .with_description("timeline lookups by tier")
+                .build(),
+        };
+        Self { l1, l2, store, metrics: Arc::new(metrics) }
+    }
+
+    /// The L2 tier, when configured.
+    pub fn l2(&self) -> Option<&L2> {
+        self.l2.as_ref()
+    }
+
+    /// The timeline of `key`, from the fastest tier that has it.
+    pub async fn get(&self, key: PersonKey) -> Result<(Entry, Tier), Arc<sea_orm::DbErr>> {
+        if let Some(entry) = self.l1.get(&key).await {
+            self.count(Tier::L1);
+            return Ok((entry, Tier::L1));
+        }
+        let mut tier = Tier::L1;
+        let entry = self
+            .l1
+            .try_get_with(key, async {
+                if let Some(l2) = &self.l2
+                    && let Some(timeline) = l2.get(&key).await
+                {
+                    tier = Tier::L2;
+                    return Ok(Entry::Known(Arc::new(Cached { timeline, details: None })));
+                }
+                tier = Tier::Database;
+                let loaded = self.store.timeline(&key).await?;
+                Ok::<_, sea_orm::DbErr>(match loaded {
+                    Some((timeline, details)) => {
+                        if let Some(l2) = &self.l2 {
+                            l2.put(&key, &timeline).await;
+                        }
+                        Entry::Known(Arc::new(Cached { timeline, details: Some(details) }))
+                    }
+                    None => Entry::Unknown,
+                })
+            })
+            .await?;
+        self.count(tier);
+        Ok((entry, tier))
+    }
+
+    /// The personal details of a known person: from L1 when loaded, else the database (and
+    /// then kept in L1 with the timeline).
+    pub async fn details(&self, key: PersonKey, cached: &Arc<Cached>) -> Result<Option<PersonDetails>, sea_orm::DbErr> {
+        if let Some(details) = &cached.details {
+            return Ok(Some(details.clone()));
+        }
+        let Some(person) = self.store.person(&key).await? else { return Ok(None) };
+        let details = crate::store::details_of(&person);
+        // Only keep it if the timeline is still current (same version).
+        if person.version == cached.timeline.person.version {
+            let upgraded = Cached { timeline: cached.timeline.clone(), details: Some(details.clone()) };
+            self.l1.insert(key, Entry::Known(Arc::new(upgraded))).await;
+        }
+        Ok(Some(details))
+    }
+
+    /// Drops `key` here, in Redis, and (through pub/sub) in every replica's L1.
+    pub async fn invalidate(&self, key: &PersonKey) {
+        self.l1.invalidate(key).await;
+        if let Some(l2) = &self.l2 {
+            l2.invalidate(key).await;
+        }
+    }
+
+    /// Drops `key` from this process's L1 only (a pub/sub message from another replica).
+    pub async fn invalidate_local(&self, key: &PersonKey) {
+        self.l1.invalidate(key).await;
+    }
+
+    /// Drops every L1 entry (after a gap in pub/sub delivery).
+    pub fn invalidate_all_local(&self) {
+        self.l1.invalidate_all();
+    }
+
+    /// The number of L1 entries (approximate; for tests and metrics).
+    pub fn l1_len(&self) -> u64 {
+        self.l1.entry_count()
+    }
+
+    fn count(&self, tier: Tier) {
+        let name = match tier {
+            Tier::L1 => "l1",
+            Tier::L2 => "l2",
+            Tier::Database => "database",
+        };
+        self.metrics.lookups.add(1, &[KeyValue::new("tier", name)]);
+    }
+}

@@ -1,0 +1,8 @@
+//! The rules of 介護保険資格確認, as plain functions over plain data: no I/O, no async.
+
+pub mod access;
+pub mod caps;
+pub mod timeline;
+pub mod validity;
+
+pub use timeline::{Assessment, CareLevel, Detail, Kind, PersonCore, Record, Timeline, Verdict};

@@ -1,0 +1,348 @@
+//! A person's eligibility timeline and what is in force on a date.
+//!
+//! Every fact is a period (start and end dates, the end inclusive, an open end allowed);
+//! nothing is overwritten: a correction supersedes a record and history keeps both. The
+//! timeline used for checks holds only the active records.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// 要介護状態区分 (REFERENCE.md §2.4), with its 2-digit interface code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CareLevel {
+    /// 01 非該当: assessed, not eligible.
+    NotApplicable,
+    /// 11 経過的要介護 (the pre-2006 要支援).
+    Transitional,
+    /// 12 要支援1.
+    Support1,
+    /// 13 要支援2.
+    Support2,
+    /// 21 要介護1.
+    Care1,
+    /// 22 要介護2.
+    Care2,
+    /// 23 要介護3.
+    Care3,
+    /// 24 要介護4.
+    Care4,
+    /// 25 要介護5.
+    Care5,
+    /// 06 事業対象者 (基本チェックリスト; the code is UNCONFIRMED).
+    ProgrammeEligible,
+}
+
+impl CareLevel {
+    /// The 2-digit code used by municipal and 国保連 systems.
+    pub fn code(self) -> &'static str {
+        match self {
+            CareLevel::NotApplicable => "01",
+            CareLevel::Transitional => "11",
+            CareLevel::Support1 => "12",
+            CareLevel::Support2 => "13",
+            CareLevel::Care1 => "21",
+            CareLevel::Care2 => "22",
+            CareLevel::Care3 => "23",
+            CareLevel::Care4 => "24",
+            CareLevel::Care5 => "25",
+            CareLevel::ProgrammeEligible => "06",
+        }
+    }
+
+    /// 区分支給限度基準額 in units a month (§2.6; unchanged since 2019-10). `None` where no
+    /// monthly cap applies.
+    pub fn default_limit_units(self) -> Option<u32> {
+        match self {
+            CareLevel::Support1 => Some(5_032),
+            CareLevel::Support2 => Some(10_531),
+            CareLevel::Care1 => Some(16_765),
+            CareLevel::Care2 => Some(19_705),
+            CareLevel::Care3 => Some(27_048),
+            CareLevel::Care4 => Some(30_938),
+            CareLevel::Care5 => Some(36_217),
+            // 経過的要介護 had the old 要支援 cap; not issued since 2006, so no default.
+            CareLevel::Transitional | CareLevel::NotApplicable | CareLevel::ProgrammeEligible => None,
+        }
+    }
+
+    /// True for 要支援1–2 (and the old 経過的要介護).
+    pub fn is_support(self) -> bool {
+        matches!(self, CareLevel::Support1 | CareLevel::Support2 | CareLevel::Transitional)
+    }
+
+    /// True for 要介護1–5.
+    pub fn is_care(self) -> bool {
+        matches!(self, CareLevel::Care1 | CareLevel::Care2 | CareLevel::Care3 | CareLevel::Care4 | CareLevel::Care5)
+    }
+}
+
+/// The kinds of period kept per person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// 要介護認定.
+    Certification,
+    /// 負担割合.
+    Copayment,
+    /// 負担限度額.
+    CostLimit,
+    /// 給付制限.
+    BenefitRestriction,
+    /// 住所地特例.
+    ResidenceException,
+    /// 居宅介護支援事業者 (the registered care-management office).
+    CareManagement,
+}
+
+/// 負担限度額 stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CostStage {
+    /// 第1段階.
+    First,
+    /// 第2段階.
+    Second,
+    /// 第3段階①.
+    Third1,
+    /// 第3段階②.
+    Third2,
+}
+
+/// 給付制限 kinds (§2.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestrictionKind {
+    /// 支払方法の変更 (償還払い).
+    PaymentMethodChange,
+    /// 保険給付の一時差止.
+    PaymentSuspension,
+    /// 給付額減額.
+    BenefitReduction,
+}
+
+/// Daily caps of a 負担限度額 certificate, in yen (§2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DailyCaps {
+    /// 食費 in a facility.
+    pub meal_facility: u32,
+    /// 食費 in a short stay.
+    pub meal_short_stay: u32,
+    /// ユニット型個室.
+    pub unit_private: u32,
+    /// ユニット型個室的多床室.
+    pub unit_semi_private: u32,
+    /// 従来型個室 (特養等).
+    pub conventional_private_welfare: u32,
+    /// 従来型個室 (老健・医療院等).
+    pub conventional_private_health: u32,
+    /// 多床室.
+    pub multi_bed: u32,
+}
+
+/// What a record says, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Detail {
+    /// 要介護認定.
+    Certification {
+        /// The level.
+        level: CareLevel,
+        /// 認定年月日.
+        certified: NaiveDate,
+        /// 区分支給限度基準額, units a month (0 where none applies).
+        limit_units: u32,
+        /// 認定審査会の意見.
+        board_opinion: String,
+        /// サービスの種類の指定: only these service types are payable (empty: all).
+        designated_service_types: Vec<String>,
+    },
+    /// 負担割合: 1, 2 or 3 (tenths).
+    Copayment {
+        /// Tenths the user pays.
+        tenths: u8,
+    },
+    /// 負担限度額.
+    CostLimit {
+        /// The stage.
+        stage: CostStage,
+        /// Its daily caps.
+        caps: DailyCaps,
+    },
+    /// 給付制限.
+    BenefitRestriction {
+        /// Which measure.
+        kind: RestrictionKind,
+        /// The raised co-payment under 給付額減額, in percent (30 or 40), else 0.
+        reduced_copayment_percent: u8,
+    },
+    /// 住所地特例: the facility's municipality differs from the insurer.
+    ResidenceException {
+        /// 全国地方公共団体コード of the facility's municipality.
+        facility_municipality: String,
+        /// The facility's name.
+        facility_name: String,
+    },
+    /// The registered 居宅介護支援事業者 / 介護予防支援事業者, or a self-made plan.
+    CareManagement {
+        /// 1 居宅介護支援, 2 介護予防支援, 3 自己作成.
+        kind: u8,
+        /// 事業所番号 (empty for a self-made plan).
+        office_number: String,
+        /// The office's name.
+        office_name: String,
+        /// 届出年月日.
+        notified: Option<NaiveDate>,
+    },
+}
+
+impl Detail {
+    /// The record kind of this detail.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Detail::Certification { .. } => Kind::Certification,
+            Detail::Copayment { .. } => Kind::Copayment,
+            Detail::CostLimit { .. } => Kind::CostLimit,
+            Detail::BenefitRestriction { .. } => Kind::BenefitRestriction,
+            Detail::ResidenceException { .. } => Kind::ResidenceException,
+            Detail::CareManagement { .. } => Kind::CareManagement,
+        }
+    }
+}
+
+/// One active period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The record's id.
+    pub id: i64,
+    /// First day in force.
+    pub start: NaiveDate,
+    /// Last day in force (inclusive); `None` while open.
+    pub end: Option<NaiveDate>,
+    /// What it says.
+    pub detail: Detail,
+}
+
+impl Record {
+    /// True when the record is in force on `day` (both ends inclusive).
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.start <= day && self.end.is_none_or(|end| day <= end)
+    }
+
+    /// True when this period and `[start, end]` share at least one day.
+    pub fn overlaps(&self, start: NaiveDate, end: Option<NaiveDate>) -> bool {
+        let ends_before = end.is_some_and(|e| e < self.start);
+        let starts_after = self.end.is_some_and(|e| e < start);
+        !(ends_before || starts_after)
+    }
+}
+
+/// The facts about a person that decide insurance itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonCore {
+    /// 1 第1号被保険者, 2 第2号被保険者.
+    pub category: u8,
+    /// 資格取得年月日.
+    pub acquired: Option<NaiveDate>,
+    /// 資格喪失年月日: the first day without insurance.
+    pub lost: Option<NaiveDate>,
+    /// Increments with every change to the person or their records.
+    pub version: i64,
+    /// When the person or a record last changed, Unix seconds.
+    pub changed_at: i64,
+}
+
+/// A person's timeline: the core facts and every active record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeline {
+    /// Insurance itself.
+    pub person: PersonCore,
+    /// Active records, any order.
+    pub records: Vec<Record>,
+}
+
+/// The verdict of a check (REFERENCE.md §2; the proto's EligibilityVerdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Insured and certified 要支援/要介護 on the date.
+    Eligible,
+    /// No such insured person at this insurer.
+    NotInsured,
+    /// On or after the 資格喪失年月日.
+    QualificationLost,
+    /// Insured, never certified up to the date.
+    NotCertified,
+    /// Insured; the last certification ended before the date.
+    CertificationExpired,
+    /// Before the 資格取得年月日.
+    NotYetQualified,
+    /// Certified 非該当.
+    AssessedNotApplicable,
+    /// 事業対象者 only (総合事業, not insurance benefits).
+    ProgrammeOnly,
+}
+
+/// The verdict and the records in force on the date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment<'a> {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The certification in force.
+    pub certification: Option<&'a Record>,
+    /// The co-payment ratio in force.
+    pub copayment: Option<&'a Record>,
+    /// The cost-limit certificate in force.
+    pub cost_limit: Option<&'a Record>,
+    /// Every benefit restriction in force.
+    pub restrictions: Vec<&'a Record>,
+    /// 住所地特例 in force.
+    pub residence_exception: Option<&'a Record>,
+    /// The registered care-management office in force.
+    pub care_management: Option<&'a Record>,
+}
+
+impl Timeline {
+    fn in_force(&self, kind: Kind, day: NaiveDate) -> Option<&Record> {
+        self.records.iter().find(|r| r.detail.kind() == kind && r.covers(day))
+    }
+
+    /// What is in force on `day`.
+    pub fn assess(&self, day: NaiveDate) -> Assessment<'_> {
+        let mut assessment = Assessment {
+            verdict: Verdict::NotCertified,
+            certification: None,
+            copayment: None,
+            cost_limit: None,
+            restrictions: Vec::new(),
+            residence_exception: None,
+            care_management: None,
+        };
+        if self.person.acquired.is_some_and(|acquired| day < acquired) {
+            assessment.verdict = Verdict::NotYetQualified;
+            return assessment;
+        }
+        if self.person.lost.is_some_and(|lost| lost <= day) {
+            assessment.verdict = Verdict::QualificationLost;
+            return assessment;
+        }
+        // 住所地特例 holds whether or not the person is certified (§2.8).
+        assessment.residence_exception = self.in_force(Kind::ResidenceException, day);
+        assessment.restrictions =
+            self.records.iter().filter(|r| r.detail.kind() == Kind::BenefitRestriction && r.covers(day)).collect();
+        assessment.certification = self.in_force(Kind::Certification, day);
+        assessment.verdict = match assessment.certification.map(|r| &r.detail) {
+            Some(Detail::Certification { level: CareLevel::NotApplicable, .. }) => Verdict::AssessedNotApplicable,
+            Some(Detail::Certification { level: CareLevel::ProgrammeEligible, .. }) => Verdict::ProgrammeOnly,
+            Some(_) => Verdict::Eligible,
+            None => {
+                let expired = self.records.iter().any(|r| {
+                    matches!(&r.detail, Detail::Certification { level, .. } if level.is_support() || level.is_care())
+                        && r.end.is_some_and(|end| end < day)
+                });
+                if expired { Verdict::CertificationExpired } else { Verdict::NotCertified }
+            }
+        };
+        assessment.copayment = self.in_force(Kind::Copayment, day);
+        assessment.cost_limit = self.in_force(Kind::CostLimit, day);
+        assessment.care_management = self.in_force(Kind::CareManagement, day);
+        assessment
+    }
+}
+
+#[cfg(test)]
+mod tests;

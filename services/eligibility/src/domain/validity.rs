@@ -1,0 +1,203 @@
+//! Rules a write must satisfy before it is stored. Each failure names its rule, so the API can
+//! answer FAILED_PRECONDITION with a reason a municipal system can act on.
+
+use chrono::{Datelike, Months, NaiveDate};
+
+use super::timeline::{Detail, Record};
+
+/// A broken rule: a stable reason code and an explanation (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleViolation {
+    /// UPPER_SNAKE reason, e.g. `PERIOD_OVERLAP`.
+    pub reason: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn violation(reason: &'static str, message: impl Into<String>) -> RuleViolation {
+    RuleViolation { reason, message: message.into() }
+}
+
+/// Limits on certification validity (§2.5). The national maximum is 48 months (a renewal at
+/// the same level); a municipality may run a stricter cap, so both ends are parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidityRules {
+    /// Shortest validity, months (3).
+    pub min_months: u32,
+    /// Longest validity, months (48, or a municipal cap such as 36).
+    pub max_months: u32,
+    /// A period starting mid-month gets the rest of that month on top of its months
+    /// (UNCONFIRMED standard rule; on by default).
+    pub mid_month_start_adds_rest_of_month: bool,
+}
+
+impl Default for ValidityRules {
+    fn default() -> Self {
+        Self { min_months: 3, max_months: 48, mid_month_start_adds_rest_of_month: true }
+    }
+}
+
+/// The last day of a validity of `months` months starting on `start`.
+pub fn validity_end(start: NaiveDate, months: u32, rules: &ValidityRules) -> Option<NaiveDate> {
+    let anchor = if rules.mid_month_start_adds_rest_of_month && start.day() != 1 {
+        // The rest of the starting month is added: count the months from the next 1st.
+        start.with_day(1)?.checked_add_months(Months::new(1))?
+    } else {
+        start
+    };
+    anchor.checked_add_months(Months::new(months))?.pred_opt()
+}
+
+/// Whether `[start, end]` is a validity the rules allow.
+pub fn check_certification_validity(
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    rules: &ValidityRules,
+) -> Result<(), RuleViolation> {
+    let Some(end) = end else {
+        return Err(violation(
+            "CERTIFICATION_VALIDITY_OPEN",
+            "a certification's validity must have an end date (§2.5)",
+        ));
+    };
+    let shortest = validity_end(start, rules.min_months, rules);
+    let longest = validity_end(start, rules.max_months, rules);
+    match (shortest, longest) {
+        (Some(shortest), Some(longest)) if end >= shortest && end <= longest => Ok(()),
+        _ => Err(violation(
+            "CERTIFICATION_VALIDITY_OUT_OF_RANGE",
+            format!(
+                "validity must last {} to {} months from its start (介護保険法施行規則; §2.5)",
+                rules.min_months, rules.max_months
+            ),
+        )),
+    }
+}
+
+/// 負担割合 periods run within one year from August 1 to July 31 (§2.2).
+pub fn check_copayment_period(start: NaiveDate, end: Option<NaiveDate>) -> Result<(), RuleViolation> {
+    let year_start = if start.month() >= 8 { start.year() } else { start.year() - 1 };
+    let last_day = NaiveDate::from_ymd_opt(year_start + 1, 7, 31);
+    match (end, last_day) {
+        (Some(end), Some(last)) if end <= last => Ok(()),
+        _ => Err(violation(
+            "COPAYMENT_PERIOD_CROSSES_JULY_31",
+            "a co-payment ratio applies from August 1 to July 31; record one period per year",
+        )),
+    }
+}
+
+/// `start` must not be after `end`.
+pub fn check_order(start: NaiveDate, end: Option<NaiveDate>) -> Result<(), RuleViolation> {
+    if end.is_some_and(|end| end < start) {
+        Err(violation("PERIOD_ENDS_BEFORE_START", "the period ends before it starts"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Same-kind active periods never overlap. `ignore` is a record being replaced.
+pub fn check_no_overlap(
+    existing: &[Record],
+    detail: &Detail,
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    ignore: Option<i64>,
+) -> Result<(), RuleViolation> {
+    let kind = detail.kind();
+    match existing.iter().find(|r| r.detail.kind() == kind && Some(r.id) != ignore && r.overlaps(start, end)) {
+        Some(other) => Err(violation(
+            "PERIOD_OVERLAP",
+            format!("overlaps active record {} of the same kind; close or correct it first", other.id),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Every rule for a new or replacing record.
+pub fn check_record(
+    existing: &[Record],
+    detail: &Detail,
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    replacing: Option<i64>,
+    rules: &ValidityRules,
+) -> Result<(), RuleViolation> {
+    check_order(start, end)?;
+    match detail {
+        Detail::Certification { .. } => check_certification_validity(start, end, rules)?,
+        Detail::Copayment { .. } => check_copayment_period(start, end)?,
+        _ => {}
+    }
+    check_no_overlap(existing, detail, start, end, replacing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::timeline::CareLevel;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn validity_from_the_first_counts_whole_months() {
+        let rules = ValidityRules::default();
+        assert_eq!(validity_end(d(2025, 4, 1), 6, &rules), Some(d(2025, 9, 30)));
+        assert_eq!(validity_end(d(2025, 4, 1), 48, &rules), Some(d(2029, 3, 31)));
+    }
+
+    #[test]
+    fn a_mid_month_start_adds_the_rest_of_that_month() {
+        let rules = ValidityRules::default();
+        assert_eq!(validity_end(d(2025, 4, 15), 6, &rules), Some(d(2025, 10, 31)));
+        let strict = ValidityRules { mid_month_start_adds_rest_of_month: false, ..rules };
+        assert_eq!(validity_end(d(2025, 4, 15), 6, &strict), Some(d(2025, 10, 14)));
+    }
+
+    #[test]
+    fn validity_between_three_and_forty_eight_months_is_allowed() {
+        let rules = ValidityRules::default();
+        assert!(check_certification_validity(d(2025, 4, 1), Some(d(2025, 6, 30)), &rules).is_ok());
+        assert_eq!(
+            check_certification_validity(d(2025, 4, 1), Some(d(2025, 6, 29)), &rules).unwrap_err().reason,
+            "CERTIFICATION_VALIDITY_OUT_OF_RANGE"
+        );
+        assert!(check_certification_validity(d(2025, 4, 1), Some(d(2029, 3, 31)), &rules).is_ok());
+        assert!(check_certification_validity(d(2025, 4, 1), Some(d(2029, 4, 1)), &rules).is_err());
+        let capped = ValidityRules { max_months: 36, ..rules };
+        assert!(check_certification_validity(d(2025, 4, 1), Some(d(2029, 3, 31)), &capped).is_err());
+        assert!(check_certification_validity(d(2025, 4, 1), None, &rules).is_err());
+    }
+
+    #[test]
+    fn copayment_periods_stay_within_august_to_july() {
+        assert!(check_copayment_period(d(2025, 8, 1), Some(d(2026, 7, 31))).is_ok());
+        assert!(check_copayment_period(d(2026, 1, 10), Some(d(2026, 7, 31))).is_ok());
+        assert!(check_copayment_period(d(2025, 8, 1), Some(d(2026, 8, 1))).is_err());
+        assert!(check_copayment_period(d(2025, 8, 1), None).is_err());
+    }
+
+    #[test]
+    fn same_kind_overlap_is_refused_other_kinds_are_not() {
+        let existing = vec![Record {
+            id: 7,
+            start: d(2025, 8, 1),
+            end: Some(d(2026, 7, 31)),
+            detail: Detail::Copayment { tenths: 1 },
+        }];
+        let copay = Detail::Copayment { tenths: 2 };
+        let err = check_no_overlap(&existing, &copay, d(2026, 1, 1), Some(d(2026, 7, 31)), None).unwrap_err();
+        assert_eq!(err.reason, "PERIOD_OVERLAP");
+        assert!(check_no_overlap(&existing, &copay, d(2026, 1, 1), Some(d(2026, 7, 31)), Some(7)).is_ok());
+        let cert = Detail::Certification {
+            level: CareLevel::Care1,
+            certified: d(2025, 8, 1),
+            limit_units: 16_765,
+            board_opinion: String::new(),
+            designated_service_types: vec![],
+        };
+        assert!(check_no_overlap(&existing, &cert, d(2025, 8, 1), Some(d(2026, 1, 31)), None).is_ok());
+    }
+}

@@ -1,0 +1,205 @@
+//! The eligibility schema: persons, their periods, idempotency keys and the audit log.
+
+use sea_orm_migration::prelude::*;
+
+/// Creates the eligibility tables.
+pub struct CreateTables;
+
+impl MigrationName for CreateTables {
+    fn name(&self) -> &str {
+        "m20261129_000100_eligibility_tables"
+    }
+}
+
+#[derive(DeriveIden)]
+pub enum Persons {
+    Table,
+    Id,
+    InsurerNumber,
+    InsuredNumber,
+    NameKanji,
+    NameKana,
+    BirthDate,
+    Sex,
+    Category,
+    AcquiredDate,
+    LostDate,
+    CardIssuedDate,
+    Version,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+pub enum Records {
+    Table,
+    Id,
+    PersonId,
+    Kind,
+    State,
+    StartDate,
+    EndDate,
+    Detail,
+    Supersedes,
+    SupersededBy,
+    RecordedAt,
+    RecordedByRole,
+    RecordedBySubject,
+    RecordedByOrg,
+    ChangeReason,
+}
+
+#[derive(DeriveIden)]
+pub enum Requests {
+    Table,
+    RequestId,
+    Operation,
+    RequestHash,
+    Response,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+pub enum AuditLog {
+    Table,
+    Id,
+    At,
+    CallerRole,
+    CallerOrg,
+    CallerSubject,
+    Rpc,
+    Purpose,
+    InsurerNumber,
+    InsuredNumber,
+    Outcome,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CreateTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Persons::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Persons::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(Persons::InsurerNumber).string_len(6).not_null())
+                    .col(ColumnDef::new(Persons::InsuredNumber).string_len(10).not_null())
+                    .col(ColumnDef::new(Persons::NameKanji).text().not_null())
+                    .col(ColumnDef::new(Persons::NameKana).text().not_null())
+                    .col(ColumnDef::new(Persons::BirthDate).date().null())
+                    .col(ColumnDef::new(Persons::Sex).small_integer().not_null())
+                    .col(ColumnDef::new(Persons::Category).small_integer().not_null())
+                    .col(ColumnDef::new(Persons::AcquiredDate).date().null())
+                    .col(ColumnDef::new(Persons::LostDate).date().null())
+                    .col(ColumnDef::new(Persons::CardIssuedDate).date().null())
+                    .col(ColumnDef::new(Persons::Version).big_integer().not_null())
+                    .col(ColumnDef::new(Persons::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("persons_by_number")
+                    .table(Persons::Table)
+                    .col(Persons::InsurerNumber)
+                    .col(Persons::InsuredNumber)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Records::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Records::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(Records::PersonId).big_integer().not_null())
+                    .col(ColumnDef::new(Records::Kind).small_integer().not_null())
+                    .col(ColumnDef::new(Records::State).small_integer().not_null())
+                    .col(ColumnDef::new(Records::StartDate).date().not_null())
+                    .col(ColumnDef::new(Records::EndDate).date().null())
+                    .col(ColumnDef::new(Records::Detail).text().not_null())
+                    .col(ColumnDef::new(Records::Supersedes).big_integer().null())
+                    .col(ColumnDef::new(Records::SupersededBy).big_integer().null())
+                    .col(ColumnDef::new(Records::RecordedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Records::RecordedByRole).string().not_null())
+                    .col(ColumnDef::new(Records::RecordedBySubject).string().not_null())
+                    .col(ColumnDef::new(Records::RecordedByOrg).string().not_null())
+                    .col(ColumnDef::new(Records::ChangeReason).text().not_null())
+                    .foreign_key(
+                        ForeignKey::create().from(Records::Table, Records::PersonId).to(Persons::Table, Persons::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("records_by_person")
+                    .table(Records::Table)
+                    .col(Records::PersonId)
+                    .col(Records::State)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Requests::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Requests::RequestId).string_len(64).not_null().primary_key())
+                    .col(ColumnDef::new(Requests::Operation).string().not_null())
+                    .col(ColumnDef::new(Requests::RequestHash).string_len(64).not_null())
+                    .col(ColumnDef::new(Requests::Response).binary().not_null())
+                    .col(ColumnDef::new(Requests::CreatedAt).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditLog::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(AuditLog::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(AuditLog::At).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(AuditLog::CallerRole).string().not_null())
+                    .col(ColumnDef::new(AuditLog::CallerOrg).string().not_null())
+                    .col(ColumnDef::new(AuditLog::CallerSubject).string().not_null())
+                    .col(ColumnDef::new(AuditLog::Rpc).string().not_null())
+                    .col(ColumnDef::new(AuditLog::Purpose).string().not_null())
+                    .col(ColumnDef::new(AuditLog::InsurerNumber).string_len(6).not_null())
+                    .col(ColumnDef::new(AuditLog::InsuredNumber).string_len(10).not_null())
+                    .col(ColumnDef::new(AuditLog::Outcome).string().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_by_person")
+                    .table(AuditLog::Table)
+                    .col(AuditLog::InsurerNumber)
+                    .col(AuditLog::InsuredNumber)
+                    .col(AuditLog::At)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            AuditLog::Table.into_iden(),
+            Requests::Table.into_iden(),
+            Records::Table.into_iden(),
+            Persons::Table.into_iden(),
+        ] {
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Idempotent, versioned writes: one transaction from the idempotency check to the outbox.
+
+use chrono::{NaiveDate, Utc};
+use kaigo_platform::auth::Caller;
+use kaigo_platform::events::{NewEvent, enqueue};
+use sea_orm::sea_query::LockType;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
+};
+
+use super::entities::{person, record, request};
+use super::{ACTIVE, to_domain};
+use crate::domain::{Detail, Record};
+use crate::key::PersonKey;
+
+/// The topic every committed change to a person publishes (key: the person key's insurer only;
+/// the payload carries the 16-byte key so replicas can drop their caches).
+pub const CHANGED_TOPIC: &str = "eligibility.changed";
+
+/// The start of an idempotent write.
+pub enum Begin {
+    /// The same request was handled before: its stored response.
+    Replay(Vec<u8>),
+    /// The same `request_id` came with a different request.
+    Conflict,
+    /// A new request: write through this transaction.
+    Fresh(WriteTx),
+}
+
+pub(super) async fn begin(
+    db: &DatabaseConnection,
+    request_id: &str,
+    operation: &'static str,
+    hash: &str,
+) -> Result<Begin, DbErr> {
+    if let Some(seen) = request::Entity::find_by_id(request_id.to_owned()).one(db).await? {
+        return Ok(if seen.operation == operation && seen.request_hash == hash {
+            Begin::Replay(seen.response)
+        } else {
+            Begin::Conflict
+        });
+    }
+    let txn = db.begin().await?;
+    let postgres = kaigo_platform::db::is_postgres(&txn);
+    Ok(Begin::Fresh(WriteTx {
+        txn,
+        request_id: request_id.to_owned(),
+        operation,
+        hash: hash.to_owned(),
+        postgres,
+        changed: Vec::new(),
+    }))
+}
+
+/// A write in progress. Dropping it without [`WriteTx::commit`] rolls everything back.
+pub struct WriteTx {
+    txn: DatabaseTransaction,
+    request_id: String,
+    operation: &'static str,
+    hash: String,
+    postgres: bool,
+    changed: Vec<PersonKey>,
+}
+
+/// Who made a change, as recorded with it.
+pub struct Author<'a> {
+    /// The caller.
+    pub caller: &'a Caller,
+    /// Why (free text from the request).
+    pub reason: &'a str,
+}
+
+impl WriteTx {
+    /// The person row, locked for the rest of the transaction (PostgreSQL), or `None`.
+    pub async fn lock_person(&self, key: &PersonKey) -> Result<Option<person::Model>, DbErr> {
+        let mut query = person::Entity::find()
+            .filter(person::Column::InsurerNumber.eq(key.insurer()))
+            .filter(person::Column::InsuredNumber.eq(key.insured()));
+        if self.postgres {
+            query = query.lock(LockType::Update);
+        }
+        query.one(&self.txn).await
+    }
+
+    /// Inserts or updates a person; returns the stored row. `existing` is the locked row.
+    pub async fn save_person(
+        &mut self,
+        key: &PersonKey,
+        existing: Option<person::Model>,
+        new: person::Model,
+    ) -> Result<person::Model, DbErr> {
+        self.changed.push(*key);
+        let now = Utc::now();
+        match existing {
+            Some(old) => {
+                let mut active: person::ActiveModel = old.clone().into();
+                active.name_kanji = Set(new.name_kanji);
+                active.name_kana = Set(new.name_kana);
+                active.birth_date = Set(new.birth_date);
+                active.sex = Set(new.sex);
+                active.category = Set(new.category);
+                active.acquired_date = Set(new.acquired_date);
+                active.lost_date = Set(new.lost_date);
+                active.card_issued_date = Set(new.card_issued_date);
+                active.version = Set(old.version + 1);
+                active.updated_at = Set(now);
+                active.update(&self.txn).await
+            }
+            None => {
+                let active = person::ActiveModel {
+                    id: sea_orm::NotSet,
+                    insurer_number: Set(key.insurer().to_owned()),
+                    insured_number: Set(key.insured().to_owned()),
+                    name_kanji: Set(new.name_kanji),
+                    name_kana: Set(new.name_kana),
+                    birth_date: Set(new.birth_date),
+                    sex: Set(new.sex),
+                    category: Set(new.category),
+                    acquired_date: Set(new.acquired_date),
+                    lost_date: Set(new.lost_date),
+                    card_issued_date: Set(new.card_issued_date),
+                    version: Set(1),
+                    updated_at: Set(now),
+                };
+                active.insert(&self.txn).await
+            }
+        }
+    }
+
+    /// The person's active records.
+    pub async fn active_records(&self, person_id: i64) -> Result<Vec<Record>, DbErr> {
+        let rows = record::Entity::find()
+            .filter(record::Column::PersonId.eq(person_id))
+            .filter(record::Column::State.eq(ACTIVE))
+            .all(&self.txn)
+            .await?;
+        rows.iter().map(to_domain).collect()
+    }
+
+    /// One record row of the person, any state.
+    pub async fn record(&self, person_id: i64, record_id: i64) -> Result<Option<record::Model>, DbErr> {
+        record::Entity::find_by_id(record_id).filter(record::Column::PersonId.eq(person_id)).one(&self.txn).await
+    }
+
+    /// Adds an active record.
+    pub async fn insert_record(
+        &mut self,
+        person_id: i64,
+        detail: &Detail,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+        supersedes: Option<i64>,
+        author: &Author<'_>,
+    ) -> Result<record::Model, DbErr> {
+        let json = serde_json::to_string(detail).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let caller = author.caller;
+        let org = caller
+            .insurer
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .or_else(|| caller.office.as_ref().map(|n| n.as_str().to_owned()))
+            .unwrap_or_default();
+        let active = record::ActiveModel {
+            id: sea_orm::NotSet,
+            person_id: Set(person_id),
+            kind: Set(kind_code(detail)),
+            state: Set(ACTIVE),
+            start_date: Set(start),
+            end_date: Set(end),
+            detail: Set(json),
+            supersedes: Set(supersedes),
+            superseded_by: Set(None),
+            recorded_at: Set(Utc::now()),
+            recorded_by_role: Set(caller.role.as_str().to_owned()),
+            recorded_by_subject: Set(caller.subject.clone()),
+            recorded_by_org: Set(org),
+            change_reason: Set(author.reason.to_owned()),
+        };
+        active.insert(&self.txn).await
+    }
+
+    /// Changes a record's state (superseded, voided), end date, or successor.
+    pub async fn update_record(
+        &mut self,
+        row: record::Model,
+        state: i16,
+        end: Option<NaiveDate>,
+        superseded_by: Option<i64>,
+    ) -> Result<record::Model, DbErr> {
+        let mut active: record::ActiveModel = row.into();
+        active.state = Set(state);
+        active.end_date = Set(end);
+        active.superseded_by = Set(superseded_by);
+        active.update(&self.txn).await
+    }
+
+    /// Bumps the person's version after a change to their records; returns the new version.
+    pub async fn touch_person(&mut self, key: &PersonKey, person: &person::Model) -> Result<i64, DbErr> {
+        self.changed.push(*key);
+        let mut active: person::ActiveModel = person.clone().into();
+        active.version = Set(person.version + 1);
+        active.updated_at = Set(Utc::now());
+        Ok(active.update(&self.txn).await?.version)
+    }
+
+    /// Stores the response under the request id, publishes a change event per changed person
+    /// through the outbox, and commits. Returns the changed keys (for cache invalidation).
+    pub async fn commit(self, response: Vec<u8>) -> Result<Vec<PersonKey>, DbErr> {
+        request::ActiveModel {
+            request_id: Set(self.request_id),
+            operation: Set(self.operation.to_owned()),
+            request_hash: Set(self.hash),
+            response: Set(response),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&self.txn)
+        .await?;
+        let mut changed = self.changed;
+        changed.sort();
+        changed.dedup();
+        for key in &changed {
+            enqueue(
+                &self.txn,
+                NewEvent {
+                    topic: CHANGED_TOPIC.to_owned(),
+                    key: key.insurer().to_owned(),
+                    payload: key.as_bytes().to_vec(),
+                },
+            )
+            .await?;
+        }
+        self.txn.commit().await?;
+        Ok(changed)
+    }
+}
+
+/// The stored kind code of a detail (matches the proto's RecordKind numbers).
+pub fn kind_code(detail: &Detail) -> i16 {
+    match detail {
+        Detail::Certification { .. } => 1,
+        Detail::Copayment { .. } => 2,
+        Detail::CostLimit { .. } => 3,
+        Detail::BenefitRestriction { .. } => 4,
+        Detail::ResidenceException { .. } => 5,
+        Detail::CareManagement { .. } => 6,
+    }
+}

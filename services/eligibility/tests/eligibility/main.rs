@@ -1,0 +1,9 @@
+//! Integration tests of the eligibility service: a real tonic server on loopback, real
+//! PostgreSQL and Redis. One binary (one link) for all of them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod cache;
+mod checks;
+mod support;
+mod writes;

@@ -1,0 +1,233 @@
+//! Starting eligibility servers and calling them as a given caller.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use kaigo_eligibility::Config;
+use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role, unix_now};
+use kaigo_platform::config::{RedisConfig, ServerConfig};
+use kaigo_platform::events::{Bus, LocalBus, RedisBus};
+use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
+use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::server::GrpcServices;
+use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
+use kaigo_platform::testkit::TestDatabase;
+use kaigo_proto::google::r#type::Date;
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::eligibility::v1 as pb;
+use kaigo_proto::kaigo::eligibility::v1::eligibility_service_client::EligibilityServiceClient;
+use sea_orm_migration::MigratorTrait;
+use tower::Layer;
+
+pub type Client = EligibilityServiceClient<
+    tower::util::BoxCloneSyncService<
+        http::Request<tonic::body::Body>,
+        http::Response<tonic::body::Body>,
+        tonic::transport::Error,
+    >,
+>;
+
+/// A running eligibility server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub keys: CallerKeys,
+    pub api: kaigo_eligibility::Api,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    background: Option<BackgroundControl>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts a server over `db` (migrated), with Redis when given.
+    pub async fn start(db: &TestDatabase, redis: Option<RedisConfig>, keys: CallerKeys) -> Server {
+        let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+        kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
+        let redis = match redis {
+            Some(config) => RedisHandle::connect(&config).await.unwrap(),
+            None => None,
+        };
+        let bus = match &redis {
+            Some(handle) => Bus::Redis(RedisBus::new(handle.clone(), 10_000)),
+            None => Bus::Local(LocalBus::new()),
+        };
+        let (control, background) = Background::new();
+        let server_config = ServerConfig { listen: "127.0.0.1:0".into(), ..ServerConfig::default() };
+        let ctx =
+            ServiceContext { name: "eligibility", server: server_config.clone(), db: conn, redis, bus, background };
+        let api = kaigo_eligibility::build(&ctx, &Config::default());
+        let services = GrpcServices::new(&server_config).unwrap().with_service(
+            kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer::new(api.clone()),
+        );
+        let health = services.health();
+        let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            kaigo_platform::server::serve(listener, routes, health, &server_config, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Server { addr, keys, api, stop: Some(stop_tx), background: Some(control), task: Some(task) }
+    }
+
+    /// A client calling as `caller`.
+    pub async fn client(&self, caller: Caller) -> Client {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap();
+        let keys = self.keys.clone();
+        let sign = move |mut request: http::Request<tonic::body::Body>| {
+            let path = request.uri().path().to_owned();
+            keys.insert_headers(request.headers_mut(), &caller, &path, unix_now());
+            request
+        };
+        EligibilityServiceClient::new(tower::util::BoxCloneSyncService::new(tower::util::MapRequest::new(
+            channel, sign,
+        )))
+    }
+
+    /// Stops serving and flushes background work (audit, relay).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(control) = self.background.take() {
+            control.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+pub const INSURER: &str = "435073";
+pub const OTHER_INSURER: &str = "122192";
+pub const OFFICE: &str = "0300000106";
+pub const OTHER_OFFICE: &str = "0300000007";
+
+pub fn insurer(number: &str) -> Caller {
+    Caller {
+        subject: "municipal-system".into(),
+        role: Role::Insurer,
+        insurer: Some(InsurerNumber::parse(number).unwrap()),
+        office: None,
+        institution: None,
+        scopes: vec![],
+        consents: vec![],
+    }
+}
+
+pub fn office(role: Role, number: &str) -> Caller {
+    Caller {
+        subject: "care-software".into(),
+        role,
+        insurer: None,
+        office: Some(CareOfficeNumber::parse(number).unwrap()),
+        institution: None,
+        scopes: vec![],
+        consents: vec![],
+    }
+}
+
+pub fn clinic(consents: Vec<String>) -> Caller {
+    Caller {
+        subject: "ehr".into(),
+        role: Role::MedicalInstitution,
+        insurer: None,
+        office: None,
+        institution: Some(MedicalInstitutionCode::parse("0110113719").unwrap()),
+        scopes: vec![],
+        consents,
+    }
+}
+
+pub fn date(y: i32, m: i32, d: i32) -> Date {
+    Date { year: y, month: m, day: d }
+}
+
+pub fn period(start: Date, end: Option<Date>) -> Option<common::Period> {
+    Some(common::Period { start: Some(start), end })
+}
+
+pub fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Creates a 第1号 person insured from 2020-04-01; returns its version.
+pub async fn create_person(client: &mut Client, insured: &str) -> i64 {
+    create_person_at(client, INSURER, insured).await
+}
+
+pub async fn create_person_at(client: &mut Client, insurer_number: &str, insured: &str) -> i64 {
+    let person = pb::InsuredPerson {
+        insurer_number: insurer_number.into(),
+        insured_number: insured.into(),
+        name_kanji: "介護 花子".into(),
+        name_kana: "カイゴ ハナコ".into(),
+        birth_date: Some(date(1950, 5, 3)),
+        sex: common::Sex::Female as i32,
+        insured_category: common::InsuredCategory::First as i32,
+        qualification_acquired_date: Some(date(2020, 4, 1)),
+        ..Default::default()
+    };
+    let response = client
+        .upsert_insured_person(pb::UpsertInsuredPersonRequest {
+            request_id: rid(),
+            person: Some(person),
+            expected_version: 0,
+        })
+        .await
+        .unwrap();
+    response.into_inner().person.unwrap().version
+}
+
+/// Records a certification; returns the person's new version.
+pub async fn certify(
+    client: &mut Client,
+    insured: &str,
+    version: i64,
+    level: common::CareLevel,
+    start: Date,
+    end: Date,
+) -> i64 {
+    let request = pb::RecordCertificationRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        certification: Some(pb::CertificationPeriod {
+            care_level: level as i32,
+            certified_date: Some(start),
+            validity: period(start, Some(end)),
+            ..Default::default()
+        }),
+    };
+    client.record_certification(request).await.unwrap().into_inner().person_version
+}
+
+/// CheckEligibility as of a date.
+pub async fn check(client: &mut Client, insured: &str, as_of: Date) -> pb::EligibilityResult {
+    client
+        .check_eligibility(pb::CheckEligibilityRequest {
+            insurer_number: INSURER.into(),
+            insured_number: insured.into(),
+            as_of: Some(as_of),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap()
+}
+
+pub fn verdict(result: &pb::EligibilityResult) -> pb::EligibilityVerdict {
+    pb::EligibilityVerdict::try_from(result.verdict).unwrap()
+}
+
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
+}
