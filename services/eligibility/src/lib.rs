@@ -118,15 +118,16 @@ pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
         let listening = cache.clone();
         ctx.background.spawn("eligibility-invalidation", move |stopping| l2.listen(listening, stopping));
     }
-    events::spawn_consumers(ctx, &cache);
     let auditor = audit::Auditor::spawn(store.clone(), &ctx.background);
-    Api::new(api::Inner {
+    let api = Api::new(api::Inner {
         store,
         cache,
         auditor,
         rules: config.validity_rules(),
         today: kaigo_platform::time::today_jst,
-    })
+    });
+    events::spawn_consumers(ctx, &api);
+    api
 }
 
 /// Starts the service and returns its tonic server with the configured message limits.

@@ -1,6 +1,7 @@
 //! The gRPC API: decode and validate, apply the rules, answer. No SQL here.
 
 pub mod convert;
+mod decisions;
 mod read;
 mod write;
 

@@ -5,5 +5,6 @@
 
 mod cache;
 mod checks;
+mod decisions;
 mod support;
 mod writes;

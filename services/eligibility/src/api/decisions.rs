@@ -1,0 +1,95 @@
+//! Certification decisions from the certification service (`certification.decided`) become
+//! certification periods here, without paper and without a call back.
+
+use chrono::Days;
+use kaigo_platform::ApiError;
+use kaigo_platform::Violations;
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_proto::kaigo::certification::v1::CertificationDecidedEvent;
+
+use super::{Api, convert};
+use crate::domain::{Detail, Kind, validity};
+use crate::store::write::Author;
+use crate::store::{Begin, SUPERSEDED};
+
+/// The platform itself, as the author of records it derives from events.
+fn system() -> Caller {
+    Caller {
+        subject: "certification.decided".into(),
+        role: Role::Operator,
+        insurer: None,
+        office: None,
+        institution: None,
+        scopes: vec![],
+        consents: vec![],
+    }
+}
+
+impl Api {
+    /// Records the decided certification. Idempotent on the event id; a decision that starts
+    /// inside an active certification (区分変更, or a renewal decided early) ends the old period
+    /// the day before the new one starts, or supersedes it when it starts the same day or later.
+    pub async fn apply_decision(&self, event_id: &str, event: &CertificationDecidedEvent) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        let key = convert::key(&mut v, "", &event.insurer_number, &event.insured_number);
+        let level = convert::care_level(&mut v, "care_level", event.care_level);
+        let certified = convert::date(&mut v, "certified_date", event.certified_date.as_ref());
+        let validity = convert::period(&mut v, "validity", event.validity.as_ref());
+        v.into_result()?;
+        let (Some(key), Some(level), Some(certified), Some((start, end))) = (key, level, certified, validity) else {
+            return Err(ApiError::internal("validated decision missing"));
+        };
+        let limit_units = u32::try_from(event.limit_units_per_month)
+            .ok()
+            .filter(|u| *u > 0)
+            .or(level.default_limit_units())
+            .unwrap_or(0);
+        let detail = Detail::Certification {
+            level,
+            certified,
+            limit_units,
+            board_opinion: event.board_opinion.clone(),
+            designated_service_types: event.designated_service_types.clone(),
+        };
+        let request_id = format!("decided-{event_id}");
+        let mut tx = match self
+            .inner
+            .store
+            .begin_write(&request_id, "CertificationDecided", event_id)
+            .await
+            .map_err(ApiError::unavailable)?
+        {
+            Begin::Replay(_) | Begin::Conflict => return Ok(()),
+            Begin::Fresh(tx) => tx,
+        };
+        let person = tx.lock_person(&key).await.map_err(ApiError::unavailable)?.ok_or_else(|| {
+            ApiError::failed_precondition(
+                "PERSON_NOT_REGISTERED",
+                "the insurer has not registered this insured person yet",
+            )
+        })?;
+        let caller = system();
+        let author = Author { caller: &caller, reason: &format!("認定 (application {})", event.application_id) };
+        let active = tx.active_records(person.id).await.map_err(ApiError::unavailable)?;
+        for old in active.iter().filter(|r| r.detail.kind() == Kind::Certification && r.overlaps(start, end)) {
+            let Some(row) = tx.record(person.id, old.id).await.map_err(ApiError::unavailable)? else { continue };
+            if old.start < start {
+                let day_before = start.checked_sub_days(Days::new(1));
+                tx.update_record(row, crate::store::ACTIVE, day_before, None).await.map_err(ApiError::unavailable)?;
+            } else {
+                let old_end = row.end_date;
+                tx.update_record(row, SUPERSEDED, old_end, None).await.map_err(ApiError::unavailable)?;
+            }
+        }
+        let remaining = tx.active_records(person.id).await.map_err(ApiError::unavailable)?;
+        validity::check_record(&remaining, &detail, start, end, None, &self.inner.rules)
+            .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
+        tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(ApiError::unavailable)?;
+        tx.touch_person(&key, &person).await.map_err(ApiError::unavailable)?;
+        let changed = tx.commit(Vec::new()).await.map_err(ApiError::unavailable)?;
+        for key in &changed {
+            self.inner.cache.invalidate(key).await;
+        }
+        Ok(())
+    }
+}
