@@ -4,13 +4,16 @@
 //! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
 //! `kaigo.careplan.v1.CarePlanService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
 
+pub mod api;
 pub mod csv;
 pub mod domain;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::{CarePlanService, CarePlanServiceServer};
+use std::sync::Arc;
+
+use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::CarePlanServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
 
@@ -26,21 +29,14 @@ impl Validate for Config {
     fn validate(&self, _problems: &mut Problems) {}
 }
 
-/// The gRPC API.
-#[derive(Clone)]
-pub struct Api {
-    #[allow(dead_code)] // used by the RPCs this service's issue adds
-    ctx: ServiceContext,
-}
-
-#[tonic::async_trait]
-impl CarePlanService for Api {}
+pub use api::Api;
 
 /// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
 /// configured message limits.
 pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<CarePlanServiceServer<Api>, StartError> {
+    let spec = Arc::new(domain::spec::Spec::embedded()?);
     ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone() }), ctx))
+    Ok(kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone(), spec }), ctx))
 }
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).

@@ -4,4 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod golden;
+mod harness;
 mod parser_props;
+mod validate;

@@ -1,0 +1,147 @@
+//! The tonic implementation of `kaigo.careplan.v1.CarePlanService`: decode, validate, call the
+//! codec and domain, map back. The exchange RPCs (SendBundle, inbox, licences) are not built
+//! yet and answer UNIMPLEMENTED from the generated defaults.
+
+use std::sync::Arc;
+
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::service::ServiceContext;
+use kaigo_proto::kaigo::careplan::v1 as pb;
+use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::CarePlanService;
+use tonic::{Request, Response, Status};
+
+use crate::csv::scan_file;
+use crate::domain::bundle::check_unit;
+use crate::domain::issue::{Issue, Severity};
+use crate::domain::kind::{FormKind, UnitKind};
+use crate::domain::spec::Spec;
+
+/// Most files in one ValidateFiles call.
+const MAX_FILES: usize = 64;
+
+/// The gRPC API.
+#[derive(Clone)]
+pub struct Api {
+    #[allow(dead_code)] // the exchange RPCs will use the database
+    pub(crate) ctx: ServiceContext,
+    pub(crate) spec: Arc<Spec>,
+}
+
+pub(crate) fn file_kind(kind: FormKind) -> pb::FileKind {
+    match kind {
+        FormKind::Supplement => pb::FileKind::Supplement,
+        FormKind::Plan1 => pb::FileKind::PlanTable1,
+        FormKind::Plan1Delete => pb::FileKind::PlanTable1Delete,
+        FormKind::Plan2 => pb::FileKind::PlanTable2,
+        FormKind::Plan3 => pb::FileKind::PlanTable3,
+        FormKind::UsagePlan => pb::FileKind::UsageTicket,
+        FormKind::UsagePlanDelete => pb::FileKind::UsageTicketDelete,
+        FormKind::Actuals => pb::FileKind::Actuals,
+        FormKind::ActualsDelete => pb::FileKind::ActualsDelete,
+        FormKind::UsageAnnex => pb::FileKind::UsageTicketAnnex,
+    }
+}
+
+pub(crate) fn unit_kind(kind: pb::SendUnitKind) -> Option<UnitKind> {
+    match kind {
+        pb::SendUnitKind::Unspecified => None,
+        pb::SendUnitKind::Plan => Some(UnitKind::Plan),
+        pb::SendUnitKind::UsageTicket => Some(UnitKind::UsageTicket),
+        pb::SendUnitKind::PlanDelete => Some(UnitKind::PlanDelete),
+        pb::SendUnitKind::UsageTicketDelete => Some(UnitKind::UsageTicketDelete),
+        pb::SendUnitKind::Actuals => Some(UnitKind::Actuals),
+        pb::SendUnitKind::ActualsDelete => Some(UnitKind::ActualsDelete),
+    }
+}
+
+pub(crate) fn issue_pb(issue: Issue) -> pb::ValidationIssue {
+    let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    pb::ValidationIssue {
+        file_name: issue.file_name,
+        line: clamp(issue.line),
+        column: clamp(issue.column),
+        byte_offset: clamp(issue.byte_offset),
+        code: issue.code.to_owned(),
+        message: issue.message,
+        severity: match issue.severity {
+            Severity::Error => pb::IssueSeverity::Error,
+            Severity::Warning => pb::IssueSeverity::Warning,
+        } as i32,
+    }
+}
+
+/// Parses every file and, when a unit kind is given, the unit rules; issues in file, line,
+/// column order. Pure apart from the spec data.
+pub fn validate_files(
+    spec: &Spec,
+    files: &[pb::BundleFileContent],
+    kind: Option<UnitKind>,
+) -> pb::ValidateFilesResponse {
+    let mut summaries = Vec::with_capacity(files.len());
+    let mut issues = Vec::new();
+    let mut names = Vec::with_capacity(files.len());
+    for file in files {
+        let summary = scan_file(&file.file_name, &file.content, spec);
+        summaries.push(pb::FileValidation {
+            file_name: file.file_name.clone(),
+            kind: summary.kind.map_or(pb::FileKind::Unspecified, file_kind) as i32,
+            csv_version: summary.csv_version.clone().unwrap_or_default(),
+            record_count: i32::try_from(summary.record_count).unwrap_or(i32::MAX),
+            valid: summary.valid(),
+        });
+        issues.extend(summary.issues.iter().cloned());
+        // Only the parsed name is kept for the unit check; rows were never kept.
+        names.extend(summary.name);
+    }
+    if let Some(kind) = kind {
+        let refs: Vec<_> = names.iter().collect();
+        issues.extend(check_unit(kind, &refs, spec));
+    }
+    let valid = !issues.iter().any(Issue::is_error);
+    pb::ValidateFilesResponse { valid, files: summaries, issues: issues.into_iter().map(issue_pb).collect() }
+}
+
+#[tonic::async_trait]
+impl CarePlanService for Api {
+    async fn validate_files(
+        &self,
+        request: Request<pb::ValidateFilesRequest>,
+    ) -> Result<Response<pb::ValidateFilesResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        if !matches!(caller.role, Role::CareOffice | Role::ServiceProvider | Role::Insurer | Role::Operator) {
+            return Err(ApiError::permission_denied(
+                "ROLE_NOT_ALLOWED",
+                "care offices, providers, insurers and operators validate care-plan files",
+            )
+            .into());
+        }
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        if request.files.is_empty() {
+            violations.add("files", "at least one file is required");
+        }
+        if request.files.len() > MAX_FILES {
+            violations.add("files", format!("at most {MAX_FILES} files per call"));
+        }
+        let kind = match pb::SendUnitKind::try_from(request.kind) {
+            Ok(kind) => unit_kind(kind),
+            Err(_) => {
+                violations.add("kind", "unknown send unit kind");
+                None
+            }
+        };
+        for (i, file) in request.files.iter().enumerate() {
+            if file.file_name.is_empty() {
+                violations.add(format!("files[{i}].file_name"), "required");
+            }
+        }
+        violations.into_result()?;
+        let spec = Arc::clone(&self.spec);
+        // Parsing a large file is CPU work: keep it off the async workers.
+        let response = tokio::task::spawn_blocking(move || validate_files(&spec, &request.files, kind))
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Response::new(response))
+    }
+}
