@@ -5,5 +5,6 @@
 
 mod golden;
 mod harness;
+mod large;
 mod parser_props;
 mod validate;
