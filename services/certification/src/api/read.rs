@@ -29,6 +29,10 @@ impl Inner {
         application_id: &str,
     ) -> Result<LoadedApplication, ApiError> {
         if !access::role_may_read(caller.role) {
+            // Attempts are audited too, when they name an application.
+            if uuid::Uuid::parse_str(application_id).is_ok() {
+                self.store.audit_reads(rpc, caller, &[application_id], "denied", self.clock.now()).await?;
+            }
             return Err(ApiError::permission_denied("READ_NOT_ALLOWED", "the caller may not read applications"));
         }
         let mut v = Violations::new();
@@ -202,22 +206,21 @@ impl Inner {
         today: NaiveDate,
     ) -> Result<Vec<pb::Application>, ApiError> {
         for app in &mut apps {
-            if app.deadline_status == pb::DeadlineStatus::AtRisk as i32
-                || app.deadline_status == pb::DeadlineStatus::Overdue as i32
-            {
-                if let Some(full) = self.store.load(&app.application_id).await? {
-                    let facts = DeadlineFacts {
-                        application_date: full.record.application_date,
-                        status: full.record.workflow.status,
-                        decision_date: full.record.decision.as_ref().map(|d| d.date),
-                        latest_expected_date: full.latest_expected_date(),
-                    };
-                    app.deadline_status =
-                        convert::deadline_status(deadline::deadline_status(&facts, today, self.settings.at_risk_day))
-                            as i32;
-                    app.delay_notices =
-                        convert::application(&full, today, self.settings.at_risk_day, false).delay_notices;
-                }
+            // Only an open application's standing depends on its notices (they can move an
+            // overdue one back to at risk); lists read rows without them, so re-read those.
+            let open = app.deadline_status == pb::DeadlineStatus::AtRisk as i32
+                || app.deadline_status == pb::DeadlineStatus::Overdue as i32;
+            if open && let Some(full) = self.store.load(&app.application_id).await? {
+                let facts = DeadlineFacts {
+                    application_date: full.record.application_date,
+                    status: full.record.workflow.status,
+                    decision_date: full.record.decision.as_ref().map(|d| d.date),
+                    latest_expected_date: full.latest_expected_date(),
+                };
+                app.deadline_status =
+                    convert::deadline_status(deadline::deadline_status(&facts, today, self.settings.at_risk_day))
+                        as i32;
+                app.delay_notices = convert::application(&full, today, self.settings.at_risk_day, false).delay_notices;
             }
         }
         Ok(apps)

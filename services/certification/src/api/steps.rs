@@ -41,6 +41,7 @@ struct Call<'a> {
     request_id: &'a str,
     application_id: &'a str,
     expected_version: i64,
+    who: Who,
 }
 
 /// A workflow refusal as FAILED_PRECONDITION naming the rule and the missing steps.
@@ -113,7 +114,6 @@ impl Inner {
         caller: &Caller,
         call: Call<'_>,
         request: &Req,
-        who: Who,
         mut v: Violations,
         mutate: M,
         wrap: fn(pb::Application) -> Resp,
@@ -123,6 +123,7 @@ impl Inner {
         Resp: prost::Message + Default,
         M: FnOnce(&mut LoadedApplication) -> Result<Change, ApiError>,
     {
+        let who = call.who;
         let role_ok = match who {
             Who::Insurer => access::role_may_record_steps(caller.role),
             Who::Party => access::role_may_read(caller.role),
@@ -183,12 +184,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 let date = date.ok_or_else(|| ApiError::internal("validated"))?;
@@ -257,12 +258,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 let date = date.ok_or_else(|| ApiError::internal("validated"))?;
@@ -299,12 +300,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 advance(&mut a.record, StepKind::OpinionRequested)?;
@@ -336,12 +337,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 advance(&mut a.record, StepKind::OpinionReceived)?;
@@ -376,12 +377,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 advance(&mut a.record, StepKind::PrimaryJudgment)?;
@@ -435,12 +436,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 let date = date.ok_or_else(|| ApiError::internal("validated"))?;
@@ -496,12 +497,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 let (level, date) = level.zip(date).ok_or_else(|| ApiError::internal("validated"))?;
@@ -572,12 +573,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 let date = date.ok_or_else(|| ApiError::internal("validated"))?;
@@ -607,12 +608,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Party,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Party,
             v,
             |a| {
                 let date = date.ok_or_else(|| ApiError::internal("validated"))?;
@@ -652,12 +653,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 advance(&mut a.record, StepKind::Cancelled)?;
@@ -692,12 +693,12 @@ impl Inner {
             request_id: &r.request_id,
             application_id: &r.application_id,
             expected_version: r.expected_version,
+            who: Who::Insurer,
         };
         self.step(
             caller,
             call,
             r,
-            Who::Insurer,
             v,
             |a| {
                 let (notice_date, expected, reason) = match (notice_date, expected, reason) {

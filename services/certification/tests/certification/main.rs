@@ -1,0 +1,12 @@
+//! Integration tests of the certification service against real PostgreSQL and Redis, through
+//! real tonic servers on 127.0.0.1:0 behind CallerLayer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod access;
+mod driver;
+mod events;
+mod flow;
+mod rules;
+mod support;
+mod watch;

@@ -1,0 +1,209 @@
+//! The test harness: real PostgreSQL and Redis, real tonic servers on 127.0.0.1:0 behind
+//! CallerLayer, signed callers, an injectable clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use futures::future::BoxFuture;
+use kaigo_certification::clock::FixedClock;
+use kaigo_certification::people::{PersonDirectory, PersonStatus};
+use kaigo_certification::{Config, Dependencies, Migrator, NAME, start_with};
+use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, CallerLayer, Role, SIGNATURE_HEADER, unix_now};
+use kaigo_platform::config::ServerConfig;
+use kaigo_platform::errors::ApiError;
+use kaigo_platform::events::{Bus, RedisBus};
+use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
+use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
+use kaigo_platform::testkit::{TestDatabase, TestRedis};
+use kaigo_proto::google::r#type::Date;
+use kaigo_proto::kaigo::certification::v1 as pb;
+use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
+use kaigo_proto::kaigo::common::v1 as common;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use tonic::transport::Channel;
+
+pub const INSURER: &str = "435073";
+/// A person the test directory says the insurer does not know.
+pub const UNKNOWN_PERSON: &str = "9999999999";
+
+pub fn office(payload: &str) -> String {
+    (0..10).map(|d| format!("{payload}{d}")).find(|n| CareOfficeNumber::parse(n).is_ok()).unwrap()
+}
+
+pub fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+pub fn wire(date: NaiveDate) -> Date {
+    kaigo_proto::from_naive_date(date)
+}
+
+/// Noon JST on `date`.
+pub fn noon_jst(date: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&date.and_hms_opt(3, 0, 0).unwrap())
+}
+
+/// Knows everyone except [`UNKNOWN_PERSON`].
+struct TestDirectory;
+
+impl PersonDirectory for TestDirectory {
+    fn lookup<'a>(
+        &'a self,
+        _: &'a InsurerNumber,
+        insured: &'a InsuredNumber,
+    ) -> BoxFuture<'a, Result<PersonStatus, ApiError>> {
+        Box::pin(async move {
+            Ok(if insured.as_str() == UNKNOWN_PERSON { PersonStatus::Unknown } else { PersonStatus::Known })
+        })
+    }
+}
+
+/// One server instance (a replica).
+pub struct Replica {
+    pub client: CertificationServiceClient<Channel>,
+    control: Option<BackgroundControl>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Replica {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(control) = self.control.take() {
+            control.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+/// A database, a Redis prefix, keys and a clock shared by the replicas of one test.
+pub struct Harness {
+    pub db: TestDatabase,
+    pub redis: TestRedis,
+    pub keys: CallerKeys,
+    pub clock: FixedClock,
+    pub conn: DatabaseConnection,
+    pub redis_handle: RedisHandle,
+}
+
+impl Harness {
+    pub async fn new(today: NaiveDate) -> Self {
+        let db = TestDatabase::create().await;
+        let redis = TestRedis::create().await;
+        let conn = kaigo_platform::db::connect(&db.config(), NAME).await.unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        let redis_handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+        Self { db, redis, keys: CallerKeys::generate(), clock: FixedClock::new(noon_jst(today)), conn, redis_handle }
+    }
+
+    pub fn set_today(&self, today: NaiveDate) {
+        self.clock.set(noon_jst(today));
+    }
+
+    pub async fn replica(&self) -> Replica {
+        let conn = kaigo_platform::db::connect(&self.db.config(), NAME).await.unwrap();
+        let redis = RedisHandle::connect(&self.redis.config()).await.unwrap().unwrap();
+        let (control, background) = Background::new();
+        let ctx = ServiceContext {
+            name: NAME,
+            server: ServerConfig::default(),
+            db: conn,
+            redis: Some(redis.clone()),
+            bus: Bus::Redis(RedisBus::new(redis, 10_000)),
+            background,
+        };
+        let config = Config { watch_poll_ms: 60_000, ..Config::default() };
+        let deps = Dependencies { clock: Arc::new(self.clock.clone()), people: Arc::new(TestDirectory) };
+        let service = start_with(&ctx, &config, deps).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let layer = CallerLayer::new(self.keys.clone());
+        tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .layer(layer)
+                .add_service(service)
+                .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+        Replica { client: CertificationServiceClient::new(channel), control: Some(control), stop: Some(stop) }
+    }
+}
+
+pub fn caller(role: Role) -> Caller {
+    Caller {
+        subject: format!("acct-{}", role.as_str()),
+        role,
+        insurer: None,
+        office: None,
+        institution: None,
+        scopes: vec![],
+        consents: vec![],
+    }
+}
+
+pub fn insurer_caller(number: &str) -> Caller {
+    Caller { insurer: Some(InsurerNumber::parse(number).unwrap()), ..caller(Role::Insurer) }
+}
+
+pub fn office_caller(number: &str) -> Caller {
+    Caller { office: Some(CareOfficeNumber::parse(number).unwrap()), ..caller(Role::CareOffice) }
+}
+
+/// `message` signed as `caller` for `rpc` of the certification service.
+pub fn signed<T>(keys: &CallerKeys, caller: &Caller, rpc: &str, message: T) -> tonic::Request<T> {
+    let path = format!("/kaigo.certification.v1.CertificationService/{rpc}");
+    let (payload, signature) = keys.sign(caller, &path, unix_now());
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(CALLER_HEADER, payload.parse().unwrap());
+    request.metadata_mut().insert(SIGNATURE_HEADER, signature.parse().unwrap());
+    request
+}
+
+pub fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The ErrorInfo reason of a status.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
+}
+
+pub fn metadata(status: &tonic::Status, key: &str) -> String {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().and_then(|i| i.metadata.get(key).cloned()).unwrap_or_default()
+}
+
+/// The field paths of a BadRequest.
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub fn new_application(insured: &str, date: NaiveDate, acting_office: &str) -> pb::Application {
+    pb::Application {
+        insurer_number: INSURER.to_owned(),
+        insured_number: insured.to_owned(),
+        r#type: pb::ApplicationType::New as i32,
+        application_date: Some(wire(date)),
+        applicant: Some(pb::Applicant {
+            kind: pb::ApplicantKind::Family as i32,
+            family_member_name: "山田 花子".to_owned(),
+            family_relationship: "長女".to_owned(),
+            office_number: String::new(),
+        }),
+        acting_office_number: acting_office.to_owned(),
+        insured_category: common::InsuredCategory::First as i32,
+        ..Default::default()
+    }
+}
