@@ -4,6 +4,7 @@
 mod access;
 mod applications;
 pub(crate) mod convert;
+mod reads;
 mod review;
 mod write;
 

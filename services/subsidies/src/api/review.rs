@@ -5,9 +5,8 @@ use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use tonic::Request;
 
-use super::applications::{
-    changed, check_application_id, check_prefecture, check_version, load_for_write, save, transition,
-};
+use super::applications::{changed, check_application_id, check_version, load_for_write, save, transition};
+use super::reads::check_prefecture;
 use super::write::{check_request_id, db_error, idempotent, request_hash};
 use super::{Api, access, convert};
 use crate::domain::application::Action;

@@ -1,0 +1,132 @@
+//! Reading applications: the applicant its own, operators all. Every read, granted or not,
+//! is written to the audit table before the answer leaves.
+
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::subsidies::v1 as pb;
+use tonic::Request;
+
+use super::applications::check_application_id;
+use super::write::db_error;
+use super::{Api, access, convert, page_size};
+use crate::store::{self, Read};
+
+impl Api {
+    fn read(caller: &Caller, rpc: &'static str, application_id: &str, outcome: &'static str) -> Read {
+        Read {
+            rpc,
+            subject: caller.subject.clone(),
+            role: caller.role.as_str(),
+            organization: access::organization(caller),
+            application_id: application_id.to_owned(),
+            purpose: if caller.role == Role::Operator { "subsidy_review" } else { "own_application" },
+            outcome,
+        }
+    }
+
+    pub(super) async fn get(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<pb::GetApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?;
+        access::require_participant(caller)?;
+        let id = &request.get_ref().application_id;
+        let mut v = Violations::new();
+        check_application_id(&mut v, "application_id", id);
+        v.into_result()?;
+        let found = store::find(&self.db, id).await.map_err(db_error)?;
+        let (outcome, result) = match found {
+            Some(record) if access::may_read(caller, &record.application.applicant_number) => {
+                ("granted", convert::application(&record))
+            }
+            Some(_) => ("denied", Err(access::not_yours())),
+            None if caller.role == Role::Operator => {
+                ("not_found", Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id")))
+            }
+            None => ("not_found", Err(access::not_yours())),
+        };
+        // The audit row is written before the answer leaves: no read goes unrecorded.
+        store::audit_reads(&self.db, vec![Self::read(caller, "GetApplication", id, outcome)], self.clock.now())
+            .await
+            .map_err(db_error)?;
+        Ok(pb::GetApplicationResponse { application: Some(result?) })
+    }
+
+    pub(super) async fn list(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<pb::ListApplicationsResponse, ApiError> {
+        let caller = Caller::from_request(&request)?;
+        access::require_participant(caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let limit = page_size(&mut v, req.page_size);
+        if !req.page_token.is_empty() && uuid::Uuid::parse_str(&req.page_token).is_err() {
+            v.add("page_token", "not a token from this RPC");
+        }
+        if !req.programme_id.is_empty() && self.catalogue.get(&req.programme_id).is_none() {
+            v.add("programme_id", "unknown programme");
+        }
+        let mut statuses = Vec::new();
+        for (i, s) in req.statuses.iter().enumerate() {
+            match pb::ApplicationStatus::try_from(*s).ok().and_then(convert::status_from) {
+                Some(st) => statuses.push(st.as_str().to_owned()),
+                None => v.add(format!("statuses[{i}]"), "not an application status"),
+            }
+        }
+        let applicant_kind = match pb::ApplicantKind::try_from(req.applicant_kind) {
+            Ok(pb::ApplicantKind::Unspecified) => None,
+            Ok(pb::ApplicantKind::CareOffice) => Some(convert::CARE_OFFICE.to_owned()),
+            Ok(pb::ApplicantKind::MedicalInstitution) => Some(convert::MEDICAL_INSTITUTION.to_owned()),
+            Err(_) => {
+                v.add("applicant_kind", "not an applicant kind");
+                None
+            }
+        };
+        check_prefecture(&mut v, &req.prefecture_code);
+        v.into_result()?;
+        let applicants = if caller.role == Role::Operator {
+            None
+        } else {
+            let own = access::own_numbers(caller);
+            if !req.applicant_number.is_empty() && !own.contains(&req.applicant_number) {
+                return Err(access::not_yours());
+            }
+            Some(own)
+        };
+        let filter = store::ListFilter {
+            applicants,
+            programme_id: (!req.programme_id.is_empty()).then(|| req.programme_id.clone()),
+            statuses,
+            applicant_kind,
+            prefecture_code: (!req.prefecture_code.is_empty()).then(|| req.prefecture_code.clone()),
+            applicant_number: (!req.applicant_number.is_empty()).then(|| req.applicant_number.clone()),
+        };
+        let after = (!req.page_token.is_empty()).then_some(req.page_token.as_str());
+        let (records, total) = store::list(&self.db, &filter, after, limit).await.map_err(db_error)?;
+        let applications = records.iter().map(convert::application).collect::<Result<Vec<_>, _>>()?;
+        let reads =
+            records.iter().map(|r| Self::read(caller, "ListApplications", &r.application.id, "granted")).collect();
+        store::audit_reads(&self.db, reads, self.clock.now()).await.map_err(db_error)?;
+        let full_page = u64::try_from(records.len()).unwrap_or(0) == limit;
+        Ok(pb::ListApplicationsResponse {
+            next_page_token: match records.last() {
+                Some(last) if full_page => last.application.id.clone(),
+                _ => String::new(),
+            },
+            applications,
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// Checks an optional two-digit prefecture code (01–47).
+pub(super) fn check_prefecture(v: &mut Violations, code: &str) {
+    if code.is_empty() {
+        return;
+    }
+    let valid = code.len() == 2 && code.parse::<u8>().is_ok_and(|n| (1..=47).contains(&n));
+    if !valid {
+        v.add("prefecture_code", "must be a two-digit prefecture code, 01–47");
+    }
+}
