@@ -1,18 +1,28 @@
 //! kaigo-gateway: the platform's only door.
 //!
-//! Every call arrives here. The gateway authenticates the Bearer token, turns its claims into a
-//! [`Caller`](kaigo_platform::auth::Caller), signs that caller into the headers services trust,
-//! and forwards the call, body untouched, to the service its path names: in-process in
-//! `kaigo dev`, over HTTP/2 to the service's replicas in production. Health and reflection of
-//! every service answer at the gateway itself.
+//! Every call arrives here. The gateway gives it a request id and a span, routes it by its
+//! path, and passes it through the service's stack of tower layers: authentication (Bearer JWT
+//! against PEM keys or a JWKS, optionally the client certificate of mutual TLS) turning the
+//! claims into a [`Caller`](kaigo_platform::auth::Caller); the caller's role's limits (rate,
+//! concurrency, message size, deadline); and the forwarder, which signs the caller into the
+//! headers services trust and sends the call, body untouched, to the service: in-process in
+//! `kaigo dev`, over HTTP/2 to the service's replicas in production, behind a circuit breaker.
+//! Health and reflection of every service answer at the gateway itself.
 
+mod auth;
 pub mod config;
+mod forward;
+mod layers;
+mod observe;
 mod router;
-mod token;
+mod tls;
+mod traffic;
 mod upstream;
 
-pub use config::{AuthConfig, GatewayConfig};
-pub use router::Gateway;
-pub use router::SERVICES;
-pub use token::{Claims, DevKey, TokenError, TokenVerifier, caller_from_claims};
+pub use auth::{CertificateIdentity, Claims, DevKey, TokenError, TokenVerifier, caller_from_claims};
+pub use config::{AuthConfig, GatewayConfig, RoleLimits, TlsConfig};
+pub use layers::CONSENT_HEADER;
+pub use observe::REQUEST_ID_HEADER;
+pub use router::{Gateway, SERVICES};
+pub use tls::{serve, server_tls};
 pub use upstream::{LocalService, RemoteUpstream, Upstream};

@@ -1,4 +1,5 @@
-//! The gateway service: authenticate, attach the caller, route by path, forward.
+//! The gateway service: observe, route by path, then each service's stack of layers
+//! (authenticate → limits → forward).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -6,15 +7,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use futures::future::BoxFuture;
-use kaigo_platform::ApiError;
-use kaigo_platform::auth::{CALLER_HEADER, CallerKeys, SIGNATURE_HEADER, unix_now};
+use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::server::Health;
 use tonic::body::Body;
 use tonic::service::Routes;
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 
-use crate::token::{TokenError, TokenVerifier};
+use crate::auth::TokenVerifier;
+use crate::config::GatewayConfig;
+use crate::forward::Forward;
+use crate::layers::{AuthLayer, Call, LimitLayer, Limits};
+use crate::observe::{CallInfo, Metrics, Observed, REQUEST_ID_HEADER, Record, request_id};
+use crate::traffic::breaker::Breaker;
+use crate::traffic::retry::RetryBudget;
 use crate::upstream::Upstream;
 
 /// The services the gateway routes: short name and gRPC service name.
@@ -26,12 +34,21 @@ pub const SERVICES: [(&str, &str); 5] = [
     ("subsidies", "kaigo.subsidies.v1.SubsidyService"),
 ];
 
+struct Route {
+    /// The service's short name (`eligibility` …).
+    short: &'static str,
+    /// Authenticate → limits → forward.
+    call: Call,
+    breaker: Arc<Breaker>,
+    upstream: Upstream,
+}
+
 struct Inner {
-    upstreams: HashMap<&'static str, Upstream>,
+    routes: HashMap<&'static str, Route>,
     /// The gateway's own health and reflection.
     local: Routes,
-    verifier: TokenVerifier,
-    keys: CallerKeys,
+    verifier: Arc<TokenVerifier>,
+    metrics: Metrics,
 }
 
 /// The gateway as a tower service over HTTP/2 gRPC requests.
@@ -42,22 +59,50 @@ pub struct Gateway {
 
 impl Gateway {
     /// Routes each service name in `upstreams` (keyed by short name, e.g. `eligibility`);
-    /// `local` serves the gateway's own health and reflection.
+    /// `local` serves the gateway's own health and reflection. `config` gives the traffic limits
+    /// per role, timeouts, retries and breakers, and whether clients present certificates.
     pub fn new(
         upstreams: HashMap<String, Upstream>,
         local: Routes,
         verifier: TokenVerifier,
         keys: CallerKeys,
+        config: &GatewayConfig,
     ) -> Result<Self, String> {
-        let mut by_name = HashMap::new();
+        let verifier = Arc::new(verifier);
+        let limits = Arc::new(Limits::new(config));
+        let read_only: Arc<HashSet<String>> = Arc::new(config.read_only_methods.iter().cloned().collect());
+        let auth = AuthLayer { verifier: verifier.clone(), mutual_tls: !config.tls.client_ca_file.is_empty() };
+        let mut routes = HashMap::new();
         for (short, upstream) in upstreams {
-            let (_, full) = SERVICES
+            let (short, full) = SERVICES
                 .iter()
                 .find(|(s, _)| *s == short)
                 .ok_or_else(|| format!("gateway.upstreams.{short}: not a kaigo service"))?;
-            by_name.insert(*full, upstream);
+            let breaker =
+                Arc::new(Breaker::new(config.breaker_failures, Duration::from_millis(config.breaker_open_ms)));
+            let forward = Forward {
+                upstream: upstream.clone(),
+                keys: keys.clone(),
+                breaker: breaker.clone(),
+                budget: Arc::new(RetryBudget::new(config.retry_budget_ratio, config.retry_budget_min_per_sec)),
+                timeout: config.upstream_timeout(short),
+                read_only: read_only.clone(),
+            };
+            let limited = LimitLayer { limits: limits.clone() }.layer(Call::new(forward));
+            let call = Call::new(auth.layer(Call::new(limited)));
+            routes.insert(*full, Route { short, call, breaker, upstream });
         }
-        Ok(Self { inner: Arc::new(Inner { upstreams: by_name, local, verifier, keys }) })
+        Ok(Self { inner: Arc::new(Inner { routes, local, verifier, metrics: Metrics::new() }) })
+    }
+
+    /// The token verifier (to re-read the JWKS on demand).
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.inner.verifier
+    }
+
+    /// True while the circuit breaker of service `short` (`eligibility` …) refuses calls.
+    pub fn circuit_open(&self, short: &str) -> bool {
+        self.inner.routes.values().any(|r| r.short == short && r.breaker.is_open(tokio::time::Instant::now()))
     }
 
     /// Keeps remote upstreams resolved and mirrors their health into the gateway's health
@@ -66,8 +111,8 @@ impl Gateway {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             loop {
-                for (name, upstream) in &inner.upstreams {
-                    let serving = match upstream {
+                for (name, route) in &inner.routes {
+                    let serving = match &route.upstream {
                         Upstream::Local(_) => true,
                         Upstream::Remote(remote) => {
                             if let Err(err) = remote.resolve().await {
@@ -99,26 +144,11 @@ async fn upstream_serving(remote: &crate::upstream::RemoteUpstream, service: &st
     matches!(response, Ok(r) if r.get_ref().status == 1)
 }
 
-fn status_response(err: ApiError) -> http::Response<Body> {
-    tonic::Status::from(err).into_http()
-}
-
-fn bearer(headers: &http::HeaderMap) -> Result<&str, TokenError> {
-    let value = headers.get(http::header::AUTHORIZATION).ok_or(TokenError::Missing)?;
-    let value = value.to_str().map_err(|_| TokenError::Missing)?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(TokenError::Missing)
-}
-
 impl Inner {
-    async fn handle(self: Arc<Self>, mut request: http::Request<Body>) -> http::Response<Body> {
-        let path = request.uri().path().to_owned();
+    async fn handle(self: Arc<Self>, request: http::Request<Body>) -> http::Response<Body> {
+        let path = request.uri().path();
         let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
-        let Some(upstream) = self.upstreams.get(service) else {
+        let Some(route) = self.routes.get(service) else {
             if service.starts_with("grpc.") {
                 // Health and reflection answer here, for every service behind the gateway.
                 return match self.local.clone().oneshot(request).await {
@@ -128,47 +158,9 @@ impl Inner {
             }
             return tonic::Status::unimplemented("no such service behind this gateway").into_http();
         };
-
-        let caller = match bearer(request.headers()).and_then(|token| self.verifier.verify(token)) {
-            Ok(caller) => caller,
-            Err(err) => {
-                tracing::info!(rpc = %path, reason = %err, "call refused: unauthenticated");
-                return status_response(ApiError::unauthenticated("TOKEN_INVALID", err.to_string()));
-            }
-        };
-
-        let headers = request.headers_mut();
-        // Only the gateway speaks for the caller: drop whatever the client sent in its place.
-        headers.remove(CALLER_HEADER);
-        headers.remove(SIGNATURE_HEADER);
-        headers.remove(http::header::AUTHORIZATION);
-        self.keys.insert_headers(headers, &caller, &path, unix_now());
-        kaigo_platform::telemetry::inject_context(headers);
-
-        match upstream {
-            Upstream::Local(routes) => match routes.clone().oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            },
-            Upstream::Remote(remote) => {
-                let Some(addr) = remote.pick() else {
-                    return status_response(ApiError::unavailable(format!("no address for {service}")));
-                };
-                let uri = format!("http://{addr}{path}");
-                match uri.parse() {
-                    Ok(uri) => *request.uri_mut() = uri,
-                    Err(_) => return status_response(ApiError::internal("upstream uri")),
-                }
-                match remote.client().request(request).await {
-                    Ok(response) => response.map(Body::new),
-                    Err(err) => {
-                        if err.is_connect() {
-                            remote.eject(addr);
-                        }
-                        status_response(ApiError::unavailable(err))
-                    }
-                }
-            }
+        match route.call.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
         }
     }
 }
@@ -182,10 +174,57 @@ impl tower::Service<http::Request<Body>> for Gateway {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
-        let span = tracing::info_span!("grpc.gateway", rpc = %request.uri().path());
+        let started = std::time::Instant::now();
+        let (service, method) = split_path(request.uri().path());
+        let request_id = request_id(request.headers());
+        request.headers_mut().insert(REQUEST_ID_HEADER, request_id.clone());
+        let span = tracing::info_span!(
+            "grpc.gateway",
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            kaigo.role = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+        );
+        let request_id_text = request_id.to_str().unwrap_or_default().to_owned();
+        span.record("request_id", request_id_text.as_str());
         kaigo_platform::telemetry::set_parent_from(request.headers(), &span);
-        Box::pin(tracing::Instrument::instrument(async move { Ok(inner.handle(request).await) }, span))
+        let info = Arc::new(CallInfo::default());
+        request.extensions_mut().insert(info.clone());
+        let metrics = inner.metrics.clone();
+        let record_span = span.clone();
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let mut response = inner.handle(request).await;
+                response.headers_mut().insert(REQUEST_ID_HEADER, request_id);
+                let status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let record = Record {
+                    metrics,
+                    span: record_span,
+                    info,
+                    service,
+                    method,
+                    request_id: request_id_text,
+                    started,
+                    status,
+                };
+                Ok(response.map(|body| Body::new(Observed::new(body, record))))
+            },
+            span,
+        ))
     }
+}
+
+/// `/pkg.Service/Method` → (`pkg.Service`, `Method`); paths are not personal data.
+fn split_path(path: &str) -> (String, String) {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    // Bound what reaches span fields and metric labels: gRPC names are short identifiers.
+    let clean = |s: &str| s.chars().take(100).filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_').collect();
+    (clean(service), clean(method))
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::RwLock;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
@@ -43,7 +43,8 @@ struct Endpoint {
 /// A balanced set of replica addresses behind one DNS name.
 #[derive(Clone)]
 pub struct RemoteUpstream {
-    host: String,
+    /// The name to re-resolve; `None` for a fixed address list.
+    host: Option<String>,
     port: u16,
     endpoints: Arc<RwLock<Vec<Endpoint>>>,
     next: Arc<AtomicUsize>,
@@ -62,16 +63,9 @@ impl RemoteUpstream {
         let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a URL"))?;
         let host = uri.host().ok_or_else(|| format!("{url} has no host"))?.to_owned();
         let port = uri.port_u16().unwrap_or(80);
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(1)));
-        let client = Client::builder(TokioExecutor::new())
-            .http2_only(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .http2_keep_alive_timeout(Duration::from_secs(10))
-            .build(connector);
+        let client = h2_client();
         Ok(Self {
-            host,
+            host: Some(host),
             port,
             endpoints: Arc::new(RwLock::new(Vec::new())),
             next: Arc::new(AtomicUsize::new(0)),
@@ -79,9 +73,23 @@ impl RemoteUpstream {
         })
     }
 
+    /// An upstream over a fixed list of replica addresses (no DNS), balanced and ejected like
+    /// a resolved name.
+    pub fn from_addresses(addrs: &[SocketAddr]) -> Self {
+        let endpoints = addrs.iter().map(|&addr| Endpoint { addr, ejected_until: None }).collect();
+        Self {
+            host: None,
+            port: 0,
+            endpoints: Arc::new(RwLock::new(endpoints)),
+            next: Arc::new(AtomicUsize::new(0)),
+            client: h2_client(),
+        }
+    }
+
     /// Re-resolves the name, keeping the ejection state of addresses that remain.
     pub async fn resolve(&self) -> std::io::Result<usize> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port)).await?.collect();
+        let Some(host) = &self.host else { return Ok(self.endpoints.read().len()) };
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), self.port)).await?.collect();
         let mut endpoints = self.endpoints.write();
         let previous = std::mem::take(&mut *endpoints);
         for addr in addrs {
@@ -124,4 +132,19 @@ impl RemoteUpstream {
     pub fn addresses(&self) -> Vec<SocketAddr> {
         self.endpoints.read().iter().map(|e| e.addr).collect()
     }
+}
+
+/// One multiplexed HTTP/2 connection per address, kept alive with pings.
+fn h2_client() -> Client<HttpConnector, tonic::body::Body> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(1)));
+    // The keep-alive pings need a timer: without one hyper panics on the first request.
+    Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .http2_only(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .http2_keep_alive_timeout(Duration::from_secs(10))
+        .build(connector)
 }

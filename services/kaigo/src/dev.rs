@@ -48,8 +48,9 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         issuer: DEV_ISSUER.to_owned(),
         audience: DEV_AUDIENCE.to_owned(),
         public_key_files: vec![dev_key.public_key_file().display().to_string()],
-        leeway_secs: 30,
+        ..AuthConfig::default()
     })
+    .await
     .map_err(Exit::config)?;
 
     // One in-process bus and one caller key shared by the gateway and every service.
@@ -88,7 +89,8 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     let health = gateway_services.health();
     let upstreams: HashMap<String, Upstream> =
         components::SERVICES.iter().map(|name| ((*name).to_owned(), Upstream::Local(local.clone()))).collect();
-    let gateway = Gateway::new(upstreams, gateway_services.into_routes(), verifier, keys).map_err(Exit::config)?;
+    let gateway = Gateway::new(upstreams, gateway_services.into_routes(), verifier, keys, &config.gateway)
+        .map_err(Exit::config)?;
 
     let listener = server::bind(&config.server.listen)
         .await

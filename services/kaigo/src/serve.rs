@@ -61,7 +61,8 @@ pub async fn run(args: ServeArgs) -> Result<(), Exit> {
 }
 
 async fn serve_gateway(config: &KaigoConfig, keys: CallerKeys) -> Result<(), Exit> {
-    let verifier = TokenVerifier::from_config(&config.auth).map_err(Exit::config)?;
+    let verifier = TokenVerifier::from_config(&config.auth).await.map_err(Exit::config)?;
+    let tls = kaigo_gateway::server_tls(&config.gateway.tls).map_err(Exit::config)?;
     let mut upstreams = HashMap::new();
     for (short, url) in &config.gateway.upstreams {
         let remote = RemoteUpstream::new(url).map_err(|e| Exit::config(format!("gateway.upstreams.{short}: {e}")))?;
@@ -75,12 +76,13 @@ async fn serve_gateway(config: &KaigoConfig, keys: CallerKeys) -> Result<(), Exi
         .iter()
         .fold(GrpcServices::new(&config.server).map_err(Exit::failure)?, |s, full| s.report_name(full));
     let health = local.health();
-    let gateway = Gateway::new(upstreams, local.into_routes(), verifier, keys).map_err(Exit::config)?;
+    let gateway =
+        Gateway::new(upstreams, local.into_routes(), verifier, keys, &config.gateway).map_err(Exit::config)?;
     gateway.spawn_refresh(health.clone(), Duration::from_secs(config.gateway.refresh_secs.unwrap_or(5)));
     let listener = server::bind(&config.server.listen)
         .await
         .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
-    server::serve(listener, gateway, health, &config.server, server::shutdown_signal())
+    kaigo_gateway::serve(listener, gateway, health, &config.server, tls, server::shutdown_signal())
         .await
         .map_err(|e| Exit::failure(format!("server: {e}")))
 }

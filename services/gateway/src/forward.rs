@@ -1,0 +1,219 @@
+//! The innermost service of each route: sign the caller for the service, then send the call,
+//! body untouched, to the service (in-process or one of its replicas) within the deadline,
+//! behind the service's circuit breaker, retrying idempotent reads within the retry budget.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full};
+use kaigo_platform::ApiError;
+use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, SIGNATURE_HEADER, unix_now};
+use tokio::time::Instant;
+use tonic::body::Body;
+use tower::ServiceExt;
+
+use crate::traffic::breaker::{Admission, Breaker};
+use crate::traffic::deadline;
+use crate::traffic::retry::RetryBudget;
+use crate::upstream::{RemoteUpstream, Upstream};
+
+/// When the call must be answered, set by the limit layer from `grpc-timeout`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(pub Instant);
+
+/// Attempts of one idempotent read: the first and at most two retries.
+const MAX_ATTEMPTS: usize = 3;
+
+/// The forwarding service of one upstream service.
+#[derive(Clone)]
+pub(crate) struct Forward {
+    pub upstream: Upstream,
+    pub keys: CallerKeys,
+    pub breaker: Arc<Breaker>,
+    pub budget: Arc<RetryBudget>,
+    pub timeout: Duration,
+    pub read_only: Arc<HashSet<String>>,
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Answered(http::Response<Body>),
+    /// The service could not be reached or said UNAVAILABLE: worth another replica.
+    Unavailable(ApiError, Option<http::Response<Body>>),
+    TimedOut,
+}
+
+fn status_response(err: ApiError) -> http::Response<Body> {
+    tonic::Status::from(err).into_http()
+}
+
+/// The grpc-status of a trailers-only response (an error answered before any message).
+fn head_status(response: &http::Response<Body>) -> Option<&[u8]> {
+    response.headers().get("grpc-status").map(http::HeaderValue::as_bytes)
+}
+
+impl Forward {
+    async fn call_inner(self, mut request: http::Request<Body>) -> http::Response<Body> {
+        let path = request.uri().path().to_owned();
+        let deadline = request.extensions().get::<Deadline>().map_or_else(|| Instant::now() + self.timeout, |d| d.0);
+        let Some(caller) = request.extensions().get::<Arc<Caller>>().cloned() else {
+            return status_response(ApiError::internal("caller missing after authentication"));
+        };
+        let headers = request.headers_mut();
+        // Only the gateway speaks for the caller: drop whatever the client sent in its place.
+        headers.remove(CALLER_HEADER);
+        headers.remove(SIGNATURE_HEADER);
+        headers.remove(http::header::AUTHORIZATION);
+        self.keys.insert_headers(headers, &caller, &path, unix_now());
+        kaigo_platform::telemetry::inject_context(headers);
+
+        match self.upstream.clone() {
+            Upstream::Local(routes) => {
+                let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
+                match tokio::time::timeout(limit, routes.oneshot(request)).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => deadline_exceeded(),
+                }
+            }
+            Upstream::Remote(remote) => self.call_remote(&remote, request, &path, deadline).await,
+        }
+    }
+
+    async fn call_remote(
+        &self,
+        remote: &RemoteUpstream,
+        request: http::Request<Body>,
+        path: &str,
+        deadline: Instant,
+    ) -> http::Response<Body> {
+        if let Admission::Rejected(retry_after) = self.breaker.admit(Instant::now()) {
+            // Fail fast: no connection is attempted while the service is considered down.
+            return circuit_open(retry_after);
+        }
+        self.budget.deposit();
+        let retryable = self.read_only.contains(path);
+        let (parts, body) = request.into_parts();
+        // Only an idempotent read is buffered (so that it can be sent again); others stream.
+        let (body, replay) = if retryable {
+            match body.collect().await {
+                Ok(collected) => (None, Some(collected.to_bytes())),
+                Err(status) => return status.into_http(),
+            }
+        } else {
+            (Some(body), None)
+        };
+        let mut body = body;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let next_body = match (&replay, body.take()) {
+                (Some(bytes), _) => Body::new(Full::new(bytes.clone()).map_err(|never: Infallible| match never {})),
+                (None, Some(body)) => body,
+                (None, None) => return status_response(ApiError::internal("request body already sent")),
+            };
+            let mut request = http::Request::new(next_body);
+            *request.method_mut() = parts.method.clone();
+            *request.version_mut() = parts.version;
+            *request.headers_mut() = parts.headers.clone();
+            let outcome = self.attempt(remote, request, path, deadline).await;
+            let success = matches!(outcome, Outcome::Answered(_));
+            let again = !success
+                && replay.is_some()
+                && attempt < MAX_ATTEMPTS
+                && matches!(outcome, Outcome::Unavailable(..))
+                && deadline > Instant::now()
+                && self.budget.withdraw(Instant::now());
+            if again {
+                tracing::debug!(attempt, "retrying an idempotent read on another replica");
+                continue;
+            }
+            self.breaker.record(success, Instant::now());
+            return match outcome {
+                Outcome::Answered(response) => response,
+                Outcome::Unavailable(_, Some(response)) => response,
+                Outcome::Unavailable(err, None) => status_response(err),
+                Outcome::TimedOut => deadline_exceeded(),
+            };
+        }
+    }
+
+    async fn attempt(
+        &self,
+        remote: &RemoteUpstream,
+        mut request: http::Request<Body>,
+        path: &str,
+        deadline: Instant,
+    ) -> Outcome {
+        let Some(addr) = remote.pick() else {
+            return Outcome::Unavailable(ApiError::unavailable("no address resolved for the service"), None);
+        };
+        match format!("http://{addr}{path}").parse() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => return Outcome::Unavailable(ApiError::internal("upstream uri"), None),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Outcome::TimedOut;
+        }
+        if let Ok(value) = http::HeaderValue::try_from(deadline::format(left)) {
+            request.headers_mut().insert("grpc-timeout", value);
+        }
+        match tokio::time::timeout(left.min(self.timeout), remote.client().request(request)).await {
+            Err(_) => Outcome::TimedOut,
+            Ok(Ok(response)) => {
+                let response = response.map(Body::new);
+                if head_status(&response) == Some(b"14") {
+                    Outcome::Unavailable(ApiError::unavailable("service answered UNAVAILABLE"), Some(response))
+                } else {
+                    Outcome::Answered(response)
+                }
+            }
+            Ok(Err(err)) => {
+                if err.is_connect() {
+                    remote.eject(addr);
+                }
+                Outcome::Unavailable(ApiError::unavailable(err), None)
+            }
+        }
+    }
+}
+
+fn deadline_exceeded() -> http::Response<Body> {
+    tonic::Status::deadline_exceeded("the call's deadline passed before the service answered").into_http()
+}
+
+fn circuit_open(retry_after: Duration) -> http::Response<Body> {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let mut details = ErrorDetails::with_error_info(
+        "UPSTREAM_CIRCUIT_OPEN",
+        kaigo_platform::errors::ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    details.set_retry_info(Some(retry_after));
+    tonic::Status::with_error_details(
+        tonic::Code::Unavailable,
+        "the service is failing; calls are refused for a moment",
+        details,
+    )
+    .into_http()
+}
+
+impl tower::Service<http::Request<Body>> for Forward {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.call_inner(request).await) })
+    }
+}

@@ -1,0 +1,266 @@
+//! The tower layers every routed call passes: authenticate (token, client certificate, consent
+//! header → `Caller`), then the caller's role's limits (rate, concurrency, message size,
+//! deadline), then [`Forward`](crate::forward::Forward).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use kaigo_platform::ApiError;
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::Violations;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tonic::body::Body;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+use tower::util::BoxCloneSyncService;
+
+use crate::auth::{CertificateIdentity, TokenError, TokenVerifier};
+use crate::config::GatewayConfig;
+use crate::forward::Deadline;
+use crate::observe::CallInfo;
+use crate::traffic::deadline;
+use crate::traffic::rate::RateLimiter;
+use crate::traffic::size::{LimitedMessages, too_large};
+
+/// A routed call as the layers see it.
+pub(crate) type Call = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
+type PeerCerts = Arc<Vec<tonic::transport::CertificateDer<'static>>>;
+
+/// Consent references a client may add to its token's (`x-kaigo-consent: ref1, ref2`).
+pub const CONSENT_HEADER: &str = "x-kaigo-consent";
+const MAX_CONSENTS: usize = 16;
+const MAX_CONSENT_LEN: usize = 128;
+
+fn status_response(err: ApiError) -> http::Response<Body> {
+    tonic::Status::from(err).into_http()
+}
+
+fn bearer(headers: &http::HeaderMap) -> Result<&str, TokenError> {
+    let value = headers.get(http::header::AUTHORIZATION).ok_or(TokenError::Missing)?;
+    let value = value.to_str().map_err(|_| TokenError::Missing)?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(TokenError::Missing)
+}
+
+/// The consent references of the `x-kaigo-consent` headers (comma-separated, repeatable).
+pub(crate) fn consent_refs(headers: &http::HeaderMap) -> Result<Vec<String>, ApiError> {
+    let mut refs = Vec::new();
+    let mut violations = Violations::new();
+    for value in headers.get_all(CONSENT_HEADER) {
+        let Ok(text) = value.to_str() else {
+            violations.add(CONSENT_HEADER, "must be visible ASCII");
+            continue;
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let valid = part.len() <= MAX_CONSENT_LEN
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b));
+            if valid {
+                refs.push(part.to_owned());
+            } else {
+                violations.add(CONSENT_HEADER, "a consent reference is 1–128 of A-Z a-z 0-9 - _ . : /");
+            }
+        }
+    }
+    if refs.len() > MAX_CONSENTS {
+        violations.add(CONSENT_HEADER, format!("at most {MAX_CONSENTS} consent references"));
+    }
+    violations.into_result()?;
+    Ok(refs)
+}
+
+/// Authenticates calls: Bearer token, and with mutual TLS the client certificate's organisation.
+#[derive(Clone)]
+pub(crate) struct AuthLayer {
+    pub verifier: Arc<TokenVerifier>,
+    pub mutual_tls: bool,
+}
+
+impl tower::Layer<Call> for AuthLayer {
+    type Service = Authenticate;
+    fn layer(&self, inner: Call) -> Authenticate {
+        Authenticate { inner, layer: self.clone() }
+    }
+}
+
+/// The service made by [`AuthLayer`].
+#[derive(Clone)]
+pub(crate) struct Authenticate {
+    inner: Call,
+    layer: AuthLayer,
+}
+
+impl Authenticate {
+    async fn caller(&self, headers: &http::HeaderMap, certs: Option<PeerCerts>) -> Result<Arc<Caller>, ApiError> {
+        let unauthenticated = |err: TokenError| ApiError::unauthenticated("TOKEN_INVALID", err.to_string());
+        let token = bearer(headers).map_err(unauthenticated)?;
+        let mut caller = self.layer.verifier.verify(token).await.map_err(unauthenticated)?;
+        if self.layer.mutual_tls {
+            let certs = certs.ok_or_else(|| {
+                ApiError::unauthenticated("CLIENT_CERTIFICATE_MISSING", "a client certificate is required")
+            })?;
+            let leaf = certs.first().ok_or_else(|| {
+                ApiError::unauthenticated("CLIENT_CERTIFICATE_MISSING", "a client certificate is required")
+            })?;
+            let certificate =
+                |err: TokenError| ApiError::unauthenticated("CLIENT_CERTIFICATE_MISMATCH", err.to_string());
+            CertificateIdentity::from_der(leaf.as_ref()).and_then(|id| id.check(&caller)).map_err(certificate)?;
+        }
+        let extra = consent_refs(headers)?;
+        if !extra.is_empty() {
+            let mut with_consents = (*caller).clone();
+            for consent in extra {
+                if !with_consents.consents.contains(&consent) {
+                    with_consents.consents.push(consent);
+                }
+            }
+            caller = Arc::new(with_consents);
+        }
+        Ok(caller)
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Authenticate {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let certs =
+                request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(TlsConnectInfo::peer_certs);
+            let headers = request.headers().clone();
+            let caller = match this.caller(&headers, certs).await {
+                Ok(caller) => caller,
+                Err(err) => {
+                    tracing::info!(reason = err.reason(), "call refused at authentication");
+                    return Ok(status_response(err));
+                }
+            };
+            if let Some(info) = request.extensions().get::<Arc<CallInfo>>() {
+                info.set_role(caller.role);
+            }
+            request.extensions_mut().insert(caller);
+            let mut inner = this.inner;
+            tower::Service::call(&mut inner, request).await
+        })
+    }
+}
+
+/// Per-role traffic limits, shared by every route.
+pub(crate) struct Limits {
+    config: GatewayConfig,
+    rates: RateLimiter,
+    /// In-flight calls per role; a full gate refuses at once (no queue).
+    gates: Vec<(Role, Arc<Semaphore>)>,
+}
+
+impl Limits {
+    pub(crate) fn new(config: &GatewayConfig) -> Self {
+        let gates = Role::ALL
+            .into_iter()
+            .map(|role| (role, Arc::new(Semaphore::new(config.limits_for(role).max_concurrency))))
+            .collect();
+        Self { config: config.clone(), rates: RateLimiter::new(), gates }
+    }
+
+    fn gate(&self, role: Role) -> Option<Arc<Semaphore>> {
+        self.gates.iter().find(|(r, _)| *r == role).map(|(_, s)| s.clone())
+    }
+}
+
+/// Applies the caller's role's limits.
+#[derive(Clone)]
+pub(crate) struct LimitLayer {
+    pub limits: Arc<Limits>,
+}
+
+impl tower::Layer<Call> for LimitLayer {
+    type Service = Limit;
+    fn layer(&self, inner: Call) -> Limit {
+        Limit { inner, limits: self.limits.clone() }
+    }
+}
+
+/// The service made by [`LimitLayer`].
+#[derive(Clone)]
+pub(crate) struct Limit {
+    inner: Call,
+    limits: Arc<Limits>,
+}
+
+fn overloaded() -> http::Response<Body> {
+    status_response(ApiError::unavailable("the gateway is at its concurrency limit for this role"))
+}
+
+impl tower::Service<http::Request<Body>> for Limit {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let limits = self.limits.clone();
+        let mut inner = self.inner.clone();
+        Box::pin(async move {
+            let Some(caller) = request.extensions().get::<Arc<Caller>>().cloned() else {
+                return Ok(status_response(ApiError::internal("limits before authentication")));
+            };
+            let role_limits = limits.config.limits_for(caller.role);
+            if let Err(wait) =
+                limits.rates.admit(&caller.subject, caller.role, role_limits.rate_per_sec, role_limits.burst)
+            {
+                let wait = wait.max(Duration::from_millis(1));
+                return Ok(status_response(ApiError::resource_exhausted(
+                    "RATE_LIMITED",
+                    format!("rate limit of role {} reached; retry later", caller.role.as_str()),
+                    wait,
+                )));
+            }
+            let permit: OwnedSemaphorePermit = match limits.gate(caller.role).map(Semaphore::try_acquire_owned) {
+                Some(Ok(permit)) => permit,
+                _ => return Ok(overloaded()),
+            };
+
+            let (mut parts, body) = request.into_parts();
+            if let Some(length) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok())
+                && let Ok(length) = length.parse::<u64>()
+                && length > role_limits.max_message_bytes as u64 + 5
+            {
+                return Ok(too_large(length.saturating_sub(5), role_limits.max_message_bytes as u64).into_http());
+            }
+            let cap = Duration::from_millis(role_limits.max_timeout_ms);
+            let requested = parts.headers.get("grpc-timeout").and_then(|v| v.to_str().ok());
+            let timeout = deadline::effective(requested, cap);
+            if let Ok(value) = http::HeaderValue::try_from(deadline::format(timeout)) {
+                parts.headers.insert("grpc-timeout", value);
+            }
+            parts.extensions.insert(Deadline(Instant::now() + timeout));
+            let exceeded = Arc::new(AtomicU64::new(0));
+            let body = Body::new(LimitedMessages::new(body, role_limits.max_message_bytes, exceeded.clone()));
+            let response = tower::Service::call(&mut inner, http::Request::from_parts(parts, body)).await?;
+            let oversized = exceeded.load(Ordering::Acquire);
+            if oversized > 0 {
+                return Ok(too_large(oversized, role_limits.max_message_bytes as u64).into_http());
+            }
+            // The permit is held until the response has been sent, streams included.
+            Ok(response.map(|body| Body::new(crate::observe::Guarded::new(body, permit))))
+        })
+    }
+}

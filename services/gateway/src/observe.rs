@@ -1,0 +1,234 @@
+//! What every call leaves behind: a span (service, method, status, caller role), RED metrics
+//! (`kaigo.gateway.calls` by service, method, code and role; `kaigo.gateway.duration`), and one
+//! access-log line (JSON, target `kaigo_gateway::access`) with the call's request id, which is
+//! also returned to the caller as `x-request-id`. Never personal data: the token subject, the
+//! message bodies and the organisation numbers stay out.
+
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use kaigo_platform::auth::Role;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram};
+
+/// The request id header, taken from the client when well-formed, else generated.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request id of a call: the client's if it is 1–128 visible ASCII characters, else a new
+/// UUIDv7 (time-ordered, so log searches by id stay cheap).
+pub(crate) fn request_id(headers: &http::HeaderMap) -> http::HeaderValue {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .filter(|v| {
+            let bytes = v.as_bytes();
+            !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            http::HeaderValue::try_from(uuid::Uuid::now_v7().to_string())
+                .unwrap_or_else(|_| http::HeaderValue::from_static("invalid"))
+        })
+}
+
+/// What the layers learn about a call while it runs (in the request extensions).
+#[derive(Debug, Default)]
+pub(crate) struct CallInfo {
+    role: OnceLock<Role>,
+}
+
+impl CallInfo {
+    /// The authenticated caller's role (recorded on the span too).
+    pub(crate) fn set_role(&self, role: Role) {
+        if self.role.set(role).is_ok() {
+            tracing::Span::current().record("kaigo.role", role.as_str());
+        }
+    }
+
+    fn role(&self) -> &'static str {
+        self.role.get().map_or("none", |r| r.as_str())
+    }
+}
+
+/// The gateway's RED instruments (exported over OTLP when telemetry has an endpoint).
+#[derive(Clone)]
+pub(crate) struct Metrics {
+    calls: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let meter = opentelemetry::global::meter("kaigo-gateway");
+        Self {
+            calls: meter.u64_counter("kaigo.gateway.calls").with_description("calls by outcome").build(),
+            duration: meter
+                .f64_histogram("kaigo.gateway.duration")
+                .with_unit("s")
+                .with_description("call duration until the last byte of the answer")
+                .build(),
+        }
+    }
+}
+
+/// One call's record, finished when its response has been sent (or dropped).
+pub(crate) struct Record {
+    pub metrics: Metrics,
+    pub span: tracing::Span,
+    pub info: Arc<CallInfo>,
+    pub service: String,
+    pub method: String,
+    pub request_id: String,
+    pub started: Instant,
+    /// grpc-status from the response head (a trailers-only answer), if any.
+    pub status: Option<String>,
+}
+
+impl Record {
+    fn finish(&mut self, status: &str) {
+        let elapsed = self.started.elapsed();
+        let role = self.info.role();
+        self.span.record("rpc.grpc.status_code", status);
+        let attributes = [
+            KeyValue::new("rpc.service", self.service.clone()),
+            KeyValue::new("rpc.method", self.method.clone()),
+            KeyValue::new("rpc.grpc.status_code", status.to_owned()),
+            KeyValue::new("kaigo.role", role),
+        ];
+        self.metrics.calls.add(1, &attributes);
+        self.metrics.duration.record(elapsed.as_secs_f64(), &attributes);
+        tracing::info!(
+            target: "kaigo_gateway::access",
+            parent: &self.span,
+            request_id = %self.request_id,
+            service = %self.service,
+            method = %self.method,
+            grpc_status = status,
+            role,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "call"
+        );
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that finishes the call's record at its end: at the trailers (the usual
+    /// grpc-status), at the end of a trailers-only answer, or, if the client went away, on drop
+    /// (status 1, CANCELLED).
+    pub(crate) struct Observed<B> {
+        #[pin]
+        inner: B,
+        record: Option<Record>,
+    }
+
+    impl<B> PinnedDrop for Observed<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(mut record) = this.record.take() {
+                let status = record.status.take().unwrap_or_else(|| "1".to_owned());
+                record.finish(&status);
+            }
+        }
+    }
+}
+
+impl<B> Observed<B> {
+    pub(crate) fn new(inner: B, record: Record) -> Self {
+        Self { inner, record: Some(record) }
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for Observed<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(mut record) = this.record.take()
+                {
+                    let status = trailers.get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("2");
+                    record.finish(status);
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(mut record) = this.record.take() {
+                    // Ended without trailers: a trailers-only answer (status in the head), or a
+                    // broken stream (UNKNOWN).
+                    let status = record.status.take().unwrap_or_else(|| "2".to_owned());
+                    record.finish(&status);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(mut record) = this.record.take() {
+                    record.finish("14");
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A body that holds something (a concurrency permit) until it is dropped.
+    pub(crate) struct Guarded<B, G> {
+        #[pin]
+        inner: B,
+        guard: G,
+    }
+}
+
+impl<B, G> Guarded<B, G> {
+    pub(crate) fn new(inner: B, guard: G) -> Self {
+        Self { inner, guard }
+    }
+}
+
+impl<B: Body<Data = Bytes>, G> Body for Guarded<B, G> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_request_id_is_kept_and_a_bad_one_replaced() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(REQUEST_ID_HEADER, http::HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&headers), "abc-123");
+        headers.insert(REQUEST_ID_HEADER, http::HeaderValue::from_static("has space"));
+        let generated = request_id(&headers);
+        assert_ne!(generated, "has space");
+        assert_eq!(generated.len(), 36);
+        assert_eq!(request_id(&http::HeaderMap::new()).len(), 36);
+    }
+}

@@ -1,0 +1,10 @@
+//! The gateway on loopback with real upstream tonic servers: authentication, caller context,
+//! traffic control, mutual TLS. One binary (one link) for all of them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod forged;
+mod mtls;
+mod support;
+mod tokens;
+mod traffic;
