@@ -74,10 +74,10 @@ impl Validate for Config {
         if !url.is_empty() && !url.starts_with("file:///") && !url.starts_with("s3://") {
             problems.add("documents.storage_url", "expected file:///absolute/dir or s3://bucket/prefix");
         }
-        if !self.encryption_keys.is_empty() {
-            if let Err(err) = Keyring::parse(&self.encryption_keys) {
-                problems.add("documents.encryption_keys", err);
-            }
+        if !self.encryption_keys.is_empty()
+            && let Err(err) = Keyring::parse(&self.encryption_keys)
+        {
+            problems.add("documents.encryption_keys", err);
         }
         if !(1..=MAX_ATTACHMENT_CEILING).contains(&self.max_attachment_bytes) {
             problems.add("documents.max_attachment_bytes", "between 1 and 1073741824 (1 GiB)");

@@ -62,6 +62,19 @@ pub(crate) fn denied(d: Denied) -> ApiError {
     ApiError::permission_denied(d.reason(), message)
 }
 
+/// The audit entry of a read refused before the record was looked up (whose it is unknown).
+pub(crate) fn attempt(action: &'static str, kind: &'static str, id: &str, purpose: i32) -> crate::audit::AuditEntry {
+    crate::audit::AuditEntry {
+        action,
+        resource_kind: kind,
+        resource_id: id.to_owned(),
+        insurer_number: String::new(),
+        insured_number: String::new(),
+        purpose,
+        outcome: "denied",
+    }
+}
+
 /// FAILED_PRECONDITION naming the workflow rule.
 pub(crate) fn flow_error(e: FlowError) -> ApiError {
     ApiError::failed_precondition(e.reason(), e.message())

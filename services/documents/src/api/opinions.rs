@@ -209,12 +209,16 @@ async fn check_attachments(
 
 /// GetOpinion: the parties of its request (see `domain::access`).
 pub async fn get(api: &Inner, caller: &Caller, req: GetOpinionRequest) -> Result<GetOpinionResponse, ApiError> {
-    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution | Role::CareOffice) {
-        return Err(denied(access::Denied::NotAParty));
-    }
     let mut v = Violations::new();
     fields::id(&mut v, "opinion_id", &req.opinion_id, true);
     v.into_result()?;
+    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution | Role::CareOffice) {
+        // Refused before the record is looked up; the attempt is still in the trail.
+        api.auditor
+            .record(caller, super::attempt("GetOpinion", "opinion", &req.opinion_id, purpose(req.purpose, caller)))
+            .await;
+        return Err(denied(access::Denied::NotAParty));
+    }
     let Some(model) = store::get_opinion(&api.db, &req.opinion_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_NOT_FOUND", "no such opinion"));
     };

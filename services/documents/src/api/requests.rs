@@ -138,12 +138,14 @@ pub async fn get_request(
     caller: &Caller,
     req: GetOpinionRequestRequest,
 ) -> Result<GetOpinionRequestResponse, ApiError> {
-    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution) {
-        return Err(denied(access::Denied::NotAParty));
-    }
     let mut v = Violations::new();
     crate::domain::fields::id(&mut v, "opinion_request_id", &req.opinion_request_id, true);
     v.into_result()?;
+    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution) {
+        let entry = super::attempt("GetOpinionRequest", "opinion_request", &req.opinion_request_id, purpose(0, caller));
+        api.auditor.record(caller, entry).await;
+        return Err(denied(access::Denied::NotAParty));
+    }
     let model = store::get_request(&api.db, &req.opinion_request_id).await.map_err(db)?;
     let Some(model) = model else {
         return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));

@@ -78,11 +78,7 @@ pub fn may_read_opinion(caller: &Caller, parties: &Parties<'_>) -> Result<Reader
             .is_some_and(|office| caller.office.as_ref().is_some_and(|o| o.as_str() == office));
     if registered {
         let wanted = consent_reference(parties.insurer_number, parties.insured_number);
-        return if caller.consents.iter().any(|c| *c == wanted) {
-            Ok(Reader::CareOffice)
-        } else {
-            Err(Denied::ConsentRequired)
-        };
+        return if caller.consents.contains(&wanted) { Ok(Reader::CareOffice) } else { Err(Denied::ConsentRequired) };
     }
     Err(Denied::NotAParty)
 }

@@ -60,10 +60,11 @@ pub fn validate_opinion(opinion: &Opinion, ctx: OpinionContext) -> (OpinionFormE
         }
     };
     let edition = resolve_edition(stated, written);
-    if let Some(w) = written {
-        if edition == OpinionFormEdition::Reiwa8 && w < reiwa8_start() {
-            v.add("form_edition", "the 令和8年 form applies to opinions written from 2026-04-01");
-        }
+    if let Some(w) = written
+        && edition == OpinionFormEdition::Reiwa8
+        && w < reiwa8_start()
+    {
+        v.add("form_edition", "the 令和8年 form applies to opinions written from 2026-04-01");
     }
     if let Some(b) = &opinion.basics {
         consent_box(&mut v, b, edition);
@@ -98,10 +99,10 @@ fn basics(v: &mut Violations, b: &OpinionBasics, ctx: OpinionContext) -> Option<
     fields::phone(v, "basics.institution_phone", &b.institution_phone, true);
     fields::phone(v, "basics.institution_fax", &b.institution_fax, false);
     let examined = fields::date(v, "basics.last_examination_date", b.last_examination_date.as_ref(), true);
-    if let (Some(e), Some(w)) = (examined, written) {
-        if e > w {
-            v.add("basics.last_examination_date", "must not be after written_date");
-        }
+    if let (Some(e), Some(w)) = (examined, written)
+        && e > w
+    {
+        v.add("basics.last_examination_date", "must not be after written_date");
     }
     fields::code::<OpinionCount>(v, "basics.opinion_count", b.opinion_count, true);
     let departments = fields::codes::<Department>(v, "basics.other_departments", &b.other_departments);
