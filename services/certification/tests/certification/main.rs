@@ -8,5 +8,6 @@ mod driver;
 mod events;
 mod flow;
 mod rules;
+mod seed;
 mod support;
 mod watch;
