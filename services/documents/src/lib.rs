@@ -15,6 +15,11 @@
 //! `"<insurer_number>:<insured_number>"` among the caller's consents
 //! ([`domain::access::consent_reference`]).
 //!
+//! Tests (`tests/documents/`) run a real server on 127.0.0.1:0 behind `CallerLayer`; the S3
+//! path runs against moto's S3 server, which `scripts/moto.sh PORT` installs into
+//! `<repo>/.tools/moto` (git-ignored) and starts on loopback. That test is skipped, with a loud
+//! message, only when python3 is missing.
+//!
 //! Demo ids (`kaigo dev`) are fixed constants in [`demo`]: the application
 //! [`demo::DEMO_APPLICATION_ID`] (seeded by certification) and the 作成依頼
 //! [`demo::DEMO_OPINION_REQUEST_ID`] to institution [`demo::DEMO_INSTITUTION_CODE`] for the
