@@ -28,7 +28,7 @@ pub struct Synthetic {
     /// The person row (id and version unset).
     pub person: person::Model,
     /// Their periods.
-    pub periods: Vec<(NaiveDate, Option<NaiveDate>, Detail)>,
+    pub periods: Vec<crate::domain::Period>,
 }
 
 /// A small deterministic generator (xorshift64*), so the same seed gives the same extract.

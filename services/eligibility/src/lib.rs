@@ -12,6 +12,7 @@ pub mod cache;
 pub mod demo;
 pub mod domain;
 mod events;
+pub mod extract;
 pub mod key;
 pub mod store;
 

@@ -4,7 +4,9 @@
 mod components;
 mod config;
 mod dev;
+mod generate;
 mod health;
+mod import;
 mod migrate;
 mod serve;
 mod token;
@@ -36,6 +38,10 @@ enum Command {
     Token(token::TokenArgs),
     /// Asks a kaigo endpoint for its gRPC health; exits 0 when SERVING.
     Health(health::HealthArgs),
+    /// Imports an insurer's extract through the gateway (`kaigo import insured FILE.csv`).
+    Import(import::ImportArgs),
+    /// Writes synthetic data to standard output (`kaigo gen insured --count N`).
+    Gen(generate::GenArgs),
 }
 
 /// An error that ends the process with an exit code.
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
             Command::Migrate(args) => migrate::run(args).await,
             Command::Token(args) => token::run(args),
             Command::Health(args) => health::run(args).await,
+            Command::Import(args) => import::run(args).await,
+            Command::Gen(args) => generate::run(args),
         }
     });
     match result {

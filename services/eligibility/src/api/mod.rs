@@ -2,6 +2,7 @@
 
 pub mod convert;
 mod decisions;
+mod import;
 mod read;
 mod write;
 
@@ -247,6 +248,13 @@ impl kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::Eligibilit
     ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::CloseRecordResponse>, tonic::Status> {
         let (record, person_version) = self.close(request).await?;
         Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::CloseRecordResponse { record, person_version }))
+    }
+
+    async fn import_insured_persons(
+        &self,
+        request: tonic::Request<tonic::Streaming<kaigo_proto::kaigo::eligibility::v1::ImportInsuredPersonsRequest>>,
+    ) -> Result<tonic::Response<import::ImportStream>, tonic::Status> {
+        Ok(tonic::Response::new(self.import(request).await?))
     }
 
     async fn void_record(

@@ -10,12 +10,10 @@ use sha2::{Digest, Sha256};
 use super::read::{person_to_wire, record_to_wire};
 use super::{Api, convert};
 use crate::domain::validity::{self, RuleViolation};
-use crate::domain::{Detail, access};
+use crate::domain::{Period, access};
 use crate::key::PersonKey;
 use crate::store::write::Author;
 use crate::store::{ACTIVE, Begin, SUPERSEDED, VOIDED, WriteTx, person};
-
-type Period = (chrono::NaiveDate, Option<chrono::NaiveDate>, Detail);
 
 fn rule_error(v: RuleViolation) -> ApiError {
     ApiError::failed_precondition(v.reason, v.message)
@@ -340,7 +338,7 @@ fn check_version(current: i64, expected: i64) -> Result<(), ApiError> {
     }
 }
 
-fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Option<person::Model> {
+pub(super) fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Option<person::Model> {
     if p.name_kanji.trim().is_empty() {
         v.add("person.name_kanji", "is required");
     }

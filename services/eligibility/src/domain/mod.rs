@@ -5,4 +5,4 @@ pub mod caps;
 pub mod timeline;
 pub mod validity;
 
-pub use timeline::{Assessment, CareLevel, Detail, Kind, PersonCore, Record, Timeline, Verdict};
+pub use timeline::{Assessment, CareLevel, Detail, Kind, Period, PersonCore, Record, Timeline, Verdict};

@@ -205,6 +205,9 @@ impl Detail {
     }
 }
 
+/// A period as written: first day, last day (inclusive, open when `None`), what it says.
+pub type Period = (NaiveDate, Option<NaiveDate>, Detail);
+
 /// One active period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

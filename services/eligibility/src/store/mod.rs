@@ -1,5 +1,6 @@
 //! Everything eligibility keeps in its database schema: the only place with SQL.
 
+pub mod bulk;
 pub mod entities;
 pub mod migration;
 pub mod write;

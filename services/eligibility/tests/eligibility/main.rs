@@ -6,5 +6,6 @@
 mod cache;
 mod checks;
 mod decisions;
+mod import;
 mod support;
 mod writes;

@@ -1,0 +1,209 @@
+//! ImportInsuredPersons: an insurer's full extract, streamed in chunks.
+//!
+//! Every row is validated on its own; a bad row is reported with its line number and the
+//! import goes on. Valid rows are applied a chunk at a time in one transaction each (bulk
+//! statements), persons identical to what is stored are skipped, so re-running the same file
+//! changes nothing and only changed persons are invalidated in the caches.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use kaigo_platform::auth::Caller;
+use kaigo_platform::{ApiError, Violations};
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::eligibility::v1 as pb;
+use tokio::sync::mpsc;
+
+use super::write::person_from_wire;
+use super::{Api, convert};
+use crate::domain::{Record, access, validity};
+use crate::store::bulk::ImportPerson;
+
+/// The response stream.
+pub type ImportStream = Pin<Box<dyn Stream<Item = Result<pb::ImportInsuredPersonsResponse, tonic::Status>> + Send>>;
+
+type Event = pb::import_insured_persons_response::Event;
+
+fn row_error(line: i64, err: &ApiError) -> Event {
+    Event::RowError(pb::ImportRowError {
+        line_number: line,
+        reason: err.reason().to_owned(),
+        message: err.to_string(),
+        violations: err
+            .violations()
+            .iter()
+            .map(|v| common::FieldViolation {
+                field: v.field.clone(),
+                reason: String::new(),
+                description: v.description.clone(),
+            })
+            .collect(),
+    })
+}
+
+impl Api {
+    fn import_row(&self, insurer: &str, row: &pb::ImportRow) -> Result<ImportPerson, ApiError> {
+        let mut v = Violations::new();
+        let Some(p) = row.person.as_ref() else {
+            v.add("person", "is required");
+            return Err(ApiError::invalid_argument(v));
+        };
+        if p.insurer_number != insurer {
+            v.add("person.insurer_number", "must be the import's insurer");
+        }
+        let key = convert::key(&mut v, "person.", &p.insurer_number, &p.insured_number);
+        let person = person_from_wire(&mut v, p);
+        let mut periods = Vec::new();
+        periods.extend(
+            row.certifications
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| convert::certification(&mut v, &format!("certifications[{i}]"), Some(c))),
+        );
+        periods.extend(
+            row.copayments
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| convert::copayment(&mut v, &format!("copayments[{i}]"), Some(c))),
+        );
+        periods.extend(
+            row.cost_limits
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| convert::cost_limit(&mut v, &format!("cost_limits[{i}]"), Some(c))),
+        );
+        periods.extend(
+            row.benefit_restrictions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| convert::restriction(&mut v, &format!("benefit_restrictions[{i}]"), Some(c))),
+        );
+        periods.extend(
+            row.residence_exceptions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| convert::residence(&mut v, &format!("residence_exceptions[{i}]"), Some(c))),
+        );
+        periods.extend(
+            row.care_managements
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| convert::care_management(&mut v, &format!("care_managements[{i}]"), Some(c))),
+        );
+        v.into_result()?;
+        let (Some(key), Some(person)) = (key, person) else { return Err(ApiError::internal("validated row missing")) };
+        // The extract's periods must satisfy the same rules as single writes.
+        let mut accepted: Vec<Record> = Vec::with_capacity(periods.len());
+        for (i, (start, end, detail)) in periods.iter().enumerate() {
+            validity::check_record(&accepted, detail, *start, *end, None, &self.inner.rules)
+                .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
+            accepted.push(Record { id: i as i64, start: *start, end: *end, detail: detail.clone() });
+        }
+        Ok(ImportPerson { key, person, periods })
+    }
+
+    /// Runs an import; answers progress, row errors and a summary on the response stream.
+    pub(super) async fn import(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::ImportInsuredPersonsRequest>>,
+    ) -> Result<ImportStream, ApiError> {
+        let caller: Caller = Caller::from_request(&request)?.clone();
+        let mut incoming = request.into_inner();
+        let header = match incoming.next().await {
+            Some(Ok(pb::ImportInsuredPersonsRequest {
+                payload: Some(pb::import_insured_persons_request::Payload::Header(h)),
+            })) => h,
+            Some(Err(status)) => {
+                return Err(ApiError::invalid_argument({
+                    let mut v = Violations::new();
+                    v.add("header", format!("stream failed before the header: {}", status.message()));
+                    v
+                }));
+            }
+            _ => {
+                let mut v = Violations::new();
+                v.add("header", "the first message must be the import header");
+                return Err(ApiError::invalid_argument(v));
+            }
+        };
+        let mut v = Violations::new();
+        v.check("header.insurer_number", kaigo_platform::ids::InsurerNumber::parse(&header.insurer_number));
+        v.into_result()?;
+        if !access::may_write(&caller, &header.insurer_number) {
+            return Err(ApiError::permission_denied(
+                "WRITE_OWN_INSURED_ONLY",
+                "an insurer imports only its own insured persons",
+            ));
+        }
+        let (tx, rx) = mpsc::channel::<Result<pb::ImportInsuredPersonsResponse, tonic::Status>>(64);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let send = |event: Event| {
+                let tx = tx.clone();
+                async move { tx.send(Ok(pb::ImportInsuredPersonsResponse { event: Some(event) })).await.is_ok() }
+            };
+            let started = prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 };
+            let mut totals = pb::ImportProgress::default();
+            while let Some(message) = incoming.next().await {
+                let chunk = match message {
+                    Ok(pb::ImportInsuredPersonsRequest {
+                        payload: Some(pb::import_insured_persons_request::Payload::Chunk(chunk)),
+                    }) => chunk,
+                    Ok(_) => {
+                        let _ = tx.send(Err(tonic::Status::invalid_argument("only one header, then chunks"))).await;
+                        return;
+                    }
+                    Err(status) => {
+                        tracing::warn!(code = ?status.code(), "import stream ended with an error");
+                        return;
+                    }
+                };
+                let mut valid = Vec::with_capacity(chunk.rows.len());
+                for row in &chunk.rows {
+                    totals.rows_received += 1;
+                    match api.import_row(&header.insurer_number, row) {
+                        Ok(person) => valid.push(person),
+                        Err(err) => {
+                            totals.rows_rejected += 1;
+                            if !send(row_error(row.line_number, &err)).await {
+                                return;
+                            }
+                        }
+                    }
+                }
+                // Within one chunk a person appears once; a repeated key is a bad row.
+                valid.sort_by_key(|p| p.key);
+                valid.dedup_by_key(|p| p.key);
+                if !header.dry_run && !valid.is_empty() {
+                    match api.inner.store.import_chunk(&valid, &header.insurer_number).await {
+                        Ok((outcome, changed)) => {
+                            totals.persons_created += outcome.created as i64;
+                            totals.persons_changed += outcome.changed as i64;
+                            totals.persons_unchanged += outcome.unchanged as i64;
+                            for key in &changed {
+                                api.inner.cache.invalidate(key).await;
+                            }
+                        }
+                        Err(err) => {
+                            let status: tonic::Status = ApiError::unavailable(err).into();
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    }
+                }
+                totals.rows_processed = totals.rows_received;
+                if !send(Event::Progress(totals)).await {
+                    return;
+                }
+            }
+            let summary = pb::ImportSummary {
+                totals: Some(totals),
+                dry_run: header.dry_run,
+                start_time: Some(started),
+                end_time: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 }),
+            };
+            let _ = send(Event::Summary(summary)).await;
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+}
