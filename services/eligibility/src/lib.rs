@@ -34,6 +34,8 @@ pub const NAME: &str = "eligibility";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Whether the in-process L1 is used at all (off only to measure the L2 path).
+    pub l1_enabled: bool,
     /// L1 (in-process) budget, bytes.
     pub l1_max_bytes: u64,
     /// L1 lifetime of a known person, milliseconds. Invalidation is by pub/sub; this bounds
@@ -56,6 +58,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            l1_enabled: true,
             l1_max_bytes: 256 * 1024 * 1024,
             l1_ttl_ms: 60_000,
             negative_ttl_ms: 5_000,
@@ -93,6 +96,7 @@ impl Validate for Config {
 impl Config {
     fn cache_settings(&self) -> cache::CacheSettings {
         cache::CacheSettings {
+            l1_enabled: self.l1_enabled,
             l1_max_bytes: self.l1_max_bytes,
             l1_ttl: Duration::from_millis(self.l1_ttl_ms),
             negative_ttl: Duration::from_millis(self.negative_ttl_ms),

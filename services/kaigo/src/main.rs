@@ -1,9 +1,11 @@
 //! The one kaigo binary: `kaigo dev`, `kaigo serve <component>`, `kaigo migrate`,
 //! `kaigo token` and `kaigo health`.
 
+mod bench;
 mod components;
 mod config;
 mod dev;
+mod echo;
 mod generate;
 mod health;
 mod import;
@@ -42,6 +44,11 @@ enum Command {
     Import(import::ImportArgs),
     /// Writes synthetic data to standard output (`kaigo gen insured --count N`).
     Gen(generate::GenArgs),
+    /// Runs a ghz config (loadtest/scenarios/*.json) and prints ghz's summary or JSON report.
+    Bench(bench::BenchArgs),
+    /// The benchmark baseline: a bare tonic server echoing CheckEligibility.
+    #[command(hide = true)]
+    EchoServer(echo::EchoArgs),
 }
 
 /// An error that ends the process with an exit code.
@@ -80,6 +87,8 @@ fn main() -> ExitCode {
             Command::Health(args) => health::run(args).await,
             Command::Import(args) => import::run(args).await,
             Command::Gen(args) => generate::run(args),
+            Command::Bench(args) => bench::run(args).await,
+            Command::EchoServer(args) => echo::run(args).await,
         }
     });
     match result {

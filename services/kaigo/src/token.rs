@@ -38,6 +38,14 @@ pub struct TokenArgs {
     /// Lifetime: 90s, 30m, 1h or 1d.
     #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     ttl: Duration,
+    /// Instead of a token, print the signed caller headers a service accepts from the gateway
+    /// for this RPC path (benchmarks that call a service directly). Needs the internal secret
+    /// in KAIGO_INTERNAL_AUTH__SECRET.
+    #[arg(long, hide = true, requires = "internal_secret")]
+    caller_headers_for: Option<String>,
+    /// The internal HMAC secret for --caller-headers-for.
+    #[arg(long, hide = true, env = "KAIGO_INTERNAL_AUTH__SECRET", hide_env_values = true)]
+    internal_secret: Option<String>,
 }
 
 fn parse_ttl(s: &str) -> Result<Duration, String> {
@@ -55,9 +63,6 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: TokenArgs) -> Result<(), Exit> {
     let role: Role = args.role.parse().map_err(Exit::config)?;
-    let key = DevKey::load(&args.data_dir).map_err(|e| {
-        Exit::config(format!("no dev key in {}: {e}; start `kaigo dev` once to create it", args.data_dir.display()))
-    })?;
     let now = chrono::Utc::now().timestamp();
     let ttl = i64::try_from(args.ttl.as_secs()).map_err(|_| Exit::config("ttl too long"))?;
     let claims = Claims {
@@ -75,7 +80,23 @@ pub fn run(args: TokenArgs) -> Result<(), Exit> {
         consents: args.consents,
     };
     // Check the claims as the gateway will, so a bad number fails here, not on first use.
-    kaigo_gateway::caller_from_claims(claims.clone()).map_err(Exit::config)?;
+    let caller = kaigo_gateway::caller_from_claims(claims.clone()).map_err(Exit::config)?;
+    if let (Some(path), Some(secret)) = (&args.caller_headers_for, &args.internal_secret) {
+        let config = kaigo_platform::config::InternalAuthConfig {
+            secret: kaigo_platform::config::Secret::new(secret.clone()),
+            max_age_secs: args.ttl.as_secs(),
+            ..Default::default()
+        };
+        let keys =
+            kaigo_platform::auth::CallerKeys::from_config(&config).ok_or_else(|| Exit::config("no internal secret"))?;
+        let (payload, signature) = keys.sign(&caller, path, now);
+        println!("{}: {payload}", kaigo_platform::auth::CALLER_HEADER);
+        println!("{}: {signature}", kaigo_platform::auth::SIGNATURE_HEADER);
+        return Ok(());
+    }
+    let key = DevKey::load(&args.data_dir).map_err(|e| {
+        Exit::config(format!("no dev key in {}: {e}; start `kaigo dev` once to create it", args.data_dir.display()))
+    })?;
     println!("{}", key.mint(&claims).map_err(Exit::failure)?);
     Ok(())
 }

@@ -61,6 +61,8 @@ pub enum Tier {
 /// Cache sizes and lifetimes.
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
+    /// Whether L1 is used (off only to measure the L2 path).
+    pub l1_enabled: bool,
     /// L1 budget in bytes (estimated).
     pub l1_max_bytes: u64,
     /// L1 lifetime of a known person.
@@ -113,6 +115,7 @@ struct Metrics {
 #[derive(Clone)]
 pub struct Cache {
     l1: moka::future::Cache<PersonKey, Entry>,
+    l1_enabled: bool,
     l2: Option<L2>,
     store: Store,
     metrics: Arc<Metrics>,
@@ -133,7 +136,7 @@ impl Cache {
                 .with_description("timeline lookups by tier")
                 .build(),
         };
-        Self { l1, l2, store, metrics: Arc::new(metrics) }
+        Self { l1, l1_enabled: settings.l1_enabled, l2, store, metrics: Arc::new(metrics) }
     }
 
     /// The L2 tier, when configured.
@@ -143,6 +146,9 @@ impl Cache {
 
     /// The timeline of `key`, from the fastest tier that has it.
     pub async fn get(&self, key: PersonKey) -> Result<(Entry, Tier), Arc<sea_orm::DbErr>> {
+        if !self.l1_enabled {
+            return self.load_below_l1(key).await.map_err(Arc::new);
+        }
         if let Some(entry) = self.l1.get(&key).await {
             self.count(Tier::L1);
             return Ok((entry, Tier::L1));
@@ -172,6 +178,26 @@ impl Cache {
             .await?;
         self.count(tier);
         Ok((entry, tier))
+    }
+
+    /// L2, then the database, without L1 (for measuring the L2 path).
+    async fn load_below_l1(&self, key: PersonKey) -> Result<(Entry, Tier), sea_orm::DbErr> {
+        if let Some(l2) = &self.l2
+            && let Some(timeline) = l2.get(&key).await
+        {
+            self.count(Tier::L2);
+            return Ok((Entry::Known(Arc::new(Cached { timeline, details: None })), Tier::L2));
+        }
+        self.count(Tier::Database);
+        Ok(match self.store.timeline(&key).await? {
+            Some((timeline, details)) => {
+                if let Some(l2) = &self.l2 {
+                    l2.put(&key, &timeline).await;
+                }
+                (Entry::Known(Arc::new(Cached { timeline, details: Some(details) })), Tier::Database)
+            }
+            None => (Entry::Unknown, Tier::Database),
+        })
     }
 
     /// The personal details of a known person: from L1 when loaded, else the database (and

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Eligibility benchmarks: every path as a ratio to a bare tonic echo server measured in the
+# same run, with the same load driver (h2load), on this machine. Reproduce with
+#   cargo build --release -p kaigo && bash loadtest/eligibility/run.sh
+# Needs: PostgreSQL on 127.0.0.1:5432 (trust), redis-server, h2load (Debian nghttp2-client),
+# haproxy (Debian haproxy). Everything it starts listens on 127.0.0.1 and is stopped at exit;
+# it creates its own database and a private Redis on its own port, and drops both.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${KAIGO_BIN:-target/release/kaigo}
+[ -x "$BIN" ] || BIN=target/bench/release/kaigo
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p kaigo" >&2; exit 1; }
+N=${N:-200000}            # requests per h2load run
+ROUNDS=${ROUNDS:-3}       # median of this many runs
+PERSONS=${PERSONS:-100000}
+WORK=$(mktemp -d)
+DB="kaigo_bench_$$"
+PGURL="postgres://postgres@127.0.0.1:5432/$DB"
+SECRET="bench-internal-secret-of-at-least-32-bytes"
+REDIS_PORT=6391
+DEAD_REDIS_PORT=6392
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null || true
+  sleep 0.5
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
+# L2: hashes of up to 128 entries of up to 256 bytes stay listpacks (the recommended setting).
+redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  --hash-max-listpack-value 256 >/dev/null 2>&1 & PIDS+=($!)
+# A Redis that refuses every write: L2 never fills, so every check reads the database.
+redis-server --port $DEAD_REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  --maxmemory 1 --maxmemory-policy noeviction >/dev/null 2>&1 & PIDS+=($!)
+sleep 0.5
+
+export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET" KAIGO_TELEMETRY__LOG_LEVEL=warn
+export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="bench:"
+"$BIN" migrate eligibility >/dev/null
+
+serve() { # name port extra-env...
+  local name=$1 port=$2; shift 2
+  env KAIGO_SERVER__LISTEN="127.0.0.1:$port" "$@" "$BIN" serve eligibility >"$WORK/$name.log" 2>&1 & PIDS+=($!)
+  eval "PID_$name=$!"
+}
+serve l1 50061
+serve l2 50062 KAIGO_ELIGIBILITY__L1_ENABLED=false
+serve db 50063 KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_REDIS__URL="redis://127.0.0.1:$DEAD_REDIS_PORT"
+"$BIN" echo-server --listen 127.0.0.1:50090 >/dev/null 2>&1 & PIDS+=($!)
+
+# The gateway in front of the L1 instance, with JWT verification on (dev key in $WORK).
+mkdir -p "$WORK/keys"
+"$BIN" token --data-dir "$WORK/keys" --role insurer --insurer 435073 >/dev/null 2>&1 || true
+KEYDIR="$WORK/keys"
+if [ ! -f "$KEYDIR/dev-signing-key.pem" ]; then
+  # kaigo dev creates the key; start it once on a spare port just for that.
+  "$BIN" dev --listen 127.0.0.1:50099 --data-dir "$KEYDIR" >/dev/null 2>&1 & DEVPID=$!
+  for _ in $(seq 1 100); do [ -f "$KEYDIR/dev-signing-key.pem" ] && break; sleep 0.1; done
+  kill $DEVPID; wait $DEVPID 2>/dev/null || true
+fi
+# The benchmark measures the path, not the per-caller rate limit (100/s by default).
+env KAIGO_SERVER__LISTEN=127.0.0.1:50051 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
+  KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$KEYDIR/dev-signing-key.pub.pem\"]" \
+  KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:50061 "$BIN" serve gateway >"$WORK/gateway.log" 2>&1 & PIDS+=($!)
+TOKEN=$("$BIN" token --data-dir "$KEYDIR" --role insurer --insurer 435073 --ttl 2h)
+cat >"$WORK/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend fe
+  bind 127.0.0.1:50071 proto h2
+  default_backend be
+backend be
+  server s1 127.0.0.1:50061 proto h2
+CFG
+haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid"
+
+for port in 50061 50062 50063 50051; do
+  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+# Data: PERSONS synthetic persons imported through the gateway (also measures import speed).
+"$BIN" gen insured --count "$PERSONS" --seed 7 >"$WORK/persons.csv"
+IMPORT=$( { /usr/bin/time -f "%e" "$BIN" import insured "$WORK/persons.csv" --token "$TOKEN" --chunk 5000 >"$WORK/import.out"; } 2>&1 | tail -1)
+echo "import: $(cat "$WORK/import.out")"
+
+CHECK=/kaigo.eligibility.v1.EligibilityService/CheckEligibility
+BATCH=/kaigo.eligibility.v1.EligibilityService/BatchCheckEligibility
+python3 loadtest/eligibility/body.py check 435073 0000000001 >"$WORK/check.bin"
+python3 loadtest/eligibility/body.py batch 435073 1 1000 >"$WORK/batch.bin"
+mapfile -t CALLER < <("$BIN" token --role insurer --insurer 435073 --ttl 2h --caller-headers-for $CHECK --internal-secret "$SECRET")
+mapfile -t CALLER_BATCH < <("$BIN" token --role insurer --insurer 435073 --ttl 2h --caller-headers-for $BATCH --internal-secret "$SECRET")
+
+h2() { # url body n c m headers... ; prints requests/s and mean latency
+  local url=$1 body=$2 n=$3 c=$4 m=$5; shift 5
+  local args=()
+  for h in "$@"; do args+=(-H "$h"); done
+  h2load -n "$n" -c "$c" -m "$m" -t 1 -H 'content-type: application/grpc' -H 'te: trailers' "${args[@]}" -d "$body" "$url" 2>&1 \
+    | awk '/^finished in/ {rps=$4} /^time for request:/ {mean=$6; unit=$7} /^status codes:/ {ok=$3} END {printf "%s %s\n", rps, mean}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure() { # label url body n c m headers...
+  local label=$1; shift
+  local runs=()
+  for _ in $(seq 1 "$ROUNDS"); do runs+=("$(h2 "$@")"); done
+  local rps; rps=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
+  local lat; lat=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
+  printf '%s\t%s\t%s\n' "$label" "$rps" "$lat"
+}
+
+# Correctness before speed: h2load counts gRPC errors as successes, so check each path once.
+for port in 50061 50062 50063; do
+  out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "${CALLER[0]}" -H "${CALLER[1]}" \
+    --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:$port$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
+  case "$out" in *": 0"*) ;; *) echo "port $port answered '$out'" >&2; exit 1;; esac
+done
+out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $TOKEN" \
+  --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:50051$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
+case "$out" in *": 0"*) ;; *) echo "the gateway answered '$out'" >&2; exit 1;; esac
+
+RESULTS="$WORK/results.tsv"
+{
+  measure "echo (baseline)" "http://127.0.0.1:50090$CHECK" "$WORK/check.bin" "$N" 16 32
+  measure "direct L1 hit" "http://127.0.0.1:50061$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+  measure "direct L2 hit" "http://127.0.0.1:50062$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+  measure "direct database" "http://127.0.0.1:50063$CHECK" "$WORK/check.bin" $((N / 4)) 16 32 "${CALLER[@]}"
+  measure "gateway L1 hit (JWT on)" "http://127.0.0.1:50051$CHECK" "$WORK/check.bin" "$N" 16 32 "authorization: Bearer $TOKEN"
+  measure "haproxy L1 hit (no auth)" "http://127.0.0.1:50071$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+  measure "batch of 1000, direct L1" "http://127.0.0.1:50061$BATCH" "$WORK/batch.bin" 2000 4 4 "${CALLER_BATCH[@]}"
+} | tee "$RESULTS"
+
+ECHO=$(awk -F'\t' 'NR==1 {print $2}' "$RESULTS")
+echo
+echo "| path | requests/s (median of $ROUNDS) | ratio to echo | mean latency |"
+echo "|---|---|---|---|"
+awk -F'\t' -v echo="$ECHO" '{ratio=$2/echo; if ($1 ~ /batch/) {printf "| %s | %s (%.0f person-checks/s) | %.2f× | %s |\n", $1, $2, $2*1000, ratio, $3} else printf "| %s | %s | %.2f× | %s |\n", $1, $2, ratio, $3}' "$RESULTS"
+for name in l1 l2 db; do
+  pid_var="PID_$name"; pid=${!pid_var}
+  echo "resident memory of the $name instance after the runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+done
