@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod dev;
+mod loadtest_configs;
 mod serve;
 mod support;

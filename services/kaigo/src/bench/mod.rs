@@ -1,0 +1,246 @@
+//! `kaigo bench CONFIG`: runs a ghz config (loadtest/scenarios/*.json) where ghz is not
+//! installed and prints ghz's summary or JSON report.
+//!
+//! Requests are encoded from the config's JSON `data` with the compiled descriptor sets, so
+//! any unary RPC can be driven without code per RPC. Runs are bounded in count and time and
+//! go to loopback unless an endpoint is named explicitly with `--endpoint`.
+
+mod config;
+mod histogram;
+mod payload;
+mod report;
+mod runner;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+
+use crate::Exit;
+
+/// At most this many calls in one run.
+const MAX_TOTAL: u64 = 10_000_000;
+/// At most this long for one run, whatever the config says.
+const MAX_RUN: Duration = Duration::from_secs(600);
+/// At most this many calls in flight.
+const MAX_CONCURRENCY: u64 = 10_000;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A ghz config file (JSON), e.g. loadtest/scenarios/eligibility-check-mix.json.
+    config: PathBuf,
+    /// Where to send the calls, e.g. http://127.0.0.1:50051. Without it the config's `host`
+    /// is used, and only when it is a loopback address.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Bearer token for the `${KAIGO_TOKEN}` placeholder in the config's metadata.
+    #[arg(long, env = "KAIGO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Number of calls (overrides `total`; clears the config's `duration`).
+    #[arg(long)]
+    total: Option<u64>,
+    /// Calls in flight at once (overrides `concurrency`).
+    #[arg(long)]
+    concurrency: Option<u64>,
+    /// HTTP/2 connections the calls are spread over (overrides `connections`).
+    #[arg(long)]
+    connections: Option<u64>,
+    /// Run for this long instead of a count, e.g. 10s (overrides `duration`; clears `total`).
+    #[arg(long)]
+    duration: Option<String>,
+    /// Calls at the start not counted, to warm connections and caches (overrides `skipFirst`).
+    #[arg(long)]
+    skip_first: Option<u64>,
+    /// summary (ghz's text), json or pretty (ghz's JSON report).
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub async fn run(args: BenchArgs) -> Result<(), Exit> {
+    let scenario = config::load(&args.config).map_err(Exit::config)?;
+    let pool = payload::descriptor_pool().map_err(Exit::failure)?;
+    let method = payload::find_method(&pool, &scenario.call).map_err(Exit::config)?;
+    let payloads = payload::encode_all(&method, &scenario.data).map_err(Exit::config)?;
+    let endpoint = resolve_endpoint(args.endpoint.as_deref(), scenario.host.as_deref()).map_err(Exit::config)?;
+    let metadata = metadata(&scenario.metadata, args.token.as_deref()).map_err(Exit::config)?;
+
+    let cli_duration = args
+        .duration
+        .as_deref()
+        .map(|d| config::parse_duration(d).map_err(|e| Exit::config(format!("--duration: {e}"))))
+        .transpose()?;
+    // ghz: a duration replaces the count; a count given on the command line replaces both.
+    let duration = match (args.total, cli_duration) {
+        (_, Some(d)) => Some(d),
+        (Some(_), None) => None,
+        (None, None) => scenario.duration,
+    };
+    let total = match (args.total, duration) {
+        (Some(n), _) => n,
+        (None, Some(_)) => MAX_TOTAL,
+        (None, None) => scenario.total.unwrap_or(200),
+    };
+    let concurrency = args.concurrency.or(scenario.concurrency).unwrap_or(50);
+    let connections = args.connections.or(scenario.connections).unwrap_or(1);
+    let skip_first = args.skip_first.unwrap_or(scenario.skip_first);
+    check_bounds(total, concurrency, connections, duration).map_err(Exit::config)?;
+    if duration.is_none() && skip_first >= total {
+        return Err(Exit::config(format!(
+            "skipFirst {skip_first} leaves none of {total} calls to count; pass --skip-first"
+        )));
+    }
+    let format = args.format.or(scenario.format.clone()).unwrap_or_else(|| "summary".to_owned());
+    if !matches!(format.as_str(), "summary" | "json" | "pretty") {
+        return Err(Exit::config(format!("format {format:?}: kaigo bench prints summary, json or pretty")));
+    }
+
+    let plan = runner::Plan {
+        endpoint: endpoint.clone(),
+        path: payload::path(&method).parse().map_err(|_| Exit::failure("the method path is not a valid URI path"))?,
+        payloads,
+        metadata,
+        total,
+        duration,
+        max_duration: scenario.max_duration.unwrap_or(MAX_RUN).min(MAX_RUN),
+        concurrency: concurrency as usize,
+        connections: connections as usize,
+        timeout: scenario.timeout.unwrap_or(Duration::from_secs(20)),
+        connect_timeout: scenario.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        skip_first,
+    };
+    let cpu_before = runner::process_cpu_time();
+    let outcome = runner::run(plan).await.map_err(Exit::failure)?;
+    let cpu = runner::process_cpu_time().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+
+    let info = report::RunInfo {
+        name: scenario.name.as_deref(),
+        call: &scenario.call,
+        host: &endpoint,
+        total,
+        concurrency: concurrency as usize,
+        connections: connections as usize,
+        skip_first,
+        date: chrono::Utc::now().to_rfc3339(),
+    };
+    match format.as_str() {
+        "summary" => print!("{}", report::summary(&info, &outcome)),
+        "json" => println!("{}", report::json(&info, &outcome)),
+        _ => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::json(&info, &outcome)).map_err(|e| Exit::failure(e.to_string()))?
+        ),
+    }
+    // The driver's own cost, on stderr so stdout stays ghz's format: compare it with the
+    // server's CPU per call to know whether the driver or the server set the ceiling.
+    if let Some(cpu) = cpu {
+        let calls = outcome.tally.latencies.count().max(1);
+        eprintln!(
+            "kaigo bench: driver CPU {:.0} ms for {calls} calls ({:.1} µs per call)",
+            cpu.as_secs_f64() * 1e3,
+            cpu.as_secs_f64() * 1e6 / calls as f64
+        );
+    }
+    Ok(())
+}
+
+fn check_bounds(total: u64, concurrency: u64, connections: u64, duration: Option<Duration>) -> Result<(), String> {
+    if total == 0 || total > MAX_TOTAL {
+        return Err(format!("total must be 1 to {MAX_TOTAL}"));
+    }
+    if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+        return Err(format!("concurrency must be 1 to {MAX_CONCURRENCY}"));
+    }
+    if connections == 0 || connections > concurrency {
+        return Err("connections must be 1 to concurrency (as in ghz)".to_owned());
+    }
+    if duration.is_some_and(|d| d.is_zero() || d > MAX_RUN) {
+        return Err(format!("duration must be above 0 and at most {}s", MAX_RUN.as_secs()));
+    }
+    Ok(())
+}
+
+/// `--endpoint` as given (plaintext http only), else the config's `host` when it is loopback.
+fn resolve_endpoint(explicit: Option<&str>, host: Option<&str>) -> Result<String, String> {
+    if let Some(url) = explicit {
+        if !url.starts_with("http://") {
+            return Err(format!("--endpoint {url}: kaigo bench speaks plaintext http:// only (use ghz for TLS)"));
+        }
+        return Ok(url.to_owned());
+    }
+    let host = host.ok_or("the config has no `host`; pass --endpoint")?;
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let loopback = name == "localhost"
+        || name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Err(format!("config host {host} is not loopback; name the target explicitly with --endpoint"));
+    }
+    Ok(format!("http://{host}"))
+}
+
+/// The config's metadata with the token placeholder filled; an `authorization` header is
+/// added for a given token when the config has none.
+fn metadata(entries: &std::collections::BTreeMap<String, String>, token: Option<&str>) -> Result<MetadataMap, String> {
+    let mut map = MetadataMap::new();
+    for (key, value) in entries {
+        let value = if value.contains(config::TOKEN_PLACEHOLDER) {
+            let token = token.ok_or("the config needs a token: pass --token or set KAIGO_TOKEN")?;
+            value.replace(config::TOKEN_PLACEHOLDER, token.trim())
+        } else {
+            value.clone()
+        };
+        let key: MetadataKey<_> = key.parse().map_err(|_| format!("metadata key {key:?} is not a header name"))?;
+        let value: MetadataValue<_> =
+            value.parse().map_err(|_| format!("metadata {key:?} is not a valid header value"))?;
+        map.insert(key, value);
+    }
+    if let Some(token) = token
+        && !map.contains_key("authorization")
+    {
+        let value = format!("Bearer {}", token.trim()).parse().map_err(|_| "the token is not a valid header value")?;
+        map.insert("authorization", value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_loopback_unless_named() {
+        assert_eq!(resolve_endpoint(None, Some("127.0.0.1:50051")).unwrap(), "http://127.0.0.1:50051");
+        assert_eq!(resolve_endpoint(None, Some("localhost:50051")).unwrap(), "http://localhost:50051");
+        assert_eq!(resolve_endpoint(None, Some("[::1]:50051")).unwrap(), "http://[::1]:50051");
+        assert!(resolve_endpoint(None, Some("kaigo-gateway.kaigo.svc:50051")).is_err());
+        assert!(resolve_endpoint(None, None).is_err());
+        let named = resolve_endpoint(Some("http://10.0.0.5:50051"), Some("127.0.0.1:1")).unwrap();
+        assert_eq!(named, "http://10.0.0.5:50051");
+        assert!(resolve_endpoint(Some("https://kaigo.example.jp"), None).is_err());
+    }
+
+    #[test]
+    fn the_token_fills_the_placeholder_and_is_never_required_otherwise() {
+        let mut entries = std::collections::BTreeMap::new();
+        entries.insert("authorization".to_owned(), "Bearer ${KAIGO_TOKEN}".to_owned());
+        let map = metadata(&entries, Some("abc.def.ghi\n")).unwrap();
+        assert_eq!(map.get("authorization").unwrap(), "Bearer abc.def.ghi");
+        assert!(metadata(&entries, None).unwrap_err().contains("KAIGO_TOKEN"));
+        let none = std::collections::BTreeMap::new();
+        assert!(metadata(&none, None).unwrap().is_empty());
+        assert_eq!(metadata(&none, Some("t")).unwrap().get("authorization").unwrap(), "Bearer t");
+    }
+
+    #[test]
+    fn bounds_are_enforced() {
+        assert!(check_bounds(100, 10, 2, None).is_ok());
+        assert!(check_bounds(0, 10, 1, None).is_err());
+        assert!(check_bounds(MAX_TOTAL + 1, 10, 1, None).is_err());
+        assert!(check_bounds(100, 2, 3, None).is_err());
+        assert!(check_bounds(100, 10, 1, Some(Duration::from_secs(3600))).is_err());
+    }
+}
