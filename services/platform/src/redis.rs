@@ -44,7 +44,10 @@ impl RedisHandle {
     /// A dedicated connection, for blocking reads (XREADGROUP BLOCK) and pub/sub, which would
     /// stall every other user of a shared connection.
     pub async fn dedicated(&self) -> Result<redis::aio::MultiplexedConnection, redis::RedisError> {
-        self.client.get_multiplexed_async_connection().await
+        // The client's default 500 ms response timeout would cut every idle XREADGROUP BLOCK
+        // (500 ms) short, ending the consumer's session and pausing it for a second.
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(std::time::Duration::from_secs(30)));
+        self.client.get_multiplexed_async_connection_with_config(&config).await
     }
 
     /// The underlying client (for pub/sub).
