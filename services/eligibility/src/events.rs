@@ -46,17 +46,13 @@ struct Decided {
 }
 
 impl EventHandler for Decided {
-    fn handle<'a>(
-        &'a self,
-        event: &'a Event,
-        _txn: &'a DatabaseTransaction,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             // A payload that does not decode is permanent: the consumer dead-letters it.
             let decided = CertificationDecidedEvent::decode(event.payload.as_slice())?;
             // The write is idempotent on the event id in its own transaction, so a redelivery
             // after a crash between the two commits is recognised there.
-            self.api.apply_decision(&event.id, &decided).await.map_err(|e| -> HandlerError { Box::new(e) })
+            self.api.apply_decision(txn, &event.id, &decided).await.map_err(|e| -> HandlerError { Box::new(e) })
         })
     }
 }

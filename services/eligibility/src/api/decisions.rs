@@ -29,7 +29,15 @@ impl Api {
     /// Records the decided certification. Idempotent on the event id; a decision that starts
     /// inside an active certification (区分変更, or a renewal decided early) ends the old period
     /// the day before the new one starts, or supersedes it when it starts the same day or later.
-    pub async fn apply_decision(&self, event_id: &str, event: &CertificationDecidedEvent) -> Result<(), ApiError> {
+    ///
+    /// The write joins `txn`, the consumer's transaction that also records the event as handled,
+    /// so both commit together (and SQLite's single writer is never asked for a second lock).
+    pub async fn apply_decision(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        event_id: &str,
+        event: &CertificationDecidedEvent,
+    ) -> Result<(), ApiError> {
         let mut v = Violations::new();
         let key = convert::key(&mut v, "", &event.insurer_number, &event.insured_number);
         let level = convert::care_level(&mut v, "care_level", event.care_level);
@@ -52,13 +60,8 @@ impl Api {
             designated_service_types: event.designated_service_types.clone(),
         };
         let request_id = format!("decided-{event_id}");
-        let mut tx = match self
-            .inner
-            .store
-            .begin_write(&request_id, "CertificationDecided", event_id)
-            .await
-            .map_err(ApiError::unavailable)?
-        {
+        let begun = self.inner.store.begin_write_in(txn, &request_id, "CertificationDecided", event_id).await;
+        let mut tx = match begun.map_err(ApiError::unavailable)? {
             Begin::Replay(_) | Begin::Conflict => return Ok(()),
             Begin::Fresh(tx) => tx,
         };
@@ -86,10 +89,9 @@ impl Api {
             .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
         tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(ApiError::unavailable)?;
         tx.touch_person(&key, &person).await.map_err(ApiError::unavailable)?;
-        let changed = tx.commit(Vec::new()).await.map_err(ApiError::unavailable)?;
-        for key in &changed {
-            self.inner.cache.invalidate(key).await;
-        }
+        // Releases the savepoint; the consumer commits. The eligibility.changed event written with
+        // it invalidates the caches once that commit is published.
+        tx.commit(Vec::new()).await.map_err(ApiError::unavailable)?;
         Ok(())
     }
 }

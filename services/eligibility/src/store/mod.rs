@@ -113,6 +113,19 @@ impl Store {
         write::begin(&self.db, request_id, operation, request_hash).await
     }
 
+    /// Starts an idempotent write inside an existing transaction (as a savepoint), so it
+    /// commits or rolls back with it: event consumers write this way, together with their
+    /// dedup record.
+    pub async fn begin_write_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        request_id: &str,
+        operation: &'static str,
+        request_hash: &str,
+    ) -> Result<Begin, DbErr> {
+        write::begin(txn, request_id, operation, request_hash).await
+    }
+
     /// Appends audit entries in one statement.
     pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), DbErr> {
         if entries.is_empty() {

@@ -5,8 +5,8 @@ use kaigo_platform::auth::Caller;
 use kaigo_platform::events::{NewEvent, enqueue};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Set, TransactionTrait,
 };
 
 use super::entities::{person, record, request};
@@ -28,8 +28,8 @@ pub enum Begin {
     Fresh(WriteTx),
 }
 
-pub(super) async fn begin(
-    db: &DatabaseConnection,
+pub(super) async fn begin<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>>(
+    db: &C,
     request_id: &str,
     operation: &'static str,
     hash: &str,

@@ -504,11 +504,8 @@ async fn flow_opinion_received_in_documents_advances_certification() {
     assert_eq!(kinds, expected.map(|k| k as i32).to_vec(), "the implied request, then the receipt, once");
 }
 
-// Fails today: on SQLite the platform consumer's transaction holds the write lock while
-// eligibility's decision handler writes in a transaction of its own, so every attempt is
-// "database is locked" and the in-process bus drops the event after ten tries. Run it with
-// `--run-ignored all` once that is fixed.
-#[ignore = "kaigo dev loses certification.decided: eligibility's handler writes outside the consumer's SQLite transaction"]
+// kaigo dev: one process, SQLite and the in-process bus. The decision handler writes inside
+// the consumer's transaction (a savepoint), so SQLite's single writer is never asked twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_dev_decision_reaches_check_eligibility_in_process() {
     let data = tempfile::tempdir().unwrap();

@@ -88,8 +88,8 @@ impl Consumer {
         }
         let span = tracing::info_span!("event.handle", topic = %event.topic, group = %self.options.group);
         crate::telemetry::set_parent_from_fields(&event.trace, &span);
-        let _entered = span.enter();
-        self.handler.handle(event, &txn).await?;
+        // instrument, not enter: an entered span held across an await leaks into other tasks.
+        tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await?;
         txn.commit().await?;
         Ok(true)
     }
