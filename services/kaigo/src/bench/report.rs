@@ -74,7 +74,7 @@ pub fn summary(info: &RunInfo<'_>, outcome: &Outcome) -> String {
     let marks = histogram_marks(h);
     let most = marks.iter().map(|(_, n)| *n).max().unwrap_or(0);
     for (mark, n) in &marks {
-        let bar = if most > 0 { (n * 40 + most / 2) / most } else { 0 };
+        let bar = (n * 40 + most / 2).checked_div(most).unwrap_or(0);
         let _ = writeln!(out, "  {:4.3} [{n}]\t|{}", millis(*mark), "∎".repeat(bar as usize));
     }
     let _ = write!(out, "\nLatency distribution:");
