@@ -1,12 +1,13 @@
 //! kaigo-careplan: ケアプランデータ連携 — plans and actuals exchanged between care offices and providers in the standard CSV format.
 //!
 //! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
-//! holds the rules as plain functions, `store` is the only place with SQL. The RPCs of
-//! `kaigo.careplan.v1.CarePlanService` are implemented by this service's own issue; until then they answer UNIMPLEMENTED.
+//! holds the rules as plain functions, `store` is the only place with SQL.
 
 pub mod api;
 pub mod csv;
+pub mod demo;
 pub mod domain;
+pub mod store;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
@@ -35,13 +36,15 @@ pub use api::Api;
 /// configured message limits.
 pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<CarePlanServiceServer<Api>, StartError> {
     let spec = Arc::new(domain::spec::Spec::embedded()?);
+    let rules = Arc::new(domain::licence::LicenceRules::embedded()?);
     ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone(), spec }), ctx))
+    Ok(kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone(), spec, rules }), ctx))
 }
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
-pub async fn seed_demo(_ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    Ok(())
+pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
+    let rules = domain::licence::LicenceRules::embedded()?;
+    demo::seed(&ctx.db, &rules).await
 }
 
 /// This service's migrations, applied by `kaigo migrate careplan`.
@@ -49,6 +52,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration)]
+        vec![Box::new(EventTablesMigration), Box::new(store::migration::CarePlanTablesMigration)]
     }
 }

@@ -25,6 +25,8 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     background: Option<BackgroundControl>,
+    /// The service's own connection, for checks the API does not expose (the read audit).
+    pub conn: sea_orm::DatabaseConnection,
     _db: TestDatabase,
 }
 
@@ -38,7 +40,7 @@ impl TestServer {
         let ctx = ServiceContext {
             name: kaigo_careplan::NAME,
             server: server_config.clone(),
-            db: conn,
+            db: conn.clone(),
             redis: None,
             bus: Bus::Local(LocalBus::new()),
             background,
@@ -57,7 +59,7 @@ impl TestServer {
             })
             .await;
         });
-        Self { addr, keys, stop: Some(stop), server: Some(server), background: Some(control), _db: db }
+        Self { addr, keys, stop: Some(stop), server: Some(server), background: Some(control), conn, _db: db }
     }
 
     pub async fn client(&self, caller: Option<Caller>) -> CarePlanServiceClient<Signed> {

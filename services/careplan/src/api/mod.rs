@@ -1,6 +1,13 @@
 //! The tonic implementation of `kaigo.careplan.v1.CarePlanService`: decode, validate, call the
-//! codec and domain, map back. The exchange RPCs (SendBundle, inbox, licences) are not built
-//! yet and answer UNIMPLEMENTED from the generated defaults.
+//! codec and domain, map back. ValidateFiles lives here; the exchange is in `send` (SendBundle),
+//! `inbox` (the reads, downloads, acknowledgements and WatchInbox) and `licences`.
+
+mod common;
+mod inbox;
+pub(crate) mod licences;
+mod send;
+
+pub use send::BUNDLE_SENT;
 
 use std::sync::Arc;
 
@@ -15,6 +22,7 @@ use crate::csv::scan_file;
 use crate::domain::bundle::check_unit;
 use crate::domain::issue::{Issue, Severity};
 use crate::domain::kind::{FormKind, UnitKind};
+use crate::domain::licence::LicenceRules;
 use crate::domain::spec::Spec;
 
 /// Most files in one ValidateFiles call.
@@ -23,9 +31,9 @@ const MAX_FILES: usize = 64;
 /// The gRPC API.
 #[derive(Clone)]
 pub struct Api {
-    #[allow(dead_code)] // the exchange RPCs will use the database
     pub(crate) ctx: ServiceContext,
     pub(crate) spec: Arc<Spec>,
+    pub(crate) rules: Arc<LicenceRules>,
 }
 
 pub(crate) fn file_kind(kind: FormKind) -> pb::FileKind {
@@ -102,8 +110,83 @@ pub fn validate_files(
     pb::ValidateFilesResponse { valid, files: summaries, issues: issues.into_iter().map(issue_pb).collect() }
 }
 
+/// Runs a handler with the verified caller and maps its error to a status.
+macro_rules! handle {
+    ($self:ident, $request:ident, $handler:path) => {{
+        let caller = Caller::from_request(&$request)?.clone();
+        $handler($self, &caller, $request.into_inner()).await.map(Response::new).map_err(Status::from)
+    }};
+}
+
 #[tonic::async_trait]
 impl CarePlanService for Api {
+    async fn send_bundle(
+        &self,
+        request: Request<pb::SendBundleRequest>,
+    ) -> Result<Response<pb::SendBundleResponse>, Status> {
+        handle!(self, request, send::send_bundle)
+    }
+
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        handle!(self, request, inbox::list_inbox)
+    }
+
+    async fn watch_inbox(
+        &self,
+        request: Request<pb::WatchInboxRequest>,
+    ) -> Result<Response<inbox::BoxStream<pb::WatchInboxResponse>>, Status> {
+        handle!(self, request, inbox::watch_inbox)
+    }
+
+    async fn list_sent(&self, request: Request<pb::ListSentRequest>) -> Result<Response<pb::ListSentResponse>, Status> {
+        handle!(self, request, inbox::list_sent)
+    }
+
+    async fn get_bundle(
+        &self,
+        request: Request<pb::GetBundleRequest>,
+    ) -> Result<Response<pb::GetBundleResponse>, Status> {
+        handle!(self, request, inbox::get_bundle)
+    }
+
+    async fn download_bundle(
+        &self,
+        request: Request<pb::DownloadBundleRequest>,
+    ) -> Result<Response<inbox::BoxStream<pb::DownloadBundleResponse>>, Status> {
+        handle!(self, request, inbox::download_bundle)
+    }
+
+    async fn acknowledge_bundle(
+        &self,
+        request: Request<pb::AcknowledgeBundleRequest>,
+    ) -> Result<Response<pb::AcknowledgeBundleResponse>, Status> {
+        handle!(self, request, inbox::acknowledge_bundle)
+    }
+
+    async fn get_licence(
+        &self,
+        request: Request<pb::GetLicenceRequest>,
+    ) -> Result<Response<pb::GetLicenceResponse>, Status> {
+        handle!(self, request, licences::get_licence)
+    }
+
+    async fn register_licence(
+        &self,
+        request: Request<pb::RegisterLicenceRequest>,
+    ) -> Result<Response<pb::RegisterLicenceResponse>, Status> {
+        handle!(self, request, licences::register_licence)
+    }
+
+    async fn apply_free_pass(
+        &self,
+        request: Request<pb::ApplyFreePassRequest>,
+    ) -> Result<Response<pb::ApplyFreePassResponse>, Status> {
+        handle!(self, request, licences::apply_free_pass)
+    }
+
     async fn validate_files(
         &self,
         request: Request<pb::ValidateFilesRequest>,

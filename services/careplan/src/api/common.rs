@@ -1,0 +1,220 @@
+//! Shared pieces of the handlers: the caller's office, idempotency, the read audit and the
+//! mapping of stored rows to messages.
+
+use chrono::{DateTime, Utc};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::ApiError;
+use kaigo_platform::ids::CareOfficeNumber;
+use kaigo_proto::kaigo::careplan::v1 as pb;
+use kaigo_proto::kaigo::common::v1::{Actor, Role as ProtoRole, YearMonth};
+use prost::Message;
+use sea_orm::{ConnectionTrait, DbErr, Set};
+use sha2::{Digest, Sha256};
+
+use crate::domain::kind::{SenderSide, UnitKind};
+use crate::store::{
+    self,
+    entities::{bundle, bundle_file, idempotency, read_audit},
+};
+
+pub(crate) fn db(err: DbErr) -> ApiError {
+    ApiError::internal(err)
+}
+
+pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
+/// The office the caller acts for, when it is a care office or a provider.
+pub(crate) fn caller_office(caller: &Caller) -> Result<&CareOfficeNumber, ApiError> {
+    match (&caller.role, &caller.office) {
+        (Role::CareOffice | Role::ServiceProvider, Some(office)) => Ok(office),
+        _ => Err(ApiError::permission_denied(
+            "OFFICE_CALLER_REQUIRED",
+            "only care offices and service providers exchange care-plan bundles",
+        )),
+    }
+}
+
+/// The organisation number recorded for a caller (office, insurer or institution).
+pub(crate) fn caller_org(caller: &Caller) -> String {
+    caller
+        .office
+        .as_ref()
+        .map(|o| o.as_str().to_owned())
+        .or_else(|| caller.insurer.as_ref().map(|i| i.as_str().to_owned()))
+        .or_else(|| caller.institution.as_ref().map(|i| i.as_str().to_owned()))
+        .unwrap_or_default()
+}
+
+/// `request_id` must be a UUID.
+pub(crate) fn check_request_id(id: &str, violations: &mut kaigo_platform::errors::Violations) {
+    if uuid::Uuid::parse_str(id).is_err() {
+        violations.add("request_id", "a UUID is required");
+    }
+}
+
+/// A write's idempotency key: the first response is returned to every retry.
+pub(crate) struct Idempotency {
+    pub request_id: String,
+    pub rpc: &'static str,
+    pub org: String,
+    pub hash: String,
+}
+
+impl Idempotency {
+    pub fn new<M: Message>(request_id: &str, rpc: &'static str, caller: &Caller, request: &M) -> Self {
+        let hash = hex::encode(Sha256::digest(request.encode_to_vec()));
+        Self { request_id: request_id.to_owned(), rpc, org: caller_org(caller), hash }
+    }
+
+    /// The first response, when this request id was already used (ALREADY_EXISTS when it was
+    /// used for another request).
+    pub async fn replay<R: Message + Default>(&self, conn: &impl ConnectionTrait) -> Result<Option<R>, ApiError> {
+        let Some(stored) = store::find_idempotent(conn, &self.request_id).await.map_err(db)? else {
+            return Ok(None);
+        };
+        if stored.rpc != self.rpc || stored.caller_org != self.org || stored.request_hash != self.hash {
+            return Err(ApiError::already_exists(
+                "REQUEST_ID_REUSED",
+                "this request_id was already used for a different request",
+            ));
+        }
+        R::decode(stored.response.as_slice()).map(Some).map_err(ApiError::internal)
+    }
+
+    /// Stores `response` in the write's transaction.
+    pub async fn save<R: Message>(&self, conn: &impl ConnectionTrait, response: &R) -> Result<(), DbErr> {
+        store::save_idempotent(
+            conn,
+            idempotency::Model {
+                request_id: self.request_id.clone(),
+                rpc: self.rpc.to_owned(),
+                caller_org: self.org.clone(),
+                request_hash: self.hash.clone(),
+                response: response.encode_to_vec(),
+                created_at: Utc::now(),
+            },
+        )
+        .await
+    }
+}
+
+/// Records one read of a bundle: who, which, when, how it went. Never the contents.
+pub(crate) async fn audit(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    action: &'static str,
+    bundle_id: &str,
+    outcome: &'static str,
+) -> Result<(), ApiError> {
+    let row = read_audit::ActiveModel {
+        at: Set(Utc::now()),
+        actor_role: Set(caller.role.as_str().to_owned()),
+        actor_subject: Set(caller.subject.clone()),
+        actor_org: Set(caller_org(caller)),
+        action: Set(action.to_owned()),
+        bundle_id: Set(bundle_id.to_owned()),
+        outcome: Set(outcome.to_owned()),
+        ..Default::default()
+    };
+    // A read that cannot be audited is not served.
+    store::insert_audit(conn, row).await.map_err(db)
+}
+
+pub(crate) fn side_role(side: SenderSide) -> ProtoRole {
+    match side {
+        SenderSide::CareOffice => ProtoRole::CareOffice,
+        SenderSide::Provider => ProtoRole::ServiceProvider,
+    }
+}
+
+/// Which side sends a unit kind (the plan units go office → provider, 実績 come back).
+pub(crate) fn sender_side(kind: UnitKind) -> SenderSide {
+    match kind {
+        UnitKind::Actuals | UnitKind::ActualsDelete => SenderSide::Provider,
+        _ => SenderSide::CareOffice,
+    }
+}
+
+fn month_pb(text: &str) -> Option<YearMonth> {
+    if text.len() != 6 {
+        return None;
+    }
+    Some(YearMonth { year: text[..4].parse().ok()?, month: text[4..].parse().ok()? })
+}
+
+pub(crate) fn month_text(month: &YearMonth) -> String {
+    format!("{:04}{:02}", month.year, month.month)
+}
+
+/// A stored bundle as a message.
+pub(crate) fn bundle_pb(m: &bundle::Model, files: &[bundle_file::Model]) -> pb::Bundle {
+    let kind = pb::SendUnitKind::try_from(m.kind).unwrap_or(pb::SendUnitKind::Unspecified);
+    let side = crate::api::unit_kind(kind).map_or(SenderSide::CareOffice, sender_side);
+    let receiver_side = match side {
+        SenderSide::CareOffice => SenderSide::Provider,
+        SenderSide::Provider => SenderSide::CareOffice,
+    };
+    pb::Bundle {
+        bundle_id: m.id.clone(),
+        sender_office_number: m.sender_office.clone(),
+        sender_service_type: m.sender_service_type.clone(),
+        receiver_office_number: m.receiver_office.clone(),
+        receiver_service_type: m.receiver_service_type.clone(),
+        service_month: month_pb(&m.service_month),
+        kind: m.kind,
+        file_sequence: m.file_sequence.clone(),
+        files: files
+            .iter()
+            .map(|f| pb::BundleFile {
+                file_name: f.file_name.clone(),
+                kind: f.kind,
+                csv_version: f.csv_version.clone(),
+                size_bytes: f.size_bytes,
+                sha256_hex: f.sha256_hex.clone(),
+                record_count: f.record_count,
+            })
+            .collect(),
+        person_count: m.person_count,
+        status: m.status,
+        send_time: Some(timestamp(m.sent_at)),
+        deliver_time: m.delivered_at.map(timestamp),
+        acknowledge_time: m.acknowledged_at.map(timestamp),
+        sent_by: Some(Actor {
+            role: side_role(side) as i32,
+            subject: m.sent_by_subject.clone(),
+            organization_number: m.sender_office.clone(),
+        }),
+        acknowledged_by: m.acknowledged_by_subject.as_ref().map(|subject| Actor {
+            role: side_role(receiver_side) as i32,
+            subject: subject.clone(),
+            organization_number: m.receiver_office.clone(),
+        }),
+    }
+}
+
+/// Reads a bundle with its file metadata and checks the caller may see it: the sender, the
+/// receiver, or an insurer auditing. Every attempt is audited.
+pub(crate) async fn readable_bundle(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    action: &'static str,
+    bundle_id: &str,
+) -> Result<(bundle::Model, Vec<bundle_file::Model>), ApiError> {
+    let Some(model) = store::get_bundle(conn, bundle_id).await.map_err(db)? else {
+        audit(conn, caller, action, bundle_id, "not_found").await?;
+        return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
+    };
+    let office = caller.office.as_ref().map(CareOfficeNumber::as_str);
+    let party = matches!(caller.role, Role::CareOffice | Role::ServiceProvider)
+        && (office == Some(model.sender_office.as_str()) || office == Some(model.receiver_office.as_str()));
+    let auditor = caller.role == Role::Insurer && caller.insurer.is_some();
+    if !party && !auditor {
+        audit(conn, caller, action, bundle_id, "denied").await?;
+        return Err(ApiError::permission_denied("NOT_A_PARTY", "only the sending and receiving offices see a bundle"));
+    }
+    audit(conn, caller, action, bundle_id, "allowed").await?;
+    let files = store::file_metadata(conn, bundle_id).await.map_err(db)?;
+    Ok((model, files))
+}

@@ -1,0 +1,332 @@
+//! The receiving side and the reads: ListInbox, WatchInbox, ListSent, GetBundle,
+//! DownloadBundle and AcknowledgeBundle. Listings carry metadata only (no personal data); the
+//! reads of one bundle are audited, allowed or not.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::Utc;
+use kaigo_platform::auth::Caller;
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::ids::CareOfficeNumber;
+use kaigo_proto::kaigo::careplan::v1 as pb;
+use sea_orm::TransactionTrait;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::Api;
+use super::common::{Idempotency, bundle_pb, caller_office, check_request_id, db, month_text, readable_bundle};
+use crate::store::{self, BundleFilter};
+
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+/// Bytes per download chunk (the contract's ceiling).
+const CHUNK: usize = 1 << 20;
+/// How often WatchInbox looks for new arrivals.
+const WATCH_POLL: Duration = Duration::from_millis(250);
+
+fn page_size(requested: i32) -> u64 {
+    match u64::try_from(requested) {
+        Ok(0) | Err(_) => DEFAULT_PAGE,
+        Ok(n) => n.min(MAX_PAGE),
+    }
+}
+
+/// The office a listing is for: the caller's own, or PERMISSION_DENIED.
+fn own_office<'a>(caller: &'a Caller, requested: &str) -> Result<&'a CareOfficeNumber, ApiError> {
+    let office = caller_office(caller)?;
+    if !requested.is_empty() && requested != office.as_str() {
+        return Err(ApiError::permission_denied("NOT_OWN_OFFICE", "an office lists only its own bundles"));
+    }
+    Ok(office)
+}
+
+fn filter(
+    statuses: &[i32],
+    kinds: &[i32],
+    other: &str,
+    month: Option<&kaigo_proto::kaigo::common::v1::YearMonth>,
+    v: &mut Violations,
+) -> (BundleFilter, Option<String>) {
+    let other = if other.is_empty() {
+        None
+    } else {
+        v.check("office", CareOfficeNumber::parse(other)).map(|o| o.as_str().to_owned())
+    };
+    (
+        BundleFilter {
+            statuses: statuses.to_vec(),
+            kinds: kinds.to_vec(),
+            service_month: month.map(month_text),
+            ..BundleFilter::default()
+        },
+        other,
+    )
+}
+
+async fn with_files(
+    api: &Api,
+    models: Vec<crate::store::entities::bundle::Model>,
+) -> Result<Vec<pb::Bundle>, ApiError> {
+    let mut out = Vec::with_capacity(models.len());
+    for m in models {
+        let files = store::file_metadata(&api.ctx.db, &m.id).await.map_err(db)?;
+        out.push(bundle_pb(&m, &files));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn list_inbox(
+    api: &Api,
+    caller: &Caller,
+    r: pb::ListInboxRequest,
+) -> Result<pb::ListInboxResponse, ApiError> {
+    let office = own_office(caller, &r.office_number)?;
+    let mut v = Violations::new();
+    let (mut f, sender) = filter(&r.statuses, &r.kinds, &r.sender_office_number, r.service_month.as_ref(), &mut v);
+    let after = if r.page_token.is_empty() {
+        None
+    } else {
+        let parsed = r.page_token.split_once('.').filter(|(seq, id)| {
+            seq.len() == 14 && seq.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok()
+        });
+        if parsed.is_none() {
+            v.add("page_token", "not a token from a previous page");
+        }
+        parsed.map(|(s, i)| (s.to_owned(), i.to_owned()))
+    };
+    v.into_result()?;
+    f.receiver = Some(office.as_str().to_owned());
+    f.sender = sender;
+    let limit = page_size(r.page_size);
+    let rows = store::list_inbox(&api.ctx.db, &f, after, limit + 1).await.map_err(db)?;
+    let more = rows.len() as u64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).collect();
+    let next_page_token = match rows.last() {
+        Some(last) if more => format!("{}.{}", last.file_sequence, last.id),
+        _ => String::new(),
+    };
+    Ok(pb::ListInboxResponse { bundles: with_files(api, rows).await?, next_page_token })
+}
+
+pub(crate) async fn list_sent(
+    api: &Api,
+    caller: &Caller,
+    r: pb::ListSentRequest,
+) -> Result<pb::ListSentResponse, ApiError> {
+    let office = own_office(caller, &r.office_number)?;
+    let mut v = Violations::new();
+    let (mut f, receiver) = filter(&r.statuses, &r.kinds, &r.receiver_office_number, r.service_month.as_ref(), &mut v);
+    if !r.page_token.is_empty() && uuid::Uuid::parse_str(&r.page_token).is_err() {
+        v.add("page_token", "not a token from a previous page");
+    }
+    v.into_result()?;
+    f.sender = Some(office.as_str().to_owned());
+    f.receiver = receiver;
+    let limit = page_size(r.page_size);
+    let before = (!r.page_token.is_empty()).then(|| r.page_token.clone());
+    let rows = store::list_sent(&api.ctx.db, &f, before, limit + 1).await.map_err(db)?;
+    let more = rows.len() as u64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).collect();
+    let next_page_token = match rows.last() {
+        Some(last) if more => last.id.clone(),
+        _ => String::new(),
+    };
+    Ok(pb::ListSentResponse { bundles: with_files(api, rows).await?, next_page_token })
+}
+
+fn bundle_id(id: &str) -> Result<(), ApiError> {
+    let mut v = Violations::new();
+    if uuid::Uuid::parse_str(id).is_err() {
+        v.add("bundle_id", "a bundle id (UUID) is required");
+    }
+    v.into_result()
+}
+
+pub(crate) async fn get_bundle(
+    api: &Api,
+    caller: &Caller,
+    r: pb::GetBundleRequest,
+) -> Result<pb::GetBundleResponse, ApiError> {
+    bundle_id(&r.bundle_id)?;
+    let (model, files) = readable_bundle(&api.ctx.db, caller, "GetBundle", &r.bundle_id).await?;
+    Ok(pb::GetBundleResponse { bundle: Some(bundle_pb(&model, &files)) })
+}
+
+/// Streams the metadata, then each file in chunks, one file in memory at a time. The
+/// receiver's first download marks the bundle DELIVERED.
+pub(crate) async fn download_bundle(
+    api: &Api,
+    caller: &Caller,
+    r: pb::DownloadBundleRequest,
+) -> Result<BoxStream<pb::DownloadBundleResponse>, ApiError> {
+    bundle_id(&r.bundle_id)?;
+    let conn = api.ctx.db.clone();
+    let (mut model, files) = readable_bundle(&conn, caller, "DownloadBundle", &r.bundle_id).await?;
+    if caller.office.as_ref().map(CareOfficeNumber::as_str) == Some(model.receiver_office.as_str()) {
+        let now = Utc::now();
+        if store::mark_delivered(
+            &conn,
+            &model.id,
+            now,
+            pb::BundleStatus::Delivered as i32,
+            pb::BundleStatus::Sent as i32,
+        )
+        .await
+        .map_err(db)?
+        {
+            model.status = pb::BundleStatus::Delivered as i32;
+            model.delivered_at = Some(now);
+        }
+    }
+    let (tx, rx) = mpsc::channel(2);
+    let first = pb::DownloadBundleResponse {
+        payload: Some(pb::download_bundle_response::Payload::Bundle(bundle_pb(&model, &files))),
+    };
+    tokio::spawn(async move {
+        if tx.send(Ok(first)).await.is_err() {
+            return;
+        }
+        for meta in files {
+            let file = match store::file_content(&conn, &meta.bundle_id, meta.position).await {
+                Ok(Some(file)) => file,
+                Ok(None) => {
+                    let _ = tx.send(Err(Status::data_loss("a file of the bundle is missing"))).await;
+                    return;
+                }
+                Err(err) => {
+                    let _ = tx.send(Err(db(err).into())).await;
+                    return;
+                }
+            };
+            let mut chunks = file.content.chunks(CHUNK).peekable();
+            if chunks.peek().is_none() {
+                let chunk = pb::FileChunk { file_name: file.file_name.clone(), data: Vec::new(), last: true };
+                if tx
+                    .send(Ok(pb::DownloadBundleResponse {
+                        payload: Some(pb::download_bundle_response::Payload::Chunk(chunk)),
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            while let Some(data) = chunks.next() {
+                let chunk = pb::FileChunk {
+                    file_name: file.file_name.clone(),
+                    data: data.to_vec(),
+                    last: chunks.peek().is_none(),
+                };
+                if tx
+                    .send(Ok(pb::DownloadBundleResponse {
+                        payload: Some(pb::download_bundle_response::Payload::Chunk(chunk)),
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Box::pin(ReceiverStream::new(rx)))
+}
+
+pub(crate) async fn acknowledge_bundle(
+    api: &Api,
+    caller: &Caller,
+    r: pb::AcknowledgeBundleRequest,
+) -> Result<pb::AcknowledgeBundleResponse, ApiError> {
+    let office = caller_office(caller)?;
+    let mut v = Violations::new();
+    check_request_id(&r.request_id, &mut v);
+    if uuid::Uuid::parse_str(&r.bundle_id).is_err() {
+        v.add("bundle_id", "a bundle id (UUID) is required");
+    }
+    if r.note.chars().count() > 500 {
+        v.add("note", "at most 500 characters");
+    }
+    v.into_result()?;
+    let key = Idempotency::new(&r.request_id, "AcknowledgeBundle", caller, &r);
+    if let Some(first) = key.replay(&api.ctx.db).await? {
+        return Ok(first);
+    }
+    let tx = api.ctx.db.begin().await.map_err(db)?;
+    let Some(model) = store::get_bundle(&tx, &r.bundle_id).await.map_err(db)? else {
+        return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
+    };
+    if model.receiver_office != office.as_str() {
+        return Err(ApiError::permission_denied("NOT_RECEIVER", "only the receiving office acknowledges a bundle"));
+    }
+    if model.status != pb::BundleStatus::Acknowledged as i32 {
+        let now = Utc::now();
+        store::mark_acknowledged(&tx, &model, pb::BundleStatus::Acknowledged as i32, &caller.subject, &r.note, now)
+            .await
+            .map_err(db)?;
+    }
+    let model =
+        store::get_bundle(&tx, &r.bundle_id).await.map_err(db)?.ok_or_else(|| ApiError::internal("bundle vanished"))?;
+    let files = store::file_metadata(&tx, &model.id).await.map_err(db)?;
+    let response = pb::AcknowledgeBundleResponse { bundle: Some(bundle_pb(&model, &files)) };
+    key.save(&tx, &response).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(response)
+}
+
+/// WatchInbox: a catch-up of what is not yet acknowledged (or everything after the cursor),
+/// then new arrivals found by polling the database every [`WATCH_POLL`]; ends when the client
+/// goes away or the service stops.
+pub(crate) async fn watch_inbox(
+    api: &Api,
+    caller: &Caller,
+    r: pb::WatchInboxRequest,
+) -> Result<BoxStream<pb::WatchInboxResponse>, ApiError> {
+    let office = own_office(caller, &r.office_number)?.as_str().to_owned();
+    if !r.after_cursor.is_empty() && uuid::Uuid::parse_str(&r.after_cursor).is_err() {
+        let mut v = Violations::new();
+        v.add("after_cursor", "not a cursor from WatchInbox");
+        v.into_result()?;
+    }
+    let conn = api.ctx.db.clone();
+    let stopping = api.ctx.background.stopping();
+    let (tx, rx) = mpsc::channel(16);
+    let mut cursor = (!r.after_cursor.is_empty()).then_some(r.after_cursor);
+    tokio::spawn(async move {
+        let stop = stopping.wait();
+        tokio::pin!(stop);
+        // The first look skips acknowledged bundles when there is no cursor.
+        let mut skip_acknowledged = cursor.is_none().then_some(pb::BundleStatus::Acknowledged as i32);
+        loop {
+            match store::arrivals(&conn, &office, cursor.as_deref(), skip_acknowledged, 100).await {
+                Ok(rows) => {
+                    let full = rows.len() == 100;
+                    for m in rows {
+                        cursor = Some(m.id.clone());
+                        let files = store::file_metadata(&conn, &m.id).await.unwrap_or_default();
+                        let message =
+                            pb::WatchInboxResponse { bundle: Some(bundle_pb(&m, &files)), cursor: m.id.clone() };
+                        if tx.send(Ok(message)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if full {
+                        continue;
+                    }
+                    skip_acknowledged = None;
+                }
+                Err(err) => tracing::warn!(error = %err, "watching an inbox failed; retrying"),
+            }
+            tokio::select! {
+                () = tx.closed() => return,
+                () = &mut stop => return,
+                () = tokio::time::sleep(WATCH_POLL) => {}
+            }
+        }
+    });
+    Ok(Box::pin(ReceiverStream::new(rx)))
+}

@@ -1,0 +1,358 @@
+//! SendBundle: one send unit from the caller's office to a registered office of the other
+//! side. Everything is checked before anything is stored: the caller, the licence, the
+//! receiver, every file and the unit as a whole; then the bundle, its files, the idempotency
+//! record and the `careplan.bundle.sent` event are written in one transaction.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use kaigo_platform::auth::Caller;
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::events::{NewEvent, enqueue};
+use kaigo_platform::ids::CareOfficeNumber;
+use kaigo_proto::kaigo::careplan::v1 as pb;
+use prost::Message;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use sha2::{Digest, Sha256};
+
+use super::common::{Idempotency, bundle_pb, caller_office, check_request_id, db, month_text, sender_side};
+use super::{Api, file_kind, unit_kind};
+use crate::csv::scan_file;
+use crate::domain::bundle::check_unit;
+use crate::domain::file_name::{FileName, FileSequence};
+use crate::domain::issue::Issue;
+use crate::domain::kind::{SenderSide, UnitKind};
+use crate::domain::licence;
+use crate::domain::spec::Spec;
+use crate::domain::values::FieldType;
+use crate::store::{
+    self,
+    entities::{bundle, bundle_file},
+};
+
+/// The event announcing a new bundle in an inbox (metadata only: no personal data).
+pub const BUNDLE_SENT: &str = "careplan.bundle.sent";
+/// Most files in one send unit.
+const MAX_FILES: usize = 16;
+
+/// The addressing the request states, checked against every file name.
+struct Address {
+    sender: CareOfficeNumber,
+    receiver: CareOfficeNumber,
+    sender_type: String,
+    receiver_type: String,
+    month: Option<String>,
+    sequence: FileSequence,
+    kind: UnitKind,
+}
+
+fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
+    let mut v = Violations::new();
+    check_request_id(&request.request_id, &mut v);
+    let Some(b) = &request.bundle else {
+        v.add("bundle", "required");
+        v.into_result()?;
+        return Err(ApiError::internal("a violation was added"));
+    };
+    let sender = v.check("bundle.sender_office_number", CareOfficeNumber::parse(&b.sender_office_number));
+    let receiver = v.check("bundle.receiver_office_number", CareOfficeNumber::parse(&b.receiver_office_number));
+    let kind = pb::SendUnitKind::try_from(b.kind).ok().and_then(unit_kind);
+    if kind.is_none() {
+        v.add("bundle.kind", "a send unit kind is required");
+    }
+    let sequence = FileSequence::parse(&b.file_sequence);
+    if sequence.is_none() {
+        v.add("bundle.file_sequence", "14 digits YYYYMMDDHHMMSS are required");
+    }
+    let month = match (&b.service_month, kind) {
+        (Some(_), Some(UnitKind::Plan | UnitKind::PlanDelete)) => {
+            v.add("bundle.service_month", "plan units carry no service month");
+            None
+        }
+        (Some(m), _) if !(1..=12).contains(&m.month) || !(1900..=9999).contains(&m.year) => {
+            v.add("bundle.service_month", "a year and a month 1 to 12 are required");
+            None
+        }
+        (Some(m), _) => Some(month_text(m)),
+        (None, Some(UnitKind::Plan | UnitKind::PlanDelete) | None) => None,
+        (None, Some(_)) => {
+            v.add("bundle.service_month", "required for this send unit");
+            None
+        }
+    };
+    if request.files.is_empty() {
+        v.add("files", "the unit's files are required");
+    }
+    if request.files.len() > MAX_FILES {
+        v.add("files", format!("at most {MAX_FILES} files per unit"));
+    }
+    for (i, f) in request.files.iter().enumerate() {
+        if f.file_name.is_empty() {
+            v.add(format!("files[{i}].file_name"), "required");
+        }
+    }
+    v.into_result()?;
+    match (sender, receiver, kind, sequence) {
+        (Some(sender), Some(receiver), Some(kind), Some(sequence)) => Ok(Address {
+            sender,
+            receiver,
+            sender_type: b.sender_service_type.clone(),
+            receiver_type: b.receiver_service_type.clone(),
+            month,
+            sequence,
+            kind,
+        }),
+        _ => Err(ApiError::internal("decoded request lost a field")),
+    }
+}
+
+/// What validation learnt about the files, besides their issues.
+struct Checked {
+    files: Vec<bundle_file::Model>,
+    persons: usize,
+    content_hash: String,
+}
+
+/// Parses every file and the unit, and checks each name against the stated addressing.
+fn check_files(
+    spec: &Spec,
+    address: &Address,
+    request: &pb::SendBundleRequest,
+) -> Result<Checked, Vec<(Option<usize>, Issue)>> {
+    let mut issues: Vec<(Option<usize>, Issue)> = Vec::new();
+    let mut names: Vec<FileName> = Vec::new();
+    let mut persons = HashSet::new();
+    let mut files = Vec::with_capacity(request.files.len());
+    for (i, file) in request.files.iter().enumerate() {
+        let summary = scan_file(&file.file_name, &file.content, spec);
+        issues.extend(summary.issues.iter().filter(|x| x.is_error()).cloned().map(|x| (Some(i), x)));
+        if let Some(name) = &summary.name {
+            for (code, wrong) in [
+                ("ADDRESS_MISMATCH", name.sender != address.sender || name.receiver != address.receiver),
+                (
+                    "ADDRESS_MISMATCH",
+                    name.sender_type.as_ref().map(FieldType::render).unwrap_or_default() != address.sender_type
+                        || name.receiver_type.as_ref().map(FieldType::render).unwrap_or_default()
+                            != address.receiver_type,
+                ),
+                ("SEQUENCE_MISMATCH", name.sequence != address.sequence),
+                (
+                    "MONTH_MISMATCH",
+                    name.service_month().is_some() && name.service_month().map(|m| m.to_string()) != address.month,
+                ),
+            ] {
+                if wrong {
+                    let message = "the file name does not agree with the bundle's addressing";
+                    issues.push((Some(i), Issue::error(code, message).in_file(&file.file_name)));
+                }
+            }
+            names.push(name.clone());
+        }
+        persons.extend(summary.persons);
+        files.push(bundle_file::Model {
+            bundle_id: String::new(),
+            position: i32::try_from(i).unwrap_or(i32::MAX),
+            file_name: file.file_name.clone(),
+            kind: summary.kind.map_or(pb::FileKind::Unspecified, file_kind) as i32,
+            csv_version: summary.csv_version.unwrap_or_default(),
+            size_bytes: i64::try_from(file.content.len()).unwrap_or(i64::MAX),
+            sha256_hex: hex::encode(Sha256::digest(&file.content)),
+            record_count: i32::try_from(summary.record_count).unwrap_or(i32::MAX),
+            content: Vec::new(),
+        });
+    }
+    if names.len() == request.files.len() {
+        let refs: Vec<_> = names.iter().collect();
+        issues.extend(check_unit(address.kind, &refs, spec).into_iter().filter(Issue::is_error).map(|x| (None, x)));
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    // The same files in any order are the same unit.
+    let mut parts: Vec<_> =
+        files.iter().map(|f| format!("{}:{}", f.file_name.to_ascii_uppercase(), f.sha256_hex)).collect();
+    parts.sort();
+    let content_hash = hex::encode(Sha256::digest(parts.join("\n").as_bytes()));
+    Ok(Checked { files, persons: persons.len(), content_hash })
+}
+
+fn invalid(issues: Vec<(Option<usize>, Issue)>) -> ApiError {
+    let mut v = Violations::new();
+    for (i, issue) in issues {
+        let field = i.map_or_else(|| "files".to_owned(), |i| format!("files[{i}]"));
+        v.add(field, format!("{} at line {} column {}: {}", issue.code, issue.line, issue.column, issue.message));
+    }
+    v.into_result().err().unwrap_or_else(|| ApiError::internal("no issues"))
+}
+
+/// Refuses a sender without an active licence and a receiver that is not a registered office of
+/// the receiving side.
+async fn check_parties(conn: &DatabaseConnection, address: &Address) -> Result<(), ApiError> {
+    let side = sender_side(address.kind);
+    let (sender_role, receiver_role, receiver_label) = match side {
+        SenderSide::CareOffice => ("care_office", "provider", "a registered service provider"),
+        SenderSide::Provider => ("provider", "care_office", "a registered care office"),
+    };
+    let sender = store::get_office(conn, address.sender.as_str()).await.map_err(db)?;
+    let periods: Vec<_> = store::licence_periods(conn, address.sender.as_str())
+        .await
+        .map_err(db)?
+        .iter()
+        .filter_map(super::licences::period)
+        .collect();
+    if licence::status(&periods, kaigo_platform::time::today_jst()) != licence::Status::Active {
+        return Err(ApiError::failed_precondition(
+            "LICENCE_REQUIRED",
+            "sending needs an active ケアプランデータ連携 licence for the sending office",
+        ));
+    }
+    if sender.is_some_and(|s| s.role != sender_role) {
+        return Err(ApiError::failed_precondition(
+            "WRONG_SIDE",
+            format!("this send unit is sent by a {}", sender_role.replace('_', " ")),
+        ));
+    }
+    let receiver = store::get_office(conn, address.receiver.as_str()).await.map_err(db)?;
+    if !receiver.is_some_and(|r| r.role == receiver_role) {
+        return Err(ApiError::failed_precondition(
+            "RECEIVER_NOT_REGISTERED",
+            format!("the receiver must be {receiver_label}"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn send_bundle(
+    api: &Api,
+    caller: &Caller,
+    request: pb::SendBundleRequest,
+) -> Result<pb::SendBundleResponse, ApiError> {
+    let office = caller_office(caller)?;
+    let address = decode(&request)?;
+    if &address.sender != office {
+        return Err(ApiError::permission_denied("NOT_SENDER", "the sender must be the caller's own office"));
+    }
+    let key = Idempotency::new(&request.request_id, "SendBundle", caller, &request);
+    let conn = &api.ctx.db;
+    if let Some(first) = key.replay(conn).await? {
+        return Ok(first);
+    }
+    check_parties(conn, &address).await?;
+    let spec = std::sync::Arc::clone(&api.spec);
+    // Parsing is CPU work: off the async workers. The request moves there and back.
+    let (request, address, checked) = tokio::task::spawn_blocking(move || {
+        let checked = check_files(&spec, &address, &request);
+        (request, address, checked)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let checked = checked.map_err(invalid)?;
+
+    let content_hash = checked.content_hash.clone();
+    if let Some(existing) = existing_unit(conn, &address, &content_hash).await? {
+        let response = pb::SendBundleResponse { bundle: Some(existing) };
+        save_once(conn, &key, &response).await?;
+        return Ok(response);
+    }
+
+    let now = Utc::now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let model = bundle::Model {
+        id: id.clone(),
+        sender_office: address.sender.as_str().to_owned(),
+        sender_service_type: address.sender_type.clone(),
+        receiver_office: address.receiver.as_str().to_owned(),
+        receiver_service_type: address.receiver_type.clone(),
+        service_month: address.month.clone().unwrap_or_default(),
+        kind: request.bundle.as_ref().map_or(0, |b| b.kind),
+        file_sequence: address.sequence.to_string(),
+        content_hash: checked.content_hash.clone(),
+        person_count: i32::try_from(checked.persons).unwrap_or(i32::MAX),
+        status: pb::BundleStatus::Sent as i32,
+        sent_at: now,
+        sent_by_subject: caller.subject.clone(),
+        delivered_at: None,
+        acknowledged_at: None,
+        acknowledged_by_subject: None,
+        acknowledge_note: String::new(),
+        request_id: request.request_id.clone(),
+    };
+    let metadata = checked.files.clone();
+    let response = pb::SendBundleResponse { bundle: Some(bundle_pb(&model, &metadata)) };
+    let files: Vec<_> = checked
+        .files
+        .into_iter()
+        .zip(request.files)
+        .map(|(meta, file)| bundle_file::Model { bundle_id: id.clone(), content: file.content, ..meta })
+        .collect();
+    let tx = conn.begin().await.map_err(db)?;
+    let written = async {
+        store::insert_bundle(&tx, model, files).await?;
+        key.save(&tx, &response).await?;
+        let mut event = response.bundle.clone().unwrap_or_default();
+        event.files.clear();
+        enqueue(&tx, NewEvent { topic: BUNDLE_SENT.to_owned(), key: id.clone(), payload: event.encode_to_vec() })
+            .await?;
+        Ok::<_, sea_orm::DbErr>(())
+    }
+    .await;
+    match written {
+        Ok(()) => {
+            tx.commit().await.map_err(db)?;
+            Ok(response)
+        }
+        Err(err) if kaigo_platform::db::is_unique_violation(&err) => {
+            // A concurrent send of the same unit or request won: answer as a retry would.
+            drop(tx);
+            if let Some(first) = key.replay(conn).await? {
+                return Ok(first);
+            }
+            match existing_unit(conn, &address, &content_hash).await? {
+                Some(existing) => Ok(pb::SendBundleResponse { bundle: Some(existing) }),
+                None => Err(db(err)),
+            }
+        }
+        Err(err) => Err(db(err)),
+    }
+}
+
+/// The bundle already sent under this (sender, receiver, sequence): the same unit again is
+/// answered with the first; other content under a used sequence is refused.
+async fn existing_unit(
+    conn: &DatabaseConnection,
+    address: &Address,
+    content_hash: &str,
+) -> Result<Option<pb::Bundle>, ApiError> {
+    let Some(found) = store::bundle_by_sequence(
+        conn,
+        address.sender.as_str(),
+        address.receiver.as_str(),
+        &address.sequence.to_string(),
+    )
+    .await
+    .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    if found.content_hash != content_hash {
+        return Err(ApiError::already_exists(
+            "SEQUENCE_ALREADY_SENT",
+            "this file sequence was already sent to this receiver with other content",
+        ));
+    }
+    let files = store::file_metadata(conn, &found.id).await.map_err(db)?;
+    Ok(Some(bundle_pb(&found, &files)))
+}
+
+/// Stores the response for a request id unless a concurrent retry already did.
+async fn save_once(
+    conn: &impl sea_orm::ConnectionTrait,
+    key: &Idempotency,
+    response: &pb::SendBundleResponse,
+) -> Result<(), ApiError> {
+    match key.save(conn, response).await {
+        Ok(()) => Ok(()),
+        Err(err) if kaigo_platform::db::is_unique_violation(&err) => Ok(()),
+        Err(err) => Err(db(err)),
+    }
+}
