@@ -213,7 +213,7 @@ async fn check_parties(conn: &DatabaseConnection, address: &Address) -> Result<(
         ));
     }
     let receiver = store::get_office(conn, address.receiver.as_str()).await.map_err(db)?;
-    if !receiver.is_some_and(|r| r.role == receiver_role) {
+    if receiver.is_none_or(|r| r.role != receiver_role) {
         return Err(ApiError::failed_precondition(
             "RECEIVER_NOT_REGISTERED",
             format!("the receiver must be {receiver_label}"),

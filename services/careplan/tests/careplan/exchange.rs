@@ -19,22 +19,22 @@ use tonic_types::StatusExt;
 
 use crate::harness::{Signed, TestServer, office, reason};
 
-const CARE: &str = "1370000018";
-const PROV: &str = "1370000026";
+pub const CARE: &str = "1370000018";
+pub const PROV: &str = "1370000026";
 const OTHER: &str = "1370000034";
 
-fn golden(dir: &str, name: &str) -> BundleFileContent {
+pub fn golden(dir: &str, name: &str) -> BundleFileContent {
     let path = format!("{}/tests/golden/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
     BundleFileContent { file_name: name.to_owned(), content: std::fs::read(path).unwrap() }
 }
 
-fn rid() -> String {
+pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 const USAGE_SEQ: &str = "20250425103100";
 
-fn usage_files() -> Vec<BundleFileContent> {
+pub fn usage_files() -> Vec<BundleFileContent> {
     let tail = format!("{CARE}_43_{PROV}_11_{USAGE_SEQ}.CSV");
     vec![
         golden("valid", &format!("UPPLAN_202505_{tail}")),
@@ -56,7 +56,7 @@ fn address(from: (&str, &str), to: (&str, &str), kind: SendUnitKind, seq: &str) 
     }
 }
 
-fn usage_request(request_id: &str, files: Vec<BundleFileContent>) -> SendBundleRequest {
+pub fn usage_request(request_id: &str, files: Vec<BundleFileContent>) -> SendBundleRequest {
     SendBundleRequest {
         request_id: request_id.to_owned(),
         bundle: Some(address((CARE, "43"), (PROV, "11"), SendUnitKind::UsageTicket, USAGE_SEQ)),
@@ -64,7 +64,7 @@ fn usage_request(request_id: &str, files: Vec<BundleFileContent>) -> SendBundleR
     }
 }
 
-type Client = CarePlanServiceClient<Signed>;
+pub type Client = CarePlanServiceClient<Signed>;
 
 /// Registers `number` with a paid year from today, as the office itself.
 async fn licensed(server: &TestServer, role: Role, number: &str) -> (Client, Caller) {
@@ -87,7 +87,7 @@ async fn licensed(server: &TestServer, role: Role, number: &str) -> (Client, Cal
 }
 
 /// Downloads a bundle: its metadata and each file's bytes, chunks joined.
-async fn download(client: &mut Client, id: &str) -> (Bundle, Vec<(String, Vec<u8>)>) {
+pub async fn download(client: &mut Client, id: &str) -> (Bundle, Vec<(String, Vec<u8>)>) {
     let mut stream =
         client.download_bundle(DownloadBundleRequest { bundle_id: id.to_owned() }).await.unwrap().into_inner();
     let mut bundle = None;

@@ -27,13 +27,18 @@ pub struct TestServer {
     background: Option<BackgroundControl>,
     /// The service's own connection, for checks the API does not expose (the read audit).
     pub conn: sea_orm::DatabaseConnection,
-    _db: TestDatabase,
+    _db: Option<TestDatabase>,
 }
 
 impl TestServer {
     pub async fn start() -> Self {
         let db = TestDatabase::create().await;
         let conn = kaigo_platform::db::connect(&db.config(), kaigo_careplan::NAME).await.expect("connect");
+        Self::start_on(conn, Some(db)).await
+    }
+
+    /// A server on an existing connection (e.g. SQLite, as `kaigo dev` runs).
+    pub async fn start_on(conn: sea_orm::DatabaseConnection, db: Option<TestDatabase>) -> Self {
         kaigo_careplan::Migrator::up(&conn, None).await.expect("migrate");
         let (control, background) = Background::new();
         let server_config = ServerConfig { reflection: false, ..ServerConfig::default() };
