@@ -8,5 +8,6 @@ mod exchange;
 mod golden;
 mod harness;
 mod large;
+mod licences;
 mod parser_props;
 mod validate;
