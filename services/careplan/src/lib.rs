@@ -22,23 +22,43 @@ use serde::{Deserialize, Serialize};
 pub const NAME: &str = "careplan";
 
 /// `[careplan]` configuration (`KAIGO_CAREPLAN__*`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Config {
+    /// Largest request this service accepts, in bytes: a SendBundle carries a whole send unit
+    /// (a 10,000-person 第6表 is about 13 MB), so it has its own limit above the server's.
+    pub max_bundle_bytes: usize,
+}
+
+/// 64 MiB, the contract's default per SendBundle call.
+pub const DEFAULT_MAX_BUNDLE_BYTES: usize = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES }
+    }
+}
 
 impl Validate for Config {
-    fn validate(&self, _problems: &mut Problems) {}
+    fn validate(&self, problems: &mut Problems) {
+        if !(1 << 20..=1 << 30).contains(&self.max_bundle_bytes) {
+            problems.add("careplan.max_bundle_bytes", "must be between 1 MiB and 1 GiB");
+        }
+    }
 }
 
 pub use api::Api;
 
 /// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
-/// configured message limits.
-pub async fn start(ctx: &ServiceContext, _config: &Config) -> Result<CarePlanServiceServer<Api>, StartError> {
+/// configured message limits (requests up to `max_bundle_bytes`).
+pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<CarePlanServiceServer<Api>, StartError> {
     let spec = Arc::new(domain::spec::Spec::embedded()?);
     let rules = Arc::new(domain::licence::LicenceRules::embedded()?);
     ctx.spawn_outbox_relay();
-    Ok(kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone(), spec, rules }), ctx))
+    let server =
+        kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone(), spec, rules }), ctx);
+    // Requests carry whole send units: the larger of the two limits applies to them.
+    Ok(server.max_decoding_message_size(config.max_bundle_bytes.max(ctx.max_message_bytes())))
 }
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).

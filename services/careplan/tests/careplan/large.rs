@@ -48,3 +48,56 @@ fn a_10000_person_file_is_scanned_with_bounded_memory() {
         assert!(grown * 1024 < bytes.len() as u64 / 2, "scan grew the peak by {grown} KiB");
     }
 }
+
+/// A 10,000-person 第6表 unit sent through the server and downloaded byte for byte. The send is
+/// one unary message, so the process holds it a few times over (client encode, server decode,
+/// the stored row); the figures are printed and the growth is bounded to a small multiple.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10000_person_bundle_is_sent_and_received() {
+    use crate::exchange::{download, golden, rid, usage_request};
+    use crate::harness::{TestServer, office};
+    use kaigo_platform::auth::Role;
+    use kaigo_proto::kaigo::careplan::v1::{BundleFileContent, RegisterLicenceRequest};
+
+    let server = TestServer::start().await;
+    for (role, number) in [(Role::CareOffice, "1370000018"), (Role::ServiceProvider, "1370000026")] {
+        let mut c = server.client(Some(office(role, number))).await;
+        c.register_licence(RegisterLicenceRequest {
+            request_id: rid(),
+            office_number: number.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let tail = "1370000018_43_1370000026_11_20250425103100.CSV";
+    let big = BundleFileContent { file_name: format!("UPPLAN_202505_{tail}"), content: usage_file(10_000) };
+    let size = big.content.len();
+    let files = vec![
+        big,
+        golden("valid", &format!("UPSIKYU_202505_{tail}")),
+        golden("valid", &format!("UPHOSOKU_202505_{tail}")),
+    ];
+    let expected: Vec<_> = files.iter().map(|f| (f.file_name.clone(), f.content.clone())).collect();
+    let mut care = server.client(Some(office(Role::CareOffice, "1370000018"))).await;
+    let mut prov = server.client(Some(office(Role::ServiceProvider, "1370000026"))).await;
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let sent = care.send_bundle(usage_request(&rid(), files)).await.unwrap().into_inner().bundle.unwrap();
+    let send_time = started.elapsed();
+    // The 10,000 of the 第6表 and whoever else the golden 第7表 and 補足 name.
+    assert!(sent.person_count >= 10_000, "{}", sent.person_count);
+    let started = std::time::Instant::now();
+    let (_, received) = download(&mut prov, &sent.bundle_id).await;
+    let download_time = started.elapsed();
+    let after = peak_rss_kib();
+    assert!(received == expected, "the downloaded files differ from the sent ones");
+    if let (Some(before), Some(after)) = (before, after) {
+        let grown = after.saturating_sub(before);
+        eprintln!(
+            "10,000-person bundle, {size} bytes: send {send_time:?}, download {download_time:?}, peak RSS +{grown} KiB"
+        );
+        assert!(grown * 1024 < size as u64 * 16, "the exchange grew the peak by {grown} KiB for {size} bytes");
+    }
+    server.shutdown().await;
+}
