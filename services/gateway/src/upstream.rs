@@ -48,7 +48,10 @@ pub struct RemoteUpstream {
     port: u16,
     endpoints: Arc<RwLock<Vec<Endpoint>>>,
     next: Arc<AtomicUsize>,
-    client: Client<HttpConnector, tonic::body::Body>,
+    /// Several HTTP/2 clients, each keeping its own connection per address: one connection
+    /// serialises framing on one task at each end, so calls are spread over a few.
+    clients: Arc<Vec<Client<HttpConnector, tonic::body::Body>>>,
+    next_client: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for RemoteUpstream {
@@ -63,13 +66,14 @@ impl RemoteUpstream {
         let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a URL"))?;
         let host = uri.host().ok_or_else(|| format!("{url} has no host"))?.to_owned();
         let port = uri.port_u16().unwrap_or(80);
-        let client = h2_client();
+        let clients = Arc::new((0..CONNECTIONS_PER_ADDRESS).map(|_| h2_client()).collect());
         Ok(Self {
             host: Some(host),
             port,
             endpoints: Arc::new(RwLock::new(Vec::new())),
             next: Arc::new(AtomicUsize::new(0)),
-            client,
+            clients,
+            next_client: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -82,7 +86,8 @@ impl RemoteUpstream {
             port: 0,
             endpoints: Arc::new(RwLock::new(endpoints)),
             next: Arc::new(AtomicUsize::new(0)),
-            client: h2_client(),
+            clients: Arc::new((0..CONNECTIONS_PER_ADDRESS).map(|_| h2_client()).collect()),
+            next_client: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -123,9 +128,10 @@ impl RemoteUpstream {
         }
     }
 
-    /// The HTTP/2 client (one pooled connection per address).
+    /// The next HTTP/2 client, round robin (each keeps one connection per address).
     pub(crate) fn client(&self) -> &Client<HttpConnector, tonic::body::Body> {
-        &self.client
+        let i = self.next_client.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        &self.clients[i]
     }
 
     /// Every address currently known.
@@ -135,6 +141,9 @@ impl RemoteUpstream {
 }
 
 /// One multiplexed HTTP/2 connection per address, kept alive with pings.
+/// HTTP/2 connections kept to each upstream address.
+const CONNECTIONS_PER_ADDRESS: usize = 4;
+
 fn h2_client() -> Client<HttpConnector, tonic::body::Body> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);

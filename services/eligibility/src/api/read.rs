@@ -63,17 +63,20 @@ fn unwrap_details<T>(
 }
 
 impl Api {
-    fn audit(&self, caller: &Caller, rpc: &'static str, purpose: &str, key: PersonKey, outcome: &'static str) {
-        self.inner.auditor.record(AuditEntry {
-            at: Utc::now(),
-            caller_role: caller.role.as_str(),
-            caller_org: caller_org(caller),
-            caller_subject: caller.subject.clone(),
-            rpc,
-            purpose: purpose.to_owned(),
-            key,
-            outcome,
-        });
+    async fn audit(&self, caller: &Caller, rpc: &'static str, purpose: &str, key: PersonKey, outcome: &'static str) {
+        self.inner
+            .auditor
+            .record(AuditEntry {
+                at: Utc::now(),
+                caller_role: caller.role.as_str(),
+                caller_org: caller_org(caller),
+                caller_subject: caller.subject.clone(),
+                rpc,
+                purpose: purpose.to_owned(),
+                key,
+                outcome,
+            })
+            .await;
     }
 
     fn parse_query(
@@ -116,7 +119,7 @@ impl Api {
         let cached = match entry {
             Entry::Unknown => {
                 result.verdict = pb::EligibilityVerdict::NotInsured as i32;
-                self.audit(caller, rpc, purpose, q.key, "NOT_INSURED");
+                self.audit(caller, rpc, purpose, q.key, "NOT_INSURED").await;
                 return Ok(result);
             }
             Entry::Known(cached) => cached,
@@ -191,7 +194,7 @@ impl Api {
             withheld.push(pb::WithheldSection::PersonalDetails as i32);
         }
         result.withheld = withheld;
-        self.audit(caller, rpc, purpose, q.key, outcome(assessment.verdict));
+        self.audit(caller, rpc, purpose, q.key, outcome(assessment.verdict)).await;
         Ok(result)
     }
 
@@ -216,7 +219,7 @@ impl Api {
         let Some(q) = parsed else { return Err(ApiError::internal("validated query missing")) };
         let purpose = purpose_name(r.purpose);
         if let Err(denied) = access::may_check(&caller, q.key.insurer()) {
-            self.audit(&caller, "CheckEligibility", &purpose, q.key, "DENIED");
+            self.audit(&caller, "CheckEligibility", &purpose, q.key, "DENIED").await;
             return Err(denied_error(denied));
         }
         let result = self.answer(&caller, "CheckEligibility", &purpose, &q).await?;
@@ -236,26 +239,22 @@ impl Api {
         }
         let purpose = purpose_name(r.purpose);
         // Each entry stands alone: a bad or forbidden entry becomes its own error.
-        let prepared: Vec<Result<Query, pb::EntryError>> = r
-            .queries
-            .iter()
-            .enumerate()
-            .map(|(i, q)| {
-                let index = i32::try_from(i).unwrap_or(i32::MAX);
-                let mut v = Violations::new();
-                let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), q, &caller);
-                match (parsed, v.is_empty()) {
-                    (Some(query), true) => match access::may_check(&caller, query.key.insurer()) {
-                        Ok(()) => Ok(query),
-                        Err(denied) => {
-                            self.audit(&caller, "BatchCheckEligibility", &purpose, query.key, "DENIED");
-                            Err(entry_error(index, &denied_error(denied)))
-                        }
-                    },
-                    _ => Err(entry_error(index, &ApiError::invalid_argument(v))),
-                }
-            })
-            .collect();
+        let mut prepared: Vec<Result<Query, pb::EntryError>> = Vec::with_capacity(r.queries.len());
+        for (i, q) in r.queries.iter().enumerate() {
+            let index = i32::try_from(i).unwrap_or(i32::MAX);
+            let mut v = Violations::new();
+            let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), q, &caller);
+            prepared.push(match (parsed, v.is_empty()) {
+                (Some(query), true) => match access::may_check(&caller, query.key.insurer()) {
+                    Ok(()) => Ok(query),
+                    Err(denied) => {
+                        self.audit(&caller, "BatchCheckEligibility", &purpose, query.key, "DENIED").await;
+                        Err(entry_error(index, &denied_error(denied)))
+                    }
+                },
+                _ => Err(entry_error(index, &ApiError::invalid_argument(v))),
+            });
+        }
         let caller = &caller;
         let purpose = &purpose;
         // L1 hits answer at once; misses go to Redis or the database, a bounded number at a time.
@@ -289,7 +288,7 @@ impl Api {
         let Some(key) = key else { return Err(ApiError::internal("validated key missing")) };
         let purpose = purpose_name(r.purpose);
         if !access::may_read_history(&caller, key.insurer()) {
-            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "DENIED");
+            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "DENIED").await;
             return Err(ApiError::permission_denied(
                 "HISTORY_INSURER_ONLY",
                 "only the person's own insurer reads the full history",
@@ -297,7 +296,7 @@ impl Api {
         }
         let store = &self.inner.store;
         let Some(person) = store.person(&key).await.map_err(ApiError::unavailable)? else {
-            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "NOT_FOUND");
+            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "NOT_FOUND").await;
             return Err(ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer"));
         };
         let rows = store.history(person.id).await.map_err(ApiError::unavailable)?;
@@ -305,7 +304,7 @@ impl Api {
         for row in rows.iter().filter(|row| r.include_inactive || row.state == ACTIVE) {
             records.push(record_to_wire(row)?);
         }
-        self.audit(&caller, "GetEligibilityHistory", &purpose, key, "OK");
+        self.audit(&caller, "GetEligibilityHistory", &purpose, key, "OK").await;
         Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records })
     }
 }

@@ -14,8 +14,10 @@ use crate::domain::Timeline;
 use crate::key::PersonKey;
 
 /// A Redis operation on the hot path waits at most this long before the call falls back to
-/// the database.
-const OP_TIMEOUT: Duration = Duration::from_millis(50);
+/// the database. A refused connection fails at once; this bounds a Redis that hangs. It must
+/// stay well above queueing delays under load (tens of milliseconds at hundreds of calls in
+/// flight), or a busy but healthy Redis would be taken for a dead one.
+const OP_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failure, L2 is skipped for this long before it is tried again.
 const BACKOFF_MS: u64 = 1_000;
 
