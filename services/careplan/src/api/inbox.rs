@@ -1,9 +1,6 @@
-//! The receiving side and the reads: ListInbox, WatchInbox, ListSent, GetBundle,
+//! The receiving side and the reads: ListInbox, ListSent, GetBundle,
 //! DownloadBundle and AcknowledgeBundle. Listings carry metadata only (no personal data); the
 //! reads of one bundle are audited, allowed or not.
-
-use std::pin::Pin;
-use std::time::Duration;
 
 use chrono::Utc;
 use kaigo_platform::auth::Caller;
@@ -11,6 +8,7 @@ use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use sea_orm::TransactionTrait;
+use std::pin::Pin;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -26,8 +24,6 @@ const DEFAULT_PAGE: u64 = 50;
 const MAX_PAGE: u64 = 500;
 /// Bytes per download chunk (the contract's ceiling).
 const CHUNK: usize = 1 << 20;
-/// How often WatchInbox looks for new arrivals.
-const WATCH_POLL: Duration = Duration::from_millis(250);
 
 fn page_size(requested: i32) -> u64 {
     match u64::try_from(requested) {
@@ -37,7 +33,7 @@ fn page_size(requested: i32) -> u64 {
 }
 
 /// The office a listing is for: the caller's own, or PERMISSION_DENIED.
-fn own_office<'a>(caller: &'a Caller, requested: &str) -> Result<&'a CareOfficeNumber, ApiError> {
+pub(crate) fn own_office<'a>(caller: &'a Caller, requested: &str) -> Result<&'a CareOfficeNumber, ApiError> {
     let office = caller_office(caller)?;
     if !requested.is_empty() && requested != office.as_str() {
         return Err(ApiError::permission_denied("NOT_OWN_OFFICE", "an office lists only its own bundles"));
@@ -276,57 +272,4 @@ pub(crate) async fn acknowledge_bundle(
     key.save(&tx, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
-}
-
-/// WatchInbox: a catch-up of what is not yet acknowledged (or everything after the cursor),
-/// then new arrivals found by polling the database every [`WATCH_POLL`]; ends when the client
-/// goes away or the service stops.
-pub(crate) async fn watch_inbox(
-    api: &Api,
-    caller: &Caller,
-    r: pb::WatchInboxRequest,
-) -> Result<BoxStream<pb::WatchInboxResponse>, ApiError> {
-    let office = own_office(caller, &r.office_number)?.as_str().to_owned();
-    if !r.after_cursor.is_empty() && uuid::Uuid::parse_str(&r.after_cursor).is_err() {
-        let mut v = Violations::new();
-        v.add("after_cursor", "not a cursor from WatchInbox");
-        v.into_result()?;
-    }
-    let conn = api.ctx.db.clone();
-    let stopping = api.ctx.background.stopping();
-    let (tx, rx) = mpsc::channel(16);
-    let mut cursor = (!r.after_cursor.is_empty()).then_some(r.after_cursor);
-    tokio::spawn(async move {
-        let stop = stopping.wait();
-        tokio::pin!(stop);
-        // The first look skips acknowledged bundles when there is no cursor.
-        let mut skip_acknowledged = cursor.is_none().then_some(pb::BundleStatus::Acknowledged as i32);
-        loop {
-            match store::arrivals(&conn, &office, cursor.as_deref(), skip_acknowledged, 100).await {
-                Ok(rows) => {
-                    let full = rows.len() == 100;
-                    for m in rows {
-                        cursor = Some(m.id.clone());
-                        let files = store::file_metadata(&conn, &m.id).await.unwrap_or_default();
-                        let message =
-                            pb::WatchInboxResponse { bundle: Some(bundle_pb(&m, &files)), cursor: m.id.clone() };
-                        if tx.send(Ok(message)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if full {
-                        continue;
-                    }
-                    skip_acknowledged = None;
-                }
-                Err(err) => tracing::warn!(error = %err, "watching an inbox failed; retrying"),
-            }
-            tokio::select! {
-                () = tx.closed() => return,
-                () = &mut stop => return,
-                () = tokio::time::sleep(WATCH_POLL) => {}
-            }
-        }
-    });
-    Ok(Box::pin(ReceiverStream::new(rx)))
 }

@@ -1,11 +1,12 @@
 //! The tonic implementation of `kaigo.careplan.v1.CarePlanService`: decode, validate, call the
 //! codec and domain, map back. ValidateFiles lives here; the exchange is in `send` (SendBundle),
-//! `inbox` (the reads, downloads, acknowledgements and WatchInbox) and `licences`.
+//! `inbox` (the reads, downloads and acknowledgements), `watch` (WatchInbox) and `licences`.
 
 mod common;
 mod inbox;
 pub(crate) mod licences;
 mod send;
+mod watch;
 
 pub use send::BUNDLE_SENT;
 
@@ -138,7 +139,7 @@ impl CarePlanService for Api {
         &self,
         request: Request<pb::WatchInboxRequest>,
     ) -> Result<Response<inbox::BoxStream<pb::WatchInboxResponse>>, Status> {
-        handle!(self, request, inbox::watch_inbox)
+        handle!(self, request, watch::watch_inbox)
     }
 
     async fn list_sent(&self, request: Request<pb::ListSentRequest>) -> Result<Response<pb::ListSentResponse>, Status> {

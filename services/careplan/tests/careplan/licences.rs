@@ -156,6 +156,37 @@ async fn watch_inbox_resumes_after_its_cursor() {
     let delete = care.send_bundle(request).await.unwrap().into_inner().bundle.unwrap();
     let next = tokio::time::timeout(Duration::from_secs(5), resumed.message()).await.unwrap().unwrap().unwrap();
     assert_eq!(next.bundle.unwrap().bundle_id, delete.bundle_id);
+    // A bundle whose id is older than the newest sent but whose transaction committed later
+    // (ids are taken before the commit) still comes through. (300 ms: after the resume cursor,
+    // which is more than the 600 ms wait above before the delete.)
+    let (secs, nanos) = uuid::Uuid::parse_str(&delete.bundle_id).unwrap().get_timestamp().unwrap().to_unix();
+    let earlier = secs * 1000 + u64::from(nanos / 1_000_000) - 300;
+    let late_id = uuid::Builder::from_unix_timestamp_millis(earlier, &[9; 10]).into_uuid().to_string();
+    let now = chrono::Utc::now();
+    let late = kaigo_careplan::store::entities::bundle::Model {
+        id: late_id.clone(),
+        sender_office: CARE.to_owned(),
+        sender_service_type: "43".to_owned(),
+        receiver_office: PROV.to_owned(),
+        receiver_service_type: "11".to_owned(),
+        service_month: "202505".to_owned(),
+        kind: kaigo_proto::kaigo::careplan::v1::SendUnitKind::UsageTicketDelete as i32,
+        file_sequence: "20250502090500".to_owned(),
+        content_hash: String::new(),
+        person_count: 0,
+        status: kaigo_proto::kaigo::careplan::v1::BundleStatus::Sent as i32,
+        sent_at: now,
+        sent_by_subject: "late".to_owned(),
+        delivered_at: None,
+        acknowledged_at: None,
+        acknowledged_by_subject: None,
+        acknowledge_note: String::new(),
+        request_id: rid(),
+    };
+    kaigo_careplan::store::insert_bundle(&server.conn, late, vec![]).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), resumed.message()).await.unwrap().unwrap().unwrap();
+    assert_eq!(next.bundle.unwrap().bundle_id, late_id);
+    assert!(tokio::time::timeout(Duration::from_millis(600), resumed.message()).await.is_err(), "sent once only");
     drop(resumed);
     // Someone else's inbox cannot be watched.
     let err =

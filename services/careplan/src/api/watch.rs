@@ -1,0 +1,146 @@
+//! WatchInbox: new arrivals streamed to the receiving office.
+//!
+//! Built on a database poll every [`POLL`], not on the `careplan.bundle.sent` event: the poll
+//! needs no Redis (it works the same in `kaigo dev` on SQLite) and any replica can serve any
+//! watcher. Bundle ids are UUIDv7, taken before the sending transaction commits, so a bundle can
+//! become visible after one with a later id. Each poll therefore looks back [`LOOKBACK_MS`]
+//! before the newest id sent on this stream and skips ids it already sent: a send whose
+//! transaction took less than that is never missed while the stream is open. A resumed stream
+//! takes the ids up to its cursor as already sent; a bundle with such an id that committed
+//! while the client was away is in ListInbox (the authoritative view), not in the stream.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kaigo_platform::auth::Caller;
+use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_proto::kaigo::careplan::v1 as pb;
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::Api;
+use super::common::bundle_pb;
+use super::inbox::{BoxStream, own_office};
+use crate::store;
+
+/// How often a watch looks for new arrivals.
+const POLL: Duration = Duration::from_millis(250);
+/// How far before its newest id a watch looks again for late commits.
+const LOOKBACK_MS: u64 = 30_000;
+/// Rows per query.
+const PAGE: u64 = 100;
+
+/// The smallest UUIDv7 of the millisecond `LOOKBACK_MS` before `id`'s.
+fn lookback_floor(id: &str) -> Option<String> {
+    let (secs, nanos) = uuid::Uuid::parse_str(id).ok()?.get_timestamp()?.to_unix();
+    let millis = (secs * 1000 + u64::from(nanos / 1_000_000)).saturating_sub(LOOKBACK_MS);
+    Some(uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid().to_string())
+}
+
+pub(crate) async fn watch_inbox(
+    api: &Api,
+    caller: &Caller,
+    r: pb::WatchInboxRequest,
+) -> Result<BoxStream<pb::WatchInboxResponse>, ApiError> {
+    let office = own_office(caller, &r.office_number)?.as_str().to_owned();
+    if !r.after_cursor.is_empty() && lookback_floor(&r.after_cursor).is_none() {
+        let mut v = Violations::new();
+        v.add("after_cursor", "not a cursor from WatchInbox");
+        v.into_result()?;
+    }
+    let conn = api.ctx.db.clone();
+    let stopping = api.ctx.background.stopping();
+    let (tx, rx) = mpsc::channel(16);
+    let cursor = (!r.after_cursor.is_empty()).then_some(r.after_cursor);
+    tokio::spawn(async move {
+        let stop = stopping.wait();
+        tokio::pin!(stop);
+        // A resumed stream treats what the client had (ids up to its cursor) as sent.
+        let mut watch =
+            Watch { conn, office, seen: BTreeSet::new(), newest: cursor.clone(), quiet_upto: cursor.clone() };
+        // First: the look-back before the cursor, or everything not yet acknowledged.
+        let mut scan = Some(match cursor {
+            Some(c) => (lookback_floor(&c), None),
+            None => (None, Some(pb::BundleStatus::Acknowledged as i32)),
+        });
+        loop {
+            let (from, skip) = scan.take().unwrap_or_else(|| (watch.newest.as_deref().and_then(lookback_floor), None));
+            match watch.poll(from, skip, &tx).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(err) => tracing::warn!(error = %err, "watching an inbox failed; retrying"),
+            }
+            tokio::select! {
+                () = tx.closed() => return,
+                () = &mut stop => return,
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    });
+    Ok(Box::pin(ReceiverStream::new(rx)))
+}
+
+struct Watch {
+    conn: DatabaseConnection,
+    office: String,
+    /// Ids sent on this stream within the look-back window.
+    seen: BTreeSet<String>,
+    /// The newest id sent (or the resume cursor).
+    newest: Option<String>,
+    /// The resume cursor: ids up to it were sent on an earlier stream.
+    quiet_upto: Option<String>,
+}
+
+impl Watch {
+    /// Sends every unseen arrival after `from`; false when the client has gone.
+    async fn poll(
+        &mut self,
+        mut from: Option<String>,
+        skip_status: Option<i32>,
+        tx: &mpsc::Sender<Result<pb::WatchInboxResponse, Status>>,
+    ) -> Result<bool, sea_orm::DbErr> {
+        loop {
+            let rows = store::arrivals(&self.conn, &self.office, from.as_deref(), skip_status, PAGE).await?;
+            let full = rows.len() as u64 == PAGE;
+            for m in rows {
+                from = Some(m.id.clone());
+                if !self.seen.insert(m.id.clone()) || self.quiet_upto.as_ref().is_some_and(|q| m.id <= *q) {
+                    continue;
+                }
+                if self.newest.as_ref().is_none_or(|n| *n < m.id) {
+                    self.newest = Some(m.id.clone());
+                }
+                let files = store::file_metadata(&self.conn, &m.id).await?;
+                let message = pb::WatchInboxResponse { bundle: Some(bundle_pb(&m, &files)), cursor: m.id.clone() };
+                if tx.send(Ok(message)).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        // Forget what is older than the next look-back.
+        if let Some(floor) = self.newest.as_deref().and_then(lookback_floor) {
+            self.seen = self.seen.split_off(&floor);
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_is_the_first_id_of_the_millisecond_thirty_seconds_earlier() {
+        let id = uuid::Builder::from_unix_timestamp_millis(1_750_000_000_000, &[7; 10]).into_uuid().to_string();
+        let floor = lookback_floor(&id).unwrap();
+        let expected = uuid::Builder::from_unix_timestamp_millis(1_749_999_970_000, &[0; 10]).into_uuid().to_string();
+        assert_eq!(floor, expected);
+        assert!(floor < id);
+        assert_eq!(lookback_floor("not-a-uuid"), None);
+    }
+}
