@@ -195,7 +195,7 @@ pub(crate) fn bundle_pb(m: &bundle::Model, files: &[bundle_file::Model]) -> pb::
 }
 
 /// Reads a bundle with its file metadata and checks the caller may see it: the sender, the
-/// receiver, or an insurer auditing. Every attempt is audited.
+/// receiver, or an insurer auditing a bundle about its own insured. Every attempt is audited.
 pub(crate) async fn readable_bundle(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -209,7 +209,9 @@ pub(crate) async fn readable_bundle(
     let office = caller.office.as_ref().map(CareOfficeNumber::as_str);
     let party = matches!(caller.role, Role::CareOffice | Role::ServiceProvider)
         && (office == Some(model.sender_office.as_str()) || office == Some(model.receiver_office.as_str()));
-    let auditor = caller.role == Role::Insurer && caller.insurer.is_some();
+    // An insurer audits the bundles that concern its own insured persons.
+    let auditor = caller.role == Role::Insurer
+        && caller.insurer.as_ref().is_some_and(|i| model.insurer_numbers.split(' ').any(|n| n == i.as_str()));
     if !party && !auditor {
         audit(conn, caller, action, bundle_id, "denied").await?;
         return Err(ApiError::permission_denied("NOT_A_PARTY", "only the sending and receiving offices see a bundle"));

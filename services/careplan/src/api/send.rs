@@ -110,6 +110,7 @@ fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
 struct Checked {
     files: Vec<bundle_file::Model>,
     persons: usize,
+    insurers: String,
     content_hash: String,
 }
 
@@ -173,7 +174,9 @@ fn check_files(
         files.iter().map(|f| format!("{}:{}", f.file_name.to_ascii_uppercase(), f.sha256_hex)).collect();
     parts.sort();
     let content_hash = hex::encode(Sha256::digest(parts.join("\n").as_bytes()));
-    Ok(Checked { files, persons: persons.len(), content_hash })
+    let insurers: std::collections::BTreeSet<_> = persons.iter().map(|p| p.insurer.as_str()).collect();
+    let insurers = insurers.into_iter().collect::<Vec<_>>().join(" ");
+    Ok(Checked { files, persons: persons.len(), insurers, content_hash })
 }
 
 fn invalid(issues: Vec<(Option<usize>, Issue)>) -> ApiError {
@@ -268,6 +271,7 @@ pub(crate) async fn send_bundle(
         file_sequence: address.sequence.to_string(),
         content_hash: checked.content_hash.clone(),
         person_count: i32::try_from(checked.persons).unwrap_or(i32::MAX),
+        insurer_numbers: checked.insurers.clone(),
         status: pb::BundleStatus::Sent as i32,
         sent_at: now,
         sent_by_subject: caller.subject.clone(),

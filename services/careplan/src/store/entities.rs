@@ -61,6 +61,9 @@ entity!(bundle, "bundles", {
     /// SHA-256 over the files' names and hashes: a repeated sequence with other content is refused.
     pub content_hash: String,
     pub person_count: i32,
+    /// The 保険者番号 of the persons in the bundle, sorted, space separated: which insurers may
+    /// audit it (municipality numbers, not personal data).
+    pub insurer_numbers: String,
     /// `BundleStatus` value.
     pub status: i32,
     pub sent_at: DateTimeUtc,

@@ -50,6 +50,7 @@ enum Bundles {
     FileSequence,
     ContentHash,
     PersonCount,
+    InsurerNumbers,
     Status,
     SentAt,
     SentBySubject,
@@ -177,6 +178,7 @@ impl MigrationTrait for CarePlanTablesMigration {
                     .col(text(Bundles::FileSequence))
                     .col(text(Bundles::ContentHash))
                     .col(int(Bundles::PersonCount))
+                    .col(text(Bundles::InsurerNumbers))
                     .col(int(Bundles::Status))
                     .col(time(Bundles::SentAt))
                     .col(text(Bundles::SentBySubject))

@@ -227,16 +227,22 @@ async fn only_the_two_offices_read_a_bundle() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
 
-    // An insurer may read for audit.
-    let mut insurer_caller = office(Role::Insurer, CARE);
-    insurer_caller.office = None;
-    insurer_caller.insurer = Some(kaigo_platform::ids::InsurerNumber::parse("435073").unwrap());
-    let mut insurer = server.client(Some(insurer_caller)).await;
-    insurer.get_bundle(GetBundleRequest { bundle_id: id.clone() }).await.unwrap();
+    // The insurer of the persons in it may read for audit; another insurer may not.
+    let insurer = |number: &str| {
+        let mut caller = office(Role::Insurer, CARE);
+        caller.office = None;
+        caller.insurer = Some(kaigo_platform::ids::InsurerNumber::parse(number).unwrap());
+        caller
+    };
+    let mut stranger = server.client(Some(insurer("131011"))).await;
+    let err = stranger.get_bundle(GetBundleRequest { bundle_id: id.clone() }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let mut own = server.client(Some(insurer("435073"))).await;
+    own.get_bundle(GetBundleRequest { bundle_id: id.clone() }).await.unwrap();
 
     let trail = store::audit_of(&server.conn, &id).await.unwrap();
     let outcomes: Vec<_> = trail.iter().map(|a| (a.actor_org.as_str(), a.outcome.as_str())).collect();
-    assert_eq!(outcomes, vec![(OTHER, "denied"), (OTHER, "denied"), ("435073", "allowed")]);
+    assert_eq!(outcomes, vec![(OTHER, "denied"), (OTHER, "denied"), ("131011", "denied"), ("435073", "allowed")]);
     server.shutdown().await;
 }
 

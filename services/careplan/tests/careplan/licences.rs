@@ -174,6 +174,7 @@ async fn watch_inbox_resumes_after_its_cursor() {
         file_sequence: "20250502090500".to_owned(),
         content_hash: String::new(),
         person_count: 0,
+        insurer_numbers: String::new(),
         status: kaigo_proto::kaigo::careplan::v1::BundleStatus::Sent as i32,
         sent_at: now,
         sent_by_subject: "late".to_owned(),
