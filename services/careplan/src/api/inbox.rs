@@ -64,16 +64,17 @@ fn filter(
     )
 }
 
+/// A page of bundles with their files' metadata, read in one query.
 async fn with_files(
     api: &Api,
     models: Vec<crate::store::entities::bundle::Model>,
 ) -> Result<Vec<pb::Bundle>, ApiError> {
-    let mut out = Vec::with_capacity(models.len());
-    for m in models {
-        let files = store::file_metadata(&api.ctx.db, &m.id).await.map_err(db)?;
-        out.push(bundle_pb(&m, &files));
+    let ids: Vec<_> = models.iter().map(|m| m.id.clone()).collect();
+    let mut files: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
+    for f in store::file_metadata_of(&api.ctx.db, &ids).await.map_err(db)? {
+        files.entry(f.bundle_id.clone()).or_default().push(f);
     }
-    Ok(out)
+    Ok(models.iter().map(|m| bundle_pb(m, files.get(&m.id).map_or(&[][..], Vec::as_slice))).collect())
 }
 
 pub(crate) async fn list_inbox(

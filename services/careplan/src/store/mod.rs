@@ -97,6 +97,18 @@ pub async fn insert_bundle(
 
 /// The metadata of a bundle's files (no bytes), in sending order.
 pub async fn file_metadata(conn: &impl ConnectionTrait, bundle_id: &str) -> Result<Vec<bundle_file::Model>, DbErr> {
+    file_metadata_of(conn, &[bundle_id.to_owned()]).await
+}
+
+/// The metadata of the files of several bundles (one query for a listing page), by bundle and
+/// sending order.
+pub async fn file_metadata_of(
+    conn: &impl ConnectionTrait,
+    bundle_ids: &[String],
+) -> Result<Vec<bundle_file::Model>, DbErr> {
+    if bundle_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     bundle_file::Entity::find()
         .select_only()
         .columns([
@@ -109,7 +121,8 @@ pub async fn file_metadata(conn: &impl ConnectionTrait, bundle_id: &str) -> Resu
             bundle_file::Column::Sha256Hex,
             bundle_file::Column::RecordCount,
         ])
-        .filter(bundle_file::Column::BundleId.eq(bundle_id))
+        .filter(bundle_file::Column::BundleId.is_in(bundle_ids.iter().cloned()))
+        .order_by_asc(bundle_file::Column::BundleId)
         .order_by_asc(bundle_file::Column::Position)
         .into_tuple::<(String, i32, String, i32, String, i64, String, i32)>()
         .all(conn)

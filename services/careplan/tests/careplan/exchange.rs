@@ -142,6 +142,7 @@ async fn a_usage_ticket_goes_to_the_provider_and_actuals_come_back() {
     assert_eq!(arrival.bundle.unwrap().bundle_id, sent.bundle_id);
     let inbox = prov.list_inbox(ListInboxRequest::default()).await.unwrap().into_inner();
     assert_eq!(inbox.bundles.iter().map(|b| b.bundle_id.as_str()).collect::<Vec<_>>(), vec![sent.bundle_id.as_str()]);
+    assert_eq!(inbox.bundles[0].files, sent.files, "a listing carries the files' metadata");
 
     // Downloaded byte for byte; the first download delivers it.
     let (meta, files) = download(&mut prov, &sent.bundle_id).await;
