@@ -1,16 +1,14 @@
 //! Licence RPCs through a real server: a paid year registers the office, a stale version is
 //! ABORTED, a retry returns the first answer, the free pass is once per office and only in the
-//! campaign window, and WatchInbox resumes after a cursor.
-
-use std::time::Duration;
+//! campaign window.
 
 use kaigo_platform::auth::Role;
 use kaigo_proto::kaigo::careplan::v1::{
     ApplyFreePassRequest, FreePassCategory, GetLicenceRequest, LicencePeriodKind, LicenceStatus, OfficeRole,
-    RegisterLicenceRequest, WatchInboxRequest,
+    RegisterLicenceRequest,
 };
 
-use crate::exchange::{CARE, PROV, rid, usage_files, usage_request};
+use crate::exchange::{CARE, PROV, rid};
 use crate::harness::{TestServer, office, reason};
 
 fn date(year: i32, month: i32, day: i32) -> Option<kaigo_proto::google::r#type::Date> {
@@ -117,81 +115,5 @@ async fn licences_are_versioned_idempotent_and_the_free_pass_is_once() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     let own = care.get_licence(GetLicenceRequest::default()).await.unwrap().into_inner().licence.unwrap();
     assert_eq!((own.status, own.version), (LicenceStatus::None as i32, 0));
-    server.shutdown().await;
-}
-
-#[tokio::test]
-async fn watch_inbox_resumes_after_its_cursor() {
-    let server = TestServer::start().await;
-    for (role, number) in [(Role::CareOffice, CARE), (Role::ServiceProvider, PROV)] {
-        let mut c = server.client(Some(office(role, number))).await;
-        c.register_licence(RegisterLicenceRequest {
-            request_id: rid(),
-            office_number: number.to_owned(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
-    let mut care = server.client(Some(office(Role::CareOffice, CARE))).await;
-    let mut prov = server.client(Some(office(Role::ServiceProvider, PROV))).await;
-    let sent = care.send_bundle(usage_request(&rid(), usage_files())).await.unwrap().into_inner().bundle.unwrap();
-    let mut watch = prov.watch_inbox(WatchInboxRequest::default()).await.unwrap().into_inner();
-    let first = tokio::time::timeout(Duration::from_secs(5), watch.message()).await.unwrap().unwrap().unwrap();
-    assert_eq!(first.bundle.unwrap().bundle_id, sent.bundle_id);
-    drop(watch);
-    // Resuming after that cursor shows nothing old; a new arrival comes through.
-    let mut resumed = prov
-        .watch_inbox(WatchInboxRequest { after_cursor: first.cursor.clone(), ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(tokio::time::timeout(Duration::from_millis(600), resumed.message()).await.is_err());
-    let plan = crate::exchange::golden("valid", "DLTPLAN_202505_1370000018_43_1370000026_11_20250502090000.CSV");
-    let mut request = usage_request(&rid(), vec![plan]);
-    if let Some(b) = request.bundle.as_mut() {
-        b.kind = kaigo_proto::kaigo::careplan::v1::SendUnitKind::UsageTicketDelete as i32;
-        b.file_sequence = "20250502090000".to_owned();
-    }
-    let delete = care.send_bundle(request).await.unwrap().into_inner().bundle.unwrap();
-    let next = tokio::time::timeout(Duration::from_secs(5), resumed.message()).await.unwrap().unwrap().unwrap();
-    assert_eq!(next.bundle.unwrap().bundle_id, delete.bundle_id);
-    // A bundle whose id is older than the newest sent but whose transaction committed later
-    // (ids are taken before the commit) still comes through. (300 ms: after the resume cursor,
-    // which is more than the 600 ms wait above before the delete.)
-    let (secs, nanos) = uuid::Uuid::parse_str(&delete.bundle_id).unwrap().get_timestamp().unwrap().to_unix();
-    let earlier = secs * 1000 + u64::from(nanos / 1_000_000) - 300;
-    let late_id = uuid::Builder::from_unix_timestamp_millis(earlier, &[9; 10]).into_uuid().to_string();
-    let now = chrono::Utc::now();
-    let late = kaigo_careplan::store::entities::bundle::Model {
-        id: late_id.clone(),
-        sender_office: CARE.to_owned(),
-        sender_service_type: "43".to_owned(),
-        receiver_office: PROV.to_owned(),
-        receiver_service_type: "11".to_owned(),
-        service_month: "202505".to_owned(),
-        kind: kaigo_proto::kaigo::careplan::v1::SendUnitKind::UsageTicketDelete as i32,
-        file_sequence: "20250502090500".to_owned(),
-        content_hash: String::new(),
-        person_count: 0,
-        insurer_numbers: String::new(),
-        status: kaigo_proto::kaigo::careplan::v1::BundleStatus::Sent as i32,
-        sent_at: now,
-        sent_by_subject: "late".to_owned(),
-        delivered_at: None,
-        acknowledged_at: None,
-        acknowledged_by_subject: None,
-        acknowledge_note: String::new(),
-        request_id: rid(),
-    };
-    kaigo_careplan::store::insert_bundle(&server.conn, late, vec![]).await.unwrap();
-    let next = tokio::time::timeout(Duration::from_secs(5), resumed.message()).await.unwrap().unwrap().unwrap();
-    assert_eq!(next.bundle.unwrap().bundle_id, late_id);
-    assert!(tokio::time::timeout(Duration::from_millis(600), resumed.message()).await.is_err(), "sent once only");
-    drop(resumed);
-    // Someone else's inbox cannot be watched.
-    let err =
-        care.watch_inbox(WatchInboxRequest { office_number: PROV.to_owned(), ..Default::default() }).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::PermissionDenied);
     server.shutdown().await;
 }

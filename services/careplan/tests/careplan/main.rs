@@ -11,3 +11,4 @@ mod large;
 mod licences;
 mod parser_props;
 mod validate;
+mod watch;
