@@ -176,12 +176,17 @@ impl Api {
                 valid.dedup_by_key(|p| p.key);
                 if !header.dry_run && !valid.is_empty() {
                     match api.inner.store.import_chunk(&valid, &header.insurer_number).await {
-                        Ok((outcome, changed)) => {
+                        Ok((outcome, changed, created)) => {
                             totals.persons_created += outcome.created as i64;
                             totals.persons_changed += outcome.changed as i64;
                             totals.persons_unchanged += outcome.unchanged as i64;
                             for key in &changed {
                                 api.inner.cache.invalidate(key).await;
+                            }
+                            // A new person is at most cached as unknown: drop that here; other
+                            // replicas' negative entries expire within negative_ttl_ms.
+                            for key in &created {
+                                api.inner.cache.invalidate_local(key).await;
                             }
                         }
                         Err(err) => {

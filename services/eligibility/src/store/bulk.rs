@@ -76,17 +76,19 @@ fn same_periods(stored: &[Record], wanted: &[Period]) -> bool {
 impl Store {
     /// Applies one chunk in one transaction: creates new persons, updates changed ones
     /// (their differing periods are voided and the extract's inserted), skips identical ones.
-    /// Returns the outcome and the keys that changed (for cache invalidation).
+    /// Returns the outcome, the keys of changed persons (to invalidate everywhere) and of
+    /// created ones (only possibly cached as unknown: a negative entry, in L1, short-lived).
     pub async fn import_chunk(
         &self,
         rows: &[ImportPerson],
         recorded_by: &str,
-    ) -> Result<(ChunkOutcome, Vec<PersonKey>), DbErr> {
+    ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
         let txn = self.db().begin().await?;
         let postgres = kaigo_platform::db::is_postgres(&txn);
         let existing = load_existing(&txn, rows).await?;
         let mut outcome = ChunkOutcome::default();
         let mut changed = Vec::new();
+        let mut created = Vec::new();
         let mut new_people: Vec<&ImportPerson> = Vec::new();
         let mut record_rows: Vec<(i64, &Period)> = Vec::new();
         for row in rows {
@@ -147,7 +149,7 @@ impl Store {
             let ids = insert_persons(&txn, postgres, &new_people).await?;
             for (row, id) in new_people.iter().zip(ids) {
                 outcome.created += 1;
-                changed.push(row.key);
+                created.push(row.key);
                 record_rows.extend(row.periods.iter().map(|p| (id, p)));
             }
         }
@@ -164,7 +166,7 @@ impl Store {
             .await?;
         }
         txn.commit().await?;
-        Ok((outcome, changed))
+        Ok((outcome, changed, created))
     }
 }
 

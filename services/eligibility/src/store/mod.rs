@@ -126,10 +126,14 @@ impl Store {
         write::begin(txn, request_id, operation, request_hash).await
     }
 
-    /// Appends audit entries in one statement.
+    /// Appends audit entries: with COPY on PostgreSQL (an order of magnitude faster than
+    /// INSERT, so auditing keeps up with the hot path), one multi-row INSERT on SQLite.
     pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), DbErr> {
         if entries.is_empty() {
             return Ok(());
+        }
+        if kaigo_platform::db::is_postgres(&self.db) {
+            return self.copy_audit(entries).await;
         }
         let backend = self.db.get_database_backend();
         let postgres = kaigo_platform::db::is_postgres(&self.db);
@@ -169,6 +173,36 @@ impl Store {
         Ok(())
     }
 
+    async fn copy_audit(&self, entries: &[AuditEntry]) -> Result<(), DbErr> {
+        let to_db = |e: sqlx::Error| DbErr::Custom(format!("audit copy: {e}"));
+        let mut text = String::with_capacity(entries.len() * 96);
+        for e in entries {
+            let fields = [
+                e.at.to_rfc3339(),
+                copy_escape(e.caller_role),
+                copy_escape(&e.caller_org),
+                copy_escape(&e.caller_subject),
+                copy_escape(e.rpc),
+                copy_escape(&e.purpose),
+                e.key.insurer().to_owned(),
+                e.key.insured().to_owned(),
+                copy_escape(e.outcome),
+            ];
+            text.push_str(&fields.join("\t"));
+            text.push('\n');
+        }
+        let mut conn = self.db.get_postgres_connection_pool().acquire().await.map_err(to_db)?;
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY audit_log (at, caller_role, caller_org, caller_subject, rpc, purpose, insurer_number, insured_number, outcome) FROM STDIN",
+            )
+            .await
+            .map_err(to_db)?;
+        copy.send(text.into_bytes()).await.map_err(to_db)?;
+        copy.finish().await.map_err(to_db)?;
+        Ok(())
+    }
+
     /// How many audit entries exist for `key` (for operators and tests).
     pub async fn audit_count(&self, key: &PersonKey) -> Result<i64, DbErr> {
         let backend = self.db.get_database_backend();
@@ -181,6 +215,11 @@ impl Store {
         let row = self.db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         row.map(|r| r.try_get::<i64>("", "n")).transpose().map(|n| n.unwrap_or(0))
     }
+}
+
+/// Escapes a value for COPY's text format (backslash, tab, newline, carriage return).
+fn copy_escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// The insurance facts of a person row.
