@@ -349,6 +349,14 @@ impl Validate for RedisConfig {
         if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://")) {
             problems.add("redis.url", "must start with redis:// or rediss://");
         }
+        if self.cluster {
+            // Refused loudly rather than ignored: a single-node client against a cluster would
+            // fail on the first MOVED reply, far from the cause.
+            problems.add(
+                "redis.cluster",
+                "Redis Cluster is not supported by this version yet; point redis.url at a single primary",
+            );
+        }
     }
 }
 

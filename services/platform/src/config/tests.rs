@@ -82,3 +82,19 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn redis_cluster_is_refused_until_supported() {
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct WithRedis {
+        redis: RedisConfig,
+    }
+    impl Validate for WithRedis {
+        fn validate(&self, problems: &mut Problems) {
+            self.redis.validate(problems);
+        }
+    }
+    let err = ConfigSource::new().with_env("KAIGO_REDIS__CLUSTER", "true").load::<WithRedis>().unwrap_err();
+    assert_eq!(err.key, "redis.cluster");
+}
