@@ -158,6 +158,10 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration), Box::new(store::migration::DocumentsTablesMigration)]
+        vec![
+            Box::new(EventTablesMigration),
+            Box::new(store::migration::DocumentsTablesMigration),
+            Box::new(store::upload_migration::UploadSessionsMigration),
+        ]
     }
 }

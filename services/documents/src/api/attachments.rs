@@ -26,13 +26,15 @@ use crate::audit::AuditEntry;
 use crate::blob::storage::{BlobStore, BlobWriter, PendingGuard};
 use crate::domain::access;
 use crate::domain::fields::{self, MAX_LINE};
-use crate::domain::pdf::{PDF_MEDIA_TYPE, PdfSniffer};
+use crate::domain::pdf::PDF_MEDIA_TYPE;
 use crate::store::{self, entities::attachment};
+
+pub(super) use super::intake::{Intake, Received, bad};
 
 /// The most bytes one chunk message may carry.
 pub const MAX_CHUNK: usize = 1024 * 1024;
 
-fn to_proto(m: &attachment::Model) -> Attachment {
+pub(super) fn to_proto(m: &attachment::Model) -> Attachment {
     let role = m.uploaded_by_role.parse::<Role>().map(super::common::proto_role).unwrap_or_default();
     Attachment {
         attachment_id: m.id.clone(),
@@ -58,11 +60,11 @@ pub fn data_loss(reason: &'static str, message: &str) -> Status {
     Status::with_error_details(Code::DataLoss, message, details)
 }
 
-fn storage(err: object_store::Error) -> ApiError {
+pub(super) fn storage(err: object_store::Error) -> ApiError {
     ApiError::unavailable(err)
 }
 
-fn check_metadata(v: &mut Violations, m: &UploadMetadata, max: u64) {
+pub(super) fn check_metadata(v: &mut Violations, m: &UploadMetadata, max: u64) {
     check_request_id(v, "metadata.request_id", &m.request_id);
     let purpose = fields::code::<AttachmentPurpose>(v, "metadata.purpose", m.purpose, true);
     match purpose {
@@ -90,7 +92,7 @@ fn check_metadata(v: &mut Violations, m: &UploadMetadata, max: u64) {
 }
 
 /// May `caller` attach to this subject?
-async fn may_attach(api: &Inner, caller: &Caller, m: &UploadMetadata) -> Result<(), ApiError> {
+pub(super) async fn may_attach(api: &Inner, caller: &Caller, m: &UploadMetadata) -> Result<(), ApiError> {
     if m.purpose == AttachmentPurpose::Opinion as i32 {
         let Some(request) = store::get_request(&api.db, &m.subject_id).await.map_err(db)? else {
             return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
@@ -150,7 +152,23 @@ pub async fn upload(
         }
     };
     writer.finish().await.map_err(storage)?;
+    commit(api, caller, &meta, &id, received, guard, &idem).await
+}
 
+/// Stores the metadata of blob `id` (written and verified under its pending key) with the
+/// idempotency record in one transaction, then moves the blob to its final key. Shared by
+/// the streaming and the unary upload, so both leave the same rows and the same layout.
+pub(super) async fn commit(
+    api: &Inner,
+    caller: &Caller,
+    meta: &UploadMetadata,
+    id: &str,
+    received: Received,
+    guard: PendingGuard,
+    idem: &Idempotency<'_>,
+) -> Result<UploadAttachmentResponse, ApiError> {
+    let id = id.to_owned();
+    let org = caller_org(caller);
     let model = attachment::Model {
         id: id.clone(),
         purpose: meta.purpose,
@@ -192,11 +210,6 @@ fn interrupted() -> ApiError {
     ApiError::aborted("UPLOAD_INTERRUPTED", "the upload stream broke off; nothing was stored")
 }
 
-struct Received {
-    sha256_hex: String,
-    key_id: String,
-}
-
 /// Streams the chunks through the checks and the cipher into `writer`.
 async fn receive(
     api: &Inner,
@@ -205,17 +218,7 @@ async fn receive(
     stream: &mut (impl futures::Stream<Item = Result<UploadAttachmentRequest, Status>> + Unpin),
     writer: &mut BlobWriter,
 ) -> Result<Received, ApiError> {
-    let declared = u64::try_from(meta.size_bytes).unwrap_or(0);
-    let mut encryptor = api.keys.encryptor(id);
-    writer.write(encryptor.header()).await.map_err(storage)?;
-    let mut sniffer = PdfSniffer::new();
-    let mut hasher = Sha256::new();
-    let mut received = 0u64;
-    let bad = |field: &str, why: &str| {
-        let mut v = Violations::new();
-        v.add(field, why);
-        ApiError::invalid_argument(v)
-    };
+    let mut intake = Intake::start(api, id, meta, writer).await?;
     while let Some(message) = stream.next().await {
         let message = message.map_err(|_| interrupted())?;
         let chunk = match message.payload {
@@ -226,26 +229,9 @@ async fn receive(
         if chunk.len() > MAX_CHUNK {
             return Err(bad("chunk", "at most 1 MiB per message"));
         }
-        received += chunk.len() as u64;
-        if received > declared {
-            return Err(bad("metadata.size_bytes", "more bytes arrived than declared"));
-        }
-        sniffer.push(&chunk).map_err(|e| bad("chunk", e.message()))?;
-        hasher.update(&chunk);
-        for frame in encryptor.push(&chunk) {
-            writer.write(frame).await.map_err(storage)?;
-        }
+        intake.push(&chunk, writer).await?;
     }
-    if received < declared {
-        return Err(bad("metadata.size_bytes", "fewer bytes arrived than declared: the upload is truncated"));
-    }
-    sniffer.finish().map_err(|e| bad("chunk", e.message()))?;
-    let digest = hex::encode(hasher.finalize());
-    if !meta.sha256_hex.is_empty() && meta.sha256_hex != digest {
-        return Err(bad("metadata.sha256_hex", "the content does not match this digest: corrupted in transit"));
-    }
-    writer.write(encryptor.finish()).await.map_err(storage)?;
-    Ok(Received { sha256_hex: digest, key_id: api.keys.active_id().to_owned() })
+    intake.finish(api, meta, writer).await
 }
 
 /// Who may read an attachment, and whose record it belongs to.

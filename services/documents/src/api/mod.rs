@@ -3,8 +3,10 @@
 
 mod attachments;
 mod common;
+mod intake;
 mod opinions;
 mod requests;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -153,6 +155,30 @@ impl DocumentService for Api {
     ) -> Result<Response<UploadAttachmentResponse>, Status> {
         let caller = caller(&request)?;
         Ok(Response::new(attachments::upload(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn start_attachment_upload(
+        &self,
+        request: Request<StartAttachmentUploadRequest>,
+    ) -> Result<Response<StartAttachmentUploadResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(uploads::start(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn append_attachment_chunk(
+        &self,
+        request: Request<AppendAttachmentChunkRequest>,
+    ) -> Result<Response<AppendAttachmentChunkResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(uploads::append(&self.inner, &caller, request.into_inner()).await?))
+    }
+
+    async fn finish_attachment_upload(
+        &self,
+        request: Request<FinishAttachmentUploadRequest>,
+    ) -> Result<Response<FinishAttachmentUploadResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(uploads::finish(&self.inner, &caller, request.into_inner()).await?))
     }
 
     async fn get_attachment(

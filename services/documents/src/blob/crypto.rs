@@ -94,6 +94,13 @@ impl Keyring {
         }
     }
 
+    /// An encryptor with key `kid` (an upload session keeps the key it started with, so a
+    /// rotation mid-upload does not mix keys); `None` when the key is not configured.
+    pub fn encryptor_with(&self, kid: &str, blob_id: &str) -> Option<Encryptor> {
+        let cipher = self.keys.get(kid)?.clone();
+        Some(Encryptor { cipher, kid: kid.to_owned(), blob_id: blob_id.to_owned(), index: 0, buf: BytesMut::new() })
+    }
+
     /// A decryptor for blob `blob_id` written with key `kid`; `None` when the key is not
     /// configured any more.
     pub fn decryptor(&self, kid: &str, blob_id: &str) -> Option<Decryptor> {

@@ -47,6 +47,8 @@ pub struct BlobStore {
 
 const PENDING: &str = "pending";
 const FINAL: &str = "attachments";
+/// Parts of unary uploads: `uploads/<upload id>/<offset, 20 digits>`.
+const PARTS: &str = "uploads";
 /// Parts in flight per upload (memory: `part_size` × this).
 const PARTS_IN_FLIGHT: usize = 2;
 
@@ -138,6 +140,38 @@ impl BlobStore {
             }
         }
         Ok(None)
+    }
+
+    /// Where the part starting at `offset` of upload session `upload_id` lives.
+    pub fn part_key(upload_id: &str, offset: u64) -> Path {
+        Path::from(format!("{PARTS}/{upload_id}/{offset:020}"))
+    }
+
+    /// Stores one (encrypted, at most ~1 MiB) part of an upload session.
+    pub async fn put_part(&self, upload_id: &str, offset: u64, bytes: Bytes) -> object_store::Result<()> {
+        self.store.put(&Self::part_key(upload_id, offset), bytes.into()).await.map(|_| ())
+    }
+
+    /// Reads one part; `None` when it is missing.
+    pub async fn read_part(&self, upload_id: &str, offset: u64) -> object_store::Result<Option<Bytes>> {
+        match self.store.get(&Self::part_key(upload_id, offset)).await {
+            Ok(result) => result.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes every part of an upload session.
+    pub async fn delete_parts(&self, upload_id: &str) -> object_store::Result<()> {
+        let prefix = Path::from(format!("{PARTS}/{upload_id}"));
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        for meta in metas {
+            match self.store.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Lists pending blobs older than `age`, by id.

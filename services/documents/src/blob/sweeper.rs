@@ -1,4 +1,5 @@
-//! Removes pending blobs whose upload never committed, and finishes moving those that did.
+//! Removes pending blobs whose upload never committed, and finishes moving those that did;
+//! removes unary upload sessions left idle, with their parts.
 
 use std::time::Duration;
 
@@ -24,6 +25,13 @@ pub async fn sweep_once(db: &DatabaseConnection, blobs: &BlobStore, age: Duratio
             }
             Err(err) => return Err(err.to_string()),
         }
+    }
+    // Unary upload sessions idle for as long: their parts, then their row.
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+    for id in store::uploads::idle_since(db, cutoff).await.map_err(|e| e.to_string())? {
+        blobs.delete_parts(&id).await.map_err(|e| e.to_string())?;
+        store::uploads::delete(db, &id).await.map_err(|e| e.to_string())?;
+        deleted += 1;
     }
     Ok((deleted, promoted))
 }

@@ -155,3 +155,31 @@ pub mod audit {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// An unfinished unary upload.
+pub mod upload_session {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "upload_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub request_id: String,
+        pub caller_org: String,
+        pub caller_role: String,
+        pub caller_subject: String,
+        /// The encoded `UploadMetadata` of the Start request.
+        pub metadata: Vec<u8>,
+        /// The key the parts are encrypted with.
+        pub key_id: String,
+        pub received_bytes: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

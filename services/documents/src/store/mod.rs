@@ -3,6 +3,8 @@
 
 pub mod entities;
 pub mod migration;
+pub mod upload_migration;
+pub mod uploads;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;

@@ -74,7 +74,7 @@ fn peak_rss() -> u64 {
 }
 
 /// Files under the storage directory (blobs, pending or final).
-fn stored_files(dir: &std::path::Path) -> Vec<String> {
+pub fn stored_files(dir: &std::path::Path) -> Vec<String> {
     fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();

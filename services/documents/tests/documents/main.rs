@@ -8,3 +8,4 @@ mod dev;
 mod flow;
 mod harness;
 mod s3;
+mod uploads;
