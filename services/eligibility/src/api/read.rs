@@ -55,13 +55,6 @@ fn purpose_name(purpose: i32) -> String {
         .unwrap_or_else(|_| "PURPOSE_UNSPECIFIED".to_owned())
 }
 
-fn unwrap_details<T>(
-    d: pb::eligibility_record::Details,
-    pick: fn(pb::eligibility_record::Details) -> Option<T>,
-) -> Option<T> {
-    pick(d)
-}
-
 impl Api {
     async fn audit(&self, caller: &Caller, rpc: &'static str, purpose: &str, key: PersonKey, outcome: &'static str) {
         self.inner
@@ -140,11 +133,9 @@ impl Api {
         let visible: Visibility = access::visibility(caller, registered_office, q.has_consent);
         let mut withheld = Vec::new();
         if visible.certificate {
-            result.certification = assessment.certification.and_then(|r| {
-                unwrap_details(convert::details_to_wire(r), |d| match d {
-                    pb::eligibility_record::Details::Certification(c) => Some(c),
-                    _ => None,
-                })
+            result.certification = assessment.certification.and_then(|r| match convert::details_to_wire(r) {
+                pb::eligibility_record::Details::Certification(c) => Some(c),
+                _ => None,
             });
             result.benefit_restrictions = assessment
                 .restrictions

@@ -91,6 +91,25 @@ impl Api {
         }
     }
 
+    /// The common end of every record write: bump the person's version, answer with the
+    /// record, store the answer for retries and commit.
+    #[allow(clippy::too_many_arguments)] // the parts of one write, passed once each
+    async fn finish_record(
+        &self,
+        mut tx: WriteTx,
+        key: &PersonKey,
+        person: &person::Model,
+        row: &crate::store::record::Model,
+        request_id: &str,
+        operation: &'static str,
+        request: &impl Message,
+    ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
+        let version = tx.touch_person(key, person).await.map_err(db_error)?;
+        let response = RecordResponse { record: Some(record_to_wire(row)?), person_version: version };
+        let response = self.finish(tx, response, request_id, operation, request).await?;
+        Ok((response.record, response.person_version))
+    }
+
     fn authorize_write(caller: &Caller, key: &PersonKey) -> Result<(), ApiError> {
         if access::may_write(caller, key.insurer()) {
             Ok(())
@@ -174,10 +193,7 @@ impl Api {
         validity::check_record(&existing, &detail, start, end, None, &self.inner.rules).map_err(rule_error)?;
         let author = Author { caller, reason: "" };
         let row = tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(db_error)?;
-        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
-        let response = RecordResponse { record: Some(record_to_wire(&row)?), person_version: version };
-        let response = self.finish(tx, response, request_id, operation, request).await?;
-        Ok((response.record, response.person_version))
+        self.finish_record(tx, &key, &person, &row, request_id, operation, request).await
     }
 
     pub(super) async fn correct(
@@ -227,10 +243,7 @@ impl Api {
         let new = tx.insert_record(person.id, &detail, start, end, Some(record_id), &author).await.map_err(db_error)?;
         let old_end = old.end_date;
         tx.update_record(old, SUPERSEDED, old_end, Some(new.id)).await.map_err(db_error)?;
-        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
-        let response = RecordResponse { record: Some(record_to_wire(&new)?), person_version: version };
-        let response = self.finish(tx, response, &r.request_id, "CorrectRecord", &r).await?;
-        Ok((response.record, response.person_version))
+        self.finish_record(tx, &key, &person, &new, &r.request_id, "CorrectRecord", &r).await
     }
 
     pub(super) async fn close(
@@ -263,10 +276,7 @@ impl Api {
             ));
         }
         let updated = tx.update_record(row, ACTIVE, Some(end), None).await.map_err(db_error)?;
-        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
-        let response = RecordResponse { record: Some(record_to_wire(&updated)?), person_version: version };
-        let response = self.finish(tx, response, &r.request_id, "CloseRecord", &r).await?;
-        Ok((response.record, response.person_version))
+        self.finish_record(tx, &key, &person, &updated, &r.request_id, "CloseRecord", &r).await
     }
 
     pub(super) async fn void(
@@ -292,10 +302,7 @@ impl Api {
         let row = active_row(&tx, person.id, record_id).await?;
         let end = row.end_date;
         let updated = tx.update_record(row, VOIDED, end, None).await.map_err(db_error)?;
-        let version = tx.touch_person(&key, &person).await.map_err(db_error)?;
-        let response = RecordResponse { record: Some(record_to_wire(&updated)?), person_version: version };
-        let response = self.finish(tx, response, &r.request_id, "VoidRecord", &r).await?;
-        Ok((response.record, response.person_version))
+        self.finish_record(tx, &key, &person, &updated, &r.request_id, "VoidRecord", &r).await
     }
 }
 

@@ -200,9 +200,10 @@ async fn load_existing(
     for r in &records {
         by_person.entry(r.person_id).or_default().push(to_domain(r)?);
     }
+    // One lookup per person, not a scan of the chunk per person (chunks hold thousands).
+    let keys: HashMap<&str, PersonKey> = rows.iter().map(|r| (r.key.insured(), r.key)).collect();
     for p in people {
-        let key = rows.iter().find(|r| r.key.insured() == p.insured_number).map(|r| r.key);
-        if let Some(key) = key {
+        if let Some(&key) = keys.get(p.insured_number.as_str()) {
             let records = by_person.remove(&p.id).unwrap_or_default();
             out.insert(key, (p, records));
         }
