@@ -1,0 +1,184 @@
+// Shared building blocks: page heading (takes focus after navigation), labelled
+// fields with their API errors linked by aria-describedby, and the error summary.
+import { Code } from "@connectrpc/connect";
+import { useEffect, useRef, type ReactNode } from "react";
+import { fmt, useMessages } from "./i18n";
+import { shellMessages } from "./messages";
+import { inputId, problemsFor, unclaimed, type ApiProblem } from "./errors";
+
+/** The page's h1: sets the document title and moves focus to it when the page opens. */
+export function PageHeading({ children, title }: { children: ReactNode; title: string }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  const app = useMessages(shellMessages).appName;
+  useEffect(() => {
+    document.title = `${title} — ${app}`;
+  }, [title, app]);
+  useEffect(() => {
+    ref.current?.focus();
+  }, []);
+  return (
+    <h1 ref={ref} tabIndex={-1}>
+      {children}
+    </h1>
+  );
+}
+
+export interface FieldProps {
+  /** Scope of ids on the page (e.g. "elig"). */
+  scope: string;
+  /** API field path this input feeds; its violations are shown beside it. */
+  field: string;
+  /** Extra API paths whose violations belong to this input too. */
+  alsoFields?: readonly string[];
+  label: string;
+  hint?: string;
+  problem?: ApiProblem | null;
+  required?: boolean;
+  /** Renders the control with the id and ARIA attributes it must carry. */
+  children: (props: {
+    id: string;
+    name: string;
+    "aria-describedby"?: string;
+    "aria-invalid"?: boolean;
+    required?: boolean;
+  }) => ReactNode;
+}
+
+export function Field({ scope, field, alsoFields, label, hint, problem, required, children }: FieldProps) {
+  const id = inputId(scope, field);
+  const errs = problemsFor(problem, [field, ...(alsoFields ?? [])]);
+  const hintId = hint ? `${id}-hint` : undefined;
+  const errId = errs.length ? `${id}-error` : undefined;
+  const describedBy = [hintId, errId].filter(Boolean).join(" ") || undefined;
+  return (
+    <div className={errs.length ? "field field-invalid" : "field"}>
+      <label htmlFor={id}>
+        {label}
+        {required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      {hint ? (
+        <p className="hint" id={hintId}>
+          {hint}
+        </p>
+      ) : null}
+      {errs.length ? (
+        <ul className="field-error" id={errId} data-field={field}>
+          {errs.map((e, i) => (
+            <li key={i}>
+              {e.description}
+              {e.reason ? <span className="reason"> ({e.reason})</span> : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {children({
+        id,
+        name: field,
+        "aria-describedby": describedBy,
+        "aria-invalid": errs.length ? true : undefined,
+        required,
+      })}
+    </div>
+  );
+}
+
+function codeText(m: typeof shellMessages.ja, code: Code): string {
+  switch (code) {
+    case Code.InvalidArgument:
+      return m.code_invalid_argument;
+    case Code.PermissionDenied:
+      return m.code_permission_denied;
+    case Code.NotFound:
+      return m.code_not_found;
+    case Code.FailedPrecondition:
+      return m.code_failed_precondition;
+    case Code.Aborted:
+      return m.code_aborted;
+    case Code.AlreadyExists:
+      return m.code_already_exists;
+    case Code.Unavailable:
+      return m.code_unavailable;
+    case Code.Unauthenticated:
+      return m.code_unauthenticated;
+    case Code.ResourceExhausted:
+      return m.code_resource_exhausted;
+    case Code.DeadlineExceeded:
+      return m.code_deadline_exceeded;
+    default:
+      return m.code_other;
+  }
+}
+
+/**
+ * The error of a call: a localized headline, the server's reason, precondition
+ * details, and links to the fields that have errors (those not shown beside an
+ * input on this screen are listed here in full).
+ */
+export function ProblemAlert({
+  problem,
+  scope,
+  claimed = [],
+}: {
+  problem: ApiProblem | null | undefined;
+  scope?: string;
+  claimed?: readonly string[];
+}) {
+  const m = useMessages(shellMessages);
+  if (!problem) return null;
+  const orphans = unclaimed(problem, claimed);
+  const linked = problem.fields.filter((f) => !orphans.includes(f));
+  return (
+    <div className="alert alert-error" role="alert" data-testid="problem">
+      <p className="alert-title">
+        <strong>{codeText(m, problem.code)}</strong>
+        {problem.reason ? <span className="reason"> ({problem.reason})</span> : null}
+      </p>
+      {problem.code !== Code.InvalidArgument && problem.message ? <p>{problem.message}</p> : null}
+      {problem.preconditions.length ? (
+        <ul>
+          {problem.preconditions.map((p, i) => (
+            <li key={i}>
+              {p.description} <span className="reason">({p.type}{p.subject ? `: ${p.subject}` : ""})</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {linked.length && scope ? (
+        <>
+          <p>{m.fieldErrors}</p>
+          <ul>
+            {[...new Set(linked.map((f) => f.field))].map((f) => {
+              const c = claimed.find((x) => f === x || f.startsWith(x + ".") || f.startsWith(x + "[")) ?? f;
+              return (
+                <li key={f}>
+                  <a href={`#${inputId(scope, c)}`}>{f}</a>
+                </li>
+              );
+            })}
+          </ul>
+        </>
+      ) : null}
+      {orphans.length ? (
+        <ul>
+          {orphans.map((f, i) => (
+            <li key={i}>
+              <code>{f.field}</code>: {f.description}
+              {f.reason ? <span className="reason"> ({f.reason})</span> : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+export function Loading() {
+  const m = useMessages(shellMessages);
+  return (
+    <p role="status" className="loading">
+      {m.loading}
+    </p>
+  );
+}
+
+export { fmt };

@@ -1,0 +1,24 @@
+// The screens of the app, in menu order. Each lives in its own folder with its own
+// components and messages (ja + en); add a screen by adding one entry here.
+import { lazy } from "react";
+import type { ScreenDef } from "./types";
+
+export const screens: readonly ScreenDef[] = [
+  {
+    id: "eligibility",
+    path: "/eligibility",
+    roles: ["insurer", "care_office", "service_provider", "medical_institution", "operator"],
+    title: { ja: "資格確認", en: "Eligibility" },
+    component: lazy(() => import("./eligibility/EligibilityScreen")),
+  },
+];
+
+/** The screen owning a path, with the rest of the path. */
+export function screenFor(path: string): { screen: ScreenDef; subpath: string } | null {
+  for (const screen of screens) {
+    if (path === screen.path || path.startsWith(screen.path + "/")) {
+      return { screen, subpath: path.slice(screen.path.length) };
+    }
+  }
+  return null;
+}
