@@ -11,6 +11,13 @@ export const screens: readonly ScreenDef[] = [
     title: { ja: "資格確認", en: "Eligibility" },
     component: lazy(() => import("./eligibility/EligibilityScreen")),
   },
+  {
+    id: "applications",
+    path: "/applications",
+    roles: ["insurer", "care_office"],
+    title: { ja: "申請状況", en: "Applications" },
+    component: lazy(() => import("./applications/ApplicationsScreen")),
+  },
 ];
 
 /** The screen owning a path, with the rest of the path. */

@@ -1,0 +1,10 @@
+// 申請状況: the list (urgency order) and, under /applications/<id>, the live detail.
+import type { ScreenProps } from "../types";
+import { ApplicationDetail } from "./ApplicationDetail";
+import { ApplicationList } from "./ApplicationList";
+
+export default function ApplicationsScreen({ subpath }: ScreenProps) {
+  const id = subpath.replace(/^\//, "");
+  if (id) return <ApplicationDetail key={id} applicationId={decodeURIComponent(id)} />;
+  return <ApplicationList />;
+}
