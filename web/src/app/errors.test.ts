@@ -46,9 +46,9 @@ describe("toProblem", () => {
       BadRequestSchema,
       create(BadRequestSchema, { fieldViolations: [{ field: "as_of", description: "future" }] }),
     );
-    const e = new ConnectError("x", Code.InvalidArgument, undefined, [
-      { type: "google.rpc.BadRequest", value: bin },
-    ]);
+    // As the transport hands them over: type name + binary value.
+    const raw = [{ type: "google.rpc.BadRequest", value: bin }];
+    const e = new ConnectError("x", Code.InvalidArgument, undefined, raw as never);
     expect(toProblem(e).fields).toEqual([{ field: "as_of", reason: "", description: "future" }]);
   });
 });
