@@ -7,7 +7,7 @@ export const screens: readonly ScreenDef[] = [
   {
     id: "eligibility",
     path: "/eligibility",
-    roles: ["insurer", "care_office", "service_provider", "medical_institution", "operator"],
+    roles: ["insurer", "care_office", "service_provider", "medical_institution"],
     title: { ja: "資格確認", en: "Eligibility" },
     component: lazy(() => import("./eligibility/EligibilityScreen")),
   },

@@ -1,0 +1,67 @@
+import { expect, test } from "@playwright/test";
+import { CertificationService } from "../src/gen/kaigo/certification/v1/certification_service_pb";
+import { SurveyState } from "../src/gen/kaigo/certification/v1/application_pb";
+import { apiAs, screenshot, signIn, todayJst } from "./support";
+
+test("a care office watches its application advance while the insurer records a step", async ({ page }) => {
+  const office = await apiAs(CertificationService, "care_office");
+  const insurer = await apiAs(CertificationService, "insurer");
+  const { applications } = await office.listApplications({ orderBy: "urgency" });
+  const seeded = applications.find((a) => a.insurerNumber === "435073" && a.insuredNumber === "0000000001");
+  expect(seeded, "kaigo dev seeds an application the care office acts for").toBeTruthy();
+  const id = seeded!.applicationId;
+
+  await signIn(page, "care_office");
+  await page.getByRole("link", { name: "申請状況" }).click();
+  const row = page.locator(`tr[data-application-id="${id}"]`);
+  await expect(row).toBeVisible();
+  // Urgency order: overdue first, then at risk, then the rest.
+  const rank: Record<string, number> = { overdue: 0, at_risk: 1 };
+  const ranks = await page
+    .locator("tr[data-application-id] [data-deadline]")
+    .evaluateAll((els) => els.map((e) => e.getAttribute("data-deadline")!));
+  const order = ranks.map((s) => rank[s] ?? 2);
+  expect(order).toEqual([...order].sort((a, b) => a - b));
+  await screenshot(page, "applications");
+
+  await row.getByRole("link").click();
+  await expect(page).toHaveURL(new RegExp(`/applications/${id}$`));
+  await expect(page.getByRole("heading", { level: 1, name: "申請の詳細" })).toBeFocused();
+  const timeline = page.getByTestId("timeline");
+  await expect(timeline.locator("li").first()).toContainText("申請受付");
+  await expect(page.locator('[data-live="live"]')).toBeVisible();
+  const before = await timeline.locator("li").count();
+
+  // Another client (the insurer) completes the survey if it is not yet completed.
+  const { application } = await insurer.getApplication({ applicationId: id });
+  if (application!.survey?.state !== SurveyState.COMPLETED) {
+    await insurer.recordSurveyCompleted({
+      requestId: crypto.randomUUID(),
+      applicationId: id,
+      expectedVersion: application!.version,
+      completedDate: todayJst(),
+      result: { standardTimeTenthMinutes: 612 },
+    });
+    // The new step arrives over the stream, without a reload.
+    await expect(timeline.locator("li")).toHaveCount(before + 1);
+    await expect(timeline.locator("li").last()).toContainText("認定調査の完了");
+    await expect(page.getByTestId("survey")).toHaveText("完了");
+  }
+  const after = await insurer.getApplication({ applicationId: id });
+  // Then the insurer issues a delay notice: it arrives too.
+  await insurer.issueDelayNotice({
+    requestId: crypto.randomUUID(),
+    applicationId: id,
+    expectedVersion: after.application!.version,
+    noticeDate: todayJst(),
+    expectedDecisionDate: {
+      year: after.application!.deadlineDate!.year + 1,
+      month: after.application!.deadlineDate!.month,
+      day: 1,
+    },
+    reason: 2,
+  });
+  await expect(timeline.locator("li").last()).toContainText("延期通知");
+  await expect(page.getByTestId("progress")).toContainText("処理見込日");
+  await screenshot(page, "application-detail");
+});

@@ -1,0 +1,69 @@
+// Helpers for the browser tests: dev tokens, a second gRPC-Web client from Node (the
+// same generated client the screens use), sign-in through the dev page, screenshots.
+import { expect, type Page } from "@playwright/test";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import type { DescService } from "@bufbuild/protobuf";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const baseURL = process.env.KAIGO_BASE_URL ?? "http://127.0.0.1:50051";
+const webDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface Identity {
+  id: string;
+  role: string;
+  label_ja: string;
+  label_en: string;
+  insurer_number?: string;
+  office_number?: string;
+  institution_code?: string;
+}
+
+export async function identities(): Promise<Identity[]> {
+  const res = await fetch(`${baseURL}/auth/dev/identities`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Identity[];
+}
+
+export async function devToken(identity: string): Promise<string> {
+  const res = await fetch(`${baseURL}/auth/dev/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ identity }),
+  });
+  expect(res.status, `POST /auth/dev/token ${identity}`).toBe(200);
+  const body = (await res.json()) as { token: string; expires_at: number };
+  expect(body.expires_at).toBeGreaterThan(Date.now() / 1000);
+  return body.token;
+}
+
+/** A client of one service as `identity`, over gRPC-Web like the browser. */
+export async function apiAs<T extends DescService>(service: T, identity: string): Promise<Client<T>> {
+  const token = await devToken(identity);
+  const bearer: Interceptor = (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+  return createClient(service, createGrpcWebTransport({ baseUrl: baseURL, interceptors: [bearer] }));
+}
+
+/** Signs in through the dev page as `identity` and waits for the shell. */
+export async function signIn(page: Page, identity: string): Promise<void> {
+  await page.goto("/");
+  await page.locator(`button[data-identity="${identity}"]`).click();
+  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = join(webDir, "screenshots");
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
+
+/** Today's date in JST as google.type.Date fields. */
+export function todayJst(): { year: number; month: number; day: number } {
+  const d = new Date(Date.now() + 9 * 3600 * 1000);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
+}
