@@ -4,9 +4,9 @@ import { identities, screenshot, signIn } from "./support";
 // What each role finds in the menu (the screens registered for it).
 const MENU: Record<string, string[]> = {
   insurer: ["資格確認", "申請状況"],
-  care_office: ["資格確認", "申請状況"],
-  service_provider: ["資格確認"],
-  medical_institution: ["資格確認"],
+  care_office: ["資格確認", "申請状況", "助成金"],
+  service_provider: ["資格確認", "助成金"],
+  medical_institution: ["資格確認", "助成金"],
   operator: [],
 };
 

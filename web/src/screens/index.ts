@@ -18,6 +18,13 @@ export const screens: readonly ScreenDef[] = [
     title: { ja: "申請状況", en: "Applications" },
     component: lazy(() => import("./applications/ApplicationsScreen")),
   },
+  {
+    id: "subsidies",
+    path: "/subsidies",
+    roles: ["care_office", "service_provider", "medical_institution"],
+    title: { ja: "助成金", en: "Subsidies" },
+    component: lazy(() => import("./subsidies/SubsidiesScreen")),
+  },
 ];
 
 /** The screen owning a path, with the rest of the path. */

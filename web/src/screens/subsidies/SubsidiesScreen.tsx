@@ -1,0 +1,310 @@
+// 助成金: costs in, the eligible amount and its itemised explanation out as the user
+// types (CalculateSubsidy, debounced), then a draft is created and submitted.
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { SubsidyService } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
+import {
+  CareOfficeCostsSchema,
+  InstitutionType,
+  MedicalInstitutionCostsSchema,
+  type Programme,
+  type SubsidyCalculation,
+} from "../../gen/kaigo/subsidies/v1/subsidy_pb";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { CalculateSubsidyRequestSchema } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
+import { useClient } from "../../app/api";
+import { Field, Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { inputId, problemsFor, toProblem, type ApiProblem } from "../../app/errors";
+import { fmt, useLang, useMessages } from "../../app/i18n";
+import { formatDate, requestId, yen } from "../../app/labels";
+import type { ScreenProps } from "../types";
+import { messages } from "./messages";
+
+const SCOPE = "subsidy";
+
+/** The API reports a cost field as "care_office.x" (calculation), "application.care_office.x"
+ * (application writes) or "x" (rules): all belong to the same input. */
+function paths(kind: "care_office" | "medical_institution", name: string): string[] {
+  return [`${kind}.${name}`, `application.${kind}.${name}`, name];
+}
+
+function int(v: string): number {
+  const n = Number(v.replace(/[,\s]/g, ""));
+  return Number.isFinite(n) ? Math.trunc(n) : NaN;
+}
+
+type Costs = MessageInitShape<typeof CalculateSubsidyRequestSchema>["costs"];
+
+export default function SubsidiesScreen({ session }: ScreenProps) {
+  const m = useMessages(messages);
+  const { lang } = useLang();
+  const client = useClient(SubsidyService);
+  const medical = session.claims.role === "medical_institution";
+  const kind = medical ? "medical_institution" : "care_office";
+
+  const [programmes, setProgrammes] = useState<Programme[] | null>(null);
+  const [programmeId, setProgrammeId] = useState("");
+  const [office, setOffice] = useState(session.claims.office_number ?? "");
+  const [categories, setCategories] = useState<string[]>([]);
+  const [quantity, setQuantity] = useState("0");
+  const [unitPrice, setUnitPrice] = useState("0");
+  const [connection, setConnection] = useState("0");
+  const [setup, setSetup] = useState("0");
+  const [institution, setInstitution] = useState(session.claims.institution_code ?? "");
+  const [instType, setInstType] = useState<InstitutionType>(InstitutionType.CLINIC);
+  const [beds, setBeds] = useState("0");
+  const [software, setSoftware] = useState("0");
+
+  const [calc, setCalc] = useState<SubsidyCalculation | null>(null);
+  const [calcProblem, setCalcProblem] = useState<ApiProblem | null>(null);
+  const [calculating, setCalculating] = useState(false);
+  const [submitProblem, setSubmitProblem] = useState<ApiProblem | null>(null);
+  const [submitted, setSubmitted] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const seq = useRef(0);
+
+  useEffect(() => {
+    (async () => {
+      try {
+        const res = await client.listProgrammes({});
+        setProgrammes(res.programmes);
+        if (res.programmes[0]) setProgrammeId(res.programmes[0].programmeId);
+      } catch (e) {
+        setCalcProblem(toProblem(e));
+        setProgrammes([]);
+      }
+    })();
+  }, [client]);
+
+  const programme = programmes?.find((p) => p.programmeId === programmeId);
+
+  const costs: Costs = useMemo(() => {
+    if (medical) {
+      const c = create(MedicalInstitutionCostsSchema, {
+        institutionCode: institution.trim(),
+        institutionType: instType,
+        beds: int(beds) || 0,
+        softwareChangeCostYen: BigInt(int(software) || 0),
+      });
+      return { case: "medicalInstitution", value: c };
+    }
+    const q = int(quantity) || 0;
+    const c = create(CareOfficeCostsSchema, {
+      officeNumber: office.trim(),
+      categoryIds: categories,
+      readers: q > 0 || int(unitPrice) > 0 ? [{ quantity: q, unitPriceYen: BigInt(int(unitPrice) || 0) }] : [],
+      connectionSupportCostYen: BigInt(int(connection) || 0),
+      careplanSetupCostYen: BigInt(int(setup) || 0),
+    });
+    return { case: "careOffice", value: c };
+  }, [medical, institution, instType, beds, software, office, categories, quantity, unitPrice, connection, setup]);
+
+  // Recalculate 300 ms after the last change; only the newest answer is shown.
+  useEffect(() => {
+    if (!programmeId) return;
+    const mine = ++seq.current;
+    setCalculating(true);
+    const t = window.setTimeout(async () => {
+      try {
+        const res = await client.calculateSubsidy({ programmeId, costs });
+        if (mine !== seq.current) return;
+        setCalc(res.calculation ?? null);
+        setCalcProblem(null);
+      } catch (e) {
+        if (mine !== seq.current) return;
+        setCalc(null);
+        setCalcProblem(toProblem(e));
+      } finally {
+        if (mine === seq.current) setCalculating(false);
+      }
+    }, 300);
+    return () => window.clearTimeout(t);
+  }, [client, programmeId, costs]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setSubmitProblem(null);
+    setSubmitted(null);
+    try {
+      const created = await client.createApplication({
+        requestId: requestId(),
+        application: { programmeId, costs },
+      });
+      const draft = created.application!;
+      const res = await client.submitApplication({
+        requestId: requestId(),
+        applicationId: draft.applicationId,
+        expectedVersion: draft.version,
+      });
+      setSubmitted(fmt(m.submitted, { status: m[`status_${res.application?.status}` as keyof typeof m] ?? "" }));
+    } catch (err) {
+      setSubmitProblem(toProblem(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const problem = submitProblem ?? calcProblem;
+  const claimed = [
+    "programme_id",
+    ...(medical
+      ? ["institution_code", "institution_type", "beds", "software_change_cost_yen"].flatMap((n) => paths(kind, n))
+      : ["office_number", "category_ids", "readers", "connection_support_cost_yen", "careplan_setup_cost_yen"].flatMap(
+          (n) => paths(kind, n),
+        )),
+  ];
+  const field = (name: string) => {
+    const [first, ...rest] = paths(kind, name);
+    return { field: first, alsoFields: rest };
+  };
+
+  if (programmes === null) return <Loading />;
+  return (
+    <>
+      <PageHeading title={m.title}>{m.title}</PageHeading>
+      <p>{m.lead}</p>
+      {programmes.length === 0 ? <p>{m.noProgramme}</p> : null}
+      <form onSubmit={submit} noValidate autoComplete="off">
+        <div className="form-grid">
+          <Field scope={SCOPE} field="programme_id" label={m.programme} problem={problem} required
+            hint={programme ? fmt(m.deadline, { date: formatDate(programme.applicationDeadline, lang) }) : undefined}>
+            {(p) => (
+              <select {...p} value={programmeId} onChange={(e) => setProgrammeId(e.target.value)}>
+                {programmes.map((pr) => (
+                  <option key={pr.programmeId} value={pr.programmeId}>
+                    {pr.title}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        {medical ? (
+          <div className="form-grid">
+            <Field scope={SCOPE} {...field("institution_code")} label={m.institutionCode} problem={problem} required>
+              {(p) => <input {...p} inputMode="numeric" value={institution} onChange={(e) => setInstitution(e.target.value)} />}
+            </Field>
+            <Field scope={SCOPE} {...field("institution_type")} label={m.institutionType} problem={problem} required>
+              {(p) => (
+                <select {...p} value={instType} onChange={(e) => setInstType(Number(e.target.value))}>
+                  <option value={InstitutionType.CLINIC}>{m.clinic}</option>
+                  <option value={InstitutionType.HOSPITAL}>{m.hospital}</option>
+                </select>
+              )}
+            </Field>
+            <Field scope={SCOPE} {...field("beds")} label={m.beds} problem={problem}>
+              {(p) => <input {...p} inputMode="numeric" value={beds} onChange={(e) => setBeds(e.target.value)} />}
+            </Field>
+            <Field scope={SCOPE} {...field("software_change_cost_yen")} label={m.software} problem={problem} required>
+              {(p) => <input {...p} inputMode="numeric" value={software} onChange={(e) => setSoftware(e.target.value)} />}
+            </Field>
+          </div>
+        ) : (
+          <>
+            <div className="form-grid">
+              <Field scope={SCOPE} {...field("office_number")} label={m.officeNumber} problem={problem} required>
+                {(p) => <input {...p} value={office} onChange={(e) => setOffice(e.target.value)} />}
+              </Field>
+            </div>
+            <fieldset
+              id={inputId(SCOPE, "care_office.category_ids")}
+              aria-describedby={problemsFor(problem, paths(kind, "category_ids")).length ? "subsidy-category-error" : undefined}
+            >
+              <legend>{m.categories}</legend>
+              {(programme?.careOfficeRules?.categories ?? []).map((c) => (
+                <label key={c.categoryId} className="checkbox">
+                  <input
+                    type="checkbox"
+                    name="category_ids"
+                    value={c.categoryId}
+                    checked={categories.includes(c.categoryId)}
+                    onChange={(e) =>
+                      setCategories((prev) =>
+                        e.target.checked ? [...prev, c.categoryId] : prev.filter((x) => x !== c.categoryId),
+                      )
+                    }
+                  />
+                  {c.name}
+                </label>
+              ))}
+              {problemsFor(problem, paths(kind, "category_ids")).length ? (
+                <ul className="field-error" id="subsidy-category-error">
+                  {problemsFor(problem, paths(kind, "category_ids")).map((f, i) => (
+                    <li key={i}>{f.description}</li>
+                  ))}
+                </ul>
+              ) : null}
+            </fieldset>
+            <fieldset>
+              <legend>{m.readers}</legend>
+              <div className="form-grid">
+                <Field scope={SCOPE} {...field("readers[0].quantity")} label={m.quantity} problem={problem}>
+                  {(p) => <input {...p} inputMode="numeric" value={quantity} onChange={(e) => setQuantity(e.target.value)} />}
+                </Field>
+                <Field scope={SCOPE} {...field("readers[0].unit_price_yen")} label={m.unitPrice} problem={problem}>
+                  {(p) => <input {...p} inputMode="numeric" value={unitPrice} onChange={(e) => setUnitPrice(e.target.value)} />}
+                </Field>
+              </div>
+            </fieldset>
+            <div className="form-grid">
+              <Field scope={SCOPE} {...field("connection_support_cost_yen")} label={m.connection} problem={problem}>
+                {(p) => <input {...p} inputMode="numeric" value={connection} onChange={(e) => setConnection(e.target.value)} />}
+              </Field>
+              <Field scope={SCOPE} {...field("careplan_setup_cost_yen")} label={m.setup} problem={problem}>
+                {(p) => <input {...p} inputMode="numeric" value={setup} onChange={(e) => setSetup(e.target.value)} />}
+              </Field>
+            </div>
+          </>
+        )}
+
+        <section aria-labelledby="subsidy-amount" aria-live="polite" className="verdict verdict-ok">
+          <h2 id="subsidy-amount">
+            {m.amount}:{" "}
+            <span data-testid="eligible-amount" data-yen={calc ? String(calc.eligibleAmountYen) : ""}>
+              {calc ? yen(calc.eligibleAmountYen, lang) : "—"}
+            </span>
+          </h2>
+          {calculating ? <p className="live">{m.calculating}</p> : null}
+          {calc ? (
+            <p>
+              {m.totalCost}: {yen(calc.totalCostYen, lang)} / {m.eligibleCost}: {yen(calc.eligibleCostYen, lang)}
+            </p>
+          ) : null}
+        </section>
+        {calc && calc.lines.length ? (
+          <div className="table-wrap">
+            <table data-testid="breakdown">
+              <caption>{m.breakdown}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{m.lineItem}</th>
+                  <th scope="col">{m.lineAmount}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {calc.lines.map((l, i) => (
+                  <tr key={i} data-code={l.code}>
+                    <th scope="row">{l.description}</th>
+                    <td>{yen(l.amountYen, lang)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+        <ProblemAlert problem={problem} scope={SCOPE} claimed={claimed} />
+        <div className="form-actions">
+          <button type="submit" disabled={busy || !programmeId}>
+            {m.submit}
+          </button>
+        </div>
+        {busy ? <p role="status">{m.submitting}</p> : null}
+        {submitted ? (
+          <p className="alert alert-info" role="status" data-testid="submitted">
+            {submitted}
+          </p>
+        ) : null}
+      </form>
+    </>
+  );
+}
