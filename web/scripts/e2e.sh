@@ -18,10 +18,18 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+apt_install() {
+  $SUDO apt-get install -y --no-install-recommends "$@" \
+    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends "$@"; }
+}
 if [ ! -x /usr/bin/chromium ]; then
   echo "e2e: installing Debian's chromium" >&2
-  $SUDO apt-get install -y --no-install-recommends chromium \
-    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends chromium; }
+  apt_install chromium
+fi
+# Japanese glyphs for the screenshots (without a CJK font they render as boxes).
+if ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+  echo "e2e: installing fonts-noto-cjk" >&2
+  apt_install fonts-noto-cjk
 fi
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
