@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::service::Stopping;
 use redis::AsyncCommands;
@@ -72,12 +71,10 @@ impl StepSignals {
         tokio::pin!(stop);
         loop {
             let session = async {
-                let mut pubsub = redis.client().get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
+                let mut messages = redis.subscribe(&channel).await?;
                 // Whatever was published while unsubscribed is unknown: everyone re-reads.
                 let _ = self.local.send(EVERYONE.to_owned());
-                let mut messages = pubsub.into_on_message();
-                while let Some(msg) = messages.next().await {
+                while let Some(msg) = messages.next_message().await {
                     if let Ok(id) = msg.get_payload::<String>() {
                         let _ = self.local.send(id);
                     }

@@ -329,11 +329,15 @@ impl Validate for DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
-    /// `redis://host:6379/0`; empty means in-process only (`kaigo dev`).
+    /// `redis://host:6379/0` (or `rediss://`); empty means in-process only (`kaigo dev`).
+    /// With `cluster`, one or more seed nodes of the cluster, separated by commas
+    /// (`redis://node-a:6379,redis://node-b:6379`); the client learns the other nodes from
+    /// them (percent-encode a comma in a password as `%2C`). A cluster has database 0 only.
     pub url: Secret,
     /// Prefix of every key and stream name, so several deployments or tests share one server.
     pub key_prefix: String,
-    /// Connect as a Redis Cluster client (national scale).
+    /// Connect as a Redis Cluster client (national scale): commands go to the node owning
+    /// their hash slot, keys used together share a hash tag, pub/sub spans the cluster.
     pub cluster: bool,
 }
 
@@ -346,16 +350,22 @@ impl Default for RedisConfig {
 impl Validate for RedisConfig {
     fn validate(&self, problems: &mut Problems) {
         let url = self.url.expose();
-        if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://")) {
-            problems.add("redis.url", "must start with redis:// or rediss://");
-        }
+        let is_redis_url = |u: &str| u.starts_with("redis://") || u.starts_with("rediss://");
         if self.cluster {
-            // Refused loudly rather than ignored: a single-node client against a cluster would
-            // fail on the first MOVED reply, far from the cause.
-            problems.add(
-                "redis.cluster",
-                "Redis Cluster is not supported by this version yet; point redis.url at a single primary",
-            );
+            let seeds: Vec<&str> = crate::redis::seed_urls(url).collect();
+            if seeds.is_empty() {
+                problems.add("redis.url", "is required with redis.cluster: the cluster's seed nodes, comma-separated");
+            } else if !seeds.iter().all(|u| is_redis_url(u)) {
+                problems.add("redis.url", "every seed node must start with redis:// or rediss://");
+            } else if url.split(',').any(|u| u.trim().is_empty()) {
+                problems.add("redis.url", "has an empty entry in its comma-separated seed nodes");
+            }
+            if self.key_prefix.contains(['{', '}']) {
+                // A hash tag in the prefix would put every key in one slot, on one node.
+                problems.add("redis.key_prefix", "must not contain { or } with redis.cluster (it would be a hash tag)");
+            }
+        } else if !(url.is_empty() || is_redis_url(url)) {
+            problems.add("redis.url", "must start with redis:// or rediss://");
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Test support: a fresh PostgreSQL database and a private Redis key prefix per test binary.
+//! Test support: a fresh PostgreSQL database and a private Redis key prefix per test binary,
+//! and a private Redis Cluster ([`TestRedisCluster`]) for the cluster paths.
 //!
 //! Tests talk to the real servers on loopback (`KAIGO_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; `KAIGO_TEST_REDIS_URL`, default
@@ -119,6 +120,164 @@ impl Drop for TestRedis {
             }
         });
         let _ = handle.join();
+    }
+}
+
+/// A private Redis Cluster of three primaries on free loopback ports, in a temporary
+/// directory: `redis-server --cluster-enabled yes` per node, joined with
+/// `redis-cli --cluster create`. Dropping it kills the servers and removes the directory.
+pub struct TestRedisCluster {
+    dir: std::path::PathBuf,
+    ports: Vec<u16>,
+    children: Vec<std::process::Child>,
+    prefix: String,
+}
+
+/// Primaries of a [`TestRedisCluster`].
+const CLUSTER_NODES: usize = 3;
+
+impl TestRedisCluster {
+    /// Starts the nodes, creates the cluster and waits until every node reports
+    /// `cluster_state:ok` with all slots covered. Panics when `redis-server` or `redis-cli` is
+    /// missing or the cluster does not form.
+    pub async fn start() -> Self {
+        // A port picked free can be taken by someone else before redis-server binds it: try a
+        // few sets.
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_start().await {
+                Ok(cluster) => return cluster,
+                Err(err) => last = err,
+            }
+        }
+        panic!("could not start a private Redis Cluster: {last}");
+    }
+
+    async fn try_start() -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("kaigo-redis-cluster-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // Each node needs a client port and a cluster bus port; hold every listener until all
+        // are chosen, so none is picked twice.
+        let listeners: Vec<std::net::TcpListener> = (0..CLUSTER_NODES * 2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("no free port: {e}"))?;
+        let all: Vec<u16> = listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect();
+        drop(listeners);
+        let (ports, bus_ports) = all.split_at(CLUSTER_NODES);
+        let mut cluster = Self {
+            dir: dir.clone(),
+            ports: ports.to_vec(),
+            children: Vec::new(),
+            prefix: format!("kaigo_test:{}:", uuid::Uuid::new_v4().simple()),
+        };
+        for (port, bus_port) in ports.iter().zip(bus_ports) {
+            let dir_arg = dir.display().to_string();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--cluster-port", &bus_port.to_string()])
+                .args(["--cluster-config-file", &format!("{dir_arg}/nodes-{port}.conf")])
+                .args(["--save", "", "--appendonly", "no", "--dir", &dir_arg])
+                .args(["--logfile", &format!("{dir_arg}/redis-{port}.log")])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot run redis-server (is it installed?): {e}"))?;
+            cluster.children.push(child);
+        }
+        for port in &cluster.ports {
+            let url = format!("redis://127.0.0.1:{port}");
+            let up = eventually(Duration::from_secs(10), || async {
+                let pong: String = redis::cmd("PING").query_async(&mut node(&url).await?).await.ok()?;
+                (pong == "PONG").then_some(())
+            })
+            .await;
+            up.ok_or_else(|| format!("redis-server on port {port} did not answer (see {})", dir.display()))?;
+        }
+        let addresses: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("redis-cli")
+                .arg("--cluster")
+                .arg("create")
+                .args(&addresses)
+                .args(["--cluster-replicas", "0", "--cluster-yes"])
+                .stdin(std::process::Stdio::null())
+                .output()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot run redis-cli (is it installed?): {e}"))?;
+        if !created.status.success() {
+            return Err(format!("redis-cli --cluster create failed: {}", String::from_utf8_lossy(&created.stdout)));
+        }
+        for url in cluster.urls() {
+            let ok = eventually(Duration::from_secs(20), || async {
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut node(&url).await?).await.ok()?;
+                let ok = info.contains("cluster_state:ok")
+                    && info.contains("cluster_slots_ok:16384")
+                    && info.contains(&format!("cluster_known_nodes:{CLUSTER_NODES}"));
+                ok.then_some(())
+            })
+            .await;
+            ok.ok_or_else(|| format!("{url} never reported cluster_state:ok"))?;
+        }
+        Ok(cluster)
+    }
+
+    /// The nodes' URLs (`redis://127.0.0.1:<port>`), for talking to one node directly.
+    pub fn urls(&self) -> Vec<String> {
+        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect()
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A config section for this cluster: every node as a seed, `cluster = true`.
+    pub fn config(&self) -> RedisConfig {
+        RedisConfig { url: Secret::new(self.urls().join(",")), key_prefix: self.prefix.clone(), cluster: true }
+    }
+
+    /// How many clients are subscribed to `channel`, over all nodes (each node counts only
+    /// its own subscribers).
+    pub async fn subscribers(&self, channel: &str) -> usize {
+        let mut total = 0;
+        for url in self.urls() {
+            let Some(mut conn) = node(&url).await else { continue };
+            let counts: Vec<(String, usize)> =
+                redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut conn).await.unwrap_or_default();
+            total += counts.iter().map(|(_, n)| n).sum::<usize>();
+        }
+        total
+    }
+
+    /// Closes every pub/sub connection on every node (`CLIENT KILL TYPE pubsub`), as a
+    /// network failure would.
+    pub async fn kill_subscribers(&self) {
+        for url in self.urls() {
+            if let Some(mut conn) = node(&url).await {
+                let _: Result<i64, _> =
+                    redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await;
+            }
+        }
+    }
+}
+
+/// A plain connection to one node.
+async fn node(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).ok()?;
+    tokio::time::timeout(Duration::from_secs(2), client.get_multiplexed_async_connection()).await.ok()?.ok()
+}
+
+impl Drop for TestRedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

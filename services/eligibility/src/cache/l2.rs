@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use kaigo_platform::redis::RedisHandle;
 use opentelemetry::metrics::Counter;
 use redis::AsyncCommands;
@@ -135,6 +134,9 @@ impl L2 {
 
     /// Caches many timelines in one round trip (bulk import, warm-up).
     pub async fn put_many(&self, entries: &[(PersonKey, Timeline)]) {
+        if self.redis.is_cluster() {
+            return self.put_many_cluster(entries).await;
+        }
         let mut pipe = redis::pipe();
         for (key, timeline) in entries {
             pipe.hset(self.bucket_key(key), key.as_bytes().as_slice(), codec::encode(timeline)).ignore();
@@ -143,13 +145,46 @@ impl L2 {
         let _: Option<()> = self.run("put_many", pipe.query_async(&mut conn)).await;
     }
 
+    /// On a cluster the buckets live in different slots, which one pipeline cannot span: one
+    /// HSET per bucket with all its persons, sent at once (the cluster connection pipelines
+    /// them per node).
+    async fn put_many_cluster(&self, entries: &[(PersonKey, Timeline)]) {
+        let mut buckets: std::collections::HashMap<String, redis::Cmd> = std::collections::HashMap::new();
+        for (key, timeline) in entries {
+            let bucket = self.bucket_key(key);
+            let cmd = buckets.entry(bucket.clone()).or_insert_with(|| {
+                let mut cmd = redis::cmd("HSET");
+                cmd.arg(bucket);
+                cmd
+            });
+            cmd.arg(key.as_bytes().as_slice()).arg(codec::encode(timeline));
+        }
+        let sends = buckets.into_values().map(|cmd| {
+            let mut conn = self.redis.conn();
+            async move { cmd.query_async::<i64>(&mut conn).await }
+        });
+        let _: Option<Vec<i64>> = self.run("put_many", futures::future::try_join_all(sends)).await;
+    }
+
     /// Deletes `key` from L2 and tells every replica to drop it from L1.
     pub async fn invalidate(&self, key: &PersonKey) {
+        let mut conn = self.redis.conn();
+        // A write must not wait on Redis; the outbox consumer repeats this later anyway.
+        if self.redis.is_cluster() {
+            // The bucket and the channel hash to different slots, so no one pipeline; the
+            // delete still comes first, or a replica told to reload could read the old entry.
+            let _: Option<()> = self
+                .run("invalidate", async {
+                    let _: i64 = conn.hdel(self.bucket_key(key), key.as_bytes().as_slice()).await?;
+                    let _: i64 = conn.publish(self.channel(), key.as_bytes().as_slice()).await?;
+                    Ok(())
+                })
+                .await;
+            return;
+        }
         let mut pipe = redis::pipe();
         pipe.hdel(self.bucket_key(key), key.as_bytes().as_slice()).ignore();
         pipe.publish(self.channel(), key.as_bytes().as_slice()).ignore();
-        let mut conn = self.redis.conn();
-        // A write must not wait on Redis; the outbox consumer repeats this later anyway.
         let _: Option<()> = self.run("invalidate", pipe.query_async(&mut conn)).await;
     }
 
@@ -165,15 +200,13 @@ impl L2 {
         let mut first = true;
         while !stopping.is_stopping() {
             let session = async {
-                let mut pubsub = self.redis.client().get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
+                let mut messages = self.redis.subscribe(&channel).await?;
                 if !first {
                     cache.invalidate_all_local();
                     tracing::info!("invalidation channel reconnected; L1 cleared");
                 }
                 first = false;
-                let mut messages = pubsub.on_message();
-                while let Some(message) = messages.next().await {
+                while let Some(message) = messages.next_message().await {
                     if let Some(key) = PersonKey::from_bytes(message.get_payload_bytes()) {
                         cache.invalidate_local(&key).await;
                     }

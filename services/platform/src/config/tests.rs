@@ -83,18 +83,64 @@ fn tempfile_dir() -> std::path::PathBuf {
     dir
 }
 
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct WithRedis {
+    redis: RedisConfig,
+}
+
+impl Validate for WithRedis {
+    fn validate(&self, problems: &mut Problems) {
+        self.redis.validate(problems);
+    }
+}
+
 #[test]
-fn redis_cluster_is_refused_until_supported() {
-    #[derive(Debug, Default, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    struct WithRedis {
-        redis: RedisConfig,
-    }
-    impl Validate for WithRedis {
-        fn validate(&self, problems: &mut Problems) {
-            self.redis.validate(problems);
-        }
-    }
+fn redis_cluster_takes_one_or_more_seed_nodes() {
+    let config: WithRedis = ConfigSource::new()
+        .with_env("KAIGO_REDIS__CLUSTER", "true")
+        .with_env("KAIGO_REDIS__URL", "redis://node-a:6379, redis://node-b:6379")
+        .load()
+        .unwrap();
+    assert!(config.redis.cluster);
+    let seeds: Vec<&str> = crate::redis::seed_urls(config.redis.url.expose()).collect();
+    assert_eq!(seeds, ["redis://node-a:6379", "redis://node-b:6379"]);
+    let one: WithRedis = ConfigSource::new()
+        .with_env("KAIGO_REDIS__CLUSTER", "true")
+        .with_env("KAIGO_REDIS__URL", "rediss://node-a:6380")
+        .load()
+        .unwrap();
+    assert_eq!(crate::redis::seed_urls(one.redis.url.expose()).count(), 1);
+}
+
+#[test]
+fn redis_cluster_without_a_url_or_with_a_bad_seed_names_the_key() {
     let err = ConfigSource::new().with_env("KAIGO_REDIS__CLUSTER", "true").load::<WithRedis>().unwrap_err();
-    assert_eq!(err.key, "redis.cluster");
+    assert_eq!(err.key, "redis.url");
+    for url in ["redis://a:6379,http://b:6379", "redis://a:6379,,redis://b:6379", "redis://a:6379,"] {
+        let err = ConfigSource::new()
+            .with_env("KAIGO_REDIS__CLUSTER", "true")
+            .with_env("KAIGO_REDIS__URL", url)
+            .load::<WithRedis>()
+            .unwrap_err();
+        assert_eq!(err.key, "redis.url", "{url}");
+    }
+    let err = ConfigSource::new()
+        .with_env("KAIGO_REDIS__CLUSTER", "true")
+        .with_env("KAIGO_REDIS__URL", "redis://a:6379")
+        .with_env("KAIGO_REDIS__KEY_PREFIX", "{kaigo}:")
+        .load::<WithRedis>()
+        .unwrap_err();
+    assert_eq!(err.key, "redis.key_prefix");
+}
+
+#[test]
+fn a_single_server_url_is_checked_as_before() {
+    let config: WithRedis =
+        ConfigSource::new().with_env("KAIGO_REDIS__URL", "redis://127.0.0.1:6379/0").load().unwrap();
+    assert!(!config.redis.cluster);
+    let empty: WithRedis = ConfigSource::new().load().unwrap();
+    assert!(empty.redis.url.is_empty());
+    let err = ConfigSource::new().with_env("KAIGO_REDIS__URL", "memcached://x").load::<WithRedis>().unwrap_err();
+    assert_eq!(err.key, "redis.url");
 }

@@ -67,9 +67,11 @@ impl RedisBus {
         Self { redis, max_len }
     }
 
-    /// The stream name of `topic`.
+    /// The stream name of `topic`: `<prefix>events:<topic>`, or on a cluster
+    /// `{<prefix>events}:<topic>`, so that one XREADGROUP can read every topic of a consumer
+    /// (and the dead-letter streams live beside them): all streams share one hash slot.
     pub fn stream(&self, topic: &str) -> String {
-        self.redis.key(&format!("events:{topic}"))
+        self.redis.grouped_key("events", &format!(":{topic}"))
     }
 
     /// The Redis handle.
@@ -115,7 +117,7 @@ impl RedisBus {
     /// acknowledged (after a crash); else new ones, blocking up to `block_ms`.
     pub(crate) async fn read(
         &self,
-        conn: &mut redis::aio::MultiplexedConnection,
+        conn: &mut crate::redis::RedisConnection,
         options: &super::ConsumerOptions,
         pending: bool,
     ) -> Result<Vec<Delivery>, BusError> {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use kaigo_platform::config::RedisConfig;
 use kaigo_platform::events::{
     Bus, Consumer, ConsumerOptions, Event, EventHandler, EventTablesMigration, HandlerError, LocalBus, NewEvent,
     RedisBus, Relay, RelayOptions, enqueue,
@@ -33,6 +34,10 @@ impl EventHandler for CountingHandler {
     fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if event.payload == POISON {
+                // A payload that cannot decode: permanent, straight to the dead-letter stream.
+                return Err(<() as prost::Message>::decode(&[0xff_u8][..]).unwrap_err().into());
+            }
             txn.execute_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
                 "INSERT INTO effects (event_id) VALUES ($1)",
@@ -58,18 +63,28 @@ async fn effects(conn: &DatabaseConnection) -> i64 {
     row.unwrap().unwrap().try_get("", "n").unwrap()
 }
 
+/// The payload [`CountingHandler`] refuses as undecodable.
+const POISON: &[u8] = b"poison";
+
 fn event(topic: &str) -> NewEvent {
     NewEvent { topic: topic.to_owned(), key: "application-1".to_owned(), payload: vec![1, 2, 3] }
 }
 
 #[tokio::test]
 async fn rolled_back_events_are_never_published_and_committed_ones_take_effect_exactly_once() {
-    let db = TestDatabase::create().await;
     let redis = TestRedis::create().await;
+    exactly_once_through_the_relay_and_a_consumer_group(redis.config()).await;
+}
+
+/// The outbox → relay → stream → consumer group path against the Redis of `redis`.
+pub async fn exactly_once_through_the_relay_and_a_consumer_group(redis: RedisConfig) {
+    let db = TestDatabase::create().await;
     let producer = setup(&db, "producer").await;
     let consumer_db = setup(&db, "consumer").await;
-    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
-    let bus = Bus::Redis(RedisBus::new(handle.clone(), 10_000));
+    let handle = RedisHandle::connect(&redis).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let stream = redis_bus.stream("test.decided");
+    let bus = Bus::Redis(redis_bus);
     let topic = "test.decided";
 
     // Rolled back: the row never exists, so no relay can publish it.
@@ -93,7 +108,7 @@ async fn rolled_back_events_are_never_published_and_committed_ones_take_effect_e
     assert_eq!(relay.relay_once().await.unwrap(), 1);
     assert_eq!(relay.relay_once().await.unwrap(), 0, "nothing left after marking");
     let mut conn = handle.conn();
-    let stream_len: usize = conn.xlen(handle.key(&format!("events:{topic}"))).await.unwrap();
+    let stream_len: usize = conn.xlen(&stream).await.unwrap();
     assert_eq!(stream_len, 2, "the stream holds the event twice");
 
     // The consumer applies it once.
@@ -105,10 +120,8 @@ async fn rolled_back_events_are_never_published_and_committed_ones_take_effect_e
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
     let done = eventually(Duration::from_secs(10), || async {
-        let pending: redis::streams::StreamPendingReply =
-            conn.clone().xpending(handle.key(&format!("events:{topic}")), "consumer").await.ok()?;
-        let read: redis::streams::StreamInfoGroupsReply =
-            conn.clone().xinfo_groups(handle.key(&format!("events:{topic}"))).await.ok()?;
+        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
+        let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(&stream).await.ok()?;
         let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
         (delivered >= 2 && pending.count() == 0).then_some(())
     })
@@ -123,12 +136,19 @@ async fn rolled_back_events_are_never_published_and_committed_ones_take_effect_e
 
 #[tokio::test]
 async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_it() {
-    let db = TestDatabase::create().await;
     let redis = TestRedis::create().await;
+    a_redelivered_event_is_skipped(redis.config()).await;
+}
+
+/// A consumer dies after applying, before XACK; restarted, it skips the redelivery.
+pub async fn a_redelivered_event_is_skipped(redis: RedisConfig) {
+    let db = TestDatabase::create().await;
     let producer = setup(&db, "producer").await;
     let consumer_db = setup(&db, "consumer").await;
-    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
-    let bus = Bus::Redis(RedisBus::new(handle.clone(), 10_000));
+    let handle = RedisHandle::connect(&redis).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let stream = redis_bus.stream("test.received");
+    let bus = Bus::Redis(redis_bus);
     let topic = "test.received";
 
     let txn = producer.begin().await.unwrap();
@@ -143,7 +163,6 @@ async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_i
     options.consumer = "replica-a".to_owned();
     let first = Consumer::new(consumer_db.clone(), bus.clone(), options.clone(), handler.clone());
     let mut conn = handle.dedicated().await.unwrap();
-    let stream = handle.key(&format!("events:{topic}"));
     let _: () =
         redis::cmd("XGROUP").arg("CREATE").arg(&stream).arg("consumer").arg("0").query_async(&mut conn).await.unwrap();
     let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
@@ -186,6 +205,59 @@ async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_i
     assert!(acked.is_some(), "the redelivered entry was acknowledged");
     assert_eq!(effects(&consumer_db).await, 1);
     assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_consumer_of_two_topics_applies_each_event_once_and_dead_letters_poison() {
+    let redis = TestRedis::create().await;
+    two_topics_and_a_poison_event(redis.config()).await;
+}
+
+/// One consumer reads two topics in one XREADGROUP; a poison event lands in the dead-letter
+/// stream and does not stall the others.
+pub async fn two_topics_and_a_poison_event(redis: RedisConfig) {
+    let db = TestDatabase::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let handle = RedisHandle::connect(&redis).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let (first, second) = ("test.first", "test.second");
+    let dead = format!("{}:dead", redis_bus.stream(second));
+    let bus = Bus::Redis(redis_bus);
+
+    let txn = producer.begin().await.unwrap();
+    for topic in [first, second, first] {
+        enqueue(&txn, event(topic)).await.unwrap();
+    }
+    enqueue(&txn, NewEvent { topic: second.to_owned(), key: "application-2".to_owned(), payload: POISON.to_vec() })
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(Relay::new(producer.clone(), bus.clone(), RelayOptions::default()).relay_once().await.unwrap(), 4);
+
+    let handler = Arc::new(CountingHandler { calls: AtomicUsize::new(0) });
+    let consumer =
+        Consumer::new(consumer_db.clone(), bus.clone(), ConsumerOptions::new("consumer", &[first, second]), handler);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let mut conn = handle.conn();
+    let settled = eventually(Duration::from_secs(10), || {
+        let (consumer_db, dead, mut conn) = (&consumer_db, &dead, conn.clone());
+        async move {
+            let dead_len: usize = conn.xlen(dead).await.ok()?;
+            (effects(consumer_db).await == 3 && dead_len == 1).then_some(())
+        }
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    assert!(settled.is_some(), "three events applied and the poison one dead-lettered");
+    assert_eq!(effects(&consumer_db).await, 3);
+    let dead_entries: redis::streams::StreamRangeReply = conn.xrange_all(&dead).await.unwrap();
+    assert_eq!(dead_entries.ids.len(), 1);
+    assert_eq!(dead_entries.ids[0].get::<String>("group").as_deref(), Some("consumer"));
 }
 
 #[tokio::test]
