@@ -28,8 +28,9 @@ pub const DEMO_INSURED_NUMBER: &str = "0000000001";
 /// 介護保険事業所番号 of the demo care office acting for the person (熊本, class 7, valid check
 /// digit; made up).
 pub const DEMO_OFFICE_NUMBER: &str = "4371000128";
-/// 医療機関コード asked for the demo opinion (REFERENCE.md §7 example; check digit valid).
-const DEMO_INSTITUTION: &str = "0110113719";
+/// 医療機関コード asked for the demo opinion: the institution documents seeds its request for, so
+/// one demo medical institution sees the request in both services (check digit valid).
+const DEMO_INSTITUTION: &str = "1311234569";
 
 /// Fixed request ids: a crash halfway and a rerun continue rather than duplicate.
 const SUBMIT_ID: &str = "0190a000-0000-7000-8000-00000000d001";

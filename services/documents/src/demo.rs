@@ -24,8 +24,8 @@ pub const DEMO_APPLICATION_ID: &str = "0192f0c1-7a3b-7c00-8000-00000000a001";
 pub const DEMO_OPINION_REQUEST_ID: &str = "0192f0c1-7a3b-7c00-8000-00000000d001";
 /// 医療機関コード the demo request is addressed to (passes the check digit).
 pub const DEMO_INSTITUTION_CODE: &str = "1311234569";
-/// The demo person's registered 居宅介護支援事業所.
-pub const DEMO_CARE_OFFICE_NUMBER: &str = "1370000018";
+/// The demo person's registered 居宅介護支援事業所: the care office certification and careplan seed.
+pub const DEMO_CARE_OFFICE_NUMBER: &str = "4371000128";
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })

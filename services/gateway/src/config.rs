@@ -38,6 +38,91 @@ pub struct GatewayConfig {
     pub breaker_open_ms: u64,
     /// Serve TLS; `tls.client_ca_file` makes it mutual.
     pub tls: TlsConfig,
+    /// The web screens: their files and how people sign in.
+    pub web: WebConfig,
+}
+
+/// `[gateway.web]`: the web screens (介護WEBサービス) the gateway serves beside gRPC-Web.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Directory of the built screens (`web/dist`); empty: no screens (gRPC-Web still served).
+    pub root: String,
+    /// Sign-in with the operator's OpenID Connect provider; off while `client_id` is empty.
+    pub oidc: OidcConfig,
+}
+
+/// `[gateway.web.oidc]`: authorization-code flow with PKCE, run by the browser as a public
+/// client. The provider's tokens must carry kaigo's claims (role, insurer_number …) and be
+/// accepted by `[auth]` (issuer, audience, keys).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The provider's authorization endpoint (https).
+    pub authorization_endpoint: String,
+    /// The provider's token endpoint (https); it must allow the gateway's origin (CORS).
+    pub token_endpoint: String,
+    /// The client id registered for the screens; redirect URI `<origin>/auth/callback`.
+    pub client_id: String,
+    /// Scopes asked for.
+    pub scope: String,
+    /// Which token the screens send as Bearer: `access_token` or `id_token`.
+    pub token: String,
+    /// The provider's logout endpoint (optional): signing out also ends the provider's session.
+    pub end_session_endpoint: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            authorization_endpoint: String::new(),
+            token_endpoint: String::new(),
+            client_id: String::new(),
+            scope: "openid".to_owned(),
+            token: "access_token".to_owned(),
+            end_session_endpoint: String::new(),
+        }
+    }
+}
+
+impl OidcConfig {
+    /// True when sign-in goes through the provider.
+    pub fn enabled(&self) -> bool {
+        !self.client_id.is_empty()
+    }
+}
+
+/// An endpoint the browser is sent to: https, or http on loopback (a provider in tests).
+fn browser_endpoint(url: &str) -> bool {
+    url.starts_with("https://")
+        || ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:"]
+            .iter()
+            .any(|p| url.starts_with(p))
+}
+
+fn validate_web(web: &WebConfig, problems: &mut Problems) {
+    if !web.root.is_empty() && !std::path::Path::new(&web.root).join("index.html").is_file() {
+        problems.add("gateway.web.root", "must be a directory holding the built screens (index.html)");
+    }
+    let oidc = &web.oidc;
+    if !oidc.enabled() {
+        return;
+    }
+    for (key, url, required) in [
+        ("authorization_endpoint", &oidc.authorization_endpoint, true),
+        ("token_endpoint", &oidc.token_endpoint, true),
+        ("end_session_endpoint", &oidc.end_session_endpoint, false),
+    ] {
+        if (required || !url.is_empty()) && !browser_endpoint(url) {
+            problems.add(&format!("gateway.web.oidc.{key}"), "must be an https:// URL");
+        }
+    }
+    if !oidc.scope.split(' ').any(|s| s == "openid") {
+        problems.add("gateway.web.oidc.scope", "must include openid");
+    }
+    if oidc.token != "access_token" && oidc.token != "id_token" {
+        problems.add("gateway.web.oidc.token", "must be access_token or id_token");
+    }
 }
 
 /// `[gateway.limits]` / `[gateway.roles.<role>]`: traffic limits of one role.
@@ -124,6 +209,7 @@ impl Default for GatewayConfig {
             breaker_failures: 5,
             breaker_open_ms: 5_000,
             tls: TlsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -181,6 +267,7 @@ impl Validate for GatewayConfig {
             problems.add("gateway.default_upstream_timeout_ms", "must be at least 1");
         }
         validate_limits("gateway.limits", &self.limits, problems);
+        validate_web(&self.web, problems);
         for (role, limits) in &self.roles {
             if role.parse::<Role>().is_err() {
                 problems.add(&format!("gateway.roles.{role}"), "is not a role");

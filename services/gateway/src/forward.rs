@@ -118,7 +118,8 @@ impl Forward {
             };
             let mut request = http::Request::new(next_body);
             *request.method_mut() = parts.method.clone();
-            *request.version_mut() = parts.version;
+            // Upstreams speak HTTP/2 only; a browser's gRPC-Web call may have come in over HTTP/1.1.
+            *request.version_mut() = http::Version::HTTP_2;
             *request.headers_mut() = parts.headers.clone();
             let outcome = self.attempt(remote, request, path, deadline).await;
             let success = matches!(outcome, Outcome::Answered(_));

@@ -8,6 +8,9 @@
 //! headers services trust and sends the call, body untouched, to the service: in-process in
 //! `kaigo dev`, over HTTP/2 to the service's replicas in production, behind a circuit breaker.
 //! Health and reflection of every service answer at the gateway itself.
+//!
+//! Browsers reach the same services with gRPC-Web, translated in front of the gateway
+//! ([`Front`]), which also serves the web screens and their sign-in endpoints.
 
 mod auth;
 pub mod config;
@@ -18,11 +21,13 @@ mod router;
 mod tls;
 mod traffic;
 mod upstream;
+mod web;
 
 pub use auth::{CertificateIdentity, Claims, DevKey, TokenError, TokenVerifier, caller_from_claims};
-pub use config::{AuthConfig, GatewayConfig, RoleLimits, TlsConfig};
+pub use config::{AuthConfig, GatewayConfig, OidcConfig, RoleLimits, TlsConfig, WebConfig};
 pub use layers::CONSENT_HEADER;
 pub use observe::REQUEST_ID_HEADER;
 pub use router::{Gateway, SERVICES};
-pub use tls::{serve, server_tls};
+pub use tls::server_tls;
 pub use upstream::{LocalService, RemoteUpstream, Upstream};
+pub use web::{DevIdentity, DevSignIn, Front};

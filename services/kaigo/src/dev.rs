@@ -5,17 +5,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use kaigo_gateway::{AuthConfig, DevKey, Gateway, TokenVerifier, Upstream};
+use kaigo_gateway::{AuthConfig, DevKey, DevSignIn, Front, Gateway, TokenVerifier, Upstream};
 use kaigo_platform::auth::{CallerKeys, CallerLayer};
 use kaigo_platform::config::{ConfigSource, Secret};
 use kaigo_platform::events::{Bus, LocalBus};
-use kaigo_platform::server::{self, GrpcServices};
+use kaigo_platform::server::{self, GrpcServices, ServeOptions};
 use kaigo_platform::service::{Background, ServiceContext};
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
 use crate::config::KaigoConfig;
-use crate::{Exit, components};
+use crate::{Exit, components, demo_identities};
+
+/// Where `npm run build` puts the web screens, relative to the checkout (`make dev` runs there).
+const DEFAULT_WEB_ROOT: &str = "web/dist";
 
 /// The issuer of dev tokens.
 pub const DEV_ISSUER: &str = "kaigo-dev";
@@ -40,6 +43,10 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     }
     config.server.listen = args.listen.clone();
     let data_dir = std::path::absolute(&args.data_dir).map_err(|e| Exit::config(format!("--data-dir: {e}")))?;
+    if config.gateway.web.root.is_empty() && std::path::Path::new(DEFAULT_WEB_ROOT).join("index.html").is_file() {
+        config.gateway.web.root =
+            std::path::absolute(DEFAULT_WEB_ROOT).map_or_else(|_| String::new(), |p| p.display().to_string());
+    }
     config.database.url = Secret::new(format!("sqlite://{}", data_dir.join("db").display()));
     let telemetry = kaigo_platform::telemetry::init(&config.telemetry, "dev").map_err(Exit::failure)?;
 
@@ -91,23 +98,37 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         components::SERVICES.iter().map(|name| ((*name).to_owned(), Upstream::Local(local.clone()))).collect();
     let gateway = Gateway::new(upstreams, gateway_services.into_routes(), verifier, keys, &config.gateway)
         .map_err(Exit::config)?;
+    let sign_in = DevSignIn {
+        key: dev_key,
+        issuer: DEV_ISSUER.to_owned(),
+        audience: DEV_AUDIENCE.to_owned(),
+        identities: demo_identities::all(),
+        ttl_secs: 8 * 3600,
+    };
+    let front = Front::new(gateway.clone(), &config.gateway.web, Some(sign_in)).map_err(Exit::config)?;
 
     let listener = server::bind(&config.server.listen)
         .await
         .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
     gateway.spawn_refresh(health.clone(), Duration::from_secs(5));
-    print_welcome(&config.server.listen, &data_dir);
+    print_welcome(&config.server.listen, &data_dir, !config.gateway.web.root.is_empty());
 
-    let served = server::serve(listener, gateway, health, &config.server, server::shutdown_signal()).await;
+    let options = ServeOptions { accept_http1: true, tls: None };
+    let served = server::serve_with(listener, front, health, &config.server, options, server::shutdown_signal()).await;
     background_control.stop(config.server.shutdown_grace()).await;
     telemetry.shutdown().await;
     served.map_err(|e| Exit::failure(format!("server: {e}")))
 }
 
-fn print_welcome(listen: &str, data_dir: &std::path::Path) {
+fn print_welcome(listen: &str, data_dir: &std::path::Path, web: bool) {
     let dir = data_dir.display();
+    let screens = if web {
+        format!("Web screens: http://{listen}/ (sign in as a demo organisation)")
+    } else {
+        "Web screens: not built (make web, then restart)".to_owned()
+    };
     println!(
-        "\nkaigo dev is serving on {listen} (data in {dir})\n\n\
+        "\nkaigo dev is serving on {listen} (data in {dir})\n{screens}\n\n\
          First call:\n  \
          grpcurl -plaintext {listen} list\n  \
          grpcurl -plaintext -d '{{\"service\":\"kaigo.eligibility.v1.EligibilityService\"}}' {listen} grpc.health.v1.Health/Check\n\n\

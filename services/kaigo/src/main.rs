@@ -4,6 +4,7 @@
 mod bench;
 mod components;
 mod config;
+mod demo_identities;
 mod dev;
 mod echo;
 mod generate;

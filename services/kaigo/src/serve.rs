@@ -4,12 +4,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use kaigo_gateway::{Gateway, RemoteUpstream, TokenVerifier, Upstream};
+use kaigo_gateway::{Front, Gateway, RemoteUpstream, TokenVerifier, Upstream};
 use kaigo_platform::auth::{CallerKeys, CallerLayer};
 use kaigo_platform::config::ConfigSource;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::redis::RedisHandle;
-use kaigo_platform::server::{self, GrpcServices};
+use kaigo_platform::server::{self, GrpcServices, ServeOptions};
 use kaigo_platform::service::{Background, ServiceContext};
 use tower::Layer;
 
@@ -82,7 +82,10 @@ async fn serve_gateway(config: &KaigoConfig, keys: CallerKeys) -> Result<(), Exi
     let listener = server::bind(&config.server.listen)
         .await
         .map_err(|e| Exit::failure(format!("cannot listen on {}: {e}", config.server.listen)))?;
-    kaigo_gateway::serve(listener, gateway, health, &config.server, tls, server::shutdown_signal())
+    // No demo sign-in outside `kaigo dev`: people sign in with the operator's OpenID provider.
+    let front = Front::new(gateway, &config.gateway.web, None).map_err(Exit::config)?;
+    let options = ServeOptions { accept_http1: true, tls };
+    server::serve_with(listener, front, health, &config.server, options, server::shutdown_signal())
         .await
         .map_err(|e| Exit::failure(format!("server: {e}")))
 }

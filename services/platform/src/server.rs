@@ -122,6 +122,16 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// How a listener is served beyond [`ServerConfig`]: what only the gateway needs.
+#[derive(Default)]
+pub struct ServeOptions {
+    /// Also accept HTTP/1.1 (browsers' gRPC-Web and the web screens' files); services speak
+    /// HTTP/2 only.
+    pub accept_http1: bool,
+    /// Terminate TLS (optionally requiring client certificates).
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+}
+
 /// Serves `service` (routes, possibly wrapped in layers) on `listener` until `shutdown`
 /// resolves, then drains as described in the module docs.
 pub async fn serve<S, F>(
@@ -142,6 +152,29 @@ where
     S::Future: Send + 'static,
     F: Future<Output = ()> + Send,
 {
+    serve_with(listener, service, health, config, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with HTTP/1.1 or TLS: the same limits and the same drain sequence.
+pub async fn serve_with<S, F>(
+    listener: TcpListener,
+    service: S,
+    health: Health,
+    config: &ServerConfig,
+    options: ServeOptions,
+    shutdown: F,
+) -> Result<(), tonic::transport::Error>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    F: Future<Output = ()> + Send,
+{
     let local = listener.local_addr().ok();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let drain_delay = Duration::from_secs(config.drain_delay_secs);
@@ -149,7 +182,7 @@ where
 
     health.reporter.set_service_status(LIVENESS, ServingStatus::Serving).await;
     health.set_ready(true).await;
-    tracing::info!(listen = ?local, services = ?health.names, "serving gRPC");
+    tracing::info!(listen = ?local, services = ?health.names, tls = options.tls.is_some(), "serving gRPC");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (closing_tx, closing_rx) = tokio::sync::oneshot::channel::<()>();
@@ -163,7 +196,12 @@ where
         let _ = stop_tx.send(());
     };
 
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
+        .accept_http1(options.accept_http1)
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .max_connection_age(Duration::from_secs(config.max_connection_age_secs))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))

@@ -8,3 +8,4 @@ mod mtls;
 mod support;
 mod tokens;
 mod traffic;
+mod web;

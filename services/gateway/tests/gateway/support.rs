@@ -261,6 +261,17 @@ pub async fn start_gateway(
     keys: &CallerKeys,
     upstreams: &[(&str, Vec<SocketAddr>)],
 ) -> TestGateway {
+    start_front(auth, config, keys, upstreams, None).await
+}
+
+/// [`start_gateway`], with the demo sign-in of `kaigo dev` when `dev` is given.
+pub async fn start_front(
+    auth: AuthConfig,
+    config: GatewayConfig,
+    keys: &CallerKeys,
+    upstreams: &[(&str, Vec<SocketAddr>)],
+    dev: Option<kaigo_gateway::DevSignIn>,
+) -> TestGateway {
     let verifier = TokenVerifier::from_config(&auth).await.unwrap();
     let routes: HashMap<String, Upstream> = upstreams
         .iter()
@@ -272,10 +283,18 @@ pub async fn start_gateway(
     let gateway = Gateway::new(routes, local.into_routes(), verifier, keys.clone(), &config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let served = gateway.clone();
+    let front = kaigo_gateway::Front::new(gateway.clone(), &config.web, dev).unwrap();
     let task = tokio::spawn(async move {
-        let _ =
-            kaigo_gateway::serve(listener, served, health, &ServerConfig::default(), tls, std::future::pending()).await;
+        let options = kaigo_platform::server::ServeOptions { accept_http1: true, tls };
+        let _ = kaigo_platform::server::serve_with(
+            listener,
+            front,
+            health,
+            &ServerConfig::default(),
+            options,
+            std::future::pending(),
+        )
+        .await;
     });
     TestGateway { addr, gateway, _task: task }
 }

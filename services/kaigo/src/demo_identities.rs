@@ -1,0 +1,101 @@
+//! The demo organisations a person signs in as on `kaigo dev`'s web screens: the ones the
+//! services' demo data belongs to, so each screen has something to show at once.
+
+use kaigo_gateway::DevIdentity;
+use kaigo_platform::auth::Role;
+
+/// One demo organisation per role the screens serve.
+pub fn all() -> Vec<DevIdentity> {
+    let insurer = kaigo_certification::DEMO_INSURER_NUMBER;
+    vec![
+        identity(
+            "insurer",
+            Role::Insurer,
+            &format!("保険者 水上村 ({insurer})"),
+            &format!("Insurer: Mizukami ({insurer})"),
+        )
+        .insurer(insurer),
+        identity(
+            "care_office",
+            Role::CareOffice,
+            &format!("居宅介護支援事業所 デモ居宅介護支援事業所 ({})", kaigo_careplan::demo::DEMO_CARE_OFFICE),
+            &format!("Care office: demo care management ({})", kaigo_careplan::demo::DEMO_CARE_OFFICE),
+        )
+        .office(kaigo_careplan::demo::DEMO_CARE_OFFICE),
+        identity(
+            "service_provider",
+            Role::ServiceProvider,
+            &format!("サービス事業所 デモ訪問介護事業所 ({})", kaigo_careplan::demo::DEMO_PROVIDER),
+            &format!("Service provider: demo home care ({})", kaigo_careplan::demo::DEMO_PROVIDER),
+        )
+        .office(kaigo_careplan::demo::DEMO_PROVIDER),
+        identity(
+            "medical_institution",
+            Role::MedicalInstitution,
+            &format!("医療機関 デモ病院 ({})", kaigo_documents::demo::DEMO_INSTITUTION_CODE),
+            &format!("Medical institution: demo hospital ({})", kaigo_documents::demo::DEMO_INSTITUTION_CODE),
+        )
+        .institution(kaigo_documents::demo::DEMO_INSTITUTION_CODE),
+        identity("operator", Role::Operator, "運用担当 (プラットフォーム運用)", "Platform operator"),
+    ]
+}
+
+fn identity(id: &str, role: Role, label_ja: &str, label_en: &str) -> DevIdentity {
+    DevIdentity {
+        id: id.to_owned(),
+        role,
+        label_ja: label_ja.to_owned(),
+        label_en: label_en.to_owned(),
+        insurer_number: None,
+        office_number: None,
+        institution_code: None,
+    }
+}
+
+trait Organisation {
+    fn insurer(self, number: &str) -> Self;
+    fn office(self, number: &str) -> Self;
+    fn institution(self, code: &str) -> Self;
+}
+
+impl Organisation for DevIdentity {
+    fn insurer(mut self, number: &str) -> Self {
+        self.insurer_number = Some(number.to_owned());
+        self
+    }
+    fn office(mut self, number: &str) -> Self {
+        self.office_number = Some(number.to_owned());
+        self
+    }
+    fn institution(mut self, code: &str) -> Self {
+        self.institution_code = Some(code.to_owned());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every demo identity must become a valid caller, or its sign-in would mint a useless token.
+    #[test]
+    fn every_demo_identity_is_a_valid_caller() {
+        for identity in all() {
+            let claims = kaigo_gateway::Claims {
+                iss: "i".into(),
+                aud: "a".into(),
+                sub: identity.id.clone(),
+                exp: 2,
+                nbf: 0,
+                iat: 0,
+                role: identity.role.as_str().to_owned(),
+                insurer_number: identity.insurer_number.clone(),
+                office_number: identity.office_number.clone(),
+                institution_code: identity.institution_code.clone(),
+                scope: String::new(),
+                consents: Vec::new(),
+            };
+            assert!(kaigo_gateway::caller_from_claims(claims).is_ok(), "{}", identity.id);
+        }
+    }
+}
