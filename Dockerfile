@@ -9,7 +9,20 @@
 # (BuildKit is required for the cache mounts; it is the default builder since Docker 23.)
 
 ARG RUST_IMAGE=rust:1-bookworm
+ARG NODE_IMAGE=node:20-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+
+# ---------------------------------------------------------------------------------------------
+# The web screens (web/dist): static files the gateway serves when
+# KAIGO_GATEWAY__WEB__ROOT=/usr/share/kaigo/web (the chart sets it for the gateway).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /src
+COPY proto proto
+COPY tools/buf tools/buf
+COPY web web
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    cd tools/buf && npm ci --no-audit --no-fund \
+ && cd ../../web && npm ci --no-audit --no-fund && npm run build
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS builder
@@ -39,9 +52,10 @@ LABEL org.opencontainers.image.title="kaigo" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 COPY --from=builder /out/kaigo /usr/local/bin/kaigo
+COPY --from=web /src/web/dist /usr/share/kaigo/web
 
 USER 65532:65532
-# gRPC (h2c) and grpc.health.v1 on one port. The process writes only to /tmp: run it with a
+# gRPC (h2c), gRPC-Web and the screens (HTTP/1.1, gateway) and grpc.health.v1 on one port. The process writes only to /tmp: run it with a
 # read-only root filesystem and a tmpfs/emptyDir on /tmp.
 ENV KAIGO_SERVER__LISTEN=0.0.0.0:50051
 EXPOSE 50051

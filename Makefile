@@ -3,14 +3,16 @@
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: dev test lint fmt-check clippy buf-lint chart-check unit services tools bench
+.PHONY: dev test lint fmt-check clippy buf-lint chart-check unit services tools bench web web-test
 
-## dev: run the gateway and every service in one process on 127.0.0.1:50051
-dev:
+## dev: build the web screens, then run the gateway and every service in one process on
+## 127.0.0.1:50051 (screens at http://127.0.0.1:50051/)
+dev: web
 	$(CARGO) run --release -p kaigo -- dev
 
-## test: everything CI checks: format, lints, API lint, chart, and all tests on real PostgreSQL and Redis
-test: lint chart-check unit
+## test: everything CI checks: format, lints, API lint, chart, all tests on real PostgreSQL and
+## Redis, and the web screens in a real browser against kaigo dev
+test: lint chart-check unit web-test
 
 lint: fmt-check clippy buf-lint
 
@@ -25,6 +27,17 @@ $(BUF): tools/buf/package.json tools/buf/package-lock.json
 	touch $(BUF)
 
 tools: $(BUF)
+
+## web: the screens (web/dist), with the TypeScript client generated from proto/
+web: $(BUF)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+## web-test: the screens' unit tests, then end to end in Debian's Chromium against kaigo dev
+## (the debug binary `make unit` built; web/scripts/e2e.sh installs Chromium when missing)
+web-test: $(BUF)
+	@test -x target/debug/kaigo || $(CARGO) build -p kaigo
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build && npx vitest run
+	bash web/scripts/e2e.sh
 
 buf-lint: $(BUF)
 	cd proto && ../$(BUF) lint && ../$(BUF) build
