@@ -10,13 +10,13 @@ use kaigo_certification::clock::FixedClock;
 use kaigo_certification::people::{PersonDirectory, PersonStatus};
 use kaigo_certification::{Config, Dependencies, Migrator, NAME, start_with};
 use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, CallerLayer, Role, SIGNATURE_HEADER, unix_now};
-use kaigo_platform::config::ServerConfig;
+use kaigo_platform::config::{RedisConfig, ServerConfig};
 use kaigo_platform::errors::ApiError;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::{TestDatabase, TestRedis};
+use kaigo_platform::testkit::{TestDatabase, TestRedis, TestRedisCluster};
 use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
@@ -79,10 +79,25 @@ impl Replica {
     }
 }
 
+/// Where a harness's Redis lives: a prefix on the shared server, or a private cluster.
+pub enum TestRedisTarget {
+    Shared(TestRedis),
+    Cluster(TestRedisCluster),
+}
+
+impl TestRedisTarget {
+    fn config(&self) -> RedisConfig {
+        match self {
+            TestRedisTarget::Shared(redis) => redis.config(),
+            TestRedisTarget::Cluster(cluster) => cluster.config(),
+        }
+    }
+}
+
 /// A database, a Redis prefix, keys and a clock shared by the replicas of one test.
 pub struct Harness {
     pub db: TestDatabase,
-    pub redis: TestRedis,
+    pub redis: TestRedisTarget,
     pub keys: CallerKeys,
     pub clock: FixedClock,
     pub conn: DatabaseConnection,
@@ -91,8 +106,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new(today: NaiveDate) -> Self {
+        Self::with_redis(today, TestRedisTarget::Shared(TestRedis::create().await)).await
+    }
+
+    pub async fn with_redis(today: NaiveDate, redis: TestRedisTarget) -> Self {
         let db = TestDatabase::create().await;
-        let redis = TestRedis::create().await;
         let conn = kaigo_platform::db::connect(&db.config(), NAME).await.unwrap();
         Migrator::up(&conn, None).await.unwrap();
         let redis_handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();

@@ -14,7 +14,12 @@ async fn next(stream: &mut tonic::Streaming<pb::WatchApplicationResponse>) -> pb
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_on_one_replica_sees_every_step_written_on_another_in_order() {
-    let h = Harness::new(d(2026, 4, 30)).await;
+    every_step_written_on_one_replica_reaches_a_watcher_on_another(Harness::new(d(2026, 4, 30)).await).await;
+}
+
+/// Two replicas of `h` (its date 2026-04-30): every step written on B reaches a watcher on A
+/// through the Redis signal, in order, and a watch resumes after a sequence.
+pub async fn every_step_written_on_one_replica_reaches_a_watcher_on_another(h: Harness) {
     let a = h.replica().await;
     let b = h.replica().await;
     let acting = office("437100002");

@@ -3,8 +3,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kaigo_eligibility::key::PersonKey;
 use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{RedisConfig, Secret};
+use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
@@ -13,13 +15,39 @@ use crate::support::*;
 
 #[tokio::test]
 async fn a_write_through_one_replica_is_seen_through_another_within_100_ms() {
-    let db = TestDatabase::create().await;
     let redis = TestRedis::create().await;
+    let subscribers = |channel: String| async move {
+        let client = redis::Client::open(kaigo_platform::testkit::redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let counts: Vec<(String, usize)> =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut conn).await.unwrap();
+        counts.iter().map(|(_, n)| n).sum::<usize>()
+    };
+    a_write_through_one_replica_is_seen_through_another(redis.config(), subscribers).await;
+}
+
+/// Two replicas over the Redis of `redis`: B caches a person (L1 and L2), A corrects it, and
+/// B answers the new state within 100 ms (L2 deleted, L1 dropped through pub/sub).
+/// `subscribers(channel)` counts the subscribers of the invalidation channel.
+pub async fn a_write_through_one_replica_is_seen_through_another<F, Fut>(redis: RedisConfig, subscribers: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let db = TestDatabase::create().await;
     let keys = CallerKeys::generate();
-    let a = Server::start(&db, Some(redis.config()), keys.clone()).await;
-    let b = Server::start(&db, Some(redis.config()), keys).await;
+    let a = Server::start(&db, Some(redis.clone()), keys.clone()).await;
+    let b = Server::start(&db, Some(redis), keys).await;
     let mut via_a = a.client(insurer(INSURER)).await;
     let mut via_b = b.client(insurer(INSURER)).await;
+    let l2 = b.api.cache().l2().unwrap().clone();
+    let channel = l2.channel();
+    let listening = eventually(Duration::from_secs(10), || {
+        let count = subscribers(channel.clone());
+        async move { (count.await >= 2).then_some(()) }
+    })
+    .await;
+    assert!(listening.is_some(), "both replicas listen for invalidations");
 
     let v = create_person(&mut via_a, "0000000300").await;
     let v = certify(&mut via_a, "0000000300", v, common::CareLevel::Care1, date(2025, 4, 1), date(2026, 3, 31)).await;
@@ -27,6 +55,15 @@ async fn a_write_through_one_replica_is_seen_through_another_within_100_ms() {
     let level = |r: &pb::EligibilityResult| r.certification.as_ref().map(|c| c.care_level);
     assert_eq!(level(&check(&mut via_b, "0000000300", date(2025, 6, 1)).await), Some(common::CareLevel::Care1 as i32));
     assert_eq!(level(&check(&mut via_b, "0000000300", date(2025, 6, 1)).await), Some(common::CareLevel::Care1 as i32));
+    let person = PersonKey::new(&InsurerNumber::parse(INSURER).unwrap(), &InsuredNumber::parse("0000000300").unwrap());
+    let in_l2 = || {
+        let (l2, bucket) = (l2.clone(), l2.bucket_key(&person));
+        async move {
+            let mut conn = l2.redis().conn();
+            redis::AsyncCommands::hexists::<_, _, bool>(&mut conn, bucket, person.as_bytes().as_slice()).await.unwrap()
+        }
+    };
+    assert!(in_l2().await, "B's read filled L2");
 
     // A corrects the level; B must see it without waiting for its TTL.
     let record_id = via_a
@@ -59,6 +96,8 @@ async fn a_write_through_one_replica_is_seen_through_another_within_100_ms() {
         })
         .await
         .unwrap();
+    // The write deleted the person's L2 entry before it answered.
+    assert!(!in_l2().await, "the write removed the L2 entry");
     let seen = eventually(Duration::from_millis(100), || {
         let mut client = via_b.clone();
         async move {

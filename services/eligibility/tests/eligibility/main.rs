@@ -5,6 +5,7 @@
 
 mod cache;
 mod checks;
+mod cluster;
 mod decisions;
 mod import;
 mod support;
