@@ -62,6 +62,11 @@ MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
         "terminationGracePeriodSeconds",
     ),
     ("secrets.create without a database URL", {"secrets": {"create": True}}, "databaseUrl"),
+    (
+        "a hash tag in the key prefix of a Redis Cluster",
+        {"global": {"redis": {"cluster": True, "keyPrefix": "{kaigo}:"}}},
+        "keyPrefix",
+    ),
 ]
 
 

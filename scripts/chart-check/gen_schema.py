@@ -79,6 +79,21 @@ BY_PATH = {
     "global.logging.format": {"type": "string", "enum": ["json", "text"]},
     "global.tmpVolume.medium": {"type": "string", "enum": ["", "Memory"]},
     "global.shutdownGraceSecs": {"type": "integer", "minimum": 0},
+    # kaigo refuses a hash tag in the prefix of a cluster (every key would land on one node).
+    "global.redis": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "cluster": {
+                "type": "boolean",
+                "description": "KAIGO_REDIS__CLUSTER: connect to a Redis Cluster; the redis-url secret then "
+                "holds its seed nodes, comma-separated (redis://node-a:6379,redis://node-b:6379).",
+            },
+            "keyPrefix": {"type": "string", "description": "KAIGO_REDIS__KEY_PREFIX, prepended to every key."},
+        },
+        "if": {"properties": {"cluster": {"const": True}}, "required": ["cluster"]},
+        "then": {"properties": {"keyPrefix": {"pattern": "^[^{}]*$"}}},
+    },
     "global.terminationGracePeriodSeconds": {"type": "integer", "minimum": 1},
     "*.replicas": {"type": "integer", "minimum": 0},
     "*.terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
