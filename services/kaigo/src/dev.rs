@@ -42,6 +42,8 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         return Err(Exit::config("kaigo dev listens on loopback only (its dev key signs any role)"));
     }
     config.server.listen = args.listen.clone();
+    // Demos submit subsidy applications whatever the date: a demo programme open this year.
+    config.subsidies.demo_programme = true;
     let data_dir = std::path::absolute(&args.data_dir).map_err(|e| Exit::config(format!("--data-dir: {e}")))?;
     if config.gateway.web.root.is_empty() && std::path::Path::new(DEFAULT_WEB_ROOT).join("index.html").is_file() {
         config.gateway.web.root =

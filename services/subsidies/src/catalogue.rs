@@ -14,6 +14,9 @@ pub const FY2025: &str = include_str!("../programmes/fy2025.toml");
 /// The built-in programme files: (name, text).
 pub const EMBEDDED: [(&str, &str); 1] = [("programmes/fy2025.toml", FY2025)];
 
+/// The id of the demo programme of `kaigo dev` ([`Catalogue::with_demo`]).
+pub const DEMO_ID: &str = "demo";
+
 /// The loaded programmes, by id.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
@@ -77,6 +80,22 @@ impl Catalogue {
         Ok(())
     }
 
+    /// Adds [`DEMO_ID`]: the newest programme's tables, titled as a demo and open from the
+    /// first to the last day of the fiscal year of `today` (April–March).
+    pub fn with_demo(mut self, today: chrono::NaiveDate) -> Self {
+        use chrono::Datelike;
+        let Some(newest) = self.newest_first().into_iter().next() else { return self };
+        let fiscal_year = if today.month() >= 4 { today.year() } else { today.year() - 1 };
+        let mut demo = (*newest).clone();
+        demo.programme_id = DEMO_ID.to_owned();
+        demo.fiscal_year = fiscal_year;
+        demo.title = format!("【デモ】{}（kaigo dev 用、受付期間は今年度）", newest.title);
+        demo.application_open_date = chrono::NaiveDate::from_ymd_opt(fiscal_year, 4, 1);
+        demo.application_deadline = chrono::NaiveDate::from_ymd_opt(fiscal_year + 1, 3, 31).unwrap_or(today);
+        self.programmes.insert(DEMO_ID.to_owned(), Arc::new(demo));
+        self
+    }
+
     /// The programme with this id.
     pub fn get(&self, id: &str) -> Option<Arc<Programme>> {
         self.programmes.get(id).cloned()
@@ -93,6 +112,26 @@ impl Catalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_programme_is_open_for_the_whole_current_fiscal_year() {
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for (today, fiscal_year) in [(date(2026, 11, 29), 2026), (date(2027, 3, 31), 2026), (date(2027, 4, 1), 2027)] {
+            let catalogue = Catalogue::load(None).unwrap().with_demo(today);
+            let demo = catalogue.get(DEMO_ID).unwrap();
+            let real = catalogue.get("fy2025").unwrap();
+            assert_eq!(demo.fiscal_year, fiscal_year);
+            assert_eq!(demo.application_open_date, Some(date(fiscal_year, 4, 1)));
+            assert_eq!(demo.application_deadline, date(fiscal_year + 1, 3, 31));
+            assert!(demo.application_open_date.unwrap() <= today && today <= demo.application_deadline);
+            assert!(demo.title.starts_with("【デモ】"));
+            // The tables are the real programme's.
+            assert_eq!(demo.care_office, real.care_office);
+            assert_eq!(demo.medical_tiers, real.medical_tiers);
+            // The real programme is untouched.
+            assert_eq!(real.application_deadline, date(2026, 3, 13));
+        }
+    }
 
     #[test]
     fn a_directory_adds_a_new_year_without_code() {

@@ -36,6 +36,10 @@ pub struct Config {
     /// A directory of programme files (`*.toml`, one per fiscal year) added to the built-in
     /// ones; a file with a built-in programme's id replaces it. Empty: built-in only.
     pub programme_dir: String,
+    /// `kaigo dev` only: add a demo programme, the newest real one's tables open for the
+    /// current fiscal year, so that demos can submit applications after the real deadline.
+    /// Never set in production: its dates are not an announced programme's.
+    pub demo_programme: bool,
 }
 
 impl Validate for Config {
@@ -50,7 +54,8 @@ impl Config {
     /// Loads the programmes: built-in, then the configured directory.
     pub fn catalogue(&self) -> Result<Catalogue, StartError> {
         let dir = (!self.programme_dir.is_empty()).then(|| Path::new(&self.programme_dir));
-        Ok(Catalogue::load(dir)?)
+        let catalogue = Catalogue::load(dir)?;
+        Ok(if self.demo_programme { catalogue.with_demo(kaigo_platform::time::today_jst()) } else { catalogue })
     }
 }
 
