@@ -61,6 +61,7 @@ MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
         {"global": {"terminationGracePeriodSeconds": 20, "shutdownGraceSecs": 20}},
         "terminationGracePeriodSeconds",
     ),
+    ("a Bearer token other than access_token or id_token", {"gateway": {"web": {"oidc": {"token": "code"}}}}, "token"),
     ("secrets.create without a database URL", {"secrets": {"create": True}}, "databaseUrl"),
     (
         "a hash tag in the key prefix of a Redis Cluster",

@@ -115,6 +115,7 @@ BY_PATH = {
             "properties": {"name": {"type": "string"}},
         },
     },
+    "gateway.web.oidc.token": {"type": "string", "enum": ["access_token", "id_token"]},
     "gateway.ingress.hosts": {
         "type": "array",
         "items": {
@@ -142,6 +143,9 @@ BY_PATH = {
         },
     },
 }
+
+# The browsers' Ingress has the same host list as the gRPC one.
+BY_PATH["gateway.web.ingress.hosts"] = BY_PATH["gateway.ingress.hosts"]
 
 
 def lookup(path: list[str]) -> dict | None:

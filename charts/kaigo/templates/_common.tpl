@@ -61,6 +61,22 @@ KAIGO_AUTH__JWKS_URL: {{ . | quote }}
 {{- if or $v.auth.jwksFile.existingSecret $v.auth.jwksFile.existingConfigMap }}
 KAIGO_AUTH__JWKS_FILE: {{ printf "/etc/kaigo/jwks/%s" $v.auth.jwksFile.key | quote }}
 {{- end }}
+{{- if $v.web.enabled }}
+{{- /* The screens built into the image (Dockerfile's web stage). */}}
+KAIGO_GATEWAY__WEB__ROOT: "/usr/share/kaigo/web"
+{{- end }}
+{{- with $v.web.oidc }}
+{{- if .clientId }}
+KAIGO_GATEWAY__WEB__OIDC__AUTHORIZATION_ENDPOINT: {{ .authorizationEndpoint | quote }}
+KAIGO_GATEWAY__WEB__OIDC__TOKEN_ENDPOINT: {{ .tokenEndpoint | quote }}
+KAIGO_GATEWAY__WEB__OIDC__CLIENT_ID: {{ .clientId | quote }}
+KAIGO_GATEWAY__WEB__OIDC__SCOPE: {{ .scope | quote }}
+KAIGO_GATEWAY__WEB__OIDC__TOKEN: {{ .token | quote }}
+{{- with .endSessionEndpoint }}
+KAIGO_GATEWAY__WEB__OIDC__END_SESSION_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if eq .component "documents" }}
 KAIGO_STORAGE__URL: {{ $v.storage.url | quote }}
