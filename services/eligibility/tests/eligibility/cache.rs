@@ -14,7 +14,7 @@ use kaigo_proto::kaigo::eligibility::v1 as pb;
 use crate::support::*;
 
 #[tokio::test]
-async fn a_write_through_one_replica_is_seen_through_another_within_100_ms() {
+async fn a_write_through_one_replica_is_seen_through_another_long_before_the_l1_ttl() {
     let redis = TestRedis::create().await;
     let subscribers = |channel: String| async move {
         let client = redis::Client::open(kaigo_platform::testkit::redis_url()).unwrap();
@@ -27,7 +27,9 @@ async fn a_write_through_one_replica_is_seen_through_another_within_100_ms() {
 }
 
 /// Two replicas over the Redis of `redis`: B caches a person (L1 and L2), A corrects it, and
-/// B answers the new state within 100 ms (L2 deleted, L1 dropped through pub/sub).
+/// B answers the new state (L2 deleted, L1 dropped through pub/sub) long before its L1 entry
+/// would expire (60 s): the deadline proves the invalidation, not a speed. How fast it is
+/// (tens of ms here) is printed, and measured properly in loadtest/.
 /// `subscribers(channel)` counts the subscribers of the invalidation channel.
 pub async fn a_write_through_one_replica_is_seen_through_another<F, Fut>(redis: RedisConfig, subscribers: F)
 where
@@ -98,7 +100,7 @@ where
         .unwrap();
     // The write deleted the person's L2 entry before it answered.
     assert!(!in_l2().await, "the write removed the L2 entry");
-    let seen = eventually(Duration::from_millis(100), || {
+    let seen = eventually(Duration::from_secs(10), || {
         let mut client = via_b.clone();
         async move {
             let r = check(&mut client, "0000000300", date(2025, 6, 1)).await;
@@ -107,7 +109,7 @@ where
     })
     .await;
     println!("replica B saw the change {:?} after the write returned", written.elapsed());
-    assert!(seen.is_some(), "replica B still answers the old level 100 ms after the write");
+    assert!(seen.is_some(), "replica B still answers the old level 10 s after the write: no invalidation arrived");
     a.stop().await;
     b.stop().await;
 }
