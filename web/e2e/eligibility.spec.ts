@@ -21,7 +21,7 @@ const RATIO: Partial<Record<CopaymentRatio, string>> = {
 
 async function check(page: Page, insurer: string, insured: string) {
   await page.getByRole("link", { name: "資格確認" }).click();
-  await page.getByLabel("保険者番号").fill(insurer);
+  await page.getByRole("textbox", { name: "保険者番号", exact: true }).fill(insurer);
   await page.getByLabel("被保険者番号").fill(insured);
   await page.getByRole("button", { name: "確認する" }).click();
 }
@@ -75,7 +75,7 @@ test("field errors from the API appear beside their inputs", async ({ page }) =>
   const describedBy = (await insured.getAttribute("aria-describedby"))!;
   const errorId = describedBy.split(" ").find((id) => id.endsWith("-error"))!;
   await expect(page.locator(`#${errorId}`)).toBeVisible();
-  await expect(page.getByLabel("保険者番号")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByRole("textbox", { name: "保険者番号", exact: true })).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByTestId("problem")).toBeVisible();
   await screenshot(page, "eligibility-errors");
 });
@@ -93,7 +93,7 @@ test("the eligibility screen is usable by keyboard and reflows at 200 % zoom", a
   await page.getByRole("link", { name: "資格確認" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "資格確認" })).toBeFocused();
   await page.keyboard.press("Tab");
-  await expect(page.getByLabel("保険者番号")).toBeFocused();
+  await expect(page.getByRole("textbox", { name: "保険者番号", exact: true })).toBeFocused();
   await page.keyboard.type("435073");
   await page.keyboard.press("Tab");
   await page.keyboard.type("0000000001");

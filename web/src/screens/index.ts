@@ -19,6 +19,13 @@ export const screens: readonly ScreenDef[] = [
     component: lazy(() => import("./applications/ApplicationsScreen")),
   },
   {
+    id: "careplan",
+    path: "/careplan",
+    roles: ["care_office", "service_provider"],
+    title: { ja: "ケアプラン", en: "Care plans" },
+    component: lazy(() => import("./careplan/CarePlanScreen")),
+  },
+  {
     id: "subsidies",
     path: "/subsidies",
     roles: ["care_office", "service_provider", "medical_institution"],

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { SendUnitKind } from "../../gen/kaigo/careplan/v1/bundle_pb";
+import { addressingOf, fileIndexOf, parseFileName, parseIssue } from "./fileNames";
+
+describe("file names", () => {
+  it("parses v4 and v3 names, with and without a month", () => {
+    expect(parseFileName("UPPLAN_202505_1370000018_43_1370000026_11_20250425103100.CSV")).toEqual({
+      prefix: "UPPLAN",
+      month: "202505",
+      sender: "1370000018",
+      senderType: "43",
+      receiver: "1370000026",
+      receiverType: "11",
+      sequence: "20250425103100",
+    });
+    expect(parseFileName("up1kyo_1370000018_43_1370000026_11_20250425103000.csv")?.month).toBe("");
+    expect(parseFileName("UPPLAN_202301_1370000018_1370000026_20221225103000.CSV")?.senderType).toBe("");
+    expect(parseFileName("UPPLAN_202505.CSV")).toBeNull();
+    expect(parseFileName("README.txt")).toBeNull();
+  });
+
+  it("derives the unit's addressing from its files", () => {
+    const a = addressingOf([
+      "UPPLAN_202505_4371000128_43_4371000201_11_20250425103100.CSV",
+      "UPSIKYU_202505_4371000128_43_4371000201_11_20250425103100.CSV",
+      "UPHOSOKU_202505_4371000128_43_4371000201_11_20250425103100.CSV",
+    ]);
+    expect(a).toEqual({
+      kind: SendUnitKind.USAGE_TICKET,
+      sender: "4371000128",
+      senderType: "43",
+      receiver: "4371000201",
+      receiverType: "11",
+      month: "2025-05",
+      sequence: "20250425103100",
+    });
+    const plan = addressingOf([
+      "UP1KYO_1370000018_43_1370000026_11_20250425103000.CSV",
+      "UPHOSOKU_000000_1370000018_43_1370000026_11_20250425103000.CSV",
+    ]);
+    expect(plan?.kind).toBe(SendUnitKind.PLAN);
+    expect(plan?.month).toBe("");
+  });
+
+  it("reads SendBundle's per-file violations", () => {
+    expect(parseIssue("COLUMN_COUNT at line 3 column 0: expected 25 columns")).toEqual({
+      code: "COLUMN_COUNT",
+      line: 3,
+      column: 0,
+      message: "expected 25 columns",
+    });
+    expect(parseIssue("required")).toBeNull();
+    expect(fileIndexOf("files[2]")).toBe(2);
+    expect(fileIndexOf("files")).toBeNull();
+  });
+});
