@@ -46,6 +46,10 @@ pub struct Config {
     /// Redis hash buckets persons are spread over; about (persons / 64) keeps each bucket a
     /// compact listpack (Redis `hash-max-listpack-entries` 128).
     pub l2_buckets: u64,
+    /// Longest wait for one Redis operation on the hot path, milliseconds; longer and the call
+    /// is answered from the database, and L2 is skipped for a second. Keep it well above
+    /// Redis's queueing delay under load, or a busy Redis is taken for a dead one.
+    pub l2_timeout_ms: u64,
     /// Shortest certification validity, months (§2.5).
     pub validity_min_months: u32,
     /// Longest certification validity, months (§2.5: 48 nationally; a municipality may cap
@@ -63,6 +67,7 @@ impl Default for Config {
             l1_ttl_ms: 60_000,
             negative_ttl_ms: 5_000,
             l2_buckets: 1 << 19,
+            l2_timeout_ms: 250,
             validity_min_months: 3,
             validity_max_months: 48,
             mid_month_start_adds_rest_of_month: true,
@@ -80,6 +85,9 @@ impl Validate for Config {
         }
         if self.negative_ttl_ms > 600_000 {
             problems.add("eligibility.negative_ttl_ms", "must be at most 10 minutes");
+        }
+        if !(1..=60_000).contains(&self.l2_timeout_ms) {
+            problems.add("eligibility.l2_timeout_ms", "must be between 1 and 60000");
         }
         if self.l2_buckets == 0 {
             problems.add("eligibility.l2_buckets", "must be at least 1");
@@ -117,7 +125,10 @@ impl Config {
 pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
     ctx.spawn_outbox_relay();
     let store = store::Store::new(ctx.db.clone());
-    let l2 = ctx.redis.clone().map(|redis| cache::L2::new(redis, config.l2_buckets));
+    let l2 = ctx
+        .redis
+        .clone()
+        .map(|redis| cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms)));
     let cache = cache::Cache::new(store.clone(), l2.clone(), &config.cache_settings());
     if let Some(l2) = l2 {
         let listening = cache.clone();

@@ -12,11 +12,6 @@ use super::codec;
 use crate::domain::Timeline;
 use crate::key::PersonKey;
 
-/// A Redis operation on the hot path waits at most this long before the call falls back to
-/// the database. A refused connection fails at once; this bounds a Redis that hangs. It must
-/// stay well above queueing delays under load (tens of milliseconds at hundreds of calls in
-/// flight), or a busy but healthy Redis would be taken for a dead one.
-const OP_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failure, L2 is skipped for this long before it is tried again.
 const BACKOFF_MS: u64 = 1_000;
 
@@ -33,6 +28,11 @@ struct State {
 pub struct L2 {
     redis: RedisHandle,
     buckets: u64,
+    /// A Redis operation on the hot path waits at most this long before the call falls back
+    /// to the database (`eligibility.l2_timeout_ms`). A refused connection fails at once; this
+    /// bounds a Redis that hangs. It must stay well above queueing delays under load (tens of
+    /// milliseconds at hundreds of calls in flight), or a busy Redis is taken for a dead one.
+    timeout: Duration,
     state: Arc<State>,
 }
 
@@ -52,8 +52,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 impl L2 {
     /// L2 over `redis`, spreading persons over `buckets` hashes (about 64 persons a bucket
-    /// keeps each hash a compact listpack).
-    pub fn new(redis: RedisHandle, buckets: u64) -> Self {
+    /// keeps each hash a compact listpack), waiting at most `timeout` for each operation.
+    pub fn new(redis: RedisHandle, buckets: u64, timeout: Duration) -> Self {
         let errors = opentelemetry::global::meter("kaigo-eligibility")
             .u64_counter("kaigo.eligibility.redis.errors")
             .with_description("Redis operations that failed or timed out; answers fell back to the database")
@@ -61,6 +61,7 @@ impl L2 {
         Self {
             redis,
             buckets: buckets.max(1),
+            timeout,
             state: Arc::new(State { down_until: AtomicU64::new(0), logged: AtomicBool::new(false), errors }),
         }
     }
@@ -100,7 +101,7 @@ impl L2 {
         if !self.available() {
             return None;
         }
-        match tokio::time::timeout(OP_TIMEOUT, op).await {
+        match tokio::time::timeout(self.timeout, op).await {
             Ok(Ok(value)) => {
                 self.succeeded();
                 Some(value)

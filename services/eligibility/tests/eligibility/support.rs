@@ -54,7 +54,11 @@ impl Server {
         let server_config = ServerConfig { listen: "127.0.0.1:0".into(), ..ServerConfig::default() };
         let ctx =
             ServiceContext { name: "eligibility", server: server_config.clone(), db: conn, redis, bus, background };
-        let api = kaigo_eligibility::build(&ctx, &Config::default());
+        // A loaded test machine may take longer than production's 250 ms for one Redis round
+        // trip; a timeout would skip L2 and make cache assertions flaky. Faults (a killed
+        // server) fail at once whatever the timeout.
+        let config = Config { l2_timeout_ms: 2_000, ..Config::default() };
+        let api = kaigo_eligibility::build(&ctx, &config);
         let services = GrpcServices::new(&server_config).unwrap().with_service(
             kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer::new(api.clone()),
         );
