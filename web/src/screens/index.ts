@@ -26,6 +26,13 @@ export const screens: readonly ScreenDef[] = [
     component: lazy(() => import("./careplan/CarePlanScreen")),
   },
   {
+    id: "opinions",
+    path: "/opinions",
+    roles: ["medical_institution"],
+    title: { ja: "主治医意見書", en: "Physician opinions" },
+    component: lazy(() => import("./opinions/OpinionsScreen")),
+  },
+  {
     id: "subsidies",
     path: "/subsidies",
     roles: ["care_office", "service_provider", "medical_institution"],
