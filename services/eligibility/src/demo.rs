@@ -21,6 +21,9 @@ use crate::store::{Begin, Store, person};
 pub const DEMO_INSURERS: [&str; 4] = ["435073", "122192", "122069", "212019"];
 /// Persons per demo insurer.
 pub const DEMO_PER_INSURER: u32 = 100;
+/// The care office (居宅介護支援事業所) the first demo person is registered with: the demo care
+/// office of certification and careplan, so that signing in as it shows the person's name.
+pub const DEMO_CARE_OFFICE: &str = "4371000128";
 
 /// One synthetic person with their periods.
 #[derive(Debug, Clone)]
@@ -197,8 +200,15 @@ pub async fn seed(store: &Store) -> Result<(), kaigo_platform::service::StartErr
     let today = kaigo_platform::time::today_jst();
     for (i, insurer) in DEMO_INSURERS.iter().enumerate() {
         let insurer = InsurerNumber::parse(insurer)?;
-        for synthetic in generate(&insurer, 1, u64::from(DEMO_PER_INSURER), i as u64 + 1, today) {
+        for mut synthetic in generate(&insurer, 1, u64::from(DEMO_PER_INSURER), i as u64 + 1, today) {
             let insured = InsuredNumber::parse(&synthetic.person.insured_number)?;
+            if i == 0 && synthetic.person.insured_number == "0000000001" {
+                for (_, _, detail) in &mut synthetic.periods {
+                    if let Detail::CareManagement { office_number, .. } = detail {
+                        DEMO_CARE_OFFICE.clone_into(office_number);
+                    }
+                }
+            }
             let key = PersonKey::new(&insurer, &insured);
             let saved = tx.save_person(&key, None, synthetic.person).await?;
             for (start, end, detail) in &synthetic.periods {

@@ -77,6 +77,17 @@ impl Organisation for DevIdentity {
 mod tests {
     use super::*;
 
+    /// The services seed their demo data for the same organisations, or a demo sign-in would
+    /// see one service's data and not another's.
+    #[test]
+    fn the_services_demo_data_belongs_to_the_same_organisations() {
+        let care_office = kaigo_careplan::demo::DEMO_CARE_OFFICE;
+        assert_eq!(kaigo_eligibility::demo::DEMO_CARE_OFFICE, care_office);
+        assert_eq!(kaigo_documents::demo::DEMO_CARE_OFFICE_NUMBER, care_office);
+        assert_eq!(kaigo_documents::demo::DEMO_INSURER_NUMBER, kaigo_certification::DEMO_INSURER_NUMBER);
+        assert_eq!(kaigo_eligibility::demo::DEMO_INSURERS[0], kaigo_certification::DEMO_INSURER_NUMBER);
+    }
+
     /// Every demo identity must become a valid caller, or its sign-in would mint a useless token.
     #[test]
     fn every_demo_identity_is_a_valid_caller() {
