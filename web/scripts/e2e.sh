@@ -9,7 +9,7 @@ set -euo pipefail
 
 WEB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$WEB_DIR/.." && pwd)"
-KAIGO_BIN="${KAIGO_BIN:-$ROOT/target/debug/kaigo}"
+export KAIGO_BIN="${KAIGO_BIN:-$ROOT/target/debug/kaigo}"
 case "$KAIGO_BIN" in /*) ;; *) KAIGO_BIN="$PWD/$KAIGO_BIN" ;; esac
 if [ ! -x "$KAIGO_BIN" ]; then
   echo "e2e: $KAIGO_BIN not found; build it first (cargo build -p kaigo)" >&2

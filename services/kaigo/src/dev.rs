@@ -100,14 +100,16 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         components::SERVICES.iter().map(|name| ((*name).to_owned(), Upstream::Local(local.clone()))).collect();
     let gateway = Gateway::new(upstreams, gateway_services.into_routes(), verifier, keys, &config.gateway)
         .map_err(Exit::config)?;
-    let sign_in = DevSignIn {
+    // Demo organisations, unless an OpenID provider is configured (to try the screens'
+    // production sign-in against a provider that signs with the dev key, as the browser tests do).
+    let sign_in = (!config.gateway.web.oidc.enabled()).then(|| DevSignIn {
         key: dev_key,
         issuer: DEV_ISSUER.to_owned(),
         audience: DEV_AUDIENCE.to_owned(),
         identities: demo_identities::all(),
         ttl_secs: 8 * 3600,
-    };
-    let front = Front::new(gateway.clone(), &config.gateway.web, Some(sign_in)).map_err(Exit::config)?;
+    });
+    let front = Front::new(gateway.clone(), &config.gateway.web, sign_in).map_err(Exit::config)?;
 
     let listener = server::bind(&config.server.listen)
         .await
