@@ -5,6 +5,7 @@ import { useEffect, useRef, type ReactNode } from "react";
 import { fmt, useMessages } from "./i18n";
 import { shellMessages } from "./messages";
 import { inputId, problemsFor, unclaimed, type ApiProblem } from "./errors";
+import type { PagedList } from "./usePagedList";
 
 /** The page's h1: sets the document title and moves focus to it when the page opens. */
 export function PageHeading({ children, title }: { children: ReactNode; title: string }) {
@@ -82,31 +83,21 @@ export function Field({ scope, field, alsoFields, label, hint, problem, required
   );
 }
 
+const CODE_TEXT: Partial<Record<Code, keyof typeof shellMessages.ja>> = {
+  [Code.InvalidArgument]: "code_invalid_argument",
+  [Code.PermissionDenied]: "code_permission_denied",
+  [Code.NotFound]: "code_not_found",
+  [Code.FailedPrecondition]: "code_failed_precondition",
+  [Code.Aborted]: "code_aborted",
+  [Code.AlreadyExists]: "code_already_exists",
+  [Code.Unavailable]: "code_unavailable",
+  [Code.Unauthenticated]: "code_unauthenticated",
+  [Code.ResourceExhausted]: "code_resource_exhausted",
+  [Code.DeadlineExceeded]: "code_deadline_exceeded",
+};
+
 function codeText(m: typeof shellMessages.ja, code: Code): string {
-  switch (code) {
-    case Code.InvalidArgument:
-      return m.code_invalid_argument;
-    case Code.PermissionDenied:
-      return m.code_permission_denied;
-    case Code.NotFound:
-      return m.code_not_found;
-    case Code.FailedPrecondition:
-      return m.code_failed_precondition;
-    case Code.Aborted:
-      return m.code_aborted;
-    case Code.AlreadyExists:
-      return m.code_already_exists;
-    case Code.Unavailable:
-      return m.code_unavailable;
-    case Code.Unauthenticated:
-      return m.code_unauthenticated;
-    case Code.ResourceExhausted:
-      return m.code_resource_exhausted;
-    case Code.DeadlineExceeded:
-      return m.code_deadline_exceeded;
-    default:
-      return m.code_other;
-  }
+  return m[CODE_TEXT[code] ?? "code_other"];
 }
 
 /**
@@ -178,6 +169,45 @@ export function Loading() {
     <p role="status" className="loading">
       {m.loading}
     </p>
+  );
+}
+
+/**
+ * The body of a paged list (see usePagedList): "loading" before the first page, the empty
+ * message, or the count, the items and a "show more" button while there is a next page.
+ * The list's problem is shown by the caller (ProblemAlert), where the screen wants it.
+ */
+export function PagedItems<T>({
+  list,
+  empty,
+  count,
+  countLive = true,
+  children,
+}: {
+  list: PagedList<T>;
+  empty: string;
+  /** The line above the items, given how many are shown (none when left out). */
+  count?: (shown: number) => string;
+  /** The count is a polite status; off where the screen announces changes itself. */
+  countLive?: boolean;
+  children: (items: T[]) => ReactNode;
+}) {
+  const m = useMessages(shellMessages);
+  const { items, busy, nextPageToken } = list;
+  if (items === null) return busy ? <Loading /> : null;
+  if (items.length === 0) return <p role="status">{empty}</p>;
+  return (
+    <>
+      {count ? <p role={countLive ? "status" : undefined}>{count(items.length)}</p> : null}
+      {children(items)}
+      {nextPageToken ? (
+        <div className="form-actions">
+          <button type="button" onClick={() => void list.more()} disabled={busy}>
+            {m.more}
+          </button>
+        </div>
+      ) : null}
+    </>
   );
 }
 

@@ -1,12 +1,12 @@
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { CertificationService } from "../../gen/kaigo/certification/v1/certification_service_pb";
 import { DeadlineStatus, type Application } from "../../gen/kaigo/certification/v1/application_pb";
 import { useClient } from "../../app/api";
-import { Loading, PageHeading, ProblemAlert } from "../../app/components";
-import { toProblem, type ApiProblem } from "../../app/errors";
+import { PagedItems, PageHeading, ProblemAlert } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate } from "../../app/labels";
 import { Link } from "../../app/router";
+import { usePagedList } from "../../app/usePagedList";
 import { DeadlineBadge } from "./DeadlineBadge";
 import { enumText, messages } from "./messages";
 
@@ -15,38 +15,18 @@ export function ApplicationList() {
   const { lang } = useLang();
   const client = useClient(CertificationService);
   const [urgentOnly, setUrgentOnly] = useState(false);
-  const [apps, setApps] = useState<Application[] | null>(null);
-  const [next, setNext] = useState("");
-  const [total, setTotal] = useState(0);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
-
-  const load = useCallback(
-    async (pageToken: string) => {
-      setBusy(true);
-      setProblem(null);
-      try {
-        const res = await client.listApplications({
-          pageSize: 50,
-          pageToken,
-          orderBy: "urgency",
-          deadlineStatuses: urgentOnly ? [DeadlineStatus.OVERDUE, DeadlineStatus.AT_RISK] : [],
-        });
-        setApps((prev) => (pageToken && prev ? [...prev, ...res.applications] : res.applications));
-        setNext(res.nextPageToken);
-        setTotal(res.totalSize);
-      } catch (e) {
-        setProblem(toProblem(e));
-      } finally {
-        setBusy(false);
-      }
+  const apps = usePagedList<Application>(
+    async (pageToken) => {
+      const res = await client.listApplications({
+        pageSize: 50,
+        pageToken,
+        orderBy: "urgency",
+        deadlineStatuses: urgentOnly ? [DeadlineStatus.OVERDUE, DeadlineStatus.AT_RISK] : [],
+      });
+      return { items: res.applications, nextPageToken: res.nextPageToken, totalSize: res.totalSize };
     },
     [client, urgentOnly],
   );
-
-  useEffect(() => {
-    void load("");
-  }, [load]);
 
   return (
     <>
@@ -57,18 +37,13 @@ export function ApplicationList() {
           <input type="checkbox" checked={urgentOnly} onChange={(e) => setUrgentOnly(e.target.checked)} />
           {m.onlyUrgent}
         </label>
-        <button type="button" onClick={() => void load("")} disabled={busy}>
+        <button type="button" onClick={() => void apps.refresh()} disabled={apps.busy}>
           {m.refresh}
         </button>
       </div>
-      <ProblemAlert problem={problem} />
-      {apps === null ? (
-        busy ? <Loading /> : null
-      ) : apps.length === 0 ? (
-        <p role="status">{m.empty}</p>
-      ) : (
-        <>
-          <p role="status">{fmt(m.count, { n: total || apps.length })}</p>
+      <ProblemAlert problem={apps.problem} />
+      <PagedItems list={apps} empty={m.empty} count={(n) => fmt(m.count, { n: apps.total || n })}>
+        {(items) => (
           <div className="table-wrap">
             <table data-testid="applications">
               <thead>
@@ -85,7 +60,7 @@ export function ApplicationList() {
                 </tr>
               </thead>
               <tbody>
-                {apps.map((a) => (
+                {items.map((a) => (
                   <tr key={a.applicationId} data-application-id={a.applicationId}>
                     <td>
                       <DeadlineBadge m={m} status={a.deadlineStatus} />
@@ -112,15 +87,8 @@ export function ApplicationList() {
               </tbody>
             </table>
           </div>
-          {next ? (
-            <div className="form-actions">
-              <button type="button" onClick={() => void load(next)} disabled={busy}>
-                {m.more}
-              </button>
-            </div>
-          ) : null}
-        </>
-      )}
+        )}
+      </PagedItems>
     </>
   );
 }

@@ -1,15 +1,16 @@
 // 受信箱: ListInbox (paged), kept current by WatchInbox (server streaming; resumes after the
 // last cursor when the stream drops). Each bundle can be downloaded (DownloadBundle → one
 // Blob per file, byte for byte) and acknowledged (AcknowledgeBundle).
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CarePlanService } from "../../gen/kaigo/careplan/v1/careplan_service_pb";
 import { BundleStatus, type Bundle } from "../../gen/kaigo/careplan/v1/bundle_pb";
 import { useClient } from "../../app/api";
-import { Loading, ProblemAlert } from "../../app/components";
-import { toProblem, type ApiProblem } from "../../app/errors";
+import { PagedItems, ProblemAlert } from "../../app/components";
+import { toProblem } from "../../app/errors";
 import { fmt, useMessages } from "../../app/i18n";
 import { requestId } from "../../app/labels";
+import { usePagedList } from "../../app/usePagedList";
 import { BundleTable } from "./BundleTable";
 import { downloadBundle } from "./download";
 import { kindText, messages, statusText } from "./messages";
@@ -34,10 +35,6 @@ export function Inbox() {
   const m = useMessages(messages);
   const client = useClient(CarePlanService);
   const [status, setStatus] = useState<BundleStatus | 0>(0);
-  const [bundles, setBundles] = useState<Bundle[] | null>(null);
-  const [next, setNext] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [live, setLive] = useState<Live>("connecting");
   const [announce, setAnnounce] = useState("");
   const [working, setWorking] = useState<string | null>(null);
@@ -45,26 +42,14 @@ export function Inbox() {
   const [notice, setNotice] = useState("");
   const urls = useRef<string[]>([]);
 
-  const load = useCallback(
-    async (pageToken: string) => {
-      setBusy(true);
-      setProblem(null);
-      try {
-        const res = await client.listInbox({ pageSize: 50, pageToken, statuses: status ? [status] : [] });
-        setBundles((prev) => (pageToken && prev ? [...prev, ...res.bundles] : res.bundles));
-        setNext(res.nextPageToken);
-      } catch (e) {
-        setProblem(toProblem(e));
-      } finally {
-        setBusy(false);
-      }
+  const bundles = usePagedList<Bundle>(
+    async (pageToken) => {
+      const res = await client.listInbox({ pageSize: 50, pageToken, statuses: status ? [status] : [] });
+      return { items: res.bundles, nextPageToken: res.nextPageToken };
     },
     [client, status],
   );
-
-  useEffect(() => {
-    void load("");
-  }, [load]);
+  const { setItems: setBundles, setProblem } = bundles;
 
   // Live arrivals. The first messages are the catch-up (every bundle not yet acknowledged).
   useEffect(() => {
@@ -97,8 +82,9 @@ export function Inbox() {
       }
     })();
     return () => abort.abort();
+    // m is left out: a language switch must not restart the stream.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [client, status]);
+  }, [client, status, setBundles]);
 
   useEffect(() => () => urls.current.forEach((u) => URL.revokeObjectURL(u)), []);
 
@@ -163,25 +149,20 @@ export function Inbox() {
             ))}
           </select>
         </div>
-        <button type="button" className="align-end" onClick={() => void load("")} disabled={busy}>
+        <button type="button" className="align-end" onClick={() => void bundles.refresh()} disabled={bundles.busy}>
           {m.refresh}
         </button>
       </div>
-      <ProblemAlert problem={problem} />
+      <ProblemAlert problem={bundles.problem} />
       {notice ? (
         <p className="alert alert-info" role="status" data-testid="inbox-notice">
           {notice}
         </p>
       ) : null}
-      {bundles === null ? (
-        busy ? <Loading /> : null
-      ) : bundles.length === 0 ? (
-        <p role="status">{m.empty}</p>
-      ) : (
-        <>
-          <p>{fmt(m.count, { n: bundles.length })}</p>
+      <PagedItems list={bundles} empty={m.empty} count={(n) => fmt(m.count, { n })} countLive={false}>
+        {(items) => (
           <BundleTable
-            bundles={bundles}
+            bundles={items}
             side="sender"
             testId="inbox"
             actions={(b) => (
@@ -222,15 +203,8 @@ export function Inbox() {
               </div>
             )}
           />
-          {next ? (
-            <div className="form-actions">
-              <button type="button" onClick={() => void load(next)} disabled={busy}>
-                {m.more}
-              </button>
-            </div>
-          ) : null}
-        </>
-      )}
+        )}
+      </PagedItems>
     </section>
   );
 }
