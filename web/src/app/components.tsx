@@ -211,4 +211,35 @@ export function PagedItems<T>({
   );
 }
 
+/** A table in its scrolling wrapper: an optional caption, one header row of column titles, the body rows. */
+export function DataTable({
+  testId,
+  caption,
+  columns,
+  children,
+}: {
+  testId?: string;
+  caption?: ReactNode;
+  columns: readonly ReactNode[];
+  children: ReactNode;
+}) {
+  return (
+    <div className="table-wrap">
+      <table data-testid={testId}>
+        {caption ? <caption>{caption}</caption> : null}
+        <thead>
+          <tr>
+            {columns.map((c, i) => (
+              <th scope="col" key={i}>
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 export { fmt };

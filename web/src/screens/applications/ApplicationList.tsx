@@ -2,7 +2,7 @@ import { useState } from "react";
 import { CertificationService } from "../../gen/kaigo/certification/v1/certification_service_pb";
 import { DeadlineStatus, type Application } from "../../gen/kaigo/certification/v1/application_pb";
 import { useClient } from "../../app/api";
-import { PagedItems, PageHeading, ProblemAlert } from "../../app/components";
+import { DataTable, PagedItems, PageHeading, ProblemAlert } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate } from "../../app/labels";
 import { Link } from "../../app/router";
@@ -44,49 +44,45 @@ export function ApplicationList() {
       <ProblemAlert problem={apps.problem} />
       <PagedItems list={apps} empty={m.empty} count={(n) => fmt(m.count, { n: apps.total || n })}>
         {(items) => (
-          <div className="table-wrap">
-            <table data-testid="applications">
-              <thead>
-                <tr>
-                  <th scope="col">{m.colDeadline}</th>
-                  <th scope="col">{m.colDate}</th>
-                  <th scope="col">{m.colInsurer}</th>
-                  <th scope="col">{m.colInsured}</th>
-                  <th scope="col">{m.colType}</th>
-                  <th scope="col">{m.colStatus}</th>
-                  <th scope="col">{m.colSurvey}</th>
-                  <th scope="col">{m.colOpinion}</th>
-                  <th scope="col">{m.colOpen}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((a) => (
-                  <tr key={a.applicationId} data-application-id={a.applicationId}>
-                    <td>
-                      <DeadlineBadge m={m} status={a.deadlineStatus} />
-                      <br />
-                      {formatDate(a.deadlineDate, lang)}
-                    </td>
-                    <td>{formatDate(a.applicationDate, lang)}</td>
-                    <td>{a.insurerNumber}</td>
-                    <td>{a.insuredNumber}</td>
-                    <td>{enumText(m, "type", a.type)}</td>
-                    <td data-testid="status">{enumText(m, "status", a.status)}</td>
-                    <td data-testid="survey">{enumText(m, "survey", a.survey?.state ?? 0)}</td>
-                    <td>{enumText(m, "opinion", a.opinion?.state ?? 0)}</td>
-                    <td>
-                      <Link
-                        to={`/applications/${encodeURIComponent(a.applicationId)}`}
-                        aria-label={fmt(m.openFor, { date: formatDate(a.applicationDate, lang) })}
-                      >
-                        {m.open}
-                      </Link>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            testId="applications"
+            columns={[
+              m.colDeadline,
+              m.colDate,
+              m.colInsurer,
+              m.colInsured,
+              m.colType,
+              m.colStatus,
+              m.colSurvey,
+              m.colOpinion,
+              m.colOpen,
+            ]}
+          >
+            {items.map((a) => (
+              <tr key={a.applicationId} data-application-id={a.applicationId}>
+                <td>
+                  <DeadlineBadge m={m} status={a.deadlineStatus} />
+                  <br />
+                  {formatDate(a.deadlineDate, lang)}
+                </td>
+                <td>{formatDate(a.applicationDate, lang)}</td>
+                <td>{a.insurerNumber}</td>
+                <td>{a.insuredNumber}</td>
+                <td>{enumText(m, "type", a.type)}</td>
+                <td data-testid="status">{enumText(m, "status", a.status)}</td>
+                <td data-testid="survey">{enumText(m, "survey", a.survey?.state ?? 0)}</td>
+                <td>{enumText(m, "opinion", a.opinion?.state ?? 0)}</td>
+                <td>
+                  <Link
+                    to={`/applications/${encodeURIComponent(a.applicationId)}`}
+                    aria-label={fmt(m.openFor, { date: formatDate(a.applicationDate, lang) })}
+                  >
+                    {m.open}
+                  </Link>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </PagedItems>
     </>

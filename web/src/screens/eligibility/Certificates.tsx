@@ -5,6 +5,7 @@ import {
   type EligibilityResult,
 } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { EligibilityVerdict } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { DataTable } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import {
   careLevelLabel,
@@ -32,6 +33,31 @@ function Withheld({ m, section }: { m: M; section: WithheldSection }) {
     <p className="withheld-note">
       <strong>{m.withheld}</strong>: {m[`withheld_${section}` as keyof M]}
     </p>
+  );
+}
+
+/** A certificate card that the API may withhold as a whole: then it says why instead. */
+function WithholdableCard({
+  id,
+  title,
+  section,
+  withheld,
+  m,
+  children,
+}: {
+  id: string;
+  title: string;
+  section: WithheldSection;
+  withheld: ReadonlySet<WithheldSection>;
+  m: M;
+  children: ReactNode;
+}) {
+  const isWithheld = withheld.has(section);
+  return (
+    <section className={isWithheld ? "card withheld" : "card"} aria-labelledby={id} data-testid={id}>
+      <h2 id={id}>{title}</h2>
+      {isWithheld ? <Withheld m={m} section={section} /> : children}
+    </section>
   );
 }
 
@@ -132,15 +158,14 @@ export function Certificates({ result }: { result: EligibilityResult }) {
         {withheld.has(WithheldSection.CERTIFICATE) ? <Withheld m={m} section={WithheldSection.CERTIFICATE} /> : null}
       </section>
 
-      <section
-        className={withheld.has(WithheldSection.COPAYMENT) ? "card withheld" : "card"}
-        aria-labelledby="card-copay"
-        data-testid="card-copay"
+      <WithholdableCard
+        id="card-copay"
+        title={m.copayCard}
+        section={WithheldSection.COPAYMENT}
+        withheld={withheld}
+        m={m}
       >
-        <h2 id="card-copay">{m.copayCard}</h2>
-        {withheld.has(WithheldSection.COPAYMENT) ? (
-          <Withheld m={m} section={WithheldSection.COPAYMENT} />
-        ) : result.copayment ? (
+        {result.copayment ? (
           <dl className="facts">
             <Row label={m.number}>{result.insuredNumber}</Row>
             <Row label={m.ratio} testid="copayment-ratio">
@@ -152,17 +177,16 @@ export function Certificates({ result }: { result: EligibilityResult }) {
         ) : (
           <p data-testid="copayment-ratio">{m.noCopay}</p>
         )}
-      </section>
+      </WithholdableCard>
 
-      <section
-        className={withheld.has(WithheldSection.COST_LIMIT) ? "card withheld" : "card"}
-        aria-labelledby="card-cost"
-        data-testid="card-cost"
+      <WithholdableCard
+        id="card-cost"
+        title={m.costCard}
+        section={WithheldSection.COST_LIMIT}
+        withheld={withheld}
+        m={m}
       >
-        <h2 id="card-cost">{m.costCard}</h2>
-        {withheld.has(WithheldSection.COST_LIMIT) ? (
-          <Withheld m={m} section={WithheldSection.COST_LIMIT} />
-        ) : result.costLimit ? (
+        {result.costLimit ? (
           <>
             <dl className="facts">
               <Row label={m.stage} testid="cost-stage">
@@ -171,41 +195,30 @@ export function Certificates({ result }: { result: EligibilityResult }) {
               <Row label={m.stagePeriod}>{formatPeriod(result.costLimit.period, lang)}</Row>
             </dl>
             {result.costLimit.dailyCaps ? (
-              <div className="table-wrap">
-                <table>
-                  <caption>{m.caps}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">{m.capItem}</th>
-                      <th scope="col">{m.capAmount}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {(
-                      [
-                        [m.meal_facility, result.costLimit.dailyCaps.mealFacilityYen],
-                        [m.meal_short, result.costLimit.dailyCaps.mealShortStayYen],
-                        [m.unit_private, result.costLimit.dailyCaps.unitPrivateRoomYen],
-                        [m.unit_semi, result.costLimit.dailyCaps.unitSemiPrivateRoomYen],
-                        [m.conv_welfare, result.costLimit.dailyCaps.conventionalPrivateRoomWelfareYen],
-                        [m.conv_health, result.costLimit.dailyCaps.conventionalPrivateRoomHealthYen],
-                        [m.multi, result.costLimit.dailyCaps.multiBedRoomYen],
-                      ] as const
-                    ).map(([label, v]) => (
-                      <tr key={label}>
-                        <th scope="row">{label}</th>
-                        <td>{yen(v, lang)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable caption={m.caps} columns={[m.capItem, m.capAmount]}>
+                {(
+                  [
+                    [m.meal_facility, result.costLimit.dailyCaps.mealFacilityYen],
+                    [m.meal_short, result.costLimit.dailyCaps.mealShortStayYen],
+                    [m.unit_private, result.costLimit.dailyCaps.unitPrivateRoomYen],
+                    [m.unit_semi, result.costLimit.dailyCaps.unitSemiPrivateRoomYen],
+                    [m.conv_welfare, result.costLimit.dailyCaps.conventionalPrivateRoomWelfareYen],
+                    [m.conv_health, result.costLimit.dailyCaps.conventionalPrivateRoomHealthYen],
+                    [m.multi, result.costLimit.dailyCaps.multiBedRoomYen],
+                  ] as const
+                ).map(([label, v]) => (
+                  <tr key={label}>
+                    <th scope="row">{label}</th>
+                    <td>{yen(v, lang)}</td>
+                  </tr>
+                ))}
+              </DataTable>
             ) : null}
           </>
         ) : (
           <p>{m.noCost}</p>
         )}
-      </section>
+      </WithholdableCard>
     </div>
   );
 }

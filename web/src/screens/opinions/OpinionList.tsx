@@ -3,7 +3,7 @@
 import { DocumentService } from "../../gen/kaigo/documents/v1/documents_service_pb";
 import { OpinionRequestStatus, type Opinion, type OpinionRequest } from "../../gen/kaigo/documents/v1/opinion_pb";
 import { useClient } from "../../app/api";
-import { PagedItems, PageHeading, ProblemAlert } from "../../app/components";
+import { DataTable, PagedItems, PageHeading, ProblemAlert } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate, formatTimestamp } from "../../app/labels";
 import { Link } from "../../app/router";
@@ -40,43 +40,39 @@ export function OpinionList() {
         <ProblemAlert problem={requests.problem} />
         <PagedItems list={requests} empty={m.requestsEmpty}>
           {(items) => (
-            <div className="table-wrap">
-              <table data-testid="opinion-requests">
-                <thead>
-                  <tr>
-                    <th scope="col">{m.colApplicant}</th>
-                    <th scope="col">{m.colKind}</th>
-                    <th scope="col">{m.colRequested}</th>
-                    <th scope="col">{m.colDue}</th>
-                    <th scope="col">{m.colStatus}</th>
-                    <th scope="col">{m.colOpen}</th>
+            <DataTable
+              testId="opinion-requests"
+              columns={[
+                m.colApplicant,
+                m.colKind,
+                m.colRequested,
+                m.colDue,
+                m.colStatus,
+                m.colOpen,
+              ]}
+            >
+              {items.map((r) => {
+                const name = r.applicant?.nameKanji ?? "";
+                const open = r.status === OpinionRequestStatus.REQUESTED || r.status === OpinionRequestStatus.SUBMITTED;
+                return (
+                  <tr key={r.opinionRequestId} data-request-id={r.opinionRequestId}>
+                    <th scope="row">{name}</th>
+                    <td>{E.label(E.REQUEST_KIND, r.kind, lang)}</td>
+                    <td>{formatTimestamp(r.createTime, lang)}</td>
+                    <td>{formatDate(r.dueDate, lang)}</td>
+                    <td data-testid="request-status">{E.label(E.REQUEST_STATUS, r.status, lang)}</td>
+                    <td>
+                      {open ? (
+                        <Link to={`/opinions/requests/${encodeURIComponent(r.opinionRequestId)}`}
+                          aria-label={fmt(r.latestOpinionId ? m.correctFor : m.writeFor, { name })}>
+                          {r.latestOpinionId ? m.correct : m.write}
+                        </Link>
+                      ) : null}
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((r) => {
-                    const name = r.applicant?.nameKanji ?? "";
-                    const open = r.status === OpinionRequestStatus.REQUESTED || r.status === OpinionRequestStatus.SUBMITTED;
-                    return (
-                      <tr key={r.opinionRequestId} data-request-id={r.opinionRequestId}>
-                        <th scope="row">{name}</th>
-                        <td>{E.label(E.REQUEST_KIND, r.kind, lang)}</td>
-                        <td>{formatTimestamp(r.createTime, lang)}</td>
-                        <td>{formatDate(r.dueDate, lang)}</td>
-                        <td data-testid="request-status">{E.label(E.REQUEST_STATUS, r.status, lang)}</td>
-                        <td>
-                          {open ? (
-                            <Link to={`/opinions/requests/${encodeURIComponent(r.opinionRequestId)}`}
-                              aria-label={fmt(r.latestOpinionId ? m.correctFor : m.writeFor, { name })}>
-                              {r.latestOpinionId ? m.correct : m.write}
-                            </Link>
-                          ) : null}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+            </DataTable>
           )}
         </PagedItems>
       </section>
@@ -85,43 +81,39 @@ export function OpinionList() {
         <ProblemAlert problem={opinions.problem} />
         <PagedItems list={opinions} empty={m.pastEmpty}>
           {(items) => (
-            <div className="table-wrap">
-              <table data-testid="opinions">
-                <thead>
-                  <tr>
-                    <th scope="col">{m.colSubmitted}</th>
-                    <th scope="col">{m.colApplicant}</th>
-                    <th scope="col">{m.colInsured}</th>
-                    <th scope="col">{m.colRevision}</th>
-                    <th scope="col">{m.colStatus}</th>
-                    <th scope="col">{m.colAttachments}</th>
-                    <th scope="col">{m.colOpen}</th>
+            <DataTable
+              testId="opinions"
+              columns={[
+                m.colSubmitted,
+                m.colApplicant,
+                m.colInsured,
+                m.colRevision,
+                m.colStatus,
+                m.colAttachments,
+                m.colOpen,
+              ]}
+            >
+              {items.map((o) => {
+                const date = formatTimestamp(o.submitTime, lang);
+                return (
+                  <tr key={o.opinionId} data-opinion-id={o.opinionId}>
+                    <th scope="row">{date}</th>
+                    <td>{nameOf(o.opinionRequestId)}</td>
+                    <td>
+                      {o.insurerNumber} / {o.insuredNumber}
+                    </td>
+                    <td>{o.revision}</td>
+                    <td>{E.label(E.OPINION_STATUS, o.status, lang)}</td>
+                    <td data-testid="attachment-count">{o.attachmentIds.length}</td>
+                    <td>
+                      <Link to={`/opinions/view/${encodeURIComponent(o.opinionId)}`} aria-label={fmt(m.viewFor, { date })}>
+                        {m.view}
+                      </Link>
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((o) => {
-                    const date = formatTimestamp(o.submitTime, lang);
-                    return (
-                      <tr key={o.opinionId} data-opinion-id={o.opinionId}>
-                        <th scope="row">{date}</th>
-                        <td>{nameOf(o.opinionRequestId)}</td>
-                        <td>
-                          {o.insurerNumber} / {o.insuredNumber}
-                        </td>
-                        <td>{o.revision}</td>
-                        <td>{E.label(E.OPINION_STATUS, o.status, lang)}</td>
-                        <td data-testid="attachment-count">{o.attachmentIds.length}</td>
-                        <td>
-                          <Link to={`/opinions/view/${encodeURIComponent(o.opinionId)}`} aria-label={fmt(m.viewFor, { date })}>
-                            {m.view}
-                          </Link>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+            </DataTable>
           )}
         </PagedItems>
       </section>

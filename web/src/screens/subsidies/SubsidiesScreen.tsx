@@ -12,7 +12,7 @@ import {
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CalculateSubsidyRequestSchema } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
 import { useClient } from "../../app/api";
-import { Field, Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { DataTable, Field, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { inputId, problemsFor, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate, requestId, yen } from "../../app/labels";
@@ -158,6 +158,13 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
     return { field: first, alsoFields: rest };
   };
 
+  /** A numeric input bound to its API field (and that field's other paths). */
+  const numberField = (name: string, label: string, value: string, set: (v: string) => void, required = false) => (
+    <Field scope={SCOPE} {...field(name)} label={label} problem={problem} required={required}>
+      {(p) => <input {...p} inputMode="numeric" value={value} onChange={(e) => set(e.target.value)} />}
+    </Field>
+  );
+
   if (programmes === null) return <Loading />;
   return (
     <>
@@ -181,9 +188,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
         </div>
         {medical ? (
           <div className="form-grid">
-            <Field scope={SCOPE} {...field("institution_code")} label={m.institutionCode} problem={problem} required>
-              {(p) => <input {...p} inputMode="numeric" value={institution} onChange={(e) => setInstitution(e.target.value)} />}
-            </Field>
+            {numberField("institution_code", m.institutionCode, institution, setInstitution, true)}
             <Field scope={SCOPE} {...field("institution_type")} label={m.institutionType} problem={problem} required>
               {(p) => (
                 <select {...p} value={instType} onChange={(e) => setInstType(Number(e.target.value))}>
@@ -192,12 +197,8 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
                 </select>
               )}
             </Field>
-            <Field scope={SCOPE} {...field("beds")} label={m.beds} problem={problem}>
-              {(p) => <input {...p} inputMode="numeric" value={beds} onChange={(e) => setBeds(e.target.value)} />}
-            </Field>
-            <Field scope={SCOPE} {...field("software_change_cost_yen")} label={m.software} problem={problem} required>
-              {(p) => <input {...p} inputMode="numeric" value={software} onChange={(e) => setSoftware(e.target.value)} />}
-            </Field>
+            {numberField("beds", m.beds, beds, setBeds)}
+            {numberField("software_change_cost_yen", m.software, software, setSoftware, true)}
           </div>
         ) : (
           <>
@@ -238,21 +239,13 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
             <fieldset>
               <legend>{m.readers}</legend>
               <div className="form-grid">
-                <Field scope={SCOPE} {...field("readers[0].quantity")} label={m.quantity} problem={problem}>
-                  {(p) => <input {...p} inputMode="numeric" value={quantity} onChange={(e) => setQuantity(e.target.value)} />}
-                </Field>
-                <Field scope={SCOPE} {...field("readers[0].unit_price_yen")} label={m.unitPrice} problem={problem}>
-                  {(p) => <input {...p} inputMode="numeric" value={unitPrice} onChange={(e) => setUnitPrice(e.target.value)} />}
-                </Field>
+                {numberField("readers[0].quantity", m.quantity, quantity, setQuantity)}
+                {numberField("readers[0].unit_price_yen", m.unitPrice, unitPrice, setUnitPrice)}
               </div>
             </fieldset>
             <div className="form-grid">
-              <Field scope={SCOPE} {...field("connection_support_cost_yen")} label={m.connection} problem={problem}>
-                {(p) => <input {...p} inputMode="numeric" value={connection} onChange={(e) => setConnection(e.target.value)} />}
-              </Field>
-              <Field scope={SCOPE} {...field("careplan_setup_cost_yen")} label={m.setup} problem={problem}>
-                {(p) => <input {...p} inputMode="numeric" value={setup} onChange={(e) => setSetup(e.target.value)} />}
-              </Field>
+              {numberField("connection_support_cost_yen", m.connection, connection, setConnection)}
+              {numberField("careplan_setup_cost_yen", m.setup, setup, setSetup)}
             </div>
           </>
         )}
@@ -272,25 +265,14 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
           ) : null}
         </section>
         {calc && calc.lines.length ? (
-          <div className="table-wrap">
-            <table data-testid="breakdown">
-              <caption>{m.breakdown}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{m.lineItem}</th>
-                  <th scope="col">{m.lineAmount}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {calc.lines.map((l, i) => (
-                  <tr key={i} data-code={l.code}>
-                    <th scope="row">{l.description}</th>
-                    <td>{yen(l.amountYen, lang)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable testId="breakdown" caption={m.breakdown} columns={[m.lineItem, m.lineAmount]}>
+            {calc.lines.map((l, i) => (
+              <tr key={i} data-code={l.code}>
+                <th scope="row">{l.description}</th>
+                <td>{yen(l.amountYen, lang)}</td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
         <ProblemAlert problem={problem} scope={SCOPE} claimed={claimed} />
         <div className="form-actions">
