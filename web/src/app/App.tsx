@@ -1,7 +1,7 @@
 // The app shell: session, sign-in, navigation by role, language switch, routing.
 import { Suspense, useEffect, useState } from "react";
 import { screenFor, screens } from "../screens";
-import { Loading, PageHeading } from "./components";
+import { LanguageSwitch, Loading, PageHeading } from "./components";
 import { fmt, useLang, useMessages } from "./i18n";
 import { shellMessages } from "./messages";
 import { Link, navigate, usePath } from "./router";
@@ -37,7 +37,7 @@ export function App() {
 
 function Shell({ session, path }: { session: Session; path: string }) {
   const m = useMessages(shellMessages);
-  const { lang, setLang } = useLang();
+  const { lang } = useLang();
   const role = session.claims.role;
   const mine = screens.filter((s) => s.roles.includes(role));
   const found = screenFor(path);
@@ -88,14 +88,7 @@ function Shell({ session, path }: { session: Session; path: string }) {
           {org ? <span className="org"> ({org})</span> : null}
         </p>
         <div className="top-actions">
-          <button
-            type="button"
-            lang={lang === "ja" ? "en" : "ja"}
-            aria-label={m.languageLabel}
-            onClick={() => setLang(lang === "ja" ? "en" : "ja")}
-          >
-            {m.language}
-          </button>
+          <LanguageSwitch />
           <button
             type="button"
             onClick={() => {

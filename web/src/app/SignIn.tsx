@@ -2,28 +2,12 @@
 // + PKCE) in production, or a pasted token where the gateway offers neither.
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { fetchAuthConfig, fetchDevIdentities, fetchDevToken, type AuthConfig, type DevIdentity } from "./authApi";
-import { PageHeading } from "./components";
+import { LanguageSwitch, PageHeading } from "./components";
 import { fmt, useLang, useMessages } from "./i18n";
 import { shellMessages } from "./messages";
 import { beginLogin, completeLogin } from "./oidc";
 import { navigate } from "./router";
 import { startSession } from "./session";
-
-function LangSwitch() {
-  const m = useMessages(shellMessages);
-  const { lang, setLang } = useLang();
-  return (
-    <button
-      type="button"
-      className="lang-switch"
-      lang={lang === "ja" ? "en" : "ja"}
-      aria-label={m.languageLabel}
-      onClick={() => setLang(lang === "ja" ? "en" : "ja")}
-    >
-      {m.language}
-    </button>
-  );
-}
 
 export function SignIn({ notice }: { notice: "expired" | "signed-out" | null }) {
   const m = useMessages(shellMessages);
@@ -88,7 +72,7 @@ export function SignIn({ notice }: { notice: "expired" | "signed-out" | null }) 
     <main id="main" className="signin" tabIndex={-1}>
       <div className="signin-top">
         <p className="brand">{m.appName}</p>
-        <LangSwitch />
+        <LanguageSwitch className="lang-switch" />
       </div>
       <PageHeading title={m.signInTitle}>{m.signInTitle}</PageHeading>
       {notice ? (

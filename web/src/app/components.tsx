@@ -2,7 +2,7 @@
 // fields with their API errors linked by aria-describedby, and the error summary.
 import { Code } from "@connectrpc/connect";
 import { useEffect, useRef, type ReactNode } from "react";
-import { fmt, useMessages } from "./i18n";
+import { fmt, useLang, useMessages } from "./i18n";
 import { shellMessages } from "./messages";
 import { inputId, problemsFor, unclaimed, type ApiProblem } from "./errors";
 import type { PagedList } from "./usePagedList";
@@ -160,6 +160,23 @@ export function ProblemAlert({
         </ul>
       ) : null}
     </div>
+  );
+}
+
+/** Switches between Japanese and English; labelled in the language it switches to. */
+export function LanguageSwitch({ className }: { className?: string }) {
+  const m = useMessages(shellMessages);
+  const { lang, setLang } = useLang();
+  return (
+    <button
+      type="button"
+      className={className}
+      lang={lang === "ja" ? "en" : "ja"}
+      aria-label={m.languageLabel}
+      onClick={() => setLang(lang === "ja" ? "en" : "ja")}
+    >
+      {m.language}
+    </button>
   );
 }
 
