@@ -36,7 +36,7 @@ web: $(BUF)
 ## (the debug binary `make unit` built; web/scripts/e2e.sh installs Chromium when missing)
 web-test: $(BUF)
 	@test -x target/debug/kaigo || $(CARGO) build -p kaigo
-	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build && npx vitest run
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run format:check && npm run build && npx vitest run
 	bash web/scripts/e2e.sh
 
 buf-lint: $(BUF)
