@@ -86,7 +86,9 @@ test("a care office sends a unit; the provider sees it arrive, downloads the sam
   await expect(page.getByLabel("送信先事業所番号")).toHaveValue(PROV);
   await expect(page.getByLabel("ファイル連番")).toHaveValue(sequence);
   await expect(page.getByLabel("対象年月")).toHaveValue("2025-05");
-  await expect(page.getByRole("combobox", { name: "送信単位", exact: true })).toHaveValue(String(SendUnitKind.USAGE_TICKET));
+  await expect(page.getByRole("combobox", { name: "送信単位", exact: true })).toHaveValue(
+    String(SendUnitKind.USAGE_TICKET),
+  );
   await page.getByRole("button", { name: "送信する" }).click();
   const result = page.getByTestId("sent-result");
   await expect(result).toContainText("3 ファイル");
@@ -168,6 +170,8 @@ test("the care plan screen reflows at 200 % zoom and is usable by keyboard", asy
   await expect(page.getByRole("heading", { level: 1 })).toBeFocused();
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "受信箱" })).toBeFocused();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   expect(overflow).toBeLessThanOrEqual(0);
 });

@@ -102,6 +102,8 @@ test("the eligibility screen is usable by keyboard and reflows at 200 % zoom", a
   await page.keyboard.type("0000000001");
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("care-level")).toBeVisible();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   expect(overflow).toBeLessThanOrEqual(0);
 });

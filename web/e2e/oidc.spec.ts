@@ -106,7 +106,8 @@ function startProvider(): Promise<void> {
       ).trim();
       const now = Math.floor(Date.now() / 1000);
       const idClaims = { iss: providerUrl, aud: CLIENT_ID, sub: "cm-1", nonce: grant!.nonce, iat: now, exp: now + 600 };
-      const idToken = [{ alg: "none", typ: "JWT" }, idClaims].map((p) => b64url(Buffer.from(JSON.stringify(p)))).join(".") + ".";
+      const idToken =
+        [{ alg: "none", typ: "JWT" }, idClaims].map((p) => b64url(Buffer.from(JSON.stringify(p)))).join(".") + ".";
       res
         .writeHead(200, { ...cors, "content-type": "application/json", "cache-control": "no-store" })
         .end(JSON.stringify({ access_token: access, id_token: idToken, token_type: "Bearer", expires_in: 600 }));
@@ -181,7 +182,10 @@ test("a care manager signs in through the operator's provider with PKCE and uses
   // The code and state never stay in the address bar; the user is back where they started.
   expect(page.url()).toBe(`${kaigoUrl}/eligibility`);
   // Only the session token is kept, in sessionStorage.
-  const stored = await page.evaluate(() => ({ session: Object.keys(sessionStorage), local: Object.keys(localStorage) }));
+  const stored = await page.evaluate(() => ({
+    session: Object.keys(sessionStorage),
+    local: Object.keys(localStorage),
+  }));
   expect(stored.session).toEqual(["kaigo.token"]);
   expect(stored.local.filter((k) => k !== "kaigo.lang")).toEqual([]);
 

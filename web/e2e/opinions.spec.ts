@@ -60,7 +60,9 @@ test("a bad field is reported by the API beside its input", async ({ page }) => 
   await screenshot(page, "opinions-errors");
 });
 
-test("an institution writes the requested opinion, attaches a PDF and finds it among its opinions", async ({ page }) => {
+test("an institution writes the requested opinion, attaches a PDF and finds it among its opinions", async ({
+  page,
+}) => {
   const pdf = minimalPdf(300 * 1024);
   const sha = createHash("sha256").update(pdf).digest("hex");
   await openDemoRequest(page);
@@ -97,7 +99,9 @@ test("an institution writes the requested opinion, attaches a PDF and finds it a
   await page.getByLabel("感染症の有無").selectOption("1");
 
   // The PDF goes up in 256 KiB chunks; the bar reaches 100 %.
-  await page.getByLabel("添付する PDF").setInputFiles({ name: "検査結果.pdf", mimeType: "application/pdf", buffer: pdf });
+  await page
+    .getByLabel("添付する PDF")
+    .setInputFiles({ name: "検査結果.pdf", mimeType: "application/pdf", buffer: pdf });
   await page.getByRole("button", { name: "アップロード", exact: true }).click();
   await expect(page.getByTestId("upload-progress")).toHaveAttribute("data-percent", "100");
   await expect(page.getByTestId("attachments").locator("li")).toHaveCount(1);
@@ -143,6 +147,8 @@ test("an institution writes the requested opinion, attaches a PDF and finds it a
 test("the opinion form reflows at 200 % zoom", async ({ page }) => {
   await page.setViewportSize({ width: 640, height: 900 });
   await openDemoRequest(page);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   expect(overflow).toBeLessThanOrEqual(0);
 });

@@ -129,7 +129,11 @@ export function ProblemAlert({
         <ul>
           {problem.preconditions.map((p, i) => (
             <li key={i}>
-              {p.description} <span className="reason">({p.type}{p.subject ? `: ${p.subject}` : ""})</span>
+              {p.description}{" "}
+              <span className="reason">
+                ({p.type}
+                {p.subject ? `: ${p.subject}` : ""})
+              </span>
             </li>
           ))}
         </ul>

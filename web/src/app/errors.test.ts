@@ -4,7 +4,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema } from "../gen/google/rpc/error_details_pb";
 import { fieldMatches, inputId, problemsFor, toProblem, unclaimed } from "./errors";
 
-function errorWith(details: { desc: typeof BadRequestSchema | typeof ErrorInfoSchema | typeof PreconditionFailureSchema; value: object }[]) {
+function errorWith(
+  details: {
+    desc: typeof BadRequestSchema | typeof ErrorInfoSchema | typeof PreconditionFailureSchema;
+    value: object;
+  }[],
+) {
   return new ConnectError(
     "bad",
     Code.InvalidArgument,
@@ -29,7 +34,10 @@ describe("toProblem", () => {
         },
       },
       { desc: ErrorInfoSchema, value: { reason: "INVALID_REQUEST", domain: "kaigo.jp" } },
-      { desc: PreconditionFailureSchema, value: { violations: [{ type: "STEP_ORDER", subject: "survey", description: "x" }] } },
+      {
+        desc: PreconditionFailureSchema,
+        value: { violations: [{ type: "STEP_ORDER", subject: "survey", description: "x" }] },
+      },
     ]);
     const p = toProblem(e);
     expect(p.code).toBe(Code.InvalidArgument);

@@ -39,7 +39,10 @@ export function fieldMatches(path: string, field: string): boolean {
 }
 
 /** The violations of one input (by its API field path, or several paths). */
-export function problemsFor(problem: ApiProblem | null | undefined, fields: string | readonly string[]): FieldProblem[] {
+export function problemsFor(
+  problem: ApiProblem | null | undefined,
+  fields: string | readonly string[],
+): FieldProblem[] {
   if (!problem) return [];
   const list = typeof fields === "string" ? [fields] : fields;
   return problem.fields.filter((f) => list.some((x) => fieldMatches(f.field, x)));

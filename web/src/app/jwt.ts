@@ -2,12 +2,7 @@
 // browser only needs the role, organisation numbers and expiry to lay out screens.
 
 export type Role =
-  | "insurer"
-  | "care_office"
-  | "service_provider"
-  | "medical_institution"
-  | "insured_person"
-  | "operator";
+  "insurer" | "care_office" | "service_provider" | "medical_institution" | "insured_person" | "operator";
 
 export const ROLES: readonly Role[] = [
   "insurer",

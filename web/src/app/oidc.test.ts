@@ -135,14 +135,22 @@ describe("callback", () => {
   it("refuses a response without the configured token or without an ID token for openid", async () => {
     const a = await started();
     await expect(
-      completeLogin(cfg, origin, `?code=C&state=${a.state}`, a.store, async () =>
-        new Response(JSON.stringify({ id_token: jwt({ nonce: a.nonce }) })),
+      completeLogin(
+        cfg,
+        origin,
+        `?code=C&state=${a.state}`,
+        a.store,
+        async () => new Response(JSON.stringify({ id_token: jwt({ nonce: a.nonce }) })),
       ),
     ).rejects.toMatchObject({ kind: "token" });
     const b = await started();
     await expect(
-      completeLogin(cfg, origin, `?code=C&state=${b.state}`, b.store, async () =>
-        new Response(JSON.stringify({ access_token: "AT" })),
+      completeLogin(
+        cfg,
+        origin,
+        `?code=C&state=${b.state}`,
+        b.store,
+        async () => new Response(JSON.stringify({ access_token: "AT" })),
       ),
     ).rejects.toMatchObject({ kind: "token" });
   });

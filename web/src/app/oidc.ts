@@ -117,6 +117,7 @@ export async function completeLogin(
     throw new OidcError("token", "no ID token in the token response");
   }
   const chosen = tokens[cfg.token];
-  if (typeof chosen !== "string" || chosen === "") throw new OidcError("token", `no ${cfg.token} in the token response`);
+  if (typeof chosen !== "string" || chosen === "")
+    throw new OidcError("token", `no ${cfg.token} in the token response`);
   return { token: chosen, returnTo: pending.returnTo };
 }

@@ -35,7 +35,13 @@ export default function CarePlanScreen({ session, subpath }: ScreenProps) {
           ))}
         </ul>
       </nav>
-      {view === "inbox" ? <Inbox /> : view === "sent" ? <Sent /> : <SendForm office={session.claims.office_number ?? ""} />}
+      {view === "inbox" ? (
+        <Inbox />
+      ) : view === "sent" ? (
+        <Sent />
+      ) : (
+        <SendForm office={session.claims.office_number ?? ""} />
+      )}
     </>
   );
 }

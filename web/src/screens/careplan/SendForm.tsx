@@ -5,12 +5,7 @@
 import { useId, useState, type ChangeEvent, type FormEvent } from "react";
 import { Code } from "@connectrpc/connect";
 import { CarePlanService } from "../../gen/kaigo/careplan/v1/careplan_service_pb";
-import {
-  IssueSeverity,
-  SendUnitKind,
-  type Bundle,
-  type ValidationIssue,
-} from "../../gen/kaigo/careplan/v1/bundle_pb";
+import { IssueSeverity, SendUnitKind, type Bundle, type ValidationIssue } from "../../gen/kaigo/careplan/v1/bundle_pb";
 import { useClient } from "../../app/api";
 import { Field, ProblemAlert } from "../../app/components";
 import { toProblem, type ApiProblem } from "../../app/errors";
@@ -205,7 +200,11 @@ export function SendForm({ office }: { office: string }) {
               <h3>{m.selected}</h3>
               <ul className="file-list" data-testid="picked-files">
                 {files.map((f, i) => (
-                  <li key={`${f.name}-${i}`} data-file={f.name} className={perFile[i].length ? "file-invalid" : undefined}>
+                  <li
+                    key={`${f.name}-${i}`}
+                    data-file={f.name}
+                    className={perFile[i].length ? "file-invalid" : undefined}
+                  >
                     <span className="filename">{f.name}</span>{" "}
                     <span className="reason">({fmt(m.bytes, { n: f.bytes.length })})</span>
                     {perFile[i].length ? <IssueList title={m.issues} issues={perFile[i]} /> : null}
@@ -226,8 +225,14 @@ export function SendForm({ office }: { office: string }) {
           </p>
         ) : null}
         <div className="form-grid">
-          <Field scope={SCOPE} field="bundle.receiver_office_number" label={m.receiver} hint={m.receiverHint}
-            problem={problem} required>
+          <Field
+            scope={SCOPE}
+            field="bundle.receiver_office_number"
+            label={m.receiver}
+            hint={m.receiverHint}
+            problem={problem}
+            required
+          >
             {(p) => <input {...p} inputMode="numeric" value={receiver} onChange={(e) => setReceiver(e.target.value)} />}
           </Field>
           <Field scope={SCOPE} field="bundle.kind" label={m.kind} problem={problem} required>
@@ -242,12 +247,23 @@ export function SendForm({ office }: { office: string }) {
               </select>
             )}
           </Field>
-          <Field scope={SCOPE} field="bundle.service_month" label={m.serviceMonth} hint={m.serviceMonthHint}
-            problem={problem}>
+          <Field
+            scope={SCOPE}
+            field="bundle.service_month"
+            label={m.serviceMonth}
+            hint={m.serviceMonthHint}
+            problem={problem}
+          >
             {(p) => <input {...p} type="month" value={month} onChange={(e) => setMonth(e.target.value)} />}
           </Field>
-          <Field scope={SCOPE} field="bundle.file_sequence" label={m.sequence} hint={m.sequenceHint}
-            problem={problem} required>
+          <Field
+            scope={SCOPE}
+            field="bundle.file_sequence"
+            label={m.sequence}
+            hint={m.sequenceHint}
+            problem={problem}
+            required
+          >
             {(p) => <input {...p} inputMode="numeric" value={sequence} onChange={(e) => setSequence(e.target.value)} />}
           </Field>
           <Field scope={SCOPE} field="bundle.sender_service_type" label={m.senderType} problem={problem}>

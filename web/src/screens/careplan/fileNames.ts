@@ -4,16 +4,7 @@
 import { SendUnitKind } from "../../gen/kaigo/careplan/v1/bundle_pb";
 
 export type Prefix =
-  | "UPHOSOKU"
-  | "UP1KYO"
-  | "DLT1KYO"
-  | "UP2KYO"
-  | "UP3KYO"
-  | "UPPLAN"
-  | "DLTPLAN"
-  | "UPJSK"
-  | "DLTJSK"
-  | "UPSIKYU";
+  "UPHOSOKU" | "UP1KYO" | "DLT1KYO" | "UP2KYO" | "UP3KYO" | "UPPLAN" | "DLTPLAN" | "UPJSK" | "DLTJSK" | "UPSIKYU";
 
 /** Which prefixes carry 対象年月 in their name (UPHOSOKU may carry 000000). */
 const WITH_MONTH: ReadonlySet<Prefix> = new Set(["UPHOSOKU", "UPPLAN", "DLTPLAN", "UPJSK", "DLTJSK", "UPSIKYU"]);
@@ -55,7 +46,11 @@ export function parseFileName(name: string): ParsedName | null {
     if (!/^\d{6}$/.test(month)) return null;
     rest = rest.slice(1);
   }
-  let sender: string, senderType = "", receiver: string, receiverType = "", sequence: string;
+  let sender: string,
+    senderType = "",
+    receiver: string,
+    receiverType = "",
+    sequence: string;
   if (rest.length === 5) [sender, senderType, receiver, receiverType, sequence] = rest;
   else if (rest.length === 3) [sender, receiver, sequence] = rest;
   else return null;

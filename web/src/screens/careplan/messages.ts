@@ -37,7 +37,8 @@ export const messages = defineMessages({
     acknowledgeFor: "{sequence} を取込済にする",
     acknowledged: "取込済にしました。",
     filesLabel: "CSV ファイル（同じ送信単位のもの）",
-    filesHint: "同じファイル連番の標準仕様ファイルをまとめて選んでください。文字コードは MS932（Shift_JIS）のまま送ります。",
+    filesHint:
+      "同じファイル連番の標準仕様ファイルをまとめて選んでください。文字コードは MS932（Shift_JIS）のまま送ります。",
     selected: "選んだファイル",
     bytes: "{n} バイト",
     receiver: "送信先事業所番号",

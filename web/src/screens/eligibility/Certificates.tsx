@@ -1,20 +1,10 @@
 // The three certificates (被保険者証 / 負担割合証 / 負担限度額認定証) as definition lists.
 import type { ReactNode } from "react";
-import {
-  WithheldSection,
-  type EligibilityResult,
-} from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { WithheldSection, type EligibilityResult } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { EligibilityVerdict } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { DataTable } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
-import {
-  careLevelLabel,
-  formatDate,
-  formatPeriod,
-  insuredCategoryLabel,
-  sexLabel,
-  yen,
-} from "../../app/labels";
+import { careLevelLabel, formatDate, formatPeriod, insuredCategoryLabel, sexLabel, yen } from "../../app/labels";
 import { messages } from "./messages";
 
 type M = (typeof messages)["ja"];

@@ -20,21 +20,20 @@ import { useClient } from "../../app/api";
 import { Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { inputId, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
-import {
-  formatDate,
-  insuredCategoryLabel,
-  parseDateInput,
-  requestId,
-  sexLabel,
-  toDateInput,
-} from "../../app/labels";
+import { formatDate, insuredCategoryLabel, parseDateInput, requestId, sexLabel, toDateInput } from "../../app/labels";
 import { Link } from "../../app/router";
 import * as E from "./enums";
 import { messages, type M } from "./messages";
 import { uploadAttachment } from "./upload";
 import { Checks, DateInput, SCOPE, Select, TextArea, TextInput, YesNo } from "./widgets";
 
-const FINDINGS = ["muscle_weakness", "joint_contracture", "joint_pain", "pressure_ulcer", "other_skin_disease"] as const;
+const FINDINGS = [
+  "muscle_weakness",
+  "joint_contracture",
+  "joint_pain",
+  "pressure_ulcer",
+  "other_skin_disease",
+] as const;
 type FindingKey = "muscleWeakness" | "jointContracture" | "jointPain" | "pressureUlcer" | "otherSkinDisease";
 const FINDING_KEY: Record<(typeof FINDINGS)[number], FindingKey> = {
   muscle_weakness: "muscleWeakness",
@@ -180,7 +179,10 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
     setProblem(null);
     setDone(null);
     try {
-      const res = await client.submitOpinion({ requestId: requestId(), opinion: toSubmit(o, height, weight, attachments) });
+      const res = await client.submitOpinion({
+        requestId: requestId(),
+        opinion: toSubmit(o, height, weight, attachments),
+      });
       setDone(res.opinion ?? null);
     } catch (err) {
       setProblem(toProblem(err));
@@ -243,40 +245,120 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
         <fieldset>
           <legend>{m.secBasics}</legend>
           <div className="form-grid">
-            <Select field="form_edition" label={m.formEdition} labels={E.FORM_EDITION} value={o.formEdition}
-              onChange={(v) => update((n) => (n.formEdition = v))} {...P} />
-            <DateInput field="basics.written_date" label={m.writtenDate} required value={toDateInput(b.writtenDate)}
-              onChange={(v) => update((n) => (n.basics!.writtenDate = parseDateInput(v)))} {...P} />
-            <TextInput field="basics.physician_name" label={m.physicianName} required value={b.physicianName}
-              onChange={(v) => update((n) => (n.basics!.physicianName = v))} {...P} />
-            <TextInput field="basics.institution_name" label={m.institutionName} required value={b.institutionName}
-              onChange={(v) => update((n) => (n.basics!.institutionName = v))} {...P} />
-            <TextInput field="basics.institution_address" label={m.institutionAddress} required
-              value={b.institutionAddress} onChange={(v) => update((n) => (n.basics!.institutionAddress = v))} {...P} />
-            <TextInput field="basics.institution_phone" label={m.institutionPhone} hint={m.phoneHint} required
-              inputMode="tel" value={b.institutionPhone}
-              onChange={(v) => update((n) => (n.basics!.institutionPhone = v))} {...P} />
-            <TextInput field="basics.institution_fax" label={m.institutionFax} hint={m.phoneHint} inputMode="tel"
-              value={b.institutionFax} onChange={(v) => update((n) => (n.basics!.institutionFax = v))} {...P} />
-            <DateInput field="basics.last_examination_date" label={m.lastExamination} required
+            <Select
+              field="form_edition"
+              label={m.formEdition}
+              labels={E.FORM_EDITION}
+              value={o.formEdition}
+              onChange={(v) => update((n) => (n.formEdition = v))}
+              {...P}
+            />
+            <DateInput
+              field="basics.written_date"
+              label={m.writtenDate}
+              required
+              value={toDateInput(b.writtenDate)}
+              onChange={(v) => update((n) => (n.basics!.writtenDate = parseDateInput(v)))}
+              {...P}
+            />
+            <TextInput
+              field="basics.physician_name"
+              label={m.physicianName}
+              required
+              value={b.physicianName}
+              onChange={(v) => update((n) => (n.basics!.physicianName = v))}
+              {...P}
+            />
+            <TextInput
+              field="basics.institution_name"
+              label={m.institutionName}
+              required
+              value={b.institutionName}
+              onChange={(v) => update((n) => (n.basics!.institutionName = v))}
+              {...P}
+            />
+            <TextInput
+              field="basics.institution_address"
+              label={m.institutionAddress}
+              required
+              value={b.institutionAddress}
+              onChange={(v) => update((n) => (n.basics!.institutionAddress = v))}
+              {...P}
+            />
+            <TextInput
+              field="basics.institution_phone"
+              label={m.institutionPhone}
+              hint={m.phoneHint}
+              required
+              inputMode="tel"
+              value={b.institutionPhone}
+              onChange={(v) => update((n) => (n.basics!.institutionPhone = v))}
+              {...P}
+            />
+            <TextInput
+              field="basics.institution_fax"
+              label={m.institutionFax}
+              hint={m.phoneHint}
+              inputMode="tel"
+              value={b.institutionFax}
+              onChange={(v) => update((n) => (n.basics!.institutionFax = v))}
+              {...P}
+            />
+            <DateInput
+              field="basics.last_examination_date"
+              label={m.lastExamination}
+              required
               value={toDateInput(b.lastExaminationDate)}
-              onChange={(v) => update((n) => (n.basics!.lastExaminationDate = parseDateInput(v)))} {...P} />
-            <Select field="basics.opinion_count" label={m.opinionCount} labels={E.OPINION_COUNT} from={1} required
-              value={b.opinionCount} onChange={(v) => update((n) => (n.basics!.opinionCount = v))} {...P} />
-            <Select field="basics.care_plan_use_consent" label={m.consent} labels={E.CONSENT}
-              value={b.carePlanUseConsent} onChange={(v) => update((n) => (n.basics!.carePlanUseConsent = v))} {...P} />
-            <YesNo field="basics.other_departments_consulted" label={m.otherDepartmentsConsulted} yes={m.yes} no={m.no}
+              onChange={(v) => update((n) => (n.basics!.lastExaminationDate = parseDateInput(v)))}
+              {...P}
+            />
+            <Select
+              field="basics.opinion_count"
+              label={m.opinionCount}
+              labels={E.OPINION_COUNT}
+              from={1}
+              required
+              value={b.opinionCount}
+              onChange={(v) => update((n) => (n.basics!.opinionCount = v))}
+              {...P}
+            />
+            <Select
+              field="basics.care_plan_use_consent"
+              label={m.consent}
+              labels={E.CONSENT}
+              value={b.carePlanUseConsent}
+              onChange={(v) => update((n) => (n.basics!.carePlanUseConsent = v))}
+              {...P}
+            />
+            <YesNo
+              field="basics.other_departments_consulted"
+              label={m.otherDepartmentsConsulted}
+              yes={m.yes}
+              no={m.no}
               value={b.otherDepartmentsConsulted}
-              onChange={(v) => update((n) => (n.basics!.otherDepartmentsConsulted = v))} {...P} />
+              onChange={(v) => update((n) => (n.basics!.otherDepartmentsConsulted = v))}
+              {...P}
+            />
           </div>
           {b.otherDepartmentsConsulted || b.otherDepartments.length ? (
-            <Checks field="basics.other_departments" label={m.otherDepartments} labels={E.DEPARTMENT}
-              values={b.otherDepartments} onChange={(v) => update((n) => (n.basics!.otherDepartments = v))} {...P} />
+            <Checks
+              field="basics.other_departments"
+              label={m.otherDepartments}
+              labels={E.DEPARTMENT}
+              values={b.otherDepartments}
+              onChange={(v) => update((n) => (n.basics!.otherDepartments = v))}
+              {...P}
+            />
           ) : null}
           {b.otherDepartments.includes(13) || b.otherDepartmentName ? (
             <div className="form-grid">
-              <TextInput field="basics.other_department_name" label={m.otherDepartmentName}
-                value={b.otherDepartmentName} onChange={(v) => update((n) => (n.basics!.otherDepartmentName = v))} {...P} />
+              <TextInput
+                field="basics.other_department_name"
+                label={m.otherDepartmentName}
+                value={b.otherDepartmentName}
+                onChange={(v) => update((n) => (n.basics!.otherDepartmentName = v))}
+                {...P}
+              />
             </div>
           ) : null}
         </fieldset>
@@ -285,144 +367,366 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
           <legend>{m.secDisease}</legend>
           <Diagnoses m={m} o={o} update={update} problem={problem} />
           <div className="form-grid">
-            <Select field="disease.stability" label={m.stability} labels={E.STABILITY} from={1} required
-              value={d.stability} onChange={(v) => update((n) => (n.disease!.stability = v))} {...P} />
+            <Select
+              field="disease.stability"
+              label={m.stability}
+              labels={E.STABILITY}
+              from={1}
+              required
+              value={d.stability}
+              onChange={(v) => update((n) => (n.disease!.stability = v))}
+              {...P}
+            />
           </div>
           {d.stability === 2 || d.unstableDetails ? (
-            <TextArea field="disease.unstable_details" label={m.unstableDetails} value={d.unstableDetails}
-              onChange={(v) => update((n) => (n.disease!.unstableDetails = v))} {...P} />
+            <TextArea
+              field="disease.unstable_details"
+              label={m.unstableDetails}
+              value={d.unstableDetails}
+              onChange={(v) => update((n) => (n.disease!.unstableDetails = v))}
+              {...P}
+            />
           ) : null}
-          <TextArea field="disease.course_and_treatment" label={m.course} required value={d.courseAndTreatment}
-            onChange={(v) => update((n) => (n.disease!.courseAndTreatment = v))} {...P} />
+          <TextArea
+            field="disease.course_and_treatment"
+            label={m.course}
+            required
+            value={d.courseAndTreatment}
+            onChange={(v) => update((n) => (n.disease!.courseAndTreatment = v))}
+            {...P}
+          />
         </fieldset>
 
-        <Checks field="special_medical_care" label={m.secSpecial} labels={E.SPECIAL_CARE}
-          values={o.specialMedicalCare} onChange={(v) => update((n) => (n.specialMedicalCare = v))} {...P} />
+        <Checks
+          field="special_medical_care"
+          label={m.secSpecial}
+          labels={E.SPECIAL_CARE}
+          values={o.specialMedicalCare}
+          onChange={(v) => update((n) => (n.specialMedicalCare = v))}
+          {...P}
+        />
 
         <fieldset>
           <legend>{m.secMental}</legend>
           <div className="form-grid">
-            <Select field="mental_physical.disability_level" label={m.disability} labels={E.DISABILITY} from={1}
-              required value={mp.disabilityLevel}
-              onChange={(v) => update((n) => (n.mentalPhysical!.disabilityLevel = v))} {...P} />
-            <Select field="mental_physical.dementia_level" label={m.dementia} labels={E.DEMENTIA} from={1} required
-              value={mp.dementiaLevel} onChange={(v) => update((n) => (n.mentalPhysical!.dementiaLevel = v))} {...P} />
-            <Select field="mental_physical.short_term_memory" label={m.shortTermMemory} labels={E.MEMORY}
-              value={mp.shortTermMemory} onChange={(v) => update((n) => (n.mentalPhysical!.shortTermMemory = v))} {...P} />
-            <Select field="mental_physical.decision_making" label={m.decisionMaking} labels={E.DECISION}
-              value={mp.decisionMaking} onChange={(v) => update((n) => (n.mentalPhysical!.decisionMaking = v))} {...P} />
-            <Select field="mental_physical.communication" label={m.communication} labels={E.COMMUNICATION}
-              value={mp.communication} onChange={(v) => update((n) => (n.mentalPhysical!.communication = v))} {...P} />
-            <YesNo field="mental_physical.bpsd_present" label={m.bpsdPresent} yes={m.yes} no={m.no}
-              value={mp.bpsdPresent} onChange={(v) => update((n) => (n.mentalPhysical!.bpsdPresent = v))} {...P} />
+            <Select
+              field="mental_physical.disability_level"
+              label={m.disability}
+              labels={E.DISABILITY}
+              from={1}
+              required
+              value={mp.disabilityLevel}
+              onChange={(v) => update((n) => (n.mentalPhysical!.disabilityLevel = v))}
+              {...P}
+            />
+            <Select
+              field="mental_physical.dementia_level"
+              label={m.dementia}
+              labels={E.DEMENTIA}
+              from={1}
+              required
+              value={mp.dementiaLevel}
+              onChange={(v) => update((n) => (n.mentalPhysical!.dementiaLevel = v))}
+              {...P}
+            />
+            <Select
+              field="mental_physical.short_term_memory"
+              label={m.shortTermMemory}
+              labels={E.MEMORY}
+              value={mp.shortTermMemory}
+              onChange={(v) => update((n) => (n.mentalPhysical!.shortTermMemory = v))}
+              {...P}
+            />
+            <Select
+              field="mental_physical.decision_making"
+              label={m.decisionMaking}
+              labels={E.DECISION}
+              value={mp.decisionMaking}
+              onChange={(v) => update((n) => (n.mentalPhysical!.decisionMaking = v))}
+              {...P}
+            />
+            <Select
+              field="mental_physical.communication"
+              label={m.communication}
+              labels={E.COMMUNICATION}
+              value={mp.communication}
+              onChange={(v) => update((n) => (n.mentalPhysical!.communication = v))}
+              {...P}
+            />
+            <YesNo
+              field="mental_physical.bpsd_present"
+              label={m.bpsdPresent}
+              yes={m.yes}
+              no={m.no}
+              value={mp.bpsdPresent}
+              onChange={(v) => update((n) => (n.mentalPhysical!.bpsdPresent = v))}
+              {...P}
+            />
           </div>
           {mp.bpsdPresent || mp.bpsd.length ? (
-            <Checks field="mental_physical.bpsd" label={m.bpsd} labels={E.BPSD} values={mp.bpsd}
-              onChange={(v) => update((n) => (n.mentalPhysical!.bpsd = v))} {...P} />
+            <Checks
+              field="mental_physical.bpsd"
+              label={m.bpsd}
+              labels={E.BPSD}
+              values={mp.bpsd}
+              onChange={(v) => update((n) => (n.mentalPhysical!.bpsd = v))}
+              {...P}
+            />
           ) : null}
           <div className="form-grid">
             {mp.bpsd.includes(12) || mp.bpsdOther ? (
-              <TextInput field="mental_physical.bpsd_other" label={m.bpsdOther} value={mp.bpsdOther}
-                onChange={(v) => update((n) => (n.mentalPhysical!.bpsdOther = v))} {...P} />
+              <TextInput
+                field="mental_physical.bpsd_other"
+                label={m.bpsdOther}
+                value={mp.bpsdOther}
+                onChange={(v) => update((n) => (n.mentalPhysical!.bpsdOther = v))}
+                {...P}
+              />
             ) : null}
-            <YesNo field="mental_physical.other_psychiatric_symptoms" label={m.otherPsych} yes={m.yes} no={m.no}
+            <YesNo
+              field="mental_physical.other_psychiatric_symptoms"
+              label={m.otherPsych}
+              yes={m.yes}
+              no={m.no}
               value={mp.otherPsychiatricSymptoms}
-              onChange={(v) => update((n) => (n.mentalPhysical!.otherPsychiatricSymptoms = v))} {...P} />
+              onChange={(v) => update((n) => (n.mentalPhysical!.otherPsychiatricSymptoms = v))}
+              {...P}
+            />
             {mp.otherPsychiatricSymptoms || mp.otherPsychiatricSymptomName ? (
-              <TextInput field="mental_physical.other_psychiatric_symptom_name" label={m.otherPsychName}
+              <TextInput
+                field="mental_physical.other_psychiatric_symptom_name"
+                label={m.otherPsychName}
                 value={mp.otherPsychiatricSymptomName}
-                onChange={(v) => update((n) => (n.mentalPhysical!.otherPsychiatricSymptomName = v))} {...P} />
+                onChange={(v) => update((n) => (n.mentalPhysical!.otherPsychiatricSymptomName = v))}
+                {...P}
+              />
             ) : null}
-            <YesNo field="mental_physical.specialist_consulted" label={m.specialist} yes={m.yes} no={m.no}
+            <YesNo
+              field="mental_physical.specialist_consulted"
+              label={m.specialist}
+              yes={m.yes}
+              no={m.no}
               value={mp.specialistConsulted}
-              onChange={(v) => update((n) => (n.mentalPhysical!.specialistConsulted = v))} {...P} />
+              onChange={(v) => update((n) => (n.mentalPhysical!.specialistConsulted = v))}
+              {...P}
+            />
             {mp.specialistConsulted || mp.specialistDepartment ? (
-              <TextInput field="mental_physical.specialist_department" label={m.specialistDepartment}
+              <TextInput
+                field="mental_physical.specialist_department"
+                label={m.specialistDepartment}
                 value={mp.specialistDepartment}
-                onChange={(v) => update((n) => (n.mentalPhysical!.specialistDepartment = v))} {...P} />
+                onChange={(v) => update((n) => (n.mentalPhysical!.specialistDepartment = v))}
+                {...P}
+              />
             ) : null}
-            <Select field="mental_physical.dominant_hand" label={m.dominantHand} labels={E.HAND}
-              value={mp.dominantHand} onChange={(v) => update((n) => (n.mentalPhysical!.dominantHand = v))} {...P} />
-            <TextInput field="mental_physical.height_cm" label={m.height} hint={m.measureHint} inputMode="decimal"
-              value={height} onChange={setHeight} {...P} />
-            <TextInput field="mental_physical.weight_kg" label={m.weight} hint={m.measureHint} inputMode="decimal"
-              value={weight} onChange={setWeight} {...P} />
-            <Select field="mental_physical.weight_change" label={m.weightChange} labels={E.WEIGHT_CHANGE}
-              value={mp.weightChange} onChange={(v) => update((n) => (n.mentalPhysical!.weightChange = v))} {...P} />
-            <YesNo field="mental_physical.limb_loss.present" label={fmt(m.findingPresent, { name: m.limbLoss })}
-              yes={m.yes} no={m.no} value={mp.limbLoss?.present ?? false}
-              onChange={(v) => update((n) => (n.mentalPhysical!.limbLoss!.present = v))} {...P} />
+            <Select
+              field="mental_physical.dominant_hand"
+              label={m.dominantHand}
+              labels={E.HAND}
+              value={mp.dominantHand}
+              onChange={(v) => update((n) => (n.mentalPhysical!.dominantHand = v))}
+              {...P}
+            />
+            <TextInput
+              field="mental_physical.height_cm"
+              label={m.height}
+              hint={m.measureHint}
+              inputMode="decimal"
+              value={height}
+              onChange={setHeight}
+              {...P}
+            />
+            <TextInput
+              field="mental_physical.weight_kg"
+              label={m.weight}
+              hint={m.measureHint}
+              inputMode="decimal"
+              value={weight}
+              onChange={setWeight}
+              {...P}
+            />
+            <Select
+              field="mental_physical.weight_change"
+              label={m.weightChange}
+              labels={E.WEIGHT_CHANGE}
+              value={mp.weightChange}
+              onChange={(v) => update((n) => (n.mentalPhysical!.weightChange = v))}
+              {...P}
+            />
+            <YesNo
+              field="mental_physical.limb_loss.present"
+              label={fmt(m.findingPresent, { name: m.limbLoss })}
+              yes={m.yes}
+              no={m.no}
+              value={mp.limbLoss?.present ?? false}
+              onChange={(v) => update((n) => (n.mentalPhysical!.limbLoss!.present = v))}
+              {...P}
+            />
             {mp.limbLoss?.present ? (
-              <TextInput field="mental_physical.limb_loss.site" label={fmt(m.findingSite, { name: m.limbLoss })}
-                value={mp.limbLoss.site} onChange={(v) => update((n) => (n.mentalPhysical!.limbLoss!.site = v))} {...P} />
+              <TextInput
+                field="mental_physical.limb_loss.site"
+                label={fmt(m.findingSite, { name: m.limbLoss })}
+                value={mp.limbLoss.site}
+                onChange={(v) => update((n) => (n.mentalPhysical!.limbLoss!.site = v))}
+                {...P}
+              />
             ) : null}
           </div>
           <Paralyses m={m} o={o} update={update} problem={problem} />
           {FINDINGS.map((name) => {
             const key = FINDING_KEY[name];
             const f = mp[key]!;
-            const title = m[
-              ({ muscle_weakness: "muscleWeakness", joint_contracture: "jointContracture", joint_pain: "jointPain",
-                pressure_ulcer: "pressureUlcer", other_skin_disease: "otherSkin" } as const)[name]
-            ];
+            const title =
+              m[
+                (
+                  {
+                    muscle_weakness: "muscleWeakness",
+                    joint_contracture: "jointContracture",
+                    joint_pain: "jointPain",
+                    pressure_ulcer: "pressureUlcer",
+                    other_skin_disease: "otherSkin",
+                  } as const
+                )[name]
+              ];
             return (
               <div className="form-grid" key={name}>
-                <YesNo field={`mental_physical.${name}.present`} label={fmt(m.findingPresent, { name: title })}
-                  yes={m.yes} no={m.no} value={f.present}
-                  onChange={(v) => update((n) => (n.mentalPhysical![key]!.present = v))} {...P} />
+                <YesNo
+                  field={`mental_physical.${name}.present`}
+                  label={fmt(m.findingPresent, { name: title })}
+                  yes={m.yes}
+                  no={m.no}
+                  value={f.present}
+                  onChange={(v) => update((n) => (n.mentalPhysical![key]!.present = v))}
+                  {...P}
+                />
                 {f.present ? (
                   <>
-                    <TextInput field={`mental_physical.${name}.site`} label={fmt(m.findingSite, { name: title })}
-                      value={f.site} onChange={(v) => update((n) => (n.mentalPhysical![key]!.site = v))} {...P} />
-                    <Select field={`mental_physical.${name}.severity`} label={fmt(m.findingSeverity, { name: title })}
-                      labels={E.SEVERITY} value={f.severity}
-                      onChange={(v) => update((n) => (n.mentalPhysical![key]!.severity = v))} {...P} />
+                    <TextInput
+                      field={`mental_physical.${name}.site`}
+                      label={fmt(m.findingSite, { name: title })}
+                      value={f.site}
+                      onChange={(v) => update((n) => (n.mentalPhysical![key]!.site = v))}
+                      {...P}
+                    />
+                    <Select
+                      field={`mental_physical.${name}.severity`}
+                      label={fmt(m.findingSeverity, { name: title })}
+                      labels={E.SEVERITY}
+                      value={f.severity}
+                      onChange={(v) => update((n) => (n.mentalPhysical![key]!.severity = v))}
+                      {...P}
+                    />
                   </>
                 ) : null}
               </div>
             );
           })}
-          <Checks field="mental_physical.ataxia" label={m.ataxia} labels={E.ATAXIA} values={mp.ataxia}
-            onChange={(v) => update((n) => (n.mentalPhysical!.ataxia = v))} {...P} />
+          <Checks
+            field="mental_physical.ataxia"
+            label={m.ataxia}
+            labels={E.ATAXIA}
+            values={mp.ataxia}
+            onChange={(v) => update((n) => (n.mentalPhysical!.ataxia = v))}
+            {...P}
+          />
         </fieldset>
 
         <fieldset>
           <legend>{m.secFunction}</legend>
           <div className="form-grid">
-            <Select field="function_services.outdoor_walking" label={m.outdoorWalking} labels={E.OUTDOOR}
-              value={fs.outdoorWalking} onChange={(v) => update((n) => (n.functionServices!.outdoorWalking = v))} {...P} />
-            <Select field="function_services.wheelchair_use" label={m.wheelchair} labels={E.WHEELCHAIR}
-              value={fs.wheelchairUse} onChange={(v) => update((n) => (n.functionServices!.wheelchairUse = v))} {...P} />
+            <Select
+              field="function_services.outdoor_walking"
+              label={m.outdoorWalking}
+              labels={E.OUTDOOR}
+              value={fs.outdoorWalking}
+              onChange={(v) => update((n) => (n.functionServices!.outdoorWalking = v))}
+              {...P}
+            />
+            <Select
+              field="function_services.wheelchair_use"
+              label={m.wheelchair}
+              labels={E.WHEELCHAIR}
+              value={fs.wheelchairUse}
+              onChange={(v) => update((n) => (n.functionServices!.wheelchairUse = v))}
+              {...P}
+            />
           </div>
-          <Checks field="function_services.walking_aids" label={m.walkingAids} labels={E.WALKING_AID}
-            values={fs.walkingAids} onChange={(v) => update((n) => (n.functionServices!.walkingAids = v))} {...P} />
+          <Checks
+            field="function_services.walking_aids"
+            label={m.walkingAids}
+            labels={E.WALKING_AID}
+            values={fs.walkingAids}
+            onChange={(v) => update((n) => (n.functionServices!.walkingAids = v))}
+            {...P}
+          />
           <div className="form-grid">
-            <Select field="function_services.eating" label={m.eating} labels={E.EATING} value={fs.eating}
-              onChange={(v) => update((n) => (n.functionServices!.eating = v))} {...P} />
-            <Select field="function_services.nutrition" label={m.nutrition} labels={E.NUTRITION} value={fs.nutrition}
-              onChange={(v) => update((n) => (n.functionServices!.nutrition = v))} {...P} />
+            <Select
+              field="function_services.eating"
+              label={m.eating}
+              labels={E.EATING}
+              value={fs.eating}
+              onChange={(v) => update((n) => (n.functionServices!.eating = v))}
+              {...P}
+            />
+            <Select
+              field="function_services.nutrition"
+              label={m.nutrition}
+              labels={E.NUTRITION}
+              value={fs.nutrition}
+              onChange={(v) => update((n) => (n.functionServices!.nutrition = v))}
+              {...P}
+            />
           </div>
-          <TextArea field="function_services.nutrition_notes" label={m.nutritionNotes} value={fs.nutritionNotes}
-            onChange={(v) => update((n) => (n.functionServices!.nutritionNotes = v))} {...P} />
-          <Checks field="function_services.likely_conditions" label={m.likely} labels={E.LIKELY}
-            values={fs.likelyConditions} onChange={(v) => update((n) => (n.functionServices!.likelyConditions = v))} {...P} />
+          <TextArea
+            field="function_services.nutrition_notes"
+            label={m.nutritionNotes}
+            value={fs.nutritionNotes}
+            onChange={(v) => update((n) => (n.functionServices!.nutritionNotes = v))}
+            {...P}
+          />
+          <Checks
+            field="function_services.likely_conditions"
+            label={m.likely}
+            labels={E.LIKELY}
+            values={fs.likelyConditions}
+            onChange={(v) => update((n) => (n.functionServices!.likelyConditions = v))}
+            {...P}
+          />
           {fs.likelyConditions.includes(14) || fs.likelyConditionOther ? (
-            <TextInput field="function_services.likely_condition_other" label={m.likelyOther}
+            <TextInput
+              field="function_services.likely_condition_other"
+              label={m.likelyOther}
               value={fs.likelyConditionOther}
-              onChange={(v) => update((n) => (n.functionServices!.likelyConditionOther = v))} {...P} />
+              onChange={(v) => update((n) => (n.functionServices!.likelyConditionOther = v))}
+              {...P}
+            />
           ) : null}
-          <TextArea field="function_services.handling_policy" label={m.handlingPolicy} value={fs.handlingPolicy}
-            onChange={(v) => update((n) => (n.functionServices!.handlingPolicy = v))} {...P} />
+          <TextArea
+            field="function_services.handling_policy"
+            label={m.handlingPolicy}
+            value={fs.handlingPolicy}
+            onChange={(v) => update((n) => (n.functionServices!.handlingPolicy = v))}
+            {...P}
+          />
           <div className="form-grid">
-            <Select field="function_services.outlook" label={m.outlook} labels={E.OUTLOOK} value={fs.outlook}
-              onChange={(v) => update((n) => (n.functionServices!.outlook = v))} {...P} />
+            <Select
+              field="function_services.outlook"
+              label={m.outlook}
+              labels={E.OUTLOOK}
+              value={fs.outlook}
+              onChange={(v) => update((n) => (n.functionServices!.outlook = v))}
+              {...P}
+            />
           </div>
           <MedicalNeeds m={m} o={o} update={update} problem={problem} />
           <fieldset>
             <legend>{m.cautions}</legend>
             <label className="checkbox">
-              <input type="checkbox" checked={sc.nothingToNote}
-                onChange={(e) => update((n) => (n.functionServices!.serviceCautions!.nothingToNote = e.target.checked))} />
+              <input
+                type="checkbox"
+                checked={sc.nothingToNote}
+                onChange={(e) => update((n) => (n.functionServices!.serviceCautions!.nothingToNote = e.target.checked))}
+              />
               {m.cautionNone}
             </label>
             <div className="form-grid">
@@ -436,30 +740,56 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
                   ["other", "other", m.cautionOther],
                 ] as const
               ).map(([name, key, title]) => (
-                <TextInput key={name} field={`function_services.service_cautions.${name}`} label={title}
-                  value={sc[key]} onChange={(v) => update((n) => (n.functionServices!.serviceCautions![key] = v))} {...P} />
+                <TextInput
+                  key={name}
+                  field={`function_services.service_cautions.${name}`}
+                  label={title}
+                  value={sc[key]}
+                  onChange={(v) => update((n) => (n.functionServices!.serviceCautions![key] = v))}
+                  {...P}
+                />
               ))}
             </div>
           </fieldset>
           <div className="form-grid">
-            <Select field="function_services.infection" label={m.infection} labels={E.INFECTION} value={fs.infection}
-              onChange={(v) => update((n) => (n.functionServices!.infection = v))} {...P} />
+            <Select
+              field="function_services.infection"
+              label={m.infection}
+              labels={E.INFECTION}
+              value={fs.infection}
+              onChange={(v) => update((n) => (n.functionServices!.infection = v))}
+              {...P}
+            />
             {fs.infection === 2 || fs.infectionDetails ? (
-              <TextInput field="function_services.infection_details" label={m.infectionDetails}
+              <TextInput
+                field="function_services.infection_details"
+                label={m.infectionDetails}
                 value={fs.infectionDetails}
-                onChange={(v) => update((n) => (n.functionServices!.infectionDetails = v))} {...P} />
+                onChange={(v) => update((n) => (n.functionServices!.infectionDetails = v))}
+                {...P}
+              />
             ) : null}
           </div>
         </fieldset>
 
         <fieldset>
           <legend>{m.secRemarks}</legend>
-          <TextArea field="remarks" label={m.remarks} value={o.remarks} onChange={(v) => update((n) => (n.remarks = v))}
-            {...P} />
+          <TextArea
+            field="remarks"
+            label={m.remarks}
+            value={o.remarks}
+            onChange={(v) => update((n) => (n.remarks = v))}
+            {...P}
+          />
         </fieldset>
 
-        <Attachments m={m} subjectId={req.opinionRequestId} attachments={attachments} setAttachments={setAttachments}
-          problem={problem} />
+        <Attachments
+          m={m}
+          subjectId={req.opinionRequestId}
+          attachments={attachments}
+          setAttachments={setAttachments}
+          problem={problem}
+        />
 
         <ProblemAlert problem={problem} scope={SCOPE} claimed={claimedFields(o)} />
         <div className="form-actions">
@@ -469,7 +799,12 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
         </div>
         {busy ? <p role="status">{m.submitting}</p> : null}
         {done ? (
-          <div className="alert alert-info" role="status" data-testid="opinion-submitted" data-opinion-id={done.opinionId}>
+          <div
+            className="alert alert-info"
+            role="status"
+            data-testid="opinion-submitted"
+            data-opinion-id={done.opinionId}
+          >
             <p>{fmt(m.submitted, { revision: done.revision })}</p>
             <p>
               <Link to={`/opinions/view/${encodeURIComponent(done.opinionId)}`}>{m.view}</Link>
@@ -543,7 +878,10 @@ function claimedFields(o: Opinion): string[] {
     ...shown(o.disease!.stability === 2 || o.disease!.unstableDetails, "disease.unstable_details"),
     ...shown(mp.bpsdPresent || mp.bpsd.length, "mental_physical.bpsd"),
     ...shown(mp.bpsd.includes(12) || mp.bpsdOther, "mental_physical.bpsd_other"),
-    ...shown(mp.otherPsychiatricSymptoms || mp.otherPsychiatricSymptomName, "mental_physical.other_psychiatric_symptom_name"),
+    ...shown(
+      mp.otherPsychiatricSymptoms || mp.otherPsychiatricSymptomName,
+      "mental_physical.other_psychiatric_symptom_name",
+    ),
     ...shown(mp.specialistConsulted || mp.specialistDepartment, "mental_physical.specialist_department"),
     "mental_physical.limb_loss.present",
     ...shown(mp.limbLoss?.present, "mental_physical.limb_loss.site"),
@@ -552,7 +890,10 @@ function claimedFields(o: Opinion): string[] {
       ...(mp[FINDING_KEY[f]]?.present ? [`mental_physical.${f}.site`, `mental_physical.${f}.severity`] : []),
     ]),
     ...shown(fs.likelyConditions.includes(14) || fs.likelyConditionOther, "function_services.likely_condition_other"),
-    ...shown(fs.medicalManagement.some((x) => x.service === 12) || fs.otherMedicalService, "function_services.other_medical_service"),
+    ...shown(
+      fs.medicalManagement.some((x) => x.service === 12) || fs.otherMedicalService,
+      "function_services.other_medical_service",
+    ),
     ...shown(fs.infection === 2 || fs.infectionDetails, "function_services.infection_details"),
   ];
 }
@@ -561,12 +902,17 @@ type Update = (fn: (n: Opinion) => void) => void;
 
 function Diagnoses({ m, o, update, problem }: { m: M; o: Opinion; update: Update; problem: ApiProblem | null }) {
   const list = o.disease!.diagnoses;
-  const own = (problem?.fields ?? []).filter((f) => f.field === "disease.diagnoses" || f.field === "opinion.disease.diagnoses");
+  const own = (problem?.fields ?? []).filter(
+    (f) => f.field === "disease.diagnoses" || f.field === "opinion.disease.diagnoses",
+  );
   const errId = `${inputId(SCOPE, "disease.diagnoses")}-error`;
   const P = { problem };
   return (
-    <fieldset id={inputId(SCOPE, "disease.diagnoses")} aria-describedby={own.length ? errId : undefined}
-      className={own.length ? "field-invalid" : undefined}>
+    <fieldset
+      id={inputId(SCOPE, "disease.diagnoses")}
+      aria-describedby={own.length ? errId : undefined}
+      className={own.length ? "field-invalid" : undefined}
+    >
       <legend>{m.diagnoses}</legend>
       {own.length ? (
         <ul className="field-error" id={errId}>
@@ -590,23 +936,50 @@ function Diagnoses({ m, o, update, problem }: { m: M; o: Opinion; update: Update
           <div className="diagnosis" key={i} data-testid={`diagnosis-${i}`}>
             <h3>{fmt(m.diagnosis, { n })}</h3>
             <div className="form-grid">
-              <TextInput field={`${at}.name`} label={`${m.diagnosisName} ${n}`} required value={dg.name}
-                onChange={(v) => update((x) => (x.disease!.diagnoses[i].name = v))} {...P} />
-              <TextInput field={`${at}.onset_date`} label={`${m.onsetYear} ${n}`} required inputMode="numeric"
-                hint={m.onsetHint} value={od.year ? String(od.year) : ""} onChange={(v) => setOnset("year", v)} {...P} />
+              <TextInput
+                field={`${at}.name`}
+                label={`${m.diagnosisName} ${n}`}
+                required
+                value={dg.name}
+                onChange={(v) => update((x) => (x.disease!.diagnoses[i].name = v))}
+                {...P}
+              />
+              <TextInput
+                field={`${at}.onset_date`}
+                label={`${m.onsetYear} ${n}`}
+                required
+                inputMode="numeric"
+                hint={m.onsetHint}
+                value={od.year ? String(od.year) : ""}
+                onChange={(v) => setOnset("year", v)}
+                {...P}
+              />
               <div className="field">
                 <label htmlFor={`${inputId(SCOPE, at)}-onset-month`}>{`${m.onsetMonth} ${n}`}</label>
-                <input id={`${inputId(SCOPE, at)}-onset-month`} inputMode="numeric" value={od.month ? String(od.month) : ""}
-                  onChange={(e) => setOnset("month", e.target.value)} />
+                <input
+                  id={`${inputId(SCOPE, at)}-onset-month`}
+                  inputMode="numeric"
+                  value={od.month ? String(od.month) : ""}
+                  onChange={(e) => setOnset("month", e.target.value)}
+                />
               </div>
               <div className="field">
                 <label htmlFor={`${inputId(SCOPE, at)}-onset-day`}>{`${m.onsetDay} ${n}`}</label>
-                <input id={`${inputId(SCOPE, at)}-onset-day`} inputMode="numeric" value={od.day ? String(od.day) : ""}
-                  onChange={(e) => setOnset("day", e.target.value)} />
+                <input
+                  id={`${inputId(SCOPE, at)}-onset-day`}
+                  inputMode="numeric"
+                  value={od.day ? String(od.day) : ""}
+                  onChange={(e) => setOnset("day", e.target.value)}
+                />
               </div>
-              <Select field={`${at}.specified_disease`} label={`${m.specifiedDisease} ${n}`} labels={E.SPECIFIED_DISEASE}
+              <Select
+                field={`${at}.specified_disease`}
+                label={`${m.specifiedDisease} ${n}`}
+                labels={E.SPECIFIED_DISEASE}
                 value={dg.specifiedDisease}
-                onChange={(v) => update((x) => (x.disease!.diagnoses[i].specifiedDisease = v))} {...P} />
+                onChange={(v) => update((x) => (x.disease!.diagnoses[i].specifiedDisease = v))}
+                {...P}
+              />
             </div>
             {list.length > 1 ? (
               <button type="button" onClick={() => update((x) => x.disease!.diagnoses.splice(i, 1))}>
@@ -617,8 +990,14 @@ function Diagnoses({ m, o, update, problem }: { m: M; o: Opinion; update: Update
         );
       })}
       {list.length < 3 ? (
-        <button type="button"
-          onClick={() => update((x) => x.disease!.diagnoses.push(create(DiagnosisSchema, { onsetDate: { year: 0, month: 0, day: 0 } })))}>
+        <button
+          type="button"
+          onClick={() =>
+            update((x) =>
+              x.disease!.diagnoses.push(create(DiagnosisSchema, { onsetDate: { year: 0, month: 0, day: 0 } })),
+            )
+          }
+        >
           {m.addDiagnosis}
         </button>
       ) : null}
@@ -637,18 +1016,40 @@ function Paralyses({ m, o, update, problem }: { m: M; o: Opinion; update: Update
         const n = i + 1;
         return (
           <div className="form-grid" key={i}>
-            <Select field={`${at}.site`} label={`${m.paralysis} ${n}: ${m.paralysisSite}`} labels={E.PARALYSIS_SITE}
-              from={1} required value={p.site}
-              onChange={(v) => update((x) => (x.mentalPhysical!.paralysis[i].site = v))} {...P} />
+            <Select
+              field={`${at}.site`}
+              label={`${m.paralysis} ${n}: ${m.paralysisSite}`}
+              labels={E.PARALYSIS_SITE}
+              from={1}
+              required
+              value={p.site}
+              onChange={(v) => update((x) => (x.mentalPhysical!.paralysis[i].site = v))}
+              {...P}
+            />
             {p.site === 5 || p.otherSite ? (
-              <TextInput field={`${at}.other_site`} label={`${m.paralysis} ${n}: ${m.paralysisOther}`}
-                value={p.otherSite} onChange={(v) => update((x) => (x.mentalPhysical!.paralysis[i].otherSite = v))} {...P} />
+              <TextInput
+                field={`${at}.other_site`}
+                label={`${m.paralysis} ${n}: ${m.paralysisOther}`}
+                value={p.otherSite}
+                onChange={(v) => update((x) => (x.mentalPhysical!.paralysis[i].otherSite = v))}
+                {...P}
+              />
             ) : null}
-            <Select field={`${at}.severity`} label={`${m.paralysis} ${n}: ${m.severity}`} labels={E.SEVERITY} from={1}
-              required value={p.severity}
-              onChange={(v) => update((x) => (x.mentalPhysical!.paralysis[i].severity = v))} {...P} />
-            <button type="button" className="align-end"
-              onClick={() => update((x) => x.mentalPhysical!.paralysis.splice(i, 1))}>
+            <Select
+              field={`${at}.severity`}
+              label={`${m.paralysis} ${n}: ${m.severity}`}
+              labels={E.SEVERITY}
+              from={1}
+              required
+              value={p.severity}
+              onChange={(v) => update((x) => (x.mentalPhysical!.paralysis[i].severity = v))}
+              {...P}
+            />
+            <button
+              type="button"
+              className="align-end"
+              onClick={() => update((x) => x.mentalPhysical!.paralysis.splice(i, 1))}
+            >
               {fmt(m.removeParalysis, { n })}
             </button>
           </div>
@@ -675,8 +1076,11 @@ function MedicalNeeds({ m, o, update, problem }: { m: M; o: Opinion; update: Upd
       x.functionServices!.medicalManagement = list;
     });
   return (
-    <fieldset id={inputId(SCOPE, field)} aria-describedby={errs.length ? errId : undefined}
-      className={errs.length ? "field-invalid" : undefined}>
+    <fieldset
+      id={inputId(SCOPE, field)}
+      aria-describedby={errs.length ? errId : undefined}
+      className={errs.length ? "field-invalid" : undefined}
+    >
       <legend>{m.medical}</legend>
       {errs.length ? (
         <ul className="field-error" id={errId}>
@@ -686,9 +1090,12 @@ function MedicalNeeds({ m, o, update, problem }: { m: M; o: Opinion; update: Upd
         </ul>
       ) : null}
       <label className="checkbox">
-        <input type="checkbox" id={inputId(SCOPE, "function_services.medical_management_none")}
+        <input
+          type="checkbox"
+          id={inputId(SCOPE, "function_services.medical_management_none")}
           checked={fs.medicalManagementNone}
-          onChange={(e) => update((x) => (x.functionServices!.medicalManagementNone = e.target.checked))} />
+          onChange={(e) => update((x) => (x.functionServices!.medicalManagementNone = e.target.checked))}
+        />
         {m.medicalNone}
       </label>
       <div className="checks">
@@ -713,15 +1120,25 @@ function MedicalNeeds({ m, o, update, problem }: { m: M; o: Opinion; update: Upd
         })}
       </div>
       {fs.medicalManagement.some((x) => x.service === 12) || fs.otherMedicalService ? (
-        <TextInput field="function_services.other_medical_service" label={m.otherMedicalService}
-          value={fs.otherMedicalService} onChange={(v) => update((x) => (x.functionServices!.otherMedicalService = v))}
-          problem={problem} />
+        <TextInput
+          field="function_services.other_medical_service"
+          label={m.otherMedicalService}
+          value={fs.otherMedicalService}
+          onChange={(v) => update((x) => (x.functionServices!.otherMedicalService = v))}
+          problem={problem}
+        />
       ) : null}
     </fieldset>
   );
 }
 
-function Attachments({ m, subjectId, attachments, setAttachments, problem }: {
+function Attachments({
+  m,
+  subjectId,
+  attachments,
+  setAttachments,
+  problem,
+}: {
   m: M;
   subjectId: string;
   attachments: Attachment[];
@@ -777,12 +1194,17 @@ function Attachments({ m, subjectId, attachments, setAttachments, problem }: {
         <p className="hint" id={hintId}>
           {m.attachmentHint}
         </p>
-        <input id={inputIdFor} type="file" accept="application/pdf,.pdf"
-          aria-describedby={errs.length ? `${hintId} ${errId}` : hintId} aria-invalid={errs.length ? true : undefined}
+        <input
+          id={inputIdFor}
+          type="file"
+          accept="application/pdf,.pdf"
+          aria-describedby={errs.length ? `${hintId} ${errId}` : hintId}
+          aria-invalid={errs.length ? true : undefined}
           onChange={(e) => {
             setFile(e.target.files?.[0] ?? null);
             setProgress(null);
-          }} />
+          }}
+        />
       </div>
       <div className="form-actions">
         <button type="button" disabled={!file || busy} onClick={() => void upload()}>
@@ -805,8 +1227,10 @@ function Attachments({ m, subjectId, attachments, setAttachments, problem }: {
               <span className="reason">
                 ({a.contentType}, {Number(a.sizeBytes)} bytes)
               </span>{" "}
-              <button type="button"
-                onClick={() => setAttachments((prev) => prev.filter((x) => x.attachmentId !== a.attachmentId))}>
+              <button
+                type="button"
+                onClick={() => setAttachments((prev) => prev.filter((x) => x.attachmentId !== a.attachmentId))}
+              >
                 {fmt(m.removeAttachment, { name: a.fileName })}
               </button>
             </li>
@@ -816,4 +1240,3 @@ function Attachments({ m, subjectId, attachments, setAttachments, problem }: {
     </fieldset>
   );
 }
-

@@ -42,14 +42,7 @@ export function OpinionList() {
           {(items) => (
             <DataTable
               testId="opinion-requests"
-              columns={[
-                m.colApplicant,
-                m.colKind,
-                m.colRequested,
-                m.colDue,
-                m.colStatus,
-                m.colOpen,
-              ]}
+              columns={[m.colApplicant, m.colKind, m.colRequested, m.colDue, m.colStatus, m.colOpen]}
             >
               {items.map((r) => {
                 const name = r.applicant?.nameKanji ?? "";
@@ -63,8 +56,10 @@ export function OpinionList() {
                     <td data-testid="request-status">{E.label(E.REQUEST_STATUS, r.status, lang)}</td>
                     <td>
                       {open ? (
-                        <Link to={`/opinions/requests/${encodeURIComponent(r.opinionRequestId)}`}
-                          aria-label={fmt(r.latestOpinionId ? m.correctFor : m.writeFor, { name })}>
+                        <Link
+                          to={`/opinions/requests/${encodeURIComponent(r.opinionRequestId)}`}
+                          aria-label={fmt(r.latestOpinionId ? m.correctFor : m.writeFor, { name })}
+                        >
                           {r.latestOpinionId ? m.correct : m.write}
                         </Link>
                       ) : null}
@@ -106,7 +101,10 @@ export function OpinionList() {
                     <td>{E.label(E.OPINION_STATUS, o.status, lang)}</td>
                     <td data-testid="attachment-count">{o.attachmentIds.length}</td>
                     <td>
-                      <Link to={`/opinions/view/${encodeURIComponent(o.opinionId)}`} aria-label={fmt(m.viewFor, { date })}>
+                      <Link
+                        to={`/opinions/view/${encodeURIComponent(o.opinionId)}`}
+                        aria-label={fmt(m.viewFor, { date })}
+                      >
                         {m.view}
                       </Link>
                     </td>

@@ -50,7 +50,9 @@ export function OpinionView({ opinionId }: { opinionId: string }) {
       </p>
       <ProblemAlert problem={problem} />
       {!o ? (
-        problem ? null : <Loading />
+        problem ? null : (
+          <Loading />
+        )
       ) : (
         <dl className="facts" data-testid="opinion-view">
           <dt>{m.status}</dt>

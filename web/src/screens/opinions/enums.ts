@@ -16,7 +16,11 @@ export const FORM_EDITION: Labels = [
   ["令和3年様式（同意欄・添付資料あり）", "2021 form (consent box, attachments)"],
   ["令和8年様式", "2026 form"],
 ];
-export const OPINION_COUNT: Labels = [["—", "—"], ["初回", "First"], ["2回目以上", "Second or later"]];
+export const OPINION_COUNT: Labels = [
+  ["—", "—"],
+  ["初回", "First"],
+  ["2回目以上", "Second or later"],
+];
 export const DEPARTMENT: Labels = [
   ["—", "—"],
   ["内科", "Internal medicine"],
@@ -52,7 +56,12 @@ export const SPECIFIED_DISEASE: Labels = [
   ["15 慢性閉塞性肺疾患", "15 COPD"],
   ["16 両側の膝関節又は股関節に著しい変形を伴う変形性関節症", "16 Severe bilateral knee/hip osteoarthritis"],
 ];
-export const STABILITY: Labels = [["—", "—"], ["安定", "Stable"], ["不安定", "Unstable"], ["不明", "Unknown"]];
+export const STABILITY: Labels = [
+  ["—", "—"],
+  ["安定", "Stable"],
+  ["不安定", "Unstable"],
+  ["不明", "Unknown"],
+];
 export const SPECIAL_CARE: Labels = [
   ["—", "—"],
   ["点滴の管理", "IV management"],
@@ -153,8 +162,17 @@ export const WHEELCHAIR: Labels = [
   ["主に自分で操作している", "Mostly self-operated"],
   ["主に他人が操作している", "Mostly operated by others"],
 ];
-export const WALKING_AID: Labels = [["—", "—"], ["用いていない", "Not used"], ["屋外で使用", "Outdoors"], ["屋内で使用", "Indoors"]];
-export const EATING: Labels = [NONE, ["自立ないし何とか自分で食べられる", "Independent"], ["全面介助", "Full assistance"]];
+export const WALKING_AID: Labels = [
+  ["—", "—"],
+  ["用いていない", "Not used"],
+  ["屋外で使用", "Outdoors"],
+  ["屋内で使用", "Indoors"],
+];
+export const EATING: Labels = [
+  NONE,
+  ["自立ないし何とか自分で食べられる", "Independent"],
+  ["全面介助", "Full assistance"],
+];
 export const NUTRITION: Labels = [NONE, ["良好", "Good"], ["不良", "Poor"]];
 export const LIKELY: Labels = [
   ["—", "—"],
@@ -173,7 +191,12 @@ export const LIKELY: Labels = [
   ["がん等による疼痛", "Cancer pain"],
   ["その他", "Other"],
 ];
-export const OUTLOOK: Labels = [NONE, ["期待できる", "Expected"], ["期待できない", "Not expected"], ["不明", "Unknown"]];
+export const OUTLOOK: Labels = [
+  NONE,
+  ["期待できる", "Expected"],
+  ["期待できない", "Not expected"],
+  ["不明", "Unknown"],
+];
 export const MEDICAL_SERVICE: Labels = [
   ["—", "—"],
   ["訪問診療", "Home medical visit"],
@@ -190,8 +213,17 @@ export const MEDICAL_SERVICE: Labels = [
   ["その他の医療系サービス", "Other medical service"],
 ];
 export const INFECTION: Labels = [NONE, ["無", "None"], ["有", "Present"], ["不明", "Unknown"]];
-export const CONSENT: Labels = [["—（令和8年様式では空欄）", "— (empty on the 2026 form)"], ["同意する", "Agree"], ["同意しない", "Disagree"]];
-export const REQUEST_KIND: Labels = [["—", "—"], ["初回依頼", "First request"], ["再依頼", "Repeat request"], ["再意見書", "Further opinion"]];
+export const CONSENT: Labels = [
+  ["—（令和8年様式では空欄）", "— (empty on the 2026 form)"],
+  ["同意する", "Agree"],
+  ["同意しない", "Disagree"],
+];
+export const REQUEST_KIND: Labels = [
+  ["—", "—"],
+  ["初回依頼", "First request"],
+  ["再依頼", "Repeat request"],
+  ["再意見書", "Further opinion"],
+];
 export const REQUEST_STATUS: Labels = [
   ["—", "—"],
   ["依頼中", "Requested"],
@@ -199,4 +231,9 @@ export const REQUEST_STATUS: Labels = [
   ["受領済", "Received"],
   ["取消", "Cancelled"],
 ];
-export const OPINION_STATUS: Labels = [["—", "—"], ["提出済", "Submitted"], ["受領済", "Received"], ["訂正済（旧版）", "Superseded"]];
+export const OPINION_STATUS: Labels = [
+  ["—", "—"],
+  ["提出済", "Submitted"],
+  ["受領済", "Received"],
+  ["訂正済（旧版）", "Superseded"],
+];

@@ -15,7 +15,10 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-type Uploader = Pick<Client<typeof DocumentService>, "startAttachmentUpload" | "appendAttachmentChunk" | "finishAttachmentUpload">;
+type Uploader = Pick<
+  Client<typeof DocumentService>,
+  "startAttachmentUpload" | "appendAttachmentChunk" | "finishAttachmentUpload"
+>;
 
 export async function uploadAttachment(
   client: Uploader,

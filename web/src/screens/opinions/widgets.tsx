@@ -17,14 +17,26 @@ interface Base {
 
 const also = (field: string) => [`opinion.${field}`];
 
-export function TextInput({ value, onChange, inputMode, ...b }: Base & {
+export function TextInput({
+  value,
+  onChange,
+  inputMode,
+  ...b
+}: Base & {
   value: string;
   onChange: (v: string) => void;
   inputMode?: "numeric" | "decimal" | "tel" | "text";
 }) {
   return (
-    <Field scope={SCOPE} field={b.field} alsoFields={also(b.field)} label={b.label} hint={b.hint} problem={b.problem}
-      required={b.required}>
+    <Field
+      scope={SCOPE}
+      field={b.field}
+      alsoFields={also(b.field)}
+      label={b.label}
+      hint={b.hint}
+      problem={b.problem}
+      required={b.required}
+    >
       {(p) => <input {...p} inputMode={inputMode} value={value} onChange={(e) => onChange(e.target.value)} />}
     </Field>
   );
@@ -32,8 +44,15 @@ export function TextInput({ value, onChange, inputMode, ...b }: Base & {
 
 export function TextArea({ value, onChange, ...b }: Base & { value: string; onChange: (v: string) => void }) {
   return (
-    <Field scope={SCOPE} field={b.field} alsoFields={also(b.field)} label={b.label} hint={b.hint} problem={b.problem}
-      required={b.required}>
+    <Field
+      scope={SCOPE}
+      field={b.field}
+      alsoFields={also(b.field)}
+      label={b.label}
+      hint={b.hint}
+      problem={b.problem}
+      required={b.required}
+    >
       {(p) => <textarea {...p} rows={3} value={value} onChange={(e) => onChange(e.target.value)} />}
     </Field>
   );
@@ -41,15 +60,28 @@ export function TextArea({ value, onChange, ...b }: Base & { value: string; onCh
 
 export function DateInput({ value, onChange, ...b }: Base & { value: string; onChange: (v: string) => void }) {
   return (
-    <Field scope={SCOPE} field={b.field} alsoFields={also(b.field)} label={b.label} hint={b.hint} problem={b.problem}
-      required={b.required}>
+    <Field
+      scope={SCOPE}
+      field={b.field}
+      alsoFields={also(b.field)}
+      label={b.label}
+      hint={b.hint}
+      problem={b.problem}
+      required={b.required}
+    >
       {(p) => <input {...p} type="date" value={value} onChange={(e) => onChange(e.target.value)} />}
     </Field>
   );
 }
 
 /** A choice from a code list; `from` skips the "not set" entry when it is not a valid answer. */
-export function Select({ value, onChange, labels, from = 0, ...b }: Base & {
+export function Select({
+  value,
+  onChange,
+  labels,
+  from = 0,
+  ...b
+}: Base & {
   value: number;
   onChange: (v: number) => void;
   labels: Labels;
@@ -57,8 +89,15 @@ export function Select({ value, onChange, labels, from = 0, ...b }: Base & {
 }) {
   const { lang } = useLang();
   return (
-    <Field scope={SCOPE} field={b.field} alsoFields={also(b.field)} label={b.label} hint={b.hint} problem={b.problem}
-      required={b.required}>
+    <Field
+      scope={SCOPE}
+      field={b.field}
+      alsoFields={also(b.field)}
+      label={b.label}
+      hint={b.hint}
+      problem={b.problem}
+      required={b.required}
+    >
       {(p) => (
         <select {...p} value={value} onChange={(e) => onChange(Number(e.target.value))}>
           {from > 0 && value === 0 ? <option value={0}>—</option> : null}
@@ -76,15 +115,28 @@ export function Select({ value, onChange, labels, from = 0, ...b }: Base & {
 }
 
 /** 有/無 as a select (a bool of the contract). */
-export function YesNo({ value, onChange, yes, no, ...b }: Base & {
+export function YesNo({
+  value,
+  onChange,
+  yes,
+  no,
+  ...b
+}: Base & {
   value: boolean;
   onChange: (v: boolean) => void;
   yes: string;
   no: string;
 }) {
   return (
-    <Field scope={SCOPE} field={b.field} alsoFields={also(b.field)} label={b.label} hint={b.hint} problem={b.problem}
-      required={b.required}>
+    <Field
+      scope={SCOPE}
+      field={b.field}
+      alsoFields={also(b.field)}
+      label={b.label}
+      hint={b.hint}
+      problem={b.problem}
+      required={b.required}
+    >
       {(p) => (
         <select {...p} value={value ? "1" : "0"} onChange={(e) => onChange(e.target.value === "1")}>
           <option value="0">{no}</option>
@@ -97,7 +149,14 @@ export function YesNo({ value, onChange, yes, no, ...b }: Base & {
 
 /** Several codes of a list (a repeated enum): a fieldset of checkboxes; the violations of
  * exactly this path are shown under the legend. */
-export function Checks({ values, onChange, labels, field, label: legend, problem }: {
+export function Checks({
+  values,
+  onChange,
+  labels,
+  field,
+  label: legend,
+  problem,
+}: {
   values: number[];
   onChange: (v: number[]) => void;
   labels: Labels;
@@ -112,7 +171,11 @@ export function Checks({ values, onChange, labels, field, label: legend, problem
   );
   const errId = `${id}-error`;
   return (
-    <fieldset id={id} aria-describedby={errs.length ? errId : undefined} className={errs.length ? "field-invalid" : undefined}>
+    <fieldset
+      id={id}
+      aria-describedby={errs.length ? errId : undefined}
+      className={errs.length ? "field-invalid" : undefined}
+    >
       <legend>{legend}</legend>
       {errs.length ? (
         <ul className="field-error" id={errId} data-field={field}>
@@ -131,7 +194,9 @@ export function Checks({ values, onChange, labels, field, label: legend, problem
                 value={i}
                 checked={values.includes(i)}
                 aria-invalid={errs.length ? true : undefined}
-                onChange={(e) => onChange(e.target.checked ? [...values, i].sort((a, b) => a - b) : values.filter((x) => x !== i))}
+                onChange={(e) =>
+                  onChange(e.target.checked ? [...values, i].sort((a, b) => a - b) : values.filter((x) => x !== i))
+                }
               />
               {label(labels, i, lang)}
             </label>

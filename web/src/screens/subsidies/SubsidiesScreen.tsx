@@ -173,8 +173,14 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
       {programmes.length === 0 ? <p>{m.noProgramme}</p> : null}
       <form onSubmit={submit} noValidate autoComplete="off">
         <div className="form-grid">
-          <Field scope={SCOPE} field="programme_id" label={m.programme} problem={problem} required
-            hint={programme ? fmt(m.deadline, { date: formatDate(programme.applicationDeadline, lang) }) : undefined}>
+          <Field
+            scope={SCOPE}
+            field="programme_id"
+            label={m.programme}
+            problem={problem}
+            required
+            hint={programme ? fmt(m.deadline, { date: formatDate(programme.applicationDeadline, lang) }) : undefined}
+          >
             {(p) => (
               <select {...p} value={programmeId} onChange={(e) => setProgrammeId(e.target.value)}>
                 {programmes.map((pr) => (
@@ -209,7 +215,9 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
             </div>
             <fieldset
               id={inputId(SCOPE, "care_office.category_ids")}
-              aria-describedby={problemsFor(problem, paths(kind, "category_ids")).length ? "subsidy-category-error" : undefined}
+              aria-describedby={
+                problemsFor(problem, paths(kind, "category_ids")).length ? "subsidy-category-error" : undefined
+              }
             >
               <legend>{m.categories}</legend>
               {(programme?.careOfficeRules?.categories ?? []).map((c) => (
