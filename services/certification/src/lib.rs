@@ -11,8 +11,8 @@
 //!   wakes watchers on every replica ([`signals`]).
 //! - **Events**: `certification.decided` (outbox), `opinion.received` consumed ([`events`]).
 //! - **Unknown persons**: identifiers are validated, then a pluggable [`people::PersonDirectory`]
-//!   answers; the eligibility-backed directory is not wired yet, so the default accepts every
-//!   well-formed person ([`people`]).
+//!   answers: `CheckEligibility` on the eligibility service (`certification.eligibility_url`),
+//!   or, with no URL, a directory that accepts every well-formed person ([`people`]).
 //! - **The person as a reader**: recognised by the account that filed the application
 //!   ([`domain::access`]).
 
@@ -30,6 +30,7 @@ mod seed;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
 use kaigo_platform::service::{ServiceContext, StartError};
@@ -38,6 +39,9 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
 
 pub use api::Api;
+
+/// The tonic server `start` returns.
+pub type CertificationServer = CertificationServiceServer<Api>;
 pub use seed::{DEMO_INSURED_NUMBER, DEMO_INSURER_NUMBER};
 
 /// The service's name: its database schema and its event consumer group.
@@ -58,11 +62,30 @@ pub struct Config {
     pub validity_adds_rest_of_start_month: bool,
     /// How often a watcher re-reads when no step signal arrives, in milliseconds (100–60000).
     pub watch_poll_ms: u64,
+    /// The eligibility service applicants are checked against: `http://host:port`, e.g. its
+    /// headless Service `http://kaigo-eligibility-headless:50051` (balanced over its pods).
+    /// Empty: the check is off and every well-formed person is accepted (logged at start).
+    pub eligibility_url: String,
+    /// The longest wait for eligibility's answer, in milliseconds (100–30000); beyond it the
+    /// submission is UNAVAILABLE and nothing is stored.
+    pub eligibility_timeout_ms: u64,
+    /// Refuse a person the insurer knows but who is not insured on the application date
+    /// (資格喪失 on or before it, or 資格取得 after it) with `INSURED_PERSON_NOT_QUALIFIED`.
+    /// REFERENCE.md §3.1 is silent on such applications, hence a parameter; off by default.
+    pub eligibility_refuse_unqualified: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { at_risk_day: 21, validity_cap_months: 0, validity_adds_rest_of_start_month: true, watch_poll_ms: 2000 }
+        Self {
+            at_risk_day: 21,
+            validity_cap_months: 0,
+            validity_adds_rest_of_start_month: true,
+            watch_poll_ms: 2000,
+            eligibility_url: String::new(),
+            eligibility_timeout_ms: 2000,
+            eligibility_refuse_unqualified: false,
+        }
     }
 }
 
@@ -77,6 +100,14 @@ impl Validate for Config {
         if !(100..=60_000).contains(&self.watch_poll_ms) {
             problems.add("certification.watch_poll_ms", "must be 100 to 60000");
         }
+        if !self.eligibility_url.is_empty()
+            && let Err(problem) = people::parse_url(&self.eligibility_url)
+        {
+            problems.add("certification.eligibility_url", problem);
+        }
+        if !(100..=30_000).contains(&self.eligibility_timeout_ms) {
+            problems.add("certification.eligibility_timeout_ms", "must be 100 to 30000");
+        }
     }
 }
 
@@ -90,6 +121,14 @@ impl Config {
                 add_rest_of_start_month: self.validity_adds_rest_of_start_month,
             },
             watch_poll: Duration::from_millis(self.watch_poll_ms),
+        }
+    }
+
+    /// How the eligibility-backed person directory behaves.
+    pub fn eligibility_policy(&self) -> people::EligibilityPolicy {
+        people::EligibilityPolicy {
+            timeout: Duration::from_millis(self.eligibility_timeout_ms),
+            refuse_unqualified: self.eligibility_refuse_unqualified,
         }
     }
 }
@@ -109,13 +148,30 @@ impl Default for Dependencies {
     }
 }
 
-/// Starts the service: its background tasks (the outbox relay, the opinion.received consumer,
-/// the step-signal subscription) and its tonic server, with the configured message limits.
-pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<CertificationServiceServer<Api>, StartError> {
-    tracing::info!(
-        "certification: unknown-person check uses identifier validation only (eligibility lookup not wired)"
-    );
-    start_with(ctx, config, Dependencies::default()).await
+/// Starts the service as `kaigo serve` runs it: its background tasks (the outbox relay, the
+/// opinion.received consumer, the step-signal subscription) and its tonic server, with the
+/// configured message limits. Applicants are checked against eligibility at
+/// `certification.eligibility_url` (calls signed with `keys`, the internal secret); with no
+/// URL every well-formed person is accepted, which is logged once here.
+pub async fn start(
+    ctx: &ServiceContext,
+    config: &Config,
+    keys: &CallerKeys,
+) -> Result<CertificationServiceServer<Api>, StartError> {
+    let people: Arc<dyn people::PersonDirectory> = if config.eligibility_url.is_empty() {
+        tracing::warn!(
+            "certification: certification.eligibility_url is empty, so applicants are not checked against \
+             eligibility: every well-formed 被保険者番号 is accepted"
+        );
+        Arc::new(people::AcceptingDirectory)
+    } else {
+        let policy = config.eligibility_policy();
+        let (channel, discovery) = people::balanced_channel(&config.eligibility_url, policy.timeout)?;
+        ctx.background.spawn("certification-eligibility-discovery", move |stopping| discovery.run(stopping));
+        tracing::info!(url = %config.eligibility_url, "certification: applicants are checked against eligibility");
+        Arc::new(people::EligibilityDirectory::new(channel, keys.clone(), policy))
+    };
+    start_with(ctx, config, Dependencies { people, ..Dependencies::default() }).await
 }
 
 /// [`start`] with explicit dependencies.
@@ -172,15 +228,34 @@ mod tests {
         let mut problems = Problems::default();
         Config::default().validate(&mut problems);
         assert!(format!("{problems:?}").find("certification.").is_none());
-        let bad = Config { at_risk_day: 0, validity_cap_months: 2, watch_poll_ms: 10, ..Config::default() };
+        let bad = Config {
+            at_risk_day: 0,
+            validity_cap_months: 2,
+            watch_poll_ms: 10,
+            eligibility_url: "https://kaigo-eligibility-headless:50051".into(),
+            eligibility_timeout_ms: 50,
+            ..Config::default()
+        };
         let mut problems = Problems::default();
         bad.validate(&mut problems);
         let text = format!("{problems:?}");
-        for key in ["certification.at_risk_day", "certification.validity_cap_months", "certification.watch_poll_ms"] {
+        for key in [
+            "certification.at_risk_day",
+            "certification.validity_cap_months",
+            "certification.watch_poll_ms",
+            "certification.eligibility_url",
+            "certification.eligibility_timeout_ms",
+        ] {
             assert!(text.contains(key), "{key} in {text}");
         }
         let capped = Config { validity_cap_months: 36, ..Config::default() }.settings();
         assert_eq!(capped.validity.municipal_cap_months, Some(36));
         assert_eq!(Config::default().settings().validity.municipal_cap_months, None);
+        let wired = Config { eligibility_url: "http://kaigo-eligibility-headless:50051".into(), ..Config::default() };
+        let mut problems = Problems::default();
+        wired.validate(&mut problems);
+        assert!(!format!("{problems:?}").contains("certification."), "{problems:?}");
+        assert_eq!(wired.eligibility_policy().timeout, Duration::from_secs(2));
+        assert!(!wired.eligibility_policy().refuse_unqualified);
     }
 }

@@ -58,6 +58,8 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
     {
         return Ok(());
     }
+    // The seed runs before any service serves (kaigo dev binds the in-process routes once all
+    // have started), and eligibility has just seeded this very person: no check to make.
     let inner = Inner {
         store,
         clock: Arc::new(clock),

@@ -1,5 +1,9 @@
 //! The five services, by name: how to migrate, start and seed each.
 
+use std::sync::Arc;
+
+use kaigo_gateway::LocalService;
+use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{ServiceContext, StartError};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -7,7 +11,8 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::config::KaigoConfig;
 
-/// Every service, in dependency order.
+/// Every service, in dependency order (eligibility before certification, which asks it about
+/// applicants).
 pub const SERVICES: [&str; 5] = ["eligibility", "certification", "documents", "careplan", "subsidies"];
 
 /// Applies `service`'s migrations.
@@ -34,20 +39,49 @@ pub async fn pending_migrations(service: &str, db: &DatabaseConnection) -> Resul
     })
 }
 
+/// How a service reaches the others.
+#[derive(Clone)]
+pub struct Peers {
+    /// The internal key calls between services are signed with (the gateway's).
+    pub keys: CallerKeys,
+    /// Eligibility for certification's applicant check: `None` over the network
+    /// (`certification.eligibility_url`, `kaigo serve`), or its in-process routes (`kaigo dev`).
+    pub eligibility: Option<LocalService>,
+}
+
 /// Starts `ctx.name` (its background tasks too) and adds its gRPC service to `services`.
 pub async fn start(
     services: GrpcServices,
     ctx: &ServiceContext,
     config: &KaigoConfig,
+    peers: &Peers,
 ) -> Result<GrpcServices, StartError> {
     Ok(match ctx.name {
         "eligibility" => services.with_service(kaigo_eligibility::start(ctx, &config.eligibility).await?),
-        "certification" => services.with_service(kaigo_certification::start(ctx, &config.certification).await?),
+        "certification" => services.with_service(start_certification(ctx, config, peers).await?),
         "documents" => services.with_service(kaigo_documents::start(ctx, &config.documents).await?),
         "careplan" => services.with_service(kaigo_careplan::start(ctx, &config.careplan).await?),
         "subsidies" => services.with_service(kaigo_subsidies::start(ctx, &config.subsidies).await?),
         other => return Err(format!("unknown service {other}").into()),
     })
+}
+
+async fn start_certification(
+    ctx: &ServiceContext,
+    config: &KaigoConfig,
+    peers: &Peers,
+) -> Result<kaigo_certification::CertificationServer, StartError> {
+    use kaigo_certification::people::EligibilityDirectory;
+    let config = &config.certification;
+    match &peers.eligibility {
+        None => kaigo_certification::start(ctx, config, &peers.keys).await,
+        Some(local) => {
+            let people = EligibilityDirectory::new(local.clone(), peers.keys.clone(), config.eligibility_policy());
+            tracing::info!("certification: applicants are checked against eligibility in process");
+            let deps = kaigo_certification::Dependencies { people: Arc::new(people), ..Default::default() };
+            kaigo_certification::start_with(ctx, config, deps).await
+        }
+    }
 }
 
 /// Loads `ctx.name`'s demo data (kaigo dev).

@@ -1,18 +1,20 @@
 //! `kaigo dev`: everything in one process on loopback, with no setup.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Args;
-use kaigo_gateway::{AuthConfig, DevKey, DevSignIn, Front, Gateway, TokenVerifier, Upstream};
+use kaigo_gateway::{AuthConfig, DevKey, DevSignIn, Front, Gateway, LocalService, TokenVerifier, Upstream};
 use kaigo_platform::auth::{CallerKeys, CallerLayer};
 use kaigo_platform::config::{ConfigSource, Secret};
 use kaigo_platform::events::{Bus, LocalBus};
 use kaigo_platform::server::{self, GrpcServices, ServeOptions};
 use kaigo_platform::service::{Background, ServiceContext};
-use tower::Layer;
 use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceExt};
 
 use crate::config::KaigoConfig;
 use crate::{Exit, components, demo_identities};
@@ -66,6 +68,10 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     let bus = Bus::Local(LocalBus::new());
     let keys = CallerKeys::generate();
     let (background_control, background) = Background::new();
+    // Certification checks applicants against eligibility through the same in-process routes
+    // the gateway calls, bound once every service has started.
+    let routes_when_started = Arc::new(OnceLock::new());
+    let peers = components::Peers { keys: keys.clone(), eligibility: Some(late_routes(routes_when_started.clone())) };
 
     let mut services =
         GrpcServices::new(&kaigo_platform::config::ServerConfig { reflection: false, ..config.server.clone() })
@@ -84,12 +90,13 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
             background: background.clone(),
         };
         components::seed_demo(&ctx, &config).await.map_err(|e| Exit::failure(format!("{name}: demo data: {e}")))?;
-        services = components::start(services, &ctx, &config)
+        services = components::start(services, &ctx, &config, &peers)
             .await
             .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;
     }
     let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
     let local = BoxCloneSyncService::new(routes);
+    let _ = routes_when_started.set(local.clone());
 
     let gateway_services = components::SERVICES
         .iter()
@@ -122,6 +129,19 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     background_control.stop(config.server.shutdown_grace()).await;
     telemetry.shutdown().await;
     served.map_err(|e| Exit::failure(format!("server: {e}")))
+}
+
+/// `routes` once they are set; before that (nothing is served yet, so no call comes) UNAVAILABLE.
+fn late_routes(routes: Arc<OnceLock<LocalService>>) -> LocalService {
+    BoxCloneSyncService::new(tower::service_fn(move |request: tonic::codegen::http::Request<tonic::body::Body>| {
+        let routes = routes.get().cloned();
+        async move {
+            match routes {
+                Some(routes) => routes.oneshot(request).await,
+                None => Ok::<_, Infallible>(tonic::Status::unavailable("the services are still starting").into_http()),
+            }
+        }
+    }))
 }
 
 fn print_welcome(listen: &str, data_dir: &std::path::Path, web: bool) {

@@ -112,7 +112,10 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
     let (background_control, background) = Background::new();
     let ctx = ServiceContext { name, server: config.server.clone(), db, redis: Some(redis), bus, background };
 
-    let services = components::start(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx, config)
+    // Calls to other services (certification → eligibility) go over the network, signed with
+    // the same internal key the gateway uses.
+    let peers = components::Peers { keys: keys.clone(), eligibility: None };
+    let services = components::start(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx, config, &peers)
         .await
         .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;
     let health = services.health();

@@ -193,11 +193,20 @@ impl Inner {
         let valid = validate(request, today)?;
         let app = request.application.clone().unwrap_or_default();
         authorize(caller, &valid, app.insured_category)?;
-        if self.people.lookup(&valid.insurer, &valid.insured).await? == PersonStatus::Unknown {
-            return Err(ApiError::failed_precondition(
-                "INSURED_PERSON_UNKNOWN",
-                "the insurer has no insured person with this number",
-            ));
+        match self.people.lookup(&valid.insurer, &valid.insured, valid.application_date).await? {
+            PersonStatus::Known => {}
+            PersonStatus::Unknown => {
+                return Err(ApiError::failed_precondition(
+                    "INSURED_PERSON_UNKNOWN",
+                    "the insurer has no insured person with this number",
+                ));
+            }
+            PersonStatus::NotQualified => {
+                return Err(ApiError::failed_precondition(
+                    "INSURED_PERSON_NOT_QUALIFIED",
+                    "the person is not insured by this insurer on the application date (qualification lost or not yet acquired)",
+                ));
+            }
         }
         let record = ApplicationRecord {
             id: uuid::Uuid::now_v7().to_string(),

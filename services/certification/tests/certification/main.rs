@@ -6,7 +6,9 @@
 mod access;
 mod cluster;
 mod driver;
+mod eligibility;
 mod events;
+mod fake_eligibility;
 mod flow;
 mod rules;
 mod seed;

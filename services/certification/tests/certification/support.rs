@@ -54,6 +54,7 @@ impl PersonDirectory for TestDirectory {
         &'a self,
         _: &'a InsurerNumber,
         insured: &'a InsuredNumber,
+        _: NaiveDate,
     ) -> BoxFuture<'a, Result<PersonStatus, ApiError>> {
         Box::pin(async move {
             Ok(if insured.as_str() == UNKNOWN_PERSON { PersonStatus::Unknown } else { PersonStatus::Known })
@@ -122,6 +123,11 @@ impl Harness {
     }
 
     pub async fn replica(&self) -> Replica {
+        self.replica_with(Arc::new(TestDirectory)).await
+    }
+
+    /// A replica asking `people` about applicants.
+    pub async fn replica_with(&self, people: Arc<dyn PersonDirectory>) -> Replica {
         let conn = kaigo_platform::db::connect(&self.db.config(), NAME).await.unwrap();
         let redis = RedisHandle::connect(&self.redis.config()).await.unwrap().unwrap();
         let (control, background) = Background::new();
@@ -134,7 +140,7 @@ impl Harness {
             background,
         };
         let config = Config { watch_poll_ms: 60_000, ..Config::default() };
-        let deps = Dependencies { clock: Arc::new(self.clock.clone()), people: Arc::new(TestDirectory) };
+        let deps = Dependencies { clock: Arc::new(self.clock.clone()), people };
         let service = start_with(&ctx, &config, deps).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,188 @@
+//! The applicant check against eligibility, through the production directory (a balanced
+//! channel with its DNS discovery, signed calls) and a fake eligibility server: a known person
+//! is accepted, an unknown one refused with nothing stored, eligibility down or slow is
+//! UNAVAILABLE with nothing stored and a retry with the same request_id succeeds once it is back.
+
+use std::time::Duration;
+
+use kaigo_certification::Config;
+use kaigo_certification::people::{EligibilityPolicy, SUBJECT};
+use kaigo_platform::auth::{CallerKeys, Role};
+use kaigo_platform::testkit::eventually;
+use kaigo_proto::kaigo::certification::v1 as pb;
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::eligibility::v1::EligibilityVerdict as V;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::fake_eligibility::{FakeEligibility, FakeState, directory_at};
+use crate::support::{Harness, INSURER, Replica, d, insurer_caller, new_application, reason, rid, signed, wire};
+
+const TODAY: (i32, u32, u32) = (2026, 4, 20);
+
+fn today() -> chrono::NaiveDate {
+    d(TODAY.0, TODAY.1, TODAY.2)
+}
+
+fn policy() -> EligibilityPolicy {
+    Config::default().eligibility_policy()
+}
+
+/// Applications stored for `insured`.
+async fn stored(h: &Harness, insured: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM applications WHERE insured_number = '{insured}'");
+    let row = h.conn.query_one_raw(Statement::from_string(h.conn.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+/// SubmitApplication as the insurer with a given request_id.
+async fn submit(
+    h: &Harness,
+    replica: &Replica,
+    request_id: &str,
+    insured: &str,
+) -> Result<pb::Application, tonic::Status> {
+    let request = pb::SubmitApplicationRequest {
+        request_id: request_id.to_owned(),
+        application: Some(new_application(insured, d(2026, 4, 10), "")),
+    };
+    let mut client = replica.client.clone();
+    let response =
+        client.submit_application(signed(&h.keys, &insurer_caller(INSURER), "SubmitApplication", request)).await?;
+    Ok(response.into_inner().application.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_person_is_accepted_and_an_unknown_one_refused_with_nothing_stored() {
+    let h = Harness::new(today()).await;
+    let state = FakeState::default();
+    state
+        .knows("0000070001", V::Eligible)
+        .knows("0000070002", V::QualificationLost)
+        .knows("0000070003", V::NotCertified);
+    let fake = FakeEligibility::start(&h.keys, &state).await;
+    let (people, discovery) = directory_at(&h.keys, fake.addr, policy());
+    let replica = h.replica_with(people).await;
+
+    for known in ["0000070001", "0000070003"] {
+        let app = submit(&h, &replica, &rid(), known).await.unwrap();
+        assert_eq!(app.insured_number, known);
+    }
+    // Known but no longer insured: accepted unless certification.eligibility_refuse_unqualified.
+    submit(&h, &replica, &rid(), "0000070002").await.unwrap();
+    let err = submit(&h, &replica, &rid(), "0000070009").await.unwrap_err();
+    assert_eq!((err.code(), reason(&err)), (tonic::Code::FailedPrecondition, "INSURED_PERSON_UNKNOWN".to_owned()));
+    assert!(!err.message().contains("0000070009"), "no insured number in the message: {}", err.message());
+    assert_eq!(stored(&h, "0000070009").await, 0);
+    assert_eq!(stored(&h, "0000070001").await, 1);
+
+    // Every question came signed as the application's insurer, for certification, on the
+    // application date.
+    let asked = state.asked();
+    let numbers: Vec<&str> = asked.iter().map(|a| a.request.insured_number.as_str()).collect();
+    assert_eq!(numbers, ["0000070001", "0000070003", "0000070002", "0000070009"]);
+    for a in &asked {
+        assert_eq!(a.caller.role, Role::Insurer);
+        assert_eq!(a.caller.insurer.as_ref().map(|i| i.as_str()), Some(INSURER));
+        assert_eq!(a.caller.subject, SUBJECT);
+        assert_eq!(a.request.insurer_number, INSURER);
+        assert_eq!(a.request.purpose, common::Purpose::Certification as i32);
+        assert_eq!(a.request.as_of, Some(wire(d(2026, 4, 10))));
+    }
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persons_not_insured_on_the_date_are_refused_when_configured() {
+    let h = Harness::new(today()).await;
+    let state = FakeState::default();
+    state
+        .knows("0000071001", V::QualificationLost)
+        .knows("0000071002", V::NotYetQualified)
+        .knows("0000071003", V::CertificationExpired);
+    let fake = FakeEligibility::start(&h.keys, &state).await;
+    let (people, discovery) =
+        directory_at(&h.keys, fake.addr, EligibilityPolicy { refuse_unqualified: true, ..policy() });
+    let replica = h.replica_with(people).await;
+
+    for unqualified in ["0000071001", "0000071002"] {
+        let err = submit(&h, &replica, &rid(), unqualified).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err)),
+            (tonic::Code::FailedPrecondition, "INSURED_PERSON_NOT_QUALIFIED".to_owned()),
+            "{unqualified}"
+        );
+        assert_eq!(stored(&h, unqualified).await, 0);
+    }
+    submit(&h, &replica, &rid(), "0000071003").await.unwrap();
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eligibility_down_is_unavailable_and_the_same_request_succeeds_once_it_is_back() {
+    let h = Harness::new(today()).await;
+    let state = FakeState::default();
+    state.knows("0000072001", V::Eligible);
+    let addr = FakeEligibility::down();
+    let (people, discovery) = directory_at(&h.keys, addr, policy());
+    let replica = h.replica_with(people).await;
+
+    let request_id = rid();
+    let err = submit(&h, &replica, &request_id, "0000072001").await.unwrap_err();
+    assert_eq!((err.code(), reason(&err)), (tonic::Code::Unavailable, "DEPENDENCY_UNAVAILABLE".to_owned()));
+    assert_eq!(stored(&h, "0000072001").await, 0, "nothing stored while eligibility is down");
+
+    let _fake = FakeEligibility::start_at(&h.keys, &state, addr).await;
+    let first = eventually(Duration::from_secs(20), || async {
+        match submit(&h, &replica, &request_id, "0000072001").await {
+            Ok(app) => Some(app),
+            Err(status) if status.code() == tonic::Code::Unavailable => None,
+            Err(status) => panic!("retry after eligibility came back: {status:?}"),
+        }
+    })
+    .await
+    .expect("the retry succeeds once eligibility is back");
+    let again = submit(&h, &replica, &request_id, "0000072001").await.unwrap();
+    assert_eq!((again.application_id.as_str(), again.version), (first.application_id.as_str(), 1));
+    assert_eq!(stored(&h, "0000072001").await, 1, "the retries stored one application");
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_eligibility_is_unavailable_after_the_timeout() {
+    let h = Harness::new(today()).await;
+    let state = FakeState::default();
+    state.knows("0000073001", V::Eligible).slow("0000073001");
+    let fake = FakeEligibility::start(&h.keys, &state).await;
+    let timeout = Duration::from_millis(300);
+    let (people, discovery) = directory_at(&h.keys, fake.addr, EligibilityPolicy { timeout, ..policy() });
+    let replica = h.replica_with(people).await;
+
+    let err = submit(&h, &replica, &rid(), "0000073001").await.unwrap_err();
+    assert_eq!((err.code(), reason(&err)), (tonic::Code::Unavailable, "DEPENDENCY_UNAVAILABLE".to_owned()));
+    assert_eq!(state.asked().len(), 1, "eligibility was asked (and did not answer in time)");
+    assert_eq!(stored(&h, "0000073001").await, 0);
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_eligibility_refuses_is_internal_not_unavailable() {
+    let h = Harness::new(today()).await;
+    let state = FakeState::default();
+    state.knows("0000074001", V::Eligible);
+    let fake = FakeEligibility::start(&h.keys, &state).await;
+    // Certification signing with a key eligibility does not hold: UNAUTHENTICATED there, which
+    // a retry cannot fix.
+    let (people, discovery) = directory_at(&CallerKeys::generate(), fake.addr, policy());
+    let replica = h.replica_with(people).await;
+
+    let err = submit(&h, &replica, &rid(), "0000074001").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+    assert!(state.asked().is_empty(), "the fake's CallerLayer refused the call");
+    assert_eq!(stored(&h, "0000074001").await, 0);
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}
