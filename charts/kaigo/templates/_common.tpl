@@ -78,6 +78,10 @@ KAIGO_GATEWAY__WEB__OIDC__END_SESSION_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if eq .component "certification" }}
+{{- /* The applicant check: CheckEligibility on eligibility's pods, balanced per call. */}}
+KAIGO_CERTIFICATION__ELIGIBILITY_URL: {{ printf "http://%s:%s" (include "kaigo.headlessName" (dict "ctx" $ctx "component" "eligibility")) (include "kaigo.grpcPort" $ctx) | quote }}
+{{- end }}
 {{- if eq .component "documents" }}
 KAIGO_STORAGE__URL: {{ $v.storage.url | quote }}
 {{- end }}
@@ -496,8 +500,9 @@ podSelector:
 kaigo.networkPolicy: one component's NetworkPolicy (when global.networkPolicy.enabled).
   gateway:  ingress from gateway.networkPolicy.ingressFrom (or anywhere) and the test Pod;
             egress to the five services, DNS, Redis, OTLP and extraEgress (e.g. the JWKS host).
-  services: ingress only from the gateway and the test Pod;
-            egress to DNS, PostgreSQL, Redis, OTLP (documents: object storage) and extraEgress.
+  services: ingress only from the gateway and the test Pod (eligibility: also certification);
+            egress to DNS, PostgreSQL, Redis, OTLP (documents: object storage; certification:
+            eligibility, for its applicant check) and extraEgress.
 */}}
 {{- define "kaigo.networkPolicy" -}}
 {{- $ctx := .ctx -}}
@@ -523,8 +528,17 @@ kaigo.networkPolicy: one component's NetworkPolicy (when global.networkPolicy.en
   {{- $egress = append $egress (dict "to" $upstreams "ports" $grpcPorts) -}}
 {{- else -}}
   {{- $gatewayPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "gateway") | fromYaml -}}
-  {{- $ingress = append $ingress (dict "from" (list $gatewayPeer $testPeer) "ports" $grpcPorts) -}}
+  {{- $certificationPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "certification") | fromYaml -}}
+  {{- $eligibilityPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "eligibility") | fromYaml -}}
+  {{- $from := list $gatewayPeer $testPeer -}}
+  {{- if eq .component "eligibility" -}}
+    {{- $from = append $from $certificationPeer -}}
+  {{- end -}}
+  {{- $ingress = append $ingress (dict "from" $from "ports" $grpcPorts) -}}
   {{- $egress = append $egress (include "kaigo.egressRule" $np.postgres | fromJson) -}}
+  {{- if eq .component "certification" -}}
+    {{- $egress = append $egress (dict "to" (list $eligibilityPeer) "ports" $grpcPorts) -}}
+  {{- end -}}
 {{- end -}}
 {{- $egress = append $egress (include "kaigo.egressRule" $np.dns | fromJson) -}}
 {{- $egress = append $egress (include "kaigo.egressRule" $np.redis | fromJson) -}}
