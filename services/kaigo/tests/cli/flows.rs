@@ -9,6 +9,9 @@
 //! - An opinion received in documents moves the certification application to "opinion
 //!   received" (issue 6).
 //! - `kaigo dev` does the decision flow in one process over its in-process bus.
+//! - Certification checks applicants against eligibility (`certification.eligibility_url`, and
+//!   in process under `kaigo dev`): an unknown person is refused, a registered one accepted,
+//!   and with eligibility down the submission is UNAVAILABLE.
 //!
 //! Latencies are printed (`--no-capture` shows them); the 1 s bound is asserted on the time
 //! from the decision (or from the restarted process serving) to the first CheckEligibility
@@ -177,24 +180,58 @@ struct Application {
     version: i64,
 }
 
+/// A 新規 application for `insured` dated ten days ago (the service runs on the real clock).
+fn application_request(insured: &str) -> cert::SubmitApplicationRequest {
+    let application = cert::Application {
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        r#type: cert::ApplicationType::New as i32,
+        application_date: Some(days_ago(10)),
+        applicant: Some(cert::Applicant {
+            kind: cert::ApplicantKind::Family as i32,
+            family_member_name: "山田 花子".into(),
+            family_relationship: "長女".into(),
+            office_number: String::new(),
+        }),
+        insured_category: common::InsuredCategory::First as i32,
+        ..Default::default()
+    };
+    cert::SubmitApplicationRequest { request_id: rid(), application: Some(application) }
+}
+
+/// google.rpc.Status, to read the ErrorInfo of an answer (kaigo-proto has no google.rpc).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// google.rpc.ErrorInfo.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ErrorInfo {
+    #[prost(string, tag = "1")]
+    reason: String,
+    #[prost(string, tag = "2")]
+    domain: String,
+}
+
+/// The code and the ErrorInfo reason of a refusal.
+fn refusal(status: &tonic::Status) -> (tonic::Code, String) {
+    use prost::Message;
+    let details = RpcStatus::decode(status.details()).unwrap_or_default().details;
+    let info = details.iter().find(|any| any.type_url.ends_with("google.rpc.ErrorInfo"));
+    let reason = info.and_then(|any| ErrorInfo::decode(any.value.as_slice()).ok()).map(|i| i.reason);
+    (status.code(), reason.unwrap_or_default())
+}
+
 impl Application {
-    /// A 新規 application dated ten days ago (the service runs on the real clock).
+    /// A 新規 application dated ten days ago.
     async fn submit(client: &Certification, insured: &str) -> Self {
-        let application = cert::Application {
-            insurer_number: INSURER.into(),
-            insured_number: insured.into(),
-            r#type: cert::ApplicationType::New as i32,
-            application_date: Some(days_ago(10)),
-            applicant: Some(cert::Applicant {
-                kind: cert::ApplicantKind::Family as i32,
-                family_member_name: "山田 花子".into(),
-                family_relationship: "長女".into(),
-                office_number: String::new(),
-            }),
-            insured_category: common::InsuredCategory::First as i32,
-            ..Default::default()
-        };
-        let request = cert::SubmitApplicationRequest { request_id: rid(), application: Some(application) };
+        let request = application_request(insured);
         let app = client.clone().submit_application(request).await.expect("SubmitApplication").into_inner();
         let app = app.application.unwrap();
         Self { client: client.clone(), id: app.application_id, version: app.version }
@@ -534,6 +571,10 @@ async fn flow_dev_decision_reaches_check_eligibility_in_process() {
     let key = kaigo_gateway::DevKey::load(data.path()).unwrap();
     let mut clients = Clients::new(&addr, &key);
     let insured = "0000800006";
+    // Certification asks eligibility in process: not registered yet, so refused.
+    let early = clients.certification.clone().submit_application(application_request(insured)).await;
+    let early = early.expect_err("kaigo dev: an application for a person eligibility does not know");
+    assert_eq!(refusal(&early), (tonic::Code::FailedPrecondition, "INSURED_PERSON_UNKNOWN".to_owned()));
     register_person(&mut clients.eligibility, insured).await;
     let mut app = Application::submit(&clients.certification, insured).await;
     app.up_to_board().await;
@@ -548,4 +589,32 @@ async fn flow_dev_decision_reaches_check_eligibility_in_process() {
     println!("flow 1 (kaigo dev): decision visible {} ms after RecordDecision returned", took.as_millis());
     assert!(took <= BOUND, "decision visible after {took:?}, over the 1 s bound");
     assert_eq!(certification_records(&clients.eligibility, insured).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_certification_refuses_a_person_eligibility_does_not_know() {
+    let mut stack = Stack::new(&["eligibility", "certification"]).await;
+    stack.start("eligibility").await;
+    let eligibility = format!("http://{}", stack.addr("eligibility"));
+    stack.start_with("certification", &[("KAIGO_CERTIFICATION__ELIGIBILITY_URL", eligibility)]).await;
+    stack.start("gateway").await;
+    let mut clients = Clients::new(&stack.addr("gateway"), &stack.key);
+    let known = "0000800011";
+    register_person(&mut clients.eligibility, known).await;
+
+    let unknown = clients.certification.clone().submit_application(application_request("0000800012")).await;
+    let refused = unknown.expect_err("an application for a person the insurer never registered");
+    assert_eq!(refusal(&refused), (tonic::Code::FailedPrecondition, "INSURED_PERSON_UNKNOWN".to_owned()));
+    let app = Application::submit(&clients.certification, known).await;
+    assert_eq!(app.version, 1);
+
+    // Eligibility down: the submission is UNAVAILABLE (and may be retried), not accepted blindly.
+    stack.kill("eligibility");
+    let down = clients.certification.clone().submit_application(application_request("0000800013")).await;
+    let down = down.expect_err("no answer from eligibility");
+    assert_eq!(refusal(&down), (tonic::Code::Unavailable, "DEPENDENCY_UNAVAILABLE".to_owned()));
+    let log = stack.log("certification");
+    for number in [known, "0000800012", "0000800013"] {
+        assert!(!log.contains(number), "an insured number in certification's log:\n{log}");
+    }
 }
