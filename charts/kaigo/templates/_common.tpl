@@ -83,7 +83,7 @@ KAIGO_GATEWAY__WEB__OIDC__END_SESSION_ENDPOINT: {{ . | quote }}
 KAIGO_CERTIFICATION__ELIGIBILITY_URL: {{ printf "http://%s:%s" (include "kaigo.headlessName" (dict "ctx" $ctx "component" "eligibility")) (include "kaigo.grpcPort" $ctx) | quote }}
 {{- end }}
 {{- if eq .component "documents" }}
-KAIGO_STORAGE__URL: {{ $v.storage.url | quote }}
+KAIGO_DOCUMENTS__STORAGE_URL: {{ $v.storage.url | quote }}
 {{- end }}
 {{- range $k, $val := $v.config }}
 {{ $k }}: {{ $val | quote }}
@@ -111,7 +111,7 @@ KAIGO_STORAGE__URL: {{ $v.storage.url | quote }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_REDIS__URL" "key" $k.redisUrl) }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_INTERNAL_AUTH__SECRET" "key" $k.internalAuthSecret) }}
 {{- if eq .component "documents" }}
-{{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_STORAGE__ENCRYPTION_KEYS" "key" $k.storageEncryptionKeys) }}
+{{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_DOCUMENTS__ENCRYPTION_KEYS" "key" $k.storageEncryptionKeys) }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "AWS_ACCESS_KEY_ID" "key" $k.awsAccessKeyId "optional" true) }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "AWS_SECRET_ACCESS_KEY" "key" $k.awsSecretAccessKey "optional" true) }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "AWS_ENDPOINT" "key" $k.awsEndpoint "optional" true) }}

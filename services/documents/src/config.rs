@@ -16,6 +16,7 @@ pub struct Config {
     /// Encryption keys as `kid:base64(32 bytes)`; the first encrypts new blobs, all decrypt
     /// (add a new key first to rotate, keep the old ones while blobs use them). Empty: in
     /// `kaigo dev`, a key generated into the data directory; required otherwise.
+    #[serde(deserialize_with = "kaigo_platform::config::secrets_list")]
     pub encryption_keys: Vec<Secret>,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: u64,
@@ -123,6 +124,18 @@ mod tests {
             .unwrap();
         assert_eq!(root.documents.max_attachment_bytes, 1_048_576);
         assert_eq!(Keyring::parse(&root.documents.encryption_keys).unwrap().active_id(), "k2");
+    }
+
+    /// A Kubernetes Secret holds one string: the keys comma-separated, newest first.
+    #[test]
+    fn keys_come_as_one_comma_separated_string_too() {
+        let (k2, k1) = (Keyring::generate_entry("k2"), Keyring::generate_entry("k1"));
+        let root: Root =
+            ConfigSource::new().with_env("KAIGO_DOCUMENTS__ENCRYPTION_KEYS", format!("{k2}, {k1}")).load().unwrap();
+        assert_eq!(root.documents.encryption_keys.len(), 2);
+        assert_eq!(Keyring::parse(&root.documents.encryption_keys).unwrap().active_id(), "k2");
+        let one: Root = ConfigSource::new().with_env("KAIGO_DOCUMENTS__ENCRYPTION_KEYS", k1).load().unwrap();
+        assert_eq!(Keyring::parse(&one.documents.encryption_keys).unwrap().active_id(), "k1");
     }
 
     #[test]

@@ -52,3 +52,67 @@ impl Validate for KaigoConfig {
         self.subsidies.validate(problems);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use kaigo_platform::config::ConfigSource;
+
+    use super::KaigoConfig;
+
+    /// The plain manifests (k8s/base), generated from the chart, name only settings this binary
+    /// knows: a misspelt variable would otherwise stop a component at start (exit 64) only
+    /// once deployed. Values of files and secrets are stand-ins; the names are what is checked.
+    #[test]
+    fn every_variable_the_manifests_set_is_a_setting_of_this_binary() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/base");
+        let web = tempfile::tempdir().unwrap();
+        std::fs::write(web.path().join("index.html"), "<!doctype html>").unwrap();
+        let shared = env_file(&base.join("config.env"));
+        let components = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"];
+        for component in components {
+            let dir = base.join(component);
+            let mut source = ConfigSource::new();
+            let mut seen = Vec::new();
+            for (key, value) in shared.iter().chain(&env_file(&dir.join("config.env"))) {
+                seen.push(key.clone());
+                source = source.with_env(key.clone(), stand_in(key, value, web.path()));
+            }
+            let deployment = std::fs::read_to_string(dir.join("deployment.yaml")).unwrap();
+            for key in deployment.lines().filter_map(|l| l.trim().strip_prefix("- name: ")) {
+                if key.starts_with("KAIGO_") {
+                    seen.push(key.to_owned());
+                    source = source.with_env(key, stand_in(key, "", web.path()));
+                }
+            }
+            assert!(seen.iter().any(|k| k == "KAIGO_REDIS__URL"), "{component}: no variables read");
+            if let Err(err) = source.load::<KaigoConfig>() {
+                panic!("k8s/base/{component}: {err}");
+            }
+        }
+    }
+
+    /// `KEY=VALUE` lines of a kustomize env file.
+    fn env_file(path: &Path) -> Vec<(String, String)> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+
+    /// A valid value for settings that name files or secrets the test machine does not have.
+    fn stand_in(key: &str, value: &str, web_root: &Path) -> String {
+        match key {
+            "KAIGO_GATEWAY__WEB__ROOT" => web_root.display().to_string(),
+            "KAIGO_DATABASE__URL" => "postgres://kaigo@db.invalid/kaigo".to_owned(),
+            "KAIGO_REDIS__URL" => "redis://redis.invalid:6379".to_owned(),
+            "KAIGO_INTERNAL_AUTH__SECRET" => "x".repeat(48),
+            "KAIGO_DOCUMENTS__ENCRYPTION_KEYS" => kaigo_documents::blob::crypto::Keyring::generate_entry("k1"),
+            _ => value.to_owned(),
+        }
+    }
+}

@@ -232,6 +232,24 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// For `#[serde(deserialize_with = …)]` on a list of secrets: a list, or one string of
+/// comma-separated items — what an environment variable filled from a Kubernetes Secret holds
+/// (`KAIGO_DOCUMENTS__ENCRYPTION_KEYS=k2:…,k1:…`). Empty items are dropped.
+pub fn secrets_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<Secret>),
+        One(Secret),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(items) => items,
+        Raw::One(text) => {
+            text.expose().split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect()
+        }
+    })
+}
+
 // === the sections every service shares ===
 
 /// `[server]`: the gRPC listener.
