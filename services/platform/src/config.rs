@@ -244,9 +244,7 @@ pub fn secrets_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::E
     }
     Ok(match Raw::deserialize(d)? {
         Raw::List(items) => items,
-        Raw::One(text) => {
-            text.expose().split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect()
-        }
+        Raw::One(text) => text.expose().split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect(),
     })
 }
 
