@@ -93,6 +93,33 @@ mod tests {
         }
     }
 
+    /// The overlays' configMapGenerator literals (`- KAIGO_X=…`) are settings too.
+    #[test]
+    fn every_variable_the_overlays_add_is_a_setting_of_this_binary() {
+        let overlays = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/overlays");
+        let web = tempfile::tempdir().unwrap();
+        std::fs::write(web.path().join("index.html"), "<!doctype html>").unwrap();
+        for overlay in std::fs::read_dir(&overlays).unwrap().filter_map(Result::ok) {
+            let Ok(text) = std::fs::read_to_string(overlay.path().join("kustomization.yaml")) else { continue };
+            // The Secret's variables come from the base Deployments.
+            let mut source = ConfigSource::new();
+            for key in ["KAIGO_DATABASE__URL", "KAIGO_REDIS__URL", "KAIGO_INTERNAL_AUTH__SECRET"] {
+                source = source.with_env(key, stand_in(key, "", web.path()));
+            }
+            for (key, value) in text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("- "))
+                .filter_map(|l| l.split_once('='))
+                .filter(|(k, _)| k.starts_with("KAIGO_"))
+            {
+                source = source.with_env(key, stand_in(key, value, web.path()));
+            }
+            if let Err(err) = source.load::<KaigoConfig>() {
+                panic!("{}: {err}", overlay.path().display());
+            }
+        }
+    }
+
     /// `KEY=VALUE` lines of a kustomize env file.
     fn env_file(path: &Path) -> Vec<(String, String)> {
         std::fs::read_to_string(path)
