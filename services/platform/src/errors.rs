@@ -14,6 +14,10 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 /// The ErrorInfo domain of every kaigo error.
 pub const ERROR_DOMAIN: &str = "kaigo.jp";
 
+/// The retry delay an UNAVAILABLE answer suggests unless told otherwise: long enough for a
+/// restarted dependency or a failed-over connection, short enough for an interactive caller.
+pub const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An error a caller can act on, or an internal one that it cannot. Boxed, so that the
 /// `Result`s of every RPC stay one pointer wide on the happy path.
 #[derive(Debug)]
@@ -102,12 +106,21 @@ impl ApiError {
         err
     }
 
-    /// UNAVAILABLE: a dependency (database, Redis, another service) cannot be reached.
+    /// UNAVAILABLE: a dependency (database, Redis, another service) cannot be reached. Carries
+    /// RetryInfo ([`UNAVAILABLE_RETRY_AFTER`]; [`ApiError::with_retry_after`] changes it) so a
+    /// caller knows the call is worth repeating, and when.
     pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut err =
             Self::new(Code::Unavailable, "DEPENDENCY_UNAVAILABLE", "a dependency is unavailable; retry later");
         err.0.source = Some(source.into());
+        err.0.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
         err
+    }
+
+    /// Sets the delay the RetryInfo detail suggests.
+    pub fn with_retry_after(mut self, retry_after: std::time::Duration) -> Self {
+        self.0.retry_after = Some(retry_after);
+        self
     }
 
     /// INTERNAL: a bug or an unexpected state. The cause is logged, not sent.
@@ -281,5 +294,16 @@ mod tests {
         ));
         let retry = status.get_error_details().retry_info().unwrap().retry_delay.unwrap();
         assert_eq!(retry, std::time::Duration::from_millis(250));
+    }
+
+    #[test]
+    fn an_unavailable_dependency_says_when_to_retry_and_hides_its_cause() {
+        let status = Status::from(ApiError::unavailable("redis 10.0.0.7:6379 refused"));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("10.0.0.7"));
+        let retry = status.get_error_details().retry_info().unwrap().retry_delay.unwrap();
+        assert_eq!(retry, UNAVAILABLE_RETRY_AFTER);
+        let later = Status::from(ApiError::unavailable("x").with_retry_after(std::time::Duration::from_secs(5)));
+        assert_eq!(later.get_error_details().retry_info().unwrap().retry_delay.unwrap().as_secs(), 5);
     }
 }
