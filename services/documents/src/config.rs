@@ -34,6 +34,9 @@ pub struct Config {
     pub s3_secret_access_key: Secret,
     /// Allow plain-HTTP endpoints (loopback test servers only).
     pub s3_allow_http: bool,
+    /// The last written date (`YYYY-MM-DD`, JST) a 令和3年-form opinion is accepted for; unset:
+    /// no end. UNCONFIRMED: the 2026-04-01 revision publishes no end for the old form.
+    pub reiwa3_form_accepted_until: Option<chrono::NaiveDate>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             s3_access_key_id: Secret::default(),
             s3_secret_access_key: Secret::default(),
             s3_allow_http: false,
+            reiwa3_form_accepted_until: None,
         }
     }
 }
@@ -124,6 +128,18 @@ mod tests {
             .unwrap();
         assert_eq!(root.documents.max_attachment_bytes, 1_048_576);
         assert_eq!(Keyring::parse(&root.documents.encryption_keys).unwrap().active_id(), "k2");
+    }
+
+    #[test]
+    fn the_old_form_end_is_a_date() {
+        let root: Root =
+            ConfigSource::new().with_env("KAIGO_DOCUMENTS__REIWA3_FORM_ACCEPTED_UNTIL", "2026-09-30").load().unwrap();
+        assert_eq!(root.documents.reiwa3_form_accepted_until, chrono::NaiveDate::from_ymd_opt(2026, 9, 30));
+        let err = ConfigSource::new()
+            .with_env("KAIGO_DOCUMENTS__REIWA3_FORM_ACCEPTED_UNTIL", "30/09/2026")
+            .load::<Root>()
+            .unwrap_err();
+        assert!(err.key.starts_with("documents.reiwa3_form_accepted_until"), "{err}");
     }
 
     /// A Kubernetes Secret holds one string: the keys comma-separated, newest first.

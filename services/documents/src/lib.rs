@@ -108,6 +108,7 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<DocumentServ
         keys,
         auditor,
         max_attachment_bytes: config.max_attachment_bytes,
+        reiwa3_accepted_until: config.reiwa3_form_accepted_until,
         relay_waker: relay.waker(),
     });
     Ok(kaigo_platform::limit_messages!(DocumentServiceServer::new(api), ctx))

@@ -38,6 +38,8 @@ pub struct Inner {
     pub auditor: Auditor,
     /// `documents.max_attachment_bytes`.
     pub max_attachment_bytes: u64,
+    /// `documents.reiwa3_form_accepted_until`.
+    pub reiwa3_accepted_until: Option<chrono::NaiveDate>,
     /// Wakes the outbox relay after an event commits.
     pub relay_waker: Arc<Notify>,
 }

@@ -123,7 +123,10 @@ pub async fn submit(
         .and_then(|a| InsuredCategory::try_from(a.insured_category).ok())
         .unwrap_or_default();
     let today = kaigo_platform::time::today_jst();
-    let (edition, mut v) = rules::validate_opinion(wire, rules::OpinionContext { category, today });
+    let (edition, mut v) = rules::validate_opinion(
+        wire,
+        rules::OpinionContext { category, today, reiwa3_accepted_until: api.reiwa3_accepted_until },
+    );
     check_attachments(&txn, &mut v, wire, &org).await?;
     v.into_result()?;
 

@@ -33,6 +33,11 @@ pub struct OpinionContext {
     pub category: InsuredCategory,
     /// Today in JST: nothing may be dated after it.
     pub today: NaiveDate,
+    /// The last written date the 令和3年 form is still accepted for, or `None` for no end
+    /// (`documents.reiwa3_form_accepted_until`): how long the old form may follow the
+    /// 2026-04-01 revision is UNCONFIRMED (paper stays allowed; no end of the old form is
+    /// published), so it is the deployment's choice.
+    pub reiwa3_accepted_until: Option<NaiveDate>,
 }
 
 /// The form edition the content follows: the stated one, or the one in force on the date the
@@ -65,6 +70,12 @@ pub fn validate_opinion(opinion: &Opinion, ctx: OpinionContext) -> (OpinionFormE
         && w < reiwa8_start()
     {
         v.add("form_edition", "the 令和8年 form applies to opinions written from 2026-04-01");
+    }
+    if let (Some(w), Some(until)) = (written, ctx.reiwa3_accepted_until)
+        && edition == OpinionFormEdition::Reiwa3
+        && w > until
+    {
+        v.add("form_edition", format!("the 令和3年 form is accepted for opinions written up to {until}; use 令和8年"));
     }
     if let Some(b) = &opinion.basics {
         consent_box(&mut v, b, edition);

@@ -10,7 +10,7 @@ use super::*;
 use crate::demo::sample_opinion;
 
 fn ctx(category: InsuredCategory) -> OpinionContext {
-    OpinionContext { category, today: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap() }
+    OpinionContext { category, today: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(), reiwa3_accepted_until: None }
 }
 
 fn written() -> Date {
@@ -134,6 +134,33 @@ fn the_edition_decides_the_consent_box_and_attachments() {
         problems(&o, InsuredCategory::First),
         ["basics.care_plan_use_consent: required on the 令和3年 form (同意する or 同意しない)"]
     );
+}
+
+#[test]
+fn the_old_form_is_accepted_up_to_the_configured_day_only() {
+    let mut o = sample_opinion("r", written()); // written 2026-05-20
+    o.form_edition = OpinionFormEdition::Reiwa3 as i32;
+    o.basics.as_mut().unwrap().care_plan_use_consent = CarePlanUseConsent::Agree as i32;
+    let with_end = |o: &Opinion, until| {
+        let ctx = OpinionContext {
+            reiwa3_accepted_until: NaiveDate::from_ymd_opt(2026, 5, until),
+            ..ctx(InsuredCategory::First)
+        };
+        let (_, v) = validate_opinion(o, ctx);
+        v.as_slice().iter().map(|f| format!("{}: {}", f.field, f.description)).collect::<Vec<_>>()
+    };
+    // No end configured, or an end on or after the written date: accepted.
+    assert!(problems(&o, InsuredCategory::First).is_empty());
+    assert!(with_end(&o, 20).is_empty());
+    // Written after the end: refused, naming the day.
+    assert_eq!(
+        with_end(&o, 19),
+        ["form_edition: the 令和3年 form is accepted for opinions written up to 2026-05-19; use 令和8年"]
+    );
+    // The new form is never affected.
+    o.form_edition = OpinionFormEdition::Reiwa8 as i32;
+    o.basics.as_mut().unwrap().care_plan_use_consent = 0;
+    assert!(with_end(&o, 1).is_empty());
 }
 
 #[test]
