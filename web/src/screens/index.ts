@@ -39,6 +39,13 @@ export const screens: readonly ScreenDef[] = [
     title: { ja: "助成金", en: "Subsidies" },
     component: lazy(() => import("./subsidies/SubsidiesScreen")),
   },
+  {
+    id: "review",
+    path: "/review",
+    roles: ["operator"],
+    title: { ja: "助成金の審査", en: "Subsidy review" },
+    component: lazy(() => import("./review/ReviewScreen")),
+  },
 ];
 
 /** The screen owning a path, with the rest of the path. */

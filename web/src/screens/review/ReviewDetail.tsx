@@ -1,0 +1,414 @@
+// One application as the operator reviews it: the costs, the calculation with its lines (as
+// the applicant saw them), and the actions its state allows (ReviewApplication,
+// ApproveApplication, RejectApplication, RecordPayment). Every write carries the version last
+// read and a request_id that is fresh for a new write and the same for a retry of that write
+// after a network error (WriteKeys); a stale version (ABORTED) reloads the application.
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Code } from "@connectrpc/connect";
+import { SubsidyService } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
+import {
+  ApplicationStatus,
+  InstitutionType,
+  type Application,
+  type Programme,
+} from "../../gen/kaigo/subsidies/v1/subsidy_pb";
+import { useClient } from "../../app/api";
+import { DataTable, Field, Loading, ProblemAlert } from "../../app/components";
+import { toProblem, type ApiProblem } from "../../app/errors";
+import { fmt, useLang, useMessages } from "../../app/i18n";
+import { formatDate, formatTimestamp, parseDateInput, requestId, yen } from "../../app/labels";
+import { Link } from "../../app/router";
+import { StatusBadge, applicantNumber, categoryText, parseYen, todayJstInput } from "./common";
+import { enumText, messages } from "./messages";
+import { prefectureName } from "./prefectures";
+import { WriteKeys, writeBody } from "./writeKeys";
+
+const SCOPE = "review";
+const FIELDS = ["approved_amount_yen", "reason", "paid_amount_yen", "paid_date", "payment_reference"];
+
+/** A problem found before sending (a value that is not a number), shown like the API's. */
+function localProblem(field: string, description: string): ApiProblem {
+  return { code: Code.InvalidArgument, message: "", fields: [{ field, reason: "", description }], preconditions: [] };
+}
+
+export function ReviewDetail({ applicationId }: { applicationId: string }) {
+  const m = useMessages(messages);
+  const { lang } = useLang();
+  const client = useClient(SubsidyService);
+  const [keys] = useState(() => new WriteKeys(requestId));
+  const [app, setApp] = useState<Application | null>(null);
+  const [programme, setProgramme] = useState<Programme | undefined>(undefined);
+  const [loadProblem, setLoadProblem] = useState<ApiProblem | null>(null);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [stale, setStale] = useState(false);
+  const [done, setDone] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [approveAmount, setApproveAmount] = useState("");
+  const [reason, setReason] = useState("");
+  const [payAmount, setPayAmount] = useState("");
+  const [payDate, setPayDate] = useState(todayJstInput);
+  const [payReference, setPayReference] = useState("");
+
+  const load = useCallback(async () => {
+    try {
+      const res = await client.getApplication({ applicationId });
+      setApp(res.application ?? null);
+      setLoadProblem(null);
+      return res.application;
+    } catch (e) {
+      setLoadProblem(toProblem(e));
+      return undefined;
+    }
+  }, [client, applicationId]);
+
+  useEffect(() => {
+    void (async () => {
+      const a = await load();
+      if (!a) return;
+      try {
+        setProgramme((await client.getProgramme({ programmeId: a.programmeId })).programme);
+      } catch {
+        /* names fall back to ids */
+      }
+    })();
+  }, [client, load]);
+
+  // The amounts start from what the application allows, whenever a new version is read.
+  const version = app?.version;
+  useEffect(() => {
+    if (!app) return;
+    setApproveAmount(String(app.calculation?.eligibleAmountYen ?? 0n));
+    setPayAmount(String(app.approvedAmountYen));
+    // only a new version resets them
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [version]);
+
+  /** Sends one write; the answer replaces the application. */
+  const write = async (
+    rpc: string,
+    body: Record<string, unknown>,
+    call: (requestId: string) => Promise<{ application?: Application }>,
+  ) => {
+    setBusy(true);
+    setProblem(null);
+    setStale(false);
+    setDone("");
+    const id = keys.idFor(writeBody(rpc, body));
+    try {
+      const res = await call(id);
+      keys.settle();
+      if (res.application) {
+        setApp(res.application);
+        setDone(fmt(m.done, { status: enumText(m, "status", res.application.status) }));
+      }
+    } catch (e) {
+      keys.settle(e);
+      const p = toProblem(e);
+      if (p.code === Code.Aborted) {
+        setStale(true);
+        await load();
+      } else {
+        setProblem(p);
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!app) {
+    return (
+      <>
+        <p>
+          <Link to="/review">← {m.back}</Link>
+        </p>
+        {loadProblem ? <ProblemAlert problem={loadProblem} /> : <Loading />}
+      </>
+    );
+  }
+
+  const base = { applicationId: app.applicationId, expectedVersion: app.version };
+  const eligible = app.calculation?.eligibleAmountYen ?? 0n;
+
+  const startReview = () =>
+    write("ReviewApplication", base, (requestId) => client.reviewApplication({ requestId, ...base }));
+
+  const approve = (e: FormEvent) => {
+    e.preventDefault();
+    const n = parseYen(approveAmount);
+    if (Number.isNaN(n)) return setProblem(localProblem("approved_amount_yen", m.notNumber));
+    const req = { ...base, approvedAmountYen: BigInt(n) };
+    void write("ApproveApplication", req, (requestId) => client.approveApplication({ requestId, ...req }));
+  };
+
+  const reject = (e: FormEvent) => {
+    e.preventDefault();
+    const req = { ...base, reason };
+    void write("RejectApplication", req, (requestId) => client.rejectApplication({ requestId, ...req }));
+  };
+
+  const pay = (e: FormEvent) => {
+    e.preventDefault();
+    const n = parseYen(payAmount);
+    if (Number.isNaN(n)) return setProblem(localProblem("paid_amount_yen", m.notNumber));
+    // An empty date is sent as unset: the API says it is required, beside the field.
+    const req = {
+      ...base,
+      paidAmountYen: BigInt(n),
+      paidDate: parseDateInput(payDate),
+      paymentReference: payReference,
+    };
+    void write("RecordPayment", req, (requestId) => client.recordPayment({ requestId, ...req }));
+  };
+
+  const status = app.status;
+  const canReview = status === ApplicationStatus.SUBMITTED;
+  const canApprove = status === ApplicationStatus.UNDER_REVIEW;
+  const canReject = status === ApplicationStatus.SUBMITTED || status === ApplicationStatus.UNDER_REVIEW;
+  const canPay = status === ApplicationStatus.APPROVED;
+  const calc = app.calculation;
+
+  return (
+    <>
+      <p>
+        <Link to="/review">← {m.back}</Link>
+      </p>
+      <section aria-labelledby="review-summary">
+        <h2 id="review-summary">{m.summary}</h2>
+        <dl className="facts" data-testid="summary">
+          <dt>{m.colStatus}</dt>
+          <dd data-testid="status">
+            <StatusBadge m={m} status={status} />
+          </dd>
+          <dt>{m.programme}</dt>
+          <dd>{programme?.title ?? app.programmeId}</dd>
+          <dt>{m.applicant}</dt>
+          <dd>
+            {enumText(m, "kind", app.applicantKind)} {applicantNumber(app)}
+          </dd>
+          <dt>{m.prefecture}</dt>
+          <dd>{prefectureName(app.prefectureCode, lang)}</dd>
+          <dt>{m.applicationId}</dt>
+          <dd>
+            <code>{app.applicationId}</code>
+          </dd>
+          <dt>{m.created}</dt>
+          <dd>{formatTimestamp(app.createTime, lang)}</dd>
+          <dt>{m.submittedAt}</dt>
+          <dd>{formatTimestamp(app.submitTime, lang)}</dd>
+          <dt>{m.updated}</dt>
+          <dd>
+            {formatTimestamp(app.updateTime, lang)}
+            {app.updatedBy ? ` — ${enumText(m, "role", app.updatedBy.role)}` : ""}
+          </dd>
+          <dt>{m.version}</dt>
+          <dd data-testid="version">{String(app.version)}</dd>
+          {app.approvedAmountYen > 0n ? (
+            <>
+              <dt>{m.approvedAmount}</dt>
+              <dd data-testid="approved-amount" data-yen={String(app.approvedAmountYen)}>
+                {yen(app.approvedAmountYen, lang)}
+              </dd>
+            </>
+          ) : null}
+          {app.rejectionReason ? (
+            <>
+              <dt>{m.rejectionReason}</dt>
+              <dd data-testid="rejection-reason">{app.rejectionReason}</dd>
+            </>
+          ) : null}
+          {app.paidAmountYen > 0n ? (
+            <>
+              <dt>{m.paidAmount}</dt>
+              <dd data-testid="paid-amount" data-yen={String(app.paidAmountYen)}>
+                {yen(app.paidAmountYen, lang)}
+              </dd>
+              <dt>{m.paidDate}</dt>
+              <dd>{formatDate(app.paidDate, lang)}</dd>
+              {app.paymentReference ? (
+                <>
+                  <dt>{m.paymentReference}</dt>
+                  <dd>{app.paymentReference}</dd>
+                </>
+              ) : null}
+            </>
+          ) : null}
+          <dt>{m.evidence}</dt>
+          <dd>{app.evidence.length ? fmt(m.evidenceCount, { n: app.evidence.length }) : m.none}</dd>
+        </dl>
+      </section>
+
+      <section aria-labelledby="review-costs">
+        <h2 id="review-costs">{m.costs}</h2>
+        {app.costs.case === "careOffice" ? (
+          <dl className="facts" data-testid="costs">
+            <dt>{m.officeNumber}</dt>
+            <dd>{app.costs.value.officeNumber}</dd>
+            <dt>{m.categories}</dt>
+            <dd>{categoryText(app.costs.value.categoryIds.join("+"), programme)}</dd>
+            <dt>{m.readers}</dt>
+            <dd>
+              {app.costs.value.readers.length
+                ? app.costs.value.readers
+                    .map((r) => fmt(m.readerLine, { q: r.quantity, price: yen(r.unitPriceYen, lang) }))
+                    .join(", ")
+                : m.none}
+            </dd>
+            <dt>{m.connection}</dt>
+            <dd>{yen(app.costs.value.connectionSupportCostYen, lang)}</dd>
+            <dt>{m.setup}</dt>
+            <dd>{yen(app.costs.value.careplanSetupCostYen, lang)}</dd>
+          </dl>
+        ) : app.costs.case === "medicalInstitution" ? (
+          <dl className="facts" data-testid="costs">
+            <dt>{m.institutionCode}</dt>
+            <dd>{app.costs.value.institutionCode}</dd>
+            <dt>{m.institutionType}</dt>
+            <dd>{app.costs.value.institutionType === InstitutionType.HOSPITAL ? m.hospital : m.clinic}</dd>
+            <dt>{m.beds}</dt>
+            <dd>{app.costs.value.beds}</dd>
+            <dt>{m.software}</dt>
+            <dd>{yen(app.costs.value.softwareChangeCostYen, lang)}</dd>
+          </dl>
+        ) : null}
+      </section>
+
+      {calc ? (
+        <section aria-labelledby="review-calc">
+          <h2 id="review-calc">{m.calculation}</h2>
+          <div className="verdict verdict-ok">
+            <p className="big">
+              {m.amount}:{" "}
+              <span data-testid="eligible-amount" data-yen={String(calc.eligibleAmountYen)}>
+                {yen(calc.eligibleAmountYen, lang)}
+              </span>
+            </p>
+            <p>
+              {m.totalCost}: {yen(calc.totalCostYen, lang)} / {m.eligibleCost}: {yen(calc.eligibleCostYen, lang)}
+              {calc.tierId ? ` / ${m.tier}: ${categoryText(calc.tierId, programme)}` : ""}
+            </p>
+          </div>
+          {calc.lines.length ? (
+            <DataTable testId="breakdown" caption={m.breakdown} columns={[m.lineItem, m.lineAmount]}>
+              {calc.lines.map((l, i) => (
+                <tr key={i} data-code={l.code}>
+                  <th scope="row">{l.description}</th>
+                  <td>{yen(l.amountYen, lang)}</td>
+                </tr>
+              ))}
+            </DataTable>
+          ) : null}
+        </section>
+      ) : null}
+
+      <section aria-labelledby="review-actions">
+        <h2 id="review-actions">{m.actions}</h2>
+        {stale ? (
+          <p className="alert alert-error" role="alert" data-testid="stale">
+            {m.stale}
+          </p>
+        ) : null}
+        <ProblemAlert problem={problem} scope={SCOPE} claimed={FIELDS} />
+        {done ? (
+          <p className="alert alert-info" role="status" data-testid="done">
+            {done}
+          </p>
+        ) : null}
+        {busy ? <p role="status">{m.working}</p> : null}
+        {!canReview && !canApprove && !canReject && !canPay ? <p>{m.noActions}</p> : null}
+        {canReview ? (
+          <div className="stack">
+            <p>{m.startReviewLead}</p>
+            <div className="form-actions">
+              <button type="button" onClick={() => void startReview()} disabled={busy}>
+                {m.startReview}
+              </button>
+            </div>
+          </div>
+        ) : null}
+        {canApprove ? (
+          <form onSubmit={approve} noValidate autoComplete="off">
+            <fieldset>
+              <legend>{m.approveLegend}</legend>
+              <div className="form-grid">
+                <Field
+                  scope={SCOPE}
+                  field="approved_amount_yen"
+                  label={m.approveAmount}
+                  hint={fmt(m.approveHint, { amount: yen(eligible, lang) })}
+                  problem={problem}
+                  required
+                >
+                  {(p) => (
+                    <input
+                      {...p}
+                      inputMode="numeric"
+                      value={approveAmount}
+                      onChange={(e) => setApproveAmount(e.target.value)}
+                    />
+                  )}
+                </Field>
+              </div>
+              <div className="form-actions">
+                <button type="submit" disabled={busy}>
+                  {m.approve}
+                </button>
+              </div>
+            </fieldset>
+          </form>
+        ) : null}
+        {canPay ? (
+          <form onSubmit={pay} noValidate autoComplete="off">
+            <fieldset>
+              <legend>{m.payLegend}</legend>
+              <div className="form-grid">
+                <Field
+                  scope={SCOPE}
+                  field="paid_amount_yen"
+                  label={m.payAmount}
+                  hint={fmt(m.payAmountHint, { amount: yen(app.approvedAmountYen, lang) })}
+                  problem={problem}
+                  required
+                >
+                  {(p) => (
+                    <input
+                      {...p}
+                      inputMode="numeric"
+                      value={payAmount}
+                      onChange={(e) => setPayAmount(e.target.value)}
+                    />
+                  )}
+                </Field>
+                <Field scope={SCOPE} field="paid_date" label={m.payDate} problem={problem} required>
+                  {(p) => <input {...p} type="date" value={payDate} onChange={(e) => setPayDate(e.target.value)} />}
+                </Field>
+                <Field scope={SCOPE} field="payment_reference" label={m.payReference} problem={problem}>
+                  {(p) => <input {...p} value={payReference} onChange={(e) => setPayReference(e.target.value)} />}
+                </Field>
+              </div>
+              <div className="form-actions">
+                <button type="submit" disabled={busy}>
+                  {m.pay}
+                </button>
+              </div>
+            </fieldset>
+          </form>
+        ) : null}
+        {canReject ? (
+          <form onSubmit={reject} noValidate autoComplete="off">
+            <fieldset>
+              <legend>{m.rejectLegend}</legend>
+              <Field scope={SCOPE} field="reason" label={m.reason} problem={problem} required>
+                {(p) => <textarea {...p} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />}
+              </Field>
+              <div className="form-actions">
+                <button type="submit" disabled={busy}>
+                  {m.reject}
+                </button>
+              </div>
+            </fieldset>
+          </form>
+        ) : null}
+      </section>
+    </>
+  );
+}
