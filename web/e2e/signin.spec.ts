@@ -7,7 +7,7 @@ const MENU: Record<string, string[]> = {
   care_office: ["資格確認", "申請状況", "助成金"],
   service_provider: ["資格確認", "助成金"],
   medical_institution: ["資格確認", "助成金"],
-  operator: [],
+  operator: ["助成金の審査"],
 };
 
 test("the dev sign-in page lists the demo identities, and each role signs in and out", async ({ page }) => {
