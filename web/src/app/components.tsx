@@ -5,6 +5,7 @@ import { useEffect, useRef, type ReactNode } from "react";
 import { fmt, useLang, useMessages } from "./i18n";
 import { shellMessages } from "./messages";
 import { inputId, problemsFor, unclaimed, type ApiProblem } from "./errors";
+import { Link } from "./router";
 import type { PagedList } from "./usePagedList";
 
 /** The page's h1: sets the document title and moves focus to it when the page opens. */
@@ -260,6 +261,31 @@ export function DataTable({
         <tbody>{children}</tbody>
       </table>
     </div>
+  );
+}
+
+/** A screen's sub-navigation: one link per view, the current one marked with aria-current. */
+export function SubNav<T extends string>({
+  label,
+  tabs,
+  current,
+}: {
+  label: string;
+  tabs: readonly { id: T; to: string; label: string }[];
+  current: T;
+}) {
+  return (
+    <nav aria-label={label} className="subnav">
+      <ul>
+        {tabs.map((t) => (
+          <li key={t.id}>
+            <Link to={t.to} aria-current={current === t.id ? "page" : undefined}>
+              {t.label}
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }
 

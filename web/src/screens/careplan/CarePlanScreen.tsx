@@ -1,8 +1,7 @@
 // ケアプラン: the office's inbox (live arrivals over WatchInbox), what it sent, and sending a
 // unit of standard CSV files. Paths: /careplan, /careplan/sent, /careplan/send (no data in them).
-import { PageHeading } from "../../app/components";
+import { PageHeading, SubNav } from "../../app/components";
 import { useMessages } from "../../app/i18n";
-import { Link } from "../../app/router";
 import type { ScreenProps } from "../types";
 import { Inbox } from "./Inbox";
 import { messages } from "./messages";
@@ -24,17 +23,7 @@ export default function CarePlanScreen({ session, subpath }: ScreenProps) {
         {m.title}: {heading}
       </PageHeading>
       <p>{m.lead}</p>
-      <nav aria-label={m.tabs} className="subnav">
-        <ul>
-          {tabs.map((t) => (
-            <li key={t.id}>
-              <Link to={t.to} aria-current={view === t.id ? "page" : undefined}>
-                {t.label}
-              </Link>
-            </li>
-          ))}
-        </ul>
-      </nav>
+      <SubNav label={m.tabs} tabs={tabs} current={view} />
       {view === "inbox" ? (
         <Inbox />
       ) : view === "sent" ? (

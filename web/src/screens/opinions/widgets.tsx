@@ -1,6 +1,6 @@
 // Inputs of the opinion form, each bound to its API field path (violations shown beside it and
 // linked by aria-describedby through the shell's Field).
-import { Field } from "../../app/components";
+import { Field, type FieldProps } from "../../app/components";
 import { inputId, type ApiProblem } from "../../app/errors";
 import { useLang } from "../../app/i18n";
 import { label, type Labels } from "./enums";
@@ -15,7 +15,14 @@ interface Base {
   required?: boolean;
 }
 
-const also = (field: string) => [`opinion.${field}`];
+/** The shell's Field for a path of the opinion; violations reported under `opinion.<path>` belong to it too. */
+function OpinionField({ children, ...b }: Base & { children: FieldProps["children"] }) {
+  return (
+    <Field scope={SCOPE} alsoFields={[`opinion.${b.field}`]} {...b}>
+      {children}
+    </Field>
+  );
+}
 
 export function TextInput({
   value,
@@ -28,49 +35,25 @@ export function TextInput({
   inputMode?: "numeric" | "decimal" | "tel" | "text";
 }) {
   return (
-    <Field
-      scope={SCOPE}
-      field={b.field}
-      alsoFields={also(b.field)}
-      label={b.label}
-      hint={b.hint}
-      problem={b.problem}
-      required={b.required}
-    >
+    <OpinionField {...b}>
       {(p) => <input {...p} inputMode={inputMode} value={value} onChange={(e) => onChange(e.target.value)} />}
-    </Field>
+    </OpinionField>
   );
 }
 
 export function TextArea({ value, onChange, ...b }: Base & { value: string; onChange: (v: string) => void }) {
   return (
-    <Field
-      scope={SCOPE}
-      field={b.field}
-      alsoFields={also(b.field)}
-      label={b.label}
-      hint={b.hint}
-      problem={b.problem}
-      required={b.required}
-    >
+    <OpinionField {...b}>
       {(p) => <textarea {...p} rows={3} value={value} onChange={(e) => onChange(e.target.value)} />}
-    </Field>
+    </OpinionField>
   );
 }
 
 export function DateInput({ value, onChange, ...b }: Base & { value: string; onChange: (v: string) => void }) {
   return (
-    <Field
-      scope={SCOPE}
-      field={b.field}
-      alsoFields={also(b.field)}
-      label={b.label}
-      hint={b.hint}
-      problem={b.problem}
-      required={b.required}
-    >
+    <OpinionField {...b}>
       {(p) => <input {...p} type="date" value={value} onChange={(e) => onChange(e.target.value)} />}
-    </Field>
+    </OpinionField>
   );
 }
 
@@ -89,15 +72,7 @@ export function Select({
 }) {
   const { lang } = useLang();
   return (
-    <Field
-      scope={SCOPE}
-      field={b.field}
-      alsoFields={also(b.field)}
-      label={b.label}
-      hint={b.hint}
-      problem={b.problem}
-      required={b.required}
-    >
+    <OpinionField {...b}>
       {(p) => (
         <select {...p} value={value} onChange={(e) => onChange(Number(e.target.value))}>
           {from > 0 && value === 0 ? <option value={0}>—</option> : null}
@@ -110,7 +85,7 @@ export function Select({
           )}
         </select>
       )}
-    </Field>
+    </OpinionField>
   );
 }
 
@@ -128,22 +103,14 @@ export function YesNo({
   no: string;
 }) {
   return (
-    <Field
-      scope={SCOPE}
-      field={b.field}
-      alsoFields={also(b.field)}
-      label={b.label}
-      hint={b.hint}
-      problem={b.problem}
-      required={b.required}
-    >
+    <OpinionField {...b}>
       {(p) => (
         <select {...p} value={value ? "1" : "0"} onChange={(e) => onChange(e.target.value === "1")}>
           <option value="0">{no}</option>
           <option value="1">{yes}</option>
         </select>
       )}
-    </Field>
+    </OpinionField>
   );
 }
 

@@ -1,8 +1,7 @@
 // 助成金の審査 (operator): the applications (/review), one application with the actions its
 // state allows (/review/<application id>), and the report (/review/report). Paths carry ids only.
-import { PageHeading } from "../../app/components";
+import { PageHeading, SubNav } from "../../app/components";
 import { useMessages } from "../../app/i18n";
-import { Link } from "../../app/router";
 import type { ScreenProps } from "../types";
 import { messages } from "./messages";
 import { ReviewDetail } from "./ReviewDetail";
@@ -23,17 +22,7 @@ export default function ReviewScreen({ subpath }: ScreenProps) {
       <PageHeading key={rest} title={`${heading} — ${m.title}`}>
         {m.title}: {heading}
       </PageHeading>
-      <nav aria-label={m.views} className="subnav">
-        <ul>
-          {tabs.map((t) => (
-            <li key={t.id}>
-              <Link to={t.to} aria-current={view === t.id ? "page" : undefined}>
-                {t.label}
-              </Link>
-            </li>
-          ))}
-        </ul>
-      </nav>
+      <SubNav label={m.views} tabs={tabs} current={view} />
       {view === "list" ? (
         <ReviewList />
       ) : view === "report" ? (
