@@ -3,7 +3,7 @@
 // ApproveApplication, RejectApplication, RecordPayment). Every write carries the version last
 // read and a request_id that is fresh for a new write and the same for a retry of that write
 // after a network error (WriteKeys); a stale version (ABORTED) reloads the application.
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Code } from "@connectrpc/connect";
 import { SubsidyService } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
 import {
@@ -13,7 +13,8 @@ import {
   type Programme,
 } from "../../gen/kaigo/subsidies/v1/subsidy_pb";
 import { useClient } from "../../app/api";
-import { DataTable, Field, Loading, ProblemAlert } from "../../app/components";
+import { Field, Loading, ProblemAlert } from "../../app/components";
+import { BreakdownTable } from "../../app/subsidies";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate, formatTimestamp, parseDateInput, requestId, yen } from "../../app/labels";
@@ -29,6 +30,58 @@ const FIELDS = ["approved_amount_yen", "reason", "paid_amount_yen", "paid_date",
 /** A problem found before sending (a value that is not a number), shown like the API's. */
 function localProblem(field: string, description: string): ApiProblem {
   return { code: Code.InvalidArgument, message: "", fields: [{ field, reason: "", description }], preconditions: [] };
+}
+
+/** One action on the application: a form whose fieldset holds the inputs and the submit button. */
+function ActionForm({
+  legend,
+  submit,
+  busy,
+  onSubmit,
+  children,
+}: {
+  legend: string;
+  submit: string;
+  busy: boolean;
+  onSubmit: (e: FormEvent) => void;
+  children: ReactNode;
+}) {
+  return (
+    <form onSubmit={onSubmit} noValidate autoComplete="off">
+      <fieldset>
+        <legend>{legend}</legend>
+        {children}
+        <div className="form-actions">
+          <button type="submit" disabled={busy}>
+            {submit}
+          </button>
+        </div>
+      </fieldset>
+    </form>
+  );
+}
+
+/** A required amount of yen typed by the operator. */
+function YenField({
+  field,
+  label,
+  hint,
+  problem,
+  value,
+  onChange,
+}: {
+  field: string;
+  label: string;
+  hint: string;
+  problem: ApiProblem | null;
+  value: string;
+  onChange: (v: string) => void;
+}) {
+  return (
+    <Field scope={SCOPE} field={field} label={label} hint={hint} problem={problem} required>
+      {(p) => <input {...p} inputMode="numeric" value={value} onChange={(e) => onChange(e.target.value)} />}
+    </Field>
+  );
 }
 
 export function ReviewDetail({ applicationId }: { applicationId: string }) {
@@ -288,14 +341,7 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
             </p>
           </div>
           {calc.lines.length ? (
-            <DataTable testId="breakdown" caption={m.breakdown} columns={[m.lineItem, m.lineAmount]}>
-              {calc.lines.map((l, i) => (
-                <tr key={i} data-code={l.code}>
-                  <th scope="row">{l.description}</th>
-                  <td>{yen(l.amountYen, lang)}</td>
-                </tr>
-              ))}
-            </DataTable>
+            <BreakdownTable lines={calc.lines} caption={m.breakdown} columns={[m.lineItem, m.lineAmount]} lang={lang} />
           ) : null}
         </section>
       ) : null}
@@ -326,87 +372,45 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
           </div>
         ) : null}
         {canApprove ? (
-          <form onSubmit={approve} noValidate autoComplete="off">
-            <fieldset>
-              <legend>{m.approveLegend}</legend>
-              <div className="form-grid">
-                <Field
-                  scope={SCOPE}
-                  field="approved_amount_yen"
-                  label={m.approveAmount}
-                  hint={fmt(m.approveHint, { amount: yen(eligible, lang) })}
-                  problem={problem}
-                  required
-                >
-                  {(p) => (
-                    <input
-                      {...p}
-                      inputMode="numeric"
-                      value={approveAmount}
-                      onChange={(e) => setApproveAmount(e.target.value)}
-                    />
-                  )}
-                </Field>
-              </div>
-              <div className="form-actions">
-                <button type="submit" disabled={busy}>
-                  {m.approve}
-                </button>
-              </div>
-            </fieldset>
-          </form>
+          <ActionForm legend={m.approveLegend} submit={m.approve} busy={busy} onSubmit={approve}>
+            <div className="form-grid">
+              <YenField
+                field="approved_amount_yen"
+                label={m.approveAmount}
+                hint={fmt(m.approveHint, { amount: yen(eligible, lang) })}
+                problem={problem}
+                value={approveAmount}
+                onChange={setApproveAmount}
+              />
+            </div>
+          </ActionForm>
         ) : null}
         {canPay ? (
-          <form onSubmit={pay} noValidate autoComplete="off">
-            <fieldset>
-              <legend>{m.payLegend}</legend>
-              <div className="form-grid">
-                <Field
-                  scope={SCOPE}
-                  field="paid_amount_yen"
-                  label={m.payAmount}
-                  hint={fmt(m.payAmountHint, { amount: yen(app.approvedAmountYen, lang) })}
-                  problem={problem}
-                  required
-                >
-                  {(p) => (
-                    <input
-                      {...p}
-                      inputMode="numeric"
-                      value={payAmount}
-                      onChange={(e) => setPayAmount(e.target.value)}
-                    />
-                  )}
-                </Field>
-                <Field scope={SCOPE} field="paid_date" label={m.payDate} problem={problem} required>
-                  {(p) => <input {...p} type="date" value={payDate} onChange={(e) => setPayDate(e.target.value)} />}
-                </Field>
-                <Field scope={SCOPE} field="payment_reference" label={m.payReference} problem={problem}>
-                  {(p) => <input {...p} value={payReference} onChange={(e) => setPayReference(e.target.value)} />}
-                </Field>
-              </div>
-              <div className="form-actions">
-                <button type="submit" disabled={busy}>
-                  {m.pay}
-                </button>
-              </div>
-            </fieldset>
-          </form>
+          <ActionForm legend={m.payLegend} submit={m.pay} busy={busy} onSubmit={pay}>
+            <div className="form-grid">
+              <YenField
+                field="paid_amount_yen"
+                label={m.payAmount}
+                hint={fmt(m.payAmountHint, { amount: yen(app.approvedAmountYen, lang) })}
+                problem={problem}
+                value={payAmount}
+                onChange={setPayAmount}
+              />
+              <Field scope={SCOPE} field="paid_date" label={m.payDate} problem={problem} required>
+                {(p) => <input {...p} type="date" value={payDate} onChange={(e) => setPayDate(e.target.value)} />}
+              </Field>
+              <Field scope={SCOPE} field="payment_reference" label={m.payReference} problem={problem}>
+                {(p) => <input {...p} value={payReference} onChange={(e) => setPayReference(e.target.value)} />}
+              </Field>
+            </div>
+          </ActionForm>
         ) : null}
         {canReject ? (
-          <form onSubmit={reject} noValidate autoComplete="off">
-            <fieldset>
-              <legend>{m.rejectLegend}</legend>
-              <Field scope={SCOPE} field="reason" label={m.reason} problem={problem} required>
-                {(p) => <textarea {...p} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />}
-              </Field>
-              <div className="form-actions">
-                <button type="submit" disabled={busy}>
-                  {m.reject}
-                </button>
-              </div>
-            </fieldset>
-          </form>
+          <ActionForm legend={m.rejectLegend} submit={m.reject} busy={busy} onSubmit={reject}>
+            <Field scope={SCOPE} field="reason" label={m.reason} problem={problem} required>
+              {(p) => <textarea {...p} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />}
+            </Field>
+          </ActionForm>
         ) : null}
       </section>
     </>

@@ -5,6 +5,7 @@ import { SubsidyService } from "../../gen/kaigo/subsidies/v1/subsidies_service_p
 import { ApplicationStatus, type Application, type Programme } from "../../gen/kaigo/subsidies/v1/subsidy_pb";
 import { useClient } from "../../app/api";
 import { DataTable, PagedItems, ProblemAlert } from "../../app/components";
+import { ProgrammeOptions } from "../../app/subsidies";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { yen } from "../../app/labels";
@@ -74,11 +75,7 @@ export function ReviewList() {
           <label htmlFor="review-programme">{m.filterProgramme}</label>
           <select id="review-programme" value={programmeId} onChange={(e) => setProgrammeId(e.target.value)}>
             <option value="">{m.programmeAll}</option>
-            {programmes.map((p) => (
-              <option key={p.programmeId} value={p.programmeId}>
-                {p.title}
-              </option>
-            ))}
+            <ProgrammeOptions programmes={programmes} />
           </select>
         </div>
       </div>

@@ -6,6 +6,7 @@ import { SubsidyService } from "../../gen/kaigo/subsidies/v1/subsidies_service_p
 import type { Programme, ReportRow } from "../../gen/kaigo/subsidies/v1/subsidy_pb";
 import { useClient } from "../../app/api";
 import { DataTable, Field, Loading, ProblemAlert } from "../../app/components";
+import { ProgrammeOptions } from "../../app/subsidies";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages, type Lang } from "../../app/i18n";
 import { formatTimestamp, yen } from "../../app/labels";
@@ -142,11 +143,7 @@ export function ReviewReport() {
         <Field scope={SCOPE} field="programme_id" label={m.reportProgramme} problem={problem} required>
           {(p) => (
             <select {...p} value={programmeId} onChange={(e) => setProgrammeId(e.target.value)}>
-              {programmes.map((pr) => (
-                <option key={pr.programmeId} value={pr.programmeId}>
-                  {pr.title}
-                </option>
-              ))}
+              <ProgrammeOptions programmes={programmes} />
             </select>
           )}
         </Field>

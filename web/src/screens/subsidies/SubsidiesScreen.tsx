@@ -12,7 +12,8 @@ import {
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CalculateSubsidyRequestSchema } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
 import { useClient } from "../../app/api";
-import { DataTable, Field, Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { Field, Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { BreakdownTable, ProgrammeOptions } from "../../app/subsidies";
 import { inputId, problemsFor, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate, requestId, yen } from "../../app/labels";
@@ -183,11 +184,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
           >
             {(p) => (
               <select {...p} value={programmeId} onChange={(e) => setProgrammeId(e.target.value)}>
-                {programmes.map((pr) => (
-                  <option key={pr.programmeId} value={pr.programmeId}>
-                    {pr.title}
-                  </option>
-                ))}
+                <ProgrammeOptions programmes={programmes} />
               </select>
             )}
           </Field>
@@ -273,14 +270,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
           ) : null}
         </section>
         {calc && calc.lines.length ? (
-          <DataTable testId="breakdown" caption={m.breakdown} columns={[m.lineItem, m.lineAmount]}>
-            {calc.lines.map((l, i) => (
-              <tr key={i} data-code={l.code}>
-                <th scope="row">{l.description}</th>
-                <td>{yen(l.amountYen, lang)}</td>
-              </tr>
-            ))}
-          </DataTable>
+          <BreakdownTable lines={calc.lines} caption={m.breakdown} columns={[m.lineItem, m.lineAmount]} lang={lang} />
         ) : null}
         <ProblemAlert problem={problem} scope={SCOPE} claimed={claimed} />
         <div className="form-actions">
