@@ -116,6 +116,10 @@ BY_PATH = {
         },
     },
     "gateway.web.oidc.token": {"type": "string", "enum": ["access_token", "id_token"]},
+    "gateway.web.allowedOrigins": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^https?://[^/*]+$"},
+    },
     "gateway.ingress.hosts": {
         "type": "array",
         "items": {

@@ -65,6 +65,9 @@ KAIGO_AUTH__JWKS_FILE: {{ printf "/etc/kaigo/jwks/%s" $v.auth.jwksFile.key | quo
 {{- /* The screens built into the image (Dockerfile's web stage). */}}
 KAIGO_GATEWAY__WEB__ROOT: "/usr/share/kaigo/web"
 {{- end }}
+{{- with $v.web.allowedOrigins }}
+KAIGO_GATEWAY__WEB__ALLOWED_ORIGINS: {{ toJson . | quote }}
+{{- end }}
 {{- with $v.web.oidc }}
 {{- if .clientId }}
 KAIGO_GATEWAY__WEB__OIDC__AUTHORIZATION_ENDPOINT: {{ .authorizationEndpoint | quote }}

@@ -50,6 +50,9 @@ pub struct WebConfig {
     pub root: String,
     /// Sign-in with the operator's OpenID Connect provider; off while `client_id` is empty.
     pub oidc: OidcConfig,
+    /// Origins (`https://web.example.jp`) whose pages may call the services with gRPC-Web from
+    /// another origin (screens on a static host or CDN). Empty: same origin only.
+    pub allowed_origins: Vec<String>,
 }
 
 /// `[gateway.web.oidc]`: authorization-code flow with PKCE, run by the browser as a public
@@ -103,6 +106,16 @@ fn browser_endpoint(url: &str) -> bool {
 fn validate_web(web: &WebConfig, problems: &mut Problems) {
     if !web.root.is_empty() && !std::path::Path::new(&web.root).join("index.html").is_file() {
         problems.add("gateway.web.root", "must be a directory holding the built screens (index.html)");
+    }
+    for origin in &web.allowed_origins {
+        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        let bare = rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.contains('*'));
+        if !bare || (origin.starts_with("http://") && !browser_endpoint(&format!("{origin}/"))) {
+            problems.add(
+                "gateway.web.allowed_origins",
+                format!("{origin:?} is not an origin (https://host[:port], no path or wildcard)"),
+            );
+        }
     }
     let oidc = &web.oidc;
     if !oidc.enabled() {

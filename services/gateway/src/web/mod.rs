@@ -6,6 +6,7 @@
 //! gateway answers the sign-in endpoints under `/auth/` and, when `gateway.web.root` is set,
 //! serves the built screens with a strict content security policy.
 
+mod cors;
 mod files;
 mod sign_in;
 
@@ -30,6 +31,7 @@ use crate::router::Gateway;
 pub struct Front {
     grpc: GrpcWebService<Gateway>,
     site: Arc<Site>,
+    cors: Arc<cors::Cors>,
 }
 
 struct Site {
@@ -46,7 +48,8 @@ impl Front {
         let sign_in = sign_in::SignIn::new(&web.oidc, dev);
         let headers = security_headers(&web.oidc.token_endpoint)?;
         let grpc = tonic_web::GrpcWebLayer::new().layer(gateway);
-        Ok(Self { grpc, site: Arc::new(Site { files, sign_in, headers }) })
+        let cors = Arc::new(cors::Cors::new(&web.allowed_origins));
+        Ok(Self { grpc, site: Arc::new(Site { files, sign_in, headers }), cors })
     }
 }
 
@@ -69,14 +72,29 @@ impl tower::Service<http::Request<Body>> for Front {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let cross_origin = match self.cors.check(&request) {
+            cors::Verdict::Preflight(answer) => return Box::pin(async move { Ok(answer) }),
+            cors::Verdict::Allowed(headers) => Some(headers),
+            cors::Verdict::Plain => None,
+        };
         if is_grpc(&request) {
             let grpc = self.grpc.clone();
-            return Box::pin(grpc.oneshot(request));
+            return Box::pin(async move {
+                let mut response = grpc.oneshot(request).await?;
+                if let Some(headers) = cross_origin {
+                    response.headers_mut().extend(headers);
+                }
+                Ok(response)
+            });
         }
         let site = self.site.clone();
         Box::pin(async move {
             let mut response = site.answer(request).await;
             response.headers_mut().extend(site.headers.clone());
+            // /auth/config for screens hosted elsewhere.
+            if let Some(headers) = cross_origin {
+                response.headers_mut().extend(headers);
+            }
             Ok(response)
         })
     }

@@ -303,14 +303,79 @@ fn openid_settings_are_checked_at_start() {
                 token: "refresh_token".to_owned(),
                 ..OidcConfig::default()
             },
+            allowed_origins: vec!["https://web.kaigo.example.jp/screens".to_owned()],
         },
         ..GatewayConfig::default()
     };
     let mut problems = Problems::default();
     config.validate(&mut problems);
     let text = format!("{problems:?}");
-    for key in ["gateway.web.root", "authorization_endpoint", "gateway.web.oidc.scope", "gateway.web.oidc.token"] {
+    for key in [
+        "gateway.web.root",
+        "authorization_endpoint",
+        "gateway.web.oidc.scope",
+        "gateway.web.oidc.token",
+        "gateway.web.allowed_origins",
+    ] {
         assert!(text.contains(key), "{key} not reported in {text}");
     }
     assert!(!text.contains("token_endpoint"), "{text}");
+}
+
+#[tokio::test]
+async fn screens_on_a_listed_origin_may_call_across_origins_and_others_may_not() {
+    let keys = CallerKeys::generate();
+    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
+    let idp = TestKey::ed25519("idp-1");
+    let jwks_server = JwksServer::start(jwks(&[&idp])).await;
+    let web = WebConfig { allowed_origins: vec!["https://web.kaigo.example.jp".to_owned()], ..WebConfig::default() };
+    let config = GatewayConfig { web, ..GatewayConfig::default() };
+    let gw = start_front(auth_config(&jwks_server.url), config, &keys, &[("subsidies", vec![upstream])], None).await;
+    let listed = "https://web.kaigo.example.jp";
+    let preflight = |origin: &'static str, headers: &'static str| {
+        let addr = gw.addr;
+        async move {
+            let asked = [
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", headers),
+            ];
+            http1(addr, "OPTIONS", LIST_PROGRAMMES, &asked, vec![]).await
+        }
+    };
+
+    // A listed origin's preflight for what a gRPC-Web client sends is allowed, for ten minutes.
+    let ok = preflight(listed, "authorization, content-type, x-grpc-web, x-user-agent").await;
+    assert_eq!(ok.status, 204);
+    assert_eq!(ok.headers["access-control-allow-origin"], listed);
+    assert!(ok.headers["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert_eq!(ok.headers["access-control-max-age"], "600");
+    assert!(!ok.headers.contains_key("access-control-allow-credentials"), "tokens are headers, never cookies");
+    // Another origin, or an unknown header, gets no CORS headers: the browser will not call.
+    for (origin, headers) in [("https://evil.example", "content-type"), (listed, "content-type, cookie")] {
+        let refused = preflight(origin, headers).await;
+        assert_eq!(refused.status, 403, "{origin} {headers}");
+        assert!(!refused.headers.contains_key("access-control-allow-origin"));
+    }
+
+    // The call itself: the listed origin may read the answer and its status headers.
+    let token = idp.sign(&office_claims("u1"));
+    let bearer = format!("Bearer {token}");
+    let call = |origin: &'static str| {
+        let (addr, bearer) = (gw.addr, bearer.clone());
+        async move {
+            let headers = [
+                ("origin", origin),
+                ("content-type", "application/grpc-web+proto"),
+                ("authorization", bearer.as_str()),
+            ];
+            http1(addr, "POST", LIST_PROGRAMMES, &headers, frame(&subs::ListProgrammesRequest::default())).await
+        }
+    };
+    let answer = call(listed).await;
+    assert_eq!(grpc_status(&answer), "0");
+    assert_eq!(answer.headers["access-control-allow-origin"], listed);
+    assert!(answer.headers["access-control-expose-headers"].to_str().unwrap().contains("grpc-status"));
+    let stranger = call("https://evil.example").await;
+    assert!(!stranger.headers.contains_key("access-control-allow-origin"));
 }
