@@ -92,20 +92,7 @@ mod tests {
     #[test]
     fn every_demo_identity_is_a_valid_caller() {
         for identity in all() {
-            let claims = kaigo_gateway::Claims {
-                iss: "i".into(),
-                aud: "a".into(),
-                sub: identity.id.clone(),
-                exp: 2,
-                nbf: 0,
-                iat: 0,
-                role: identity.role.as_str().to_owned(),
-                insurer_number: identity.insurer_number.clone(),
-                office_number: identity.office_number.clone(),
-                institution_code: identity.institution_code.clone(),
-                scope: String::new(),
-                consents: Vec::new(),
-            };
+            let claims = identity.claims("i", "a", 0, 2);
             assert!(kaigo_gateway::caller_from_claims(claims).is_ok(), "{}", identity.id);
         }
     }

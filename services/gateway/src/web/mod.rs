@@ -11,6 +11,7 @@ mod files;
 mod sign_in;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -29,7 +30,10 @@ use crate::router::Gateway;
 /// The gateway as browsers and vendors see it: gRPC, gRPC-Web, sign-in and the screens.
 #[derive(Clone)]
 pub struct Front {
-    grpc: GrpcWebService<Gateway>,
+    /// Vendors' native gRPC goes straight to the gateway (the hot path gains nothing).
+    gateway: Gateway,
+    /// Browsers' gRPC-Web is translated to gRPC in front of it.
+    grpc_web: GrpcWebService<Gateway>,
     site: Arc<Site>,
     cors: Arc<cors::Cors>,
 }
@@ -47,19 +51,26 @@ impl Front {
         let files = (!web.root.is_empty()).then(|| files::Files::new(&web.root)).transpose()?;
         let sign_in = sign_in::SignIn::new(&web.oidc, dev);
         let headers = security_headers(&web.oidc.token_endpoint)?;
-        let grpc = tonic_web::GrpcWebLayer::new().layer(gateway);
+        let grpc_web = tonic_web::GrpcWebLayer::new().layer(gateway.clone());
         let cors = Arc::new(cors::Cors::new(&web.allowed_origins));
-        Ok(Self { grpc, site: Arc::new(Site { files, sign_in, headers }), cors })
+        Ok(Self { gateway, grpc_web, site: Arc::new(Site { files, sign_in, headers }), cors })
     }
 }
 
-/// gRPC (native and -Web) by content type, whatever the path: the gateway answers every path.
-fn is_grpc(request: &http::Request<Body>) -> bool {
-    request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
+/// What a request is, by its content type, whatever the path (the gateway answers every path).
+enum Kind {
+    Grpc,
+    GrpcWeb,
+    Other,
+}
+
+fn kind(request: &http::Request<Body>) -> Kind {
+    let content_type = request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    match content_type {
+        Some(t) if t.starts_with("application/grpc-web") => Kind::GrpcWeb,
+        Some(t) if t.starts_with("application/grpc") => Kind::Grpc,
+        _ => Kind::Other,
+    }
 }
 
 impl tower::Service<http::Request<Body>> for Front {
@@ -77,27 +88,32 @@ impl tower::Service<http::Request<Body>> for Front {
             cors::Verdict::Allowed(headers) => Some(headers),
             cors::Verdict::Plain => None,
         };
-        if is_grpc(&request) {
-            let grpc = self.grpc.clone();
-            return Box::pin(async move {
-                let mut response = grpc.oneshot(request).await?;
-                if let Some(headers) = cross_origin {
-                    response.headers_mut().extend(headers);
-                }
-                Ok(response)
-            });
+        match kind(&request) {
+            Kind::Grpc => return Box::pin(with_cors(self.gateway.clone().oneshot(request), cross_origin)),
+            Kind::GrpcWeb => return Box::pin(with_cors(self.grpc_web.clone().oneshot(request), cross_origin)),
+            Kind::Other => {}
         }
         let site = self.site.clone();
-        Box::pin(async move {
+        // CORS on the site too: /auth/config for screens hosted elsewhere.
+        let answer = async move {
             let mut response = site.answer(request).await;
             response.headers_mut().extend(site.headers.clone());
-            // /auth/config for screens hosted elsewhere.
-            if let Some(headers) = cross_origin {
-                response.headers_mut().extend(headers);
-            }
             Ok(response)
-        })
+        };
+        Box::pin(with_cors(answer, cross_origin))
     }
+}
+
+/// `answer`, with the CORS headers of an allowed cross-origin call.
+async fn with_cors(
+    answer: impl Future<Output = Result<http::Response<Body>, Infallible>>,
+    cross_origin: Option<http::HeaderMap>,
+) -> Result<http::Response<Body>, Infallible> {
+    let mut response = answer.await?;
+    if let Some(headers) = cross_origin {
+        response.headers_mut().extend(headers);
+    }
+    Ok(response)
 }
 
 impl Site {

@@ -37,6 +37,26 @@ pub struct DevIdentity {
     pub institution_code: Option<String>,
 }
 
+impl DevIdentity {
+    /// The claims of a token for this organisation, valid from `now` for `ttl_secs`.
+    pub fn claims(&self, issuer: &str, audience: &str, now: i64, ttl_secs: i64) -> Claims {
+        Claims {
+            iss: issuer.to_owned(),
+            aud: audience.to_owned(),
+            sub: format!("dev-{}", self.id),
+            exp: now + ttl_secs,
+            nbf: now,
+            iat: now,
+            role: self.role.as_str().to_owned(),
+            insurer_number: self.insurer_number.clone(),
+            office_number: self.office_number.clone(),
+            institution_code: self.institution_code.clone(),
+            scope: String::new(),
+            consents: Vec::new(),
+        }
+    }
+}
+
 /// Sign-in with demo organisations: the dev key, the issuer and audience the gateway accepts,
 /// and the organisations. Only `kaigo dev` builds one, and only on loopback.
 pub struct DevSignIn {
@@ -123,21 +143,7 @@ impl DevSignIn {
         let Some(identity) = self.identities.iter().find(|i| i.id == ask.identity) else {
             return plain(http::StatusCode::NOT_FOUND, "no such demo identity");
         };
-        let now = chrono_now();
-        let claims = Claims {
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            sub: format!("dev-{}", identity.id),
-            exp: now + self.ttl_secs,
-            nbf: now,
-            iat: now,
-            role: identity.role.as_str().to_owned(),
-            insurer_number: identity.insurer_number.clone(),
-            office_number: identity.office_number.clone(),
-            institution_code: identity.institution_code.clone(),
-            scope: String::new(),
-            consents: Vec::new(),
-        };
+        let claims = identity.claims(&self.issuer, &self.audience, kaigo_platform::auth::unix_now(), self.ttl_secs);
         match self.key.mint(&claims) {
             Ok(token) => {
                 let answer = TokenAnswer { token, expires_at: claims.exp };
@@ -149,10 +155,6 @@ impl DevSignIn {
             }
         }
     }
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 fn json(body: Bytes) -> http::Response<Body> {
