@@ -21,8 +21,8 @@ use crate::store::{Begin, Store, person};
 pub const DEMO_INSURERS: [&str; 4] = ["435073", "122192", "122069", "212019"];
 /// Persons per demo insurer.
 pub const DEMO_PER_INSURER: u32 = 100;
-/// The care office (居宅介護支援事業所) the first demo person is registered with: the demo care
-/// office of certification and careplan, so that signing in as it shows the person's name.
+/// The care office (居宅介護支援事業所) person 1 of every demo insurer is registered with: the
+/// demo care office of certification and careplan, so that signing in as it shows the name.
 pub const DEMO_CARE_OFFICE: &str = "4371000128";
 
 /// One synthetic person with their periods.
@@ -145,15 +145,17 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
                         Detail::CostLimit { stage, caps: national_caps(stage) },
                     ));
                 }
-                // A registered care-management office with a valid check digit.
+                // A registered care-management office with a valid check digit; person 1's is
+                // the demo care office, like its level and ratio (the README's first call).
                 let payload = format!("{}7{:02}{:04}", &insurer.as_str()[..2], rng.below(100), rng.below(10_000));
                 let cd = check_digit(payload.as_bytes()).unwrap_or(0);
+                let office_number = if n == first { DEMO_CARE_OFFICE.to_owned() } else { format!("{payload}{cd}") };
                 periods.push((
                     start,
                     None,
                     Detail::CareManagement {
                         kind: if level.is_support() { 2 } else { 1 },
-                        office_number: format!("{payload}{cd}"),
+                        office_number,
                         office_name: "デモ居宅介護支援事業所".to_owned(),
                         notified: Some(start),
                     },
@@ -200,15 +202,8 @@ pub async fn seed(store: &Store) -> Result<(), kaigo_platform::service::StartErr
     let today = kaigo_platform::time::today_jst();
     for (i, insurer) in DEMO_INSURERS.iter().enumerate() {
         let insurer = InsurerNumber::parse(insurer)?;
-        for mut synthetic in generate(&insurer, 1, u64::from(DEMO_PER_INSURER), i as u64 + 1, today) {
+        for synthetic in generate(&insurer, 1, u64::from(DEMO_PER_INSURER), i as u64 + 1, today) {
             let insured = InsuredNumber::parse(&synthetic.person.insured_number)?;
-            if i == 0 && synthetic.person.insured_number == "0000000001" {
-                for (_, _, detail) in &mut synthetic.periods {
-                    if let Detail::CareManagement { office_number, .. } = detail {
-                        DEMO_CARE_OFFICE.clone_into(office_number);
-                    }
-                }
-            }
             let key = PersonKey::new(&insurer, &insured);
             let saved = tx.save_person(&key, None, synthetic.person).await?;
             for (start, end, detail) in &synthetic.periods {
@@ -254,7 +249,11 @@ mod tests {
                 records: existing,
             };
         }
-        // Person 1 is certified 要介護2 with 1割: the README's first call.
+        // Person 1 is certified 要介護2 with 1割, registered with the demo care office: the
+        // README's first call.
         assert!(matches!(a[0].periods[0].2, Detail::Certification { level: CareLevel::Care2, .. }));
+        assert!(a[0].periods.iter().any(
+            |(_, _, d)| matches!(d, Detail::CareManagement { office_number, .. } if office_number == DEMO_CARE_OFFICE)
+        ));
     }
 }
