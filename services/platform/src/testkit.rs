@@ -298,3 +298,127 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A channel that signs every call as its caller for the call's own path, as the gateway does
+/// (no caller: the call goes unsigned, to test the refusal).
+#[derive(Clone)]
+pub struct SignedChannel {
+    inner: tonic::transport::Channel,
+    keys: crate::auth::CallerKeys,
+    caller: Option<std::sync::Arc<crate::auth::Caller>>,
+}
+
+impl SignedChannel {
+    /// Signs with `keys` as `caller`.
+    pub fn new(
+        inner: tonic::transport::Channel,
+        keys: crate::auth::CallerKeys,
+        caller: Option<crate::auth::Caller>,
+    ) -> Self {
+        Self { inner, keys, caller: caller.map(std::sync::Arc::new) }
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for SignedChannel {
+    type Response = <tonic::transport::Channel as tower::Service<http::Request<tonic::body::Body>>>::Response;
+    type Error = <tonic::transport::Channel as tower::Service<http::Request<tonic::body::Body>>>::Error;
+    type Future = <tonic::transport::Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
+        if let Some(caller) = &self.caller {
+            let path = request.uri().path().to_owned();
+            self.keys.insert_headers(request.headers_mut(), caller, &path, crate::auth::unix_now());
+        }
+        self.inner.call(request)
+    }
+}
+
+/// A component's routes served by the platform server on a free loopback port until
+/// [`TestServer::stop`] (graceful, waited for) or drop (graceful, not waited for).
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serves `routes` (already wrapped in the caller layer where the test wants it).
+    pub async fn start<S>(routes: S, health: crate::server::Health, config: &crate::config::ServerConfig) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let listener = crate::server::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        Self::start_on(listener, routes, health, config).await
+    }
+
+    /// [`TestServer::start`] on a listener the test bound (a fixed port: a restart in place).
+    pub async fn start_on<S>(
+        listener: tokio::net::TcpListener,
+        routes: S,
+        health: crate::server::Health,
+        config: &crate::config::ServerConfig,
+    ) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = config.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(err) = crate::server::serve(listener, routes, health, &config, shutdown).await {
+                tracing::error!(error = %err, "test server failed");
+            }
+        });
+        Self { addr, stop: Some(stop), task: Some(task) }
+    }
+
+    /// A channel to it.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// Stops accepting and waits for the server to finish its drain.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // The same drain as a SIGTERM: stop accepting, tell open connections to go away.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,29 +1,26 @@
 //! A real careplan server on 127.0.0.1:0 behind `CallerLayer`, on a fresh PostgreSQL database,
 //! with clients that sign their caller per RPC path as the gateway does.
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kaigo_careplan::Config;
-use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role, unix_now};
+use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role};
 use kaigo_platform::config::ServerConfig;
 use kaigo_platform::events::{Bus, LocalBus};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::testkit::{SignedChannel, TestDatabase};
 use kaigo_proto::kaigo::careplan::v1::care_plan_service_client::CarePlanServiceClient;
 use sea_orm_migration::MigratorTrait;
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use tower::Layer;
 
+/// Signs the caller (if any) for each call's own path.
+pub type Signed = SignedChannel;
+
 pub struct TestServer {
-    pub addr: std::net::SocketAddr,
     pub keys: CallerKeys,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    server: kaigo_platform::testkit::TestServer,
     background: Option<BackgroundControl>,
     /// The service's own connection, for checks the API does not expose (the read audit).
     pub conn: sea_orm::DatabaseConnection,
@@ -55,60 +52,19 @@ impl TestServer {
         let services = GrpcServices::new(&server_config).expect("services").with_service(service);
         let health = services.health();
         let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
-        let listener = kaigo_platform::server::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = kaigo_platform::server::serve(listener, routes, health, &server_config, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        Self { addr, keys, stop: Some(stop), server: Some(server), background: Some(control), conn, _db: db }
+        let server = kaigo_platform::testkit::TestServer::start(routes, health, &server_config).await;
+        Self { keys, server, background: Some(control), conn, _db: db }
     }
 
     pub async fn client(&self, caller: Option<Caller>) -> CarePlanServiceClient<Signed> {
-        let channel =
-            Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect");
-        CarePlanServiceClient::new(Signed { inner: channel, keys: self.keys.clone(), caller: caller.map(Arc::new) })
+        CarePlanServiceClient::new(SignedChannel::new(self.server.channel().await, self.keys.clone(), caller))
     }
 
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+        self.server.stop().await;
         if let Some(control) = self.background.take() {
             control.stop(Duration::from_secs(10)).await;
         }
-    }
-}
-
-/// Signs the caller (if any) for each call's own path.
-#[derive(Clone)]
-pub struct Signed {
-    inner: Channel,
-    keys: CallerKeys,
-    caller: Option<Arc<Caller>>,
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Signed {
-    type Response = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
-        if let Some(caller) = &self.caller {
-            let path = request.uri().path().to_owned();
-            self.keys.insert_headers(request.headers_mut(), caller, &path, unix_now());
-        }
-        self.inner.call(request)
     }
 }
 

@@ -9,10 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer};
+use kaigo_platform::config::ServerConfig;
+use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, BackgroundControl};
+use kaigo_platform::testkit::TestServer;
 use kaigo_proto::kaigo::eligibility::v1 as elig;
 use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::{EligibilityService, EligibilityServiceServer};
 use parking_lot::Mutex;
+use tower::Layer;
 
 /// One CheckEligibility the fake answered (or was answering).
 #[derive(Debug, Clone)]
@@ -78,7 +82,7 @@ impl EligibilityService for Fake {
 /// A running fake; stops when dropped.
 pub struct FakeEligibility {
     pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: TestServer,
 }
 
 impl FakeEligibility {
@@ -95,28 +99,13 @@ impl FakeEligibility {
     /// A fake on `addr`.
     pub async fn start_at(keys: &CallerKeys, state: &FakeState, addr: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let layer = CallerLayer::new(keys.clone());
-        let service = EligibilityServiceServer::new(Fake(state.clone()));
-        tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .layer(layer)
-                .add_service(service)
-                .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Self { addr, stop: Some(stop) }
-    }
-}
-
-impl Drop for FakeEligibility {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let config = ServerConfig::default();
+        let services =
+            GrpcServices::new(&config).unwrap().with_service(EligibilityServiceServer::new(Fake(state.clone())));
+        let health = services.health();
+        let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
+        let server = TestServer::start_on(listener, routes, health, &config).await;
+        Self { addr: server.addr, _server: server }
     }
 }
 

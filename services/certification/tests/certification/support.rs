@@ -15,8 +15,9 @@ use kaigo_platform::errors::ApiError;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::{TestDatabase, TestRedis, TestRedisCluster};
+use kaigo_platform::testkit::{TestDatabase, TestRedis, TestRedisCluster, TestServer};
 use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
@@ -24,6 +25,7 @@ use kaigo_proto::kaigo::common::v1 as common;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tonic::transport::Channel;
+use tower::Layer;
 
 pub const INSURER: &str = "435073";
 /// A person the test directory says the insurer does not know.
@@ -66,14 +68,13 @@ impl PersonDirectory for TestDirectory {
 pub struct Replica {
     pub client: CertificationServiceClient<Channel>,
     control: Option<BackgroundControl>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<TestServer>,
 }
 
 impl Replica {
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        // Dropping the server starts its drain without waiting for open watch streams.
+        self.server.take();
         if let Some(control) = self.control.take() {
             control.stop(Duration::from_secs(5)).await;
         }
@@ -142,21 +143,12 @@ impl Harness {
         let config = Config { watch_poll_ms: 60_000, ..Config::default() };
         let deps = Dependencies { clock: Arc::new(self.clock.clone()), people };
         let service = start_with(&ctx, &config, deps).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let layer = CallerLayer::new(self.keys.clone());
-        tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .layer(layer)
-                .add_service(service)
-                .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-        Replica { client: CertificationServiceClient::new(channel), control: Some(control), stop: Some(stop) }
+        let services = GrpcServices::new(&ctx.server).unwrap().with_service(service);
+        let health = services.health();
+        let routes = CallerLayer::new(self.keys.clone()).layer(services.into_routes());
+        let server = TestServer::start(routes, health, &ctx.server).await;
+        let channel = server.channel().await;
+        Replica { client: CertificationServiceClient::new(channel), control: Some(control), server: Some(server) }
     }
 }
 

@@ -1,26 +1,25 @@
 //! A real documents server on 127.0.0.1:0 behind `CallerLayer`, on a fresh PostgreSQL database
 //! and a private Redis prefix, with clients that sign their caller per RPC path.
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kaigo_documents::Config;
 use kaigo_documents::blob::crypto::Keyring;
-use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role, unix_now};
+use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role};
 use kaigo_platform::config::{Secret, ServerConfig};
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::{TestDatabase, TestRedis};
+use kaigo_platform::testkit::{SignedChannel, TestDatabase, TestRedis};
 use kaigo_proto::kaigo::documents::v1::document_service_client::DocumentServiceClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use tower::Layer;
+
+/// Signs the caller for each call's own path, as the gateway does.
+pub type Signed = SignedChannel;
 
 /// The demo insurer (435073) and another one.
 pub const INSURER: &str = "435073";
@@ -35,13 +34,11 @@ pub const INSURED: &str = "0000000123";
 
 /// A running server and what the tests inspect behind it.
 pub struct TestServer {
-    pub addr: std::net::SocketAddr,
     pub keys: CallerKeys,
     pub ctx: ServiceContext,
     pub config: Config,
     pub storage_dir: Option<tempfile::TempDir>,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    server: kaigo_platform::testkit::TestServer,
     background: Option<BackgroundControl>,
     // Dropped last: the database and the Redis prefix outlive every connection.
     _redis: TestRedis,
@@ -89,34 +86,13 @@ impl TestServer {
         let services = GrpcServices::new(&server_config).expect("services").with_service(service);
         let health = services.health();
         let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
-        let listener = kaigo_platform::server::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = kaigo_platform::server::serve(listener, routes, health, &server_config, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        Self {
-            addr,
-            keys,
-            ctx,
-            config,
-            storage_dir,
-            stop: Some(stop),
-            server: Some(server),
-            background: Some(control),
-            _redis: redis,
-            _db: db,
-        }
+        let server = kaigo_platform::testkit::TestServer::start(routes, health, &server_config).await;
+        Self { keys, ctx, config, storage_dir, server, background: Some(control), _redis: redis, _db: db }
     }
 
     /// A client calling as `caller`.
     pub async fn client(&self, caller: Caller) -> DocumentServiceClient<Signed> {
-        let channel =
-            Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect");
-        DocumentServiceClient::new(Signed { inner: channel, keys: self.keys.clone(), caller: Arc::new(caller) })
+        DocumentServiceClient::new(SignedChannel::new(self.server.channel().await, self.keys.clone(), Some(caller)))
             .max_decoding_message_size(4 * 1024 * 1024)
     }
 
@@ -147,39 +123,10 @@ impl TestServer {
 
     /// Stops the server and the background tasks, keeping the database for inspection.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+        self.server.stop().await;
         if let Some(control) = self.background.take() {
             control.stop(Duration::from_secs(10)).await;
         }
-    }
-}
-
-/// Signs the caller for each call's own path, as the gateway does.
-#[derive(Clone)]
-pub struct Signed {
-    inner: Channel,
-    keys: CallerKeys,
-    caller: Arc<Caller>,
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Signed {
-    type Response = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        self.keys.insert_headers(request.headers_mut(), &self.caller, &path, unix_now());
-        self.inner.call(request)
     }
 }
 

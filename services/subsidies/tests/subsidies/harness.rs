@@ -1,16 +1,15 @@
 //! A running subsidies service and clients that sign as any caller.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use chrono::{DateTime, TimeZone, Utc};
-use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role, unix_now};
+use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role};
 use kaigo_platform::config::ServerConfig;
 use kaigo_platform::events::{Bus, LocalBus};
 use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode, check_digit};
-use kaigo_platform::server::{self, GrpcServices};
+use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, ServiceContext};
-use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::testkit::{SignedChannel, TestDatabase, TestServer};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use kaigo_proto::kaigo::subsidies::v1::subsidy_service_client::SubsidyServiceClient;
 use kaigo_subsidies::{Config, SetClock};
@@ -20,29 +19,8 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 use tower::Layer;
 
-/// A channel that signs every call as `caller`, as the gateway would.
-#[derive(Clone)]
-pub struct Signed {
-    inner: Channel,
-    keys: CallerKeys,
-    caller: Caller,
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Signed {
-    type Response = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        self.keys.insert_headers(request.headers_mut(), &self.caller, &path, unix_now());
-        self.inner.call(request)
-    }
-}
+/// A channel that signs every call as its caller, as the gateway would.
+pub type Signed = SignedChannel;
 
 pub type Client = SubsidyServiceClient<Signed>;
 
@@ -51,7 +29,7 @@ pub struct Service {
     pub clock: SetClock,
     channel: Channel,
     keys: CallerKeys,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: TestServer,
     _database: TestDatabase,
 }
 
@@ -95,22 +73,13 @@ impl Service {
         let health = services.health();
         let keys = CallerKeys::generate();
         let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
-        let listener = server::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            server::serve(listener, routes, health, &server_config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-        Self { db, clock, channel, keys, stop: Some(stop), _database: database }
+        let server = TestServer::start(routes, health, &server_config).await;
+        let channel = server.channel().await;
+        Self { db, clock, channel, keys, _server: server, _database: database }
     }
 
     pub fn client(&self, caller: Caller) -> Client {
-        SubsidyServiceClient::new(Signed { inner: self.channel.clone(), keys: self.keys.clone(), caller })
+        SubsidyServiceClient::new(SignedChannel::new(self.channel.clone(), self.keys.clone(), Some(caller)))
     }
 
     pub fn office_client(&self, number: &str) -> Client {
@@ -165,14 +134,6 @@ impl Service {
     pub async fn application_count(&self) -> u64 {
         use sea_orm::{EntityTrait, PaginatorTrait};
         kaigo_subsidies::store::application::Entity::find().count(&self.db).await.unwrap()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
