@@ -22,6 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Until a service issue implements an RPC it answers UNIMPLEMENTED rather than failing
         // the build; each service issue replaces these defaults with its real handlers.
         .generate_default_stubs(true)
+        // tonic-prost's codec, except that an undecodable request is INVALID_ARGUMENT, not
+        // INTERNAL (src/codec.rs).
+        .codec_path("crate::codec::KaigoCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

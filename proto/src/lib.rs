@@ -7,6 +7,7 @@
 // Generated code follows the comments of the .proto files, not rustdoc conventions.
 #![allow(clippy::doc_markdown, clippy::doc_lazy_continuation, clippy::large_enum_variant, missing_docs)]
 
+pub mod codec;
 mod date;
 
 pub use date::{DateError, from_naive_date, to_naive_date};
