@@ -2,9 +2,10 @@
 // fields with their API errors linked by aria-describedby, and the error summary.
 import { Code } from "@connectrpc/connect";
 import { useEffect, useRef, type ReactNode } from "react";
-import { fmt, useLang, useMessages } from "./i18n";
+import { fmt, useLang, useMessages, type Lang } from "./i18n";
 import { shellMessages } from "./messages";
 import { inputId, problemsFor, unclaimed, type ApiProblem } from "./errors";
+import { codeText, fieldLabel, unknownReasonText, violationText } from "./reasons";
 import { Link } from "./router";
 import type { PagedList } from "./usePagedList";
 
@@ -47,6 +48,7 @@ export interface FieldProps {
 }
 
 export function Field({ scope, field, alsoFields, label, hint, problem, required, children }: FieldProps) {
+  const { lang } = useLang();
   const id = inputId(scope, field);
   const errs = problemsFor(problem, [field, ...(alsoFields ?? [])]);
   const hintId = hint ? `${id}-hint` : undefined;
@@ -67,8 +69,7 @@ export function Field({ scope, field, alsoFields, label, hint, problem, required
         <ul className="field-error" id={errId} data-field={field}>
           {errs.map((e, i) => (
             <li key={i}>
-              {e.description}
-              {e.reason ? <span className="reason"> ({e.reason})</span> : null}
+              <FieldProblemText problem={e} lang={lang} />
             </li>
           ))}
         </ul>
@@ -97,44 +98,75 @@ const CODE_TEXT: Partial<Record<Code, keyof typeof shellMessages.ja>> = {
   [Code.DeadlineExceeded]: "code_deadline_exceeded",
 };
 
-function codeText(m: typeof shellMessages.ja, code: Code): string {
+function codeTextOf(m: typeof shellMessages.ja, code: Code): string {
   return m[CODE_TEXT[code] ?? "code_other"];
 }
 
+/** One field violation in the reader's words (its rule code, when the API gives one, for support). */
+export function FieldProblemText({ problem, lang }: { problem: { description: string; reason?: string }; lang: Lang }) {
+  const known = problem.reason ? codeText(problem.reason, lang) : undefined;
+  return (
+    <>
+      {known ?? violationText(problem.description, lang)}
+      {problem.reason ? (
+        <span className="reason" translate="no">
+          {" "}
+          ({problem.reason})
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+/** The headline of a call's error in the reader's words: by ErrorInfo reason, else by status. */
+export function problemText(problem: ApiProblem, lang: Lang): { headline: string; detail?: string } {
+  const m = shellMessages[lang];
+  const headline = codeTextOf(m, problem.code);
+  if (!problem.reason || problem.reason === "INVALID_ARGUMENT") return { headline };
+  return { headline, detail: codeText(problem.reason, lang) ?? unknownReasonText(problem.reason, lang) };
+}
+
 /**
- * The error of a call: a localized headline, the server's reason, precondition
- * details, and links to the fields that have errors (those not shown beside an
- * input on this screen are listed here in full).
+ * The error of a call: a localized headline, the message for its ErrorInfo reason (an unknown
+ * reason gets a general message with the code), precondition details, and links to the fields
+ * that have errors, by their labels (those not shown beside an input on this screen are listed
+ * here in full). `labels` names the screen's fields by API path; shared names are known anyway.
  */
 export function ProblemAlert({
   problem,
   scope,
   claimed = [],
+  labels,
 }: {
   problem: ApiProblem | null | undefined;
   scope?: string;
   claimed?: readonly string[];
+  labels?: Readonly<Record<string, string>>;
 }) {
   const m = useMessages(shellMessages);
+  const { lang } = useLang();
   if (!problem) return null;
   const orphans = unclaimed(problem, claimed);
   const linked = problem.fields.filter((f) => !orphans.includes(f));
+  const { headline, detail } = problemText(problem, lang);
+  const nameOf = (path: string) => fieldLabel(path, lang, labels);
   return (
-    <div className="alert alert-error" role="alert" data-testid="problem">
+    <div className="alert alert-error" role="alert" data-testid="problem" data-reason={problem.reason}>
       <p className="alert-title">
-        <strong>{codeText(m, problem.code)}</strong>
-        {problem.reason ? <span className="reason"> ({problem.reason})</span> : null}
+        <strong>{headline}</strong>
+        {problem.reason && problem.reason !== "INVALID_ARGUMENT" ? (
+          <span className="reason" translate="no">
+            {" "}
+            ({problem.reason})
+          </span>
+        ) : null}
       </p>
-      {problem.code !== Code.InvalidArgument && problem.message ? <p>{problem.message}</p> : null}
+      {detail ? <p>{detail}</p> : null}
       {problem.preconditions.length ? (
         <ul>
           {problem.preconditions.map((p, i) => (
             <li key={i}>
-              {p.description}{" "}
-              <span className="reason">
-                ({p.type}
-                {p.subject ? `: ${p.subject}` : ""})
-              </span>
+              {codeText(p.type, lang) ?? (lang === "ja" ? unknownReasonText(p.type, lang) : p.description)}
             </li>
           ))}
         </ul>
@@ -147,7 +179,9 @@ export function ProblemAlert({
               const c = claimed.find((x) => f === x || f.startsWith(x + ".") || f.startsWith(x + "[")) ?? f;
               return (
                 <li key={f}>
-                  <a href={`#${inputId(scope, c)}`}>{f}</a>
+                  <a href={`#${inputId(scope, c)}`} data-field={f}>
+                    {nameOf(c) ?? nameOf(f) ?? <code>{f}</code>}
+                  </a>
                 </li>
               );
             })}
@@ -157,9 +191,8 @@ export function ProblemAlert({
       {orphans.length ? (
         <ul>
           {orphans.map((f, i) => (
-            <li key={i}>
-              <code>{f.field}</code>: {f.description}
-              {f.reason ? <span className="reason"> ({f.reason})</span> : null}
+            <li key={i} data-field={f.field}>
+              {nameOf(f.field) ?? <code>{f.field}</code>}: <FieldProblemText problem={f} lang={lang} />
             </li>
           ))}
         </ul>

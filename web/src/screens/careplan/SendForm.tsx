@@ -8,8 +8,9 @@ import { CarePlanService } from "../../gen/kaigo/careplan/v1/careplan_service_pb
 import { IssueSeverity, SendUnitKind, type Bundle, type ValidationIssue } from "../../gen/kaigo/careplan/v1/bundle_pb";
 import { useClient } from "../../app/api";
 import { Field, ProblemAlert } from "../../app/components";
+import { codeText, violationText } from "../../app/reasons";
 import { toProblem, type ApiProblem } from "../../app/errors";
-import { fmt, useMessages } from "../../app/i18n";
+import { fmt, useLang, useMessages } from "../../app/i18n";
 import { requestId } from "../../app/labels";
 import { addressingOf, fileIndexOf, parseIssue } from "./fileNames";
 import { kindText, messages } from "./messages";
@@ -296,6 +297,7 @@ export function SendForm({ office }: { office: string }) {
 
 function IssueList({ title, issues }: { title: string; issues: Shown[] }) {
   const m = useMessages(messages);
+  const { lang } = useLang();
   return (
     <div className="issues">
       <p className="issues-title">{title}</p>
@@ -303,8 +305,13 @@ function IssueList({ title, issues }: { title: string; issues: Shown[] }) {
         {issues.map((x, i) => (
           <li key={i} data-code={x.code} data-line={x.line} data-column={x.column}>
             {x.line ? <span className="where">{fmt(m.issueAt, { line: x.line, column: x.column })}: </span> : null}
-            {x.message}
-            {x.code ? <span className="reason"> ({x.code})</span> : null}
+            {codeText(x.code, lang) ?? violationText(x.message, lang)}
+            {x.code ? (
+              <span className="reason" translate="no">
+                {" "}
+                ({x.code})
+              </span>
+            ) : null}
             {x.severity === IssueSeverity.WARNING ? <span className="reason"> [{m.severity_2}]</span> : null}
           </li>
         ))}

@@ -17,7 +17,7 @@ import {
   ServiceCautionsSchema,
 } from "../../gen/kaigo/documents/v1/opinion_pb";
 import { useClient } from "../../app/api";
-import { Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { FieldProblemText, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { inputId, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate, insuredCategoryLabel, parseDateInput, requestId, sexLabel, toDateInput } from "../../app/labels";
@@ -224,7 +224,7 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
             {a?.nameKanji} {a?.nameKana ? <span className="reason">（{a.nameKana}）</span> : null}
           </dd>
           <dt>{m.birthDate}</dt>
-          <dd>{formatDate(a?.birthDate, lang)}</dd>
+          <dd>{formatDate(a?.birthDate, lang, { era: true, western: true })}</dd>
           <dt>{m.sex}</dt>
           <dd>{sexLabel(a?.sex ?? 0, lang)}</dd>
           <dt>{m.category}</dt>
@@ -232,7 +232,7 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
           <dt>{m.colKind}</dt>
           <dd>{E.label(E.REQUEST_KIND, req.kind, lang)}</dd>
           <dt>{m.due}</dt>
-          <dd>{formatDate(req.dueDate, lang)}</dd>
+          <dd>{req.dueDate?.year ? formatDate(req.dueDate, lang) : m.noDue}</dd>
         </dl>
       </section>
       {o.previousOpinionId ? (
@@ -901,6 +901,7 @@ function claimedFields(o: Opinion): string[] {
 type Update = (fn: (n: Opinion) => void) => void;
 
 function Diagnoses({ m, o, update, problem }: { m: M; o: Opinion; update: Update; problem: ApiProblem | null }) {
+  const { lang } = useLang();
   const list = o.disease!.diagnoses;
   const own = (problem?.fields ?? []).filter(
     (f) => f.field === "disease.diagnoses" || f.field === "opinion.disease.diagnoses",
@@ -917,7 +918,9 @@ function Diagnoses({ m, o, update, problem }: { m: M; o: Opinion; update: Update
       {own.length ? (
         <ul className="field-error" id={errId}>
           {own.map((e, i) => (
-            <li key={i}>{e.description}</li>
+            <li key={i}>
+              <FieldProblemText problem={e} lang={lang} />
+            </li>
           ))}
         </ul>
       ) : null}
@@ -1085,7 +1088,9 @@ function MedicalNeeds({ m, o, update, problem }: { m: M; o: Opinion; update: Upd
       {errs.length ? (
         <ul className="field-error" id={errId}>
           {errs.map((e, i) => (
-            <li key={i}>{e.description}</li>
+            <li key={i}>
+              <FieldProblemText problem={e} lang={lang} />
+            </li>
           ))}
         </ul>
       ) : null}
@@ -1145,6 +1150,7 @@ function Attachments({
   setAttachments: (f: (a: Attachment[]) => Attachment[]) => void;
   problem: ApiProblem | null;
 }) {
+  const { lang } = useLang();
   const client = useClient(DocumentService);
   const id = useId();
   const [file, setFile] = useState<File | null>(null);
@@ -1185,7 +1191,9 @@ function Attachments({
       {errs.length ? (
         <ul className="field-error" id={errId} data-field="attachment_ids">
           {errs.map((e, i) => (
-            <li key={i}>{e.description}</li>
+            <li key={i}>
+              <FieldProblemText problem={e} lang={lang} />
+            </li>
           ))}
         </ul>
       ) : null}

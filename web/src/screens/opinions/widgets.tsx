@@ -1,6 +1,6 @@
 // Inputs of the opinion form, each bound to its API field path (violations shown beside it and
 // linked by aria-describedby through the shell's Field).
-import { Field, type FieldProps } from "../../app/components";
+import { Field, FieldProblemText, type FieldProps } from "../../app/components";
 import { inputId, type ApiProblem } from "../../app/errors";
 import { useLang } from "../../app/i18n";
 import { label, type Labels } from "./enums";
@@ -147,7 +147,9 @@ export function Checks({
       {errs.length ? (
         <ul className="field-error" id={errId} data-field={field}>
           {errs.map((e, i) => (
-            <li key={i}>{e.description}</li>
+            <li key={i}>
+              <FieldProblemText problem={e} lang={lang} />
+            </li>
           ))}
         </ul>
       ) : null}

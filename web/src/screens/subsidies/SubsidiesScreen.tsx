@@ -12,7 +12,7 @@ import {
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CalculateSubsidyRequestSchema } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
 import { useClient } from "../../app/api";
-import { Field, Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { Field, FieldProblemText, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { BreakdownTable, ProgrammeOptions } from "../../app/subsidies";
 import { inputId, problemsFor, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
@@ -236,7 +236,9 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
               {problemsFor(problem, paths(kind, "category_ids")).length ? (
                 <ul className="field-error" id="subsidy-category-error">
                   {problemsFor(problem, paths(kind, "category_ids")).map((f, i) => (
-                    <li key={i}>{f.description}</li>
+                    <li key={i}>
+                      <FieldProblemText problem={f} lang={lang} />
+                    </li>
                   ))}
                 </ul>
               ) : null}
