@@ -3,12 +3,12 @@ import type { ReactNode } from "react";
 import type { Bundle } from "../../gen/kaigo/careplan/v1/bundle_pb";
 import { DataTable } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
-import { formatTimestamp } from "../../app/labels";
+import { formatMonth, formatTimestamp } from "../../app/labels";
+import type { Lang } from "../../app/i18n";
 import { kindText, messages, statusText } from "./messages";
 
-export function monthText(b: Bundle): string {
-  const m = b.serviceMonth;
-  return m && m.year ? `${m.year}-${String(m.month).padStart(2, "0")}` : "—";
+export function monthText(b: Bundle, lang: Lang): string {
+  return formatMonth(b.serviceMonth, lang);
 }
 
 export function BundleTable({
@@ -50,7 +50,7 @@ export function BundleTable({
             ) : null}
           </td>
           <td>{kindText(m, b.kind)}</td>
-          <td>{monthText(b)}</td>
+          <td>{monthText(b, lang)}</td>
           <td>
             <ul className="plain">
               {b.files.map((f) => (

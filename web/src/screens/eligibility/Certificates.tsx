@@ -51,6 +51,11 @@ function WithholdableCard({
   );
 }
 
+// The paper 被保険者証 and 負担割合証 write dates in the era; the birth date also gets its
+// Western year, the periods (two dates on one line) do not.
+const ERA = { era: true } as const;
+const BIRTH = { era: true, western: true } as const;
+
 export function Certificates({ result }: { result: EligibilityResult }) {
   const m = useMessages(messages);
   const { lang } = useLang();
@@ -69,23 +74,23 @@ export function Certificates({ result }: { result: EligibilityResult }) {
             <>
               <Row label={m.kana}>{person.nameKana}</Row>
               <Row label={m.name}>{person.nameKanji}</Row>
-              <Row label={m.birth}>{formatDate(person.birthDate, lang)}</Row>
+              <Row label={m.birth}>{formatDate(person.birthDate, lang, BIRTH)}</Row>
               <Row label={m.sex}>{sexLabel(person.sex, lang)}</Row>
             </>
           ) : null}
           <Row label={m.insurerNumber}>{result.insurerNumber}</Row>
           <Row label={m.category}>{insuredCategoryLabel(result.insuredCategory, lang)}</Row>
-          <Row label={m.acquired}>{formatDate(result.qualificationAcquiredDate, lang)}</Row>
+          <Row label={m.acquired}>{formatDate(result.qualificationAcquiredDate, lang, ERA)}</Row>
           {result.qualificationLostDate ? (
-            <Row label={m.lost}>{formatDate(result.qualificationLostDate, lang)}</Row>
+            <Row label={m.lost}>{formatDate(result.qualificationLostDate, lang, ERA)}</Row>
           ) : null}
           {cert ? (
             <>
               <Row label={m.careLevel} testid="care-level">
                 <span className="big">{careLevelLabel(cert.careLevel, lang)}</span>
               </Row>
-              <Row label={m.certifiedDate}>{formatDate(cert.certifiedDate, lang)}</Row>
-              <Row label={m.validity}>{formatPeriod(cert.validity, lang)}</Row>
+              <Row label={m.certifiedDate}>{formatDate(cert.certifiedDate, lang, ERA)}</Row>
+              <Row label={m.validity}>{formatPeriod(cert.validity, lang, ERA)}</Row>
               <Row label={m.limit}>
                 {cert.limitUnitsPerMonth
                   ? fmt(m.limitValue, { units: cert.limitUnitsPerMonth.toLocaleString("ja-JP") })
@@ -115,7 +120,7 @@ export function Certificates({ result }: { result: EligibilityResult }) {
                   ? result.benefitRestrictions
                       .map(
                         (r) =>
-                          `${fmt(m[`restr_${r.kind}` as keyof M] ?? "", { percent: r.reducedCopaymentPercent })} ${formatPeriod(r.period, lang)}`,
+                          `${fmt(m[`restr_${r.kind}` as keyof M] ?? "", { percent: r.reducedCopaymentPercent })} ${formatPeriod(r.period, lang, ERA)}`,
                       )
                       .join("、")
                   : m.none}
@@ -126,7 +131,7 @@ export function Certificates({ result }: { result: EligibilityResult }) {
                     {m[`cm_${result.careManagement.kind}` as keyof M]} {result.careManagement.officeName}{" "}
                     {result.careManagement.officeNumber}
                     {result.careManagement.notificationDate
-                      ? ` (${fmt(m.notified, { date: formatDate(result.careManagement.notificationDate, lang) })})`
+                      ? ` (${fmt(m.notified, { date: formatDate(result.careManagement.notificationDate, lang, ERA) })})`
                       : ""}
                   </>
                 ) : (
@@ -136,7 +141,7 @@ export function Certificates({ result }: { result: EligibilityResult }) {
               {result.residenceException ? (
                 <Row label={m.residence}>
                   {result.residenceException.facilityName} ({result.residenceException.facilityMunicipalityCode}){" "}
-                  {formatPeriod(result.residenceException.period, lang)}
+                  {formatPeriod(result.residenceException.period, lang, ERA)}
                 </Row>
               ) : null}
             </>
@@ -161,7 +166,7 @@ export function Certificates({ result }: { result: EligibilityResult }) {
             <Row label={m.ratio} testid="copayment-ratio">
               <span className="big">{m[`ratio_${result.copayment.ratio}` as keyof M] ?? "—"}</span>
             </Row>
-            <Row label={m.ratioPeriod}>{formatPeriod(result.copayment.period, lang)}</Row>
+            <Row label={m.ratioPeriod}>{formatPeriod(result.copayment.period, lang, ERA)}</Row>
             <Row label={m.insurerNumber}>{result.insurerNumber}</Row>
           </dl>
         ) : (
@@ -182,7 +187,7 @@ export function Certificates({ result }: { result: EligibilityResult }) {
               <Row label={m.stage} testid="cost-stage">
                 <span className="big">{m[`stage_${result.costLimit.stage}` as keyof M] ?? "—"}</span>
               </Row>
-              <Row label={m.stagePeriod}>{formatPeriod(result.costLimit.period, lang)}</Row>
+              <Row label={m.stagePeriod}>{formatPeriod(result.costLimit.period, lang, ERA)}</Row>
             </dl>
             {result.costLimit.dailyCaps ? (
               <DataTable caption={m.caps} columns={[m.capItem, m.capAmount]}>

@@ -42,17 +42,36 @@ export function OpinionList() {
           {(items) => (
             <DataTable
               testId="opinion-requests"
-              columns={[m.colApplicant, m.colKind, m.colRequested, m.colDue, m.colStatus, m.colOpen]}
+              columns={[
+                m.colApplicant,
+                m.colBirth,
+                m.colInsuredNumber,
+                m.colKind,
+                m.colRequested,
+                m.colDue,
+                m.colStatus,
+                m.colOpen,
+              ]}
             >
               {items.map((r) => {
                 const name = r.applicant?.nameKanji ?? "";
                 const open = r.status === OpinionRequestStatus.REQUESTED || r.status === OpinionRequestStatus.SUBMITTED;
                 return (
                   <tr key={r.opinionRequestId} data-request-id={r.opinionRequestId}>
-                    <th scope="row">{name}</th>
+                    <th scope="row">
+                      {name}
+                      {r.applicant?.nameKana ? (
+                        <>
+                          <br />
+                          <span className="kana">{r.applicant.nameKana}</span>
+                        </>
+                      ) : null}
+                    </th>
+                    <td>{formatDate(r.applicant?.birthDate, lang, { era: true, western: true })}</td>
+                    <td>{r.insuredNumber}</td>
                     <td>{E.label(E.REQUEST_KIND, r.kind, lang)}</td>
                     <td>{formatTimestamp(r.createTime, lang)}</td>
-                    <td>{formatDate(r.dueDate, lang)}</td>
+                    <td data-testid="request-due">{r.dueDate?.year ? formatDate(r.dueDate, lang) : m.noDue}</td>
                     <td data-testid="request-status">{E.label(E.REQUEST_STATUS, r.status, lang)}</td>
                     <td>
                       {open ? (

@@ -3,6 +3,7 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Application, Programme } from "../../gen/kaigo/subsidies/v1/subsidy_pb";
 import type { Lang } from "../../app/i18n";
+import { formatTimestampDate } from "../../app/labels";
 import { enumText, type M } from "./messages";
 
 export function StatusBadge({ m, status }: { m: M; status: number }) {
@@ -22,14 +23,7 @@ export function applicantNumber(a: Application): string {
 
 /** The calendar day of a timestamp in JST. */
 export function dateJst(t: Timestamp | undefined, lang: Lang): string {
-  if (!t) return "—";
-  const d = new Date(Number(t.seconds) * 1000);
-  return d.toLocaleDateString(lang === "ja" ? "ja-JP" : "en-CA", {
-    timeZone: "Asia/Tokyo",
-    year: "numeric",
-    month: lang === "ja" ? "long" : "2-digit",
-    day: "2-digit",
-  });
+  return formatTimestampDate(t, lang);
 }
 
 /** Today in JST as "YYYY-MM-DD" (the value of an <input type=date>). */
