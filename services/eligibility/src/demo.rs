@@ -1,8 +1,8 @@
 //! Synthetic insured persons: the demo data of `kaigo dev`, and the extracts of
 //! `kaigo gen insured`.
 //!
-//! The mix follows the national figures (REFERENCE.md §6): about 19.4 % of 第1号被保険者 are
-//! certified; by level 要支援 28 % (split evenly), 要介護1 20.5 %, 2 17.1 %, 3 13.2 %,
+//! The mix follows the national figures (docs/domain/volumes.md#national-figures): about
+//! 19.4 % of 第1号被保険者 are certified; by level 要支援 28 % (split evenly), 要介護1 20.5 %, 2 17.1 %, 3 13.2 %,
 //! 4 12.3 %, 5 8.7 % (Dec 2020). Co-payment ratios of certified persons: 1割 about 91 %,
 //! 2割 5 %, 3割 4 %. Names are invented from a small syllable table; no real person.
 
@@ -17,7 +17,8 @@ use crate::key::PersonKey;
 use crate::store::write::Author;
 use crate::store::{Begin, Store, person};
 
-/// Real insurer numbers used by the demo (REFERENCE.md §7): 水上村, 市原市, 木更津市, 岐阜市.
+/// Real insurer numbers used by the demo (docs/domain/identifiers.md#test-values): 水上村, 市原市,
+/// 木更津市, 岐阜市.
 pub const DEMO_INSURERS: [&str; 4] = ["435073", "122192", "122069", "212019"];
 /// Persons per demo insurer.
 pub const DEMO_PER_INSURER: u32 = 100;

@@ -4,7 +4,8 @@
 //! The hot path of the platform. Reads are answered from a two-tier cache ([`cache`]) over
 //! PostgreSQL; every read of a person is audited off the request path ([`audit`]); insurers
 //! write persons and their periods idempotently and with optimistic concurrency ([`api`]).
-//! Shape (ARCHITECTURE.md): `api` → `domain` (pure rules) → `store` (the only SQL).
+//! Shape (docs/architecture.md#service-crate): `api` → `domain` (pure rules) → `store` (the only
+//! SQL).
 
 pub mod api;
 pub mod audit;
@@ -50,10 +51,10 @@ pub struct Config {
     /// is answered from the database, and L2 is skipped for a second. Keep it well above
     /// Redis's queueing delay under load, or a busy Redis is taken for a dead one.
     pub l2_timeout_ms: u64,
-    /// Shortest certification validity, months (§2.5).
+    /// Shortest certification validity, months (docs/domain/certification.md#validity).
     pub validity_min_months: u32,
-    /// Longest certification validity, months (§2.5: 48 nationally; a municipality may cap
-    /// lower, e.g. 36).
+    /// Longest certification validity, months (docs/domain/certification.md#validity: 48
+    /// nationally; a municipality may cap lower, e.g. 36).
     pub validity_max_months: u32,
     /// A validity starting mid-month gets the rest of that month on top (UNCONFIRMED rule).
     pub mid_month_start_adds_rest_of_month: bool,

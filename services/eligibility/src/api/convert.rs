@@ -239,7 +239,10 @@ pub fn restriction(
     let percent = match (kind, c.reduced_copayment_percent) {
         (Some(RestrictionKind::BenefitReduction), p @ (30 | 40)) => Some(p as u8),
         (Some(RestrictionKind::BenefitReduction), _) => {
-            v.add(format!("{field}.reduced_copayment_percent"), "must be 30 or 40 under 給付額減額 (§2.7)");
+            v.add(
+                format!("{field}.reduced_copayment_percent"),
+                "must be 30 or 40 under 給付額減額 (docs/domain/eligibility.md#benefit-restriction)",
+            );
             None
         }
         (_, 0) => Some(0),

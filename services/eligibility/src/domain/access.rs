@@ -1,4 +1,5 @@
-//! Who sees what (REFERENCE.md §6): the rules as a function of the caller and the record.
+//! Who sees what (docs/domain/access.md#who-sees-what): the rules as a function of the caller and
+//! the record.
 
 use kaigo_platform::auth::{Caller, Role};
 

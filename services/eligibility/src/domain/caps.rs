@@ -1,4 +1,4 @@
-//! 負担限度額 daily caps by stage (REFERENCE.md §2.3, values from 2024-08-01).
+//! 負担限度額 daily caps by stage (docs/domain/eligibility.md#daily-caps, values from 2024-08-01).
 
 use super::timeline::{CostStage, DailyCaps};
 

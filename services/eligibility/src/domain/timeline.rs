@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// 要介護状態区分 (REFERENCE.md §2.4), with its 2-digit interface code.
+/// 要介護状態区分 (docs/domain/eligibility.md#care-levels), with its 2-digit interface code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CareLevel {
     /// 01 非該当: assessed, not eligible.
@@ -49,8 +49,8 @@ impl CareLevel {
         }
     }
 
-    /// 区分支給限度基準額 in units a month (§2.6; unchanged since 2019-10). `None` where no
-    /// monthly cap applies.
+    /// 区分支給限度基準額 in units a month (docs/domain/eligibility.md#benefit-caps; unchanged since
+    /// 2019-10). `None` where no monthly cap applies.
     pub fn default_limit_units(self) -> Option<u32> {
         match self {
             CareLevel::Support1 => Some(5_032),
@@ -106,7 +106,7 @@ pub enum CostStage {
     Third2,
 }
 
-/// 給付制限 kinds (§2.7).
+/// 給付制限 kinds (docs/domain/eligibility.md#benefit-restriction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RestrictionKind {
     /// 支払方法の変更 (償還払い).
@@ -117,7 +117,7 @@ pub enum RestrictionKind {
     BenefitReduction,
 }
 
-/// Daily caps of a 負担限度額 certificate, in yen (§2.3).
+/// Daily caps of a 負担限度額 certificate, in yen (docs/domain/eligibility.md#daily-caps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DailyCaps {
     /// 食費 in a facility.
@@ -259,7 +259,7 @@ pub struct Timeline {
     pub records: Vec<Record>,
 }
 
-/// The verdict of a check (REFERENCE.md §2; the proto's EligibilityVerdict).
+/// The verdict of a check (docs/domain/eligibility.md#verdict; the proto's EligibilityVerdict).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Insured and certified 要支援/要介護 on the date.
@@ -323,7 +323,8 @@ impl Timeline {
             assessment.verdict = Verdict::QualificationLost;
             return assessment;
         }
-        // 住所地特例 holds whether or not the person is certified (§2.8).
+        // 住所地特例 holds whether or not the person is certified
+        // (docs/domain/eligibility.md#address-exception).
         assessment.residence_exception = self.in_force(Kind::ResidenceException, day);
         assessment.restrictions =
             self.records.iter().filter(|r| r.detail.kind() == Kind::BenefitRestriction && r.covers(day)).collect();

@@ -18,8 +18,9 @@ fn violation(reason: &'static str, message: impl Into<String>) -> RuleViolation 
     RuleViolation { reason, message: message.into() }
 }
 
-/// Limits on certification validity (§2.5). The national maximum is 48 months (a renewal at
-/// the same level); a municipality may run a stricter cap, so both ends are parameters.
+/// Limits on certification validity (docs/domain/certification.md#validity). The national
+/// maximum is 48 months (a renewal at the same level); a municipality may run a stricter cap, so
+/// both ends are parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidityRules {
     /// Shortest validity, months (3).
@@ -57,7 +58,7 @@ pub fn check_certification_validity(
     let Some(end) = end else {
         return Err(violation(
             "CERTIFICATION_VALIDITY_OPEN",
-            "a certification's validity must have an end date (§2.5)",
+            "a certification's validity must have an end date (docs/domain/certification.md#validity)",
         ));
     };
     let shortest = validity_end(start, rules.min_months, rules);
@@ -67,14 +68,14 @@ pub fn check_certification_validity(
         _ => Err(violation(
             "CERTIFICATION_VALIDITY_OUT_OF_RANGE",
             format!(
-                "validity must last {} to {} months from its start (介護保険法施行規則; §2.5)",
+                "validity must last {} to {} months from its start (介護保険法施行規則; docs/domain/certification.md#validity)",
                 rules.min_months, rules.max_months
             ),
         )),
     }
 }
 
-/// 負担割合 periods run within one year from August 1 to July 31 (§2.2).
+/// 負担割合 periods run within one year from August 1 to July 31 (docs/domain/eligibility.md#copayment).
 pub fn check_copayment_period(start: NaiveDate, end: Option<NaiveDate>) -> Result<(), RuleViolation> {
     let year_start = if start.month() >= 8 { start.year() } else { start.year() - 1 };
     let last_day = NaiveDate::from_ymd_opt(year_start + 1, 7, 31);

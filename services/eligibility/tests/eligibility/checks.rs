@@ -27,7 +27,7 @@ async fn every_verdict_and_every_date_boundary() {
     assert_eq!(verdict(&last_day), V::Eligible, "the last day of validity is inclusive");
     let cert = last_day.certification.unwrap();
     assert_eq!(cert.care_level, common::CareLevel::Care2 as i32);
-    assert_eq!(cert.limit_units_per_month, 19_705, "the §2.6 limit fills in");
+    assert_eq!(cert.limit_units_per_month, 19_705, "the docs/domain/eligibility.md#benefit-caps limit fills in");
     assert_eq!(verdict(&check(&mut client, "0000000001", date(2026, 4, 1)).await), V::CertificationExpired);
 
     // 負担割合: 1割 until 2025-07-31, 2割 from 2025-08-01.

@@ -61,7 +61,7 @@ async fn overlaps_validity_retries_and_stale_versions() {
         client.record_copayment_ratio(copay("0000000100", v, date(2026, 8, 1), date(2027, 8, 31))).await.unwrap_err();
     assert_eq!(reason(&err), "COPAYMENT_PERIOD_CROSSES_JULY_31");
 
-    // Certification validity follows §2.5: 3 to 48 months.
+    // Certification validity follows docs/domain/certification.md#validity: 3 to 48 months.
     let short = pb::RecordCertificationRequest {
         request_id: rid(),
         insurer_number: INSURER.into(),
