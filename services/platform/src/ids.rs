@@ -1,4 +1,4 @@
-//! Validated identifiers of the long-term-care system (REFERENCE.md §1).
+//! Validated identifiers of the long-term-care system (docs/domain/identifiers.md).
 //!
 //! Parse once at the edge (the api layer), then trust the type. Every refusal names the rule
 //! that failed, never echoes the value (an insured number is personal data).
@@ -22,7 +22,7 @@ pub enum IdError {
 }
 
 /// Maps one character to its check-digit value: digits 0–9, letters A=10 … Z=32 with I, O and Q
-/// skipped (REFERENCE.md §1.4). Returns `None` for anything else.
+/// skipped (docs/domain/identifiers.md#office-number). Returns `None` for anything else.
 fn char_value(c: u8) -> Option<u32> {
     match c {
         b'0'..=b'9' => Some(u32::from(c - b'0')),
@@ -36,9 +36,9 @@ fn char_value(c: u8) -> Option<u32> {
     }
 }
 
-/// The modulus-10 weight-2-1 check digit over `payload` (REFERENCE.md §1.1): weights 2,1,2,…
-/// from the rightmost payload character, two-digit products added as their digits (a letter's
-/// value times its weight can reach 64, so every digit of the product is added).
+/// The modulus-10 weight-2-1 check digit over `payload` (docs/domain/identifiers.md#check-digit):
+/// weights 2,1,2,… from the rightmost payload character, two-digit products added as their digits
+/// (a letter's value times its weight can reach 64, so every digit of the product is added).
 pub fn check_digit(payload: &[u8]) -> Option<u8> {
     let mut sum = 0u32;
     for (i, &c) in payload.iter().rev().enumerate() {
@@ -116,7 +116,8 @@ macro_rules! identifier {
 }
 
 identifier! {
-    /// 介護保険 保険者番号: the 5-digit municipality code plus a modulus-10 check digit (§1.2).
+    /// 介護保険 保険者番号: the 5-digit municipality code plus a modulus-10 check digit
+    /// (docs/domain/identifiers.md#insurer-number).
     /// Not personal data: it names a municipality, so it may appear in logs.
     InsurerNumber
 }
@@ -143,9 +144,9 @@ impl InsurerNumber {
 }
 
 identifier! {
-    /// 被保険者番号: 10 characters assigned by the insurer (§1.3). No national check digit is
-    /// known, so only the format is checked: digits and upper-case letters (some numbers, such as
-    /// those of 生活保護 recipients, begin with a letter). Personal data: never logged, and its
+    /// 被保険者番号: 10 characters assigned by the insurer (docs/domain/identifiers.md#insured-number).
+    /// No national check digit is known, so only the format is checked: digits and upper-case
+    /// letters (some numbers, such as those of 生活保護 recipients, begin with a letter). Personal data: never logged, and its
     /// `Debug` form is redacted.
     InsuredNumber
 }
@@ -176,7 +177,8 @@ impl InsuredNumber {
 
 identifier! {
     /// 介護保険事業所番号: prefecture (2), office class (1, a digit or a letter other than I/O/Q),
-    /// area (2), serial (4) and a check digit over the first nine characters (§1.4).
+    /// area (2), serial (4) and a check digit over the first nine characters
+    /// (docs/domain/identifiers.md#office-number).
     CareOfficeNumber
 }
 
@@ -212,7 +214,7 @@ impl CareOfficeNumber {
 
 identifier! {
     /// 医療機関コード: prefecture (2), fee-table number (1), area (2), institution (4) and a
-    /// check digit over the nine before it (§1.5).
+    /// check digit over the nine before it (docs/domain/identifiers.md#institution-code).
     MedicalInstitutionCode
 }
 

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn real_insurer_numbers_parse() {
-    // REFERENCE.md §7: 水上村, 市原市, 木更津市, 千葉市中央区, 岐阜市, 千代田区.
+    // docs/domain/identifiers.md#test-values: 水上村, 市原市, 木更津市, 千葉市中央区, 岐阜市, 千代田区.
     for n in ["435073", "122192", "122069", "121012", "212019", "131011"] {
         assert!(InsurerNumber::parse(n).is_ok(), "{n} should parse");
     }
@@ -12,7 +12,7 @@ fn real_insurer_numbers_parse() {
 
 #[test]
 fn the_worked_example_check_digit_is_five() {
-    // 33120015: payload 3312001 gives check digit 5 (REFERENCE.md §1.1).
+    // 33120015: payload 3312001 gives check digit 5 (docs/domain/identifiers.md#check-digit).
     assert_eq!(check_digit(b"3312001"), Some(5));
 }
 
