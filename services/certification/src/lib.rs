@@ -1,7 +1,7 @@
 //! kaigo-certification: the 要介護認定 workflow from application to decision, with progress care
 //! managers can follow.
 //!
-//! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
+//! Shape (docs/architecture.md#service-crate): `api` decodes and validates requests and maps results, `domain`
 //! holds the rules as plain functions, `store` is the only place with SQL.
 //!
 //! - **Workflow**: received → (survey scheduled → survey completed) ∥ (opinion requested →
@@ -58,7 +58,7 @@ pub struct Config {
     /// otherwise 3–48).
     pub validity_cap_months: u32,
     /// Whether a validity period starting mid-month also gets the rest of that month
-    /// (REFERENCE.md §2.5: UNCONFIRMED, hence a parameter).
+    /// (docs/domain/certification.md#validity: UNCONFIRMED, hence a parameter).
     pub validity_adds_rest_of_start_month: bool,
     /// How often a watcher re-reads when no step signal arrives, in milliseconds (100–60000).
     pub watch_poll_ms: u64,
@@ -71,7 +71,8 @@ pub struct Config {
     pub eligibility_timeout_ms: u64,
     /// Refuse a person the insurer knows but who is not insured on the application date
     /// (資格喪失 on or before it, or 資格取得 after it) with `INSURED_PERSON_NOT_QUALIFIED`.
-    /// REFERENCE.md §3.1 is silent on such applications, hence a parameter; off by default.
+    /// docs/domain/certification.md#process: the sources are silent on such applications, hence a
+    /// parameter; off by default.
     pub eligibility_refuse_unqualified: bool,
 }
 

@@ -13,7 +13,7 @@
 //! - An unknown person is FAILED_PRECONDITION `INSURED_PERSON_UNKNOWN`; a person known but not
 //!   insured on the application date (qualification lost or not yet acquired) is accepted unless
 //!   `certification.eligibility_refuse_unqualified` is set (then `INSURED_PERSON_NOT_QUALIFIED`):
-//!   REFERENCE.md §3.1 does not say whether such an application is refused, and the 申請区分
+//!   docs/domain/certification.md#process does not say whether such an application is refused, and the 申請区分
 //!   codes (転入申請, 事前申請: UNCONFIRMED) suggest applications around a change of
 //!   qualification exist, hence a parameter.
 //! - A directory that cannot be reached is UNAVAILABLE (the submission is not stored, and a

@@ -20,7 +20,8 @@ use crate::people::AcceptingDirectory;
 use crate::signals::StepSignals;
 use crate::store::{ListFilter, ListOrder, Store};
 
-/// 保険者番号 of the demo insurer: 熊本県 水上村 (REFERENCE.md §7, a real, confirmed number).
+/// 保険者番号 of the demo insurer: 熊本県 水上村 (docs/domain/identifiers.md#test-values, a real,
+/// confirmed number).
 pub const DEMO_INSURER_NUMBER: &str = "435073";
 /// 被保険者番号 of the demo person (a made-up number; the same one the README's first
 /// CheckEligibility call uses).

@@ -1,5 +1,5 @@
 //! The 30-day deadline (介護保険法 27条11項: the decision within 30 days of the application),
-//! delay notices (延期通知, REFERENCE.md §3.2) and the per-insurer figures. All dates are JST
+//! delay notices (延期通知, docs/domain/certification.md#deadline) and the per-insurer figures. All dates are JST
 //! calendar dates; "today" is passed in so the clock stays outside the rules.
 
 use chrono::{Days, NaiveDate};

@@ -1,19 +1,19 @@
 //! 一次判定 (primary judgment): the level that follows from the 要介護認定等基準時間.
 //!
-//! Thresholds (REFERENCE.md §3.3; sources https://allabout.co.jp/gm/gc/295659 and
+//! Thresholds (docs/domain/certification.md#primary-judgment; sources https://allabout.co.jp/gm/gc/295659 and
 //! https://meno-pcis.com/care-glossary/nursing-care-condition.html), in minutes a day:
 //! < 25 非該当; 25 to < 32 要支援1; 32 to < 50 要支援2 or 要介護1; 50 to < 70 要介護2;
 //! 70 to < 90 要介護3; 90 to < 110 要介護4; ≥ 110 要介護5.
 //!
-//! The 32–50 band (since the 2009 model; OPINION-AND-CERTIFICATES.md B8, field
+//! The 32–50 band (since the 2009 model; docs/domain/certification.md#split-band, field
 //! 「認知機能及び状態安定性から推定される給付区分」): the national software splits 要支援2 from
 //! 要介護1 by two indicators, the stability of the condition (状態の安定性) and the likelihood
 //! that 認知症高齢者の日常生活自立度 is Ⅱ or above. An **unstable** condition **or** dementia
 //! **Ⅱ or above** points to 要介護1; a stable condition with dementia below Ⅱ (自立 or Ⅰ) gives
-//! 要支援2 (REFERENCE.md §3.3: "an unstable condition or dementia points to 要介護1"). The
-//! national software estimates the dementia indicator as a probability from the survey items;
-//! this service takes the estimated level as recorded with the survey and applies the rule.
-//! The board may still change the level (二次判定).
+//! 要支援2 (docs/domain/certification.md#primary-judgment). The national software estimates the
+//! dementia indicator as a probability from the survey items; this service takes the estimated
+//! level as recorded with the survey and applies the rule. The board may still change the level
+//! (二次判定).
 
 use super::types::{CareLevel, DementiaLevel, Stability};
 

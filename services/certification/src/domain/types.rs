@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// 申請区分 (interface codes 1–3, OPINION-AND-CERTIFICATES.md B6).
+/// 申請区分 (interface codes 1–3, docs/domain/certification.md#codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApplicationType {
     /// 新規申請.
@@ -21,7 +21,7 @@ impl ApplicationType {
     }
 }
 
-/// 要介護状態区分 as decided by certification (REFERENCE.md §2.4). 経過的要介護 and 事業対象者 are
+/// 要介護状態区分 as decided by certification (docs/domain/eligibility.md#care-levels). 経過的要介護 and 事業対象者 are
 /// never the outcome of a certification today, so they are not in this set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CareLevel {
@@ -44,7 +44,7 @@ pub enum CareLevel {
 }
 
 /// The two benefit families a level belongs to: "same level" for validity counts a move within
-/// one family as unchanged (REFERENCE.md §2.5, the Hamada page).
+/// one family as unchanged (docs/domain/certification.md#validity, the Hamada page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LevelFamily {
     /// 非該当.
@@ -96,7 +96,8 @@ impl CareLevel {
         }
     }
 
-    /// 区分支給限度基準額, units per month (REFERENCE.md §2.6; unchanged since 2019-10).
+    /// 区分支給限度基準額, units per month (docs/domain/eligibility.md#benefit-caps; unchanged since
+    /// 2019-10).
     pub fn limit_units_per_month(self) -> i32 {
         match self {
             CareLevel::NotApplicable => 0,
@@ -339,7 +340,7 @@ impl DementiaLevel {
     }
 }
 
-/// 延期理由 (REFERENCE.md §3.2, Kasugai's list).
+/// 延期理由 (docs/domain/certification.md#deadline, Kasugai's list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DelayReason {
     /// 認定調査票未整備.

@@ -1,5 +1,5 @@
-//! 認定有効期間 (validity period) rules, REFERENCE.md §2.5 (介護保険法施行規則, applications from
-//! 2021-04-01):
+//! 認定有効期間 (validity period) rules, docs/domain/certification.md#validity (介護保険法施行規則,
+//! applications from 2021-04-01):
 //!
 //! | application | default | allowed |
 //! |---|---|---|
@@ -10,7 +10,7 @@
 //! "Same level" also counts 要支援 → 要支援 and 要介護 → 要介護. A municipality may run a stricter
 //! cap (名取市 had 36 months until FY2024): [`ValidityPolicy::municipal_cap_months`]. The start is
 //! the application date (renewals: the day after the current period ends); that a period
-//! starting mid-month also gets the rest of that month is **UNCONFIRMED** in the reference, so it
+//! starting mid-month also gets the rest of that month is **UNCONFIRMED** in the sources, so it
 //! is the parameter [`ValidityPolicy::add_rest_of_start_month`].
 
 use chrono::{Datelike, Days, Months, NaiveDate};
@@ -44,7 +44,7 @@ pub struct MonthRange {
     pub default: u32,
 }
 
-/// True when a renewal keeps "the same level" for §2.5: the same level, or a move within
+/// True when a renewal keeps "the same level" for the validity rules: the same level, or a move within
 /// 要支援 or within 要介護.
 pub fn same_level(previous: CareLevel, decided: CareLevel) -> bool {
     previous == decided || (previous.family() == decided.family())
@@ -85,7 +85,7 @@ pub fn period_end(start: NaiveDate, months: u32, policy: &ValidityPolicy) -> Opt
     }
 }
 
-/// Why a validity period is refused; each names the §2.5 rule.
+/// Why a validity period is refused; each names the rule of docs/domain/certification.md#validity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidityError {
     /// The period does not start where the rules put it.
@@ -97,13 +97,17 @@ pub enum ValidityError {
         expected: NaiveDate,
     },
     /// Shorter than the minimum.
-    #[error("the validity period is shorter than the {min} months allowed for this application (REFERENCE §2.5)")]
+    #[error(
+        "the validity period is shorter than the {min} months allowed for this application (docs/domain/certification.md#validity)"
+    )]
     TooShort {
         /// The minimum in months.
         min: u32,
     },
     /// Longer than the maximum.
-    #[error("the validity period is longer than the {max} months allowed for this application (REFERENCE §2.5)")]
+    #[error(
+        "the validity period is longer than the {max} months allowed for this application (docs/domain/certification.md#validity)"
+    )]
     TooLong {
         /// The maximum in months.
         max: u32,

@@ -1,4 +1,4 @@
-//! The step state machine (REFERENCE.md §3.1):
+//! The step state machine (docs/domain/certification.md#process):
 //!
 //! ```text
 //! received ─┬─ survey scheduled → survey completed ─┐
