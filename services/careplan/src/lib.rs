@@ -1,6 +1,6 @@
 //! kaigo-careplan: ケアプランデータ連携 — plans and actuals exchanged between care offices and providers in the standard CSV format.
 //!
-//! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
+//! Shape (docs/architecture.md#service-crate): `api` decodes and validates requests and maps results, `domain`
 //! holds the rules as plain functions, `store` is the only place with SQL.
 
 pub mod api;

@@ -1,4 +1,4 @@
-//! Send units (送信単位, CAREPLAN-CSV.md §3.3): the files of one unit share the sequence, the
+//! Send units (送信単位, docs/domain/careplan-csv.md#send-units): the files of one unit share the sequence, the
 //! addressing and the month, and together are exactly the unit's required files (spec data).
 
 use std::collections::BTreeMap;

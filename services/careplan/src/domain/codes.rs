@@ -1,5 +1,5 @@
-//! The code tables of the spec (S2 【コード表】, CAREPLAN-CSV.md §4): each column with a closed
-//! set of values is an enum, so a value outside the table is refused with the column named.
+//! The code tables of the spec (the layout definition's 【コード表】,
+//! docs/domain/careplan-csv.md#layouts): each column with a closed set of values is an enum, so a value outside the table is refused with the column named.
 
 use super::values::{FieldError, FieldType};
 

@@ -1,4 +1,4 @@
-//! The file-name grammar (CAREPLAN-CSV.md §3.2): prefix, service month, sender and receiver
+//! The file-name grammar (docs/domain/careplan-csv.md#file-names): prefix, service month, sender and receiver
 //! office numbers (with service-type codes in v4), and the 14-digit file sequence. The
 //! templates are spec data; this module only matches and fills them.
 

@@ -1,6 +1,7 @@
 //! The layouts of the 居宅介護支援 files, v4.1 (CSVバージョン 202407), column by column as in
-//! CAREPLAN-CSV.md §4. Column numbers are the v4.1 No.; older layouts (v3.2) omit some of them,
-//! which the spec data lists (`spec.toml`), so one struct serves every version.
+//! docs/domain/careplan-csv.md#layouts. Column numbers are the v4.1 No.; older layouts (v3.2)
+//! omit some of them, which the spec data lists (`spec/careplan-csv.toml`), so one struct serves
+//! every version.
 //!
 //! Required flags marked ○ with certainty are `req`; uncertain ones are `opt` here and listed as
 //! required in the spec data, so the rule can change without code.

@@ -1,4 +1,5 @@
-//! The kinds of interface file and of send unit (CAREPLAN-CSV.md §3.1, §3.3).
+//! The kinds of interface file and of send unit (docs/domain/careplan-csv.md#file-kinds and
+//! #send-units).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Rules across the columns of one row (CAREPLAN-CSV.md §2, §4): dates inside the service
+//! Rules across the columns of one row (docs/domain/careplan-csv.md#common-rules and #layouts): dates inside the service
 //! month, the 9999 time pair, the 福祉用具 code either-or, the 第7表 subtotal and total rows.
 //! Pure functions; the reader turns findings into issues with line and column.
 

@@ -1,4 +1,5 @@
-//! Typed column values of the care-plan files (CAREPLAN-CSV.md §2, §4).
+//! Typed column values of the care-plan files (docs/domain/careplan-csv.md#common-rules and
+//! #layouts).
 //!
 //! Each type parses the text of one column and renders it back in the canonical form. The
 //! model keeps these types, not strings, so a second wire format (the 5.0 JSON) can map onto the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the golden files of the care-plan codec (run from this directory).
 
-The files are written from CAREPLAN-CSV.md by hand-built rows and encoded with Python's cp932
+The files are written from docs/domain/careplan-csv.md by hand-built rows and encoded with Python's cp932
 codec (Microsoft's MS932 table), independently of the Rust encoder. valid/ holds one valid file
 per form (v4.1, CSVバージョン 202407, plus a v3.2 / 202208 file); style/ holds valid files in a
 non-canonical style (LF, no final newline, quoted codes, zero-padded numbers, a header line);
