@@ -14,7 +14,7 @@ use kaigo_proto::kaigo::documents::v1::{
     SpecifiedDisease, SymptomStability,
 };
 
-/// 保険者番号 of the demo insurer (a real public example value; REFERENCE.md §7).
+/// 保険者番号 of the demo insurer (a real public example value; docs/domain/identifiers.md#test-values).
 pub const DEMO_INSURER_NUMBER: &str = "435073";
 /// 被保険者番号 of the demo insured person.
 pub const DEMO_INSURED_NUMBER: &str = "0000000001";

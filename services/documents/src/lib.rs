@@ -1,7 +1,7 @@
 //! kaigo-documents: the 主治医意見書 sent electronically by medical institutions, with PDF
 //! attachments encrypted in object storage.
 //!
-//! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
+//! Shape (docs/architecture.md#service-crate): `api` decodes and validates requests and maps results, `domain`
 //! holds the rules as plain functions, `store` is the only place with SQL, `blob` encrypts and
 //! stores files, `audit` writes the read trail in the background.
 //!

@@ -1,7 +1,7 @@
 //! kaigo-subsidies: the card-reader, connection-support and opinion-sending subsidies and their
 //! applications.
 //!
-//! Shape (ARCHITECTURE.md): `api` decodes and validates requests and maps results, `domain`
+//! Shape (docs/architecture.md#service-crate): `api` decodes and validates requests and maps results, `domain`
 //! holds the rules as plain functions, `store` is the only place with SQL. Programmes are data
 //! (`programmes/*.toml`, plus `subsidies.programme_dir`), loaded and checked at start.
 

@@ -28,7 +28,8 @@ fn with_check_digit(payload: &str) -> Result<String, StartError> {
 /// Writes the demo applications that are not there yet.
 pub async fn seed(db: &DatabaseConnection, catalogue: &Catalogue) -> Result<(), StartError> {
     let Some(programme) = catalogue.get(PROGRAMME) else { return Ok(()) };
-    // 岐阜市 (21) office providing day and residential services; 北海道 hospital (REFERENCE.md §7).
+    // 岐阜市 (21) office providing day and residential services; 北海道 hospital
+    // (docs/domain/identifiers.md#test-values).
     let office = CareOfficeNumber::parse(&with_check_digit("217000001")?)?;
     let institution = MedicalInstitutionCode::parse("0110113719")?;
     let demos = [

@@ -60,7 +60,7 @@ impl Api {
 /// PERMISSION_DENIED for a read rule.
 pub(crate) fn denied(d: Denied) -> ApiError {
     let message = match d {
-        Denied::NotAParty => "the caller is not a party to this opinion (REFERENCE §6)",
+        Denied::NotAParty => "the caller is not a party to this opinion (docs/domain/access.md#in-kaigo)",
         Denied::ConsentRequired => "the registered care office needs the person's consent reference",
     };
     ApiError::permission_denied(d.reason(), message)

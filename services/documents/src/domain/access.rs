@@ -1,4 +1,4 @@
-//! Who may see an opinion and its request (REFERENCE.md §6): the insurer that asked, the
+//! Who may see an opinion and its request (docs/domain/access.md#who-sees-what): the insurer that asked, the
 //! institution asked (which also sees the past opinions it wrote), and the person's registered
 //! care office while it presents the person's consent. Nobody else: not other institutions,
 //! not service providers, not operators (support works with ids, never with the content).

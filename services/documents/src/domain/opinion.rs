@@ -1,5 +1,5 @@
-//! The 主治医意見書 content rules (REFERENCE.md §4, OPINION-AND-CERTIFICATES.md A1–A8), as one
-//! pure function over the submitted content. Every problem becomes one field violation naming
+//! The 主治医意見書 content rules (docs/domain/opinion.md, #form and #revision-2026), as one pure
+//! function over the submitted content. Every problem becomes one field violation naming
 //! the field (`disease.diagnoses[1].onset_date`) and the rule; values are never echoed.
 
 use chrono::NaiveDate;

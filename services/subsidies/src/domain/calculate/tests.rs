@@ -449,8 +449,8 @@ fn bad_claims_are_refused_field_by_field() {
     assert!(calculate(&programme, &medical_costs(InstitutionType::Hospital, 19, 1_000)).is_err());
 }
 
-/// The FY2025 file says what the seed's tables say (000_77a2b41b73e914cb.txt pages 5–8,
-/// 別添1 and the 国保中央会 leaflet), value by value.
+/// The FY2025 file says what the published tables say (the Gifu-city briefing's reproduction of
+/// 別添1 and the 国保中央会 leaflet; docs/domain/subsidies.md#fy2025), value by value.
 #[test]
 fn the_fy2025_file_reproduces_the_seed_tables() {
     let p = fy2025();
