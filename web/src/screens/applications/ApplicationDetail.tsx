@@ -17,6 +17,9 @@ import { careLevelLabel, formatDate, formatTimestamp } from "../../app/labels";
 import { Link } from "../../app/router";
 import { DeadlineBadge } from "./DeadlineBadge";
 import { enumText, messages } from "./messages";
+import { PersonName } from "./PersonName";
+import { personKey, usePeople } from "./people";
+import { stepDetail } from "./steps";
 
 const TERMINAL = new Set([ApplicationStatus.NOTIFIED, ApplicationStatus.WITHDRAWN, ApplicationStatus.CANCELLED]);
 
@@ -28,7 +31,7 @@ function mergeSteps(prev: ApplicationStep[], more: ApplicationStep[]): Applicati
   return [...bySeq.values()].sort((a, b) => Number(a.sequence - b.sequence));
 }
 
-export function ApplicationDetail({ applicationId }: { applicationId: string }) {
+export function ApplicationDetail({ applicationId, role }: { applicationId: string; role: string }) {
   const m = useMessages(messages);
   const { lang } = useLang();
   const client = useClient(CertificationService);
@@ -75,6 +78,15 @@ export function ApplicationDetail({ applicationId }: { applicationId: string }) 
               if (step.sequence > lastSeq) lastSeq = step.sequence;
               setSteps((prev) => mergeSteps(prev, [step]));
               setAnnounce(fmt(m.newStep, { step: enumText(m, "step", step.kind) }));
+              // The step's particulars (dates, levels, reasons) live in the application's branches.
+              client
+                .getApplication({ applicationId }, { signal: abort.signal })
+                .then((a) => {
+                  if (a.application) setApp(a.application);
+                })
+                .catch(() => {
+                  /* the timeline still shows the step; its particulars follow with the next one */
+                });
             }
             if (msg.progress) {
               const p = msg.progress;
@@ -107,12 +119,13 @@ export function ApplicationDetail({ applicationId }: { applicationId: string }) 
   }, [client, applicationId]);
 
   const title = m.detailTitle;
+  const people = usePeople(app ? [app] : [], role);
   return (
     <>
       <p>
         <Link to="/applications">← {m.back}</Link>
       </p>
-      <PageHeading title={title}>{title}</PageHeading>
+      <PageHeading title={`${title} — ${m.title}`}>{title}</PageHeading>
       <ProblemAlert problem={problem} />
       {!app && !problem ? <Loading /> : null}
       {app && progress ? (
@@ -132,7 +145,11 @@ export function ApplicationDetail({ applicationId }: { applicationId: string }) 
               <dd>
                 {formatDate(progress.applicationDate, lang)} ({enumText(m, "type", progress.type)})
               </dd>
-              <dt>{m.colInsured}</dt>
+              <dt>{m.colPerson}</dt>
+              <dd data-testid="person">
+                <PersonName m={m} person={people.get(personKey(progress))} />
+              </dd>
+              <dt>{m.colNumbers}</dt>
               <dd>
                 {progress.insurerNumber} / {progress.insuredNumber}
               </dd>
@@ -185,16 +202,19 @@ export function ApplicationDetail({ applicationId }: { applicationId: string }) 
               {announce}
             </p>
             <ol className="timeline" data-testid="timeline">
-              {steps.map((s) => (
-                <li key={String(s.sequence)} data-step-kind={s.kind}>
-                  <strong>{enumText(m, "step", s.kind)}</strong>
-                  <div className="when">
-                    {formatTimestamp(s.occurTime, lang)}
-                    {s.actor ? ` — ${fmt(m.by, { who: enumText(m, "role", s.actor.role) })}` : ""}
-                  </div>
-                  {s.summary ? <div lang="en">{s.summary}</div> : null}
-                </li>
-              ))}
+              {steps.map((s) => {
+                const detail = stepDetail(m, lang, s, steps, app);
+                return (
+                  <li key={String(s.sequence)} data-step-kind={s.kind}>
+                    <strong>{enumText(m, "step", s.kind)}</strong>
+                    <div className="when">
+                      {formatTimestamp(s.occurTime, lang)}
+                      {s.actor ? ` — ${fmt(m.by, { who: enumText(m, "role", s.actor.role) })}` : ""}
+                    </div>
+                    {detail ? <div data-testid="step-detail">{detail}</div> : null}
+                  </li>
+                );
+              })}
             </ol>
           </section>
         </>

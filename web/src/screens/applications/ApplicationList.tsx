@@ -9,8 +9,10 @@ import { Link } from "../../app/router";
 import { usePagedList } from "../../app/usePagedList";
 import { DeadlineBadge } from "./DeadlineBadge";
 import { enumText, messages } from "./messages";
+import { PersonName } from "./PersonName";
+import { personKey, usePeople } from "./people";
 
-export function ApplicationList() {
+export function ApplicationList({ role }: { role: string }) {
   const m = useMessages(messages);
   const { lang } = useLang();
   const client = useClient(CertificationService);
@@ -27,6 +29,8 @@ export function ApplicationList() {
     },
     [client, urgentOnly],
   );
+
+  const people = usePeople(apps.items ?? [], role);
 
   return (
     <>
@@ -47,6 +51,7 @@ export function ApplicationList() {
           <DataTable
             testId="applications"
             columns={[
+              m.colPerson,
               m.colDeadline,
               m.colDate,
               m.colInsurer,
@@ -60,6 +65,9 @@ export function ApplicationList() {
           >
             {items.map((a) => (
               <tr key={a.applicationId} data-application-id={a.applicationId}>
+                <th scope="row" data-testid="person">
+                  <PersonName m={m} person={people.get(personKey(a))} />
+                </th>
                 <td>
                   <DeadlineBadge m={m} status={a.deadlineStatus} />
                   <br />

@@ -3,8 +3,8 @@ import type { ScreenProps } from "../types";
 import { ApplicationDetail } from "./ApplicationDetail";
 import { ApplicationList } from "./ApplicationList";
 
-export default function ApplicationsScreen({ subpath }: ScreenProps) {
+export default function ApplicationsScreen({ subpath, session }: ScreenProps) {
   const id = subpath.replace(/^\//, "");
-  if (id) return <ApplicationDetail key={id} applicationId={decodeURIComponent(id)} />;
-  return <ApplicationList />;
+  if (id) return <ApplicationDetail key={id} applicationId={decodeURIComponent(id)} role={session.claims.role} />;
+  return <ApplicationList role={session.claims.role} />;
 }

@@ -194,7 +194,7 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
   if (loadProblem)
     return (
       <>
-        <PageHeading title={m.formTitle}>{m.formTitle}</PageHeading>
+        <PageHeading title={`${m.formTitle} — ${m.title}`}>{m.formTitle}</PageHeading>
         <ProblemAlert problem={loadProblem} />
         <p>
           <Link to="/opinions">{m.back}</Link>
@@ -212,7 +212,7 @@ export function OpinionForm({ requestId: opinionRequestId }: { requestId: string
 
   return (
     <>
-      <PageHeading title={m.formTitle}>{m.formTitle}</PageHeading>
+      <PageHeading title={`${m.formTitle} — ${m.title}`}>{m.formTitle}</PageHeading>
       <p>
         <Link to="/opinions">{m.back}</Link>
       </p>

@@ -44,7 +44,7 @@ export function OpinionView({ opinionId }: { opinionId: string }) {
   const heading = o ? `${m.viewTitle}（${fmt(m.revision, { n: o.revision })}）` : m.viewTitle;
   return (
     <>
-      <PageHeading title={m.viewTitle}>{heading}</PageHeading>
+      <PageHeading title={`${m.viewTitle} — ${m.title}`}>{heading}</PageHeading>
       <p>
         <Link to="/opinions">{m.back}</Link>
       </p>
