@@ -1,7 +1,7 @@
 // Shared building blocks: page heading (takes focus after navigation), labelled
 // fields with their API errors linked by aria-describedby, and the error summary.
 import { Code } from "@connectrpc/connect";
-import { useEffect, useRef, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { fmt, useLang, useMessages, type Lang } from "./i18n";
 import { shellMessages } from "./messages";
 import { inputId, problemsFor, unclaimed, type ApiProblem } from "./errors";
@@ -179,9 +179,7 @@ export function ProblemAlert({
               const c = claimed.find((x) => f === x || f.startsWith(x + ".") || f.startsWith(x + "[")) ?? f;
               return (
                 <li key={f}>
-                  <a href={`#${inputId(scope, c)}`} data-field={f}>
-                    {nameOf(c) ?? nameOf(f) ?? <code>{f}</code>}
-                  </a>
+                  <FieldLink id={inputId(scope, c)} field={f} known={nameOf(c) ?? nameOf(f)} />
                 </li>
               );
             })}
@@ -198,6 +196,28 @@ export function ProblemAlert({
         </ul>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * A link to the input of a field, named by what the reader sees: the screen's label of that
+ * input (read from the page once it is there), else the shared name, else the API path as code.
+ */
+function FieldLink({ id, field, known }: { id: string; field: string; known: string | undefined }) {
+  const { lang } = useLang();
+  const [label, setLabel] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    const el = document.getElementById(id);
+    const text =
+      document.querySelector(`label[for="${CSS.escape(id)}"]`)?.textContent ??
+      (el instanceof HTMLFieldSetElement ? el.querySelector("legend")?.textContent : undefined) ??
+      undefined;
+    setLabel(text ? text.replace(/\s*\*\s*$/, "").trim() : undefined);
+  }, [id, lang]);
+  return (
+    <a href={`#${id}`} data-field={field}>
+      {label || known || <code>{field}</code>}
+    </a>
   );
 }
 

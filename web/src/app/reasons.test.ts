@@ -93,6 +93,9 @@ describe("the message catalogue", () => {
     );
     expect(violationText("must be exactly 10 characters, got 9", "ja")).toBe("10桁で入力してください。");
     expect(violationText("required", "ja")).toBe("入力してください。");
+    expect(violationText("must not exceed the calculated eligible amount (120000 yen)", "ja")).toBe(
+      "助成対象額（120,000円）を超える金額は承認できません。",
+    );
     expect(violationText("something nobody foresaw", "ja")).toBe("入力内容を確認してください。");
     expect(violationText("something nobody foresaw", "en")).toBe("something nobody foresaw");
   });

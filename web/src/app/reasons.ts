@@ -401,10 +401,17 @@ export function violationText(description: string, lang: Lang): string {
   if ((m = /must be at least (\d+)/i.exec(d)))
     return ja ? `${m[1]}以上を入力してください。` : `Must be at least ${m[1]}.`;
   if (/must not be negative/i.test(d)) return ja ? "0以上を入力してください。" : "May not be negative.";
-  if (/must not exceed the (calculated )?eligible amount/i.test(d))
-    return ja ? "助成対象額を超える金額は承認できません。" : "May not exceed the eligible amount.";
-  if (/must not exceed the approved amount/i.test(d))
-    return ja ? "承認額を超える金額は入力できません。" : "May not exceed the approved amount.";
+  if ((m = /must not exceed the (?:calculated )?(eligible|approved) amount(?: \((\d+) yen\))?/i.exec(d))) {
+    const yen = m[2] ? Number(m[2]).toLocaleString("ja-JP") : "";
+    if (m[1].toLowerCase() === "eligible") {
+      return ja
+        ? `助成対象額${yen ? `（${yen}円）` : ""}を超える金額は承認できません。`
+        : `May not exceed the eligible amount${yen ? ` (¥${yen})` : ""}.`;
+    }
+    return ja
+      ? `承認額${yen ? `（${yen}円）` : ""}を超える金額は入力できません。`
+      : `May not exceed the approved amount${yen ? ` (¥${yen})` : ""}.`;
+  }
   if (/digits and hyphens|phone/i.test(d))
     return ja ? "数字とハイフンで入力してください。" : "Digits and hyphens only.";
   if (/listed twice/i.test(d)) return ja ? "同じものが重複しています。" : "Listed twice.";
