@@ -1,4 +1,4 @@
-// The standard file-name grammar of ケアプランデータ連携 (CAREPLAN-CSV.md §3.2), enough to
+// The standard file-name grammar of ケアプランデータ連携 (docs/domain/careplan-csv.md#file-names), enough to
 // address a send unit from the files the user picked. The server checks every name again
 // (and reports each disagreement per file); this only pre-fills the addressing.
 import { SendUnitKind } from "../../gen/kaigo/careplan/v1/bundle_pb";
