@@ -1,5 +1,6 @@
 //! Table-driven tests of the calculation under the FY2025 programme, the check that the FY2025
-//! file reproduces the seed's tables, and a property test of the limits.
+//! file reproduces the published tables (docs/domain/subsidies.md#fy2025), and a property test
+//! of the limits.
 
 use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode, check_digit};
 use proptest::prelude::*;
