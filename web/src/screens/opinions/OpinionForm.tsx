@@ -1,4 +1,4 @@
-// The 主治医意見書 form for one request (REFERENCE.md §4 → the Opinion message): 基本事項,
+// The 主治医意見書 form for one request (docs/domain/opinion.md#form → the Opinion message): 基本事項,
 // 1 傷病, 2 特別な医療, 3 心身の状態, 4 生活機能とサービス, 5 特記事項, and PDF attachments
 // (令和3年 form) uploaded with a progress bar. SubmitOpinion's field violations are shown
 // beside their inputs. When the request already has an opinion, the form starts from it and
