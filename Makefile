@@ -3,18 +3,23 @@
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: dev test lint fmt-check clippy buf-lint chart-check unit services tools bench web web-test
+.PHONY: dev test lint fmt-check clippy buf-lint docs-check chart-check unit services tools bench web web-test
 
 ## dev: build the web screens, then run the gateway and every service in one process on
 ## 127.0.0.1:50051 (screens at http://127.0.0.1:50051/)
 dev: web
 	$(CARGO) run --release -p kaigo -- dev
 
-## test: everything CI checks: format, lints, API lint, chart, all tests on real PostgreSQL and
-## Redis, and the web screens in a real browser against kaigo dev
+## test: everything CI checks: format, lints, API lint, docs citations, chart, all tests on real
+## PostgreSQL and Redis, and the web screens in a real browser against kaigo dev
 test: lint chart-check unit web-test
 
-lint: fmt-check clippy buf-lint
+lint: docs-check fmt-check clippy buf-lint
+
+## docs-check: no tracked file cites a document outside the repository, and every citation of a
+## docs/ page and anchor resolves (about a second)
+docs-check:
+	python3 scripts/docs-check/check.py
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
