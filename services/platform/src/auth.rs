@@ -107,6 +107,34 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The organisation the caller acts for, by role: an insurer's 保険者番号, an office's or
+    /// provider's 事業所番号, a medical institution's 医療機関コード (or, for an institution
+    /// that also runs care services, its 事業所番号). `None` for operators and insured persons,
+    /// who act for no organisation. The one rule every service uses for ownership, idempotency
+    /// keys and the audit trail.
+    pub fn organization(&self) -> Option<&str> {
+        match self.role {
+            Role::Insurer => self.insurer.as_ref().map(InsurerNumber::as_str),
+            Role::CareOffice | Role::ServiceProvider => self.office.as_ref().map(CareOfficeNumber::as_str),
+            Role::MedicalInstitution => self
+                .institution
+                .as_ref()
+                .map(MedicalInstitutionCode::as_str)
+                .or_else(|| self.office.as_ref().map(CareOfficeNumber::as_str)),
+            Role::InsuredPerson | Role::Operator => None,
+        }
+    }
+
+    /// Who is calling, as one stable string for keys: the organisation when the caller acts
+    /// for one, else `<role>:<subject>` (an operator's or a person's account). Never personal
+    /// data: subjects are opaque account ids.
+    pub fn party(&self) -> String {
+        match self.organization() {
+            Some(org) => org.to_owned(),
+            None => format!("{}:{}", self.role.as_str(), self.subject),
+        }
+    }
+
     /// True when the token carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)

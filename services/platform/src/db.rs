@@ -5,6 +5,8 @@
 //! service gets its own SQLite file under the data directory. Either way no service can read
 //! another's tables.
 
+pub mod schema;
+
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};

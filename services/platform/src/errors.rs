@@ -187,6 +187,51 @@ impl From<ApiError> for Status {
     }
 }
 
+/// The one mapping of a database failure for every service:
+/// - the database cannot be reached (no connection from the pool in time, a connection that
+///   broke, an I/O error mid-query) → UNAVAILABLE with RetryInfo: the same call is worth
+///   repeating, and a retry with the same `request_id` never doubles anything;
+/// - anything else (a constraint the service did not expect, a bug) → INTERNAL, cause logged.
+///
+/// Constraints a service expects (a duplicate key after a concurrent retry, say) are checked
+/// by the service before it gets here and answered with the caller's error.
+pub fn db(err: sea_orm::DbErr) -> ApiError {
+    if is_connection_failure(&err) { ApiError::unavailable(err) } else { ApiError::internal(err) }
+}
+
+/// True when `err` says the database could not be reached or the connection was lost, rather
+/// than that the statement failed.
+pub fn is_connection_failure(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(sqlx) => {
+            matches!(
+                sqlx.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+                    | sea_orm::sqlx::Error::Tls(_)
+                    | sea_orm::sqlx::Error::Protocol(_)
+            ) || sqlx_is_admin_shutdown(sqlx.as_ref())
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL's own codes for a server going away (class 08 connection exception, 57P01–57P03
+/// admin/crash shutdown, cannot connect now).
+fn sqlx_is_admin_shutdown(err: &sea_orm::sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"))
+}
+
 /// Formats an error and its `source()` chain on one line.
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
@@ -294,6 +339,22 @@ mod tests {
         ));
         let retry = status.get_error_details().retry_info().unwrap().retry_delay.unwrap();
         assert_eq!(retry, std::time::Duration::from_millis(250));
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable_and_the_rest_internal() {
+        use sea_orm::{DbErr, RuntimeErr};
+        let io = sea_orm::sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof"));
+        let lost = db(DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(io))));
+        assert_eq!(lost.code(), Code::Unavailable);
+        let timeout = db(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        assert_eq!(timeout.code(), Code::Unavailable);
+        let pool = sea_orm::sqlx::Error::PoolTimedOut;
+        assert_eq!(db(DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(pool)))).code(), Code::Unavailable);
+        let bug = db(DbErr::Custom("column does not exist".to_owned()));
+        assert_eq!(bug.code(), Code::Internal);
+        let row = db(DbErr::RecordNotFound("x".to_owned()));
+        assert_eq!(row.code(), Code::Internal);
     }
 
     #[test]

@@ -9,14 +9,18 @@
 //! - [`ids`]: the validated identifiers of the long-term-care system.
 //! - [`auth`]: the verified [`auth::Caller`] and how it travels from the gateway.
 //! - [`db`], [`redis`]: connections; [`events`]: the outbox, relay and idempotent consumers.
-//! - [`time`]: JST calendar dates.
+//! - [`idempotency`]: one table and one rule for retried writes; [`audit`]: the read audit
+//!   trail and its batched writer.
+//! - [`time`]: JST calendar dates and the injected [`time::Clock`].
 //! - `testkit` (feature): a database and Redis prefix per test binary.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod errors;
 pub mod events;
+pub mod idempotency;
 pub mod ids;
 pub mod redis;
 pub mod server;

@@ -422,3 +422,137 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The organisation numbers [`caller`] acts for: the demo organisations of `kaigo dev`.
+pub mod orgs {
+    /// 保険者 水上村.
+    pub const INSURER: &str = "435073";
+    /// A care-management office (居宅介護支援).
+    pub const CARE_OFFICE: &str = "4371000128";
+    /// A service provider.
+    pub const PROVIDER: &str = "4371000201";
+    /// A medical institution.
+    pub const INSTITUTION: &str = "1311234569";
+}
+
+/// A caller of `role` acting for its demo organisation ([`orgs`]); operators and insured
+/// persons act for none.
+pub fn caller(role: crate::auth::Role) -> crate::auth::Caller {
+    use crate::auth::Role;
+    let org = match role {
+        Role::Insurer => orgs::INSURER,
+        Role::CareOffice => orgs::CARE_OFFICE,
+        Role::ServiceProvider => orgs::PROVIDER,
+        Role::MedicalInstitution => orgs::INSTITUTION,
+        Role::InsuredPerson | Role::Operator => "",
+    };
+    caller_for(role, org)
+}
+
+/// A caller of `role` acting for the organisation numbered `org` (a 保険者番号, 事業所番号 or
+/// 医療機関コード, as the role needs); panics on a malformed number.
+pub fn caller_for(role: crate::auth::Role, org: &str) -> crate::auth::Caller {
+    use crate::auth::Role;
+    use crate::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
+    let mut caller = crate::auth::Caller {
+        subject: format!("test-{}-{org}", role.as_str()),
+        role,
+        insurer: None,
+        office: None,
+        institution: None,
+        scopes: vec![],
+        consents: vec![],
+    };
+    match role {
+        Role::Insurer => caller.insurer = Some(InsurerNumber::parse(org).expect("insurer number")),
+        Role::CareOffice | Role::ServiceProvider => {
+            caller.office = Some(CareOfficeNumber::parse(org).expect("office number"));
+        }
+        Role::MedicalInstitution => {
+            caller.institution = Some(MedicalInstitutionCode::parse(org).expect("institution code"));
+        }
+        Role::InsuredPerson | Role::Operator => {}
+    }
+    caller
+}
+
+/// A service's context as `kaigo serve` builds it, on `db`, with the in-process bus and no
+/// Redis; the control stops its background tasks.
+pub fn context(
+    name: &'static str,
+    db: sea_orm::DatabaseConnection,
+) -> (crate::service::ServiceContext, crate::service::BackgroundControl) {
+    let (control, background) = crate::service::Background::new();
+    let ctx = crate::service::ServiceContext {
+        name,
+        server: crate::config::ServerConfig { reflection: false, ..crate::config::ServerConfig::default() },
+        db,
+        redis: None,
+        bus: crate::events::Bus::Local(crate::events::LocalBus::new()),
+        background,
+    };
+    (ctx, control)
+}
+
+/// One service served on a loopback port behind the caller layer, as behind the gateway:
+/// what every service's integration tests start.
+pub struct ServiceHarness {
+    /// The keys callers are signed with.
+    pub keys: crate::auth::CallerKeys,
+    /// The service's own connection, for checks the API does not expose (the audit trail).
+    pub db: sea_orm::DatabaseConnection,
+    /// The server.
+    pub server: TestServer,
+    background: Option<crate::service::BackgroundControl>,
+    _database: Option<TestDatabase>,
+}
+
+impl ServiceHarness {
+    /// Serves `service` (started on `ctx`); `control` stops `ctx`'s background tasks and
+    /// `database` (if any) is dropped with the harness.
+    pub async fn serve<S>(
+        ctx: &crate::service::ServiceContext,
+        control: crate::service::BackgroundControl,
+        database: Option<TestDatabase>,
+        service: S,
+    ) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        use tower::Layer;
+        let keys = crate::auth::CallerKeys::generate();
+        let services = crate::server::GrpcServices::new(&ctx.server).expect("services").with_service(service);
+        let health = services.health();
+        let routes = crate::auth::CallerLayer::new(keys.clone()).layer(services.into_routes());
+        let server = TestServer::start(routes, health, &ctx.server).await;
+        Self { keys, db: ctx.db.clone(), server, background: Some(control), _database: database }
+    }
+
+    /// A channel that signs every call as `caller` (unsigned with `None`).
+    pub async fn channel(&self, caller: Option<crate::auth::Caller>) -> SignedChannel {
+        SignedChannel::new(self.server.channel().await, self.keys.clone(), caller)
+    }
+
+    /// Stops the server (drained), then the background tasks (audit flushed).
+    pub async fn shutdown(mut self) {
+        self.server.stop().await;
+        if let Some(control) = self.background.take() {
+            control.stop(Duration::from_secs(10)).await;
+        }
+    }
+}
+
+/// The ErrorInfo reason of a status ("" when it has none).
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status.get_error_details().error_info().map(|info| info.reason.clone()).unwrap_or_default()
+}

@@ -5,3 +5,4 @@
 
 mod cluster;
 mod events;
+mod write_kit;

@@ -1,0 +1,66 @@
+//! The background task that writes queued read records in batches.
+
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+
+use super::{Row, sql};
+use crate::service::Stopping;
+
+/// Tries at shutdown before a batch that cannot be written is given up (and logged with its
+/// size): the process is going away, and the database has refused for ~10 s by then.
+const SHUTDOWN_TRIES: u32 = 8;
+
+/// Writes batches until shutdown, then drains the buffer.
+pub(super) async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Row>, batch_size: usize, stopping: Stopping) {
+    let mut batch = Vec::with_capacity(batch_size);
+    let stop = stopping.clone().wait();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            biased;
+            received = rx.recv_many(&mut batch, batch_size) => {
+                if received == 0 {
+                    break;
+                }
+                write(&db, &mut batch, None).await;
+            }
+            () = &mut stop => break,
+        }
+    }
+    // Every handler has finished by now (the server drains before background tasks stop).
+    rx.close();
+    while rx.recv_many(&mut batch, batch_size).await > 0 {
+        write(&db, &mut batch, Some(SHUTDOWN_TRIES)).await;
+    }
+}
+
+/// Writes `batch`, retrying with back-off until it lands (or `tries` run out at shutdown).
+/// While it retries the buffer fills and audited calls wait: records are never dropped while
+/// the service serves.
+async fn write(db: &DatabaseConnection, batch: &mut Vec<Row>, tries: Option<u32>) {
+    let mut delay = Duration::from_millis(50);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match sql::write(db, batch).await {
+            Ok(()) => {
+                batch.clear();
+                return;
+            }
+            Err(err) => {
+                if attempt == 1 || attempt.is_power_of_two() {
+                    tracing::error!(error = %err, attempt, records = batch.len(), "audit write failed; retrying");
+                }
+                if tries.is_some_and(|tries| attempt >= tries) {
+                    tracing::error!(records = batch.len(), "audit records could not be written at shutdown");
+                    batch.clear();
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
