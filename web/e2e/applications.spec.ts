@@ -1,7 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { CertificationService } from "../src/gen/kaigo/certification/v1/certification_service_pb";
 import { SurveyState } from "../src/gen/kaigo/certification/v1/application_pb";
-import { apiAs, screenshot, signIn, todayJst } from "./support";
+import { EligibilityService } from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { apiAs, englishRuns, screenshot, signIn, todayJst } from "./support";
 
 test("a care office watches its application advance while the insurer records a step", async ({ page }) => {
   const office = await apiAs(CertificationService, "care_office");
@@ -15,6 +16,12 @@ test("a care office watches its application advance while the insurer records a 
   await page.getByRole("link", { name: "申請状況" }).click();
   const row = page.locator(`tr[data-application-id="${id}"]`);
   await expect(row).toBeVisible();
+  // The person by name and フリガナ, as the insurer's register gives them to this office.
+  const eligibility = await apiAs(EligibilityService, "care_office");
+  const { result } = await eligibility.checkEligibility({ insurerNumber: "435073", insuredNumber: "0000000001" });
+  expect(result?.person?.nameKanji, "the care office may see the demo person's name").toBeTruthy();
+  await expect(row.getByTestId("person")).toContainText(result!.person!.nameKanji);
+  await expect(row.getByTestId("person")).toContainText(result!.person!.nameKana);
   // Urgency order: overdue first, then at risk, then the rest.
   const rank: Record<string, number> = { overdue: 0, at_risk: 1 };
   const ranks = await page
@@ -30,6 +37,7 @@ test("a care office watches its application advance while the insurer records a 
   const timeline = page.getByTestId("timeline");
   await expect(timeline.locator("li").first()).toContainText("申請受付");
   await expect(page.locator('[data-live="live"]')).toBeVisible();
+  await expect(page.getByTestId("person")).toContainText(result!.person!.nameKanji);
   const before = await timeline.locator("li").count();
 
   // Another client (the insurer) completes the survey if it is not yet completed.
@@ -63,5 +71,8 @@ test("a care office watches its application advance while the insurer records a 
   });
   await expect(timeline.locator("li").last()).toContainText("延期通知");
   await expect(page.getByTestId("progress")).toContainText("処理見込日");
+  // The notice's particulars come from codes and dates, in Japanese: no summary sentence.
+  await expect(timeline.locator("li").last().getByTestId("step-detail")).toContainText("主治医意見書が未着");
+  expect(await englishRuns(page)).toEqual([]);
   await screenshot(page, "application-detail");
 });

@@ -182,7 +182,9 @@ test("a stale version reloads; an approval above the eligible amount shows the A
   await page.keyboard.press("Enter");
   await expect(amount).toHaveAttribute("aria-invalid", "true");
   const errorId = (await amount.getAttribute("aria-describedby"))!.split(" ").find((x) => x.endsWith("-error"))!;
-  await expect(page.locator(`[id="${errorId}"]`)).toContainText("must not exceed the calculated eligible amount");
+  await expect(page.locator(`[id="${errorId}"]`)).toHaveText(
+    `助成対象額（${eligible.toLocaleString("ja-JP")}円）を超える金額は承認できません。`,
+  );
   await expect(page.getByTestId("summary").getByTestId("status")).toHaveText("審査中");
   expect(
     await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),

@@ -56,7 +56,9 @@ export async function signIn(page: Page, identity: string): Promise<void> {
   await expect(page.getByTestId("signed-in-as")).toBeVisible();
 }
 
+/** Saves the screen as web/screenshots/<name>.png; every screen shot is read in Japanese, so none may show an English sentence. */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  expect(await englishRuns(page), `English sentences on the ${name} screen`).toEqual([]);
   const dir = join(webDir, "screenshots");
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
@@ -66,4 +68,39 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export function todayJst(): { year: number; month: number; day: number } {
   const d = new Date(Date.now() + 9 * 3600 * 1000);
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
+}
+
+/**
+ * Runs of English words in the page's visible text: two or more Latin words with lower-case
+ * letters in a row ("check digit", "application received"). Codes and product names are not
+ * sentences and are left out: text inside <code> or marked translate="no" (reason codes), and
+ * tokens without lower-case letters (PDF, CSV, FAX, MS932, UPPLAN_…CSV, numbers).
+ */
+export async function englishRuns(page: Page): Promise<string[]> {
+  const text = await page.evaluate(() => {
+    const parts: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || el.closest('code, [translate="no"], script, style, .sr-only')) continue;
+      if (!el.checkVisibility()) continue;
+      parts.push(n.textContent ?? "");
+    }
+    return parts.join(" ");
+  });
+  const runs: string[] = [];
+  let run: string[] = [];
+  const flush = () => {
+    if (run.length >= 2) runs.push(run.join(" "));
+    run = [];
+  };
+  // Words are adjacent when only spaces or punctuation lie between them in the text.
+  const tokens = text.split(/(\s+|[,.:;()]+)/);
+  for (const t of tokens) {
+    if (!t || /^\s+$/.test(t) || /^[,.:;()]+$/.test(t)) continue;
+    if (/^[A-Za-z][A-Za-z'’-]*$/.test(t) && /[a-z]/.test(t)) run.push(t);
+    else flush();
+  }
+  flush();
+  return runs;
 }

@@ -1,0 +1,122 @@
+// Every screen, as each role reaches it, read in Japanese: no English sentence on the page
+// (the API's developer messages and step summaries never reach it), page titles by screen,
+// and at 200 % zoom (640 px wide) nothing needs horizontal scrolling.
+import { expect, test, type Page } from "@playwright/test";
+import { englishRuns, signIn } from "./support";
+
+const APP = "介護情報基盤";
+
+/** The pages each role can open: [path, title of the screen]. Detail pages are reached by link. */
+const PAGES: Record<string, [string, string][]> = {
+  insurer: [
+    ["/eligibility", "資格確認"],
+    ["/applications", "申請状況"],
+  ],
+  care_office: [
+    ["/eligibility", "資格確認"],
+    ["/applications", "申請状況"],
+    ["/careplan", "ケアプラン"],
+    ["/careplan/sent", "ケアプラン"],
+    ["/careplan/send", "ケアプラン"],
+    ["/subsidies", "助成金"],
+  ],
+  service_provider: [
+    ["/careplan", "ケアプラン"],
+    ["/subsidies", "助成金"],
+  ],
+  medical_institution: [
+    ["/eligibility", "資格確認"],
+    ["/opinions", "主治医意見書"],
+    ["/subsidies", "助成金"],
+  ],
+  operator: [
+    ["/review", "助成金の審査"],
+    ["/review/report", "助成金の審査"],
+  ],
+};
+
+/** Opens a path (the session token survives a reload in the same tab) and waits for it to settle. */
+async function open(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator("main h1")).toBeVisible();
+  await expect(page.locator(".loading")).toHaveCount(0);
+}
+
+async function checkPage(page: Page, what: string, screenTitle: string) {
+  await expect(page, what).toHaveTitle(new RegExp(`${screenTitle} — ${APP}$`));
+  expect(await englishRuns(page), `English sentences on ${what}`).toEqual([]);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
+  expect(overflow, `horizontal scrolling on ${what} at 200 %`).toBeLessThanOrEqual(0);
+}
+
+for (const [identity, pages] of Object.entries(PAGES)) {
+  test(`${identity}: every page reads in Japanese and reflows at 200 %`, async ({ page }) => {
+    await page.setViewportSize({ width: 640, height: 900 }); // 1280 px at 200 %
+    await signIn(page, identity);
+    for (const [path, title] of pages) {
+      await open(page, path);
+      await checkPage(page, path, title);
+    }
+    if (identity === "care_office" || identity === "insurer") {
+      // The application detail, with its timeline: steps from codes, not the API's summaries.
+      await open(page, "/applications");
+      await page.locator("tr[data-application-id] a").first().click();
+      await expect(page.getByTestId("timeline").locator("li").first()).toBeVisible();
+      await expect(page.getByTestId("person").locator("[data-person]")).toBeVisible();
+      await checkPage(page, "/applications/<id>", "申請状況");
+    }
+    if (identity === "medical_institution") {
+      // The opinion form of the first request.
+      await open(page, "/opinions");
+      await page.getByTestId("opinion-requests").locator("a").first().click();
+      await expect(page.locator("form")).toBeVisible();
+      await checkPage(page, "/opinions/requests/<id>", "主治医意見書");
+      // The form stays usable at 200 %: its submit button can be reached and seen.
+      const submit = page.locator('form button[type="submit"]').last();
+      await submit.scrollIntoViewIfNeeded();
+      await expect(submit).toBeInViewport();
+    }
+    if (identity === "operator") {
+      await open(page, "/review");
+      const first = page.locator("tr[data-application-id] a, table a").first();
+      if (await first.count()) {
+        await first.click();
+        await expect(page.locator("main h1")).toBeVisible();
+        await expect(page.locator(".loading")).toHaveCount(0);
+        await checkPage(page, "/review/<id>", "助成金の審査");
+      }
+    }
+  });
+}
+
+test("an error is told in Japanese by its reason and field label, with no developer text", async ({ page }) => {
+  await signIn(page, "care_office");
+  await page.getByRole("link", { name: "資格確認" }).click();
+  // 435074: the check digit of 435073 mistyped.
+  await page.getByRole("textbox", { name: "保険者番号", exact: true }).fill("435074");
+  await page.getByLabel("被保険者番号").fill("0000000001");
+  await page.getByRole("button", { name: "確認する" }).click();
+  const field = page.getByRole("textbox", { name: "保険者番号", exact: true });
+  await expect(field).toHaveAttribute("aria-invalid", "true");
+  const errorId = (await field.getAttribute("aria-describedby"))!.split(" ").find((id) => id.endsWith("-error"))!;
+  await expect(page.locator(`[id="${errorId}"]`)).toHaveText("検査数字が一致しません。番号を確かめてください。");
+  const alert = page.getByTestId("problem");
+  await expect(alert).toContainText("入力に誤りがあります");
+  await expect(alert.getByRole("link", { name: "保険者番号" })).toBeVisible();
+  await expect(alert).not.toContainText("INVALID_ARGUMENT");
+  expect(await englishRuns(page)).toEqual([]);
+});
+
+test("the check for English sentences finds them on an English page", async ({ page }) => {
+  // The same check, on the same screen switched to English, must object: else it proves nothing.
+  await signIn(page, "care_office");
+  await page.goto("/applications");
+  await expect(page.locator("main h1")).toBeVisible();
+  expect(await englishRuns(page)).toEqual([]);
+  await page.getByRole("button", { name: "Switch to English" }).click();
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  expect((await englishRuns(page)).length).toBeGreaterThan(0);
+  await page.getByRole("button", { name: "日本語に切り替え" }).click();
+});
