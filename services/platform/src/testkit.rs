@@ -556,3 +556,54 @@ pub fn reason(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     status.get_error_details().error_info().map(|info| info.reason.clone()).unwrap_or_default()
 }
+
+/// What [`idempotency_contract`] needs of a service: one write RPC, callable as any caller
+/// with any request id, in two variants of its body.
+pub struct IdempotentWrite<W> {
+    /// The RPC's name (for messages).
+    pub rpc: &'static str,
+    /// A caller allowed to make the write.
+    pub allowed: crate::auth::Caller,
+    /// Another caller allowed to make the same kind of write (its own, on its own data).
+    pub other: crate::auth::Caller,
+    /// A caller who may not make the write on the allowed caller's resource.
+    pub refused: crate::auth::Caller,
+    /// Makes the write as `caller` with `request_id`; `variant` 0 and 1 are two different
+    /// bodies. Returns the encoded response.
+    pub write: W,
+}
+
+/// The one idempotency contract every service's writes keep, checked against a running
+/// service: an identical retry returns the first answer byte for byte; the same request id
+/// with another body is ALREADY_EXISTS `REQUEST_ID_REUSED`; another caller's identical request
+/// id is its own write, never a replay of someone else's answer; a caller who may not make
+/// the write is refused even with a request id already answered for someone else.
+pub async fn idempotency_contract<W, Fut>(case: IdempotentWrite<W>)
+where
+    W: Fn(crate::auth::Caller, String, u8) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, tonic::Status>>,
+{
+    let rpc = case.rpc;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let first = (case.write)(case.allowed.clone(), request_id.clone(), 0)
+        .await
+        .unwrap_or_else(|s| panic!("{rpc}: the first write failed: {s:?}"));
+    let retry = (case.write)(case.allowed.clone(), request_id.clone(), 0)
+        .await
+        .unwrap_or_else(|s| panic!("{rpc}: an identical retry failed: {s:?}"));
+    assert_eq!(first, retry, "{rpc}: an identical retry must return the first answer");
+
+    let reused = (case.write)(case.allowed.clone(), request_id.clone(), 1).await;
+    let status = reused.expect_err(&format!("{rpc}: a reused request_id with another body was accepted"));
+    assert_eq!(status.code(), tonic::Code::AlreadyExists, "{rpc}: {status:?}");
+    assert_eq!(reason(&status), "REQUEST_ID_REUSED", "{rpc}");
+
+    let refused = (case.write)(case.refused.clone(), request_id.clone(), 0).await;
+    let status = refused.expect_err(&format!("{rpc}: a caller without access got an answer"));
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{rpc}: {status:?}");
+
+    let theirs = (case.write)(case.other.clone(), request_id.clone(), 0)
+        .await
+        .unwrap_or_else(|s| panic!("{rpc}: another caller's write with the same request_id failed: {s:?}"));
+    assert_ne!(theirs, first, "{rpc}: another caller received the first caller's stored answer");
+}
