@@ -22,6 +22,7 @@ export default defineConfig({
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
       args: [
         "--headless",
+        "--lang=ja-JP",
         "--no-sandbox",
         "--disable-gpu",
         "--disable-quic",

@@ -2,7 +2,7 @@
 // (the API's developer messages and step summaries never reach it), page titles by screen,
 // and at 200 % zoom (640 px wide) nothing needs horizontal scrolling.
 import { expect, test, type Page } from "@playwright/test";
-import { englishRuns, signIn } from "./support";
+import { englishRuns, signIn, UNREADABLE_DATE, visibleText } from "./support";
 
 const APP = "介護情報基盤";
 
@@ -45,6 +45,7 @@ async function open(page: Page, path: string) {
 async function checkPage(page: Page, what: string, screenTitle: string) {
   await expect(page, what).toHaveTitle(new RegExp(`${screenTitle} — ${APP}$`));
   expect(await englishRuns(page), `English sentences on ${what}`).toEqual([]);
+  expect(await visibleText(page), `dates on ${what}`).not.toMatch(UNREADABLE_DATE);
   const overflow = await page.evaluate(
     () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
   );

@@ -59,6 +59,7 @@ export async function signIn(page: Page, identity: string): Promise<void> {
 /** Saves the screen as web/screenshots/<name>.png; every screen shot is read in Japanese, so none may show an English sentence. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   expect(await englishRuns(page), `English sentences on the ${name} screen`).toEqual([]);
+  expect(await visibleText(page), `dates on the ${name} screen`).not.toMatch(UNREADABLE_DATE);
   const dir = join(webDir, "screenshots");
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
@@ -77,17 +78,7 @@ export function todayJst(): { year: number; month: number; day: number } {
  * tokens without lower-case letters (PDF, CSV, FAX, MS932, UPPLAN_…CSV, numbers).
  */
 export async function englishRuns(page: Page): Promise<string[]> {
-  const text = await page.evaluate(() => {
-    const parts: string[] = [];
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      const el = n.parentElement;
-      if (!el || el.closest('code, [translate="no"], script, style, .sr-only')) continue;
-      if (!el.checkVisibility()) continue;
-      parts.push(n.textContent ?? "");
-    }
-    return parts.join(" ");
-  });
+  const text = await visibleText(page);
   const runs: string[] = [];
   let run: string[] = [];
   const flush = () => {
@@ -104,3 +95,21 @@ export async function englishRuns(page: Page): Promise<string[]> {
   flush();
   return runs;
 }
+
+/** The page's visible text, without codes (<code>, translate="no") and screen-reader-only text. */
+export async function visibleText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const parts: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || el.closest('code, [translate="no"], script, style, .sr-only')) continue;
+      if (!el.checkVisibility()) continue;
+      parts.push(n.textContent ?? "");
+    }
+    return parts.join(" ");
+  });
+}
+
+/** Dates written other than as people read them: ISO, slashes, zero-padded 月 or 日. */
+export const UNREADABLE_DATE = /\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{4}\/\d{1,2}\/\d{1,2}\b|年0\d月|月0\d日/;

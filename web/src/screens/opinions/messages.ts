@@ -12,7 +12,7 @@ export const messages = defineMessages({
     colApplicant: "申請者",
     colKind: "依頼区分",
     colDue: "提出期限",
-    noDue: "指定なし（保険者の依頼に期限の記載がありません）",
+    noDue: "指定なし（依頼に期限の記載がありません）",
     colBirth: "生年月日",
     colInsuredNumber: "被保険者番号",
     colStatus: "状態",
