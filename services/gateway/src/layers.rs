@@ -2,9 +2,9 @@
 //! header → `Caller`), then the caller's role's limits (rate, concurrency, message size,
 //! deadline), then [`Forward`](crate::forward::Forward).
 
+use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,8 +23,8 @@ use crate::config::GatewayConfig;
 use crate::forward::Deadline;
 use crate::observe::CallInfo;
 use crate::traffic::deadline;
+use crate::traffic::framing::{CheckedMessages, too_large};
 use crate::traffic::rate::RateLimiter;
-use crate::traffic::size::{LimitedMessages, too_large};
 
 /// A routed call as the layers see it.
 pub(crate) type Call = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
@@ -40,15 +40,18 @@ fn status_response(err: ApiError) -> http::Response<Body> {
     tonic::Status::from(err).into_http()
 }
 
+/// The token of the one `authorization: Bearer …` header. Two credentials are refused rather
+/// than one of them picked; the scheme name is case-insensitive (RFC 7235 §2.1).
 fn bearer(headers: &http::HeaderMap) -> Result<&str, TokenError> {
-    let value = headers.get(http::header::AUTHORIZATION).ok_or(TokenError::Missing)?;
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(TokenError::Missing)?;
+    if values.next().is_some() {
+        return Err(TokenError::Ambiguous);
+    }
     let value = value.to_str().map_err(|_| TokenError::Missing)?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(TokenError::Missing)
+    let (scheme, token) = value.split_once(' ').ok_or(TokenError::Missing)?;
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() { Ok(token) } else { Err(TokenError::Missing) }
 }
 
 /// The consent references of the `x-kaigo-consent` headers (comma-separated, repeatable).
@@ -166,6 +169,9 @@ pub(crate) struct Limits {
     rates: RateLimiter,
     /// In-flight calls per role; a full gate refuses at once (no queue).
     gates: Vec<(Role, Arc<Semaphore>)>,
+    /// Paths (`/pkg.Service/Method`) of the methods taking a stream of request messages;
+    /// every other method takes exactly one.
+    streaming_requests: HashSet<String>,
 }
 
 impl Limits {
@@ -174,7 +180,7 @@ impl Limits {
             .into_iter()
             .map(|role| (role, Arc::new(Semaphore::new(config.limits_for(role).max_concurrency))))
             .collect();
-        Self { config: config.clone(), rates: RateLimiter::new(), gates }
+        Self { config: config.clone(), rates: RateLimiter::new(), gates, streaming_requests: streaming_requests() }
     }
 
     fn gate(&self, role: Role) -> Option<Arc<Semaphore>> {
@@ -200,6 +206,24 @@ impl tower::Layer<Call> for LimitLayer {
 pub(crate) struct Limit {
     inner: Call,
     limits: Arc<Limits>,
+}
+
+/// The paths of the kaigo methods with a client-streaming request, from the compiled contracts.
+fn streaming_requests() -> HashSet<String> {
+    use prost::Message;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(kaigo_proto::FILE_DESCRIPTOR_SET) else {
+        // The set is compiled into the binary by kaigo-proto's build; a test covers its decoding.
+        return HashSet::new();
+    };
+    let mut paths = HashSet::new();
+    for file in &set.file {
+        for service in &file.service {
+            for method in service.method.iter().filter(|m| m.client_streaming()) {
+                paths.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+            }
+        }
+    }
+    paths
 }
 
 fn overloaded() -> http::Response<Body> {
@@ -252,15 +276,49 @@ impl tower::Service<http::Request<Body>> for Limit {
                 parts.headers.insert("grpc-timeout", value);
             }
             parts.extensions.insert(Deadline(Instant::now() + timeout));
-            let exceeded = Arc::new(AtomicU64::new(0));
-            let body = Body::new(LimitedMessages::new(body, role_limits.max_message_bytes, exceeded.clone()));
-            let response = tower::Service::call(&mut inner, http::Request::from_parts(parts, body)).await?;
-            let oversized = exceeded.load(Ordering::Acquire);
-            if oversized > 0 {
-                return Ok(too_large(oversized, role_limits.max_message_bytes as u64).into_http());
+            let refusal = Arc::new(OnceLock::new());
+            let unary = !limits.streaming_requests.contains(parts.uri.path());
+            let body = CheckedMessages::new(body, unary, role_limits.max_message_bytes, refusal.clone());
+            let response = tower::Service::call(&mut inner, http::Request::from_parts(parts, Body::new(body))).await?;
+            // A refused body aborts the upstream call; the caller hears why, not how it aborted.
+            if let Some(refusal) = refusal.get() {
+                return Ok(refusal.status().into_http());
             }
             // The permit is held until the response has been sent, streams included.
             Ok(response.map(|body| Body::new(crate::observe::Guarded::new(body, permit))))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contracts_name_the_client_streaming_methods() {
+        let paths = streaming_requests();
+        assert!(paths.contains("/kaigo.eligibility.v1.EligibilityService/ImportInsuredPersons"), "{paths:?}");
+        assert!(paths.contains("/kaigo.documents.v1.DocumentService/UploadAttachment"), "{paths:?}");
+        assert!(!paths.contains("/kaigo.eligibility.v1.EligibilityService/CheckEligibility"));
+        assert!(!paths.contains("/kaigo.certification.v1.CertificationService/WatchApplication"));
+    }
+
+    #[test]
+    fn one_bearer_token_whatever_the_case_of_its_scheme() {
+        let headers = |values: &[&str]| {
+            let mut map = http::HeaderMap::new();
+            for value in values {
+                map.append(http::header::AUTHORIZATION, value.parse().unwrap());
+            }
+            map
+        };
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(bearer(&headers(&[&format!("{scheme} abc.def")])).unwrap(), "abc.def");
+        }
+        assert!(matches!(bearer(&headers(&["Bearer a", "Bearer b"])), Err(TokenError::Ambiguous)));
+        for refused in ["Basic abc", "Bearer ", "Bearer", "abc", "Bearerabc"] {
+            assert!(matches!(bearer(&headers(&[refused])), Err(TokenError::Missing)), "{refused}");
+        }
+        assert!(matches!(bearer(&headers(&[])), Err(TokenError::Missing)));
     }
 }

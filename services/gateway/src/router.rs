@@ -22,6 +22,7 @@ use crate::forward::Forward;
 use crate::layers::{AuthLayer, Call, LimitLayer, Limits};
 use crate::observe::{CallInfo, Metrics, Observed, REQUEST_ID_HEADER, Record, request_id};
 use crate::traffic::breaker::Breaker;
+use crate::traffic::framing::detailed;
 use crate::traffic::retry::RetryBudget;
 use crate::upstream::Upstream;
 
@@ -144,8 +145,24 @@ async fn upstream_serving(remote: &crate::upstream::RemoteUpstream, service: &st
     matches!(response, Ok(r) if r.get_ref().status == 1)
 }
 
+/// The most header bytes one call may carry (names, values and HPACK's 32 bytes per field):
+/// tokens are a few KB. The HTTP/2 server decodes much larger header blocks (see
+/// `kaigo_platform::server`), so that an oversized call is answered here, alone, instead of
+/// the connection it shares being closed.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The size of `headers` as HTTP/2 counts it (RFC 7540 §6.5.2).
+fn header_bytes(headers: &http::HeaderMap) -> usize {
+    headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 32).sum()
+}
+
 impl Inner {
     async fn handle(self: Arc<Self>, request: http::Request<Body>) -> http::Response<Body> {
+        let size = header_bytes(request.headers());
+        if size > MAX_HEADER_BYTES {
+            let message = format!("request headers of {size} bytes exceed the limit of {MAX_HEADER_BYTES} bytes");
+            return detailed(tonic::Code::ResourceExhausted, "HEADERS_TOO_LARGE", &message).into_http();
+        }
         let path = request.uri().path();
         let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
         let Some(route) = self.routes.get(service) else {

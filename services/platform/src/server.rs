@@ -122,6 +122,9 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// The HTTP/2 header block a server decodes (SETTINGS_MAX_HEADER_LIST_SIZE).
+pub const MAX_HEADER_LIST_BYTES: u32 = 1024 * 1024;
+
 /// How a listener is served beyond [`ServerConfig`]: what only the gateway needs.
 #[derive(Default)]
 pub struct ServeOptions {
@@ -205,6 +208,11 @@ where
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .max_connection_age(Duration::from_secs(config.max_connection_age_secs))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // h2 closes the whole connection (GOAWAY) when a header block outgrows this limit by
+        // more than a few frames, failing every call sharing it. hyper's default (16 KiB) lets
+        // one 100 KB header do that; at 1 MiB such a call is decoded and answered alone (the
+        // gateway refuses headers over its own, smaller limit with RESOURCE_EXHAUSTED).
+        .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .serve_with_incoming_shutdown(service, incoming, async move {
             let _ = stop_rx.await;

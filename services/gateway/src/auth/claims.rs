@@ -44,6 +44,9 @@ pub enum TokenError {
     /// No `authorization: Bearer …` header.
     #[error("missing bearer token")]
     Missing,
+    /// More than one `authorization` header: which credential speaks is ambiguous.
+    #[error("more than one authorization header; send exactly one bearer token")]
+    Ambiguous,
     /// The signature, algorithm, issuer, audience or times do not verify.
     #[error("token rejected: {0}")]
     Invalid(String),
