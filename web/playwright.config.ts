@@ -22,7 +22,6 @@ export default defineConfig({
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
       args: [
         "--headless",
-        "--lang=ja-JP",
         "--no-sandbox",
         "--disable-gpu",
         "--disable-quic",
