@@ -170,6 +170,15 @@ impl Store {
     }
 }
 
+/// The stored persons of one insurer among comma-separated insured numbers (digits only, so
+/// the comma cannot occur inside one); PostgreSQL.
+pub(crate) const PERSONS_BY_NUMBERS: &str = "SELECT p.* FROM unnest(string_to_array($2, ',')) AS n(insured_number) \
+     JOIN persons p ON p.insurer_number = $1 AND p.insured_number = n.insured_number";
+
+/// The records in state `$2` of comma-separated person ids; PostgreSQL.
+pub(crate) const ACTIVE_RECORDS_OF: &str = "SELECT r.* FROM unnest(string_to_array($1, ',')::bigint[]) AS i(person_id) \
+     JOIN records r ON r.person_id = i.person_id AND r.state = $2";
+
 async fn load_existing(
     txn: &DatabaseTransaction,
     rows: &[ImportPerson],
@@ -182,20 +191,48 @@ async fn load_existing(
     // One insurer per import: select by insured numbers within it.
     let insurer = rows[0].key.insurer().to_owned();
     let numbers: Vec<String> = rows.iter().map(|r| r.key.insured().to_owned()).collect();
-    let people = person::Entity::find()
-        .filter(person::Column::InsurerNumber.eq(insurer))
-        .filter(person::Column::InsuredNumber.is_in(numbers))
-        .all(txn)
-        .await?;
+    let postgres = kaigo_platform::db::is_postgres(txn);
+    let people = if postgres {
+        // A join on the chunk's numbers, one index probe each, whatever the planner knows:
+        // `insured_number IN ($2 … $2001)` becomes, in the generic plan a reused prepared
+        // statement gets, a filter comparing every row of the insurer with every parameter
+        // (seconds per chunk on a freshly loaded, unanalysed table).
+        person::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                PERSONS_BY_NUMBERS,
+                [insurer.into(), numbers.join(",").into()],
+            ))
+            .all(txn)
+            .await?
+    } else {
+        person::Entity::find()
+            .filter(person::Column::InsurerNumber.eq(insurer))
+            .filter(person::Column::InsuredNumber.is_in(numbers))
+            .all(txn)
+            .await?
+    };
     if people.is_empty() {
         return Ok(out);
     }
     let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
-    let records = super::record::Entity::find()
-        .filter(super::record::Column::PersonId.is_in(ids))
-        .filter(super::record::Column::State.eq(ACTIVE))
-        .all(txn)
-        .await?;
+    let records = if postgres {
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        super::record::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                ACTIVE_RECORDS_OF,
+                [ids.join(",").into(), ACTIVE.into()],
+            ))
+            .all(txn)
+            .await?
+    } else {
+        super::record::Entity::find()
+            .filter(super::record::Column::PersonId.is_in(ids))
+            .filter(super::record::Column::State.eq(ACTIVE))
+            .all(txn)
+            .await?
+    };
     let mut by_person: HashMap<i64, Vec<Record>> = HashMap::new();
     for r in &records {
         by_person.entry(r.person_id).or_default().push(to_domain(r)?);
@@ -288,4 +325,117 @@ async fn insert_records(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Re-importing right after a bulk load: the lookups of a chunk must not depend on the
+    //! planner's statistics, which a freshly loaded table does not have yet.
+
+    use chrono::{NaiveDate, Utc};
+    use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
+    use kaigo_platform::testkit::TestDatabase;
+    use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+    use sea_orm_migration::MigratorTrait;
+
+    use super::{ChunkOutcome, ImportPerson};
+    use crate::domain::Detail;
+    use crate::key::PersonKey;
+    use crate::store::{Store, person};
+
+    const PERSONS: usize = 20_000;
+    const CHUNK: usize = 2_000;
+
+    fn person(insurer: &InsurerNumber, n: usize) -> ImportPerson {
+        let insured = InsuredNumber::parse(&format!("{n:010}")).unwrap();
+        let start = NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
+        ImportPerson {
+            key: PersonKey::new(insurer, &insured),
+            person: person::Model {
+                id: 0,
+                insurer_number: insurer.as_str().to_owned(),
+                insured_number: insured.as_str().to_owned(),
+                name_kanji: "試験 太郎".to_owned(),
+                name_kana: "シケン タロウ".to_owned(),
+                birth_date: NaiveDate::from_ymd_opt(1940, 1, 1),
+                sex: 1,
+                category: 1,
+                acquired_date: Some(start),
+                lost_date: None,
+                card_issued_date: None,
+                version: 0,
+                updated_at: Utc::now(),
+            },
+            periods: vec![(start, None, Detail::Copayment { tenths: 1 })],
+        }
+    }
+
+    /// Rows of `table` this connection read (by index or by scanning) and has not yet reported
+    /// to the cumulative statistics; constant within a transaction but for its own reads.
+    async fn rows_read(txn: &DatabaseTransaction, table: &str) -> i64 {
+        txn.query_one_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::bigint \
+             FROM pg_stat_xact_user_tables WHERE relname = $1",
+            [table.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reimport_after_a_bulk_load_finds_each_person_by_index_without_statistics() {
+        let database = TestDatabase::create().await;
+        let db = kaigo_platform::db::connect(&database.config(), "eligibility").await.unwrap();
+        crate::Migrator::up(&db, None).await.unwrap();
+        // Freshly loaded and never analysed: what an import meets right after the first load.
+        for table in ["persons", "records"] {
+            db.execute_unprepared(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")).await.unwrap();
+        }
+        let store = Store::new(db.clone());
+        let insurer = InsurerNumber::parse("435073").unwrap();
+        let people: Vec<ImportPerson> = (1..=PERSONS).map(|n| person(&insurer, n)).collect();
+        for chunk in people.chunks(CHUNK) {
+            let (outcome, _, _) = store.import_chunk(chunk, "435073").await.unwrap();
+            assert_eq!(outcome.created, chunk.len() as u64);
+        }
+        let analysed = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('persons', 'records') \
+                 AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(analysed, 0, "the tables must be without statistics for this test to mean anything");
+
+        // The lookups of one chunk in the middle of the table, planned as a prepared statement
+        // reused by the pool is after five runs: without the parameters' values.
+        let chunk = &people[PERSONS / 2..PERSONS / 2 + CHUNK];
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.unwrap();
+        // The counters include earlier transactions of this connection not yet reported.
+        let (persons_before, records_before) = (rows_read(&txn, "persons").await, rows_read(&txn, "records").await);
+        let existing = super::load_existing(&txn, chunk).await.unwrap();
+        assert_eq!(existing.len(), CHUNK);
+        assert!(existing.values().all(|(_, records)| records.len() == 1));
+        // One index probe per person: the rest of the insurer's persons are never read.
+        assert_eq!(rows_read(&txn, "persons").await - persons_before, CHUNK as i64);
+        assert_eq!(rows_read(&txn, "records").await - records_before, CHUNK as i64);
+        txn.rollback().await.unwrap();
+
+        // And the re-import itself: nothing changes.
+        for chunk in people.chunks(CHUNK) {
+            let (outcome, changed, created) = store.import_chunk(chunk, "435073").await.unwrap();
+            assert_eq!(outcome, ChunkOutcome { created: 0, changed: 0, unchanged: chunk.len() as u64 });
+            assert!(changed.is_empty() && created.is_empty());
+        }
+        db.close().await.unwrap();
+    }
 }
