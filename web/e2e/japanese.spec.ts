@@ -54,6 +54,11 @@ async function checkPage(page: Page, what: string, screenTitle: string) {
 
 for (const [identity, pages] of Object.entries(PAGES)) {
   test(`${identity}: every page reads in Japanese and reflows at 200 %`, async ({ page }) => {
+    // Nothing the pages load is missing (the favicon included).
+    const missing: string[] = [];
+    page.on("response", (r) => {
+      if (r.status() === 404) missing.push(new URL(r.url()).pathname);
+    });
     await page.setViewportSize({ width: 640, height: 900 }); // 1280 px at 200 %
     await signIn(page, identity);
     for (const [path, title] of pages) {
@@ -89,6 +94,8 @@ for (const [identity, pages] of Object.entries(PAGES)) {
         await checkPage(page, "/review/<id>", "助成金の審査");
       }
     }
+    expect(missing, "responses 404").toEqual([]);
+    expect(await page.locator('link[rel="icon"]').getAttribute("href")).toBe("/favicon.svg");
   });
 }
 

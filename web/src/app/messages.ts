@@ -19,8 +19,9 @@ export const shellMessages = defineMessages({
     signingIn: "サインインしています…",
     expired: "セッションの有効期限が切れました。もう一度サインインしてください。",
     signedOut: "サインアウトしました。",
-    loadError: "サインイン情報を取得できませんでした: {detail}",
-    callbackError: "サインインを完了できませんでした: {detail}",
+    // The detail is the browser's or the sign-in library's English text: English page only.
+    loadError: "サインイン情報を取得できませんでした。しばらくしてから、もう一度お試しください。",
+    callbackError: "サインインを完了できませんでした。もう一度サインインしてください。",
     home: "ホーム",
     homeLead: "メニューから業務を選んでください。",
     notFound: "ページが見つかりません",

@@ -5,8 +5,11 @@
 // a person whose details are withheld is shown by number, marked as such.
 import { useEffect, useState } from "react";
 import { Purpose } from "../../gen/kaigo/common/v1/access_pb";
-import { EligibilityService } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
-import { WithheldSection } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
+import {
+  EligibilityService,
+  WithheldSection,
+  type BatchCheckEligibilityEntry,
+} from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { useClient } from "../../app/api";
 
 export type Person =
@@ -26,6 +29,19 @@ export function personKey(p: PersonKey): string {
 }
 
 const MAX_BATCH = 1000;
+
+/** What one entry of a batch check says about the person's name. */
+export function personFrom(e: BatchCheckEligibilityEntry): Person {
+  if (e.outcome.case === "result") {
+    const r = e.outcome.value;
+    if (r.person && r.person.nameKanji) {
+      return { kind: "named", nameKanji: r.person.nameKanji, nameKana: r.person.nameKana };
+    }
+    return r.withheld.includes(WithheldSection.PERSONAL_DETAILS) ? { kind: "withheld" } : { kind: "unavailable" };
+  }
+  if (e.outcome.case === "error" && e.outcome.value.reason === "PERMISSION_DENIED") return { kind: "withheld" };
+  return { kind: "unavailable" };
+}
 
 /** Names of the persons of `keys`, by personKey; entries appear as their answers arrive. */
 export function usePeople(keys: readonly PersonKey[], role: string): Map<string, Person> {
@@ -55,22 +71,7 @@ export function usePeople(keys: readonly PersonKey[], role: string): Map<string,
           );
           for (const e of res.entries) {
             const k = chunk[e.index];
-            if (k === undefined) continue;
-            if (e.outcome.case === "result") {
-              const r = e.outcome.value;
-              if (r.person && r.person.nameKanji) {
-                found.set(k, { kind: "named", nameKanji: r.person.nameKanji, nameKana: r.person.nameKana });
-              } else if (r.withheld.includes(WithheldSection.PERSONAL_DETAILS)) {
-                found.set(k, { kind: "withheld" });
-              } else {
-                found.set(k, { kind: "unavailable" });
-              }
-            } else if (e.outcome.case === "error") {
-              found.set(
-                k,
-                e.outcome.value.reason === "PERMISSION_DENIED" ? { kind: "withheld" } : { kind: "unavailable" },
-              );
-            }
+            if (k !== undefined) found.set(k, personFrom(e));
           }
         } catch {
           if (abort.signal.aborted) return;
