@@ -2,7 +2,7 @@
 // (the API's developer messages and step summaries never reach it), page titles by screen,
 // and at 200 % zoom (640 px wide) nothing needs horizontal scrolling.
 import { expect, test, type Page } from "@playwright/test";
-import { englishRuns, signIn, UNREADABLE_DATE, visibleText } from "./support";
+import { englishRuns, findEnglishRuns, signIn, UNREADABLE_DATE, visibleText } from "./support";
 
 const APP = "介護情報基盤";
 
@@ -127,4 +127,14 @@ test("the check for English sentences finds them on an English page", async ({ p
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
   expect((await englishRuns(page)).length).toBeGreaterThan(0);
   await page.getByRole("button", { name: "日本語に切り替え" }).click();
+});
+
+test("the check for English sentences sees them wherever they stand, and leaves codes and product names", () => {
+  expect(findEnglishRuns("保険者番号 check digit does not match (modulus 10)")).toEqual([
+    "check digit does not match modulus",
+  ]);
+  expect(findEnglishRuns("経過application received (New) dated")).toEqual(["application received New dated"]);
+  expect(
+    findEnglishRuns("【デモ】（kaigo dev 用） UPPLAN_202505_1370000011.CSV MS932 PDF 2026年12月4日 English"),
+  ).toEqual([]);
 });

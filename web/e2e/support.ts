@@ -71,26 +71,37 @@ export function todayJst(): { year: number; month: number; day: number } {
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
 }
 
+/** Product names, written in Latin letters on Japanese pages too. */
+const PRODUCT_NAMES = /\bkaigo dev\b|\bkaigo\b|\bOpenID Connect\b|\bShift_JIS\b/g;
+
 /**
  * Runs of English words in the page's visible text: two or more Latin words with lower-case
- * letters in a row ("check digit", "application received"). Codes and product names are not
- * sentences and are left out: text inside <code> or marked translate="no" (reason codes), and
- * tokens without lower-case letters (PDF, CSV, FAX, MS932, UPPLAN_…CSV, numbers).
+ * letters separated only by spaces or ASCII punctuation ("check digit", "application received"),
+ * wherever they stand (also right after Japanese text). Left out: codes (text inside <code> or
+ * marked translate="no"), tokens without lower-case letters (PDF, CSV, FAX, MS932, UPPLAN_…CSV,
+ * numbers) and product names.
  */
 export async function englishRuns(page: Page): Promise<string[]> {
-  const text = await visibleText(page);
+  return findEnglishRuns(await visibleText(page));
+}
+
+export function findEnglishRuns(pageText: string): string[] {
+  const text = pageText.replace(PRODUCT_NAMES, " ");
   const runs: string[] = [];
   let run: string[] = [];
+  let end = -1;
   const flush = () => {
     if (run.length >= 2) runs.push(run.join(" "));
     run = [];
   };
-  // Words are adjacent when only spaces or punctuation lie between them in the text.
-  const tokens = text.split(/(\s+|[,.:;()]+)/);
-  for (const t of tokens) {
-    if (!t || /^\s+$/.test(t) || /^[,.:;()]+$/.test(t)) continue;
-    if (/^[A-Za-z][A-Za-z'’-]*$/.test(t) && /[a-z]/.test(t)) run.push(t);
+  for (const m of text.matchAll(/[A-Za-z][A-Za-z0-9_'’-]*/g)) {
+    const word = m[0];
+    const between = end < 0 ? "" : text.slice(end, m.index);
+    const adjacent = end >= 0 && /^[\s,.:;()!?"/-]+$/.test(between);
+    if (!adjacent) flush();
+    if (/[a-z]/.test(word) && /^[A-Za-z'’-]+$/.test(word)) run.push(word);
     else flush();
+    end = m.index + word.length;
   }
   flush();
   return runs;

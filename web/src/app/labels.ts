@@ -142,6 +142,12 @@ export function yen(n: bigint | number, lang: Lang): string {
   return lang === "ja" ? `${s}円` : `¥${s}`;
 }
 
+/** A file size: 312,345バイト / 312,345 bytes. */
+export function byteSize(n: bigint | number, lang: Lang): string {
+  const s = Number(n).toLocaleString("ja-JP");
+  return lang === "ja" ? `${s}バイト` : `${s} bytes`;
+}
+
 /** A fresh idempotency key for a write. */
 export function requestId(): string {
   return crypto.randomUUID();

@@ -20,7 +20,15 @@ import { useClient } from "../../app/api";
 import { FieldProblemText, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { inputId, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
-import { formatDate, insuredCategoryLabel, parseDateInput, requestId, sexLabel, toDateInput } from "../../app/labels";
+import {
+  byteSize,
+  formatDate,
+  insuredCategoryLabel,
+  parseDateInput,
+  requestId,
+  sexLabel,
+  toDateInput,
+} from "../../app/labels";
 import { Link } from "../../app/router";
 import * as E from "./enums";
 import { messages, type M } from "./messages";
@@ -1231,9 +1239,11 @@ function Attachments({
         <ul className="plain" data-testid="attachments">
           {attachments.map((a) => (
             <li key={a.attachmentId} data-attachment-id={a.attachmentId}>
-              <span className="filename">{a.fileName}</span>{" "}
+              <span className="filename" translate="no">
+                {a.fileName}
+              </span>{" "}
               <span className="reason">
-                ({a.contentType}, {Number(a.sizeBytes)} bytes)
+                (<span translate="no">{a.contentType}</span>, {byteSize(a.sizeBytes, lang)})
               </span>{" "}
               <button
                 type="button"

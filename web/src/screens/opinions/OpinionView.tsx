@@ -7,7 +7,7 @@ import { useClient } from "../../app/api";
 import { Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
-import { formatDate, formatTimestamp } from "../../app/labels";
+import { byteSize, formatDate, formatTimestamp } from "../../app/labels";
 import { Link } from "../../app/router";
 import * as E from "./enums";
 import { messages } from "./messages";
@@ -98,9 +98,12 @@ export function OpinionView({ opinionId }: { opinionId: string }) {
               <ul className="plain" data-testid="view-attachments">
                 {attachments.map((a) => (
                   <li key={a.attachmentId} data-attachment-id={a.attachmentId}>
-                    <span className="filename">{a.fileName}</span>{" "}
+                    <span className="filename" translate="no">
+                      {a.fileName}
+                    </span>{" "}
                     <span className="reason">
-                      ({a.contentType}, {Number(a.sizeBytes)} bytes, {m.sha} {a.sha256Hex.slice(0, 16)}…)
+                      (<span translate="no">{a.contentType}</span>, {byteSize(a.sizeBytes, lang)}, {m.sha}{" "}
+                      <span translate="no">{a.sha256Hex.slice(0, 16)}…</span>)
                     </span>
                   </li>
                 ))}
