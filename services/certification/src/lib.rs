@@ -33,6 +33,7 @@ use std::time::Duration;
 use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
+use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
 use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -211,12 +212,18 @@ pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), Star
     seed::seed(ctx, config).await
 }
 
-/// This service's migrations, applied by `kaigo migrate certification`.
+/// This service's migrations, applied by `kaigo migrate certification`. Released ones keep
+/// their place and behaviour; new ones are appended.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration), Box::new(store::migration::CertificationTables)]
+        vec![
+            Box::new(EventTablesMigration),
+            Box::new(store::migration::CertificationTables),
+            Box::new(IdempotencyTableMigration),
+            Box::new(store::legacy::CopyIdempotencyKeys),
+        ]
     }
 }
 

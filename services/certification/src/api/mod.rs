@@ -16,7 +16,6 @@ use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationService;
-use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
@@ -25,7 +24,7 @@ use crate::domain::validity::ValidityPolicy;
 use crate::people::PersonDirectory;
 use crate::record::ActorRecord;
 use crate::signals::StepSignals;
-use crate::store::{Idempotency, Store, Written};
+use crate::store::{Store, Written};
 
 /// Rule parameters the operator sets (see `Config`).
 #[derive(Debug, Clone)]
@@ -56,24 +55,6 @@ pub struct Api {
 impl Api {
     pub(crate) fn new(inner: Inner) -> Self {
         Self { inner: Arc::new(inner) }
-    }
-}
-
-/// The idempotency key of a write: its request id and a hash of the whole request.
-fn idempotency<M: prost::Message>(rpc: &'static str, request_id: &str, request: &M) -> Idempotency {
-    let mut hash = Sha256::new();
-    hash.update(rpc.as_bytes());
-    hash.update([0]);
-    hash.update(request.encode_to_vec());
-    Idempotency { request_id: request_id.to_owned(), rpc, hash: hex::encode(hash.finalize()) }
-}
-
-/// Checks a request id: REQUIRED, a UUID.
-fn check_request_id(v: &mut Violations, request_id: &str) {
-    if request_id.is_empty() {
-        v.add("request_id", "required");
-    } else if uuid::Uuid::parse_str(request_id).is_err() {
-        v.add("request_id", "must be a UUID");
     }
 }
 

@@ -6,12 +6,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::events::NewEvent;
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_platform::ids::MedicalInstitutionCode;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 
 use super::submit::MAX_TEXT;
-use super::{Inner, actor, check_application_id, check_request_id, convert, idempotency};
+use super::{Inner, actor, check_application_id, convert};
 use crate::domain::access::{self, Parties};
 use crate::domain::judgment::{self, BandIndicators};
 use crate::domain::types::{CareLevel, DelayReason, StepKind};
@@ -131,13 +132,13 @@ impl Inner {
         if !role_ok {
             return Err(ApiError::permission_denied("STEP_NOT_ALLOWED", "the caller may not record this step"));
         }
-        check_request_id(&mut v, call.request_id);
+        check_request_id(&mut v, "request_id", call.request_id);
         check_application_id(&mut v, call.application_id);
         if call.expected_version <= 0 {
             v.add("expected_version", "required: the version last read (> 0)");
         }
         v.into_result()?;
-        let key = idempotency(call.rpc, call.request_id, request);
+        let key = IdempotencyKey::new(call.rpc, caller, call.request_id, request);
         let today = self.clock.today_jst();
         let at_risk = self.settings.at_risk_day;
         let written = self

@@ -3,11 +3,12 @@
 
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 
-use super::{Inner, actor, check_request_id, convert, idempotency};
+use super::{Inner, actor, convert};
 use crate::domain::types::{ApplicationType, StepKind};
 use crate::domain::workflow::Workflow;
 use crate::people::PersonStatus;
@@ -30,7 +31,7 @@ struct Valid {
 
 fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) -> Result<Valid, ApiError> {
     let mut v = Violations::new();
-    check_request_id(&mut v, &request.request_id);
+    check_request_id(&mut v, "request_id", &request.request_id);
     let Some(app) = &request.application else {
         v.add("application", "required");
         return Err(ApiError::invalid_argument(v));
@@ -193,6 +194,12 @@ impl Inner {
         let valid = validate(request, today)?;
         let app = request.application.clone().unwrap_or_default();
         authorize(caller, &valid, app.insured_category)?;
+        // A retry of a stored submission gets its answer without asking eligibility again (the
+        // store checks once more under the person's lock).
+        let key = IdempotencyKey::new("SubmitApplication", caller, &request.request_id, request);
+        if let Some(stored) = key.replay_as(self.store.db()).await? {
+            return Ok(stored);
+        }
         match self.people.lookup(&valid.insurer, &valid.insured, valid.application_date).await? {
             PersonStatus::Known => {}
             PersonStatus::Unknown => {
@@ -238,7 +245,6 @@ impl Inner {
             actor: actor(caller),
             summary: format!("application received ({:?}) dated {}", valid.kind, valid.application_date),
         };
-        let key = idempotency("SubmitApplication", &request.request_id, request);
         let at_risk = self.settings.at_risk_day;
         let written = self
             .store

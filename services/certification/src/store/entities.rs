@@ -107,27 +107,6 @@ pub mod certification {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `idempotency_keys`: each write's request id, a hash of its request and its response.
-pub mod idempotency {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "idempotency_keys")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub request_id: String,
-        pub rpc: String,
-        pub request_hash: String,
-        pub response: Vec<u8>,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// `read_audit`: who read or watched which application, when, and the outcome.
 pub mod read_audit {
     use sea_orm::entity::prelude::*;

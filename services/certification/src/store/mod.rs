@@ -1,10 +1,12 @@
 //! PostgreSQL (or SQLite in `kaigo dev`) storage: the only place with SQL.
 //!
-//! Every write runs in one transaction that checks the request id, locks the application,
-//! applies the change, appends the steps, writes the event into the outbox, and stores the
-//! response under the request id: a retry replays that response, and a failure leaves nothing.
+//! Every write runs in one transaction that locks the application, checks the caller against
+//! it, replays the stored response of a retry (`kaigo_platform::idempotency`), applies the
+//! change, appends the steps, writes the event into the outbox, and stores the response under
+//! the request id: a retry gets that response, and a failure leaves nothing.
 
 pub mod entities;
+pub mod legacy;
 pub mod migration;
 mod queries;
 mod rows;
@@ -12,6 +14,7 @@ mod rows;
 use chrono::{DateTime, NaiveDate, Utc};
 use kaigo_platform::errors::ApiError;
 use kaigo_platform::events::{NewEvent, enqueue};
+use kaigo_platform::idempotency::IdempotencyKey;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -22,7 +25,7 @@ pub use queries::{ListFilter, ListOrder, StatisticsRows};
 
 use crate::domain::types::{CareLevel, Status, StepKind};
 use crate::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
-use entities::{application, certification, delay_notice, idempotency, read_audit, step};
+use entities::{application, certification, delay_notice, read_audit, step};
 
 /// Maps a database failure: lost connections are UNAVAILABLE (retry), the rest INTERNAL.
 pub fn db_err(err: DbErr) -> ApiError {
@@ -30,17 +33,6 @@ pub fn db_err(err: DbErr) -> ApiError {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
         other => ApiError::internal(other),
     }
-}
-
-/// A write's idempotency key: the request id, the RPC and a hash of the request.
-#[derive(Debug, Clone)]
-pub struct Idempotency {
-    /// The client's request id.
-    pub request_id: String,
-    /// The RPC name (a key reused on another RPC is a different body).
-    pub rpc: &'static str,
-    /// SHA-256 of the encoded request, hex.
-    pub hash: String,
 }
 
 /// A step to append.
@@ -125,54 +117,13 @@ impl Store {
         &self.db
     }
 
-    /// The stored response of `key`, if the request was already handled; ALREADY_EXISTS when
-    /// the id was used with a different body.
-    async fn replay(conn: &impl ConnectionTrait, key: &Idempotency) -> Result<Option<Vec<u8>>, ApiError> {
-        let found = idempotency::Entity::find_by_id(key.request_id.clone()).one(conn).await.map_err(db_err)?;
-        match found {
-            None => Ok(None),
-            Some(row) if row.request_hash == key.hash && row.rpc == key.rpc => Ok(Some(row.response)),
-            Some(_) => Err(ApiError::already_exists(
-                "REQUEST_ID_REUSED",
-                "this request_id was already used with a different request",
-            )),
-        }
-    }
-
-    async fn remember(
-        txn: &DatabaseTransaction,
-        key: &Idempotency,
-        response: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), DbErr> {
-        idempotency::ActiveModel::from(idempotency::Model {
-            request_id: key.request_id.clone(),
-            rpc: key.rpc.to_owned(),
-            request_hash: key.hash.clone(),
-            response: response.to_vec(),
-            created_at: now,
-        })
-        .insert(txn)
-        .await
-        .map(|_| ())
-    }
-
-    /// After a unique violation on the request id (a concurrent retry committed first): the
-    /// stored response, or ALREADY_EXISTS.
-    async fn after_race(&self, key: &Idempotency, err: DbErr) -> Result<Written, ApiError> {
-        if kaigo_platform::db::is_unique_violation(&err)
-            && let Some(response) = Self::replay(&self.db, key).await?
-        {
-            return Ok(Written::Replayed(response));
-        }
-        Err(db_err(err))
-    }
-
-    /// Files a new application: `prepare` sees the person's current certification (in force on
-    /// the application date) and whether an open application exists, and may refuse.
+    /// Files a new application (the caller is already authorised for it): a retry of `key`
+    /// gets the stored response; otherwise `prepare` sees the person's current certification
+    /// (in force on the application date) and whether an open application exists, and may
+    /// refuse.
     pub async fn submit<P, R>(
         &self,
-        key: &Idempotency,
+        key: &IdempotencyKey,
         mut record: ApplicationRecord,
         first_step: NewStep,
         prepare: P,
@@ -183,9 +134,6 @@ impl Store {
         R: FnOnce(&LoadedApplication) -> Vec<u8>,
     {
         let txn = self.db.begin().await.map_err(db_err)?;
-        if let Some(response) = Self::replay(&txn, key).await? {
-            return Ok(Written::Replayed(response));
-        }
         if kaigo_platform::db::is_postgres(&txn) {
             // Serialises submissions for one person so the "one open application" rule holds.
             let person = format!("certification.person.{}.{}", record.insurer_number, record.insured_number);
@@ -196,6 +144,10 @@ impl Store {
             ))
             .await
             .map_err(db_err)?;
+        }
+        // After the person's lock: a concurrent identical retry that committed first is seen.
+        if let Some(response) = key.replay(&txn).await? {
+            return Ok(Written::Replayed(response));
         }
         let current =
             current_certification(&txn, &record.insurer_number, &record.insured_number, record.application_date)
@@ -225,21 +177,23 @@ impl Store {
             .await
             .map_err(db_err)?;
         let response = render(&loaded);
-        if let Err(err) = Self::remember(&txn, key, &response, loaded.record.created_at).await {
+        if let Err(err) = key.remember(&txn, &response).await {
             drop(txn);
-            return self.after_race(key, err).await;
+            return key.after_conflict(&self.db, err).await.map(Written::Replayed);
         }
         txn.commit().await.map_err(db_err)?;
         Ok(Written::Fresh { response, application_id: loaded.record.id, version: 1 })
     }
 
     /// Applies one write to an existing application. `authorize` sees the stored record first
-    /// (PERMISSION_DENIED before anything else); `expected_version` > 0 must match (ABORTED);
-    /// `mutate` applies the domain rules and says what to append.
+    /// (PERMISSION_DENIED before anything else, a stored answer included); then a retry of
+    /// `key` gets the stored response; `expected_version` > 0 must match (ABORTED); `mutate`
+    /// applies the domain rules and says what to append. The response is stored under `key` in
+    /// the same transaction.
     #[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
     pub async fn write<A, M, R>(
         &self,
-        key: &Idempotency,
+        key: &IdempotencyKey,
         application_id: &str,
         expected_version: i64,
         now: DateTime<Utc>,
@@ -256,9 +210,9 @@ impl Store {
         let written =
             self.write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
         if let Written::Fresh { response, .. } = &written {
-            if let Err(err) = Self::remember(&txn, key, response, now).await {
+            if let Err(err) = key.remember(&txn, response).await {
                 drop(txn);
-                return self.after_race(key, err).await;
+                return key.after_conflict(&self.db, err).await.map(Written::Replayed);
             }
             txn.commit().await.map_err(db_err)?;
         }
@@ -266,13 +220,14 @@ impl Store {
     }
 
     /// [`Store::write`] inside the caller's transaction (the event consumer's, which records
-    /// the event id with it); with `key`, a stored response is replayed, but the new response
-    /// is not stored (the caller does that, or deduplicates otherwise). Does not commit.
+    /// the event id with it); with `key`, a stored response is replayed once `authorize` has
+    /// passed, but the new response is not stored (the caller does that, or deduplicates
+    /// otherwise). Does not commit.
     #[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
     pub async fn write_in<A, M, R>(
         &self,
         txn: &DatabaseTransaction,
-        key: Option<&Idempotency>,
+        key: Option<&IdempotencyKey>,
         application_id: &str,
         expected_version: i64,
         now: DateTime<Utc>,
@@ -285,11 +240,6 @@ impl Store {
         M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
         R: FnOnce(&LoadedApplication) -> Vec<u8>,
     {
-        if let Some(key) = key
-            && let Some(response) = Self::replay(txn, key).await?
-        {
-            return Ok(Written::Replayed(response));
-        }
         let mut select = application::Entity::find_by_id(application_id.to_owned());
         if kaigo_platform::db::is_postgres(txn) {
             select = select.lock(LockType::Update);
@@ -299,6 +249,13 @@ impl Store {
         };
         let mut loaded = load_children(txn, rows::record_from_row(&row)?).await?;
         authorize(&loaded.record)?;
+        // Only an authorised caller gets a stored answer; before the version check, so that a
+        // retry of a write that moved the version still gets its answer.
+        if let Some(key) = key
+            && let Some(response) = key.replay(txn).await?
+        {
+            return Ok(Written::Replayed(response));
+        }
         if expected_version > 0 && expected_version != loaded.record.version {
             return Err(ApiError::aborted(
                 "VERSION_MISMATCH",

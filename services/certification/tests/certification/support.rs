@@ -112,7 +112,11 @@ impl Harness {
     }
 
     pub async fn with_redis(today: NaiveDate, redis: TestRedisTarget) -> Self {
-        let db = TestDatabase::create().await;
+        Self::on_database(today, TestDatabase::create().await, redis).await
+    }
+
+    /// On `db` (fresh, or left part-migrated by a test of an upgrade), migrated to the latest.
+    pub async fn on_database(today: NaiveDate, db: TestDatabase, redis: TestRedisTarget) -> Self {
         let conn = kaigo_platform::db::connect(&db.config(), NAME).await.unwrap();
         Migrator::up(&conn, None).await.unwrap();
         let redis_handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();

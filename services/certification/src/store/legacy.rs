@@ -1,0 +1,43 @@
+//! Data-preserving migrations from the tables this service kept before the platform's write
+//! kit: each copies the old table's rows into the platform's table and drops the old one, so
+//! that nothing recorded before an upgrade is lost. Appended after the migrations that created
+//! the old tables; never edited once released.
+
+use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
+use sea_orm_migration::prelude::*;
+
+/// Copies `idempotency_keys` into the platform's `idempotency_records`: a retry that arrives
+/// across the upgrade still gets its stored answer.
+pub struct CopyIdempotencyKeys;
+
+impl MigrationName for CopyIdempotencyKeys {
+    fn name(&self) -> &str {
+        "m20261204_100000_certification_copy_idempotency_keys"
+    }
+}
+
+/// The old table: no caller column (copied rows match any caller the RPC authorises, as before),
+/// the RPC in its own column, and a hash of RPC + request that the platform's hash of the
+/// request alone cannot match (copied rows replay on the key alone).
+const IDEMPOTENCY_KEYS: LegacyTable = LegacyTable {
+    table: "idempotency_keys",
+    party_column: None,
+    rpc_column: Some("rpc"),
+    rpc_default: "",
+    response_column: "response",
+    created_column: "created_at",
+    compatible_hash_column: None,
+};
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyIdempotencyKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        copy_legacy(manager, IDEMPOTENCY_KEYS).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The old table is gone and its rows live on in idempotency_records: nothing to undo.
+        Ok(())
+    }
+}
