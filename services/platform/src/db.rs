@@ -9,7 +9,10 @@ pub mod schema;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::DatabaseConfig;
@@ -70,6 +73,19 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
 /// Brings the service's schema up to date.
 pub async fn migrate<M: MigratorTrait>(conn: &DatabaseConnection) -> Result<(), DbErr> {
     M::up(conn, None).await
+}
+
+/// Begins a transaction that will write. On PostgreSQL a plain `BEGIN`. On SQLite (`kaigo
+/// dev`) `BEGIN IMMEDIATE`: a deferred transaction starts as a reader and must upgrade to a
+/// writer at its first write, which in WAL mode fails at once with `SQLITE_BUSY_SNAPSHOT`
+/// ("database is locked", not covered by the busy timeout) when another connection committed
+/// in between; an immediate one takes the write lock up front and waits its turn.
+pub async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Transaction, DbErr> {
+    conn.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// True for PostgreSQL, where row locks and `SKIP LOCKED` exist.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, Value};
 
 use super::bus::Delivery;
 use super::{Bus, BusError, Event};
@@ -69,7 +69,7 @@ impl Consumer {
 
     /// Applies `event` unless this group already did. Returns whether it took effect now.
     pub async fn apply(&self, event: &Event) -> Result<bool, HandlerError> {
-        let txn = self.conn.begin().await?;
+        let txn = crate::db::begin_write(&self.conn).await?;
         let backend = txn.get_database_backend();
         // The insert and the handler's writes commit together: a crash before commit leaves
         // neither, so the redelivered event is applied then; after commit the event id is

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
 use tokio::sync::Notify;
 
 use super::{Bus, BusError, Event};
@@ -96,7 +96,7 @@ impl Relay {
     /// One pass: publishes a batch and marks it. Returns how many events were published (0 when
     /// another replica holds the relay lock or nothing is waiting).
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
-        let txn = self.conn.begin().await?;
+        let txn = crate::db::begin_write(&self.conn).await?;
         let backend = txn.get_database_backend();
         if crate::db::is_postgres(&txn) {
             let locked = txn
