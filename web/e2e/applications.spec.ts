@@ -1,7 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { CertificationService } from "../src/gen/kaigo/certification/v1/certification_service_pb";
-import { SurveyState } from "../src/gen/kaigo/certification/v1/application_pb";
-import { EligibilityService } from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { ApplicantKind, ApplicationType, SurveyState } from "../src/gen/kaigo/certification/v1/application_pb";
+import { InsuredCategory } from "../src/gen/kaigo/common/v1/care_pb";
+import { EligibilityService, WithheldSection } from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { apiAs, englishRuns, screenshot, signIn, todayJst } from "./support";
 
 test("a care office watches its application advance while the insurer records a step", async ({ page }) => {
@@ -75,4 +76,47 @@ test("a care office watches its application advance while the insurer records a 
   await expect(timeline.locator("li").last().getByTestId("step-detail")).toContainText("主治医意見書が未着");
   expect(await englishRuns(page)).toEqual([]);
   await screenshot(page, "application-detail");
+});
+
+test("a person whose name the care office may not see is listed by number, marked as such", async ({ page }) => {
+  const eligibility = await apiAs(EligibilityService, "care_office");
+  const insurer = await apiAs(CertificationService, "insurer");
+  const office = await apiAs(CertificationService, "care_office");
+  // A person of 435073 whose personal details eligibility withholds from this care office.
+  const numbers = Array.from({ length: 60 }, (_, i) => String(i + 2).padStart(10, "0"));
+  const { entries } = await eligibility.batchCheckEligibility({
+    queries: numbers.map((n) => ({ insurerNumber: "435073", insuredNumber: n })),
+  });
+  const hidden = entries.find(
+    (e) => e.outcome.case === "result" && e.outcome.value.withheld.includes(WithheldSection.PERSONAL_DETAILS),
+  );
+  expect(hidden, "the demo register has persons not registered with this care office").toBeTruthy();
+  const insuredNumber = numbers[hidden!.index];
+
+  // The insurer files an application for that person with the care office acting for them.
+  const listed = await office.listApplications({ pageSize: 100 });
+  let id = listed.applications.find((a) => a.insuredNumber === insuredNumber)?.applicationId;
+  if (!id) {
+    const { application } = await insurer.submitApplication({
+      requestId: crypto.randomUUID(),
+      application: {
+        insurerNumber: "435073",
+        insuredNumber,
+        type: ApplicationType.NEW,
+        applicationDate: todayJst(),
+        applicant: { kind: ApplicantKind.CARE_MANAGEMENT_OFFICE, officeNumber: "4371000128" },
+        actingOfficeNumber: "4371000128",
+        insuredCategory: InsuredCategory.FIRST,
+      },
+    });
+    id = application!.applicationId;
+  }
+
+  await signIn(page, "care_office");
+  await page.getByRole("link", { name: "申請状況" }).click();
+  const row = page.locator(`tr[data-application-id="${id}"]`);
+  await expect(row.locator('[data-person="withheld"]')).toHaveText(/氏名は表示できません/);
+  await expect(row).toContainText(insuredNumber);
+  await row.getByRole("link").click();
+  await expect(page.getByTestId("person").locator('[data-person="withheld"]')).toBeVisible();
 });
