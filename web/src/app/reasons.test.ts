@@ -46,10 +46,13 @@ function raisedCodes(): Set<string> {
     "g",
   );
   const issue = new RegExp(`Issue::(?:error|warning)\\(\\s*"(${SNAKE})"`, "g");
+  // ApiError::new / detailed(Code::X, "REASON", …) and domain errors carrying `reason: "REASON"`.
+  const coded = new RegExp(`Code::[A-Za-z]+,\\s*"(${SNAKE})"|\\breason: "(${SNAKE})"`, "g");
   for (const p of files(join(root, "services"), ".rs")) {
     if (p.includes(`${join("services", "kaigo")}`) || /[/\\]tests?[/\\]|tests\.rs$/.test(p)) continue;
     const text = readFileSync(p, "utf8");
     for (const m of text.matchAll(call)) out.add(m[1]);
+    for (const m of text.matchAll(coded)) out.add(m[1] ?? m[2]);
     if (p.includes(join("services", "careplan"))) for (const m of text.matchAll(issue)) out.add(m[1]);
   }
   return out;
@@ -70,6 +73,7 @@ describe("the message catalogue", () => {
     const raised = raisedCodes();
     expect(raised).toContain("OPINION_NOT_RECEIVED");
     expect(raised).toContain("APPLICATION_NOT_FOUND");
+    expect(raised).toContain("DEPENDENCY_UNAVAILABLE");
     const missing = [...raised].filter((c) => !codeText(c, "ja"));
     expect(missing).toEqual([]);
   });

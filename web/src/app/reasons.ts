@@ -31,6 +31,19 @@ export const REASONS: Readonly<Record<string, Pair>> = {
     "クライアント証明書がサインイン中の組織と一致しません。",
     "The client certificate does not match.",
   ],
+  INTERNAL: [
+    "システムで問題が発生しました。しばらくしてから再試行し、解決しない場合は運用者にお問い合わせください。",
+    "Something went wrong on our side. Try again later; if it persists, contact the operator.",
+  ],
+  REQUEST_BODY_MALFORMED: [
+    "送信内容を読み取れませんでした。画面を読み込み直してからやり直してください。",
+    "The request could not be read. Reload and try again.",
+  ],
+  REQUEST_CARDINALITY: ["この操作はこの接続方法では行えません。", "This call is not supported this way."],
+  HEADERS_TOO_LARGE: [
+    "送信する情報が大きすぎます。サインインし直してからやり直してください。",
+    "The request headers are too large. Sign in again and retry.",
+  ],
   RATE_LIMITED: [
     "利用が集中しています。しばらく待ってから再試行してください。",
     "Too many requests. Try again shortly.",
