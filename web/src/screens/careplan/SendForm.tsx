@@ -304,7 +304,11 @@ function IssueList({ title, issues }: { title: string; issues: Shown[] }) {
       <ul className="field-error" data-testid="file-issues">
         {issues.map((x, i) => (
           <li key={i} data-code={x.code} data-line={x.line} data-column={x.column}>
-            {x.line ? <span className="where">{fmt(m.issueAt, { line: x.line, column: x.column })}: </span> : null}
+            {x.line ? (
+              <span className="where">
+                {fmt(x.column ? m.issueAt : m.issueAtLine, { line: x.line, column: x.column })}:{" "}
+              </span>
+            ) : null}
             {codeText(x.code, lang) ?? violationText(x.message, lang)}
             {x.code ? (
               <span className="reason" translate="no">
