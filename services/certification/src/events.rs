@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kaigo_platform::events::{Event, EventHandler, HandlerError};
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::documents::v1::OpinionReceivedEvent;
 use sea_orm::{DatabaseTransaction, EntityTrait};
 
 use crate::api::system_actor;
-use crate::clock::Clock;
 use crate::domain::types::{OpinionState, Status, StepKind};
 use crate::domain::workflow;
 use crate::signals::StepSignals;

@@ -17,7 +17,6 @@
 //!   ([`domain::access`]).
 
 pub mod api;
-pub mod clock;
 pub mod domain;
 pub mod events;
 pub mod people;
@@ -35,6 +34,7 @@ use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::{Clock, system_clock};
 use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
@@ -138,15 +138,15 @@ impl Config {
 /// What `start` plugs in; tests replace the clock and the person directory.
 #[derive(Clone)]
 pub struct Dependencies {
-    /// Now.
-    pub clock: Arc<dyn clock::Clock>,
+    /// Now: the workflow's dates, deadlines and the read audit's timestamps.
+    pub clock: Arc<dyn Clock>,
     /// Unknown-person check.
     pub people: Arc<dyn people::PersonDirectory>,
 }
 
 impl Default for Dependencies {
     fn default() -> Self {
-        Self { clock: Arc::new(clock::SystemClock), people: Arc::new(people::AcceptingDirectory) }
+        Self { clock: system_clock(), people: Arc::new(people::AcceptingDirectory) }
     }
 }
 

@@ -10,12 +10,12 @@ use chrono::Days;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::ids::InsurerNumber;
 use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::system_clock;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 
 use crate::Config;
 use crate::api::{Inner, convert};
-use crate::clock::{Clock, SystemClock};
 use crate::people::AcceptingDirectory;
 use crate::signals::StepSignals;
 use crate::store::{ListFilter, ListOrder, Store};
@@ -40,7 +40,7 @@ const OPINION_ID: &str = "0190a000-0000-7000-8000-00000000d003";
 
 pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
     let store = Store::new(ctx.db.clone());
-    let clock = SystemClock;
+    let clock = system_clock();
     let today = clock.today_jst();
     let filter = ListFilter {
         insurer_number: Some(DEMO_INSURER_NUMBER.to_owned()),
@@ -63,7 +63,7 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
     // have started), and eligibility has just seeded this very person: no check to make.
     let inner = Inner {
         store,
-        clock: Arc::new(clock),
+        clock,
         people: Arc::new(AcceptingDirectory),
         signals: StepSignals::new(ctx.redis.clone()),
         settings: config.settings(),

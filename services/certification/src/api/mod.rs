@@ -14,12 +14,12 @@ use std::time::Duration;
 use futures::Stream;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationService;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
-use crate::clock::Clock;
 use crate::domain::validity::ValidityPolicy;
 use crate::people::PersonDirectory;
 use crate::record::ActorRecord;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures::future::BoxFuture;
-use kaigo_certification::clock::FixedClock;
 use kaigo_certification::people::{PersonDirectory, PersonStatus};
 use kaigo_certification::{Config, Dependencies, Migrator, NAME, start_with};
 use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, CallerLayer, Role, SIGNATURE_HEADER, unix_now};
@@ -18,6 +17,7 @@ use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
 use kaigo_platform::testkit::{TestDatabase, TestRedis, TestRedisCluster, TestServer};
+use kaigo_platform::time::SetClock;
 use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
@@ -101,7 +101,7 @@ pub struct Harness {
     pub db: TestDatabase,
     pub redis: TestRedisTarget,
     pub keys: CallerKeys,
-    pub clock: FixedClock,
+    pub clock: SetClock,
     pub conn: DatabaseConnection,
     pub redis_handle: RedisHandle,
 }
@@ -120,7 +120,7 @@ impl Harness {
         let conn = kaigo_platform::db::connect(&db.config(), NAME).await.unwrap();
         Migrator::up(&conn, None).await.unwrap();
         let redis_handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
-        Self { db, redis, keys: CallerKeys::generate(), clock: FixedClock::new(noon_jst(today)), conn, redis_handle }
+        Self { db, redis, keys: CallerKeys::generate(), clock: SetClock::new(noon_jst(today)), conn, redis_handle }
     }
 
     pub fn set_today(&self, today: NaiveDate) {
