@@ -67,7 +67,7 @@ export function formatMonth(d: { year: number; month: number } | undefined, lang
 export function formatPeriod(p: Period | undefined, lang: Lang, opts: DateOptions = {}): string {
   if (!p) return "—";
   const end = p.end && p.end.year ? formatDate(p.end, lang, opts) : lang === "ja" ? "（定めなし）" : "(open)";
-  return `${formatDate(p.start, lang, opts)} 〜 ${end}`;
+  return `${formatDate(p.start, lang, opts)}${lang === "ja" ? " 〜 " : " – "}${end}`;
 }
 
 /** The JST calendar day and time of an instant. */
