@@ -39,6 +39,7 @@ use std::time::Duration;
 use chrono::Utc;
 use kaigo_platform::config::Secret;
 use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
 use kaigo_proto::kaigo::common::v1::{InsuredCategory, Sex};
 use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentServiceServer;
@@ -163,6 +164,8 @@ impl MigratorTrait for Migrator {
             Box::new(EventTablesMigration),
             Box::new(store::migration::DocumentsTablesMigration),
             Box::new(store::upload_migration::UploadSessionsMigration),
+            Box::new(IdempotencyTableMigration),
+            Box::new(store::kit_migration::CopyIdempotencyMigration),
         ]
     }
 }

@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tonic::{Code, Status};
 
-use super::common::{Idempotency, actor, caller_org, check_request_id, db, purpose, request_hash, timestamp};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
+
+use super::common::{actor, caller_org, db, purpose, timestamp};
 use super::{Inner, denied};
 use crate::audit::AuditEntry;
 use crate::blob::storage::{BlobStore, BlobWriter, PendingGuard};
@@ -134,10 +136,8 @@ pub async fn upload(
     check_metadata(&mut v, &meta, api.max_attachment_bytes);
     v.into_result()?;
     may_attach(api, caller, &meta).await?;
-    let org = caller_org(caller);
-    let idem =
-        Idempotency { rpc: "UploadAttachment", org: &org, request_id: &meta.request_id, hash: request_hash(&meta) };
-    if let Some(stored) = idem.replay(&api.db).await? {
+    let idem = upload_key(caller, &meta);
+    if let Some(stored) = idem.replay_as(&api.db).await? {
         return Ok(stored);
     }
 
@@ -155,6 +155,12 @@ pub async fn upload(
     commit(api, caller, &meta, &id, received, guard, &idem).await
 }
 
+/// The identity under which an upload is remembered, by either path (streaming or unary), so
+/// a retry by either returns the stored attachment: the metadata is the request.
+pub(super) fn upload_key(caller: &Caller, meta: &UploadMetadata) -> IdempotencyKey {
+    IdempotencyKey::new("UploadAttachment", caller, &meta.request_id, meta)
+}
+
 /// Stores the metadata of blob `id` (written and verified under its pending key) with the
 /// idempotency record in one transaction, then moves the blob to its final key. Shared by
 /// the streaming and the unary upload, so both leave the same rows and the same layout.
@@ -165,7 +171,7 @@ pub(super) async fn commit(
     id: &str,
     received: Received,
     guard: PendingGuard,
-    idem: &Idempotency<'_>,
+    idem: &IdempotencyKey,
 ) -> Result<UploadAttachmentResponse, ApiError> {
     let id = id.to_owned();
     let org = caller_org(caller);
@@ -188,14 +194,14 @@ pub(super) async fn commit(
     let txn = api.db.begin().await.map_err(db)?;
     let written = async {
         store::insert_attachment(&txn, model).await?;
-        idem.save(&txn, &response).await?;
+        idem.remember_message(&txn, &response).await?;
         txn.commit().await
     }
     .await;
     match written {
         Ok(()) => {}
         // The same upload finished concurrently: keep that one (the guard deletes this blob).
-        Err(err) if is_unique_violation(&err) => return idem.replay(&api.db).await?.ok_or_else(|| db(err)),
+        Err(err) if is_unique_violation(&err) => return idem.after_conflict_as(&api.db, err).await,
         Err(err) => return Err(db(err)),
     }
     guard.disarm();

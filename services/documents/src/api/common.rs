@@ -1,15 +1,11 @@
-//! What every handler shares: the caller's organisation, actors and timestamps, idempotent
-//! writes, page tokens, and mapping storage failures to API errors.
+//! What every handler shares: the caller's organisation, actors and timestamps, page tokens,
+//! and mapping storage failures to API errors.
 
 use chrono::{DateTime, Utc};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::common::v1::{Actor, Purpose, Role as ProtoRole};
-use prost::Message;
-use sea_orm::{ConnectionTrait, DbErr};
-use sha2::{Digest, Sha256};
-
-use crate::store::{self, entities::idempotency};
+use sea_orm::DbErr;
 
 /// Default page size and the most a page holds.
 pub const PAGE_DEFAULT: u64 = 50;
@@ -77,65 +73,6 @@ pub fn db(err: DbErr) -> ApiError {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
         other => ApiError::internal(other),
-    }
-}
-
-/// Checks a `request_id`.
-pub fn check_request_id(v: &mut Violations, field: &str, request_id: &str) {
-    if request_id.is_empty() {
-        v.add(field, "required");
-    } else if uuid::Uuid::try_parse(request_id).is_err() {
-        v.add(field, "must be a UUID");
-    }
-}
-
-/// SHA-256 of an encoded request: a retry must carry the same body.
-pub fn request_hash<M: Message>(request: &M) -> String {
-    hex::encode(Sha256::digest(request.encode_to_vec()))
-}
-
-/// An idempotent write's identity.
-pub struct Idempotency<'a> {
-    /// The RPC name.
-    pub rpc: &'static str,
-    /// The caller's organisation.
-    pub org: &'a str,
-    /// The request id.
-    pub request_id: &'a str,
-    /// The request hash.
-    pub hash: String,
-}
-
-impl Idempotency<'_> {
-    /// The first response, when this request id was already used (ALREADY_EXISTS when it was
-    /// used with another body, RPC or caller).
-    pub async fn replay<R: Message + Default>(&self, conn: &impl ConnectionTrait) -> Result<Option<R>, ApiError> {
-        let Some(stored) = store::find_idempotent(conn, self.request_id).await.map_err(db)? else {
-            return Ok(None);
-        };
-        if stored.rpc != self.rpc || stored.caller_org != self.org || stored.request_hash != self.hash {
-            return Err(ApiError::already_exists(
-                "REQUEST_ID_REUSED",
-                "this request_id was already used for a different request",
-            ));
-        }
-        R::decode(stored.response.as_slice()).map(Some).map_err(ApiError::internal)
-    }
-
-    /// Stores `response` in the write's transaction.
-    pub async fn save<R: Message>(&self, conn: &impl ConnectionTrait, response: &R) -> Result<(), DbErr> {
-        store::save_idempotent(
-            conn,
-            idempotency::Model {
-                request_id: self.request_id.to_owned(),
-                rpc: self.rpc.to_owned(),
-                caller_org: self.org.to_owned(),
-                request_hash: self.hash.clone(),
-                response: response.encode_to_vec(),
-                created_at: Utc::now(),
-            },
-        )
-        .await
     }
 }
 

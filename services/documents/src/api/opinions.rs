@@ -15,10 +15,9 @@ use kaigo_proto::kaigo::documents::v1::{
 use prost::Message;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
-use super::common::{
-    Idempotency, actor, caller_org, check_request_id, db, next_token, page_size, page_token, purpose, request_hash,
-    require_role, timestamp,
-};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
+
+use super::common::{actor, caller_org, db, next_token, page_size, page_token, purpose, require_role, timestamp};
 use super::requests::parties as request_parties;
 use super::{Inner, denied, flow_error};
 use crate::audit::AuditEntry;
@@ -104,11 +103,7 @@ pub async fn submit(
     fields::id(&mut v, "opinion.previous_opinion_id", &wire.previous_opinion_id, false);
     v.into_result()?;
 
-    let idem = Idempotency { rpc: "SubmitOpinion", org: &org, request_id: &req.request_id, hash: request_hash(&req) };
     let txn = api.db.begin().await.map_err(db)?;
-    if let Some(stored) = idem.replay(&txn).await? {
-        return Ok(stored);
-    }
     let Some(request) = store::lock_request(&txn, &wire.opinion_request_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
     };
@@ -117,6 +112,11 @@ pub async fn submit(
             "NOT_REQUESTED_INSTITUTION",
             "only the medical institution the insurer asked may submit this opinion",
         ));
+    }
+    // Only now, with the caller authorised for this request, may a stored answer go out.
+    let idem = IdempotencyKey::new("SubmitOpinion", caller, &req.request_id, &req);
+    if let Some(stored) = idem.replay_as(&txn).await? {
+        return Ok(stored);
     }
     let category = ApplicantDetails::decode(request.applicant.as_slice())
         .ok()
@@ -167,14 +167,14 @@ pub async fn submit(
         }
         store::insert_opinion(&txn, model).await?;
         store::update_request(&txn, &request.id, OpinionRequestStatus::Submitted as i32, Some(&new_id), now).await?;
-        idem.save(&txn, &response).await?;
+        idem.remember_message(&txn, &response).await?;
         txn.commit().await
     }
     .await;
     match written {
         Ok(()) => Ok(response),
         // A concurrent submission took this revision (or this request id) first.
-        Err(err) if is_unique_violation(&err) => match idem.replay(&api.db).await? {
+        Err(err) if is_unique_violation(&err) => match idem.replay_as(&api.db).await? {
             Some(stored) => Ok(stored),
             None => Err(flow_error(if previous.is_some() {
                 FlowError::PreviousNotLatest
@@ -307,21 +307,22 @@ pub async fn receive(
     caller: &Caller,
     req: ReceiveOpinionRequest,
 ) -> Result<ReceiveOpinionResponse, ApiError> {
-    let org = require_role(caller, Role::Insurer, "receive an opinion")?;
+    require_role(caller, Role::Insurer, "receive an opinion")?;
     let mut v = Violations::new();
     check_request_id(&mut v, "request_id", &req.request_id);
     fields::id(&mut v, "opinion_id", &req.opinion_id, true);
     v.into_result()?;
-    let idem = Idempotency { rpc: "ReceiveOpinion", org: &org, request_id: &req.request_id, hash: request_hash(&req) };
     let txn = api.db.begin().await.map_err(db)?;
-    if let Some(stored) = idem.replay(&txn).await? {
-        return Ok(stored);
-    }
     let Some(found) = store::get_opinion(&txn, &req.opinion_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_NOT_FOUND", "no such opinion"));
     };
     if !access::is_insurer(caller, &parties(&found)) {
         return Err(denied(access::Denied::NotAParty));
+    }
+    // Only now, with the caller authorised for this opinion, may a stored answer go out.
+    let idem = IdempotencyKey::new("ReceiveOpinion", caller, &req.request_id, &req);
+    if let Some(stored) = idem.replay_as(&txn).await? {
+        return Ok(stored);
     }
     // Lock the request so that a correction and a receipt cannot interleave.
     let request = store::lock_request(&txn, &found.opinion_request_id).await.map_err(db)?;
@@ -357,7 +358,7 @@ pub async fn receive(
         )
         .await?;
         let response = ReceiveOpinionResponse { opinion: Some(to_proto(&received)) };
-        idem.save(&txn, &response).await?;
+        idem.remember_message(&txn, &response).await?;
         txn.commit().await?;
         Ok::<_, sea_orm::DbErr>(response)
     }
@@ -367,7 +368,7 @@ pub async fn receive(
             api.relay_waker.notify_one();
             Ok(response)
         }
-        Err(err) if is_unique_violation(&err) => idem.replay(&api.db).await?.ok_or_else(|| db(err)),
+        Err(err) if is_unique_violation(&err) => idem.after_conflict_as(&api.db, err).await,
         Err(err) => Err(db(err)),
     }
 }

@@ -13,10 +13,9 @@ use kaigo_proto::kaigo::documents::v1::{
 use prost::Message;
 use sea_orm::TransactionTrait;
 
-use super::common::{
-    Idempotency, actor, check_request_id, db, next_token, page_size, page_token, purpose, request_hash, require_role,
-    timestamp,
-};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
+
+use super::common::{actor, db, next_token, page_size, page_token, purpose, require_role, timestamp};
 use super::{Inner, denied, flow_error};
 use crate::audit::AuditEntry;
 use crate::domain::access::{self, Parties};
@@ -91,9 +90,10 @@ pub async fn request_opinion(
     let (Some(valid), Some(wire)) = (valid, req.opinion_request.as_ref()) else {
         return Err(ApiError::internal("validated request missing"));
     };
-    let idem = Idempotency { rpc: "RequestOpinion", org: &org, request_id: &req.request_id, hash: request_hash(&req) };
+    // Authorised: only an insurer asks, for itself.
+    let idem = IdempotencyKey::new("RequestOpinion", caller, &req.request_id, &req);
     let txn = api.db.begin().await.map_err(db)?;
-    if let Some(stored) = idem.replay(&txn).await? {
+    if let Some(stored) = idem.replay_as(&txn).await? {
         return Ok(stored);
     }
     let open = [OpinionRequestStatus::Requested as i32, OpinionRequestStatus::Submitted as i32];
@@ -121,13 +121,13 @@ pub async fn request_opinion(
     let response = RequestOpinionResponse { opinion_request: Some(to_proto(&model)) };
     let written = async {
         store::insert_request(&txn, model).await?;
-        idem.save(&txn, &response).await?;
+        idem.remember_message(&txn, &response).await?;
         txn.commit().await
     }
     .await;
     match written {
         Ok(()) => Ok(response),
-        Err(err) if is_unique_violation(&err) => idem.replay(&api.db).await?.ok_or_else(|| db(err)),
+        Err(err) if is_unique_violation(&err) => idem.after_conflict_as(&api.db, err).await,
         Err(err) => Err(db(err)),
     }
 }
@@ -226,23 +226,23 @@ pub async fn cancel_request(
     caller: &Caller,
     req: CancelOpinionRequestRequest,
 ) -> Result<CancelOpinionRequestResponse, ApiError> {
-    let org = require_role(caller, Role::Insurer, "cancel an opinion request")?;
+    require_role(caller, Role::Insurer, "cancel an opinion request")?;
     let mut v = Violations::new();
     check_request_id(&mut v, "request_id", &req.request_id);
     crate::domain::fields::id(&mut v, "opinion_request_id", &req.opinion_request_id, true);
     crate::domain::fields::text(&mut v, "reason", &req.reason, false, crate::domain::fields::MAX_LINE);
     v.into_result()?;
-    let idem =
-        Idempotency { rpc: "CancelOpinionRequest", org: &org, request_id: &req.request_id, hash: request_hash(&req) };
     let txn = api.db.begin().await.map_err(db)?;
-    if let Some(stored) = idem.replay(&txn).await? {
-        return Ok(stored);
-    }
     let Some(mut model) = store::lock_request(&txn, &req.opinion_request_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
     };
     if !access::is_insurer(caller, &parties(&model)) {
         return Err(denied(access::Denied::NotAParty));
+    }
+    // Only now, with the caller authorised for this request, may a stored answer go out.
+    let idem = IdempotencyKey::new("CancelOpinionRequest", caller, &req.request_id, &req);
+    if let Some(stored) = idem.replay_as(&txn).await? {
+        return Ok(stored);
     }
     let status = OpinionRequestStatus::try_from(model.status).unwrap_or_default();
     flow::check_cancel(status).map_err(flow_error)?;
@@ -252,13 +252,13 @@ pub async fn cancel_request(
     let response = CancelOpinionRequestResponse { opinion_request: Some(to_proto(&model)) };
     let written = async {
         store::update_request(&txn, &model.id, model.status, None, now).await?;
-        idem.save(&txn, &response).await?;
+        idem.remember_message(&txn, &response).await?;
         txn.commit().await
     }
     .await;
     match written {
         Ok(()) => Ok(response),
-        Err(err) if is_unique_violation(&err) => idem.replay(&api.db).await?.ok_or_else(|| db(err)),
+        Err(err) if is_unique_violation(&err) => idem.after_conflict_as(&api.db, err).await,
         Err(err) => Err(db(err)),
     }
 }

@@ -23,18 +23,12 @@ use prost::Message;
 use tonic::Code;
 
 use super::Inner;
-use super::attachments::{Intake, MAX_CHUNK, check_metadata, commit, may_attach, storage};
-use super::common::{Idempotency, caller_org, db, request_hash};
+use super::attachments::{Intake, MAX_CHUNK, check_metadata, commit, may_attach, storage, upload_key};
+use super::common::{caller_org, db};
 use crate::blob::storage::PendingGuard;
 use crate::domain::fields;
 use crate::store::entities::upload_session;
 use crate::store::uploads;
-
-/// The identity under which a finished upload is remembered: the same as the streaming
-/// upload's, so a retry by either path returns the stored attachment.
-fn idempotency<'a>(org: &'a str, meta: &'a UploadMetadata) -> Idempotency<'a> {
-    Idempotency { rpc: "UploadAttachment", org, request_id: &meta.request_id, hash: request_hash(meta) }
-}
 
 /// The blob id a part is sealed for: binds the part to its session and offset.
 fn part_blob_id(upload_id: &str, offset: u64) -> String {
@@ -55,8 +49,7 @@ pub async fn start(
     check_metadata(&mut v, &meta, api.max_attachment_bytes);
     v.into_result()?;
     may_attach(api, caller, &meta).await?;
-    let org = caller_org(caller);
-    if idempotency(&org, &meta).replay::<UploadAttachmentResponse>(&api.db).await?.is_some() {
+    if upload_key(caller, &meta).replay(&api.db).await?.is_some() {
         return Err(ApiError::failed_precondition(
             "UPLOAD_ALREADY_FINISHED",
             "this request_id's upload is already stored; use a new request_id for another file",
@@ -69,7 +62,7 @@ pub async fn start(
         upload_session::Model {
             id: uuid::Uuid::now_v7().to_string(),
             request_id: meta.request_id.clone(),
-            caller_org: org,
+            caller_org: caller_org(caller),
             caller_role: caller.role.as_str().to_owned(),
             caller_subject: caller.subject.clone(),
             metadata: encoded.clone(),
@@ -210,9 +203,10 @@ pub async fn finish(
 ) -> Result<FinishAttachmentUploadResponse, ApiError> {
     let session = own_session(api, caller, &req.upload_id).await?;
     let meta = metadata_of(&session)?;
-    let org = caller_org(caller);
-    let idem = idempotency(&org, &meta);
-    if let Some(stored) = idem.replay::<UploadAttachmentResponse>(&api.db).await? {
+    // Authorised for the subject first (as the streaming upload is), then a stored answer.
+    may_attach(api, caller, &meta).await?;
+    let idem = upload_key(caller, &meta);
+    if let Some(stored) = idem.replay_as::<UploadAttachmentResponse>(&api.db).await? {
         return Ok(FinishAttachmentUploadResponse { attachment: stored.attachment });
     }
     if session.received_bytes != meta.size_bytes {
@@ -221,7 +215,6 @@ pub async fn finish(
             format!("{} of the declared {} bytes have arrived", session.received_bytes, meta.size_bytes),
         ));
     }
-    may_attach(api, caller, &meta).await?;
 
     let id = uuid::Uuid::now_v7().to_string();
     let guard = PendingGuard::new(api.blobs.clone(), id.clone());

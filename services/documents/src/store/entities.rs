@@ -103,30 +103,6 @@ pub mod attachment {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `idempotency`: the first response of every write, by `request_id`.
-pub mod idempotency {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "idempotency")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub request_id: String,
-        pub rpc: String,
-        pub caller_org: String,
-        /// SHA-256 of the encoded request.
-        pub request_hash: String,
-        /// The encoded response.
-        pub response: Vec<u8>,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// `audit_log`: who read whose record, when, why, and the outcome.
 pub mod audit {
     use sea_orm::entity::prelude::*;

@@ -2,6 +2,7 @@
 //! Queries take any connection, so the API runs several of them in one transaction.
 
 pub mod entities;
+pub mod kit_migration;
 pub mod migration;
 pub mod upload_migration;
 pub mod uploads;
@@ -13,7 +14,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use self::entities::{attachment, audit, idempotency, opinion, opinion_request};
+use self::entities::{attachment, audit, opinion, opinion_request};
 
 /// Filters of a request or opinion listing (all optional; the API adds the caller's scope).
 #[derive(Debug, Clone, Default)]
@@ -181,19 +182,6 @@ pub async fn get_attachment(conn: &impl ConnectionTrait, id: &str) -> Result<Opt
 /// Inserts an attachment's metadata.
 pub async fn insert_attachment(conn: &impl ConnectionTrait, model: attachment::Model) -> Result<(), DbErr> {
     attachment::Entity::insert(model.into_active_model()).exec_without_returning(conn).await.map(|_| ())
-}
-
-/// The stored outcome of a write, by its `request_id`.
-pub async fn find_idempotent(
-    conn: &impl ConnectionTrait,
-    request_id: &str,
-) -> Result<Option<idempotency::Model>, DbErr> {
-    idempotency::Entity::find_by_id(request_id.to_owned()).one(conn).await
-}
-
-/// Stores the outcome of a write in its transaction.
-pub async fn save_idempotent(conn: &impl ConnectionTrait, model: idempotency::Model) -> Result<(), DbErr> {
-    idempotency::Entity::insert(model.into_active_model()).exec_without_returning(conn).await.map(|_| ())
 }
 
 /// Appends audit records in one statement.

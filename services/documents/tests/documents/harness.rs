@@ -67,8 +67,18 @@ impl TestServer {
     /// Starts with `config`.
     pub async fn start_with(config: Config, storage_dir: Option<tempfile::TempDir>) -> Self {
         let db = TestDatabase::create().await;
-        let redis = TestRedis::create().await;
         let conn = kaigo_platform::db::connect(&db.config(), kaigo_documents::NAME).await.expect("connect");
+        Self::start_on(config, storage_dir, db, conn).await
+    }
+
+    /// Starts with `config` on `conn` to `db`, migrating it to the current version first.
+    pub async fn start_on(
+        config: Config,
+        storage_dir: Option<tempfile::TempDir>,
+        db: TestDatabase,
+        conn: DatabaseConnection,
+    ) -> Self {
+        let redis = TestRedis::create().await;
         kaigo_documents::Migrator::up(&conn, None).await.expect("migrate");
         let handle = RedisHandle::connect(&redis.config()).await.expect("redis").expect("redis configured");
         let (control, background) = Background::new();

@@ -7,5 +7,6 @@ mod attachments;
 mod dev;
 mod flow;
 mod harness;
+mod idempotency;
 mod s3;
 mod uploads;
