@@ -29,6 +29,8 @@ mod seed;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
@@ -151,7 +153,8 @@ impl Default for Dependencies {
 }
 
 /// Starts the service as `kaigo serve` runs it: its background tasks (the outbox relay, the
-/// opinion.received consumer, the step-signal subscription) and its tonic server, with the
+/// opinion.received consumer, the step-signal subscription, the read-audit writer) and its
+/// tonic server, with the
 /// configured message limits. Applicants are checked against eligibility at
 /// `certification.eligibility_url` (calls signed with `keys`, the internal secret); with no
 /// URL every well-formed person is accepted, which is logged once here.
@@ -196,8 +199,10 @@ pub async fn start_with(
         Arc::new(handler),
     );
     ctx.background.spawn("certification-opinion-consumer", move |stopping| consumer.run(stopping.wait()));
+    let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, deps.clock.clone(), AuditOptions::default());
     let api = Api::new(api::Inner {
         store,
+        auditor,
         clock: deps.clock,
         people: deps.people,
         signals,
@@ -223,6 +228,8 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::CertificationTables),
             Box::new(IdempotencyTableMigration),
             Box::new(store::legacy::CopyIdempotencyKeys),
+            Box::new(AuditTableMigration),
+            Box::new(store::legacy::CopyReadAudit),
         ]
     }
 }

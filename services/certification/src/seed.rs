@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use chrono::Days;
+use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::ids::InsurerNumber;
 use kaigo_platform::service::{ServiceContext, StartError};
@@ -61,8 +62,11 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
     }
     // The seed runs before any service serves (kaigo dev binds the in-process routes once all
     // have started), and eligibility has just seeded this very person: no check to make.
+    // Nothing the seed does reads a record, so its auditor stays idle.
+    let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
     let inner = Inner {
         store,
+        auditor,
         clock,
         people: Arc::new(AcceptingDirectory),
         signals: StepSignals::new(ctx.redis.clone()),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
+use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::time::Clock;
@@ -39,6 +40,7 @@ pub struct Settings {
 
 pub(crate) struct Inner {
     pub store: Store,
+    pub auditor: Auditor,
     pub clock: Arc<dyn Clock>,
     pub people: Arc<dyn PersonDirectory>,
     pub signals: StepSignals,

@@ -2,6 +2,7 @@
 //! per-insurer figures. Every read of a person's record is audited, refusals included.
 
 use chrono::{Months, NaiveDate};
+use kaigo_platform::audit::{self, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
@@ -13,25 +14,54 @@ use super::{Inner, check_application_id, convert};
 use crate::domain::access::{self, Parties};
 use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
 use crate::domain::types::Status;
-use crate::record::LoadedApplication;
+use crate::record::{ApplicationRecord, LoadedApplication};
 use crate::store::{ListFilter, ListOrder};
 
 const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 500;
 
+/// What the trail calls the records this service reads.
+const CATEGORY: &str = "application";
+/// The purpose of every read here: following a 要介護認定 application.
+const PURPOSE: &str = "certification";
+
+/// The audit record of one call's reads of `applications`.
+fn read_record(rpc: &'static str, outcome: &'static str, applications: &[&ApplicationRecord]) -> ReadRecord {
+    let mut persons: Vec<String> =
+        applications.iter().map(|a| audit::person(&a.insurer_number, &a.insured_number)).collect();
+    persons.sort();
+    persons.dedup();
+    ReadRecord {
+        rpc,
+        category: CATEGORY,
+        purpose: PURPOSE.to_owned(),
+        outcome,
+        persons,
+        resources: applications.iter().map(|a| a.id.clone()).collect(),
+    }
+}
+
 impl Inner {
-    /// Loads an application the caller may read (audited), or refuses: PERMISSION_DENIED for
-    /// roles that may never read and for strangers, NOT_FOUND for readers' unknown ids.
+    /// Loads an application the caller may read, or refuses: PERMISSION_DENIED for roles that
+    /// may never read and for strangers, NOT_FOUND for readers' unknown ids. Audited, refusals
+    /// included (one record, naming the person whenever the application exists).
     pub(crate) async fn readable(
         &self,
         caller: &Caller,
-        rpc: &str,
+        rpc: &'static str,
         application_id: &str,
     ) -> Result<LoadedApplication, ApiError> {
         if !access::role_may_read(caller.role) {
             // Attempts are audited too, when they name an application.
             if uuid::Uuid::parse_str(application_id).is_ok() {
-                self.store.audit_reads(rpc, caller, &[application_id], "denied", self.clock.now()).await?;
+                let record = match self.store.load(application_id).await? {
+                    Some(loaded) => read_record(rpc, audit::DENIED, &[&loaded.record]),
+                    None => ReadRecord {
+                        resources: vec![application_id.to_owned()],
+                        ..read_record(rpc, audit::DENIED, &[])
+                    },
+                };
+                self.auditor.record(caller, record).await;
             }
             return Err(ApiError::permission_denied("READ_NOT_ALLOWED", "the caller may not read applications"));
         }
@@ -39,6 +69,9 @@ impl Inner {
         check_application_id(&mut v, application_id);
         v.into_result()?;
         let Some(loaded) = self.store.load(application_id).await? else {
+            let record =
+                ReadRecord { resources: vec![application_id.to_owned()], ..read_record(rpc, audit::NOT_FOUND, &[]) };
+            self.auditor.record(caller, record).await;
             return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
         };
         let r = &loaded.record;
@@ -47,15 +80,14 @@ impl Inner {
             acting_office_number: r.acting_office_number.as_deref(),
             person_subject: r.person_subject.as_deref(),
         };
-        let now = self.clock.now();
         if !access::may_read(caller, &parties) {
-            self.store.audit_reads(rpc, caller, &[application_id], "denied", now).await?;
+            self.auditor.record(caller, read_record(rpc, audit::DENIED, &[r])).await;
             return Err(ApiError::permission_denied(
                 "READ_NOT_ALLOWED",
                 "only the insurer, the acting care office and the person may read this application",
             ));
         }
-        self.store.audit_reads(rpc, caller, &[application_id], "ok", now).await?;
+        self.auditor.record(caller, read_record(rpc, audit::ALLOWED, &[r])).await;
         Ok(loaded)
     }
 
@@ -180,8 +212,10 @@ impl Inner {
         };
         let limit = u64::try_from(size).unwrap_or(50);
         let (records, total) = self.store.list(&filter, offset, limit).await?;
-        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        self.store.audit_reads("ListApplications", caller, &ids, "ok", self.clock.now()).await?;
+        if !records.is_empty() {
+            let read: Vec<&ApplicationRecord> = records.iter().collect();
+            self.auditor.record(caller, read_record("ListApplications", audit::ALLOWED, &read)).await;
+        }
         let next = offset + records.len() as u64;
         let applications = records
             .into_iter()

@@ -106,27 +106,3 @@ pub mod certification {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-/// `read_audit`: who read or watched which application, when, and the outcome.
-pub mod read_audit {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "read_audit")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub read_at: DateTimeUtc,
-        pub rpc: String,
-        pub caller_role: String,
-        pub caller_subject: String,
-        pub caller_organization: String,
-        pub application_id: String,
-        pub outcome: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

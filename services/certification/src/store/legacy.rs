@@ -3,6 +3,7 @@
 //! that nothing recorded before an upgrade is lost. Appended after the migrations that created
 //! the old tables; never edited once released.
 
+use kaigo_platform::audit;
 use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
 use sea_orm_migration::prelude::*;
 
@@ -38,6 +39,41 @@ impl MigrationTrait for CopyIdempotencyKeys {
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         // The old table is gone and its rows live on in idempotency_records: nothing to undo.
+        Ok(())
+    }
+}
+
+/// Copies `read_audit` (one row per application read) into the platform's `audit_trail`: every
+/// read recorded before the upgrade stays on record, now findable by the person too.
+pub struct CopyReadAudit;
+
+impl MigrationName for CopyReadAudit {
+    fn name(&self) -> &str {
+        "m20261204_100001_certification_copy_read_audit"
+    }
+}
+
+/// The old rows as the trail's columns: the person from the application read (the old table
+/// kept only its id), the caller's organisation as its party (`role:subject` for callers who
+/// act for none, as `Caller::party` has it), `ok` as `allowed`, and the one category and
+/// purpose this service reads for.
+const READ_AUDIT: &str = "SELECT r.read_at AS at, r.caller_role AS caller_role, \
+     CASE WHEN r.caller_organization = '' THEN r.caller_role || ':' || r.caller_subject \
+          ELSE r.caller_organization END AS caller_party, \
+     r.caller_subject AS caller_subject, r.rpc AS rpc, 'application' AS category, \
+     'certification' AS purpose, CASE WHEN r.outcome = 'ok' THEN 'allowed' ELSE r.outcome END AS outcome, \
+     COALESCE(a.insurer_number || ':' || a.insured_number, '') AS person, r.application_id AS resource \
+     FROM read_audit r LEFT JOIN applications a ON a.id = r.application_id";
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyReadAudit {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        audit::migration::copy_legacy(manager, "read_audit", READ_AUDIT).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The old table is gone and its rows live on in audit_trail: nothing to undo.
         Ok(())
     }
 }

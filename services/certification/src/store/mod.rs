@@ -25,7 +25,7 @@ pub use queries::{ListFilter, ListOrder, StatisticsRows};
 
 use crate::domain::types::{CareLevel, Status, StepKind};
 use crate::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
-use entities::{application, certification, delay_notice, read_audit, step};
+use entities::{application, certification, delay_notice, step};
 
 /// Maps a database failure: lost connections are UNAVAILABLE (retry), the rest INTERNAL.
 pub fn db_err(err: DbErr) -> ApiError {
@@ -318,50 +318,6 @@ impl Store {
             return Ok(None);
         };
         Ok(Some(load_children(&self.db, rows::record_from_row(&row)?).await?))
-    }
-
-    /// Records that `caller` read each of `application_ids` through `rpc`, with the outcome
-    /// (who read whose record, when, and whether it was allowed).
-    pub async fn audit_reads(
-        &self,
-        rpc: &str,
-        caller: &kaigo_platform::auth::Caller,
-        application_ids: &[&str],
-        outcome: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        if application_ids.is_empty() {
-            return Ok(());
-        }
-        let organization = caller
-            .insurer
-            .as_ref()
-            .map(|i| i.as_str().to_owned())
-            .or_else(|| caller.office.as_ref().map(|o| o.as_str().to_owned()))
-            .or_else(|| caller.institution.as_ref().map(|i| i.as_str().to_owned()))
-            .unwrap_or_default();
-        let rows = application_ids.iter().map(|id| read_audit::ActiveModel {
-            read_at: sea_orm::Set(now),
-            rpc: sea_orm::Set(rpc.to_owned()),
-            caller_role: sea_orm::Set(caller.role.as_str().to_owned()),
-            caller_subject: sea_orm::Set(caller.subject.clone()),
-            caller_organization: sea_orm::Set(organization.clone()),
-            application_id: sea_orm::Set((*id).to_owned()),
-            outcome: sea_orm::Set(outcome.to_owned()),
-            ..Default::default()
-        });
-        read_audit::Entity::insert_many(rows).exec_without_returning(&self.db).await.map_err(db_err)?;
-        Ok(())
-    }
-
-    /// How many audit records exist for `application_id` (tests and operators).
-    pub async fn audit_count(&self, application_id: &str) -> Result<u64, ApiError> {
-        use sea_orm::PaginatorTrait;
-        read_audit::Entity::find()
-            .filter(read_audit::Column::ApplicationId.eq(application_id))
-            .count(&self.db)
-            .await
-            .map_err(db_err)
     }
 }
 

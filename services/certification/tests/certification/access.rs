@@ -1,5 +1,6 @@
 //! Only the insurer, the acting care office and the person may read or watch.
 
+use kaigo_platform::audit;
 use kaigo_platform::auth::Role;
 use kaigo_platform::ids::MedicalInstitutionCode;
 use kaigo_proto::kaigo::certification::v1 as pb;
@@ -90,8 +91,28 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
 
-    // Every read, allowed or refused, is audited.
-    let store = kaigo_certification::store::Store::new(h.conn.clone());
-    assert_eq!(store.audit_count(&app.id).await.unwrap(), 2 + 5 * 3);
+    // A list is one record naming every person listed.
+    let list = pb::ListApplicationsRequest::default();
+    let listed = client
+        .list_applications(signed(&h.keys, &insurer_caller(INSURER), "ListApplications", list))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.applications.len(), 2);
+
+    // Every read, allowed or refused, is audited, naming the person (the trail is written in
+    // batches: stopping the replica flushes it).
     replica.stop().await;
+    let person = audit::person(INSURER, "0000060001");
+    assert_eq!(audit::count_for_person(&h.conn, &person).await.unwrap(), 2 + 5 * 3 + 1);
+    let reads = audit::reads_of_person(&h.conn, &person, 100).await.unwrap();
+    let outcome = |o: &str| reads.iter().filter(|r| r.outcome == o).count();
+    assert_eq!((outcome(audit::ALLOWED), outcome(audit::DENIED)), (3, 15));
+    assert!(reads.iter().all(|r| r.category == "application"));
+    let lists: Vec<_> = reads.iter().filter(|r| r.rpc == "ListApplications").collect();
+    assert_eq!(lists.len(), 1);
+    assert_eq!(lists[0].caller_party, INSURER);
+    let filer = audit::person(INSURER, "0000060002");
+    // The list, the person's own read and another person's refused one.
+    assert_eq!(audit::count_for_person(&h.conn, &filer).await.unwrap(), 3);
 }
