@@ -11,6 +11,7 @@ pub mod store;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
 use std::sync::Arc;
 
@@ -72,6 +73,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration), Box::new(store::migration::CarePlanTablesMigration)]
+        vec![
+            Box::new(EventTablesMigration),
+            Box::new(store::migration::CarePlanTablesMigration),
+            Box::new(IdempotencyTableMigration),
+            Box::new(store::kit_migration::CopyIdempotencyMigration),
+        ]
     }
 }

@@ -1,4 +1,4 @@
-//! Shared pieces of the handlers: the caller's office, idempotency, the read audit and the
+//! Shared pieces of the handlers: the caller's office, the read audit and the
 //! mapping of stored rows to messages.
 
 use chrono::{DateTime, Utc};
@@ -7,14 +7,12 @@ use kaigo_platform::errors::ApiError;
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use kaigo_proto::kaigo::common::v1::{Actor, Role as ProtoRole, YearMonth};
-use prost::Message;
 use sea_orm::{ConnectionTrait, DbErr, Set};
-use sha2::{Digest, Sha256};
 
 use crate::domain::kind::{SenderSide, UnitKind};
 use crate::store::{
     self,
-    entities::{bundle, bundle_file, idempotency, read_audit},
+    entities::{bundle, bundle_file, read_audit},
 };
 
 pub(crate) fn db(err: DbErr) -> ApiError {
@@ -45,59 +43,6 @@ pub(crate) fn caller_org(caller: &Caller) -> String {
         .or_else(|| caller.insurer.as_ref().map(|i| i.as_str().to_owned()))
         .or_else(|| caller.institution.as_ref().map(|i| i.as_str().to_owned()))
         .unwrap_or_default()
-}
-
-/// `request_id` must be a UUID.
-pub(crate) fn check_request_id(id: &str, violations: &mut kaigo_platform::errors::Violations) {
-    if uuid::Uuid::parse_str(id).is_err() {
-        violations.add("request_id", "a UUID is required");
-    }
-}
-
-/// A write's idempotency key: the first response is returned to every retry.
-pub(crate) struct Idempotency {
-    pub request_id: String,
-    pub rpc: &'static str,
-    pub org: String,
-    pub hash: String,
-}
-
-impl Idempotency {
-    pub fn new<M: Message>(request_id: &str, rpc: &'static str, caller: &Caller, request: &M) -> Self {
-        let hash = hex::encode(Sha256::digest(request.encode_to_vec()));
-        Self { request_id: request_id.to_owned(), rpc, org: caller_org(caller), hash }
-    }
-
-    /// The first response, when this request id was already used (ALREADY_EXISTS when it was
-    /// used for another request).
-    pub async fn replay<R: Message + Default>(&self, conn: &impl ConnectionTrait) -> Result<Option<R>, ApiError> {
-        let Some(stored) = store::find_idempotent(conn, &self.request_id).await.map_err(db)? else {
-            return Ok(None);
-        };
-        if stored.rpc != self.rpc || stored.caller_org != self.org || stored.request_hash != self.hash {
-            return Err(ApiError::already_exists(
-                "REQUEST_ID_REUSED",
-                "this request_id was already used for a different request",
-            ));
-        }
-        R::decode(stored.response.as_slice()).map(Some).map_err(ApiError::internal)
-    }
-
-    /// Stores `response` in the write's transaction.
-    pub async fn save<R: Message>(&self, conn: &impl ConnectionTrait, response: &R) -> Result<(), DbErr> {
-        store::save_idempotent(
-            conn,
-            idempotency::Model {
-                request_id: self.request_id.clone(),
-                rpc: self.rpc.to_owned(),
-                caller_org: self.org.clone(),
-                request_hash: self.hash.clone(),
-                response: response.encode_to_vec(),
-                created_at: Utc::now(),
-            },
-        )
-        .await
-    }
 }
 
 /// Records one read of a bundle: who, which, when, how it went. Never the contents.

@@ -15,7 +15,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::Api;
-use super::common::{Idempotency, bundle_pb, caller_office, check_request_id, db, month_text, readable_bundle};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
+
+use super::common::{bundle_pb, caller_office, db, month_text, readable_bundle};
 use crate::store::{self, BundleFilter};
 
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -241,7 +243,7 @@ pub(crate) async fn acknowledge_bundle(
 ) -> Result<pb::AcknowledgeBundleResponse, ApiError> {
     let office = caller_office(caller)?;
     let mut v = Violations::new();
-    check_request_id(&r.request_id, &mut v);
+    check_request_id(&mut v, "request_id", &r.request_id);
     if uuid::Uuid::parse_str(&r.bundle_id).is_err() {
         v.add("bundle_id", "a bundle id (UUID) is required");
     }
@@ -249,16 +251,17 @@ pub(crate) async fn acknowledge_bundle(
         v.add("note", "at most 500 characters");
     }
     v.into_result()?;
-    let key = Idempotency::new(&r.request_id, "AcknowledgeBundle", caller, &r);
-    if let Some(first) = key.replay(&api.ctx.db).await? {
-        return Ok(first);
-    }
     let tx = api.ctx.db.begin().await.map_err(db)?;
     let Some(model) = store::get_bundle(&tx, &r.bundle_id).await.map_err(db)? else {
         return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
     };
     if model.receiver_office != office.as_str() {
         return Err(ApiError::permission_denied("NOT_RECEIVER", "only the receiving office acknowledges a bundle"));
+    }
+    // Only now, with the caller authorised for this bundle, may a stored answer go out.
+    let key = IdempotencyKey::new("AcknowledgeBundle", caller, &r.request_id, &r);
+    if let Some(first) = key.replay_as(&tx).await? {
+        return Ok(first);
     }
     if model.status != pb::BundleStatus::Acknowledged as i32 {
         let now = Utc::now();
@@ -270,7 +273,7 @@ pub(crate) async fn acknowledge_bundle(
         store::get_bundle(&tx, &r.bundle_id).await.map_err(db)?.ok_or_else(|| ApiError::internal("bundle vanished"))?;
     let files = store::file_metadata(&tx, &model.id).await.map_err(db)?;
     let response = pb::AcknowledgeBundleResponse { bundle: Some(bundle_pb(&model, &files)) };
-    key.save(&tx, &response).await.map_err(db)?;
+    key.remember_message(&tx, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
 }

@@ -12,7 +12,9 @@ use kaigo_proto::{from_naive_date, to_naive_date};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Set, TransactionTrait};
 
 use super::Api;
-use super::common::{Idempotency, check_request_id, db, timestamp};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
+
+use super::common::{db, timestamp};
 use crate::domain::licence::{self, LicenceRules, Period, PeriodKind};
 use crate::store::{
     self,
@@ -198,7 +200,7 @@ pub(crate) async fn register_licence(
     request: pb::RegisterLicenceRequest,
 ) -> Result<pb::RegisterLicenceResponse, ApiError> {
     let mut v = Violations::new();
-    check_request_id(&request.request_id, &mut v);
+    check_request_id(&mut v, "request_id", &request.request_id);
     let number = v.check("office_number", CareOfficeNumber::parse(&request.office_number));
     let start = optional_date(request.start_date.as_ref(), "start_date", &mut v);
     if request.expected_version < 0 {
@@ -207,8 +209,8 @@ pub(crate) async fn register_licence(
     v.into_result()?;
     let number = number.ok_or_else(|| ApiError::internal("decoded request lost a field"))?;
     check_access(caller, &number, true)?;
-    let key = Idempotency::new(&request.request_id, "RegisterLicence", caller, &request);
-    if let Some(first) = key.replay(&api.ctx.db).await? {
+    let key = IdempotencyKey::new("RegisterLicence", caller, &request.request_id, &request);
+    if let Some(first) = key.replay_as(&api.ctx.db).await? {
         return Ok(first);
     }
     let tx = api.ctx.db.begin().await.map_err(db)?;
@@ -225,7 +227,7 @@ pub(crate) async fn register_licence(
     let year = licence::paid_year(&periods, start, kaigo_platform::time::today_jst(), &api.rules);
     record_period(&tx, number.as_str(), &year, &request.payment_reference).await?;
     let response = pb::RegisterLicenceResponse { licence: Some(load(&tx, number.as_str(), &api.rules).await?) };
-    key.save(&tx, &response).await.map_err(db)?;
+    key.remember_message(&tx, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
 }
@@ -236,7 +238,7 @@ pub(crate) async fn apply_free_pass(
     request: pb::ApplyFreePassRequest,
 ) -> Result<pb::ApplyFreePassResponse, ApiError> {
     let mut v = Violations::new();
-    check_request_id(&request.request_id, &mut v);
+    check_request_id(&mut v, "request_id", &request.request_id);
     let number = v.check("office_number", CareOfficeNumber::parse(&request.office_number));
     let applied = optional_date(request.application_date.as_ref(), "application_date", &mut v);
     if request.expected_version < 0 {
@@ -245,8 +247,8 @@ pub(crate) async fn apply_free_pass(
     v.into_result()?;
     let number = number.ok_or_else(|| ApiError::internal("decoded request lost a field"))?;
     check_access(caller, &number, true)?;
-    let key = Idempotency::new(&request.request_id, "ApplyFreePass", caller, &request);
-    if let Some(first) = key.replay(&api.ctx.db).await? {
+    let key = IdempotencyKey::new("ApplyFreePass", caller, &request.request_id, &request);
+    if let Some(first) = key.replay_as(&api.ctx.db).await? {
         return Ok(first);
     }
     let applied = applied.unwrap_or_else(kaigo_platform::time::today_jst);
@@ -276,7 +278,7 @@ pub(crate) async fn apply_free_pass(
         free_period: Some(proto_period(pass.period.start, pass.period.end)),
         explanation: pass.explanation,
     };
-    key.save(&tx, &response).await.map_err(db)?;
+    key.remember_message(&tx, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
 }

@@ -15,7 +15,9 @@ use prost::Message;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use sha2::{Digest, Sha256};
 
-use super::common::{Idempotency, bundle_pb, caller_office, check_request_id, db, month_text, sender_side};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
+
+use super::common::{bundle_pb, caller_office, db, month_text, sender_side};
 use super::{Api, file_kind, unit_kind};
 use crate::csv::scan_file;
 use crate::domain::bundle::check_unit;
@@ -48,7 +50,7 @@ struct Address {
 
 fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
     let mut v = Violations::new();
-    check_request_id(&request.request_id, &mut v);
+    check_request_id(&mut v, "request_id", &request.request_id);
     let Some(b) = &request.bundle else {
         v.add("bundle", "required");
         v.into_result()?;
@@ -235,9 +237,10 @@ pub(crate) async fn send_bundle(
     if &address.sender != office {
         return Err(ApiError::permission_denied("NOT_SENDER", "the sender must be the caller's own office"));
     }
-    let key = Idempotency::new(&request.request_id, "SendBundle", caller, &request);
+    // Authorised: an office sends in its own name only. Now a stored answer may go out.
+    let key = IdempotencyKey::new("SendBundle", caller, &request.request_id, &request);
     let conn = &api.ctx.db;
-    if let Some(first) = key.replay(conn).await? {
+    if let Some(first) = key.replay_as(conn).await? {
         return Ok(first);
     }
     check_parties(conn, &address).await?;
@@ -292,7 +295,7 @@ pub(crate) async fn send_bundle(
     let tx = conn.begin().await.map_err(db)?;
     let written = async {
         store::insert_bundle(&tx, model, files).await?;
-        key.save(&tx, &response).await?;
+        key.remember_message(&tx, &response).await?;
         let mut event = response.bundle.clone().unwrap_or_default();
         event.files.clear();
         enqueue(&tx, NewEvent { topic: BUNDLE_SENT.to_owned(), key: id.clone(), payload: event.encode_to_vec() })
@@ -308,7 +311,7 @@ pub(crate) async fn send_bundle(
         Err(err) if kaigo_platform::db::is_unique_violation(&err) => {
             // A concurrent send of the same unit or request won: answer as a retry would.
             drop(tx);
-            if let Some(first) = key.replay(conn).await? {
+            if let Some(first) = key.replay_as(conn).await? {
                 return Ok(first);
             }
             match existing_unit(conn, &address, &content_hash).await? {
@@ -351,10 +354,10 @@ async fn existing_unit(
 /// Stores the response for a request id unless a concurrent retry already did.
 async fn save_once(
     conn: &impl sea_orm::ConnectionTrait,
-    key: &Idempotency,
+    key: &IdempotencyKey,
     response: &pb::SendBundleResponse,
 ) -> Result<(), ApiError> {
-    match key.save(conn, response).await {
+    match key.remember_message(conn, response).await {
         Ok(()) => Ok(()),
         Err(err) if kaigo_platform::db::is_unique_violation(&err) => Ok(()),
         Err(err) => Err(db(err)),

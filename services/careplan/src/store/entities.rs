@@ -91,17 +91,6 @@ entity!(bundle_file, "bundle_files", {
     pub content: Vec<u8>,
 });
 
-// `idempotency`: the first response of every write, by `request_id`.
-entity!(idempotency, "idempotency", {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub request_id: String,
-    pub rpc: String,
-    pub caller_org: String,
-    pub request_hash: String,
-    pub response: Vec<u8>,
-    pub created_at: DateTimeUtc,
-});
-
 // `read_audit`: who read which bundle, when, and the outcome (never the contents).
 entity!(read_audit, "read_audit", {
     #[sea_orm(primary_key)]

@@ -2,6 +2,7 @@
 //! Queries take any connection, so the API runs several of them in one transaction.
 
 pub mod entities;
+pub mod kit_migration;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use self::entities::{bundle, bundle_file, idempotency, licence_period, office, read_audit};
+use self::entities::{bundle, bundle_file, licence_period, office, read_audit};
 
 /// One office of the registry.
 pub async fn get_office(conn: &impl ConnectionTrait, number: &str) -> Result<Option<office::Model>, DbErr> {
@@ -281,19 +282,6 @@ pub async fn arrivals(
         query = query.filter(bundle::Column::Status.ne(status));
     }
     query.order_by_asc(bundle::Column::Id).limit(limit).all(conn).await
-}
-
-/// The stored first response of a request id.
-pub async fn find_idempotent(
-    conn: &impl ConnectionTrait,
-    request_id: &str,
-) -> Result<Option<idempotency::Model>, DbErr> {
-    idempotency::Entity::find_by_id(request_id.to_owned()).one(conn).await
-}
-
-/// Stores a first response.
-pub async fn save_idempotent(conn: &impl ConnectionTrait, model: idempotency::Model) -> Result<(), DbErr> {
-    idempotency::Entity::insert(model.into_active_model()).exec_without_returning(conn).await.map(|_| ())
 }
 
 /// Records one read.

@@ -21,7 +21,7 @@ use crate::harness::{Signed, TestServer, office, reason};
 
 pub const CARE: &str = "1370000018";
 pub const PROV: &str = "1370000026";
-const OTHER: &str = "1370000034";
+pub const OTHER: &str = "1370000034";
 
 pub fn golden(dir: &str, name: &str) -> BundleFileContent {
     let path = format!("{}/tests/golden/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -67,7 +67,7 @@ pub fn usage_request(request_id: &str, files: Vec<BundleFileContent>) -> SendBun
 pub type Client = CarePlanServiceClient<Signed>;
 
 /// Registers `number` with a paid year from today, as the office itself.
-async fn licensed(server: &TestServer, role: Role, number: &str) -> (Client, Caller) {
+pub async fn licensed(server: &TestServer, role: Role, number: &str) -> (Client, Caller) {
     let caller = office(role, number);
     let mut client = server.client(Some(caller.clone())).await;
     let licence = client

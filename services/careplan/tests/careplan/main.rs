@@ -7,6 +7,7 @@ mod dev;
 mod exchange;
 mod golden;
 mod harness;
+mod idempotency;
 mod large;
 mod licences;
 mod parser_props;
