@@ -7,7 +7,6 @@
 
 pub mod api;
 pub mod catalogue;
-pub mod clock;
 pub mod domain;
 mod seed;
 pub mod store;
@@ -17,14 +16,15 @@ use std::sync::Arc;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::{Clock, system_clock};
 use kaigo_proto::kaigo::subsidies::v1::subsidy_service_server::SubsidyServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
 
 pub use api::Api;
 pub use catalogue::Catalogue;
-pub use clock::{Clock, SetClock, SystemClock};
 
 /// The service's name: its database schema and its event consumer group.
 pub const NAME: &str = "subsidies";
@@ -51,17 +51,18 @@ impl Validate for Config {
 }
 
 impl Config {
-    /// Loads the programmes: built-in, then the configured directory.
-    pub fn catalogue(&self) -> Result<Catalogue, StartError> {
+    /// Loads the programmes: built-in, then the configured directory (the demo programme, if
+    /// configured, open on `today`).
+    pub fn catalogue(&self, today: chrono::NaiveDate) -> Result<Catalogue, StartError> {
         let dir = (!self.programme_dir.is_empty()).then(|| Path::new(&self.programme_dir));
         let catalogue = Catalogue::load(dir)?;
-        Ok(if self.demo_programme { catalogue.with_demo(kaigo_platform::time::today_jst()) } else { catalogue })
+        Ok(if self.demo_programme { catalogue.with_demo(today) } else { catalogue })
     }
 }
 
 /// Starts the service with the system clock.
 pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<SubsidyServiceServer<Api>, StartError> {
-    start_with_clock(ctx, config, Arc::new(SystemClock)).await
+    start_with_clock(ctx, config, system_clock()).await
 }
 
 /// Starts the service with `clock` deciding "today" (deadline checks, payment dates).
@@ -70,7 +71,7 @@ pub async fn start_with_clock(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<SubsidyServiceServer<Api>, StartError> {
-    let catalogue = Arc::new(config.catalogue()?);
+    let catalogue = Arc::new(config.catalogue(clock.today_jst())?);
     let ids: Vec<String> = catalogue.newest_first().iter().map(|p| p.programme_id.clone()).collect();
     tracing::info!(programmes = ?ids, "subsidy programmes loaded");
     ctx.spawn_outbox_relay();
@@ -80,7 +81,8 @@ pub async fn start_with_clock(
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
-    seed::seed(&ctx.db, &config.catalogue()?).await
+    let clock = system_clock();
+    seed::seed(&ctx.db, &config.catalogue(clock.today_jst())?, clock.now()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate subsidies`.
@@ -88,6 +90,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration), Box::new(store::migration::ApplicationTablesMigration)]
+        vec![
+            Box::new(EventTablesMigration),
+            Box::new(store::migration::ApplicationTablesMigration),
+            Box::new(IdempotencyTableMigration),
+            Box::new(store::migration::CopyIdempotencyKeys),
+        ]
     }
 }

@@ -2,7 +2,7 @@
 //! hospital in Hokkaido under review. Written once; a second run finds them and changes
 //! nothing (one application per applicant per programme).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode, check_digit};
 use kaigo_platform::service::StartError;
 use sea_orm::DatabaseConnection;
@@ -26,7 +26,7 @@ fn with_check_digit(payload: &str) -> Result<String, StartError> {
 }
 
 /// Writes the demo applications that are not there yet.
-pub async fn seed(db: &DatabaseConnection, catalogue: &Catalogue) -> Result<(), StartError> {
+pub async fn seed(db: &DatabaseConnection, catalogue: &Catalogue, now: DateTime<Utc>) -> Result<(), StartError> {
     let Some(programme) = catalogue.get(PROGRAMME) else { return Ok(()) };
     // 岐阜市 (21) office providing day and residential services; 北海道 hospital
     // (docs/domain/identifiers.md#test-values).
@@ -58,7 +58,6 @@ pub async fn seed(db: &DatabaseConnection, catalogue: &Catalogue) -> Result<(), 
             continue;
         }
         let calculation = calculate(&programme, &costs).map_err(|p| format!("demo claim refused: {p:?}"))?;
-        let now = Utc::now();
         let (kind, key) = match &costs {
             Costs::CareOffice(c) => (CARE_OFFICE, category_key(&c.category_ids)),
             Costs::Medical(_) => (MEDICAL_INSTITUTION, calculation.tier_id.clone().unwrap_or_default()),

@@ -22,21 +22,6 @@ pub fn own_numbers(caller: &Caller) -> Vec<String> {
     }
 }
 
-/// The organisation number recorded as the actor's (office, institution or insurer).
-pub fn organization(caller: &Caller) -> String {
-    match caller.role {
-        Role::CareOffice | Role::ServiceProvider => caller.office.as_ref().map(ToString::to_string),
-        Role::MedicalInstitution => caller
-            .institution
-            .as_ref()
-            .map(ToString::to_string)
-            .or_else(|| caller.office.as_ref().map(ToString::to_string)),
-        Role::Insurer => caller.insurer.as_ref().map(ToString::to_string),
-        Role::InsuredPerson | Role::Operator => None,
-    }
-    .unwrap_or_default()
-}
-
 /// True for an applicant role (office, provider, medical institution).
 pub fn is_applicant(caller: &Caller) -> bool {
     matches!(caller.role, Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution)

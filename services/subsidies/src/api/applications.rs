@@ -1,14 +1,16 @@
-//! The applicant's side: drafts, their costs, submission and evidence; and reading
-//! applications (every read audited).
+//! The applicant's side: drafts, their costs, submission and evidence.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use sea_orm::DatabaseTransaction;
 use tonic::Request;
 
-use super::write::{WriteError, check_request_id, idempotent, request_hash};
+use super::write::{WriteError, idempotent, replay};
 use super::{Api, access, convert};
 use crate::domain::application::{Action, Status, category_key, check_drafting, check_window, next_status};
 use crate::domain::calculate::{Calculation, calculate};
@@ -36,15 +38,17 @@ fn calculate_or_refuse(programme: &Programme, costs: &Costs) -> Result<Calculati
     calculate(programme, costs).map_err(|problems| {
         let mut v = Violations::new();
         convert::add_problems(&mut v, "application.", costs, problems);
-        match v.into_result() {
-            Err(err) => err,
-            Ok(()) => ApiError::internal("calculation refused without a problem"),
-        }
+        ApiError::invalid_argument(v)
     })
 }
 
 fn json(value: &impl serde::Serialize) -> Result<String, WriteError> {
     serde_json::to_string(value).map_err(|e| WriteError::Api(ApiError::internal(e)))
+}
+
+/// The organisation a change is recorded under ("" for operators).
+pub(super) fn organization(caller: &Caller) -> String {
+    caller.organization().unwrap_or_default().to_owned()
 }
 
 /// The row after a change by `caller` at `now`: version + 1.
@@ -53,19 +57,21 @@ pub(super) fn changed(mut row: application::Model, caller: &Caller, now: DateTim
     row.updated_at = now;
     row.updated_by_role = caller.role.as_str().to_owned();
     row.updated_by_subject = caller.subject.clone();
-    row.updated_by_org = access::organization(caller);
+    row.updated_by_org = organization(caller);
     row
 }
 
-/// Loads an application for a write: the caller's own (applicant) or any (operator); refuses
-/// a stale `expected_version` with ABORTED.
+/// Loads an application for a write: the caller's own (applicant) or any (operator). Once the
+/// caller is known to be allowed, an identical earlier request replays ([`replay`]); after
+/// that a stale `expected_version` is refused with ABORTED (so a retry of a write that went
+/// through gets its answer, not a version error).
 pub(super) async fn load_for_write(
     txn: &DatabaseTransaction,
+    key: &IdempotencyKey,
     caller: &Caller,
-    id: &str,
-    expected_version: i64,
+    step: &Step,
 ) -> Result<Record, WriteError> {
-    let Some(record) = store::find(txn, id).await? else {
+    let Some(record) = store::find(txn, &step.id).await? else {
         return Err(if caller.role == Role::Operator {
             ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id").into()
         } else {
@@ -75,7 +81,8 @@ pub(super) async fn load_for_write(
     if !access::may_read(caller, &record.application.applicant_number) {
         return Err(access::not_yours().into());
     }
-    if record.application.version != expected_version {
+    replay(txn, key).await?;
+    if record.application.version != step.expected_version {
         return Err(ApiError::aborted(
             "VERSION_MISMATCH",
             "the application changed since it was read; read it again and retry",
@@ -120,6 +127,52 @@ pub(super) fn check_application_id(v: &mut Violations, field: &str, id: &str) {
     }
 }
 
+/// A validated step on an existing application: which one, at which version.
+pub(super) struct Step {
+    /// The application id (a UUID).
+    pub id: String,
+    /// The version the caller last read (> 0).
+    pub expected_version: i64,
+}
+
+impl Step {
+    /// Checks the request id, the application id (under `id_field`) and the version.
+    pub(super) fn check(
+        v: &mut Violations,
+        request_id: &str,
+        id_field: &str,
+        application_id: &str,
+        expected_version: i64,
+    ) -> Self {
+        check_request_id(v, "request_id", request_id);
+        check_application_id(v, id_field, application_id);
+        check_version(v, expected_version);
+        Self { id: application_id.to_owned(), expected_version }
+    }
+}
+
+/// A validated CreateApplication.
+struct NewApplication {
+    programme: Arc<Programme>,
+    costs: Costs,
+}
+
+/// A validated UpdateApplication.
+struct Redraft {
+    step: Step,
+    /// The programme named in the request ("" = unchanged).
+    programme_id: String,
+    costs: Costs,
+}
+
+/// A validated AttachEvidence.
+struct NewEvidence {
+    step: Step,
+    attachment_id: String,
+    kind: &'static str,
+    description: String,
+}
+
 fn kind_of(costs: &Costs) -> &'static str {
     match costs {
         Costs::CareOffice(_) => convert::CARE_OFFICE,
@@ -135,6 +188,43 @@ fn key_of(costs: &Costs, calculation: &Calculation) -> String {
 }
 
 impl Api {
+    fn validate_create(&self, req: &pb::CreateApplicationRequest) -> Result<NewApplication, ApiError> {
+        let mut v = Violations::new();
+        check_request_id(&mut v, "request_id", &req.request_id);
+        let (programme, costs) = match &req.application {
+            None => {
+                v.add("application", "required");
+                (None, None)
+            }
+            Some(app) => {
+                (self.programme(&mut v, "application.programme_id", &app.programme_id), decode_costs(&mut v, app))
+            }
+        };
+        match (programme, costs) {
+            (Some(programme), Some(costs)) if v.is_empty() => Ok(NewApplication { programme, costs }),
+            _ => Err(ApiError::invalid_argument(v)),
+        }
+    }
+
+    fn validate_update(req: &pb::UpdateApplicationRequest) -> Result<Redraft, ApiError> {
+        let mut v = Violations::new();
+        check_request_id(&mut v, "request_id", &req.request_id);
+        check_version(&mut v, req.expected_version);
+        let Some(app) = &req.application else {
+            v.add("application", "required");
+            return Err(ApiError::invalid_argument(v));
+        };
+        check_application_id(&mut v, "application.application_id", &app.application_id);
+        match decode_costs(&mut v, app) {
+            Some(costs) if v.is_empty() => Ok(Redraft {
+                step: Step { id: app.application_id.clone(), expected_version: req.expected_version },
+                programme_id: app.programme_id.clone(),
+                costs,
+            }),
+            _ => Err(ApiError::invalid_argument(v)),
+        }
+    }
+
     pub(super) async fn create(
         &self,
         request: Request<pb::CreateApplicationRequest>,
@@ -147,28 +237,15 @@ impl Api {
             ));
         }
         let req = request.get_ref();
-        let mut v = Violations::new();
-        check_request_id(&mut v, &req.request_id);
-        let Some(app) = &req.application else {
-            v.add("application", "required");
-            v.into_result()?;
-            return Err(ApiError::internal("unreachable"));
-        };
-        let programme = self.programme(&mut v, "application.programme_id", &app.programme_id);
-        let costs = decode_costs(&mut v, app);
-        v.into_result()?;
-        let (Some(programme), Some(costs)) = (programme, costs) else {
-            return Err(ApiError::internal("decoded without values"));
-        };
+        let NewApplication { programme, costs } = self.validate_create(req)?;
         access::require_own_claim(&caller, &costs)?;
         let calculation = calculate_or_refuse(&programme, &costs)?;
-        let now = self.clock.now();
-        check_drafting(&programme, self.clock.today_jst())
-            .map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
-
-        let hash = request_hash("CreateApplication", &caller, req);
-        let application = idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let (now, today) = (self.clock.now(), self.clock.today_jst());
+        let key = IdempotencyKey::new("CreateApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
+                replay(txn, key).await?;
+                check_drafting(&programme, today).map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
                 let applicant = costs.applicant_number().to_owned();
                 if let Some(existing) = store::find_by_applicant(txn, &programme.programme_id, &applicant).await? {
                     return Err(ApiError::already_exists(
@@ -199,7 +276,7 @@ impl Api {
                     updated_at: now,
                     updated_by_role: caller.role.as_str().to_owned(),
                     updated_by_subject: caller.subject.clone(),
-                    updated_by_org: access::organization(&caller),
+                    updated_by_org: organization(&caller),
                     version: 1,
                 };
                 let record = Record { application: row.clone(), evidence: Vec::new() };
@@ -207,8 +284,7 @@ impl Api {
                 Ok(pb::CreateApplicationResponse { application: Some(convert::application(&record)?) })
             })
         })
-        .await?;
-        Ok(application)
+        .await
     }
 
     pub(super) async fn update(
@@ -220,28 +296,14 @@ impl Api {
             return Err(ApiError::permission_denied("APPLICANT_ONLY", "only the applicant changes its draft"));
         }
         let req = request.get_ref();
-        let mut v = Violations::new();
-        check_request_id(&mut v, &req.request_id);
-        check_version(&mut v, req.expected_version);
-        let Some(app) = &req.application else {
-            v.add("application", "required");
-            v.into_result()?;
-            return Err(ApiError::internal("unreachable"));
-        };
-        check_application_id(&mut v, "application.application_id", &app.application_id);
-        let costs = decode_costs(&mut v, app);
-        v.into_result()?;
-        let Some(costs) = costs else { return Err(ApiError::internal("decoded without values")) };
+        let Redraft { step, programme_id: requested_programme, costs } = Self::validate_update(req)?;
         access::require_own_claim(&caller, &costs)?;
-
-        let (id, expected, requested_programme) =
-            (app.application_id.clone(), req.expected_version, app.programme_id.clone());
         let catalogue = self.catalogue.clone();
         let (now, today) = (self.clock.now(), self.clock.today_jst());
-        let hash = request_hash("UpdateApplication", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let key = IdempotencyKey::new("UpdateApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let record = load_for_write(txn, &caller, &id, expected).await?;
+                let record = load_for_write(txn, key, &caller, &step).await?;
                 let row = record.application;
                 if !requested_programme.is_empty() && requested_programme != row.programme_id {
                     let mut v = Violations::new();
@@ -264,7 +326,7 @@ impl Api {
                 next.costs = json(&costs)?;
                 next.calculation = json(&calculation)?;
                 next.eligible_amount_yen = calculation.eligible_amount_yen;
-                let application = save(txn, next, expected).await?;
+                let application = save(txn, next, step.expected_version).await?;
                 Ok(pb::UpdateApplicationResponse { application: Some(application) })
             })
         })
@@ -281,17 +343,14 @@ impl Api {
         }
         let req = request.get_ref();
         let mut v = Violations::new();
-        check_request_id(&mut v, &req.request_id);
-        check_version(&mut v, req.expected_version);
-        check_application_id(&mut v, "application_id", &req.application_id);
+        let step = Step::check(&mut v, &req.request_id, "application_id", &req.application_id, req.expected_version);
         v.into_result()?;
-        let (id, expected) = (req.application_id.clone(), req.expected_version);
         let catalogue = self.catalogue.clone();
         let (now, today) = (self.clock.now(), self.clock.today_jst());
-        let hash = request_hash("SubmitApplication", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let key = IdempotencyKey::new("SubmitApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let record = load_for_write(txn, &caller, &id, expected).await?;
+                let record = load_for_write(txn, key, &caller, &step).await?;
                 let row = record.application;
                 let status = transition(&row, Action::Submit)?;
                 let programme = catalogue.get(&row.programme_id).ok_or_else(|| {
@@ -308,11 +367,45 @@ impl Api {
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
                 next.submitted_at = Some(now);
-                let application = save(txn, next, expected).await?;
+                let application = save(txn, next, step.expected_version).await?;
                 Ok(pb::SubmitApplicationResponse { application: Some(application) })
             })
         })
         .await
+    }
+
+    fn validate_attach(req: &pb::AttachEvidenceRequest) -> Result<NewEvidence, ApiError> {
+        let mut v = Violations::new();
+        let step = Step::check(&mut v, &req.request_id, "application_id", &req.application_id, req.expected_version);
+        let Some(e) = &req.evidence else {
+            v.add("evidence", "required");
+            return Err(ApiError::invalid_argument(v));
+        };
+        if e.attachment_id.is_empty()
+            || e.attachment_id.len() > 64
+            || !e.attachment_id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
+            v.add("evidence.attachment_id", "must be a DocumentService attachment id (1–64 letters, digits, - or _)");
+        }
+        let kind = pb::EvidenceKind::try_from(e.kind).ok().and_then(convert::evidence_kind_str);
+        if kind.is_none() {
+            v.add("evidence.kind", "must be RECEIPT, INVOICE, QUOTATION, CONTRACT or OTHER");
+        }
+        if kind == Some("other") && e.description.trim().is_empty() {
+            v.add("evidence.description", "required for OTHER");
+        }
+        if e.description.chars().count() > 500 {
+            v.add("evidence.description", "at most 500 characters");
+        }
+        match kind {
+            Some(kind) if v.is_empty() => Ok(NewEvidence {
+                step,
+                attachment_id: e.attachment_id.clone(),
+                kind,
+                description: e.description.clone(),
+            }),
+            _ => Err(ApiError::invalid_argument(v)),
+        }
     }
 
     pub(super) async fn attach(
@@ -324,47 +417,14 @@ impl Api {
             return Err(ApiError::permission_denied("APPLICANT_ONLY", "the applicant attaches its evidence"));
         }
         let req = request.get_ref();
-        let mut v = Violations::new();
-        check_request_id(&mut v, &req.request_id);
-        check_version(&mut v, req.expected_version);
-        check_application_id(&mut v, "application_id", &req.application_id);
-        let mut kind = None;
-        match &req.evidence {
-            None => v.add("evidence", "required"),
-            Some(e) => {
-                if e.attachment_id.is_empty()
-                    || e.attachment_id.len() > 64
-                    || !e.attachment_id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-                {
-                    v.add(
-                        "evidence.attachment_id",
-                        "must be a DocumentService attachment id (1–64 letters, digits, - or _)",
-                    );
-                }
-                kind = pb::EvidenceKind::try_from(e.kind).ok().and_then(convert::evidence_kind_str);
-                if kind.is_none() {
-                    v.add("evidence.kind", "must be RECEIPT, INVOICE, QUOTATION, CONTRACT or OTHER");
-                }
-                if kind == Some("other") && e.description.trim().is_empty() {
-                    v.add("evidence.description", "required for OTHER");
-                }
-                if e.description.chars().count() > 500 {
-                    v.add("evidence.description", "at most 500 characters");
-                }
-            }
-        }
-        v.into_result()?;
-        let (Some(e), Some(kind)) = (req.evidence.clone(), kind) else {
-            return Err(ApiError::internal("decoded without values"));
-        };
-        let (id, expected) = (req.application_id.clone(), req.expected_version);
+        let NewEvidence { step, attachment_id, kind, description } = Self::validate_attach(req)?;
         let now = self.clock.now();
-        let hash = request_hash("AttachEvidence", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let key = IdempotencyKey::new("AttachEvidence", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let record = load_for_write(txn, &caller, &id, expected).await?;
+                let record = load_for_write(txn, key, &caller, &step).await?;
                 transition(&record.application, Action::AttachEvidence)?;
-                if record.evidence.iter().any(|x| x.attachment_id == e.attachment_id) {
+                if record.evidence.iter().any(|x| x.attachment_id == attachment_id) {
                     return Err(
                         ApiError::already_exists("EVIDENCE_ALREADY_ATTACHED", "this file is already attached").into()
                     );
@@ -379,17 +439,17 @@ impl Api {
                 store::insert_evidence(
                     txn,
                     evidence::Model {
-                        application_id: id.clone(),
-                        attachment_id: e.attachment_id,
+                        application_id: step.id.clone(),
+                        attachment_id,
                         kind: kind.to_owned(),
-                        description: e.description,
+                        description,
                         attached_at: now,
                         attached_by_subject: caller.subject.clone(),
                     },
                 )
                 .await?;
                 let next = changed(record.application, &caller, now);
-                let application = save(txn, next, expected).await?;
+                let application = save(txn, next, step.expected_version).await?;
                 Ok(pb::AttachEvidenceResponse { application: Some(application) })
             })
         })

@@ -18,9 +18,9 @@ use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
 use crate::catalogue::Catalogue;
-use crate::clock::Clock;
 use crate::domain::calculate::calculate;
 use crate::domain::programme::Programme;
+use kaigo_platform::time::Clock;
 
 /// The gRPC API.
 #[derive(Clone)]
@@ -130,8 +130,7 @@ impl SubsidyService for Api {
             }
         };
         let (Some(programme), Some(costs)) = (programme, costs) else {
-            v.into_result()?;
-            return Err(ApiError::internal("calculation inputs missing without a violation").into());
+            return Err(ApiError::invalid_argument(v).into());
         };
         match calculate(&programme, &costs) {
             Ok(calculation) => {
@@ -142,8 +141,7 @@ impl SubsidyService for Api {
             }
             Err(problems) => {
                 convert::add_problems(&mut v, "", &costs, problems);
-                v.into_result()?;
-                Err(ApiError::internal("calculation refused without a problem").into())
+                Err(ApiError::invalid_argument(v).into())
             }
         }
     }

@@ -2,12 +2,11 @@
 //! is written to the audit table before the answer leaves.
 
 use kaigo_platform::auth::{Caller, Role};
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{self, ApiError, Violations};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use tonic::Request;
 
 use super::applications::check_application_id;
-use super::write::db_error;
 use super::{Api, access, convert, page_size};
 use crate::store::{self, Read};
 
@@ -17,7 +16,7 @@ impl Api {
             rpc,
             subject: caller.subject.clone(),
             role: caller.role.as_str(),
-            organization: access::organization(caller),
+            organization: super::applications::organization(caller),
             application_id: application_id.to_owned(),
             purpose: if caller.role == Role::Operator { "subsidy_review" } else { "own_application" },
             outcome,
@@ -34,7 +33,7 @@ impl Api {
         let mut v = Violations::new();
         check_application_id(&mut v, "application_id", id);
         v.into_result()?;
-        let found = store::find(&self.db, id).await.map_err(db_error)?;
+        let found = store::find(&self.db, id).await.map_err(errors::db)?;
         let (outcome, result) = match found {
             Some(record) if access::may_read(caller, &record.application.applicant_number) => {
                 ("granted", convert::application(&record))
@@ -48,7 +47,7 @@ impl Api {
         // The audit row is written before the answer leaves: no read goes unrecorded.
         store::audit_reads(&self.db, vec![Self::read(caller, "GetApplication", id, outcome)], self.clock.now())
             .await
-            .map_err(db_error)?;
+            .map_err(errors::db)?;
         Ok(pb::GetApplicationResponse { application: Some(result?) })
     }
 
@@ -103,11 +102,11 @@ impl Api {
             applicant_number: (!req.applicant_number.is_empty()).then(|| req.applicant_number.clone()),
         };
         let after = (!req.page_token.is_empty()).then_some(req.page_token.as_str());
-        let (records, total) = store::list(&self.db, &filter, after, limit).await.map_err(db_error)?;
+        let (records, total) = store::list(&self.db, &filter, after, limit).await.map_err(errors::db)?;
         let applications = records.iter().map(convert::application).collect::<Result<Vec<_>, _>>()?;
         let reads =
             records.iter().map(|r| Self::read(caller, "ListApplications", &r.application.id, "granted")).collect();
-        store::audit_reads(&self.db, reads, self.clock.now()).await.map_err(db_error)?;
+        store::audit_reads(&self.db, reads, self.clock.now()).await.map_err(errors::db)?;
         let full_page = u64::try_from(records.len()).unwrap_or(0) == limit;
         Ok(pb::ListApplicationsResponse {
             next_page_token: match records.last() {

@@ -5,9 +5,12 @@ use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use tonic::Request;
 
-use super::applications::{changed, check_application_id, check_version, load_for_write, save, transition};
+use kaigo_platform::errors;
+use kaigo_platform::idempotency::IdempotencyKey;
+
+use super::applications::{Step, changed, load_for_write, save, transition};
 use super::reads::check_prefecture;
-use super::write::{check_request_id, db_error, idempotent, request_hash};
+use super::write::idempotent;
 use super::{Api, access, convert};
 use crate::domain::application::Action;
 use crate::store::{self, Read};
@@ -18,10 +21,8 @@ const MAX_REASON_CHARS: usize = 1_000;
 const MAX_REFERENCE_CHARS: usize = 64;
 
 /// The checks every operator step shares.
-fn common(v: &mut Violations, request_id: &str, application_id: &str, expected_version: i64) {
-    check_request_id(v, request_id);
-    check_application_id(v, "application_id", application_id);
-    check_version(v, expected_version);
+fn common(v: &mut Violations, request_id: &str, application_id: &str, expected_version: i64) -> Step {
+    Step::check(v, request_id, "application_id", application_id, expected_version)
 }
 
 impl Api {
@@ -33,17 +34,17 @@ impl Api {
         access::require_operator(&caller)?;
         let req = request.get_ref();
         let mut v = Violations::new();
-        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
         v.into_result()?;
-        let (id, expected, now) = (req.application_id.clone(), req.expected_version, self.clock.now());
-        let hash = request_hash("ReviewApplication", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let now = self.clock.now();
+        let key = IdempotencyKey::new("ReviewApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let status = transition(&row, Action::Review)?;
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
-                Ok(pb::ReviewApplicationResponse { application: Some(save(txn, next, expected).await?) })
+                Ok(pb::ReviewApplicationResponse { application: Some(save(txn, next, step.expected_version).await?) })
             })
         })
         .await
@@ -57,17 +58,16 @@ impl Api {
         access::require_operator(&caller)?;
         let req = request.get_ref();
         let mut v = Violations::new();
-        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
         if req.approved_amount_yen < 0 {
             v.add("approved_amount_yen", "must not be negative (0 = the calculated amount)");
         }
         v.into_result()?;
-        let (id, expected, now, requested) =
-            (req.application_id.clone(), req.expected_version, self.clock.now(), req.approved_amount_yen);
-        let hash = request_hash("ApproveApplication", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let (now, requested) = (self.clock.now(), req.approved_amount_yen);
+        let key = IdempotencyKey::new("ApproveApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let status = transition(&row, Action::Approve)?;
                 let amount = if requested == 0 { row.eligible_amount_yen } else { requested };
                 if amount > row.eligible_amount_yen {
@@ -88,7 +88,7 @@ impl Api {
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
                 next.approved_amount_yen = Some(amount);
-                Ok(pb::ApproveApplicationResponse { application: Some(save(txn, next, expected).await?) })
+                Ok(pb::ApproveApplicationResponse { application: Some(save(txn, next, step.expected_version).await?) })
             })
         })
         .await
@@ -102,24 +102,23 @@ impl Api {
         access::require_operator(&caller)?;
         let req = request.get_ref();
         let mut v = Violations::new();
-        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
         if req.reason.trim().is_empty() {
             v.add("reason", "required: the applicant is told why");
         } else if req.reason.chars().count() > MAX_REASON_CHARS {
             v.add("reason", format!("at most {MAX_REASON_CHARS} characters"));
         }
         v.into_result()?;
-        let (id, expected, now, reason) =
-            (req.application_id.clone(), req.expected_version, self.clock.now(), req.reason.trim().to_owned());
-        let hash = request_hash("RejectApplication", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let (now, reason) = (self.clock.now(), req.reason.trim().to_owned());
+        let key = IdempotencyKey::new("RejectApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let status = transition(&row, Action::Reject)?;
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
                 next.rejection_reason = Some(reason);
-                Ok(pb::RejectApplicationResponse { application: Some(save(txn, next, expected).await?) })
+                Ok(pb::RejectApplicationResponse { application: Some(save(txn, next, step.expected_version).await?) })
             })
         })
         .await
@@ -133,7 +132,7 @@ impl Api {
         access::require_operator(&caller)?;
         let req = request.get_ref();
         let mut v = Violations::new();
-        common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
         if req.paid_amount_yen <= 0 {
             v.add("paid_amount_yen", "required: the amount paid, > 0");
         }
@@ -151,19 +150,15 @@ impl Api {
         if req.payment_reference.chars().count() > MAX_REFERENCE_CHARS {
             v.add("payment_reference", format!("at most {MAX_REFERENCE_CHARS} characters"));
         }
-        v.into_result()?;
-        let Some(paid_date) = paid_date else { return Err(ApiError::internal("decoded without values")) };
-        let (id, expected, now, amount, reference) = (
-            req.application_id.clone(),
-            req.expected_version,
-            self.clock.now(),
-            req.paid_amount_yen,
-            req.payment_reference.clone(),
-        );
-        let hash = request_hash("RecordPayment", &caller, req);
-        idempotent(&self.db, now, &req.request_id, &hash, move |txn| {
+        let paid_date = match paid_date {
+            Some(date) if v.is_empty() => date,
+            _ => return Err(ApiError::invalid_argument(v)),
+        };
+        let (now, amount, reference) = (self.clock.now(), req.paid_amount_yen, req.payment_reference.clone());
+        let key = IdempotencyKey::new("RecordPayment", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
-                let row = load_for_write(txn, &caller, &id, expected).await?.application;
+                let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let status = transition(&row, Action::Pay)?;
                 let approved = row.approved_amount_yen.unwrap_or_default();
                 if amount > approved {
@@ -176,7 +171,7 @@ impl Api {
                 next.paid_amount_yen = Some(amount);
                 next.paid_date = Some(paid_date);
                 next.payment_reference = (!reference.is_empty()).then_some(reference);
-                Ok(pb::RecordPaymentResponse { application: Some(save(txn, next, expected).await?) })
+                Ok(pb::RecordPaymentResponse { application: Some(save(txn, next, step.expected_version).await?) })
             })
         })
         .await
@@ -192,11 +187,13 @@ impl Api {
         let mut v = Violations::new();
         let programme = self.programme(&mut v, "programme_id", &req.programme_id);
         check_prefecture(&mut v, &req.prefecture_code);
-        v.into_result()?;
-        let Some(programme) = programme else { return Err(ApiError::internal("decoded without values")) };
+        let programme = match programme {
+            Some(programme) if v.is_empty() => programme,
+            _ => return Err(ApiError::invalid_argument(v)),
+        };
         let prefecture = (!req.prefecture_code.is_empty()).then_some(req.prefecture_code.as_str());
         let now = self.clock.now();
-        let rows = store::report(&self.db, &programme.programme_id, prefecture).await.map_err(db_error)?;
+        let rows = store::report(&self.db, &programme.programme_id, prefecture).await.map_err(errors::db)?;
         store::audit_reads(
             &self.db,
             vec![Read {
@@ -211,7 +208,7 @@ impl Api {
             now,
         )
         .await
-        .map_err(db_error)?;
+        .map_err(errors::db)?;
         let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
         let mut total = pb::ReportRow::default();
         let rows: Vec<pb::ReportRow> = rows

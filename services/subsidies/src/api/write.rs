@@ -1,25 +1,29 @@
-//! How every write runs: in one transaction with its idempotency record, so that a retry with
-//! the same `request_id` returns the first response and a crash leaves nothing half-written.
+//! How every write runs: in one transaction with its idempotency record
+//! (`kaigo_platform::idempotency`), so that a retry with the same `request_id` returns the first
+//! response and a crash leaves nothing half-written.
+//!
+//! Order: validate → authorise (the role before the transaction, the application inside it) →
+//! [`replay`] → write → remember (same transaction) → commit. The stored answer is looked up
+//! only once the caller may touch the application, so a request id never opens a door.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, Utc};
-use kaigo_platform::auth::Caller;
 use kaigo_platform::db::is_unique_violation;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{self, ApiError};
+use kaigo_platform::idempotency::IdempotencyKey;
 use prost::Message;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
-use sha2::{Digest, Sha256};
 
-use crate::store;
-
-/// Why a write's work failed: a refusal for the caller, or the database.
+/// Why a write's work stopped: a refusal for the caller, the database, or the stored answer
+/// of an earlier identical request.
 pub enum WriteError {
     /// Refused (bad input, wrong state, stale version …).
     Api(ApiError),
     /// The database failed; a unique violation may mean a concurrent retry.
     Db(DbErr),
+    /// The request was answered before: its stored response.
+    Replay(Vec<u8>),
 }
 
 impl From<ApiError> for WriteError {
@@ -37,92 +41,58 @@ impl From<DbErr> for WriteError {
 /// The work of a write, run inside its transaction.
 pub type Work<'t, R> = Pin<Box<dyn Future<Output = Result<R, WriteError>> + Send + 't>>;
 
-/// A database error as the caller sees it: UNAVAILABLE when the database cannot be reached,
-/// INTERNAL otherwise (the cause is logged, not sent).
-pub fn db_error(err: DbErr) -> ApiError {
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
-        other => ApiError::internal(other),
+/// Called by the work once the caller is authorised for what it writes: the stored answer of
+/// an earlier identical request ends the write ([`WriteError::Replay`]); the same key with a
+/// different request is ALREADY_EXISTS `REQUEST_ID_REUSED`.
+pub async fn replay(txn: &DatabaseTransaction, key: &IdempotencyKey) -> Result<(), WriteError> {
+    match key.replay(txn).await? {
+        Some(stored) => Err(WriteError::Replay(stored)),
+        None => Ok(()),
     }
 }
 
-/// Checks that `request_id` is a UUID.
-pub fn check_request_id(v: &mut Violations, request_id: &str) {
-    if uuid::Uuid::parse_str(request_id).is_err() {
-        v.add("request_id", "must be a UUID (the idempotency key of this write)");
-    }
+fn decode<R: Message + Default>(bytes: &[u8]) -> Result<R, ApiError> {
+    R::decode(bytes).map_err(ApiError::internal)
 }
 
-/// The hash a retry must match: the RPC, who calls, and the request itself. A `request_id`
-/// reused by another caller therefore never returns someone else's response.
-pub fn request_hash(rpc: &str, caller: &Caller, request: &impl Message) -> String {
-    let mut h = Sha256::new();
-    for part in [rpc, caller.role.as_str(), &caller.subject, &super::access::organization(caller)] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    h.update(request.encode_to_vec());
-    hex::encode(h.finalize())
-}
-
-fn replay<R: Message + Default>(stored: store::idempotency::Model, hash: &str) -> Result<R, ApiError> {
-    if stored.request_hash != hash {
-        return Err(ApiError::already_exists(
-            "REQUEST_ID_REUSED",
-            "this request_id was used for a different request; use a new UUID for a new write",
-        ));
-    }
-    R::decode(stored.response.as_slice()).map_err(ApiError::internal)
-}
-
-/// Runs `work` in a transaction with the idempotency record of `request_id`.
-pub async fn idempotent<R, F>(
-    db: &DatabaseConnection,
-    now: DateTime<Utc>,
-    request_id: &str,
-    hash: &str,
-    work: F,
-) -> Result<R, ApiError>
+/// Runs `work` in a transaction and stores its response under `key` in the same transaction.
+pub async fn idempotent<R, F>(db: &DatabaseConnection, key: &IdempotencyKey, work: F) -> Result<R, ApiError>
 where
     R: Message + Default,
-    F: for<'t> FnOnce(&'t DatabaseTransaction) -> Work<'t, R>,
+    F: for<'t> FnOnce(&'t DatabaseTransaction, &'t IdempotencyKey) -> Work<'t, R>,
 {
-    let txn = db.begin().await.map_err(db_error)?;
-    if let Some(stored) = store::find_idempotency(&txn, request_id).await.map_err(db_error)? {
-        return replay(stored, hash);
-    }
-    let response = match work(&txn).await {
+    let txn = db.begin().await.map_err(errors::db)?;
+    let response = match work(&txn, key).await {
         Ok(response) => response,
         Err(WriteError::Api(err)) => {
             let _ = txn.rollback().await;
             return Err(err);
         }
+        Err(WriteError::Replay(stored)) => {
+            let _ = txn.rollback().await;
+            return decode(&stored);
+        }
         Err(WriteError::Db(err)) => {
             let _ = txn.rollback().await;
-            return raced(db, request_id, hash, err).await;
+            return raced(db, key, err).await;
         }
     };
-    if let Err(err) = store::record_idempotency(&txn, request_id, hash, response.encode_to_vec(), now).await {
+    if let Err(err) = key.remember_message(&txn, &response).await {
         let _ = txn.rollback().await;
-        return raced(db, request_id, hash, err).await;
+        return raced(db, key, err).await;
     }
-    txn.commit().await.map_err(db_error)?;
+    txn.commit().await.map_err(errors::db)?;
     Ok(response)
 }
 
-/// After a unique violation: a concurrent request with the same id won, so answer as it did;
+/// After a unique violation: a concurrent request with the same key won, so answer as it did;
 /// otherwise another write got there first and the caller should read again.
-async fn raced<R: Message + Default>(
-    db: &DatabaseConnection,
-    request_id: &str,
-    hash: &str,
-    err: DbErr,
-) -> Result<R, ApiError> {
+async fn raced<R: Message + Default>(db: &DatabaseConnection, key: &IdempotencyKey, err: DbErr) -> Result<R, ApiError> {
     if !is_unique_violation(&err) {
-        return Err(db_error(err));
+        return Err(errors::db(err));
     }
-    if let Some(stored) = store::find_idempotency(db, request_id).await.map_err(db_error)? {
-        return replay(stored, hash);
+    if let Some(stored) = key.replay_as(db).await? {
+        return Ok(stored);
     }
     Err(ApiError::aborted(
         "CONCURRENT_CHANGE",

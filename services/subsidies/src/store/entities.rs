@@ -71,28 +71,6 @@ pub mod evidence {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `idempotency_keys`: the first response to each `request_id`.
-pub mod idempotency {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "idempotency_keys")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub request_id: String,
-        /// SHA-256 of the RPC, the caller and the request.
-        pub request_hash: String,
-        /// The encoded response message.
-        pub response: Vec<u8>,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// `application_reads`: who read which application, when, why, with what outcome.
 pub mod audit {
     use sea_orm::entity::prelude::*;

@@ -1,6 +1,7 @@
 //! The subsidies schema: applications, their evidence references, idempotency keys and the
 //! read audit.
 
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
 
 /// Creates the subsidies tables.
@@ -208,5 +209,73 @@ impl MigrationTrait for ApplicationTablesMigration {
         manager.drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(ApplicationEvidence::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Applications::Table).to_owned()).await
+    }
+}
+
+/// The writes whose answers `idempotency_keys` held. All of them answer with the application
+/// (field 1 of every response), so a stored answer decodes as any of them.
+const WRITE_RPCS: [&str; 8] = [
+    "CreateApplication",
+    "UpdateApplication",
+    "SubmitApplication",
+    "AttachEvidence",
+    "ReviewApplication",
+    "ApproveApplication",
+    "RejectApplication",
+    "RecordPayment",
+];
+
+/// Moves the answers in `idempotency_keys` into the platform's `idempotency_records` and drops
+/// the old table, so a retry that arrives across the upgrade still gets its first answer.
+///
+/// The old table keyed answers by request id alone and hashed the RPC and the caller into the
+/// request hash: neither the RPC nor the caller can be read back. Each old answer is therefore
+/// copied once per write RPC (a request id is a fresh UUID per write, so only its own RPC will
+/// ask for it), with no party and no hash: it replays on the key alone, after the caller has
+/// been authorised for the application like every replay.
+pub struct CopyIdempotencyKeys;
+
+impl MigrationName for CopyIdempotencyKeys {
+    fn name(&self) -> &str {
+        "m20261204_000100_subsidies_idempotency_records"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyIdempotencyKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
+        if !kaigo_platform::db::schema::table_exists(manager, "idempotency_keys").await? {
+            return Ok(());
+        }
+        let rpcs: Vec<String> = WRITE_RPCS.iter().map(|rpc| format!("SELECT '{rpc}' AS rpc")).collect();
+        let staging = format!(
+            "CREATE TABLE subsidies_idempotency_staging AS \
+             SELECT k.request_id AS request_id, r.rpc AS rpc, k.response AS response, k.created_at AS created_at \
+             FROM idempotency_keys k CROSS JOIN ({}) r",
+            rpcs.join(" UNION ALL ")
+        );
+        let conn = manager.get_connection();
+        conn.execute_unprepared(&staging).await?;
+        manager.drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned()).await?;
+        copy_legacy(
+            manager,
+            LegacyTable {
+                table: "subsidies_idempotency_staging",
+                party_column: None,
+                rpc_column: Some("rpc"),
+                rpc_default: "",
+                response_column: "response",
+                created_column: "created_at",
+                compatible_hash_column: None,
+            },
+        )
+        .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The old table's rows live on in idempotency_records; nothing to undo.
+        Ok(())
     }
 }

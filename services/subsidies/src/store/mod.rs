@@ -1,6 +1,6 @@
-//! The only place with SQL: applications, evidence references, idempotency keys, the read
-//! audit and the report's aggregation. Everything runs on PostgreSQL (tests, production) and
-//! SQLite (`kaigo dev`).
+//! The only place with SQL: applications, evidence references, the read audit and the
+//! report's aggregation. Everything runs on PostgreSQL (tests, production) and SQLite
+//! (`kaigo dev`).
 
 pub mod entities;
 pub mod migration;
@@ -11,7 +11,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
 };
 
-pub use entities::{application, audit, evidence, idempotency};
+pub use entities::{application, audit, evidence};
 
 /// An application with its evidence.
 #[derive(Debug, Clone)]
@@ -155,33 +155,6 @@ pub async fn list(
         })
         .collect();
     Ok((records, total))
-}
-
-/// The stored response to `request_id`: (request hash, encoded response).
-pub async fn find_idempotency(
-    conn: &impl ConnectionTrait,
-    request_id: &str,
-) -> Result<Option<idempotency::Model>, DbErr> {
-    idempotency::Entity::find_by_id(request_id.to_owned()).one(conn).await
-}
-
-/// Stores the response to `request_id` (in the transaction of the write it answers).
-pub async fn record_idempotency(
-    conn: &impl ConnectionTrait,
-    request_id: &str,
-    request_hash: &str,
-    response: Vec<u8>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    idempotency::ActiveModel {
-        request_id: Set(request_id.to_owned()),
-        request_hash: Set(request_hash.to_owned()),
-        response: Set(response),
-        created_at: Set(now),
-    }
-    .insert(conn)
-    .await
-    .map(|_| ())
 }
 
 /// One read to audit.

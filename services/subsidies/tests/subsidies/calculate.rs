@@ -10,7 +10,7 @@ use crate::harness::*;
 async fn calculates_with_an_itemised_explanation() {
     let svc = Service::start().await;
     let number = office("21", 1);
-    let mut client = svc.office_client(&number);
+    let mut client = svc.office_client(&number).await;
 
     // Two categories: caps add up to 64,000 + 55,000 = 119,000; 4 readers, 3 count.
     let response = client
@@ -40,6 +40,7 @@ async fn calculates_with_an_itemised_explanation() {
     let code = institution("01", 7);
     let calculation = svc
         .institution_client(&code)
+        .await
         .calculate_subsidy(pb::CalculateSubsidyRequest {
             programme_id: "fy2025".to_owned(),
             costs: Some(Costs::MedicalInstitution(medical_costs(&code, pb::InstitutionType::Hospital, 200, 1_500_000))),
@@ -60,7 +61,7 @@ async fn calculates_with_an_itemised_explanation() {
 async fn bad_calculations_name_every_field_and_insurers_are_refused() {
     let svc = Service::start().await;
     let number = office("13", 2);
-    let mut client = svc.office_client(&number);
+    let mut client = svc.office_client(&number).await;
     let status = client
         .calculate_subsidy(pb::CalculateSubsidyRequest {
             programme_id: "fy2025".to_owned(),
@@ -89,6 +90,7 @@ async fn bad_calculations_name_every_field_and_insurers_are_refused() {
 
     let status = svc
         .insurer()
+        .await
         .calculate_subsidy(pb::CalculateSubsidyRequest {
             programme_id: "fy2025".to_owned(),
             costs: Some(Costs::CareOffice(care_costs(&number, &["other"], &[(1, 10_000)], 0, 0))),
@@ -101,7 +103,7 @@ async fn bad_calculations_name_every_field_and_insurers_are_refused() {
 #[tokio::test]
 async fn programmes_are_listed_from_the_data_file() {
     let svc = Service::start().await;
-    let mut client = svc.insurer();
+    let mut client = svc.insurer().await;
     let listed = client.list_programmes(pb::ListProgrammesRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.programmes.len(), 1);
     let p = &listed.programmes[0];

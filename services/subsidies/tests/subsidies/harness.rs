@@ -3,34 +3,25 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role};
-use kaigo_platform::config::ServerConfig;
-use kaigo_platform::events::{Bus, LocalBus};
-use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode, check_digit};
-use kaigo_platform::server::GrpcServices;
-use kaigo_platform::service::{Background, ServiceContext};
-use kaigo_platform::testkit::{SignedChannel, TestDatabase, TestServer};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::ids::check_digit;
+use kaigo_platform::testkit::{ServiceHarness, SignedChannel, TestDatabase, caller_for, context};
+use kaigo_platform::time::SetClock;
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use kaigo_proto::kaigo::subsidies::v1::subsidy_service_client::SubsidyServiceClient;
-use kaigo_subsidies::{Config, SetClock};
+use kaigo_subsidies::Config;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
-use tower::Layer;
 
-/// A channel that signs every call as its caller, as the gateway would.
-pub type Signed = SignedChannel;
+pub use kaigo_platform::testkit::reason;
 
-pub type Client = SubsidyServiceClient<Signed>;
+pub type Client = SubsidyServiceClient<SignedChannel>;
 
 pub struct Service {
     pub db: DatabaseConnection,
     pub clock: SetClock,
-    channel: Channel,
-    keys: CallerKeys,
-    _server: TestServer,
-    _database: TestDatabase,
+    pub harness: ServiceHarness,
 }
 
 /// 2026-02-02 10:00 JST: inside FY2025's window.
@@ -57,77 +48,38 @@ impl Service {
         let database = TestDatabase::create().await;
         let db = kaigo_platform::db::connect(&database.config(), kaigo_subsidies::NAME).await.unwrap();
         kaigo_subsidies::Migrator::up(&db, None).await.unwrap();
-        let (_control, background) = Background::new();
-        let server_config = ServerConfig { reflection: false, ..ServerConfig::default() };
-        let ctx = ServiceContext {
-            name: kaigo_subsidies::NAME,
-            server: server_config.clone(),
-            db: db.clone(),
-            redis: None,
-            bus: Bus::Local(LocalBus::new()),
-            background,
-        };
+        Self::serve(database, db).await
+    }
+
+    /// Serves the service over `db` (already migrated).
+    pub async fn serve(database: TestDatabase, db: DatabaseConnection) -> Self {
+        let (ctx, control) = context(kaigo_subsidies::NAME, db.clone());
         let clock = SetClock::new(in_window());
         let svc = kaigo_subsidies::start_with_clock(&ctx, &Config::default(), Arc::new(clock.clone())).await.unwrap();
-        let services = GrpcServices::new(&server_config).unwrap().with_service(svc);
-        let health = services.health();
-        let keys = CallerKeys::generate();
-        let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
-        let server = TestServer::start(routes, health, &server_config).await;
-        let channel = server.channel().await;
-        Self { db, clock, channel, keys, _server: server, _database: database }
+        let harness = ServiceHarness::serve(&ctx, control, Some(database), svc).await;
+        Self { db, clock, harness }
     }
 
-    pub fn client(&self, caller: Caller) -> Client {
-        SubsidyServiceClient::new(SignedChannel::new(self.channel.clone(), self.keys.clone(), Some(caller)))
+    pub async fn client(&self, caller: Caller) -> Client {
+        SubsidyServiceClient::new(self.harness.channel(Some(caller)).await)
     }
 
-    pub fn office_client(&self, number: &str) -> Client {
-        self.client(Caller {
-            subject: format!("office-user-{number}"),
-            role: Role::CareOffice,
-            insurer: None,
-            office: Some(CareOfficeNumber::parse(number).unwrap()),
-            institution: None,
-            scopes: vec![],
-            consents: vec![],
-        })
+    pub async fn office_client(&self, number: &str) -> Client {
+        self.client(office_caller(number)).await
     }
 
-    pub fn institution_client(&self, code: &str) -> Client {
-        self.client(Caller {
-            subject: format!("doctor-office-{code}"),
-            role: Role::MedicalInstitution,
-            insurer: None,
-            office: None,
-            institution: Some(MedicalInstitutionCode::parse(code).unwrap()),
-            scopes: vec![],
-            consents: vec![],
-        })
+    pub async fn institution_client(&self, code: &str) -> Client {
+        self.client(caller_for(Role::MedicalInstitution, code)).await
     }
 
-    pub fn operator(&self) -> Client {
-        self.client(Caller {
-            subject: "operator-1".to_owned(),
-            role: Role::Operator,
-            insurer: None,
-            office: None,
-            institution: None,
-            scopes: vec![],
-            consents: vec![],
-        })
+    pub async fn operator(&self) -> Client {
+        let mut operator = kaigo_platform::testkit::caller(Role::Operator);
+        operator.subject = "operator-1".to_owned();
+        self.client(operator).await
     }
 
-    pub fn insurer(&self) -> Client {
-        self.client(Caller {
-            subject: "insurer-1".to_owned(),
-            role: Role::Insurer,
-            insurer: Some("435073".parse().unwrap()),
-            office: None,
-            institution: None,
-            scopes: vec![],
-            consents: vec![],
-        })
+    pub async fn insurer(&self) -> Client {
+        self.client(kaigo_platform::testkit::caller(Role::Insurer)).await
     }
 
     /// Rows in `applications`.
@@ -195,11 +147,6 @@ pub fn create_medical(costs: pb::MedicalInstitutionCosts) -> pb::CreateApplicati
     }
 }
 
-/// The ErrorInfo reason of a status.
-pub fn reason(status: &tonic::Status) -> String {
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
-}
-
 /// The BadRequest fields of a status.
 pub fn fields(status: &tonic::Status) -> Vec<String> {
     status
@@ -207,4 +154,9 @@ pub fn fields(status: &tonic::Status) -> Vec<String> {
         .bad_request()
         .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
         .unwrap_or_default()
+}
+
+/// A care office acting for `number`.
+pub fn office_caller(number: &str) -> Caller {
+    caller_for(Role::CareOffice, number)
 }

@@ -5,6 +5,7 @@
 
 mod calculate;
 mod harness;
+mod idempotency;
 mod refusals;
 mod seed;
 mod workflow;

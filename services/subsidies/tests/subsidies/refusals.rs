@@ -10,7 +10,7 @@ use crate::harness::*;
 async fn a_second_application_for_the_same_office_is_refused() {
     let svc = Service::start().await;
     let number = office("01", 31);
-    let mut client = svc.office_client(&number);
+    let mut client = svc.office_client(&number).await;
     let first = client
         .create_application(create_care(care_costs(&number, &["other"], &[(1, 10_000)], 0, 0)))
         .await
@@ -38,8 +38,8 @@ async fn another_office_is_permission_denied() {
     let svc = Service::start().await;
     let mine = office("13", 41);
     let theirs = office("13", 42);
-    let mut owner = svc.office_client(&mine);
-    let mut intruder = svc.office_client(&theirs);
+    let mut owner = svc.office_client(&mine).await;
+    let mut intruder = svc.office_client(&theirs).await;
     let app = owner
         .create_application(create_care(care_costs(&mine, &["other"], &[(1, 10_000)], 0, 0)))
         .await
@@ -80,8 +80,12 @@ async fn another_office_is_permission_denied() {
     assert!(own.applications.is_empty());
 
     // Insurers have no part in subsidies.
-    let status =
-        svc.insurer().get_application(pb::GetApplicationRequest { application_id: id.clone() }).await.unwrap_err();
+    let status = svc
+        .insurer()
+        .await
+        .get_application(pb::GetApplicationRequest { application_id: id.clone() })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
     // The refused read is in the audit trail.
@@ -96,8 +100,8 @@ async fn submission_closes_at_the_end_of_the_deadline_day_in_jst() {
     let svc = Service::start().await;
     let early = office("21", 51);
     let late = office("21", 52);
-    let mut on_time = svc.office_client(&early);
-    let mut too_late = svc.office_client(&late);
+    let mut on_time = svc.office_client(&early).await;
+    let mut too_late = svc.office_client(&late).await;
     let mut ids = Vec::new();
     for client in [&mut on_time, &mut too_late] {
         let number = if ids.is_empty() { &early } else { &late };
@@ -143,6 +147,7 @@ async fn submission_closes_at_the_end_of_the_deadline_day_in_jst() {
     let newcomer = office("21", 53);
     let status = svc
         .office_client(&newcomer)
+        .await
         .create_application(create_care(care_costs(&newcomer, &["other"], &[(1, 10_000)], 0, 0)))
         .await
         .unwrap_err();
@@ -154,7 +159,7 @@ async fn submission_closes_at_the_end_of_the_deadline_day_in_jst() {
 async fn bad_input_stores_nothing() {
     let svc = Service::start().await;
     let code = institution("27", 61);
-    let mut hospital = svc.institution_client(&code);
+    let mut hospital = svc.institution_client(&code).await;
 
     // A hospital without beds.
     let status = hospital
@@ -177,6 +182,7 @@ async fn bad_input_stores_nothing() {
     let number = office("27", 62);
     let status = svc
         .office_client(&number)
+        .await
         .create_application(create_care(care_costs(&number, &["hot_spring"], &[(-1, 10_000)], -100, 0)))
         .await
         .unwrap_err();
@@ -185,7 +191,7 @@ async fn bad_input_stores_nothing() {
 
     // Set-up support alone: a draft may hold it, but nothing is eligible, so it cannot be submitted.
     let setup_only = office("27", 63);
-    let mut client = svc.office_client(&setup_only);
+    let mut client = svc.office_client(&setup_only).await;
     let draft = client
         .create_application(create_care(care_costs(&setup_only, &["other"], &[], 0, 30_000)))
         .await
@@ -211,8 +217,8 @@ async fn bad_input_stores_nothing() {
 async fn a_stale_version_is_aborted_and_workflow_order_is_enforced() {
     let svc = Service::start().await;
     let number = office("40", 71);
-    let mut client = svc.office_client(&number);
-    let mut operator = svc.operator();
+    let mut client = svc.office_client(&number).await;
+    let mut operator = svc.operator().await;
     let app = client
         .create_application(create_care(care_costs(&number, &["other"], &[(1, 10_000)], 5_000, 0)))
         .await

@@ -1,24 +1,14 @@
 //! The demo data of `kaigo dev`: written once, on PostgreSQL and on SQLite (what `kaigo dev`
 //! uses), and a second run changes nothing.
 
-use kaigo_platform::config::{DatabaseConfig, Secret, ServerConfig};
-use kaigo_platform::events::{Bus, LocalBus};
-use kaigo_platform::service::{Background, ServiceContext};
-use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::config::{DatabaseConfig, Secret};
+use kaigo_platform::testkit::{TestDatabase, context};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use sea_orm_migration::MigratorTrait;
 
 async fn seed_twice_and_report(db: DatabaseConnection) {
     kaigo_subsidies::Migrator::up(&db, None).await.unwrap();
-    let (_control, background) = Background::new();
-    let ctx = ServiceContext {
-        name: kaigo_subsidies::NAME,
-        server: ServerConfig::default(),
-        db: db.clone(),
-        redis: None,
-        bus: Bus::Local(LocalBus::new()),
-        background,
-    };
+    let (ctx, _control) = context(kaigo_subsidies::NAME, db.clone());
     let config = kaigo_subsidies::Config::default();
     kaigo_subsidies::seed_demo(&ctx, &config).await.unwrap();
     kaigo_subsidies::seed_demo(&ctx, &config).await.unwrap();

@@ -9,8 +9,8 @@ use crate::harness::*;
 async fn draft_to_payment_with_audit_and_report() {
     let svc = Service::start().await;
     let number = office("21", 11);
-    let mut applicant = svc.office_client(&number);
-    let mut operator = svc.operator();
+    let mut applicant = svc.office_client(&number).await;
+    let mut operator = svc.operator().await;
 
     let draft = applicant
         .create_application(create_care(care_costs(&number, &["residential"], &[(2, 15_000)], 40_000, 0)))
@@ -166,7 +166,7 @@ async fn draft_to_payment_with_audit_and_report() {
     // A second office (Osaka) is approved but not yet paid; a third (Osaka) is rejected.
     for (n, outcome) in [(21, "approve"), (22, "reject")] {
         let other = office("27", n);
-        let mut client = svc.office_client(&other);
+        let mut client = svc.office_client(&other).await;
         let app = client
             .create_application(create_care(care_costs(
                 &other,
@@ -226,6 +226,7 @@ async fn draft_to_payment_with_audit_and_report() {
     // A draft is not in the report.
     let drafting = office("27", 23);
     svc.office_client(&drafting)
+        .await
         .create_application(create_care(care_costs(&drafting, &["other"], &[(1, 10_000)], 0, 0)))
         .await
         .unwrap();
@@ -280,7 +281,7 @@ async fn draft_to_payment_with_audit_and_report() {
 async fn a_retried_create_returns_the_first_application_and_a_reused_id_is_refused() {
     let svc = Service::start().await;
     let code = institution("13", 5);
-    let mut client = svc.institution_client(&code);
+    let mut client = svc.institution_client(&code).await;
     let request = create_medical(medical_costs(&code, pb::InstitutionType::Hospital, 199, 1_000_000));
     let first = client.create_application(request.clone()).await.unwrap().into_inner();
     let second = client.create_application(request.clone()).await.unwrap().into_inner();
@@ -301,7 +302,7 @@ async fn a_retried_create_returns_the_first_application_and_a_reused_id_is_refus
 
     // The same request_id from another caller never returns this institution's application.
     let other = institution("13", 6);
-    let status = svc.institution_client(&other).create_application(request).await.unwrap_err();
+    let status = svc.institution_client(&other).await.create_application(request).await.unwrap_err();
     assert_ne!(status.code(), Code::Ok);
     assert_eq!(svc.application_count().await, 1);
 }

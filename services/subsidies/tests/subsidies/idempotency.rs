@@ -1,0 +1,148 @@
+//! The platform's idempotency contract on the subsidy writes, and the answers stored by the
+//! previous version surviving the upgrade.
+
+use kaigo_platform::testkit::TestDatabase;
+use kaigo_proto::kaigo::subsidies::v1 as pb;
+use prost::Message;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::MigratorTrait;
+use tonic::Code;
+
+use crate::harness::*;
+
+fn redraft(
+    id: &str,
+    number: &str,
+    request_id: &str,
+    connection_yen: i64,
+    version: i64,
+) -> pb::UpdateApplicationRequest {
+    pb::UpdateApplicationRequest {
+        request_id: request_id.to_owned(),
+        application: Some(pb::Application {
+            application_id: id.to_owned(),
+            costs: Some(pb::application::Costs::CareOffice(care_costs(
+                number,
+                &["residential"],
+                &[(1, 10_000)],
+                connection_yen,
+                0,
+            ))),
+            ..Default::default()
+        }),
+        expected_version: version,
+    }
+}
+
+#[tokio::test]
+async fn retries_replay_for_their_caller_only_and_only_once_authorised() {
+    let svc = Service::start().await;
+    let (mine, theirs) = (office("21", 71), office("21", 72));
+    let mut owner = svc.office_client(&mine).await;
+    let mut other = svc.office_client(&theirs).await;
+    let create = |number: &str| create_care(care_costs(number, &["residential"], &[(1, 10_000)], 10_000, 0));
+    let my_app = owner.create_application(create(&mine)).await.unwrap().into_inner().application.unwrap();
+    let their_app = other.create_application(create(&theirs)).await.unwrap().into_inner().application.unwrap();
+
+    // An identical retry gets the first answer, though the version it names is stale by then.
+    let request_id = new_id();
+    let first = owner
+        .update_application(redraft(&my_app.application_id, &mine, &request_id, 20_000, 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.application.as_ref().unwrap().version, 2);
+    let retry = owner
+        .update_application(redraft(&my_app.application_id, &mine, &request_id, 20_000, 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retry, first);
+
+    // A new write that names the stale version is refused.
+    let status =
+        owner.update_application(redraft(&my_app.application_id, &mine, &new_id(), 20_000, 1)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted);
+    assert_eq!(reason(&status), "VERSION_MISMATCH");
+
+    // The same request id with another body.
+    let status =
+        owner.update_application(redraft(&my_app.application_id, &mine, &request_id, 30_000, 2)).await.unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert_eq!(reason(&status), "REQUEST_ID_REUSED");
+
+    // Another office's write with the same request id is its own write, on its own application.
+    let theirs_updated = other
+        .update_application(redraft(&their_app.application_id, &theirs, &request_id, 20_000, 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs_updated.application.as_ref().unwrap().application_id, their_app.application_id);
+    assert_ne!(theirs_updated, first);
+
+    // A caller who may not touch the owner's application is refused, even when it repeats a
+    // request id (and a body) the owner's write was answered under.
+    let submit_id = new_id();
+    let submit = pb::SubmitApplicationRequest {
+        request_id: submit_id,
+        application_id: my_app.application_id,
+        expected_version: 2,
+    };
+    let submitted = owner.submit_application(submit.clone()).await.unwrap().into_inner();
+    assert_eq!(submitted.application.unwrap().status, pb::ApplicationStatus::Submitted as i32);
+    let status = other.submit_application(submit.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason(&status), "NOT_OWN_APPLICATION");
+    let status = svc.insurer().await.submit_application(submit).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+}
+
+/// A row of `idempotency_keys` as the version before `idempotency_records` wrote it (its hash
+/// mixed in the RPC and the caller).
+async fn insert_old_answer(db: &sea_orm::DatabaseConnection, request_id: &str, response: Vec<u8>) {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO idempotency_keys (request_id, request_hash, response, created_at) VALUES ($1, $2, $3, $4)",
+        [request_id.into(), "9f".repeat(32).into(), response.into(), in_window().into()],
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn answers_stored_before_the_upgrade_still_replay() {
+    let database = TestDatabase::create().await;
+    let db = kaigo_platform::db::connect(&database.config(), kaigo_subsidies::NAME).await.unwrap();
+    // The schema of the version before: the events tables and the application tables.
+    kaigo_subsidies::Migrator::up(&db, Some(2)).await.unwrap();
+
+    // That version answered a CreateApplication and stored the answer.
+    let number = office("21", 81);
+    let request = create_care(care_costs(&number, &["residential"], &[(1, 10_000)], 10_000, 0));
+    let stored = pb::CreateApplicationResponse {
+        application: Some(pb::Application {
+            application_id: uuid::Uuid::now_v7().to_string(),
+            programme_id: "fy2025".to_owned(),
+            status: pb::ApplicationStatus::Draft as i32,
+            version: 1,
+            ..Default::default()
+        }),
+    };
+    insert_old_answer(&db, &request.request_id, stored.encode_to_vec()).await;
+
+    kaigo_subsidies::Migrator::up(&db, None).await.unwrap();
+    let svc = Service::serve(database, db).await;
+    let mut client = svc.office_client(&number).await;
+
+    // The retry after the upgrade gets the stored answer, and nothing is created.
+    let replayed = client.create_application(request.clone()).await.unwrap().into_inner();
+    assert_eq!(replayed, stored);
+    assert_eq!(svc.application_count().await, 0);
+
+    // The old answer belongs to its RPC's key: a new create with another id is a new write.
+    let mut fresh = request;
+    fresh.request_id = new_id();
+    let created = client.create_application(fresh).await.unwrap().into_inner();
+    assert_ne!(created.application.unwrap().application_id, stored.application.unwrap().application_id);
+    assert_eq!(svc.application_count().await, 1);
+}
