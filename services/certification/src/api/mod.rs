@@ -80,16 +80,10 @@ fn actor(caller: &Caller) -> ActorRecord {
         Role::InsuredPerson => W::InsuredPerson,
         Role::Operator => W::Operator,
     };
-    let organization_number = match caller.role {
-        Role::Insurer => caller.insurer.as_ref().map(|i| i.as_str().to_owned()),
-        Role::CareOffice | Role::ServiceProvider => caller.office.as_ref().map(|o| o.as_str().to_owned()),
-        Role::MedicalInstitution => caller.institution.as_ref().map(|i| i.as_str().to_owned()),
-        Role::InsuredPerson | Role::Operator => None,
-    };
     ActorRecord {
         role: role as i32,
         subject: caller.subject.clone(),
-        organization_number: organization_number.unwrap_or_default(),
+        organization_number: caller.organization().unwrap_or_default().to_owned(),
     }
 }
 

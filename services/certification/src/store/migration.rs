@@ -1,5 +1,7 @@
-//! The certification schema. Applied after the platform's event tables.
+//! The certification schema. Applied after the platform's event tables; columns and indexes
+//! spelt with the platform's `db::schema` helpers (the same SQL as when it was released).
 
+use kaigo_platform::db::schema;
 use sea_orm_migration::prelude::*;
 
 /// Creates the workflow tables.
@@ -108,43 +110,56 @@ impl MigrationTrait for CertificationTables {
                     .col(ColumnDef::new(Applications::DecisionDate).date().null())
                     .col(ColumnDef::new(Applications::LegalDeadline).date().not_null())
                     .col(ColumnDef::new(Applications::EffectiveDeadline).date().not_null())
-                    .col(ColumnDef::new(Applications::Version).big_integer().not_null())
+                    .col(schema::big_int(Applications::Version))
                     .col(ColumnDef::new(Applications::Body).json_binary().not_null())
-                    .col(ColumnDef::new(Applications::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Applications::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(schema::time(Applications::CreatedAt))
+                    .col(schema::time(Applications::UpdatedAt))
                     .to_owned(),
             )
             .await?;
         // Overdue / at-risk queries: an insurer's open applications by deadline.
-        index(
+        schema::index(
             manager,
-            "applications_insurer_status_deadline",
-            Applications::Table,
-            &[Applications::InsurerNumber, Applications::Status, Applications::EffectiveDeadline],
+            Index::create()
+                .name("applications_insurer_status_deadline")
+                .table(Applications::Table)
+                .col(Applications::InsurerNumber)
+                .col(Applications::Status)
+                .col(Applications::EffectiveDeadline)
+                .to_owned(),
         )
         .await?;
         // Statistics and lists by application date.
-        index(
+        schema::index(
             manager,
-            "applications_insurer_date",
-            Applications::Table,
-            &[Applications::InsurerNumber, Applications::ApplicationDate],
+            Index::create()
+                .name("applications_insurer_date")
+                .table(Applications::Table)
+                .col(Applications::InsurerNumber)
+                .col(Applications::ApplicationDate)
+                .to_owned(),
         )
         .await?;
         // A care office's applications.
-        index(
+        schema::index(
             manager,
-            "applications_office",
-            Applications::Table,
-            &[Applications::ActingOfficeNumber, Applications::ApplicationDate],
+            Index::create()
+                .name("applications_office")
+                .table(Applications::Table)
+                .col(Applications::ActingOfficeNumber)
+                .col(Applications::ApplicationDate)
+                .to_owned(),
         )
         .await?;
         // One person's applications (the "one open application" rule).
-        index(
+        schema::index(
             manager,
-            "applications_person",
-            Applications::Table,
-            &[Applications::InsurerNumber, Applications::InsuredNumber],
+            Index::create()
+                .name("applications_person")
+                .table(Applications::Table)
+                .col(Applications::InsurerNumber)
+                .col(Applications::InsuredNumber)
+                .to_owned(),
         )
         .await?;
 
@@ -154,13 +169,13 @@ impl MigrationTrait for CertificationTables {
                     .table(ApplicationSteps::Table)
                     .if_not_exists()
                     .col(ColumnDef::new(ApplicationSteps::ApplicationId).string_len(36).not_null())
-                    .col(ColumnDef::new(ApplicationSteps::Sequence).big_integer().not_null())
-                    .col(ColumnDef::new(ApplicationSteps::Kind).integer().not_null())
-                    .col(ColumnDef::new(ApplicationSteps::OccurTime).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(ApplicationSteps::RecordTime).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(ApplicationSteps::ActorRole).integer().not_null())
-                    .col(ColumnDef::new(ApplicationSteps::ActorSubject).string().not_null())
-                    .col(ColumnDef::new(ApplicationSteps::ActorOrganization).string().not_null())
+                    .col(schema::big_int(ApplicationSteps::Sequence))
+                    .col(schema::int(ApplicationSteps::Kind))
+                    .col(schema::time(ApplicationSteps::OccurTime))
+                    .col(schema::time(ApplicationSteps::RecordTime))
+                    .col(schema::int(ApplicationSteps::ActorRole))
+                    .col(schema::text(ApplicationSteps::ActorSubject))
+                    .col(schema::text(ApplicationSteps::ActorOrganization))
                     .col(ColumnDef::new(ApplicationSteps::Summary).text().not_null())
                     .primary_key(Index::create().col(ApplicationSteps::ApplicationId).col(ApplicationSteps::Sequence))
                     .to_owned(),
@@ -173,12 +188,12 @@ impl MigrationTrait for CertificationTables {
                     .table(DelayNotices::Table)
                     .if_not_exists()
                     .col(ColumnDef::new(DelayNotices::ApplicationId).string_len(36).not_null())
-                    .col(ColumnDef::new(DelayNotices::Ordinal).integer().not_null())
+                    .col(schema::int(DelayNotices::Ordinal))
                     .col(ColumnDef::new(DelayNotices::NoticeDate).date().not_null())
                     .col(ColumnDef::new(DelayNotices::ExpectedDate).date().not_null())
-                    .col(ColumnDef::new(DelayNotices::Reason).integer().not_null())
+                    .col(schema::int(DelayNotices::Reason))
                     .col(ColumnDef::new(DelayNotices::ReasonText).text().not_null())
-                    .col(ColumnDef::new(DelayNotices::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(schema::time(DelayNotices::CreatedAt))
                     .primary_key(Index::create().col(DelayNotices::ApplicationId).col(DelayNotices::Ordinal))
                     .to_owned(),
             )
@@ -199,11 +214,14 @@ impl MigrationTrait for CertificationTables {
                     .to_owned(),
             )
             .await?;
-        index(
+        schema::index(
             manager,
-            "certifications_person",
-            Certifications::Table,
-            &[Certifications::InsurerNumber, Certifications::InsuredNumber],
+            Index::create()
+                .name("certifications_person")
+                .table(Certifications::Table)
+                .col(Certifications::InsurerNumber)
+                .col(Certifications::InsuredNumber)
+                .to_owned(),
         )
         .await?;
 
@@ -216,7 +234,7 @@ impl MigrationTrait for CertificationTables {
                     .col(ColumnDef::new(IdempotencyKeys::Rpc).string_len(64).not_null())
                     .col(ColumnDef::new(IdempotencyKeys::RequestHash).string_len(64).not_null())
                     .col(ColumnDef::new(IdempotencyKeys::Response).binary().not_null())
-                    .col(ColumnDef::new(IdempotencyKeys::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(schema::time(IdempotencyKeys::CreatedAt))
                     .to_owned(),
             )
             .await?;
@@ -226,12 +244,12 @@ impl MigrationTrait for CertificationTables {
                 Table::create()
                     .table(ReadAudit::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(ReadAudit::Id).big_integer().not_null().auto_increment().primary_key())
-                    .col(ColumnDef::new(ReadAudit::ReadAt).timestamp_with_time_zone().not_null())
+                    .col(schema::serial(ReadAudit::Id))
+                    .col(schema::time(ReadAudit::ReadAt))
                     .col(ColumnDef::new(ReadAudit::Rpc).string_len(64).not_null())
                     .col(ColumnDef::new(ReadAudit::CallerRole).string_len(32).not_null())
-                    .col(ColumnDef::new(ReadAudit::CallerSubject).string().not_null())
-                    .col(ColumnDef::new(ReadAudit::CallerOrganization).string().not_null())
+                    .col(schema::text(ReadAudit::CallerSubject))
+                    .col(schema::text(ReadAudit::CallerOrganization))
                     .col(ColumnDef::new(ReadAudit::ApplicationId).string_len(36).not_null())
                     .col(ColumnDef::new(ReadAudit::Outcome).string_len(32).not_null())
                     .to_owned(),
@@ -247,18 +265,4 @@ impl MigrationTrait for CertificationTables {
         }
         Ok(())
     }
-}
-
-async fn index<T: Iden + Clone + 'static>(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: T,
-    cols: &[T],
-) -> Result<(), DbErr> {
-    let mut stmt = Index::create();
-    stmt.name(name).table(table).if_not_exists();
-    for col in cols {
-        stmt.col(col.clone());
-    }
-    manager.create_index(stmt.to_owned()).await
 }

@@ -12,12 +12,12 @@ mod queries;
 mod rows;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kaigo_platform::errors::ApiError;
+use kaigo_platform::errors::{self, ApiError};
 use kaigo_platform::events::{NewEvent, enqueue};
 use kaigo_platform::idempotency::IdempotencyKey;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
@@ -26,14 +26,6 @@ pub use queries::{ListFilter, ListOrder, StatisticsRows};
 use crate::domain::types::{CareLevel, Status, StepKind};
 use crate::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use entities::{application, certification, delay_notice, step};
-
-/// Maps a database failure: lost connections are UNAVAILABLE (retry), the rest INTERNAL.
-pub fn db_err(err: DbErr) -> ApiError {
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
-        other => ApiError::internal(other),
-    }
-}
 
 /// A step to append.
 #[derive(Debug, Clone)]
@@ -133,7 +125,7 @@ impl Store {
         P: FnOnce(&mut ApplicationRecord, Option<CurrentCertification>, bool) -> Result<(), Refuse>,
         R: FnOnce(&LoadedApplication) -> Vec<u8>,
     {
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = self.db.begin().await.map_err(errors::db)?;
         if kaigo_platform::db::is_postgres(&txn) {
             // Serialises submissions for one person so the "one open application" rule holds.
             let person = format!("certification.person.{}.{}", record.insurer_number, record.insured_number);
@@ -143,7 +135,7 @@ impl Store {
                 [person.into()],
             ))
             .await
-            .map_err(db_err)?;
+            .map_err(errors::db)?;
         }
         // After the person's lock: a concurrent identical retry that committed first is seen.
         if let Some(response) = key.replay(&txn).await? {
@@ -158,7 +150,7 @@ impl Store {
             .filter(application::Column::Status.is_in(Status::OPEN.map(Status::as_str)))
             .one(&txn)
             .await
-            .map_err(db_err)?
+            .map_err(errors::db)?
             .is_some();
         prepare(&mut record, current, open)?;
         record.version = 1;
@@ -171,17 +163,17 @@ impl Store {
             summary: first_step.summary,
         };
         let loaded = LoadedApplication { record, steps: vec![step], delay_notices: Vec::new() };
-        rows::application_row(&loaded)?.into_active_model().insert(&txn).await.map_err(db_err)?;
+        rows::application_row(&loaded)?.into_active_model().insert(&txn).await.map_err(errors::db)?;
         step::ActiveModel::from(rows::step_row(&loaded.record.id, &loaded.steps[0]))
             .insert(&txn)
             .await
-            .map_err(db_err)?;
+            .map_err(errors::db)?;
         let response = render(&loaded);
         if let Err(err) = key.remember(&txn, &response).await {
             drop(txn);
             return key.after_conflict(&self.db, err).await.map(Written::Replayed);
         }
-        txn.commit().await.map_err(db_err)?;
+        txn.commit().await.map_err(errors::db)?;
         Ok(Written::Fresh { response, application_id: loaded.record.id, version: 1 })
     }
 
@@ -206,7 +198,7 @@ impl Store {
         M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
         R: FnOnce(&LoadedApplication) -> Vec<u8>,
     {
-        let txn = self.db.begin().await.map_err(db_err)?;
+        let txn = self.db.begin().await.map_err(errors::db)?;
         let written =
             self.write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
         if let Written::Fresh { response, .. } = &written {
@@ -214,7 +206,7 @@ impl Store {
                 drop(txn);
                 return key.after_conflict(&self.db, err).await.map(Written::Replayed);
             }
-            txn.commit().await.map_err(db_err)?;
+            txn.commit().await.map_err(errors::db)?;
         }
         Ok(written)
     }
@@ -244,7 +236,7 @@ impl Store {
         if kaigo_platform::db::is_postgres(txn) {
             select = select.lock(LockType::Update);
         }
-        let Some(row) = select.one(txn).await.map_err(db_err)? else {
+        let Some(row) = select.one(txn).await.map_err(errors::db)? else {
             return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
         };
         let mut loaded = load_children(txn, rows::record_from_row(&row)?).await?;
@@ -276,7 +268,7 @@ impl Store {
                 actor: new.actor,
                 summary: new.summary,
             };
-            step::ActiveModel::from(rows::step_row(application_id, &step)).insert(txn).await.map_err(db_err)?;
+            step::ActiveModel::from(rows::step_row(application_id, &step)).insert(txn).await.map_err(errors::db)?;
             loaded.steps.push(step);
         }
         loaded.record.updated_at = now;
@@ -285,7 +277,7 @@ impl Store {
             delay_notice::ActiveModel::from(rows::notice_row(application_id, ordinal, &notice, now))
                 .insert(txn)
                 .await
-                .map_err(db_err)?;
+                .map_err(errors::db)?;
             loaded.delay_notices.push(notice);
         }
         if let Some(cert) = change.certification {
@@ -300,12 +292,12 @@ impl Store {
             })
             .insert(txn)
             .await
-            .map_err(db_err)?;
+            .map_err(errors::db)?;
         }
         if let Some(event) = change.event {
-            enqueue(txn, event).await.map_err(db_err)?;
+            enqueue(txn, event).await.map_err(errors::db)?;
         }
-        rows::application_row(&loaded)?.into_active_model().reset_all().update(txn).await.map_err(db_err)?;
+        rows::application_row(&loaded)?.into_active_model().reset_all().update(txn).await.map_err(errors::db)?;
         let response = render(&loaded);
         Ok(Written::Fresh { response, application_id: application_id.to_owned(), version: loaded.record.version })
     }
@@ -313,7 +305,7 @@ impl Store {
     /// One application with its steps and notices.
     pub async fn load(&self, application_id: &str) -> Result<Option<LoadedApplication>, ApiError> {
         let Some(row) =
-            application::Entity::find_by_id(application_id.to_owned()).one(&self.db).await.map_err(db_err)?
+            application::Entity::find_by_id(application_id.to_owned()).one(&self.db).await.map_err(errors::db)?
         else {
             return Ok(None);
         };
@@ -344,7 +336,7 @@ async fn current_certification(
         .order_by_desc(certification::Column::DecisionDate)
         .one(conn)
         .await
-        .map_err(db_err)?;
+        .map_err(errors::db)?;
     Ok(row.and_then(|r| {
         Some(CurrentCertification { level: CareLevel::from_code(&r.care_level)?, validity_end: r.validity_end? })
     }))
@@ -356,13 +348,13 @@ async fn load_children(conn: &impl ConnectionTrait, record: ApplicationRecord) -
         .order_by_asc(step::Column::Sequence)
         .all(conn)
         .await
-        .map_err(db_err)?;
+        .map_err(errors::db)?;
     let notices = delay_notice::Entity::find()
         .filter(delay_notice::Column::ApplicationId.eq(&record.id))
         .order_by_asc(delay_notice::Column::Ordinal)
         .all(conn)
         .await
-        .map_err(db_err)?;
+        .map_err(errors::db)?;
     Ok(LoadedApplication {
         record,
         steps: steps.iter().map(rows::step_from_row).collect::<Result<_, _>>()?,

@@ -1,12 +1,12 @@
 //! Read queries: lists with the overdue / at-risk filters, and the rows behind the statistics.
 
 use chrono::{Days, NaiveDate};
-use kaigo_platform::errors::ApiError;
+use kaigo_platform::errors::{self, ApiError};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::{application, delay_notice};
-use super::{Store, db_err, rows};
+use super::{Store, rows};
 use crate::domain::deadline::DeadlineStatus;
 use crate::domain::types::Status;
 use crate::record::ApplicationRecord;
@@ -123,14 +123,14 @@ impl Store {
     ) -> Result<(Vec<ApplicationRecord>, u64), ApiError> {
         use application::Column as C;
         let base = application::Entity::find().filter(condition(filter));
-        let total = base.clone().count(self.db()).await.map_err(db_err)?;
+        let total = base.clone().count(self.db()).await.map_err(errors::db)?;
         let ordered = match filter.order {
             ListOrder::ApplicationDateDesc => base.order_by_desc(C::ApplicationDate).order_by_asc(C::Id),
             ListOrder::Urgency => {
                 base.order_by_asc(C::EffectiveDeadline).order_by_asc(C::ApplicationDate).order_by_asc(C::Id)
             }
         };
-        let rows = ordered.offset(offset).limit(limit).all(self.db()).await.map_err(db_err)?;
+        let rows = ordered.offset(offset).limit(limit).all(self.db()).await.map_err(errors::db)?;
         let records = rows.iter().map(rows::record_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok((records, total))
     }
@@ -156,7 +156,7 @@ impl Store {
             .into_tuple()
             .all(self.db())
             .await
-            .map_err(db_err)?;
+            .map_err(errors::db)?;
         let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
         let mut delay_notices = 0;
         for chunk in ids.chunks(1000) {
@@ -164,7 +164,7 @@ impl Store {
                 .filter(delay_notice::Column::ApplicationId.is_in(chunk.iter().cloned()))
                 .count(self.db())
                 .await
-                .map_err(db_err)?;
+                .map_err(errors::db)?;
         }
         let applications = rows
             .into_iter()
