@@ -10,7 +10,7 @@
 pub mod codec;
 mod date;
 
-pub use date::{DateError, from_naive_date, to_naive_date};
+pub use date::{DateError, YEARS, from_naive_date, to_naive_date};
 
 /// The encoded `FileDescriptorSet` of every kaigo `.proto` file.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kaigo_descriptor.bin"));
@@ -50,6 +50,11 @@ pub mod kaigo {
     pub mod subsidies {
         pub mod v1 {
             tonic::include_proto!("kaigo.subsidies.v1");
+        }
+    }
+    pub mod registry {
+        pub mod v1 {
+            tonic::include_proto!("kaigo.registry.v1");
         }
     }
 }

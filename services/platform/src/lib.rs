@@ -12,6 +12,7 @@
 //! - [`idempotency`]: one table and one rule for retried writes; [`audit`]: the read audit
 //!   trail and its batched writer.
 //! - [`time`]: JST calendar dates and the injected [`time::Clock`].
+//! - [`validate`]: bounded repeated fields and strings, enum filters.
 //! - `testkit` (feature): a database and Redis prefix per test binary.
 
 pub mod audit;
@@ -27,6 +28,7 @@ pub mod server;
 pub mod service;
 pub mod telemetry;
 pub mod time;
+pub mod validate;
 
 #[cfg(feature = "testkit")]
 #[allow(clippy::expect_used, clippy::unwrap_used)] // test support: a failure should stop the test loudly
