@@ -43,29 +43,65 @@ SERVER_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 POD_KINDS = SERVER_KINDS | {"Job", "CronJob", "Pod", "ReplicaSet"}
 RELEASE, NAMESPACE = "kaigo", "kaigo"
 
-PROFILES: dict[str, Path | None] = {
-    "default": None,
+# The defaults alone cannot start (the gateway has no key to verify tokens with, and refuses to
+# render); "default" adds the one value an install must choose.
+DEFAULT_KEYS: dict[str, Any] = {"gateway": {"auth": {"jwksUrl": "https://idp.kaigo.example.jp/.well-known/jwks.json"}}}
+
+PROFILES: dict[str, Path | dict[str, Any]] = {
+    "default": DEFAULT_KEYS,
     "production": CHART / "ci" / "production-values.yaml",
     "minimal": CHART / "ci" / "minimal-values.yaml",
 }
 
-# Values that must NOT render: (description, values, text the error must contain).
+
+def with_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` on top of DEFAULT_KEYS, so a case fails for its own reason only."""
+    merged = {"gateway": {"auth": dict(DEFAULT_KEYS["gateway"]["auth"])}}
+    for key, value in values.items():
+        if key == "gateway" and isinstance(value, dict):
+            merged["gateway"] = {**merged["gateway"], **value}
+            if isinstance(value.get("auth"), dict):
+                merged["gateway"]["auth"] = {**DEFAULT_KEYS["gateway"]["auth"], **value["auth"]}
+        else:
+            merged[key] = value
+    return merged
+
+
+# Values that must NOT render: (description, values, text the error must contain). Each is
+# rendered with a gateway key (with_keys) unless it is about the keys.
 MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
-    ("unknown key eligibility.replicaz", {"eligibility": {"replicaz": 2}}, "replicaz"),
-    ("unknown key under global", {"global": {"imagePullPolicy": "Always"}}, "imagePullPolicy"),
-    ("unknown top-level key", {"gatway": {"replicas": 2}}, "gatway"),
-    ("wrong type for replicas", {"gateway": {"replicas": "two"}}, "replicas"),
-    ("image tag latest", {"global": {"image": {"tag": "latest"}}}, "tag"),
+    ("the defaults: a gateway without any key to verify tokens", {}, "gateway.auth"),
+    (
+        "a gateway whose only key setting is empty",
+        {"gateway": {"auth": {"jwksUrl": "", "publicKeys": []}}},
+        "gateway.auth",
+    ),
+    (
+        "a documents encryption key that is not kid:base64 of 32 bytes",
+        with_keys({"secrets": {"create": True, "values": {"databaseUrl": "postgres://x/y", "storageEncryptionKeys": "dev-only-key"}}}),
+        "storageEncryptionKeys",
+    ),
+    (
+        "a second documents key of the wrong length",
+        with_keys({"secrets": {"create": True, "values": {"databaseUrl": "postgres://x/y", "storageEncryptionKeys": "k2:" + "A" * 43 + "=,k1:short"}}}),
+        "storageEncryptionKeys",
+    ),
+    ("a public key that is not PEM", {"gateway": {"auth": {"publicKeys": ["ssh-ed25519 AAAA kaigo"]}}}, "publicKeys"),
+    ("unknown key eligibility.replicaz", with_keys({"eligibility": {"replicaz": 2}}), "replicaz"),
+    ("unknown key under global", with_keys({"global": {"imagePullPolicy": "Always"}}), "imagePullPolicy"),
+    ("unknown top-level key", with_keys({"gatway": {"replicas": 2}}), "gatway"),
+    ("wrong type for replicas", with_keys({"gateway": {"replicas": "two"}}), "replicas"),
+    ("image tag latest", with_keys({"global": {"image": {"tag": "latest"}}}), "tag"),
     (
         "grace period not above the drain time",
-        {"global": {"terminationGracePeriodSeconds": 20, "shutdownGraceSecs": 20}},
+        with_keys({"global": {"terminationGracePeriodSeconds": 20, "shutdownGraceSecs": 20}}),
         "terminationGracePeriodSeconds",
     ),
-    ("a Bearer token other than access_token or id_token", {"gateway": {"web": {"oidc": {"token": "code"}}}}, "token"),
-    ("secrets.create without a database URL", {"secrets": {"create": True}}, "databaseUrl"),
+    ("a Bearer token other than access_token or id_token", with_keys({"gateway": {"web": {"oidc": {"token": "code"}}}}), "token"),
+    ("secrets.create without a database URL", with_keys({"secrets": {"create": True}}), "databaseUrl"),
     (
         "a hash tag in the key prefix of a Redis Cluster",
-        {"global": {"redis": {"cluster": True, "keyPrefix": "{kaigo}:"}}},
+        with_keys({"global": {"redis": {"cluster": True, "keyPrefix": "{kaigo}:"}}}),
         "keyPrefix",
     ),
 ]
@@ -98,8 +134,10 @@ class Failure(Exception):
     pass
 
 
-def load_values(path: Path | None) -> dict[str, Any] | None:
-    return None if path is None else yaml.safe_load(path.read_text()) or {}
+def load_values(source: Path | dict[str, Any] | None) -> dict[str, Any] | None:
+    if source is None or isinstance(source, dict):
+        return source
+    return yaml.safe_load(source.read_text()) or {}
 
 
 def parse_documents(texts: Iterable[tuple[str, str]]) -> list[tuple[str, dict]]:

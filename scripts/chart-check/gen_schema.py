@@ -115,6 +115,16 @@ BY_PATH = {
             "properties": {"name": {"type": "string"}},
         },
     },
+    # What documents accepts (Keyring::parse): kid:base64 of 32 bytes, comma-separated.
+    "secrets.values.storageEncryptionKeys": {
+        "type": "string",
+        "pattern": "^$|^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(\\s*,\\s*[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$",
+        "description": "KAIGO_DOCUMENTS__ENCRYPTION_KEYS: kid:base64 (32 bytes), comma-separated, newest first.",
+    },
+    "gateway.auth.publicKeys": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^\\s*-----BEGIN (RSA )?PUBLIC KEY-----[\\s\\S]+-----END (RSA )?PUBLIC KEY-----\\s*$"},
+    },
     "gateway.web.oidc.token": {"type": "string", "enum": ["access_token", "id_token"]},
     "gateway.web.allowedOrigins": {
         "type": "array",

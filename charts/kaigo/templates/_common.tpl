@@ -61,6 +61,17 @@ KAIGO_AUTH__JWKS_URL: {{ . | quote }}
 {{- if or $v.auth.jwksFile.existingSecret $v.auth.jwksFile.existingConfigMap }}
 KAIGO_AUTH__JWKS_FILE: {{ printf "/etc/kaigo/jwks/%s" $v.auth.jwksFile.key | quote }}
 {{- end }}
+{{- with $v.auth.publicKeys }}
+{{- $files := list }}
+{{- range $i, $_ := . }}
+{{- $files = append $files (printf "/etc/kaigo/keys/key-%d.pem" $i) }}
+{{- end }}
+KAIGO_AUTH__PUBLIC_KEY_FILES: {{ join "," $files | quote }}
+{{- end }}
+{{- $fromConfig := or (hasKey $v.config "KAIGO_AUTH__JWKS_URL") (hasKey $v.config "KAIGO_AUTH__JWKS_FILE") (hasKey $v.config "KAIGO_AUTH__PUBLIC_KEY_FILES") }}
+{{- if and $v.auth.requireKeys (not (or $v.auth.jwksUrl $v.auth.jwksFile.existingSecret $v.auth.jwksFile.existingConfigMap $v.auth.publicKeys $fromConfig)) }}
+{{- fail "gateway.auth: the gateway has no key to verify tokens with and would exit at start; set gateway.auth.publicKeys (PEM), gateway.auth.jwksUrl or gateway.auth.jwksFile (or gateway.auth.requireKeys: false when an overlay adds them)" }}
+{{- end }}
 {{- if $v.web.enabled }}
 {{- /* The screens built into the image (Dockerfile's web stage). */}}
 KAIGO_GATEWAY__WEB__ROOT: "/usr/share/kaigo/web"
@@ -174,8 +185,10 @@ successThreshold: {{ .p.successThreshold }}
 {{- fail (printf "%s: terminationGracePeriodSeconds (%d) must be greater than global.shutdownGraceSecs (%d)" .component $grace (int $g.shutdownGraceSecs)) -}}
 {{- end -}}
 {{- $jwks := dict -}}
+{{- $publicKeys := list -}}
 {{- if eq .component "gateway" -}}
 {{- $jwks = $v.auth.jwksFile -}}
+{{- $publicKeys = $v.auth.publicKeys -}}
 {{- end -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -211,6 +224,9 @@ spec:
       annotations:
         checksum/config: {{ include "kaigo.commonConfigData" $ctx | sha256sum }}
         checksum/component-config: {{ include "kaigo.componentConfigData" . | sha256sum }}
+        {{- with $publicKeys }}
+        checksum/public-keys: {{ toJson . | sha256sum }}
+        {{- end }}
         {{- if $ctx.Values.secrets.create }}
         checksum/secret: {{ toJson $ctx.Values.secrets.values | sha256sum }}
         {{- end }}
@@ -292,6 +308,11 @@ spec:
               mountPath: /etc/kaigo/jwks
               readOnly: true
             {{- end }}
+            {{- if $publicKeys }}
+            - name: public-keys
+              mountPath: /etc/kaigo/keys
+              readOnly: true
+            {{- end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -311,6 +332,11 @@ spec:
             items:
               - key: {{ $jwks.key | quote }}
                 path: {{ $jwks.key | quote }}
+        {{- end }}
+        {{- if $publicKeys }}
+        - name: public-keys
+          configMap:
+            name: {{ include "kaigo.componentFullname" . }}-keys
         {{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
