@@ -14,6 +14,8 @@ pub mod store;
 use std::path::Path;
 use std::sync::Arc;
 
+use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
@@ -75,7 +77,8 @@ pub async fn start_with_clock(
     let ids: Vec<String> = catalogue.newest_first().iter().map(|p| p.programme_id.clone()).collect();
     tracing::info!(programmes = ?ids, "subsidy programmes loaded");
     ctx.spawn_outbox_relay();
-    let api = Api::new(ctx.db.clone(), catalogue, clock);
+    let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
+    let api = Api::new(ctx.db.clone(), catalogue, clock, auditor);
     Ok(kaigo_platform::limit_messages!(SubsidyServiceServer::new(api), ctx))
 }
 
@@ -95,6 +98,8 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::ApplicationTablesMigration),
             Box::new(IdempotencyTableMigration),
             Box::new(store::migration::CopyIdempotencyKeys),
+            Box::new(AuditTableMigration),
+            Box::new(store::migration::CopyApplicationReads),
         ]
     }
 }

@@ -10,6 +10,7 @@ mod write;
 
 use std::sync::Arc;
 
+use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
@@ -28,12 +29,13 @@ pub struct Api {
     db: DatabaseConnection,
     catalogue: Arc<Catalogue>,
     clock: Arc<dyn Clock>,
+    auditor: Auditor,
 }
 
 impl Api {
-    /// The API over `db`, with these programmes and this clock.
-    pub fn new(db: DatabaseConnection, catalogue: Arc<Catalogue>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, catalogue, clock }
+    /// The API over `db`, with these programmes, this clock and this audit trail.
+    pub fn new(db: DatabaseConnection, catalogue: Arc<Catalogue>, clock: Arc<dyn Clock>, auditor: Auditor) -> Self {
+        Self { db, catalogue, clock, auditor }
     }
 
     /// The programme named in a request, or a violation on `field`.

@@ -1,6 +1,8 @@
-//! Reading applications: the applicant its own, operators all. Every read, granted or not,
-//! is written to the audit table before the answer leaves.
+//! Reading applications: the applicant its own, operators all. Every call, allowed or not, is
+//! one record in the platform's audit trail (`kaigo_platform::audit`), naming the applications
+//! it read.
 
+use kaigo_platform::audit::{self, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{self, ApiError, Violations};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
@@ -8,18 +10,21 @@ use tonic::Request;
 
 use super::applications::check_application_id;
 use super::{Api, access, convert, page_size};
-use crate::store::{self, Read};
+use crate::store;
+
+/// The audit trail's category of an application read.
+pub(super) const CATEGORY: &str = "subsidy_application";
 
 impl Api {
-    fn read(caller: &Caller, rpc: &'static str, application_id: &str, outcome: &'static str) -> Read {
-        Read {
+    /// One call's read of `applications` (ids), as the audit trail records it.
+    fn read(caller: &Caller, rpc: &'static str, applications: Vec<String>, outcome: &'static str) -> ReadRecord {
+        ReadRecord {
             rpc,
-            subject: caller.subject.clone(),
-            role: caller.role.as_str(),
-            organization: super::applications::organization(caller),
-            application_id: application_id.to_owned(),
-            purpose: if caller.role == Role::Operator { "subsidy_review" } else { "own_application" },
+            category: CATEGORY,
+            purpose: if caller.role == Role::Operator { "subsidy_review" } else { "own_application" }.to_owned(),
             outcome,
+            persons: Vec::new(),
+            resources: applications,
         }
     }
 
@@ -36,18 +41,15 @@ impl Api {
         let found = store::find(&self.db, id).await.map_err(errors::db)?;
         let (outcome, result) = match found {
             Some(record) if access::may_read(caller, &record.application.applicant_number) => {
-                ("granted", convert::application(&record))
+                (audit::ALLOWED, convert::application(&record))
             }
-            Some(_) => ("denied", Err(access::not_yours())),
+            Some(_) => (audit::DENIED, Err(access::not_yours())),
             None if caller.role == Role::Operator => {
-                ("not_found", Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id")))
+                (audit::NOT_FOUND, Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id")))
             }
-            None => ("not_found", Err(access::not_yours())),
+            None => (audit::NOT_FOUND, Err(access::not_yours())),
         };
-        // The audit row is written before the answer leaves: no read goes unrecorded.
-        store::audit_reads(&self.db, vec![Self::read(caller, "GetApplication", id, outcome)], self.clock.now())
-            .await
-            .map_err(errors::db)?;
+        self.auditor.record(caller, Self::read(caller, "GetApplication", vec![id.clone()], outcome)).await;
         Ok(pb::GetApplicationResponse { application: Some(result?) })
     }
 
@@ -104,9 +106,8 @@ impl Api {
         let after = (!req.page_token.is_empty()).then_some(req.page_token.as_str());
         let (records, total) = store::list(&self.db, &filter, after, limit).await.map_err(errors::db)?;
         let applications = records.iter().map(convert::application).collect::<Result<Vec<_>, _>>()?;
-        let reads =
-            records.iter().map(|r| Self::read(caller, "ListApplications", &r.application.id, "granted")).collect();
-        store::audit_reads(&self.db, reads, self.clock.now()).await.map_err(errors::db)?;
+        let listed = records.iter().map(|r| r.application.id.clone()).collect();
+        self.auditor.record(caller, Self::read(caller, "ListApplications", listed, audit::ALLOWED)).await;
         let full_page = u64::try_from(records.len()).unwrap_or(0) == limit;
         Ok(pb::ListApplicationsResponse {
             next_page_token: match records.last() {

@@ -1,5 +1,6 @@
 //! The operator's side: review, approval or rejection, payment, and the report.
 
+use kaigo_platform::audit::{self, ReadRecord};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
@@ -13,7 +14,7 @@ use super::reads::check_prefecture;
 use super::write::idempotent;
 use super::{Api, access, convert};
 use crate::domain::application::Action;
-use crate::store::{self, Read};
+use crate::store;
 
 /// Longest rejection reason.
 const MAX_REASON_CHARS: usize = 1_000;
@@ -194,21 +195,15 @@ impl Api {
         let prefecture = (!req.prefecture_code.is_empty()).then_some(req.prefecture_code.as_str());
         let now = self.clock.now();
         let rows = store::report(&self.db, &programme.programme_id, prefecture).await.map_err(errors::db)?;
-        store::audit_reads(
-            &self.db,
-            vec![Read {
-                rpc: "GetReport",
-                subject: caller.subject.clone(),
-                role: caller.role.as_str(),
-                organization: String::new(),
-                application_id: String::new(),
-                purpose: "subsidy_report",
-                outcome: "granted",
-            }],
-            now,
-        )
-        .await
-        .map_err(errors::db)?;
+        let read = ReadRecord {
+            rpc: "GetReport",
+            category: "subsidy_report",
+            purpose: "subsidy_report".to_owned(),
+            outcome: audit::ALLOWED,
+            persons: Vec::new(),
+            resources: Vec::new(),
+        };
+        self.auditor.record(caller, read).await;
         let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
         let mut total = pb::ReportRow::default();
         let rows: Vec<pb::ReportRow> = rows

@@ -70,31 +70,3 @@ pub mod evidence {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-/// `application_reads`: who read which application, when, why, with what outcome.
-pub mod audit {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "application_reads")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub read_at: DateTimeUtc,
-        pub rpc: String,
-        pub subject: String,
-        pub role: String,
-        /// The organisation the caller acted for (office number, institution code), if any.
-        pub organization: String,
-        /// The application read; empty for a report over many.
-        pub application_id: String,
-        pub purpose: String,
-        /// `granted`, `denied` or `not_found`.
-        pub outcome: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

@@ -279,3 +279,39 @@ impl MigrationTrait for CopyIdempotencyKeys {
         Ok(())
     }
 }
+
+/// Moves the read audit of `application_reads` into the platform's `audit_trail` and drops the
+/// old table: every past read stays on record. Old rows were one per application read; each
+/// becomes a record naming that application (none for a report). Operators' reads, recorded
+/// without an organisation, are attributed to `operator:<subject>` as the platform's party;
+/// the old word `granted` becomes the trail's `allowed`.
+pub struct CopyApplicationReads;
+
+impl MigrationName for CopyApplicationReads {
+    fn name(&self) -> &str {
+        "m20261204_000200_subsidies_audit_trail"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyApplicationReads {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        kaigo_platform::audit::migration::copy_legacy(
+            manager,
+            "application_reads",
+            "SELECT read_at AS at, role AS caller_role, \
+             CASE WHEN organization = '' THEN role || ':' || subject ELSE organization END AS caller_party, \
+             subject AS caller_subject, rpc, \
+             CASE WHEN application_id = '' THEN 'subsidy_report' ELSE 'subsidy_application' END AS category, \
+             purpose, CASE WHEN outcome = 'granted' THEN 'allowed' ELSE outcome END AS outcome, \
+             '' AS person, application_id AS resource FROM application_reads",
+        )
+        .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The old table's rows live on in audit_trail; nothing to undo.
+        Ok(())
+    }
+}

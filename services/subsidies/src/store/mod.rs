@@ -5,13 +5,13 @@
 pub mod entities;
 pub mod migration;
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 
-pub use entities::{application, audit, evidence};
+pub use entities::{application, evidence};
+pub use kaigo_platform::audit::StoredRead;
 
 /// An application with its evidence.
 #[derive(Debug, Clone)]
@@ -157,51 +157,33 @@ pub async fn list(
     Ok((records, total))
 }
 
-/// One read to audit.
-#[derive(Debug, Clone)]
-pub struct Read {
-    /// The RPC.
-    pub rpc: &'static str,
-    /// Caller subject.
-    pub subject: String,
-    /// Caller role.
-    pub role: &'static str,
-    /// Organisation the caller acted for.
-    pub organization: String,
-    /// The application; empty for a report.
-    pub application_id: String,
-    /// Why.
-    pub purpose: &'static str,
-    /// `granted`, `denied`, `not_found`.
-    pub outcome: &'static str,
-}
-
-/// Records reads in the audit table.
-pub async fn audit_reads(conn: &impl ConnectionTrait, reads: Vec<Read>, now: DateTime<Utc>) -> Result<(), DbErr> {
-    if reads.is_empty() {
-        return Ok(());
-    }
-    let rows = reads.into_iter().map(|r| audit::ActiveModel {
-        read_at: Set(now),
-        rpc: Set(r.rpc.to_owned()),
-        subject: Set(r.subject),
-        role: Set(r.role.to_owned()),
-        organization: Set(r.organization),
-        application_id: Set(r.application_id),
-        purpose: Set(r.purpose.to_owned()),
-        outcome: Set(r.outcome.to_owned()),
-        ..Default::default()
-    });
-    audit::Entity::insert_many(rows).exec(conn).await.map(|_| ())
-}
-
-/// The audit rows of one application, oldest first (for operators and tests).
-pub async fn reads_of(conn: &impl ConnectionTrait, application_id: &str) -> Result<Vec<audit::Model>, DbErr> {
-    audit::Entity::find()
-        .filter(audit::Column::ApplicationId.eq(application_id))
-        .order_by_asc(audit::Column::Id)
-        .all(conn)
-        .await
+/// The audit trail's records of calls that read application `application_id`, oldest first
+/// (for operators and tests).
+pub async fn reads_of(conn: &impl ConnectionTrait, application_id: &str) -> Result<Vec<StoredRead>, DbErr> {
+    let backend = conn.get_database_backend();
+    let filter = if backend == DbBackend::Postgres {
+        "resources @> ARRAY[$1]::text[]"
+    } else {
+        "EXISTS (SELECT 1 FROM json_each(audit_trail.resources) WHERE json_each.value = ?)"
+    };
+    let sql = format!(
+        "SELECT at, caller_role, caller_party, rpc, category, purpose, outcome FROM audit_trail \
+         WHERE {filter} ORDER BY at, id"
+    );
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [application_id.into()])).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredRead {
+                at: r.try_get("", "at")?,
+                caller_role: r.try_get("", "caller_role")?,
+                caller_party: r.try_get("", "caller_party")?,
+                rpc: r.try_get("", "rpc")?,
+                category: r.try_get("", "category")?,
+                purpose: r.try_get("", "purpose")?,
+                outcome: r.try_get("", "outcome")?,
+            })
+        })
+        .collect()
 }
 
 /// One row of the operator report.

@@ -97,6 +97,32 @@ async fn retries_replay_for_their_caller_only_and_only_once_authorised() {
     assert_eq!(status.code(), Code::PermissionDenied);
 }
 
+/// Rows of `application_reads` as the version before `audit_trail` wrote them: an office's read
+/// of its application and an operator's report.
+async fn insert_old_reads(db: &sea_orm::DatabaseConnection, application_id: &str, office_number: &str) {
+    for (rpc, subject, role, organization, application, purpose) in [
+        ("GetApplication", "office-user", "care_office", office_number, application_id, "own_application"),
+        ("GetReport", "operator-1", "operator", "", "", "subsidy_report"),
+    ] {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO application_reads (read_at, rpc, subject, role, organization, application_id, purpose, outcome) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'granted')",
+            [
+                in_window().into(),
+                rpc.into(),
+                subject.into(),
+                role.into(),
+                organization.into(),
+                application.into(),
+                purpose.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+}
+
 /// A row of `idempotency_keys` as the version before `idempotency_records` wrote it (its hash
 /// mixed in the RPC and the caller).
 async fn insert_old_answer(db: &sea_orm::DatabaseConnection, request_id: &str, response: Vec<u8>) {
@@ -129,6 +155,8 @@ async fn answers_stored_before_the_upgrade_still_replay() {
         }),
     };
     insert_old_answer(&db, &request.request_id, stored.encode_to_vec()).await;
+    let stored_id = stored.application.as_ref().unwrap().application_id.clone();
+    insert_old_reads(&db, &stored_id, &number).await;
 
     kaigo_subsidies::Migrator::up(&db, None).await.unwrap();
     let svc = Service::serve(database, db).await;
@@ -143,6 +171,15 @@ async fn answers_stored_before_the_upgrade_still_replay() {
     let mut fresh = request;
     fresh.request_id = new_id();
     let created = client.create_application(fresh).await.unwrap().into_inner();
-    assert_ne!(created.application.unwrap().application_id, stored.application.unwrap().application_id);
+    assert_ne!(created.application.unwrap().application_id, stored_id);
     assert_eq!(svc.application_count().await, 1);
+
+    // The reads recorded before the upgrade are in the platform's trail.
+    let reads = kaigo_subsidies::store::reads_of(&svc.db, &stored_id).await.unwrap();
+    let seen: Vec<_> = reads
+        .iter()
+        .map(|r| (r.rpc.as_str(), r.caller_role.as_str(), r.caller_party.as_str(), r.outcome.as_str(), r.at))
+        .collect();
+    assert_eq!(seen, [("GetApplication", "care_office", number.as_str(), "allowed", in_window())]);
+    assert_eq!(kaigo_platform::audit::count_all(&svc.db).await.unwrap(), 2, "the report's read too");
 }

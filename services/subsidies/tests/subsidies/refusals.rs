@@ -1,6 +1,9 @@
 //! Bad input and broken rules: clear errors, nothing stored.
 
+use std::time::Duration;
+
 use chrono::{TimeZone, Utc};
+use kaigo_platform::testkit::eventually;
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use tonic::Code;
 
@@ -89,8 +92,12 @@ async fn another_office_is_permission_denied() {
     assert_eq!(status.code(), Code::PermissionDenied);
 
     // The refused read is in the audit trail.
-    let reads = kaigo_subsidies::store::reads_of(&svc.db, &id).await.unwrap();
-    assert!(reads.iter().any(|r| r.outcome == "denied" && r.organization == theirs), "{reads:?}");
+    let denied = eventually(Duration::from_secs(10), || async {
+        let reads = kaigo_subsidies::store::reads_of(&svc.db, &id).await.unwrap();
+        reads.into_iter().find(|r| r.outcome == "denied" && r.caller_party == theirs)
+    })
+    .await;
+    assert!(denied.is_some(), "the refused read is audited");
     let unchanged = owner.get_application(pb::GetApplicationRequest { application_id: id }).await.unwrap();
     assert_eq!(unchanged.into_inner().application.unwrap().status, pb::ApplicationStatus::Draft as i32);
 }

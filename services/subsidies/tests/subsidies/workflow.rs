@@ -1,5 +1,8 @@
 //! An application from draft to payment, idempotent retries, evidence, audit and the report.
 
+use std::time::Duration;
+
+use kaigo_platform::testkit::eventually;
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use tonic::Code;
 
@@ -151,17 +154,27 @@ async fn draft_to_payment_with_audit_and_report() {
     assert_eq!(read.into_inner().application.unwrap().version, 7);
     let listed = operator.list_applications(pb::ListApplicationsRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.total_size, 1);
-    let reads = kaigo_subsidies::store::reads_of(&svc.db, &id).await.unwrap();
-    let seen: Vec<_> =
-        reads.iter().map(|r| (r.rpc.as_str(), r.role.as_str(), r.purpose.as_str(), r.outcome.as_str())).collect();
+    // One record per call: the list names every application it showed. The trail is written
+    // off the request path; wait for both records.
+    let reads = eventually(Duration::from_secs(10), || async {
+        let reads = kaigo_subsidies::store::reads_of(&svc.db, &id).await.unwrap();
+        (reads.len() >= 2).then_some(reads)
+    })
+    .await
+    .expect("both reads in the audit trail");
+    let seen: Vec<_> = reads
+        .iter()
+        .map(|r| (r.rpc.as_str(), r.caller_role.as_str(), r.purpose.as_str(), r.outcome.as_str(), r.category.as_str()))
+        .collect();
     assert_eq!(
         seen,
         [
-            ("GetApplication", "care_office", "own_application", "granted"),
-            ("ListApplications", "operator", "subsidy_review", "granted"),
+            ("GetApplication", "care_office", "own_application", "allowed", "subsidy_application"),
+            ("ListApplications", "operator", "subsidy_review", "allowed", "subsidy_application"),
         ]
     );
-    assert_eq!(reads[0].organization, number);
+    assert_eq!(reads[0].caller_party, number);
+    assert_eq!(reads[1].caller_party, "operator:operator-1");
 
     // A second office (Osaka) is approved but not yet paid; a third (Osaka) is rejected.
     for (n, outcome) in [(21, "approve"), (22, "reject")] {
