@@ -15,14 +15,13 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
     let h = Harness::new(d(2026, 4, 10)).await;
     let replica = h.replica().await;
     let acting = office("437100003");
-    let app =
-        Driver::submit(&h.keys, &replica.client, new_application("0000060001", d(2026, 4, 1), &acting)).await.unwrap();
+    let app = Driver::submit(&replica, new_application("0000060001", d(2026, 4, 1), &acting)).await.unwrap();
     let mut client = replica.client.clone();
     let get = |id: &str| pb::GetApplicationProgressRequest { application_id: id.to_owned() };
 
     for allowed in [insurer_caller(INSURER), office_caller(&acting)] {
         let p = client
-            .get_application_progress(signed(&h.keys, &allowed, "GetApplicationProgress", get(&app.id)))
+            .get_application_progress(signed(&replica.keys, &allowed, "GetApplicationProgress", get(&app.id)))
             .await
             .unwrap();
         assert_eq!(p.into_inner().progress.unwrap().application_id, app.id);
@@ -40,16 +39,16 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
     ];
     for stranger in strangers {
         let err = client
-            .get_application_progress(signed(&h.keys, &stranger, "GetApplicationProgress", get(&app.id)))
+            .get_application_progress(signed(&replica.keys, &stranger, "GetApplicationProgress", get(&app.id)))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied, "{:?}", stranger.role);
         let w = pb::WatchApplicationRequest { application_id: app.id.clone(), after_sequence: 0 };
-        let err = client.watch_application(signed(&h.keys, &stranger, "WatchApplication", w)).await.unwrap_err();
+        let err = client.watch_application(signed(&replica.keys, &stranger, "WatchApplication", w)).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
         let g = pb::GetApplicationRequest { application_id: app.id.clone() };
         assert_eq!(
-            client.get_application(signed(&h.keys, &stranger, "GetApplication", g)).await.unwrap_err().code(),
+            client.get_application(signed(&replica.keys, &stranger, "GetApplication", g)).await.unwrap_err().code(),
             tonic::Code::PermissionDenied
         );
     }
@@ -63,7 +62,7 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
         occur_time: None,
     };
     let err = client
-        .record_survey_scheduled(signed(&h.keys, &office_caller(&acting), "RecordSurveyScheduled", r))
+        .record_survey_scheduled(signed(&replica.keys, &office_caller(&acting), "RecordSurveyScheduled", r))
         .await
         .unwrap_err();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::PermissionDenied, "STEP_NOT_ALLOWED".into()));
@@ -74,19 +73,19 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
     own.applicant = Some(pb::Applicant { kind: pb::ApplicantKind::Self_ as i32, ..Default::default() });
     let r = pb::SubmitApplicationRequest { request_id: rid(), application: Some(own) };
     let filed = client
-        .submit_application(signed(&h.keys, &person, "SubmitApplication", r))
+        .submit_application(signed(&replica.keys, &person, "SubmitApplication", r))
         .await
         .unwrap()
         .into_inner()
         .application
         .unwrap();
     let p = client
-        .get_application_progress(signed(&h.keys, &person, "GetApplicationProgress", get(&filed.application_id)))
+        .get_application_progress(signed(&replica.keys, &person, "GetApplicationProgress", get(&filed.application_id)))
         .await;
     assert!(p.is_ok());
     let someone = kaigo_platform::auth::Caller { subject: "acct-other".to_owned(), ..caller(Role::InsuredPerson) };
     let err = client
-        .get_application_progress(signed(&h.keys, &someone, "GetApplicationProgress", get(&filed.application_id)))
+        .get_application_progress(signed(&replica.keys, &someone, "GetApplicationProgress", get(&filed.application_id)))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
@@ -94,7 +93,7 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
     // A list is one record naming every person listed.
     let list = pb::ListApplicationsRequest::default();
     let listed = client
-        .list_applications(signed(&h.keys, &insurer_caller(INSURER), "ListApplications", list))
+        .list_applications(signed(&replica.keys, &insurer_caller(INSURER), "ListApplications", list))
         .await
         .unwrap()
         .into_inner();

@@ -2,16 +2,16 @@
 
 use chrono::NaiveDate;
 use kaigo_platform::auth::{Caller, CallerKeys};
+use kaigo_platform::testkit::SignedChannel;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
 use kaigo_proto::kaigo::common::v1 as common;
-use tonic::transport::Channel;
 
-use crate::support::{INSURER, insurer_caller, rid, signed, wire};
+use crate::support::{INSURER, Replica, insurer_caller, rid, signed, wire};
 
 pub struct Driver {
     pub keys: CallerKeys,
-    pub client: CertificationServiceClient<Channel>,
+    pub client: CertificationServiceClient<SignedChannel>,
     pub insurer: Caller,
     pub id: String,
     pub version: i64,
@@ -20,11 +20,9 @@ pub struct Driver {
 type R = Result<pb::Application, tonic::Status>;
 
 impl Driver {
-    pub async fn submit(
-        keys: &CallerKeys,
-        client: &CertificationServiceClient<Channel>,
-        application: pb::Application,
-    ) -> Result<Self, tonic::Status> {
+    /// Files `application` through `replica` as the insurer.
+    pub async fn submit(replica: &Replica, application: pb::Application) -> Result<Self, tonic::Status> {
+        let (keys, client) = (&replica.keys, &replica.client);
         let insurer = insurer_caller(INSURER);
         let mut c = client.clone();
         let request = pb::SubmitApplicationRequest { request_id: rid(), application: Some(application) };

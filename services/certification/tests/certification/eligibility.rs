@@ -35,19 +35,15 @@ async fn stored(h: &Harness, insured: &str) -> i64 {
 }
 
 /// SubmitApplication as the insurer with a given request_id.
-async fn submit(
-    h: &Harness,
-    replica: &Replica,
-    request_id: &str,
-    insured: &str,
-) -> Result<pb::Application, tonic::Status> {
+async fn submit(replica: &Replica, request_id: &str, insured: &str) -> Result<pb::Application, tonic::Status> {
     let request = pb::SubmitApplicationRequest {
         request_id: request_id.to_owned(),
         application: Some(new_application(insured, d(2026, 4, 10), "")),
     };
     let mut client = replica.client.clone();
-    let response =
-        client.submit_application(signed(&h.keys, &insurer_caller(INSURER), "SubmitApplication", request)).await?;
+    let response = client
+        .submit_application(signed(&replica.keys, &insurer_caller(INSURER), "SubmitApplication", request))
+        .await?;
     Ok(response.into_inner().application.unwrap())
 }
 
@@ -59,17 +55,17 @@ async fn a_known_person_is_accepted_and_an_unknown_one_refused_with_nothing_stor
         .knows("0000070001", V::Eligible)
         .knows("0000070002", V::QualificationLost)
         .knows("0000070003", V::NotCertified);
-    let fake = FakeEligibility::start(&h.keys, &state).await;
-    let (people, discovery) = directory_at(&h.keys, fake.addr, policy());
+    let fake = FakeEligibility::start(&h.internal, &state).await;
+    let (people, discovery) = directory_at(&h.internal, fake.addr, policy());
     let replica = h.replica_with(people).await;
 
     for known in ["0000070001", "0000070003"] {
-        let app = submit(&h, &replica, &rid(), known).await.unwrap();
+        let app = submit(&replica, &rid(), known).await.unwrap();
         assert_eq!(app.insured_number, known);
     }
     // Known but no longer insured: accepted unless certification.eligibility_refuse_unqualified.
-    submit(&h, &replica, &rid(), "0000070002").await.unwrap();
-    let err = submit(&h, &replica, &rid(), "0000070009").await.unwrap_err();
+    submit(&replica, &rid(), "0000070002").await.unwrap();
+    let err = submit(&replica, &rid(), "0000070009").await.unwrap_err();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::FailedPrecondition, "INSURED_PERSON_UNKNOWN".to_owned()));
     assert!(!err.message().contains("0000070009"), "no insured number in the message: {}", err.message());
     assert_eq!(stored(&h, "0000070009").await, 0);
@@ -100,13 +96,13 @@ async fn persons_not_insured_on_the_date_are_refused_when_configured() {
         .knows("0000071001", V::QualificationLost)
         .knows("0000071002", V::NotYetQualified)
         .knows("0000071003", V::CertificationExpired);
-    let fake = FakeEligibility::start(&h.keys, &state).await;
+    let fake = FakeEligibility::start(&h.internal, &state).await;
     let (people, discovery) =
-        directory_at(&h.keys, fake.addr, EligibilityPolicy { refuse_unqualified: true, ..policy() });
+        directory_at(&h.internal, fake.addr, EligibilityPolicy { refuse_unqualified: true, ..policy() });
     let replica = h.replica_with(people).await;
 
     for unqualified in ["0000071001", "0000071002"] {
-        let err = submit(&h, &replica, &rid(), unqualified).await.unwrap_err();
+        let err = submit(&replica, &rid(), unqualified).await.unwrap_err();
         assert_eq!(
             (err.code(), reason(&err)),
             (tonic::Code::FailedPrecondition, "INSURED_PERSON_NOT_QUALIFIED".to_owned()),
@@ -114,7 +110,7 @@ async fn persons_not_insured_on_the_date_are_refused_when_configured() {
         );
         assert_eq!(stored(&h, unqualified).await, 0);
     }
-    submit(&h, &replica, &rid(), "0000071003").await.unwrap();
+    submit(&replica, &rid(), "0000071003").await.unwrap();
     replica.stop().await;
     discovery.stop(Duration::from_secs(2)).await;
 }
@@ -125,17 +121,17 @@ async fn eligibility_down_is_unavailable_and_the_same_request_succeeds_once_it_i
     let state = FakeState::default();
     state.knows("0000072001", V::Eligible);
     let addr = FakeEligibility::down();
-    let (people, discovery) = directory_at(&h.keys, addr, policy());
+    let (people, discovery) = directory_at(&h.internal, addr, policy());
     let replica = h.replica_with(people).await;
 
     let request_id = rid();
-    let err = submit(&h, &replica, &request_id, "0000072001").await.unwrap_err();
+    let err = submit(&replica, &request_id, "0000072001").await.unwrap_err();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::Unavailable, "DEPENDENCY_UNAVAILABLE".to_owned()));
     assert_eq!(stored(&h, "0000072001").await, 0, "nothing stored while eligibility is down");
 
-    let _fake = FakeEligibility::start_at(&h.keys, &state, addr).await;
+    let _fake = FakeEligibility::start_at(&h.internal, &state, addr).await;
     let first = eventually(Duration::from_secs(20), || async {
-        match submit(&h, &replica, &request_id, "0000072001").await {
+        match submit(&replica, &request_id, "0000072001").await {
             Ok(app) => Some(app),
             Err(status) if status.code() == tonic::Code::Unavailable => None,
             Err(status) => panic!("retry after eligibility came back: {status:?}"),
@@ -143,7 +139,7 @@ async fn eligibility_down_is_unavailable_and_the_same_request_succeeds_once_it_i
     })
     .await
     .expect("the retry succeeds once eligibility is back");
-    let again = submit(&h, &replica, &request_id, "0000072001").await.unwrap();
+    let again = submit(&replica, &request_id, "0000072001").await.unwrap();
     assert_eq!((again.application_id.as_str(), again.version), (first.application_id.as_str(), 1));
     assert_eq!(stored(&h, "0000072001").await, 1, "the retries stored one application");
     replica.stop().await;
@@ -155,12 +151,12 @@ async fn a_slow_eligibility_is_unavailable_after_the_timeout() {
     let h = Harness::new(today()).await;
     let state = FakeState::default();
     state.knows("0000073001", V::Eligible).slow("0000073001");
-    let fake = FakeEligibility::start(&h.keys, &state).await;
+    let fake = FakeEligibility::start(&h.internal, &state).await;
     let timeout = Duration::from_millis(300);
-    let (people, discovery) = directory_at(&h.keys, fake.addr, EligibilityPolicy { timeout, ..policy() });
+    let (people, discovery) = directory_at(&h.internal, fake.addr, EligibilityPolicy { timeout, ..policy() });
     let replica = h.replica_with(people).await;
 
-    let err = submit(&h, &replica, &rid(), "0000073001").await.unwrap_err();
+    let err = submit(&replica, &rid(), "0000073001").await.unwrap_err();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::Unavailable, "DEPENDENCY_UNAVAILABLE".to_owned()));
     assert_eq!(state.asked().len(), 1, "eligibility was asked (and did not answer in time)");
     assert_eq!(stored(&h, "0000073001").await, 0);
@@ -173,13 +169,13 @@ async fn a_call_eligibility_refuses_is_internal_not_unavailable() {
     let h = Harness::new(today()).await;
     let state = FakeState::default();
     state.knows("0000074001", V::Eligible);
-    let fake = FakeEligibility::start(&h.keys, &state).await;
+    let fake = FakeEligibility::start(&h.internal, &state).await;
     // Certification signing with a key eligibility does not hold: UNAUTHENTICATED there, which
     // a retry cannot fix.
     let (people, discovery) = directory_at(&CallerKeys::generate(), fake.addr, policy());
     let replica = h.replica_with(people).await;
 
-    let err = submit(&h, &replica, &rid(), "0000074001").await.unwrap_err();
+    let err = submit(&replica, &rid(), "0000074001").await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
     assert!(state.asked().is_empty(), "the fake's CallerLayer refused the call");
     assert_eq!(stored(&h, "0000074001").await, 0);

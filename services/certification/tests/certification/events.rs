@@ -34,11 +34,9 @@ fn event(id: &str, application_id: &str, opinion_id: &str) -> Event {
 async fn opinion_received_moves_the_application_once() {
     let h = Harness::new(d(2026, 4, 10)).await;
     let replica = h.replica().await;
-    let mut requested =
-        Driver::submit(&h.keys, &replica.client, new_application("0000070001", d(2026, 4, 1), "")).await.unwrap();
+    let mut requested = Driver::submit(&replica, new_application("0000070001", d(2026, 4, 1), "")).await.unwrap();
     requested.opinion_requested().await.unwrap();
-    let unrequested =
-        Driver::submit(&h.keys, &replica.client, new_application("0000070002", d(2026, 4, 1), "")).await.unwrap();
+    let unrequested = Driver::submit(&replica, new_application("0000070002", d(2026, 4, 1), "")).await.unwrap();
     let bus = Bus::Redis(RedisBus::new(h.redis_handle.clone(), 1000));
     let first = event(&uuid::Uuid::now_v7().to_string(), &requested.id, "op-1");
     bus.publish(&first).await.unwrap();
@@ -48,7 +46,7 @@ async fn opinion_received_moves_the_application_once() {
     let insurer = insurer_caller(INSURER);
     let get = |id: String| {
         let mut client = replica.client.clone();
-        let keys = h.keys.clone();
+        let keys = replica.keys.clone();
         let insurer = insurer.clone();
         async move {
             let r = pb::GetApplicationRequest { application_id: id };

@@ -17,8 +17,7 @@ async fn the_happy_path_from_application_to_notice() {
     let h = Harness::new(d(2026, 4, 1)).await;
     let replica = h.replica().await;
     let acting = office("437100001");
-    let mut app =
-        Driver::submit(&h.keys, &replica.client, new_application("0000012345", d(2026, 4, 1), &acting)).await.unwrap();
+    let mut app = Driver::submit(&replica, new_application("0000012345", d(2026, 4, 1), &acting)).await.unwrap();
     assert_eq!(app.version, 1);
 
     h.set_today(d(2026, 4, 24));
@@ -124,19 +123,20 @@ async fn retries_return_the_first_result_and_a_reused_id_is_refused() {
         application: Some(new_application("0000022222", d(2026, 4, 1), "")),
     };
     let first = client
-        .submit_application(signed(&h.keys, &insurer, "SubmitApplication", request.clone()))
+        .submit_application(signed(&replica.keys, &insurer, "SubmitApplication", request.clone()))
         .await
         .unwrap()
         .into_inner();
     let again = client
-        .submit_application(signed(&h.keys, &insurer, "SubmitApplication", request.clone()))
+        .submit_application(signed(&replica.keys, &insurer, "SubmitApplication", request.clone()))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(first, again, "a retry replays the stored response");
     let mut changed = request.clone();
     changed.application.as_mut().unwrap().insured_number = "0000033333".to_owned();
-    let err = client.submit_application(signed(&h.keys, &insurer, "SubmitApplication", changed)).await.unwrap_err();
+    let err =
+        client.submit_application(signed(&replica.keys, &insurer, "SubmitApplication", changed)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::AlreadyExists);
     assert_eq!(reason(&err), "REQUEST_ID_REUSED");
 
@@ -151,20 +151,22 @@ async fn retries_return_the_first_result_and_a_reused_id_is_refused() {
         occur_time: None,
     };
     let a = client
-        .record_survey_scheduled(signed(&h.keys, &insurer, "RecordSurveyScheduled", step.clone()))
+        .record_survey_scheduled(signed(&replica.keys, &insurer, "RecordSurveyScheduled", step.clone()))
         .await
         .unwrap()
         .into_inner();
     let b = client
-        .record_survey_scheduled(signed(&h.keys, &insurer, "RecordSurveyScheduled", step.clone()))
+        .record_survey_scheduled(signed(&replica.keys, &insurer, "RecordSurveyScheduled", step.clone()))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(a, b);
     assert_eq!(b.application.unwrap().version, 2);
     let stale = pb::RecordSurveyScheduledRequest { request_id: rid(), ..step };
-    let err =
-        client.record_survey_scheduled(signed(&h.keys, &insurer, "RecordSurveyScheduled", stale)).await.unwrap_err();
+    let err = client
+        .record_survey_scheduled(signed(&replica.keys, &insurer, "RecordSurveyScheduled", stale))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Aborted);
     replica.stop().await;
 }

@@ -34,8 +34,7 @@ async fn step_writes_keep_the_idempotency_contract() {
     let h = Harness::new(d(2026, 4, 10)).await;
     let replica = h.replica().await;
     let other_insurer = insurer_number("13101");
-    let mine =
-        Driver::submit(&h.keys, &replica.client, new_application("0000090001", d(2026, 4, 1), "")).await.unwrap();
+    let mine = Driver::submit(&replica, new_application("0000090001", d(2026, 4, 1), "")).await.unwrap();
     let mut theirs_app = new_application("0000090002", d(2026, 4, 1), "");
     theirs_app.insurer_number = other_insurer.clone();
     let theirs = {
@@ -43,7 +42,7 @@ async fn step_writes_keep_the_idempotency_contract() {
         let mut client = replica.client.clone();
         let caller = insurer_caller(&other_insurer);
         client
-            .submit_application(signed(&h.keys, &caller, "SubmitApplication", request))
+            .submit_application(signed(&replica.keys, &caller, "SubmitApplication", request))
             .await
             .unwrap()
             .into_inner()
@@ -54,7 +53,7 @@ async fn step_writes_keep_the_idempotency_contract() {
     let other = insurer_caller(&other_insurer);
     let write = |caller: Caller, request_id: String, variant: u8| {
         let mut client = replica.client.clone();
-        let keys = h.keys.clone();
+        let keys = replica.keys.clone();
         // Each insurer writes on its own application; the refused caller on the first's.
         let id = if caller == other { theirs.clone() } else { mine.id.clone() };
         async move {
@@ -81,19 +80,19 @@ async fn step_writes_keep_the_idempotency_contract() {
     let insurer = insurer_caller(INSURER);
     let stale = survey_scheduled(&mine.id, request_id.clone(), 0);
     let err = client
-        .record_survey_scheduled(signed(&h.keys, &insurer, "RecordSurveyScheduled", stale.clone()))
+        .record_survey_scheduled(signed(&replica.keys, &insurer, "RecordSurveyScheduled", stale.clone()))
         .await
         .unwrap_err();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::Aborted, "VERSION_MISMATCH".to_owned()));
     let fresh = pb::RecordSurveyScheduledRequest { expected_version: 2, ..stale };
     let first = client
-        .record_survey_scheduled(signed(&h.keys, &insurer, "RecordSurveyScheduled", fresh.clone()))
+        .record_survey_scheduled(signed(&replica.keys, &insurer, "RecordSurveyScheduled", fresh.clone()))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(first.application.as_ref().unwrap().version, 3);
     let retry =
-        client.record_survey_scheduled(signed(&h.keys, &insurer, "RecordSurveyScheduled", fresh)).await.unwrap();
+        client.record_survey_scheduled(signed(&replica.keys, &insurer, "RecordSurveyScheduled", fresh)).await.unwrap();
     assert_eq!(retry.into_inner(), first, "a retry after the version moved on replays the first answer");
     replica.stop().await;
 }
@@ -106,7 +105,7 @@ async fn submissions_keep_the_idempotency_contract() {
     let other = insurer_caller(&other_insurer);
     let write = |caller: Caller, request_id: String, variant: u8| {
         let mut client = replica.client.clone();
-        let keys = h.keys.clone();
+        let keys = replica.keys.clone();
         // Each insurer files for its own insured; the refused caller files for the first's.
         let insurer = if caller == other { other_insurer.clone() } else { INSURER.to_owned() };
         async move {

@@ -14,8 +14,7 @@ use crate::support::{
 async fn each_step_out_of_order_is_refused_naming_what_is_missing() {
     let h = Harness::new(d(2026, 4, 20)).await;
     let replica = h.replica().await;
-    let mut app =
-        Driver::submit(&h.keys, &replica.client, new_application("0000010001", d(2026, 4, 1), "")).await.unwrap();
+    let mut app = Driver::submit(&replica, new_application("0000010001", d(2026, 4, 1), "")).await.unwrap();
 
     let err = app
         .survey_completed(d(2026, 4, 5), 300, pb::ConditionStability::Stable, common::DementiaIndependenceLevel::I)
@@ -70,8 +69,7 @@ async fn each_step_out_of_order_is_refused_naming_what_is_missing() {
     assert_eq!(reason(&err), "APPLICATION_CLOSED");
 
     // Withdrawn applications take no further steps.
-    let mut other =
-        Driver::submit(&h.keys, &replica.client, new_application("0000010002", d(2026, 4, 10), "")).await.unwrap();
+    let mut other = Driver::submit(&replica, new_application("0000010002", d(2026, 4, 10), "")).await.unwrap();
     let r = pb::WithdrawApplicationRequest {
         request_id: rid(),
         application_id: other.id.clone(),
@@ -81,7 +79,7 @@ async fn each_step_out_of_order_is_refused_naming_what_is_missing() {
     };
     let a = other
         .client
-        .withdraw_application(signed(&h.keys, &other.insurer, "WithdrawApplication", r))
+        .withdraw_application(signed(&replica.keys, &other.insurer, "WithdrawApplication", r))
         .await
         .unwrap()
         .into_inner()
@@ -99,7 +97,7 @@ async fn validity_periods_at_the_edges_of_section_2_5() {
     let h = Harness::new(d(2026, 4, 30)).await;
     let replica = h.replica().await;
     let start = d(2026, 4, 1);
-    let mut app = Driver::submit(&h.keys, &replica.client, new_application("0000020001", start, "")).await.unwrap();
+    let mut app = Driver::submit(&replica, new_application("0000020001", start, "")).await.unwrap();
     app.up_to_board(start, 600).await;
     // New: 3–12 months from the application date.
     let too_long =
@@ -118,13 +116,10 @@ async fn validity_periods_at_the_edges_of_section_2_5() {
     // A renewal with no current certification is refused.
     let mut renewal = new_application("0000020002", d(2026, 4, 20), "");
     renewal.r#type = pb::ApplicationType::Renewal as i32;
-    let err = Driver::submit(&h.keys, &replica.client, renewal).await.err().unwrap();
+    let err = Driver::submit(&replica, renewal).await.err().unwrap();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::FailedPrecondition, "NO_CURRENT_CERTIFICATION".into()));
     // A new application while certified must be a renewal or level change.
-    let err = Driver::submit(&h.keys, &replica.client, new_application("0000020001", d(2026, 4, 28), ""))
-        .await
-        .err()
-        .unwrap();
+    let err = Driver::submit(&replica, new_application("0000020001", d(2026, 4, 28), "")).await.err().unwrap();
     assert_eq!(reason(&err), "CURRENT_CERTIFICATION_EXISTS");
 
     // Renewal with an unchanged family (要介護2 → 要介護3): up to 48 months from the day after expiry.
@@ -132,7 +127,7 @@ async fn validity_periods_at_the_edges_of_section_2_5() {
     let renewal_date = d(2027, 2, 1);
     let mut renewal = new_application("0000020001", renewal_date, "");
     renewal.r#type = pb::ApplicationType::Renewal as i32;
-    let mut r = Driver::submit(&h.keys, &replica.client, renewal).await.unwrap();
+    let mut r = Driver::submit(&replica, renewal).await.unwrap();
     r.up_to_board(renewal_date, 750).await;
     let next = d(2027, 4, 1);
     let err = r.decide(common::CareLevel::Care3, d(2027, 3, 1), Some((next, d(2031, 4, 30)))).await.unwrap_err();
@@ -146,7 +141,7 @@ async fn validity_periods_at_the_edges_of_section_2_5() {
     h.set_today(d(2027, 6, 30));
     let mut change = new_application("0000020001", d(2027, 5, 10), "");
     change.r#type = pb::ApplicationType::LevelChange as i32;
-    let mut c = Driver::submit(&h.keys, &replica.client, change).await.unwrap();
+    let mut c = Driver::submit(&replica, change).await.unwrap();
     c.up_to_board(d(2027, 5, 10), 400).await;
     let err =
         c.decide(common::CareLevel::Support2, d(2027, 6, 5), Some((d(2027, 5, 10), d(2028, 6, 1)))).await.unwrap_err();
@@ -165,15 +160,12 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
     let h = Harness::new(d(2026, 4, 1)).await;
     let replica = h.replica().await;
     let insurer = insurer_caller(INSURER);
-    let mut late =
-        Driver::submit(&h.keys, &replica.client, new_application("0000030001", d(2026, 4, 1), "")).await.unwrap();
-    let mut noticed =
-        Driver::submit(&h.keys, &replica.client, new_application("0000030002", d(2026, 4, 1), "")).await.unwrap();
-    let _fresh =
-        Driver::submit(&h.keys, &replica.client, new_application("0000030003", d(2026, 4, 1), "")).await.unwrap();
+    let mut late = Driver::submit(&replica, new_application("0000030001", d(2026, 4, 1), "")).await.unwrap();
+    let mut noticed = Driver::submit(&replica, new_application("0000030002", d(2026, 4, 1), "")).await.unwrap();
+    let _fresh = Driver::submit(&replica, new_application("0000030003", d(2026, 4, 1), "")).await.unwrap();
     let progress = |id: String| {
         let mut client = replica.client.clone();
-        let keys = h.keys.clone();
+        let keys = replica.keys.clone();
         let insurer = insurer.clone();
         async move {
             let r = pb::GetApplicationProgressRequest { application_id: id };
@@ -226,7 +218,7 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
         ..Default::default()
     };
     let overdue = client
-        .list_applications(signed(&h.keys, &insurer, "ListApplications", list(vec![pb::DeadlineStatus::Overdue])))
+        .list_applications(signed(&replica.keys, &insurer, "ListApplications", list(vec![pb::DeadlineStatus::Overdue])))
         .await
         .unwrap()
         .into_inner();
@@ -234,7 +226,7 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
     assert_eq!(ids.len(), 2, "the un-noticed ones are overdue");
     assert!(ids.contains(&late.id) && !ids.contains(&noticed.id));
     let at_risk = client
-        .list_applications(signed(&h.keys, &insurer, "ListApplications", list(vec![pb::DeadlineStatus::AtRisk])))
+        .list_applications(signed(&replica.keys, &insurer, "ListApplications", list(vec![pb::DeadlineStatus::AtRisk])))
         .await
         .unwrap()
         .into_inner();
@@ -253,7 +245,7 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
         window: Some(common::Period { start: Some(wire(d(2026, 4, 1))), end: Some(wire(d(2026, 4, 30))) }),
     };
     let stats = client
-        .get_insurer_statistics(signed(&h.keys, &insurer, "GetInsurerStatistics", r.clone()))
+        .get_insurer_statistics(signed(&replica.keys, &insurer, "GetInsurerStatistics", r.clone()))
         .await
         .unwrap()
         .into_inner()
@@ -263,7 +255,8 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
     assert!((stats.median_days_to_decision - 44.0).abs() < 1e-9);
     assert_eq!((stats.overdue_open_count, stats.delay_notice_count), (2, 1));
     let other = insurer_caller("122192");
-    let err = client.get_insurer_statistics(signed(&h.keys, &other, "GetInsurerStatistics", r)).await.unwrap_err();
+    let err =
+        client.get_insurer_statistics(signed(&replica.keys, &other, "GetInsurerStatistics", r)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     replica.stop().await;
 }
@@ -279,7 +272,7 @@ async fn bad_input_is_refused_field_by_field_and_unknown_persons_by_rule() {
     bad.r#type = 0;
     bad.applicant.as_mut().unwrap().family_member_name = String::new();
     let r = pb::SubmitApplicationRequest { request_id: "not-a-uuid".to_owned(), application: Some(bad) };
-    let err = client.submit_application(signed(&h.keys, &insurer, "SubmitApplication", r)).await.unwrap_err();
+    let err = client.submit_application(signed(&replica.keys, &insurer, "SubmitApplication", r)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     let mut got = fields(&err);
     got.sort();
@@ -296,21 +289,14 @@ async fn bad_input_is_refused_field_by_field_and_unknown_persons_by_rule() {
         ]
     );
     // An unknown person.
-    let err = Driver::submit(&h.keys, &replica.client, new_application(UNKNOWN_PERSON, d(2026, 4, 10), ""))
-        .await
-        .err()
-        .unwrap();
+    let err = Driver::submit(&replica, new_application(UNKNOWN_PERSON, d(2026, 4, 10), "")).await.err().unwrap();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::FailedPrecondition, "INSURED_PERSON_UNKNOWN".into()));
     // A second open application for the same person.
-    Driver::submit(&h.keys, &replica.client, new_application("0000040001", d(2026, 4, 9), "")).await.unwrap();
-    let err = Driver::submit(&h.keys, &replica.client, new_application("0000040001", d(2026, 4, 10), ""))
-        .await
-        .err()
-        .unwrap();
+    Driver::submit(&replica, new_application("0000040001", d(2026, 4, 9), "")).await.unwrap();
+    let err = Driver::submit(&replica, new_application("0000040001", d(2026, 4, 10), "")).await.err().unwrap();
     assert_eq!(reason(&err), "OPEN_APPLICATION_EXISTS");
     // The 32–50 band needs both indicators.
-    let mut app =
-        Driver::submit(&h.keys, &replica.client, new_application("0000040002", d(2026, 4, 1), "")).await.unwrap();
+    let mut app = Driver::submit(&replica, new_application("0000040002", d(2026, 4, 1), "")).await.unwrap();
     app.survey_scheduled(d(2026, 4, 2)).await.unwrap();
     let err = app
         .survey_completed(
@@ -329,8 +315,10 @@ async fn bad_input_is_refused_field_by_field_and_unknown_persons_by_rule() {
     assert_eq!(fields(&err), vec!["completed_date"], "a survey date in the future (JST)");
     // Step requests without ids or versions.
     let r = pb::RecordOpinionRequestedRequest { institution_code: "0110113710".to_owned(), ..Default::default() };
-    let err =
-        client.record_opinion_requested(signed(&h.keys, &insurer, "RecordOpinionRequested", r)).await.unwrap_err();
+    let err = client
+        .record_opinion_requested(signed(&replica.keys, &insurer, "RecordOpinionRequested", r))
+        .await
+        .unwrap_err();
     let mut got = fields(&err);
     got.sort();
     assert_eq!(got, vec!["application_id", "expected_version", "institution_code", "request_id"]);

@@ -4,10 +4,8 @@
 use std::time::Duration;
 
 use kaigo_certification::{Config, DEMO_INSURED_NUMBER, DEMO_INSURER_NUMBER, Migrator, NAME, seed_demo};
-use kaigo_platform::config::{DatabaseConfig, Secret, ServerConfig};
-use kaigo_platform::events::{Bus, LocalBus};
-use kaigo_platform::service::{Background, ServiceContext};
-use kaigo_platform::testkit::eventually;
+use kaigo_platform::config::{DatabaseConfig, Secret};
+use kaigo_platform::testkit::{self, eventually};
 use kaigo_proto::kaigo::common::v1 as common;
 use redis::AsyncCommands;
 use sea_orm::{ConnectionTrait, Statement};
@@ -26,15 +24,7 @@ async fn the_demo_application_is_seeded_once_on_sqlite() {
     };
     let db = kaigo_platform::db::connect(&config, NAME).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
-    let (control, background) = Background::new();
-    let ctx = ServiceContext {
-        name: NAME,
-        server: ServerConfig::default(),
-        db: db.clone(),
-        redis: None,
-        bus: Bus::Local(LocalBus::new()),
-        background,
-    };
+    let (ctx, control) = testkit::context(NAME, db.clone());
     seed_demo(&ctx, &Config::default()).await.unwrap();
     seed_demo(&ctx, &Config::default()).await.unwrap();
     let row = db
@@ -55,8 +45,7 @@ async fn the_demo_application_is_seeded_once_on_sqlite() {
 async fn a_decision_committed_but_not_published_is_published_after_a_restart() {
     let h = Harness::new(d(2026, 4, 25)).await;
     let first = h.replica().await;
-    let mut app =
-        Driver::submit(&h.keys, &first.client, new_application("0000080001", d(2026, 4, 1), "")).await.unwrap();
+    let mut app = Driver::submit(&first, new_application("0000080001", d(2026, 4, 1), "")).await.unwrap();
     app.up_to_board(d(2026, 4, 1), 900).await;
     app.decide(common::CareLevel::Care4, d(2026, 4, 24), None).await.unwrap();
     first.stop().await;

@@ -1,22 +1,21 @@
-//! The test harness: real PostgreSQL and Redis, real tonic servers on 127.0.0.1:0 behind
-//! CallerLayer, signed callers, an injectable clock.
+//! The test harness: real PostgreSQL and Redis, replicas served by the platform's
+//! `testkit::ServiceHarness` (real tonic servers on 127.0.0.1:0 behind CallerLayer), signed
+//! callers, a shared settable clock.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures::future::BoxFuture;
 use kaigo_certification::people::{PersonDirectory, PersonStatus};
 use kaigo_certification::{Config, Dependencies, Migrator, NAME, start_with};
-use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, CallerLayer, Role, SIGNATURE_HEADER, unix_now};
-use kaigo_platform::config::{RedisConfig, ServerConfig};
+use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, Role, SIGNATURE_HEADER, unix_now};
+use kaigo_platform::config::RedisConfig;
 use kaigo_platform::errors::ApiError;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 use kaigo_platform::redis::RedisHandle;
-use kaigo_platform::server::GrpcServices;
-use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::{TestDatabase, TestRedis, TestRedisCluster, TestServer};
+use kaigo_platform::testkit::{self, ServiceHarness, SignedChannel, TestDatabase, TestRedis, TestRedisCluster};
+pub use kaigo_platform::testkit::{caller, reason};
 use kaigo_platform::time::SetClock;
 use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::certification::v1 as pb;
@@ -24,8 +23,6 @@ use kaigo_proto::kaigo::certification::v1::certification_service_client::Certifi
 use kaigo_proto::kaigo::common::v1 as common;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
-use tonic::transport::Channel;
-use tower::Layer;
 
 pub const INSURER: &str = "435073";
 /// A person the test directory says the insurer does not know.
@@ -64,20 +61,19 @@ impl PersonDirectory for TestDirectory {
     }
 }
 
-/// One server instance (a replica).
+/// One server instance (a replica), served by the platform's test harness behind its own
+/// caller keys.
 pub struct Replica {
-    pub client: CertificationServiceClient<Channel>,
-    control: Option<BackgroundControl>,
-    server: Option<TestServer>,
+    pub client: CertificationServiceClient<SignedChannel>,
+    /// The keys this replica verifies callers with (sign requests with [`signed`]).
+    pub keys: CallerKeys,
+    harness: ServiceHarness,
 }
 
 impl Replica {
-    pub async fn stop(mut self) {
-        // Dropping the server starts its drain without waiting for open watch streams.
-        self.server.take();
-        if let Some(control) = self.control.take() {
-            control.stop(Duration::from_secs(5)).await;
-        }
+    /// Stops serving, then the background tasks (the read audit is flushed by then).
+    pub async fn stop(self) {
+        self.harness.shutdown().await;
     }
 }
 
@@ -96,11 +92,13 @@ impl TestRedisTarget {
     }
 }
 
-/// A database, a Redis prefix, keys and a clock shared by the replicas of one test.
+/// A database, a Redis prefix and a clock shared by the replicas of one test.
 pub struct Harness {
     pub db: TestDatabase,
     pub redis: TestRedisTarget,
-    pub keys: CallerKeys,
+    /// The internal key certification signs its eligibility calls with (the fake eligibility
+    /// verifies them with it).
+    pub internal: CallerKeys,
     pub clock: SetClock,
     pub conn: DatabaseConnection,
     pub redis_handle: RedisHandle,
@@ -120,7 +118,7 @@ impl Harness {
         let conn = kaigo_platform::db::connect(&db.config(), NAME).await.unwrap();
         Migrator::up(&conn, None).await.unwrap();
         let redis_handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
-        Self { db, redis, keys: CallerKeys::generate(), clock: SetClock::new(noon_jst(today)), conn, redis_handle }
+        Self { db, redis, internal: CallerKeys::generate(), clock: SetClock::new(noon_jst(today)), conn, redis_handle }
     }
 
     pub fn set_today(&self, today: NaiveDate) {
@@ -131,49 +129,31 @@ impl Harness {
         self.replica_with(Arc::new(TestDirectory)).await
     }
 
-    /// A replica asking `people` about applicants.
+    /// A replica asking `people` about applicants: its own connection and Redis handle, the
+    /// Redis event bus, the shared clock.
     pub async fn replica_with(&self, people: Arc<dyn PersonDirectory>) -> Replica {
         let conn = kaigo_platform::db::connect(&self.db.config(), NAME).await.unwrap();
         let redis = RedisHandle::connect(&self.redis.config()).await.unwrap().unwrap();
-        let (control, background) = Background::new();
-        let ctx = ServiceContext {
-            name: NAME,
-            server: ServerConfig::default(),
-            db: conn,
-            redis: Some(redis.clone()),
-            bus: Bus::Redis(RedisBus::new(redis, 10_000)),
-            background,
-        };
+        let (mut ctx, control) = testkit::context(NAME, conn);
+        ctx.redis = Some(redis.clone());
+        ctx.bus = Bus::Redis(RedisBus::new(redis, 10_000));
+        // A watch left open by a test holds the drain for at most this long.
+        ctx.server.shutdown_grace_secs = 1;
         let config = Config { watch_poll_ms: 60_000, ..Config::default() };
         let deps = Dependencies { clock: Arc::new(self.clock.clone()), people };
         let service = start_with(&ctx, &config, deps).await.unwrap();
-        let services = GrpcServices::new(&ctx.server).unwrap().with_service(service);
-        let health = services.health();
-        let routes = CallerLayer::new(self.keys.clone()).layer(services.into_routes());
-        let server = TestServer::start(routes, health, &ctx.server).await;
-        let channel = server.channel().await;
-        Replica { client: CertificationServiceClient::new(channel), control: Some(control), server: Some(server) }
-    }
-}
-
-pub fn caller(role: Role) -> Caller {
-    Caller {
-        subject: format!("acct-{}", role.as_str()),
-        role,
-        insurer: None,
-        office: None,
-        institution: None,
-        scopes: vec![],
-        consents: vec![],
+        let harness = ServiceHarness::serve(&ctx, control, None, service).await;
+        let client = CertificationServiceClient::new(harness.channel(None).await);
+        Replica { client, keys: harness.keys.clone(), harness }
     }
 }
 
 pub fn insurer_caller(number: &str) -> Caller {
-    Caller { insurer: Some(InsurerNumber::parse(number).unwrap()), ..caller(Role::Insurer) }
+    testkit::caller_for(Role::Insurer, number)
 }
 
 pub fn office_caller(number: &str) -> Caller {
-    Caller { office: Some(CareOfficeNumber::parse(number).unwrap()), ..caller(Role::CareOffice) }
+    testkit::caller_for(Role::CareOffice, number)
 }
 
 /// `message` signed as `caller` for `rpc` of the certification service.
@@ -188,12 +168,6 @@ pub fn signed<T>(keys: &CallerKeys, caller: &Caller, rpc: &str, message: T) -> t
 
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// The ErrorInfo reason of a status.
-pub fn reason(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }
 
 pub fn metadata(status: &tonic::Status, key: &str) -> String {

@@ -118,21 +118,21 @@ async fn a_submission_stored_before_the_upgrade_still_replays_after_it() {
     let replica = h.replica().await;
     let mut client = replica.client.clone();
     let replayed = client
-        .submit_application(signed(&h.keys, &insurer_caller(INSURER), "SubmitApplication", request.clone()))
+        .submit_application(signed(&replica.keys, &insurer_caller(INSURER), "SubmitApplication", request.clone()))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(replayed, stored, "the retry across the upgrade gets the answer stored before it");
     // The copied row has no caller: it answers only callers authorised for the write.
     let err = client
-        .submit_application(signed(&h.keys, &insurer_caller("122192"), "SubmitApplication", request))
+        .submit_application(signed(&replica.keys, &insurer_caller("122192"), "SubmitApplication", request))
         .await
         .unwrap_err();
     assert_eq!((err.code(), reason(&err)), (tonic::Code::PermissionDenied, "SUBMIT_NOT_ALLOWED".to_owned()));
     // The application from before the upgrade reads as it did; the new read joins the old ones.
     let get = pb::GetApplicationRequest { application_id: application_id.to_owned() };
     let read = client
-        .get_application(signed(&h.keys, &insurer_caller(INSURER), "GetApplication", get))
+        .get_application(signed(&replica.keys, &insurer_caller(INSURER), "GetApplication", get))
         .await
         .unwrap()
         .into_inner()

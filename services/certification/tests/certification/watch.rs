@@ -24,13 +24,12 @@ pub async fn every_step_written_on_one_replica_reaches_a_watcher_on_another(h: H
     let b = h.replica().await;
     let acting = office("437100002");
     // Filed through replica B; the care office watches through replica A.
-    let mut app =
-        Driver::submit(&h.keys, &b.client, new_application("0000050001", d(2026, 4, 1), &acting)).await.unwrap();
+    let mut app = Driver::submit(&b, new_application("0000050001", d(2026, 4, 1), &acting)).await.unwrap();
     let manager = office_caller(&acting);
     let mut watcher = a.client.clone();
     let request = pb::WatchApplicationRequest { application_id: app.id.clone(), after_sequence: 0 };
     let mut stream =
-        watcher.watch_application(signed(&h.keys, &manager, "WatchApplication", request)).await.unwrap().into_inner();
+        watcher.watch_application(signed(&a.keys, &manager, "WatchApplication", request)).await.unwrap().into_inner();
     let first = next(&mut stream).await;
     assert_eq!(first.step.unwrap().kind, pb::StepKind::Received as i32);
 
@@ -87,7 +86,7 @@ pub async fn every_step_written_on_one_replica_reaches_a_watcher_on_another(h: H
     let mut resumed = b
         .client
         .clone()
-        .watch_application(signed(&h.keys, &manager, "WatchApplication", request))
+        .watch_application(signed(&b.keys, &manager, "WatchApplication", request))
         .await
         .unwrap()
         .into_inner();
