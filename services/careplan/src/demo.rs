@@ -3,6 +3,7 @@
 //! so `tests/golden/valid` can be sent as they are. Idempotent: an office that already has an
 //! active licence is left alone.
 
+use kaigo_platform::time::Clock;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::api::licences::{claim_office, period, record_period};
@@ -22,12 +23,14 @@ pub const DEMO_OFFICES: [(&str, &str, &str); 4] = [
     ("1370000026", "provider", "ゴールデンファイル訪問介護事業所"),
 ];
 
-/// Registers the demo offices with a paid year from today where none is active.
+/// Registers the demo offices with a paid year from today (by `clock`) where none is active.
 pub async fn seed(
     conn: &DatabaseConnection,
     rules: &LicenceRules,
+    clock: &dyn Clock,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let today = kaigo_platform::time::today_jst();
+    let now = clock.now();
+    let today = kaigo_platform::time::jst_date(now);
     for (number, role, name) in DEMO_OFFICES {
         let tx = conn.begin().await?;
         let periods: Vec<_> = store::licence_periods(&tx, number).await?.iter().filter_map(period).collect();
@@ -35,9 +38,9 @@ pub async fn seed(
             continue;
         }
         let version = store::get_office(&tx, number).await?.map_or(0, |o| o.version);
-        claim_office(&tx, number, version, Some(role), name).await.map_err(|e| format!("{e:?}"))?;
+        claim_office(&tx, number, version, Some(role), name, now).await.map_err(|e| format!("{e:?}"))?;
         let year = licence::paid_year(&periods, None, today, rules);
-        record_period(&tx, number, &year, "demo").await.map_err(|e| format!("{e:?}"))?;
+        record_period(&tx, number, &year, "demo", now).await.map_err(|e| format!("{e:?}"))?;
         tx.commit().await?;
     }
     Ok(())

@@ -9,10 +9,13 @@ pub mod demo;
 pub mod domain;
 pub mod store;
 
+use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::{Clock, system_clock};
 use std::sync::Arc;
 
 use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::CarePlanServiceServer;
@@ -53,11 +56,22 @@ pub use api::Api;
 /// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
 /// configured message limits (requests up to `max_bundle_bytes`).
 pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<CarePlanServiceServer<Api>, StartError> {
+    start_with_clock(ctx, config, system_clock()).await
+}
+
+/// [`start`] with the clock every record and licence rule asks for "now" and "today" (tests
+/// and rehearsals set it).
+pub async fn start_with_clock(
+    ctx: &ServiceContext,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<CarePlanServiceServer<Api>, StartError> {
     let spec = Arc::new(domain::spec::Spec::embedded()?);
     let rules = Arc::new(domain::licence::LicenceRules::embedded()?);
     ctx.spawn_outbox_relay();
-    let server =
-        kaigo_platform::limit_messages!(CarePlanServiceServer::new(Api { ctx: ctx.clone(), spec, rules }), ctx);
+    let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
+    let api = Api { ctx: ctx.clone(), spec, rules, auditor, clock };
+    let server = kaigo_platform::limit_messages!(CarePlanServiceServer::new(api), ctx);
     // Requests carry whole send units: the larger of the two limits applies to them.
     Ok(server.max_decoding_message_size(config.max_bundle_bytes.max(ctx.max_message_bytes())))
 }
@@ -65,7 +79,7 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<CarePlanServ
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
     let rules = domain::licence::LicenceRules::embedded()?;
-    demo::seed(&ctx.db, &rules).await
+    demo::seed(&ctx.db, &rules, system_clock().as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate careplan`.
@@ -78,6 +92,8 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::CarePlanTablesMigration),
             Box::new(IdempotencyTableMigration),
             Box::new(store::kit_migration::CopyIdempotencyMigration),
+            Box::new(AuditTableMigration),
+            Box::new(store::kit_migration::CopyAuditMigration),
         ]
     }
 }

@@ -2,17 +2,20 @@
 //! mapping of stored rows to messages.
 
 use chrono::{DateTime, Utc};
+use kaigo_platform::audit::{ALLOWED, DENIED, NOT_FOUND, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::ApiError;
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use kaigo_proto::kaigo::common::v1::{Actor, Role as ProtoRole, YearMonth};
-use sea_orm::{ConnectionTrait, DbErr, Set};
+use sea_orm::DbErr;
 
+use super::Api;
+use crate::domain::bundle::read_purpose;
 use crate::domain::kind::{SenderSide, UnitKind};
 use crate::store::{
     self,
-    entities::{bundle, bundle_file, read_audit},
+    entities::{bundle, bundle_file},
 };
 
 pub(crate) fn db(err: DbErr) -> ApiError {
@@ -34,37 +37,18 @@ pub(crate) fn caller_office(caller: &Caller) -> Result<&CareOfficeNumber, ApiErr
     }
 }
 
-/// The organisation number recorded for a caller (office, insurer or institution).
-pub(crate) fn caller_org(caller: &Caller) -> String {
-    caller
-        .office
-        .as_ref()
-        .map(|o| o.as_str().to_owned())
-        .or_else(|| caller.insurer.as_ref().map(|i| i.as_str().to_owned()))
-        .or_else(|| caller.institution.as_ref().map(|i| i.as_str().to_owned()))
-        .unwrap_or_default()
-}
-
-/// Records one read of a bundle: who, which, when, how it went. Never the contents.
-pub(crate) async fn audit(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    action: &'static str,
-    bundle_id: &str,
-    outcome: &'static str,
-) -> Result<(), ApiError> {
-    let row = read_audit::ActiveModel {
-        at: Set(Utc::now()),
-        actor_role: Set(caller.role.as_str().to_owned()),
-        actor_subject: Set(caller.subject.clone()),
-        actor_org: Set(caller_org(caller)),
-        action: Set(action.to_owned()),
-        bundle_id: Set(bundle_id.to_owned()),
-        outcome: Set(outcome.to_owned()),
-        ..Default::default()
+/// Records one read of a bundle: who, which, when, how it went. Never the contents, and no
+/// person: the bundle's persons are known only inside its files.
+async fn audit(api: &Api, caller: &Caller, rpc: &'static str, bundle_id: &str, outcome: &'static str) {
+    let read = ReadRecord {
+        rpc,
+        category: "bundle",
+        purpose: read_purpose(caller.role).as_str_name().to_owned(),
+        outcome,
+        persons: Vec::new(),
+        resources: vec![bundle_id.to_owned()],
     };
-    // A read that cannot be audited is not served.
-    store::insert_audit(conn, row).await.map_err(db)
+    api.auditor.record(caller, read).await;
 }
 
 pub(crate) fn side_role(side: SenderSide) -> ProtoRole {
@@ -142,13 +126,14 @@ pub(crate) fn bundle_pb(m: &bundle::Model, files: &[bundle_file::Model]) -> pb::
 /// Reads a bundle with its file metadata and checks the caller may see it: the sender, the
 /// receiver, or an insurer auditing a bundle about its own insured. Every attempt is audited.
 pub(crate) async fn readable_bundle(
-    conn: &impl ConnectionTrait,
+    api: &Api,
     caller: &Caller,
     action: &'static str,
     bundle_id: &str,
 ) -> Result<(bundle::Model, Vec<bundle_file::Model>), ApiError> {
+    let conn = &api.ctx.db;
     let Some(model) = store::get_bundle(conn, bundle_id).await.map_err(db)? else {
-        audit(conn, caller, action, bundle_id, "not_found").await?;
+        audit(api, caller, action, bundle_id, NOT_FOUND).await;
         return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
     };
     let office = caller.office.as_ref().map(CareOfficeNumber::as_str);
@@ -158,10 +143,10 @@ pub(crate) async fn readable_bundle(
     let auditor = caller.role == Role::Insurer
         && caller.insurer.as_ref().is_some_and(|i| model.insurer_numbers.split(' ').any(|n| n == i.as_str()));
     if !party && !auditor {
-        audit(conn, caller, action, bundle_id, "denied").await?;
+        audit(api, caller, action, bundle_id, DENIED).await;
         return Err(ApiError::permission_denied("NOT_A_PARTY", "only the sending and receiving offices see a bundle"));
     }
-    audit(conn, caller, action, bundle_id, "allowed").await?;
+    audit(api, caller, action, bundle_id, ALLOWED).await;
     let files = store::file_metadata(conn, bundle_id).await.map_err(db)?;
     Ok((model, files))
 }

@@ -2,10 +2,10 @@
 //! DownloadBundle and AcknowledgeBundle. Listings carry metadata only (no personal data); the
 //! reads of one bundle are audited, allowed or not.
 
-use chrono::Utc;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::CareOfficeNumber;
+use kaigo_platform::validate::enum_filter;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use sea_orm::TransactionTrait;
 use std::pin::Pin;
@@ -55,15 +55,11 @@ fn filter(
     } else {
         v.check("office", CareOfficeNumber::parse(other)).map(|o| o.as_str().to_owned())
     };
-    (
-        BundleFilter {
-            statuses: statuses.to_vec(),
-            kinds: kinds.to_vec(),
-            service_month: month.map(month_text),
-            ..BundleFilter::default()
-        },
-        other,
-    )
+    // Unknown values refused, duplicates folded, at most the documented 16 (they reach SQL).
+    let declared = |known: bool, value: i32| (known && value != 0).then_some(value);
+    let statuses = enum_filter(v, "statuses", statuses, 16, |s| declared(pb::BundleStatus::try_from(s).is_ok(), s));
+    let kinds = enum_filter(v, "kinds", kinds, 16, |k| declared(pb::SendUnitKind::try_from(k).is_ok(), k));
+    (BundleFilter { statuses, kinds, service_month: month.map(month_text), ..BundleFilter::default() }, other)
 }
 
 /// A page of bundles with their files' metadata, read in one query.
@@ -152,7 +148,7 @@ pub(crate) async fn get_bundle(
     r: pb::GetBundleRequest,
 ) -> Result<pb::GetBundleResponse, ApiError> {
     bundle_id(&r.bundle_id)?;
-    let (model, files) = readable_bundle(&api.ctx.db, caller, "GetBundle", &r.bundle_id).await?;
+    let (model, files) = readable_bundle(api, caller, "GetBundle", &r.bundle_id).await?;
     Ok(pb::GetBundleResponse { bundle: Some(bundle_pb(&model, &files)) })
 }
 
@@ -165,9 +161,9 @@ pub(crate) async fn download_bundle(
 ) -> Result<BoxStream<pb::DownloadBundleResponse>, ApiError> {
     bundle_id(&r.bundle_id)?;
     let conn = api.ctx.db.clone();
-    let (mut model, files) = readable_bundle(&conn, caller, "DownloadBundle", &r.bundle_id).await?;
+    let (mut model, files) = readable_bundle(api, caller, "DownloadBundle", &r.bundle_id).await?;
     if caller.office.as_ref().map(CareOfficeNumber::as_str) == Some(model.receiver_office.as_str()) {
-        let now = Utc::now();
+        let now = api.clock.now();
         if store::mark_delivered(
             &conn,
             &model.id,
@@ -264,7 +260,7 @@ pub(crate) async fn acknowledge_bundle(
         return Ok(first);
     }
     if model.status != pb::BundleStatus::Acknowledged as i32 {
-        let now = Utc::now();
+        let now = api.clock.now();
         store::mark_acknowledged(&tx, &model, pb::BundleStatus::Acknowledged as i32, &caller.subject, &r.note, now)
             .await
             .map_err(db)?;

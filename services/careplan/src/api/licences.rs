@@ -2,10 +2,11 @@
 //! `spec/licence.toml`). Registering the first licence of an office number also enters it in the
 //! registry with its side of the exchange. Changes are guarded by the office's version.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::CareOfficeNumber;
+use kaigo_platform::time::jst_date;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use kaigo_proto::kaigo::common::v1::Period as ProtoPeriod;
 use kaigo_proto::{from_naive_date, to_naive_date};
@@ -42,16 +43,17 @@ fn proto_period(start: NaiveDate, end: NaiveDate) -> ProtoPeriod {
     ProtoPeriod { start: Some(from_naive_date(start)), end: Some(from_naive_date(end)) }
 }
 
-/// The licence of `number` as of today (JST).
+/// The licence of `number` as of `today` (JST).
 pub(crate) async fn load(
     conn: &impl ConnectionTrait,
     number: &str,
     rules: &LicenceRules,
+    today: NaiveDate,
 ) -> Result<pb::Licence, ApiError> {
     let office = store::get_office(conn, number).await.map_err(db)?;
     let rows = store::licence_periods(conn, number).await.map_err(db)?;
     let periods: Vec<_> = rows.iter().filter_map(period).collect();
-    let status = match licence::status(&periods, kaigo_platform::time::today_jst()) {
+    let status = match licence::status(&periods, today) {
         licence::Status::None => pb::LicenceStatus::None,
         licence::Status::Active => pb::LicenceStatus::Active,
         licence::Status::Expired => pb::LicenceStatus::Expired,
@@ -104,8 +106,8 @@ pub(crate) async fn claim_office(
     expected: i64,
     role: Option<&'static str>,
     name: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let now = Utc::now();
     let stale = || ApiError::aborted("VERSION_MISMATCH", "the licence changed since it was read; read it again");
     match store::get_office(tx, number).await.map_err(db)? {
         None if expected == 0 => {
@@ -140,6 +142,7 @@ pub(crate) async fn record_period(
     number: &str,
     p: &Period,
     reference: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let row = licence_period::ActiveModel {
         office_number: Set(number.to_owned()),
@@ -149,7 +152,7 @@ pub(crate) async fn record_period(
         fee_yen: Set(p.fee_yen),
         rule_set_id: Set(p.rule_set_id.clone()),
         payment_reference: Set(reference.to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     };
     store::insert_licence_period(tx, row).await.map_err(db)
@@ -191,7 +194,8 @@ pub(crate) async fn get_licence(
     v.into_result()?;
     let number = number.ok_or_else(|| ApiError::internal("decoded request lost a field"))?;
     check_access(caller, &number, false)?;
-    Ok(pb::GetLicenceResponse { licence: Some(load(&api.ctx.db, number.as_str(), &api.rules).await?) })
+    let today = api.clock.today_jst();
+    Ok(pb::GetLicenceResponse { licence: Some(load(&api.ctx.db, number.as_str(), &api.rules, today).await?) })
 }
 
 pub(crate) async fn register_licence(
@@ -213,6 +217,8 @@ pub(crate) async fn register_licence(
     if let Some(first) = key.replay_as(&api.ctx.db).await? {
         return Ok(first);
     }
+    let now = api.clock.now();
+    let today = jst_date(now);
     let tx = api.ctx.db.begin().await.map_err(db)?;
     claim_office(
         &tx,
@@ -220,13 +226,14 @@ pub(crate) async fn register_licence(
         request.expected_version,
         role_for(caller, request.office_role),
         &request.office_name,
+        now,
     )
     .await?;
     let periods: Vec<_> =
         store::licence_periods(&tx, number.as_str()).await.map_err(db)?.iter().filter_map(period).collect();
-    let year = licence::paid_year(&periods, start, kaigo_platform::time::today_jst(), &api.rules);
-    record_period(&tx, number.as_str(), &year, &request.payment_reference).await?;
-    let response = pb::RegisterLicenceResponse { licence: Some(load(&tx, number.as_str(), &api.rules).await?) };
+    let year = licence::paid_year(&periods, start, today, &api.rules);
+    record_period(&tx, number.as_str(), &year, &request.payment_reference, now).await?;
+    let response = pb::RegisterLicenceResponse { licence: Some(load(&tx, number.as_str(), &api.rules, today).await?) };
     key.remember_message(&tx, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
@@ -251,7 +258,9 @@ pub(crate) async fn apply_free_pass(
     if let Some(first) = key.replay_as(&api.ctx.db).await? {
         return Ok(first);
     }
-    let applied = applied.unwrap_or_else(kaigo_platform::time::today_jst);
+    let now = api.clock.now();
+    let today = jst_date(now);
+    let applied = applied.unwrap_or(today);
     let tx = api.ctx.db.begin().await.map_err(db)?;
     let periods: Vec<_> =
         store::licence_periods(&tx, number.as_str()).await.map_err(db)?.iter().filter_map(period).collect();
@@ -263,9 +272,10 @@ pub(crate) async fn apply_free_pass(
         request.expected_version,
         role_for(caller, request.office_role),
         &request.office_name,
+        now,
     )
     .await?;
-    record_period(&tx, number.as_str(), &pass.period, "").await?;
+    record_period(&tx, number.as_str(), &pass.period, "", now).await?;
     let category = match pass.category {
         licence::FreePassCategory::FirstTime => pb::FreePassCategory::FirstTime,
         licence::FreePassCategory::Current => pb::FreePassCategory::Current,
@@ -273,7 +283,7 @@ pub(crate) async fn apply_free_pass(
         licence::FreePassCategory::SpringRenewer => pb::FreePassCategory::Spring2025Renewer,
     };
     let response = pb::ApplyFreePassResponse {
-        licence: Some(load(&tx, number.as_str(), &api.rules).await?),
+        licence: Some(load(&tx, number.as_str(), &api.rules, today).await?),
         category: category as i32,
         free_period: Some(proto_period(pass.period.start, pass.period.end)),
         explanation: pass.explanation,

@@ -12,9 +12,11 @@ pub use send::BUNDLE_SENT;
 
 use std::sync::Arc;
 
+use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::service::ServiceContext;
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::CarePlanService;
 use tonic::{Request, Response, Status};
@@ -35,6 +37,10 @@ pub struct Api {
     pub(crate) ctx: ServiceContext,
     pub(crate) spec: Arc<Spec>,
     pub(crate) rules: Arc<LicenceRules>,
+    /// The read audit trail.
+    pub(crate) auditor: Auditor,
+    /// "Now" for every record and licence rule.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 pub(crate) fn file_kind(kind: FormKind) -> pb::FileKind {

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::NaiveDate;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::events::{NewEvent, enqueue};
@@ -192,7 +192,7 @@ fn invalid(issues: Vec<(Option<usize>, Issue)>) -> ApiError {
 
 /// Refuses a sender without an active licence and a receiver that is not a registered office of
 /// the receiving side.
-async fn check_parties(conn: &DatabaseConnection, address: &Address) -> Result<(), ApiError> {
+async fn check_parties(conn: &DatabaseConnection, address: &Address, today: NaiveDate) -> Result<(), ApiError> {
     let side = sender_side(address.kind);
     let (sender_role, receiver_role, receiver_label) = match side {
         SenderSide::CareOffice => ("care_office", "provider", "a registered service provider"),
@@ -205,7 +205,7 @@ async fn check_parties(conn: &DatabaseConnection, address: &Address) -> Result<(
         .iter()
         .filter_map(super::licences::period)
         .collect();
-    if licence::status(&periods, kaigo_platform::time::today_jst()) != licence::Status::Active {
+    if licence::status(&periods, today) != licence::Status::Active {
         return Err(ApiError::failed_precondition(
             "LICENCE_REQUIRED",
             "sending needs an active ケアプランデータ連携 licence for the sending office",
@@ -243,7 +243,8 @@ pub(crate) async fn send_bundle(
     if let Some(first) = key.replay_as(conn).await? {
         return Ok(first);
     }
-    check_parties(conn, &address).await?;
+    let now = api.clock.now();
+    check_parties(conn, &address, kaigo_platform::time::jst_date(now)).await?;
     let spec = std::sync::Arc::clone(&api.spec);
     // Parsing is CPU work: off the async workers. The request moves there and back.
     let (request, address, checked) = tokio::task::spawn_blocking(move || {
@@ -261,7 +262,6 @@ pub(crate) async fn send_bundle(
         return Ok(response);
     }
 
-    let now = Utc::now();
     let id = uuid::Uuid::now_v7().to_string();
     let model = bundle::Model {
         id: id.clone(),

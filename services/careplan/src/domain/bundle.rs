@@ -3,11 +3,25 @@
 
 use std::collections::BTreeMap;
 
+use kaigo_platform::auth::Role;
+use kaigo_proto::kaigo::common::v1::Purpose;
+
 use super::file_name::FileName;
 use super::issue::Issue;
 use super::kind::{FormKind, UnitKind};
 use super::spec::Spec;
 use super::values::YearMonthOrZero;
+
+/// The purpose a read of a bundle serves, as the reader's role implies it (the exchange states
+/// none): a care office plans, a provider provides the services, an insurer audits.
+pub fn read_purpose(role: Role) -> Purpose {
+    match role {
+        Role::CareOffice => Purpose::CarePlanning,
+        Role::ServiceProvider => Purpose::ServiceProvision,
+        Role::Insurer => Purpose::Audit,
+        Role::MedicalInstitution | Role::InsuredPerson | Role::Operator => Purpose::Unspecified,
+    }
+}
 
 /// Checks that `names` (the parsed names of the files, in request order) form one unit of
 /// `kind`. File-level problems are the reader's; these are the bundle's.

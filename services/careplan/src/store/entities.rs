@@ -90,16 +90,3 @@ entity!(bundle_file, "bundle_files", {
     pub record_count: i32,
     pub content: Vec<u8>,
 });
-
-// `read_audit`: who read which bundle, when, and the outcome (never the contents).
-entity!(read_audit, "read_audit", {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub at: DateTimeUtc,
-    pub actor_role: String,
-    pub actor_subject: String,
-    pub actor_org: String,
-    pub action: String,
-    pub bundle_id: String,
-    pub outcome: String,
-});

@@ -1,7 +1,9 @@
 //! Moving onto the platform's write kit without losing data: the answers stored in the old
 //! `idempotency` table are copied into `idempotency_records` (so a retry that arrives across
-//! the upgrade still replays), then the old table is dropped.
+//! the upgrade still replays), the bundle reads in `read_audit` into `audit_trail` (every past
+//! read stays on record), then the old tables are dropped.
 
+use kaigo_platform::auth::Role;
 use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
 use sea_orm_migration::prelude::*;
 
@@ -37,6 +39,48 @@ impl MigrationTrait for CopyIdempotencyMigration {
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         // The copied rows stay in `idempotency_records`; nothing to undo.
+        Ok(())
+    }
+}
+
+/// Copies `read_audit` into `audit_trail` and drops it.
+pub struct CopyAuditMigration;
+
+impl MigrationName for CopyAuditMigration {
+    fn name(&self) -> &str {
+        "m20261204_000011_careplan_copy_audit"
+    }
+}
+
+/// The old rows as `audit_trail` records: the party as `Caller::party` spells it (operators had
+/// no organisation: `<role>:<subject>`), the purpose the reader's role implies (as reads record
+/// it now), the bundle as the resource and no person (none was recorded).
+fn legacy_audit_select() -> String {
+    let purposes: String = Role::ALL
+        .iter()
+        .map(|role| {
+            let purpose = crate::domain::bundle::read_purpose(*role).as_str_name();
+            format!(" WHEN '{}' THEN '{purpose}'", role.as_str())
+        })
+        .collect();
+    format!(
+        "SELECT at, actor_role AS caller_role, \
+         CASE WHEN actor_org = '' THEN actor_role || ':' || actor_subject ELSE actor_org END AS caller_party, \
+         actor_subject AS caller_subject, action AS rpc, 'bundle' AS category, \
+         CASE actor_role{purposes} ELSE 'PURPOSE_UNSPECIFIED' END AS purpose, outcome, '' AS person, \
+         bundle_id AS resource FROM read_audit"
+    )
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyAuditMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        kaigo_platform::audit::migration::copy_legacy(manager, "read_audit", &legacy_audit_select()).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The copied rows stay in `audit_trail`; nothing to undo.
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use self::entities::{bundle, bundle_file, licence_period, office, read_audit};
+use self::entities::{bundle, bundle_file, licence_period, office};
 
 /// One office of the registry.
 pub async fn get_office(conn: &impl ConnectionTrait, number: &str) -> Result<Option<office::Model>, DbErr> {
@@ -282,18 +282,4 @@ pub async fn arrivals(
         query = query.filter(bundle::Column::Status.ne(status));
     }
     query.order_by_asc(bundle::Column::Id).limit(limit).all(conn).await
-}
-
-/// Records one read.
-pub async fn insert_audit(conn: &impl ConnectionTrait, model: read_audit::ActiveModel) -> Result<(), DbErr> {
-    read_audit::Entity::insert(model).exec_without_returning(conn).await.map(|_| ())
-}
-
-/// The audit trail of a bundle, oldest first (for operators and tests).
-pub async fn audit_of(conn: &impl ConnectionTrait, bundle_id: &str) -> Result<Vec<read_audit::Model>, DbErr> {
-    read_audit::Entity::find()
-        .filter(read_audit::Column::BundleId.eq(bundle_id))
-        .order_by_asc(read_audit::Column::Id)
-        .all(conn)
-        .await
 }

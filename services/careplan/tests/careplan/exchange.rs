@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use kaigo_careplan::store;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_proto::kaigo::careplan::v1::care_plan_service_client::CarePlanServiceClient;
 use kaigo_proto::kaigo::careplan::v1::download_bundle_response::Payload;
@@ -192,8 +191,8 @@ async fn a_usage_ticket_goes_to_the_provider_and_actuals_come_back() {
     assert_eq!(files, vec![(actuals.clone(), golden("valid", &actuals).content)]);
 
     // Every read of a bundle is in the audit trail (who and how, never the contents).
-    let trail = store::audit_of(&server.conn, &sent.bundle_id).await.unwrap();
-    let actions: Vec<_> = trail.iter().map(|a| (a.action.as_str(), a.actor_org.as_str(), a.outcome.as_str())).collect();
+    let trail = server.trail(&sent.bundle_id, 2).await;
+    let actions: Vec<_> = trail.iter().map(|a| (a.rpc.as_str(), a.party.as_str(), a.outcome.as_str())).collect();
     assert_eq!(actions, vec![("DownloadBundle", PROV, "allowed"), ("GetBundle", CARE, "allowed")]);
     // An open watch keeps its connection busy: close it before the graceful shutdown.
     drop(watch);
@@ -241,8 +240,8 @@ async fn only_the_two_offices_read_a_bundle() {
     let mut own = server.client(Some(insurer("435073"))).await;
     own.get_bundle(GetBundleRequest { bundle_id: id.clone() }).await.unwrap();
 
-    let trail = store::audit_of(&server.conn, &id).await.unwrap();
-    let outcomes: Vec<_> = trail.iter().map(|a| (a.actor_org.as_str(), a.outcome.as_str())).collect();
+    let trail = server.trail(&id, 4).await;
+    let outcomes: Vec<_> = trail.iter().map(|a| (a.party.as_str(), a.outcome.as_str())).collect();
     assert_eq!(outcomes, vec![(OTHER, "denied"), (OTHER, "denied"), ("131011", "denied"), ("435073", "allowed")]);
     server.shutdown().await;
 }

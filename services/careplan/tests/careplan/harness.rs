@@ -12,6 +12,7 @@ use kaigo_platform::server::GrpcServices;
 use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
 use kaigo_platform::testkit::{SignedChannel, TestDatabase};
 use kaigo_proto::kaigo::careplan::v1::care_plan_service_client::CarePlanServiceClient;
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 use tower::Layer;
 
@@ -65,6 +66,43 @@ impl TestServer {
         if let Some(control) = self.background.take() {
             control.stop(Duration::from_secs(10)).await;
         }
+    }
+}
+
+/// One read of a bundle in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub rpc: String,
+    pub party: String,
+    pub outcome: String,
+}
+
+impl TestServer {
+    /// The reads of `bundle_id` in the audit trail, oldest first, once there are at least
+    /// `expected` (the trail is written in the background); panics if they never arrive.
+    pub async fn trail(&self, bundle_id: &str, expected: usize) -> Vec<Read> {
+        let conn = &self.conn;
+        kaigo_platform::testkit::eventually(Duration::from_secs(10), || async move {
+            let rows = conn
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    conn.get_database_backend(),
+                    "SELECT rpc, caller_party, outcome FROM audit_trail WHERE $1 = ANY(resources) ORDER BY id",
+                    [bundle_id.into()],
+                ))
+                .await
+                .expect("read the trail");
+            let reads: Vec<Read> = rows
+                .iter()
+                .map(|r| Read {
+                    rpc: r.try_get("", "rpc").expect("rpc"),
+                    party: r.try_get("", "caller_party").expect("caller_party"),
+                    outcome: r.try_get("", "outcome").expect("outcome"),
+                })
+                .collect();
+            (reads.len() >= expected).then_some(reads)
+        })
+        .await
+        .expect("the audited reads reach the trail")
     }
 }
 

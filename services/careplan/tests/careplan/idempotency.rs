@@ -116,7 +116,7 @@ async fn a_retry_after_the_version_moved_on_replays_and_a_refused_write_stores_n
 const PREVIOUS_MIGRATIONS: u32 = 2;
 
 #[tokio::test]
-async fn answers_stored_before_the_move_still_replay() {
+async fn answers_and_reads_stored_before_the_move_survive_it() {
     let db = kaigo_platform::testkit::TestDatabase::create().await;
     let conn = kaigo_platform::db::connect(&db.config(), kaigo_careplan::NAME).await.unwrap();
     kaigo_careplan::Migrator::up(&conn, Some(PREVIOUS_MIGRATIONS)).await.unwrap();
@@ -134,6 +134,15 @@ async fn answers_stored_before_the_move_still_replay() {
     ))
     .await
     .unwrap();
+    // Two bundle reads it audited: the receiver's, and an operator's refusal.
+    let bundle = "0192f0c1-7a3b-7c00-8000-00000000b001";
+    conn.execute_unprepared(&format!(
+        "INSERT INTO read_audit (at, actor_role, actor_subject, actor_org, action, bundle_id, outcome) VALUES \
+         (now() - interval '1 day', 'service_provider', 'prov-1', '{PROV}', 'DownloadBundle', '{bundle}', 'allowed'), \
+         (now(), 'operator', 'ops-1', '', 'GetBundle', '{bundle}', 'denied')"
+    ))
+    .await
+    .unwrap();
 
     let server = TestServer::start_on(conn, Some(db)).await;
     let mut care = server.client(Some(office(Role::CareOffice, CARE))).await;
@@ -146,5 +155,10 @@ async fn answers_stored_before_the_move_still_replay() {
     assert_eq!((err.code(), reason(&err).as_str()), (Code::AlreadyExists, "REQUEST_ID_REUSED"));
     let manager = sea_orm_migration::SchemaManager::new(&server.conn);
     assert!(!manager.has_table("idempotency").await.unwrap(), "the old table is gone");
+    assert!(!manager.has_table("read_audit").await.unwrap(), "the old trail is gone");
+    // Both reads are in the platform's trail, in order, the operator by account.
+    let trail = server.trail(bundle, 2).await;
+    let reads: Vec<_> = trail.iter().map(|r| (r.rpc.as_str(), r.party.as_str(), r.outcome.as_str())).collect();
+    assert_eq!(reads, [("DownloadBundle", PROV, "allowed"), ("GetBundle", "operator:ops-1", "denied")]);
     server.shutdown().await;
 }
