@@ -8,14 +8,16 @@
 
 use chrono::{Datelike, NaiveDate};
 use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::idempotency::IdempotencyKey;
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber, check_digit};
+use kaigo_platform::time::Clock;
 
 use crate::domain::caps::national_caps;
 use crate::domain::timeline::CostStage;
 use crate::domain::{CareLevel, Detail};
 use crate::key::PersonKey;
 use crate::store::write::Author;
-use crate::store::{Begin, Store, person};
+use crate::store::{Store, person};
 
 /// Real insurer numbers used by the demo (docs/domain/identifiers.md#test-values): 水上村, 市原市,
 /// 木更津市, 岐阜市.
@@ -176,7 +178,8 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
                     lost_date: None,
                     card_issued_date: Some(turned_65),
                     version: 0,
-                    updated_at: chrono::Utc::now(),
+                    // Stamped when saved.
+                    updated_at: chrono::DateTime::UNIX_EPOCH,
                 },
                 periods,
             }
@@ -185,11 +188,16 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
 }
 
 /// Seeds the demo persons once (the seeding is itself an idempotent write).
-pub async fn seed(store: &Store) -> Result<(), kaigo_platform::service::StartError> {
-    let mut tx = match store.begin_write("kaigo-dev-demo-seed-v1", "DemoSeed", "v1").await? {
-        Begin::Replay(_) | Begin::Conflict => return Ok(()),
-        Begin::Fresh(tx) => tx,
-    };
+pub async fn seed(store: &Store, clock: &dyn Clock) -> Result<(), kaigo_platform::service::StartError> {
+    let done = IdempotencyKey::with_party("DemoSeed", "system:kaigo-dev".to_owned(), "kaigo-dev-demo-seed-v1", &());
+    match done.replay(store.db()).await {
+        Ok(Some(_)) => return Ok(()),
+        // Seeded by the version before, whose record hashed a version tag instead.
+        Err(err) if err.reason() == "REQUEST_ID_REUSED" => return Ok(()),
+        Err(err) => return Err(err.to_string().into()),
+        Ok(None) => {}
+    }
+    let mut tx = store.begin_write(clock.now()).await?;
     let caller = Caller {
         subject: "kaigo-dev".into(),
         role: Role::Operator,
@@ -200,7 +208,7 @@ pub async fn seed(store: &Store) -> Result<(), kaigo_platform::service::StartErr
         consents: vec![],
     };
     let author = Author { caller: &caller, reason: "demo data" };
-    let today = kaigo_platform::time::today_jst();
+    let today = clock.today_jst();
     for (i, insurer) in DEMO_INSURERS.iter().enumerate() {
         let insurer = InsurerNumber::parse(insurer)?;
         for synthetic in generate(&insurer, 1, u64::from(DEMO_PER_INSURER), i as u64 + 1, today) {
@@ -212,7 +220,7 @@ pub async fn seed(store: &Store) -> Result<(), kaigo_platform::service::StartErr
             }
         }
     }
-    tx.commit(Vec::new()).await?;
+    tx.commit(Some(&done), &[]).await?;
     Ok(())
 }
 

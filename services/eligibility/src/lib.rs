@@ -17,11 +17,14 @@ pub mod extract;
 pub mod key;
 pub mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::{Clock, system_clock};
 use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
@@ -121,9 +124,14 @@ impl Config {
     }
 }
 
-/// Builds the API and starts its background tasks: the outbox relay, the audit writer, the
-/// cache invalidation listener and the event consumers.
+/// Builds the API on the system clock and starts its background tasks: the outbox relay, the
+/// audit writer, the cache invalidation listener and the event consumers.
 pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
+    build_with_clock(ctx, config, system_clock())
+}
+
+/// [`build`] with `clock` deciding "now" and "today" (JST).
+pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Clock>) -> Api {
     ctx.spawn_outbox_relay();
     let store = store::Store::new(ctx.db.clone());
     let l2 = ctx
@@ -136,13 +144,7 @@ pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
         ctx.background.spawn("eligibility-invalidation", move |stopping| l2.listen(listening, stopping));
     }
     let auditor = audit::Auditor::spawn(store.clone(), &ctx.background);
-    let api = Api::new(api::Inner {
-        store,
-        cache,
-        auditor,
-        rules: config.validity_rules(),
-        today: kaigo_platform::time::today_jst,
-    });
+    let api = Api::new(api::Inner { store, cache, auditor, rules: config.validity_rules(), clock });
     events::spawn_consumers(ctx, &api);
     api
 }
@@ -154,7 +156,7 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<EligibilityS
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    demo::seed(&store::Store::new(ctx.db.clone())).await
+    demo::seed(&store::Store::new(ctx.db.clone()), system_clock().as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate eligibility`.
@@ -162,6 +164,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration), Box::new(store::migration::CreateTables)]
+        vec![
+            Box::new(EventTablesMigration),
+            Box::new(store::migration::CreateTables),
+            Box::new(IdempotencyTableMigration),
+            Box::new(store::migration::CopyRequests),
+        ]
     }
 }

@@ -7,10 +7,16 @@ use kaigo_platform::Violations;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_proto::kaigo::certification::v1::CertificationDecidedEvent;
 
-use super::{Api, convert};
+use kaigo_platform::errors;
+use kaigo_platform::idempotency::IdempotencyKey;
+
+use super::{Api, convert, validated};
 use crate::domain::{Detail, Kind, validity};
+use crate::store::SUPERSEDED;
 use crate::store::write::Author;
-use crate::store::{Begin, SUPERSEDED};
+
+/// The party the platform's own writes are keyed under.
+const SYSTEM_PARTY: &str = "system:certification.decided";
 
 /// The platform itself, as the author of records it derives from events.
 fn system() -> Caller {
@@ -43,10 +49,8 @@ impl Api {
         let level = convert::care_level(&mut v, "care_level", event.care_level);
         let certified = convert::date(&mut v, "certified_date", event.certified_date.as_ref());
         let validity = convert::period(&mut v, "validity", event.validity.as_ref());
-        v.into_result()?;
-        let (Some(key), Some(level), Some(certified), Some((start, end))) = (key, level, certified, validity) else {
-            return Err(ApiError::internal("validated decision missing"));
-        };
+        let decision = key.zip(level).zip(certified).zip(validity);
+        let (((key, level), certified), (start, end)) = validated(v, decision)?;
         let limit_units = u32::try_from(event.limit_units_per_month)
             .ok()
             .filter(|u| *u > 0)
@@ -59,13 +63,19 @@ impl Api {
             board_opinion: event.board_opinion.clone(),
             designated_service_types: event.designated_service_types.clone(),
         };
+        // The event's own id keys the write: a redelivered event finds it done. (The consumer
+        // deduplicates too; this also covers a decision applied before that record existed.)
         let request_id = format!("decided-{event_id}");
-        let begun = self.inner.store.begin_write_in(txn, &request_id, "CertificationDecided", event_id).await;
-        let mut tx = match begun.map_err(ApiError::unavailable)? {
-            Begin::Replay(_) | Begin::Conflict => return Ok(()),
-            Begin::Fresh(tx) => tx,
-        };
-        let person = tx.lock_person(&key).await.map_err(ApiError::unavailable)?.ok_or_else(|| {
+        let done = IdempotencyKey::with_party("CertificationDecided", SYSTEM_PARTY.to_owned(), &request_id, event);
+        match done.replay(txn).await {
+            Ok(Some(_)) => return Ok(()),
+            // An answer stored under this id by the version before hashed the event id only.
+            Err(err) if err.reason() == "REQUEST_ID_REUSED" => return Ok(()),
+            Err(err) => return Err(err),
+            Ok(None) => {}
+        }
+        let mut tx = self.inner.store.begin_write_in(txn, self.inner.clock.now()).await.map_err(errors::db)?;
+        let person = tx.lock_person(&key).await.map_err(errors::db)?.ok_or_else(|| {
             ApiError::failed_precondition(
                 "PERSON_NOT_REGISTERED",
                 "the insurer has not registered this insured person yet",
@@ -73,25 +83,25 @@ impl Api {
         })?;
         let caller = system();
         let author = Author { caller: &caller, reason: &format!("認定 (application {})", event.application_id) };
-        let active = tx.active_records(person.id).await.map_err(ApiError::unavailable)?;
+        let active = tx.active_records(person.id).await.map_err(errors::db)?;
         for old in active.iter().filter(|r| r.detail.kind() == Kind::Certification && r.overlaps(start, end)) {
-            let Some(row) = tx.record(person.id, old.id).await.map_err(ApiError::unavailable)? else { continue };
+            let Some(row) = tx.record(person.id, old.id).await.map_err(errors::db)? else { continue };
             if old.start < start {
                 let day_before = start.checked_sub_days(Days::new(1));
-                tx.update_record(row, crate::store::ACTIVE, day_before, None).await.map_err(ApiError::unavailable)?;
+                tx.update_record(row, crate::store::ACTIVE, day_before, None).await.map_err(errors::db)?;
             } else {
                 let old_end = row.end_date;
-                tx.update_record(row, SUPERSEDED, old_end, None).await.map_err(ApiError::unavailable)?;
+                tx.update_record(row, SUPERSEDED, old_end, None).await.map_err(errors::db)?;
             }
         }
-        let remaining = tx.active_records(person.id).await.map_err(ApiError::unavailable)?;
+        let remaining = tx.active_records(person.id).await.map_err(errors::db)?;
         validity::check_record(&remaining, &detail, start, end, None, &self.inner.rules)
             .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
-        tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(ApiError::unavailable)?;
-        tx.touch_person(&key, &person).await.map_err(ApiError::unavailable)?;
+        tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(errors::db)?;
+        tx.touch_person(&key, &person).await.map_err(errors::db)?;
         // Releases the savepoint; the consumer commits. The eligibility.changed event written with
         // it invalidates the caches once that commit is published.
-        tx.commit(Vec::new()).await.map_err(ApiError::unavailable)?;
+        tx.commit(Some(&done), &[]).await.map_err(errors::db)?;
         Ok(())
     }
 }

@@ -9,6 +9,8 @@ mod write;
 use std::sync::Arc;
 
 use kaigo_platform::auth::Caller;
+use kaigo_platform::time::Clock;
+use kaigo_platform::{ApiError, Violations};
 
 use crate::audit::Auditor;
 use crate::cache::Cache;
@@ -29,8 +31,8 @@ pub(crate) struct Inner {
     pub cache: Cache,
     pub auditor: Auditor,
     pub rules: ValidityRules,
-    /// "Today" in JST; injectable so date-dependent behaviour is testable.
-    pub today: fn() -> chrono::NaiveDate,
+    /// "Now" and "today" (JST); injectable so date-dependent behaviour is testable.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Api {
@@ -42,6 +44,14 @@ impl Api {
     /// The cache (for the invalidation listener and consumers).
     pub fn cache(&self) -> &Cache {
         &self.inner.cache
+    }
+}
+
+/// The value a request was validated into, or every violation found on the way.
+pub(crate) fn validated<T>(violations: Violations, value: Option<T>) -> Result<T, ApiError> {
+    match value {
+        Some(value) if violations.is_empty() => Ok(value),
+        _ => Err(ApiError::invalid_argument(violations)),
     }
 }
 

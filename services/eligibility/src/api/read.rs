@@ -81,7 +81,7 @@ impl Api {
     ) -> Option<Query> {
         let key = convert::key(v, prefix, &q.insurer_number, &q.insured_number);
         let as_of = match &q.as_of {
-            None => Some((self.inner.today)()),
+            None => Some(self.inner.clock.today_jst()),
             Some(d) => v.check(&format!("{prefix}as_of"), kaigo_proto::to_naive_date(d)),
         };
         if q.consent_reference.len() > 128 {

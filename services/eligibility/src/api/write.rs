@@ -1,113 +1,89 @@
-//! Insurer writes: persons and their periods. Idempotent on `request_id`, optimistic on
-//! `expected_version`, validated by the domain rules, one transaction each.
+//! Insurer writes: persons and their periods. Idempotent on `request_id`
+//! (`kaigo_platform::idempotency`: replayed only after the caller is authorised for the
+//! person's insurer), optimistic on `expected_version`, validated by the domain rules, one
+//! transaction each.
 
 use kaigo_platform::auth::Caller;
+use kaigo_platform::db::is_unique_violation;
+use kaigo_platform::errors;
+use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_platform::{ApiError, Violations};
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use super::read::{person_to_wire, record_to_wire};
-use super::{Api, convert};
+use super::{Api, convert, validated};
 use crate::domain::validity::{self, RuleViolation};
 use crate::domain::{Period, access};
 use crate::key::PersonKey;
 use crate::store::write::Author;
-use crate::store::{ACTIVE, Begin, SUPERSEDED, VOIDED, WriteTx, person};
+use crate::store::{ACTIVE, SUPERSEDED, VOIDED, WriteTx, person};
 
 fn rule_error(v: RuleViolation) -> ApiError {
     ApiError::failed_precondition(v.reason, v.message)
 }
 
-fn db_error(err: sea_orm::DbErr) -> ApiError {
-    ApiError::unavailable(err)
-}
-
-fn request_hash(message: &impl Message) -> String {
-    hex::encode(Sha256::digest(message.encode_to_vec()))
-}
-
-fn check_request_id(v: &mut Violations, request_id: &str) {
-    if request_id.is_empty()
-        || request_id.len() > 64
-        || !request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        v.add("request_id", "is required: 1-64 letters, digits, '-' or '_' (a UUID is best)");
-    }
-}
-
-/// Either the stored answer of a retry, or a transaction to write through.
-enum Started {
-    Replay(Vec<u8>),
-    Fresh(WriteTx),
-}
-
-fn replay<R: Message + Default>(bytes: &[u8]) -> Result<R, ApiError> {
-    R::decode(bytes).map_err(ApiError::internal)
+/// A validated correction.
+struct Correction {
+    key: PersonKey,
+    record_id: i64,
+    period: Period,
 }
 
 impl Api {
-    async fn start(
-        &self,
-        request_id: &str,
-        operation: &'static str,
-        request: &impl Message,
-    ) -> Result<Started, ApiError> {
-        match self.inner.store.begin_write(request_id, operation, &request_hash(request)).await.map_err(db_error)? {
-            Begin::Replay(bytes) => Ok(Started::Replay(bytes)),
-            Begin::Conflict => Err(ApiError::already_exists(
-                "REQUEST_ID_REUSED",
-                "this request_id was used for a different request; use a new request_id",
-            )),
-            Begin::Fresh(tx) => Ok(Started::Fresh(tx)),
-        }
+    /// Starts the write's transaction, stamped with the service's clock.
+    async fn begin(&self) -> Result<WriteTx, ApiError> {
+        self.inner.store.begin_write(self.inner.clock.now()).await.map_err(errors::db)
     }
 
-    /// Commits, then drops the changed persons from every cache tier. A concurrent retry of the
-    /// same request that committed first turns this one into a replay.
+    /// Stores the answer under `key`, commits, then drops the changed persons from every cache
+    /// tier. A concurrent retry of the same request that committed first turns this one into a
+    /// replay.
     async fn finish<R: Message + Default>(
         &self,
         tx: WriteTx,
         response: R,
-        request_id: &str,
-        operation: &'static str,
-        request: &impl Message,
+        key: &IdempotencyKey,
     ) -> Result<R, ApiError> {
-        match tx.commit(response.encode_to_vec()).await {
+        match tx.commit(Some(key), &response.encode_to_vec()).await {
             Ok(changed) => {
-                for key in &changed {
-                    self.inner.cache.invalidate(key).await;
+                for person in &changed {
+                    self.inner.cache.invalidate(person).await;
                 }
                 Ok(response)
             }
-            Err(err) if kaigo_platform::db::is_unique_violation(&err) => match self
-                .start(request_id, operation, request)
-                .await?
-            {
-                Started::Replay(bytes) => replay(&bytes),
-                Started::Fresh(_) => Err(ApiError::aborted("CONCURRENT_WRITE", "a concurrent write conflicted; retry")),
+            Err(err) if is_unique_violation(&err) => match key.replay_as(self.inner.store.db()).await? {
+                Some(stored) => Ok(stored),
+                None => Err(ApiError::aborted("CONCURRENT_WRITE", "a concurrent write conflicted; retry")),
             },
-            Err(err) => Err(db_error(err)),
+            Err(err) => Err(errors::db(err)),
         }
     }
 
     /// The common end of every record write: bump the person's version, answer with the
     /// record, store the answer for retries and commit.
-    #[allow(clippy::too_many_arguments)] // the parts of one write, passed once each
     async fn finish_record(
         &self,
         mut tx: WriteTx,
-        key: &PersonKey,
+        person_key: &PersonKey,
         person: &person::Model,
         row: &crate::store::record::Model,
-        request_id: &str,
-        operation: &'static str,
-        request: &impl Message,
+        key: &IdempotencyKey,
     ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
-        let version = tx.touch_person(key, person).await.map_err(db_error)?;
+        let version = tx.touch_person(person_key, person).await.map_err(errors::db)?;
         let response = RecordResponse { record: Some(record_to_wire(row)?), person_version: version };
-        let response = self.finish(tx, response, request_id, operation, request).await?;
+        let response = self.finish(tx, response, key).await?;
         Ok((response.record, response.person_version))
+    }
+
+    /// The stored answer of an earlier identical record write, if there is one (asked only
+    /// after the caller is authorised).
+    async fn replayed_record(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(Option<pb::EligibilityRecord>, i64)>, ApiError> {
+        let stored: Option<RecordResponse> = key.replay_as(self.inner.store.db()).await?;
+        Ok(stored.map(|r| (r.record, r.person_version)))
     }
 
     fn authorize_write(caller: &Caller, key: &PersonKey) -> Result<(), ApiError> {
@@ -122,7 +98,7 @@ impl Api {
     }
 
     async fn locked_person(tx: &WriteTx, key: &PersonKey, expected_version: i64) -> Result<person::Model, ApiError> {
-        let person = tx.lock_person(key).await.map_err(db_error)?.ok_or_else(|| {
+        let person = tx.lock_person(key).await.map_err(errors::db)?.ok_or_else(|| {
             ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer; upsert the person first")
         })?;
         check_version(person.version, expected_version)?;
@@ -136,7 +112,7 @@ impl Api {
         let caller = Caller::from_request(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
+        check_request_id(&mut v, "request_id", &r.request_id);
         let Some(p) = r.person.as_ref() else {
             v.add("person", "is required");
             return Err(ApiError::invalid_argument(v));
@@ -146,20 +122,20 @@ impl Api {
         if r.expected_version < 0 {
             v.add("expected_version", "must be 0 (create) or the version last read");
         }
-        v.into_result()?;
-        let (Some(key), Some(new)) = (key, new) else { return Err(ApiError::internal("validated person missing")) };
-        Self::authorize_write(&caller, &key)?;
-        let mut tx = match self.start(&r.request_id, "UpsertInsuredPerson", &r).await? {
-            Started::Replay(bytes) => return replay(&bytes),
-            Started::Fresh(tx) => tx,
-        };
-        let existing = tx.lock_person(&key).await.map_err(db_error)?;
+        let (person_key, new) = validated(v, key.zip(new))?;
+        Self::authorize_write(&caller, &person_key)?;
+        let key = IdempotencyKey::new("UpsertInsuredPerson", &caller, &r.request_id, &r);
+        if let Some(stored) = key.replay_as(self.inner.store.db()).await? {
+            return Ok(stored);
+        }
+        let mut tx = self.begin().await?;
+        let existing = tx.lock_person(&person_key).await.map_err(errors::db)?;
         let current = existing.as_ref().map_or(0, |p| p.version);
         check_version(current, r.expected_version)?;
         let created = existing.is_none();
-        let saved = tx.save_person(&key, existing, new).await.map_err(db_error)?;
+        let saved = tx.save_person(&person_key, existing, new).await.map_err(errors::db)?;
         let response = pb::UpsertInsuredPersonResponse { person: Some(person_to_wire(&saved)), created };
-        self.finish(tx, response, &r.request_id, "UpsertInsuredPerson", &r).await
+        self.finish(tx, response, &key).await
     }
 
     /// Adds one period of any kind.
@@ -167,7 +143,7 @@ impl Api {
     pub(super) async fn record_period(
         &self,
         caller: &Caller,
-        operation: &'static str,
+        rpc: &'static str,
         request: &impl Message,
         request_id: &str,
         insurer_number: &str,
@@ -176,24 +152,22 @@ impl Api {
         parse: impl FnOnce(&mut Violations) -> Option<Period>,
     ) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
         let mut v = Violations::new();
-        check_request_id(&mut v, request_id);
-        let key = convert::key(&mut v, "", insurer_number, insured_number);
+        check_request_id(&mut v, "request_id", request_id);
+        let person_key = convert::key(&mut v, "", insurer_number, insured_number);
         let period = parse(&mut v);
-        v.into_result()?;
-        let (Some(key), Some((start, end, detail))) = (key, period) else {
-            return Err(ApiError::internal("validated period missing"));
-        };
-        Self::authorize_write(caller, &key)?;
-        let mut tx = match self.start(request_id, operation, request).await? {
-            Started::Replay(bytes) => return decode_record_response(&bytes),
-            Started::Fresh(tx) => tx,
-        };
-        let person = Self::locked_person(&tx, &key, expected_version).await?;
-        let existing = tx.active_records(person.id).await.map_err(db_error)?;
+        let (person_key, (start, end, detail)) = validated(v, person_key.zip(period))?;
+        Self::authorize_write(caller, &person_key)?;
+        let key = IdempotencyKey::new(rpc, caller, request_id, request);
+        if let Some(stored) = self.replayed_record(&key).await? {
+            return Ok(stored);
+        }
+        let mut tx = self.begin().await?;
+        let person = Self::locked_person(&tx, &person_key, expected_version).await?;
+        let existing = tx.active_records(person.id).await.map_err(errors::db)?;
         validity::check_record(&existing, &detail, start, end, None, &self.inner.rules).map_err(rule_error)?;
         let author = Author { caller, reason: "" };
-        let row = tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(db_error)?;
-        self.finish_record(tx, &key, &person, &row, request_id, operation, request).await
+        let row = tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(errors::db)?;
+        self.finish_record(tx, &person_key, &person, &row, &key).await
     }
 
     pub(super) async fn correct(
@@ -204,8 +178,8 @@ impl Api {
         let caller = Caller::from_request(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
-        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        check_request_id(&mut v, "request_id", &r.request_id);
+        let person_key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
         let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
         let period = match &r.replacement {
             Some(R::Certification(c)) => convert::certification(&mut v, "certification", Some(c)),
@@ -219,16 +193,19 @@ impl Api {
                 None
             }
         };
-        v.into_result()?;
-        let (Some(key), Some(record_id), Some((start, end, detail))) = (key, record_id, period) else {
-            return Err(ApiError::internal("validated correction missing"));
-        };
-        Self::authorize_write(&caller, &key)?;
-        let mut tx = match self.start(&r.request_id, "CorrectRecord", &r).await? {
-            Started::Replay(bytes) => return decode_record_response(&bytes),
-            Started::Fresh(tx) => tx,
-        };
-        let person = Self::locked_person(&tx, &key, r.expected_version).await?;
+        let correction = person_key.zip(record_id).zip(period).map(|((key, record_id), period)| Correction {
+            key,
+            record_id,
+            period,
+        });
+        let Correction { key: person_key, record_id, period: (start, end, detail) } = validated(v, correction)?;
+        Self::authorize_write(&caller, &person_key)?;
+        let key = IdempotencyKey::new("CorrectRecord", &caller, &r.request_id, &r);
+        if let Some(stored) = self.replayed_record(&key).await? {
+            return Ok(stored);
+        }
+        let mut tx = self.begin().await?;
+        let person = Self::locked_person(&tx, &person_key, r.expected_version).await?;
         let old = active_row(&tx, person.id, record_id).await?;
         if old.kind != crate::store::write::kind_code(&detail) {
             return Err(ApiError::failed_precondition(
@@ -236,14 +213,15 @@ impl Api {
                 "a correction replaces a record with one of the same kind",
             ));
         }
-        let existing = tx.active_records(person.id).await.map_err(db_error)?;
+        let existing = tx.active_records(person.id).await.map_err(errors::db)?;
         validity::check_record(&existing, &detail, start, end, Some(record_id), &self.inner.rules)
             .map_err(rule_error)?;
         let author = Author { caller: &caller, reason: &r.reason };
-        let new = tx.insert_record(person.id, &detail, start, end, Some(record_id), &author).await.map_err(db_error)?;
+        let new =
+            tx.insert_record(person.id, &detail, start, end, Some(record_id), &author).await.map_err(errors::db)?;
         let old_end = old.end_date;
-        tx.update_record(old, SUPERSEDED, old_end, Some(new.id)).await.map_err(db_error)?;
-        self.finish_record(tx, &key, &person, &new, &r.request_id, "CorrectRecord", &r).await
+        tx.update_record(old, SUPERSEDED, old_end, Some(new.id)).await.map_err(errors::db)?;
+        self.finish_record(tx, &person_key, &person, &new, &key).await
     }
 
     pub(super) async fn close(
@@ -253,20 +231,18 @@ impl Api {
         let caller = Caller::from_request(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
-        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        check_request_id(&mut v, "request_id", &r.request_id);
+        let person_key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
         let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
         let end = convert::date(&mut v, "end_date", r.end_date.as_ref());
-        v.into_result()?;
-        let (Some(key), Some(record_id), Some(end)) = (key, record_id, end) else {
-            return Err(ApiError::internal("validated close missing"));
-        };
-        Self::authorize_write(&caller, &key)?;
-        let mut tx = match self.start(&r.request_id, "CloseRecord", &r).await? {
-            Started::Replay(bytes) => return decode_record_response(&bytes),
-            Started::Fresh(tx) => tx,
-        };
-        let person = Self::locked_person(&tx, &key, r.expected_version).await?;
+        let ((person_key, record_id), end) = validated(v, person_key.zip(record_id).zip(end))?;
+        Self::authorize_write(&caller, &person_key)?;
+        let key = IdempotencyKey::new("CloseRecord", &caller, &r.request_id, &r);
+        if let Some(stored) = self.replayed_record(&key).await? {
+            return Ok(stored);
+        }
+        let mut tx = self.begin().await?;
+        let person = Self::locked_person(&tx, &person_key, r.expected_version).await?;
         let row = active_row(&tx, person.id, record_id).await?;
         validity::check_order(row.start_date, Some(end)).map_err(rule_error)?;
         if row.end_date.is_some_and(|current| end > current) {
@@ -275,8 +251,8 @@ impl Api {
                 "closing may shorten a period, not extend it; correct it instead",
             ));
         }
-        let updated = tx.update_record(row, ACTIVE, Some(end), None).await.map_err(db_error)?;
-        self.finish_record(tx, &key, &person, &updated, &r.request_id, "CloseRecord", &r).await
+        let updated = tx.update_record(row, ACTIVE, Some(end), None).await.map_err(errors::db)?;
+        self.finish_record(tx, &person_key, &person, &updated, &key).await
     }
 
     pub(super) async fn void(
@@ -286,23 +262,21 @@ impl Api {
         let caller = Caller::from_request(&request)?.clone();
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
-        let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
+        check_request_id(&mut v, "request_id", &r.request_id);
+        let person_key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
         let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
-        v.into_result()?;
-        let (Some(key), Some(record_id)) = (key, record_id) else {
-            return Err(ApiError::internal("validated void missing"));
-        };
-        Self::authorize_write(&caller, &key)?;
-        let mut tx = match self.start(&r.request_id, "VoidRecord", &r).await? {
-            Started::Replay(bytes) => return decode_record_response(&bytes),
-            Started::Fresh(tx) => tx,
-        };
-        let person = Self::locked_person(&tx, &key, r.expected_version).await?;
+        let (person_key, record_id) = validated(v, person_key.zip(record_id))?;
+        Self::authorize_write(&caller, &person_key)?;
+        let key = IdempotencyKey::new("VoidRecord", &caller, &r.request_id, &r);
+        if let Some(stored) = self.replayed_record(&key).await? {
+            return Ok(stored);
+        }
+        let mut tx = self.begin().await?;
+        let person = Self::locked_person(&tx, &person_key, r.expected_version).await?;
         let row = active_row(&tx, person.id, record_id).await?;
         let end = row.end_date;
-        let updated = tx.update_record(row, VOIDED, end, None).await.map_err(db_error)?;
-        self.finish_record(tx, &key, &person, &updated, &r.request_id, "VoidRecord", &r).await
+        let updated = tx.update_record(row, VOIDED, end, None).await.map_err(errors::db)?;
+        self.finish_record(tx, &person_key, &person, &updated, &key).await
     }
 }
 
@@ -316,16 +290,11 @@ struct RecordResponse {
     person_version: i64,
 }
 
-fn decode_record_response(bytes: &[u8]) -> Result<(Option<pb::EligibilityRecord>, i64), ApiError> {
-    let r: RecordResponse = replay(bytes)?;
-    Ok((r.record, r.person_version))
-}
-
 async fn active_row(tx: &WriteTx, person_id: i64, record_id: i64) -> Result<crate::store::record::Model, ApiError> {
     let row = tx
         .record(person_id, record_id)
         .await
-        .map_err(db_error)?
+        .map_err(errors::db)?
         .ok_or_else(|| ApiError::not_found("RECORD_NOT_FOUND", "no such record for this person"))?;
     if row.state != ACTIVE {
         return Err(ApiError::failed_precondition(
@@ -393,6 +362,7 @@ pub(super) fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Opt
         lost_date: lost?,
         card_issued_date: issued?,
         version: 0,
-        updated_at: chrono::Utc::now(),
+        // Stamped when saved.
+        updated_at: chrono::DateTime::UNIX_EPOCH,
     })
 }

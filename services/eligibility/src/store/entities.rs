@@ -59,24 +59,3 @@ pub mod record {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-pub mod request {
-    //! A handled write, by its idempotency key.
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "requests")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub request_id: String,
-        pub operation: String,
-        pub request_hash: String,
-        pub response: Vec<u8>,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

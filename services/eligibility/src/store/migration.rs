@@ -203,3 +203,42 @@ impl MigrationTrait for CreateTables {
         Ok(())
     }
 }
+
+/// Moves the stored answers in `requests` into the platform's `idempotency_records` and drops
+/// the old table, so a retry that arrives across the upgrade still gets its first answer. The
+/// old hash was SHA-256 of the encoded request, as the platform's is, so a reused request id
+/// with another body is still refused; the old table did not record the caller, so the copied
+/// answers have no party (they replay to any caller authorised for the person, as before).
+pub struct CopyRequests;
+
+impl MigrationName for CopyRequests {
+    fn name(&self) -> &str {
+        "m20261204_000100_eligibility_idempotency_records"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyRequests {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
+        copy_legacy(
+            manager,
+            LegacyTable {
+                table: "requests",
+                party_column: None,
+                rpc_column: Some("operation"),
+                rpc_default: "",
+                response_column: "response",
+                created_column: "created_at",
+                compatible_hash_column: Some("request_hash"),
+            },
+        )
+        .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The old table's rows live on in idempotency_records; nothing to undo.
+        Ok(())
+    }
+}

@@ -5,7 +5,7 @@ pub mod entities;
 pub mod migration;
 pub mod write;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement, Value,
 };
@@ -13,7 +13,7 @@ use sea_orm::{
 use crate::domain::{Detail, PersonCore, Record, Timeline};
 use crate::key::PersonKey;
 pub use entities::{person, record};
-pub use write::{Begin, WriteTx};
+pub use write::WriteTx;
 
 /// Record states as stored.
 pub const ACTIVE: i16 = 1;
@@ -103,27 +103,19 @@ impl Store {
             .await
     }
 
-    /// Starts an idempotent write (see [`WriteTx`]).
-    pub async fn begin_write(
-        &self,
-        request_id: &str,
-        operation: &'static str,
-        request_hash: &str,
-    ) -> Result<Begin, DbErr> {
-        write::begin(&self.db, request_id, operation, request_hash).await
+    /// Starts a write stamped `now` (see [`WriteTx`]).
+    pub async fn begin_write(&self, now: DateTime<Utc>) -> Result<WriteTx, DbErr> {
+        write::begin(&self.db, now).await
     }
 
-    /// Starts an idempotent write inside an existing transaction (as a savepoint), so it
-    /// commits or rolls back with it: event consumers write this way, together with their
-    /// dedup record.
+    /// Starts a write inside an existing transaction (as a savepoint), so it commits or rolls
+    /// back with it: event consumers write this way, together with their dedup record.
     pub async fn begin_write_in(
         &self,
         txn: &sea_orm::DatabaseTransaction,
-        request_id: &str,
-        operation: &'static str,
-        request_hash: &str,
-    ) -> Result<Begin, DbErr> {
-        write::begin(txn, request_id, operation, request_hash).await
+        now: DateTime<Utc>,
+    ) -> Result<WriteTx, DbErr> {
+        write::begin(txn, now).await
     }
 
     /// Appends audit entries: with COPY on PostgreSQL (an order of magnitude faster than

@@ -1,15 +1,16 @@
 //! Idempotent, versioned writes: one transaction from the idempotency check to the outbox.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::events::{NewEvent, enqueue};
+use kaigo_platform::idempotency::IdempotencyKey;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
     Set, TransactionTrait,
 };
 
-use super::entities::{person, record, request};
+use super::entities::{person, record};
 use super::{ACTIVE, to_domain};
 use crate::domain::{Detail, Record};
 use crate::key::PersonKey;
@@ -18,49 +19,24 @@ use crate::key::PersonKey;
 /// the payload carries the 16-byte key so replicas can drop their caches).
 pub const CHANGED_TOPIC: &str = "eligibility.changed";
 
-/// The start of an idempotent write.
-pub enum Begin {
-    /// The same request was handled before: its stored response.
-    Replay(Vec<u8>),
-    /// The same `request_id` came with a different request.
-    Conflict,
-    /// A new request: write through this transaction.
-    Fresh(WriteTx),
-}
-
+/// Starts a write through `db` (a pool, or a transaction whose savepoint the write becomes),
+/// stamped `now`. The caller has checked for a stored answer first
+/// (`kaigo_platform::idempotency`), after authorising the caller.
 pub(super) async fn begin<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>>(
     db: &C,
-    request_id: &str,
-    operation: &'static str,
-    hash: &str,
-) -> Result<Begin, DbErr> {
-    if let Some(seen) = request::Entity::find_by_id(request_id.to_owned()).one(db).await? {
-        return Ok(if seen.operation == operation && seen.request_hash == hash {
-            Begin::Replay(seen.response)
-        } else {
-            Begin::Conflict
-        });
-    }
+    now: DateTime<Utc>,
+) -> Result<WriteTx, DbErr> {
     let txn = db.begin().await?;
     let postgres = kaigo_platform::db::is_postgres(&txn);
-    Ok(Begin::Fresh(WriteTx {
-        txn,
-        request_id: request_id.to_owned(),
-        operation,
-        hash: hash.to_owned(),
-        postgres,
-        changed: Vec::new(),
-    }))
+    Ok(WriteTx { txn, postgres, changed: Vec::new(), now })
 }
 
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls everything back.
 pub struct WriteTx {
     txn: DatabaseTransaction,
-    request_id: String,
-    operation: &'static str,
-    hash: String,
     postgres: bool,
     changed: Vec<PersonKey>,
+    now: DateTime<Utc>,
 }
 
 /// Who made a change, as recorded with it.
@@ -91,7 +67,7 @@ impl WriteTx {
         new: person::Model,
     ) -> Result<person::Model, DbErr> {
         self.changed.push(*key);
-        let now = Utc::now();
+        let now = self.now;
         match existing {
             Some(old) => {
                 let mut active: person::ActiveModel = old.clone().into();
@@ -155,12 +131,7 @@ impl WriteTx {
     ) -> Result<record::Model, DbErr> {
         let json = serde_json::to_string(detail).map_err(|e| DbErr::Custom(e.to_string()))?;
         let caller = author.caller;
-        let org = caller
-            .insurer
-            .as_ref()
-            .map(|n| n.as_str().to_owned())
-            .or_else(|| caller.office.as_ref().map(|n| n.as_str().to_owned()))
-            .unwrap_or_default();
+        let org = caller.organization().unwrap_or_default().to_owned();
         let active = record::ActiveModel {
             id: sea_orm::NotSet,
             person_id: Set(person_id),
@@ -171,7 +142,7 @@ impl WriteTx {
             detail: Set(json),
             supersedes: Set(supersedes),
             superseded_by: Set(None),
-            recorded_at: Set(Utc::now()),
+            recorded_at: Set(self.now),
             recorded_by_role: Set(caller.role.as_str().to_owned()),
             recorded_by_subject: Set(caller.subject.clone()),
             recorded_by_org: Set(org),
@@ -200,22 +171,17 @@ impl WriteTx {
         self.changed.push(*key);
         let mut active: person::ActiveModel = person.clone().into();
         active.version = Set(person.version + 1);
-        active.updated_at = Set(Utc::now());
+        active.updated_at = Set(self.now);
         Ok(active.update(&self.txn).await?.version)
     }
 
-    /// Stores the response under the request id, publishes a change event per changed person
-    /// through the outbox, and commits. Returns the changed keys (for cache invalidation).
-    pub async fn commit(self, response: Vec<u8>) -> Result<Vec<PersonKey>, DbErr> {
-        request::ActiveModel {
-            request_id: Set(self.request_id),
-            operation: Set(self.operation.to_owned()),
-            request_hash: Set(self.hash),
-            response: Set(response),
-            created_at: Set(Utc::now()),
+    /// Stores `response` under `key` (when the write has one), publishes a change event per
+    /// changed person through the outbox, and commits. Returns the changed keys (for cache
+    /// invalidation).
+    pub async fn commit(self, key: Option<&IdempotencyKey>, response: &[u8]) -> Result<Vec<PersonKey>, DbErr> {
+        if let Some(key) = key {
+            key.remember(&self.txn, response).await?;
         }
-        .insert(&self.txn)
-        .await?;
         let mut changed = self.changed;
         changed.sort();
         changed.dedup();

@@ -4,7 +4,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kaigo_eligibility::key::PersonKey;
-use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{RedisConfig, Secret};
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
@@ -37,9 +36,8 @@ where
     Fut: std::future::Future<Output = usize>,
 {
     let db = TestDatabase::create().await;
-    let keys = CallerKeys::generate();
-    let a = Server::start(&db, Some(redis.clone()), keys.clone()).await;
-    let b = Server::start(&db, Some(redis), keys).await;
+    let a = Server::start(&db, Some(redis.clone())).await;
+    let b = Server::start(&db, Some(redis)).await;
     let mut via_a = a.client(insurer(INSURER)).await;
     let mut via_b = b.client(insurer(INSURER)).await;
     let l2 = b.api.cache().l2().unwrap().clone();
@@ -174,7 +172,7 @@ async fn redis_stopped_and_restarted_under_load_fails_no_check() {
     let mut redis = PrivateRedis::start(port);
     redis.wait_ready().await;
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, Some(redis.config()), CallerKeys::generate()).await;
+    let server = Server::start(&db, Some(redis.config())).await;
     let mut municipality = server.client(insurer(INSURER)).await;
     for n in 1..=20 {
         let insured = format!("{n:010}");

@@ -1,6 +1,6 @@
 //! Verdicts, date boundaries, who sees what, batches and audit.
 
-use kaigo_platform::auth::{CallerKeys, Role};
+use kaigo_platform::auth::Role;
 use kaigo_platform::testkit::TestDatabase;
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
@@ -11,7 +11,7 @@ use crate::support::*;
 #[tokio::test]
 async fn every_verdict_and_every_date_boundary() {
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, None, CallerKeys::generate()).await;
+    let server = Server::start(&db, None).await;
     let mut client = server.client(insurer(INSURER)).await;
 
     // Unknown person: a verdict, not an error.
@@ -94,7 +94,7 @@ async fn every_verdict_and_every_date_boundary() {
 #[tokio::test]
 async fn who_sees_what() {
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, None, CallerKeys::generate()).await;
+    let server = Server::start(&db, None).await;
     let mut municipality = server.client(insurer(INSURER)).await;
     let v = create_person(&mut municipality, "0000000010").await;
     let v = certify(&mut municipality, "0000000010", v, common::CareLevel::Care1, date(2025, 4, 1), date(2026, 3, 31))
@@ -207,7 +207,7 @@ async fn who_sees_what() {
 #[tokio::test]
 async fn bad_input_is_reported_field_by_field_and_batches_answer_per_entry() {
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, None, CallerKeys::generate()).await;
+    let server = Server::start(&db, None).await;
     let mut client = server.client(office(Role::ServiceProvider, OFFICE)).await;
     let err = client
         .check_eligibility(pb::CheckEligibilityRequest {

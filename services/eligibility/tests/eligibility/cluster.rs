@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::testkit::{TestDatabase, TestRedisCluster, eventually};
 use kaigo_proto::kaigo::common::v1 as common;
 
@@ -24,9 +23,8 @@ async fn on_a_cluster_a_write_through_one_replica_is_seen_through_another() {
 async fn on_a_cluster_replicas_resubscribe_after_losing_the_channel_and_invalidate_again() {
     let cluster = TestRedisCluster::start().await;
     let db = TestDatabase::create().await;
-    let keys = CallerKeys::generate();
-    let a = Server::start(&db, Some(cluster.config()), keys.clone()).await;
-    let b = Server::start(&db, Some(cluster.config()), keys).await;
+    let a = Server::start(&db, Some(cluster.config())).await;
+    let b = Server::start(&db, Some(cluster.config())).await;
     let channel = b.api.cache().l2().unwrap().channel();
     let both = || async { (cluster.subscribers(&channel).await >= 2).then_some(()) };
     assert!(eventually(Duration::from_secs(10), both).await.is_some(), "both replicas listen");

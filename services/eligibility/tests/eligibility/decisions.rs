@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::events::{Bus, EventTablesMigration, NewEvent, RedisBus, Relay, RelayOptions, enqueue};
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
@@ -44,7 +43,7 @@ fn decided(
 async fn a_decision_reaches_check_eligibility_once_even_if_published_twice() {
     let db = TestDatabase::create().await;
     let redis = TestRedis::create().await;
-    let server = Server::start(&db, Some(redis.config()), CallerKeys::generate()).await;
+    let server = Server::start(&db, Some(redis.config())).await;
     let mut client = server.client(insurer(INSURER)).await;
     create_person(&mut client, "0000000400").await;
 

@@ -2,7 +2,6 @@
 
 use kaigo_eligibility::demo::generate;
 use kaigo_eligibility::extract::{COLUMNS, Header, parse_row, to_csv};
-use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::ids::InsurerNumber;
 use kaigo_platform::testkit::TestDatabase;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
@@ -34,7 +33,7 @@ async fn import(client: &mut Client, rows: Vec<pb::ImportRow>) -> (pb::ImportPro
 #[tokio::test]
 async fn an_extract_loads_reports_bad_rows_and_reloads_as_a_no_op() {
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, None, CallerKeys::generate()).await;
+    let server = Server::start(&db, None).await;
     let mut client = server.client(insurer(INSURER)).await;
     let insurer_number = InsurerNumber::parse(INSURER).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();

@@ -7,6 +7,7 @@ mod cache;
 mod checks;
 mod cluster;
 mod decisions;
+mod idempotency;
 mod import;
 mod support;
 mod writes;

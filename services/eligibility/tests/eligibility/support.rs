@@ -1,108 +1,65 @@
 //! Starting eligibility servers and calling them as a given caller.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use kaigo_eligibility::Config;
-use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role, unix_now};
-use kaigo_platform::config::{RedisConfig, ServerConfig};
-use kaigo_platform::events::{Bus, LocalBus, RedisBus};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::config::RedisConfig;
+use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
 use kaigo_platform::redis::RedisHandle;
-use kaigo_platform::server::GrpcServices;
-use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::testkit::{ServiceHarness, SignedChannel, TestDatabase, context};
 use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use kaigo_proto::kaigo::eligibility::v1::eligibility_service_client::EligibilityServiceClient;
 use sea_orm_migration::MigratorTrait;
-use tower::Layer;
 
-pub type Client = EligibilityServiceClient<
-    tower::util::BoxCloneSyncService<
-        http::Request<tonic::body::Body>,
-        http::Response<tonic::body::Body>,
-        tonic::transport::Error,
-    >,
->;
+pub use kaigo_platform::testkit::reason;
+
+pub type Client = EligibilityServiceClient<SignedChannel>;
 
 /// A running eligibility server.
 pub struct Server {
-    pub addr: SocketAddr,
-    pub keys: CallerKeys,
     pub api: kaigo_eligibility::Api,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    background: Option<BackgroundControl>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    pub harness: ServiceHarness,
 }
 
 impl Server {
-    /// Starts a server over `db` (migrated), with Redis when given.
-    pub async fn start(db: &TestDatabase, redis: Option<RedisConfig>, keys: CallerKeys) -> Server {
+    /// Starts a server over `db` (migrated here), with Redis when given.
+    pub async fn start(db: &TestDatabase, redis: Option<RedisConfig>) -> Server {
         let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
         kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
-        let redis = match redis {
-            Some(config) => RedisHandle::connect(&config).await.unwrap(),
-            None => None,
-        };
-        let bus = match &redis {
-            Some(handle) => Bus::Redis(RedisBus::new(handle.clone(), 10_000)),
-            None => Bus::Local(LocalBus::new()),
-        };
-        let (control, background) = Background::new();
-        let server_config = ServerConfig { listen: "127.0.0.1:0".into(), ..ServerConfig::default() };
-        let ctx =
-            ServiceContext { name: "eligibility", server: server_config.clone(), db: conn, redis, bus, background };
+        Self::serve(conn, redis).await
+    }
+
+    /// Starts a server over `conn` (already migrated), with Redis when given.
+    pub async fn serve(conn: sea_orm::DatabaseConnection, redis: Option<RedisConfig>) -> Server {
+        let (mut ctx, control) = context("eligibility", conn);
+        if let Some(config) = redis {
+            let handle = RedisHandle::connect(&config).await.unwrap();
+            if let Some(handle) = &handle {
+                ctx.bus = Bus::Redis(RedisBus::new(handle.clone(), 10_000));
+            }
+            ctx.redis = handle;
+        }
         // A loaded test machine may take longer than production's 250 ms for one Redis round
         // trip; a timeout would skip L2 and make cache assertions flaky. Faults (a killed
         // server) fail at once whatever the timeout.
         let config = Config { l2_timeout_ms: 2_000, ..Config::default() };
         let api = kaigo_eligibility::build(&ctx, &config);
-        let services = GrpcServices::new(&server_config).unwrap().with_service(
-            kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer::new(api.clone()),
-        );
-        let health = services.health();
-        let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            kaigo_platform::server::serve(listener, routes, health, &server_config, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Server { addr, keys, api, stop: Some(stop_tx), background: Some(control), task: Some(task) }
+        let service =
+            kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer::new(api.clone());
+        let harness = ServiceHarness::serve(&ctx, control, None, service).await;
+        Server { api, harness }
     }
 
     /// A client calling as `caller`.
     pub async fn client(&self, caller: Caller) -> Client {
-        let channel =
-            tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap();
-        let keys = self.keys.clone();
-        let sign = move |mut request: http::Request<tonic::body::Body>| {
-            let path = request.uri().path().to_owned();
-            keys.insert_headers(request.headers_mut(), &caller, &path, unix_now());
-            request
-        };
-        EligibilityServiceClient::new(tower::util::BoxCloneSyncService::new(tower::util::MapRequest::new(
-            channel, sign,
-        )))
+        EligibilityServiceClient::new(self.harness.channel(Some(caller)).await)
     }
 
     /// Stops serving and flushes background work (audit, relay).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-        if let Some(control) = self.background.take() {
-            control.stop(Duration::from_secs(5)).await;
-        }
+    pub async fn stop(self) {
+        self.harness.shutdown().await;
     }
 }
 
@@ -229,9 +186,4 @@ pub async fn check(client: &mut Client, insured: &str, as_of: Date) -> pb::Eligi
 
 pub fn verdict(result: &pb::EligibilityResult) -> pb::EligibilityVerdict {
     pb::EligibilityVerdict::try_from(result.verdict).unwrap()
-}
-
-pub fn reason(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status.get_details_error_info().map(|i| i.reason).unwrap_or_default()
 }

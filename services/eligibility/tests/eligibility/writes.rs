@@ -1,6 +1,5 @@
 //! Writes: overlap, validity, idempotency, optimistic concurrency, corrections keep history.
 
-use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::testkit::TestDatabase;
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
@@ -28,7 +27,7 @@ fn copay(
 #[tokio::test]
 async fn overlaps_validity_retries_and_stale_versions() {
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, None, CallerKeys::generate()).await;
+    let server = Server::start(&db, None).await;
     let mut client = server.client(insurer(INSURER)).await;
     let v = create_person(&mut client, "0000000100").await;
 
@@ -97,7 +96,7 @@ async fn overlaps_validity_retries_and_stale_versions() {
 #[tokio::test]
 async fn corrections_supersede_and_history_keeps_both() {
     let db = TestDatabase::create().await;
-    let server = Server::start(&db, None, CallerKeys::generate()).await;
+    let server = Server::start(&db, None).await;
     let mut client = server.client(insurer(INSURER)).await;
     let v = create_person(&mut client, "0000000200").await;
     let v = certify(&mut client, "0000000200", v, common::CareLevel::Care1, date(2025, 4, 1), date(2026, 3, 31)).await;
