@@ -161,6 +161,6 @@ mod tests {
         assert!(err.key.contains("documents.encryption_keys"), "{err}");
         assert!(!err.message.contains("short"), "the key must not be echoed: {err}");
         let err = ConfigSource::new().with_env("KAIGO_DOCUMENTS__STORAGE_URL", "ftp://x").load::<Root>().unwrap_err();
-        assert_eq!(err.key, "documents.storage_url");
+        assert_eq!(err.key, "documents.storage_url (environment variable KAIGO_DOCUMENTS__STORAGE_URL)");
     }
 }

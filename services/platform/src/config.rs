@@ -75,21 +75,111 @@ impl ConfigSource {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(EnvPairs(self.env.clone()));
+        // The defaults' shape tells which keys exist and which hold lists.
+        let shape = Value::serialize(T::default()).map_err(ConfigError::from_figment)?;
+        let env = EnvPairs::new(&self.env, &shape)?;
+        figment = figment.merge(env);
         let config: T = figment.extract().map_err(ConfigError::from_figment)?;
         let mut problems = Problems::default();
         config.validate(&mut problems);
         match problems.0.into_iter().next() {
-            Some((key, message)) => Err(ConfigError { key, message }),
+            Some((key, message)) => {
+                let origin = figment
+                    .find_metadata(&key)
+                    .map(|md| describe_origin(md, &key.split('.').collect::<Vec<_>>()))
+                    .filter(|origin| origin != "default")
+                    .unwrap_or_else(|| format!("not set; {}", EnvPairs::variable_for(&key)));
+                Err(ConfigError { key: format!("{key} ({origin})"), message })
+            }
             None => Ok(config),
         }
     }
 }
 
+/// Where a value came from, as an operator would look for it: `environment variable
+/// KAIGO_SERVER__LISTEN`, `file /etc/kaigo/kaigo.toml`, or `default`.
+fn describe_origin(md: &Metadata, keys: &[&str]) -> String {
+    match &md.source {
+        Some(figment::Source::File(path)) => format!("file {}", path.display()),
+        _ if md.name == ENV_PROVIDER => format!("{ENV_PROVIDER} {}", md.interpolate(&Profile::Default, keys)),
+        _ => "default".to_owned(),
+    }
+}
+
+/// The name of the environment provider in figment's metadata.
+const ENV_PROVIDER: &str = "environment variable";
+
 /// Maps `KAIGO_A__B=v` to `a.b = v`, and the standard OpenTelemetry variables onto `telemetry`.
-struct EnvPairs(Vec<(String, String)>);
+/// A list-valued key takes a TOML array (`["a", "b"]`), one value, or comma-separated values.
+struct EnvPairs(Vec<(String, Value)>);
 
 impl EnvPairs {
+    /// The pairs that are configuration, each parsed for its key's type (`shape`: the
+    /// defaults). A `KAIGO_` name that spells a setting with single underscores
+    /// (`KAIGO_SERVER_LISTEN`) is refused with the name it should have; other single-level
+    /// names (`KAIGO_CONFIG`, `KAIGO_TOKEN` …) belong to the tools and are left alone.
+    fn new(env: &[(String, String)], shape: &Value) -> Result<Self, ConfigError> {
+        let mut pairs = Vec::new();
+        for (name, value) in env {
+            let Some(key) = Self::key_for(name) else {
+                if let Some(message) = Self::misspelt(name, shape) {
+                    return Err(ConfigError { key: format!("{ENV_PROVIDER} {name}"), message });
+                }
+                continue;
+            };
+            let list = matches!(shape.find_ref(&key), Some(Value::Array(..)));
+            let parsed = if list && !value.trim_start().starts_with('[') {
+                let items: Vec<String> =
+                    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                Value::from(items)
+            } else {
+                value.parse().unwrap_or_else(|never| match never {})
+            };
+            pairs.push((key, parsed));
+        }
+        Ok(Self(pairs))
+    }
+
+    /// Why a single-level `KAIGO_` name is refused, when it looks like a setting.
+    fn misspelt(name: &str, shape: &Value) -> Option<String> {
+        let rest = name.strip_prefix("KAIGO_")?.to_ascii_lowercase();
+        let Value::Dict(_, sections) = shape else { return None };
+        let section =
+            sections.keys().filter(|s| rest == **s || rest.starts_with(&format!("{s}_"))).max_by_key(|s| s.len())?;
+        // Walk the rest down the settings, one known key at a time.
+        let mut path = vec![section.clone()];
+        let mut node = &sections[section];
+        let mut left = rest[section.len()..].trim_start_matches('_').to_owned();
+        while let (Value::Dict(_, keys), false) = (node, left.is_empty()) {
+            let Some(key) =
+                keys.keys().filter(|k| left == **k || left.starts_with(&format!("{k}_"))).max_by_key(|k| k.len())
+            else {
+                break;
+            };
+            path.push(key.clone());
+            node = &keys[key];
+            left = left[key.len()..].trim_start_matches('_').to_owned();
+        }
+        let hint = if left.is_empty() && path.len() > 1 {
+            format!("did you mean {}? ", Self::variable_for(&path.join(".")))
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "is not a setting: {hint}settings are KAIGO_<SECTION>__<KEY>, with two underscores between levels \
+             (unset the variable if it is not meant for kaigo)"
+        ))
+    }
+
+    /// The variable that sets a dotted key.
+    fn variable_for(key: &str) -> String {
+        match key {
+            "telemetry.otlp_endpoint" => "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+            "telemetry.service_name" => "OTEL_SERVICE_NAME".to_owned(),
+            _ => format!("KAIGO_{}", key.split('.').map(str::to_ascii_uppercase).collect::<Vec<_>>().join("__")),
+        }
+    }
+
     fn key_for(name: &str) -> Option<String> {
         match name {
             "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("telemetry.otlp_endpoint".to_owned()),
@@ -106,19 +196,13 @@ impl EnvPairs {
 
 impl Provider for EnvPairs {
     fn metadata(&self) -> Metadata {
-        Metadata::named("environment variable").interpolater(|_profile, keys| match keys {
-            ["telemetry", "otlp_endpoint"] => "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
-            ["telemetry", "service_name"] => "OTEL_SERVICE_NAME".to_owned(),
-            _ => format!("KAIGO_{}", keys.iter().map(|k| k.to_ascii_uppercase()).collect::<Vec<_>>().join("__")),
-        })
+        Metadata::named(ENV_PROVIDER).interpolater(|_profile, keys| Self::variable_for(&keys.join(".")))
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut dict = Dict::new();
-        for (name, value) in &self.0 {
-            let Some(key) = Self::key_for(name) else { continue };
-            let parsed: Value = value.parse().unwrap_or_else(|never| match never {});
-            if let Some(nested) = figment::util::nest(&key, parsed).into_dict() {
+        for (key, parsed) in &self.0 {
+            if let Some(nested) = figment::util::nest(key, parsed.clone()).into_dict() {
                 dict = merge_dicts(dict, nested);
             }
         }
@@ -140,7 +224,9 @@ fn merge_dicts(mut into: Dict, from: Dict) -> Dict {
 /// A configuration problem: the key (as an operator would set it) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// The key, e.g. `database.url (KAIGO_DATABASE__URL)`.
+    /// The key and where its value came from, e.g.
+    /// `database.url (environment variable KAIGO_DATABASE__URL)` or
+    /// `server.listen (file /etc/kaigo/kaigo.toml)`.
     pub key: String,
     /// What is wrong with it.
     pub message: String,
@@ -154,12 +240,21 @@ impl ConfigError {
             .as_ref()
             .map(|md| {
                 let keys: Vec<&str> = err.path.iter().map(String::as_str).collect();
-                format!(" from {} {}", md.name, md.interpolate(&Profile::Default, &keys))
+                format!(" ({})", describe_origin(md, &keys))
             })
             .unwrap_or_default();
         let key = if path.is_empty() { "(root)".to_owned() } else { path };
-        Self { key: format!("{key}{origin}"), message: err.kind.to_string() }
+        Self { key: format!("{key}{origin}"), message: plain_backticks(&err.kind.to_string()) }
     }
+}
+
+/// figment quotes names in backticks that serde's messages already carry (``url``): one pair.
+fn plain_backticks(message: &str) -> String {
+    let mut out = message.to_owned();
+    while out.contains("``") {
+        out = out.replace("``", "`");
+    }
+    out
 }
 
 impl fmt::Display for ConfigError {

@@ -96,7 +96,9 @@ pub fn init(
             .with_writer(std::io::stderr)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+        // Colours only for a terminal: a log redirected to a file or a pipe stays plain text.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        tracing_subscriber::fmt::layer().with_ansi(terminal).with_writer(std::io::stderr).boxed()
     };
     let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("kaigo"));
     tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;

@@ -57,11 +57,93 @@ fn a_wrong_type_names_the_key_and_its_source() {
 }
 
 #[test]
-fn validation_names_the_key() {
+fn validation_names_the_key_and_the_variable_it_came_from() {
     let err = ConfigSource::new().with_env("KAIGO_SERVER__LISTEN", "nowhere").load::<TestConfig>().unwrap_err();
-    assert_eq!(err.key, "server.listen");
+    assert_eq!(err.key, "server.listen (environment variable KAIGO_SERVER__LISTEN)");
     let err = ConfigSource::new().with_env("KAIGO_DATABASE__URL", "mysql://x").load::<TestConfig>().unwrap_err();
-    assert_eq!(err.key, "database.url");
+    assert_eq!(err.key, "database.url (environment variable KAIGO_DATABASE__URL)");
+    let err = ConfigSource::new().with_env("KAIGO_TELEMETRY__LOG_FORMAT", "xml").load::<TestConfig>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid configuration: telemetry.log_format (environment variable KAIGO_TELEMETRY__LOG_FORMAT): must be json or text"
+    );
+}
+
+#[test]
+fn validation_names_the_file_a_value_came_from() {
+    let dir = tempfile_dir();
+    let file = dir.join("kaigo.toml");
+    std::fs::write(&file, "[server]\nlisten = \"nowhere\"\n").unwrap();
+    let err = ConfigSource::new().with_file(&file).load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, format!("server.listen (file {})", file.display()));
+    std::fs::write(&file, "[server]\nmax_message_bytes = \"lots\"\n").unwrap();
+    let err = ConfigSource::new().with_file(&file).load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, format!("server.max_message_bytes (file {})", file.display()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_default_that_does_not_validate_says_which_variable_sets_it() {
+    let err = ConfigSource::new().with_env("KAIGO_REDIS__CLUSTER", "true").load::<WithRedis>().unwrap_err();
+    assert_eq!(err.key, "redis.url (not set; KAIGO_REDIS__URL)");
+}
+
+#[test]
+fn a_misspelt_variable_is_refused_with_the_name_it_should_have() {
+    let err = ConfigSource::new().with_env("KAIGO_SERVER_LISTEN", "127.0.0.1:1").load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, "environment variable KAIGO_SERVER_LISTEN");
+    assert!(err.message.contains("did you mean KAIGO_SERVER__LISTEN?"), "{err}");
+    let err = ConfigSource::new().with_env("KAIGO_SERVER_MAX_MESSAGE_BYTES", "2048").load::<TestConfig>().unwrap_err();
+    assert!(err.message.contains("did you mean KAIGO_SERVER__MAX_MESSAGE_BYTES?"), "{err}");
+    // A section alone (Kubernetes service links: KAIGO_GATEWAY_PORT …) has no key to suggest.
+    let err = ConfigSource::new().with_env("KAIGO_DATABASE_PORT", "tcp://x").load::<TestConfig>().unwrap_err();
+    assert!(err.message.contains("is not a setting") && !err.message.contains("did you mean"), "{err}");
+    // The tools' own variables are not settings and are left alone.
+    let config: TestConfig = ConfigSource::new()
+        .with_env("KAIGO_CONFIG", "/nonexistent-but-not-read-here")
+        .with_env("KAIGO_TOKEN", "t")
+        .with_env("KAIGO_BIN", "/usr/bin/kaigo")
+        .load()
+        .unwrap();
+    assert_eq!(config.server, ServerConfig::default());
+}
+
+#[test]
+fn errors_quote_names_once() {
+    let err = ConfigSource::new().with_env("KAIGO_DATABASE__URLL", "x").load::<TestConfig>().unwrap_err();
+    assert!(!err.to_string().contains("``"), "{err}");
+    assert!(err.key.contains("KAIGO_DATABASE__URLL"), "{err}");
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct WithLists {
+    lists: Lists,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Lists {
+    files: Vec<String>,
+    #[serde(deserialize_with = "secrets_list")]
+    keys: Vec<Secret>,
+}
+
+impl Validate for WithLists {
+    fn validate(&self, _: &mut Problems) {}
+}
+
+#[test]
+fn a_list_takes_one_value_comma_separated_values_or_an_array() {
+    let load = |value: &str| -> Vec<String> {
+        ConfigSource::new().with_env("KAIGO_LISTS__FILES", value).load::<WithLists>().unwrap().lists.files
+    };
+    assert_eq!(load("/etc/kaigo/idp.pem"), ["/etc/kaigo/idp.pem"]);
+    assert_eq!(load("/a.pem, /b.pem"), ["/a.pem", "/b.pem"]);
+    assert_eq!(load("[\"/a.pem\", \"/b.pem\"]"), ["/a.pem", "/b.pem"]);
+    assert_eq!(load("12345"), ["12345"], "a number-looking value is still one item");
+    let keys = ConfigSource::new().with_env("KAIGO_LISTS__KEYS", "k2:abc,k1:def").load::<WithLists>().unwrap();
+    assert_eq!(keys.lists.keys.iter().map(Secret::expose).collect::<Vec<_>>(), ["k2:abc", "k1:def"]);
 }
 
 #[test]
@@ -75,6 +157,11 @@ fn numeric_secrets_stay_strings_and_never_print() {
 fn a_missing_config_file_is_an_error() {
     let err = ConfigSource::new().with_file("/nonexistent/kaigo.toml").load::<TestConfig>().unwrap_err();
     assert_eq!(err.key, "KAIGO_CONFIG");
+}
+
+/// The dotted key an error names, without where its value came from.
+fn setting(err: &ConfigError) -> &str {
+    err.key.split(" (").next().unwrap_or_default()
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
@@ -116,14 +203,14 @@ fn redis_cluster_takes_one_or_more_seed_nodes() {
 #[test]
 fn redis_cluster_without_a_url_or_with_a_bad_seed_names_the_key() {
     let err = ConfigSource::new().with_env("KAIGO_REDIS__CLUSTER", "true").load::<WithRedis>().unwrap_err();
-    assert_eq!(err.key, "redis.url");
+    assert_eq!(setting(&err), "redis.url");
     for url in ["redis://a:6379,http://b:6379", "redis://a:6379,,redis://b:6379", "redis://a:6379,"] {
         let err = ConfigSource::new()
             .with_env("KAIGO_REDIS__CLUSTER", "true")
             .with_env("KAIGO_REDIS__URL", url)
             .load::<WithRedis>()
             .unwrap_err();
-        assert_eq!(err.key, "redis.url", "{url}");
+        assert_eq!(setting(&err), "redis.url", "{url}");
     }
     let err = ConfigSource::new()
         .with_env("KAIGO_REDIS__CLUSTER", "true")
@@ -131,7 +218,7 @@ fn redis_cluster_without_a_url_or_with_a_bad_seed_names_the_key() {
         .with_env("KAIGO_REDIS__KEY_PREFIX", "{kaigo}:")
         .load::<WithRedis>()
         .unwrap_err();
-    assert_eq!(err.key, "redis.key_prefix");
+    assert_eq!(setting(&err), "redis.key_prefix");
 }
 
 #[test]
@@ -142,5 +229,5 @@ fn a_single_server_url_is_checked_as_before() {
     let empty: WithRedis = ConfigSource::new().load().unwrap();
     assert!(empty.redis.url.is_empty());
     let err = ConfigSource::new().with_env("KAIGO_REDIS__URL", "memcached://x").load::<WithRedis>().unwrap_err();
-    assert_eq!(err.key, "redis.url");
+    assert_eq!(setting(&err), "redis.url");
 }
