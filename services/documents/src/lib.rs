@@ -3,7 +3,7 @@
 //!
 //! Shape (docs/architecture.md#service-crate): `api` decodes and validates requests and maps results, `domain`
 //! holds the rules as plain functions, `store` is the only place with SQL, `blob` encrypts and
-//! stores files, `audit` writes the read trail in the background.
+//! stores files; the read trail goes to the platform's audit writer in the background.
 //!
 //! Flow: the insurer asks an institution for an opinion (RequestOpinion, 作成依頼); only that
 //! institution submits (SubmitOpinion); a submission never changes, a correction is a new
@@ -26,7 +26,6 @@
 //! insured person [`demo::DEMO_INSURED_NUMBER`] of insurer [`demo::DEMO_INSURER_NUMBER`].
 
 pub mod api;
-pub mod audit;
 pub mod blob;
 pub mod config;
 pub mod demo;
@@ -34,13 +33,16 @@ pub mod domain;
 pub mod store;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::Secret;
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::{Clock, system_clock};
 use kaigo_proto::kaigo::common::v1::{InsuredCategory, Sex};
 use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentServiceServer;
 use kaigo_proto::kaigo::documents::v1::{ApplicantDetails, OpinionRequestKind, OpinionRequestStatus};
@@ -94,9 +96,19 @@ fn dev_key(dir: &Path) -> Result<Secret, StartError> {
 /// Starts the service: the outbox relay, the audit writer, the blob sweeper, and its tonic
 /// server with the configured message limits.
 pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<DocumentServiceServer<Api>, StartError> {
+    start_with_clock(ctx, config, system_clock()).await
+}
+
+/// [`start`] with the clock every write, deadline and audit record asks for "now" (tests and
+/// rehearsals set it).
+pub async fn start_with_clock(
+    ctx: &ServiceContext,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<DocumentServiceServer<Api>, StartError> {
     let (blobs, keys) = resolve_storage(ctx, config).await?;
     let relay = ctx.spawn_outbox_relay();
-    let auditor = audit::Auditor::spawn(ctx);
+    let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
     blob::sweeper::spawn(
         ctx,
         blobs.clone(),
@@ -108,6 +120,7 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<DocumentServ
         blobs,
         keys,
         auditor,
+        clock,
         max_attachment_bytes: config.max_attachment_bytes,
         reiwa3_accepted_until: config.reiwa3_form_accepted_until,
         relay_waker: relay.waker(),
@@ -121,7 +134,7 @@ pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), Sta
     if store::get_request(&ctx.db, demo::DEMO_OPINION_REQUEST_ID).await?.is_some() {
         return Ok(());
     }
-    let now = Utc::now();
+    let now = system_clock().now();
     let applicant = ApplicantDetails {
         name_kanji: "介護 花子".to_owned(),
         name_kana: "カイゴ ハナコ".to_owned(),
@@ -166,6 +179,8 @@ impl MigratorTrait for Migrator {
             Box::new(store::upload_migration::UploadSessionsMigration),
             Box::new(IdempotencyTableMigration),
             Box::new(store::kit_migration::CopyIdempotencyMigration),
+            Box::new(AuditTableMigration),
+            Box::new(store::kit_migration::CopyAuditMigration),
         ]
     }
 }

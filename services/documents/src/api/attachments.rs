@@ -4,7 +4,6 @@
 //! and back the same way.
 
 use bytes::Bytes;
-use chrono::Utc;
 use futures::StreamExt;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::db::is_unique_violation;
@@ -23,13 +22,13 @@ use tonic::{Code, Status};
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::common::{actor, caller_org, db, purpose, timestamp};
-use super::{Inner, denied};
-use crate::audit::AuditEntry;
+use super::{Inner, denied, read_record};
 use crate::blob::storage::{BlobStore, BlobWriter, PendingGuard};
 use crate::domain::access;
 use crate::domain::fields::{self, MAX_LINE};
 use crate::domain::pdf::PDF_MEDIA_TYPE;
 use crate::store::{self, entities::attachment};
+use kaigo_platform::audit::{ALLOWED, DENIED, ReadRecord};
 
 pub(super) use super::intake::{Intake, Received, bad};
 
@@ -188,7 +187,7 @@ pub(super) async fn commit(
         uploaded_by_role: caller.role.as_str().to_owned(),
         uploaded_by_subject: caller.subject.clone(),
         uploaded_by_org: org.clone(),
-        created_at: Utc::now(),
+        created_at: api.clock.now(),
     };
     let response = UploadAttachmentResponse { attachment: Some(to_proto(&model)) };
     let txn = api.db.begin().await.map_err(db)?;
@@ -271,30 +270,26 @@ async fn load_for_read(
     action: &'static str,
     id: &str,
     stated_purpose: i32,
-) -> Result<(attachment::Model, AuditEntry), ApiError> {
+) -> Result<(attachment::Model, ReadRecord), ApiError> {
     let mut v = Violations::new();
     fields::id(&mut v, "attachment_id", id, true);
     v.into_result()?;
     let Some(m) = store::get_attachment(&api.db, id).await.map_err(db)? else {
         return Err(ApiError::not_found("ATTACHMENT_NOT_FOUND", "no such attachment"));
     };
-    let entry = |whose: (String, String), outcome| AuditEntry {
-        action,
-        resource_kind: "attachment",
-        resource_id: m.id.clone(),
-        insurer_number: whose.0,
-        insured_number: whose.1,
-        purpose: purpose(stated_purpose, caller),
-        outcome,
+    let entry = |whose: (String, String), outcome| {
+        // Subsidy evidence belongs to no person known here.
+        let person = (!whose.0.is_empty()).then_some((whose.0.as_str(), whose.1.as_str()));
+        read_record(action, "attachment", purpose(stated_purpose, caller), outcome, person, [m.id.as_str()])
     };
     match check_read(api, caller, &m).await {
         Ok(whose) => {
-            let e = entry(whose, "allowed");
+            let e = entry(whose, ALLOWED);
             api.auditor.record(caller, e.clone()).await;
             Ok((m, e))
         }
         Err((err, whose)) => {
-            api.auditor.record(caller, entry(whose, "denied")).await;
+            api.auditor.record(caller, entry(whose, DENIED)).await;
             Err(err)
         }
     }
@@ -371,7 +366,7 @@ pub async fn download(
         .await;
         if let Err(status) = result {
             tracing::error!(reason = %status.message(), "attachment failed verification on read");
-            auditor.record(&caller, AuditEntry { outcome: "data_loss", ..entry }).await;
+            auditor.record(&caller, ReadRecord { outcome: "data_loss", ..entry }).await;
             let _ = tx.send(Err(status)).await;
         }
     });

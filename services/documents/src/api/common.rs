@@ -45,18 +45,19 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
-/// The purpose recorded for a read: as stated, or derived from the role.
-pub fn purpose(stated: i32, caller: &Caller) -> i32 {
-    if stated != 0 && Purpose::try_from(stated).is_ok() {
-        return stated;
-    }
-    let derived = match caller.role {
-        Role::Insurer => Purpose::Certification,
-        Role::MedicalInstitution => Purpose::OpinionWriting,
-        Role::CareOffice => Purpose::CarePlanning,
-        _ => Purpose::Unspecified,
+/// The purpose recorded for a read (its `kaigo.common.v1.Purpose` name): as stated, or the
+/// one the caller's role implies.
+pub fn purpose(stated: i32, caller: &Caller) -> String {
+    let purpose = match Purpose::try_from(stated) {
+        Ok(stated) if stated != Purpose::Unspecified => stated,
+        _ => match caller.role {
+            Role::Insurer => Purpose::Certification,
+            Role::MedicalInstitution => Purpose::OpinionWriting,
+            Role::CareOffice => Purpose::CarePlanning,
+            _ => Purpose::Unspecified,
+        },
     };
-    derived as i32
+    purpose.as_str_name().to_owned()
 }
 
 /// Fails unless the caller has role `role` and acts for an organisation.

@@ -10,6 +10,7 @@ mod uploads;
 
 use std::sync::Arc;
 
+use kaigo_platform::audit::{self, Auditor, ReadRecord};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::ApiError;
 use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentService;
@@ -20,7 +21,6 @@ use tonic::{Request, Response, Status, Streaming};
 
 pub use self::attachments::data_loss;
 pub use self::opinions::OPINION_RECEIVED;
-use crate::audit::Auditor;
 use crate::blob::crypto::Keyring;
 use crate::blob::storage::BlobStore;
 use crate::domain::access::Denied;
@@ -36,6 +36,8 @@ pub struct Inner {
     pub keys: Keyring,
     /// The read audit trail.
     pub auditor: Auditor,
+    /// "Now" for every record and rule.
+    pub clock: Arc<dyn kaigo_platform::time::Clock>,
     /// `documents.max_attachment_bytes`.
     pub max_attachment_bytes: u64,
     /// `documents.reiwa3_form_accepted_until`.
@@ -66,17 +68,33 @@ pub(crate) fn denied(d: Denied) -> ApiError {
     ApiError::permission_denied(d.reason(), message)
 }
 
-/// The audit entry of a read refused before the record was looked up (whose it is unknown).
-pub(crate) fn attempt(action: &'static str, kind: &'static str, id: &str, purpose: i32) -> crate::audit::AuditEntry {
-    crate::audit::AuditEntry {
-        action,
-        resource_kind: kind,
-        resource_id: id.to_owned(),
-        insurer_number: String::new(),
-        insured_number: String::new(),
+/// The audit record of one call's read of records whose persons are `persons` (insurer,
+/// insured pairs; none when not known), by id.
+pub(crate) fn read_record<'a>(
+    rpc: &'static str,
+    category: &'static str,
+    purpose: String,
+    outcome: &'static str,
+    persons: impl IntoIterator<Item = (&'a str, &'a str)>,
+    resources: impl IntoIterator<Item = &'a str>,
+) -> ReadRecord {
+    let mut persons: Vec<String> =
+        persons.into_iter().map(|(insurer, insured)| audit::person(insurer, insured)).collect();
+    persons.sort();
+    persons.dedup();
+    ReadRecord {
+        rpc,
+        category,
         purpose,
-        outcome: "denied",
+        outcome,
+        persons,
+        resources: resources.into_iter().map(str::to_owned).collect(),
     }
+}
+
+/// The audit record of a read refused before the record was looked up (whose it is unknown).
+pub(crate) fn attempt(rpc: &'static str, category: &'static str, id: &str, purpose: String) -> ReadRecord {
+    read_record(rpc, category, purpose, audit::DENIED, [], [id])
 }
 
 /// FAILED_PRECONDITION naming the workflow rule.

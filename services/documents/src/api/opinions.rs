@@ -1,6 +1,5 @@
 //! Opinion versions: SubmitOpinion, GetOpinion, ListOpinions, ReceiveOpinion.
 
-use chrono::Utc;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::db::is_unique_violation;
 use kaigo_platform::errors::{ApiError, Violations};
@@ -19,12 +18,12 @@ use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::common::{actor, caller_org, db, next_token, page_size, page_token, purpose, require_role, timestamp};
 use super::requests::parties as request_parties;
-use super::{Inner, denied, flow_error};
-use crate::audit::AuditEntry;
+use super::{Inner, denied, flow_error, read_record};
 use crate::domain::access::{self, Parties};
 use crate::domain::flow::{self, FlowError, Latest};
 use crate::domain::{fields, opinion as rules};
 use crate::store::{self, ListFilter, entities::opinion};
+use kaigo_platform::audit::{ALLOWED, DENIED, ReadRecord};
 
 /// The topic certification consumes.
 pub const OPINION_RECEIVED: &str = "opinion.received";
@@ -59,16 +58,8 @@ pub fn to_proto(m: &opinion::Model) -> Opinion {
     o
 }
 
-fn audit_entry(action: &'static str, m: &opinion::Model, purpose: i32, outcome: &'static str) -> AuditEntry {
-    AuditEntry {
-        action,
-        resource_kind: "opinion",
-        resource_id: m.id.clone(),
-        insurer_number: m.insurer_number.clone(),
-        insured_number: m.insured_number.clone(),
-        purpose,
-        outcome,
-    }
+fn audit_entry(rpc: &'static str, m: &opinion::Model, purpose: String, outcome: &'static str) -> ReadRecord {
+    read_record(rpc, "opinion", purpose, outcome, [(&*m.insurer_number, &*m.insured_number)], [&*m.id])
 }
 
 /// Only the content sections, as stored (OUTPUT_ONLY fields are the row's columns).
@@ -122,7 +113,8 @@ pub async fn submit(
         .ok()
         .and_then(|a| InsuredCategory::try_from(a.insured_category).ok())
         .unwrap_or_default();
-    let today = kaigo_platform::time::today_jst();
+    let now = api.clock.now();
+    let today = kaigo_platform::time::jst_date(now);
     let (edition, mut v) = rules::validate_opinion(
         wire,
         rules::OpinionContext { category, today, reiwa3_accepted_until: api.reiwa3_accepted_until },
@@ -140,7 +132,6 @@ pub async fn submit(
     let previous = (!wire.previous_opinion_id.is_empty()).then_some(wire.previous_opinion_id.as_str());
     let revision = flow::check_submission(status, latest.as_ref(), previous).map_err(flow_error)?;
 
-    let now = Utc::now();
     let model = opinion::Model {
         id: uuid::Uuid::now_v7().to_string(),
         opinion_request_id: request.id.clone(),
@@ -228,11 +219,11 @@ pub async fn get(api: &Inner, caller: &Caller, req: GetOpinionRequest) -> Result
     let why = purpose(req.purpose, caller);
     match access::may_read_opinion(caller, &parties(&model)) {
         Ok(_) => {
-            api.auditor.record(caller, audit_entry("GetOpinion", &model, why, "allowed")).await;
+            api.auditor.record(caller, audit_entry("GetOpinion", &model, why, ALLOWED)).await;
             Ok(GetOpinionResponse { opinion: Some(to_proto(&model)) })
         }
         Err(d) => {
-            api.auditor.record(caller, audit_entry("GetOpinion", &model, why, "denied")).await;
+            api.auditor.record(caller, audit_entry("GetOpinion", &model, why, DENIED)).await;
             Err(denied(d))
         }
     }
@@ -289,9 +280,12 @@ pub async fn list(api: &Inner, caller: &Caller, req: ListOpinionsRequest) -> Res
         super::requests::scope_to_caller(caller, &mut filter, &req.institution_code, &req.insurer_number)?;
     }
     let rows = store::list_opinions(&api.db, &filter).await.map_err(db)?;
-    let why = purpose(req.purpose, caller);
-    for row in &rows {
-        api.auditor.record(caller, audit_entry("ListOpinions", row, why, "allowed")).await;
+    if !rows.is_empty() {
+        // One record for the page: every person and opinion on it.
+        let persons = rows.iter().map(|r| (&*r.insurer_number, &*r.insured_number));
+        let ids = rows.iter().map(|r| &*r.id);
+        let read = read_record("ListOpinions", "opinion", purpose(req.purpose, caller), ALLOWED, persons, ids);
+        api.auditor.record(caller, read).await;
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     Ok(ListOpinionsResponse {
@@ -334,7 +328,7 @@ pub async fn receive(
     }
     flow::check_receive(status).map_err(flow_error)?;
 
-    let now = Utc::now();
+    let now = api.clock.now();
     let written = async {
         let received = store::receive_opinion(&txn, &current.id, &caller.subject, now).await?;
         store::update_request(&txn, &received.opinion_request_id, OpinionRequestStatus::Received as i32, None, now)

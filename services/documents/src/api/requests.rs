@@ -1,6 +1,5 @@
 //! 作成依頼: RequestOpinion, GetOpinionRequest, ListOpinionRequests, CancelOpinionRequest.
 
-use chrono::Utc;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::db::is_unique_violation;
 use kaigo_platform::errors::{ApiError, Violations};
@@ -16,11 +15,11 @@ use sea_orm::TransactionTrait;
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::common::{actor, db, next_token, page_size, page_token, purpose, require_role, timestamp};
-use super::{Inner, denied, flow_error};
-use crate::audit::AuditEntry;
+use super::{Inner, denied, flow_error, read_record};
 use crate::domain::access::{self, Parties};
 use crate::domain::{flow, request};
 use crate::store::{self, ListFilter, entities::opinion_request};
+use kaigo_platform::audit::{ALLOWED, DENIED, ReadRecord};
 
 /// The parties of a stored request.
 pub fn parties(m: &opinion_request::Model) -> Parties<'_> {
@@ -52,16 +51,8 @@ pub fn to_proto(m: &opinion_request::Model) -> OpinionRequest {
     }
 }
 
-fn audit_entry(action: &'static str, m: &opinion_request::Model, purpose: i32, outcome: &'static str) -> AuditEntry {
-    AuditEntry {
-        action,
-        resource_kind: "opinion_request",
-        resource_id: m.id.clone(),
-        insurer_number: m.insurer_number.clone(),
-        insured_number: m.insured_number.clone(),
-        purpose,
-        outcome,
-    }
+fn audit_entry(rpc: &'static str, m: &opinion_request::Model, purpose: String, outcome: &'static str) -> ReadRecord {
+    read_record(rpc, "opinion_request", purpose, outcome, [(&*m.insurer_number, &*m.insured_number)], [&*m.id])
 }
 
 /// RequestOpinion: the insurer asks an institution for an opinion on an application.
@@ -71,6 +62,7 @@ pub async fn request_opinion(
     req: RequestOpinionRequest,
 ) -> Result<RequestOpinionResponse, ApiError> {
     let org = require_role(caller, Role::Insurer, "request an opinion")?;
+    let now = api.clock.now();
     let mut v = Violations::new();
     check_request_id(&mut v, "request_id", &req.request_id);
     let valid = match &req.opinion_request {
@@ -78,7 +70,7 @@ pub async fn request_opinion(
             v.add("opinion_request", "required");
             None
         }
-        Some(r) => match request::validate_request(r, kaigo_platform::time::today_jst()) {
+        Some(r) => match request::validate_request(r, kaigo_platform::time::jst_date(now)) {
             Ok(valid) => Some(valid),
             Err(problems) => {
                 v.extend_prefixed("", problems);
@@ -100,7 +92,6 @@ pub async fn request_opinion(
     if store::application_has_request_in(&txn, &valid.application_id, &open).await.map_err(db)? {
         return Err(flow_error(flow::FlowError::OpenRequestExists));
     }
-    let now = Utc::now();
     let model = opinion_request::Model {
         id: uuid::Uuid::now_v7().to_string(),
         application_id: valid.application_id.clone(),
@@ -153,11 +144,11 @@ pub async fn get_request(
     let why = purpose(0, caller);
     match access::may_read_request(caller, &parties(&model)) {
         Ok(_) => {
-            api.auditor.record(caller, audit_entry("GetOpinionRequest", &model, why, "allowed")).await;
+            api.auditor.record(caller, audit_entry("GetOpinionRequest", &model, why, ALLOWED)).await;
             Ok(GetOpinionRequestResponse { opinion_request: Some(to_proto(&model)) })
         }
         Err(d) => {
-            api.auditor.record(caller, audit_entry("GetOpinionRequest", &model, why, "denied")).await;
+            api.auditor.record(caller, audit_entry("GetOpinionRequest", &model, why, DENIED)).await;
             Err(denied(d))
         }
     }
@@ -185,9 +176,12 @@ pub async fn list_requests(
     };
     scope_to_caller(caller, &mut filter, &req.institution_code, &req.insurer_number)?;
     let rows = store::list_requests(&api.db, &filter).await.map_err(db)?;
-    let why = purpose(0, caller);
-    for row in &rows {
-        api.auditor.record(caller, audit_entry("ListOpinionRequests", row, why, "allowed")).await;
+    if !rows.is_empty() {
+        // One record for the page: every person and request on it.
+        let persons = rows.iter().map(|r| (&*r.insurer_number, &*r.insured_number));
+        let ids = rows.iter().map(|r| &*r.id);
+        let read = read_record("ListOpinionRequests", "opinion_request", purpose(0, caller), ALLOWED, persons, ids);
+        api.auditor.record(caller, read).await;
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     Ok(ListOpinionRequestsResponse {
@@ -246,7 +240,7 @@ pub async fn cancel_request(
     }
     let status = OpinionRequestStatus::try_from(model.status).unwrap_or_default();
     flow::check_cancel(status).map_err(flow_error)?;
-    let now = Utc::now();
+    let now = api.clock.now();
     model.status = OpinionRequestStatus::Cancelled as i32;
     model.updated_at = now;
     let response = CancelOpinionRequestResponse { opinion_request: Some(to_proto(&model)) };

@@ -11,7 +11,6 @@
 //! retried Finish answers from it) until the sweeper removes sessions left idle.
 
 use bytes::{Bytes, BytesMut};
-use chrono::Utc;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::documents::v1::{
@@ -55,7 +54,7 @@ pub async fn start(
             "this request_id's upload is already stored; use a new request_id for another file",
         ));
     }
-    let now = Utc::now();
+    let now = api.clock.now();
     let encoded = meta.encode_to_vec();
     let session = uploads::open(
         &api.db,
@@ -151,7 +150,7 @@ pub async fn append(
     }
     sealed.extend_from_slice(&encryptor.finish());
     api.blobs.put_part(&session.id, offset, sealed.freeze()).await.map_err(storage)?;
-    if uploads::advance(&api.db, &session.id, received, end).await.map_err(db)? {
+    if uploads::advance(&api.db, &session.id, received, end, api.clock.now()).await.map_err(db)? {
         return Ok(AppendAttachmentChunkResponse { received_bytes: end });
     }
     // A concurrent append moved first: harmless if it stored this very range.

@@ -103,35 +103,6 @@ pub mod attachment {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `audit_log`: who read whose record, when, why, and the outcome.
-pub mod audit {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "audit_log")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub at: DateTimeUtc,
-        pub actor_role: String,
-        pub actor_subject: String,
-        pub actor_org: String,
-        pub action: String,
-        pub resource_kind: String,
-        pub resource_id: String,
-        pub insurer_number: String,
-        pub insured_number: String,
-        /// `kaigo.common.v1.Purpose` value.
-        pub purpose: i32,
-        pub outcome: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// An unfinished unary upload.
 pub mod upload_session {
     use sea_orm::entity::prelude::*;

@@ -1,8 +1,10 @@
 //! Moving onto the platform's write kit without losing data: the answers stored in the old
 //! `idempotency` table are copied into `idempotency_records` (so a retry that arrives across
-//! the upgrade still replays), then the old table is dropped.
+//! the upgrade still replays), the reads in `audit_log` into `audit_trail` (every past read
+//! stays on record), then the old tables are dropped.
 
 use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
+use kaigo_proto::kaigo::common::v1::Purpose;
 use sea_orm_migration::prelude::*;
 
 /// Copies `idempotency` into `idempotency_records` and drops it.
@@ -35,6 +37,45 @@ impl MigrationTrait for CopyIdempotencyMigration {
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         // The copied rows stay in `idempotency_records`; nothing to undo.
+        Ok(())
+    }
+}
+
+/// Copies `audit_log` into `audit_trail` and drops it.
+pub struct CopyAuditMigration;
+
+impl MigrationName for CopyAuditMigration {
+    fn name(&self) -> &str {
+        "m20261204_000011_documents_copy_audit"
+    }
+}
+
+/// The old rows as `audit_trail` records: the party as `Caller::party` spells it (operators had
+/// no organisation: `<role>:<subject>`), the stored `Purpose` number by its name, the person as
+/// `<保険者番号>:<被保険者番号>` (none when it was not known).
+fn legacy_audit_select() -> String {
+    let purposes: String = (0..=9)
+        .filter_map(|n| Purpose::try_from(n).ok().map(|p| format!(" WHEN {n} THEN '{}'", p.as_str_name())))
+        .collect();
+    format!(
+        "SELECT at, actor_role AS caller_role, \
+         CASE WHEN actor_org = '' THEN actor_role || ':' || actor_subject ELSE actor_org END AS caller_party, \
+         actor_subject AS caller_subject, action AS rpc, resource_kind AS category, \
+         CASE purpose{purposes} ELSE 'PURPOSE_UNSPECIFIED' END AS purpose, outcome, \
+         CASE WHEN insured_number = '' THEN '' ELSE insurer_number || ':' || insured_number END AS person, \
+         resource_id AS resource FROM audit_log"
+    )
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyAuditMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        kaigo_platform::audit::migration::copy_legacy(manager, "audit_log", &legacy_audit_select()).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The copied rows stay in `audit_trail`; nothing to undo.
         Ok(())
     }
 }

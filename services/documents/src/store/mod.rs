@@ -14,7 +14,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use self::entities::{attachment, audit, opinion, opinion_request};
+use self::entities::{attachment, opinion, opinion_request};
 
 /// Filters of a request or opinion listing (all optional; the API adds the caller's scope).
 #[derive(Debug, Clone, Default)]
@@ -182,14 +182,6 @@ pub async fn get_attachment(conn: &impl ConnectionTrait, id: &str) -> Result<Opt
 /// Inserts an attachment's metadata.
 pub async fn insert_attachment(conn: &impl ConnectionTrait, model: attachment::Model) -> Result<(), DbErr> {
     attachment::Entity::insert(model.into_active_model()).exec_without_returning(conn).await.map(|_| ())
-}
-
-/// Appends audit records in one statement.
-pub async fn insert_audit(conn: &impl ConnectionTrait, records: Vec<audit::ActiveModel>) -> Result<(), DbErr> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    audit::Entity::insert_many(records).exec_without_returning(conn).await.map(|_| ())
 }
 
 /// The `kaigo dev` data directory, found from the SQLite file this service uses

@@ -27,11 +27,17 @@ pub async fn get(conn: &impl ConnectionTrait, id: &str) -> Result<Option<upload_
     Entity::find_by_id(id.to_owned()).one(conn).await
 }
 
-/// Moves `received_bytes` from `from` to `to`; false when another append moved it first.
-pub async fn advance(conn: &impl ConnectionTrait, id: &str, from: i64, to: i64) -> Result<bool, DbErr> {
+/// Moves `received_bytes` from `from` to `to` at `now`; false when another append moved it first.
+pub async fn advance(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    from: i64,
+    to: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let result = Entity::update_many()
         .col_expr(C::ReceivedBytes, Expr::value(to))
-        .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(C::UpdatedAt, Expr::value(now))
         .filter(C::Id.eq(id))
         .filter(C::ReceivedBytes.eq(from))
         .exec(conn)

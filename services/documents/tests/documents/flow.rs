@@ -201,14 +201,14 @@ async fn only_the_requested_institution_submits_and_parties_read() {
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT action, outcome, actor_role, insured_number FROM audit_log ORDER BY id",
+            "SELECT rpc, outcome, caller_role, array_to_string(persons, ',') AS persons FROM audit_trail ORDER BY id",
         ))
         .await
         .unwrap();
     let trail: Vec<(String, String, String)> = rows
         .iter()
         .map(|r| {
-            (r.try_get("", "action").unwrap(), r.try_get("", "outcome").unwrap(), r.try_get("", "actor_role").unwrap())
+            (r.try_get("", "rpc").unwrap(), r.try_get("", "outcome").unwrap(), r.try_get("", "caller_role").unwrap())
         })
         .collect();
     let denied = trail.iter().filter(|(_, outcome, _)| outcome == "denied").count();
@@ -218,8 +218,9 @@ async fn only_the_requested_institution_submits_and_parties_read() {
     let operator_row = ("GetOpinion".to_owned(), "denied".to_owned(), "operator".to_owned());
     assert!(trail.contains(&operator_row), "{trail:?}");
     for (row, entry) in rows.iter().zip(&trail) {
-        let whose: String = row.try_get("", "insured_number").unwrap();
-        assert_eq!(whose, if *entry == operator_row { "" } else { INSURED }, "{entry:?}");
+        let whose: String = row.try_get("", "persons").unwrap();
+        let person = kaigo_platform::audit::person(INSURER, INSURED);
+        assert_eq!(whose, if *entry == operator_row { "" } else { person.as_str() }, "{entry:?}");
     }
 }
 

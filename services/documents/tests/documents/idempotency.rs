@@ -131,7 +131,7 @@ async fn a_retry_after_the_chain_moved_on_replays_and_a_refused_write_stores_not
 const PREVIOUS_MIGRATIONS: u32 = 3;
 
 #[tokio::test]
-async fn answers_stored_before_the_move_still_replay() {
+async fn answers_and_reads_stored_before_the_move_survive_it() {
     let db = kaigo_platform::testkit::TestDatabase::create().await;
     let conn = kaigo_platform::db::connect(&db.config(), kaigo_documents::NAME).await.unwrap();
     kaigo_documents::Migrator::up(&conn, Some(PREVIOUS_MIGRATIONS)).await.unwrap();
@@ -154,6 +154,16 @@ async fn answers_stored_before_the_move_still_replay() {
     ))
     .await
     .unwrap();
+    // Two reads it audited: a party's, and an operator's refused before the lookup.
+    conn.execute_unprepared(&format!(
+        "INSERT INTO audit_log (at, actor_role, actor_subject, actor_org, action, resource_kind, resource_id, \
+         insurer_number, insured_number, purpose, outcome) VALUES \
+         (now() - interval '1 day', 'medical_institution', 'dr-1', '{INSTITUTION}', 'GetOpinion', 'opinion', 'op-1', \
+          '{INSURER}', '{INSURED}', 5, 'allowed'), \
+         (now(), 'operator', 'ops-1', '', 'GetOpinion', 'opinion', 'op-1', '', '', 0, 'denied')"
+    ))
+    .await
+    .unwrap();
 
     let (config, dir) = local_config(1024 * 1024);
     let server = TestServer::start_on(config, Some(dir), db, conn).await;
@@ -168,5 +178,25 @@ async fn answers_stored_before_the_move_still_replay() {
     assert_eq!((err.code(), reason(&err).as_str()), (Code::AlreadyExists, "REQUEST_ID_REUSED"));
     let manager = sea_orm_migration::SchemaManager::new(server.db());
     assert!(!manager.has_table("idempotency").await.unwrap(), "the old table is gone");
+    assert!(!manager.has_table("audit_log").await.unwrap(), "the old trail is gone");
+
+    // Both reads are in the platform's trail, the person's with its purpose by name.
+    assert_eq!(kaigo_platform::audit::count_all(server.db()).await.unwrap(), 2);
+    let person = kaigo_platform::audit::person(INSURER, INSURED);
+    let reads = kaigo_platform::audit::reads_of_person(server.db(), &person, 10).await.unwrap();
+    let read = reads.iter().map(|r| (&*r.caller_party, &*r.rpc, &*r.purpose, &*r.outcome)).collect::<Vec<_>>();
+    assert_eq!(read, [(INSTITUTION, "GetOpinion", "PURPOSE_OPINION_WRITING", "allowed")]);
+    let row = server
+        .db()
+        .query_one_raw(sea_orm::Statement::from_string(
+            server.db().get_database_backend(),
+            "SELECT caller_party, cardinality(persons) AS persons FROM audit_trail WHERE caller_role = 'operator'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let party: String = row.try_get("", "caller_party").unwrap();
+    let persons: i32 = row.try_get("", "persons").unwrap();
+    assert_eq!((party.as_str(), persons), ("operator:ops-1", 0));
     server.shutdown().await;
 }
