@@ -8,11 +8,11 @@ mod write;
 
 use std::sync::Arc;
 
+use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::time::Clock;
 use kaigo_platform::{ApiError, Violations};
 
-use crate::audit::Auditor;
 use crate::cache::Cache;
 use crate::domain::validity::ValidityRules;
 use crate::store::Store;
@@ -53,17 +53,6 @@ pub(crate) fn validated<T>(violations: Violations, value: Option<T>) -> Result<T
         Some(value) if violations.is_empty() => Ok(value),
         _ => Err(ApiError::invalid_argument(violations)),
     }
-}
-
-/// The caller's organisation number, for audit records.
-pub(crate) fn caller_org(caller: &Caller) -> String {
-    caller
-        .insurer
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .or_else(|| caller.office.as_ref().map(|n| n.as_str().to_owned()))
-        .or_else(|| caller.institution.as_ref().map(|n| n.as_str().to_owned()))
-        .unwrap_or_default()
 }
 
 #[tonic::async_trait]

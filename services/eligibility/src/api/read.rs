@@ -1,19 +1,29 @@
 //! CheckEligibility, BatchCheckEligibility and GetEligibilityHistory: the hot path.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use futures::StreamExt;
+use kaigo_platform::audit::{self, ReadRecord};
 use kaigo_platform::auth::Caller;
+use kaigo_platform::errors;
 use kaigo_platform::{ApiError, Violations};
 use kaigo_proto::from_naive_date;
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 
-use super::{Api, MAX_BATCH, caller_org, convert};
+use super::{Api, MAX_BATCH, convert, validated};
 use crate::cache::Entry;
 use crate::domain::access::{self, Visibility};
 use crate::domain::{Detail, Verdict};
 use crate::key::PersonKey;
-use crate::store::{ACTIVE, AuditEntry, SUPERSEDED, VOIDED};
+use crate::store::{ACTIVE, SUPERSEDED, VOIDED};
+
+/// The audit trail's category of every read here.
+const CATEGORY: &str = "eligibility";
+
+/// The audit trail's key of the person `key` names.
+fn person_of(key: &PersonKey) -> String {
+    audit::person(key.insurer(), key.insured())
+}
 
 /// One validated query.
 struct Query {
@@ -49,6 +59,18 @@ fn outcome(verdict: Verdict) -> &'static str {
     }
 }
 
+/// The outcome of a batch in which some persons were answered and some refused.
+const PARTLY_DENIED: &str = "partly_denied";
+
+/// The fields of one query, borrowed from the request (CheckEligibility's own fields or a
+/// batch entry).
+struct QueryFields<'a> {
+    insurer_number: &'a str,
+    insured_number: &'a str,
+    as_of: Option<&'a kaigo_proto::google::r#type::Date>,
+    consent_reference: &'a str,
+}
+
 fn purpose_name(purpose: i32) -> String {
     common::Purpose::try_from(purpose)
         .map(|p| p.as_str_name().to_owned())
@@ -56,31 +78,23 @@ fn purpose_name(purpose: i32) -> String {
 }
 
 impl Api {
-    async fn audit(&self, caller: &Caller, rpc: &'static str, purpose: &str, key: PersonKey, outcome: &'static str) {
-        self.inner
-            .auditor
-            .record(AuditEntry {
-                at: Utc::now(),
-                caller_role: caller.role.as_str(),
-                caller_org: caller_org(caller),
-                caller_subject: caller.subject.clone(),
-                rpc,
-                purpose: purpose.to_owned(),
-                key,
-                outcome,
-            })
-            .await;
+    /// Records one call's read of `persons` in the audit trail (queued; written off the
+    /// request path).
+    async fn audit(
+        &self,
+        caller: &Caller,
+        rpc: &'static str,
+        purpose: String,
+        persons: Vec<String>,
+        outcome: &'static str,
+    ) {
+        let read = ReadRecord { rpc, category: CATEGORY, purpose, outcome, persons, resources: Vec::new() };
+        self.inner.auditor.record(caller, read).await;
     }
 
-    fn parse_query(
-        &self,
-        v: &mut Violations,
-        prefix: &str,
-        q: &pb::EligibilityQuery,
-        caller: &Caller,
-    ) -> Option<Query> {
-        let key = convert::key(v, prefix, &q.insurer_number, &q.insured_number);
-        let as_of = match &q.as_of {
+    fn parse_query(&self, v: &mut Violations, prefix: &str, q: QueryFields<'_>, caller: &Caller) -> Option<Query> {
+        let key = convert::key(v, prefix, q.insurer_number, q.insured_number);
+        let as_of = match q.as_of {
             None => Some(self.inner.clock.today_jst()),
             Some(d) => v.check(&format!("{prefix}as_of"), kaigo_proto::to_naive_date(d)),
         };
@@ -94,14 +108,9 @@ impl Api {
         })
     }
 
-    /// Answers one validated query the caller may ask.
-    async fn answer(
-        &self,
-        caller: &Caller,
-        rpc: &'static str,
-        purpose: &str,
-        q: &Query,
-    ) -> Result<pb::EligibilityResult, ApiError> {
+    /// Answers one validated query the caller may ask, with the outcome the audit trail
+    /// records (the verdict). The caller records the read.
+    async fn answer(&self, caller: &Caller, q: &Query) -> Result<(pb::EligibilityResult, &'static str), ApiError> {
         let (entry, _tier) = self.inner.cache.get(q.key).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
         let mut result = pb::EligibilityResult {
             insurer_number: q.key.insurer().to_owned(),
@@ -112,8 +121,7 @@ impl Api {
         let cached = match entry {
             Entry::Unknown => {
                 result.verdict = pb::EligibilityVerdict::NotInsured as i32;
-                self.audit(caller, rpc, purpose, q.key, "NOT_INSURED").await;
-                return Ok(result);
+                return Ok((result, "NOT_INSURED"));
             }
             Entry::Known(cached) => cached,
         };
@@ -174,7 +182,7 @@ impl Api {
             withheld.push(pb::WithheldSection::CostLimit as i32);
         }
         if visible.personal_details {
-            let details = self.inner.cache.details(q.key, &cached).await.map_err(ApiError::unavailable)?;
+            let details = self.inner.cache.details(q.key, &cached).await.map_err(errors::db)?;
             result.person = details.map(|d| pb::PersonDetails {
                 name_kanji: d.name_kanji,
                 name_kana: d.name_kana,
@@ -185,76 +193,89 @@ impl Api {
             withheld.push(pb::WithheldSection::PersonalDetails as i32);
         }
         result.withheld = withheld;
-        self.audit(caller, rpc, purpose, q.key, outcome(assessment.verdict)).await;
-        Ok(result)
+        Ok((result, outcome(assessment.verdict)))
     }
 
     pub(super) async fn check(
         &self,
         request: tonic::Request<pb::CheckEligibilityRequest>,
     ) -> Result<pb::CheckEligibilityResponse, ApiError> {
-        let caller = Caller::from_request(&request)?.clone();
-        let r = request.into_inner();
+        // The hot path: the caller and the request are borrowed, never copied.
+        let caller = Caller::from_request(&request)?;
+        let r = request.get_ref();
         let mut v = Violations::new();
-        let query = pb::EligibilityQuery {
-            insurer_number: r.insurer_number,
-            insured_number: r.insured_number,
-            as_of: r.as_of,
-            consent_reference: r.consent_reference,
+        let fields = QueryFields {
+            insurer_number: &r.insurer_number,
+            insured_number: &r.insured_number,
+            as_of: r.as_of.as_ref(),
+            consent_reference: &r.consent_reference,
         };
-        let parsed = self.parse_query(&mut v, "", &query, &caller);
+        let parsed = self.parse_query(&mut v, "", fields, caller);
         if common::Purpose::try_from(r.purpose).is_err() {
             v.add("purpose", "is not a known purpose");
         }
-        v.into_result()?;
-        let Some(q) = parsed else { return Err(ApiError::internal("validated query missing")) };
+        let q = validated(v, parsed)?;
         let purpose = purpose_name(r.purpose);
-        if let Err(denied) = access::may_check(&caller, q.key.insurer()) {
-            self.audit(&caller, "CheckEligibility", &purpose, q.key, "DENIED").await;
+        if let Err(denied) = access::may_check(caller, q.key.insurer()) {
+            self.audit(caller, "CheckEligibility", purpose, vec![person_of(&q.key)], audit::DENIED).await;
             return Err(denied_error(denied));
         }
-        let result = self.answer(&caller, "CheckEligibility", &purpose, &q).await?;
+        let (result, outcome) = self.answer(caller, &q).await?;
+        self.audit(caller, "CheckEligibility", purpose, vec![person_of(&q.key)], outcome).await;
         Ok(pb::CheckEligibilityResponse { result: Some(result) })
     }
 
+    /// One call, one audit record: every person the batch named validly, answered or denied.
     pub(super) async fn batch(
         &self,
         request: tonic::Request<pb::BatchCheckEligibilityRequest>,
     ) -> Result<pb::BatchCheckEligibilityResponse, ApiError> {
-        let caller = Caller::from_request(&request)?.clone();
-        let r = request.into_inner();
+        let caller = Caller::from_request(&request)?;
+        let r = request.get_ref();
         if r.queries.len() > MAX_BATCH {
             let mut v = Violations::new();
             v.add("queries", format!("at most {MAX_BATCH} queries per call; split the batch"));
             v.into_result()?;
         }
         let purpose = purpose_name(r.purpose);
+        let mut persons = Vec::with_capacity(r.queries.len());
+        let (mut allowed, mut denied) = (0usize, 0usize);
         // Each entry stands alone: a bad or forbidden entry becomes its own error.
         let mut prepared: Vec<Result<Query, pb::EntryError>> = Vec::with_capacity(r.queries.len());
         for (i, q) in r.queries.iter().enumerate() {
             let index = i32::try_from(i).unwrap_or(i32::MAX);
             let mut v = Violations::new();
-            let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), q, &caller);
-            prepared.push(match (parsed, v.is_empty()) {
-                (Some(query), true) => match access::may_check(&caller, query.key.insurer()) {
-                    Ok(()) => Ok(query),
-                    Err(denied) => {
-                        self.audit(&caller, "BatchCheckEligibility", &purpose, query.key, "DENIED").await;
-                        Err(entry_error(index, &denied_error(denied)))
+            let fields = QueryFields {
+                insurer_number: &q.insurer_number,
+                insured_number: &q.insured_number,
+                as_of: q.as_of.as_ref(),
+                consent_reference: &q.consent_reference,
+            };
+            let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), fields, caller);
+            prepared.push(match validated(v, parsed) {
+                Ok(query) => {
+                    persons.push(person_of(&query.key));
+                    match access::may_check(caller, query.key.insurer()) {
+                        Ok(()) => {
+                            allowed += 1;
+                            Ok(query)
+                        }
+                        Err(refusal) => {
+                            denied += 1;
+                            Err(entry_error(index, &denied_error(refusal)))
+                        }
                     }
-                },
-                _ => Err(entry_error(index, &ApiError::invalid_argument(v))),
+                }
+                Err(invalid) => Err(entry_error(index, &invalid)),
             });
         }
-        let caller = &caller;
-        let purpose = &purpose;
         // L1 hits answer at once; misses go to Redis or the database, a bounded number at a time.
         let entries: Vec<pb::BatchCheckEligibilityEntry> = futures::stream::iter(prepared.into_iter().enumerate())
             .map(|(i, prepared)| async move {
                 let index = i32::try_from(i).unwrap_or(i32::MAX);
                 let outcome = match prepared {
-                    Ok(q) => match self.answer(caller, "BatchCheckEligibility", purpose, &q).await {
-                        Ok(result) => pb::batch_check_eligibility_entry::Outcome::Result(result),
+                    Ok(q) => match self.answer(caller, &q).await {
+                        Ok((result, _)) => pb::batch_check_eligibility_entry::Outcome::Result(result),
                         Err(err) => pb::batch_check_eligibility_entry::Outcome::Error(entry_error(index, &err)),
                     },
                     Err(err) => pb::batch_check_eligibility_entry::Outcome::Error(err),
@@ -264,6 +285,14 @@ impl Api {
             .buffered(64)
             .collect()
             .await;
+        if !persons.is_empty() {
+            let outcome = match (allowed, denied) {
+                (_, 0) => audit::ALLOWED,
+                (0, _) => audit::DENIED,
+                _ => PARTLY_DENIED,
+            };
+            self.audit(caller, "BatchCheckEligibility", purpose, persons, outcome).await;
+        }
         Ok(pb::BatchCheckEligibilityResponse { entries })
     }
 
@@ -271,31 +300,31 @@ impl Api {
         &self,
         request: tonic::Request<pb::GetEligibilityHistoryRequest>,
     ) -> Result<pb::GetEligibilityHistoryResponse, ApiError> {
-        let caller = Caller::from_request(&request)?.clone();
-        let r = request.into_inner();
+        let caller = Caller::from_request(&request)?;
+        let r = request.get_ref();
         let mut v = Violations::new();
         let key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
-        v.into_result()?;
-        let Some(key) = key else { return Err(ApiError::internal("validated key missing")) };
+        let key = validated(v, key)?;
         let purpose = purpose_name(r.purpose);
-        if !access::may_read_history(&caller, key.insurer()) {
-            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "DENIED").await;
+        let rpc = "GetEligibilityHistory";
+        if !access::may_read_history(caller, key.insurer()) {
+            self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::DENIED).await;
             return Err(ApiError::permission_denied(
                 "HISTORY_INSURER_ONLY",
                 "only the person's own insurer reads the full history",
             ));
         }
         let store = &self.inner.store;
-        let Some(person) = store.person(&key).await.map_err(ApiError::unavailable)? else {
-            self.audit(&caller, "GetEligibilityHistory", &purpose, key, "NOT_FOUND").await;
+        let Some(person) = store.person(&key).await.map_err(errors::db)? else {
+            self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::NOT_FOUND).await;
             return Err(ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer"));
         };
-        let rows = store.history(person.id).await.map_err(ApiError::unavailable)?;
+        let rows = store.history(person.id).await.map_err(errors::db)?;
         let mut records = Vec::with_capacity(rows.len());
         for row in rows.iter().filter(|row| r.include_inactive || row.state == ACTIVE) {
             records.push(record_to_wire(row)?);
         }
-        self.audit(&caller, "GetEligibilityHistory", &purpose, key, "OK").await;
+        self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::ALLOWED).await;
         Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records })
     }
 }

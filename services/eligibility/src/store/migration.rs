@@ -242,3 +242,39 @@ impl MigrationTrait for CopyRequests {
         Ok(())
     }
 }
+
+/// Moves the read audit of `audit_log` into the platform's `audit_trail` and drops the old
+/// table: every past read stays on record, one record per old row, naming its person. The
+/// old outcome words for a refusal, an unknown person and a history read become the trail's
+/// `denied`, `not_found` and `allowed`; verdicts stay as they were recorded. Reads by callers
+/// without an organisation are attributed to `<role>:<subject>`, the platform's party.
+pub struct CopyAuditLog;
+
+impl MigrationName for CopyAuditLog {
+    fn name(&self) -> &str {
+        "m20261204_000200_eligibility_audit_trail"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for CopyAuditLog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        kaigo_platform::audit::migration::copy_legacy(
+            manager,
+            "audit_log",
+            "SELECT at, caller_role, \
+             CASE WHEN caller_org = '' THEN caller_role || ':' || caller_subject ELSE caller_org END AS caller_party, \
+             caller_subject, rpc, 'eligibility' AS category, purpose, \
+             CASE outcome WHEN 'DENIED' THEN 'denied' WHEN 'NOT_FOUND' THEN 'not_found' WHEN 'OK' THEN 'allowed' \
+             ELSE outcome END AS outcome, \
+             insurer_number || ':' || insured_number AS person, '' AS resource FROM audit_log",
+        )
+        .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // The old table's rows live on in audit_trail; nothing to undo.
+        Ok(())
+    }
+}

@@ -6,9 +6,7 @@ pub mod migration;
 pub mod write;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement, Value,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::{Detail, PersonCore, Record, Timeline};
 use crate::key::PersonKey;
@@ -33,27 +31,6 @@ pub struct PersonDetails {
     pub birth_date: Option<NaiveDate>,
     /// 1 male, 2 female, 0 unknown.
     pub sex: i16,
-}
-
-/// One audited read.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    /// When.
-    pub at: chrono::DateTime<Utc>,
-    /// Caller role.
-    pub caller_role: &'static str,
-    /// Caller organisation number (insurer, office or institution).
-    pub caller_org: String,
-    /// Caller account.
-    pub caller_subject: String,
-    /// The RPC.
-    pub rpc: &'static str,
-    /// Stated purpose.
-    pub purpose: String,
-    /// Whose record.
-    pub key: PersonKey,
-    /// verdict or denial.
-    pub outcome: &'static str,
 }
 
 /// The eligibility store.
@@ -117,101 +94,6 @@ impl Store {
     ) -> Result<WriteTx, DbErr> {
         write::begin(txn, now).await
     }
-
-    /// Appends audit entries: with COPY on PostgreSQL (an order of magnitude faster than
-    /// INSERT, so auditing keeps up with the hot path), one multi-row INSERT on SQLite.
-    pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), DbErr> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        if kaigo_platform::db::is_postgres(&self.db) {
-            return self.copy_audit(entries).await;
-        }
-        let backend = self.db.get_database_backend();
-        let postgres = kaigo_platform::db::is_postgres(&self.db);
-        let mut sql = String::from(
-            "INSERT INTO audit_log (at, caller_role, caller_org, caller_subject, rpc, purpose, insurer_number, insured_number, outcome) VALUES ",
-        );
-        let mut values: Vec<Value> = Vec::with_capacity(entries.len() * 9);
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for j in 0..9 {
-                if j > 0 {
-                    sql.push(',');
-                }
-                if postgres {
-                    sql.push_str(&format!("${}", i * 9 + j + 1));
-                } else {
-                    sql.push('?');
-                }
-            }
-            sql.push(')');
-            values.extend([
-                e.at.into(),
-                e.caller_role.into(),
-                e.caller_org.clone().into(),
-                e.caller_subject.clone().into(),
-                e.rpc.into(),
-                e.purpose.clone().into(),
-                e.key.insurer().to_owned().into(),
-                e.key.insured().to_owned().into(),
-                e.outcome.into(),
-            ]);
-        }
-        self.db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        Ok(())
-    }
-
-    async fn copy_audit(&self, entries: &[AuditEntry]) -> Result<(), DbErr> {
-        let to_db = |e: sqlx::Error| DbErr::Custom(format!("audit copy: {e}"));
-        let mut text = String::with_capacity(entries.len() * 96);
-        for e in entries {
-            let fields = [
-                e.at.to_rfc3339(),
-                copy_escape(e.caller_role),
-                copy_escape(&e.caller_org),
-                copy_escape(&e.caller_subject),
-                copy_escape(e.rpc),
-                copy_escape(&e.purpose),
-                e.key.insurer().to_owned(),
-                e.key.insured().to_owned(),
-                copy_escape(e.outcome),
-            ];
-            text.push_str(&fields.join("\t"));
-            text.push('\n');
-        }
-        let mut conn = self.db.get_postgres_connection_pool().acquire().await.map_err(to_db)?;
-        let mut copy = conn
-            .copy_in_raw(
-                "COPY audit_log (at, caller_role, caller_org, caller_subject, rpc, purpose, insurer_number, insured_number, outcome) FROM STDIN",
-            )
-            .await
-            .map_err(to_db)?;
-        copy.send(text.into_bytes()).await.map_err(to_db)?;
-        copy.finish().await.map_err(to_db)?;
-        Ok(())
-    }
-
-    /// How many audit entries exist for `key` (for operators and tests).
-    pub async fn audit_count(&self, key: &PersonKey) -> Result<i64, DbErr> {
-        let backend = self.db.get_database_backend();
-        let sql = if kaigo_platform::db::is_postgres(&self.db) {
-            "SELECT COUNT(*) AS n FROM audit_log WHERE insurer_number = $1 AND insured_number = $2"
-        } else {
-            "SELECT COUNT(*) AS n FROM audit_log WHERE insurer_number = ? AND insured_number = ?"
-        };
-        let values: [Value; 2] = [key.insurer().to_owned().into(), key.insured().to_owned().into()];
-        let row = self.db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        row.map(|r| r.try_get::<i64>("", "n")).transpose().map(|n| n.unwrap_or(0))
-    }
-}
-
-/// Escapes a value for COPY's text format (backslash, tab, newline, carriage return).
-fn copy_escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// The insurance facts of a person row.

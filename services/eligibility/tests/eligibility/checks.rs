@@ -193,15 +193,14 @@ async fn who_sees_what() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
 
-    // Every read was audited, denials included; flushed on a clean stop.
-    let store =
-        kaigo_eligibility::store::Store::new(kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap());
-    let key = kaigo_eligibility::key::PersonKey::new(
-        &kaigo_platform::ids::InsurerNumber::parse(INSURER).unwrap(),
-        &kaigo_platform::ids::InsuredNumber::parse("0000000010").unwrap(),
-    );
+    // Every read was audited, denials included, one record per call; flushed on a clean stop.
+    let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
     server.stop().await;
-    assert_eq!(store.audit_count(&key).await.unwrap(), 8, "8 reads, denials included");
+    let person = kaigo_platform::audit::person(INSURER, "0000000010");
+    assert_eq!(kaigo_platform::audit::count_for_person(&conn, &person).await.unwrap(), 8, "8 reads, denials included");
+    let reads = kaigo_platform::audit::reads_of_person(&conn, &person, 100).await.unwrap();
+    assert!(reads.iter().all(|r| r.category == "eligibility"), "{reads:?}");
+    assert_eq!(reads.iter().filter(|r| r.outcome == "denied").count(), 2, "{reads:?}");
 }
 
 #[tokio::test]
@@ -267,5 +266,18 @@ async fn bad_input_is_reported_field_by_field_and_batches_answer_per_entry() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    // The batch is one audit record naming both valid persons (the malformed entry names
+    // nobody); the refused calls read nobody.
+    let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
     server.stop().await;
+    assert_eq!(kaigo_platform::audit::count_all(&conn).await.unwrap(), 1);
+    for insured in ["0000000020", "0000000021"] {
+        let reads = kaigo_platform::audit::reads_of_person(&conn, &kaigo_platform::audit::person(INSURER, insured), 10)
+            .await
+            .unwrap();
+        let seen: Vec<_> =
+            reads.iter().map(|r| (r.rpc.as_str(), r.outcome.as_str(), r.caller_party.as_str())).collect();
+        assert_eq!(seen, [("BatchCheckEligibility", "allowed", OFFICE)]);
+    }
 }

@@ -116,7 +116,37 @@ async fn answers_stored_before_the_upgrade_still_replay() {
     .await
     .unwrap();
 
+    // …and audited reads in `audit_log`: a check and a refused history read.
+    for (role, org, rpc, outcome) in [
+        ("care_office", OFFICE, "CheckEligibility", "ELIGIBLE"),
+        ("insurer", OTHER_INSURER, "GetEligibilityHistory", "DENIED"),
+    ] {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO audit_log (at, caller_role, caller_org, caller_subject, rpc, purpose, insurer_number, \
+             insured_number, outcome) VALUES (now(), $1, $2, 'care-software', $3, 'PURPOSE_CARE_PLANNING', $4, \
+             '0000000300', $5)",
+            [role.into(), org.into(), rpc.into(), INSURER.into(), outcome.into()],
+        ))
+        .await
+        .unwrap();
+    }
+
     kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
+    let person = kaigo_platform::audit::person(INSURER, "0000000300");
+    let mut reads = kaigo_platform::audit::reads_of_person(&conn, &person, 10).await.unwrap();
+    reads.sort_by(|a, b| a.rpc.cmp(&b.rpc));
+    let seen: Vec<_> = reads
+        .iter()
+        .map(|r| (r.rpc.as_str(), r.caller_party.as_str(), r.outcome.as_str(), r.category.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("CheckEligibility", OFFICE, "ELIGIBLE", "eligibility"),
+            ("GetEligibilityHistory", OTHER_INSURER, "denied", "eligibility"),
+        ]
+    );
     let server = Server::serve(conn, None).await;
     let mut client = server.client(insurer(INSURER)).await;
 
