@@ -20,8 +20,8 @@ use kaigo_proto::kaigo::documents::v1::OpinionReceivedEvent;
 use sea_orm::{DatabaseTransaction, EntityTrait};
 
 use crate::api::system_actor;
-use crate::domain::types::{OpinionState, Status, StepKind};
-use crate::domain::workflow;
+use crate::domain::steps;
+use crate::domain::types::{OpinionState, Status};
 use crate::signals::StepSignals;
 use crate::store::entities::application;
 use crate::store::{Change, NewStep, Store, Written};
@@ -80,24 +80,22 @@ impl EventHandler for OpinionReceivedHandler {
                             ))
                             .into_api());
                         }
+                        // The same step rules as RecordOpinionRequested / RecordOpinionReceived.
                         let mut change = Change::default();
                         if r.workflow.opinion == OpinionState::NotRequested {
-                            r.workflow = workflow::apply(r.workflow, StepKind::OpinionRequested);
-                            r.opinion.institution_code = payload.institution_code.clone();
-                            r.opinion.opinion_request_id = payload.opinion_request_id.clone();
-                            r.opinion.request_time = Some(receive_time);
+                            let institution = payload.institution_code.clone();
+                            let request_id = payload.opinion_request_id.clone();
+                            let step = steps::request_opinion(r, institution, request_id, receive_time)?;
                             change.steps.push(NewStep {
-                                kind: StepKind::OpinionRequested,
+                                kind: step.kind,
                                 occur_time: receive_time,
                                 actor: actor.clone(),
                                 summary: "opinion request implied by documents' opinion.received".to_owned(),
                             });
                         }
-                        r.workflow = workflow::apply(r.workflow, StepKind::OpinionReceived);
-                        r.opinion.opinion_id = payload.opinion_id.clone();
-                        r.opinion.receive_time = Some(receive_time);
+                        let step = steps::receive_opinion(r, payload.opinion_id.clone(), receive_time)?;
                         change.steps.push(NewStep {
-                            kind: StepKind::OpinionReceived,
+                            kind: step.kind,
                             occur_time: receive_time,
                             actor: actor.clone(),
                             summary: "opinion (主治医意見書) received electronically".to_owned(),

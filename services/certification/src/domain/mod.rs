@@ -4,6 +4,7 @@
 pub mod access;
 pub mod deadline;
 pub mod judgment;
+pub mod steps;
 pub mod types;
 pub mod validity;
 pub mod workflow;

@@ -33,25 +33,45 @@ impl Workflow {
         Workflow { status: Status::Received, survey: SurveyState::NotScheduled, opinion: OpinionState::NotRequested };
 }
 
-/// A step that may not happen now: the rule (`reason`, for ErrorInfo) and the steps missing.
+/// A step that may not happen now: the rule (`reason`, for ErrorInfo), the steps missing, and
+/// the figures a caller needs to correct the request (no personal data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// UPPER_SNAKE rule name.
     pub reason: &'static str,
-    /// The steps that must happen first (empty when the step is simply too late).
+    /// The steps that must happen first (empty when the step is simply too late, or another
+    /// rule of the step refused it).
     pub missing: Vec<StepKind>,
     /// English explanation, no personal data.
     pub message: String,
+    /// Named values for ErrorInfo metadata (the allowed months of a validity, …).
+    pub metadata: Vec<(&'static str, String)>,
 }
 
 impl Refusal {
     fn missing(reason: &'static str, step: StepKind, missing: Vec<StepKind>) -> Self {
         let names: Vec<&str> = missing.iter().map(|k| k.name()).collect();
-        Refusal { reason, message: format!("{} needs {} first", step.name(), names.join(" and ")), missing }
+        Refusal {
+            reason,
+            message: format!("{} needs {} first", step.name(), names.join(" and ")),
+            missing,
+            metadata: Vec::new(),
+        }
     }
 
     fn too_late(reason: &'static str, message: String) -> Self {
-        Refusal { reason, missing: Vec::new(), message }
+        Self::rule(reason, message)
+    }
+
+    /// A step's own rule refuses it (a date before the application's, a validity out of range).
+    pub fn rule(reason: &'static str, message: impl Into<String>) -> Self {
+        Refusal { reason, missing: Vec::new(), message: message.into(), metadata: Vec::new() }
+    }
+
+    /// Adds a named value.
+    pub fn with(mut self, key: &'static str, value: String) -> Self {
+        self.metadata.push((key, value));
+        self
     }
 }
 
