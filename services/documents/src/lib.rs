@@ -20,16 +20,16 @@
 //! `<repo>/.tools/moto` (git-ignored) and starts on loopback. That test is skipped, with a loud
 //! message, only when python3 is missing.
 //!
-//! Demo ids (`kaigo dev`) are fixed constants in [`demo`]: the application
-//! [`demo::DEMO_APPLICATION_ID`] (seeded by certification) and the 作成依頼
-//! [`demo::DEMO_OPINION_REQUEST_ID`] to institution [`demo::DEMO_INSTITUTION_CODE`] for the
-//! insured person [`demo::DEMO_INSURED_NUMBER`] of insurer [`demo::DEMO_INSURER_NUMBER`].
+//! Demo ids (`kaigo dev`) are fixed constants in [`seed`]: the application
+//! [`seed::DEMO_APPLICATION_ID`] (seeded by certification) and the 作成依頼
+//! [`seed::DEMO_OPINION_REQUEST_ID`] to institution [`seed::DEMO_INSTITUTION_CODE`] for the
+//! insured person [`seed::DEMO_INSURED_NUMBER`] of insurer [`seed::DEMO_INSURER_NUMBER`].
 
 pub mod api;
 pub mod blob;
 pub mod config;
-pub mod demo;
 pub mod domain;
+pub mod seed;
 pub mod store;
 
 use std::path::Path;
@@ -43,10 +43,7 @@ use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
 use kaigo_platform::time::{Clock, system_clock};
-use kaigo_proto::kaigo::common::v1::{InsuredCategory, Sex};
 use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentServiceServer;
-use kaigo_proto::kaigo::documents::v1::{ApplicantDetails, OpinionRequestKind, OpinionRequestStatus};
-use prost::Message;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 pub use crate::api::Api;
@@ -131,42 +128,12 @@ pub async fn start_with_clock(
 /// Loads the demo data of `kaigo dev`: the 作成依頼 for the demo application (idempotent: a
 /// second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    if store::get_request(&ctx.db, demo::DEMO_OPINION_REQUEST_ID).await?.is_some() {
-        return Ok(());
-    }
-    let now = system_clock().now();
-    let applicant = ApplicantDetails {
-        name_kanji: "介護 花子".to_owned(),
-        name_kana: "カイゴ ハナコ".to_owned(),
-        birth_date: Some(kaigo_proto::google::r#type::Date { year: 1948, month: 4, day: 1 }),
-        sex: Sex::Female as i32,
-        insured_category: InsuredCategory::First as i32,
-        ..Default::default()
-    };
-    let model = store::entities::opinion_request::Model {
-        id: demo::DEMO_OPINION_REQUEST_ID.to_owned(),
-        application_id: demo::DEMO_APPLICATION_ID.to_owned(),
-        insurer_number: demo::DEMO_INSURER_NUMBER.to_owned(),
-        insured_number: demo::DEMO_INSURED_NUMBER.to_owned(),
-        institution_code: demo::DEMO_INSTITUTION_CODE.to_owned(),
-        care_office_number: Some(demo::DEMO_CARE_OFFICE_NUMBER.to_owned()),
-        physician_name: "医師 太郎".to_owned(),
-        kind: OpinionRequestKind::First as i32,
-        due_date: None,
-        applicant: applicant.encode_to_vec(),
-        status: OpinionRequestStatus::Requested as i32,
-        latest_opinion_id: None,
-        requested_by_subject: "kaigo-dev-seed".to_owned(),
-        created_at: now,
-        updated_at: now,
-    };
-    match store::insert_request(&ctx.db, model).await {
-        Ok(()) => Ok(()),
-        // Two processes seeding at once: the other one won.
-        Err(err) if kaigo_platform::db::is_unique_violation(&err) => Ok(()),
-        Err(err) => Err(err.into()),
-    }
+    seed::seed(&ctx.db, system_clock().now()).await
 }
+
+/// The previous name of [`seed`], kept while the binary (`services/kaigo`) still says `demo`.
+#[doc(hidden)]
+pub use seed as demo;
 
 /// This service's migrations, applied by `kaigo migrate documents`.
 pub struct Migrator;

@@ -6,13 +6,19 @@
 //! [`DEMO_INSURED_NUMBER`] of insurer [`DEMO_INSURER_NUMBER`], and this service seeds the
 //! 作成依頼 [`DEMO_OPINION_REQUEST_ID`] for it, addressed to [`DEMO_INSTITUTION_CODE`].
 
+use chrono::{DateTime, Utc};
+use kaigo_platform::service::StartError;
 use kaigo_proto::google::r#type::Date;
-use kaigo_proto::kaigo::common::v1::{DementiaIndependenceLevel, DisabilityIndependenceLevel};
+use kaigo_proto::kaigo::common::v1::{DementiaIndependenceLevel, DisabilityIndependenceLevel, InsuredCategory, Sex};
 use kaigo_proto::kaigo::documents::v1::{
-    Diagnosis, DiseaseOpinion, FunctionAndServices, ImprovementOutlook, InfectionStatus, MentalPhysicalState, Opinion,
-    OpinionBasics, OpinionCount, OpinionFormEdition, OutdoorWalking, ServiceCautions, SpecialMedicalCare,
-    SpecifiedDisease, SymptomStability,
+    ApplicantDetails, Diagnosis, DiseaseOpinion, FunctionAndServices, ImprovementOutlook, InfectionStatus,
+    MentalPhysicalState, Opinion, OpinionBasics, OpinionCount, OpinionFormEdition, OpinionRequestKind,
+    OpinionRequestStatus, OutdoorWalking, ServiceCautions, SpecialMedicalCare, SpecifiedDisease, SymptomStability,
 };
+use prost::Message;
+use sea_orm::DatabaseConnection;
+
+use crate::store;
 
 /// 保険者番号 of the demo insurer (a real public example value; docs/domain/identifiers.md#test-values).
 pub const DEMO_INSURER_NUMBER: &str = "435073";
@@ -76,5 +82,44 @@ pub fn sample_opinion(opinion_request_id: &str, written: Date) -> Opinion {
         }),
         remarks: String::new(),
         ..Default::default()
+    }
+}
+
+/// Seeds the 作成依頼 for the demo application, created at `now` (idempotent: a second run
+/// changes nothing).
+pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), StartError> {
+    if store::get_request(db, DEMO_OPINION_REQUEST_ID).await?.is_some() {
+        return Ok(());
+    }
+    let applicant = ApplicantDetails {
+        name_kanji: "介護 花子".to_owned(),
+        name_kana: "カイゴ ハナコ".to_owned(),
+        birth_date: Some(Date { year: 1948, month: 4, day: 1 }),
+        sex: Sex::Female as i32,
+        insured_category: InsuredCategory::First as i32,
+        ..Default::default()
+    };
+    let model = store::entities::opinion_request::Model {
+        id: DEMO_OPINION_REQUEST_ID.to_owned(),
+        application_id: DEMO_APPLICATION_ID.to_owned(),
+        insurer_number: DEMO_INSURER_NUMBER.to_owned(),
+        insured_number: DEMO_INSURED_NUMBER.to_owned(),
+        institution_code: DEMO_INSTITUTION_CODE.to_owned(),
+        care_office_number: Some(DEMO_CARE_OFFICE_NUMBER.to_owned()),
+        physician_name: "医師 太郎".to_owned(),
+        kind: OpinionRequestKind::First as i32,
+        due_date: None,
+        applicant: applicant.encode_to_vec(),
+        status: OpinionRequestStatus::Requested as i32,
+        latest_opinion_id: None,
+        requested_by_subject: "kaigo-dev-seed".to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    match store::insert_request(db, model).await {
+        Ok(()) => Ok(()),
+        // Two processes seeding at once: the other one won.
+        Err(err) if kaigo_platform::db::is_unique_violation(&err) => Ok(()),
+        Err(err) => Err(err.into()),
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::db::is_unique_violation;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_proto::kaigo::documents::v1::download_attachment_response::Payload as DownloadPayload;
 use kaigo_proto::kaigo::documents::v1::upload_attachment_request::Payload as UploadPayload;
 use kaigo_proto::kaigo::documents::v1::{
@@ -21,7 +21,8 @@ use tonic::{Code, Status};
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
-use super::common::{actor, caller_org, db, purpose, timestamp};
+use super::convert::{actor, purpose, timestamp};
+use super::intake::{Intake, Received, bad, storage};
 use super::{Inner, denied, read_record};
 use crate::blob::storage::{BlobStore, BlobWriter, PendingGuard};
 use crate::domain::access;
@@ -30,13 +31,11 @@ use crate::domain::pdf::PDF_MEDIA_TYPE;
 use crate::store::{self, entities::attachment};
 use kaigo_platform::audit::{ALLOWED, DENIED, ReadRecord};
 
-pub(super) use super::intake::{Intake, Received, bad};
-
 /// The most bytes one chunk message may carry.
 pub const MAX_CHUNK: usize = 1024 * 1024;
 
 pub(super) fn to_proto(m: &attachment::Model) -> Attachment {
-    let role = m.uploaded_by_role.parse::<Role>().map(super::common::proto_role).unwrap_or_default();
+    let role = m.uploaded_by_role.parse::<Role>().map(super::convert::proto_role).unwrap_or_default();
     Attachment {
         attachment_id: m.id.clone(),
         purpose: m.purpose,
@@ -59,10 +58,6 @@ pub fn data_loss(reason: &'static str, message: &str) -> Status {
     );
     use tonic_types::StatusExt;
     Status::with_error_details(Code::DataLoss, message, details)
-}
-
-pub(super) fn storage(err: object_store::Error) -> ApiError {
-    ApiError::unavailable(err)
 }
 
 pub(super) fn check_metadata(v: &mut Violations, m: &UploadMetadata, max: u64) {
@@ -111,7 +106,9 @@ pub(super) async fn may_attach(api: &Inner, caller: &Caller, m: &UploadMetadata)
     }
     // Subsidy evidence: the applying office or institution.
     match caller.role {
-        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution if !caller_org(caller).is_empty() => Ok(()),
+        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution if caller.organization().is_some() => {
+            Ok(())
+        }
         _ => Err(ApiError::permission_denied(
             "ROLE_NOT_ALLOWED",
             "only an applying office or institution may upload evidence",
@@ -173,7 +170,7 @@ pub(super) async fn commit(
     idem: &IdempotencyKey,
 ) -> Result<UploadAttachmentResponse, ApiError> {
     let id = id.to_owned();
-    let org = caller_org(caller);
+    let org = caller.organization().unwrap_or_default().to_owned();
     let model = attachment::Model {
         id: id.clone(),
         purpose: meta.purpose,
@@ -256,7 +253,7 @@ async fn check_read(
             Err(d) => Err((denied(d), whose)),
         };
     }
-    let own = caller.role.as_str() == m.uploaded_by_role && caller_org(caller) == m.uploaded_by_org;
+    let own = caller.role.as_str() == m.uploaded_by_role && caller.organization() == Some(m.uploaded_by_org.as_str());
     if own || caller.role == Role::Operator {
         Ok(Default::default())
     } else {

@@ -1,27 +1,15 @@
-//! What every handler shares: the caller's organisation, actors and timestamps, page tokens,
-//! and mapping storage failures to API errors.
+//! The conversions and small rules every handler shares: roles, actors and timestamps to and
+//! from the wire, the purpose of a read, page sizes and tokens.
 
 use chrono::{DateTime, Utc};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::common::v1::{Actor, Purpose, Role as ProtoRole};
-use sea_orm::DbErr;
 
 /// Default page size and the most a page holds.
 pub const PAGE_DEFAULT: u64 = 50;
 /// Larger requested pages are coerced to this.
 pub const PAGE_MAX: u64 = 500;
-
-/// The organisation number the caller acts for ("" for roles without one).
-pub fn caller_org(caller: &Caller) -> String {
-    match caller.role {
-        Role::Insurer => caller.insurer.as_ref().map(|i| i.as_str().to_owned()),
-        Role::MedicalInstitution => caller.institution.as_ref().map(|i| i.as_str().to_owned()),
-        Role::CareOffice | Role::ServiceProvider => caller.office.as_ref().map(|o| o.as_str().to_owned()),
-        Role::InsuredPerson | Role::Operator => None,
-    }
-    .unwrap_or_default()
-}
 
 /// The proto role of a platform role.
 pub fn proto_role(role: Role) -> ProtoRole {
@@ -62,18 +50,9 @@ pub fn purpose(stated: i32, caller: &Caller) -> String {
 
 /// Fails unless the caller has role `role` and acts for an organisation.
 pub fn require_role(caller: &Caller, role: Role, what: &str) -> Result<String, ApiError> {
-    let org = caller_org(caller);
-    if caller.role != role || org.is_empty() {
-        return Err(ApiError::permission_denied("ROLE_NOT_ALLOWED", format!("only a {} may {what}", role.as_str())));
-    }
-    Ok(org)
-}
-
-/// Storage failures: the cause is logged with a trace id, never sent.
-pub fn db(err: DbErr) -> ApiError {
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::unavailable(err),
-        other => ApiError::internal(other),
+    match caller.organization() {
+        Some(org) if caller.role == role => Ok(org.to_owned()),
+        _ => Err(ApiError::permission_denied("ROLE_NOT_ALLOWED", format!("only a {} may {what}", role.as_str()))),
     }
 }
 

@@ -6,7 +6,6 @@ use kaigo_proto::kaigo::documents::v1::UploadMetadata;
 use sha2::{Digest, Sha256};
 
 use super::Inner;
-use super::attachments::storage;
 use crate::blob::storage::BlobWriter;
 use crate::domain::pdf::PdfSniffer;
 
@@ -14,6 +13,11 @@ use crate::domain::pdf::PdfSniffer;
 pub(super) struct Received {
     pub(super) sha256_hex: String,
     pub(super) key_id: String,
+}
+
+/// Object storage could not be reached: UNAVAILABLE, the cause logged.
+pub(super) fn storage(err: object_store::Error) -> ApiError {
+    ApiError::unavailable(err)
 }
 
 /// INVALID_ARGUMENT with one field violation.

@@ -2,7 +2,7 @@
 //! verified caller, validates, applies the domain rules and maps the result. No SQL here.
 
 mod attachments;
-mod common;
+mod convert;
 mod intake;
 mod opinions;
 mod requests;

@@ -2,7 +2,7 @@
 
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::db::is_unique_violation;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_platform::events::{NewEvent, enqueue};
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_proto::kaigo::common::v1::{InsuredCategory, Role as ProtoRole};
@@ -16,7 +16,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
-use super::common::{actor, caller_org, db, next_token, page_size, page_token, purpose, require_role, timestamp};
+use super::convert::{actor, next_token, page_size, page_token, purpose, require_role, timestamp};
 use super::requests::parties as request_parties;
 use super::{Inner, denied, flow_error, read_record};
 use crate::domain::access::{self, Parties};
@@ -263,7 +263,7 @@ pub async fn list(api: &Inner, caller: &Caller, req: ListOpinionsRequest) -> Res
     if caller.role == Role::CareOffice {
         // A care office reads one person's opinions, as that person's registered office,
         // with their consent.
-        let office = caller_org(caller);
+        let office = caller.organization().unwrap_or_default().to_owned();
         if req.insured_number.is_empty() || office.is_empty() {
             return Err(ApiError::permission_denied(
                 "CONSENT_REQUIRED",

@@ -2,7 +2,7 @@
 
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::db::is_unique_violation;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_proto::kaigo::common::v1::Role as ProtoRole;
 use kaigo_proto::kaigo::documents::v1::{
     ApplicantDetails, CancelOpinionRequestRequest, CancelOpinionRequestResponse, GetOpinionRequestRequest,
@@ -14,7 +14,7 @@ use sea_orm::TransactionTrait;
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
-use super::common::{actor, db, next_token, page_size, page_token, purpose, require_role, timestamp};
+use super::convert::{actor, next_token, page_size, page_token, purpose, require_role, timestamp};
 use super::{Inner, denied, flow_error, read_record};
 use crate::domain::access::{self, Parties};
 use crate::domain::{flow, request};
@@ -55,6 +55,28 @@ fn audit_entry(rpc: &'static str, m: &opinion_request::Model, purpose: String, o
     read_record(rpc, "opinion_request", purpose, outcome, [(&*m.insurer_number, &*m.insured_number)], [&*m.id])
 }
 
+/// A RequestOpinion's checks, all at once: the validated request and the wire form it came in
+/// (for the fields kept as sent).
+fn validate_request_opinion(
+    req: &RequestOpinionRequest,
+    today: chrono::NaiveDate,
+) -> Result<(request::ValidRequest, &OpinionRequest), ApiError> {
+    let mut v = Violations::new();
+    check_request_id(&mut v, "request_id", &req.request_id);
+    let Some(wire) = &req.opinion_request else {
+        v.add("opinion_request", "required");
+        return Err(ApiError::invalid_argument(v));
+    };
+    match request::validate_request(wire, today) {
+        Ok(valid) if v.is_empty() => Ok((valid, wire)),
+        Ok(_) => Err(ApiError::invalid_argument(v)),
+        Err(problems) => {
+            v.extend_prefixed("", problems);
+            Err(ApiError::invalid_argument(v))
+        }
+    }
+}
+
 /// RequestOpinion: the insurer asks an institution for an opinion on an application.
 pub async fn request_opinion(
     api: &Inner,
@@ -63,25 +85,7 @@ pub async fn request_opinion(
 ) -> Result<RequestOpinionResponse, ApiError> {
     let org = require_role(caller, Role::Insurer, "request an opinion")?;
     let now = api.clock.now();
-    let mut v = Violations::new();
-    check_request_id(&mut v, "request_id", &req.request_id);
-    let valid = match &req.opinion_request {
-        None => {
-            v.add("opinion_request", "required");
-            None
-        }
-        Some(r) => match request::validate_request(r, kaigo_platform::time::jst_date(now)) {
-            Ok(valid) => Some(valid),
-            Err(problems) => {
-                v.extend_prefixed("", problems);
-                None
-            }
-        },
-    };
-    v.into_result()?;
-    let (Some(valid), Some(wire)) = (valid, req.opinion_request.as_ref()) else {
-        return Err(ApiError::internal("validated request missing"));
-    };
+    let (valid, wire) = validate_request_opinion(&req, kaigo_platform::time::jst_date(now))?;
     // Authorised: only an insurer asks, for itself.
     let idem = IdempotencyKey::new("RequestOpinion", caller, &req.request_id, &req);
     let txn = api.db.begin().await.map_err(db)?;
@@ -197,7 +201,7 @@ pub fn scope_to_caller(
     institution_code: &str,
     insurer_number: &str,
 ) -> Result<(), ApiError> {
-    let org = super::common::caller_org(caller);
+    let org = caller.organization().unwrap_or_default().to_owned();
     let other = |asked: &str| !asked.is_empty() && asked != org;
     match caller.role {
         Role::MedicalInstitution if !org.is_empty() && !other(institution_code) => {

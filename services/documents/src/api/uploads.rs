@@ -12,7 +12,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kaigo_platform::auth::Caller;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_proto::kaigo::documents::v1::{
     AppendAttachmentChunkRequest, AppendAttachmentChunkResponse, FinishAttachmentUploadRequest,
     FinishAttachmentUploadResponse, StartAttachmentUploadRequest, StartAttachmentUploadResponse,
@@ -22,8 +22,8 @@ use prost::Message;
 use tonic::Code;
 
 use super::Inner;
-use super::attachments::{Intake, MAX_CHUNK, check_metadata, commit, may_attach, storage, upload_key};
-use super::common::{caller_org, db};
+use super::attachments::{MAX_CHUNK, check_metadata, commit, may_attach, upload_key};
+use super::intake::{Intake, bad, storage};
 use crate::blob::storage::PendingGuard;
 use crate::domain::fields;
 use crate::store::entities::upload_session;
@@ -61,7 +61,7 @@ pub async fn start(
         upload_session::Model {
             id: uuid::Uuid::now_v7().to_string(),
             request_id: meta.request_id.clone(),
-            caller_org: caller_org(caller),
+            caller_org: caller.party(),
             caller_role: caller.role.as_str().to_owned(),
             caller_subject: caller.subject.clone(),
             metadata: encoded.clone(),
@@ -91,7 +91,7 @@ async fn own_session(api: &Inner, caller: &Caller, upload_id: &str) -> Result<up
     let Some(session) = uploads::get(&api.db, upload_id).await.map_err(db)? else {
         return Err(ApiError::not_found("UPLOAD_NOT_FOUND", "no such upload session (expired or finished)"));
     };
-    if session.caller_org != caller_org(caller) || session.caller_role != caller.role.as_str() {
+    if session.caller_org != caller.party() || session.caller_role != caller.role.as_str() {
         return Err(ApiError::permission_denied(
             "NOT_UPLOAD_OWNER",
             "only the organisation that started this upload may continue it",
@@ -138,7 +138,7 @@ pub async fn append(
         ));
     }
     if end > meta.size_bytes {
-        return Err(super::attachments::bad("chunk", "more bytes than the declared metadata.size_bytes"));
+        return Err(bad("chunk", "more bytes than the declared metadata.size_bytes"));
     }
     let offset = u64::try_from(req.offset).unwrap_or(0);
     let Some(mut encryptor) = api.keys.encryptor_with(&session.key_id, &part_blob_id(&session.id, offset)) else {

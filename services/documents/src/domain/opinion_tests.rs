@@ -7,7 +7,7 @@ use kaigo_proto::kaigo::documents::v1::{
 };
 
 use super::*;
-use crate::demo::sample_opinion;
+use crate::seed::sample_opinion;
 
 fn ctx(category: InsuredCategory) -> OpinionContext {
     OpinionContext { category, today: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(), reiwa3_accepted_until: None }

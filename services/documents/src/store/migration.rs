@@ -2,6 +2,7 @@
 //! (request, revision) and one successor per version, so two racing submissions cannot both
 //! become "the next version".
 
+use kaigo_platform::db::schema::{big_int, bytes, id, index, int, nullable_text, nullable_time, serial, text, time};
 use sea_orm_migration::prelude::*;
 
 /// Creates the documents tables.
@@ -100,30 +101,6 @@ enum AuditLog {
     Outcome,
 }
 
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).not_null().primary_key().to_owned()
-}
-
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().to_owned()
-}
-
-fn nullable_text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().null().to_owned()
-}
-
-fn int(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).integer().not_null().to_owned()
-}
-
-fn time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
-}
-
-async fn index(manager: &SchemaManager<'_>, mut index: IndexCreateStatement) -> Result<(), DbErr> {
-    manager.create_index(index.if_not_exists().to_owned()).await
-}
-
 #[async_trait::async_trait]
 #[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
 impl MigrationTrait for DocumentsTablesMigration {
@@ -142,7 +119,7 @@ impl MigrationTrait for DocumentsTablesMigration {
                     .col(text(OpinionRequests::PhysicianName))
                     .col(int(OpinionRequests::Kind))
                     .col(ColumnDef::new(OpinionRequests::DueDate).date().null())
-                    .col(ColumnDef::new(OpinionRequests::Applicant).blob().not_null())
+                    .col(bytes(OpinionRequests::Applicant))
                     .col(int(OpinionRequests::Status))
                     .col(nullable_text(OpinionRequests::LatestOpinionId))
                     .col(text(OpinionRequests::RequestedBySubject))
@@ -179,11 +156,11 @@ impl MigrationTrait for DocumentsTablesMigration {
                     .col(int(Opinions::Revision))
                     .col(int(Opinions::Status))
                     .col(int(Opinions::FormEdition))
-                    .col(ColumnDef::new(Opinions::Content).blob().not_null())
+                    .col(bytes(Opinions::Content))
                     .col(text(Opinions::SubmittedBySubject))
                     .col(time(Opinions::SubmittedAt))
                     .col(nullable_text(Opinions::ReceivedBySubject))
-                    .col(ColumnDef::new(Opinions::ReceivedAt).timestamp_with_time_zone().null())
+                    .col(nullable_time(Opinions::ReceivedAt))
                     .to_owned(),
             )
             .await?;
@@ -228,7 +205,7 @@ impl MigrationTrait for DocumentsTablesMigration {
                     .col(text(Attachments::SubjectId))
                     .col(text(Attachments::FileName))
                     .col(text(Attachments::ContentType))
-                    .col(ColumnDef::new(Attachments::SizeBytes).big_integer().not_null())
+                    .col(big_int(Attachments::SizeBytes))
                     .col(text(Attachments::Sha256Hex))
                     .col(text(Attachments::KeyId))
                     .col(text(Attachments::BlobKey))
@@ -258,7 +235,7 @@ impl MigrationTrait for DocumentsTablesMigration {
                     .col(text(Idempotency::Rpc))
                     .col(text(Idempotency::CallerOrg))
                     .col(text(Idempotency::RequestHash))
-                    .col(ColumnDef::new(Idempotency::Response).blob().not_null())
+                    .col(bytes(Idempotency::Response))
                     .col(time(Idempotency::CreatedAt))
                     .to_owned(),
             )
@@ -269,7 +246,7 @@ impl MigrationTrait for DocumentsTablesMigration {
                 Table::create()
                     .table(AuditLog::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(AuditLog::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(serial(AuditLog::Id))
                     .col(time(AuditLog::At))
                     .col(text(AuditLog::ActorRole))
                     .col(text(AuditLog::ActorSubject))

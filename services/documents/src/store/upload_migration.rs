@@ -1,6 +1,7 @@
 //! Upload sessions of the unary upload RPCs (browsers on gRPC-Web cannot stream to the
 //! server). One row per session; its chunks live encrypted as part objects in the blob store.
 
+use kaigo_platform::db::schema::{big_int, id, index, text, time};
 use sea_orm_migration::prelude::*;
 
 /// Creates `upload_sessions`.
@@ -31,49 +32,45 @@ enum UploadSessions {
 #[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
 impl MigrationTrait for UploadSessionsMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let text = |c: UploadSessions| ColumnDef::new(c).string().not_null().to_owned();
-        let time = |c: UploadSessions| ColumnDef::new(c).timestamp_with_time_zone().not_null().to_owned();
         manager
             .create_table(
                 Table::create()
                     .table(UploadSessions::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(UploadSessions::Id).string_len(64).not_null().primary_key())
+                    .col(id(UploadSessions::Id))
                     .col(text(UploadSessions::RequestId))
                     .col(text(UploadSessions::CallerOrg))
                     .col(text(UploadSessions::CallerRole))
                     .col(text(UploadSessions::CallerSubject))
                     .col(ColumnDef::new(UploadSessions::Metadata).binary().not_null())
                     .col(text(UploadSessions::KeyId))
-                    .col(ColumnDef::new(UploadSessions::ReceivedBytes).big_integer().not_null())
+                    .col(big_int(UploadSessions::ReceivedBytes))
                     .col(time(UploadSessions::CreatedAt))
                     .col(time(UploadSessions::UpdatedAt))
                     .to_owned(),
             )
             .await?;
         // A retried Start resumes its session instead of opening a second one.
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .unique()
-                    .name("upload_sessions_by_request")
-                    .table(UploadSessions::Table)
-                    .col(UploadSessions::CallerOrg)
-                    .col(UploadSessions::RequestId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("upload_sessions_by_update")
-                    .table(UploadSessions::Table)
-                    .col(UploadSessions::UpdatedAt)
-                    .to_owned(),
-            )
-            .await
+        index(
+            manager,
+            Index::create()
+                .unique()
+                .name("upload_sessions_by_request")
+                .table(UploadSessions::Table)
+                .col(UploadSessions::CallerOrg)
+                .col(UploadSessions::RequestId)
+                .to_owned(),
+        )
+        .await?;
+        index(
+            manager,
+            Index::create()
+                .name("upload_sessions_by_update")
+                .table(UploadSessions::Table)
+                .col(UploadSessions::UpdatedAt)
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -261,7 +261,7 @@ async fn attachments_travel_with_a_reiwa3_opinion_and_follow_its_readers() {
         .into_inner()
         .attachment
         .unwrap();
-    let mut opinion = kaigo_documents::demo::sample_opinion(&req.opinion_request_id, crate::flow::today());
+    let mut opinion = kaigo_documents::seed::sample_opinion(&req.opinion_request_id, crate::flow::today());
     opinion.attachment_ids = vec![a.attachment_id.clone()];
     let err = doctor
         .submit_opinion(SubmitOpinionRequest { request_id: rid(), opinion: Some(opinion.clone()) })

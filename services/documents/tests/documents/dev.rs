@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kaigo_documents::{Config, Migrator, demo};
+use kaigo_documents::{Config, Migrator, seed};
 use kaigo_platform::config::{DatabaseConfig, Secret, ServerConfig};
 use kaigo_platform::events::{Bus, LocalBus};
 use kaigo_platform::service::{Background, ServiceContext};
@@ -36,8 +36,8 @@ async fn dev_defaults_live_in_the_data_directory_and_the_seed_is_idempotent() {
     .await
     .unwrap();
     assert_eq!(seeded.len(), 1);
-    assert_eq!(seeded[0].id, demo::DEMO_OPINION_REQUEST_ID);
-    assert_eq!(seeded[0].application_id, demo::DEMO_APPLICATION_ID);
+    assert_eq!(seeded[0].id, seed::DEMO_OPINION_REQUEST_ID);
+    assert_eq!(seeded[0].application_id, seed::DEMO_APPLICATION_ID);
 
     let (_, keys) = kaigo_documents::resolve_storage(&ctx, &Config::default()).await.unwrap();
     let key_file = std::fs::metadata(data.path().join("documents-dev.key")).unwrap();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kaigo_documents::demo::sample_opinion;
+use kaigo_documents::seed::sample_opinion;
 use kaigo_platform::events::{Consumer, ConsumerOptions, Event, EventHandler, HandlerError};
 use kaigo_platform::testkit::eventually;
 use kaigo_proto::kaigo::common::v1::{InsuredCategory, Sex};

@@ -4,7 +4,7 @@
 //! even with a request_id someone authorised already used, and a retry after the opinion chain
 //! moved on still replays. Also: the answers stored before the move survive the migration.
 
-use kaigo_documents::demo::sample_opinion;
+use kaigo_documents::seed::sample_opinion;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::testkit::{IdempotentWrite, idempotency_contract};
 use kaigo_proto::kaigo::common::v1::InsuredCategory;
