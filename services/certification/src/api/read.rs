@@ -6,6 +6,7 @@ use kaigo_platform::audit::{self, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
+use kaigo_platform::validate::enum_filter;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 use sha2::{Digest, Sha256};
@@ -143,20 +144,10 @@ impl Inner {
         if r.page_size < 0 {
             v.add("page_size", "must not be negative");
         }
-        let mut statuses = Vec::new();
-        for (i, s) in r.statuses.iter().enumerate() {
-            match convert::status_from(*s) {
-                Some(s) => statuses.push(s),
-                None => v.add(format!("statuses[{i}]"), "unknown status"),
-            }
-        }
-        let mut deadline_statuses = Vec::new();
-        for (i, s) in r.deadline_statuses.iter().enumerate() {
-            match convert::deadline_status_from(*s) {
-                Some(s) => deadline_statuses.push(s),
-                None => v.add(format!("deadline_statuses[{i}]"), "unknown deadline status"),
-            }
-        }
+        // Unknown values refused, duplicates folded, at most the documented 16 (they reach SQL).
+        let statuses = enum_filter(&mut v, "statuses", &r.statuses, 16, convert::status_from);
+        let deadline_statuses =
+            enum_filter(&mut v, "deadline_statuses", &r.deadline_statuses, 16, convert::deadline_status_from);
         let window = r.application_date_window.as_ref().and_then(|p| window(&mut v, "application_date_window", p));
         let order = match r.order_by.trim() {
             "" | "application_date desc" => ListOrder::ApplicationDateDesc,
@@ -275,8 +266,8 @@ impl Inner {
         let insurer = v.check("insurer_number", InsurerNumber::parse(&r.insurer_number));
         let today = self.clock.today_jst();
         let requested = r.window.as_ref().and_then(|p| window(&mut v, "window", p));
+        let Some(insurer) = insurer else { return Err(ApiError::invalid_argument(v)) };
         v.into_result()?;
-        let insurer = insurer.ok_or_else(|| ApiError::internal("validated"))?;
         if caller.role == Role::Insurer && caller.insurer.as_ref() != Some(&insurer) {
             return Err(ApiError::permission_denied(
                 "STATISTICS_NOT_ALLOWED",

@@ -27,6 +27,9 @@ struct Valid {
     applicant: Applicant,
     applicant_kind: pb::ApplicantKind,
     acting_office: Option<CareOfficeNumber>,
+    /// `InsuredCategory` (0 when not given; the insurer must give it).
+    insured_category: i32,
+    consent_reference: String,
 }
 
 fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) -> Result<Valid, ApiError> {
@@ -108,25 +111,36 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
     if common::InsuredCategory::try_from(app.insured_category).is_err() {
         v.add("application.insured_category", "unknown value");
     }
+    // A field missing here has its violation recorded above.
+    let (Some(insurer), Some(insured), Some(kind), Some(application_date), Some(applicant)) =
+        (insurer, insured, kind, application_date, applicant)
+    else {
+        return Err(ApiError::invalid_argument(v));
+    };
     v.into_result()?;
-    match (insurer, insured, kind, application_date, applicant) {
-        (Some(insurer), Some(insured), Some(kind), Some(application_date), Some(applicant)) => {
-            Ok(Valid { insurer, insured, kind, application_date, applicant, applicant_kind, acting_office })
-        }
-        _ => Err(ApiError::internal("validated fields missing")),
-    }
+    Ok(Valid {
+        insurer,
+        insured,
+        kind,
+        application_date,
+        applicant,
+        applicant_kind,
+        acting_office,
+        insured_category: app.insured_category,
+        consent_reference: app.consent_reference.clone(),
+    })
 }
 
 /// Who may file: the insurer for its own insured; a care office, centre or facility filing for
 /// the person (申請代行) as itself; the person on-line for themselves.
-fn authorize(caller: &Caller, valid: &Valid, insured_category: i32) -> Result<(), ApiError> {
+fn authorize(caller: &Caller, valid: &Valid) -> Result<(), ApiError> {
     let denied = || ApiError::permission_denied("SUBMIT_NOT_ALLOWED", "the caller may not file this application");
     match caller.role {
         Role::Insurer => {
             if caller.insurer.as_ref() != Some(&valid.insurer) {
                 return Err(denied());
             }
-            if insured_category == common::InsuredCategory::Unspecified as i32 {
+            if valid.insured_category == common::InsuredCategory::Unspecified as i32 {
                 let mut v = Violations::new();
                 v.add("application.insured_category", "required when the insurer submits");
                 v.into_result()?;
@@ -192,8 +206,7 @@ impl Inner {
         let now = self.clock.now();
         let today = self.clock.today_jst();
         let valid = validate(request, today)?;
-        let app = request.application.clone().unwrap_or_default();
-        authorize(caller, &valid, app.insured_category)?;
+        authorize(caller, &valid)?;
         // A retry of a stored submission gets its answer without asking eligibility again (the
         // store checks once more under the person's lock).
         let key = IdempotencyKey::new("SubmitApplication", caller, &request.request_id, request);
@@ -223,9 +236,9 @@ impl Inner {
             application_date: valid.application_date,
             applicant: valid.applicant,
             acting_office_number: valid.acting_office.map(|o| o.as_str().to_owned()),
-            insured_category: app.insured_category,
+            insured_category: valid.insured_category,
             previous: None,
-            consent_reference: app.consent_reference.clone(),
+            consent_reference: valid.consent_reference,
             person_subject: (caller.role == Role::InsuredPerson).then(|| caller.subject.clone()),
             workflow: Workflow::RECEIVED,
             survey: Default::default(),
