@@ -7,6 +7,9 @@
 #
 # Build:  docker build -t ghcr.io/kaigo/kaigo:$(git describe --tags --always) .
 # (BuildKit is required for the cache mounts; it is the default builder since Docker 23.)
+# Without Docker or a registry, `make image` builds the same final stage from the host's release
+# binary on a Debian base made with mmdebstrap (scripts/image/Containerfile; scripts/image/
+# check-dockerfile.py keeps the two in step).
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG NODE_IMAGE=node:20-bookworm
@@ -46,9 +49,14 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 # The :nonroot tag's user is 65532:65532, which the chart's securityContext also pins.
 FROM ${RUNTIME_IMAGE}
 
+# docker build --build-arg VERSION=$(git describe --tags --always) --build-arg REVISION=$(git rev-parse HEAD) .
+ARG VERSION=0.0.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="kaigo" \
       org.opencontainers.image.description="Long-Term Care Information Platform (介護情報基盤): gateway and services in one binary" \
       org.opencontainers.image.source="https://github.com/kaigo/kaigo" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 COPY --from=builder /out/kaigo /usr/local/bin/kaigo
