@@ -452,6 +452,13 @@ pub struct RedisConfig {
     pub cluster: bool,
 }
 
+impl RedisConfig {
+    /// The seed node URLs of `redis.url`: one URL, or several separated by commas.
+    pub fn seed_urls(&self) -> impl Iterator<Item = &str> {
+        self.url.expose().split(',').map(str::trim).filter(|u| !u.is_empty())
+    }
+}
+
 impl Default for RedisConfig {
     fn default() -> Self {
         Self { url: Secret::default(), key_prefix: "kaigo:".to_owned(), cluster: false }
@@ -463,7 +470,7 @@ impl Validate for RedisConfig {
         let url = self.url.expose();
         let is_redis_url = |u: &str| u.starts_with("redis://") || u.starts_with("rediss://");
         if self.cluster {
-            let seeds: Vec<&str> = crate::redis::seed_urls(url).collect();
+            let seeds: Vec<&str> = self.seed_urls().collect();
             if seeds.is_empty() {
                 problems.add("redis.url", "is required with redis.cluster: the cluster's seed nodes, comma-separated");
             } else if !seeds.iter().all(|u| is_redis_url(u)) {

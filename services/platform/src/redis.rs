@@ -66,11 +66,6 @@ impl std::fmt::Debug for RedisHandle {
     }
 }
 
-/// The seed node URLs of `redis.url`: one URL, or several separated by commas.
-pub fn seed_urls(url: &str) -> impl Iterator<Item = &str> {
-    url.split(',').map(str::trim).filter(|u| !u.is_empty())
-}
-
 impl RedisHandle {
     /// Connects; `None` when no URL is configured (in-process mode).
     pub async fn connect(config: &RedisConfig) -> Result<Option<Self>, redis::RedisError> {
@@ -79,7 +74,8 @@ impl RedisHandle {
             return Ok(None);
         }
         let backend = if config.cluster {
-            let seeds = seed_urls(url).map(IntoConnectionInfo::into_connection_info).collect::<Result<Vec<_>, _>>()?;
+            let seeds =
+                config.seed_urls().map(IntoConnectionInfo::into_connection_info).collect::<Result<Vec<_>, _>>()?;
             let conn = cluster_builder(&seeds)
                 .response_timeout(RESPONSE_TIMEOUT)
                 .overall_response_timeout(Some(CLUSTER_OVERALL_TIMEOUT))

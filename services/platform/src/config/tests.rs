@@ -190,14 +190,14 @@ fn redis_cluster_takes_one_or_more_seed_nodes() {
         .load()
         .unwrap();
     assert!(config.redis.cluster);
-    let seeds: Vec<&str> = crate::redis::seed_urls(config.redis.url.expose()).collect();
+    let seeds: Vec<&str> = config.redis.seed_urls().collect();
     assert_eq!(seeds, ["redis://node-a:6379", "redis://node-b:6379"]);
     let one: WithRedis = ConfigSource::new()
         .with_env("KAIGO_REDIS__CLUSTER", "true")
         .with_env("KAIGO_REDIS__URL", "rediss://node-a:6380")
         .load()
         .unwrap();
-    assert_eq!(crate::redis::seed_urls(one.redis.url.expose()).count(), 1);
+    assert_eq!(one.redis.seed_urls().count(), 1);
 }
 
 #[test]
