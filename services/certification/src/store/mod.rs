@@ -104,7 +104,7 @@ impl Store {
         Self { db }
     }
 
-    /// The connection (for the event consumer).
+    /// The connection (the event consumer's, and a submission's early replay).
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
     }

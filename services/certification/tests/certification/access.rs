@@ -98,6 +98,13 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.applications.len(), 2);
+    // Asking for an application that does not exist is on record too.
+    let unknown = pb::GetApplicationRequest { application_id: uuid::Uuid::new_v4().to_string() };
+    let err = client
+        .get_application(signed(&replica.keys, &insurer_caller(INSURER), "GetApplication", unknown))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
 
     // Every read, allowed or refused, is audited, naming the person (the trail is written in
     // batches: stopping the replica flushes it).
@@ -114,4 +121,6 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
     let filer = audit::person(INSURER, "0000060002");
     // The list, the person's own read and another person's refused one.
     assert_eq!(audit::count_for_person(&h.conn, &filer).await.unwrap(), 3);
+    // One record per call: 17 of the first person, 2 of the second, the list, the unknown id.
+    assert_eq!(audit::count_all(&h.conn).await.unwrap(), 17 + 2 + 1 + 1);
 }
