@@ -5,8 +5,8 @@
 
 pub mod api;
 pub mod csv;
-pub mod demo;
 pub mod domain;
+pub mod seed;
 pub mod store;
 
 use kaigo_platform::audit::migration::AuditTableMigration;
@@ -79,8 +79,12 @@ pub async fn start_with_clock(
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
     let rules = domain::licence::LicenceRules::embedded()?;
-    demo::seed(&ctx.db, &rules, system_clock().as_ref()).await
+    seed::seed(&ctx.db, &rules, system_clock().as_ref()).await
 }
+
+/// The previous name of [`seed`], kept while the binary (`services/kaigo`) still says `demo`.
+#[doc(hidden)]
+pub use seed as demo;
 
 /// This service's migrations, applied by `kaigo migrate careplan`.
 pub struct Migrator;

@@ -1,54 +1,14 @@
-//! Shared pieces of the handlers: the caller's office, the read audit and the
-//! mapping of stored rows to messages.
+//! The mapping of stored rows to messages: bundles, months, timestamps and sides.
 
 use chrono::{DateTime, Utc};
-use kaigo_platform::audit::{ALLOWED, DENIED, NOT_FOUND, ReadRecord};
-use kaigo_platform::auth::{Caller, Role};
-use kaigo_platform::errors::ApiError;
-use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use kaigo_proto::kaigo::common::v1::{Actor, Role as ProtoRole, YearMonth};
-use sea_orm::DbErr;
 
-use super::Api;
-use crate::domain::bundle::read_purpose;
 use crate::domain::kind::{SenderSide, UnitKind};
-use crate::store::{
-    self,
-    entities::{bundle, bundle_file},
-};
-
-pub(crate) fn db(err: DbErr) -> ApiError {
-    ApiError::internal(err)
-}
+use crate::store::entities::{bundle, bundle_file};
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
-}
-
-/// The office the caller acts for, when it is a care office or a provider.
-pub(crate) fn caller_office(caller: &Caller) -> Result<&CareOfficeNumber, ApiError> {
-    match (&caller.role, &caller.office) {
-        (Role::CareOffice | Role::ServiceProvider, Some(office)) => Ok(office),
-        _ => Err(ApiError::permission_denied(
-            "OFFICE_CALLER_REQUIRED",
-            "only care offices and service providers exchange care-plan bundles",
-        )),
-    }
-}
-
-/// Records one read of a bundle: who, which, when, how it went. Never the contents, and no
-/// person: the bundle's persons are known only inside its files.
-async fn audit(api: &Api, caller: &Caller, rpc: &'static str, bundle_id: &str, outcome: &'static str) {
-    let read = ReadRecord {
-        rpc,
-        category: "bundle",
-        purpose: read_purpose(caller.role).as_str_name().to_owned(),
-        outcome,
-        persons: Vec::new(),
-        resources: vec![bundle_id.to_owned()],
-    };
-    api.auditor.record(caller, read).await;
 }
 
 pub(crate) fn side_role(side: SenderSide) -> ProtoRole {
@@ -121,32 +81,4 @@ pub(crate) fn bundle_pb(m: &bundle::Model, files: &[bundle_file::Model]) -> pb::
             organization_number: m.receiver_office.clone(),
         }),
     }
-}
-
-/// Reads a bundle with its file metadata and checks the caller may see it: the sender, the
-/// receiver, or an insurer auditing a bundle about its own insured. Every attempt is audited.
-pub(crate) async fn readable_bundle(
-    api: &Api,
-    caller: &Caller,
-    action: &'static str,
-    bundle_id: &str,
-) -> Result<(bundle::Model, Vec<bundle_file::Model>), ApiError> {
-    let conn = &api.ctx.db;
-    let Some(model) = store::get_bundle(conn, bundle_id).await.map_err(db)? else {
-        audit(api, caller, action, bundle_id, NOT_FOUND).await;
-        return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
-    };
-    let office = caller.office.as_ref().map(CareOfficeNumber::as_str);
-    let party = matches!(caller.role, Role::CareOffice | Role::ServiceProvider)
-        && (office == Some(model.sender_office.as_str()) || office == Some(model.receiver_office.as_str()));
-    // An insurer audits the bundles that concern its own insured persons.
-    let auditor = caller.role == Role::Insurer
-        && caller.insurer.as_ref().is_some_and(|i| model.insurer_numbers.split(' ').any(|n| n == i.as_str()));
-    if !party && !auditor {
-        audit(api, caller, action, bundle_id, DENIED).await;
-        return Err(ApiError::permission_denied("NOT_A_PARTY", "only the sending and receiving offices see a bundle"));
-    }
-    audit(api, caller, action, bundle_id, ALLOWED).await;
-    let files = store::file_metadata(conn, bundle_id).await.map_err(db)?;
-    Ok((model, files))
 }

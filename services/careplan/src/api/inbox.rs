@@ -2,8 +2,9 @@
 //! DownloadBundle and AcknowledgeBundle. Listings carry metadata only (no personal data); the
 //! reads of one bundle are audited, allowed or not.
 
-use kaigo_platform::auth::Caller;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::audit::{ALLOWED, DENIED, NOT_FOUND, ReadRecord};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::validate::enum_filter;
 use kaigo_proto::kaigo::careplan::v1 as pb;
@@ -14,10 +15,12 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::Api;
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
-use super::common::{bundle_pb, caller_office, db, month_text, readable_bundle};
+use super::convert::{bundle_pb, month_text};
+use super::{Api, caller_office};
+use crate::domain::bundle::read_purpose;
+use crate::store::entities::{bundle, bundle_file};
 use crate::store::{self, BundleFilter};
 
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -140,6 +143,48 @@ fn bundle_id(id: &str) -> Result<(), ApiError> {
         v.add("bundle_id", "a bundle id (UUID) is required");
     }
     v.into_result()
+}
+
+/// Records one read of a bundle: who, which, when, how it went. Never the contents, and no
+/// person: the bundle's persons are known only inside its files.
+async fn audit(api: &Api, caller: &Caller, rpc: &'static str, bundle_id: &str, outcome: &'static str) {
+    let read = ReadRecord {
+        rpc,
+        category: "bundle",
+        purpose: read_purpose(caller.role).as_str_name().to_owned(),
+        outcome,
+        persons: Vec::new(),
+        resources: vec![bundle_id.to_owned()],
+    };
+    api.auditor.record(caller, read).await;
+}
+
+/// Reads a bundle with its file metadata and checks the caller may see it: the sender, the
+/// receiver, or an insurer auditing a bundle about its own insured. Every attempt is audited.
+async fn readable_bundle(
+    api: &Api,
+    caller: &Caller,
+    action: &'static str,
+    bundle_id: &str,
+) -> Result<(bundle::Model, Vec<bundle_file::Model>), ApiError> {
+    let conn = &api.ctx.db;
+    let Some(model) = store::get_bundle(conn, bundle_id).await.map_err(db)? else {
+        audit(api, caller, action, bundle_id, NOT_FOUND).await;
+        return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
+    };
+    let office = caller.office.as_ref().map(CareOfficeNumber::as_str);
+    let party = matches!(caller.role, Role::CareOffice | Role::ServiceProvider)
+        && (office == Some(model.sender_office.as_str()) || office == Some(model.receiver_office.as_str()));
+    // An insurer audits the bundles that concern its own insured persons.
+    let auditor = caller.role == Role::Insurer
+        && caller.insurer.as_ref().is_some_and(|i| model.insurer_numbers.split(' ').any(|n| n == i.as_str()));
+    if !party && !auditor {
+        audit(api, caller, action, bundle_id, DENIED).await;
+        return Err(ApiError::permission_denied("NOT_A_PARTY", "only the sending and receiving offices see a bundle"));
+    }
+    audit(api, caller, action, bundle_id, ALLOWED).await;
+    let files = store::file_metadata(conn, bundle_id).await.map_err(db)?;
+    Ok((model, files))
 }
 
 pub(crate) async fn get_bundle(

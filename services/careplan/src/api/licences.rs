@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kaigo_platform::auth::{Caller, Role};
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::time::jst_date;
 use kaigo_proto::kaigo::careplan::v1 as pb;
@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Set, TransactionTrait};
 use super::Api;
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
-use super::common::{db, timestamp};
+use super::convert::timestamp;
 use crate::domain::licence::{self, LicenceRules, Period, PeriodKind};
 use crate::store::{
     self,
@@ -114,8 +114,7 @@ pub(crate) async fn claim_office(
             let Some(role) = role else {
                 let mut v = Violations::new();
                 v.add("office_role", "required to register a new office");
-                v.into_result()?;
-                return Err(ApiError::internal("a violation was added"));
+                return Err(ApiError::invalid_argument(v));
             };
             let model = office::Model {
                 office_number: number.to_owned(),
@@ -184,6 +183,41 @@ fn role_for(caller: &Caller, requested: i32) -> Option<&'static str> {
     })
 }
 
+/// The value a validated field parsed to, or every problem found: a field that did not parse
+/// added its own violation.
+fn checked<T>(value: Option<T>, v: Violations) -> Result<T, ApiError> {
+    match value {
+        Some(value) if v.is_empty() => Ok(value),
+        _ => Err(ApiError::invalid_argument(v)),
+    }
+}
+
+/// A RegisterLicence or ApplyFreePass that passed validation.
+struct LicenceChange {
+    number: CareOfficeNumber,
+    /// The start date or the application date, when given.
+    date: Option<NaiveDate>,
+}
+
+impl LicenceChange {
+    fn validate(
+        request_id: &str,
+        office_number: &str,
+        date: Option<&kaigo_proto::google::r#type::Date>,
+        date_field: &str,
+        expected_version: i64,
+    ) -> Result<Self, ApiError> {
+        let mut v = Violations::new();
+        check_request_id(&mut v, "request_id", request_id);
+        let number = v.check("office_number", CareOfficeNumber::parse(office_number));
+        let date = optional_date(date, date_field, &mut v);
+        if expected_version < 0 {
+            v.add("expected_version", "0 or a version read before");
+        }
+        Ok(Self { number: checked(number, v)?, date })
+    }
+}
+
 pub(crate) async fn get_licence(
     api: &Api,
     caller: &Caller,
@@ -191,8 +225,7 @@ pub(crate) async fn get_licence(
 ) -> Result<pb::GetLicenceResponse, ApiError> {
     let mut v = Violations::new();
     let number = office_number(&request.office_number, "office_number", caller, &mut v);
-    v.into_result()?;
-    let number = number.ok_or_else(|| ApiError::internal("decoded request lost a field"))?;
+    let number = checked(number, v)?;
     check_access(caller, &number, false)?;
     let today = api.clock.today_jst();
     Ok(pb::GetLicenceResponse { licence: Some(load(&api.ctx.db, number.as_str(), &api.rules, today).await?) })
@@ -203,15 +236,13 @@ pub(crate) async fn register_licence(
     caller: &Caller,
     request: pb::RegisterLicenceRequest,
 ) -> Result<pb::RegisterLicenceResponse, ApiError> {
-    let mut v = Violations::new();
-    check_request_id(&mut v, "request_id", &request.request_id);
-    let number = v.check("office_number", CareOfficeNumber::parse(&request.office_number));
-    let start = optional_date(request.start_date.as_ref(), "start_date", &mut v);
-    if request.expected_version < 0 {
-        v.add("expected_version", "0 or a version read before");
-    }
-    v.into_result()?;
-    let number = number.ok_or_else(|| ApiError::internal("decoded request lost a field"))?;
+    let LicenceChange { number, date: start } = LicenceChange::validate(
+        &request.request_id,
+        &request.office_number,
+        request.start_date.as_ref(),
+        "start_date",
+        request.expected_version,
+    )?;
     check_access(caller, &number, true)?;
     let key = IdempotencyKey::new("RegisterLicence", caller, &request.request_id, &request);
     if let Some(first) = key.replay_as(&api.ctx.db).await? {
@@ -244,15 +275,13 @@ pub(crate) async fn apply_free_pass(
     caller: &Caller,
     request: pb::ApplyFreePassRequest,
 ) -> Result<pb::ApplyFreePassResponse, ApiError> {
-    let mut v = Violations::new();
-    check_request_id(&mut v, "request_id", &request.request_id);
-    let number = v.check("office_number", CareOfficeNumber::parse(&request.office_number));
-    let applied = optional_date(request.application_date.as_ref(), "application_date", &mut v);
-    if request.expected_version < 0 {
-        v.add("expected_version", "0 or a version read before");
-    }
-    v.into_result()?;
-    let number = number.ok_or_else(|| ApiError::internal("decoded request lost a field"))?;
+    let LicenceChange { number, date: applied } = LicenceChange::validate(
+        &request.request_id,
+        &request.office_number,
+        request.application_date.as_ref(),
+        "application_date",
+        request.expected_version,
+    )?;
     check_access(caller, &number, true)?;
     let key = IdempotencyKey::new("ApplyFreePass", caller, &request.request_id, &request);
     if let Some(first) = key.replay_as(&api.ctx.db).await? {

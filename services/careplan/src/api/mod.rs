@@ -2,7 +2,7 @@
 //! codec and domain, map back. ValidateFiles lives here; the exchange is in `send` (SendBundle),
 //! `inbox` (the reads, downloads and acknowledgements), `watch` (WatchInbox) and `licences`.
 
-mod common;
+mod convert;
 mod inbox;
 pub(crate) mod licences;
 mod send;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::service::ServiceContext;
 use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::careplan::v1 as pb;
@@ -30,6 +31,17 @@ use crate::domain::spec::Spec;
 
 /// Most files in one ValidateFiles call.
 const MAX_FILES: usize = 64;
+
+/// The office the caller acts for, when it is a care office or a provider.
+pub(crate) fn caller_office(caller: &Caller) -> Result<&CareOfficeNumber, ApiError> {
+    match (&caller.role, &caller.office) {
+        (Role::CareOffice | Role::ServiceProvider, Some(office)) => Ok(office),
+        _ => Err(ApiError::permission_denied(
+            "OFFICE_CALLER_REQUIRED",
+            "only care offices and service providers exchange care-plan bundles",
+        )),
+    }
+}
 
 /// The gRPC API.
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use kaigo_platform::auth::Caller;
-use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_platform::events::{NewEvent, enqueue};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_proto::kaigo::careplan::v1 as pb;
@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
-use super::common::{bundle_pb, caller_office, db, month_text, sender_side};
+use super::caller_office;
+use super::convert::{bundle_pb, month_text, sender_side};
 use super::{Api, file_kind, unit_kind};
 use crate::csv::scan_file;
 use crate::domain::bundle::check_unit;
@@ -53,8 +54,7 @@ fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
     check_request_id(&mut v, "request_id", &request.request_id);
     let Some(b) = &request.bundle else {
         v.add("bundle", "required");
-        v.into_result()?;
-        return Err(ApiError::internal("a violation was added"));
+        return Err(ApiError::invalid_argument(v));
     };
     let sender = v.check("bundle.sender_office_number", CareOfficeNumber::parse(&b.sender_office_number));
     let receiver = v.check("bundle.receiver_office_number", CareOfficeNumber::parse(&b.receiver_office_number));
@@ -93,9 +93,9 @@ fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
             v.add(format!("files[{i}].file_name"), "required");
         }
     }
-    v.into_result()?;
+    // A part that did not parse was reported: the request is the typed Address or its problems.
     match (sender, receiver, kind, sequence) {
-        (Some(sender), Some(receiver), Some(kind), Some(sequence)) => Ok(Address {
+        (Some(sender), Some(receiver), Some(kind), Some(sequence)) if v.is_empty() => Ok(Address {
             sender,
             receiver,
             sender_type: b.sender_service_type.clone(),
@@ -104,7 +104,7 @@ fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
             sequence,
             kind,
         }),
-        _ => Err(ApiError::internal("decoded request lost a field")),
+        _ => Err(ApiError::invalid_argument(v)),
     }
 }
 
@@ -187,7 +187,7 @@ fn invalid(issues: Vec<(Option<usize>, Issue)>) -> ApiError {
         let field = i.map_or_else(|| "files".to_owned(), |i| format!("files[{i}]"));
         v.add(field, format!("{} at line {} column {}: {}", issue.code, issue.line, issue.column, issue.message));
     }
-    v.into_result().err().unwrap_or_else(|| ApiError::internal("no issues"))
+    ApiError::invalid_argument(v)
 }
 
 /// Refuses a sender without an active licence and a receiver that is not a registered office of

@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::Api;
-use super::common::bundle_pb;
+use super::convert::bundle_pb;
 use super::inbox::{BoxStream, own_office};
 use crate::store;
 

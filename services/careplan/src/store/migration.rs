@@ -1,6 +1,7 @@
 //! The careplan schema. Constraints carry the exchange's invariants: one bundle per
 //! (sender, receiver, file sequence), so two racing sends of the same unit cannot both land.
 
+use kaigo_platform::db::schema::{big_int, bytes, id, index, int, nullable_text, nullable_time, serial, text, time};
 use sea_orm_migration::prelude::*;
 
 /// Creates the registry, licence, bundle, idempotency and read-audit tables.
@@ -99,26 +100,6 @@ enum ReadAudit {
     Outcome,
 }
 
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().to_owned()
-}
-
-fn int(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).integer().not_null().to_owned()
-}
-
-fn time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
-}
-
-fn nullable_time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().to_owned()
-}
-
-async fn index(manager: &SchemaManager<'_>, mut index: IndexCreateStatement) -> Result<(), DbErr> {
-    manager.create_index(index.if_not_exists().to_owned()).await
-}
-
 #[async_trait::async_trait]
 #[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
 impl MigrationTrait for CarePlanTablesMigration {
@@ -131,7 +112,7 @@ impl MigrationTrait for CarePlanTablesMigration {
                     .col(ColumnDef::new(Offices::OfficeNumber).string_len(10).not_null().primary_key())
                     .col(text(Offices::Role))
                     .col(text(Offices::Name))
-                    .col(ColumnDef::new(Offices::Version).big_integer().not_null())
+                    .col(big_int(Offices::Version))
                     .col(time(Offices::CreatedAt))
                     .col(time(Offices::UpdatedAt))
                     .to_owned(),
@@ -142,12 +123,12 @@ impl MigrationTrait for CarePlanTablesMigration {
                 Table::create()
                     .table(LicencePeriods::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(LicencePeriods::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(serial(LicencePeriods::Id))
                     .col(text(LicencePeriods::OfficeNumber))
                     .col(int(LicencePeriods::Kind))
                     .col(ColumnDef::new(LicencePeriods::StartDate).date().not_null())
                     .col(ColumnDef::new(LicencePeriods::EndDate).date().not_null())
-                    .col(ColumnDef::new(LicencePeriods::FeeYen).big_integer().not_null())
+                    .col(big_int(LicencePeriods::FeeYen))
                     .col(text(LicencePeriods::RuleSetId))
                     .col(text(LicencePeriods::PaymentReference))
                     .col(time(LicencePeriods::CreatedAt))
@@ -168,7 +149,7 @@ impl MigrationTrait for CarePlanTablesMigration {
                 Table::create()
                     .table(Bundles::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Bundles::Id).string_len(64).not_null().primary_key())
+                    .col(id(Bundles::Id))
                     .col(text(Bundles::SenderOffice))
                     .col(text(Bundles::SenderServiceType))
                     .col(text(Bundles::ReceiverOffice))
@@ -184,7 +165,7 @@ impl MigrationTrait for CarePlanTablesMigration {
                     .col(text(Bundles::SentBySubject))
                     .col(nullable_time(Bundles::DeliveredAt))
                     .col(nullable_time(Bundles::AcknowledgedAt))
-                    .col(ColumnDef::new(Bundles::AcknowledgedBySubject).string().null())
+                    .col(nullable_text(Bundles::AcknowledgedBySubject))
                     .col(text(Bundles::AcknowledgeNote))
                     .col(text(Bundles::RequestId))
                     .to_owned(),
@@ -233,10 +214,10 @@ impl MigrationTrait for CarePlanTablesMigration {
                     .col(text(BundleFiles::FileName))
                     .col(int(BundleFiles::Kind))
                     .col(text(BundleFiles::CsvVersion))
-                    .col(ColumnDef::new(BundleFiles::SizeBytes).big_integer().not_null())
+                    .col(big_int(BundleFiles::SizeBytes))
                     .col(text(BundleFiles::Sha256Hex))
                     .col(int(BundleFiles::RecordCount))
-                    .col(ColumnDef::new(BundleFiles::Content).blob().not_null())
+                    .col(bytes(BundleFiles::Content))
                     .primary_key(Index::create().col(BundleFiles::BundleId).col(BundleFiles::Position))
                     .to_owned(),
             )
@@ -246,11 +227,11 @@ impl MigrationTrait for CarePlanTablesMigration {
                 Table::create()
                     .table(Idempotency::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Idempotency::RequestId).string_len(64).not_null().primary_key())
+                    .col(id(Idempotency::RequestId))
                     .col(text(Idempotency::Rpc))
                     .col(text(Idempotency::CallerOrg))
                     .col(text(Idempotency::RequestHash))
-                    .col(ColumnDef::new(Idempotency::Response).blob().not_null())
+                    .col(bytes(Idempotency::Response))
                     .col(time(Idempotency::CreatedAt))
                     .to_owned(),
             )
@@ -260,7 +241,7 @@ impl MigrationTrait for CarePlanTablesMigration {
                 Table::create()
                     .table(ReadAudit::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(ReadAudit::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(serial(ReadAudit::Id))
                     .col(time(ReadAudit::At))
                     .col(text(ReadAudit::ActorRole))
                     .col(text(ReadAudit::ActorSubject))

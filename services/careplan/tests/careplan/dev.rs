@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kaigo_careplan::{Config, demo, seed_demo, store};
+use kaigo_careplan::{Config, seed, seed_demo, store};
 use kaigo_platform::auth::Role;
 use kaigo_platform::config::{DatabaseConfig, Secret, ServerConfig};
 use kaigo_platform::events::{Bus, LocalBus};
@@ -35,7 +35,7 @@ async fn the_demo_offices_are_seeded_once_on_sqlite_and_can_exchange() {
     };
     seed_demo(&ctx, &Config::default()).await.unwrap();
     seed_demo(&ctx, &Config::default()).await.unwrap();
-    for (number, role, _) in demo::DEMO_OFFICES {
+    for (number, role, _) in seed::DEMO_OFFICES {
         let office = store::get_office(&db, number).await.unwrap().unwrap();
         assert_eq!((office.role.as_str(), office.version), (role, 1), "{number}");
         assert_eq!(store::licence_periods(&db, number).await.unwrap().len(), 1, "{number}");
