@@ -7,6 +7,16 @@ use kaigo_platform::auth::Role;
 use kaigo_platform::config::{Problems, Secret, Validate};
 use serde::{Deserialize, Serialize};
 
+/// The services the gateway routes (what `gateway.upstreams` may name): short name and gRPC
+/// service name.
+pub const SERVICES: [(&str, &str); 5] = [
+    ("eligibility", "kaigo.eligibility.v1.EligibilityService"),
+    ("certification", "kaigo.certification.v1.CertificationService"),
+    ("documents", "kaigo.documents.v1.DocumentService"),
+    ("careplan", "kaigo.careplan.v1.CarePlanService"),
+    ("subsidies", "kaigo.subsidies.v1.SubsidyService"),
+];
+
 /// `[gateway]`: where each service lives and how much traffic each caller may send.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -259,7 +269,7 @@ fn validate_limits(key: &str, limits: &RoleLimits, problems: &mut Problems) {
 
 impl Validate for GatewayConfig {
     fn validate(&self, problems: &mut Problems) {
-        let is_service = |name: &str| crate::router::SERVICES.iter().any(|(short, _)| *short == name);
+        let is_service = |name: &str| SERVICES.iter().any(|(short, _)| *short == name);
         for (name, url) in &self.upstreams {
             if !is_service(name) {
                 problems.add(&format!("gateway.upstreams.{name}"), "is not a kaigo service");

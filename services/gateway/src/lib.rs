@@ -24,10 +24,11 @@ mod upstream;
 mod web;
 
 pub use auth::{CertificateIdentity, Claims, DevKey, TokenError, TokenVerifier, caller_from_claims};
+pub use config::SERVICES;
 pub use config::{AuthConfig, GatewayConfig, OidcConfig, RoleLimits, TlsConfig, WebConfig};
 pub use layers::CONSENT_HEADER;
 pub use observe::REQUEST_ID_HEADER;
-pub use router::{Gateway, SERVICES};
+pub use router::Gateway;
 pub use tls::server_tls;
 pub use upstream::{LocalService, RemoteUpstream, Upstream};
 pub use web::{DevIdentity, DevSignIn, Front};

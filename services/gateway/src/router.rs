@@ -17,7 +17,7 @@ use tonic::service::Routes;
 use tower::{Layer, ServiceExt};
 
 use crate::auth::TokenVerifier;
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, SERVICES};
 use crate::forward::Forward;
 use crate::layers::{AuthLayer, Call, LimitLayer, Limits};
 use crate::observe::{CallInfo, Metrics, Observed, REQUEST_ID_HEADER, Record, request_id};
@@ -25,15 +25,6 @@ use crate::traffic::breaker::Breaker;
 use crate::traffic::framing::detailed;
 use crate::traffic::retry::RetryBudget;
 use crate::upstream::Upstream;
-
-/// The services the gateway routes: short name and gRPC service name.
-pub const SERVICES: [(&str, &str); 5] = [
-    ("eligibility", "kaigo.eligibility.v1.EligibilityService"),
-    ("certification", "kaigo.certification.v1.CertificationService"),
-    ("documents", "kaigo.documents.v1.DocumentService"),
-    ("careplan", "kaigo.careplan.v1.CarePlanService"),
-    ("subsidies", "kaigo.subsidies.v1.SubsidyService"),
-];
 
 struct Route {
     /// The service's short name (`eligibility` …).
