@@ -8,7 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if command -v podman >/dev/null && [[ -d "$IMAGE_DIR/storage" ]]; then
   podman_ pod rm -a -f -t 0 >/dev/null 2>&1 || true
   podman_ rm -a -f -t 0 >/dev/null 2>&1 || true
-  podman_ secret ls --format '{{.Name}}' 2>/dev/null | xargs -r podman_ secret rm >/dev/null 2>&1 || true
+  podman_ secret rm --all >/dev/null 2>&1 || true
+  podman_ volume rm -a -f >/dev/null 2>&1 || true
   podman_ rmi -a -f >/dev/null 2>&1 || true
 fi
 if command -v buildah >/dev/null && [[ -d "$IMAGE_DIR/storage" ]]; then

@@ -19,7 +19,8 @@ mkdir -p "$IMAGE_DIR"
 work="$(mktemp -d "$IMAGE_DIR/run-test.XXXXXX")"
 label="kaigo-run-test=$$"
 cleanup() {
-  podman_ ps -aq --filter "label=$label" | xargs -r podman_ rm -f -t 0 >/dev/null 2>&1 || true
+  local id
+  for id in $(podman_ ps -aq --filter "label=$label"); do podman_ rm -f -t 0 "$id" >/dev/null 2>&1 || true; done
   fixture_down
   rm -rf "$work"
 }
