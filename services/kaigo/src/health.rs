@@ -10,8 +10,9 @@ use crate::Exit;
 
 #[derive(Args)]
 pub struct HealthArgs {
-    /// The endpoint, e.g. http://127.0.0.1:50051.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    /// The endpoint: host:port (plaintext, as in --listen and grpcurl) or a URL,
+    /// e.g. 127.0.0.1:50051 or http://127.0.0.1:50051.
+    #[arg(long, default_value = "127.0.0.1:50051")]
     endpoint: String,
     /// The service name to ask about; the server as a whole when absent.
     #[arg(long, default_value = "")]
@@ -22,8 +23,8 @@ pub struct HealthArgs {
 }
 
 pub async fn run(args: HealthArgs) -> Result<(), Exit> {
-    let endpoint = tonic::transport::Endpoint::from_shared(args.endpoint.clone())
-        .map_err(|_| Exit::config(format!("{} is not a URL", args.endpoint)))?
+    let endpoint = tonic::transport::Endpoint::from_shared(crate::endpoint_url(&args.endpoint))
+        .map_err(|_| Exit::config(format!("--endpoint {}: expected host:port or http://host:port", args.endpoint)))?
         .connect_timeout(Duration::from_secs(args.timeout))
         .timeout(Duration::from_secs(args.timeout));
     let channel =

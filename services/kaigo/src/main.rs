@@ -101,6 +101,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// An endpoint as a URL: `host:port` (the form of `--listen`, `server.listen` and grpcurl)
+/// means plaintext `http://host:port`; a URL is kept as it is.
+pub fn endpoint_url(endpoint: &str) -> String {
+    if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") }
+}
+
 /// The default data directory of `kaigo dev` and `kaigo token`.
 pub fn default_data_dir() -> PathBuf {
     PathBuf::from(".kaigo")

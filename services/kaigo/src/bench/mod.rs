@@ -30,8 +30,8 @@ const MAX_CONCURRENCY: u64 = 10_000;
 pub struct BenchArgs {
     /// A ghz config file (JSON), e.g. loadtest/scenarios/eligibility-check-mix.json.
     config: PathBuf,
-    /// Where to send the calls, e.g. http://127.0.0.1:50051. Without it the config's `host`
-    /// is used, and only when it is a loopback address.
+    /// Where to send the calls, e.g. 127.0.0.1:50051 or http://127.0.0.1:50051. Without it the
+    /// config's `host` is used, and only when it is a loopback address.
     #[arg(long)]
     endpoint: Option<String>,
     /// Bearer token for the `${KAIGO_TOKEN}` placeholder in the config's metadata.
@@ -55,6 +55,10 @@ pub struct BenchArgs {
     /// summary (ghz's text), json or pretty (ghz's JSON report).
     #[arg(long)]
     format: Option<String>,
+    /// Exit 1 (after printing the report) when more than this percentage of the counted calls
+    /// did not end OK, so a CI step fails on a run that mostly failed; 100 never fails.
+    #[arg(long, default_value_t = 50.0, value_name = "PERCENT")]
+    max_error_percent: f64,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Exit> {
@@ -89,6 +93,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
         return Err(Exit::config(format!(
             "skipFirst {skip_first} leaves none of {total} calls to count; pass --skip-first"
         )));
+    }
+    if !(0.0..=100.0).contains(&args.max_error_percent) {
+        return Err(Exit::config(format!("--max-error-percent {}: must be 0 to 100", args.max_error_percent)));
     }
     let format = args.format.or(scenario.format.clone()).unwrap_or_else(|| "summary".to_owned());
     if !matches!(format.as_str(), "summary" | "json" | "pretty") {
@@ -141,6 +148,22 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
             cpu.as_secs_f64() * 1e6 / calls as f64
         );
     }
+    check_errors(&outcome.tally.statuses, args.max_error_percent).map_err(Exit::failure)
+}
+
+/// Fails when more than `max_percent` of the counted calls did not end OK.
+fn check_errors(statuses: &std::collections::BTreeMap<&'static str, u64>, max_percent: f64) -> Result<(), String> {
+    let counted: u64 = statuses.values().sum();
+    let failed = counted - statuses.get("OK").copied().unwrap_or(0);
+    if counted == 0 {
+        return Err("no call was counted".to_owned());
+    }
+    let percent = failed as f64 * 100.0 / counted as f64;
+    if percent > max_percent {
+        return Err(format!(
+            "{failed} of {counted} calls failed ({percent:.1} %), more than --max-error-percent {max_percent}"
+        ));
+    }
     Ok(())
 }
 
@@ -163,10 +186,11 @@ fn check_bounds(total: u64, concurrency: u64, connections: u64, duration: Option
 /// `--endpoint` as given (plaintext http only), else the config's `host` when it is loopback.
 fn resolve_endpoint(explicit: Option<&str>, host: Option<&str>) -> Result<String, String> {
     if let Some(url) = explicit {
+        let url = crate::endpoint_url(url);
         if !url.starts_with("http://") {
             return Err(format!("--endpoint {url}: kaigo bench speaks plaintext http:// only (use ghz for TLS)"));
         }
-        return Ok(url.to_owned());
+        return Ok(url);
     }
     let host = host.ok_or("the config has no `host`; pass --endpoint")?;
     let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
@@ -221,6 +245,7 @@ mod tests {
         let named = resolve_endpoint(Some("http://10.0.0.5:50051"), Some("127.0.0.1:1")).unwrap();
         assert_eq!(named, "http://10.0.0.5:50051");
         assert!(resolve_endpoint(Some("https://kaigo.example.jp"), None).is_err());
+        assert_eq!(resolve_endpoint(Some("10.0.0.5:50051"), None).unwrap(), "http://10.0.0.5:50051");
     }
 
     #[test]
@@ -233,6 +258,23 @@ mod tests {
         let none = std::collections::BTreeMap::new();
         assert!(metadata(&none, None).unwrap().is_empty());
         assert_eq!(metadata(&none, Some("t")).unwrap().get("authorization").unwrap(), "Bearer t");
+    }
+
+    #[test]
+    fn a_run_fails_when_more_calls_failed_than_allowed() {
+        let statuses = |ok: u64, failed: u64| {
+            let mut map = std::collections::BTreeMap::new();
+            map.insert("OK", ok);
+            map.insert("ResourceExhausted", failed);
+            map
+        };
+        let err = check_errors(&statuses(24, 4476), 50.0).unwrap_err();
+        assert!(err.contains("4476 of 4500 calls failed (99.5 %)"), "{err}");
+        assert!(check_errors(&statuses(24, 4476), 100.0).is_ok());
+        assert!(check_errors(&statuses(50, 50), 50.0).is_ok());
+        assert!(check_errors(&statuses(49, 51), 50.0).is_err());
+        assert!(check_errors(&statuses(100, 0), 0.0).is_ok());
+        assert!(check_errors(&statuses(99, 1), 0.0).is_err());
     }
 
     #[test]

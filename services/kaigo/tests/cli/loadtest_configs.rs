@@ -361,9 +361,18 @@ async fn kaigo_bench_runs_the_eligibility_scenario_against_kaigo_dev() {
     assert_eq!(ok + errors, 300, "{summary}");
     assert!(stderr.contains("driver CPU"), "{stderr}");
 
-    // Another insurer's persons: refused, and the refusal is counted, not hidden.
+    // Another insurer's persons: refused, and the refusal is counted, not hidden. A run in
+    // which most calls failed exits 1 (a CI step fails) unless the threshold allows it.
     let other = token("122192");
+    let refused = &[scenario, "--endpoint", &endpoint, "--token", &other, "--total", "20", "--skip-first", "0"];
+    let out = kaigo().current_dir(repo_root()).arg("bench").args(refused).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("20 of 20 calls failed (100.0 %), more than --max-error-percent 50"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[PermissionDenied]"), "the report is printed first");
     let (report, _) = bench(&[
+        "--max-error-percent",
+        "100",
         scenario,
         "--endpoint",
         &endpoint,
