@@ -29,9 +29,10 @@ pub const DEV_AUDIENCE: &str = "kaigo";
 
 #[derive(Args)]
 pub struct DevArgs {
-    /// Where the gateway listens.
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    listen: String,
+    /// Where the gateway listens (loopback only); else KAIGO_SERVER__LISTEN
+    /// (server.listen), else 127.0.0.1:50051.
+    #[arg(long)]
+    listen: Option<String>,
     /// Where SQLite files and the dev signing key live.
     #[arg(long, default_value_os_t = crate::default_data_dir())]
     data_dir: PathBuf,
@@ -40,10 +41,18 @@ pub struct DevArgs {
 pub async fn run(args: DevArgs) -> Result<(), Exit> {
     let mut config: KaigoConfig =
         ConfigSource::from_process().with_env("KAIGO_TELEMETRY__LOG_FORMAT", "text").load().map_err(Exit::config)?;
-    if !args.listen.starts_with("127.") && !args.listen.starts_with("[::1]") && !args.listen.starts_with("localhost") {
-        return Err(Exit::config("kaigo dev listens on loopback only (its dev key signs any role)"));
+    let (listen, from) = match args.listen {
+        Some(listen) => (listen, "--listen"),
+        None => (config.server.listen.clone(), "server.listen (KAIGO_SERVER__LISTEN, or kaigo.toml)"),
+    };
+    let loopback = listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+    if !loopback {
+        return Err(Exit::config(format!(
+            "{from} {listen}: kaigo dev listens on a loopback address and port only, e.g. 127.0.0.1:50052 \
+             (its dev key signs any role)"
+        )));
     }
-    config.server.listen = args.listen.clone();
+    config.server.listen = listen;
     // Demos submit subsidy applications whatever the date: a demo programme open this year.
     config.subsidies.demo_programme = true;
     let data_dir = std::path::absolute(&args.data_dir).map_err(|e| Exit::config(format!("--data-dir: {e}")))?;
@@ -146,6 +155,8 @@ fn late_routes(routes: Arc<OnceLock<LocalService>>) -> LocalService {
 
 fn print_welcome(listen: &str, data_dir: &std::path::Path, web: bool) {
     let dir = data_dir.display();
+    // This very binary, so the line works whether or not kaigo is on PATH.
+    let kaigo = std::env::current_exe().map_or_else(|_| "kaigo".to_owned(), |p| p.display().to_string());
     let screens = if web {
         format!("Web screens: http://{listen}/ (sign in as a demo organisation)")
     } else {
@@ -157,7 +168,7 @@ fn print_welcome(listen: &str, data_dir: &std::path::Path, web: bool) {
          grpcurl -plaintext {listen} list\n  \
          grpcurl -plaintext -d '{{\"service\":\"kaigo.eligibility.v1.EligibilityService\"}}' {listen} grpc.health.v1.Health/Check\n\n\
          Calls to the services need a token:\n  \
-         TOKEN=$(cargo run -q -p kaigo -- token --data-dir {dir} --role insurer --insurer 435073)\n  \
+         TOKEN=$({kaigo} token --data-dir {dir} --role insurer --insurer 435073)\n  \
          grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"insurer_number\":\"435073\",\"insured_number\":\"0000000001\"}}' \\\n    \
          {listen} kaigo.eligibility.v1.EligibilityService/CheckEligibility\n"

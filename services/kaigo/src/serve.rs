@@ -48,7 +48,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Exit> {
     };
     let keys = CallerKeys::from_config(&config.internal_auth).ok_or_else(|| {
         Exit::config(
-            "invalid configuration: internal_auth.secret (KAIGO_INTERNAL_AUTH__SECRET): required by kaigo serve",
+            "invalid configuration: internal_auth.secret (not set; KAIGO_INTERNAL_AUTH__SECRET): required by kaigo serve",
         )
     })?;
     let telemetry = kaigo_platform::telemetry::init(&config.telemetry, name).map_err(Exit::failure)?;
@@ -92,7 +92,9 @@ async fn serve_gateway(config: &KaigoConfig, keys: CallerKeys) -> Result<(), Exi
 
 async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKeys) -> Result<(), Exit> {
     if config.redis.url.is_empty() {
-        return Err(Exit::config("invalid configuration: redis.url (KAIGO_REDIS__URL): required by kaigo serve"));
+        return Err(Exit::config(
+            "invalid configuration: redis.url (not set; KAIGO_REDIS__URL): required by kaigo serve",
+        ));
     }
     let db = kaigo_platform::db::connect(&config.database, name)
         .await

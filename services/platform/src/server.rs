@@ -59,7 +59,9 @@ pub struct GrpcServices {
 
 impl GrpcServices {
     /// Health is always served; reflection (v1 and v1alpha, so grpcurl and ghz both work) when
-    /// `config.reflection` is on.
+    /// `config.reflection` is on. Reflection also serves `google/rpc/status.proto` and
+    /// `google/rpc/error_details.proto`, so grpcurl decodes the `ErrorInfo`, `BadRequest` …
+    /// every error carries instead of printing them as base64.
     pub fn new(config: &ServerConfig) -> Result<Self, tonic_reflection::server::Error> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let mut routes = Routes::builder();
@@ -68,10 +70,12 @@ impl GrpcServices {
             let v1 = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(kaigo_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
                 .build_v1()?;
             let v1alpha = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(kaigo_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
                 .build_v1alpha()?;
             routes.add_service(v1);
             routes.add_service(v1alpha);

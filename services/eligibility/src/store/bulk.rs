@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, Value};
 
 use super::{ACTIVE, Store, VOIDED, person, to_domain};
 use crate::domain::{Period, Record};
@@ -83,7 +83,9 @@ impl Store {
         rows: &[ImportPerson],
         recorded_by: &str,
     ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
-        let txn = self.db().begin().await?;
+        // A writer from the start: on SQLite (`kaigo dev`) a deferred transaction fails with
+        // "database is locked" when another connection commits between its read and its write.
+        let txn = kaigo_platform::db::begin_write(self.db()).await?;
         let postgres = kaigo_platform::db::is_postgres(&txn);
         let existing = load_existing(&txn, rows).await?;
         let mut outcome = ChunkOutcome::default();

@@ -61,9 +61,17 @@ async fn serve_eligibility_answers_health_and_drains_on_sigterm() {
 #[tokio::test]
 async fn bad_configuration_exits_64_naming_the_key() {
     let cases = [
-        ("KAIGO_SERVER__LISTEN", "nowhere", "server.listen"),
+        ("KAIGO_SERVER__LISTEN", "nowhere", "server.listen (environment variable KAIGO_SERVER__LISTEN): must be"),
         ("KAIGO_SERVER__MAX_MESSAGE_BYTES", "lots", "KAIGO_SERVER__MAX_MESSAGE_BYTES"),
-        ("KAIGO_DATABASE__PASSWORD", "x", "password"),
+        ("KAIGO_DATABASE__PASSWORD", "x", "KAIGO_DATABASE__PASSWORD"),
+        (
+            "KAIGO_TELEMETRY__LOG_FORMAT",
+            "xml",
+            "telemetry.log_format (environment variable KAIGO_TELEMETRY__LOG_FORMAT)",
+        ),
+        ("KAIGO_REDIS__URL", "memcached://x", "redis.url (environment variable KAIGO_REDIS__URL)"),
+        ("KAIGO_SERVER_LISTEN", "127.0.0.1:1", "did you mean KAIGO_SERVER__LISTEN?"),
+        ("KAIGO_INTERNAL_AUTH_SECRET", SECRET, "did you mean KAIGO_INTERNAL_AUTH__SECRET?"),
     ];
     for (key, value, named) in cases {
         let out = kaigo()
@@ -75,7 +83,22 @@ async fn bad_configuration_exits_64_naming_the_key() {
         assert_eq!(out.status.code(), Some(64), "{key}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{key}: {stderr}");
+        assert!(!stderr.contains("``"), "{key}: {stderr}");
+        assert!(!stderr.contains(SECRET), "{key}: a secret is never echoed: {stderr}");
     }
+    // A value from the file names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kaigo.toml");
+    std::fs::write(&file, "[server]\nlisten = \"nowhere\"\n").unwrap();
+    let out = kaigo()
+        .args(["serve", "eligibility"])
+        .env("KAIGO_INTERNAL_AUTH__SECRET", SECRET)
+        .env("KAIGO_CONFIG", &file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("server.listen (file {})", file.display())), "{stderr}");
     let out = kaigo().args(["serve", "eligibility"]).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("internal_auth.secret"));

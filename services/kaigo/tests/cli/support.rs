@@ -183,12 +183,18 @@ impl Stack {
             ("KAIGO_SERVER__DRAIN_DELAY_SECS".to_owned(), "0".to_owned()),
             ("KAIGO_AUTH__ISSUER".to_owned(), "kaigo-dev".to_owned()),
             ("KAIGO_AUTH__AUDIENCE".to_owned(), "kaigo".to_owned()),
-            ("KAIGO_AUTH__PUBLIC_KEY_FILES".to_owned(), format!("[\"{}\"]", key.public_key_file().display())),
+            // One path, as an operator writes it (a list-valued key takes one value or several
+            // separated by commas).
+            ("KAIGO_AUTH__PUBLIC_KEY_FILES".to_owned(), key.public_key_file().display().to_string()),
             ("KAIGO_GATEWAY__REFRESH_SECS".to_owned(), "1".to_owned()),
             ("KAIGO_DOCUMENTS__STORAGE_URL".to_owned(), format!("file://{}", files.display())),
             (
                 "KAIGO_DOCUMENTS__ENCRYPTION_KEYS".to_owned(),
-                format!("[\"{}\"]", kaigo_documents::blob::crypto::Keyring::generate_entry("k1")),
+                format!(
+                    "{},{}",
+                    kaigo_documents::blob::crypto::Keyring::generate_entry("k2"),
+                    kaigo_documents::blob::crypto::Keyring::generate_entry("k1")
+                ),
             ),
         ];
         for service in services.iter().copied().chain(["gateway"]) {
