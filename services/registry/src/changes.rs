@@ -1,0 +1,112 @@
+//! A change to a registration or a consent, inside the caller's write transaction: the new
+//! current row, its version appended (never overwritten), and its event in the outbox — all
+//! three commit together or not at all. Used by the API and by the sweep.
+
+use chrono::{DateTime, Utc};
+use kaigo_platform::events::{NewEvent, enqueue};
+use kaigo_proto::kaigo::registry::v1 as pb;
+use prost::Message;
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::api::convert;
+use crate::domain::EndReason;
+use crate::store::{self, consent, registration};
+use crate::{TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED};
+
+/// Who made a change, as stored words (role, subject, organisation).
+pub type By = (String, String, String);
+
+/// The sweep's author.
+pub fn system() -> By {
+    ("system".to_owned(), "registry-sweep".to_owned(), String::new())
+}
+
+/// Appends the version of `row` and publishes it.
+async fn registration_changed(
+    conn: &impl ConnectionTrait,
+    row: &registration::Model,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let message = convert::registration(row);
+    store::insert_registration_version(conn, &row.id, row.version, at, message.encode_to_vec()).await?;
+    let event = pb::RegistrationChanged { registration: Some(message), change_time: Some(convert::timestamp(at)) };
+    enqueue(
+        conn,
+        NewEvent { topic: TOPIC_REGISTRATION_CHANGED.to_owned(), key: row.id.clone(), payload: event.encode_to_vec() },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a new registration (version 1).
+pub async fn create_registration(
+    conn: &impl ConnectionTrait,
+    row: registration::Model,
+    at: DateTime<Utc>,
+) -> Result<registration::Model, DbErr> {
+    store::insert_registration(conn, row.clone()).await?;
+    registration_changed(conn, &row, at).await?;
+    Ok(row)
+}
+
+/// Ends an active registration: a new version.
+pub async fn end_registration(
+    conn: &impl ConnectionTrait,
+    mut row: registration::Model,
+    reason: EndReason,
+    by: By,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<registration::Model, DbErr> {
+    row.version += 1;
+    row.ended_at = Some(at);
+    row.end_reason = Some(reason.as_str().to_owned());
+    row.ended_by_role = Some(by.0);
+    row.ended_by_subject = Some(by.1);
+    row.ended_by_org = Some(by.2);
+    row.end_note = note.filter(|n| !n.is_empty());
+    row.active_key = None;
+    store::update_registration(conn, row.clone()).await?;
+    registration_changed(conn, &row, at).await?;
+    Ok(row)
+}
+
+async fn consent_changed(conn: &impl ConnectionTrait, row: &consent::Model, at: DateTime<Utc>) -> Result<(), DbErr> {
+    let message = convert::consent(row);
+    store::insert_consent_version(conn, &row.id, row.version, at, message.encode_to_vec()).await?;
+    let event = pb::ConsentChanged { consent: Some(message), change_time: Some(convert::timestamp(at)) };
+    enqueue(
+        conn,
+        NewEvent { topic: TOPIC_CONSENT_CHANGED.to_owned(), key: row.id.clone(), payload: event.encode_to_vec() },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a new consent (version 1).
+pub async fn create_consent(
+    conn: &impl ConnectionTrait,
+    row: consent::Model,
+    at: DateTime<Utc>,
+) -> Result<consent::Model, DbErr> {
+    store::insert_consent(conn, row.clone()).await?;
+    consent_changed(conn, &row, at).await?;
+    Ok(row)
+}
+
+/// Withdraws a consent in force: a new version.
+pub async fn withdraw_consent(
+    conn: &impl ConnectionTrait,
+    mut row: consent::Model,
+    by: By,
+    at: DateTime<Utc>,
+) -> Result<consent::Model, DbErr> {
+    row.version += 1;
+    row.withdrawn_at = Some(at);
+    row.withdrawn_by_role = Some(by.0);
+    row.withdrawn_by_subject = Some(by.1);
+    row.withdrawn_by_org = Some(by.2);
+    store::update_consent(conn, row.clone()).await?;
+    consent_changed(conn, &row, at).await?;
+    Ok(row)
+}

@@ -1,0 +1,208 @@
+//! kaigo-registry: the relationship and consent registry (docs/domain/access.md#registry).
+//!
+//! Registrations of organisations as a person's 担当, the person's consents, the
+//! 居宅サービス計画作成依頼届出, identity confirmation with the card, and the person's own view.
+//! The access decision itself is `kaigo_access::RuleTable::decide`; this service holds the
+//! facts it rests on and publishes every change as an event (`registry.registration_changed`,
+//! `registry.consent_changed`, `registry.care_plan_notification_accepted`).
+//!
+//! Shape (docs/architecture.md#service-crate): `api` decodes, validates and maps; `domain` holds
+//! the rules as plain functions; `store` is the only place with SQL. `cards` is the virtual
+//! card issuer of `kaigo dev` and the tests; `sweep` ends registrations without service.
+
+pub mod api;
+pub mod cards;
+mod changes;
+pub mod domain;
+mod seed;
+pub mod store;
+pub mod sweep;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kaigo_access::RuleTable;
+use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::{AuditOptions, Auditor};
+use kaigo_platform::config::{Problems, Validate};
+use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
+use kaigo_platform::service::{ServiceContext, StartError};
+use kaigo_platform::time::{Clock, system_clock};
+use kaigo_proto::kaigo::registry::v1::registry_service_server::RegistryServiceServer;
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use serde::{Deserialize, Serialize};
+
+pub use api::Api;
+pub use domain::card::TrustAnchors;
+
+/// The service's name: its database schema and its event consumer group.
+pub const NAME: &str = "registry";
+
+/// Topic of [`kaigo_proto::kaigo::registry::v1::RegistrationChanged`].
+pub const TOPIC_REGISTRATION_CHANGED: &str = "registry.registration_changed";
+/// Topic of [`kaigo_proto::kaigo::registry::v1::ConsentChanged`].
+pub const TOPIC_CONSENT_CHANGED: &str = "registry.consent_changed";
+/// Topic of [`kaigo_proto::kaigo::registry::v1::CarePlanNotificationAccepted`].
+pub const TOPIC_NOTIFICATION_ACCEPTED: &str = "registry.care_plan_notification_accepted";
+
+/// `[registry]` configuration (`KAIGO_REGISTRY__*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// PEM file of the CA certificates card certificates must chain to (the operator's
+    /// stand-in for J-LIS). Empty: only the virtual CA of `virtual_cards_dir`, if any; with
+    /// neither, card confirmations are refused (`CARD_READER_NOT_CONFIGURED`).
+    pub trust_anchor_file: String,
+    /// `kaigo dev` only: a directory where a test CA and virtual cards for the demo persons
+    /// are created (or reused), the CA trusted and the cards linked by `seed_demo`. Never set
+    /// in production.
+    pub virtual_cards_dir: String,
+    /// How long a card challenge is valid, seconds (10–900).
+    pub challenge_ttl_secs: u64,
+    /// How long a completed card confirmation backs a registration or consent, seconds
+    /// (60–86,400).
+    pub confirmation_use_secs: u64,
+    /// Months without service evidence after which a registration ends by itself (1–60;
+    /// docs/domain/access.md#registrations, **UNCONFIRMED**).
+    pub no_service_months: u32,
+    /// How often the sweep looks for registrations without service, milliseconds
+    /// (10–86,400,000).
+    pub sweep_interval_ms: u64,
+    /// A rule table replacing the built-in one (docs/domain/access.md#rule-table). Empty:
+    /// built-in.
+    pub rules_file: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            trust_anchor_file: String::new(),
+            virtual_cards_dir: String::new(),
+            challenge_ttl_secs: 120,
+            confirmation_use_secs: 1800,
+            no_service_months: 6,
+            sweep_interval_ms: 3_600_000,
+            rules_file: String::new(),
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self, problems: &mut Problems) {
+        if !self.trust_anchor_file.is_empty() {
+            match std::fs::read(&self.trust_anchor_file) {
+                Ok(pem) => {
+                    if let Err(e) = TrustAnchors::from_pem(&pem) {
+                        problems.add("registry.trust_anchor_file", e);
+                    }
+                }
+                Err(_) => problems.add("registry.trust_anchor_file", "cannot be read"),
+            }
+        }
+        if !(10..=900).contains(&self.challenge_ttl_secs) {
+            problems.add("registry.challenge_ttl_secs", "must be 10–900");
+        }
+        if !(60..=86_400).contains(&self.confirmation_use_secs) {
+            problems.add("registry.confirmation_use_secs", "must be 60–86400");
+        }
+        if !(1..=60).contains(&self.no_service_months) {
+            problems.add("registry.no_service_months", "must be 1–60");
+        }
+        if !(10..=86_400_000).contains(&self.sweep_interval_ms) {
+            problems.add("registry.sweep_interval_ms", "must be 10–86400000");
+        }
+        if !self.rules_file.is_empty() {
+            match std::fs::read_to_string(&self.rules_file) {
+                Ok(text) => {
+                    if let Err(e) = RuleTable::from_toml(&text) {
+                        problems.add("registry.rules_file", e.to_string());
+                    }
+                }
+                Err(_) => problems.add("registry.rules_file", "cannot be read"),
+            }
+        }
+        if !self.virtual_cards_dir.is_empty() && Path::new(&self.virtual_cards_dir).is_file() {
+            problems.add("registry.virtual_cards_dir", "is a file, not a directory");
+        }
+    }
+}
+
+impl Config {
+    /// The rule table: the configured file, or the built-in one.
+    pub fn rules(&self) -> Result<RuleTable, StartError> {
+        if self.rules_file.is_empty() {
+            return Ok(RuleTable::builtin());
+        }
+        let text = std::fs::read_to_string(&self.rules_file)
+            .map_err(|e| format!("registry.rules_file {}: {e}", self.rules_file))?;
+        Ok(RuleTable::from_toml(&text)?)
+    }
+
+    /// The trust anchors: the configured file plus the virtual CA (created if missing).
+    pub fn trust_anchors(&self) -> Result<TrustAnchors, StartError> {
+        let mut pem = Vec::new();
+        if !self.trust_anchor_file.is_empty() {
+            pem = std::fs::read(&self.trust_anchor_file)
+                .map_err(|e| format!("registry.trust_anchor_file {}: {e}", self.trust_anchor_file))?;
+            pem.push(b'\n');
+        }
+        if !self.virtual_cards_dir.is_empty() {
+            let ca = cards::VirtualCa::load_or_create(Path::new(&self.virtual_cards_dir))?;
+            pem.extend_from_slice(ca.certificate_pem().as_bytes());
+        }
+        if pem.is_empty() {
+            return Ok(TrustAnchors::none());
+        }
+        Ok(TrustAnchors::from_pem(&pem)?)
+    }
+}
+
+/// Starts the service with the system clock.
+pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<RegistryServiceServer<Api>, StartError> {
+    start_with_clock(ctx, config, system_clock()).await
+}
+
+/// Starts the service with `clock` deciding "now" (challenges, dates, the sweep).
+pub async fn start_with_clock(
+    ctx: &ServiceContext,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<RegistryServiceServer<Api>, StartError> {
+    let rules = Arc::new(config.rules()?);
+    let anchors = Arc::new(config.trust_anchors()?);
+    ctx.spawn_outbox_relay();
+    let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
+    let settings = api::Settings {
+        challenge_ttl: chrono::Duration::seconds(i64::try_from(config.challenge_ttl_secs).unwrap_or(120)),
+        confirmation_use: chrono::Duration::seconds(i64::try_from(config.confirmation_use_secs).unwrap_or(1800)),
+    };
+    let db = ctx.db.clone();
+    let sweep_clock = clock.clone();
+    let months = config.no_service_months;
+    let every = Duration::from_millis(config.sweep_interval_ms);
+    ctx.background.spawn("registry-sweep", move |stopping| sweep::run(db, sweep_clock, months, every, stopping));
+    let api = Api::new(ctx.db.clone(), clock, auditor, rules, anchors, settings);
+    Ok(kaigo_platform::limit_messages!(RegistryServiceServer::new(api), ctx))
+}
+
+/// Loads the demo data of `kaigo dev` (idempotent): with `virtual_cards_dir`, a virtual card
+/// per demo person, linked in the identity-link table.
+pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
+    seed::seed(&ctx.db, config, system_clock().now()).await
+}
+
+/// This service's migrations, applied by `kaigo migrate registry`.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(EventTablesMigration),
+            Box::new(IdempotencyTableMigration),
+            Box::new(AuditTableMigration),
+            Box::new(store::migration::RegistryTablesMigration),
+        ]
+    }
+}

@@ -1,0 +1,190 @@
+//! Identity confirmation by card: the happy path and every refusal, nothing stored when
+//! refused (docs/domain/access.md#card-flow).
+
+use kaigo_platform::auth::Role;
+use kaigo_platform::testkit::caller_for;
+use kaigo_proto::kaigo::registry::v1 as pb;
+use kaigo_registry::cards::{VirtualCa, VirtualCard};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::harness::*;
+
+async fn start(client: &mut Client) -> pb::StartCardConfirmationResponse {
+    client.start_card_confirmation(pb::StartCardConfirmationRequest { request_id: id() }).await.unwrap().into_inner()
+}
+
+fn complete(
+    started: &pb::StartCardConfirmationResponse,
+    card: &VirtualCard,
+    challenge: &[u8],
+) -> pb::CompleteCardConfirmationRequest {
+    pb::CompleteCardConfirmationRequest {
+        request_id: id(),
+        confirmation_id: started.confirmation_id.clone(),
+        signature: card.sign(challenge).unwrap(),
+        certificate: card.certificate_der().to_vec(),
+        intermediates: vec![],
+    }
+}
+
+fn refused(
+    result: Result<tonic::Response<pb::CompleteCardConfirmationResponse>, tonic::Status>,
+    code: Code,
+    why: &str,
+) {
+    let status = result.expect_err(why);
+    assert_eq!(status.code(), code, "{why}: {status:?}");
+    assert_eq!(reason(&status), why);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_confirms_its_person_once_and_every_refusal_stores_nothing() {
+    let r = Registry::start().await;
+    r.link("a1", "0000000001", false).await;
+    r.link("a2", "0000000002", true).await;
+    let card = r.card("a1");
+    let mut client = r.client(office()).await;
+
+    // Happy path: the person, usable for a while.
+    let started = start(&mut client).await;
+    assert_eq!(started.challenge.len(), 32);
+    let request = complete(&started, &card, &started.challenge);
+    let done = client.complete_card_confirmation(request.clone()).await.unwrap().into_inner();
+    assert_eq!(done.person, Some(person("0000000001")));
+    assert_eq!(done.confirmation_id, started.confirmation_id);
+    // The same request again is its first answer; a new request with the used challenge is a replay.
+    let again = client.complete_card_confirmation(request.clone()).await.unwrap().into_inner();
+    assert_eq!(again, done);
+    let replay = pb::CompleteCardConfirmationRequest { request_id: id(), ..request };
+    refused(client.complete_card_confirmation(replay).await, Code::FailedPrecondition, "CHALLENGE_ALREADY_USED");
+
+    // Another organisation's challenge.
+    let started = start(&mut client).await;
+    let mut provider = r.client(caller_for(Role::ServiceProvider, OTHER_OFFICE)).await;
+    refused(
+        provider.complete_card_confirmation(complete(&started, &card, &started.challenge)).await,
+        Code::PermissionDenied,
+        "CONFIRMATION_OF_ANOTHER_ORGANIZATION",
+    );
+    // A bad signature (over something else).
+    refused(
+        client.complete_card_confirmation(complete(&started, &card, b"something else")).await,
+        Code::PermissionDenied,
+        "CARD_SIGNATURE_INVALID",
+    );
+    // A card from a CA that is not the trust anchor.
+    let stranger = VirtualCard::issue(&VirtualCa::generate().unwrap(), "a1", false).unwrap();
+    refused(
+        client.complete_card_confirmation(complete(&started, &stranger, &started.challenge)).await,
+        Code::PermissionDenied,
+        "CARD_CERTIFICATE_UNTRUSTED",
+    );
+    // An expired card certificate.
+    let expired = VirtualCard::issue(&r.ca, "a1", true).unwrap();
+    refused(
+        client.complete_card_confirmation(complete(&started, &expired, &started.challenge)).await,
+        Code::FailedPrecondition,
+        "CARD_CERTIFICATE_EXPIRED",
+    );
+    // A revoked card, and a card no insurer linked.
+    refused(
+        client.complete_card_confirmation(complete(&started, &r.card("a2"), &started.challenge)).await,
+        Code::FailedPrecondition,
+        "CARD_REVOKED",
+    );
+    refused(
+        client.complete_card_confirmation(complete(&started, &r.card("a3"), &started.challenge)).await,
+        Code::FailedPrecondition,
+        "CARD_NOT_LINKED",
+    );
+    // A certificate that does not parse.
+    let mut bad = complete(&started, &card, &started.challenge);
+    bad.certificate = b"not DER".to_vec();
+    let status = client.complete_card_confirmation(bad).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> =
+        status.get_error_details().bad_request().unwrap().field_violations.iter().map(|f| f.field.clone()).collect();
+    assert_eq!(fields, ["certificate"]);
+    // An expired challenge: past its lifetime on the service's clock.
+    r.clock.set(t0() + chrono::Duration::seconds(121));
+    refused(
+        client.complete_card_confirmation(complete(&started, &card, &started.challenge)).await,
+        Code::FailedPrecondition,
+        "CHALLENGE_EXPIRED",
+    );
+    r.clock.set(t0());
+    // An unknown confirmation.
+    let unknown = pb::StartCardConfirmationResponse { confirmation_id: id(), ..started.clone() };
+    refused(
+        client.complete_card_confirmation(complete(&unknown, &card, &started.challenge)).await,
+        Code::NotFound,
+        "CONFIRMATION_NOT_FOUND",
+    );
+    // Nothing of the refusals was stored: one completed confirmation, no link changed.
+    assert_eq!(r.count("SELECT COUNT(*) FROM card_confirmations WHERE completed_at IS NOT NULL").await, 1);
+    assert_eq!(r.count("SELECT COUNT(*) FROM registrations").await, 0);
+    // The refused challenge still works for its own organisation and card.
+    let ok = client.complete_card_confirmation(complete(&started, &card, &started.challenge)).await.unwrap();
+    assert_eq!(ok.into_inner().person, Some(person("0000000001")));
+    r.harness.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_organisations_confirm_cards_and_bad_input_is_reported_field_by_field() {
+    let r = Registry::start().await;
+    for role in [Role::Insurer, Role::InsuredPerson, Role::Operator] {
+        let status = r
+            .client(kaigo_platform::testkit::caller(role))
+            .await
+            .start_card_confirmation(pb::StartCardConfirmationRequest { request_id: id() })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{role:?}");
+    }
+    let status = r
+        .client(office())
+        .await
+        .complete_card_confirmation(pb::CompleteCardConfirmationRequest {
+            request_id: "x".into(),
+            confirmation_id: String::new(),
+            signature: vec![],
+            certificate: vec![0; 9000],
+            intermediates: vec![vec![]; 5],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> =
+        status.get_error_details().bad_request().unwrap().field_violations.iter().map(|f| f.field.clone()).collect();
+    assert_eq!(fields, ["request_id", "confirmation_id", "signature", "certificate", "intermediates"]);
+    // Links: only the insurer, for its own insured, in the link-id form.
+    let status = r
+        .client(office())
+        .await
+        .load_identity_links(pb::LoadIdentityLinksRequest {
+            request_id: id(),
+            insurer_number: INSURER.into(),
+            links: vec![pb::IdentityLink { link_id: "ab".into(), insured_number: "0000000001".into(), revoked: false }],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = r
+        .client(insurer())
+        .await
+        .load_identity_links(pb::LoadIdentityLinksRequest {
+            request_id: id(),
+            insurer_number: INSURER.into(),
+            links: vec![
+                pb::IdentityLink { link_id: "AB".into(), insured_number: "0000000001".into(), revoked: false },
+                pb::IdentityLink { link_id: "cd".into(), insured_number: "x".into(), revoked: false },
+            ],
+        })
+        .await
+        .unwrap_err();
+    let fields: Vec<String> =
+        status.get_error_details().bad_request().unwrap().field_violations.iter().map(|f| f.field.clone()).collect();
+    assert_eq!(fields, ["links[0].link_id", "links[1].insured_number"]);
+    r.harness.shutdown().await;
+}

@@ -1,0 +1,10 @@
+//! The registry against real PostgreSQL and Redis: one test binary (CONTRIBUTING.md).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
+
+mod cards;
+mod harness;
+mod idempotency;
+mod notifications;
+mod person;
+mod relationships;
