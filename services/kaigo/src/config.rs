@@ -120,6 +120,36 @@ mod tests {
         }
     }
 
+    /// The README's one-machine `kaigo.toml` is a configuration every component starts from:
+    /// every key real, every value of the right form, everything `kaigo serve` requires set.
+    #[test]
+    fn the_readme_one_machine_kaigo_toml_has_what_every_component_needs() {
+        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+        let marker = "<!-- one-machine kaigo.toml: loaded by the tests -->\n```toml\n";
+        let start = readme.find(marker).expect("the README's one-machine kaigo.toml") + marker.len();
+        let toml = &readme[start..start + readme[start..].find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kaigo.toml");
+        std::fs::write(&file, toml).unwrap();
+        for (i, component) in
+            ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"].iter().enumerate()
+        {
+            let config: KaigoConfig = ConfigSource::new()
+                .with_file(&file)
+                .with_env("KAIGO_SERVER__LISTEN", format!("127.0.0.1:{}", 50060 + i))
+                .load()
+                .unwrap_or_else(|e| panic!("{component}: {e}"));
+            assert!(kaigo_platform::auth::CallerKeys::from_config(&config.internal_auth).is_some());
+            assert!(config.database.url.expose().starts_with("postgres://"));
+            assert!(config.redis.url.expose().starts_with("redis://"));
+            assert_eq!(config.gateway.upstreams.len(), 5);
+            assert!(!config.auth.public_key_files.is_empty());
+            assert!(!config.certification.eligibility_url.is_empty());
+            assert!(config.documents.storage_url.starts_with("file:///"));
+            kaigo_documents::blob::crypto::Keyring::parse(&config.documents.encryption_keys).unwrap();
+        }
+    }
+
     /// `KEY=VALUE` lines of a kustomize env file.
     fn env_file(path: &Path) -> Vec<(String, String)> {
         std::fs::read_to_string(path)
