@@ -1,8 +1,9 @@
 //! The platform's idempotency contract on the insurer writes, and the answers stored by the
 //! previous version surviving the upgrade.
 
+use kaigo_platform::auth::Caller;
 use kaigo_platform::auth::Role;
-use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::testkit::{IdempotentWrite, TestDatabase, idempotency_contract};
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -161,5 +162,33 @@ async fn answers_stored_before_the_upgrade_still_replay() {
     // And the replay still comes only after the caller is authorised.
     let err = server.client(insurer(OTHER_INSURER)).await.record_copayment_ratio(request).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn record_copayment_keeps_the_platform_idempotency_contract() {
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, None).await;
+    let v = create_person(&mut server.client(insurer(INSURER)).await, "0000000500").await;
+    let w = create_person_at(&mut server.client(insurer(OTHER_INSURER)).await, OTHER_INSURER, "0000000501").await;
+    let server_ref = &server;
+    idempotency_contract(IdempotentWrite {
+        rpc: "RecordCopaymentRatio",
+        allowed: insurer(INSURER),
+        other: insurer(OTHER_INSURER),
+        // A care office, on the insurer's person.
+        refused: office(Role::CareOffice, OFFICE),
+        write: |caller: Caller, request_id: String, variant: u8| async move {
+            let (insurer_number, insured, version) = match caller.organization() {
+                Some(OTHER_INSURER) => (OTHER_INSURER, "0000000501", w),
+                _ => (INSURER, "0000000500", v),
+            };
+            let ratio = if variant == 1 { pb::CopaymentRatio::ThreeTenths } else { pb::CopaymentRatio::OneTenth };
+            let request = copay(insurer_number, insured, &request_id, version, ratio);
+            let mut client = server_ref.client(caller).await;
+            client.record_copayment_ratio(request).await.map(|r| r.into_inner().encode_to_vec())
+        },
+    })
+    .await;
     server.stop().await;
 }

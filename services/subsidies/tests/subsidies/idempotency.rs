@@ -1,7 +1,8 @@
 //! The platform's idempotency contract on the subsidy writes, and the answers stored by the
 //! previous version surviving the upgrade.
 
-use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::auth::Caller;
+use kaigo_platform::testkit::{IdempotentWrite, TestDatabase, idempotency_contract};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -182,4 +183,41 @@ async fn answers_stored_before_the_upgrade_still_replay() {
         .collect();
     assert_eq!(seen, [("GetApplication", "care_office", number.as_str(), "allowed", in_window())]);
     assert_eq!(kaigo_platform::audit::count_all(&svc.db).await.unwrap(), 2, "the report's read too");
+}
+
+#[tokio::test]
+async fn submit_keeps_the_platform_idempotency_contract() {
+    let svc = Service::start().await;
+    let (mine, theirs, stranger) = (office("21", 91), office("21", 92), office("21", 93));
+    let mut ids = std::collections::HashMap::new();
+    for number in [&mine, &theirs] {
+        let created = svc
+            .office_client(number)
+            .await
+            .create_application(create_care(care_costs(number, &["residential"], &[(1, 10_000)], 10_000, 0)))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.insert(number.clone(), created.application.unwrap().application_id);
+    }
+    let (svc, ids, mine_ref) = (&svc, &ids, &mine);
+    idempotency_contract(IdempotentWrite {
+        rpc: "SubmitApplication",
+        allowed: office_caller(&mine),
+        other: office_caller(&theirs),
+        // A third office, on the first office's application.
+        refused: office_caller(&stranger),
+        write: |caller: Caller, request_id: String, variant: u8| async move {
+            let own = caller.organization().unwrap_or_default().to_owned();
+            let application_id = ids.get(&own).unwrap_or(&ids[mine_ref]).clone();
+            // Variant 1 names another version: the same request id with another body.
+            let request = pb::SubmitApplicationRequest {
+                request_id,
+                application_id,
+                expected_version: if variant == 1 { 9 } else { 1 },
+            };
+            svc.client(caller).await.submit_application(request).await.map(|r| r.into_inner().encode_to_vec())
+        },
+    })
+    .await;
 }
