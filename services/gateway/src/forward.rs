@@ -18,6 +18,7 @@ use tower::ServiceExt;
 
 use crate::traffic::breaker::{Admission, Breaker};
 use crate::traffic::deadline;
+use crate::traffic::framing::BodyRefusal;
 use crate::traffic::retry::RetryBudget;
 use crate::upstream::{RemoteUpstream, Upstream};
 
@@ -98,6 +99,7 @@ impl Forward {
         self.budget.deposit();
         let retryable = self.read_only.contains(path);
         let (parts, body) = request.into_parts();
+        let refusal = parts.extensions.get::<BodyRefusal>().cloned();
         // Only an idempotent read is buffered (so that it can be sent again); others stream.
         let (body, replay) = if retryable {
             match body.collect().await {
@@ -122,6 +124,11 @@ impl Forward {
             *request.version_mut() = http::Version::HTTP_2;
             *request.headers_mut() = parts.headers.clone();
             let outcome = self.attempt(remote, request, path, deadline).await;
+            if let Some(refused) = refusal.as_ref().and_then(BodyRefusal::get) {
+                // The caller's body was refused mid-call: the caller's mistake, not a failure
+                // of the service (the limit layer answers with the refusal).
+                return refused.status().into_http();
+            }
             let success = matches!(outcome, Outcome::Answered(_));
             let again = !success
                 && replay.is_some()

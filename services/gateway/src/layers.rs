@@ -23,7 +23,7 @@ use crate::config::GatewayConfig;
 use crate::forward::Deadline;
 use crate::observe::CallInfo;
 use crate::traffic::deadline;
-use crate::traffic::framing::{CheckedMessages, too_large};
+use crate::traffic::framing::{BodyRefusal, CheckedMessages, too_large};
 use crate::traffic::rate::RateLimiter;
 
 /// A routed call as the layers see it.
@@ -269,6 +269,10 @@ impl tower::Service<http::Request<Body>> for Limit {
             {
                 return Ok(too_large(length.saturating_sub(5), role_limits.max_message_bytes as u64).into_http());
             }
+            // The length of what the client sent, not of what is forwarded: a gRPC-Web text
+            // body is translated (base64 → binary), and an upstream connection resets a stream
+            // whose data disagrees with its content-length.
+            parts.headers.remove(http::header::CONTENT_LENGTH);
             let cap = Duration::from_millis(role_limits.max_timeout_ms);
             let requested = parts.headers.get("grpc-timeout").and_then(|v| v.to_str().ok());
             let timeout = deadline::effective(requested, cap);
@@ -277,6 +281,7 @@ impl tower::Service<http::Request<Body>> for Limit {
             }
             parts.extensions.insert(Deadline(Instant::now() + timeout));
             let refusal = Arc::new(OnceLock::new());
+            parts.extensions.insert(BodyRefusal(refusal.clone()));
             let unary = !limits.streaming_requests.contains(parts.uri.path());
             let body = CheckedMessages::new(body, unary, role_limits.max_message_bytes, refusal.clone());
             let response = tower::Service::call(&mut inner, http::Request::from_parts(parts, Body::new(body))).await?;

@@ -63,6 +63,19 @@ pub(crate) fn detailed(code: tonic::Code, reason: &str, message: &str) -> tonic:
 /// The shared slot of the first refusal of one call's body.
 pub(crate) type RefusalSlot = Arc<OnceLock<Refusal>>;
 
+/// The request extension through which the forwarder learns that an upstream call failed
+/// because the caller's body was refused: not the service's failure (no breaker count, no
+/// retry).
+#[derive(Clone)]
+pub(crate) struct BodyRefusal(pub RefusalSlot);
+
+impl BodyRefusal {
+    /// The refusal, once the body has been refused.
+    pub(crate) fn get(&self) -> Option<&Refusal> {
+        self.0.get()
+    }
+}
+
 /// Follows the gRPC framing of a byte stream.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Framing {
@@ -200,8 +213,10 @@ where
         self.done
     }
 
+    /// Unknown: a gRPC-Web text body is shorter once translated than its `content-length`
+    /// says, and HTTP/2 resets a stream whose data disagrees with a declared length.
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        SizeHint::default()
     }
 }
 
