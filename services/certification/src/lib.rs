@@ -20,7 +20,6 @@ pub mod api;
 pub mod domain;
 pub mod events;
 pub mod people;
-pub mod record;
 pub mod signals;
 pub mod store;
 

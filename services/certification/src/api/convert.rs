@@ -7,11 +7,11 @@ use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::{from_naive_date, to_naive_date};
 
 use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
+use crate::domain::record::{LoadedApplication, StepRecord};
 use crate::domain::types::{
     ApplicationType, CareLevel, DelayReason, DementiaLevel, OpinionState, Stability, Status, StepKind, SurveyState,
 };
 use crate::domain::workflow::{self, Workflow};
-use crate::record::{LoadedApplication, StepRecord};
 
 /// A timestamp on the wire.
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {

@@ -21,9 +21,9 @@ use kaigo_proto::kaigo::certification::v1::certification_service_server::Certifi
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
+use crate::domain::record::ActorRecord;
 use crate::domain::validity::ValidityPolicy;
 use crate::people::PersonDirectory;
-use crate::record::ActorRecord;
 use crate::signals::StepSignals;
 use crate::store::{Store, Written};
 

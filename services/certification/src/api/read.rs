@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use super::{Inner, check_application_id, convert};
 use crate::domain::access::{self, Parties};
 use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
+use crate::domain::record::{ApplicationRecord, LoadedApplication};
 use crate::domain::types::Status;
-use crate::record::{ApplicationRecord, LoadedApplication};
 use crate::store::{ListFilter, ListOrder};
 
 const DEFAULT_PAGE: i32 = 50;

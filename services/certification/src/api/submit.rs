@@ -9,10 +9,10 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 
 use super::{Inner, actor, convert};
+use crate::domain::record::{Applicant, ApplicationRecord, PreviousCertification};
 use crate::domain::types::{ApplicationType, StepKind};
 use crate::domain::workflow::Workflow;
 use crate::people::PersonStatus;
-use crate::record::{Applicant, ApplicationRecord, PreviousCertification};
 use crate::store::{CurrentCertification, NewStep};
 
 /// Longest free-text fields accepted.

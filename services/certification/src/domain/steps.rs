@@ -10,12 +10,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::deadline::{self, DelayNoticeInput};
 use super::judgment::{self, BandIndicators};
+use super::record::{
+    ApplicationRecord, BoardRecord, Closure, DecisionRecord, DelayNoticeRecord, PrimaryRecord, SurveyResult,
+};
 use super::types::{CareLevel, StepKind};
 use super::validity::{self, ValidityError, ValidityPolicy};
 use super::workflow::{self, Refusal};
-use crate::record::{
-    ApplicationRecord, BoardRecord, Closure, DecisionRecord, DelayNoticeRecord, PrimaryRecord, SurveyResult,
-};
 
 /// The step a write appends: its kind and a summary (no personal data).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,9 +254,9 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::domain::record::{Applicant, PreviousCertification};
     use crate::domain::types::{ApplicationType, DelayReason, DementiaLevel, Stability, Status, SurveyState};
     use crate::domain::workflow::Workflow;
-    use crate::record::{Applicant, PreviousCertification};
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

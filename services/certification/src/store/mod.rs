@@ -23,8 +23,8 @@ use sea_orm::{
 
 pub use queries::{ListFilter, ListOrder, StatisticsRows};
 
+use crate::domain::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use crate::domain::types::{CareLevel, Status, StepKind};
-use crate::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use entities::{application, certification, delay_notice, step};
 
 /// A step to append.

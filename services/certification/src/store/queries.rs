@@ -8,8 +8,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 use super::entities::{application, delay_notice};
 use super::{Store, rows};
 use crate::domain::deadline::DeadlineStatus;
+use crate::domain::record::ApplicationRecord;
 use crate::domain::types::Status;
-use crate::record::ApplicationRecord;
 
 /// Sort orders of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,8 +5,8 @@ use kaigo_platform::errors::ApiError;
 
 use super::entities::{application, delay_notice, step};
 use crate::domain::deadline::{deadline_date, effective_deadline};
+use crate::domain::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use crate::domain::types::{DelayReason, StepKind};
-use crate::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 
 /// A stored value that does not decode: a bug or a hand-edited row.
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,9 @@
 //! the latest; a retry of a write from before the upgrade still gets its stored answer, and the
 //! reads audited before it are in the platform's trail, findable by the person.
 
+use kaigo_certification::domain::record::{Applicant, ApplicationRecord};
 use kaigo_certification::domain::types::ApplicationType;
 use kaigo_certification::domain::workflow::Workflow;
-use kaigo_certification::record::{Applicant, ApplicationRecord};
 use kaigo_certification::{Migrator, NAME};
 use kaigo_platform::audit;
 use kaigo_platform::testkit::{TestDatabase, TestRedis};

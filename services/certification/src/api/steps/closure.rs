@@ -8,9 +8,9 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 
 use super::{Call, Who, append, check_call, required_date, role_may_call, text};
 use crate::api::{Inner, actor, convert};
+use crate::domain::record::DelayNoticeRecord;
 use crate::domain::steps;
 use crate::domain::types::DelayReason;
-use crate::record::DelayNoticeRecord;
 
 /// A valid WithdrawApplication: the 取下げ date.
 fn withdrawal(r: &pb::WithdrawApplicationRequest) -> Result<NaiveDate, ApiError> {

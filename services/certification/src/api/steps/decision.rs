@@ -10,8 +10,8 @@ use kaigo_proto::kaigo::common::v1 as common;
 
 use super::{Call, Who, append, check_call, occur_time, required_date, role_may_call, text};
 use crate::api::{Inner, actor, convert};
+use crate::domain::record::{ApplicationRecord, DecisionRecord};
 use crate::domain::steps::{self, Decision};
-use crate::record::{ApplicationRecord, DecisionRecord};
 use crate::store::DecidedCertification;
 
 /// The topic of the decision event.

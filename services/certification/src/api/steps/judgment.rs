@@ -8,9 +8,9 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 use super::{Call, Who, append, check_call, occur_time, required_date, role_may_call};
 use crate::api::{Inner, actor, convert};
 use crate::domain::judgment::BandIndicators;
+use crate::domain::record::SurveyResult;
 use crate::domain::steps;
 use crate::domain::types::CareLevel;
-use crate::record::SurveyResult;
 
 /// A valid RecordPrimaryJudgment.
 struct Judged {

@@ -22,9 +22,9 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 use super::submit::MAX_TEXT;
 use super::{Inner, check_application_id, convert};
 use crate::domain::access::{self, Parties};
+use crate::domain::record::{ActorRecord, ApplicationRecord, LoadedApplication};
 use crate::domain::steps::Recorded;
 use crate::domain::workflow::Refusal;
-use crate::record::{ActorRecord, ApplicationRecord, LoadedApplication};
 use crate::store::{Change, NewStep};
 
 /// Who may call a step RPC.

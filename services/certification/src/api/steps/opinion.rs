@@ -1,5 +1,5 @@
 //! 主治医意見書: RecordOpinionRequested and RecordOpinionReceived (documents' opinion.received
-//! event records the receipt too, see `crate::events`).
+//! event records the receipt too, through the same step rules).
 
 use chrono::{DateTime, Utc};
 use kaigo_platform::auth::Caller;

@@ -8,8 +8,8 @@ use kaigo_proto::kaigo::common::v1 as common;
 
 use super::{Call, Who, append, check_call, occur_time, required_date, role_may_call, text};
 use crate::api::{Inner, actor, convert};
+use crate::domain::record::SurveyResult;
 use crate::domain::{judgment, steps};
-use crate::record::SurveyResult;
 
 /// A valid RecordSurveyScheduled.
 struct Scheduled {

@@ -5,8 +5,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::types::{ApplicationType, CareLevel, DelayReason, StepKind};
-use crate::domain::workflow::Workflow;
+use super::types::{ApplicationType, CareLevel, DelayReason, StepKind};
+use super::workflow::Workflow;
 
 /// Who filed the application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
