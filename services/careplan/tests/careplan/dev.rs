@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use kaigo_careplan::{Config, seed, seed_demo, store};
 use kaigo_platform::auth::Role;
-use kaigo_platform::config::{DatabaseConfig, Secret, ServerConfig};
-use kaigo_platform::events::{Bus, LocalBus};
-use kaigo_platform::service::{Background, ServiceContext};
+use kaigo_platform::config::{DatabaseConfig, Secret};
 use kaigo_proto::kaigo::careplan::v1::{BundleStatus, ListInboxRequest};
 use sea_orm_migration::MigratorTrait;
 
@@ -24,15 +22,7 @@ async fn the_demo_offices_are_seeded_once_on_sqlite_and_can_exchange() {
     };
     let db = kaigo_platform::db::connect(&config, kaigo_careplan::NAME).await.unwrap();
     kaigo_careplan::Migrator::up(&db, None).await.unwrap();
-    let (control, background) = Background::new();
-    let ctx = ServiceContext {
-        name: kaigo_careplan::NAME,
-        server: ServerConfig::default(),
-        db: db.clone(),
-        redis: None,
-        bus: Bus::Local(LocalBus::new()),
-        background,
-    };
+    let (ctx, control) = kaigo_platform::testkit::context(kaigo_careplan::NAME, db.clone());
     seed_demo(&ctx, &Config::default()).await.unwrap();
     seed_demo(&ctx, &Config::default()).await.unwrap();
     for (number, role, _) in seed::DEMO_OFFICES {

@@ -228,12 +228,7 @@ async fn only_the_two_offices_read_a_bundle() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
 
     // The insurer of the persons in it may read for audit; another insurer may not.
-    let insurer = |number: &str| {
-        let mut caller = office(Role::Insurer, CARE);
-        caller.office = None;
-        caller.insurer = Some(kaigo_platform::ids::InsurerNumber::parse(number).unwrap());
-        caller
-    };
+    let insurer = |number: &str| kaigo_platform::testkit::caller_for(Role::Insurer, number);
     let mut stranger = server.client(Some(insurer("131011"))).await;
     let err = stranger.get_bundle(GetBundleRequest { bundle_id: id.clone() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);

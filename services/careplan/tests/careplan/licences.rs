@@ -18,13 +18,7 @@ fn date(year: i32, month: i32, day: i32) -> Option<kaigo_proto::google::r#type::
 #[tokio::test]
 async fn licences_are_versioned_idempotent_and_the_free_pass_is_once() {
     let server = TestServer::start().await;
-    let mut operator = server
-        .client(Some({
-            let mut c = office(Role::Operator, CARE);
-            c.office = None;
-            c
-        }))
-        .await;
+    let mut operator = server.client(Some(kaigo_platform::testkit::caller(Role::Operator))).await;
 
     // An operator must say which side a new office is on.
     let err = operator
