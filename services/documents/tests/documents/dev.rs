@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use kaigo_documents::{Config, Migrator, seed};
-use kaigo_platform::config::{DatabaseConfig, Secret, ServerConfig};
-use kaigo_platform::events::{Bus, LocalBus};
-use kaigo_platform::service::{Background, ServiceContext};
+use kaigo_platform::config::{DatabaseConfig, Secret};
+use kaigo_platform::testkit::context;
 use sea_orm_migration::MigratorTrait;
 
 #[tokio::test]
@@ -18,15 +17,7 @@ async fn dev_defaults_live_in_the_data_directory_and_the_seed_is_idempotent() {
     };
     let db = kaigo_platform::db::connect(&database, kaigo_documents::NAME).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
-    let (control, background) = Background::new();
-    let ctx = ServiceContext {
-        name: kaigo_documents::NAME,
-        server: ServerConfig::default(),
-        db,
-        redis: None,
-        bus: Bus::Local(LocalBus::new()),
-        background,
-    };
+    let (ctx, control) = context(kaigo_documents::NAME, db);
     kaigo_documents::seed_demo(&ctx, &Config::default()).await.unwrap();
     kaigo_documents::seed_demo(&ctx, &Config::default()).await.unwrap();
     let seeded = kaigo_documents::store::list_requests(
@@ -53,15 +44,7 @@ async fn dev_defaults_live_in_the_data_directory_and_the_seed_is_idempotent() {
 async fn production_refuses_to_start_without_storage_or_keys() {
     let db = kaigo_platform::testkit::TestDatabase::create().await;
     let conn = kaigo_platform::db::connect(&db.config(), kaigo_documents::NAME).await.unwrap();
-    let (_control, background) = Background::new();
-    let ctx = ServiceContext {
-        name: kaigo_documents::NAME,
-        server: ServerConfig::default(),
-        db: conn,
-        redis: None,
-        bus: Bus::Local(LocalBus::new()),
-        background,
-    };
+    let (ctx, _control) = context(kaigo_documents::NAME, conn);
     let err = kaigo_documents::start(&ctx, &Config::default()).await.err().unwrap();
     assert!(err.to_string().contains("documents.storage_url"), "{err}");
     let config = Config { storage_url: "file:///tmp/kaigo-documents-never-used".into(), ..Config::default() };

@@ -1,22 +1,16 @@
-//! A real documents server on 127.0.0.1:0 behind `CallerLayer`, on a fresh PostgreSQL database
-//! and a private Redis prefix, with clients that sign their caller per RPC path.
-
-use std::time::Duration;
+//! A real documents server on 127.0.0.1:0 behind `CallerLayer` (testkit::ServiceHarness), on a
+//! fresh PostgreSQL database, with clients that sign their caller per RPC path.
 
 use kaigo_documents::Config;
 use kaigo_documents::blob::crypto::Keyring;
-use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer, Role};
-use kaigo_platform::config::{Secret, ServerConfig};
-use kaigo_platform::events::{Bus, RedisBus};
-use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
-use kaigo_platform::redis::RedisHandle;
-use kaigo_platform::server::GrpcServices;
-use kaigo_platform::service::{Background, BackgroundControl, ServiceContext};
-use kaigo_platform::testkit::{SignedChannel, TestDatabase, TestRedis};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::config::Secret;
+use kaigo_platform::service::ServiceContext;
+pub use kaigo_platform::testkit::reason;
+use kaigo_platform::testkit::{ServiceHarness, SignedChannel, TestDatabase, caller_for, context};
 use kaigo_proto::kaigo::documents::v1::document_service_client::DocumentServiceClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
-use tower::Layer;
 
 /// Signs the caller for each call's own path, as the gateway does.
 pub type Signed = SignedChannel;
@@ -34,14 +28,11 @@ pub const INSURED: &str = "0000000123";
 
 /// A running server and what the tests inspect behind it.
 pub struct TestServer {
-    pub keys: CallerKeys,
     pub ctx: ServiceContext,
     pub config: Config,
     pub storage_dir: Option<tempfile::TempDir>,
-    server: kaigo_platform::testkit::TestServer,
-    background: Option<BackgroundControl>,
-    // Dropped last: the database and the Redis prefix outlive every connection.
-    _redis: TestRedis,
+    harness: Option<ServiceHarness>,
+    // Dropped last: the database outlives every connection, and the harness's shutdown.
     _db: TestDatabase,
 }
 
@@ -78,32 +69,17 @@ impl TestServer {
         db: TestDatabase,
         conn: DatabaseConnection,
     ) -> Self {
-        let redis = TestRedis::create().await;
         kaigo_documents::Migrator::up(&conn, None).await.expect("migrate");
-        let handle = RedisHandle::connect(&redis.config()).await.expect("redis").expect("redis configured");
-        let (control, background) = Background::new();
-        let server_config = ServerConfig { reflection: false, ..ServerConfig::default() };
-        let ctx = ServiceContext {
-            name: kaigo_documents::NAME,
-            server: server_config.clone(),
-            db: conn,
-            redis: Some(handle.clone()),
-            bus: Bus::Redis(RedisBus::new(handle, 10_000)),
-            background,
-        };
+        let (ctx, control) = context(kaigo_documents::NAME, conn);
         let service = kaigo_documents::start(&ctx, &config).await.expect("start");
-        let keys = CallerKeys::generate();
-        let services = GrpcServices::new(&server_config).expect("services").with_service(service);
-        let health = services.health();
-        let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
-        let server = kaigo_platform::testkit::TestServer::start(routes, health, &server_config).await;
-        Self { keys, ctx, config, storage_dir, server, background: Some(control), _redis: redis, _db: db }
+        let harness = ServiceHarness::serve(&ctx, control, None, service).await;
+        Self { ctx, config, storage_dir, harness: Some(harness), _db: db }
     }
 
     /// A client calling as `caller`.
     pub async fn client(&self, caller: Caller) -> DocumentServiceClient<Signed> {
-        DocumentServiceClient::new(SignedChannel::new(self.server.channel().await, self.keys.clone(), Some(caller)))
-            .max_decoding_message_size(4 * 1024 * 1024)
+        let harness = self.harness.as_ref().expect("the server is running");
+        DocumentServiceClient::new(harness.channel(Some(caller)).await).max_decoding_message_size(4 * 1024 * 1024)
     }
 
     /// The service's database.
@@ -133,61 +109,35 @@ impl TestServer {
 
     /// Stops the server and the background tasks, keeping the database for inspection.
     pub async fn stop(&mut self) {
-        self.server.stop().await;
-        if let Some(control) = self.background.take() {
-            control.stop(Duration::from_secs(10)).await;
+        if let Some(harness) = self.harness.take() {
+            harness.shutdown().await;
         }
-    }
-}
-
-fn caller(role: Role) -> Caller {
-    Caller {
-        subject: format!("test-{}", role.as_str()),
-        role,
-        insurer: None,
-        office: None,
-        institution: None,
-        scopes: vec![],
-        consents: vec![],
     }
 }
 
 /// An insurer's staff.
 pub fn insurer(number: &str) -> Caller {
-    Caller { insurer: Some(InsurerNumber::parse(number).expect("insurer")), ..caller(Role::Insurer) }
+    caller_for(Role::Insurer, number)
 }
 
 /// A medical institution.
 pub fn institution(code: &str) -> Caller {
-    Caller {
-        institution: Some(MedicalInstitutionCode::parse(code).expect("institution")),
-        ..caller(Role::MedicalInstitution)
-    }
+    caller_for(Role::MedicalInstitution, code)
 }
 
 /// A care office, with the given consent references.
 pub fn care_office(number: &str, consents: &[&str]) -> Caller {
-    Caller {
-        office: Some(CareOfficeNumber::parse(number).expect("office")),
-        consents: consents.iter().map(|c| (*c).to_owned()).collect(),
-        ..caller(Role::CareOffice)
-    }
+    Caller { consents: consents.iter().map(|c| (*c).to_owned()).collect(), ..caller_for(Role::CareOffice, number) }
 }
 
 /// An operator.
 pub fn operator() -> Caller {
-    caller(Role::Operator)
+    kaigo_platform::testkit::caller(Role::Operator)
 }
 
 /// A fresh request id.
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// The ErrorInfo reason of a status.
-pub fn reason(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
 /// The field violations of a status, as `field` strings.
