@@ -47,10 +47,16 @@ RELEASE, NAMESPACE = "kaigo", "kaigo"
 # render); "default" adds the one value an install must choose.
 DEFAULT_KEYS: dict[str, Any] = {"gateway": {"auth": {"jwksUrl": "https://idp.kaigo.example.jp/.well-known/jwks.json"}}}
 
+# The gateway serving mutual TLS itself, from Secrets (on top of the minimal profile's keys).
+GATEWAY_TLS: dict[str, Any] = {
+    "gateway": {"tls": {"existingSecret": "kaigo-gateway-tls", "clientCaSecret": "kaigo-client-ca"}},
+}
+
 PROFILES: dict[str, Path | dict[str, Any]] = {
     "default": DEFAULT_KEYS,
     "production": CHART / "ci" / "production-values.yaml",
     "minimal": CHART / "ci" / "minimal-values.yaml",
+    "gateway-tls": {},  # filled in main(): minimal + GATEWAY_TLS
 }
 
 
@@ -87,6 +93,11 @@ MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
         "storageEncryptionKeys",
     ),
     ("a public key that is not PEM", {"gateway": {"auth": {"publicKeys": ["ssh-ed25519 AAAA kaigo"]}}}, "publicKeys"),
+    (
+        "mutual TLS without the gateway's own certificate",
+        with_keys({"gateway": {"tls": {"clientCaSecret": "kaigo-client-ca"}}}),
+        "gateway.tls.existingSecret",
+    ),
     ("unknown key eligibility.replicaz", with_keys({"eligibility": {"replicaz": 2}}), "replicaz"),
     ("unknown key under global", with_keys({"global": {"imagePullPolicy": "Always"}}), "imagePullPolicy"),
     ("unknown top-level key", with_keys({"gatway": {"replicas": 2}}), "gatway"),
@@ -304,6 +315,104 @@ def check_production(objects: list[tuple[str, dict]]) -> str:
     return f"{len(COMPONENTS)} components each have a PDB, an HPA and a NetworkPolicy"
 
 
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+GATEWAY_KEY_VARS = ("KAIGO_AUTH__JWKS_URL", "KAIGO_AUTH__JWKS_FILE", "KAIGO_AUTH__PUBLIC_KEY_FILES")
+FILE_VARS = (
+    "KAIGO_AUTH__JWKS_FILE",
+    "KAIGO_AUTH__PUBLIC_KEY_FILES",
+    "KAIGO_GATEWAY__TLS__CERT_FILE",
+    "KAIGO_GATEWAY__TLS__KEY_FILE",
+    "KAIGO_GATEWAY__TLS__CLIENT_CA_FILE",
+)
+
+
+def gateway_parts(objects: list[tuple[str, dict]]) -> tuple[dict, dict, dict[str, dict]]:
+    """The gateway's Deployment, its own ConfigMap's data, and every ConfigMap by name."""
+    objs = [o for _, o in objects]
+    deps = [
+        o for o in objs
+        if o["kind"] == "Deployment"
+        and o["spec"]["template"]["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "gateway"
+    ]
+    if len(deps) != 1:
+        raise Failure(f"expected one gateway Deployment, found {len(deps)}")
+    config_maps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    dep = deps[0]
+    own = config_maps.get(dep["metadata"]["name"])
+    if own is None:
+        raise Failure(f"no ConfigMap {dep['metadata']['name']}")
+    return dep, own.get("data") or {}, config_maps
+
+
+def check_gateway_starts(objects: list[tuple[str, dict]]) -> str:
+    """The gateway has a way to verify tokens, and every file a setting names is mounted with the
+    keys the setting expects (what `kaigo serve gateway` reads at start)."""
+    dep, data, config_maps = gateway_parts(objects)
+    if not any(data.get(v) for v in GATEWAY_KEY_VARS):
+        raise Failure(f"the gateway has none of {', '.join(GATEWAY_KEY_VARS)}: it would exit 64")
+    pod = dep["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    errors, files = [], 0
+    for var in FILE_VARS:
+        for path in filter(None, (data.get(var) or "").split(",")):
+            files += 1
+            directory, name = path.rsplit("/", 1)
+            volume = volumes.get(mounts.get(directory, ""))
+            if volume is None:
+                errors.append(f"{var}: {path} is on no mounted volume")
+                continue
+            if "configMap" in volume:
+                cm = config_maps.get(volume["configMap"]["name"])
+                items = [i["path"] for i in volume["configMap"].get("items") or []] or list((cm or {}).get("data") or {})
+                if cm is None or name not in items:
+                    errors.append(f"{var}: {path} is not a key of ConfigMap {volume['configMap']['name']}")
+            elif "secret" in volume:
+                items = [i["path"] for i in volume["secret"].get("items") or []]
+                if items and name not in items:
+                    errors.append(f"{var}: {path} is not among the Secret's items {items}")
+            else:
+                errors.append(f"{var}: {path} is on a volume that is neither a ConfigMap nor a Secret")
+    if errors:
+        raise Failure("\n".join(errors))
+    return f"token keys configured; {files} file settings each on a mounted ConfigMap or Secret"
+
+
+def check_gateway_tls(objects: list[tuple[str, dict]]) -> str:
+    """gateway.tls: certificate, key and client CA from Secrets; TCP probes; helm test around it."""
+    dep, data, _ = gateway_parts(objects)
+    errors = []
+    for var in ("KAIGO_GATEWAY__TLS__CERT_FILE", "KAIGO_GATEWAY__TLS__KEY_FILE", "KAIGO_GATEWAY__TLS__CLIENT_CA_FILE"):
+        if not data.get(var):
+            errors.append(f"{var} is not set")
+    pod = dep["spec"]["template"]["spec"]
+    secrets = {v["secret"]["secretName"] for v in pod.get("volumes") or [] if "secret" in v}
+    if not {"kaigo-gateway-tls", "kaigo-client-ca"} <= secrets:
+        errors.append(f"the TLS Secrets are not mounted (secret volumes: {sorted(secrets)})")
+    container = pod["containers"][0]
+    if any(e.get("name", "").startswith("KAIGO_GATEWAY__TLS") for e in container.get("env") or []):
+        errors.append("TLS settings came through env, not the chart's values")
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if "grpc" in (container.get(probe) or {}) or "tcpSocket" not in (container.get(probe) or {}):
+            errors.append(f"{probe} is not a TCP probe (kubelet's gRPC probe cannot speak TLS)")
+    tests = [o for _, o in objects if o["kind"] == "Pod" and o["metadata"]["name"].endswith("-test-health")]
+    for test in tests:
+        for c in test["spec"]["containers"]:
+            endpoint = c["args"][c["args"].index("--endpoint") + 1]
+            if "gateway" in endpoint:
+                errors.append(f"helm test container {c['name']} still asks the TLS gateway in plaintext: {endpoint}")
+    if errors:
+        raise Failure("\n".join(errors))
+    return "certificate, key and client CA mounted from Secrets; TCP probes; helm test asks the services"
+
+
 def check_lint(values: dict[str, Any] | None) -> str:
     report = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBE_VERSION}")
     problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2]
@@ -403,6 +512,8 @@ def main() -> int:
 
     for profile, path in PROFILES.items():
         values = load_values(path)
+        if profile == "gateway-tls":
+            values = deep_merge(load_values(PROFILES["minimal"]) or {}, GATEWAY_TLS)
         r.check(f"helm lint --strict [{profile}]", lambda v=values: check_lint(v))
         rendered: list[tuple[str, dict]] = []
 
@@ -419,6 +530,9 @@ def main() -> int:
         r.check(f"pod security and probes [{profile}]", lambda o=rendered: check_pods(o))
         if profile == "production":
             r.check(f"PDB + HPA + NetworkPolicy per component [{profile}]", lambda o=rendered: check_production(o))
+        r.check(f"the gateway has what it starts with [{profile}]", lambda o=rendered: check_gateway_starts(o))
+        if profile == "gateway-tls":
+            r.check(f"gateway TLS and mutual TLS from Secrets [{profile}]", lambda o=rendered: check_gateway_tls(o))
 
     for description, values, needle in MUST_FAIL:
         r.check(f"schema/templates refuse: {description}", lambda v=values, n=needle: check_must_fail(v, n))

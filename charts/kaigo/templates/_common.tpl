@@ -68,6 +68,18 @@ KAIGO_AUTH__JWKS_FILE: {{ printf "/etc/kaigo/jwks/%s" $v.auth.jwksFile.key | quo
 {{- end }}
 KAIGO_AUTH__PUBLIC_KEY_FILES: {{ join "," $files | quote }}
 {{- end }}
+{{- with $v.tls }}
+{{- if .existingSecret }}
+KAIGO_GATEWAY__TLS__CERT_FILE: "/etc/kaigo/tls/tls.crt"
+KAIGO_GATEWAY__TLS__KEY_FILE: "/etc/kaigo/tls/tls.key"
+{{- end }}
+{{- if .clientCaSecret }}
+{{- if not .existingSecret }}
+{{- fail "gateway.tls.clientCaSecret (mutual TLS) needs gateway.tls.existingSecret: the gateway's own certificate" }}
+{{- end }}
+KAIGO_GATEWAY__TLS__CLIENT_CA_FILE: {{ printf "/etc/kaigo/client-ca/%s" .clientCaKey | quote }}
+{{- end }}
+{{- end }}
 {{- $fromConfig := or (hasKey $v.config "KAIGO_AUTH__JWKS_URL") (hasKey $v.config "KAIGO_AUTH__JWKS_FILE") (hasKey $v.config "KAIGO_AUTH__PUBLIC_KEY_FILES") }}
 {{- if and $v.auth.requireKeys (not (or $v.auth.jwksUrl $v.auth.jwksFile.existingSecret $v.auth.jwksFile.existingConfigMap $v.auth.publicKeys $fromConfig)) }}
 {{- fail "gateway.auth: the gateway has no key to verify tokens with and would exit at start; set gateway.auth.publicKeys (PEM), gateway.auth.jwksUrl or gateway.auth.jwksFile (or gateway.auth.requireKeys: false when an overlay adds them)" }}
@@ -135,9 +147,15 @@ KAIGO_DOCUMENTS__STORAGE_URL: {{ $v.storage.url | quote }}
 
 {{/* kaigo.probe: a native gRPC probe. (dict "p" <probe values> "service" "liveness"|"readiness") */}}
 {{- define "kaigo.probe" -}}
+{{- if .tls }}
+{{- /* Kubelet's gRPC probe speaks plaintext only: a TLS gateway is probed on its TCP port. */}}
+tcpSocket:
+  port: {{ include "kaigo.grpcPort" . | int }}
+{{- else }}
 grpc:
   port: {{ include "kaigo.grpcPort" . | int }}
   service: {{ .service }}
+{{- end }}
 initialDelaySeconds: {{ .p.initialDelaySeconds }}
 periodSeconds: {{ .p.periodSeconds }}
 timeoutSeconds: {{ .p.timeoutSeconds }}
@@ -186,9 +204,11 @@ successThreshold: {{ .p.successThreshold }}
 {{- end -}}
 {{- $jwks := dict -}}
 {{- $publicKeys := list -}}
+{{- $tls := dict -}}
 {{- if eq .component "gateway" -}}
 {{- $jwks = $v.auth.jwksFile -}}
 {{- $publicKeys = $v.auth.publicKeys -}}
+{{- $tls = $v.tls -}}
 {{- end -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -284,15 +304,15 @@ spec:
             {{- end }}
           {{- if $probes.startup.enabled }}
           startupProbe:
-            {{- include "kaigo.probe" (dict "p" $probes.startup "service" "liveness") | nindent 12 }}
+            {{- include "kaigo.probe" (dict "p" $probes.startup "service" "liveness" "tls" $tls.existingSecret) | nindent 12 }}
           {{- end }}
           {{- if $probes.liveness.enabled }}
           livenessProbe:
-            {{- include "kaigo.probe" (dict "p" $probes.liveness "service" "liveness") | nindent 12 }}
+            {{- include "kaigo.probe" (dict "p" $probes.liveness "service" "liveness" "tls" $tls.existingSecret) | nindent 12 }}
           {{- end }}
           {{- if $probes.readiness.enabled }}
           readinessProbe:
-            {{- include "kaigo.probe" (dict "p" $probes.readiness "service" "readiness") | nindent 12 }}
+            {{- include "kaigo.probe" (dict "p" $probes.readiness "service" "readiness" "tls" $tls.existingSecret) | nindent 12 }}
           {{- end }}
           {{- with $v.resources }}
           resources:
@@ -311,6 +331,16 @@ spec:
             {{- if $publicKeys }}
             - name: public-keys
               mountPath: /etc/kaigo/keys
+              readOnly: true
+            {{- end }}
+            {{- if $tls.existingSecret }}
+            - name: tls
+              mountPath: /etc/kaigo/tls
+              readOnly: true
+            {{- end }}
+            {{- if $tls.clientCaSecret }}
+            - name: client-ca
+              mountPath: /etc/kaigo/client-ca
               readOnly: true
             {{- end }}
             {{- with $v.extraVolumeMounts }}
@@ -337,6 +367,24 @@ spec:
         - name: public-keys
           configMap:
             name: {{ include "kaigo.componentFullname" . }}-keys
+        {{- end }}
+        {{- if $tls.existingSecret }}
+        - name: tls
+          secret:
+            secretName: {{ $tls.existingSecret }}
+            items:
+              - key: tls.crt
+                path: tls.crt
+              - key: tls.key
+                path: tls.key
+        {{- end }}
+        {{- if $tls.clientCaSecret }}
+        - name: client-ca
+          secret:
+            secretName: {{ $tls.clientCaSecret }}
+            items:
+              - key: {{ $tls.clientCaKey | quote }}
+                path: {{ $tls.clientCaKey | quote }}
         {{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
