@@ -114,6 +114,8 @@ def adapt(docs, image, ports, database_url, redis_url, key_dir, unknown=None):
             out["configmaps"][d["metadata"]["name"]] = d
         elif kind == "Secret":
             data = dict(d.get("data") or {})
+            for key, value in (d.pop("stringData", None) or {}).items():  # the API server's merge
+                data[key] = base64.b64encode(str(value).encode()).decode()
             for key, value in (("database-url", database_url), ("redis-url", redis_url)):
                 if key in data:
                     data[key] = base64.b64encode(value.encode()).decode()

@@ -19,7 +19,10 @@ cd "$image_root"
 image="$IMAGE_NAME:$IMAGE_TAG"
 podman_ image exists "$image" || die "no image $image: run make image first"
 command -v kubectl >/dev/null || die "kubectl is not installed (it renders k8s/overlays/dev)"
+# What is played: a kustomize overlay (default k8s/overlays/dev), or POD_TEST_MANIFESTS, a file of
+# rendered manifests (the chart: scripts/image/render-chart.sh VALUES > FILE).
 overlay="${POD_TEST_OVERLAY:-k8s/overlays/dev}"
+manifests="${POD_TEST_MANIFESTS:-}"
 start=$(now)
 mkdir -p "$IMAGE_DIR"
 work="$(mktemp -d "$IMAGE_DIR/pod-test.XXXXXX")"
@@ -48,7 +51,12 @@ fixture_up "$work"
 components=(eligibility certification documents careplan subsidies gateway)
 ports=""
 for c in "${components[@]}"; do ports+="$c=$(free_port),"; done
-kubectl kustomize "$overlay" >"$work/rendered.yaml"
+if [[ -n "$manifests" ]]; then
+  cp "$manifests" "$work/rendered.yaml"
+  overlay="$manifests"
+else
+  kubectl kustomize "$overlay" >"$work/rendered.yaml"
+fi
 adapt() { # out-dir [extra args]
   local out="$1"; shift
   python3 "$image_root/scripts/image/kube_adapt.py" "$work/rendered.yaml" --out "$out" --image "$image" \

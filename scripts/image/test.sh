@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make image-test: the image built here (make image), run (scripts/image/run-test.sh) and the
+# manifests run as pods (scripts/image/pod-test.sh: k8s/overlays/dev, then the chart rendered
+# with charts/kaigo/ci/minimal-values.yaml), then everything removed (make image-clean).
+# Without podman, buildah, runc or mmdebstrap it says what it skips and succeeds: install them
+# with `apt-get install podman buildah runc mmdebstrap` (.ci/run does) to run it.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$image_root"
+
+missing=()
+for tool in podman buildah runc mmdebstrap kubectl redis-server psql openssl curl; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [[ $(id -u) != 0 ]]; then
+  missing+=("root (mmdebstrap and podman run here as root, with their own storage under target/image/)")
+fi
+if (( ${#missing[@]} )); then
+  echo "image-test: SKIPPED the image build, the image run test and the pod test; missing: ${missing[*]}"
+  echo "image-test: (apt-get install podman buildah runc mmdebstrap; .ci/run installs them)"
+  exit 0
+fi
+start=$(now)
+trap 'bash scripts/image/clean.sh' EXIT
+make --no-print-directory image
+built=$(now)
+bash scripts/image/run-test.sh
+ran=$(now)
+bash scripts/image/pod-test.sh
+podded=$(now)
+# the chart itself, rendered with its minimal profile (Helm's engine from chart-check's virtualenv)
+chart=""
+if [[ -x .tools/chart-venv/bin/python ]]; then
+  bash scripts/image/render-chart.sh charts/kaigo/ci/minimal-values.yaml >"$IMAGE_DIR/chart-minimal.yaml"
+  POD_TEST_MANIFESTS="$IMAGE_DIR/chart-minimal.yaml" bash scripts/image/pod-test.sh
+  rm -f "$IMAGE_DIR/chart-minimal.yaml"
+  chart=", chart pod test $(( $(now) - podded )) s"
+else
+  echo "image-test: SKIPPED the pod test of the chart itself: no .tools/chart-venv (make chart-check makes it)"
+fi
+echo "image-test: image $(( built - start )) s (release build included), run test $(( ran - built )) s, pod test $(( podded - ran )) s$chart"
