@@ -206,3 +206,75 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn problems(config: &Config) -> String {
+        let mut problems = Problems::default();
+        config.validate(&mut problems);
+        format!("{problems:?}")
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_every_bad_value_names_its_key() {
+        assert_eq!(problems(&Config::default()), "Problems([])");
+        let bad = Config {
+            trust_anchor_file: "/nonexistent/anchor.pem".into(),
+            challenge_ttl_secs: 5,
+            confirmation_use_secs: 10,
+            no_service_months: 0,
+            sweep_interval_ms: 1,
+            rules_file: "/nonexistent/rules.toml".into(),
+            ..Config::default()
+        };
+        let found = problems(&bad);
+        for key in [
+            "registry.trust_anchor_file",
+            "registry.challenge_ttl_secs",
+            "registry.confirmation_use_secs",
+            "registry.no_service_months",
+            "registry.sweep_interval_ms",
+            "registry.rules_file",
+        ] {
+            assert!(found.contains(key), "{key} in {found}");
+        }
+    }
+
+    #[test]
+    fn a_rule_file_and_an_anchor_file_are_checked_when_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules.toml");
+        std::fs::write(&rules, "[[rule]]\nrole = \"nobody\"\nrelationship = \"self\"\n").unwrap();
+        let anchor = dir.path().join("anchor.pem");
+        std::fs::write(&anchor, "not a certificate").unwrap();
+        let config = Config {
+            rules_file: rules.display().to_string(),
+            trust_anchor_file: anchor.display().to_string(),
+            ..Config::default()
+        };
+        let found = problems(&config);
+        assert!(found.contains("registry.rules_file") && found.contains("rule[0].role"), "{found}");
+        assert!(found.contains("registry.trust_anchor_file"), "{found}");
+        std::fs::write(&rules, kaigo_access::DEFAULT_RULES).unwrap();
+        let ca = cards::VirtualCa::generate().unwrap();
+        std::fs::write(&anchor, ca.certificate_pem()).unwrap();
+        assert_eq!(problems(&config), "Problems([])");
+        assert_eq!(config.rules().unwrap(), RuleTable::builtin());
+        assert!(!config.trust_anchors().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_virtual_ca_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { virtual_cards_dir: dir.path().join("cards").display().to_string(), ..Config::default() };
+        assert!(!config.trust_anchors().unwrap().is_empty());
+        let first = std::fs::read_to_string(dir.path().join("cards/ca.pem")).unwrap();
+        config.trust_anchors().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("cards/ca.pem")).unwrap(), first);
+        assert!(Config::default().trust_anchors().unwrap().is_empty());
+    }
+}

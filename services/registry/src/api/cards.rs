@@ -157,7 +157,7 @@ impl Api {
         let party = caller.party();
         let anchors = self.anchors.clone();
         let req = req.clone();
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        let confirmed = idempotent(&self.db, &key, RACE, move |txn, key| {
             Box::pin(async move {
                 let req = &req;
                 let row = store::confirmation(txn, &req.confirmation_id).await?.ok_or_else(|| {
@@ -202,7 +202,14 @@ impl Api {
                 })
             })
         })
-        .await
+        .await?;
+        // Learning who the card belongs to is a read of the person's record.
+        if let Some(p) = &confirmed.person {
+            let person = kaigo_platform::audit::person(&p.insurer_number, &p.insured_number);
+            self.audit(caller, "CompleteCardConfirmation", "identity", kaigo_platform::audit::ALLOWED, vec![person])
+                .await;
+        }
+        Ok(confirmed)
     }
 
     pub(super) async fn load_links(

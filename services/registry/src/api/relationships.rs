@@ -506,9 +506,19 @@ impl Api {
         let rows = store::consents_of_person(&self.db, &person.insurer, &person.insured, true, PER_PERSON)
             .await
             .map_err(errors::db)?;
+        // An organisation sees the consents that concern it (to it, or to its kind), not what
+        // the person granted others.
+        let own = crate::domain::own_organization(caller);
         let rows: Vec<_> = rows
             .into_iter()
             .filter(|c| req.include_inactive || (c.withdrawn_at.is_none() && c.valid_until.is_none_or(|u| today <= u)))
+            .filter(|c| match &own {
+                None => true,
+                Some((kind, number)) => match &c.grantee_number {
+                    Some(grantee) => grantee == number,
+                    None => c.grantee_kind == kind.as_str(),
+                },
+            })
             .collect();
         self.audit(caller, "ListConsents", "consents", audit::ALLOWED, vec![person.audit_key()]).await;
         Ok(pb::ListConsentsResponse { consents: rows.iter().map(convert::consent).collect() })

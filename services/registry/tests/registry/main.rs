@@ -8,3 +8,4 @@ mod idempotency;
 mod notifications;
 mod person;
 mod relationships;
+mod seed;

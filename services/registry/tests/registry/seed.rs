@@ -1,0 +1,27 @@
+//! The demo data of `kaigo dev`: virtual cards for the demo persons, linked, usable at once.
+
+use kaigo_platform::testkit::context;
+use kaigo_registry::Config;
+use kaigo_registry::cards::{VirtualCa, VirtualCard};
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_cards_are_issued_once_linked_and_confirm_their_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let cards = dir.path().join("cards").display().to_string();
+    let adjusted = cards.clone();
+    let r = Registry::start_with(move |c| c.virtual_cards_dir = adjusted).await;
+    let config = Config { virtual_cards_dir: cards.clone(), ..Config::default() };
+    let (ctx, _control) = context(kaigo_registry::NAME, r.db.clone());
+    kaigo_registry::seed_demo(&ctx, &config).await.unwrap();
+    kaigo_registry::seed_demo(&ctx, &config).await.unwrap();
+    assert_eq!(r.count("SELECT COUNT(*) FROM identity_links").await, 3);
+    // The virtual card reader signs with the card kept on disk; the service trusts the virtual CA.
+    let ca = VirtualCa::load_or_create(std::path::Path::new(&cards)).unwrap();
+    let card = VirtualCard::load_or_issue(&ca, std::path::Path::new(&cards), "d000000001").unwrap();
+    assert_eq!(card.link_id(), "d000000001");
+    let confirmed = r.confirm(office(), &card).await;
+    assert_eq!(confirmed.person, Some(person("0000000001")));
+    r.harness.shutdown().await;
+}
