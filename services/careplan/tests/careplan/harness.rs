@@ -30,9 +30,18 @@ impl TestServer {
     /// A server on an existing connection (e.g. SQLite, as `kaigo dev` runs), migrated to the
     /// current version first; `db` (if any) is dropped with the server.
     pub async fn start_on(conn: sea_orm::DatabaseConnection, db: Option<TestDatabase>) -> Self {
+        Self::start_with_clock(conn, db, kaigo_platform::time::system_clock()).await
+    }
+
+    /// [`TestServer::start_on`] with the service asking `clock` for "now".
+    pub async fn start_with_clock(
+        conn: sea_orm::DatabaseConnection,
+        db: Option<TestDatabase>,
+        clock: std::sync::Arc<dyn kaigo_platform::time::Clock>,
+    ) -> Self {
         kaigo_careplan::Migrator::up(&conn, None).await.expect("migrate");
         let (ctx, control) = context(kaigo_careplan::NAME, conn.clone());
-        let service = kaigo_careplan::start(&ctx, &Config::default()).await.expect("start");
+        let service = kaigo_careplan::start_with_clock(&ctx, &Config::default(), clock).await.expect("start");
         let harness = ServiceHarness::serve(&ctx, control, db, service).await;
         Self { harness, conn }
     }

@@ -111,3 +111,27 @@ async fn licences_are_versioned_idempotent_and_the_free_pass_is_once() {
     assert_eq!((own.status, own.version), (LicenceStatus::None as i32, 0));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_licence_expires_at_midnight_in_tokyo_by_the_services_clock() {
+    use chrono::TimeZone;
+    // 23:59 on 31 March 2026 in Tokyo.
+    let clock = kaigo_platform::time::SetClock::new(chrono::Utc.with_ymd_and_hms(2026, 3, 31, 14, 59, 0).unwrap());
+    let db = kaigo_platform::testkit::TestDatabase::create().await;
+    let conn = kaigo_platform::db::connect(&db.config(), kaigo_careplan::NAME).await.unwrap();
+    let server = TestServer::start_with_clock(conn, Some(db), std::sync::Arc::new(clock.clone())).await;
+    let mut care = server.client(Some(office(Role::CareOffice, CARE))).await;
+    let paid = RegisterLicenceRequest {
+        request_id: rid(),
+        office_number: CARE.to_owned(),
+        start_date: date(2025, 4, 1),
+        ..Default::default()
+    };
+    let licence = care.register_licence(paid).await.unwrap().into_inner().licence.unwrap();
+    assert_eq!((licence.status, licence.expiry_date), (LicenceStatus::Active as i32, date(2026, 3, 31)));
+    // 15:00 UTC is 1 April in Tokyo: the paid year is over.
+    clock.set(chrono::Utc.with_ymd_and_hms(2026, 3, 31, 15, 0, 0).unwrap());
+    let licence = care.get_licence(GetLicenceRequest::default()).await.unwrap().into_inner().licence.unwrap();
+    assert_eq!(licence.status, LicenceStatus::Expired as i32);
+    server.shutdown().await;
+}
