@@ -93,10 +93,12 @@ image-run-test:
 	bash scripts/image/run-test.sh
 
 ## pod-test: k8s/overlays/dev played with podman kube play; calls through the gateway pod
+## (POD_TEST_MANIFESTS=FILE plays rendered manifests instead, e.g. scripts/image/render-chart.sh's)
 pod-test:
 	bash scripts/image/pod-test.sh
 
-## image-test: image, image-run-test and pod-test, then image-clean; skipped without podman
+## image-test: image, image-run-test, pod-test of the dev overlay and of the chart (minimal
+## profile), then image-clean; skipped, saying so, without podman, buildah, runc or mmdebstrap
 image-test:
 	bash scripts/image/test.sh
 
