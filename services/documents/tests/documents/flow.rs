@@ -14,6 +14,8 @@ use prost::Message;
 use sea_orm::DatabaseTransaction;
 use tonic::Code;
 
+use kaigo_platform::time::Clock;
+
 use crate::harness::*;
 
 /// Stands in for certification's consumer: records what it would apply.
@@ -319,5 +321,30 @@ async fn invalid_content_and_requests_are_refused_field_by_field() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(violations(&err), ["disease.diagnoses", "mental_physical.dementia_level"]);
     assert_eq!(server.count("opinions").await, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_due_date_is_checked_against_today_in_tokyo_by_the_services_clock() {
+    use chrono::TimeZone;
+    // 23:59 on 31 March 2026 in Tokyo.
+    let clock = kaigo_platform::time::SetClock::new(chrono::Utc.with_ymd_and_hms(2026, 3, 31, 14, 59, 0).unwrap());
+    let db = kaigo_platform::testkit::TestDatabase::create().await;
+    let conn = kaigo_platform::db::connect(&db.config(), kaigo_documents::NAME).await.unwrap();
+    let (config, dir) = local_config(1024 * 1024);
+    let server = TestServer::start_with_clock(config, Some(dir), db, conn, Arc::new(clock.clone())).await;
+    let mut city = server.client(insurer(INSURER)).await;
+    let due = |application: &str| {
+        let mut call = new_request(application, InsuredCategory::First);
+        call.opinion_request.as_mut().unwrap().due_date =
+            Some(kaigo_proto::google::r#type::Date { year: 2026, month: 3, day: 31 });
+        call
+    };
+    let asked = city.request_opinion(due("app-clock-1")).await.unwrap().into_inner().opinion_request.unwrap();
+    assert_eq!(asked.create_time.unwrap().seconds, clock.now().timestamp(), "stamped by the service's clock");
+    // 15:00 UTC is 1 April in Tokyo: 31 March is in the past.
+    clock.set(chrono::Utc.with_ymd_and_hms(2026, 3, 31, 15, 0, 0).unwrap());
+    let err = city.request_opinion(due("app-clock-2")).await.unwrap_err();
+    assert_eq!(violations(&err), ["opinion_request.due_date"]);
     server.shutdown().await;
 }

@@ -69,9 +69,20 @@ impl TestServer {
         db: TestDatabase,
         conn: DatabaseConnection,
     ) -> Self {
+        Self::start_with_clock(config, storage_dir, db, conn, kaigo_platform::time::system_clock()).await
+    }
+
+    /// [`TestServer::start_on`] with the service asking `clock` for "now".
+    pub async fn start_with_clock(
+        config: Config,
+        storage_dir: Option<tempfile::TempDir>,
+        db: TestDatabase,
+        conn: DatabaseConnection,
+        clock: std::sync::Arc<dyn kaigo_platform::time::Clock>,
+    ) -> Self {
         kaigo_documents::Migrator::up(&conn, None).await.expect("migrate");
         let (ctx, control) = context(kaigo_documents::NAME, conn);
-        let service = kaigo_documents::start(&ctx, &config).await.expect("start");
+        let service = kaigo_documents::start_with_clock(&ctx, &config, clock).await.expect("start");
         let harness = ServiceHarness::serve(&ctx, control, None, service).await;
         Self { ctx, config, storage_dir, harness: Some(harness), _db: db }
     }
