@@ -153,6 +153,9 @@ fn h2_client() -> Client<HttpConnector, tonic::body::Body> {
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .http2_only(true)
+        // As large as what the services' servers accept: the default (16 KiB) closes the
+        // shared connection, failing every call on it, when one answer's trailers are larger.
+        .http2_max_header_list_size(kaigo_platform::server::MAX_HEADER_LIST_BYTES)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .http2_keep_alive_timeout(Duration::from_secs(10))
         .build(connector)

@@ -128,6 +128,11 @@ impl Api {
         };
         let mut v = Violations::new();
         v.check("header.insurer_number", kaigo_platform::ids::InsurerNumber::parse(&header.insurer_number));
+        // It goes into the audit trail: bounded as the contract documents.
+        kaigo_platform::validate::max_chars(&mut v, "header.source_name", &header.source_name, 256);
+        if header.expected_rows < 0 {
+            v.add("header.expected_rows", "must not be negative");
+        }
         v.into_result()?;
         if !access::may_write(&caller, &header.insurer_number) {
             return Err(ApiError::permission_denied(
