@@ -102,6 +102,7 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         services = components::start(services, &ctx, &config, &peers)
             .await
             .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;
+        kaigo_platform::retention::spawn(&ctx, &config.retention);
     }
     let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
     let local = BoxCloneSyncService::new(routes);

@@ -120,6 +120,7 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
     let services = components::start(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx, config, &peers)
         .await
         .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;
+    kaigo_platform::retention::spawn(&ctx, &config.retention);
     let health = services.health();
     let routes = CallerLayer::new(keys).layer(services.into_routes());
 

@@ -10,7 +10,7 @@
 //! - [`auth`]: the verified [`auth::Caller`] and how it travels from the gateway.
 //! - [`db`], [`redis`]: connections; [`events`]: the outbox, relay and idempotent consumers.
 //! - [`idempotency`]: one table and one rule for retried writes; [`audit`]: the read audit
-//!   trail and its batched writer.
+//!   trail and its batched writer; [`retention`]: how long both are kept.
 //! - [`time`]: JST calendar dates and the injected [`time::Clock`].
 //! - [`validate`]: bounded repeated fields and strings, enum filters.
 //! - `testkit` (feature): a database and Redis prefix per test binary.
@@ -24,6 +24,7 @@ pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod redis;
+pub mod retention;
 pub mod server;
 pub mod service;
 pub mod telemetry;

@@ -29,7 +29,7 @@ use crate::auth::Caller;
 use crate::service::Background;
 use crate::time::Clock;
 
-pub use sql::{StoredRead, count_all, count_for_person, reads_of_person};
+pub use sql::{StoredRead, count_all, count_for_person, prune, reads_of_person};
 
 /// `allowed`: the record was shown (in full or in part, as the access rules decided).
 pub const ALLOWED: &str = "allowed";

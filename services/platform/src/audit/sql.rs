@@ -123,6 +123,17 @@ fn copy_escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
 }
 
+/// Removes records made before `before` (the retention). Returns how many were removed.
+pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = if backend == DbBackend::Postgres {
+        "DELETE FROM audit_trail WHERE at < $1"
+    } else {
+        "DELETE FROM audit_trail WHERE at < ?"
+    };
+    Ok(conn.execute_raw(Statement::from_sql_and_values(backend, sql, [before.into()])).await?.rows_affected())
+}
+
 /// One stored read, as the person's own view and operators see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRead {

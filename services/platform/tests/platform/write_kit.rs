@@ -326,3 +326,27 @@ async fn a_full_buffer_slows_readers_and_loses_nothing() {
     control.stop(Duration::from_secs(10)).await;
     assert_eq!(audit::count_for_person(&conn, &person).await.unwrap(), 20);
 }
+
+#[tokio::test]
+async fn records_past_their_retention_are_trimmed() {
+    let db = TestDatabase::create().await;
+    let conn = postgres(&db).await;
+    let caller = office("4371000128");
+    let person = audit::person("435073", "0000000001");
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(400);
+    audit::record_now(&conn, &caller, long_ago, vec![read(&[person.as_str()])]).await.unwrap();
+    audit::record_now(&conn, &caller, chrono::Utc::now(), vec![read(&[person.as_str()])]).await.unwrap();
+    let key = IdempotencyKey::new("SendBundle", &caller, REQUEST_ID, &date(4));
+    key.remember_message(&conn, &date(4)).await.unwrap();
+
+    // Audit kept forever by default; idempotency records younger than the retention stay.
+    let keep = kaigo_platform::retention::RetentionConfig::default();
+    kaigo_platform::retention::trim(&conn, &keep, "kit").await;
+    assert_eq!(audit::count_all(&conn).await.unwrap(), 2);
+    assert!(key.replay(&conn).await.unwrap().is_some());
+
+    let year = kaigo_platform::retention::RetentionConfig { audit_days: 365, ..keep };
+    kaigo_platform::retention::trim(&conn, &year, "kit").await;
+    assert_eq!(audit::count_for_person(&conn, &person).await.unwrap(), 1);
+    assert!(key.replay(&conn).await.unwrap().is_some());
+}
