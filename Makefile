@@ -86,7 +86,8 @@ image:
 ## manifest adaptation (scripts/image/kube_adapt.py) changes only what one machine needs
 image-check:
 	python3 scripts/image/check-dockerfile.py
-	python3 -m unittest -q scripts/image/test_kube_adapt.py
+	$$(python3 -c 'import yaml' 2>/dev/null && echo python3 || echo .tools/chart-venv/bin/python) \
+		-m unittest -q scripts/image/test_kube_adapt.py
 
 ## image-run-test: the image runs every component read-only on PostgreSQL and a private Redis
 image-run-test:

@@ -42,7 +42,8 @@ install -m 0755 "$binary" "$context/kaigo"
 cp -r web/dist "$context/web"
 chmod -R a+rX,go-w "$context/web"
 sbom="$IMAGE_DIR/kaigo-$version.cdx.json"
-python3 scripts/image/sbom.py --version "$version" --deb "$IMAGE_DIR/base/runtime-$base_hash.packages" >"$sbom"
+python3 scripts/image/sbom.py --version "$version" --deb "$IMAGE_DIR/base/runtime-$base_hash.packages" \
+  >"$sbom" 2>"$context.sbom.log" || { cat "$context.sbom.log" >&2; die "the SBOM failed"; }
 install -m 0644 "$sbom" "$context/sbom.cdx.json"
 
 image="$IMAGE_NAME:$IMAGE_TAG"
@@ -56,8 +57,9 @@ done_=$(now)
 bytes="$(podman_ image inspect --format '{{.Size}}' "$image")"
 mb=$(( (bytes + 524287) / 1048576 ))
 {
-  echo "image: $image ($IMAGE_NAME:$version), $mb MB uncompressed (limit $max_mb MB)"
+  echo "image: $image ($IMAGE_NAME:$version), $mb MiB uncompressed (limit $max_mb MiB)"
   echo "image: base $base ($(( base_done - start )) s), image build $(( done_ - base_done )) s"
-  echo "image: SBOM ${sbom#"$image_root"/}"
+  echo "image: SBOM ${sbom#"$image_root"/} ($(sed 's/^sbom: //' "$context.sbom.log"))"
 } | tee "$IMAGE_DIR/build.txt"
-(( mb <= max_mb )) || die "the image is $mb MB, over the $max_mb MB budget"
+rm -f "$context.sbom.log"
+(( mb <= max_mb )) || die "the image is $mb MiB, over the $max_mb MiB budget"

@@ -71,3 +71,10 @@ fixture_down() {
     FIXTURE_DB=""
   fi
 }
+
+# A python3 with PyYAML (kube_adapt.py needs it): the system's, else chart-check's virtualenv.
+if python3 -c 'import yaml' 2>/dev/null; then
+  PY_YAML=python3
+else
+  PY_YAML="$image_root/.tools/chart-venv/bin/python"
+fi

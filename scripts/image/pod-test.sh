@@ -59,7 +59,7 @@ else
 fi
 adapt() { # out-dir [extra args]
   local out="$1"; shift
-  python3 "$image_root/scripts/image/kube_adapt.py" "$work/rendered.yaml" --out "$out" --image "$image" \
+  "$PY_YAML" "$image_root/scripts/image/kube_adapt.py" "$work/rendered.yaml" --out "$out" --image "$image" \
     --database-url "$DB_URL" --redis-url "$REDIS_URL" --key-dir "$PUBLIC_DIR" --ports "${ports%,}" "$@"
 }
 adapt "$work/kube"
