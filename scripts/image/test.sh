@@ -20,6 +20,14 @@ if (( ${#missing[@]} )); then
   echo "image-test: (apt-get install podman buildah runc mmdebstrap; .ci/run installs them)"
   exit 0
 fi
+# One image test at a time on a machine: they share target/image/ (image tags, pod names) and
+# each ends by removing everything there.
+mkdir -p "$IMAGE_DIR"
+exec 9>"$IMAGE_DIR/test.lock"
+if ! flock -n 9; then
+  echo "image-test: another image test runs in this checkout; waiting for it"
+  flock 9
+fi
 start=$(now)
 trap 'bash scripts/image/clean.sh' EXIT
 make --no-print-directory image
