@@ -110,3 +110,23 @@ pub async fn withdraw_consent(
     consent_changed(conn, &row, at).await?;
     Ok(row)
 }
+
+/// Records service by `by` on `date` for the active registration `row`: the evidence row, and
+/// the registration's last service day moved forward (the no-service period runs from the
+/// later of the start and the newest evidence). Not a new version: the evidence rows are
+/// the history.
+pub async fn record_service(
+    conn: &impl ConnectionTrait,
+    mut row: registration::Model,
+    date: chrono::NaiveDate,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<registration::Model, DbErr> {
+    store::insert_service_evidence(conn, &row.id, date, at, by).await?;
+    let last = row.last_service_on.map_or(date, |last| last.max(date)).max(row.start_date);
+    if row.last_service_on != Some(last) {
+        row.last_service_on = Some(last);
+        store::update_registration(conn, row.clone()).await?;
+    }
+    Ok(row)
+}

@@ -14,6 +14,7 @@ pub mod api;
 pub mod cards;
 mod changes;
 pub mod domain;
+pub mod events;
 mod seed;
 pub mod store;
 pub mod sweep;
@@ -26,7 +27,7 @@ use kaigo_access::RuleTable;
 use kaigo_platform::audit::migration::AuditTableMigration;
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
-use kaigo_platform::events::EventTablesMigration;
+use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
 use kaigo_platform::time::{Clock, system_clock};
@@ -183,6 +184,13 @@ pub async fn start_with_clock(
     let months = config.no_service_months;
     let every = Duration::from_millis(config.sweep_interval_ms);
     ctx.background.spawn("registry-sweep", move |stopping| sweep::run(db, sweep_clock, months, every, stopping));
+    let consumer = Consumer::new(
+        ctx.db.clone(),
+        ctx.bus.clone(),
+        ConsumerOptions::new(NAME, &[events::TOPIC_SERVICE_EVIDENCE]),
+        Arc::new(events::ServiceEvidence { clock: clock.clone() }),
+    );
+    ctx.background.spawn("registry-service-evidence", move |stopping| consumer.run(stopping.wait()));
     let api = Api::new(ctx.db.clone(), clock, auditor, rules, anchors, settings);
     Ok(kaigo_platform::limit_messages!(RegistryServiceServer::new(api), ctx))
 }

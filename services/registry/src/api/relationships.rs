@@ -251,21 +251,14 @@ impl Api {
         idempotent(&self.db, &key, RACE, move |txn, key| {
             Box::pin(async move {
                 replay(txn, key).await?;
-                let Some(mut row) = store::active_registration(txn, &org, &person.insurer, &person.insured).await?
-                else {
+                let Some(row) = store::active_registration(txn, &org, &person.insurer, &person.insured).await? else {
                     return Err(ApiError::failed_precondition(
                         "NOT_REGISTERED",
                         "the organisation is not registered for this person",
                     )
                     .into());
                 };
-                store::insert_service_evidence(txn, &row.id, date, now, &by).await?;
-                // The period runs from the later of the start and the newest evidence.
-                let last = row.last_service_on.map_or(date, |last| last.max(date)).max(row.start_date);
-                if row.last_service_on != Some(last) {
-                    row.last_service_on = Some(last);
-                    store::update_registration(txn, row.clone()).await?;
-                }
+                let row = changes::record_service(txn, row, date, &by, now).await?;
                 Ok(pb::RecordServiceEvidenceResponse { registration: Some(convert::registration(&row)) })
             })
         })

@@ -243,3 +243,62 @@ async fn registrations_are_refused_for_others_and_ended_only_by_their_parties() 
     assert!(client.list_registrations(list(false)).await.unwrap().into_inner().registrations.is_empty());
     r.harness.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_evidence_arrives_as_an_event_once() {
+    use kaigo_platform::events::{Bus, Event, RedisBus};
+    use prost::Message;
+
+    let r = Registry::start().await;
+    let insured = "0000000014";
+    let registration = r.register_with_consent("ab1", insured, &[]).await;
+    let observed = |day: i32| pb::ServiceEvidenceObserved {
+        person: Some(person(insured)),
+        organization: Some(pb::Organization { kind: pb::OrganizationKind::CareOffice as i32, number: OFFICE.into() }),
+        service_date: Some(date(2026, 12, day)),
+    };
+    let event = |id: &str, day: i32| Event {
+        id: id.into(),
+        topic: kaigo_registry::events::TOPIC_SERVICE_EVIDENCE.into(),
+        key: "bundle-1".into(),
+        payload: observed(day).encode_to_vec(),
+        trace: vec![],
+        created_at: t0(),
+    };
+    let bus = Bus::Redis(RedisBus::new(r.redis_handle.clone(), 1000));
+    let first = uuid::Uuid::now_v7().to_string();
+    bus.publish(&event(&first, 3)).await.unwrap();
+    bus.publish(&event(&first, 3)).await.unwrap(); // published twice: applied once
+    // Not registered: ignored; in the future: ignored.
+    let mut stranger = observed(3);
+    stranger.organization.as_mut().unwrap().number = OTHER_OFFICE.into();
+    let mut e = event(&uuid::Uuid::now_v7().to_string(), 3);
+    e.payload = stranger.encode_to_vec();
+    bus.publish(&e).await.unwrap();
+    bus.publish(&event(&uuid::Uuid::now_v7().to_string(), 20)).await.unwrap();
+    let list = || async {
+        r.client(office())
+            .await
+            .list_registrations(pb::ListRegistrationsRequest {
+                person: Some(person(insured)),
+                include_ended: false,
+                page_size: 0,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .registrations
+    };
+    let seen = kaigo_platform::testkit::eventually(std::time::Duration::from_secs(10), || async {
+        (r.count("SELECT COUNT(*) FROM processed_events WHERE consumer_group = 'registry'").await == 3).then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "the consumer handles the three distinct events");
+    assert_eq!(r.count("SELECT COUNT(*) FROM service_evidence").await, 1);
+    let listed = list().await;
+    assert_eq!(listed[0].registration_id, registration.registration_id);
+    // The start (today) is later than the evidence: the period runs from the start.
+    assert_eq!(listed[0].last_service_date, Some(date(2026, 12, 4)));
+    r.harness.shutdown().await;
+}
