@@ -78,6 +78,15 @@ impl Registry {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let database = TestDatabase::create().await;
         let db = kaigo_platform::db::connect(&database.config(), kaigo_registry::NAME).await.unwrap();
+        Self::start_on(db, Some(database), adjust).await
+    }
+
+    /// The registry on `db` (PostgreSQL or the SQLite of `kaigo dev`), migrated here.
+    pub async fn start_on(
+        db: DatabaseConnection,
+        database: Option<TestDatabase>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         kaigo_registry::Migrator::up(&db, None).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ca = VirtualCa::generate().unwrap();
@@ -93,7 +102,7 @@ impl Registry {
         ctx.bus = Bus::Redis(RedisBus::new(redis_handle.clone(), 10_000));
         let clock = SetClock::new(t0());
         let svc = kaigo_registry::start_with_clock(&ctx, &config, Arc::new(clock.clone())).await.unwrap();
-        let harness = ServiceHarness::serve(&ctx, control, Some(database), svc).await;
+        let harness = ServiceHarness::serve(&ctx, control, database, svc).await;
         Self { db, clock, harness, ca, redis, redis_handle, _dir: dir }
     }
 
