@@ -30,7 +30,65 @@ async fn registration_and_consent_grant_exactly_the_consented_categories_until_w
     assert_eq!(institution.denial_reason, "NOT_REGISTERED");
     assert!(allowed(&r.check(insurer(), insured, pb::Category::CostShare).await));
 
-    // The office lists the consent; it may not withdraw it; the insurer may.
+    // A medical institution the insurer registers, with a paper consent to every medical
+    // institution for all categories: 被保険者証 facts yes, 負担割合・負担限度額 never.
+    let mut insurer_client = r.client(insurer()).await;
+    insurer_client
+        .register_organization(pb::RegisterOrganizationRequest {
+            request_id: id(),
+            person: Some(person(insured)),
+            organization: Some(pb::Organization {
+                kind: pb::OrganizationKind::MedicalInstitution as i32,
+                number: INSTITUTION.into(),
+            }),
+            evidence: pb::Evidence::InsurerManual as i32,
+            card_confirmation_id: String::new(),
+            start_date: None,
+        })
+        .await
+        .unwrap();
+    insurer_client
+        .record_consent(pb::RecordConsentRequest {
+            request_id: id(),
+            person: Some(person(insured)),
+            grantee: Some(pb::Grantee {
+                grantee: Some(pb::grantee::Grantee::OrganizationKind(pb::OrganizationKind::MedicalInstitution as i32)),
+            }),
+            categories: vec![
+                pb::Category::InsuranceCertificates as i32,
+                pb::Category::CostShare as i32,
+                pb::Category::Certification as i32,
+                pb::Category::CarePlan as i32,
+            ],
+            purpose: kaigo_proto::kaigo::common::v1::Purpose::ServiceProvision as i32,
+            source: pb::ConsentSource::PaperRecordedByInsurer as i32,
+            card_confirmation_id: String::new(),
+            valid_from: None,
+            valid_until: None,
+        })
+        .await
+        .unwrap();
+    let hospital = caller_for(Role::MedicalInstitution, INSTITUTION);
+    assert!(allowed(&r.check(hospital.clone(), insured, pb::Category::InsuranceCertificates).await));
+    assert_eq!(r.check(hospital, insured, pb::Category::CostShare).await.denial_reason, "NOT_PERMITTED");
+    // The insurer asks on an organisation's behalf.
+    let for_office = insurer_client
+        .check_access(pb::CheckAccessRequest {
+            person: Some(person(insured)),
+            category: pb::Category::CostShare as i32,
+            date: None,
+            organization: Some(pb::Organization {
+                kind: pb::OrganizationKind::CareOffice as i32,
+                number: OFFICE.into(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(for_office.denial_reason, "CONSENT_REQUIRED");
+
+    // The office lists the consent that concerns it (not the institutions'); it may not
+    // withdraw it; the insurer may.
     let consents = r
         .client(office())
         .await
@@ -71,8 +129,8 @@ async fn registration_and_consent_grant_exactly_the_consented_categories_until_w
     assert_eq!(plan.denial_reason, "CONSENT_REQUIRED");
     // Full history: two versions, two events.
     assert_eq!(r.count(&format!("SELECT COUNT(*) FROM consent_versions WHERE consent_id = '{consent_id}'")).await, 2);
-    assert_eq!(r.count("SELECT COUNT(*) FROM outbox WHERE topic = 'registry.consent_changed'").await, 2);
-    assert_eq!(r.count("SELECT COUNT(*) FROM outbox WHERE topic = 'registry.registration_changed'").await, 1);
+    assert_eq!(r.count("SELECT COUNT(*) FROM outbox WHERE topic = 'registry.consent_changed'").await, 3);
+    assert_eq!(r.count("SELECT COUNT(*) FROM outbox WHERE topic = 'registry.registration_changed'").await, 2);
     r.harness.shutdown().await;
 }
 
