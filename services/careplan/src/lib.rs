@@ -82,9 +82,6 @@ pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), Sta
     seed::seed(&ctx.db, &rules, system_clock().as_ref()).await
 }
 
-/// The previous name of [`seed`], kept while the binary (`services/kaigo`) still says `demo`.
-#[doc(hidden)]
-pub use seed as demo;
 
 /// This service's migrations, applied by `kaigo migrate careplan`.
 pub struct Migrator;

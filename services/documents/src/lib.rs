@@ -131,9 +131,6 @@ pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), Sta
     seed::seed(&ctx.db, system_clock().now()).await
 }
 
-/// The previous name of [`seed`], kept while the binary (`services/kaigo`) still says `demo`.
-#[doc(hidden)]
-pub use seed as demo;
 
 /// This service's migrations, applied by `kaigo migrate documents`.
 pub struct Migrator;

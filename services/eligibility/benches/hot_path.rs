@@ -6,8 +6,8 @@ use std::hint::black_box;
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kaigo_eligibility::cache::codec;
-use kaigo_eligibility::demo::generate;
 use kaigo_eligibility::domain::{PersonCore, Record, Timeline};
+use kaigo_eligibility::seed::generate;
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 
 fn certified_timeline() -> Timeline {

@@ -6,9 +6,9 @@
 //! and last, and touches nothing else.
 
 use kaigo_eligibility::cache::{L2, codec};
-use kaigo_eligibility::demo::generate;
 use kaigo_eligibility::domain::{PersonCore, Record, Timeline};
 use kaigo_eligibility::key::PersonKey;
+use kaigo_eligibility::seed::generate;
 use kaigo_platform::config::{RedisConfig, Secret};
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_platform::redis::RedisHandle;

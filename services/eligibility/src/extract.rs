@@ -11,9 +11,9 @@ use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 
 use crate::api::convert::care_level_to_wire;
-use crate::demo::Synthetic;
 use crate::domain::Detail;
 use crate::domain::timeline::CostStage;
+use crate::seed::Synthetic;
 
 /// The columns `kaigo gen insured` writes, in order.
 pub const COLUMNS: [&str; 24] = [
@@ -265,7 +265,7 @@ mod tests {
     use kaigo_platform::ids::InsurerNumber;
 
     use super::*;
-    use crate::demo::generate;
+    use crate::seed::generate;
 
     #[test]
     fn generated_lines_parse_back_into_rows() {

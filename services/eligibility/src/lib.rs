@@ -9,11 +9,11 @@
 
 pub mod api;
 pub mod cache;
-pub mod demo;
 pub mod domain;
 mod events;
 pub mod extract;
 pub mod key;
+pub mod seed;
 pub mod store;
 
 use std::sync::Arc;
@@ -161,7 +161,7 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<EligibilityS
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    demo::seed(&store::Store::new(ctx.db.clone()), system_clock().as_ref()).await
+    seed::seed(&store::Store::new(ctx.db.clone()), system_clock().as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate eligibility`.

@@ -18,24 +18,24 @@ pub fn all() -> Vec<DevIdentity> {
         identity(
             "care_office",
             Role::CareOffice,
-            &format!("居宅介護支援事業所 デモ居宅介護支援事業所 ({})", kaigo_careplan::demo::DEMO_CARE_OFFICE),
-            &format!("Care office: demo care management ({})", kaigo_careplan::demo::DEMO_CARE_OFFICE),
+            &format!("居宅介護支援事業所 デモ居宅介護支援事業所 ({})", kaigo_careplan::seed::DEMO_CARE_OFFICE),
+            &format!("Care office: demo care management ({})", kaigo_careplan::seed::DEMO_CARE_OFFICE),
         )
-        .office(kaigo_careplan::demo::DEMO_CARE_OFFICE),
+        .office(kaigo_careplan::seed::DEMO_CARE_OFFICE),
         identity(
             "service_provider",
             Role::ServiceProvider,
-            &format!("サービス事業所 デモ訪問介護事業所 ({})", kaigo_careplan::demo::DEMO_PROVIDER),
-            &format!("Service provider: demo home care ({})", kaigo_careplan::demo::DEMO_PROVIDER),
+            &format!("サービス事業所 デモ訪問介護事業所 ({})", kaigo_careplan::seed::DEMO_PROVIDER),
+            &format!("Service provider: demo home care ({})", kaigo_careplan::seed::DEMO_PROVIDER),
         )
-        .office(kaigo_careplan::demo::DEMO_PROVIDER),
+        .office(kaigo_careplan::seed::DEMO_PROVIDER),
         identity(
             "medical_institution",
             Role::MedicalInstitution,
-            &format!("医療機関 デモ病院 ({})", kaigo_documents::demo::DEMO_INSTITUTION_CODE),
-            &format!("Medical institution: demo hospital ({})", kaigo_documents::demo::DEMO_INSTITUTION_CODE),
+            &format!("医療機関 デモ病院 ({})", kaigo_documents::seed::DEMO_INSTITUTION_CODE),
+            &format!("Medical institution: demo hospital ({})", kaigo_documents::seed::DEMO_INSTITUTION_CODE),
         )
-        .institution(kaigo_documents::demo::DEMO_INSTITUTION_CODE),
+        .institution(kaigo_documents::seed::DEMO_INSTITUTION_CODE),
         identity("operator", Role::Operator, "運用担当 (プラットフォーム運用)", "Platform operator"),
     ]
 }
@@ -81,11 +81,11 @@ mod tests {
     /// see one service's data and not another's.
     #[test]
     fn the_services_demo_data_belongs_to_the_same_organisations() {
-        let care_office = kaigo_careplan::demo::DEMO_CARE_OFFICE;
-        assert_eq!(kaigo_eligibility::demo::DEMO_CARE_OFFICE, care_office);
-        assert_eq!(kaigo_documents::demo::DEMO_CARE_OFFICE_NUMBER, care_office);
-        assert_eq!(kaigo_documents::demo::DEMO_INSURER_NUMBER, kaigo_certification::DEMO_INSURER_NUMBER);
-        assert_eq!(kaigo_eligibility::demo::DEMO_INSURERS[0], kaigo_certification::DEMO_INSURER_NUMBER);
+        let care_office = kaigo_careplan::seed::DEMO_CARE_OFFICE;
+        assert_eq!(kaigo_eligibility::seed::DEMO_CARE_OFFICE, care_office);
+        assert_eq!(kaigo_documents::seed::DEMO_CARE_OFFICE_NUMBER, care_office);
+        assert_eq!(kaigo_documents::seed::DEMO_INSURER_NUMBER, kaigo_certification::DEMO_INSURER_NUMBER);
+        assert_eq!(kaigo_eligibility::seed::DEMO_INSURERS[0], kaigo_certification::DEMO_INSURER_NUMBER);
     }
 
     /// Every demo identity must become a valid caller, or its sign-in would mint a useless token.

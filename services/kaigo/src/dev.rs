@@ -16,8 +16,9 @@ use kaigo_platform::service::{Background, ServiceContext};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 
+use crate::cli::Exit;
 use crate::config::KaigoConfig;
-use crate::{Exit, components, demo_identities};
+use crate::{components, demo_identities};
 
 /// Where `npm run build` puts the web screens, relative to the checkout (`make dev` runs there).
 const DEFAULT_WEB_ROOT: &str = "web/dist";
@@ -34,7 +35,7 @@ pub struct DevArgs {
     #[arg(long)]
     listen: Option<String>,
     /// Where SQLite files and the dev signing key live.
-    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    #[arg(long, default_value_os_t = crate::cli::default_data_dir())]
     data_dir: PathBuf,
 }
 

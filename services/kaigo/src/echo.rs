@@ -7,7 +7,7 @@ use clap::Args;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::{EligibilityService, EligibilityServiceServer};
 
-use crate::Exit;
+use crate::cli::Exit;
 
 #[derive(Args)]
 pub struct EchoArgs {

@@ -3,11 +3,11 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use kaigo_eligibility::demo::generate;
 use kaigo_eligibility::extract::{COLUMNS, to_csv};
+use kaigo_eligibility::seed::generate;
 use kaigo_platform::ids::InsurerNumber;
 
-use crate::Exit;
+use crate::cli::Exit;
 
 #[derive(Args)]
 pub struct GenArgs {

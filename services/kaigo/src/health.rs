@@ -6,7 +6,7 @@ use clap::Args;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::Exit;
+use crate::cli::Exit;
 
 #[derive(Args)]
 pub struct HealthArgs {
@@ -23,7 +23,7 @@ pub struct HealthArgs {
 }
 
 pub async fn run(args: HealthArgs) -> Result<(), Exit> {
-    let endpoint = tonic::transport::Endpoint::from_shared(crate::endpoint_url(&args.endpoint))
+    let endpoint = tonic::transport::Endpoint::from_shared(crate::cli::endpoint_url(&args.endpoint))
         .map_err(|_| Exit::config(format!("--endpoint {}: expected host:port or http://host:port", args.endpoint)))?
         .connect_timeout(Duration::from_secs(args.timeout))
         .timeout(Duration::from_secs(args.timeout));

@@ -17,7 +17,7 @@ use kaigo_proto::kaigo::eligibility::v1::eligibility_service_client::Eligibility
 use tokio::sync::Mutex;
 use tokio_stream::StreamExt;
 
-use crate::Exit;
+use crate::cli::Exit;
 
 /// The exit code of an import that finished with rejected rows (the others were loaded).
 pub const EXIT_REJECTED: u8 = 3;
@@ -106,7 +106,7 @@ pub async fn run(args: ImportArgs) -> Result<(), Exit> {
     let header = Header::parse(&header_line).map_err(|e| Exit::config(format!("line 1: {e}")))?;
 
     // The insurer of the import is the first row's; the server checks every row against it.
-    let channel = tonic::transport::Endpoint::from_shared(crate::endpoint_url(&endpoint))
+    let channel = tonic::transport::Endpoint::from_shared(crate::cli::endpoint_url(&endpoint))
         .map_err(|_| Exit::config(format!("--endpoint {endpoint}: expected host:port or http://host:port")))?
         .connect()
         .await
@@ -208,12 +208,12 @@ pub async fn run(args: ImportArgs) -> Result<(), Exit> {
         return Err(if read == 0 {
             Exit::config(format!("{}: no data rows after the header; nothing imported", file.display()))
         } else {
-            Exit {
-                code: EXIT_REJECTED,
-                message: format!(
+            Exit::with_code(
+                EXIT_REJECTED,
+                format!(
                     "import not started: every one of the {read} rows failed local checks (reasons above); nothing was sent"
                 ),
-            }
+            )
         });
     };
     let requests = tokio_stream::once(first).chain(tokio_stream::wrappers::ReceiverStream::new(rx));
@@ -259,10 +259,10 @@ pub async fn run(args: ImportArgs) -> Result<(), Exit> {
     let rejected = totals.rows_rejected + local;
     if rejected > 0 {
         let listed = rejects.map(|p| format!(" and in {}", p.display())).unwrap_or_default();
-        return Err(Exit {
-            code: EXIT_REJECTED,
-            message: format!("{rejected} rows rejected (reasons above{listed}); the other rows were imported"),
-        });
+        return Err(Exit::with_code(
+            EXIT_REJECTED,
+            format!("{rejected} rows rejected (reasons above{listed}); the other rows were imported"),
+        ));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! `kaigo token` and `kaigo health`.
 
 mod bench;
+mod cli;
 mod components;
 mod config;
 mod demo_identities;
@@ -14,7 +15,6 @@ mod migrate;
 mod serve;
 mod token;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -52,24 +52,6 @@ enum Command {
     EchoServer(echo::EchoArgs),
 }
 
-/// An error that ends the process with an exit code.
-pub struct Exit {
-    code: u8,
-    message: String,
-}
-
-impl Exit {
-    /// Bad configuration or arguments: exit 64.
-    pub fn config(message: impl std::fmt::Display) -> Self {
-        Self { code: 64, message: message.to_string() }
-    }
-
-    /// Anything else: exit 1.
-    pub fn failure(message: impl std::fmt::Display) -> Self {
-        Self { code: 1, message: message.to_string() }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -94,20 +76,6 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(exit) => {
-            eprintln!("kaigo: {}", exit.message);
-            ExitCode::from(exit.code)
-        }
+        Err(exit) => exit.report(),
     }
-}
-
-/// An endpoint as a URL: `host:port` (the form of `--listen`, `server.listen` and grpcurl)
-/// means plaintext `http://host:port`; a URL is kept as it is.
-pub fn endpoint_url(endpoint: &str) -> String {
-    if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") }
-}
-
-/// The default data directory of `kaigo dev` and `kaigo token`.
-pub fn default_data_dir() -> PathBuf {
-    PathBuf::from(".kaigo")
 }

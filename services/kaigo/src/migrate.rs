@@ -3,8 +3,9 @@
 use clap::Args;
 use kaigo_platform::config::ConfigSource;
 
+use crate::cli::Exit;
+use crate::components;
 use crate::config::KaigoConfig;
-use crate::{Exit, components};
 
 #[derive(Args)]
 pub struct MigrateArgs {

@@ -13,8 +13,9 @@ use kaigo_platform::server::{self, GrpcServices, ServeOptions};
 use kaigo_platform::service::{Background, ServiceContext};
 use tower::Layer;
 
+use crate::cli::Exit;
+use crate::components;
 use crate::config::KaigoConfig;
-use crate::{Exit, components};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Component {

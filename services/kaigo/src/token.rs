@@ -7,12 +7,12 @@ use clap::Args;
 use kaigo_gateway::{Claims, DevKey};
 use kaigo_platform::auth::Role;
 
-use crate::Exit;
+use crate::cli::Exit;
 
 #[derive(Args)]
 pub struct TokenArgs {
     /// The `kaigo dev` data directory holding the dev signing key.
-    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    #[arg(long, default_value_os_t = crate::cli::default_data_dir())]
     data_dir: PathBuf,
     /// insurer, care_office, service_provider, medical_institution, insured_person or operator.
     #[arg(long)]

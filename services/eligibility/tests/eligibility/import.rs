@@ -1,7 +1,7 @@
 //! ImportInsuredPersons: bad rows reported, the rest loaded; re-running changes nothing.
 
-use kaigo_eligibility::demo::generate;
 use kaigo_eligibility::extract::{COLUMNS, Header, parse_row, to_csv};
+use kaigo_eligibility::seed::generate;
 use kaigo_platform::ids::InsurerNumber;
 use kaigo_platform::testkit::TestDatabase;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
@@ -39,7 +39,7 @@ async fn an_extract_loads_reports_bad_rows_and_reloads_as_a_no_op() {
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
     let header = Header::parse(&COLUMNS.join(",")).unwrap();
     let mut people = generate(&insurer_number, 1, 1_000, 42, today);
-    let rows = |people: &[kaigo_eligibility::demo::Synthetic]| -> Vec<pb::ImportRow> {
+    let rows = |people: &[kaigo_eligibility::seed::Synthetic]| -> Vec<pb::ImportRow> {
         let mut rows: Vec<pb::ImportRow> =
             people.iter().enumerate().map(|(i, p)| parse_row(&header, i as i64 + 2, &to_csv(p)).unwrap()).collect();
         // Line 5: an impossible birth date; line 9: another insurer's person.

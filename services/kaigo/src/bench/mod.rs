@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Args;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
-use crate::Exit;
+use crate::cli::Exit;
 
 /// At most this many calls in one run.
 const MAX_TOTAL: u64 = 10_000_000;
@@ -186,7 +186,7 @@ fn check_bounds(total: u64, concurrency: u64, connections: u64, duration: Option
 /// `--endpoint` as given (plaintext http only), else the config's `host` when it is loopback.
 fn resolve_endpoint(explicit: Option<&str>, host: Option<&str>) -> Result<String, String> {
     if let Some(url) = explicit {
-        let url = crate::endpoint_url(url);
+        let url = crate::cli::endpoint_url(url);
         if !url.starts_with("http://") {
             return Err(format!("--endpoint {url}: kaigo bench speaks plaintext http:// only (use ghz for TLS)"));
         }

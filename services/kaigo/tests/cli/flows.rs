@@ -506,7 +506,7 @@ async fn flow_opinion_received_in_documents_advances_certification() {
     };
     let asked = clients.documents.clone().request_opinion(request).await.expect("RequestOpinion").into_inner();
     let asked = asked.opinion_request.unwrap();
-    let opinion = kaigo_documents::demo::sample_opinion(&asked.opinion_request_id, days_ago(0));
+    let opinion = kaigo_documents::seed::sample_opinion(&asked.opinion_request_id, days_ago(0));
     let submit = docs::SubmitOpinionRequest { request_id: rid(), opinion: Some(opinion) };
     let submitted = clients.institution.clone().submit_opinion(submit).await.expect("SubmitOpinion").into_inner();
     let opinion_id = submitted.opinion.unwrap().opinion_id;
