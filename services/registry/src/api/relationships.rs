@@ -81,8 +81,10 @@ fn subject_organization(
         return Ok(named);
     }
     let own = require_organization(caller)?;
+    // Its own number, as the kind its role is: a medical institution may not register itself
+    // as a provider (which would open 負担割合 to it); one that provides care calls as one.
     if let Some(named) = &named
-        && named.1 != own.1
+        && *named != own
     {
         return Err(ApiError::permission_denied(
             "FOR_ANOTHER_ORGANIZATION",

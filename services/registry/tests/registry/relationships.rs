@@ -213,6 +213,21 @@ async fn registrations_are_refused_for_others_and_ended_only_by_their_parties() 
         .await
         .unwrap_err();
     assert_eq!((s.code(), reason(&s).as_str()), (Code::PermissionDenied, "CONFIRMATION_OF_ANOTHER_ORGANIZATION"));
+    // A medical institution may not register itself as a provider.
+    let as_provider = pb::RegisterOrganizationRequest {
+        organization: Some(pb::Organization {
+            kind: pb::OrganizationKind::ServiceProvider as i32,
+            number: INSTITUTION.into(),
+        }),
+        ..register("0000000005", None, &confirmed.confirmation_id)
+    };
+    let s = r
+        .client(caller_for(Role::MedicalInstitution, INSTITUTION))
+        .await
+        .register_organization(as_provider)
+        .await
+        .unwrap_err();
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::PermissionDenied, "FOR_ANOTHER_ORGANIZATION"));
     // An office may not register on its own word.
     let manual = pb::RegisterOrganizationRequest {
         evidence: pb::Evidence::InsurerManual as i32,
