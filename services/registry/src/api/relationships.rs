@@ -307,8 +307,13 @@ impl Api {
             rows.iter().map(|r| audit::person(&r.insurer_number, &r.insured_number)).collect();
         persons.sort();
         persons.dedup();
-        if !persons.is_empty() {
-            self.audit(caller, "ListRegistrations", "registrations", audit::ALLOWED, persons).await;
+        match (&person, persons.is_empty()) {
+            (_, false) => self.audit(caller, "ListRegistrations", "registrations", audit::ALLOWED, persons).await,
+            // Asked about one person and found nothing: still a look at the person.
+            (Some(p), true) => {
+                self.audit(caller, "ListRegistrations", "registrations", audit::NOT_FOUND, vec![p.audit_key()]).await;
+            }
+            (None, true) => {}
         }
         Ok(pb::ListRegistrationsResponse {
             registrations: rows.iter().map(convert::registration).collect(),
