@@ -82,7 +82,6 @@ pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), Sta
     seed::seed(&ctx.db, &rules, system_clock().as_ref()).await
 }
 
-
 /// This service's migrations, applied by `kaigo migrate careplan`.
 pub struct Migrator;
 

@@ -4,7 +4,7 @@
 //! active licence is left alone.
 
 use kaigo_platform::time::Clock;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use crate::api::licences::{claim_office, period, record_period};
 use crate::domain::licence::{self, LicenceRules};
@@ -32,7 +32,7 @@ pub async fn seed(
     let now = clock.now();
     let today = kaigo_platform::time::jst_date(now);
     for (number, role, name) in DEMO_OFFICES {
-        let tx = conn.begin().await?;
+        let tx = kaigo_platform::db::begin_write(conn).await?;
         let periods: Vec<_> = store::licence_periods(&tx, number).await?.iter().filter_map(period).collect();
         if licence::status(&periods, today) == licence::Status::Active {
             continue;

@@ -131,7 +131,6 @@ pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), Sta
     seed::seed(&ctx.db, system_clock().now()).await
 }
 
-
 /// This service's migrations, applied by `kaigo migrate documents`.
 pub struct Migrator;
 

@@ -8,7 +8,6 @@ use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::validate::enum_filter;
 use kaigo_proto::kaigo::careplan::v1 as pb;
-use sea_orm::TransactionTrait;
 use std::pin::Pin;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
@@ -292,7 +291,7 @@ pub(crate) async fn acknowledge_bundle(
         v.add("note", "at most 500 characters");
     }
     v.into_result()?;
-    let tx = api.ctx.db.begin().await.map_err(db)?;
+    let tx = kaigo_platform::db::begin_write(&api.ctx.db).await.map_err(db)?;
     let Some(model) = store::get_bundle(&tx, &r.bundle_id).await.map_err(db)? else {
         return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
     };

@@ -10,7 +10,7 @@ use kaigo_platform::time::jst_date;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use kaigo_proto::kaigo::common::v1::Period as ProtoPeriod;
 use kaigo_proto::{from_naive_date, to_naive_date};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Set, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Set};
 
 use super::Api;
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
@@ -250,7 +250,7 @@ pub(crate) async fn register_licence(
     }
     let now = api.clock.now();
     let today = jst_date(now);
-    let tx = api.ctx.db.begin().await.map_err(db)?;
+    let tx = kaigo_platform::db::begin_write(&api.ctx.db).await.map_err(db)?;
     claim_office(
         &tx,
         number.as_str(),
@@ -290,7 +290,7 @@ pub(crate) async fn apply_free_pass(
     let now = api.clock.now();
     let today = jst_date(now);
     let applied = applied.unwrap_or(today);
-    let tx = api.ctx.db.begin().await.map_err(db)?;
+    let tx = kaigo_platform::db::begin_write(&api.ctx.db).await.map_err(db)?;
     let periods: Vec<_> =
         store::licence_periods(&tx, number.as_str()).await.map_err(db)?.iter().filter_map(period).collect();
     let pass = licence::apply_free_pass(&periods, applied, &api.rules)

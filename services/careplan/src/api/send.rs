@@ -12,7 +12,7 @@ use kaigo_platform::events::{NewEvent, enqueue};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_proto::kaigo::careplan::v1 as pb;
 use prost::Message;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
@@ -292,7 +292,7 @@ pub(crate) async fn send_bundle(
         .zip(request.files)
         .map(|(meta, file)| bundle_file::Model { bundle_id: id.clone(), content: file.content, ..meta })
         .collect();
-    let tx = conn.begin().await.map_err(db)?;
+    let tx = kaigo_platform::db::begin_write(conn).await.map_err(db)?;
     let written = async {
         store::insert_bundle(&tx, model, files).await?;
         key.remember_message(&tx, &response).await?;

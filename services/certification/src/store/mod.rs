@@ -18,7 +18,7 @@ use kaigo_platform::idempotency::IdempotencyKey;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 pub use queries::{ListFilter, ListOrder, StatisticsRows};
@@ -125,7 +125,7 @@ impl Store {
         P: FnOnce(&mut ApplicationRecord, Option<CurrentCertification>, bool) -> Result<(), Refuse>,
         R: FnOnce(&LoadedApplication) -> Vec<u8>,
     {
-        let txn = self.db.begin().await.map_err(errors::db)?;
+        let txn = kaigo_platform::db::begin_write(&self.db).await.map_err(errors::db)?;
         if kaigo_platform::db::is_postgres(&txn) {
             // Serialises submissions for one person so the "one open application" rule holds.
             let person = format!("certification.person.{}.{}", record.insurer_number, record.insured_number);
@@ -198,7 +198,7 @@ impl Store {
         M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
         R: FnOnce(&LoadedApplication) -> Vec<u8>,
     {
-        let txn = self.db.begin().await.map_err(errors::db)?;
+        let txn = kaigo_platform::db::begin_write(&self.db).await.map_err(errors::db)?;
         let written =
             self.write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
         if let Written::Fresh { response, .. } = &written {

@@ -14,7 +14,6 @@ use kaigo_proto::kaigo::documents::v1::{
     Attachment, AttachmentPurpose, DownloadAttachmentRequest, DownloadAttachmentResponse, GetAttachmentRequest,
     GetAttachmentResponse, OpinionRequestStatus, UploadAttachmentRequest, UploadAttachmentResponse, UploadMetadata,
 };
-use sea_orm::TransactionTrait;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tonic::{Code, Status};
@@ -187,7 +186,7 @@ pub(super) async fn commit(
         created_at: api.clock.now(),
     };
     let response = UploadAttachmentResponse { attachment: Some(to_proto(&model)) };
-    let txn = api.db.begin().await.map_err(db)?;
+    let txn = kaigo_platform::db::begin_write(&api.db).await.map_err(db)?;
     let written = async {
         store::insert_attachment(&txn, model).await?;
         idem.remember_message(&txn, &response).await?;

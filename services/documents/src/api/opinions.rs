@@ -12,7 +12,7 @@ use kaigo_proto::kaigo::documents::v1::{
     ReceiveOpinionResponse, SubmitOpinionRequest, SubmitOpinionResponse,
 };
 use prost::Message;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
@@ -94,7 +94,7 @@ pub async fn submit(
     fields::id(&mut v, "opinion.previous_opinion_id", &wire.previous_opinion_id, false);
     v.into_result()?;
 
-    let txn = api.db.begin().await.map_err(db)?;
+    let txn = kaigo_platform::db::begin_write(&api.db).await.map_err(db)?;
     let Some(request) = store::lock_request(&txn, &wire.opinion_request_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
     };
@@ -306,7 +306,7 @@ pub async fn receive(
     check_request_id(&mut v, "request_id", &req.request_id);
     fields::id(&mut v, "opinion_id", &req.opinion_id, true);
     v.into_result()?;
-    let txn = api.db.begin().await.map_err(db)?;
+    let txn = kaigo_platform::db::begin_write(&api.db).await.map_err(db)?;
     let Some(found) = store::get_opinion(&txn, &req.opinion_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_NOT_FOUND", "no such opinion"));
     };

@@ -10,7 +10,6 @@ use kaigo_proto::kaigo::documents::v1::{
     OpinionRequestStatus, RequestOpinionRequest, RequestOpinionResponse,
 };
 use prost::Message;
-use sea_orm::TransactionTrait;
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
@@ -88,7 +87,7 @@ pub async fn request_opinion(
     let (valid, wire) = validate_request_opinion(&req, kaigo_platform::time::jst_date(now))?;
     // Authorised: only an insurer asks, for itself.
     let idem = IdempotencyKey::new("RequestOpinion", caller, &req.request_id, &req);
-    let txn = api.db.begin().await.map_err(db)?;
+    let txn = kaigo_platform::db::begin_write(&api.db).await.map_err(db)?;
     if let Some(stored) = idem.replay_as(&txn).await? {
         return Ok(stored);
     }
@@ -230,7 +229,7 @@ pub async fn cancel_request(
     crate::domain::fields::id(&mut v, "opinion_request_id", &req.opinion_request_id, true);
     crate::domain::fields::text(&mut v, "reason", &req.reason, false, crate::domain::fields::MAX_LINE);
     v.into_result()?;
-    let txn = api.db.begin().await.map_err(db)?;
+    let txn = kaigo_platform::db::begin_write(&api.db).await.map_err(db)?;
     let Some(mut model) = store::lock_request(&txn, &req.opinion_request_id).await.map_err(db)? else {
         return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
     };

@@ -26,7 +26,7 @@ pub(super) async fn begin<C: ConnectionTrait + TransactionTrait<Transaction = Da
     db: &C,
     now: DateTime<Utc>,
 ) -> Result<WriteTx, DbErr> {
-    let txn = db.begin().await?;
+    let txn = kaigo_platform::db::begin_write(db).await?;
     let postgres = kaigo_platform::db::is_postgres(&txn);
     Ok(WriteTx { txn, postgres, changed: Vec::new(), now })
 }

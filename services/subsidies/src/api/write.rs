@@ -13,7 +13,7 @@ use kaigo_platform::db::is_unique_violation;
 use kaigo_platform::errors::{self, ApiError};
 use kaigo_platform::idempotency::IdempotencyKey;
 use prost::Message;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 /// Why a write's work stopped: a refusal for the caller, the database, or the stored answer
 /// of an earlier identical request.
@@ -61,7 +61,7 @@ where
     R: Message + Default,
     F: for<'t> FnOnce(&'t DatabaseTransaction, &'t IdempotencyKey) -> Work<'t, R>,
 {
-    let txn = db.begin().await.map_err(errors::db)?;
+    let txn = kaigo_platform::db::begin_write(db).await.map_err(errors::db)?;
     let response = match work(&txn, key).await {
         Ok(response) => response,
         Err(WriteError::Api(err)) => {
