@@ -30,11 +30,16 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
     if let Some(dir) = url.strip_prefix("sqlite://") {
         std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create the data directory: {e}")))?;
         let mut options = ConnectOptions::new(format!("sqlite://{dir}/{service}.db?mode=rwc"));
-        // SQLite allows one writer; a small pool avoids "database is locked" storms.
-        options.max_connections(4).acquire_timeout(acquire).sqlx_logging(false);
-        let conn = Database::connect(options).await?;
-        conn.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;").await?;
-        return Ok(conn);
+        // SQLite allows one writer; a small pool avoids "database is locked" storms. WAL lets
+        // readers go on while one writes; the busy timeout and foreign keys are settings of
+        // each connection, so they are set on every connection the pool opens (a PRAGMA sent
+        // through the pool would reach one of them only).
+        options.max_connections(4).acquire_timeout(acquire).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+        return Database::connect(options).await;
     }
 
     // Create the schema with a short-lived connection, then pin the pool to it.
