@@ -16,5 +16,5 @@ if command -v buildah >/dev/null && [[ -d "$IMAGE_DIR/storage" ]]; then
   buildah_ rm -a >/dev/null 2>&1 || true
 fi
 # vfs leaves no mounts, so the folders go with rm
-rm -rf "${IMAGE_DIR:?}/storage" "${IMAGE_DIR:?}/run" "${IMAGE_DIR:?}/context"
+rm -rf "${IMAGE_DIR:?}/storage" "${IMAGE_DIR:?}/run" "${IMAGE_DIR:?}/context" "${IMAGE_DIR:?}/kaigo-debug"
 say "removed the images, containers, pods and storage under ${IMAGE_DIR#"$image_root"/}/ (the base cache stays)"

@@ -4,6 +4,10 @@
 # with charts/kaigo/ci/minimal-values.yaml), then everything removed (make image-clean).
 # Without podman, buildah, runc or mmdebstrap it says what it skips and succeeds: install them
 # with `apt-get install podman buildah runc mmdebstrap` (.ci/run does) to run it.
+#
+#   bash scripts/image/test.sh           the release image (make image-test: a release build first)
+#   bash scripts/image/test.sh debug     the same image and checks on the debug binary `make unit`
+#                                        built (make test: no second build; no size budget)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$image_root"
@@ -30,6 +34,15 @@ if ! flock -n 9; then
 fi
 start=$(now)
 trap 'bash scripts/image/clean.sh' EXIT
+if [[ "${1:-release}" == debug ]]; then
+  debug="${CARGO_TARGET_DIR:-target}/debug/kaigo"
+  [[ -x "$debug" ]] || cargo build -p kaigo
+  # without its debug info: vfs copies the image into every container
+  cp "$debug" "$IMAGE_DIR/kaigo-debug"
+  strip --strip-debug "$IMAGE_DIR/kaigo-debug" 2>/dev/null || true
+  export KAIGO_BINARY="$IMAGE_DIR/kaigo-debug" IMAGE_MAX_MB="${IMAGE_MAX_MB:-1024}"
+  echo "image-test: the image from the debug binary ($debug); the release image: make image-test"
+fi
 make --no-print-directory image
 built=$(now)
 bash scripts/image/run-test.sh
@@ -46,4 +59,4 @@ if [[ -x .tools/chart-venv/bin/python ]]; then
 else
   echo "image-test: SKIPPED the pod test of the chart itself: no .tools/chart-venv (make chart-check makes it)"
 fi
-echo "image-test: image $(( built - start )) s (release build included), run test $(( ran - built )) s, pod test $(( podded - ran )) s$chart"
+echo "image-test: image $(( built - start )) s (with the release build, if any), run test $(( ran - built )) s, pod test $(( podded - ran )) s$chart"
