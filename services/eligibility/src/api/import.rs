@@ -147,7 +147,7 @@ impl Api {
                 let tx = tx.clone();
                 async move { tx.send(Ok(pb::ImportInsuredPersonsResponse { event: Some(event) })).await.is_ok() }
             };
-            let started = prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 };
+            let started = prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 };
             let mut totals = pb::ImportProgress::default();
             while let Some(message) = incoming.next().await {
                 let chunk = match message {
@@ -180,7 +180,7 @@ impl Api {
                 valid.sort_by_key(|p| p.key);
                 valid.dedup_by_key(|p| p.key);
                 if !header.dry_run && !valid.is_empty() {
-                    match api.inner.store.import_chunk(&valid, &header.insurer_number).await {
+                    match api.inner.store.import_chunk(&valid, &header.insurer_number, api.inner.clock.now()).await {
                         Ok((outcome, changed, created)) => {
                             totals.persons_created += outcome.created as i64;
                             totals.persons_changed += outcome.changed as i64;
@@ -210,7 +210,7 @@ impl Api {
                 totals: Some(totals),
                 dry_run: header.dry_run,
                 start_time: Some(started),
-                end_time: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 }),
+                end_time: Some(prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 }),
             };
             let _ = send(Event::Summary(summary)).await;
         });

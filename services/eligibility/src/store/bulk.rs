@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, Value};
 
 use super::{ACTIVE, Store, VOIDED, person, to_domain};
@@ -82,6 +82,7 @@ impl Store {
         &self,
         rows: &[ImportPerson],
         recorded_by: &str,
+        now: DateTime<Utc>,
     ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
         // A writer from the start: on SQLite (`kaigo dev`) a deferred transaction fails with
         // "database is locked" when another connection commits between its read and its write.
@@ -103,7 +104,6 @@ impl Store {
                     }
                     outcome.changed += 1;
                     changed.push(row.key);
-                    let now = Utc::now();
                     let backend = txn.get_database_backend();
                     let p = &row.person;
                     let sql = if postgres {
@@ -148,14 +148,14 @@ impl Store {
             }
         }
         if !new_people.is_empty() {
-            let ids = insert_persons(&txn, postgres, &new_people).await?;
+            let ids = insert_persons(&txn, postgres, &new_people, now).await?;
             for (row, id) in new_people.iter().zip(ids) {
                 outcome.created += 1;
                 created.push(row.key);
                 record_rows.extend(row.periods.iter().map(|p| (id, p)));
             }
         }
-        insert_records(&txn, postgres, &record_rows, recorded_by).await?;
+        insert_records(&txn, postgres, &record_rows, recorded_by, now).await?;
         for key in &changed {
             kaigo_platform::events::enqueue(
                 &txn,
@@ -254,10 +254,10 @@ async fn insert_persons(
     txn: &DatabaseTransaction,
     postgres: bool,
     people: &[&ImportPerson],
+    now: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
     const COLS: usize = 12;
     let backend = txn.get_database_backend();
-    let now = Utc::now();
     let mut ids = Vec::with_capacity(people.len());
     // PostgreSQL takes at most 65535 parameters a statement.
     for part in people.chunks(5_000) {
@@ -296,10 +296,10 @@ async fn insert_records(
     postgres: bool,
     rows: &[(i64, &Period)],
     recorded_by: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     const COLS: usize = 11;
     let backend = txn.get_database_backend();
-    let now = Utc::now();
     for part in rows.chunks(5_000) {
         let sql = format!(
             "INSERT INTO records (person_id, kind, state, start_date, end_date, detail, recorded_at, recorded_by_role, recorded_by_subject, recorded_by_org, change_reason) VALUES {}",
@@ -401,7 +401,7 @@ mod tests {
         let insurer = InsurerNumber::parse("435073").unwrap();
         let people: Vec<ImportPerson> = (1..=PERSONS).map(|n| person(&insurer, n)).collect();
         for chunk in people.chunks(CHUNK) {
-            let (outcome, _, _) = store.import_chunk(chunk, "435073").await.unwrap();
+            let (outcome, _, _) = store.import_chunk(chunk, "435073", Utc::now()).await.unwrap();
             assert_eq!(outcome.created, chunk.len() as u64);
         }
         let analysed = db
@@ -434,7 +434,7 @@ mod tests {
 
         // And the re-import itself: nothing changes.
         for chunk in people.chunks(CHUNK) {
-            let (outcome, changed, created) = store.import_chunk(chunk, "435073").await.unwrap();
+            let (outcome, changed, created) = store.import_chunk(chunk, "435073", Utc::now()).await.unwrap();
             assert_eq!(outcome, ChunkOutcome { created: 0, changed: 0, unchanged: chunk.len() as u64 });
             assert!(changed.is_empty() && created.is_empty());
         }
