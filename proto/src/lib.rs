@@ -59,12 +59,13 @@ pub mod kaigo {
     }
 }
 
-/// The fully qualified names of the five kaigo services, as routed by the gateway and reported
+/// The fully qualified names of the six kaigo services, as routed by the gateway and reported
 /// by health checks.
-pub const SERVICE_NAMES: [&str; 5] = [
+pub const SERVICE_NAMES: [&str; 6] = [
     "kaigo.eligibility.v1.EligibilityService",
     "kaigo.certification.v1.CertificationService",
     "kaigo.documents.v1.DocumentService",
     "kaigo.careplan.v1.CarePlanService",
     "kaigo.subsidies.v1.SubsidyService",
+    "kaigo.registry.v1.RegistryService",
 ];

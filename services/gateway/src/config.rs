@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 /// The services the gateway routes (what `gateway.upstreams` may name): short name and gRPC
 /// service name.
-pub const SERVICES: [(&str, &str); 5] = [
+pub const SERVICES: [(&str, &str); 6] = [
     ("eligibility", "kaigo.eligibility.v1.EligibilityService"),
     ("certification", "kaigo.certification.v1.CertificationService"),
     ("documents", "kaigo.documents.v1.DocumentService"),
     ("careplan", "kaigo.careplan.v1.CarePlanService"),
     ("subsidies", "kaigo.subsidies.v1.SubsidyService"),
+    ("registry", "kaigo.registry.v1.RegistryService"),
 ];
 
 /// `[gateway]`: where each service lives and how much traffic each caller may send.
@@ -22,7 +23,7 @@ pub const SERVICES: [(&str, &str); 5] = [
 #[serde(deny_unknown_fields, default)]
 pub struct GatewayConfig {
     /// Upstream per service (`eligibility`, `certification`, `documents`, `careplan`,
-    /// `subsidies`): `http://host:port`. A DNS name that resolves to several addresses (a
+    /// `subsidies`, `registry`): `http://host:port`. A DNS name that resolves to several addresses (a
     /// headless Service) is balanced per request and re-resolved periodically.
     pub upstreams: BTreeMap<String, String>,
     /// Seconds between DNS re-resolutions and upstream health checks.
@@ -197,8 +198,8 @@ impl TlsConfig {
     }
 }
 
-/// Idempotent reads of the five services, retried on a failed connection or UNAVAILABLE.
-pub const DEFAULT_READ_ONLY_METHODS: [&str; 16] = [
+/// Idempotent reads of the six services, retried on a failed connection or UNAVAILABLE.
+pub const DEFAULT_READ_ONLY_METHODS: [&str; 22] = [
     "/kaigo.eligibility.v1.EligibilityService/CheckEligibility",
     "/kaigo.eligibility.v1.EligibilityService/BatchCheckEligibility",
     "/kaigo.eligibility.v1.EligibilityService/GetEligibilityHistory",
@@ -215,6 +216,12 @@ pub const DEFAULT_READ_ONLY_METHODS: [&str; 16] = [
     "/kaigo.subsidies.v1.SubsidyService/ListProgrammes",
     "/kaigo.subsidies.v1.SubsidyService/GetProgramme",
     "/kaigo.subsidies.v1.SubsidyService/ListApplications",
+    "/kaigo.registry.v1.RegistryService/ListRegistrations",
+    "/kaigo.registry.v1.RegistryService/ListConsents",
+    "/kaigo.registry.v1.RegistryService/CheckAccess",
+    "/kaigo.registry.v1.RegistryService/ListCarePlanNotifications",
+    "/kaigo.registry.v1.RegistryService/GetMyRelationships",
+    "/kaigo.registry.v1.RegistryService/ListMyRecordReads",
 ];
 
 impl Default for GatewayConfig {

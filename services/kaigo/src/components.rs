@@ -1,4 +1,4 @@
-//! The five services, by name: how to migrate, start and seed each.
+//! The six services, by name: how to migrate, start and seed each.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::config::KaigoConfig;
 
 /// Every service, in dependency order (eligibility before certification, which asks it about
 /// applicants).
-pub const SERVICES: [&str; 5] = ["eligibility", "certification", "documents", "careplan", "subsidies"];
+pub const SERVICES: [&str; 6] = ["eligibility", "certification", "documents", "careplan", "subsidies", "registry"];
 
 /// Applies `service`'s migrations.
 pub async fn migrate(service: &str, db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -23,6 +23,7 @@ pub async fn migrate(service: &str, db: &DatabaseConnection) -> Result<(), DbErr
         "documents" => kaigo_documents::Migrator::up(db, None).await,
         "careplan" => kaigo_careplan::Migrator::up(db, None).await,
         "subsidies" => kaigo_subsidies::Migrator::up(db, None).await,
+        "registry" => kaigo_registry::Migrator::up(db, None).await,
         other => Err(DbErr::Custom(format!("unknown service {other}"))),
     }
 }
@@ -35,6 +36,7 @@ pub async fn pending_migrations(service: &str, db: &DatabaseConnection) -> Resul
         "documents" => kaigo_documents::Migrator::get_pending_migrations(db).await?.len(),
         "careplan" => kaigo_careplan::Migrator::get_pending_migrations(db).await?.len(),
         "subsidies" => kaigo_subsidies::Migrator::get_pending_migrations(db).await?.len(),
+        "registry" => kaigo_registry::Migrator::get_pending_migrations(db).await?.len(),
         other => return Err(DbErr::Custom(format!("unknown service {other}"))),
     })
 }
@@ -62,6 +64,7 @@ pub async fn start(
         "documents" => services.with_service(kaigo_documents::start(ctx, &config.documents).await?),
         "careplan" => services.with_service(kaigo_careplan::start(ctx, &config.careplan).await?),
         "subsidies" => services.with_service(kaigo_subsidies::start(ctx, &config.subsidies).await?),
+        "registry" => services.with_service(kaigo_registry::start(ctx, &config.registry).await?),
         other => return Err(format!("unknown service {other}").into()),
     })
 }
@@ -92,6 +95,7 @@ pub async fn seed_demo(ctx: &ServiceContext, config: &KaigoConfig) -> Result<(),
         "documents" => kaigo_documents::seed_demo(ctx, &config.documents).await,
         "careplan" => kaigo_careplan::seed_demo(ctx, &config.careplan).await,
         "subsidies" => kaigo_subsidies::seed_demo(ctx, &config.subsidies).await,
+        "registry" => kaigo_registry::seed_demo(ctx, &config.registry).await,
         other => Err(format!("unknown service {other}").into()),
     }
 }

@@ -34,6 +34,8 @@ pub struct KaigoConfig {
     pub careplan: kaigo_careplan::Config,
     /// `[subsidies]`
     pub subsidies: kaigo_subsidies::Config,
+    /// `[registry]`
+    pub registry: kaigo_registry::Config,
     /// `[retention]`: how long idempotency and audit records are kept (every service)
     pub retention: kaigo_platform::retention::RetentionConfig,
 }
@@ -52,6 +54,7 @@ impl Validate for KaigoConfig {
         self.documents.validate(problems);
         self.careplan.validate(problems);
         self.subsidies.validate(problems);
+        self.registry.validate(problems);
         self.retention.validate(problems);
     }
 }

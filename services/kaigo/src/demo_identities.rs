@@ -4,6 +4,10 @@
 use kaigo_gateway::DevIdentity;
 use kaigo_platform::auth::Role;
 
+/// The identity link (virtual card serial) of demo person 435073:0000000001, the demo
+/// `insured_person`'s token subject.
+pub const PERSON_LINK_ID: &str = "d000000001";
+
 /// One demo organisation per role the screens serve.
 pub fn all() -> Vec<DevIdentity> {
     let insurer = kaigo_certification::DEMO_INSURER_NUMBER;
@@ -37,6 +41,17 @@ pub fn all() -> Vec<DevIdentity> {
         )
         .institution(kaigo_documents::seed::DEMO_INSTITUTION_CODE),
         identity("operator", Role::Operator, "運用担当 (プラットフォーム運用)", "Platform operator"),
+        // The person of the first virtual card: their token's subject is their identity link,
+        // the only one the registry's person RPCs accept from them.
+        DevIdentity {
+            subject: Some(PERSON_LINK_ID.to_owned()),
+            ..identity(
+                "insured_person",
+                Role::InsuredPerson,
+                &format!("被保険者 ({insurer} 0000000001)"),
+                &format!("Insured person ({insurer} 0000000001)"),
+            )
+        },
     ]
 }
 
@@ -49,6 +64,7 @@ fn identity(id: &str, role: Role, label_ja: &str, label_en: &str) -> DevIdentity
         insurer_number: None,
         office_number: None,
         institution_code: None,
+        subject: None,
     }
 }
 
@@ -95,5 +111,15 @@ mod tests {
             let claims = identity.claims("i", "a", 0, 2);
             assert!(kaigo_gateway::caller_from_claims(claims).is_ok(), "{}", identity.id);
         }
+    }
+
+    /// The demo person's token names their identity link, the one the registry's person RPCs
+    /// accept from them; the organisations keep `dev-<id>`.
+    #[test]
+    fn the_demo_person_signs_in_as_their_identity_link() {
+        let subjects: Vec<(String, String)> =
+            all().into_iter().map(|i| (i.id.clone(), i.claims("i", "a", 0, 2).sub)).collect();
+        assert!(subjects.contains(&("insured_person".to_owned(), PERSON_LINK_ID.to_owned())), "{subjects:?}");
+        assert!(subjects.contains(&("care_office".to_owned(), "dev-care_office".to_owned())), "{subjects:?}");
     }
 }

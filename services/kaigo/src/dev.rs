@@ -57,6 +57,11 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     // Demos submit subsidy applications whatever the date: a demo programme open this year.
     config.subsidies.demo_programme = true;
     let data_dir = std::path::absolute(&args.data_dir).map_err(|e| Exit::config(format!("--data-dir: {e}")))?;
+    // A test CA and virtual cards for the demo persons (`kaigo card sign` reads them), unless
+    // the configuration names a directory of its own.
+    if config.registry.virtual_cards_dir.is_empty() {
+        config.registry.virtual_cards_dir = data_dir.join(crate::card::CARDS_DIR).display().to_string();
+    }
     if config.gateway.web.root.is_empty() && std::path::Path::new(DEFAULT_WEB_ROOT).join("index.html").is_file() {
         config.gateway.web.root =
             std::path::absolute(DEFAULT_WEB_ROOT).map_or_else(|_| String::new(), |p| p.display().to_string());

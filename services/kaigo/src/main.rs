@@ -1,7 +1,8 @@
 //! The one kaigo binary: `kaigo dev`, `kaigo serve <component>`, `kaigo migrate`,
-//! `kaigo token` and `kaigo health`.
+//! `kaigo token`, `kaigo card` and `kaigo health`.
 
 mod bench;
+mod card;
 mod cli;
 mod components;
 mod config;
@@ -39,6 +40,9 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Prints a token signed with the dev key of a `kaigo dev` data directory.
     Token(token::TokenArgs),
+    /// The virtual card reader of `kaigo dev`: signs a card-confirmation challenge with a demo
+    /// person's virtual card (`kaigo card sign --serial d000000001 --challenge BASE64`).
+    Card(card::CardArgs),
     /// Asks a kaigo endpoint for its gRPC health; exits 0 when SERVING.
     Health(health::HealthArgs),
     /// Imports an insurer's extract through the gateway (`kaigo import insured FILE.csv`).
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Migrate(args) => migrate::run(args).await,
             Command::Token(args) => token::run(args),
+            Command::Card(args) => card::run(args),
             Command::Health(args) => health::run(args).await,
             Command::Import(args) => import::run(args).await,
             Command::Gen(args) => generate::run(args),

@@ -9,8 +9,8 @@ use crate::config::KaigoConfig;
 
 #[derive(Args)]
 pub struct MigrateArgs {
-    /// The service to migrate (eligibility, certification, documents, careplan, subsidies);
-    /// all of them when absent.
+    /// The service to migrate (eligibility, certification, documents, careplan, subsidies,
+    /// registry); all of them when absent.
     service: Option<String>,
 }
 

@@ -25,6 +25,7 @@ enum Component {
     Documents,
     Careplan,
     Subsidies,
+    Registry,
 }
 
 #[derive(Args)]
@@ -46,6 +47,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Exit> {
         Component::Documents => "documents",
         Component::Careplan => "careplan",
         Component::Subsidies => "subsidies",
+        Component::Registry => "registry",
     };
     let keys = CallerKeys::from_config(&config.internal_auth).ok_or_else(|| {
         Exit::config(

@@ -35,6 +35,10 @@ pub struct DevIdentity {
     /// 医療機関コード (medical institution).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub institution_code: Option<String>,
+    /// The token's subject; `dev-<id>` when absent. A demo person (role `insured_person`) has
+    /// its identity link here, as the operator's identity provider would put it.
+    #[serde(skip)]
+    pub subject: Option<String>,
 }
 
 impl DevIdentity {
@@ -43,7 +47,7 @@ impl DevIdentity {
         Claims {
             iss: issuer.to_owned(),
             aud: audience.to_owned(),
-            sub: format!("dev-{}", self.id),
+            sub: self.subject.clone().unwrap_or_else(|| format!("dev-{}", self.id)),
             exp: now + ttl_secs,
             nbf: now,
             iat: now,

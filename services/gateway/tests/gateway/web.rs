@@ -106,6 +106,7 @@ async fn dev_gateway() -> DevGateway {
             insurer_number: None,
             office_number: Some(OFFICE.to_owned()),
             institution_code: None,
+            subject: None,
         }],
         ttl_secs: 600,
     };

@@ -30,12 +30,13 @@ async fn reflect(
     }
 }
 
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 6] = [
     "kaigo.eligibility.v1.EligibilityService",
     "kaigo.certification.v1.CertificationService",
     "kaigo.documents.v1.DocumentService",
     "kaigo.careplan.v1.CarePlanService",
     "kaigo.subsidies.v1.SubsidyService",
+    "kaigo.registry.v1.RegistryService",
 ];
 
 #[tokio::test]
@@ -61,7 +62,7 @@ async fn dev_serves_every_service_health_and_reflection_through_one_port() {
         assert_eq!(status, Some(SERVING), "{service} is not SERVING");
     }
 
-    // Reflection lists the five services, health and reflection.
+    // Reflection lists the six services, health and reflection.
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut client = ServerReflectionClient::new(channel);
     let request = ServerReflectionRequest {
