@@ -8,5 +8,6 @@ mod careplan_flow;
 mod dev;
 mod flows;
 mod loadtest_configs;
+mod registry;
 mod serve;
 mod support;

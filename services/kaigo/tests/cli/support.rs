@@ -160,6 +160,7 @@ pub fn service_name(component: &str) -> &'static str {
         "eligibility" => "kaigo.eligibility.v1.EligibilityService",
         "certification" => "kaigo.certification.v1.CertificationService",
         "documents" => "kaigo.documents.v1.DocumentService",
+        "registry" => "kaigo.registry.v1.RegistryService",
         _ => "liveness",
     }
 }
