@@ -72,8 +72,10 @@ impl fmt::Display for Category {
     }
 }
 
-/// The caller's role (the same names as the platform's roles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Who is calling, in the platform's terms: the one role type of the whole system (the
+/// platform's verified caller carries it; `kaigo_platform::auth::Role` is this type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 保険者.
     Insurer,

@@ -28,57 +28,9 @@ pub const CALLER_HEADER: &str = "x-kaigo-caller";
 /// The metadata header carrying the caller's signature.
 pub const SIGNATURE_HEADER: &str = "x-kaigo-caller-signature";
 
-/// Who is calling, in the platform's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// A municipality (保険者) or its system.
-    Insurer,
-    /// A care-management office (居宅介護支援事業所) and its care managers.
-    CareOffice,
-    /// A care service provider (介護サービス事業所).
-    ServiceProvider,
-    /// A medical institution (医療機関).
-    MedicalInstitution,
-    /// The insured person (利用者本人).
-    InsuredPerson,
-    /// A platform operator (国保中央会 / 国保連 operations staff).
-    Operator,
-}
-
-impl Role {
-    /// Every role, in a stable order.
-    pub const ALL: [Role; 6] = [
-        Role::Insurer,
-        Role::CareOffice,
-        Role::ServiceProvider,
-        Role::MedicalInstitution,
-        Role::InsuredPerson,
-        Role::Operator,
-    ];
-
-    /// The role's name as in tokens and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Insurer => "insurer",
-            Role::CareOffice => "care_office",
-            Role::ServiceProvider => "service_provider",
-            Role::MedicalInstitution => "medical_institution",
-            Role::InsuredPerson => "insured_person",
-            Role::Operator => "operator",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role; expected one of {}", Role::ALL.map(Role::as_str).join(", ")))
-    }
-}
+/// Who is calling: defined once with the access rules (`kaigo_access::Role`), which decide what
+/// each role may see.
+pub use kaigo_access::Role;
 
 /// A verified caller. Built by the gateway from token claims; trusted by services only when it
 /// arrives with a valid signature.

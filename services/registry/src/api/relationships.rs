@@ -16,7 +16,7 @@ use super::convert::{self, Person};
 use super::write::{idempotent, replay};
 use super::{Api, require_insurer, require_organization};
 use crate::changes::{self, By};
-use crate::domain::{self, ConsentSource, EndReason, Evidence, categories_to_text, end_reason_for};
+use crate::domain::{ConsentSource, EndReason, Evidence, categories_to_text, end_reason_for};
 use crate::store::{self, consent, registration};
 
 const ALREADY_REGISTERED: (&str, &str) =
@@ -564,7 +564,7 @@ impl Api {
                         "an organisation asks only about itself; leave organization unset",
                     ));
                 }
-                Viewer { role: domain::access_role(caller), organization: Some(own) }
+                Viewer { role: caller.role, organization: Some(own) }
             }
         };
         let (registrations, consents) = decision_facts(&self.db, &person).await?;

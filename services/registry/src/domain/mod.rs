@@ -3,7 +3,7 @@
 pub mod card;
 
 use chrono::{Months, NaiveDate};
-use kaigo_access::{Category, OrganizationKind, Role};
+use kaigo_access::{Category, OrganizationKind};
 use kaigo_platform::auth::Caller;
 
 /// Why a registration ended (the stored words; the contract's `EndReason`).
@@ -104,23 +104,10 @@ impl ConsentSource {
     }
 }
 
-/// The access crate's role of a platform caller.
-pub fn access_role(caller: &Caller) -> Role {
-    use kaigo_platform::auth::Role as P;
-    match caller.role {
-        P::Insurer => Role::Insurer,
-        P::CareOffice => Role::CareOffice,
-        P::ServiceProvider => Role::ServiceProvider,
-        P::MedicalInstitution => Role::MedicalInstitution,
-        P::InsuredPerson => Role::InsuredPerson,
-        P::Operator => Role::Operator,
-    }
-}
-
 /// The organisation a caller acts for as a possible 担当 (kind and number); `None` for
 /// insurers, persons and operators.
 pub fn own_organization(caller: &Caller) -> Option<(OrganizationKind, String)> {
-    let kind = OrganizationKind::of_role(access_role(caller))?;
+    let kind = OrganizationKind::of_role(caller.role)?;
     Some((kind, caller.organization()?.to_owned()))
 }
 
