@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "kaigo"
-COMPONENTS = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"]
+COMPONENTS = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies", "registry"]
 
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 OPEN_OBJECT = {"type": "object"}

@@ -111,6 +111,11 @@ KAIGO_CERTIFICATION__ELIGIBILITY_URL: {{ printf "http://%s:%s" (include "kaigo.h
 {{- if eq .component "documents" }}
 KAIGO_DOCUMENTS__STORAGE_URL: {{ $v.storage.url | quote }}
 {{- end }}
+{{- if eq .component "registry" }}
+{{- with (include "kaigo.trustAnchor" $ctx | fromJson) }}
+KAIGO_REGISTRY__TRUST_ANCHOR_FILE: {{ printf "/etc/kaigo/trust-anchor/%s" .key | quote }}
+{{- end }}
+{{- end }}
 {{- range $k, $val := $v.config }}
 {{ $k }}: {{ $val | quote }}
 {{- end }}
@@ -192,7 +197,23 @@ successThreshold: {{ .p.successThreshold }}
     {{- end }}
 {{- end -}}
 
-{{/* kaigo.deployment: the Deployment of one component (all six use this). */}}
+{{/* kaigo.trustAnchor: the registry's trust anchor as JSON {"configMap", "key"}, or {} when
+     none is configured (card confirmations are then refused). */}}
+{{- define "kaigo.trustAnchor" -}}
+{{- $t := .Values.registry.trustAnchor -}}
+{{- if and $t.pem $t.existingConfigMap -}}
+{{- fail "registry.trustAnchor: set pem or existingConfigMap, not both" -}}
+{{- end -}}
+{{- if $t.pem -}}
+{{- toJson (dict "configMap" (printf "%s-trust-anchor" (include "kaigo.componentFullname" (dict "ctx" . "component" "registry"))) "key" "trust-anchor.pem") -}}
+{{- else if $t.existingConfigMap -}}
+{{- toJson (dict "configMap" $t.existingConfigMap "key" $t.key) -}}
+{{- else -}}
+{{- toJson dict -}}
+{{- end -}}
+{{- end -}}
+
+{{/* kaigo.deployment: the Deployment of one component (all seven use this). */}}
 {{- define "kaigo.deployment" -}}
 {{- $ctx := .ctx -}}
 {{- $g := $ctx.Values.global -}}
@@ -205,6 +226,10 @@ successThreshold: {{ .p.successThreshold }}
 {{- $jwks := dict -}}
 {{- $publicKeys := list -}}
 {{- $tls := dict -}}
+{{- $anchor := dict -}}
+{{- if eq .component "registry" -}}
+{{- $anchor = include "kaigo.trustAnchor" $ctx | fromJson -}}
+{{- end -}}
 {{- if eq .component "gateway" -}}
 {{- $jwks = $v.auth.jwksFile -}}
 {{- $publicKeys = $v.auth.publicKeys -}}
@@ -246,6 +271,9 @@ spec:
         checksum/component-config: {{ include "kaigo.componentConfigData" . | sha256sum }}
         {{- with $publicKeys }}
         checksum/public-keys: {{ toJson . | sha256sum }}
+        {{- end }}
+        {{- if and (eq .component "registry") $ctx.Values.registry.trustAnchor.pem }}
+        checksum/trust-anchor: {{ $ctx.Values.registry.trustAnchor.pem | sha256sum }}
         {{- end }}
         {{- if $ctx.Values.secrets.create }}
         checksum/secret: {{ toJson $ctx.Values.secrets.values | sha256sum }}
@@ -343,6 +371,11 @@ spec:
               mountPath: /etc/kaigo/client-ca
               readOnly: true
             {{- end }}
+            {{- if $anchor.configMap }}
+            - name: trust-anchor
+              mountPath: /etc/kaigo/trust-anchor
+              readOnly: true
+            {{- end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -385,6 +418,14 @@ spec:
             items:
               - key: {{ $tls.clientCaKey | quote }}
                 path: {{ $tls.clientCaKey | quote }}
+        {{- end }}
+        {{- if $anchor.configMap }}
+        - name: trust-anchor
+          configMap:
+            name: {{ $anchor.configMap }}
+            items:
+              - key: {{ $anchor.key | quote }}
+                path: {{ $anchor.key | quote }}
         {{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
@@ -576,7 +617,7 @@ podSelector:
 {{/*
 kaigo.networkPolicy: one component's NetworkPolicy (when global.networkPolicy.enabled).
   gateway:  ingress from gateway.networkPolicy.ingressFrom (or anywhere) and the test Pod;
-            egress to the five services, DNS, Redis, OTLP and extraEgress (e.g. the JWKS host).
+            egress to the six services, DNS, Redis, OTLP and extraEgress (e.g. the JWKS host).
   services: ingress only from the gateway and the test Pod (eligibility: also certification);
             egress to DNS, PostgreSQL, Redis, OTLP (documents: object storage; certification:
             eligibility, for its applicant check) and extraEgress.

@@ -75,14 +75,14 @@ Names. Every component object is "<fullname>-<component>", cut to 63 characters.
 {{- end -}}
 {{- end -}}
 
-{{/* kaigo.components lists the six components, gateway first. */}}
+{{/* kaigo.components lists the seven components, gateway first. */}}
 {{- define "kaigo.components" -}}
-gateway eligibility certification documents careplan subsidies
+gateway eligibility certification documents careplan subsidies registry
 {{- end -}}
 
-{{/* kaigo.services lists the five gRPC services behind the gateway. */}}
+{{/* kaigo.services lists the six gRPC services behind the gateway. */}}
 {{- define "kaigo.services" -}}
-eligibility certification documents careplan subsidies
+eligibility certification documents careplan subsidies registry
 {{- end -}}
 
 {{/* kaigo.grpcPort is the one container port every component listens on (h2c). */}}

@@ -76,7 +76,7 @@ mod tests {
         let web = tempfile::tempdir().unwrap();
         std::fs::write(web.path().join("index.html"), "<!doctype html>").unwrap();
         let shared = env_file(&base.join("config.env"));
-        let components = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"];
+        let components = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies", "registry"];
         for component in components {
             let dir = base.join(component);
             let mut source = ConfigSource::new();
