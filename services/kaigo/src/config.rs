@@ -138,7 +138,9 @@ mod tests {
         let file = dir.path().join("kaigo.toml");
         std::fs::write(&file, toml).unwrap();
         for (i, component) in
-            ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"].iter().enumerate()
+            ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies", "registry"]
+                .iter()
+                .enumerate()
         {
             let config: KaigoConfig = ConfigSource::new()
                 .with_file(&file)
@@ -148,7 +150,7 @@ mod tests {
             assert!(kaigo_platform::auth::CallerKeys::from_config(&config.internal_auth).is_some());
             assert!(config.database.url.expose().starts_with("postgres://"));
             assert!(config.redis.url.expose().starts_with("redis://"));
-            assert_eq!(config.gateway.upstreams.len(), 5);
+            assert_eq!(config.gateway.upstreams.len(), 6);
             assert!(!config.auth.public_key_files.is_empty());
             assert!(!config.certification.eligibility_url.is_empty());
             assert!(config.documents.storage_url.starts_with("file:///"));
