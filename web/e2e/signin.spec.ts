@@ -13,7 +13,7 @@ const MENU: Record<string, string[]> = {
 test("the dev sign-in page lists the demo identities, and each role signs in and out", async ({ page }) => {
   const ids = await identities();
   expect(ids.map((i) => i.role).sort()).toEqual(
-    ["care_office", "insurer", "medical_institution", "operator", "service_provider"].sort(),
+    ["care_office", "insured_person", "insurer", "medical_institution", "operator", "service_provider"].sort(),
   );
   await page.goto("/");
   await expect(page.getByRole("heading", { level: 1, name: "サインイン" })).toBeVisible();
