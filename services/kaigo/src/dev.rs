@@ -178,6 +178,8 @@ fn print_welcome(listen: &str, data_dir: &std::path::Path, web: bool) {
          TOKEN=$({kaigo} token --data-dir {dir} --role insurer --insurer 435073)\n  \
          grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"insurer_number\":\"435073\",\"insured_number\":\"0000000001\"}}' \\\n    \
-         {listen} kaigo.eligibility.v1.EligibilityService/CheckEligibility\n"
+         {listen} kaigo.eligibility.v1.EligibilityService/CheckEligibility\n\n\
+         The virtual card reader (demo persons 435073:0000000001-3 carry cards d000000001-3):\n  \
+         {kaigo} card sign --data-dir {dir} --serial d000000001 --challenge <challenge of StartCardConfirmation>\n"
     );
 }

@@ -19,7 +19,7 @@ use crate::support::{Bearer, Running, SERVING, Stack, free_port, health, kaigo, 
 
 const REGISTRY: &str = "kaigo.registry.v1.RegistryService";
 /// The demo care office of `kaigo dev` (the sign-in identity `care_office`).
-const OFFICE: &str = "0300000106";
+const OFFICE: &str = kaigo_careplan::seed::DEMO_CARE_OFFICE;
 const INSURER: &str = "435073";
 /// Demo person 435073:0000000001's virtual card, and so their identity link.
 const LINK: &str = "d000000001";
