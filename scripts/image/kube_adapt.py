@@ -39,8 +39,9 @@ from pathlib import Path
 
 import yaml
 
-COMPONENTS = ["eligibility", "certification", "documents", "careplan", "subsidies", "gateway"]
-DEFAULT_PORTS = {c: 50051 + i for i, c in enumerate(["gateway"] + COMPONENTS[:-1])}
+# The components are the manifests' Deployments (app.kubernetes.io/component); these are the
+# ones the platform had when this was written, in the order the default ports follow.
+KNOWN = ["gateway", "eligibility", "certification", "documents", "careplan", "subsidies"]
 DROPPED = {"Namespace", "Service", "NetworkPolicy", "PodDisruptionBudget", "ServiceAccount", "HorizontalPodAutoscaler"}
 KEY_MOUNT = "/etc/kaigo/auth"
 KEY_FILE = "dev-signing-key.pub.pem"
@@ -51,9 +52,17 @@ def component_of(obj):
     return obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
 
 
+def components_of(docs):
+    """The components the manifests deploy, services first and the gateway last (play order)."""
+    found = [component_of(d) for d in docs if d["kind"] == "Deployment"]
+    if "gateway" not in found:
+        sys.exit("kube_adapt: the manifests have no gateway Deployment")
+    return [c for c in found if c != "gateway"] + ["gateway"]
+
+
 def cluster_urls(ports):
     """http://kaigo-<c>[-headless][.ns.svc…]:50051 → http://127.0.0.1:<port>."""
-    pattern = re.compile(r"http://kaigo-(" + "|".join(COMPONENTS) + r")(?:-headless)?(?:\.[a-z0-9.-]+)?:50051")
+    pattern = re.compile(r"http://kaigo-(" + "|".join(map(re.escape, ports)) + r")(?:-headless)?(?:\.[a-z0-9.-]+)?:50051")
     return lambda s: pattern.sub(lambda m: f"http://127.0.0.1:{ports[m.group(1)]}", s)
 
 
@@ -91,11 +100,15 @@ def adapt_pod_spec(spec, image, port, gateway):
 
 
 def adapt(docs, image, ports, database_url, redis_url, key_dir, unknown=None):
+    components = components_of(docs)
+    missing = [c for c in components if c not in ports]
+    if missing:
+        sys.exit(f"kube_adapt: no port for {missing}")
     rewrite = cluster_urls(ports)
     out = {"configmaps": {}, "secrets": {}, "pods": {}}
     configmap_of = {}  # component -> its own ConfigMap name
     for d in docs:
-        if d["kind"] == "ConfigMap" and component_of(d) in COMPONENTS:
+        if d["kind"] == "ConfigMap" and component_of(d) in components:
             configmap_of[component_of(d)] = d["metadata"]["name"]
     for d in docs:
         kind = d["kind"]
@@ -104,7 +117,7 @@ def adapt(docs, image, ports, database_url, redis_url, key_dir, unknown=None):
         if kind == "ConfigMap":
             c = component_of(d)
             data = {k: rewrite(v) for k, v in (d.get("data") or {}).items()}
-            if c in COMPONENTS:
+            if c in components:
                 data["KAIGO_SERVER__LISTEN"] = f"127.0.0.1:{ports[c]}"
                 if c == "gateway":
                     data["KAIGO_AUTH__PUBLIC_KEY_FILES"] = json.dumps([f"{KEY_MOUNT}/{KEY_FILE}"])
@@ -123,8 +136,6 @@ def adapt(docs, image, ports, database_url, redis_url, key_dir, unknown=None):
             out["secrets"][d["metadata"]["name"]] = d
         elif kind == "Deployment":
             c = component_of(d)
-            if c not in COMPONENTS:
-                sys.exit(f"kube_adapt: a Deployment of unknown component {c!r}")
             d["spec"]["replicas"] = 1
             d["spec"].pop("strategy", None)
             adapt_pod_spec(d["spec"]["template"]["spec"], image, ports[c], key_dir if c == "gateway" else None)
@@ -140,15 +151,16 @@ def adapt(docs, image, ports, database_url, redis_url, key_dir, unknown=None):
             out["pods"]["migrate"] = pod
         else:
             sys.exit(f"kube_adapt: no rule for kind {kind} ({d['metadata'].get('name')})")
-    missing = [c for c in COMPONENTS + ["migrate"] if c not in out["pods"]]
+    missing = [c for c in components + ["migrate"] if c not in out["pods"]]
     if missing:
         sys.exit(f"kube_adapt: the manifests have no pod for {missing}")
     return out, configmap_of
 
 
-def plan(out, ports):
+def plan(out, ports, order):
     components = {}
-    for c, d in out["pods"].items():
+    for c in order + ["migrate"]:
+        d = out["pods"][c]
         spec = d["spec"]["template"]["spec"] if d["kind"] == "Deployment" else d["spec"]
         container = spec["containers"][0]
         components[c] = {
@@ -163,18 +175,35 @@ def plan(out, ports):
             },
         }
     return {
+        "order": order,
         "components": components,
         "configmaps": sorted(out["configmaps"]),
         "secrets": sorted(out["secrets"]),
     }
 
 
-def parse_ports(text):
-    ports = dict(DEFAULT_PORTS)
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_ports(text, components):
+    """`auto`: a free loopback port each; else component=port,… over the defaults (50051 the
+    gateway, then 50052… in KNOWN's order, then the rest)."""
+    order = [c for c in KNOWN if c in components] + [c for c in components if c not in KNOWN]
+    if text == "auto":
+        ports = {}
+        while len(set(ports.values())) != len(components):
+            ports = {c: free_port() for c in components}
+        return ports
+    ports = {c: 50051 + i for i, c in enumerate(order)}
     for item in filter(None, (text or "").split(",")):
         name, _, value = item.partition("=")
         if name not in ports:
-            sys.exit(f"kube_adapt: --ports names an unknown component {name!r}")
+            sys.exit(f"kube_adapt: --ports names a component the manifests do not deploy: {name!r}")
         ports[name] = int(value)
     if len(set(ports.values())) != len(ports):
         sys.exit(f"kube_adapt: two components share a port: {ports}")
@@ -189,13 +218,17 @@ def main(argv=None):
     ap.add_argument("--database-url", required=True)
     ap.add_argument("--redis-url", required=True)
     ap.add_argument("--key-dir", required=True, help=f"host directory holding {KEY_FILE}")
-    ap.add_argument("--ports", help="component=port,… (default: gateway 50051, the services 50052-50056)")
-    ap.add_argument("--unknown-variable", metavar="COMPONENT", choices=COMPONENTS)
+    ap.add_argument("--ports", help="auto (free loopback ports), or component=port,… (default: the gateway "
+                    "50051, the services from 50052)")
+    ap.add_argument("--unknown-variable", metavar="COMPONENT")
     args = ap.parse_args(argv)
 
     text = sys.stdin.read() if args.manifests == "-" else Path(args.manifests).read_text()
     docs = [d for d in yaml.safe_load_all(text) if d]
-    ports = parse_ports(args.ports)
+    order = components_of(docs)
+    if args.unknown_variable and args.unknown_variable not in order:
+        sys.exit(f"kube_adapt: --unknown-variable {args.unknown_variable}: not a component of the manifests")
+    ports = parse_ports(args.ports, order)
     out, _ = adapt(docs, args.image, ports, args.database_url, args.redis_url, args.key_dir, args.unknown_variable)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +242,7 @@ def main(argv=None):
         (args.out / "secrets" / f"{name}.json").write_text(json.dumps(d["data"], indent=1, sort_keys=True) + "\n")
     for c, d in out["pods"].items():
         (args.out / f"{c}.yaml").write_text(yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
-    (args.out / "plan.json").write_text(json.dumps(plan(out, ports), indent=1) + "\n")
+    (args.out / "plan.json").write_text(json.dumps(plan(out, ports, order), indent=1) + "\n")
 
 
 if __name__ == "__main__":

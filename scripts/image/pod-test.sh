@@ -2,7 +2,7 @@
 # The manifests run as pods: the kustomize dev overlay (k8s/overlays/dev), adapted to one
 # machine by scripts/image/kube_adapt.py, played with `podman kube play`: the migration Job's
 # pod first (it must exit 0), then the five services and the gateway; every pod's startup,
-# liveness and readiness probe command succeeds; CheckEligibility, SubmitApplication and a
+# liveness and readiness probe command succeeds (every component the manifests deploy); CheckEligibility, SubmitApplication and a
 # careplan SendBundle succeed through the gateway pod (scripts/image/calls.py, sent with the
 # image's own `kaigo bench`, tokens from `kaigo token` with the key the gateway pod is given);
 # a variable the subsidies component does not know makes its pod fail (exit 64); then
@@ -48,9 +48,6 @@ cleanup() {
 trap cleanup EXIT
 fixture_up "$work"
 
-components=(eligibility certification documents careplan subsidies gateway)
-ports=""
-for c in "${components[@]}"; do ports+="$c=$(free_port),"; done
 if [[ -n "$manifests" ]]; then
   cp "$manifests" "$work/rendered.yaml"
   overlay="$manifests"
@@ -60,11 +57,13 @@ fi
 adapt() { # out-dir [extra args]
   local out="$1"; shift
   "$PY_YAML" "$image_root/scripts/image/kube_adapt.py" "$work/rendered.yaml" --out "$out" --image "$image" \
-    --database-url "$DB_URL" --redis-url "$REDIS_URL" --key-dir "$PUBLIC_DIR" --ports "${ports%,}" "$@"
+    --database-url "$DB_URL" --redis-url "$REDIS_URL" --key-dir "$PUBLIC_DIR" --ports auto "$@"
 }
 adapt "$work/kube"
-say "pod test: $overlay adapted (database $DB_NAME, Redis 127.0.0.1:$REDIS_PORT, ports ${ports%,})"
 plan() { python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$work/kube/plan.json" "$1"; }
+# the manifests' Deployments, services first, the gateway last
+mapfile -t components < <(plan "'\n'.join(p['order'])")
+say "pod test: $overlay adapted (database $DB_NAME, Redis 127.0.0.1:$REDIS_PORT; $(plan "', '.join(f'{c} {p[\"components\"][c][\"port\"]}' for c in p['order'])"))"
 
 # podman resolves secretKeyRef from its own secret store; ConfigMaps are given with --configmap.
 for f in "$work"/kube/secrets/*.json; do
@@ -119,7 +118,7 @@ for c in "${components[@]}"; do
   done
   say "  $c pod: startup, liveness and readiness probe commands succeed"
 done
-say "  all six pods ready ($(( $(now) - start )) s)"
+say "  all ${#components[@]} pods ready ($(( $(now) - start )) s)"
 
 # 3. calls through the gateway pod, with the image's own client
 gateway="$(plan "p['components']['gateway']['port']")"

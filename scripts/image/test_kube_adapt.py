@@ -21,16 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kube_adapt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"gateway": 41001, "eligibility": 41002, "certification": 41003, "documents": 41004,
-         "careplan": 41005, "subsidies": 41006}
-DB = "postgres://postgres@127.0.0.1:5432/kaigo_image_test"
-REDIS = "redis://127.0.0.1:41999"
-
-
 def rendered():
     text = subprocess.run(["kubectl", "kustomize", str(ROOT / "k8s/overlays/dev")], check=True,
                           capture_output=True, text=True).stdout
     return [d for d in yaml.safe_load_all(text) if d]
+
+
+DOCS = rendered()
+COMPONENTS = kube_adapt.components_of(DOCS)
+PORTS = {c: 41001 + i for i, c in enumerate(COMPONENTS)}
+SERVICES = [c for c in COMPONENTS if c != "gateway"]
+DB = "postgres://postgres@127.0.0.1:5432/kaigo_image_test"
+REDIS = "redis://127.0.0.1:41999"
 
 
 def strings(value):
@@ -47,7 +49,7 @@ def strings(value):
 class AdaptDevOverlay(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.original = rendered()
+        cls.original = copy.deepcopy(DOCS)
         cls.out, _ = kube_adapt.adapt(copy.deepcopy(cls.original), "localhost/kaigo:test", PORTS, DB, REDIS,
                                       "/keys")
         cls.by_kind = {}
@@ -117,7 +119,7 @@ class AdaptDevOverlay(unittest.TestCase):
                 self.assertNotIn(".svc", s)
         gateway = next(cm for cm in self.out["configmaps"].values()
                        if cm["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway")
-        for c in ("eligibility", "certification", "documents", "careplan", "subsidies"):
+        for c in SERVICES:
             self.assertEqual(gateway["data"][f"KAIGO_GATEWAY__UPSTREAMS__{c.upper()}"], f"http://127.0.0.1:{PORTS[c]}")
         self.assertEqual(gateway["data"]["KAIGO_AUTH__PUBLIC_KEY_FILES"], '["/etc/kaigo/auth/dev-signing-key.pub.pem"]')
 
@@ -142,9 +144,22 @@ class AdaptDevOverlay(unittest.TestCase):
         self.assertEqual({n: a for n, a in added.items() if a},
                          {next(n for n in out["configmaps"] if n.startswith("kaigo-subsidies-")): {"KAIGO_SUBSIDIES__NO_SUCH_KEY"}})
 
-    def test_two_components_may_not_share_a_port(self):
+    def test_the_platforms_components_are_all_deployed(self):
+        for c in kube_adapt.KNOWN:
+            self.assertIn(c, COMPONENTS)
+        self.assertEqual(COMPONENTS[-1], "gateway")
+
+    def test_ports_default_auto_and_distinct(self):
+        defaults = kube_adapt.parse_ports("", COMPONENTS)
+        self.assertEqual(defaults["gateway"], 50051)
+        self.assertEqual(len(set(defaults.values())), len(COMPONENTS))
+        auto = kube_adapt.parse_ports("auto", COMPONENTS)
+        self.assertEqual(sorted(auto), sorted(COMPONENTS))
+        self.assertEqual(len(set(auto.values())), len(COMPONENTS))
         with self.assertRaises(SystemExit):
-            kube_adapt.parse_ports("gateway=50052")
+            kube_adapt.parse_ports("gateway=50052", COMPONENTS)
+        with self.assertRaises(SystemExit):
+            kube_adapt.parse_ports("nosuch=1", COMPONENTS)
 
 
 if __name__ == "__main__":
