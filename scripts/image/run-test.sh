@@ -45,15 +45,19 @@ podman_ run --rm "${secure[@]}" "${common[@]}" "$image" migrate >"$work/migrate.
   || { cat "$work/migrate.log" >&2; die "kaigo migrate failed in the image"; }
 say "  kaigo migrate: ok"
 
-# 3. every component, each on its own loopback port
-components=(eligibility certification documents careplan subsidies gateway)
+# 3. every component the binary serves (`kaigo serve --help`), each on its own loopback port,
+#    the gateway last
+mapfile -t components < <(podman_ run --rm "${secure[@]}" "$image" serve --help \
+  | sed -n 's/.*possible values: \([^]]*\)\].*/\1/p' | tr ',' '\n' | tr -d ' ' | grep -v '^gateway$')
+(( ${#components[@]} >= 5 )) || die "kaigo serve --help names no components"
+components+=(gateway)
 declare -A port
 for c in "${components[@]}"; do port[$c]="$(free_port)"; done
 gateway_env=(-e KAIGO_AUTH__PUBLIC_KEY_FILES='["/etc/kaigo/keys/dev-signing-key.pub.pem"]'
   -v "$PUBLIC_DIR/dev-signing-key.pub.pem:/etc/kaigo/keys/dev-signing-key.pub.pem:ro"
   -e KAIGO_GATEWAY__WEB__ROOT=/usr/share/kaigo/web)
-for c in eligibility certification documents careplan subsidies; do
-  gateway_env+=(-e "KAIGO_GATEWAY__UPSTREAMS__${c^^}=http://127.0.0.1:${port[$c]}")
+for c in "${components[@]}"; do
+  [[ $c == gateway ]] || gateway_env+=(-e "KAIGO_GATEWAY__UPSTREAMS__${c^^}=http://127.0.0.1:${port[$c]}")
 done
 for c in "${components[@]}"; do
   extra=()
@@ -118,5 +122,5 @@ for c in "${components[@]}"; do
   rc="$(podman_ inspect --format '{{.State.ExitCode}}' "kaigo-run-test-$c-$$")"
   [[ "$rc" == 0 ]] || { podman_ logs "kaigo-run-test-$c-$$" 2>&1 | tail -20 >&2; die "kaigo serve $c exited $rc on SIGTERM"; }
 done
-say "  SIGTERM: all six exit 0"
+say "  SIGTERM: all ${#components[@]} exit 0"
 say "run test passed in $(( $(now) - start )) s"
