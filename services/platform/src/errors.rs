@@ -18,6 +18,10 @@ pub const ERROR_DOMAIN: &str = "kaigo.jp";
 /// restarted dependency or a failed-over connection, short enough for an interactive caller.
 pub const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The most field violations one error carries in its details (see
+/// [`ApiError::invalid_argument`]).
+pub const MAX_VIOLATIONS: usize = 50;
+
 /// An error a caller can act on, or an internal one that it cannot. Boxed, so that the
 /// `Result`s of every RPC stay one pointer wide on the happy path.
 #[derive(Debug)]
@@ -51,6 +55,10 @@ impl ApiError {
     }
 
     /// INVALID_ARGUMENT with one field violation per problem.
+    ///
+    /// The details carry at most [`MAX_VIOLATIONS`]: they travel in the trailers, and a
+    /// request with thousands of bad entries would otherwise produce trailers larger than
+    /// HTTP/2 clients accept (16 KiB by default), which closes the client's whole connection.
     pub fn invalid_argument(violations: Violations) -> Self {
         let count = violations.0.len();
         let mut err = Self::new(
@@ -58,10 +66,15 @@ impl ApiError {
             "INVALID_ARGUMENT",
             match count {
                 1 => format!("invalid field {}: {}", violations.0[0].field, violations.0[0].description),
+                n if n > MAX_VIOLATIONS => {
+                    format!("{n} invalid fields; the first {MAX_VIOLATIONS} are in the BadRequest details")
+                }
                 n => format!("{n} invalid fields; see the BadRequest details"),
             },
         );
-        err.0.violations = violations.0;
+        let mut violations = violations.0;
+        violations.truncate(MAX_VIOLATIONS);
+        err.0.violations = violations;
         err
     }
 
@@ -312,6 +325,19 @@ mod tests {
         let info = details.error_info().unwrap();
         assert_eq!(info.reason, "INVALID_ARGUMENT");
         assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn thousands_of_violations_are_cut_to_what_a_client_accepts() {
+        let mut v = Violations::new();
+        for i in 0..5_000 {
+            v.add(format!("entries[{i}].insured_number"), "must be 10 characters of 0-9 and A-Z");
+        }
+        let err = v.into_result().unwrap_err();
+        assert_eq!(err.violations().len(), MAX_VIOLATIONS);
+        let status = Status::from(err);
+        assert!(status.message().starts_with("5000 invalid fields; the first 50"), "{}", status.message());
+        assert!(status.details().len() < 8 * 1024, "{} bytes of details", status.details().len());
     }
 
     #[test]
