@@ -278,7 +278,98 @@ export const REASONS: Readonly<Record<string, Pair>> = {
   TOO_MANY_ISSUES: [
     "問題が多すぎるため、最初の一部だけを表示しています。",
     "Too many problems; the first ones are shown.",
+  ], // registry: who is registered for whom, consents, card confirmation, the person's own view
+  NOT_REGISTERED: [
+    "この方の担当事業所として登録されていないため表示できません。",
+    "Your organisation is not registered for this person.",
   ],
+  NOT_PERMITTED: ["この情報はご利用の立場では閲覧できません。", "Your role may not see this information."],
+  ALREADY_REGISTERED: [
+    "この方の担当事業所として既に登録されています。",
+    "Your organisation is already registered for this person.",
+  ],
+  ALREADY_ENDED: ["この登録は既に終了しています。", "This registration has already ended."],
+  ALREADY_WITHDRAWN: ["この同意は既に撤回されています。", "This consent has already been withdrawn."],
+  REGISTRATION_NOT_FOUND: ["該当する登録が見つかりません。", "No such registration."],
+  CONSENT_NOT_FOUND: ["該当する同意が見つかりません。", "No such consent."],
+  NOT_YOUR_REGISTRATION: [
+    "この登録を終了できるのは、登録した事業所またはご本人の保険者だけです。",
+    "Only the registered organisation or the person's insurer ends this registration.",
+  ],
+  WITHDRAWAL_NOT_ALLOWED: [
+    "同意を撤回できるのは、ご本人またはご本人の保険者だけです。",
+    "Only the person or the person's insurer withdraws a consent.",
+  ],
+  FOR_ANOTHER_ORGANIZATION: [
+    "自分の事業所・医療機関についてのみ操作できます。",
+    "An organisation acts only for itself.",
+  ],
+  EVIDENCE_NOT_ALLOWED: [
+    "事業所の登録には、カードリーダーでの本人確認が必要です。",
+    "An organisation registers itself only after confirming the person with the card.",
+  ],
+  CONSENT_SOURCE_NOT_ALLOWED: [
+    "事業所が記録できるのは、カードリーダーで得た同意だけです。",
+    "An organisation records only consents given at its card reader.",
+  ],
+  NOT_OWN_INSURED: ["この操作はご本人の保険者だけが行えます。", "Only the person's own insurer may do this."],
+  LINK_HELD_BY_ANOTHER_INSURER: [
+    "このカードは別の保険者が既にひも付けています。",
+    "Another insurer has already linked this card.",
+  ],
+  CARD_READER_NOT_CONFIGURED: [
+    "カードによる本人確認はこの環境では設定されていません。運用担当者にお問い合わせください。",
+    "Card confirmation is not configured here; contact the operator.",
+  ],
+  CHALLENGE_EXPIRED: [
+    "本人確認の有効時間が過ぎました。もう一度カードを読み取ってください。",
+    "The confirmation timed out; read the card again.",
+  ],
+  CHALLENGE_ALREADY_USED: [
+    "この本人確認は既に使われています。もう一度カードを読み取ってください。",
+    "This confirmation was already used; read the card again.",
+  ],
+  CONFIRMATION_OF_ANOTHER_ORGANIZATION: [
+    "この本人確認は別の事業所で開始されたものです。",
+    "This confirmation was started by another organisation.",
+  ],
+  CONFIRMATION_OF_ANOTHER_PERSON: ["この本人確認は別の方のものです。", "This confirmation is of another person."],
+  CONFIRMATION_NOT_FOUND: [
+    "該当する本人確認が見つかりません。もう一度カードを読み取ってください。",
+    "No such card confirmation; read the card again.",
+  ],
+  CONFIRMATION_NOT_COMPLETED: ["カードによる本人確認が完了していません。", "The card confirmation is not complete."],
+  CONFIRMATION_EXPIRED: [
+    "本人確認から時間が経ちすぎています。もう一度カードを読み取ってください。",
+    "The card confirmation is too old; read the card again.",
+  ],
+  CARD_SIGNATURE_INVALID: [
+    "カードの署名を確認できませんでした。もう一度読み取ってください。",
+    "The card's signature did not verify; read it again.",
+  ],
+  CARD_CERTIFICATE_MALFORMED: ["カードの証明書を読み取れませんでした。", "The card's certificate could not be read."],
+  CARD_CERTIFICATE_UNTRUSTED: [
+    "このカードの証明書は信頼できる発行元のものではありません。",
+    "The card's certificate is not from a trusted issuer.",
+  ],
+  CARD_CERTIFICATE_EXPIRED: ["カードの証明書の有効期限が切れています。", "The card's certificate has expired."],
+  CARD_REVOKED: ["このカードは失効しています。", "This card has been revoked."],
+  CARD_NOT_LINKED: [
+    "このカードはどの保険者にもひも付けられていません。保険者にお問い合わせください。",
+    "No insurer has linked this card; ask the insurer.",
+  ],
+  NOTIFICATION_NOT_FOUND: ["該当する居宅サービス計画作成依頼届出が見つかりません。", "No such care-plan notification."],
+  NOTIFICATION_ALREADY_DECIDED: [
+    "この届出は既に受理または返戻されています。画面を読み込み直してください。",
+    "This notification was already decided; reload.",
+  ],
+  IDENTITY_LINK_UNKNOWN: ["ご本人の確認情報が保険者に登録されていません。", "No insurer has linked this identity."],
+  IDENTITY_LINK_REVOKED: [
+    "ご本人の確認情報は無効になっています。保険者にお問い合わせください。",
+    "This identity link has been revoked; ask the insurer.",
+  ],
+  IDENTITY_LINK_NOT_CALLERS: ["ご自身の情報だけを表示できます。", "You may see only your own information."],
+  NOT_YOUR_RECORD: ["ご自身の記録ではありません。", "This record is not yours."],
 };
 
 /** Issue codes of the care-plan CSV checker (per file, line and column). */
