@@ -238,11 +238,18 @@ pub fn is_connection_failure(err: &sea_orm::DbErr) -> bool {
 }
 
 /// PostgreSQL's own codes for a server going away (class 08 connection exception, 57P01–57P03
-/// admin/crash shutdown, cannot connect now).
+/// admin/crash shutdown, cannot connect now), and SQLite's busy/locked (`kaigo dev`: another
+/// writer held the file past the busy timeout; the same call succeeds when retried).
 fn sqlx_is_admin_shutdown(err: &sea_orm::sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"))
+    err.as_database_error().and_then(|db| db.code()).is_some_and(|code| {
+        code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03") || is_sqlite_busy(code.as_ref())
+    })
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes (517 …).
+/// PostgreSQL's SQLSTATEs are five characters, SQLite's codes at most four digits.
+fn is_sqlite_busy(code: &str) -> bool {
+    code.len() < 5 && code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
 /// Formats an error and its `source()` chain on one line.
@@ -314,6 +321,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thousands_of_violations_are_cut_to_what_a_client_accepts() {
+        let mut v = Violations::new();
+        for i in 0..5_000 {
+            v.add(format!("entries[{i}].insured_number"), "must be 10 characters of 0-9 and A-Z");
+        }
+        let err = v.into_result().unwrap_err();
+        assert_eq!(err.violations().len(), MAX_VIOLATIONS);
+        let status = Status::from(err);
+        assert!(status.message().starts_with("5000 invalid fields; the first 50"), "{}", status.message());
+        assert!(status.details().len() < 8 * 1024, "{} bytes of details", status.details().len());
+    }
+
+    #[test]
     fn invalid_argument_carries_every_violation_and_the_reason() {
         let mut v = Violations::new();
         v.add("insurer_number", "check digit does not match");
@@ -325,19 +345,6 @@ mod tests {
         let info = details.error_info().unwrap();
         assert_eq!(info.reason, "INVALID_ARGUMENT");
         assert_eq!(info.domain, ERROR_DOMAIN);
-    }
-
-    #[test]
-    fn thousands_of_violations_are_cut_to_what_a_client_accepts() {
-        let mut v = Violations::new();
-        for i in 0..5_000 {
-            v.add(format!("entries[{i}].insured_number"), "must be 10 characters of 0-9 and A-Z");
-        }
-        let err = v.into_result().unwrap_err();
-        assert_eq!(err.violations().len(), MAX_VIOLATIONS);
-        let status = Status::from(err);
-        assert!(status.message().starts_with("5000 invalid fields; the first 50"), "{}", status.message());
-        assert!(status.details().len() < 8 * 1024, "{} bytes of details", status.details().len());
     }
 
     #[test]
@@ -381,6 +388,8 @@ mod tests {
         assert_eq!(bug.code(), Code::Internal);
         let row = db(DbErr::RecordNotFound("x".to_owned()));
         assert_eq!(row.code(), Code::Internal);
+        assert!(is_sqlite_busy("5") && is_sqlite_busy("517") && is_sqlite_busy("6"));
+        assert!(!is_sqlite_busy("19") && !is_sqlite_busy("23505") && !is_sqlite_busy("40001"));
     }
 
     #[test]
