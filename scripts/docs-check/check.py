@@ -7,7 +7,7 @@ the working tree (`git ls-files`; with `--others` also untracked ones that are n
 takes about a second.
 
 1. Outside documents: the research notes kept beside the repository while it was being written
-   (a `../shared/` directory, and notes named in upper case). Their knowledge now lives in docs/.
+   (a sibling directory of notes, and notes named in upper case). Their knowledge now lives in docs/.
 2. Citations: `docs/<path>.md#<anchor>` anywhere in a tracked text file (paths from the
    repository root), and relative Markdown links `[text](<path>.md#<anchor>)` in Markdown files.
    The page must be tracked or present, and the anchor must be an explicit `<a id="…">` of that
