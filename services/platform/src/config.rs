@@ -501,11 +501,24 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
     /// The service name reported to OTLP (`OTEL_SERVICE_NAME`); defaults to `kaigo-<component>`.
     pub service_name: Option<String>,
+    /// The share of new traces recorded, 0.0–1.0 (parent-based: a call follows its caller's
+    /// decision; only a trace that starts here is sampled at this ratio). Default 1.0.
+    pub sample_ratio: f64,
+    /// `host:port` of the admin listener serving Prometheus metrics at `GET /metrics`; empty
+    /// (the default) serves none.
+    pub metrics_listen: String,
 }
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self { log_level: "info".to_owned(), log_format: "json".to_owned(), otlp_endpoint: None, service_name: None }
+        Self {
+            log_level: "info".to_owned(),
+            log_format: "json".to_owned(),
+            otlp_endpoint: None,
+            service_name: None,
+            sample_ratio: 1.0,
+            metrics_listen: String::new(),
+        }
     }
 }
 
@@ -522,6 +535,12 @@ impl Validate for TelemetryConfig {
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
         {
             problems.add("telemetry.otlp_endpoint", "must be an http:// or https:// URL");
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            problems.add("telemetry.sample_ratio", "must be between 0.0 and 1.0");
+        }
+        if !self.metrics_listen.is_empty() && self.metrics_listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.add("telemetry.metrics_listen", "must be host:port with an IP address, e.g. 0.0.0.0:9464");
         }
     }
 }

@@ -83,7 +83,9 @@ impl GrpcServices {
         Ok(Self { routes, names: Vec::new(), reporter })
     }
 
-    /// Adds a generated tonic server; its name is reported by health once serving.
+    /// Adds a generated tonic server; its name is reported by health once serving. Every call
+    /// to it gets a server span and the RPC duration metric
+    /// ([`crate::telemetry::rpc::Observed`]).
     pub fn with_service<S>(mut self, service: S) -> Self
     where
         S: tower::Service<
@@ -98,7 +100,7 @@ impl GrpcServices {
         S::Future: Send + 'static,
     {
         self.names.push(S::NAME.to_owned());
-        self.routes.add_service(service);
+        self.routes.add_service(crate::telemetry::rpc::Observed::new(service));
         self
     }
 

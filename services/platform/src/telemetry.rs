@@ -4,15 +4,28 @@
 //! OpenTelemetry tracer so that errors can quote a trace id; spans and metrics are exported over
 //! OTLP/gRPC only when `telemetry.otlp_endpoint` (`OTEL_EXPORTER_OTLP_ENDPOINT`) is set. Trace
 //! context travels between processes as W3C `traceparent` headers in gRPC metadata.
+//!
+//! - Every RPC a service serves has a server span and the `rpc.server.duration` histogram
+//!   ([`rpc`], applied by [`crate::server::GrpcServices::with_service`]).
+//! - Traces are sampled parent-based: a call whose caller sampled it is recorded, a call whose
+//!   caller did not is not, and a new trace (the gateway's, a background task's) is recorded
+//!   with probability `telemetry.sample_ratio` (1.0 records all).
+//! - Metrics are also served for Prometheus at `GET /metrics` on `telemetry.metrics_listen`
+//!   ([`prometheus`]) when set, independently of OTLP.
+
+pub mod prometheus;
+pub mod rpc;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
+};
 use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -65,15 +78,26 @@ pub fn init(
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .build();
 
-    let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
-    let mut meter = None;
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(config.sample_ratio)));
+    let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(sampler);
+    let mut meter_builder = None;
     if let Some(endpoint) = &config.otlp_endpoint {
         let spans = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
         tracer_builder = tracer_builder.with_batch_exporter(spans);
         let metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
-        let provider = SdkMeterProvider::builder().with_resource(resource).with_periodic_exporter(metrics).build();
+        meter_builder = Some(SdkMeterProvider::builder().with_periodic_exporter(metrics));
+    }
+    if !config.metrics_listen.is_empty() {
+        // Bound here, so that a port in use stops the start with a message naming the key.
+        let listener = std::net::TcpListener::bind(&config.metrics_listen)
+            .map_err(|e| format!("telemetry.metrics_listen {}: {e}", config.metrics_listen))?;
+        let reader = prometheus::ScrapeReader::new();
+        prometheus::spawn_endpoint(listener, reader.clone())?;
+        meter_builder = Some(meter_builder.unwrap_or_default().with_reader(reader));
+    }
+    let meter = meter_builder.map(|builder| builder.with_resource(resource).build());
+    if let Some(provider) = &meter {
         global::set_meter_provider(provider.clone());
-        meter = Some(provider);
     }
     let tracer_provider = tracer_builder.build();
     global::set_tracer_provider(tracer_provider.clone());
@@ -122,6 +146,37 @@ pub fn current_trace_id() -> String {
 pub fn inject_context(headers: &mut http::HeaderMap) {
     let context = tracing::Span::current().context();
     TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+}
+
+/// Writes the current span's trace context into the metadata of an outgoing tonic request
+/// (a service calling another: certification asking eligibility).
+pub fn inject_metadata(metadata: &mut tonic::metadata::MetadataMap) {
+    for (key, value) in current_context_fields() {
+        if let (Ok(key), Ok(value)) =
+            (tonic::metadata::MetadataKey::from_bytes(key.as_bytes()), tonic::metadata::MetadataValue::try_from(value))
+        {
+            metadata.insert(key, value);
+        }
+    }
+}
+
+/// A span (named `name`) whose trace is never recorded, nor anything under it: work that would
+/// flood the traces and says nothing about calls, such as seeding demo data. Events written
+/// under it carry the unsampled context, so their consumption is not recorded either.
+pub fn unsampled_span(name: &'static str) -> tracing::Span {
+    let span = tracing::info_span!("unsampled", otel.name = name);
+    let ids = uuid::Uuid::new_v4();
+    let span_id = uuid::Uuid::new_v4().as_u64_pair().0.max(1);
+    let parent = SpanContext::new(
+        TraceId::from_bytes(*ids.as_bytes()),
+        SpanId::from_bytes(span_id.to_be_bytes()),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    // An error here only means the span is disabled; nothing to do.
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
+    span
 }
 
 /// Makes `span` a child of the trace context carried by incoming headers, if any.
