@@ -11,10 +11,13 @@
 //! - [`db`], [`redis`]: connections; [`events`]: the outbox, relay and idempotent consumers.
 //! - [`idempotency`]: one table and one rule for retried writes; [`audit`]: the read audit
 //!   trail and its batched writer; [`retention`]: how long both are kept.
+//! - [`access`]: the access decision every service takes from its own copy of the registry's
+//!   registrations and consents (migration, event handler, loader, `Gate::decide`).
 //! - [`time`]: JST calendar dates and the injected [`time::Clock`].
 //! - [`validate`]: bounded repeated fields and strings, enum filters.
 //! - `testkit` (feature): a database and Redis prefix per test binary.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -607,3 +607,5 @@ where
         .unwrap_or_else(|s| panic!("{rpc}: another caller's write with the same request_id failed: {s:?}"));
     assert_ne!(theirs, first, "{rpc}: another caller received the first caller's stored answer");
 }
+
+pub mod access;

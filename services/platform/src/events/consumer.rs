@@ -19,6 +19,14 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Applies `event` through `txn`. Do every write through `txn`: it commits together with
     /// the dedup record, or not at all.
     fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Runs after the transaction of a first handling committed (not for a skipped repeat):
+    /// for effects outside the database that must not run before the change is visible, such
+    /// as dropping cache entries (a reader would otherwise reload the old row). Best effort:
+    /// a crash before it runs loses it, so keep caches bounded in time as well.
+    fn after_commit<'a>(&'a self, _event: &'a Event) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Who consumes what.
@@ -91,6 +99,7 @@ impl Consumer {
         // instrument, not enter: an entered span held across an await leaks into other tasks.
         tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await?;
         txn.commit().await?;
+        self.handler.after_commit(event).await;
         Ok(true)
     }
 
