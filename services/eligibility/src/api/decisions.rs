@@ -48,7 +48,13 @@ impl Api {
         let key = convert::key(&mut v, "", &event.insurer_number, &event.insured_number);
         let level = convert::care_level(&mut v, "care_level", event.care_level);
         let certified = convert::date(&mut v, "certified_date", event.certified_date.as_ref());
-        let validity = convert::period(&mut v, "validity", event.validity.as_ref());
+        // 非該当 has no validity period (docs/domain/certification.md#no-validity): certification
+        // sends the day it takes effect as an open period; an older event without one takes
+        // effect on the application date.
+        let validity = match event.validity.as_ref() {
+            Some(period) => convert::period(&mut v, "validity", Some(period)),
+            None => convert::date(&mut v, "application_date", event.application_date.as_ref()).map(|s| (s, None)),
+        };
         let decision = key.zip(level).zip(certified).zip(validity);
         let (((key, level), certified), (start, end)) = validated(v, decision)?;
         let limit_units = u32::try_from(event.limit_units_per_month)

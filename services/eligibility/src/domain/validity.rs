@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use super::timeline::{Detail, Record};
+use super::timeline::{CareLevel, Detail, Record};
 
 /// A broken rule: a stable reason code and an explanation (no personal data).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,10 @@ pub fn check_record(
 ) -> Result<(), RuleViolation> {
     check_order(start, end)?;
     match detail {
+        // 非該当 has no validity period and 事業対象者 no fixed end: the 3–48-month rule applies
+        // to neither, and either may stay open until a later decision
+        // (docs/domain/certification.md#no-validity).
+        Detail::Certification { level: CareLevel::NotApplicable | CareLevel::ProgrammeEligible, .. } => {}
         Detail::Certification { .. } => check_certification_validity(start, end, rules)?,
         Detail::Copayment { .. } => check_copayment_period(start, end)?,
         _ => {}
@@ -170,6 +174,33 @@ mod tests {
         let capped = ValidityRules { max_months: 36, ..rules };
         assert!(check_certification_validity(d(2025, 4, 1), Some(d(2029, 3, 31)), &capped).is_err());
         assert!(check_certification_validity(d(2025, 4, 1), None, &rules).is_err());
+    }
+
+    #[test]
+    fn not_applicable_and_programme_only_have_no_fixed_validity() {
+        let rules = ValidityRules::default();
+        let level = |level| Detail::Certification {
+            level,
+            certified: d(2025, 4, 20),
+            limit_units: 0,
+            board_opinion: String::new(),
+            designated_service_types: vec![],
+        };
+        for open in [CareLevel::NotApplicable, CareLevel::ProgrammeEligible] {
+            assert!(check_record(&[], &level(open), d(2025, 4, 1), None, None, &rules).is_ok(), "{open:?}");
+            // A short or long end is not measured against the 3–48 months either.
+            assert!(check_record(&[], &level(open), d(2025, 4, 1), Some(d(2025, 4, 30)), None, &rules).is_ok());
+            assert!(check_record(&[], &level(open), d(2025, 4, 1), Some(d(2035, 3, 31)), None, &rules).is_ok());
+            // The period still may not end before it starts.
+            let reversed = check_record(&[], &level(open), d(2025, 4, 1), Some(d(2025, 3, 31)), None, &rules);
+            assert_eq!(reversed.unwrap_err().reason, "PERIOD_ENDS_BEFORE_START");
+        }
+        for fixed in [CareLevel::Support1, CareLevel::Care5, CareLevel::Transitional] {
+            let open = check_record(&[], &level(fixed), d(2025, 4, 1), None, None, &rules).unwrap_err();
+            assert_eq!(open.reason, "CERTIFICATION_VALIDITY_OPEN", "{fixed:?}");
+            let short = check_record(&[], &level(fixed), d(2025, 4, 1), Some(d(2025, 4, 30)), None, &rules);
+            assert_eq!(short.unwrap_err().reason, "CERTIFICATION_VALIDITY_OUT_OF_RANGE", "{fixed:?}");
+        }
     }
 
     #[test]
