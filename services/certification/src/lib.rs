@@ -62,6 +62,10 @@ pub struct Config {
     /// Whether a validity period starting mid-month also gets the rest of that month
     /// (docs/domain/certification.md#validity: UNCONFIRMED, hence a parameter).
     pub validity_adds_rest_of_start_month: bool,
+    /// A 区分変更 decided 非該当 leaves the certification in force to its end instead of taking
+    /// effect on the application date (docs/domain/certification.md#no-validity: UNCONFIRMED,
+    /// hence a parameter; off by default).
+    pub level_change_not_applicable_keeps_current: bool,
     /// How often a watcher re-reads when no step signal arrives, in milliseconds (100–60000).
     pub watch_poll_ms: u64,
     /// The eligibility service applicants are checked against: `http://host:port`, e.g. its
@@ -84,6 +88,7 @@ impl Default for Config {
             at_risk_day: 21,
             validity_cap_months: 0,
             validity_adds_rest_of_start_month: true,
+            level_change_not_applicable_keeps_current: false,
             watch_poll_ms: 2000,
             eligibility_url: String::new(),
             eligibility_timeout_ms: 2000,
@@ -122,6 +127,7 @@ impl Config {
             validity: domain::validity::ValidityPolicy {
                 municipal_cap_months: (self.validity_cap_months != 0).then_some(self.validity_cap_months),
                 add_rest_of_start_month: self.validity_adds_rest_of_start_month,
+                level_change_not_applicable_keeps_current: self.level_change_not_applicable_keeps_current,
             },
             watch_poll: Duration::from_millis(self.watch_poll_ms),
         }

@@ -16,6 +16,10 @@
 //!   docs/domain/certification.md#process does not say whether such an application is refused, and the 申請区分
 //!   codes (転入申請, 事前申請: UNCONFIRMED) suggest applications around a change of
 //!   qualification exist, hence a parameter.
+//! - The eligibility directory also answers the certification in force on the application date
+//!   (the one a renewal or level change works from; eligibility is its source of truth,
+//!   docs/domain/certification.md#current-certification). [`AcceptingDirectory`] holds none, so
+//!   this service's own decisions answer.
 //! - A directory that cannot be reached is UNAVAILABLE (the submission is not stored, and a
 //!   retry with the same request_id is safe).
 
@@ -25,6 +29,8 @@ use chrono::NaiveDate;
 use futures::future::BoxFuture;
 use kaigo_platform::errors::ApiError;
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
+
+pub use crate::domain::submission::InForce;
 
 pub use eligibility::{
     CHECK_ELIGIBILITY_PATH, Discovery, EligibilityDirectory, EligibilityPolicy, SUBJECT, balanced_channel, parse_url,
@@ -43,16 +49,34 @@ pub enum PersonStatus {
     NotQualified,
 }
 
+/// The answer about one person: whether the insurer knows them, and (where the directory holds
+/// certifications) the certification in force on the date, which renewals and level changes
+/// work from (docs/domain/certification.md#current-certification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Known, unknown or not qualified.
+    pub status: PersonStatus,
+    /// The certification in force on the date, as the directory knows it.
+    pub in_force: InForce,
+}
+
+impl From<PersonStatus> for Person {
+    /// An answer from a directory that holds no certifications.
+    fn from(status: PersonStatus) -> Self {
+        Self { status, in_force: InForce::NotAsked }
+    }
+}
+
 /// Looks persons up with their insurer.
 pub trait PersonDirectory: Send + Sync + 'static {
-    /// Whether `insurer` knows `insured` on `as_of` (the application date, JST). Errors are
-    /// UNAVAILABLE or INTERNAL.
+    /// Whether `insurer` knows `insured` on `as_of` (the application date, JST), and the
+    /// certification in force then. Errors are UNAVAILABLE or INTERNAL.
     fn lookup<'a>(
         &'a self,
         insurer: &'a InsurerNumber,
         insured: &'a InsuredNumber,
         as_of: NaiveDate,
-    ) -> BoxFuture<'a, Result<PersonStatus, ApiError>>;
+    ) -> BoxFuture<'a, Result<Person, ApiError>>;
 }
 
 /// Accepts every well-formed person: the directory when the eligibility check is off
@@ -66,7 +90,7 @@ impl PersonDirectory for AcceptingDirectory {
         _insurer: &'a InsurerNumber,
         _insured: &'a InsuredNumber,
         _as_of: NaiveDate,
-    ) -> BoxFuture<'a, Result<PersonStatus, ApiError>> {
-        Box::pin(async { Ok(PersonStatus::Known) })
+    ) -> BoxFuture<'a, Result<Person, ApiError>> {
+        Box::pin(async { Ok(PersonStatus::Known.into()) })
     }
 }

@@ -1,5 +1,6 @@
-//! SubmitApplication: validation, who may file for whom, the person check, and the rules that
-//! need stored facts (a renewal needs a current certification; one open application a person).
+//! SubmitApplication: validation, who may file for whom, the person check (which also answers
+//! the certification in force, from eligibility), and the rules of [`submission`] that need
+//! stored facts (a renewal needs a current certification; one open application a person).
 
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
@@ -10,10 +11,11 @@ use kaigo_proto::kaigo::common::v1 as common;
 
 use super::{Inner, actor, convert};
 use crate::domain::record::{Applicant, ApplicationRecord, PreviousCertification};
+use crate::domain::submission;
 use crate::domain::types::{ApplicationType, StepKind};
 use crate::domain::workflow::Workflow;
 use crate::people::PersonStatus;
-use crate::store::{CurrentCertification, NewStep};
+use crate::store::NewStep;
 
 /// Longest free-text fields accepted.
 pub(super) const MAX_TEXT: usize = 1000;
@@ -169,31 +171,6 @@ fn authorize(caller: &Caller, valid: &Valid) -> Result<(), ApiError> {
     }
 }
 
-/// The stored-fact rules, applied inside the submission's transaction.
-fn prepare(record: &mut ApplicationRecord, current: Option<CurrentCertification>, open: bool) -> Result<(), ApiError> {
-    if open {
-        return Err(ApiError::failed_precondition(
-            "OPEN_APPLICATION_EXISTS",
-            "the person already has an open application with this insurer; withdraw it or wait for its decision",
-        ));
-    }
-    match (record.kind.needs_current_certification(), current) {
-        (true, None) => Err(ApiError::failed_precondition(
-            "NO_CURRENT_CERTIFICATION",
-            "a renewal or level change needs a certification in force on the application date; file a new application",
-        )),
-        (true, Some(c)) => {
-            record.previous = Some(PreviousCertification { level: c.level, validity_end: c.validity_end });
-            Ok(())
-        }
-        (false, Some(_)) => Err(ApiError::failed_precondition(
-            "CURRENT_CERTIFICATION_EXISTS",
-            "the person has a certification in force; file a renewal or a level change instead",
-        )),
-        (false, None) => Ok(()),
-    }
-}
-
 impl Inner {
     pub(crate) async fn submit(
         &self,
@@ -213,7 +190,8 @@ impl Inner {
         if let Some(stored) = key.replay_as(self.store.db()).await? {
             return Ok(stored);
         }
-        match self.people.lookup(&valid.insurer, &valid.insured, valid.application_date).await? {
+        let person = self.people.lookup(&valid.insurer, &valid.insured, valid.application_date).await?;
+        match person.status {
             PersonStatus::Known => {}
             PersonStatus::Unknown => {
                 return Err(ApiError::failed_precondition(
@@ -261,11 +239,21 @@ impl Inner {
         let at_risk = self.settings.at_risk_day;
         let written = self
             .store
-            .submit(&key, record, first, prepare, |loaded| {
-                prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {
-                    application: Some(convert::application(loaded, today, at_risk, true)),
-                })
-            })
+            .submit(
+                &key,
+                record,
+                first,
+                move |record, own, open| {
+                    let own = own.map(|c| PreviousCertification { level: c.level, validity_end: c.validity_end });
+                    let current = submission::current_certification(person.in_force, own);
+                    Ok(submission::admit(record, current, open)?)
+                },
+                |loaded| {
+                    prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {
+                        application: Some(convert::application(loaded, today, at_risk, true)),
+                    })
+                },
+            )
             .await?;
         self.finish(written).await
     }

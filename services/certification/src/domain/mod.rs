@@ -6,6 +6,7 @@ pub mod deadline;
 pub mod judgment;
 pub mod record;
 pub mod steps;
+pub mod submission;
 pub mod types;
 pub mod validity;
 pub mod workflow;

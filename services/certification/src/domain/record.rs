@@ -93,6 +93,11 @@ pub struct DecisionRecord {
     pub date: NaiveDate,
     /// Validity, inclusive (none for 非該当).
     pub validity: Option<(NaiveDate, NaiveDate)>,
+    /// The day the decision takes effect: the validity's start, or for 非該当 (no validity) the
+    /// day from which the person counts as assessed not applicable
+    /// (docs/domain/certification.md#no-validity). None in decisions recorded before it was kept.
+    #[serde(default)]
+    pub effective_from: Option<NaiveDate>,
     /// 認定審査会の意見.
     pub board_opinion: String,
     /// サービスの種類の指定.
@@ -228,5 +233,53 @@ impl LoadedApplication {
     /// Expected date of the latest delay notice.
     pub fn latest_expected_date(&self) -> Option<NaiveDate> {
         self.delay_notices.last().map(|n| n.expected_date)
+    }
+}
+
+/// A record to test rules with.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::{Applicant, ApplicationRecord};
+    use crate::domain::types::ApplicationType;
+    use crate::domain::workflow::Workflow;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    /// An application of `kind` dated 2026-04-01, just received.
+    pub fn application(kind: ApplicationType) -> ApplicationRecord {
+        let at = Utc.with_ymd_and_hms(2026, 4, 1, 3, 0, 0).unwrap();
+        ApplicationRecord {
+            id: "a".to_owned(),
+            insurer_number: "435073".to_owned(),
+            insured_number: "0000000001".to_owned(),
+            kind,
+            application_date: d(2026, 4, 1),
+            applicant: Applicant {
+                kind: 1,
+                family_member_name: String::new(),
+                family_relationship: String::new(),
+                office_number: String::new(),
+            },
+            acting_office_number: None,
+            insured_category: 1,
+            previous: None,
+            consent_reference: String::new(),
+            person_subject: None,
+            workflow: Workflow::RECEIVED,
+            survey: Default::default(),
+            opinion: Default::default(),
+            primary: None,
+            board: None,
+            decision: None,
+            notified_date: None,
+            closure: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
     }
 }

@@ -161,6 +161,7 @@ pub fn decide(
     workflow::check(&r.workflow, StepKind::Decided)?;
     let board_date = r.board.as_ref().map_or(r.application_date, |b| b.date);
     not_before("DECISION_BEFORE_BOARD", d.date, board_date, "the decision date is before the review board date")?;
+    let previous_end = r.previous.as_ref().map(|p| p.validity_end);
     let validity = if d.level == CareLevel::NotApplicable {
         None
     } else {
@@ -178,11 +179,16 @@ pub fn decide(
         })?;
         Some(period)
     };
+    let effective_from = match validity {
+        Some((start, _)) => start,
+        None => validity::not_applicable_from(r.kind, r.application_date, previous_end, policy),
+    };
     let primary = r.primary.as_ref().map(|p| p.level);
     let decision = DecisionRecord {
         level: d.level,
         date: d.date,
         validity,
+        effective_from: Some(effective_from),
         board_opinion: d.board_opinion,
         designated_service_types: d.designated_service_types,
         limit_units_per_month: d.level.limit_units_per_month(),
@@ -254,45 +260,13 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::domain::record::{Applicant, PreviousCertification};
+    use crate::domain::record::PreviousCertification;
+    use crate::domain::record::tests_support::application;
     use crate::domain::types::{ApplicationType, DelayReason, DementiaLevel, Stability, Status, SurveyState};
     use crate::domain::workflow::Workflow;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
-
-    fn application(kind: ApplicationType) -> ApplicationRecord {
-        let at = Utc.with_ymd_and_hms(2026, 4, 1, 3, 0, 0).unwrap();
-        ApplicationRecord {
-            id: "a".to_owned(),
-            insurer_number: "435073".to_owned(),
-            insured_number: "0000000001".to_owned(),
-            kind,
-            application_date: d(2026, 4, 1),
-            applicant: Applicant {
-                kind: 1,
-                family_member_name: String::new(),
-                family_relationship: String::new(),
-                office_number: String::new(),
-            },
-            acting_office_number: None,
-            insured_category: 1,
-            previous: None,
-            consent_reference: String::new(),
-            person_subject: None,
-            workflow: Workflow::RECEIVED,
-            survey: Default::default(),
-            opinion: Default::default(),
-            primary: None,
-            board: None,
-            decision: None,
-            notified_date: None,
-            closure: None,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-        }
     }
 
     fn survey(tenths: i32) -> SurveyResult {

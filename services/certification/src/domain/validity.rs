@@ -25,11 +25,19 @@ pub struct ValidityPolicy {
     /// A period starting on a day other than the 1st runs N whole months after the rest of the
     /// starting month (so it ends on a month end). UNCONFIRMED rule; on by default.
     pub add_rest_of_start_month: bool,
+    /// A 区分変更 decided 非該当 leaves the certification in force to its end (the 非該当 takes
+    /// effect the day after), instead of taking effect on the application date
+    /// (docs/domain/certification.md#no-validity: UNCONFIRMED; off by default).
+    pub level_change_not_applicable_keeps_current: bool,
 }
 
 impl Default for ValidityPolicy {
     fn default() -> Self {
-        Self { municipal_cap_months: None, add_rest_of_start_month: true }
+        Self {
+            municipal_cap_months: None,
+            add_rest_of_start_month: true,
+            level_change_not_applicable_keeps_current: false,
+        }
     }
 }
 
@@ -151,6 +159,28 @@ pub fn expected_start(kind: ApplicationType, application_date: NaiveDate, curren
     }
 }
 
+/// The day a 非該当 decision takes effect (it has no validity period,
+/// docs/domain/certification.md#no-validity): where a period would have started (the application
+/// date; for a renewal the day after the current period ends), or for a 区分変更 under
+/// [`ValidityPolicy::level_change_not_applicable_keeps_current`] the day after the current
+/// period ends.
+pub fn not_applicable_from(
+    kind: ApplicationType,
+    application_date: NaiveDate,
+    current_end: Option<NaiveDate>,
+    policy: &ValidityPolicy,
+) -> NaiveDate {
+    let after_current = current_end.and_then(|e| e.checked_add_days(Days::new(1)));
+    match (kind, after_current) {
+        (ApplicationType::LevelChange, Some(next))
+            if policy.level_change_not_applicable_keeps_current && next > application_date =>
+        {
+            next
+        }
+        _ => expected_start(kind, application_date, current_end),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +189,11 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
-    const PLAIN: ValidityPolicy = ValidityPolicy { municipal_cap_months: None, add_rest_of_start_month: false };
+    const PLAIN: ValidityPolicy = ValidityPolicy {
+        municipal_cap_months: None,
+        add_rest_of_start_month: false,
+        level_change_not_applicable_keeps_current: false,
+    };
 
     #[test]
     fn ranges_by_application_type() {
@@ -253,5 +287,18 @@ mod tests {
         assert_eq!(expected_start(ApplicationType::Renewal, d(2026, 4, 10), Some(d(2026, 3, 31))), d(2026, 4, 10));
         assert_eq!(expected_start(ApplicationType::LevelChange, d(2026, 3, 1), Some(d(2026, 3, 31))), d(2026, 3, 1));
         assert_eq!(expected_start(ApplicationType::New, d(2026, 3, 1), None), d(2026, 3, 1));
+    }
+
+    #[test]
+    fn not_applicable_takes_effect_where_a_period_would_start() {
+        let p = ValidityPolicy::default();
+        let end = Some(d(2026, 6, 30));
+        assert_eq!(not_applicable_from(ApplicationType::New, d(2026, 4, 10), None, &p), d(2026, 4, 10));
+        assert_eq!(not_applicable_from(ApplicationType::Renewal, d(2026, 5, 10), end, &p), d(2026, 7, 1));
+        assert_eq!(not_applicable_from(ApplicationType::LevelChange, d(2026, 4, 10), end, &p), d(2026, 4, 10));
+        let keeps = ValidityPolicy { level_change_not_applicable_keeps_current: true, ..p };
+        assert_eq!(not_applicable_from(ApplicationType::LevelChange, d(2026, 4, 10), end, &keeps), d(2026, 7, 1));
+        // Nothing in force any more: from the application date either way.
+        assert_eq!(not_applicable_from(ApplicationType::LevelChange, d(2026, 8, 10), end, &keeps), d(2026, 8, 10));
     }
 }

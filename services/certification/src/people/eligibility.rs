@@ -26,7 +26,8 @@ use tonic::codegen::{Body, Bytes, StdError};
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 
-use super::{PersonDirectory, PersonStatus};
+use super::{InForce, Person, PersonDirectory, PersonStatus};
+use crate::domain::record::PreviousCertification;
 
 /// The RPC the directory calls (the path its caller signature is bound to).
 pub const CHECK_ELIGIBILITY_PATH: &str = "/kaigo.eligibility.v1.EligibilityService/CheckEligibility";
@@ -135,6 +136,20 @@ fn status_of(verdict: i32, policy: &EligibilityPolicy) -> Result<PersonStatus, A
     }
 }
 
+/// The 要支援 or 要介護 certification in force in eligibility's answer, which a renewal or a level
+/// change works from: only with the verdict ELIGIBLE (非該当, 事業対象者, an expired certification
+/// and none at all are not in force), a level certification decides, and an end date.
+fn in_force(result: &elig::EligibilityResult) -> Option<PreviousCertification> {
+    if result.verdict != elig::EligibilityVerdict::Eligible as i32 {
+        return None;
+    }
+    let certification = result.certification.as_ref()?;
+    let level = crate::api::convert::care_level_from(certification.care_level)?;
+    let end = certification.validity.as_ref()?.end.as_ref()?;
+    let validity_end = kaigo_proto::to_naive_date(end).ok()?;
+    Some(PreviousCertification { level, validity_end })
+}
+
 impl<T> PersonDirectory for EligibilityDirectory<T>
 where
     T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + Sync + 'static,
@@ -148,7 +163,7 @@ where
         insurer: &'a InsurerNumber,
         insured: &'a InsuredNumber,
         as_of: NaiveDate,
-    ) -> BoxFuture<'a, Result<PersonStatus, ApiError>> {
+    ) -> BoxFuture<'a, Result<Person, ApiError>> {
         Box::pin(async move {
             let mut request = tonic::Request::new(elig::CheckEligibilityRequest {
                 insurer_number: insurer.as_str().to_owned(),
@@ -170,8 +185,9 @@ where
                 Ok(Err(status)) => return Err(refused(status)),
                 Ok(Ok(answer)) => answer.into_inner(),
             };
-            let verdict = answer.result.map_or(elig::EligibilityVerdict::Unspecified as i32, |r| r.verdict);
-            status_of(verdict, &self.policy)
+            let verdict = answer.result.as_ref().map_or(elig::EligibilityVerdict::Unspecified as i32, |r| r.verdict);
+            let status = status_of(verdict, &self.policy)?;
+            Ok(Person { status, in_force: InForce::Eligibility(answer.result.as_ref().and_then(in_force)) })
         })
     }
 }
@@ -280,6 +296,39 @@ mod tests {
         for bad in [V::Unspecified as i32, 99] {
             assert_eq!(status_of(bad, &ACCEPT).unwrap_err().code(), tonic::Code::Internal);
         }
+    }
+
+    #[test]
+    fn only_a_level_certification_in_force_is_one_to_renew() {
+        use kaigo_proto::google::r#type::Date;
+        let certified =
+            |verdict: elig::EligibilityVerdict, level: common::CareLevel, end: Option<Date>| elig::EligibilityResult {
+                verdict: verdict as i32,
+                certification: Some(elig::CertificationPeriod {
+                    care_level: level as i32,
+                    validity: Some(common::Period { start: Some(Date { year: 2025, month: 7, day: 1 }), end }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+        let end = Some(Date { year: 2026, month: 6, day: 30 });
+        let care3 = certified(elig::EligibilityVerdict::Eligible, common::CareLevel::Care3, end);
+        assert_eq!(
+            in_force(&care3),
+            Some(PreviousCertification {
+                level: crate::domain::types::CareLevel::Care3,
+                validity_end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()
+            })
+        );
+        let not_applicable =
+            certified(elig::EligibilityVerdict::AssessedNotApplicable, common::CareLevel::NotApplicable, None);
+        assert_eq!(in_force(&not_applicable), None);
+        let programme = certified(elig::EligibilityVerdict::ProgrammeOnly, common::CareLevel::ProgrammeEligible, None);
+        assert_eq!(in_force(&programme), None);
+        let expired = certified(elig::EligibilityVerdict::CertificationExpired, common::CareLevel::Care3, end);
+        assert_eq!(in_force(&expired), None);
+        assert_eq!(in_force(&certified(elig::EligibilityVerdict::Eligible, common::CareLevel::Care3, None)), None);
+        assert_eq!(in_force(&elig::EligibilityResult::default()), None);
     }
 
     #[test]

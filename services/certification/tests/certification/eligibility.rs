@@ -14,6 +14,7 @@ use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1::EligibilityVerdict as V;
 use sea_orm::{ConnectionTrait, Statement};
 
+use crate::driver::Driver;
 use crate::fake_eligibility::{FakeEligibility, FakeState, directory_at};
 use crate::support::{Harness, INSURER, Replica, d, insurer_caller, new_application, reason, rid, signed, wire};
 
@@ -179,6 +180,49 @@ async fn a_call_eligibility_refuses_is_internal_not_unavailable() {
     assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
     assert!(state.asked().is_empty(), "the fake's CallerLayer refused the call");
     assert_eq!(stored(&h, "0000074001").await, 0);
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}
+
+/// Issue 16, item 1: a renewal or level change works from the certification eligibility holds
+/// (people certified before the platform, or imported), not only from this service's decisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewals_work_from_the_certification_eligibility_holds() {
+    let h = Harness::new(today()).await;
+    let state = FakeState::default();
+    // Certified 要介護3 before go-live: only eligibility knows it.
+    state.certified("0000075001", common::CareLevel::Care3, d(2025, 5, 1), d(2026, 4, 30));
+    state.knows("0000075002", V::NotCertified).knows("0000075003", V::AssessedNotApplicable);
+    state.knows("0000075004", V::CertificationExpired);
+    let fake = FakeEligibility::start(&h.internal, &state).await;
+    let (people, discovery) = directory_at(&h.internal, fake.addr, policy());
+    let replica = h.replica_with(people).await;
+    let application = |insured: &str, kind: pb::ApplicationType| pb::Application {
+        r#type: kind as i32,
+        ..new_application(insured, d(2026, 4, 10), "")
+    };
+
+    // A 新規 for the certified person is refused: a certification is in force.
+    let err = Driver::submit(&replica, application("0000075001", pb::ApplicationType::New)).await.err().unwrap();
+    assert_eq!(reason(&err), "CURRENT_CERTIFICATION_EXISTS");
+    // Nobody else has one to renew or change: never certified, 非該当, expired.
+    for insured in ["0000075002", "0000075003", "0000075004"] {
+        for kind in [pb::ApplicationType::Renewal, pb::ApplicationType::LevelChange] {
+            let err = Driver::submit(&replica, application(insured, kind)).await.err().unwrap();
+            assert_eq!(reason(&err), "NO_CURRENT_CERTIFICATION", "{insured} {kind:?}");
+        }
+    }
+    assert_eq!(stored(&h, "0000075002").await, 0);
+
+    // The renewal starts from eligibility's 要介護3 and runs from the day after it ends.
+    let mut renewal = Driver::submit(&replica, application("0000075001", pb::ApplicationType::Renewal)).await.unwrap();
+    renewal.up_to_board(d(2026, 4, 10), 600).await;
+    h.set_today(d(2026, 4, 30));
+    let decided = renewal.decide(common::CareLevel::Care3, d(2026, 4, 30), None).await.unwrap();
+    assert_eq!(decided.previous_care_level, common::CareLevel::Care3 as i32);
+    let validity = decided.decision.unwrap().validity.unwrap();
+    // Same level (要介護 → 要介護): 12 months by default, from 2026-05-01.
+    assert_eq!((validity.start, validity.end), (Some(wire(d(2026, 5, 1))), Some(wire(d(2027, 4, 30)))));
     replica.stop().await;
     discovery.stop(Duration::from_secs(2)).await;
 }

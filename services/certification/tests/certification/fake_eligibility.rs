@@ -1,6 +1,6 @@
 //! A fake eligibility service for the applicant check: a real tonic server on 127.0.0.1 behind
 //! CallerLayer (verifying the internal key, as eligibility does), answering CheckEligibility
-//! with the verdict set per 被保険者番号 (NOT_INSURED for everyone else), and recording who
+//! with the verdict (and certification) set per 被保険者番号 (NOT_INSURED for everyone else), and recording who
 //! asked, for which insurer, why and on which date.
 
 use std::collections::{HashMap, HashSet};
@@ -29,6 +29,7 @@ pub struct Asked {
 #[derive(Clone, Default)]
 pub struct FakeState {
     verdicts: Arc<Mutex<HashMap<String, elig::EligibilityVerdict>>>,
+    certifications: Arc<Mutex<HashMap<String, elig::CertificationPeriod>>>,
     slow: Arc<Mutex<HashSet<String>>>,
     asked: Arc<Mutex<Vec<Asked>>>,
 }
@@ -38,6 +39,30 @@ impl FakeState {
     pub fn knows(&self, insured: &str, verdict: elig::EligibilityVerdict) -> &Self {
         self.verdicts.lock().insert(insured.to_owned(), verdict);
         self
+    }
+
+    /// The insurer has `insured`, certified `level` from `start` to `end` (ELIGIBLE on every
+    /// date asked; the fake does not compare dates).
+    pub fn certified(
+        &self,
+        insured: &str,
+        level: kaigo_proto::kaigo::common::v1::CareLevel,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> &Self {
+        use kaigo_proto::kaigo::common::v1 as common;
+        let period = common::Period {
+            start: Some(kaigo_proto::from_naive_date(start)),
+            end: Some(kaigo_proto::from_naive_date(end)),
+        };
+        let certification = elig::CertificationPeriod {
+            care_level: level as i32,
+            certified_date: Some(kaigo_proto::from_naive_date(start)),
+            validity: Some(period),
+            ..Default::default()
+        };
+        self.certifications.lock().insert(insured.to_owned(), certification);
+        self.knows(insured, elig::EligibilityVerdict::Eligible)
     }
 
     /// Questions about `insured` are answered only after a minute.
@@ -68,10 +93,12 @@ impl EligibilityService for Fake {
         }
         let verdict =
             self.0.verdicts.lock().get(&r.insured_number).copied().unwrap_or(elig::EligibilityVerdict::NotInsured);
+        let certification = self.0.certifications.lock().get(&r.insured_number).cloned();
         let result = elig::EligibilityResult {
             verdict: verdict as i32,
             insurer_number: r.insurer_number,
             insured_number: r.insured_number,
+            certification,
             as_of: r.as_of,
             ..Default::default()
         };

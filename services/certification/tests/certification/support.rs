@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures::future::BoxFuture;
-use kaigo_certification::people::{PersonDirectory, PersonStatus};
+use kaigo_certification::people::{Person, PersonDirectory, PersonStatus};
 use kaigo_certification::{Config, Dependencies, Migrator, NAME, start_with};
 use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, Role, SIGNATURE_HEADER, unix_now};
 use kaigo_platform::config::RedisConfig;
@@ -54,9 +54,9 @@ impl PersonDirectory for TestDirectory {
         _: &'a InsurerNumber,
         insured: &'a InsuredNumber,
         _: NaiveDate,
-    ) -> BoxFuture<'a, Result<PersonStatus, ApiError>> {
+    ) -> BoxFuture<'a, Result<Person, ApiError>> {
         Box::pin(async move {
-            Ok(if insured.as_str() == UNKNOWN_PERSON { PersonStatus::Unknown } else { PersonStatus::Known })
+            Ok(if insured.as_str() == UNKNOWN_PERSON { PersonStatus::Unknown } else { PersonStatus::Known }.into())
         })
     }
 }

@@ -156,9 +156,17 @@ fn decided_event(rec: &ApplicationRecord, d: &DecisionRecord, now: DateTime<Utc>
         application_date: Some(convert::wire_date(rec.application_date)),
         care_level: convert::care_level(d.level) as i32,
         certified_date: Some(convert::wire_date(d.date)),
-        validity: d
-            .validity
-            .map(|(s, e)| common::Period { start: Some(convert::wire_date(s)), end: Some(convert::wire_date(e)) }),
+        // 非該当 has no validity period: an open period from the day it takes effect
+        // (docs/domain/certification.md#no-validity), so eligibility records it as it is.
+        validity: match (d.validity, d.effective_from) {
+            (Some((s, e)), _) => {
+                Some(common::Period { start: Some(convert::wire_date(s)), end: Some(convert::wire_date(e)) })
+            }
+            (None, from) => Some(common::Period {
+                start: Some(convert::wire_date(from.unwrap_or(rec.application_date))),
+                end: None,
+            }),
+        },
         limit_units_per_month: d.limit_units_per_month,
         board_opinion: d.board_opinion.clone(),
         designated_service_types: d.designated_service_types.clone(),
