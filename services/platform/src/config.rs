@@ -410,13 +410,18 @@ pub struct DatabaseConfig {
     pub url: Secret,
     /// Pool size per service.
     pub max_connections: u32,
-    /// Seconds to wait for a pooled connection.
-    pub acquire_timeout_secs: u64,
+    /// Milliseconds a call waits for a pooled connection, opening a new one included (the
+    /// pool's acquire timeout). Past it the call answers UNAVAILABLE with RetryInfo: with the
+    /// database down a call fails in this time instead of waiting for its deadline.
+    pub acquire_timeout_ms: u64,
+    /// Milliseconds a starting process (`kaigo serve`, `kaigo migrate`) waits for the database
+    /// to accept its first connection (the database may still be starting); then it gives up.
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: Secret::default(), max_connections: 16, acquire_timeout_secs: 5 }
+        Self { url: Secret::default(), max_connections: 16, acquire_timeout_ms: 1_000, connect_timeout_ms: 10_000 }
     }
 }
 
@@ -432,6 +437,12 @@ impl Validate for DatabaseConfig {
         }
         if self.max_connections == 0 {
             problems.add("database.max_connections", "must be at least 1");
+        }
+        if !(10..=60_000).contains(&self.acquire_timeout_ms) {
+            problems.add("database.acquire_timeout_ms", "must be between 10 and 60000");
+        }
+        if !(10..=600_000).contains(&self.connect_timeout_ms) {
+            problems.add("database.connect_timeout_ms", "must be between 10 and 600000");
         }
     }
 }

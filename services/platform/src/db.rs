@@ -5,7 +5,10 @@
 //! service gets its own SQLite file under the data directory. Either way no service can read
 //! another's tables.
 
+mod legacy;
 pub mod schema;
+
+pub use legacy::{LegacyCopy, LegacyKitMigration};
 
 use std::time::Duration;
 
@@ -26,7 +29,8 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
     if !service.bytes().all(|c| c.is_ascii_lowercase() || c == b'_') {
         return Err(DbErr::Custom("service names are lower-case letters and underscores".to_owned()));
     }
-    let acquire = Duration::from_secs(config.acquire_timeout_secs);
+    let acquire = Duration::from_millis(config.acquire_timeout_ms);
+    let connect = Duration::from_millis(config.connect_timeout_ms);
     if let Some(dir) = url.strip_prefix("sqlite://") {
         std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create the data directory: {e}")))?;
         let mut options = ConnectOptions::new(format!("sqlite://{dir}/{service}.db?mode=rwc"));
@@ -42,10 +46,13 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
         return Database::connect(options).await;
     }
 
-    // Create the schema with a short-lived connection, then pin the pool to it.
+    // Create the schema with a short-lived connection, then pin the pool to it. This first
+    // connection waits up to `connect_timeout_ms` for a database that is still starting (the
+    // pool retries a refused connection until then); the pool's calls wait `acquire_timeout_ms`
+    // at most, opening a connection included, so with the database down they fail fast.
     {
         let mut options = ConnectOptions::new(url.to_owned());
-        options.max_connections(1).acquire_timeout(acquire).sqlx_logging(false);
+        options.max_connections(1).connect_timeout(connect).acquire_timeout(connect).sqlx_logging(false);
         let admin = Database::connect(options).await?;
         let create = format!("CREATE SCHEMA IF NOT EXISTS \"{service}\"");
         if let Err(err) = admin.execute_unprepared(&create).await {

@@ -1,5 +1,6 @@
 //! Test support: a fresh PostgreSQL database and a private Redis key prefix per test binary,
-//! and a private Redis Cluster ([`TestRedisCluster`]) for the cluster paths.
+//! a private Redis Cluster ([`TestRedisCluster`]) for the cluster paths and a private PostgreSQL
+//! server ([`TestPostgres`]) a fault test may stop.
 //!
 //! Tests talk to the real servers on loopback (`KAIGO_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; `KAIGO_TEST_REDIS_URL`, default
@@ -12,6 +13,9 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, Database};
 
 use crate::config::{DatabaseConfig, RedisConfig, Secret};
+
+mod postgres;
+pub use postgres::TestPostgres;
 
 fn admin_url() -> String {
     std::env::var("KAIGO_TEST_DATABASE_URL")
@@ -51,9 +55,15 @@ impl TestDatabase {
         &self.url
     }
 
-    /// A config section pointing at this database.
+    /// A config section pointing at this database. Calls wait up to 5 s for a connection (not
+    /// the production default): a test machine busy compiling must not turn into UNAVAILABLE.
     pub fn config(&self) -> DatabaseConfig {
-        DatabaseConfig { url: Secret::new(self.url.clone()), max_connections: 8, acquire_timeout_secs: 5 }
+        DatabaseConfig {
+            url: Secret::new(self.url.clone()),
+            max_connections: 8,
+            acquire_timeout_ms: 5_000,
+            ..DatabaseConfig::default()
+        }
     }
 }
 

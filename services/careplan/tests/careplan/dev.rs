@@ -18,7 +18,7 @@ async fn the_demo_offices_are_seeded_once_on_sqlite_and_can_exchange() {
     let config = DatabaseConfig {
         url: Secret::new(format!("sqlite://{}", dir.display())),
         max_connections: 4,
-        acquire_timeout_secs: 5,
+        ..DatabaseConfig::default()
     };
     let db = kaigo_platform::db::connect(&config, kaigo_careplan::NAME).await.unwrap();
     kaigo_careplan::Migrator::up(&db, None).await.unwrap();

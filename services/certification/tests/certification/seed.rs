@@ -20,7 +20,7 @@ async fn the_demo_application_is_seeded_once_on_sqlite() {
     let config = DatabaseConfig {
         url: Secret::new(format!("sqlite://{}", dir.display())),
         max_connections: 4,
-        acquire_timeout_secs: 5,
+        ..DatabaseConfig::default()
     };
     let db = kaigo_platform::db::connect(&config, NAME).await.unwrap();
     Migrator::up(&db, None).await.unwrap();

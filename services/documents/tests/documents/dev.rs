@@ -13,7 +13,7 @@ async fn dev_defaults_live_in_the_data_directory_and_the_seed_is_idempotent() {
     let database = DatabaseConfig {
         url: Secret::new(format!("sqlite://{}", data.path().join("db").display())),
         max_connections: 4,
-        acquire_timeout_secs: 5,
+        ..DatabaseConfig::default()
     };
     let db = kaigo_platform::db::connect(&database, kaigo_documents::NAME).await.unwrap();
     Migrator::up(&db, None).await.unwrap();

@@ -12,7 +12,7 @@ async fn the_whole_flow_runs_on_sqlite_with_the_demo_cards() {
     let database = DatabaseConfig {
         url: Secret::new(format!("sqlite://{}", data.path().join("db").display())),
         max_connections: 4,
-        acquire_timeout_secs: 5,
+        ..DatabaseConfig::default()
     };
     let db = kaigo_platform::db::connect(&database, kaigo_registry::NAME).await.unwrap();
     let cards = data.path().join("cards").display().to_string();

@@ -35,7 +35,7 @@ async fn demo_data_is_idempotent_on_sqlite() {
     let config = DatabaseConfig {
         url: Secret::new(format!("sqlite://{}", dir.path().display())),
         max_connections: 4,
-        acquire_timeout_secs: 5,
+        ..DatabaseConfig::default()
     };
     let db = kaigo_platform::db::connect(&config, kaigo_subsidies::NAME).await.unwrap();
     seed_twice_and_report(db).await;
