@@ -173,9 +173,9 @@ impl MigratorTrait for Migrator {
             Box::new(EventTablesMigration),
             Box::new(store::migration::CreateTables),
             Box::new(IdempotencyTableMigration),
-            Box::new(store::migration::CopyRequests),
+            Box::new(store::migration::copy_requests()),
             Box::new(AuditTableMigration),
-            Box::new(store::migration::CopyAuditLog),
+            Box::new(store::migration::copy_audit_log()),
         ]
     }
 }

@@ -111,7 +111,14 @@ impl Api {
     /// Answers one validated query the caller may ask, with the outcome the audit trail
     /// records (the verdict). The caller records the read.
     async fn answer(&self, caller: &Caller, q: &Query) -> Result<(pb::EligibilityResult, &'static str), ApiError> {
-        let (entry, _tier) = self.inner.cache.get(q.key).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let (entry, _tier) = self.inner.cache.get(q.key).await.map_err(|e| {
+            // A lost or unreachable database is UNAVAILABLE (retry); anything else a bug.
+            if errors::is_connection_failure(&e) {
+                ApiError::unavailable(e.to_string())
+            } else {
+                ApiError::internal(e.to_string())
+            }
+        })?;
         let mut result = pb::EligibilityResult {
             insurer_number: q.key.insurer().to_owned(),
             insured_number: q.key.insured().to_owned(),

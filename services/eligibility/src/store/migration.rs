@@ -1,5 +1,7 @@
 //! The eligibility schema: persons, their periods, idempotency keys and the audit log.
 
+use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::idempotency::migration::LegacyTable;
 use sea_orm_migration::prelude::*;
 
 /// Creates the eligibility tables.
@@ -209,37 +211,18 @@ impl MigrationTrait for CreateTables {
 /// old hash was SHA-256 of the encoded request, as the platform's is, so a reused request id
 /// with another body is still refused; the old table did not record the caller, so the copied
 /// answers have no party (they replay to any caller authorised for the person, as before).
-pub struct CopyRequests;
-
-impl MigrationName for CopyRequests {
-    fn name(&self) -> &str {
-        "m20261204_000100_eligibility_idempotency_records"
-    }
-}
-
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyRequests {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
-        copy_legacy(
-            manager,
-            LegacyTable {
-                table: "requests",
-                party_column: None,
-                rpc_column: Some("operation"),
-                rpc_default: "",
-                response_column: "response",
-                created_column: "created_at",
-                compatible_hash_column: Some("request_hash"),
-            },
-        )
-        .await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old table's rows live on in idempotency_records; nothing to undo.
-        Ok(())
+pub fn copy_requests() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000100_eligibility_idempotency_records",
+        copy: LegacyCopy::Idempotency(LegacyTable {
+            table: "requests",
+            party_column: None,
+            rpc_column: Some("operation"),
+            rpc_default: "",
+            response_column: "response",
+            created_column: "created_at",
+            compatible_hash_column: Some("request_hash"),
+        }),
     }
 }
 
@@ -248,33 +231,18 @@ impl MigrationTrait for CopyRequests {
 /// old outcome words for a refusal, an unknown person and a history read become the trail's
 /// `denied`, `not_found` and `allowed`; verdicts stay as they were recorded. Reads by callers
 /// without an organisation are attributed to `<role>:<subject>`, the platform's party.
-pub struct CopyAuditLog;
-
-impl MigrationName for CopyAuditLog {
-    fn name(&self) -> &str {
-        "m20261204_000200_eligibility_audit_trail"
-    }
-}
-
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyAuditLog {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        kaigo_platform::audit::migration::copy_legacy(
-            manager,
-            "audit_log",
-            "SELECT at, caller_role, \
+pub fn copy_audit_log() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000200_eligibility_audit_trail",
+        copy: LegacyCopy::Audit {
+            table: "audit_log",
+            select: "SELECT at, caller_role, \
              CASE WHEN caller_org = '' THEN caller_role || ':' || caller_subject ELSE caller_org END AS caller_party, \
              caller_subject, rpc, 'eligibility' AS category, purpose, \
              CASE outcome WHEN 'DENIED' THEN 'denied' WHEN 'NOT_FOUND' THEN 'not_found' WHEN 'OK' THEN 'allowed' \
              ELSE outcome END AS outcome, \
-             insurer_number || ':' || insured_number AS person, '' AS resource FROM audit_log",
-        )
-        .await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old table's rows live on in audit_trail; nothing to undo.
-        Ok(())
+             insurer_number || ':' || insured_number AS person, '' AS resource FROM audit_log"
+                .to_owned(),
+        },
     }
 }

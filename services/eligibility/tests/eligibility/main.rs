@@ -6,6 +6,7 @@
 mod cache;
 mod checks;
 mod cluster;
+mod database_down;
 mod decisions;
 mod idempotency;
 mod import;
