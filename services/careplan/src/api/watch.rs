@@ -2,9 +2,14 @@
 //!
 //! Built on a database poll every [`POLL`], not on the `careplan.bundle.sent` event: the poll
 //! needs no Redis (it works the same in `kaigo dev` on SQLite) and any replica can serve any
-//! watcher. Bundle ids are UUIDv7, taken before the sending transaction commits, so a bundle can
-//! become visible after one with a later id. Each poll therefore looks back [`LOOKBACK_MS`]
-//! before the newest id sent on this stream and skips ids it already sent: a send whose
+//! watcher. **No scan ever returns an ACKNOWLEDGED bundle**, neither the catch-up nor the live
+//! polls: an acknowledged bundle was imported (取込済) and streaming it as an arrival would make
+//! a client import it twice.
+//!
+//! Bundle ids are UUIDv7, taken before the sending transaction commits, so a bundle can become
+//! visible after one with a later id. Each live poll therefore looks back [`LOOKBACK_MS`] before
+//! the newer of the newest id sent on this stream and the moment the stream started (what
+//! committed before the start was in the catch-up), and skips ids it already sent: a send whose
 //! transaction took less than that is never missed while the stream is open. A resumed stream
 //! takes the ids up to its cursor as already sent; a bundle with such an id that committed
 //! while the client was away is in ListInbox (the authoritative view), not in the stream.
@@ -54,21 +59,25 @@ pub(crate) async fn watch_inbox(
     let stopping = api.ctx.background.stopping();
     let (tx, rx) = mpsc::channel(16);
     let cursor = (!r.after_cursor.is_empty()).then_some(r.after_cursor);
+    // The stream's start: the live polls never look back before its look-back floor.
+    let started = uuid::Uuid::now_v7().to_string();
     tokio::spawn(async move {
         let stop = stopping.wait();
         tokio::pin!(stop);
         // A resumed stream treats what the client had (ids up to its cursor) as sent.
         let mut watch =
-            Watch { conn, office, seen: BTreeSet::new(), newest: cursor.clone(), quiet_upto: cursor.clone() };
-        // First: the look-back before the cursor, or everything not yet acknowledged.
-        let mut scan = Some(match cursor {
-            Some(c) => (lookback_floor(&c), None),
-            None => (None, Some(pb::BundleStatus::Acknowledged as i32)),
-        });
+            Watch { conn, office, seen: BTreeSet::new(), newest: cursor.clone(), started, quiet_upto: cursor.clone() };
+        // First the catch-up: everything after the cursor's look-back, or the whole inbox;
+        // then the live polls from the look-back floor. Both leave acknowledged bundles out.
+        // A failed catch-up is repeated, not skipped.
+        let mut catch_up = Some(cursor.as_deref().and_then(lookback_floor));
         loop {
-            let (from, skip) = scan.take().unwrap_or_else(|| (watch.newest.as_deref().and_then(lookback_floor), None));
-            match watch.poll(from, skip, &tx).await {
-                Ok(true) => {}
+            let from = match &catch_up {
+                Some(from) => from.clone(),
+                None => watch.live_floor(),
+            };
+            match watch.poll(from, &tx).await {
+                Ok(true) => catch_up = None,
                 Ok(false) => return,
                 Err(err) => tracing::warn!(error = %err, "watching an inbox failed; retrying"),
             }
@@ -89,20 +98,29 @@ struct Watch {
     seen: BTreeSet<String>,
     /// The newest id sent (or the resume cursor).
     newest: Option<String>,
+    /// A UUIDv7 of the moment the stream started.
+    started: String,
     /// The resume cursor: ids up to it were sent on an earlier stream.
     quiet_upto: Option<String>,
 }
 
 impl Watch {
-    /// Sends every unseen arrival after `from`; false when the client has gone.
+    /// Where a live poll starts: the look-back before the newer of the newest id sent and the
+    /// stream's start.
+    fn live_floor(&self) -> Option<String> {
+        let newest = self.newest.as_ref().filter(|n| **n > self.started).unwrap_or(&self.started);
+        lookback_floor(newest)
+    }
+
+    /// Sends every unseen, unacknowledged arrival after `from`; false when the client has gone.
     async fn poll(
         &mut self,
         mut from: Option<String>,
-        skip_status: Option<i32>,
         tx: &mpsc::Sender<Result<pb::WatchInboxResponse, Status>>,
     ) -> Result<bool, sea_orm::DbErr> {
+        let acknowledged = Some(pb::BundleStatus::Acknowledged as i32);
         loop {
-            let rows = store::arrivals(&self.conn, &self.office, from.as_deref(), skip_status, PAGE).await?;
+            let rows = store::arrivals(&self.conn, &self.office, from.as_deref(), acknowledged, PAGE).await?;
             let full = rows.len() as u64 == PAGE;
             for m in rows {
                 from = Some(m.id.clone());
@@ -123,7 +141,7 @@ impl Watch {
             }
         }
         // Forget what is older than the next look-back.
-        if let Some(floor) = self.newest.as_deref().and_then(lookback_floor) {
+        if let Some(floor) = self.live_floor() {
             self.seen = self.seen.split_off(&floor);
         }
         Ok(true)

@@ -84,3 +84,81 @@ async fn watch_inbox_resumes_after_its_cursor() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     server.shutdown().await;
 }
+
+/// The usage unit of [`usage_files`] under another file sequence (the names carry it; the
+/// bytes do not).
+fn usage_at(seq: &str) -> kaigo_proto::kaigo::careplan::v1::SendBundleRequest {
+    let files = usage_files()
+        .into_iter()
+        .map(|mut f| {
+            f.file_name = f.file_name.replace("20250425103100", seq);
+            f
+        })
+        .collect();
+    let mut request = usage_request(&rid(), files);
+    if let Some(b) = request.bundle.as_mut() {
+        b.file_sequence = seq.to_owned();
+    }
+    request
+}
+
+/// The next message of a watch (10 s: a guard against a hung test, not a speed assertion).
+async fn next_id(watch: &mut tonic::Streaming<kaigo_proto::kaigo::careplan::v1::WatchInboxResponse>) -> String {
+    let message = tokio::time::timeout(Duration::from_secs(10), watch.message()).await.unwrap().unwrap().unwrap();
+    message.bundle.unwrap().bundle_id
+}
+
+/// Issue 17 item 1: an ACKNOWLEDGED bundle is never streamed, neither by the catch-up of a new
+/// or resumed watch nor by the live polls and their look-back. Each check sends a later bundle
+/// as a marker: the scan that finds the marker also covers the acknowledged one, so the first
+/// message being the marker shows the acknowledged bundle was left out (no waiting on a clock).
+#[tokio::test]
+async fn watch_inbox_never_streams_acknowledged_bundles() {
+    let server = TestServer::start().await;
+    let (mut care, _) = crate::exchange::licensed(&server, Role::CareOffice, CARE).await;
+    let (mut prov, _) = crate::exchange::licensed(&server, Role::ServiceProvider, PROV).await;
+    let before = uuid::Uuid::now_v7().to_string();
+    let a = care.send_bundle(usage_at("20250425110000")).await.unwrap().into_inner().bundle.unwrap();
+    prov.acknowledge_bundle(kaigo_proto::kaigo::careplan::v1::AcknowledgeBundleRequest {
+        request_id: rid(),
+        bundle_id: a.bundle_id.clone(),
+        note: String::new(),
+    })
+    .await
+    .unwrap();
+
+    // Catch-up with nothing unacknowledged, then the live phase: the marker comes first.
+    let mut fresh = prov.watch_inbox(WatchInboxRequest::default()).await.unwrap().into_inner();
+    // A resumed watch whose cursor is older than the acknowledged bundle.
+    let mut resumed =
+        prov.watch_inbox(WatchInboxRequest { after_cursor: before, ..Default::default() }).await.unwrap().into_inner();
+    let b = care.send_bundle(usage_at("20250425120000")).await.unwrap().into_inner().bundle.unwrap();
+    assert_eq!(next_id(&mut fresh).await, b.bundle_id, "the acknowledged bundle is not an arrival");
+    assert_eq!(next_id(&mut resumed).await, b.bundle_id, "nor after a resume cursor");
+
+    // A new watch catches up on B (unacknowledged) only; its live look-back from B covers A
+    // (sent moments before B), which stays out: the next message is the next arrival.
+    let mut later = prov.watch_inbox(WatchInboxRequest::default()).await.unwrap().into_inner();
+    assert_eq!(next_id(&mut later).await, b.bundle_id);
+    let c = care.send_bundle(usage_at("20250425130000")).await.unwrap().into_inner().bundle.unwrap();
+    assert_eq!(next_id(&mut later).await, c.bundle_id);
+    assert_eq!(next_id(&mut fresh).await, c.bundle_id);
+
+    // A bundle acknowledged while a watch is open is not streamed by a later poll either.
+    let d = care.send_bundle(usage_at("20250425140000")).await.unwrap().into_inner().bundle.unwrap();
+    assert_eq!(next_id(&mut later).await, d.bundle_id);
+    prov.acknowledge_bundle(kaigo_proto::kaigo::careplan::v1::AcknowledgeBundleRequest {
+        request_id: rid(),
+        bundle_id: d.bundle_id.clone(),
+        note: String::new(),
+    })
+    .await
+    .unwrap();
+    let mut after_ack = prov.watch_inbox(WatchInboxRequest::default()).await.unwrap().into_inner();
+    let e = care.send_bundle(usage_at("20250425150000")).await.unwrap().into_inner().bundle.unwrap();
+    // Unacknowledged B and C come first in the catch-up, then E; A and D never.
+    let ids = [next_id(&mut after_ack).await, next_id(&mut after_ack).await, next_id(&mut after_ack).await];
+    assert_eq!(ids, [b.bundle_id.clone(), c.bundle_id.clone(), e.bundle_id.clone()]);
+    drop((fresh, resumed, later, after_ack));
+    server.shutdown().await;
+}
