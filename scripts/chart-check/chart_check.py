@@ -10,7 +10,12 @@ Run through run.sh, which prepares the virtualenv. Steps:
      Kubernetes OpenAPI schemas in strict mode (kubernetes-validate; unknown fields fail);
   4. values the schema or the templates must refuse are refused (e.g. eligibility.replicaz);
   5. `kubectl kustomize` each overlay under k8s/overlays and validate it the same way;
-  6. assertions: every pod runs as non-root with the restricted-profile securityContext; every
+  6. monitoring (profile "monitoring"): the metrics port, the PodMonitor, the PrometheusRule
+     (the rules file itself, checked with `promtool check rules` and unit-tested with
+     `promtool test rules`) and the dashboards; none of it in the other profiles (off by
+     default). promtool comes from Debian's `prometheus` package (scripts/image/install-tools.sh);
+     without it the check fails;
+  7. assertions: every pod runs as non-root with the restricted-profile securityContext; every
      long-running container has liveness and readiness probes; in the production profiles each
      of the six components has a PodDisruptionBudget, a HorizontalPodAutoscaler and a
      NetworkPolicy that select or target it, and its Deployment leaves replicas to the HPA.
@@ -52,11 +57,33 @@ GATEWAY_TLS: dict[str, Any] = {
     "gateway": {"tls": {"existingSecret": "kaigo-gateway-tls", "clientCaSecret": "kaigo-client-ca"}},
 }
 
+# Every monitoring object on, with the NetworkPolicies that must let the scrapes in.
+MONITORING: dict[str, Any] = {
+    "global": {
+        "metrics": {
+            "enabled": True,
+            "podMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+            "prometheusRule": {"enabled": True},
+            "dashboards": {"enabled": True},
+        },
+        "networkPolicy": {
+            "enabled": True,
+            "metrics": {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+        },
+    },
+}
+RULES = CHART / "files" / "prometheus" / "kaigo-rules.yaml"
+RULE_TESTS = CHART / "files" / "prometheus" / "kaigo-rules.test.yaml"
+DASHBOARDS = CHART / "files" / "dashboards"
+# Objects of the Prometheus Operator's CRDs: no Kubernetes schema; check_monitoring checks them.
+MONITORING_API = "monitoring.coreos.com/"
+
 PROFILES: dict[str, Path | dict[str, Any]] = {
     "default": DEFAULT_KEYS,
     "production": CHART / "ci" / "production-values.yaml",
     "minimal": CHART / "ci" / "minimal-values.yaml",
     "gateway-tls": {},  # filled in main(): minimal + GATEWAY_TLS
+    "monitoring": {},  # filled in main(): minimal + MONITORING
 }
 
 
@@ -110,6 +137,12 @@ MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("a Bearer token other than access_token or id_token", with_keys({"gateway": {"web": {"oidc": {"token": "code"}}}}), "token"),
     ("secrets.create without a database URL", with_keys({"secrets": {"create": True}}), "databaseUrl"),
+    (
+        "a PodMonitor without the metrics port",
+        with_keys({"global": {"metrics": {"podMonitor": {"enabled": True}}}}),
+        "global.metrics.enabled",
+    ),
+    ("a sample ratio above 1", with_keys({"global": {"otlp": {"sampleRatio": 1.5}}}), "sampleRatio"),
     (
         "a hash tag in the key prefix of a Redis Cluster",
         with_keys({"global": {"redis": {"cluster": True, "keyPrefix": "{kaigo}:"}}}),
@@ -183,6 +216,8 @@ def validate_objects(objects: list[tuple[str, dict]]) -> str:
         if key in seen:
             errors.append(f"{ident(obj)} appears twice ({seen[key]} and {source})")
         seen[key] = source
+        if obj["apiVersion"].startswith(MONITORING_API):
+            continue  # no schema in Kubernetes; check_monitoring checks these
         try:
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -458,6 +493,87 @@ def check_dockerfile() -> str:
     return "distroless runtime, USER 65532, ENTRYPOINT /usr/local/bin/kaigo (not built here: no Docker engine)"
 
 
+def check_monitoring(objects: list[tuple[str, dict]], enabled: bool) -> str:
+    """The metrics port, PodMonitor, PrometheusRule and dashboards: all there when enabled, none
+    of them otherwise (off by default)."""
+    import json
+
+    deployments = [o for _, o in objects if o["kind"] == "Deployment"]
+    monitors = [o for _, o in objects if o["kind"] == "PodMonitor"]
+    rules = [o for _, o in objects if o["kind"] == "PrometheusRule"]
+    dashboards = [o for _, o in objects if o["kind"] == "ConfigMap" and "-dashboard-" in o["metadata"]["name"]]
+    config = next((o for _, o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")), {})
+    listen = config.get("data", {}).get("KAIGO_TELEMETRY__METRICS_LISTEN")
+    ports = {
+        d["metadata"]["name"]: [p for c in d["spec"]["template"]["spec"]["containers"] for p in c.get("ports", []) if p.get("name") == "metrics"]
+        for d in deployments
+    }
+    if not enabled:
+        found = [ident(o) for o in monitors + rules + dashboards] + [n for n, p in ports.items() if p]
+        if listen or found:
+            raise Failure(f"monitoring is off by default, yet rendered: {found or ''} {listen or ''}")
+        return "off: no metrics port, PodMonitor, PrometheusRule or dashboards"
+    errors = []
+    if listen != "0.0.0.0:9464":
+        errors.append(f"KAIGO_TELEMETRY__METRICS_LISTEN is {listen!r}, not 0.0.0.0:9464")
+    errors += [f"Deployment/{n} has no container port named metrics on 9464" for n, p in ports.items() if [x["containerPort"] for x in p] != [9464]]
+    if len(monitors) != 1:
+        errors.append(f"{len(monitors)} PodMonitors, not 1")
+    else:
+        spec = monitors[0]["spec"]
+        chosen = [e["values"] for e in spec["selector"].get("matchExpressions", []) if e["key"] == "app.kubernetes.io/component"]
+        if sorted(chosen[0] if chosen else []) != sorted(COMPONENTS):
+            errors.append(f"the PodMonitor selects components {chosen}, not {COMPONENTS}")
+        endpoints = spec.get("podMetricsEndpoints", [])
+        if [(e.get("port"), e.get("path")) for e in endpoints] != [("metrics", "/metrics")]:
+            errors.append(f"the PodMonitor scrapes {endpoints}, not port metrics at /metrics")
+        if monitors[0]["metadata"]["labels"].get("release") != "prometheus":
+            errors.append("global.metrics.podMonitor.labels are not on the PodMonitor")
+        for d in deployments:
+            labels = d["spec"]["template"]["metadata"]["labels"]
+            if not matches(spec["selector"], labels):
+                errors.append(f"the PodMonitor does not select the pods of Deployment/{d['metadata']['name']}")
+    if len(rules) != 1:
+        errors.append(f"{len(rules)} PrometheusRules, not 1")
+    elif rules[0]["spec"] != yaml.safe_load(RULES.read_text()):
+        errors.append(f"the PrometheusRule's spec is not {RULES.relative_to(ROOT)}")
+    files = sorted(p.name for p in DASHBOARDS.glob("*.json"))
+    shipped = sorted(k for o in dashboards for k in o.get("data", {}))
+    if shipped != files or not files:
+        errors.append(f"dashboard ConfigMaps hold {shipped}, files/dashboards has {files}")
+    for o in dashboards:
+        for name, text in o["data"].items():
+            board = json.loads(text)
+            if not board.get("uid") or not board.get("panels"):
+                errors.append(f"{ident(o)} {name}: a dashboard needs a uid and panels")
+            if o["metadata"]["labels"].get("grafana_dashboard") != "1":
+                errors.append(f"{ident(o)} lacks the sidecar label grafana_dashboard")
+    policies = [o for _, o in objects if o["kind"] == "NetworkPolicy" and o["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component") in COMPONENTS]
+    for o in policies:
+        if not any(p.get("port") == 9464 for rule in o["spec"].get("ingress", []) for p in rule.get("ports", [])):
+            errors.append(f"{ident(o)} does not let scrapes reach port 9464")
+    if errors:
+        raise Failure("\n".join(errors))
+    return f"metrics port on {len(deployments)} Deployments, PodMonitor, PrometheusRule, {len(shipped)} dashboards, {len(policies)} NetworkPolicies"
+
+
+def check_promtool() -> str:
+    """promtool check rules and promtool test rules on the chart's alert rules."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise Failure(
+            "promtool not found: it checks and unit-tests files/prometheus/kaigo-rules.yaml "
+            "(apt-get install prometheus, or bash scripts/image/install-tools.sh as root)"
+        )
+    out = []
+    for args in (["check", "rules", RULES.name], ["test", "rules", RULE_TESTS.name]):
+        proc = subprocess.run([promtool, *args], cwd=RULES.parent, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Failure(f"promtool {' '.join(args)}:\n{(proc.stdout + proc.stderr).strip()}")
+        out.append((proc.stdout + proc.stderr).strip().splitlines()[-1].strip())
+    return "; ".join(out)
+
+
 def check_test_services() -> str:
     """The helm test Pod's gRPC service names must exist in proto/ (when it is there)."""
     import re
@@ -509,11 +625,14 @@ def main() -> int:
     r.check("helm test service names exist in proto/", check_test_services)
     r.check("values.schema.json is generated from values.yaml", lambda: run_generator("gen_schema.py"))
     r.check("k8s/base is generated from the chart", lambda: run_generator("gen_kustomize_base.py"))
+    r.check("promtool check rules, promtool test rules", check_promtool)
 
     for profile, path in PROFILES.items():
         values = load_values(path)
         if profile == "gateway-tls":
             values = deep_merge(load_values(PROFILES["minimal"]) or {}, GATEWAY_TLS)
+        if profile == "monitoring":
+            values = deep_merge(load_values(PROFILES["minimal"]) or {}, MONITORING)
         r.check(f"helm lint --strict [{profile}]", lambda v=values: check_lint(v))
         rendered: list[tuple[str, dict]] = []
 
@@ -533,6 +652,10 @@ def main() -> int:
         r.check(f"the gateway has what it starts with [{profile}]", lambda o=rendered: check_gateway_starts(o))
         if profile == "gateway-tls":
             r.check(f"gateway TLS and mutual TLS from Secrets [{profile}]", lambda o=rendered: check_gateway_tls(o))
+        r.check(
+            f"monitoring objects {'on' if profile == 'monitoring' else 'off by default'} [{profile}]",
+            lambda o=rendered, on=profile == "monitoring": check_monitoring(o, on),
+        )
 
     for description, values, needle in MUST_FAIL:
         r.check(f"schema/templates refuse: {description}", lambda v=values, n=needle: check_must_fail(v, n))

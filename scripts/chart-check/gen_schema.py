@@ -79,6 +79,8 @@ BY_PATH = {
     "global.logging.format": {"type": "string", "enum": ["json", "text"]},
     "global.tmpVolume.medium": {"type": "string", "enum": ["", "Memory"]},
     "global.shutdownGraceSecs": {"type": "integer", "minimum": 0},
+    "global.otlp.sampleRatio": {"type": "number", "minimum": 0, "maximum": 1},
+    "global.metrics.port": {"type": "integer", "minimum": 1, "maximum": 65535},
     # kaigo refuses a hash tag in the prefix of a cluster (every key would land on one node).
     "global.redis": {
         "type": "object",

@@ -34,6 +34,10 @@ KAIGO_REDIS__KEY_PREFIX: {{ $g.redis.keyPrefix | quote }}
 {{- with $g.otlp.endpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
+KAIGO_TELEMETRY__SAMPLE_RATIO: {{ $g.otlp.sampleRatio | toString | quote }}
+{{- if $g.metrics.enabled }}
+KAIGO_TELEMETRY__METRICS_LISTEN: {{ printf "0.0.0.0:%d" (int $g.metrics.port) | quote }}
+{{- end }}
 {{- range $k, $val := $g.config }}
 {{ $k }}: {{ $val | quote }}
 {{- end }}
@@ -311,6 +315,11 @@ spec:
             - name: grpc
               containerPort: {{ include "kaigo.grpcPort" $ctx }}
               protocol: TCP
+            {{- if $g.metrics.enabled }}
+            - name: metrics
+              containerPort: {{ $g.metrics.port }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ printf "%s-config" (include "kaigo.fullname" $ctx) }}
@@ -665,6 +674,14 @@ kaigo.networkPolicy: one component's NetworkPolicy (when global.networkPolicy.en
 {{- end -}}
 {{- if eq .component "documents" -}}
   {{- $egress = append $egress (include "kaigo.egressRule" $np.objectStorage | fromJson) -}}
+{{- end -}}
+{{- if $g.metrics.enabled -}}
+  {{- $metricsPorts := list (dict "port" (int $g.metrics.port) "protocol" "TCP") -}}
+  {{- if $np.metrics.from -}}
+    {{- $ingress = append $ingress (dict "from" $np.metrics.from "ports" $metricsPorts) -}}
+  {{- else -}}
+    {{- $ingress = append $ingress (dict "ports" $metricsPorts) -}}
+  {{- end -}}
 {{- end -}}
 {{- $ingress = concat $ingress $v.networkPolicy.extraIngress -}}
 {{- $egress = concat $egress $v.networkPolicy.extraEgress -}}
