@@ -282,6 +282,14 @@ impl Violations {
         self.0.push(FieldViolation::new(field, description));
     }
 
+    /// Records a problem with `field` and its own stable UPPER_SNAKE `reason`
+    /// (FieldViolation.reason), for callers that act on each problem by code.
+    pub fn add_reason(&mut self, field: impl Into<String>, reason: &str, description: impl Into<String>) {
+        let mut violation = FieldViolation::new(field, description);
+        reason.clone_into(&mut violation.reason);
+        self.0.push(violation);
+    }
+
     /// Records the error of `result`, if any, against `field`, and returns the value.
     pub fn check<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
@@ -296,7 +304,7 @@ impl Violations {
     /// Moves every violation of `other` under `prefix` (e.g. `entries[3].`).
     pub fn extend_prefixed(&mut self, prefix: &str, other: Violations) {
         for v in other.0 {
-            self.0.push(FieldViolation::new(format!("{prefix}{}", v.field), v.description));
+            self.0.push(FieldViolation { field: format!("{prefix}{}", v.field), ..v });
         }
     }
 
@@ -345,6 +353,19 @@ mod tests {
         let info = details.error_info().unwrap();
         assert_eq!(info.reason, "INVALID_ARGUMENT");
         assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn a_violation_keeps_its_own_reason_under_a_prefix() {
+        let mut inner = Violations::new();
+        inner.add_reason("line[14].column[7]", "BAD_CHECK_DIGIT", "the check digit does not match");
+        let mut v = Violations::new();
+        v.extend_prefixed("files[2].", inner);
+        let status = Status::from(v.into_result().unwrap_err());
+        let details = status.get_error_details();
+        let violation = &details.bad_request().unwrap().field_violations[0];
+        assert_eq!(violation.field, "files[2].line[14].column[7]");
+        assert_eq!(violation.reason, "BAD_CHECK_DIGIT");
     }
 
     #[test]
