@@ -142,11 +142,9 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
                 if rng.below(10) == 0 {
                     let stage = [CostStage::First, CostStage::Second, CostStage::Third1, CostStage::Third2]
                         [rng.below(4) as usize];
-                    periods.push((
-                        ratio_start,
-                        Some(ratio_end),
-                        Detail::CostLimit { stage, caps: national_caps(stage) },
-                    ));
+                    if let Some(caps) = national_caps(stage, ratio_start) {
+                        periods.push((ratio_start, Some(ratio_end), Detail::CostLimit { stage, caps }));
+                    }
                 }
                 // A registered care-management office with a valid check digit; person 1's is
                 // the demo care office, like its level and ratio (the README's first call).

@@ -9,9 +9,9 @@ use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use kaigo_proto::{from_naive_date, to_naive_date};
 
-use crate::domain::caps::national_caps;
-use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind};
-use crate::domain::{CareLevel, Detail, Record};
+use crate::domain::caps;
+use crate::domain::timeline::{CostStage, RestrictionKind};
+use crate::domain::{Assessment, CareLevel, Detail, Record};
 use crate::key::PersonKey;
 
 /// Parses the person key, recording problems under `prefix` (e.g. `queries[3].`).
@@ -99,15 +99,6 @@ fn wire_period(start: NaiveDate, end: Option<NaiveDate>) -> common::Period {
     common::Period { start: Some(from_naive_date(start)), end: end.map(from_naive_date) }
 }
 
-fn yen(v: &mut Violations, field: &str, value: i64) -> Option<u32> {
-    if (0..=100_000).contains(&value) {
-        u32::try_from(value).ok()
-    } else {
-        v.add(field, "must be between 0 and 100000 yen a day");
-        None
-    }
-}
-
 /// Wire certification → domain (start, end, detail).
 pub fn certification(
     v: &mut Violations,
@@ -168,7 +159,9 @@ pub fn copayment(
     Some((start, end, Detail::Copayment { tenths: tenths? }))
 }
 
-/// Wire cost limit → domain; absent caps are the national ones for the stage.
+/// Wire cost limit → domain. The daily caps are OUTPUT_ONLY: they come from the national table
+/// in force on the period's first day (docs/domain/eligibility.md#daily-caps), so a request that
+/// sets them is refused rather than silently overruled.
 pub fn cost_limit(
     v: &mut Violations,
     field: &str,
@@ -188,33 +181,26 @@ pub fn cost_limit(
             None
         }
     };
-    let period = period(v, &format!("{field}.period"), c.period.as_ref());
-    let caps = match &c.daily_caps {
-        Some(k) => {
-            let f = |name: &str| format!("{field}.daily_caps.{name}");
-            Some(DailyCaps {
-                meal_facility: yen(v, &f("meal_facility_yen"), k.meal_facility_yen)?,
-                meal_short_stay: yen(v, &f("meal_short_stay_yen"), k.meal_short_stay_yen)?,
-                unit_private: yen(v, &f("unit_private_room_yen"), k.unit_private_room_yen)?,
-                unit_semi_private: yen(v, &f("unit_semi_private_room_yen"), k.unit_semi_private_room_yen)?,
-                conventional_private_welfare: yen(
-                    v,
-                    &f("conventional_private_room_welfare_yen"),
-                    k.conventional_private_room_welfare_yen,
-                )?,
-                conventional_private_health: yen(
-                    v,
-                    &f("conventional_private_room_health_yen"),
-                    k.conventional_private_room_health_yen,
-                )?,
-                multi_bed: yen(v, &f("multi_bed_room_yen"), k.multi_bed_room_yen)?,
-            })
-        }
-        None => None,
-    };
+    if c.daily_caps.is_some() {
+        v.add(
+            format!("{field}.daily_caps"),
+            "is output only: leave it unset; the caps come from the national table in force on the period's start",
+        );
+    }
+    let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
     let stage = stage?;
-    let (start, end) = period?;
-    Some((start, end, Detail::CostLimit { stage, caps: caps.unwrap_or_else(|| national_caps(stage)) }))
+    let Some(caps) = caps::national_caps(stage, start) else {
+        let first = caps::national().first_day().map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string());
+        v.add(
+            format!("{field}.period.start"),
+            format!("must be on or after {first}, the first day of the daily-cap table for the four stages"),
+        );
+        return None;
+    };
+    if c.daily_caps.is_some() {
+        return None;
+    }
+    Some((start, end, Detail::CostLimit { stage, caps }))
 }
 
 /// Wire benefit restriction → domain.
@@ -325,6 +311,31 @@ pub fn care_management(
             notified: notified?,
         },
     ))
+}
+
+/// The answer's co-payment (docs/domain/eligibility.md#benefit-reduction): the ratio the user
+/// pays on the date, over the period of the record it comes from, and the 負担割合証's own ratio
+/// when a 給付額減額 raised it (`UNSPECIFIED` otherwise).
+pub fn copayment_answer(a: &Assessment<'_>) -> (Option<pb::CopaymentPeriod>, pb::CopaymentRatio) {
+    let Some(effective) = a.effective_copayment() else {
+        return (None, pb::CopaymentRatio::Unspecified);
+    };
+    let ratio = |tenths: u8| match tenths {
+        1 => pb::CopaymentRatio::OneTenth,
+        2 => pb::CopaymentRatio::TwoTenths,
+        3 => pb::CopaymentRatio::ThreeTenths,
+        4 => pb::CopaymentRatio::FourTenths,
+        _ => pb::CopaymentRatio::Unspecified,
+    };
+    let period = pb::CopaymentPeriod {
+        ratio: ratio(effective.tenths) as i32,
+        period: Some(wire_period(effective.record.start, effective.record.end)),
+    };
+    let certificate = match (effective.raised, effective.certified_tenths) {
+        (true, Some(tenths)) => ratio(tenths),
+        _ => pb::CopaymentRatio::Unspecified,
+    };
+    (Some(period), certificate)
 }
 
 /// Domain record → the wire's `details` oneof.

@@ -173,10 +173,10 @@ impl Api {
             withheld.push(pb::WithheldSection::Certificate as i32);
         }
         if visible.copayment {
-            result.copayment = assessment.copayment.and_then(|r| match convert::details_to_wire(r) {
-                pb::eligibility_record::Details::Copayment(x) => Some(x),
-                _ => None,
-            });
+            // The ratio the user pays, raised under 給付額減額 (docs/domain/eligibility.md#benefit-reduction).
+            let (copayment, certificate_ratio) = convert::copayment_answer(&assessment);
+            result.copayment = copayment;
+            result.certificate_copayment_ratio = certificate_ratio as i32;
         } else {
             withheld.push(pb::WithheldSection::Copayment as i32);
         }

@@ -52,7 +52,7 @@ struct PackedRecord {
     text2: String,
     #[prost(string, repeated, tag = "10")]
     list: Vec<String>,
-    /// Daily caps, only where they differ from the national caps of the stage.
+    /// Daily caps, only where they differ from the national caps of the stage on `start`.
     #[prost(uint32, repeated, tag = "11")]
     caps: Vec<u32>,
 }
@@ -121,7 +121,7 @@ fn pack_record(r: &Record) -> PackedRecord {
         Detail::CostLimit { stage, caps } => {
             p.kind = 3;
             p.code = index_of(&STAGES, stage);
-            if *caps == national_caps(*stage) {
+            if Some(*caps) == national_caps(*stage, r.start) {
                 return p;
             }
             p.caps = vec![
@@ -157,6 +157,7 @@ fn pack_record(r: &Record) -> PackedRecord {
 
 fn unpack_record(p: PackedRecord) -> Option<Record> {
     let code = usize::try_from(p.code).ok()?;
+    let start = date(p.start)?;
     let detail = match p.kind {
         1 => Detail::Certification {
             level: *LEVELS.get(code)?,
@@ -170,7 +171,7 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
             let stage = *STAGES.get(code)?;
             let c = p.caps;
             if c.is_empty() {
-                Detail::CostLimit { stage, caps: national_caps(stage) }
+                Detail::CostLimit { stage, caps: national_caps(stage, start)? }
             } else if c.len() != 7 {
                 return None;
             } else {
@@ -201,7 +202,6 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
         },
         _ => return None,
     };
-    let start = date(p.start)?;
     let end = match p.length {
         0 => None,
         n => Some(start + chrono::Duration::days(i64::from(n) - 1)),
@@ -279,7 +279,10 @@ mod tests {
                     id: 13,
                     start: d(2025, 8, 1),
                     end: Some(d(2026, 7, 31)),
-                    detail: Detail::CostLimit { stage: CostStage::Third1, caps: national_caps(CostStage::Third1) },
+                    detail: Detail::CostLimit {
+                        stage: CostStage::Third1,
+                        caps: national_caps(CostStage::Third1, d(2025, 8, 1)).unwrap(),
+                    },
                 },
                 Record {
                     id: 14,

@@ -285,11 +285,13 @@ pub enum Verdict {
 pub struct Assessment<'a> {
     /// The verdict.
     pub verdict: Verdict,
-    /// The certification in force.
+    /// The certification in force; for [`Verdict::CertificationExpired`] the last one that
+    /// ended before the date (the lapsed level and period).
     pub certification: Option<&'a Record>,
-    /// The co-payment ratio in force.
+    /// The co-payment ratio in force (the 負担割合証 as issued).
     pub copayment: Option<&'a Record>,
-    /// The cost-limit certificate in force.
+    /// The cost-limit certificate in force; `None` while a 給付額減額 is in force, since no
+    /// 補足給付 is paid then (docs/domain/eligibility.md#benefit-restriction).
     pub cost_limit: Option<&'a Record>,
     /// Every benefit restriction in force.
     pub restrictions: Vec<&'a Record>,
@@ -334,17 +336,81 @@ impl Timeline {
             Some(Detail::Certification { level: CareLevel::ProgrammeEligible, .. }) => Verdict::ProgrammeOnly,
             Some(_) => Verdict::Eligible,
             None => {
-                let expired = self.records.iter().any(|r| {
-                    matches!(&r.detail, Detail::Certification { level, .. } if level.is_support() || level.is_care())
-                        && r.end.is_some_and(|end| end < day)
-                });
-                if expired { Verdict::CertificationExpired } else { Verdict::NotCertified }
+                // The lapsed certification is the answer's evidence: the latest 要支援/要介護
+                // period that ended before the date.
+                let lapsed = self
+                    .records
+                    .iter()
+                    .filter(|r| {
+                        matches!(&r.detail, Detail::Certification { level, .. } if level.is_support() || level.is_care())
+                            && r.end.is_some_and(|end| end < day)
+                    })
+                    .max_by_key(|r| (r.end, r.start));
+                assessment.certification = lapsed;
+                if lapsed.is_some() { Verdict::CertificationExpired } else { Verdict::NotCertified }
             }
         };
         assessment.copayment = self.in_force(Kind::Copayment, day);
-        assessment.cost_limit = self.in_force(Kind::CostLimit, day);
+        // No 補足給付 under 給付額減額 (docs/domain/eligibility.md#benefit-restriction).
+        if assessment.reduction().is_none() {
+            assessment.cost_limit = self.in_force(Kind::CostLimit, day);
+        }
         assessment.care_management = self.in_force(Kind::CareManagement, day);
         assessment
+    }
+}
+
+/// The co-payment a user pays on a date: the ratio of the 負担割合証 in force, raised while a
+/// 給付額減額 is in force (docs/domain/eligibility.md#benefit-reduction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveCopayment<'a> {
+    /// Tenths the user pays: 1, 2, 3, or 4 under 給付額減額.
+    pub tenths: u8,
+    /// The 負担割合証's own ratio, when one is in force.
+    pub certified_tenths: Option<u8>,
+    /// The record whose period the answer shows: the 負担割合証, or the 給付額減額 when no
+    /// 負担割合証 is in force.
+    pub record: &'a Record,
+    /// True when a 給付額減額 raised the ratio above the certificate's.
+    pub raised: bool,
+}
+
+impl<'a> Assessment<'a> {
+    /// The 給付額減額 in force, if any.
+    pub fn reduction(&self) -> Option<&'a Record> {
+        self.restrictions
+            .iter()
+            .copied()
+            .find(|r| matches!(r.detail, Detail::BenefitRestriction { kind: RestrictionKind::BenefitReduction, .. }))
+    }
+
+    /// The co-payment in force, after any 給付額減額: the recorded raised ratio (30 or 40 %),
+    /// never lower than the certificate's own (docs/domain/eligibility.md#benefit-reduction).
+    /// `None` when neither a 負担割合証 nor a 給付額減額 is in force.
+    pub fn effective_copayment(&self) -> Option<EffectiveCopayment<'a>> {
+        let certified = self.copayment.and_then(|r| match r.detail {
+            Detail::Copayment { tenths } => Some((r, tenths)),
+            _ => None,
+        });
+        let reduced = self.reduction().and_then(|r| match r.detail {
+            Detail::BenefitRestriction { reduced_copayment_percent, .. } => Some((r, reduced_copayment_percent / 10)),
+            _ => None,
+        });
+        match (certified, reduced) {
+            (None, None) => None,
+            (Some((record, tenths)), None) => {
+                Some(EffectiveCopayment { tenths, certified_tenths: Some(tenths), record, raised: false })
+            }
+            (None, Some((record, raised))) => {
+                Some(EffectiveCopayment { tenths: raised, certified_tenths: None, record, raised: true })
+            }
+            (Some((record, tenths)), Some((_, raised))) => Some(EffectiveCopayment {
+                tenths: tenths.max(raised),
+                certified_tenths: Some(tenths),
+                record,
+                raised: raised > tenths,
+            }),
+        }
     }
 }
 

@@ -10,5 +10,6 @@ mod database_down;
 mod decisions;
 mod idempotency;
 mod import;
+mod rules;
 mod support;
 mod writes;

@@ -129,3 +129,97 @@ fn restrictions_and_residence_exception_apply_whether_or_not_certified() {
     assert_eq!(a.restrictions.len(), 1);
     assert!(t.assess(d(2025, 12, 1)).restrictions.is_empty());
 }
+
+#[test]
+fn an_expired_verdict_carries_the_latest_lapsed_certification() {
+    let t = Timeline {
+        person: person(),
+        records: vec![
+            certification(1, d(2022, 4, 1), d(2023, 3, 31), CareLevel::Support2),
+            certification(2, d(2023, 4, 1), d(2025, 3, 31), CareLevel::Care3),
+            // A 非該当 that ended later is not a lapsed certification.
+            certification(3, d(2025, 4, 1), d(2025, 9, 30), CareLevel::NotApplicable),
+        ],
+    };
+    let a = t.assess(d(2025, 12, 1));
+    assert_eq!(a.verdict, Verdict::CertificationExpired);
+    assert_eq!(a.certification.map(|r| r.id), Some(2));
+    let a = t.assess(d(2023, 4, 1));
+    assert_eq!(a.verdict, Verdict::Eligible);
+    assert_eq!(a.certification.map(|r| r.id), Some(2));
+    // Never certified: nothing to show.
+    let t = Timeline { person: person(), records: vec![] };
+    assert_eq!(t.assess(d(2025, 12, 1)).certification, None);
+}
+
+fn restriction(id: i64, start: NaiveDate, end: Option<NaiveDate>, kind: RestrictionKind, percent: u8) -> Record {
+    Record { id, start, end, detail: Detail::BenefitRestriction { kind, reduced_copayment_percent: percent } }
+}
+
+fn cost_limit(id: i64, start: NaiveDate, end: NaiveDate) -> Record {
+    Record {
+        id,
+        start,
+        end: Some(end),
+        detail: Detail::CostLimit { stage: CostStage::Second, caps: DailyCaps::default() },
+    }
+}
+
+#[test]
+fn a_benefit_reduction_raises_the_ratio_and_suspends_the_cost_limit() {
+    let t = Timeline {
+        person: person(),
+        records: vec![
+            certification(1, d(2025, 4, 1), d(2026, 3, 31), CareLevel::Care1),
+            copayment(2, d(2025, 8, 1), d(2026, 7, 31), 1),
+            cost_limit(3, d(2025, 8, 1), d(2026, 7, 31)),
+            restriction(4, d(2025, 10, 1), Some(d(2025, 12, 31)), RestrictionKind::BenefitReduction, 30),
+            restriction(5, d(2025, 10, 1), None, RestrictionKind::PaymentMethodChange, 0),
+        ],
+    };
+    // Before the reduction: the certificate's ratio and the cost limit.
+    let before = t.assess(d(2025, 9, 30));
+    let e = before.effective_copayment().unwrap();
+    assert_eq!((e.tenths, e.certified_tenths, e.raised, e.record.id), (1, Some(1), false, 2));
+    assert_eq!(before.cost_limit.map(|r| r.id), Some(3));
+    // During it: 3割 and no 負担限度額.
+    let during = t.assess(d(2025, 10, 1));
+    let e = during.effective_copayment().unwrap();
+    assert_eq!((e.tenths, e.certified_tenths, e.raised, e.record.id), (3, Some(1), true, 2));
+    assert_eq!(during.cost_limit, None);
+    // After it: back to the certificate (the payment-method change alone changes neither).
+    let after = t.assess(d(2026, 1, 1));
+    assert_eq!(after.effective_copayment().unwrap().tenths, 1);
+    assert_eq!(after.cost_limit.map(|r| r.id), Some(3));
+}
+
+#[test]
+fn someone_already_at_three_tenths_pays_four_and_a_reduction_alone_still_shows() {
+    let t = Timeline {
+        person: person(),
+        records: vec![
+            copayment(2, d(2025, 8, 1), d(2026, 7, 31), 3),
+            restriction(4, d(2025, 10, 1), None, RestrictionKind::BenefitReduction, 40),
+        ],
+    };
+    let e = t.assess(d(2025, 11, 1)).effective_copayment().unwrap();
+    assert_eq!((e.tenths, e.certified_tenths, e.raised), (4, Some(3), true));
+    // A recorded 30 % never lowers a 3割 certificate.
+    let t = Timeline {
+        person: person(),
+        records: vec![
+            copayment(2, d(2025, 8, 1), d(2026, 7, 31), 3),
+            restriction(4, d(2025, 10, 1), None, RestrictionKind::BenefitReduction, 30),
+        ],
+    };
+    let e = t.assess(d(2025, 11, 1)).effective_copayment().unwrap();
+    assert_eq!((e.tenths, e.raised), (3, false));
+    // Without a 負担割合証 the reduction's own ratio and period are the answer.
+    let t = Timeline {
+        person: person(),
+        records: vec![restriction(4, d(2025, 10, 1), None, RestrictionKind::BenefitReduction, 30)],
+    };
+    let e = t.assess(d(2025, 11, 1)).effective_copayment().unwrap();
+    assert_eq!((e.tenths, e.certified_tenths, e.record.id), (3, None, 4));
+    assert!(t.assess(d(2025, 9, 1)).effective_copayment().is_none());
+}

@@ -1,0 +1,232 @@
+//! The certificate rules a check answers with (issue 16 items 8–11): the lapsed certification,
+//! what a write keeps, 給付額減額 and the daily caps by date — through the real server, with
+//! PostgreSQL and Redis behind it.
+
+use kaigo_platform::testkit::{TestDatabase, TestRedis};
+use kaigo_proto::google::r#type::Date;
+use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::eligibility::v1 as pb;
+
+use crate::support::*;
+
+async fn record_copayment(client: &mut Client, insured: &str, version: i64, tenths: pb::CopaymentRatio) -> i64 {
+    let request = pb::RecordCopaymentRatioRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        copayment: Some(pb::CopaymentPeriod {
+            ratio: tenths as i32,
+            period: period(date(2025, 8, 1), Some(date(2026, 7, 31))),
+        }),
+    };
+    client.record_copayment_ratio(request).await.unwrap().into_inner().person_version
+}
+
+fn cost_limit_request(insured: &str, version: i64, start: Date, end: Date) -> pb::RecordCostLimitRequest {
+    pb::RecordCostLimitRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        cost_limit: Some(pb::CostLimitPeriod {
+            stage: pb::CostLimitStage::Second as i32,
+            period: period(start, Some(end)),
+            daily_caps: None,
+        }),
+    }
+}
+
+fn restriction_request(
+    insured: &str,
+    version: i64,
+    kind: pb::BenefitRestrictionKind,
+    percent: i32,
+    start: Date,
+    end: Option<Date>,
+) -> pb::RecordBenefitRestrictionRequest {
+    pb::RecordBenefitRestrictionRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        benefit_restriction: Some(pb::BenefitRestrictionPeriod {
+            kind: kind as i32,
+            period: period(start, end),
+            reduced_copayment_percent: percent,
+            note: String::new(),
+        }),
+    }
+}
+
+/// The fields an INVALID_ARGUMENT names, in order.
+pub fn field_violations(err: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    err.get_details_bad_request().map(|b| b.field_violations.into_iter().map(|v| v.field).collect()).unwrap_or_default()
+}
+
+fn ratio(result: &pb::EligibilityResult) -> pb::CopaymentRatio {
+    pb::CopaymentRatio::try_from(result.copayment.as_ref().unwrap().ratio).unwrap()
+}
+
+#[tokio::test]
+async fn an_expired_check_shows_the_certification_that_lapsed() {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let v = create_person(&mut client, "0000000801").await;
+    let v =
+        certify(&mut client, "0000000801", v, common::CareLevel::Support2, date(2023, 4, 1), date(2024, 3, 31)).await;
+    certify(&mut client, "0000000801", v, common::CareLevel::Care3, date(2024, 4, 1), date(2025, 3, 31)).await;
+
+    // Twice: the first answer fills the caches, the second comes from them.
+    for _ in 0..2 {
+        let result = check(&mut client, "0000000801", date(2025, 6, 1)).await;
+        assert_eq!(verdict(&result), pb::EligibilityVerdict::CertificationExpired);
+        let lapsed = result.certification.expect("the lapsed certification");
+        assert_eq!(lapsed.care_level, common::CareLevel::Care3 as i32);
+        assert_eq!(lapsed.validity, period(date(2024, 4, 1), Some(date(2025, 3, 31))));
+    }
+    // A person never certified has none to show.
+    create_person(&mut client, "0000000802").await;
+    let result = check(&mut client, "0000000802", date(2025, 6, 1)).await;
+    assert_eq!(verdict(&result), pb::EligibilityVerdict::NotCertified);
+    assert!(result.certification.is_none());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_benefit_reduction_raises_the_copayment_and_suspends_the_cost_limit() {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let mut client = server.client(insurer(INSURER)).await;
+
+    // 1割 on the certificate, raised to 3割 from October to December.
+    let insured = "0000001001";
+    let v = create_person(&mut client, insured).await;
+    let v = certify(&mut client, insured, v, common::CareLevel::Care1, date(2025, 4, 1), date(2026, 3, 31)).await;
+    let v = record_copayment(&mut client, insured, v, pb::CopaymentRatio::OneTenth).await;
+    let v = client
+        .record_cost_limit(cost_limit_request(insured, v, date(2025, 8, 1), date(2026, 7, 31)))
+        .await
+        .unwrap()
+        .into_inner()
+        .person_version;
+    let reduction = restriction_request(
+        insured,
+        v,
+        pb::BenefitRestrictionKind::BenefitReduction,
+        30,
+        date(2025, 10, 1),
+        Some(date(2025, 12, 31)),
+    );
+    client.record_benefit_restriction(reduction).await.unwrap();
+
+    let before = check(&mut client, insured, date(2025, 9, 30)).await;
+    assert_eq!(ratio(&before), pb::CopaymentRatio::OneTenth);
+    assert_eq!(before.certificate_copayment_ratio, pb::CopaymentRatio::Unspecified as i32);
+    assert!(before.cost_limit.is_some());
+
+    let during = check(&mut client, insured, date(2025, 11, 15)).await;
+    assert_eq!(ratio(&during), pb::CopaymentRatio::ThreeTenths);
+    assert_eq!(during.certificate_copayment_ratio, pb::CopaymentRatio::OneTenth as i32);
+    assert_eq!(during.copayment.as_ref().unwrap().period, period(date(2025, 8, 1), Some(date(2026, 7, 31))));
+    assert!(during.cost_limit.is_none(), "no 負担限度額 under 給付額減額");
+    assert_eq!(during.benefit_restrictions.len(), 1);
+
+    let after = check(&mut client, insured, date(2026, 1, 1)).await;
+    assert_eq!(ratio(&after), pb::CopaymentRatio::OneTenth);
+    assert!(after.cost_limit.is_some());
+
+    // Someone already at 3割 pays 4割.
+    let insured = "0000001002";
+    let v = create_person(&mut client, insured).await;
+    let v = record_copayment(&mut client, insured, v, pb::CopaymentRatio::ThreeTenths).await;
+    let reduction =
+        restriction_request(insured, v, pb::BenefitRestrictionKind::BenefitReduction, 40, date(2025, 10, 1), None);
+    client.record_benefit_restriction(reduction).await.unwrap();
+    let during = check(&mut client, insured, date(2025, 11, 15)).await;
+    assert_eq!(ratio(&during), pb::CopaymentRatio::FourTenths);
+    assert_eq!(during.certificate_copayment_ratio, pb::CopaymentRatio::ThreeTenths as i32);
+
+    // 4割 is an answer, never a certificate: refused on write.
+    let insured = "0000001003";
+    let v = create_person(&mut client, insured).await;
+    let mut request = pb::RecordCopaymentRatioRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: v,
+        copayment: Some(pb::CopaymentPeriod {
+            ratio: pb::CopaymentRatio::FourTenths as i32,
+            period: period(date(2025, 8, 1), Some(date(2026, 7, 31))),
+        }),
+    };
+    let err = client.record_copayment_ratio(request.clone()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(field_violations(&err), vec!["copayment.ratio".to_owned()]);
+    request.request_id = rid();
+    request.copayment.as_mut().unwrap().ratio = pb::CopaymentRatio::TwoTenths as i32;
+    client.record_copayment_ratio(request).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn daily_caps_come_from_the_table_of_the_period_start_and_are_never_written() {
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, None).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let insured = "0000001101";
+    let v = create_person(&mut client, insured).await;
+
+    // A period that started before 2024-08 keeps the caps of its start; the next one has the new.
+    let old = client
+        .record_cost_limit(cost_limit_request(insured, v, date(2023, 8, 1), date(2024, 7, 31)))
+        .await
+        .unwrap()
+        .into_inner();
+    let pb::eligibility_record::Details::CostLimit(old_limit) = old.record.unwrap().details.unwrap() else {
+        panic!("a cost limit");
+    };
+    let caps = old_limit.daily_caps.unwrap();
+    assert_eq!((caps.unit_private_room_yen, caps.multi_bed_room_yen, caps.meal_facility_yen), (820, 370, 390));
+    let v = client
+        .record_cost_limit(cost_limit_request(insured, old.person_version, date(2024, 8, 1), date(2025, 7, 31)))
+        .await
+        .unwrap()
+        .into_inner()
+        .person_version;
+    let result = check(&mut client, insured, date(2024, 7, 31)).await;
+    assert_eq!(result.cost_limit.unwrap().daily_caps.unwrap().unit_private_room_yen, 820);
+    let result = check(&mut client, insured, date(2024, 8, 1)).await;
+    assert_eq!(result.cost_limit.unwrap().daily_caps.unwrap().unit_private_room_yen, 880);
+
+    // Caps sent on write are refused (OUTPUT_ONLY), as is a period before the table.
+    let mut with_caps = cost_limit_request(insured, v, date(2025, 8, 1), date(2026, 7, 31));
+    with_caps.cost_limit.as_mut().unwrap().daily_caps =
+        Some(pb::DailyCostCaps { meal_facility_yen: 300, ..Default::default() });
+    let err = client.record_cost_limit(with_caps).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(field_violations(&err), vec!["cost_limit.daily_caps".to_owned()]);
+    let err = client
+        .record_cost_limit(cost_limit_request(insured, v, date(2021, 7, 1), date(2021, 7, 31)))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&err), vec!["cost_limit.period.start".to_owned()]);
+    // Nothing was written by the refusals.
+    let history = client
+        .get_eligibility_history(pb::GetEligibilityHistoryRequest {
+            insurer_number: INSURER.into(),
+            insured_number: insured.into(),
+            include_inactive: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.person.unwrap().version, v);
+    assert_eq!(history.records.len(), 2);
+    server.stop().await;
+}
