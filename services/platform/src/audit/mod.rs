@@ -105,6 +105,10 @@ impl Auditor {
         options: AuditOptions,
     ) -> Self {
         let (tx, rx) = mpsc::channel(options.buffer.max(1));
+        let weak = tx.downgrade();
+        crate::telemetry::metrics::watch_audit_buffer(Box::new(move || {
+            weak.upgrade().map(|tx| tx.max_capacity() - tx.capacity())
+        }));
         background.spawn("audit-writer", move |stopping| writer::run(db, rx, options.batch.max(1), stopping));
         Self { tx, clock }
     }

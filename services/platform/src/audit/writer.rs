@@ -40,6 +40,8 @@ pub(super) async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Row>, bat
 /// While it retries the buffer fills and audited calls wait: records are never dropped while
 /// the service serves.
 async fn write(db: &DatabaseConnection, batch: &mut Vec<Row>, tries: Option<u32>) {
+    let metrics = crate::telemetry::metrics::audit();
+    let started = std::time::Instant::now();
     let mut delay = Duration::from_millis(50);
     let mut attempt = 0u32;
     loop {
@@ -47,9 +49,11 @@ async fn write(db: &DatabaseConnection, batch: &mut Vec<Row>, tries: Option<u32>
         match sql::write(db, batch).await {
             Ok(()) => {
                 batch.clear();
+                metrics.flush.record(started.elapsed().as_secs_f64() * 1000.0, &[]);
                 return;
             }
             Err(err) => {
+                metrics.failures.add(1, &[]);
                 if attempt == 1 || attempt.is_power_of_two() {
                     tracing::error!(error = %err, attempt, records = batch.len(), "audit write failed; retrying");
                 }

@@ -231,3 +231,22 @@ fn a_single_server_url_is_checked_as_before() {
     let err = ConfigSource::new().with_env("KAIGO_REDIS__URL", "memcached://x").load::<WithRedis>().unwrap_err();
     assert_eq!(setting(&err), "redis.url");
 }
+
+#[test]
+fn the_sample_ratio_and_the_metrics_listener_are_validated() {
+    // As the chart writes it (toString of 1.0 is "1") and as an operator does.
+    for (text, ratio) in [("1", 1.0), ("0.01", 0.01), ("0", 0.0)] {
+        let config = ConfigSource::new().with_env("KAIGO_TELEMETRY__SAMPLE_RATIO", text).load::<TestConfig>().unwrap();
+        assert_eq!(config.telemetry.sample_ratio, ratio, "{text}");
+    }
+    let err = ConfigSource::new().with_env("KAIGO_TELEMETRY__SAMPLE_RATIO", "1.5").load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, "telemetry.sample_ratio (environment variable KAIGO_TELEMETRY__SAMPLE_RATIO)");
+    let config =
+        ConfigSource::new().with_env("KAIGO_TELEMETRY__METRICS_LISTEN", "0.0.0.0:9464").load::<TestConfig>().unwrap();
+    assert_eq!(config.telemetry.metrics_listen, "0.0.0.0:9464");
+    let err = ConfigSource::new()
+        .with_env("KAIGO_TELEMETRY__METRICS_LISTEN", "metrics:9464")
+        .load::<TestConfig>()
+        .unwrap_err();
+    assert_eq!(err.key, "telemetry.metrics_listen (environment variable KAIGO_TELEMETRY__METRICS_LISTEN)");
+}

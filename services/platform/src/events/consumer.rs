@@ -99,6 +99,12 @@ impl Consumer {
         // instrument, not enter: an entered span held across an await leaks into other tasks.
         tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await?;
         txn.commit().await?;
+        let labels = [
+            opentelemetry::KeyValue::new("topic", event.topic.clone()),
+            opentelemetry::KeyValue::new("group", self.options.group.clone()),
+        ];
+        let lag = crate::telemetry::metrics::seconds_since(event.created_at);
+        crate::telemetry::metrics::events().lag.record(lag, &labels);
         self.handler.after_commit(event).await;
         Ok(true)
     }
@@ -120,6 +126,7 @@ impl Consumer {
                         attempt += 1;
                         if attempt >= self.options.max_deliveries {
                             tracing::error!(topic = %event.topic, event_id = %event.id, error = %err, "event dropped after repeated failures");
+                            self.count_dead_letter(&event.topic);
                             break;
                         }
                         tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
@@ -178,6 +185,14 @@ impl Consumer {
         }
     }
 
+    fn count_dead_letter(&self, topic: &str) {
+        let labels = [
+            opentelemetry::KeyValue::new("topic", topic.to_owned()),
+            opentelemetry::KeyValue::new("group", self.options.group.clone()),
+        ];
+        crate::telemetry::metrics::events().dead_lettered.add(1, &labels);
+    }
+
     async fn process(&self, deliveries: Vec<Delivery>) -> Result<(), BusError> {
         let Bus::Redis(bus) = &self.bus else { return Ok(()) };
         for delivery in deliveries {
@@ -188,6 +203,7 @@ impl Consumer {
                     if deliveries >= self.options.max_deliveries || is_permanent(&err) {
                         tracing::error!(topic = %delivery.event.topic, event_id = %delivery.event.id, error = %err, "event moved to the dead-letter stream");
                         bus.dead_letter(&delivery, &self.options.group, &err.to_string()).await?;
+                        self.count_dead_letter(&delivery.event.topic);
                     } else {
                         // Left pending: redelivered to this consumer on its next session, or
                         // claimed by another replica after claim_idle.

@@ -132,6 +132,11 @@ impl Relay {
             txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         }
         txn.commit().await?;
+        let metrics = crate::telemetry::metrics::events();
+        for (_, event) in &batch {
+            let topic = opentelemetry::KeyValue::new("topic", event.topic.clone());
+            metrics.outbox_lag.record(crate::telemetry::metrics::seconds_since(event.created_at), &[topic]);
+        }
         Ok(batch.len())
     }
 
