@@ -91,9 +91,9 @@ impl MigratorTrait for Migrator {
             Box::new(EventTablesMigration),
             Box::new(store::migration::CarePlanTablesMigration),
             Box::new(IdempotencyTableMigration),
-            Box::new(store::kit_migration::CopyIdempotencyMigration),
+            Box::new(store::kit_migration::copy_idempotency()),
             Box::new(AuditTableMigration),
-            Box::new(store::kit_migration::CopyAuditMigration),
+            Box::new(store::kit_migration::copy_audit()),
         ]
     }
 }

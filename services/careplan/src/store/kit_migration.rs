@@ -4,17 +4,8 @@
 //! read stays on record), then the old tables are dropped.
 
 use kaigo_platform::auth::Role;
-use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
-use sea_orm_migration::prelude::*;
-
-/// Copies `idempotency` into `idempotency_records` and drops it.
-pub struct CopyIdempotencyMigration;
-
-impl MigrationName for CopyIdempotencyMigration {
-    fn name(&self) -> &str {
-        "m20261204_000010_careplan_copy_idempotency"
-    }
-}
+use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::idempotency::migration::LegacyTable;
 
 /// The table [`super::migration::CarePlanTablesMigration`] created: one row per request id,
 /// with the caller's office (or insurer) and SHA-256 of the encoded request (the platform's
@@ -30,25 +21,19 @@ pub const LEGACY_IDEMPOTENCY: LegacyTable = LegacyTable {
     compatible_hash_column: Some("request_hash"),
 };
 
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyIdempotencyMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        copy_legacy(manager, LEGACY_IDEMPOTENCY).await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The copied rows stay in `idempotency_records`; nothing to undo.
-        Ok(())
+/// Copies `idempotency` into `idempotency_records` and drops it.
+pub fn copy_idempotency() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000010_careplan_copy_idempotency",
+        copy: LegacyCopy::Idempotency(LEGACY_IDEMPOTENCY),
     }
 }
 
 /// Copies `read_audit` into `audit_trail` and drops it.
-pub struct CopyAuditMigration;
-
-impl MigrationName for CopyAuditMigration {
-    fn name(&self) -> &str {
-        "m20261204_000011_careplan_copy_audit"
+pub fn copy_audit() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000011_careplan_copy_audit",
+        copy: LegacyCopy::Audit { table: "read_audit", select: legacy_audit_select() },
     }
 }
 
@@ -70,17 +55,4 @@ fn legacy_audit_select() -> String {
          CASE actor_role{purposes} ELSE 'PURPOSE_UNSPECIFIED' END AS purpose, outcome, '' AS person, \
          bundle_id AS resource FROM read_audit"
     )
-}
-
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyAuditMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        kaigo_platform::audit::migration::copy_legacy(manager, "read_audit", &legacy_audit_select()).await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The copied rows stay in `audit_trail`; nothing to undo.
-        Ok(())
-    }
 }
