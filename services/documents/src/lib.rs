@@ -141,9 +141,9 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::DocumentsTablesMigration),
             Box::new(store::upload_migration::UploadSessionsMigration),
             Box::new(IdempotencyTableMigration),
-            Box::new(store::kit_migration::CopyIdempotencyMigration),
+            Box::new(store::kit_migration::copy_idempotency()),
             Box::new(AuditTableMigration),
-            Box::new(store::kit_migration::CopyAuditMigration),
+            Box::new(store::kit_migration::copy_audit()),
         ]
     }
 }

@@ -3,18 +3,9 @@
 //! the upgrade still replays), the reads in `audit_log` into `audit_trail` (every past read
 //! stays on record), then the old tables are dropped.
 
-use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
+use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::idempotency::migration::LegacyTable;
 use kaigo_proto::kaigo::common::v1::Purpose;
-use sea_orm_migration::prelude::*;
-
-/// Copies `idempotency` into `idempotency_records` and drops it.
-pub struct CopyIdempotencyMigration;
-
-impl MigrationName for CopyIdempotencyMigration {
-    fn name(&self) -> &str {
-        "m20261204_000010_documents_copy_idempotency"
-    }
-}
 
 /// The table [`super::migration::DocumentsTablesMigration`] created: one row per request id,
 /// with the caller's organisation and SHA-256 of the encoded request (the platform's scheme).
@@ -28,25 +19,19 @@ pub const LEGACY_IDEMPOTENCY: LegacyTable = LegacyTable {
     compatible_hash_column: Some("request_hash"),
 };
 
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyIdempotencyMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        copy_legacy(manager, LEGACY_IDEMPOTENCY).await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The copied rows stay in `idempotency_records`; nothing to undo.
-        Ok(())
+/// Copies `idempotency` into `idempotency_records` and drops it.
+pub fn copy_idempotency() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000010_documents_copy_idempotency",
+        copy: LegacyCopy::Idempotency(LEGACY_IDEMPOTENCY),
     }
 }
 
 /// Copies `audit_log` into `audit_trail` and drops it.
-pub struct CopyAuditMigration;
-
-impl MigrationName for CopyAuditMigration {
-    fn name(&self) -> &str {
-        "m20261204_000011_documents_copy_audit"
+pub fn copy_audit() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000011_documents_copy_audit",
+        copy: LegacyCopy::Audit { table: "audit_log", select: legacy_audit_select() },
     }
 }
 
@@ -65,17 +50,4 @@ fn legacy_audit_select() -> String {
          CASE WHEN insured_number = '' THEN '' ELSE insurer_number || ':' || insured_number END AS person, \
          resource_id AS resource FROM audit_log"
     )
-}
-
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyAuditMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        kaigo_platform::audit::migration::copy_legacy(manager, "audit_log", &legacy_audit_select()).await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The copied rows stay in `audit_trail`; nothing to undo.
-        Ok(())
-    }
 }
