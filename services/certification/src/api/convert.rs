@@ -193,12 +193,13 @@ pub fn step(s: &StepRecord) -> pb::ApplicationStep {
     }
 }
 
-fn facts(a: &LoadedApplication, status: Status) -> DeadlineFacts {
+pub fn facts(a: &LoadedApplication, status: Status) -> DeadlineFacts {
     DeadlineFacts {
         application_date: a.record.application_date,
         status,
         decision_date: a.record.decision.as_ref().map(|d| d.date),
         latest_expected_date: a.latest_expected_date(),
+        in_force_until: a.record.in_force_until,
     }
 }
 

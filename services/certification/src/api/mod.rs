@@ -32,6 +32,8 @@ use crate::store::{Store, Written};
 pub struct Settings {
     /// Days after application from which an open application is at risk.
     pub at_risk_day: u32,
+    /// A renewal decided inside the validity it renews is on time (docs/domain/certification.md#renewal-deadline).
+    pub renewal_on_time_within_validity: bool,
     /// Validity rule parameters.
     pub validity: ValidityPolicy,
     /// How often a watcher re-reads without a signal.

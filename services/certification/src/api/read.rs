@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 use super::{Inner, check_application_id, convert};
 use crate::domain::access::{self, Parties};
 use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
+
+/// (status, application date, decision date, effective deadline, on-time-until).
+type StatisticsRow = (Status, NaiveDate, Option<NaiveDate>, NaiveDate, NaiveDate);
 use crate::domain::record::{ApplicationRecord, LoadedApplication};
 use crate::domain::types::Status;
 use crate::store::{ListFilter, ListOrder};
@@ -236,12 +239,7 @@ impl Inner {
             let open = app.deadline_status == pb::DeadlineStatus::AtRisk as i32
                 || app.deadline_status == pb::DeadlineStatus::Overdue as i32;
             if open && let Some(full) = self.store.load(&app.application_id).await? {
-                let facts = DeadlineFacts {
-                    application_date: full.record.application_date,
-                    status: full.record.workflow.status,
-                    decision_date: full.record.decision.as_ref().map(|d| d.date),
-                    latest_expected_date: full.latest_expected_date(),
-                };
+                let facts = convert::facts(&full, full.record.workflow.status);
                 app.deadline_status =
                     convert::deadline_status(deadline::deadline_status(&facts, today, self.settings.at_risk_day))
                         as i32;
@@ -283,15 +281,17 @@ impl Inner {
             .applications
             .iter()
             .filter(|(s, ..)| matches!(s, Status::Decided | Status::Notified))
-            .filter_map(|(_, app, decided, _)| Some((*app, (*decided)?)))
+            .filter_map(|(_, app, decided, ..)| Some((*app, (*decided)?)))
             .collect();
         let figures = deadline::decision_figures(&decided);
-        let standing = |(status, app, decision, effective): &(Status, NaiveDate, Option<NaiveDate>, NaiveDate)| {
+        let standing = |(status, app, decision, effective, on_time): &StatisticsRow| {
+            let legal = deadline::deadline_date(*app);
             let facts = DeadlineFacts {
                 application_date: *app,
                 status: *status,
                 decision_date: *decision,
-                latest_expected_date: (*effective > deadline::deadline_date(*app)).then_some(*effective),
+                latest_expected_date: (*effective > legal.max(*on_time)).then_some(*effective),
+                in_force_until: (*on_time > legal).then_some(*on_time),
             };
             deadline::deadline_status(&facts, today, self.settings.at_risk_day)
         };
@@ -309,6 +309,7 @@ impl Inner {
                 received_count: n(rows.applications.len()),
                 decided_count: n(figures.decided),
                 decided_within_30_days_count: n(figures.within_30_days),
+                decided_on_time_count: n(count(DeadlineStatus::Met)),
                 share_decided_within_30_days: figures.share_within_30_days,
                 median_days_to_decision: figures.median_days,
                 mean_days_to_decision: figures.mean_days,

@@ -216,6 +216,7 @@ impl Inner {
             acting_office_number: valid.acting_office.map(|o| o.as_str().to_owned()),
             insured_category: valid.insured_category,
             previous: None,
+            in_force_until: None,
             consent_reference: valid.consent_reference,
             person_subject: (caller.role == Role::InsuredPerson).then(|| caller.subject.clone()),
             workflow: Workflow::RECEIVED,
@@ -237,6 +238,7 @@ impl Inner {
             summary: format!("application received ({:?}) dated {}", valid.kind, valid.application_date),
         };
         let at_risk = self.settings.at_risk_day;
+        let renewal_on_time = self.settings.renewal_on_time_within_validity;
         let written = self
             .store
             .submit(
@@ -246,7 +248,7 @@ impl Inner {
                 move |record, own, open| {
                     let own = own.map(|c| PreviousCertification { level: c.level, validity_end: c.validity_end });
                     let current = submission::current_certification(person.in_force, own);
-                    Ok(submission::admit(record, current, open)?)
+                    Ok(submission::admit(record, current, open, renewal_on_time)?)
                 },
                 |loaded| {
                     prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {

@@ -4,7 +4,7 @@
 
 use chrono::{Days, NaiveDate};
 
-use super::types::{DelayReason, Status};
+use super::types::{ApplicationType, DelayReason, Status};
 
 /// Days from the application date to the deadline date (法27条11項).
 pub const DEADLINE_DAYS: u64 = 30;
@@ -42,13 +42,53 @@ pub struct DeadlineFacts {
     pub decision_date: Option<NaiveDate>,
     /// Expected date of the latest delay notice.
     pub latest_expected_date: Option<NaiveDate>,
+    /// For a renewal (更新), the last day of the certification in force it renews: a decision
+    /// up to that day is on time (docs/domain/certification.md#renewal-deadline). None otherwise.
+    pub in_force_until: Option<NaiveDate>,
 }
 
-/// The date after which an open application is overdue: the deadline, or the expected date of
-/// the latest delay notice (which must lie after it).
-pub fn effective_deadline(application_date: NaiveDate, latest_expected_date: Option<NaiveDate>) -> NaiveDate {
+impl DeadlineFacts {
+    /// The last day a decision counts as on time: the 30-day deadline, or for a renewal the end
+    /// of the certification in force when that is later.
+    pub fn on_time_until(&self) -> NaiveDate {
+        on_time_until(self.application_date, self.in_force_until)
+    }
+}
+
+/// The last day a decision on an application dated `application_date` counts as on time: the
+/// deadline date, or the end of the certification a renewal renews (`in_force_until`) when
+/// later — decided inside the current validity, the person is never without a certification,
+/// and no delay notice is needed (docs/domain/certification.md#renewal-deadline).
+pub fn on_time_until(application_date: NaiveDate, in_force_until: Option<NaiveDate>) -> NaiveDate {
     let legal = deadline_date(application_date);
-    latest_expected_date.map_or(legal, |e| e.max(legal))
+    in_force_until.map_or(legal, |end| end.max(legal))
+}
+
+/// The end of the certification an application of `kind` keeps on time to: the current
+/// validity's end for a renewal, none for other kinds.
+pub fn renewal_in_force_until(kind: ApplicationType, previous_end: Option<NaiveDate>) -> Option<NaiveDate> {
+    if kind == ApplicationType::Renewal { previous_end } else { None }
+}
+
+/// The date after which an open application is overdue: the deadline, the expected date of
+/// the latest delay notice (which must lie after it), or for a renewal the end of the
+/// certification in force — whichever is latest.
+pub fn effective_deadline(
+    application_date: NaiveDate,
+    latest_expected_date: Option<NaiveDate>,
+    in_force_until: Option<NaiveDate>,
+) -> NaiveDate {
+    let on_time = on_time_until(application_date, in_force_until);
+    latest_expected_date.map_or(on_time, |e| e.max(on_time))
+}
+
+/// The first day an open application counts as at risk: `at_risk_day` days after the
+/// application, and no earlier than `30 - at_risk_day` days before it stops being on time
+/// (an early renewal is not at risk while the certification it renews has long to run).
+pub fn at_risk_on(application_date: NaiveDate, on_time_until: NaiveDate, at_risk_day: u32) -> NaiveDate {
+    let margin = DEADLINE_DAYS.saturating_sub(u64::from(at_risk_day));
+    let near_end = on_time_until.checked_sub_days(Days::new(margin)).unwrap_or(NaiveDate::MIN);
+    at_risk_from(application_date, at_risk_day).max(near_end)
 }
 
 /// The first day an open application counts as at risk: application date + `at_risk_day`.
@@ -62,13 +102,15 @@ pub fn deadline_status(facts: &DeadlineFacts, today: NaiveDate, at_risk_day: u32
     match facts.status {
         Status::Withdrawn | Status::Cancelled => DeadlineStatus::NotApplicable,
         Status::Decided | Status::Notified => match facts.decision_date {
-            Some(d) if d <= deadline_date(facts.application_date) => DeadlineStatus::Met,
+            Some(d) if d <= facts.on_time_until() => DeadlineStatus::Met,
             _ => DeadlineStatus::Missed,
         },
         Status::Received | Status::PrimaryJudged | Status::BoardScheduled => {
-            if today > effective_deadline(facts.application_date, facts.latest_expected_date) {
+            let overdue_after =
+                effective_deadline(facts.application_date, facts.latest_expected_date, facts.in_force_until);
+            if today > overdue_after {
                 DeadlineStatus::Overdue
-            } else if today >= at_risk_from(facts.application_date, at_risk_day) {
+            } else if today >= at_risk_on(facts.application_date, facts.on_time_until(), at_risk_day) {
                 DeadlineStatus::AtRisk
             } else {
                 DeadlineStatus::OnTrack
@@ -201,6 +243,7 @@ mod tests {
             status: Status::Received,
             decision_date: None,
             latest_expected_date: None,
+            in_force_until: None,
         }
     }
 
@@ -242,6 +285,31 @@ mod tests {
         assert_eq!(deadline_status(&notified, d(2027, 1, 1), 21), DeadlineStatus::Met);
         let withdrawn = DeadlineFacts { status: Status::Withdrawn, ..open(app) };
         assert_eq!(deadline_status(&withdrawn, d(2027, 1, 1), 21), DeadlineStatus::NotApplicable);
+    }
+
+    #[test]
+    fn an_early_renewal_is_neither_overdue_nor_missed_while_the_certification_runs() {
+        let app = d(2026, 4, 1);
+        // The certification renewed ends on 2026-06-30, two months after the 30 days.
+        let renewal = DeadlineFacts { in_force_until: Some(d(2026, 6, 30)), ..open(app) };
+        assert_eq!(renewal.on_time_until(), d(2026, 6, 30));
+        assert_eq!(deadline_status(&renewal, d(2026, 4, 22), 21), DeadlineStatus::OnTrack, "day 21, long to run");
+        assert_eq!(deadline_status(&renewal, d(2026, 5, 2), 21), DeadlineStatus::OnTrack, "past 30 days");
+        assert_eq!(deadline_status(&renewal, d(2026, 6, 20), 21), DeadlineStatus::OnTrack);
+        assert_eq!(deadline_status(&renewal, d(2026, 6, 21), 21), DeadlineStatus::AtRisk, "nine days left");
+        assert_eq!(deadline_status(&renewal, d(2026, 6, 30), 21), DeadlineStatus::AtRisk, "the last day");
+        assert_eq!(deadline_status(&renewal, d(2026, 7, 1), 21), DeadlineStatus::Overdue, "lapsed");
+        let decided = |day| DeadlineFacts { status: Status::Decided, decision_date: Some(day), ..renewal };
+        assert_eq!(deadline_status(&decided(d(2026, 6, 30)), d(2027, 1, 1), 21), DeadlineStatus::Met);
+        assert_eq!(deadline_status(&decided(d(2026, 7, 1)), d(2027, 1, 1), 21), DeadlineStatus::Missed);
+        // Filed late (the certification ends before the 30 days): the 30 days apply.
+        let late = DeadlineFacts { in_force_until: Some(d(2026, 4, 10)), ..open(app) };
+        assert_eq!(deadline_status(&late, d(2026, 4, 22), 21), DeadlineStatus::AtRisk);
+        assert_eq!(deadline_status(&late, d(2026, 5, 2), 21), DeadlineStatus::Overdue);
+        // Only a renewal keeps the current validity: a level change does not.
+        assert_eq!(renewal_in_force_until(ApplicationType::Renewal, Some(d(2026, 6, 30))), Some(d(2026, 6, 30)));
+        assert_eq!(renewal_in_force_until(ApplicationType::LevelChange, Some(d(2026, 6, 30))), None);
+        assert_eq!(renewal_in_force_until(ApplicationType::New, None), None);
     }
 
     #[test]

@@ -149,6 +149,11 @@ pub struct ApplicationRecord {
     pub insured_category: i32,
     /// Certification in force at application.
     pub previous: Option<PreviousCertification>,
+    /// For a renewal, the end of the certification it renews, up to which a decision is on time
+    /// (docs/domain/certification.md#renewal-deadline); None for other kinds, for renewals under
+    /// `certification.renewal_on_time_within_validity = false`, and in records stored before.
+    #[serde(default)]
+    pub in_force_until: Option<NaiveDate>,
     /// Consent reference.
     pub consent_reference: String,
     /// The person's account, when the person filed it.
@@ -267,6 +272,7 @@ pub(crate) mod tests_support {
             acting_office_number: None,
             insured_category: 1,
             previous: None,
+            in_force_until: None,
             consent_reference: String::new(),
             person_subject: None,
             workflow: Workflow::RECEIVED,

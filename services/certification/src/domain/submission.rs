@@ -8,6 +8,7 @@
 //! decided. Only when the eligibility check is off (`certification.eligibility_url` empty) do
 //! this service's own decisions answer.
 
+use super::deadline;
 use super::record::{ApplicationRecord, PreviousCertification};
 use super::workflow::Refusal;
 
@@ -32,11 +33,13 @@ pub fn current_certification(in_force: InForce, own: Option<PreviousCertificatio
 
 /// Admits `record` given the certification in force (`current`) and whether the person has an
 /// open application (`open`); a renewal or level change remembers the certification it
-/// starts from.
+/// starts from, and a renewal, when `renewal_on_time_within_validity`, that a decision up to
+/// that certification's end is on time (docs/domain/certification.md#renewal-deadline).
 pub fn admit(
     record: &mut ApplicationRecord,
     current: Option<PreviousCertification>,
     open: bool,
+    renewal_on_time_within_validity: bool,
 ) -> Result<(), Refusal> {
     if open {
         return Err(Refusal::rule(
@@ -50,6 +53,9 @@ pub fn admit(
             "a renewal or level change needs a certification in force on the application date; file a new application",
         )),
         (true, Some(c)) => {
+            if renewal_on_time_within_validity {
+                record.in_force_until = deadline::renewal_in_force_until(record.kind, Some(c.validity_end));
+            }
             record.previous = Some(c);
             Ok(())
         }
@@ -90,17 +96,23 @@ mod tests {
     #[test]
     fn renewals_need_a_certification_in_force_and_new_applications_none() {
         let mut renewal = application(ApplicationType::Renewal);
-        assert_eq!(admit(&mut renewal.clone(), None, false).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
-        admit(&mut renewal, Some(certified(CareLevel::Care2)), false).unwrap();
+        assert_eq!(admit(&mut renewal.clone(), None, false, true).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
+        let mut plain = renewal.clone();
+        admit(&mut renewal, Some(certified(CareLevel::Care2)), false, true).unwrap();
         assert_eq!(renewal.previous, Some(certified(CareLevel::Care2)));
+        assert_eq!(renewal.in_force_until, Some(d(2026, 6, 30)), "on time while the certification runs");
+        admit(&mut plain, Some(certified(CareLevel::Care2)), false, false).unwrap();
+        assert_eq!(plain.in_force_until, None, "the setting off: the 30 days");
         let mut change = application(ApplicationType::LevelChange);
-        assert_eq!(admit(&mut change, None, false).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
+        assert_eq!(admit(&mut change.clone(), None, false, true).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
+        admit(&mut change, Some(certified(CareLevel::Care2)), false, true).unwrap();
+        assert_eq!(change.in_force_until, None, "a level change keeps the 30 days");
         let mut new = application(ApplicationType::New);
-        let refused = admit(&mut new.clone(), Some(certified(CareLevel::Support1)), false).unwrap_err();
+        let refused = admit(&mut new.clone(), Some(certified(CareLevel::Support1)), false, true).unwrap_err();
         assert_eq!(refused.reason, "CURRENT_CERTIFICATION_EXISTS");
-        admit(&mut new, None, false).unwrap();
+        admit(&mut new, None, false, true).unwrap();
         assert_eq!(new.previous, None);
-        let refused = admit(&mut application(ApplicationType::New), None, true).unwrap_err();
+        let refused = admit(&mut application(ApplicationType::New), None, true, true).unwrap_err();
         assert_eq!(refused.reason, "OPEN_APPLICATION_EXISTS");
     }
 }

@@ -17,13 +17,17 @@ pub mod application {
         pub decision_date: Option<Date>,
         /// Application date + 30 days (法27条11項).
         pub legal_deadline: Date,
-        /// The deadline date, or the latest delay notice's expected date: overdue after it.
+        /// The deadline date, the latest delay notice's expected date, or for a renewal the end
+        /// of the certification it renews, whichever is latest: overdue after it.
         pub effective_deadline: Date,
         pub version: i64,
         #[sea_orm(column_type = "JsonBinary")]
         pub body: Json,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The last day a decision counts as on time: the legal deadline, or for a renewal the
+        /// end of the certification it renews when later (added by `OnTimeUntil`).
+        pub on_time_until: Option<Date>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -266,3 +266,43 @@ impl MigrationTrait for CertificationTables {
         Ok(())
     }
 }
+
+/// Adds `applications.on_time_until`: the last day a decision counts as on time — the 30-day
+/// deadline, or for a renewal the end of the certification it renews
+/// (docs/domain/certification.md#renewal-deadline). Rows stored before get their legal deadline.
+pub struct OnTimeUntil;
+
+impl MigrationName for OnTimeUntil {
+    fn name(&self) -> &str {
+        "m20261204_170000_certification_on_time_until"
+    }
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum OnTime {
+    OnTimeUntil,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for OnTimeUntil {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Applications::Table)
+                    .add_column(ColumnDef::new(OnTime::OnTimeUntil).date().null())
+                    .to_owned(),
+            )
+            .await?;
+        let fill = Query::update()
+            .table(Applications::Table)
+            .value(OnTime::OnTimeUntil, Expr::col(Applications::LegalDeadline))
+            .to_owned();
+        manager.exec_stmt(fill).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table(Applications::Table).drop_column(OnTime::OnTimeUntil).to_owned()).await
+    }
+}

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 
 use super::entities::{application, delay_notice};
 use super::{Store, rows};
-use crate::domain::deadline::DeadlineStatus;
+use crate::domain::deadline::{DEADLINE_DAYS, DeadlineStatus, deadline_date};
 use crate::domain::record::ApplicationRecord;
 use crate::domain::types::Status;
 
@@ -50,22 +50,23 @@ fn open_statuses() -> Vec<&'static str> {
 /// The SQL condition for one deadline standing on `today`.
 fn deadline_condition(status: DeadlineStatus, today: NaiveDate, at_risk_day: u32) -> Condition {
     use application::Column as C;
+    // The same lines as domain::deadline::deadline_status: at risk from `at_risk_day` days after
+    // the application and no earlier than 30 - at_risk_day days before on_time_until.
     let risk_from = today.checked_sub_days(Days::new(u64::from(at_risk_day))).unwrap_or(NaiveDate::MIN);
+    let margin = DEADLINE_DAYS.saturating_sub(u64::from(at_risk_day));
+    let near_end = today.checked_add_days(Days::new(margin)).unwrap_or(NaiveDate::MAX);
     let open = C::Status.is_in(open_statuses());
     let decided = C::Status.is_in([Status::Decided.as_str(), Status::Notified.as_str()]);
+    let at_risk = || Condition::all().add(C::ApplicationDate.lte(risk_from)).add(C::OnTimeUntil.lte(near_end));
     match status {
         DeadlineStatus::Overdue => Condition::all().add(open).add(C::EffectiveDeadline.lt(today)),
-        DeadlineStatus::AtRisk => {
-            Condition::all().add(open).add(C::EffectiveDeadline.gte(today)).add(C::ApplicationDate.lte(risk_from))
-        }
-        DeadlineStatus::OnTrack => {
-            Condition::all().add(open).add(C::EffectiveDeadline.gte(today)).add(C::ApplicationDate.gt(risk_from))
-        }
+        DeadlineStatus::AtRisk => Condition::all().add(open).add(C::EffectiveDeadline.gte(today)).add(at_risk()),
+        DeadlineStatus::OnTrack => Condition::all().add(open).add(C::EffectiveDeadline.gte(today)).add(at_risk().not()),
         DeadlineStatus::Met => {
-            Condition::all().add(decided).add(Expr::col(C::DecisionDate).lte(Expr::col(C::LegalDeadline)))
+            Condition::all().add(decided).add(Expr::col(C::DecisionDate).lte(Expr::col(C::OnTimeUntil)))
         }
         DeadlineStatus::Missed => {
-            Condition::all().add(decided).add(Expr::col(C::DecisionDate).gt(Expr::col(C::LegalDeadline)))
+            Condition::all().add(decided).add(Expr::col(C::DecisionDate).gt(Expr::col(C::OnTimeUntil)))
         }
         DeadlineStatus::NotApplicable => {
             Condition::all().add(C::Status.is_in([Status::Withdrawn.as_str(), Status::Cancelled.as_str()]))
@@ -107,8 +108,9 @@ fn condition(filter: &ListFilter) -> Condition {
 /// What the statistics are computed from.
 #[derive(Debug, Clone, Default)]
 pub struct StatisticsRows {
-    /// (status, application date, decision date, effective deadline) per application.
-    pub applications: Vec<(Status, NaiveDate, Option<NaiveDate>, NaiveDate)>,
+    /// (status, application date, decision date, effective deadline, on-time-until) per
+    /// application.
+    pub applications: Vec<(Status, NaiveDate, Option<NaiveDate>, NaiveDate, NaiveDate)>,
     /// Delay notices issued for them.
     pub delay_notices: u64,
 }
@@ -143,13 +145,15 @@ impl Store {
         end: NaiveDate,
     ) -> Result<StatisticsRows, ApiError> {
         use application::Column as C;
-        let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>, NaiveDate)> = application::Entity::find()
+        type Row = (String, String, NaiveDate, Option<NaiveDate>, NaiveDate, Option<NaiveDate>);
+        let rows: Vec<Row> = application::Entity::find()
             .select_only()
             .column(C::Id)
             .column(C::Status)
             .column(C::ApplicationDate)
             .column(C::DecisionDate)
             .column(C::EffectiveDeadline)
+            .column(C::OnTimeUntil)
             .filter(C::InsurerNumber.eq(insurer))
             .filter(C::ApplicationDate.gte(start))
             .filter(C::ApplicationDate.lte(end))
@@ -168,7 +172,10 @@ impl Store {
         }
         let applications = rows
             .into_iter()
-            .filter_map(|(_, status, app, decided, deadline)| Some((Status::parse(&status)?, app, decided, deadline)))
+            .filter_map(|(_, status, app, decided, deadline, on_time)| {
+                let on_time = on_time.unwrap_or_else(|| deadline_date(app));
+                Some((Status::parse(&status)?, app, decided, deadline, on_time))
+            })
             .collect();
         Ok(StatisticsRows { applications, delay_notices })
     }

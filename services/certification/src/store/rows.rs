@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use kaigo_platform::errors::ApiError;
 
 use super::entities::{application, delay_notice, step};
-use crate::domain::deadline::{deadline_date, effective_deadline};
+use crate::domain::deadline::{deadline_date, effective_deadline, on_time_until};
 use crate::domain::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use crate::domain::types::{DelayReason, StepKind};
 
@@ -17,6 +17,7 @@ struct Corrupt(&'static str);
 pub(super) fn application_row(loaded: &LoadedApplication) -> Result<application::Model, ApiError> {
     let record = &loaded.record;
     let body = serde_json::to_value(record).map_err(ApiError::internal)?;
+    let in_force_until = record.in_force_until;
     Ok(application::Model {
         id: record.id.clone(),
         insurer_number: record.insurer_number.clone(),
@@ -26,7 +27,8 @@ pub(super) fn application_row(loaded: &LoadedApplication) -> Result<application:
         application_date: record.application_date,
         decision_date: record.decision.as_ref().map(|d| d.date),
         legal_deadline: deadline_date(record.application_date),
-        effective_deadline: effective_deadline(record.application_date, loaded.latest_expected_date()),
+        effective_deadline: effective_deadline(record.application_date, loaded.latest_expected_date(), in_force_until),
+        on_time_until: Some(on_time_until(record.application_date, in_force_until)),
         version: record.version,
         body,
         created_at: record.created_at,

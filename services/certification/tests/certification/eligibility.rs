@@ -226,3 +226,75 @@ async fn renewals_work_from_the_certification_eligibility_holds() {
     replica.stop().await;
     discovery.stop(Duration::from_secs(2)).await;
 }
+
+/// Issue 16, item 5: an early renewal is neither OVERDUE nor MISSED while the certification it
+/// renews runs, in the answers, the list filters and the statistics alike; a 新規 filed the same
+/// day keeps the 30 days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_renewal_keeps_to_the_validity_it_renews() {
+    let h = Harness::new(d(2026, 4, 10)).await;
+    let state = FakeState::default();
+    state.certified("0000076001", common::CareLevel::Care2, d(2025, 7, 1), d(2026, 6, 30));
+    state.knows("0000076002", V::NotCertified);
+    let fake = FakeEligibility::start(&h.internal, &state).await;
+    let (people, discovery) = directory_at(&h.internal, fake.addr, policy());
+    let replica = h.replica_with(people).await;
+    let insurer = insurer_caller(INSURER);
+    let renewal_app = pb::Application {
+        r#type: pb::ApplicationType::Renewal as i32,
+        ..new_application("0000076001", d(2026, 4, 10), "")
+    };
+    let mut renewal = Driver::submit(&replica, renewal_app).await.unwrap();
+    let new = Driver::submit(&replica, new_application("0000076002", d(2026, 4, 10), "")).await.unwrap();
+    let standing = |id: String| {
+        let (mut client, keys, insurer) = (replica.client.clone(), replica.keys.clone(), insurer.clone());
+        async move {
+            let r = pb::GetApplicationRequest { application_id: id };
+            let app = client.get_application(signed(&keys, &insurer, "GetApplication", r)).await.unwrap();
+            app.into_inner().application.unwrap().deadline_status
+        }
+    };
+    let listed = |status: pb::DeadlineStatus| {
+        let (mut client, keys, insurer) = (replica.client.clone(), replica.keys.clone(), insurer.clone());
+        async move {
+            let r = pb::ListApplicationsRequest { deadline_statuses: vec![status as i32], ..Default::default() };
+            let list = client.list_applications(signed(&keys, &insurer, "ListApplications", r)).await.unwrap();
+            list.into_inner().applications.into_iter().map(|a| a.application_id).collect::<Vec<_>>()
+        }
+    };
+    use pb::DeadlineStatus as S;
+
+    // Day 21: the 新規 is at risk, the renewal (validity to 6/30) on track.
+    h.set_today(d(2026, 5, 2));
+    assert_eq!(standing(new.id.clone()).await, S::AtRisk as i32);
+    assert_eq!(standing(renewal.id.clone()).await, S::OnTrack as i32);
+    // Past the 30 days (5/10): the 新規 is overdue, the renewal still on track.
+    h.set_today(d(2026, 5, 20));
+    assert_eq!(standing(new.id.clone()).await, S::Overdue as i32);
+    assert_eq!(standing(renewal.id.clone()).await, S::OnTrack as i32);
+    assert_eq!(listed(S::Overdue).await, vec![new.id.clone()]);
+    assert_eq!(listed(S::OnTrack).await, vec![renewal.id.clone()]);
+    // Nine days before the validity ends it is at risk, in the answer and the filter.
+    h.set_today(d(2026, 6, 21));
+    assert_eq!(standing(renewal.id.clone()).await, S::AtRisk as i32);
+    assert_eq!(listed(S::AtRisk).await, vec![renewal.id.clone()]);
+
+    // Decided on 6/28, 79 days after the application but inside the validity: met.
+    h.set_today(d(2026, 6, 28));
+    renewal.up_to_board(d(2026, 4, 10), 600).await;
+    let decided = renewal.decide(common::CareLevel::Care2, d(2026, 6, 28), None).await.unwrap();
+    assert_eq!(decided.deadline_status, S::Met as i32);
+    assert_eq!(listed(S::Met).await, vec![renewal.id.clone()]);
+    assert!(listed(S::Missed).await.is_empty());
+    let r = pb::GetInsurerStatisticsRequest {
+        insurer_number: INSURER.to_owned(),
+        window: Some(common::Period { start: Some(wire(d(2026, 4, 1))), end: Some(wire(d(2026, 4, 30))) }),
+    };
+    let mut client = replica.client.clone();
+    let stats = client.get_insurer_statistics(signed(&replica.keys, &insurer, "GetInsurerStatistics", r)).await;
+    let stats = stats.unwrap().into_inner().statistics.unwrap();
+    assert_eq!((stats.decided_count, stats.decided_within_30_days_count, stats.decided_on_time_count), (1, 0, 1));
+    assert_eq!(stats.overdue_open_count, 1, "only the 新規");
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}

@@ -162,6 +162,7 @@ async fn insert_application(conn: &DatabaseConnection, id: &str, insured: &str) 
         acting_office_number: None,
         insured_category: 1,
         previous: None,
+        in_force_until: None,
         consent_reference: String::new(),
         person_subject: None,
         workflow: Workflow::RECEIVED,
