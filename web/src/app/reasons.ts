@@ -424,6 +424,22 @@ export const ISSUE_CODES: Readonly<Record<string, Pair>> = {
     "The detail code is only for equipment rental.",
   ],
   EQUIPMENT_CODE_REQUIRED: ["福祉用具のコードを記入してください。", "The equipment code is required."],
+  SERVICE_TYPE_NOT_EXCHANGED: [
+    "ケアプランデータ連携の対象外のサービス種類です。",
+    "This service type is outside the care-plan exchange.",
+  ],
+  NOT_CARE_MANAGEMENT_TYPE: [
+    "居宅介護支援事業所のサービス種類は 43（居宅介護支援）か 46（介護予防支援）です。",
+    "The care office's service type must be 43 or 46.",
+  ],
+  SET_WITHOUT_PARENT: [
+    "同じ送付単位の第1表または第6表に、この行の利用者・作成日（対象年月）の記録がありません。",
+    "No plan or usage record of this unit matches this row.",
+  ],
+  SUPPLEMENT_MISSING: [
+    "この利用者の利用者補足情報が同じ送付単位にありません。",
+    "The supplementary record of this person is missing from the unit.",
+  ],
   // calculation lines of a subsidy (named in the contracts)
   READER_COST: ["カードリーダーの購入費", "Card-reader cost"],
   READER_LIMIT: ["カードリーダーの台数の上限", "Card-reader limit"],

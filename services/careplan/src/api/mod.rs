@@ -23,7 +23,7 @@ use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::CarePlanService;
 use tonic::{Request, Response, Status};
 
 use crate::csv::scan_file;
-use crate::domain::bundle::check_unit;
+use crate::domain::bundle::{FileSets, check_sets, check_unit};
 use crate::domain::issue::{Issue, Severity};
 use crate::domain::kind::{FormKind, UnitKind};
 use crate::domain::licence::LicenceRules;
@@ -108,8 +108,12 @@ pub fn validate_files(
     let mut summaries = Vec::with_capacity(files.len());
     let mut issues = Vec::new();
     let mut names = Vec::with_capacity(files.len());
+    let mut sets = Vec::with_capacity(files.len());
     for file in files {
-        let summary = scan_file(&file.file_name, &file.content, spec);
+        let mut summary = scan_file(&file.file_name, &file.content, spec);
+        if let Some(kind) = summary.kind {
+            sets.push((kind, file.file_name.as_str(), std::mem::take(&mut summary.sets)));
+        }
         summaries.push(pb::FileValidation {
             file_name: file.file_name.clone(),
             kind: summary.kind.map_or(pb::FileKind::Unspecified, file_kind) as i32,
@@ -124,6 +128,12 @@ pub fn validate_files(
     if let Some(kind) = kind {
         let refs: Vec<_> = names.iter().collect();
         issues.extend(check_unit(kind, &refs, spec));
+        // The records agree across the unit's files, once each file parsed.
+        if !issues.iter().any(Issue::is_error) {
+            let views: Vec<_> =
+                sets.iter().map(|(kind, file_name, sets)| FileSets { kind: *kind, file_name, sets }).collect();
+            issues.extend(check_sets(&views));
+        }
     }
     let valid = !issues.iter().any(Issue::is_error);
     pb::ValidateFilesResponse { valid, files: summaries, issues: issues.into_iter().map(issue_pb).collect() }

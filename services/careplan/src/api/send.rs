@@ -21,7 +21,7 @@ use super::caller_office;
 use super::convert::{bundle_pb, month_text, sender_side};
 use super::{Api, file_kind, unit_kind};
 use crate::csv::scan_file;
-use crate::domain::bundle::check_unit;
+use crate::domain::bundle::{FileSets, check_sets, check_unit};
 use crate::domain::file_name::{FileName, FileSequence};
 use crate::domain::issue::Issue;
 use crate::domain::kind::{SenderSide, UnitKind};
@@ -126,8 +126,13 @@ fn check_files(
     let mut names: Vec<FileName> = Vec::new();
     let mut persons = HashSet::new();
     let mut files = Vec::with_capacity(request.files.len());
+    let mut sets = Vec::with_capacity(request.files.len());
     for (i, file) in request.files.iter().enumerate() {
-        let summary = scan_file(&file.file_name, &file.content, spec);
+        let mut summary = scan_file(&file.file_name, &file.content, spec);
+        persons.extend(summary.persons().into_iter().cloned());
+        if let Some(kind) = summary.kind {
+            sets.push((kind, i, std::mem::take(&mut summary.sets)));
+        }
         issues.extend(summary.issues.iter().filter(|x| x.is_error()).cloned().map(|x| (Some(i), x)));
         if let Some(name) = &summary.name {
             for (code, wrong) in [
@@ -146,12 +151,11 @@ fn check_files(
             ] {
                 if wrong {
                     let message = "the file name does not agree with the bundle's addressing";
-                    issues.push((Some(i), Issue::error(code, message).in_file(&file.file_name)));
+                    issues.push((Some(i), Issue::error(code, message).in_file(&file.file_name).of_name()));
                 }
             }
             names.push(name.clone());
         }
-        persons.extend(summary.persons);
         files.push(bundle_file::Model {
             bundle_id: String::new(),
             position: i32::try_from(i).unwrap_or(i32::MAX),
@@ -164,9 +168,24 @@ fn check_files(
             content: Vec::new(),
         });
     }
+    // A unit problem about one file is reported at that file (by its name as given).
+    let index = |x: &Issue| {
+        (!x.file_name.is_empty())
+            .then(|| request.files.iter().position(|f| f.file_name.eq_ignore_ascii_case(&x.file_name)))
+            .flatten()
+    };
     if names.len() == request.files.len() {
         let refs: Vec<_> = names.iter().collect();
-        issues.extend(check_unit(address.kind, &refs, spec).into_iter().filter(Issue::is_error).map(|x| (None, x)));
+        issues
+            .extend(check_unit(address.kind, &refs, spec).into_iter().filter(Issue::is_error).map(|x| (index(&x), x)));
+    }
+    // The records of the unit agree across its files (only worth checking when they parsed).
+    if issues.is_empty() {
+        let views: Vec<_> = sets
+            .iter()
+            .map(|(kind, i, sets)| FileSets { kind: *kind, file_name: &request.files[*i].file_name, sets })
+            .collect();
+        issues.extend(check_sets(&views).into_iter().map(|x| (index(&x), x)));
     }
     if !issues.is_empty() {
         return Err(issues);
@@ -181,11 +200,15 @@ fn check_files(
     Ok(Checked { files, persons: persons.len(), insurers, content_hash })
 }
 
+/// Every problem as one field violation: the path names the file, and in it the file name or
+/// the line and column (`files[2].file_name`, `files[2].line[14].column[7]`; `files` for the
+/// unit as a whole); the violation's reason is the issue's stable code, its description the
+/// rule in English (no value quoted).
 fn invalid(issues: Vec<(Option<usize>, Issue)>) -> ApiError {
     let mut v = Violations::new();
     for (i, issue) in issues {
-        let field = i.map_or_else(|| "files".to_owned(), |i| format!("files[{i}]"));
-        v.add(field, format!("{} at line {} column {}: {}", issue.code, issue.line, issue.column, issue.message));
+        let field = i.map_or_else(|| "files".to_owned(), |i| format!("files[{i}]{}", issue.field_path()));
+        v.add_reason(field, issue.code, issue.message);
     }
     ApiError::invalid_argument(v)
 }

@@ -11,7 +11,7 @@ use crate::domain::forms::{
 use crate::domain::issue::{Issue, Issues};
 use crate::domain::kind::FormKind;
 use crate::domain::model::{CarePlanFile, Records};
-use crate::domain::rules::{FormRules, PersonKey, RowCtx};
+use crate::domain::rules::{FormRules, PersonKey, RowCtx, SetKey};
 use crate::domain::spec::{Layout, Spec};
 use crate::domain::values::YearMonthOrZero;
 
@@ -29,13 +29,23 @@ pub struct FileSummary {
     pub csv_version: Option<String>,
     /// Data records (a skipped header not counted).
     pub record_count: u32,
-    /// The persons in the file (保険者番号 + 被保険者番号).
-    pub persons: HashSet<PersonKey>,
+    /// The persons (保険者番号 + 被保険者番号) of records that belong to no set (deletions);
+    /// [`FileSummary::persons`] gives every person.
+    pub unset_persons: HashSet<PersonKey>,
+    /// The sets the records belong to (person and plan date or month), with the first line of
+    /// each: what the records of one send unit must agree on. A person is kept once, here or
+    /// in `unset_persons`, so a 10,000-person file stays small.
+    pub sets: BTreeMap<(PersonKey, SetKey), u32>,
     /// Every issue, in line order.
     pub issues: Vec<Issue>,
 }
 
 impl FileSummary {
+    /// Every person in the file.
+    pub fn persons(&self) -> HashSet<&PersonKey> {
+        self.sets.keys().map(|(p, _)| p).chain(&self.unset_persons).collect()
+    }
+
     /// True when no issue is an error.
     pub fn valid(&self) -> bool {
         !self.issues.iter().any(Issue::is_error)
@@ -77,7 +87,8 @@ fn read(file_name: &str, bytes: &[u8], spec: &Spec, keep: bool) -> ReadOutcome {
         kind,
         csv_version: None,
         record_count: 0,
-        persons: HashSet::new(),
+        unset_persons: HashSet::new(),
+        sets: BTreeMap::new(),
         issues: Vec::new(),
     };
     let mut style = WireStyle::default();
@@ -307,6 +318,7 @@ impl FileReader<'_> {
                 kind: self.kind,
                 layout,
                 limits: &self.spec.limits,
+                service_types: &self.spec.service_types,
                 name_month: self.name.and_then(|n| n.month),
             };
             let mut findings = Vec::new();
@@ -320,7 +332,14 @@ impl FileReader<'_> {
                 let entry = totals.entry(person.clone()).or_insert((record.line, 0));
                 entry.1 += u32::from(row.is_total_row());
             }
-            self.summary.persons.insert(person);
+            match row.set_key() {
+                Some(set) => {
+                    self.summary.sets.entry((person, set)).or_insert(record.line);
+                }
+                None => {
+                    self.summary.unset_persons.insert(person);
+                }
+            }
             if broken || !self.keep {
                 continue;
             }

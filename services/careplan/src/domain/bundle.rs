@@ -8,7 +8,8 @@ use kaigo_proto::kaigo::common::v1::Purpose;
 
 use super::file_name::FileName;
 use super::issue::Issue;
-use super::kind::{FormKind, UnitKind};
+use super::kind::{FormKind, SenderSide, UnitKind};
+use super::rules::{PersonKey, SetKey};
 use super::spec::Spec;
 use super::values::YearMonthOrZero;
 
@@ -43,7 +44,8 @@ pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue
         if name.sequence != first.sequence {
             issues.push(
                 Issue::error("SEQUENCE_MISMATCH", "every file of a send unit carries the same file sequence")
-                    .in_file(&file),
+                    .in_file(&file)
+                    .of_name(),
             );
         }
         if (&name.sender, &name.sender_type, &name.receiver, &name.receiver_type)
@@ -51,16 +53,20 @@ pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue
         {
             issues.push(
                 Issue::error("ADDRESS_MISMATCH", "every file of a send unit has the same sender and receiver")
-                    .in_file(&file),
+                    .in_file(&file)
+                    .of_name(),
             );
         }
         if name.layout != first.layout {
-            issues.push(Issue::error("LAYOUT_MISMATCH", "a send unit does not mix file-name layouts").in_file(&file));
+            issues.push(
+                Issue::error("LAYOUT_MISMATCH", "a send unit does not mix file-name layouts").in_file(&file).of_name(),
+            );
         }
         if !rule.required.contains(&name.kind) {
             issues.push(
                 Issue::error("UNEXPECTED_FILE", format!("{} is not part of a {} unit", name.kind, kind.name()))
-                    .in_file(&file),
+                    .in_file(&file)
+                    .of_name(),
             );
         }
     }
@@ -76,6 +82,7 @@ pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue
             }
         }
     }
+    issues.extend(check_service_types(rule.from, first, spec).into_iter().map(|i| i.in_file(&rendered(first))));
     // The month: one service month across the unit; a PLAN unit's 補足 carries 000000.
     let months: Vec<_> = names.iter().filter_map(|n| n.month.map(|m| (n, m))).collect();
     for (name, month) in &months {
@@ -93,8 +100,114 @@ pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue
         if !fine {
             issues.push(
                 Issue::error("MONTH_MISMATCH", format!("the files of a {} unit share one service month", kind.name()))
-                    .in_file(&rendered(name)),
+                    .in_file(&rendered(name))
+                    .of_name(),
             );
+        }
+    }
+    issues
+}
+
+/// The service types of a v4 file name (docs/domain/careplan-csv.md#service-types): the care
+/// office's side is 居宅介護支援 (43) or 介護予防支援 (46) — for a 予定 unit the sender, for 実績
+/// the receiver — and the provider's side is a service type of the exchange. v3 names carry no
+/// types.
+pub fn check_service_types(from: SenderSide, name: &FileName, spec: &Spec) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let (care, provider) = match from {
+        SenderSide::CareOffice => (&name.sender_type, &name.receiver_type),
+        SenderSide::Provider => (&name.receiver_type, &name.sender_type),
+    };
+    let side = |from_side: bool| if from_side { "sender" } else { "receiver" };
+    if let Some(care) = care
+        && !spec.service_types.is_care_management(&care.0)
+    {
+        issues.push(
+            Issue::error(
+                "NOT_CARE_MANAGEMENT_TYPE",
+                format!(
+                    "the care office's ({}) service type is 居宅介護支援 (43) or 介護予防支援 (46)",
+                    side(from == SenderSide::CareOffice)
+                ),
+            )
+            .of_name(),
+        );
+    }
+    if let Some(provider) = provider
+        && !spec.service_types.is_exchanged(&provider.0)
+    {
+        issues.push(
+            Issue::error(
+                "SERVICE_TYPE_NOT_EXCHANGED",
+                format!(
+                    "the service provider's ({}) service type is outside the care-plan exchange",
+                    side(from == SenderSide::Provider)
+                ),
+            )
+            .of_name(),
+        );
+    }
+    issues
+}
+
+/// The sets found in one file of a unit: its kind, its name as given and, per (person, plan
+/// date or month), the first line.
+pub struct FileSets<'a> {
+    pub kind: FormKind,
+    pub file_name: &'a str,
+    pub sets: &'a BTreeMap<(PersonKey, SetKey), u32>,
+}
+
+/// The records of one unit agree (docs/domain/careplan-csv.md#keys): every 補足, 第2表, 第3表
+/// and 第7表 record belongs to a 第1表 or 第6表 record of the same person and plan date or
+/// month, and every 第1表 or 第6表 record has its 補足. Problems name file and line, never the
+/// person.
+pub fn check_sets(files: &[FileSets<'_>]) -> Vec<Issue> {
+    let parent_kind = [FormKind::Plan1, FormKind::UsagePlan].into_iter().find(|k| files.iter().any(|f| f.kind == *k));
+    let Some(parent_kind) = parent_kind else { return Vec::new() };
+    let parent_name = parent_kind.prefix();
+    let parents: Vec<_> = files.iter().filter(|f| f.kind == parent_kind).collect();
+    let in_parent = |key: &(PersonKey, SetKey)| parents.iter().any(|p| p.sets.contains_key(key));
+    let what = match parent_kind {
+        FormKind::Plan1 => "居宅サービス計画作成（変更）日",
+        _ => "対象年月",
+    };
+    let mut issues = Vec::new();
+    let children = [FormKind::Supplement, FormKind::Plan2, FormKind::Plan3, FormKind::UsageAnnex];
+    for child in files.iter().filter(|f| children.contains(&f.kind)) {
+        let mut lines: Vec<u32> = child.sets.iter().filter(|(k, _)| !in_parent(k)).map(|(_, line)| *line).collect();
+        lines.sort_unstable();
+        for line in lines {
+            issues.push(
+                Issue::error(
+                    "SET_WITHOUT_PARENT",
+                    format!("no {parent_name} record of this unit has this record's person and {what}"),
+                )
+                .at(line, 0)
+                .in_file(child.file_name),
+            );
+        }
+    }
+    let supplements: Vec<_> = files.iter().filter(|f| f.kind == FormKind::Supplement).collect();
+    if !supplements.is_empty() {
+        for parent in &parents {
+            let mut lines: Vec<u32> = parent
+                .sets
+                .iter()
+                .filter(|(k, _)| !supplements.iter().any(|s| s.sets.contains_key(*k)))
+                .map(|(_, line)| *line)
+                .collect();
+            lines.sort_unstable();
+            for line in lines {
+                issues.push(
+                    Issue::error(
+                        "SUPPLEMENT_MISSING",
+                        format!("the 利用者補足情報 of this unit has no record with this person and {what}"),
+                    )
+                    .at(line, 0)
+                    .in_file(parent.file_name),
+                );
+            }
         }
     }
     issues

@@ -58,6 +58,10 @@ impl FileName {
     /// Parses `name` (case-insensitive) against every template of the spec data. Every problem
     /// of a name that matches a template's shape is listed.
     pub fn parse(name: &str, spec: &Spec) -> Result<Self, Vec<Issue>> {
+        Self::parse_unmarked(name, spec).map_err(|issues| issues.into_iter().map(Issue::of_name).collect())
+    }
+
+    fn parse_unmarked(name: &str, spec: &Spec) -> Result<Self, Vec<Issue>> {
         let upper = name.to_ascii_uppercase();
         let Some(stem) = upper.strip_suffix(".CSV") else {
             return Err(vec![Issue::error("BAD_FILE_NAME", "a file name must end in .CSV")]);

@@ -25,6 +25,8 @@ pub struct Issue {
     pub code: &'static str,
     pub message: String,
     pub severity: Severity,
+    /// True when the problem is in the file name (line and column are then 0).
+    pub in_name: bool,
 }
 
 impl Issue {
@@ -37,6 +39,7 @@ impl Issue {
             code,
             message: message.into(),
             severity: Severity::Error,
+            in_name: false,
         }
     }
 
@@ -53,6 +56,24 @@ impl Issue {
     pub fn offset(mut self, byte_offset: u32) -> Self {
         self.byte_offset = byte_offset;
         self
+    }
+
+    /// Marks the problem as one of the file name.
+    pub fn of_name(mut self) -> Self {
+        self.in_name = true;
+        self
+    }
+
+    /// Where the problem is, as the path of a field violation under the file's own path
+    /// (`files[2]`): `.file_name`, `.line[14]`, `.line[14].column[7]`, or nothing for the
+    /// whole file.
+    pub fn field_path(&self) -> String {
+        match (self.in_name, self.line, self.column) {
+            (true, _, _) => ".file_name".to_owned(),
+            (false, 0, _) => String::new(),
+            (false, line, 0) => format!(".line[{line}]"),
+            (false, line, column) => format!(".line[{line}].column[{column}]"),
+        }
     }
 
     pub fn in_file(mut self, file_name: &str) -> Self {
@@ -112,5 +133,19 @@ impl Issues {
 impl Default for Issues {
     fn default() -> Self {
         Self::new(Self::DEFAULT_LIMIT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_path_names_the_name_the_line_and_the_column() {
+        let e = || Issue::error("BAD_CHECK_DIGIT", "x");
+        assert_eq!(e().at(14, 7).field_path(), ".line[14].column[7]");
+        assert_eq!(e().at(3, 0).field_path(), ".line[3]");
+        assert_eq!(e().field_path(), "");
+        assert_eq!(e().of_name().field_path(), ".file_name");
     }
 }

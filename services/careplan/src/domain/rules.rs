@@ -9,7 +9,7 @@ use super::forms::{
 };
 use super::kind::FormKind;
 use super::row::Row;
-use super::spec::{Layout, Limits};
+use super::spec::{Layout, Limits, ServiceTypes};
 use super::values::{
     CsvVersion, DateOrZero, EquipmentCode, OfficeOrTotal, ServiceCode, ServiceTime, YearMonth, YearMonthOrZero,
 };
@@ -22,11 +22,23 @@ pub struct PersonKey {
     pub insured: InsuredNumber,
 }
 
+/// What links the records of one send unit (docs/domain/careplan-csv.md#keys): the person and
+/// either the plan date (a 第1表 set) or the service month (a 第6表 set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SetKey {
+    /// 居宅サービス計画作成（変更）日.
+    PlanDate(chrono::NaiveDate),
+    /// 対象年月.
+    Month(YearMonth),
+}
+
 /// What a row is checked against.
 pub struct RowCtx<'a> {
     pub kind: FormKind,
     pub layout: &'a Layout,
     pub limits: &'a Limits,
+    /// The service types in the exchange.
+    pub service_types: &'a ServiceTypes,
     /// The month of the file name (None when the name has none or could not be read).
     pub name_month: Option<YearMonthOrZero>,
 }
@@ -55,6 +67,22 @@ pub trait FormRules: Row {
     }
     fn is_total_row(&self) -> bool {
         false
+    }
+    /// The set the row belongs to within its send unit (deletions belong to none).
+    fn set_key(&self) -> Option<SetKey> {
+        None
+    }
+}
+
+/// A row of a service type outside the exchange (docs/domain/careplan-csv.md#service-types).
+fn check_exchanged(ctx: &RowCtx<'_>, service_type: &str, no: usize, out: &mut Vec<Finding>) {
+    if !ctx.service_types.is_exchanged(service_type) {
+        finding(
+            out,
+            no,
+            "SERVICE_TYPE_NOT_EXCHANGED",
+            "this service type is outside the care-plan exchange; leave its rows out",
+        );
     }
 }
 
@@ -123,6 +151,13 @@ impl FormRules for SupplementRow {
     fn person(&self) -> PersonKey {
         self.person_key()
     }
+    fn set_key(&self) -> Option<SetKey> {
+        match (self.plan_date, self.service_month) {
+            (DateOrZero::Date(d), YearMonthOrZero::Zero) => Some(SetKey::PlanDate(d)),
+            (DateOrZero::Zero, YearMonthOrZero::Month(m)) => Some(SetKey::Month(m)),
+            _ => None,
+        }
+    }
     fn check(&self, ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         // A 補足 belongs either to a 第1表 set (month 000000, a plan date) or to a 第6/7表 set
         // (a month, plan date 00000000), and must agree with its file name.
@@ -174,6 +209,9 @@ impl FormRules for Plan1Row {
     fn person(&self) -> PersonKey {
         self.person_key()
     }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::PlanDate(self.plan_date.0))
+    }
     fn check(&self, _ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         if self.first_plan_date > self.plan_date {
             finding(out, 15, "DATE_ORDER", "初回居宅サービス計画作成日 is after 居宅サービス計画作成（変更）日");
@@ -202,6 +240,9 @@ impl FormRules for Plan2Row {
     fn person(&self) -> PersonKey {
         self.person_key()
     }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::PlanDate(self.plan_date.0))
+    }
     fn check(&self, _ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         for (no, value) in [(6, self.need_no), (8, self.goal_no), (13, self.support_no)] {
             if value.is_some_and(|v| v.0 == 0) {
@@ -218,6 +259,9 @@ impl FormRules for Plan3Row {
     fn person(&self) -> PersonKey {
         self.person_key()
     }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::PlanDate(self.plan_date.0))
+    }
     fn check(&self, _ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         if (self.service_start.is_some() || self.service_end.is_some()) && self.weekday.is_none() {
             finding(out, 7, "REQUIRED_MISSING", "a weekly service slot needs its 曜日");
@@ -232,8 +276,12 @@ impl FormRules for UsageRow {
     fn person(&self) -> PersonKey {
         self.person_key()
     }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::Month(self.service_month))
+    }
     fn check(&self, ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         check_month(ctx, 5, self.service_month, out);
+        check_exchanged(ctx, &self.service_code.0[..2], 15, out);
         if !self.service_month.contains(self.service_date.0) {
             finding(out, 10, "DATE_OUTSIDE_MONTH", "サービス利用日 is not in 対象年月");
         }
@@ -283,6 +331,7 @@ impl FormRules for ActualsDeleteRow {
     }
     fn check(&self, ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         check_month(ctx, 4, self.month, out);
+        check_exchanged(ctx, &self.service_type.0, 6, out);
     }
 }
 
@@ -316,6 +365,9 @@ impl FormRules for AnnexRow {
     fn person(&self) -> PersonKey {
         self.person_key()
     }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::Month(self.service_month))
+    }
     fn check(&self, ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         check_month(ctx, 5, self.service_month, out);
         let kind = self.row_kind();
@@ -326,6 +378,9 @@ impl FormRules for AnnexRow {
                 "TOTAL_ROW_MISMATCH",
                 "the grand-total row has サービスコード 999999 and サービス事業所コード 9999999999, and only it",
             );
+        }
+        if kind != AnnexRowKind::Total {
+            check_exchanged(ctx, &self.service_code.0[..2], 9, out);
         }
         if kind == AnnexRowKind::Detail {
             check_equipment(ctx, &self.service_code, &self.tais_code, &self.notified_code, 10, out);

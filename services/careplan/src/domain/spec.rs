@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::kind::{FormKind, SenderSide, UnitKind};
-use super::values::{FieldType, YearMonth};
+use super::values::{FieldType, ServiceType, YearMonth};
 
 /// The embedded spec data.
 pub const EMBEDDED: &str = include_str!("../../spec/careplan-csv.toml");
@@ -24,6 +24,7 @@ pub enum SpecError {
 #[serde(deny_unknown_fields)]
 struct RawSpec {
     versions: Vec<RawVersion>,
+    service_types: ServiceTypes,
     limits: Limits,
     layouts: BTreeMap<String, RawLayout>,
 }
@@ -60,6 +61,28 @@ struct RawUnit {
 pub struct Limits {
     pub usage_detail_no_digits: usize,
     pub annex_days_before_month_digits: usize,
+}
+
+/// Which service types take part in the exchange (docs/domain/careplan-csv.md#service-types).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTypes {
+    /// Service types whose services travel in 第6表/第7表/実績 (2 characters each).
+    pub exchanged: BTreeSet<String>,
+    /// The care office's own types: 居宅介護支援 (43) and 介護予防支援 (46).
+    pub care_management: BTreeSet<String>,
+}
+
+impl ServiceTypes {
+    /// True when a row of this service type may be exchanged.
+    pub fn is_exchanged(&self, service_type: &str) -> bool {
+        self.exchanged.contains(service_type)
+    }
+
+    /// True for the care office's own service types.
+    pub fn is_care_management(&self, service_type: &str) -> bool {
+        self.care_management.contains(service_type)
+    }
 }
 
 /// One CSVバージョン value.
@@ -119,6 +142,7 @@ impl Layout {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub versions: Vec<Version>,
+    pub service_types: ServiceTypes,
     pub limits: Limits,
     pub layouts: BTreeMap<String, Layout>,
 }
@@ -185,7 +209,15 @@ impl Spec {
         if layouts.is_empty() || versions.is_empty() {
             return Err(SpecError::Invalid("at least one layout and one version are needed".to_owned()));
         }
-        Ok(Self { versions, limits: raw.limits, layouts })
+        let types = &raw.service_types;
+        if let Some(bad) = types.exchanged.iter().chain(&types.care_management).find(|t| ServiceType::parse(t).is_err())
+        {
+            return Err(SpecError::Invalid(format!("service type {bad} is not 2 digits or upper-case letters")));
+        }
+        if let Some(both) = types.exchanged.intersection(&types.care_management).next() {
+            return Err(SpecError::Invalid(format!("service type {both} is both exchanged and care management")));
+        }
+        Ok(Self { versions, service_types: raw.service_types, limits: raw.limits, layouts })
     }
 
     /// The version entry of a CSVバージョン value.
@@ -237,6 +269,24 @@ mod tests {
         assert_eq!(values(2025, 3), vec!["202208"]);
         assert_eq!(values(2025, 4), vec!["202407", "202504"]);
         assert!(values(2022, 12).is_empty());
+    }
+
+    #[test]
+    fn the_exchanged_service_types_are_data() {
+        let spec = Spec::embedded().unwrap();
+        let types = &spec.service_types;
+        for exchanged in ["11", "17", "2A", "27", "67", "A8"] {
+            assert!(types.is_exchanged(exchanged), "{exchanged}");
+        }
+        // Long-term residential and institutional services, and the care offices' own types.
+        for not in ["32", "33", "36", "51", "59", "81", "35", "43", "46"] {
+            assert!(!types.is_exchanged(not), "{not}");
+        }
+        assert!(types.is_care_management("43") && types.is_care_management("46"));
+        let err =
+            Spec::parse(&EMBEDDED.replace("care_management = [\"43\", \"46\"]", "care_management = [\"43\", \"11\"]"))
+                .unwrap_err();
+        assert!(err.to_string().contains("both"), "{err}");
     }
 
     #[test]

@@ -284,17 +284,23 @@ async fn a_bad_bundle_lists_every_problem_and_stores_nothing() {
     files[0] = golden("invalid/column-count", &files[0].file_name.clone());
     let err = care.send_bundle(usage_request(&rid(), files)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    // Each problem is a field violation: the path names file, line and column, the reason is
+    // the stable code (issue 17 item 7), the description the rule.
     let violations = err.get_error_details().bad_request().unwrap().field_violations.clone();
-    let found: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
-    assert_eq!(found, vec!["files[0]", "files"]);
-    assert!(violations[0].description.starts_with("COLUMN_COUNT at line 2"), "{violations:?}");
-    assert!(violations[1].description.starts_with("MISSING_REQUIRED_FILE"), "{violations:?}");
+    let found: Vec<_> = violations.iter().map(|v| (v.field.as_str(), v.reason.as_str())).collect();
+    assert_eq!(found, vec![("files[0].line[2]", "COLUMN_COUNT"), ("files", "MISSING_REQUIRED_FILE")]);
+    assert!(violations[0].description.contains("25 columns"), "{violations:?}");
 
-    // A file named for another receiver than the bundle says.
+    // A file named for another month than the bundle says: the problem is in its name.
     let mut files = usage_files();
     files[2] = golden("valid", "UPHOSOKU_000000_1370000018_43_1370000026_11_20250425103000.CSV");
     let err = care.send_bundle(usage_request(&rid(), files)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let violations = err.get_error_details().bad_request().unwrap().field_violations.clone();
+    assert!(
+        violations.iter().any(|v| v.field == "files[2].file_name" && v.reason == "SEQUENCE_MISMATCH"),
+        "{violations:?}"
+    );
 
     assert!(care.list_sent(ListSentRequest::default()).await.unwrap().into_inner().bundles.is_empty());
     assert!(prov.list_inbox(ListInboxRequest::default()).await.unwrap().into_inner().bundles.is_empty());

@@ -44,7 +44,8 @@ fn round_trip(dir: &str, expect_warnings: bool) -> usize {
         assert_eq!(again.file.as_ref(), Some(file), "{name}");
         // Scanning finds what reading finds, keeping no rows.
         let scanned = scan_file(name, bytes, &spec);
-        assert_eq!(scanned.persons, summary.persons);
+        assert_eq!(scanned.persons(), summary.persons());
+        assert_eq!(scanned.sets, summary.sets);
         assert_eq!(scanned.record_count, summary.record_count);
     }
     files.len()

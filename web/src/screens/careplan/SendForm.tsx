@@ -12,7 +12,7 @@ import { codeText, violationText } from "../../app/reasons";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { requestId } from "../../app/labels";
-import { addressingOf, fileIndexOf, parseIssue } from "./fileNames";
+import { addressingOf, issueOf } from "./fileNames";
 import { kindText, messages } from "./messages";
 
 const SCOPE = "careplan";
@@ -146,17 +146,14 @@ export function SendForm({ office }: { office: string }) {
   // Problems per file (by index) and of the unit as a whole.
   const perFile: Shown[][] = files.map(() => []);
   const unitLevel: Shown[] = [];
-  const asShown = (description: string): Shown => {
-    const p = parseIssue(description);
-    return p
-      ? { ...p, severity: IssueSeverity.ERROR }
-      : { code: "", line: 0, column: 0, message: description, severity: IssueSeverity.ERROR };
-  };
   if (problem?.code === Code.InvalidArgument) {
+    // Each problem is a field violation: its path names file, line and column, its reason the rule.
     for (const f of problem.fields) {
-      const i = fileIndexOf(f.field);
-      if (i !== null && i < files.length) perFile[i].push(asShown(f.description));
-      else if (f.field === "files") unitLevel.push(asShown(f.description));
+      const p = issueOf(f);
+      if (!p) continue;
+      const shown = { code: p.code, line: p.line, column: p.column, message: p.message, severity: IssueSeverity.ERROR };
+      if (p.file !== null && p.file < files.length) perFile[p.file].push(shown);
+      else if (p.file === null) unitLevel.push(shown);
     }
   }
   for (const issue of checked ?? []) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SendUnitKind } from "../../gen/kaigo/careplan/v1/bundle_pb";
-import { addressingOf, fileIndexOf, parseFileName, parseIssue } from "./fileNames";
+import { addressingOf, issueOf, parseFileName, parseIssuePath } from "./fileNames";
 
 describe("file names", () => {
   it("parses v4 and v3 names, with and without a month", () => {
@@ -42,15 +42,15 @@ describe("file names", () => {
     expect(plan?.month).toBe("");
   });
 
-  it("reads SendBundle's per-file violations", () => {
-    expect(parseIssue("COLUMN_COUNT at line 3 column 0: expected 25 columns")).toEqual({
-      code: "COLUMN_COUNT",
-      line: 3,
-      column: 0,
-      message: "expected 25 columns",
-    });
-    expect(parseIssue("required")).toBeNull();
-    expect(fileIndexOf("files[2]")).toBe(2);
-    expect(fileIndexOf("files")).toBeNull();
+  it("reads SendBundle's per-file violations from their paths and reasons", () => {
+    expect(
+      issueOf({ field: "files[2].line[14].column[7]", reason: "BAD_CHECK_DIGIT", description: "check digit" }),
+    ).toEqual({ file: 2, line: 14, column: 7, code: "BAD_CHECK_DIGIT", message: "check digit" });
+    expect(parseIssuePath("files[0].line[3]")).toEqual({ file: 0, line: 3, column: 0 });
+    expect(parseIssuePath("files[1].file_name")).toEqual({ file: 1, line: 0, column: 0 });
+    expect(parseIssuePath("files[1]")).toEqual({ file: 1, line: 0, column: 0 });
+    expect(parseIssuePath("files")).toEqual({ file: null, line: 0, column: 0 });
+    expect(parseIssuePath("bundle.kind")).toBeNull();
+    expect(parseIssuePath("files[1].line[x]")).toBeNull();
   });
 });

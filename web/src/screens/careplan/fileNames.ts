@@ -107,15 +107,28 @@ export interface IssueText {
   message: string;
 }
 
-/** SendBundle reports each file problem as "CODE at line L column C: message". */
-export function parseIssue(description: string): IssueText | null {
-  const m = /^([A-Z0-9_]+) at line (\d+) column (\d+): ([\s\S]*)$/.exec(description);
-  if (!m) return null;
-  return { code: m[1], line: Number(m[2]), column: Number(m[3]), message: m[4] };
+/**
+ * Where a SendBundle field violation points: "files[2].line[14].column[7]",
+ * "files[2].line[3]", "files[2].file_name" or "files[2]" (the file), "files" (the unit).
+ */
+export interface IssuePath {
+  /** The file's index, or null for the unit as a whole. */
+  file: number | null;
+  line: number;
+  column: number;
 }
 
-/** The index of the file a SendBundle violation path names ("files[2]" → 2), or null. */
-export function fileIndexOf(field: string): number | null {
-  const m = /^files\[(\d+)\]/.exec(field);
-  return m ? Number(m[1]) : null;
+/** Reads a SendBundle violation path, or null when it is not about the files. */
+export function parseIssuePath(field: string): IssuePath | null {
+  if (field === "files") return { file: null, line: 0, column: 0 };
+  const m = /^files\[(\d+)\](?:\.file_name|\.line\[(\d+)\](?:\.column\[(\d+)\])?)?$/.exec(field);
+  if (!m) return null;
+  return { file: Number(m[1]), line: m[2] ? Number(m[2]) : 0, column: m[3] ? Number(m[3]) : 0 };
+}
+
+/** One SendBundle violation as a problem to show: the code is the violation's reason. */
+export function issueOf(v: { field: string; reason: string; description: string }): (IssueText & IssuePath) | null {
+  const path = parseIssuePath(v.field);
+  if (!path) return null;
+  return { ...path, code: v.reason, message: v.description };
 }

@@ -1,0 +1,345 @@
+//! Files built in code from the layouts of docs/domain/careplan-csv.md (not the golden set),
+//! at the boundaries of the rules a unit must keep (issue 17 items 5 and 7): the service types
+//! in the exchange, the care office's own service type, and the keys that join 補足, 第1表 and
+//! 第6表 within one send unit.
+
+use kaigo_platform::auth::Role;
+use kaigo_proto::kaigo::careplan::v1::{
+    BundleFileContent, SendUnitKind, ValidateFilesRequest, ValidateFilesResponse, ValidationIssue,
+};
+use tonic_types::StatusExt;
+
+use crate::exchange::{CARE, PROV, licensed, rid, usage_request};
+use crate::harness::{TestServer, office};
+
+/// One record of `columns` fields: every column empty except those given (1-based No. → text).
+/// Free text is given with its quotes.
+fn record(columns: usize, values: &[(usize, &str)]) -> String {
+    let mut fields = vec![""; columns];
+    for (no, text) in values {
+        fields[no - 1] = text;
+    }
+    fields.join(",")
+}
+
+/// A file of `records`, MS932 with CRLF after every record.
+fn file(name: &str, records: &[String]) -> BundleFileContent {
+    let text: String = records.iter().map(|r| format!("{r}\r\n")).collect();
+    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(!bad);
+    BundleFileContent { file_name: name.to_owned(), content: bytes.into_owned() }
+}
+
+const V4: &str = "202407";
+const INSURER: &str = "435073";
+
+/// 第6表 (25 columns, #table6): one service date of `insured` in May 2025.
+fn usage(insured: &str, day: u32, service_code: &str) -> String {
+    let date = format!("202505{day:02}");
+    record(
+        25,
+        &[
+            (1, V4),
+            (2, INSURER),
+            (3, insured),
+            (4, "20250425"),
+            (5, "202505"),
+            (6, CARE),
+            (8, "387"),
+            (10, &date),
+            (12, "1000"),
+            (13, "1100"),
+            (14, "1"),
+            (15, service_code),
+            (20, PROV),
+            (23, "0"),
+        ],
+    )
+}
+
+/// 第7表 (37 columns, #table7): a detail row of `service_code`, or the grand-total row.
+fn annex(insured: &str, service_code: &str) -> String {
+    let total = service_code == "999999";
+    let subtotal = !total && service_code.ends_with("AAAA");
+    let office = if total { "9999999999" } else { PROV };
+    let units = if total || subtotal { "0" } else { "387" };
+    let mut values = vec![(1, V4), (2, INSURER), (3, insured), (4, "20250425"), (5, "202505")];
+    values.extend([(7, office), (9, service_code), (13, units), (33, "0")]);
+    if !total && !subtotal {
+        values.push((16, "2"));
+    }
+    record(37, &values)
+}
+
+/// 利用者補足情報 (63 columns, #supplement): for a 第6表 set (`month`) or a 第1表 set (`plan_date`).
+fn supplement(insured: &str, plan_date: &str, month: &str) -> String {
+    record(
+        63,
+        &[
+            (1, V4),
+            (2, INSURER),
+            (3, insured),
+            (4, plan_date),
+            (5, "\"カイゴ　タロウ\""),
+            (6, "\"介護　太郎\""),
+            (7, "1"),
+            (8, "19400105"),
+            (63, month),
+        ],
+    )
+}
+
+/// 第1表 (28 columns, #table1) of a plan made on `plan_date`.
+fn plan1(insured: &str, plan_date: &str) -> String {
+    record(
+        28,
+        &[
+            (1, V4),
+            (2, INSURER),
+            (3, insured),
+            (4, plan_date),
+            (8, "\"介護　支援子\""),
+            (9, "\"みずかみ居宅介護支援センター\""),
+            (13, CARE),
+            (14, plan_date),
+            (15, "20230401"),
+        ],
+    )
+}
+
+/// 第2表 (22 columns, #table2): one service line of the plan of `plan_date`.
+fn plan2(insured: &str, plan_date: &str) -> String {
+    record(22, &[(1, V4), (2, INSURER), (3, insured), (4, plan_date), (5, plan_date)])
+}
+
+/// 第3表 (13 columns, #table3): one weekly slot of the plan of `plan_date`.
+fn plan3(insured: &str, plan_date: &str) -> String {
+    record(
+        13,
+        &[(1, V4), (2, INSURER), (3, insured), (4, plan_date), (5, plan_date), (7, "1"), (8, "1000"), (9, "1100")],
+    )
+}
+
+const SEQ: &str = "20250425103100";
+
+/// `{prefix}_{month?}_{CARE}_{care type}_{PROV}_{provider type}_{SEQ}.CSV`.
+fn name(prefix: &str, month: Option<&str>, care_type: &str, provider_type: &str) -> String {
+    let month = month.map(|m| format!("{m}_")).unwrap_or_default();
+    format!("{prefix}_{month}{CARE}_{care_type}_{PROV}_{provider_type}_{SEQ}.CSV")
+}
+
+async fn validate(server: &TestServer, files: Vec<BundleFileContent>, kind: SendUnitKind) -> ValidateFilesResponse {
+    let mut client = server.client(Some(office(Role::CareOffice, CARE))).await;
+    client.validate_files(ValidateFilesRequest { files, kind: kind as i32 }).await.unwrap().into_inner()
+}
+
+/// (file name, line, column, code) of every error.
+fn errors(response: &ValidateFilesResponse) -> Vec<(String, i32, i32, String)> {
+    response
+        .issues
+        .iter()
+        .filter(|i: &&ValidationIssue| i.severity == kaigo_proto::kaigo::careplan::v1::IssueSeverity::Error as i32)
+        .map(|i| (i.file_name.clone(), i.line, i.column, i.code.clone()))
+        .collect()
+}
+
+const A: &str = "0000000001";
+const B: &str = "0000000002";
+const C: &str = "0000000003";
+
+/// A 第6表+第7表+補足 unit of persons A and B, each with one detail row of `code`.
+fn usage_unit(code: &str) -> Vec<BundleFileContent> {
+    let kind = &code[..2];
+    vec![
+        file(&name("UPPLAN", Some("202505"), "43", "11"), &[usage(A, 1, code), usage(B, 2, code)]),
+        file(
+            &name("UPSIKYU", Some("202505"), "43", "11"),
+            &[annex(A, code), annex(A, "999999"), annex(B, code), annex(B, &format!("{kind}AAAA")), annex(B, "999999")],
+        ),
+        file(
+            &name("UPHOSOKU", Some("202505"), "43", "11"),
+            &[supplement(A, "00000000", "202505"), supplement(B, "00000000", "202505")],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn rows_of_service_types_outside_the_exchange_are_refused_with_the_row_named() {
+    let server = TestServer::start().await;
+    // In the exchange: care services, the short-term-only types, prevention and 総合事業.
+    for code in ["111211", "2A1111", "271111", "381111", "671001", "A81111"] {
+        let mut unit = usage_unit(code);
+        if code.starts_with("67") {
+            // 介護予防福祉用具貸与 needs its TAISコード (No.16 of 第6表, No.10 of 第7表).
+            unit = usage_unit_with_tais(code);
+        }
+        let response = validate(&server, unit, SendUnitKind::UsageTicket).await;
+        assert!(response.valid, "{code}: {:#?}", response.issues);
+    }
+    // Outside: long-term 特定施設 (33), 認知症GH (32), institutions (51), 居宅介護支援 (43).
+    for code in ["331111", "321111", "511111", "431111"] {
+        let response = validate(&server, usage_unit(code), SendUnitKind::UsageTicket).await;
+        let plan = name("UPPLAN", Some("202505"), "43", "11");
+        let annex = name("UPSIKYU", Some("202505"), "43", "11");
+        let code_issue = "SERVICE_TYPE_NOT_EXCHANGED".to_owned();
+        assert_eq!(
+            errors(&response),
+            vec![
+                (plan.clone(), 1, 15, code_issue.clone()),
+                (plan, 2, 15, code_issue.clone()),
+                (annex.clone(), 1, 9, code_issue.clone()),
+                (annex.clone(), 3, 9, code_issue.clone()),
+                (annex, 4, 9, code_issue),
+            ],
+            "{code}"
+        );
+    }
+    // A 実績削除 names the service type it deletes (No.6).
+    let delete = |kind: &str| {
+        file(
+            &format!("DLTJSK_202505_{PROV}_11_{CARE}_43_20250602090000.CSV"),
+            &[record(6, &[(1, V4), (2, INSURER), (3, A), (4, "202505"), (5, PROV), (6, kind)])],
+        )
+    };
+    assert!(validate(&server, vec![delete("11")], SendUnitKind::ActualsDelete).await.valid);
+    let response = validate(&server, vec![delete("81")], SendUnitKind::ActualsDelete).await;
+    let found: Vec<_> = errors(&response).into_iter().map(|(_, l, c, code)| (l, c, code)).collect();
+    assert_eq!(found, vec![(1, 6, "SERVICE_TYPE_NOT_EXCHANGED".to_owned())]);
+    server.shutdown().await;
+}
+
+fn usage_unit_with_tais(code: &str) -> Vec<BundleFileContent> {
+    let mut unit = usage_unit(code);
+    let with = |text: &[u8], from: &str, to: &str| {
+        let (decoded, _, _) = encoding_rs::SHIFT_JIS.decode(text);
+        let replaced = decoded.replace(from, to);
+        encoding_rs::SHIFT_JIS.encode(&replaced).0.into_owned()
+    };
+    // 第6表: No.15 then an empty No.16; 第7表 detail rows: No.9 then an empty No.10.
+    unit[0].content = with(&unit[0].content, &format!(",{code},,"), &format!(",{code},00001-000010,"));
+    unit[1].content = with(&unit[1].content, &format!(",{code},,"), &format!(",{code},00001-000010,"));
+    unit
+}
+
+#[tokio::test]
+async fn the_care_office_side_of_a_unit_is_43_or_46() {
+    let server = TestServer::start().await;
+    let unit = |care: &str, provider: &str| {
+        let mut files = usage_unit("111211");
+        for f in &mut files {
+            f.file_name =
+                f.file_name.replace(&format!("_{CARE}_43_{PROV}_11_"), &format!("_{CARE}_{care}_{PROV}_{provider}_"));
+        }
+        files
+    };
+    for care in ["43", "46"] {
+        let response = validate(&server, unit(care, "11"), SendUnitKind::UsageTicket).await;
+        assert!(response.valid, "{care}: {:#?}", response.issues);
+    }
+    // A 予定 unit sent as 訪問介護 (11) or 介護予防ケアマネジメント (A6 is a 総合事業 service):
+    // the sender's own type is wrong; so is a receiver of a type outside the exchange.
+    for (care, provider, code) in [
+        ("11", "11", "NOT_CARE_MANAGEMENT_TYPE"),
+        ("A6", "11", "NOT_CARE_MANAGEMENT_TYPE"),
+        ("43", "43", "SERVICE_TYPE_NOT_EXCHANGED"),
+        ("43", "33", "SERVICE_TYPE_NOT_EXCHANGED"),
+    ] {
+        let response = validate(&server, unit(care, provider), SendUnitKind::UsageTicket).await;
+        let codes: Vec<_> = errors(&response).into_iter().map(|(_, line, _, code)| (line, code)).collect();
+        assert_eq!(codes, vec![(0, code.to_owned())], "{care} → {provider}");
+    }
+    // 実績 go the other way: the provider sends, the care office (43/46) receives.
+    let actuals = |provider: &str, care: &str| {
+        file(&format!("UPJSK_202505_{PROV}_{provider}_{CARE}_{care}_20250601090000.CSV"), &[usage(A, 1, "111211")])
+    };
+    assert!(validate(&server, vec![actuals("11", "46")], SendUnitKind::Actuals).await.valid);
+    let response = validate(&server, vec![actuals("43", "11")], SendUnitKind::Actuals).await;
+    let codes: Vec<_> = errors(&response).into_iter().map(|(_, _, _, code)| code).collect();
+    assert_eq!(codes, vec!["NOT_CARE_MANAGEMENT_TYPE", "SERVICE_TYPE_NOT_EXCHANGED"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_records_of_a_unit_agree_on_person_plan_date_and_month() {
+    let server = TestServer::start().await;
+    // 第6表 set: B has no 補足; the 第7表 names C, whom the 第6表 does not.
+    let mut unit = usage_unit("111211");
+    unit[1] = file(
+        &unit[1].file_name.clone(),
+        &[annex(A, "111211"), annex(A, "999999"), annex(C, "111211"), annex(C, "999999")],
+    );
+    unit[2] = file(&unit[2].file_name.clone(), &[supplement(A, "00000000", "202505")]);
+    let response = validate(&server, unit.clone(), SendUnitKind::UsageTicket).await;
+    let plan = unit[0].file_name.clone();
+    let annex_name = unit[1].file_name.clone();
+    assert_eq!(
+        errors(&response),
+        vec![(annex_name, 3, 0, "SET_WITHOUT_PARENT".to_owned()), (plan, 2, 0, "SUPPLEMENT_MISSING".to_owned())]
+    );
+
+    // 第1表 set: the key is the plan date. A 第2表 line of another plan date, a 第3表 of
+    // another person and a 補足 of another date are each named; the matching ones pass.
+    let plan_unit = |p2: &str, p3_person: &str, supplement_date: &str| {
+        vec![
+            file(&name("UP1KYO", None, "43", "11"), &[plan1(A, "20250420"), plan1(B, "20250418")]),
+            file(&name("UP2KYO", None, "43", "11"), &[plan2(A, "20250420"), plan2(B, p2)]),
+            file(&name("UP3KYO", None, "43", "11"), &[plan3(A, "20250420"), plan3(p3_person, "20250418")]),
+            file(
+                &name("UPHOSOKU", Some("000000"), "43", "11"),
+                &[supplement(A, "20250420", "000000"), supplement(B, supplement_date, "000000")],
+            ),
+        ]
+    };
+    let ok = validate(&server, plan_unit("20250418", B, "20250418"), SendUnitKind::Plan).await;
+    assert!(ok.valid, "{:#?}", ok.issues);
+    let files = plan_unit("20250419", C, "20250417");
+    let response = validate(&server, files.clone(), SendUnitKind::Plan).await;
+    let wrong = |i: usize, line: i32, code: &str| (files[i].file_name.clone(), line, 0, code.to_owned());
+    assert_eq!(
+        errors(&response),
+        vec![
+            wrong(1, 2, "SET_WITHOUT_PARENT"),
+            wrong(2, 2, "SET_WITHOUT_PARENT"),
+            wrong(3, 2, "SET_WITHOUT_PARENT"),
+            wrong(0, 2, "SUPPLEMENT_MISSING"),
+        ]
+    );
+    server.shutdown().await;
+}
+
+/// Through SendBundle each problem is a field violation naming file, line and column, with the
+/// code as its reason (issue 17 item 7), and nothing is stored.
+#[tokio::test]
+async fn send_bundle_names_each_problem_by_file_line_and_column() {
+    let server = TestServer::start().await;
+    let (mut care, _) = licensed(&server, Role::CareOffice, CARE).await;
+    let (_prov, _) = licensed(&server, Role::ServiceProvider, PROV).await;
+    let mut unit = usage_unit("111211");
+    // 第6表 line 2: a long-term 特定施設 row; 補足 line 2: a person the 第6表 does not have.
+    unit[0] = file(&unit[0].file_name.clone(), &[usage(A, 1, "111211"), usage(A, 3, "331111"), usage(B, 2, "111211")]);
+    unit[2] = file(
+        &unit[2].file_name.clone(),
+        &[
+            supplement(A, "00000000", "202505"),
+            supplement(C, "00000000", "202505"),
+            supplement(B, "00000000", "202505"),
+        ],
+    );
+    let err = care.send_bundle(usage_request(&rid(), unit.clone())).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let violations = err.get_error_details().bad_request().unwrap().field_violations.clone();
+    let found: Vec<_> = violations.iter().map(|v| (v.field.as_str(), v.reason.as_str())).collect();
+    assert_eq!(found, vec![("files[0].line[2].column[15]", "SERVICE_TYPE_NOT_EXCHANGED")]);
+    // With the row fixed, the unit-level problem is named at its file and line.
+    unit[0] = file(&unit[0].file_name.clone(), &[usage(A, 1, "111211"), usage(B, 2, "111211")]);
+    let err = care.send_bundle(usage_request(&rid(), unit.clone())).await.unwrap_err();
+    let violations = err.get_error_details().bad_request().unwrap().field_violations.clone();
+    let found: Vec<_> = violations.iter().map(|v| (v.field.as_str(), v.reason.as_str())).collect();
+    assert_eq!(found, vec![("files[2].line[2]", "SET_WITHOUT_PARENT")]);
+    assert!(!violations[0].description.contains(C), "no insured number in a message");
+    // Fixed, the unit goes.
+    unit[2] =
+        file(&unit[2].file_name.clone(), &[supplement(A, "00000000", "202505"), supplement(B, "00000000", "202505")]);
+    care.send_bundle(usage_request(&rid(), unit)).await.unwrap();
+    server.shutdown().await;
+}
