@@ -43,7 +43,9 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
         });
-        return Database::connect(options).await;
+        let mut conn = Database::connect(options).await?;
+        conn.set_metric_callback(crate::telemetry::db::observe("sqlite"));
+        return Ok(conn);
     }
 
     // Create the schema with a short-lived connection, then pin the pool to it. This first
@@ -79,7 +81,10 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
         .acquire_timeout(acquire)
         .sqlx_logging(false)
         .set_schema_search_path(service.to_owned());
-    Database::connect(options).await
+    let mut conn = Database::connect(options).await?;
+    // A client span and the statement duration metric per statement (telemetry::db).
+    conn.set_metric_callback(crate::telemetry::db::observe("postgresql"));
+    Ok(conn)
 }
 
 /// Brings the service's schema up to date.

@@ -12,10 +12,13 @@
 //!   with probability `telemetry.sample_ratio` (1.0 records all).
 //! - Metrics are also served for Prometheus at `GET /metrics` on `telemetry.metrics_listen`
 //!   ([`prometheus`]) when set, independently of OTLP.
+//! - Every database statement has a client span (when the trace is sampled) and
+//!   `db.client.operation.duration` ([`db`]).
 //! - The outbox, the event consumers and the read audit have instruments of their own
 //!   (`kaigo.outbox.lag`, `kaigo.events.lag`, `kaigo.events.dead_lettered`,
 //!   `kaigo.audit.buffered`, `kaigo.audit.flush.duration`, `kaigo.audit.write_failures`).
 
+pub mod db;
 pub(crate) mod metrics;
 pub mod prometheus;
 pub mod rpc;

@@ -94,7 +94,16 @@ impl Consumer {
             txn.rollback().await?;
             return Ok(false);
         }
-        let span = tracing::info_span!("event.handle", topic = %event.topic, group = %self.options.group);
+        let span = tracing::info_span!(
+            "event.handle",
+            otel.name = %format_args!("{} process", event.topic),
+            otel.kind = "consumer",
+            messaging.operation = "process",
+            messaging.destination.name = %event.topic,
+            messaging.consumer.group.name = %self.options.group,
+            topic = %event.topic,
+            group = %self.options.group,
+        );
         crate::telemetry::set_parent_from_fields(&event.trace, &span);
         // instrument, not enter: an entered span held across an await leaks into other tasks.
         tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await?;

@@ -119,7 +119,17 @@ impl Relay {
             return Ok(0);
         }
         for (_, event) in &batch {
-            self.bus.publish(event).await?;
+            // A producer span in the trace of the call that wrote the event (none when that
+            // trace was not sampled).
+            let span = tracing::info_span!(
+                "event.publish",
+                otel.name = %format_args!("{} publish", event.topic),
+                otel.kind = "producer",
+                messaging.operation = "publish",
+                messaging.destination.name = %event.topic,
+            );
+            crate::telemetry::set_parent_from_fields(&event.trace, &span);
+            tracing::Instrument::instrument(self.bus.publish(event), span).await?;
         }
         let now = Utc::now();
         let sql = if crate::db::is_postgres(&txn) {

@@ -1,0 +1,130 @@
+//! Client spans and a duration metric for every database statement.
+//!
+//! [`crate::db::connect`] registers [`observe`] on each pool. After each statement it
+//! - records `db.client.operation.duration` (histogram, seconds) by `db.system`,
+//!   `db.operation` and `db.sql.table`;
+//! - when the current trace is sampled, adds a client span `<operation> <table>` under the
+//!   current span (the RPC's, the consumer's), with the same attributes and its real start
+//!   and end.
+//!
+//! Only the statement's first keyword and the table it names are kept, never the statement's
+//! parameters or any other part of its text, so nothing a caller sent reaches a span or a label.
+//! Both are bounded: the keyword is one of a fixed list (else `other`), the table an identifier
+//! of at most 63 characters (else `other`).
+
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Histogram;
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The statement kinds kept as `db.operation`.
+const OPERATIONS: [&str; 10] =
+    ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "BEGIN", "COMMIT", "ROLLBACK", "CREATE", "ALTER"];
+
+/// `db.operation` and `db.sql.table` of `sql`: its first keyword, and the table after
+/// `FROM` / `INTO` / `UPDATE` (`other` when there is none or it is not a plain identifier).
+pub fn describe(sql: &str) -> (&'static str, String) {
+    let mut words = sql.split_whitespace();
+    let first = words.next().unwrap_or_default();
+    let operation = OPERATIONS.iter().find(|op| op.eq_ignore_ascii_case(first)).copied().unwrap_or("other");
+    let mut previous = first;
+    let mut table = None;
+    for word in sql.split_whitespace().skip(1) {
+        if ["FROM", "INTO", "UPDATE"].iter().any(|k| k.eq_ignore_ascii_case(previous)) {
+            table = Some(word);
+            break;
+        }
+        previous = word;
+    }
+    if operation == "UPDATE" {
+        table = sql.split_whitespace().nth(1);
+    }
+    let table = table
+        .map(|t| t.trim_end_matches([',', ';', '(']).replace('"', ""))
+        .filter(|t| {
+            !t.is_empty() && t.len() < 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        })
+        .unwrap_or_else(|| "other".to_owned());
+    (operation, table)
+}
+
+fn duration() -> &'static Histogram<f64> {
+    static DURATION: OnceLock<Histogram<f64>> = OnceLock::new();
+    DURATION.get_or_init(|| {
+        opentelemetry::global::meter("kaigo")
+            .f64_histogram("db.client.operation.duration")
+            .with_unit("s")
+            .with_description("duration of database statements")
+            .with_boundaries(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            .build()
+    })
+}
+
+/// The callback [`crate::db::connect`] registers for `system` (`postgresql` or `sqlite`).
+pub fn observe(system: &'static str) -> impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static {
+    move |info| {
+        let (operation, table) = describe(&info.statement.sql);
+        let attributes = [
+            KeyValue::new("db.system", system),
+            KeyValue::new("db.operation", operation),
+            KeyValue::new("db.sql.table", table.clone()),
+        ];
+        duration().record(info.elapsed.as_secs_f64(), &attributes);
+
+        let parent = tracing::Span::current().context();
+        if !parent.span().span_context().is_sampled() {
+            return;
+        }
+        let end = SystemTime::now();
+        let start = end.checked_sub(info.elapsed).unwrap_or(end);
+        let tracer = opentelemetry::global::tracer("kaigo");
+        let mut span = tracer
+            .span_builder(format!("{operation} {table}"))
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .with_attributes(attributes)
+            .start_with_context(&tracer, &parent);
+        if info.failed {
+            span.set_status(Status::error("statement failed"));
+        }
+        span.end_with_timestamp(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_keyword_and_the_table_are_kept() {
+        let cases = [
+            ("SELECT seq, event_id FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1", "SELECT", "outbox"),
+            (
+                r#"SELECT "people"."insured_number" FROM "eligibility"."people" WHERE "people"."insured_number" = $1"#,
+                "SELECT",
+                "eligibility.people",
+            ),
+            ("INSERT INTO processed_events (consumer_group, event_id) VALUES ($1, $2)", "INSERT", "processed_events"),
+            ("UPDATE outbox SET published_at = $1 WHERE seq = $2", "UPDATE", "outbox"),
+            (r#"update "certification"."applications" SET "status" = $1"#, "UPDATE", "certification.applications"),
+            ("DELETE FROM audit_reads WHERE at < $1", "DELETE", "audit_reads"),
+            ("BEGIN", "BEGIN", "other"),
+            ("SELECT 1", "SELECT", "other"),
+            (
+                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox_relay')) AS locked",
+                "SELECT",
+                "other",
+            ),
+            // A literal where a table would be is not an identifier: nothing of it is kept.
+            ("SELECT * FROM '0000000001'", "SELECT", "other"),
+            ("VACUUM people", "other", "other"),
+            ("", "other", "other"),
+        ];
+        for (sql, operation, table) in cases {
+            assert_eq!(describe(sql), (operation, table.to_owned()), "{sql}");
+        }
+    }
+}
