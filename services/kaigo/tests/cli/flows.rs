@@ -12,6 +12,11 @@
 //! - Certification checks applicants against eligibility (`certification.eligibility_url`, and
 //!   in process under `kaigo dev`): an unknown person is refused, a registered one accepted,
 //!   and with eligibility down the submission is UNAVAILABLE.
+//! - Every decision kind reaches CheckEligibility: 要支援1–2 and 要介護1–5 as ELIGIBLE at their
+//!   level, 非該当 (no validity period) as ASSESSED_NOT_APPLICABLE (issue 16, item 2).
+//! - A person certified before the platform, imported into eligibility with `kaigo import
+//!   insured`, renews through certification, which finds the certification in eligibility; the
+//!   renewal's period follows it there (issue 16, item 1).
 //!
 //! Latencies are printed (`--no-capture` shows them); the 1 s bound is asserted on the time
 //! from the decision (or from the restarted process serving) to the first CheckEligibility
@@ -19,7 +24,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Days;
+use chrono::{Datelike, Days};
 use kaigo_platform::testkit::eventually;
 use kaigo_proto::kaigo::certification::v1 as cert;
 use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
@@ -234,7 +239,11 @@ fn refusal(status: &tonic::Status) -> (tonic::Code, String) {
 impl Application {
     /// A 新規 application dated ten days ago.
     async fn submit(client: &Certification, insured: &str) -> Self {
-        let request = application_request(insured);
+        Self::submit_request(client, application_request(insured)).await
+    }
+
+    /// Files `request`.
+    async fn submit_request(client: &Certification, request: cert::SubmitApplicationRequest) -> Self {
         let app = client.clone().submit_application(request).await.expect("SubmitApplication").into_inner();
         let app = app.application.unwrap();
         Self { client: client.clone(), id: app.application_id, version: app.version }
@@ -318,11 +327,16 @@ impl Application {
 
     /// The board keeps 要介護2 with the default validity, decided today.
     async fn decide(&mut self) -> cert::Application {
+        self.decide_as(LEVEL).await
+    }
+
+    /// The board decides `level` with the default validity (none for 非該当), today.
+    async fn decide_as(&mut self, level: common::CareLevel) -> cert::Application {
         let r = cert::RecordDecisionRequest {
             request_id: rid(),
             application_id: self.id.clone(),
             expected_version: self.version,
-            care_level: LEVEL as i32,
+            care_level: level as i32,
             decision_date: Some(days_ago(0)),
             validity: None,
             board_opinion: String::new(),
@@ -613,4 +627,151 @@ async fn flow_certification_refuses_a_person_eligibility_does_not_know() {
     for number in [known, "0000800012", "0000800013"] {
         assert!(!log.contains(number), "an insured number in certification's log:\n{log}");
     }
+}
+
+/// The CheckEligibility answer today, as the insurer.
+async fn check_today(client: &Eligibility, insured: &str) -> Option<elig::EligibilityResult> {
+    check_on(client, insured, None).await
+}
+
+/// The CheckEligibility answer on `as_of` (today when unset), as the insurer.
+async fn check_on(
+    client: &Eligibility,
+    insured: &str,
+    as_of: Option<kaigo_proto::google::r#type::Date>,
+) -> Option<elig::EligibilityResult> {
+    let request = elig::CheckEligibilityRequest {
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        as_of,
+        ..Default::default()
+    };
+    client.clone().check_eligibility(request).await.ok()?.into_inner().result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_every_decision_kind_reaches_check_eligibility() {
+    use common::CareLevel as L;
+    let mut stack = Stack::new(&["eligibility", "certification"]).await;
+    stack.start("eligibility").await;
+    let eligibility = format!("http://{}", stack.addr("eligibility"));
+    stack.start_with("certification", &[("KAIGO_CERTIFICATION__ELIGIBILITY_URL", eligibility)]).await;
+    stack.start("gateway").await;
+    let mut clients = Clients::new(&stack.addr("gateway"), &stack.key);
+    let kinds = [L::NotApplicable, L::Support1, L::Support2, L::Care1, L::Care2, L::Care3, L::Care4, L::Care5];
+    for (i, level) in kinds.into_iter().enumerate() {
+        let insured = format!("00008001{i:02}");
+        register_person(&mut clients.eligibility, &insured).await;
+        let mut app = Application::submit(&clients.certification, &insured).await;
+        app.up_to_board().await;
+        app.decide_as(level).await;
+    }
+    for (i, level) in kinds.into_iter().enumerate() {
+        let insured = format!("00008001{i:02}");
+        let expected = if level == L::NotApplicable {
+            elig::EligibilityVerdict::AssessedNotApplicable
+        } else {
+            elig::EligibilityVerdict::Eligible
+        };
+        let seen = eventually(PATIENCE, || async {
+            let result = check_today(&clients.eligibility, &insured).await?;
+            let shown = result.certification.as_ref().map(|c| c.care_level);
+            (result.verdict == expected as i32 && shown == Some(level as i32)).then_some(result)
+        })
+        .await;
+        let result = seen.unwrap_or_else(|| {
+            panic!(
+                "{level:?}: CheckEligibility did not show {expected:?} within {PATIENCE:?}; logs:\n{}",
+                logs(&stack)()
+            )
+        });
+        let validity = result.certification.and_then(|c| c.validity).expect("a period");
+        // 非該当 has no validity period: open from the application date.
+        assert_eq!(validity.end.is_none(), level == L::NotApplicable, "{level:?}");
+        assert_eq!(validity.start, Some(days_ago(10)), "{level:?}");
+        assert_eq!(certification_records(&clients.eligibility, &insured).await.len(), 1, "{level:?} applied once");
+    }
+    let log = stack.log("eligibility");
+    assert!(!log.contains("dead-letter"), "nothing dead-lettered:\n{}", unusual(&log));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_renewal_of_a_person_imported_into_eligibility() {
+    let mut stack = Stack::new(&["eligibility", "certification"]).await;
+    stack.start("eligibility").await;
+    let eligibility = format!("http://{}", stack.addr("eligibility"));
+    stack.start_with("certification", &[("KAIGO_CERTIFICATION__ELIGIBILITY_URL", eligibility)]).await;
+    stack.start("gateway").await;
+    let clients = Clients::new(&stack.addr("gateway"), &stack.key);
+    let insured = "0000800201";
+
+    // Certified 要介護3 by the municipal system before go-live, for 12 months from the 1st of the
+    // month five months ago; it ends in about seven months.
+    let today = kaigo_platform::time::today_jst();
+    let start = today.with_day(1).unwrap().checked_sub_months(chrono::Months::new(5)).unwrap();
+    let end = start.checked_add_months(chrono::Months::new(12)).unwrap().pred_opt().unwrap();
+    let ymd = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let mut row: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for (column, value) in [
+        ("insurer_number", INSURER.to_owned()),
+        ("insured_number", insured.to_owned()),
+        ("name_kanji", "介護 太郎".to_owned()),
+        ("name_kana", "カイゴ タロウ".to_owned()),
+        ("birth_date", "1948-02-11".to_owned()),
+        ("sex", "1".to_owned()),
+        ("insured_category", "1".to_owned()),
+        ("qualification_acquired_date", "2013-02-10".to_owned()),
+        ("care_level", "23".to_owned()),
+        ("certified_date", ymd(start)),
+        ("certification_start", ymd(start)),
+        ("certification_end", ymd(end)),
+    ] {
+        row.insert(column, value);
+    }
+    let columns = kaigo_eligibility::extract::COLUMNS;
+    let line: Vec<String> = columns.iter().map(|c| row.get(c).cloned().unwrap_or_default()).collect();
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("extract.csv");
+    std::fs::write(&file, format!("{}\n{}\n", columns.join(","), line.join(","))).unwrap();
+    let token = mint(&stack.key, "insurer", Some(INSURER));
+    let out = kaigo()
+        .args(["import", "insured"])
+        .arg(&file)
+        .args(["--endpoint", &stack.addr("gateway")])
+        .env("KAIGO_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kaigo import insured: {}", String::from_utf8_lossy(&out.stderr));
+    let imported = check_today(&clients.eligibility, insured).await.expect("the imported person");
+    assert_eq!(imported.certification.map(|c| c.care_level), Some(common::CareLevel::Care3 as i32));
+
+    // Certification never decided anything for this person; the certification in force comes
+    // from eligibility: a 新規 is refused, a 更新 accepted from 要介護3.
+    let refused = clients.certification.clone().submit_application(application_request(insured)).await;
+    let refused = refused.expect_err("a new application while a certification is in force");
+    assert_eq!(refusal(&refused), (tonic::Code::FailedPrecondition, "CURRENT_CERTIFICATION_EXISTS".to_owned()));
+    let mut renewal = application_request(insured);
+    renewal.application.as_mut().unwrap().r#type = cert::ApplicationType::Renewal as i32;
+    let mut app = Application::submit_request(&clients.certification, renewal).await;
+    app.up_to_board().await;
+    let decided = app.decide().await;
+    assert_eq!(decided.previous_care_level, common::CareLevel::Care3 as i32);
+    let validity = decided.decision.and_then(|d| d.validity).expect("a validity period");
+    let next = end.succ_opt().unwrap();
+    assert_eq!(
+        validity.start,
+        Some(kaigo_proto::from_naive_date(next)),
+        "the renewal starts after the imported period"
+    );
+
+    // Eligibility shows the renewal from the day after the imported period, and 要介護3 until then.
+    let seen = eventually(PATIENCE, || async {
+        let result = check_on(&clients.eligibility, insured, Some(kaigo_proto::from_naive_date(next))).await?;
+        (result.certification.map(|c| c.care_level) == Some(LEVEL as i32)).then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "the renewal did not reach eligibility; logs:\n{}", logs(&stack)());
+    let before = check_on(&clients.eligibility, insured, Some(kaigo_proto::from_naive_date(end))).await.unwrap();
+    assert_eq!(before.certification.map(|c| c.care_level), Some(common::CareLevel::Care3 as i32));
+    assert_eq!(certification_records(&clients.eligibility, insured).await.len(), 2);
 }
