@@ -69,6 +69,11 @@ impl Metrics {
                 .f64_histogram("kaigo.gateway.duration")
                 .with_unit("s")
                 .with_description("call duration until the last byte of the answer")
+                // Seconds: the SDK's default boundaries (0, 5, 10 … 10000) suit milliseconds and
+                // would put every call in the first bucket.
+                .with_boundaries(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ])
                 .build(),
         }
     }
