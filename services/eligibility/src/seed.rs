@@ -127,6 +127,8 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
                         limit_units: level.default_limit_units().unwrap_or(0),
                         board_opinion: String::new(),
                         designated_service_types: vec![],
+                        service_type_limits: vec![],
+                        application_id: String::new(),
                     },
                 ));
                 let tenths = match rng.below(100) {

@@ -10,7 +10,7 @@ use kaigo_proto::kaigo::eligibility::v1 as pb;
 use kaigo_proto::{from_naive_date, to_naive_date};
 
 use crate::domain::caps;
-use crate::domain::timeline::{CostStage, RestrictionKind};
+use crate::domain::timeline::{CostStage, RestrictionKind, ServiceTypeLimit};
 use crate::domain::{Assessment, CareLevel, Detail, Record};
 use crate::key::PersonKey;
 
@@ -118,7 +118,16 @@ pub fn certification(
     if c.review_board_opinion.chars().count() > 2_000 {
         v.add(format!("{field}.review_board_opinion"), "must be at most 2000 characters");
     }
-    let (level, certified, (start, end)) = (level?, certified?, validity?);
+    let limits = service_type_limits(v, field, &c.service_type_limits);
+    if c.application_id.len() > 64
+        || !c.application_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        v.add(
+            format!("{field}.application_id"),
+            "must be at most 64 half-width letters, digits, '-' or '_' (a CertificationService application_id)",
+        );
+    }
+    let (level, certified, (start, end), limits) = (level?, certified?, validity?, limits?);
     let limit_units = match u32::try_from(c.limit_units_per_month) {
         Ok(0) | Err(_) => level.default_limit_units().unwrap_or(0),
         Ok(units) => units,
@@ -132,8 +141,50 @@ pub fn certification(
             limit_units,
             board_opinion: c.review_board_opinion.clone(),
             designated_service_types: c.designated_service_types.clone(),
+            service_type_limits: limits,
+            application_id: c.application_id.clone(),
         },
     ))
+}
+
+/// The most 種類支給限度基準額 one certification carries.
+const MAX_SERVICE_TYPE_LIMITS: usize = 20;
+
+/// うち種類支給限度基準額 → domain: each a 2-character サービス種類コード at most once, with a cap
+/// of 1 to 100000 units a month.
+fn service_type_limits(
+    v: &mut Violations,
+    field: &str,
+    limits: &[pb::ServiceTypeLimit],
+) -> Option<Vec<ServiceTypeLimit>> {
+    if limits.len() > MAX_SERVICE_TYPE_LIMITS {
+        v.add(format!("{field}.service_type_limits"), format!("at most {MAX_SERVICE_TYPE_LIMITS} entries"));
+        return None;
+    }
+    let mut out = Vec::with_capacity(limits.len());
+    let mut ok = true;
+    for (i, l) in limits.iter().enumerate() {
+        let at = format!("{field}.service_type_limits[{i}]");
+        let code = &l.service_type;
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+            v.add(
+                format!("{at}.service_type"),
+                "must be a 2-character サービス種類コード of half-width digits or upper-case letters, e.g. 11",
+            );
+            ok = false;
+        } else if limits[..i].iter().any(|earlier| earlier.service_type == *code) {
+            v.add(format!("{at}.service_type"), "must appear only once");
+            ok = false;
+        }
+        match u32::try_from(l.limit_units_per_month) {
+            Ok(units @ 1..=100_000) => out.push(ServiceTypeLimit { service_type: code.clone(), units }),
+            _ => {
+                v.add(format!("{at}.limit_units_per_month"), "must be between 1 and 100000 units a month");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
 }
 
 /// Wire co-payment → domain.
@@ -237,8 +288,19 @@ pub fn restriction(
             None
         }
     };
+    let note_ok = c.note.chars().count() <= 500;
+    if !note_ok {
+        v.add(format!("{field}.note"), "must be at most 500 characters");
+    }
     let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
-    Some((start, end, Detail::BenefitRestriction { kind: kind?, reduced_copayment_percent: percent? }))
+    if !note_ok {
+        return None;
+    }
+    Some((
+        start,
+        end,
+        Detail::BenefitRestriction { kind: kind?, reduced_copayment_percent: percent?, note: c.note.clone() },
+    ))
 }
 
 /// Wire 住所地特例 → domain.
@@ -343,18 +405,30 @@ pub fn details_to_wire(r: &Record) -> pb::eligibility_record::Details {
     use pb::eligibility_record::Details as D;
     let period = wire_period(r.start, r.end);
     match &r.detail {
-        Detail::Certification { level, certified, limit_units, board_opinion, designated_service_types } => {
-            D::Certification(pb::CertificationPeriod {
-                care_level: care_level_to_wire(*level) as i32,
-                certified_date: Some(from_naive_date(*certified)),
-                validity: Some(period),
-                limit_units_per_month: i32::try_from(*limit_units).unwrap_or(i32::MAX),
-                service_type_limits: vec![],
-                review_board_opinion: board_opinion.clone(),
-                designated_service_types: designated_service_types.clone(),
-                application_id: String::new(),
-            })
-        }
+        Detail::Certification {
+            level,
+            certified,
+            limit_units,
+            board_opinion,
+            designated_service_types,
+            service_type_limits,
+            application_id,
+        } => D::Certification(pb::CertificationPeriod {
+            care_level: care_level_to_wire(*level) as i32,
+            certified_date: Some(from_naive_date(*certified)),
+            validity: Some(period),
+            limit_units_per_month: i32::try_from(*limit_units).unwrap_or(i32::MAX),
+            service_type_limits: service_type_limits
+                .iter()
+                .map(|l| pb::ServiceTypeLimit {
+                    service_type: l.service_type.clone(),
+                    limit_units_per_month: i32::try_from(l.units).unwrap_or(i32::MAX),
+                })
+                .collect(),
+            review_board_opinion: board_opinion.clone(),
+            designated_service_types: designated_service_types.clone(),
+            application_id: application_id.clone(),
+        }),
         Detail::Copayment { tenths } => {
             D::Copayment(pb::CopaymentPeriod { ratio: i32::from(*tenths), period: Some(period) })
         }
@@ -376,7 +450,7 @@ pub fn details_to_wire(r: &Record) -> pb::eligibility_record::Details {
                 multi_bed_room_yen: i64::from(caps.multi_bed),
             }),
         }),
-        Detail::BenefitRestriction { kind, reduced_copayment_percent } => {
+        Detail::BenefitRestriction { kind, reduced_copayment_percent, note } => {
             D::BenefitRestriction(pb::BenefitRestrictionPeriod {
                 kind: match kind {
                     RestrictionKind::PaymentMethodChange => pb::BenefitRestrictionKind::PaymentMethodChange,
@@ -385,7 +459,7 @@ pub fn details_to_wire(r: &Record) -> pb::eligibility_record::Details {
                 } as i32,
                 period: Some(period),
                 reduced_copayment_percent: i32::from(*reduced_copayment_percent),
-                note: String::new(),
+                note: note.clone(),
             })
         }
         Detail::ResidenceException { facility_municipality, facility_name } => {

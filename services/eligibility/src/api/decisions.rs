@@ -68,6 +68,8 @@ impl Api {
             limit_units,
             board_opinion: event.board_opinion.clone(),
             designated_service_types: event.designated_service_types.clone(),
+            service_type_limits: Vec::new(),
+            application_id: event.application_id.clone(),
         };
         // The event's own id keys the write: a redelivered event finds it done. (The consumer
         // deduplicates too; this also covers a decision applied before that record existed.)

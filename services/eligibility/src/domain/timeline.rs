@@ -136,6 +136,15 @@ pub struct DailyCaps {
     pub multi_bed: u32,
 }
 
+/// One 種類支給限度基準額: a cap for one service type (docs/domain/eligibility.md#insured-certificate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceTypeLimit {
+    /// 2-character サービス種類コード.
+    pub service_type: String,
+    /// Units a month.
+    pub units: u32,
+}
+
 /// What a record says, by kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Detail {
@@ -151,6 +160,12 @@ pub enum Detail {
         board_opinion: String,
         /// サービスの種類の指定: only these service types are payable (empty: all).
         designated_service_types: Vec<String>,
+        /// うち種類支給限度基準額: per-service-type caps the municipality set (empty: none).
+        #[serde(default)]
+        service_type_limits: Vec<ServiceTypeLimit>,
+        /// The certification application this came from (empty when unknown).
+        #[serde(default)]
+        application_id: String,
     },
     /// 負担割合: 1, 2 or 3 (tenths).
     Copayment {
@@ -170,6 +185,9 @@ pub enum Detail {
         kind: RestrictionKind,
         /// The raised co-payment under 給付額減額, in percent (30 or 40), else 0.
         reduced_copayment_percent: u8,
+        /// The printed wording of the restriction (empty when none).
+        #[serde(default)]
+        note: String,
     },
     /// 住所地特例: the facility's municipality differs from the insurer.
     ResidenceException {

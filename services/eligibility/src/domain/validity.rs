@@ -185,6 +185,8 @@ mod tests {
             limit_units: 0,
             board_opinion: String::new(),
             designated_service_types: vec![],
+            service_type_limits: vec![],
+            application_id: String::new(),
         };
         for open in [CareLevel::NotApplicable, CareLevel::ProgrammeEligible] {
             assert!(check_record(&[], &level(open), d(2025, 4, 1), None, None, &rules).is_ok(), "{open:?}");
@@ -229,6 +231,8 @@ mod tests {
             limit_units: 16_765,
             board_opinion: String::new(),
             designated_service_types: vec![],
+            service_type_limits: vec![],
+            application_id: String::new(),
         };
         assert!(check_no_overlap(&existing, &cert, d(2025, 8, 1), Some(d(2026, 1, 31)), None).is_ok());
     }

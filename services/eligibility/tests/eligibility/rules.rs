@@ -230,3 +230,101 @@ async fn daily_caps_come_from_the_table_of_the_period_start_and_are_never_writte
     assert_eq!(history.records.len(), 2);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn what_a_write_sends_is_kept_and_returned_or_refused_by_field() {
+    let db = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let insured = "0000000901";
+    let v = create_person(&mut client, insured).await;
+
+    let limits = vec![
+        pb::ServiceTypeLimit { service_type: "11".into(), limit_units_per_month: 12_000 },
+        pb::ServiceTypeLimit { service_type: "15".into(), limit_units_per_month: 8_000 },
+    ];
+    let application_id = "0191d3c8-5f4e-7c2a-9b1d-2f6a8e4c1b00".to_owned();
+    let certification = pb::CertificationPeriod {
+        care_level: common::CareLevel::Care2 as i32,
+        certified_date: Some(date(2025, 3, 25)),
+        validity: period(date(2025, 4, 1), Some(date(2026, 3, 31))),
+        service_type_limits: limits.clone(),
+        application_id: application_id.clone(),
+        ..Default::default()
+    };
+    let request = |version: i64, certification: pb::CertificationPeriod| pb::RecordCertificationRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        certification: Some(certification),
+    };
+    let written = client.record_certification(request(v, certification.clone())).await.unwrap().into_inner();
+    let mut restriction = restriction_request(
+        insured,
+        written.person_version,
+        pb::BenefitRestrictionKind::PaymentMethodChange,
+        0,
+        date(2025, 6, 1),
+        None,
+    );
+    restriction.benefit_restriction.as_mut().unwrap().note = "支払方法変更 (保険料滞納)".into();
+    let v = client.record_benefit_restriction(restriction).await.unwrap().into_inner().person_version;
+
+    // The history and the check (twice: database, then cache) carry them.
+    let history = client
+        .get_eligibility_history(pb::GetEligibilityHistoryRequest {
+            insurer_number: INSURER.into(),
+            insured_number: insured.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = history
+        .records
+        .iter()
+        .find_map(|r| match &r.details {
+            Some(pb::eligibility_record::Details::Certification(c)) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(stored.service_type_limits, limits);
+    assert_eq!(stored.application_id, application_id);
+    for _ in 0..2 {
+        let result = check(&mut client, insured, date(2025, 7, 1)).await;
+        let c = result.certification.unwrap();
+        assert_eq!((c.service_type_limits, c.application_id), (limits.clone(), application_id.clone()));
+        assert_eq!(result.benefit_restrictions[0].note, "支払方法変更 (保険料滞納)");
+    }
+
+    // Bad values are refused, each against its field; nothing is written.
+    let bad = pb::CertificationPeriod {
+        validity: period(date(2026, 4, 1), Some(date(2027, 3, 31))),
+        service_type_limits: vec![
+            pb::ServiceTypeLimit { service_type: "１１".into(), limit_units_per_month: 100 },
+            pb::ServiceTypeLimit { service_type: "15".into(), limit_units_per_month: 0 },
+            pb::ServiceTypeLimit { service_type: "15".into(), limit_units_per_month: 10 },
+        ],
+        application_id: "not an id!".into(),
+        ..certification
+    };
+    let err = client.record_certification(request(v, bad)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        field_violations(&err),
+        vec![
+            "certification.service_type_limits[0].service_type",
+            "certification.service_type_limits[1].limit_units_per_month",
+            "certification.service_type_limits[2].service_type",
+            "certification.application_id",
+        ]
+    );
+    let mut long_note =
+        restriction_request(insured, v, pb::BenefitRestrictionKind::PaymentSuspension, 0, date(2025, 6, 1), None);
+    long_note.benefit_restriction.as_mut().unwrap().note = "あ".repeat(501);
+    let err = client.record_benefit_restriction(long_note).await.unwrap_err();
+    assert_eq!(field_violations(&err), vec!["benefit_restriction.note"]);
+    server.stop().await;
+}

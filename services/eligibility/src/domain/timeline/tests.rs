@@ -21,6 +21,8 @@ fn certification(id: i64, start: NaiveDate, end: NaiveDate, level: CareLevel) ->
             limit_units: level.default_limit_units().unwrap_or(0),
             board_opinion: String::new(),
             designated_service_types: vec![],
+            service_type_limits: vec![],
+            application_id: String::new(),
         },
     }
 }
@@ -119,6 +121,7 @@ fn restrictions_and_residence_exception_apply_whether_or_not_certified() {
                 detail: Detail::BenefitRestriction {
                     kind: RestrictionKind::PaymentMethodChange,
                     reduced_copayment_percent: 0,
+                    note: String::new(),
                 },
             },
         ],
@@ -153,7 +156,12 @@ fn an_expired_verdict_carries_the_latest_lapsed_certification() {
 }
 
 fn restriction(id: i64, start: NaiveDate, end: Option<NaiveDate>, kind: RestrictionKind, percent: u8) -> Record {
-    Record { id, start, end, detail: Detail::BenefitRestriction { kind, reduced_copayment_percent: percent } }
+    Record {
+        id,
+        start,
+        end,
+        detail: Detail::BenefitRestriction { kind, reduced_copayment_percent: percent, note: String::new() },
+    }
 }
 
 fn cost_limit(id: i64, start: NaiveDate, end: NaiveDate) -> Record {
