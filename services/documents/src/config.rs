@@ -1,5 +1,6 @@
 //! `[documents]` configuration (`KAIGO_DOCUMENTS__*`).
 
+use kaigo_platform::access::AccessOptions;
 use kaigo_platform::config::{Problems, Secret, Validate};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,9 @@ pub struct Config {
     /// The last written date (`YYYY-MM-DD`, JST) a 令和3年-form opinion is accepted for; unset:
     /// no end. UNCONFIRMED: the 2026-04-01 revision publishes no end for the old form.
     pub reiwa3_form_accepted_until: Option<chrono::NaiveDate>,
+    /// The denied-lookup alert (docs/domain/access.md#facts-copy):
+    /// `documents.access.denied_alert_per_minute`.
+    pub access: AccessOptions,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             s3_secret_access_key: Secret::default(),
             s3_allow_http: false,
             reiwa3_form_accepted_until: None,
+            access: AccessOptions::default(),
         }
     }
 }
@@ -96,6 +101,7 @@ impl Validate for Config {
         if !self.s3_endpoint.is_empty() && !self.s3_endpoint.starts_with("http") {
             problems.add("documents.s3_endpoint", "an http:// or https:// URL");
         }
+        self.access.validate_in("documents.access", problems);
     }
 }
 

@@ -11,9 +11,11 @@
 //! `opinion.received` ([`OpinionReceivedEvent`](kaigo_proto::kaigo::documents::v1::OpinionReceivedEvent),
 //! key = application id) into the outbox in the same transaction, for certification.
 //!
-//! Consent references: a care office presents the person's consent as
-//! `"<insurer_number>:<insured_number>"` among the caller's consents
-//! ([`domain::access::consent_reference`]).
+//! Access (docs/domain/access.md#in-kaigo): the insurer that asked and the institution asked
+//! read an opinion by the request itself; every other organisation by the registry's facts
+//! (registered as the person's 担当 with a consent covering `CERTIFICATION`), decided by
+//! `kaigo_platform::access::Gate` on the service's own copy of those facts, which the consumer
+//! group `documents-access` keeps.
 //!
 //! Tests (`tests/documents/`) run a real server on 127.0.0.1:0 behind `CallerLayer`; the S3
 //! path runs against moto's S3 server, which `scripts/moto.sh PORT` installs into
@@ -36,6 +38,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kaigo_platform::access::{AccessFactsMigration, Gate};
 use kaigo_platform::audit::migration::AuditTableMigration;
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::Secret;
@@ -112,8 +115,11 @@ pub async fn start_with_clock(
         Duration::from_secs(config.pending_max_age_minutes * 60),
         Duration::from_secs(config.sweep_interval_secs),
     );
+    // The copy of the registry's facts the reads decide on; nothing is cached from it.
+    kaigo_platform::access::spawn_consumer(ctx, None);
     let api = Api::new(api::Inner {
         db: ctx.db.clone(),
+        gate: Gate::builtin(NAME, &config.access),
         blobs,
         keys,
         auditor,
@@ -144,6 +150,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::kit_migration::copy_idempotency()),
             Box::new(AuditTableMigration),
             Box::new(store::kit_migration::copy_audit()),
+            Box::new(AccessFactsMigration),
         ]
     }
 }

@@ -247,9 +247,9 @@ async fn check_read(
             return Err((denied(access::Denied::NotAParty), Default::default()));
         };
         let whose = (request.insurer_number.clone(), request.insured_number.clone());
-        return match access::may_read_opinion(caller, &super::requests::parties(&request)) {
-            Ok(_) => Ok(whose),
-            Err(d) => Err((denied(d), whose)),
+        return match api.may_read_opinion(caller, &super::requests::parties(&request)).await {
+            Ok(()) => Ok(whose),
+            Err(err) => Err((err, whose)),
         };
     }
     let own = caller.role.as_str() == m.uploaded_by_role && caller.organization() == Some(m.uploaded_by_org.as_str());

@@ -30,6 +30,8 @@ use crate::domain::flow::FlowError;
 pub struct Inner {
     /// The service's schema.
     pub db: DatabaseConnection,
+    /// The access decision on the copy of the registry's facts (docs/domain/access.md#facts-copy).
+    pub gate: kaigo_platform::access::Gate,
     /// Attachment blobs.
     pub blobs: BlobStore,
     /// Encryption keys.
@@ -63,9 +65,40 @@ impl Api {
 pub(crate) fn denied(d: Denied) -> ApiError {
     let message = match d {
         Denied::NotAParty => "the caller is not a party to this opinion (docs/domain/access.md#in-kaigo)",
-        Denied::ConsentRequired => "the registered care office needs the person's consent reference",
     };
     ApiError::permission_denied(d.reason(), message)
+}
+
+impl Inner {
+    /// The decision for an organisation that reads an opinion by the registry's facts, not as
+    /// a party of the request: may it see `CERTIFICATION` of the person today? A refusal is
+    /// PERMISSION_DENIED `NOT_REGISTERED`, `CONSENT_REQUIRED` or `NOT_PERMITTED`.
+    pub(crate) async fn decide_certification(
+        &self,
+        caller: &Caller,
+        insurer_number: &str,
+        insured_number: &str,
+    ) -> Result<(), ApiError> {
+        use kaigo_platform::access::{self, Category, PersonRef};
+        let person = PersonRef::new(insurer_number, insured_number);
+        let facts = access::load(&self.db, person).await.map_err(kaigo_platform::errors::db)?;
+        self.gate.decide(caller, person, Category::Certification, self.clock.today_jst(), &facts)
+    }
+
+    /// Decides a read of an opinion of `parties`: the parties of the request by the request,
+    /// everyone else by [`Inner::decide_certification`].
+    pub(crate) async fn may_read_opinion(
+        &self,
+        caller: &Caller,
+        parties: &crate::domain::access::Parties<'_>,
+    ) -> Result<(), ApiError> {
+        use crate::domain::access::{self, Reader};
+        match access::opinion_reader(caller, parties) {
+            Reader::Insurer | Reader::Institution => Ok(()),
+            Reader::ByFacts => self.decide_certification(caller, parties.insurer_number, parties.insured_number).await,
+            Reader::Nobody => Err(denied(Denied::NotAParty)),
+        }
+    }
 }
 
 /// The audit record of one call's read of records whose persons are `persons` (insurer,

@@ -33,7 +33,6 @@ fn parties(m: &opinion::Model) -> Parties<'_> {
         insurer_number: &m.insurer_number,
         insured_number: &m.insured_number,
         institution_code: &m.institution_code,
-        care_office_number: m.care_office_number.as_deref(),
     }
 }
 
@@ -201,12 +200,13 @@ async fn check_attachments(
     Ok(())
 }
 
-/// GetOpinion: the parties of its request (see `domain::access`).
+/// GetOpinion: the parties of its request, and organisations the registry's facts admit (see
+/// `domain::access`).
 pub async fn get(api: &Inner, caller: &Caller, req: GetOpinionRequest) -> Result<GetOpinionResponse, ApiError> {
     let mut v = Violations::new();
     fields::id(&mut v, "opinion_id", &req.opinion_id, true);
     v.into_result()?;
-    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution | Role::CareOffice) {
+    if !matches!(caller.role, Role::Insurer | Role::MedicalInstitution | Role::CareOffice | Role::ServiceProvider) {
         // Refused before the record is looked up; the attempt is still in the trail.
         api.auditor
             .record(caller, super::attempt("GetOpinion", "opinion", &req.opinion_id, purpose(req.purpose, caller)))
@@ -217,20 +217,22 @@ pub async fn get(api: &Inner, caller: &Caller, req: GetOpinionRequest) -> Result
         return Err(ApiError::not_found("OPINION_NOT_FOUND", "no such opinion"));
     };
     let why = purpose(req.purpose, caller);
-    match access::may_read_opinion(caller, &parties(&model)) {
-        Ok(_) => {
+    match api.may_read_opinion(caller, &parties(&model)).await {
+        Ok(()) => {
             api.auditor.record(caller, audit_entry("GetOpinion", &model, why, ALLOWED)).await;
             Ok(GetOpinionResponse { opinion: Some(to_proto(&model)) })
         }
-        Err(d) => {
-            api.auditor.record(caller, audit_entry("GetOpinion", &model, why, DENIED)).await;
-            Err(denied(d))
+        Err(err) => {
+            if err.code() == tonic::Code::PermissionDenied {
+                api.auditor.record(caller, audit_entry("GetOpinion", &model, why, DENIED)).await;
+            }
+            Err(err)
         }
     }
 }
 
-/// ListOpinions: an institution its own; an insurer those for it; a care office one person's
-/// with their consent.
+/// ListOpinions: an institution its own; an insurer those for it; a care office or provider
+/// one person's, as the registry's facts decide (`CERTIFICATION`).
 pub async fn list(api: &Inner, caller: &Caller, req: ListOpinionsRequest) -> Result<ListOpinionsResponse, ApiError> {
     let mut v = Violations::new();
     let before_id = page_token(&mut v, &req.page_token);
@@ -260,22 +262,24 @@ pub async fn list(api: &Inner, caller: &Caller, req: ListOpinionsRequest) -> Res
         limit: page_size(req.page_size),
         ..Default::default()
     };
-    if caller.role == Role::CareOffice {
-        // A care office reads one person's opinions, as that person's registered office,
-        // with their consent.
-        let office = caller.organization().unwrap_or_default().to_owned();
-        if req.insured_number.is_empty() || office.is_empty() {
-            return Err(ApiError::permission_denied(
-                "CONSENT_REQUIRED",
-                "a care office lists one person's opinions (insurer_number and insured_number) with their consent",
-            ));
+    if matches!(caller.role, Role::CareOffice | Role::ServiceProvider) {
+        // An office reads one person's opinions, registered as that person's 担当 with a
+        // consent covering CERTIFICATION (docs/domain/access.md#in-kaigo).
+        if req.insured_number.is_empty() {
+            let mut v = Violations::new();
+            v.add(
+                "insured_number",
+                "required for a care office or provider (with insurer_number): one person's opinions",
+            );
+            v.into_result()?;
         }
-        let reference = access::consent_reference(&req.insurer_number, &req.insured_number);
-        if !caller.consents.contains(&reference) {
-            return Err(denied(access::Denied::ConsentRequired));
+        if let Err(err) = api.decide_certification(caller, &req.insurer_number, &req.insured_number).await {
+            let persons = [(req.insurer_number.as_str(), req.insured_number.as_str())];
+            let read = read_record("ListOpinions", "opinion", purpose(req.purpose, caller), DENIED, persons, []);
+            api.auditor.record(caller, read).await;
+            return Err(err);
         }
         filter.insurer_number = Some(req.insurer_number.clone());
-        filter.care_office_number = Some(office);
     } else {
         super::requests::scope_to_caller(caller, &mut filter, &req.institution_code, &req.insurer_number)?;
     }

@@ -26,7 +26,6 @@ pub fn parties(m: &opinion_request::Model) -> Parties<'_> {
         insurer_number: &m.insurer_number,
         insured_number: &m.insured_number,
         institution_code: &m.institution_code,
-        care_office_number: m.care_office_number.as_deref(),
     }
 }
 

@@ -274,8 +274,11 @@ async fn attachments_travel_with_a_reiwa3_opinion_and_follow_its_readers() {
 
     let mut city = server.client(insurer(INSURER)).await;
     assert_eq!(download(&mut city, &a.attachment_id).await.unwrap(), pdf);
-    let consent = format!("{INSURER}:{INSURED}");
-    let mut office = server.client(care_office(CARE_OFFICE, &[&consent])).await;
+    let mut office = server.client(care_office(CARE_OFFICE, &[])).await;
+    let err = download(&mut office, &a.attachment_id).await.unwrap_err();
+    assert_eq!((err.code(), reason(&err).as_str()), (Code::PermissionDenied, "NOT_REGISTERED"));
+    use kaigo_platform::access::{Category, OrganizationKind};
+    server.grant(OrganizationKind::CareOffice, CARE_OFFICE, &[Category::Certification]).await;
     assert_eq!(download(&mut office, &a.attachment_id).await.unwrap(), pdf);
     let mut stranger = server.client(institution(OTHER_INSTITUTION)).await;
     assert_eq!(download(&mut stranger, &a.attachment_id).await.unwrap_err().code(), Code::PermissionDenied);

@@ -169,11 +169,31 @@ async fn only_the_requested_institution_submits_and_parties_read() {
     assert_eq!(other_city.get_opinion(get()).await.unwrap_err().code(), Code::PermissionDenied);
     let mut ops = server.client(operator()).await;
     assert_eq!(ops.get_opinion(get()).await.unwrap_err().code(), Code::PermissionDenied);
-    let mut office = server.client(care_office(CARE_OFFICE, &[])).await;
-    let err = office.get_opinion(get()).await.unwrap_err();
-    assert_eq!(reason(&err), "CONSENT_REQUIRED");
+    // The care office the insurer named on the request, with a consent reference in its token:
+    // neither grants anything (docs/domain/access.md#consent).
     let consent = format!("{INSURER}:{INSURED}");
     let mut office = server.client(care_office(CARE_OFFICE, &[&consent])).await;
+    let err = office.get_opinion(get()).await.unwrap_err();
+    assert_eq!((err.code(), reason(&err).as_str()), (Code::PermissionDenied, "NOT_REGISTERED"));
+    // Registered as the person's 担当, without a consent covering CERTIFICATION.
+    use kaigo_platform::access::{Category, OrganizationKind};
+    let (_, consent) =
+        server.grant(OrganizationKind::CareOffice, CARE_OFFICE, &[Category::InsuranceCertificates]).await;
+    assert!(consent.is_some());
+    let err = office.get_opinion(get()).await.unwrap_err();
+    assert_eq!((err.code(), reason(&err).as_str()), (Code::PermissionDenied, "CONSENT_REQUIRED"));
+    assert_eq!(error_metadata(&err, "category"), Category::Certification.as_str());
+    let feed = server.feed();
+    facts::consent(
+        &feed,
+        OrganizationKind::CareOffice,
+        CARE_OFFICE,
+        INSURER,
+        INSURED,
+        &[Category::Certification],
+        facts_start(),
+    )
+    .await;
     assert_eq!(office.get_opinion(get()).await.unwrap().into_inner().opinion.unwrap().opinion_id, opinion.opinion_id);
     let listed = office
         .list_opinions(ListOpinionsRequest {
@@ -214,7 +234,9 @@ async fn only_the_requested_institution_submits_and_parties_read() {
         })
         .collect();
     let denied = trail.iter().filter(|(_, outcome, _)| outcome == "denied").count();
-    assert_eq!(denied, 5, "{trail:?}");
+    // The other institution's request and opinion, the other insurer, the operator, the
+    // unregistered office and the registered one without consent.
+    assert_eq!(denied, 6, "{trail:?}");
     assert!(trail.contains(&("GetOpinion".into(), "allowed".into(), "care_office".into())), "{trail:?}");
     assert!(trail.contains(&("ListOpinions".into(), "allowed".into(), "medical_institution".into())), "{trail:?}");
     let operator_row = ("GetOpinion".to_owned(), "denied".to_owned(), "operator".to_owned());

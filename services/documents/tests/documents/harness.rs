@@ -3,12 +3,15 @@
 
 use kaigo_documents::Config;
 use kaigo_documents::blob::crypto::Keyring;
+use kaigo_platform::access::{Category, OrganizationKind};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::config::Secret;
 use kaigo_platform::service::ServiceContext;
+pub use kaigo_platform::testkit::access::{self as facts, Feed};
 pub use kaigo_platform::testkit::reason;
 use kaigo_platform::testkit::{ServiceHarness, SignedChannel, TestDatabase, caller_for, context};
 use kaigo_proto::kaigo::documents::v1::document_service_client::DocumentServiceClient;
+use kaigo_proto::kaigo::registry::v1::{Consent, Registration};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
@@ -32,6 +35,8 @@ pub struct TestServer {
     pub config: Config,
     pub storage_dir: Option<tempfile::TempDir>,
     harness: Option<ServiceHarness>,
+    /// The Redis prefix of a server whose events travel on Redis Streams.
+    _redis: Option<kaigo_platform::testkit::TestRedis>,
     // Dropped last: the database outlives every connection, and the harness's shutdown.
     _db: TestDatabase,
 }
@@ -84,13 +89,59 @@ impl TestServer {
         let (ctx, control) = context(kaigo_documents::NAME, conn);
         let service = kaigo_documents::start_with_clock(&ctx, &config, clock).await.expect("start");
         let harness = ServiceHarness::serve(&ctx, control, None, service).await;
-        Self { ctx, config, storage_dir, harness: Some(harness), _db: db }
+        Self { ctx, config, storage_dir, harness: Some(harness), _redis: None, _db: db }
+    }
+
+    /// Starts with local storage, its events (the registry's facts among them) on Redis
+    /// Streams under a private prefix.
+    pub async fn start_on_redis() -> Self {
+        use kaigo_platform::events::{Bus, RedisBus};
+        let (config, dir) = local_config(8 * 1024 * 1024);
+        let db = TestDatabase::create().await;
+        let conn = kaigo_platform::db::connect(&db.config(), kaigo_documents::NAME).await.expect("connect");
+        kaigo_documents::Migrator::up(&conn, None).await.expect("migrate");
+        let redis = kaigo_platform::testkit::TestRedis::create().await;
+        let handle =
+            kaigo_platform::redis::RedisHandle::connect(&redis.config()).await.expect("redis").expect("a handle");
+        let (mut ctx, control) = context(kaigo_documents::NAME, conn);
+        ctx.redis = Some(handle.clone());
+        ctx.bus = Bus::Redis(RedisBus::new(handle, 10_000));
+        let service = kaigo_documents::start_with_clock(&ctx, &config, kaigo_platform::time::system_clock())
+            .await
+            .expect("start");
+        let harness = ServiceHarness::serve(&ctx, control, None, service).await;
+        Self { ctx, config, storage_dir: Some(dir), harness: Some(harness), _redis: Some(redis), _db: db }
     }
 
     /// A client calling as `caller`.
     pub async fn client(&self, caller: Caller) -> DocumentServiceClient<Signed> {
         let harness = self.harness.as_ref().expect("the server is running");
         DocumentServiceClient::new(harness.channel(Some(caller)).await).max_decoding_message_size(4 * 1024 * 1024)
+    }
+
+    /// Where the registry's facts go: the service's own access consumer applies them
+    /// (docs/domain/access.md#facts-copy).
+    pub fn feed(&self) -> Feed {
+        Feed::of(&self.ctx)
+    }
+
+    /// Registers `org` (`kind`) as the 担当 of [`INSURED`] of [`INSURER`] from
+    /// [`facts_start`], with a consent to `categories` (none when empty), through the
+    /// registry's events.
+    pub async fn grant(
+        &self,
+        kind: OrganizationKind,
+        org: &str,
+        categories: &[Category],
+    ) -> (Registration, Option<Consent>) {
+        let feed = self.feed();
+        let r = facts::register(&feed, kind, org, INSURER, INSURED, facts_start()).await;
+        let c = if categories.is_empty() {
+            None
+        } else {
+            Some(facts::consent(&feed, kind, org, INSURER, INSURED, categories, facts_start()).await)
+        };
+        (r, c)
     }
 
     /// The service's database.
@@ -136,14 +187,26 @@ pub fn institution(code: &str) -> Caller {
     caller_for(Role::MedicalInstitution, code)
 }
 
-/// A care office, with the given consent references.
+/// A care office, with the given consent references in its token (which grant nothing:
+/// docs/domain/access.md#consent).
 pub fn care_office(number: &str, consents: &[&str]) -> Caller {
     Caller { consents: consents.iter().map(|c| (*c).to_owned()).collect(), ..caller_for(Role::CareOffice, number) }
+}
+
+/// The first day of the registrations and consents tests put into the copy.
+pub fn facts_start() -> chrono::NaiveDate {
+    kaigo_platform::time::today_jst() - chrono::Days::new(30)
 }
 
 /// An operator.
 pub fn operator() -> Caller {
     kaigo_platform::testkit::caller(Role::Operator)
+}
+
+/// The ErrorInfo metadata `key` of a status.
+pub fn error_metadata(status: &tonic::Status, key: &str) -> String {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().and_then(|i| i.metadata.get(key).cloned()).unwrap_or_default()
 }
 
 /// A fresh request id.
