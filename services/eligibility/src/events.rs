@@ -5,19 +5,42 @@
 //! - `eligibility.changed` (its own): repeats the cache invalidation of a write once the
 //!   outbox relay has published it, so a change made while Redis was down still reaches L2 and
 //!   every replica when Redis is back.
+//! - `registry.registration_changed` and `registry.consent_changed` (registry): the service's
+//!   copy of who may see whom (docs/domain/access.md#facts-copy); a change drops the person's
+//!   cache entry (L2 and every replica's L1), so the next check decides on the new facts.
+//! - `registry.care_plan_notification_accepted` (registry): the accepted office becomes the
+//!   person's care-management office, once.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use kaigo_platform::events::{Consumer, ConsumerOptions, Event, EventHandler, HandlerError};
+use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_platform::service::ServiceContext;
 use kaigo_proto::kaigo::certification::v1::CertificationDecidedEvent;
+use kaigo_proto::kaigo::registry::v1::CarePlanNotificationAccepted;
 use prost::Message;
 use sea_orm::DatabaseTransaction;
 
 use crate::api::Api;
 use crate::key::PersonKey;
 use crate::store::write::CHANGED_TOPIC;
+
+/// The topic the registry publishes accepted 居宅サービス計画作成依頼届出 on.
+pub const NOTIFICATION_ACCEPTED_TOPIC: &str = "registry.care_plan_notification_accepted";
+
+struct NotificationAccepted {
+    api: Api,
+}
+
+impl EventHandler for NotificationAccepted {
+    fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let accepted = CarePlanNotificationAccepted::decode(event.payload.as_slice())?;
+            self.api.apply_notification(txn, &event.id, &accepted).await.map_err(|e| -> HandlerError { Box::new(e) })
+        })
+    }
+}
 
 /// The topic the certification service publishes decisions on.
 pub const DECIDED_TOPIC: &str = "certification.decided";
@@ -57,8 +80,25 @@ impl EventHandler for Decided {
     }
 }
 
+/// Drops the cached entry of a person whose access facts changed.
+fn on_facts_changed(api: &Api) -> kaigo_platform::access::OnFactsChanged {
+    let api = api.clone();
+    Arc::new(move |person: kaigo_platform::access::Person| {
+        let api = api.clone();
+        Box::pin(async move {
+            let (Ok(insurer), Ok(insured)) =
+                (InsurerNumber::parse(&person.insurer), InsuredNumber::parse(&person.insured))
+            else {
+                return;
+            };
+            api.cache().invalidate(&PersonKey::new(&insurer, &insured)).await;
+        })
+    })
+}
+
 /// Starts the consumers as background tasks.
 pub fn spawn_consumers(ctx: &ServiceContext, api: &Api) {
+    kaigo_platform::access::spawn_consumer(ctx, Some(on_facts_changed(api)));
     let invalidate = Consumer::new(
         ctx.db.clone(),
         ctx.bus.clone(),
@@ -73,4 +113,11 @@ pub fn spawn_consumers(ctx: &ServiceContext, api: &Api) {
         Arc::new(Decided { api: api.clone() }),
     );
     ctx.background.spawn("eligibility-decided-consumer", move |stopping| decided.run(stopping.wait()));
+    let accepted = Consumer::new(
+        ctx.db.clone(),
+        ctx.bus.clone(),
+        ConsumerOptions::new("eligibility-notifications", &[NOTIFICATION_ACCEPTED_TOPIC]),
+        Arc::new(NotificationAccepted { api: api.clone() }),
+    );
+    ctx.background.spawn("eligibility-notification-consumer", move |stopping| accepted.run(stopping.wait()));
 }

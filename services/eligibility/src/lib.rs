@@ -11,6 +11,8 @@ pub mod api;
 pub mod cache;
 pub mod domain;
 mod events;
+
+pub use events::NOTIFICATION_ACCEPTED_TOPIC;
 pub mod extract;
 pub mod key;
 pub mod seed;
@@ -19,6 +21,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kaigo_platform::access::{AccessFactsMigration, AccessOptions, Gate};
 use kaigo_platform::audit::migration::AuditTableMigration;
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
@@ -66,6 +69,9 @@ pub struct Config {
     pub validity_max_months: u32,
     /// A validity starting mid-month gets the rest of that month on top (UNCONFIRMED rule).
     pub mid_month_start_adds_rest_of_month: bool,
+    /// The denied-lookup alert (docs/domain/access.md#facts-copy):
+    /// `eligibility.access.denied_alert_per_minute`.
+    pub access: AccessOptions,
 }
 
 impl Default for Config {
@@ -80,6 +86,7 @@ impl Default for Config {
             validity_min_months: 3,
             validity_max_months: 48,
             mid_month_start_adds_rest_of_month: true,
+            access: AccessOptions::default(),
         }
     }
 }
@@ -104,6 +111,7 @@ impl Validate for Config {
         if self.validity_min_months == 0 || self.validity_min_months > self.validity_max_months {
             problems.add("eligibility.validity_min_months", "must be at least 1 and at most validity_max_months");
         }
+        self.access.validate_in("eligibility.access", problems);
         if self.validity_max_months > 48 {
             problems.add("eligibility.validity_max_months", "must be at most 48 (介護保険法施行規則)");
         }
@@ -149,7 +157,8 @@ pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Cl
         ctx.background.spawn("eligibility-invalidation", move |stopping| l2.listen(listening, stopping));
     }
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AUDIT);
-    let api = Api::new(api::Inner { store, cache, auditor, rules: config.validity_rules(), clock });
+    let gate = Gate::builtin(NAME, &config.access);
+    let api = Api::new(api::Inner { store, cache, auditor, rules: config.validity_rules(), clock, gate });
     events::spawn_consumers(ctx, &api);
     api
 }
@@ -176,6 +185,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::copy_requests()),
             Box::new(AuditTableMigration),
             Box::new(store::migration::copy_audit_log()),
+            Box::new(AccessFactsMigration),
         ]
     }
 }

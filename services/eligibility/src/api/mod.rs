@@ -3,6 +3,7 @@
 pub mod convert;
 mod decisions;
 mod import;
+mod notifications;
 mod read;
 mod write;
 
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     pub rules: ValidityRules,
     /// "Now" and "today" (JST); injectable so date-dependent behaviour is testable.
     pub clock: Arc<dyn Clock>,
+    /// Who may see which category of whom (docs/domain/access.md#facts-copy).
+    pub gate: kaigo_platform::access::Gate,
 }
 
 impl Api {

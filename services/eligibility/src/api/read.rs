@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use futures::StreamExt;
+use kaigo_platform::access::{Category, Decision, Facts, PersonRef};
 use kaigo_platform::audit::{self, ReadRecord};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors;
@@ -12,8 +13,8 @@ use kaigo_proto::kaigo::eligibility::v1 as pb;
 
 use super::{Api, MAX_BATCH, convert, validated};
 use crate::cache::Entry;
+use crate::domain::Verdict;
 use crate::domain::access::{self, Visibility};
-use crate::domain::{Detail, Verdict};
 use crate::key::PersonKey;
 use crate::store::{ACTIVE, SUPERSEDED, VOIDED};
 
@@ -29,7 +30,12 @@ fn person_of(key: &PersonKey) -> String {
 struct Query {
     key: PersonKey,
     as_of: NaiveDate,
-    has_consent: bool,
+}
+
+impl Query {
+    fn person(&self) -> PersonRef<'_> {
+        PersonRef::new(self.key.insurer(), self.key.insured())
+    }
 }
 
 fn verdict_to_wire(verdict: Verdict) -> pb::EligibilityVerdict {
@@ -92,7 +98,9 @@ impl Api {
         self.inner.auditor.record(caller, read).await;
     }
 
-    fn parse_query(&self, v: &mut Violations, prefix: &str, q: QueryFields<'_>, caller: &Caller) -> Option<Query> {
+    /// The request's `consent_reference` is still checked for length, so existing clients
+    /// keep working, but it grants nothing (docs/domain/access.md#consent).
+    fn parse_query(&self, v: &mut Violations, prefix: &str, q: QueryFields<'_>) -> Option<Query> {
         let key = convert::key(v, prefix, q.insurer_number, q.insured_number);
         let as_of = match q.as_of {
             None => Some(self.inner.clock.today_jst()),
@@ -101,11 +109,18 @@ impl Api {
         if q.consent_reference.len() > 128 {
             v.add(format!("{prefix}consent_reference"), "must be at most 128 characters");
         }
-        Some(Query {
-            key: key?,
-            as_of: as_of?,
-            has_consent: !q.consent_reference.is_empty() || !caller.consents.is_empty(),
-        })
+        Some(Query { key: key?, as_of: as_of? })
+    }
+
+    /// The decision that needs no lookup: insurers (their own insured only), operators and
+    /// persons (never) are decided on the caller alone, before the cache is touched
+    /// (permission before existence). Organisations pass here and are decided in
+    /// [`Api::answer`] on the person's facts.
+    fn decide_before_lookup(&self, caller: &Caller, q: &Query) -> Result<(), ApiError> {
+        if access::needs_facts(caller.role) {
+            return Ok(());
+        }
+        self.inner.gate.decide(caller, q.person(), Category::InsuranceCertificates, q.as_of, &Facts::default())
     }
 
     /// Answers one validated query the caller may ask, with the outcome the audit trail
@@ -119,6 +134,15 @@ impl Api {
                 ApiError::internal(e.to_string())
             }
         })?;
+        // docs/domain/access.md#in-kaigo: an organisation sees the answer only with
+        // INSURANCE_CERTIFICATES, and its cost-share sections only with COST_SHARE, decided on
+        // the facts cached with the person (the same refusal whether or not the person exists).
+        let gate = &self.inner.gate;
+        let facts = entry.facts();
+        if access::needs_facts(caller.role) {
+            gate.decide(caller, q.person(), Category::InsuranceCertificates, q.as_of, facts)?;
+        }
+        let cost_share = gate.allows(caller, q.person(), Category::CostShare, q.as_of, facts) == Decision::Allowed;
         let mut result = pb::EligibilityResult {
             insurer_number: q.key.insurer().to_owned(),
             insured_number: q.key.insured().to_owned(),
@@ -126,7 +150,7 @@ impl Api {
             ..Default::default()
         };
         let cached = match entry {
-            Entry::Unknown => {
+            Entry::Unknown(_) => {
                 result.verdict = pb::EligibilityVerdict::NotInsured as i32;
                 return Ok((result, "NOT_INSURED"));
             }
@@ -141,11 +165,7 @@ impl Api {
         result.data_version = timeline.person.version;
         result.last_changed_time = Some(prost_types::Timestamp { seconds: timeline.person.changed_at, nanos: 0 });
 
-        let registered_office = assessment.care_management.and_then(|r| match &r.detail {
-            Detail::CareManagement { office_number, .. } if !office_number.is_empty() => Some(office_number.as_str()),
-            _ => None,
-        });
-        let visible: Visibility = access::visibility(caller, registered_office, q.has_consent);
+        let visible = Visibility::of(cost_share);
         let mut withheld = Vec::new();
         if visible.certificate {
             result.certification = assessment.certification.and_then(|r| match convert::details_to_wire(r) {
@@ -217,17 +237,25 @@ impl Api {
             as_of: r.as_of.as_ref(),
             consent_reference: &r.consent_reference,
         };
-        let parsed = self.parse_query(&mut v, "", fields, caller);
+        let parsed = self.parse_query(&mut v, "", fields);
         if common::Purpose::try_from(r.purpose).is_err() {
             v.add("purpose", "is not a known purpose");
         }
         let q = validated(v, parsed)?;
         let purpose = purpose_name(r.purpose);
-        if let Err(denied) = access::may_check(caller, q.key.insurer()) {
-            self.audit(caller, "CheckEligibility", purpose, vec![person_of(&q.key)], audit::DENIED).await;
-            return Err(denied_error(denied));
-        }
-        let (result, outcome) = self.answer(caller, &q).await?;
+        let answered = match self.decide_before_lookup(caller, &q) {
+            Ok(()) => self.answer(caller, &q).await,
+            Err(denied) => Err(denied),
+        };
+        let (result, outcome) = match answered {
+            Ok(answer) => answer,
+            Err(err) => {
+                if err.code() == tonic::Code::PermissionDenied {
+                    self.audit(caller, "CheckEligibility", purpose, vec![person_of(&q.key)], audit::DENIED).await;
+                }
+                return Err(err);
+            }
+        };
         self.audit(caller, "CheckEligibility", purpose, vec![person_of(&q.key)], outcome).await;
         Ok(pb::CheckEligibilityResponse { result: Some(result) })
     }
@@ -246,9 +274,9 @@ impl Api {
         }
         let purpose = purpose_name(r.purpose);
         let mut persons = Vec::with_capacity(r.queries.len());
-        let (mut allowed, mut denied) = (0usize, 0usize);
         // Each entry stands alone: a bad or forbidden entry becomes its own error.
-        let mut prepared: Vec<Result<Query, pb::EntryError>> = Vec::with_capacity(r.queries.len());
+        // An entry refused before its lookup carries `true` (denied), a bad one `false`.
+        let mut prepared: Vec<Result<Query, (bool, pb::EntryError)>> = Vec::with_capacity(r.queries.len());
         for (i, q) in r.queries.iter().enumerate() {
             let index = i32::try_from(i).unwrap_or(i32::MAX);
             let mut v = Violations::new();
@@ -258,40 +286,47 @@ impl Api {
                 as_of: q.as_of.as_ref(),
                 consent_reference: &q.consent_reference,
             };
-            let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), fields, caller);
+            let parsed = self.parse_query(&mut v, &format!("queries[{i}]."), fields);
             prepared.push(match validated(v, parsed) {
                 Ok(query) => {
                     persons.push(person_of(&query.key));
-                    match access::may_check(caller, query.key.insurer()) {
-                        Ok(()) => {
-                            allowed += 1;
-                            Ok(query)
-                        }
-                        Err(refusal) => {
-                            denied += 1;
-                            Err(entry_error(index, &denied_error(refusal)))
-                        }
+                    match self.decide_before_lookup(caller, &query) {
+                        Ok(()) => Ok(query),
+                        Err(refusal) => Err((true, entry_error(index, &refusal))),
                     }
                 }
-                Err(invalid) => Err(entry_error(index, &invalid)),
+                Err(invalid) => Err((false, entry_error(index, &invalid))),
             });
         }
         // L1 hits answer at once; misses go to Redis or the database, a bounded number at a time.
-        let entries: Vec<pb::BatchCheckEligibilityEntry> = futures::stream::iter(prepared.into_iter().enumerate())
-            .map(|(i, prepared)| async move {
-                let index = i32::try_from(i).unwrap_or(i32::MAX);
-                let outcome = match prepared {
-                    Ok(q) => match self.answer(caller, &q).await {
-                        Ok((result, _)) => pb::batch_check_eligibility_entry::Outcome::Result(result),
-                        Err(err) => pb::batch_check_eligibility_entry::Outcome::Error(entry_error(index, &err)),
-                    },
-                    Err(err) => pb::batch_check_eligibility_entry::Outcome::Error(err),
-                };
-                pb::BatchCheckEligibilityEntry { index, outcome: Some(outcome) }
-            })
-            .buffered(64)
-            .collect()
-            .await;
+        // Each answered entry is decided on its person's own facts (Api::answer).
+        let answered: Vec<(Option<bool>, pb::BatchCheckEligibilityEntry)> =
+            futures::stream::iter(prepared.into_iter().enumerate())
+                .map(|(i, prepared)| async move {
+                    let index = i32::try_from(i).unwrap_or(i32::MAX);
+                    // Some(denied?) for an entry that named a person validly; None for bad input.
+                    let (denied, outcome) = match prepared {
+                        Ok(q) => match self.answer(caller, &q).await {
+                            Ok((result, _)) => {
+                                (Some(false), pb::batch_check_eligibility_entry::Outcome::Result(result))
+                            }
+                            Err(err) => (
+                                Some(err.code() == tonic::Code::PermissionDenied),
+                                pb::batch_check_eligibility_entry::Outcome::Error(entry_error(index, &err)),
+                            ),
+                        },
+                        Err((denied, err)) => {
+                            (denied.then_some(true), pb::batch_check_eligibility_entry::Outcome::Error(err))
+                        }
+                    };
+                    (denied, pb::BatchCheckEligibilityEntry { index, outcome: Some(outcome) })
+                })
+                .buffered(64)
+                .collect()
+                .await;
+        let denied = answered.iter().filter(|(d, _)| *d == Some(true)).count();
+        let allowed = answered.iter().filter(|(d, _)| *d == Some(false)).count();
+        let entries: Vec<pb::BatchCheckEligibilityEntry> = answered.into_iter().map(|(_, entry)| entry).collect();
         if !persons.is_empty() {
             let outcome = match (allowed, denied) {
                 (_, 0) => audit::ALLOWED,
@@ -333,17 +368,6 @@ impl Api {
         }
         self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::ALLOWED).await;
         Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records })
-    }
-}
-
-fn denied_error(denied: access::Denied) -> ApiError {
-    match denied {
-        access::Denied::OtherInsurer => {
-            ApiError::permission_denied("OTHER_INSURER", "an insurer may check only its own insured persons")
-        }
-        access::Denied::Role => {
-            ApiError::permission_denied("ROLE_MAY_NOT_CHECK", "this role does not check eligibility")
-        }
     }
 }
 

@@ -4,12 +4,22 @@
 //! takes about ten bytes, a certified one with a ratio and a care office well under a hundred.
 //! Names and birth dates are never cached in Redis; they are read from the database for the
 //! callers allowed to see them.
+//!
+//! The person's access facts (registrations and consents, docs/domain/access.md#facts-copy)
+//! travel in the same value ([`encode_entry`], [`decode_entry`]), so a check decides who may
+//! see it without another lookup. A value written without them (by [`encode`], or by an older
+//! build) is not an answer for a check: [`decode_entry`] returns no facts and the cache treats
+//! it as a miss.
 
 use chrono::NaiveDate;
 use prost::Message;
 
+use std::collections::BTreeSet;
+
+use kaigo_platform::access::{Category, Consent, Facts, Grantee, OrganizationKind, Registration};
+
 use crate::domain::caps::national_caps;
-use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind, ServiceTypeLimit};
+use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind};
 use crate::domain::{CareLevel, Detail, PersonCore, Record, Timeline};
 
 #[derive(Clone, PartialEq, Message)]
@@ -26,6 +36,125 @@ struct Packed {
     changed_at: i64,
     #[prost(message, repeated, tag = "6")]
     records: Vec<PackedRecord>,
+    /// True when the access facts below were loaded with the timeline (an empty list then
+    /// means "none"); false in values written without them.
+    #[prost(bool, tag = "15")]
+    access: bool,
+    #[prost(message, repeated, tag = "16")]
+    registrations: Vec<PackedRegistration>,
+    #[prost(message, repeated, tag = "17")]
+    consents: Vec<PackedConsent>,
+}
+
+/// A registration of the access facts.
+#[derive(Clone, PartialEq, Message)]
+struct PackedRegistration {
+    /// Index in [`KINDS`].
+    #[prost(uint32, tag = "1")]
+    kind: u32,
+    #[prost(string, tag = "2")]
+    organization: String,
+    #[prost(sint32, tag = "3")]
+    start: i32,
+    /// Day number of the end; 0 while active.
+    #[prost(sint32, tag = "4")]
+    end: i32,
+}
+
+/// A consent of the access facts.
+#[derive(Clone, PartialEq, Message)]
+struct PackedConsent {
+    /// The organisation's number; empty for a consent to a kind.
+    #[prost(string, tag = "1")]
+    organization: String,
+    /// Index in [`KINDS`] plus one for a consent to a kind; 0 for one organisation.
+    #[prost(uint32, tag = "2")]
+    kind: u32,
+    /// Bit `i` set: `Category::ALL[i]` is covered.
+    #[prost(uint32, tag = "3")]
+    categories: u32,
+    #[prost(sint32, tag = "4")]
+    valid_from: i32,
+    #[prost(sint32, tag = "5")]
+    valid_until: i32,
+    #[prost(sint32, tag = "6")]
+    withdrawn_on: i32,
+}
+
+const KINDS: [OrganizationKind; 3] = OrganizationKind::ALL;
+
+fn pack_facts(facts: &Facts) -> (Vec<PackedRegistration>, Vec<PackedConsent>) {
+    let registrations = facts
+        .registrations
+        .iter()
+        .map(|r| PackedRegistration {
+            kind: index_of(&KINDS, &r.kind),
+            organization: r.organization.clone(),
+            start: day(Some(r.start)),
+            end: day(r.end),
+        })
+        .collect();
+    let consents = facts
+        .consents
+        .iter()
+        .map(|c| {
+            let (organization, kind) = match &c.grantee {
+                Grantee::Organization(number) => (number.clone(), 0),
+                Grantee::Kind(kind) => (String::new(), index_of(&KINDS, kind) + 1),
+            };
+            let categories = Category::ALL
+                .iter()
+                .enumerate()
+                .filter(|(_, category)| c.categories.contains(category))
+                .fold(0u32, |bits, (i, _)| bits | (1 << i));
+            PackedConsent {
+                organization,
+                kind,
+                categories,
+                valid_from: day(Some(c.valid_from)),
+                valid_until: day(c.valid_until),
+                withdrawn_on: day(c.withdrawn_on),
+            }
+        })
+        .collect();
+    (registrations, consents)
+}
+
+fn unpack_facts(registrations: Vec<PackedRegistration>, consents: Vec<PackedConsent>) -> Option<Facts> {
+    let registrations = registrations
+        .into_iter()
+        .map(|r| {
+            Some(Registration {
+                organization: r.organization,
+                kind: *KINDS.get(usize::try_from(r.kind).ok()?)?,
+                start: date(r.start)?,
+                end: date(r.end),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let consents = consents
+        .into_iter()
+        .map(|c| {
+            let grantee = match c.kind {
+                0 => Grantee::Organization(c.organization),
+                k => Grantee::Kind(*KINDS.get(usize::try_from(k - 1).ok()?)?),
+            };
+            let categories: BTreeSet<Category> = Category::ALL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| c.categories & (1 << i) != 0)
+                .map(|(_, category)| *category)
+                .collect();
+            Some(Consent {
+                grantee,
+                categories,
+                valid_from: date(c.valid_from)?,
+                valid_until: date(c.valid_until),
+                withdrawn_on: date(c.withdrawn_on),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Facts { registrations, consents })
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -55,11 +184,6 @@ struct PackedRecord {
     /// Daily caps, only where they differ from the national caps of the stage on `start`.
     #[prost(uint32, repeated, tag = "11")]
     caps: Vec<u32>,
-    /// 種類支給限度基準額: the service types, and their caps at the same index.
-    #[prost(string, repeated, tag = "12")]
-    limit_types: Vec<String>,
-    #[prost(uint32, repeated, tag = "13")]
-    limit_units: Vec<u32>,
 }
 
 /// 1999-12-31 in chrono's day count from 0001-01-01. Insurance began on 2000-04-01, so day
@@ -111,24 +235,13 @@ fn pack_record(r: &Record) -> PackedRecord {
     let length = r.end.map_or(0, |end| u32::try_from((end - r.start).num_days() + 1).unwrap_or(0));
     let mut p = PackedRecord { start: day(Some(r.start)), length, ..Default::default() };
     match &r.detail {
-        Detail::Certification {
-            level,
-            certified,
-            limit_units,
-            board_opinion,
-            designated_service_types,
-            service_type_limits,
-            application_id,
-        } => {
+        Detail::Certification { level, certified, limit_units, board_opinion, designated_service_types } => {
             p.kind = 1;
             p.code = index_of(&LEVELS, level);
             p.second = day(Some(*certified));
             p.units = *limit_units;
             p.text1.clone_from(board_opinion);
-            p.text2.clone_from(application_id);
             p.list.clone_from(designated_service_types);
-            p.limit_types = service_type_limits.iter().map(|l| l.service_type.clone()).collect();
-            p.limit_units = service_type_limits.iter().map(|l| l.units).collect();
         }
         Detail::Copayment { tenths } => {
             p.kind = 2;
@@ -150,11 +263,10 @@ fn pack_record(r: &Record) -> PackedRecord {
                 caps.multi_bed,
             ];
         }
-        Detail::BenefitRestriction { kind, reduced_copayment_percent, note } => {
+        Detail::BenefitRestriction { kind, reduced_copayment_percent } => {
             p.kind = 4;
             p.code = index_of(&RESTRICTIONS, kind);
             p.second = i32::from(*reduced_copayment_percent);
-            p.text1.clone_from(note);
         }
         Detail::ResidenceException { facility_municipality, facility_name } => {
             p.kind = 5;
@@ -182,16 +294,6 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
             limit_units: p.units,
             board_opinion: p.text1,
             designated_service_types: p.list,
-            service_type_limits: if p.limit_types.len() == p.limit_units.len() {
-                p.limit_types
-                    .into_iter()
-                    .zip(p.limit_units)
-                    .map(|(service_type, units)| ServiceTypeLimit { service_type, units })
-                    .collect()
-            } else {
-                return None;
-            },
-            application_id: p.text2,
         },
         2 => Detail::Copayment { tenths: u8::try_from(p.code).ok()? },
         3 => {
@@ -219,7 +321,6 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
         4 => Detail::BenefitRestriction {
             kind: *RESTRICTIONS.get(code)?,
             reduced_copayment_percent: u8::try_from(p.second).ok()?,
-            note: p.text1,
         },
         5 => Detail::ResidenceException { facility_municipality: p.text1, facility_name: p.text2 },
         6 => Detail::CareManagement {
@@ -238,8 +339,7 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
     Some(Record { id: 0, start, end, detail })
 }
 
-/// Encodes a timeline for Redis.
-pub fn encode(timeline: &Timeline) -> Vec<u8> {
+fn pack(timeline: &Timeline) -> Packed {
     Packed {
         category: u32::from(timeline.person.category),
         acquired: day(timeline.person.acquired),
@@ -247,15 +347,34 @@ pub fn encode(timeline: &Timeline) -> Vec<u8> {
         version: timeline.person.version,
         changed_at: timeline.person.changed_at,
         records: timeline.records.iter().map(pack_record).collect(),
+        ..Default::default()
     }
-    .encode_to_vec()
+}
+
+/// Encodes a timeline for Redis, without access facts (not an answer for a check).
+pub fn encode(timeline: &Timeline) -> Vec<u8> {
+    pack(timeline).encode_to_vec()
+}
+
+/// Encodes a timeline and the person's access facts for Redis.
+pub fn encode_entry(timeline: &Timeline, facts: &Facts) -> Vec<u8> {
+    let mut p = pack(timeline);
+    p.access = true;
+    (p.registrations, p.consents) = pack_facts(facts);
+    p.encode_to_vec()
 }
 
 /// Decodes a timeline from Redis; `None` when the bytes are not one (treated as a miss).
 pub fn decode(bytes: &[u8]) -> Option<Timeline> {
+    decode_entry(bytes).map(|(timeline, _)| timeline)
+}
+
+/// Decodes a timeline and, when the value holds them, the person's access facts.
+pub fn decode_entry(bytes: &[u8]) -> Option<(Timeline, Option<Facts>)> {
     let p = Packed::decode(bytes).ok()?;
+    let facts = if p.access { Some(unpack_facts(p.registrations, p.consents)?) } else { None };
     let records = p.records.into_iter().map(unpack_record).collect::<Option<Vec<_>>>()?;
-    Some(Timeline {
+    let timeline = Timeline {
         person: PersonCore {
             category: u8::try_from(p.category).ok()?,
             acquired: date(p.acquired),
@@ -264,7 +383,8 @@ pub fn decode(bytes: &[u8]) -> Option<Timeline> {
             changed_at: p.changed_at,
         },
         records,
-    })
+    };
+    Some((timeline, facts))
 }
 
 #[cfg(test)]
@@ -295,8 +415,6 @@ mod tests {
                         limit_units: 27_048,
                         board_opinion: String::new(),
                         designated_service_types: vec![],
-                        service_type_limits: vec![],
-                        application_id: String::new(),
                     },
                 },
                 Record {
@@ -341,26 +459,6 @@ mod tests {
         if let Detail::CostLimit { caps, .. } = &mut t.records[2].detail {
             caps.meal_facility = 310;
         }
-        assert_eq!(decode(&encode(&t)), Some(t.clone()));
-        // What a write keeps is what the cache gives back: per-type caps, the application and a
-        // restriction's wording.
-        if let Detail::Certification { service_type_limits, application_id, .. } = &mut t.records[0].detail {
-            *service_type_limits = vec![
-                ServiceTypeLimit { service_type: "11".into(), units: 12_000 },
-                ServiceTypeLimit { service_type: "15".into(), units: 8_000 },
-            ];
-            *application_id = "0191d3c8-5f4e-7c2a-9b1d-2f6a8e4c1b00".into();
-        }
-        t.records.push(Record {
-            id: 0,
-            start: d(2025, 10, 1),
-            end: None,
-            detail: Detail::BenefitRestriction {
-                kind: RestrictionKind::BenefitReduction,
-                reduced_copayment_percent: 30,
-                note: "給付額減額 (保険料未納)".into(),
-            },
-        });
         assert_eq!(decode(&encode(&t)), Some(t));
     }
 
@@ -369,6 +467,47 @@ mod tests {
         let plain = Timeline { records: vec![], ..certified() };
         assert!(encode(&plain).len() <= 16, "{}", encode(&plain).len());
         assert!(encode(&certified()).len() < 100, "{}", encode(&certified()).len());
+    }
+
+    #[test]
+    fn access_facts_round_trip_and_a_value_without_them_says_so() {
+        let mut t = certified();
+        for r in &mut t.records {
+            r.id = 0;
+        }
+        let facts = Facts {
+            registrations: vec![Registration {
+                organization: "0300000106".into(),
+                kind: OrganizationKind::CareOffice,
+                start: d(2025, 4, 1),
+                end: Some(d(2026, 4, 1)),
+            }],
+            consents: vec![
+                Consent {
+                    grantee: Grantee::Organization("0300000106".into()),
+                    categories: [Category::InsuranceCertificates, Category::CarePlan].into_iter().collect(),
+                    valid_from: d(2025, 4, 1),
+                    valid_until: Some(d(2027, 3, 31)),
+                    withdrawn_on: None,
+                },
+                Consent {
+                    grantee: Grantee::Kind(OrganizationKind::MedicalInstitution),
+                    categories: [Category::InsuranceCertificates].into_iter().collect(),
+                    valid_from: d(2025, 4, 1),
+                    valid_until: None,
+                    withdrawn_on: Some(d(2025, 9, 1)),
+                },
+            ],
+        };
+        assert_eq!(decode_entry(&encode_entry(&t, &facts)), Some((t.clone(), Some(facts.clone()))));
+        // No facts is not the same as facts not loaded.
+        assert_eq!(decode_entry(&encode_entry(&t, &Facts::default())), Some((t.clone(), Some(Facts::default()))));
+        assert_eq!(decode_entry(&encode(&t)), Some((t.clone(), None)));
+        // The timeline alone still decodes from a value with facts.
+        assert_eq!(decode(&encode_entry(&t, &facts)), Some(t.clone()));
+        // A registration and two consents add about 25 bytes each.
+        let added = encode_entry(&t, &facts).len() - encode(&t).len();
+        assert!(added < 90, "{added}");
     }
 
     #[test]

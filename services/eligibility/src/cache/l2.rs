@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use kaigo_platform::access::Facts;
 use kaigo_platform::redis::RedisHandle;
 use opentelemetry::metrics::Counter;
 use redis::AsyncCommands;
@@ -117,23 +118,26 @@ impl L2 {
         }
     }
 
-    /// The cached timeline of `key`, if Redis has it and answers in time.
-    pub async fn get(&self, key: &PersonKey) -> Option<Timeline> {
+    /// The cached timeline of `key` with the person's access facts, if Redis has both and
+    /// answers in time (a value without the facts is a miss).
+    pub async fn get(&self, key: &PersonKey) -> Option<(Timeline, Facts)> {
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
         let bytes: Option<Vec<u8>> = self.run("get", conn.hget(bucket, key.as_bytes().as_slice())).await?;
-        bytes.and_then(|b| codec::decode(&b))
+        let (timeline, facts) = bytes.and_then(|b| codec::decode_entry(&b))?;
+        Some((timeline, facts?))
     }
 
-    /// Caches a timeline (best effort).
-    pub async fn put(&self, key: &PersonKey, timeline: &Timeline) {
+    /// Caches a timeline with the person's access facts (best effort).
+    pub async fn put(&self, key: &PersonKey, timeline: &Timeline, facts: &Facts) {
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
         let _: Option<i64> =
-            self.run("put", conn.hset(bucket, key.as_bytes().as_slice(), codec::encode(timeline))).await;
+            self.run("put", conn.hset(bucket, key.as_bytes().as_slice(), codec::encode_entry(timeline, facts))).await;
     }
 
-    /// Caches many timelines in one round trip (bulk import, warm-up).
+    /// Caches many timelines in one round trip (bulk import, warm-up), without access facts:
+    /// a check reloads such a value with its facts on first use.
     pub async fn put_many(&self, entries: &[(PersonKey, Timeline)]) {
         if self.redis.is_cluster() {
             return self.put_many_cluster(entries).await;

@@ -10,6 +10,10 @@
 //!   on a pub/sub channel every replica listens to. The outbox event of the same write is
 //!   consumed again later and repeats the delete and publish, so a change made while Redis was
 //!   down still reaches L2 and every replica once Redis is back.
+//! - **Access facts** (docs/domain/access.md#facts-copy): each entry carries the person's
+//!   registrations and consents, loaded with the timeline on a miss and kept with it in L1
+//!   and L2, so a check decides who may see the person without another lookup. A change of
+//!   the facts invalidates the person's entry like a write does.
 //! - **Redis down**: L2 is skipped for a short back-off, answers come from L1 and the
 //!   database, the outage is logged once and counted; the listener reconnects by itself and
 //!   clears L1 (it may have missed invalidations).
@@ -24,6 +28,8 @@ use moka::Expiry;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 
+use kaigo_platform::access::Facts;
+
 use crate::domain::Timeline;
 use crate::key::PersonKey;
 use crate::store::{PersonDetails, Store};
@@ -34,8 +40,19 @@ pub use l2::L2;
 pub enum Entry {
     /// A known person.
     Known(Arc<Cached>),
-    /// No such person (negative entry).
-    Unknown,
+    /// No such person (negative entry), with whatever access facts the registry has for the
+    /// number (a registered office of a person not yet recorded here is told so, not refused).
+    Unknown(Arc<Facts>),
+}
+
+impl Entry {
+    /// The person's access facts.
+    pub fn facts(&self) -> &Facts {
+        match self {
+            Entry::Known(cached) => &cached.access,
+            Entry::Unknown(facts) => facts,
+        }
+    }
 }
 
 /// A cached timeline, with the personal details when they were loaded.
@@ -45,6 +62,8 @@ pub struct Cached {
     pub timeline: Timeline,
     /// Names and birth date: present when loaded from the database.
     pub details: Option<PersonDetails>,
+    /// The person's registrations and consents (docs/domain/access.md#facts-copy).
+    pub access: Facts,
 }
 
 /// Where an answer came from (for metrics and benchmarks).
@@ -80,7 +99,7 @@ impl Expiry<PersonKey, Entry> for EntryExpiry {
     fn expire_after_create(&self, _key: &PersonKey, value: &Entry, _created_at: Instant) -> Option<Duration> {
         Some(match value {
             Entry::Known(_) => self.known,
-            Entry::Unknown => self.unknown,
+            Entry::Unknown(_) => self.unknown,
         })
     }
 
@@ -98,11 +117,11 @@ impl Expiry<PersonKey, Entry> for EntryExpiry {
 fn weight(_key: &PersonKey, value: &Entry) -> u32 {
     // An estimate of the heap an entry holds: the map slot, the Arc, the records and texts.
     match value {
-        Entry::Unknown => 64,
+        Entry::Unknown(facts) => u32::try_from(64 + facts.weight()).unwrap_or(u32::MAX),
         Entry::Known(cached) => {
             let records: usize = cached.timeline.records.iter().map(|_| 160).sum();
             let details = cached.details.as_ref().map_or(0, |d| d.name_kanji.len() + d.name_kana.len() + 64);
-            u32::try_from(160 + records + details).unwrap_or(u32::MAX)
+            u32::try_from(160 + records + details + cached.access.weight()).unwrap_or(u32::MAX)
         }
     }
 }
@@ -158,46 +177,44 @@ impl Cache {
             .l1
             .try_get_with(key, async {
                 if let Some(l2) = &self.l2
-                    && let Some(timeline) = l2.get(&key).await
+                    && let Some((timeline, access)) = l2.get(&key).await
                 {
                     tier = Tier::L2;
-                    return Ok(Entry::Known(Arc::new(Cached { timeline, details: None })));
+                    return Ok(Entry::Known(Arc::new(Cached { timeline, details: None, access })));
                 }
                 tier = Tier::Database;
-                let loaded = self.store.timeline(&key).await?;
-                Ok::<_, sea_orm::DbErr>(match loaded {
-                    Some((timeline, details)) => {
-                        if let Some(l2) = &self.l2 {
-                            l2.put(&key, &timeline).await;
-                        }
-                        Entry::Known(Arc::new(Cached { timeline, details: Some(details) }))
-                    }
-                    None => Entry::Unknown,
-                })
+                self.load(key).await
             })
             .await?;
         self.count(tier);
         Ok((entry, tier))
     }
 
+    /// The person's timeline and access facts from the database, put into L2 on the way.
+    async fn load(&self, key: PersonKey) -> Result<Entry, sea_orm::DbErr> {
+        let loaded = self.store.timeline(&key).await?;
+        let access = self.store.access_facts(&key).await?;
+        Ok(match loaded {
+            Some((timeline, details)) => {
+                if let Some(l2) = &self.l2 {
+                    l2.put(&key, &timeline, &access).await;
+                }
+                Entry::Known(Arc::new(Cached { timeline, details: Some(details), access }))
+            }
+            None => Entry::Unknown(Arc::new(access)),
+        })
+    }
+
     /// L2, then the database, without L1 (for measuring the L2 path).
     async fn load_below_l1(&self, key: PersonKey) -> Result<(Entry, Tier), sea_orm::DbErr> {
         if let Some(l2) = &self.l2
-            && let Some(timeline) = l2.get(&key).await
+            && let Some((timeline, access)) = l2.get(&key).await
         {
             self.count(Tier::L2);
-            return Ok((Entry::Known(Arc::new(Cached { timeline, details: None })), Tier::L2));
+            return Ok((Entry::Known(Arc::new(Cached { timeline, details: None, access })), Tier::L2));
         }
         self.count(Tier::Database);
-        Ok(match self.store.timeline(&key).await? {
-            Some((timeline, details)) => {
-                if let Some(l2) = &self.l2 {
-                    l2.put(&key, &timeline).await;
-                }
-                (Entry::Known(Arc::new(Cached { timeline, details: Some(details) })), Tier::Database)
-            }
-            None => (Entry::Unknown, Tier::Database),
-        })
+        Ok((self.load(key).await?, Tier::Database))
     }
 
     /// The personal details of a known person: from L1 when loaded, else the database (and
@@ -210,7 +227,11 @@ impl Cache {
         let details = crate::store::details_of(&person);
         // Only keep it if the timeline is still current (same version).
         if person.version == cached.timeline.person.version {
-            let upgraded = Cached { timeline: cached.timeline.clone(), details: Some(details.clone()) };
+            let upgraded = Cached {
+                timeline: cached.timeline.clone(),
+                details: Some(details.clone()),
+                access: cached.access.clone(),
+            };
             self.l1.insert(key, Entry::Known(Arc::new(upgraded))).await;
         }
         Ok(Some(details))

@@ -1,66 +1,29 @@
-//! Who sees what (docs/domain/access.md#who-sees-what): the rules as a function of the caller and
-//! the record.
+//! Who sees what of a check (docs/domain/access.md#in-kaigo). Whether a caller may see a
+//! person's certificate facts and cost share at all is the one access decision of kaigo
+//! (`kaigo_platform::access::Gate`, from the registry's facts); this module says which parts
+//! of an answer each category covers, and who writes.
 
 use kaigo_platform::auth::{Caller, Role};
 
-/// What a caller may see of one person's check.
+/// What a caller sees of one person's check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Visibility {
-    /// Names, birth date and sex.
+    /// Names, birth date and sex (printed on the 被保険者証: `INSURANCE_CERTIFICATES`).
     pub personal_details: bool,
-    /// Certificate facts: level, validity, limits, board opinion, care-management office.
+    /// Certificate facts: level, validity, limits, board opinion, care-management office
+    /// (`INSURANCE_CERTIFICATES`).
     pub certificate: bool,
-    /// 負担割合.
+    /// 負担割合 (`COST_SHARE`).
     pub copayment: bool,
-    /// 負担限度額.
+    /// 負担限度額 (`COST_SHARE`).
     pub cost_limit: bool,
 }
 
-/// Why a caller may not check this person at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denied {
-    /// An insurer asking about another insurer's insured.
-    OtherInsurer,
-    /// A role that does not check eligibility (operators; insured persons use マイナポータル).
-    Role,
-}
-
-/// Decides before any lookup whether the caller may check persons of `insurer_number`
-/// (permission is checked before existence).
-pub fn may_check(caller: &Caller, insurer_number: &str) -> Result<(), Denied> {
-    match caller.role {
-        Role::Insurer => match &caller.insurer {
-            Some(own) if own.as_str() == insurer_number => Ok(()),
-            _ => Err(Denied::OtherInsurer),
-        },
-        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution => Ok(()),
-        Role::InsuredPerson | Role::Operator => Err(Denied::Role),
-    }
-}
-
-/// What the caller sees, given the office registered for the person on the date (if any) and
-/// whether the call carries a consent reference.
-pub fn visibility(caller: &Caller, registered_office: Option<&str>, has_consent: bool) -> Visibility {
-    match caller.role {
-        Role::Insurer => Visibility { personal_details: true, certificate: true, copayment: true, cost_limit: true },
-        Role::CareOffice | Role::ServiceProvider => {
-            let registered =
-                matches!((registered_office, &caller.office), (Some(reg), Some(own)) if reg == own.as_str());
-            Visibility {
-                personal_details: registered || has_consent,
-                certificate: true,
-                copayment: true,
-                cost_limit: true,
-            }
-        }
-        // Certificate facts only with the person's consent; never 負担割合 or 負担限度額
-        // (an institution that also provides care services calls as a service provider).
-        Role::MedicalInstitution => {
-            Visibility { personal_details: has_consent, certificate: has_consent, copayment: false, cost_limit: false }
-        }
-        Role::InsuredPerson | Role::Operator => {
-            Visibility { personal_details: false, certificate: false, copayment: false, cost_limit: false }
-        }
+impl Visibility {
+    /// The sections of an answer, given that the caller may see the certificate facts (an
+    /// answer at all) and whether it may see the cost share.
+    pub fn of(cost_share: bool) -> Self {
+        Self { personal_details: true, certificate: true, copayment: cost_share, cost_limit: cost_share }
     }
 }
 
@@ -74,9 +37,15 @@ pub fn may_write(caller: &Caller, insurer_number: &str) -> bool {
     may_read_history(caller, insurer_number)
 }
 
+/// True when the decision for `role` depends on the person's registrations and consents
+/// (organisations); insurers, persons and operators are decided before any lookup.
+pub fn needs_facts(role: Role) -> bool {
+    matches!(role, Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution)
+}
+
 #[cfg(test)]
 mod tests {
-    use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
+    use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber};
 
     use super::*;
 
@@ -87,44 +56,31 @@ mod tests {
             insurer: (role == Role::Insurer).then(|| InsurerNumber::parse("435073").unwrap()),
             office: matches!(role, Role::CareOffice | Role::ServiceProvider)
                 .then(|| CareOfficeNumber::parse("0300000106").unwrap()),
-            institution: (role == Role::MedicalInstitution)
-                .then(|| MedicalInstitutionCode::parse("0110113719").unwrap()),
+            institution: None,
             scopes: vec![],
             consents: vec![],
         }
     }
 
     #[test]
-    fn insurers_check_only_their_own_insured() {
-        assert!(may_check(&caller(Role::Insurer), "435073").is_ok());
-        assert_eq!(may_check(&caller(Role::Insurer), "122192"), Err(Denied::OtherInsurer));
+    fn only_the_own_insurer_writes_and_reads_the_history() {
         assert!(may_write(&caller(Role::Insurer), "435073"));
         assert!(!may_write(&caller(Role::Insurer), "122192"));
         assert!(!may_write(&caller(Role::CareOffice), "435073"));
+        assert!(!may_read_history(&caller(Role::CareOffice), "435073"));
     }
 
     #[test]
-    fn offices_see_names_only_when_registered_or_with_consent() {
-        let office = caller(Role::CareOffice);
-        assert!(!visibility(&office, None, false).personal_details);
-        assert!(!visibility(&office, Some("0300000007"), false).personal_details);
-        assert!(visibility(&office, Some("0300000106"), false).personal_details);
-        assert!(visibility(&office, None, true).personal_details);
-        assert!(visibility(&office, None, false).copayment);
+    fn cost_share_covers_ratio_and_cost_limit_together() {
+        let without = Visibility::of(false);
+        assert!(without.certificate && without.personal_details && !without.copayment && !without.cost_limit);
+        let with = Visibility::of(true);
+        assert!(with.copayment && with.cost_limit);
     }
 
     #[test]
-    fn medical_institutions_never_see_ratio_or_cost_limit() {
-        let clinic = caller(Role::MedicalInstitution);
-        let without = visibility(&clinic, None, false);
-        assert!(!without.certificate && !without.personal_details);
-        let with = visibility(&clinic, None, true);
-        assert!(with.certificate && !with.copayment && !with.cost_limit);
-    }
-
-    #[test]
-    fn operators_and_persons_do_not_check() {
-        assert_eq!(may_check(&caller(Role::Operator), "435073"), Err(Denied::Role));
-        assert_eq!(may_check(&caller(Role::InsuredPerson), "435073"), Err(Denied::Role));
+    fn organisations_are_decided_on_the_persons_facts() {
+        assert!(needs_facts(Role::CareOffice) && needs_facts(Role::MedicalInstitution));
+        assert!(!needs_facts(Role::Insurer) && !needs_facts(Role::Operator) && !needs_facts(Role::InsuredPerson));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod caps;
+pub mod care_management;
 pub mod timeline;
 pub mod validity;
 

@@ -71,6 +71,13 @@ impl Store {
         Ok(Some((Timeline { person: core_of(&person), records }, details_of(&person))))
     }
 
+    /// The person's access facts from the service's copy of the registry's
+    /// (docs/domain/access.md#facts-copy).
+    pub async fn access_facts(&self, key: &PersonKey) -> Result<kaigo_platform::access::Facts, DbErr> {
+        kaigo_platform::access::load(&self.db, kaigo_platform::access::PersonRef::new(key.insurer(), key.insured()))
+            .await
+    }
+
     /// Every record of the person in every state, oldest first.
     pub async fn history(&self, person_id: i64) -> Result<Vec<record::Model>, DbErr> {
         record::Entity::find()

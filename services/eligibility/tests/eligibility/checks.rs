@@ -1,5 +1,6 @@
 //! Verdicts, date boundaries, who sees what, batches and audit.
 
+use kaigo_platform::access::{Category, OrganizationKind};
 use kaigo_platform::auth::Role;
 use kaigo_platform::testkit::TestDatabase;
 use kaigo_proto::kaigo::common::v1 as common;
@@ -122,37 +123,51 @@ async fn who_sees_what() {
     assert_eq!(all.person.as_ref().unwrap().name_kanji, "介護 花子");
     assert!(all.withheld.is_empty());
 
-    // The registered office sees names; another office sees the facts but not the names.
+    // docs/domain/access.md#in-kaigo: the registered office with the person's consent sees
+    // everything.
+    server.grant(OrganizationKind::CareOffice, OFFICE, "0000000010", &Category::ALL).await;
     let mut registered = server.client(office(Role::CareOffice, OFFICE)).await;
     let seen = check(&mut registered, "0000000010", as_of).await;
-    assert!(seen.person.is_some());
-    let mut other = server.client(office(Role::ServiceProvider, OTHER_OFFICE)).await;
-    let seen = check(&mut other, "0000000010", as_of).await;
-    assert!(seen.person.is_none());
-    assert!(seen.certification.is_some());
-    assert!(seen.withheld.contains(&(pb::WithheldSection::PersonalDetails as i32)));
-    // …unless the call carries the person's consent.
-    let with_consent = other
-        .check_eligibility(pb::CheckEligibilityRequest {
-            insurer_number: INSURER.into(),
-            insured_number: "0000000010".into(),
-            as_of: Some(as_of),
-            consent_reference: "consent-123".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .result
-        .unwrap();
-    assert!(with_consent.person.is_some());
+    assert!(seen.person.is_some() && seen.certification.is_some() && seen.care_management.is_some());
+    assert!(seen.withheld.is_empty());
 
-    // A medical institution: certificate facts only with consent, never ratio or cost limit.
-    let mut without = server.client(clinic(vec![])).await;
-    let seen = check(&mut without, "0000000010", as_of).await;
-    assert!(seen.certification.is_none() && seen.person.is_none());
-    let mut consented = server.client(clinic(vec!["consent-9".into()])).await;
-    let seen = check(&mut consented, "0000000010", as_of).await;
+    // An office without a registration sees nothing, whatever consent it claims itself.
+    let mut other = server.client(office(Role::ServiceProvider, OTHER_OFFICE)).await;
+    let query = pb::CheckEligibilityRequest {
+        insurer_number: INSURER.into(),
+        insured_number: "0000000010".into(),
+        as_of: Some(as_of),
+        consent_reference: "consent-123".into(),
+        ..Default::default()
+    };
+    let mut claiming = office(Role::ServiceProvider, OTHER_OFFICE);
+    claiming.consents = vec![format!("{INSURER}:0000000010")];
+    for client in [&mut other, &mut server.client(claiming).await] {
+        let err = client.check_eligibility(query.clone()).await.unwrap_err();
+        assert_eq!((err.code(), reason(&err).as_str()), (tonic::Code::PermissionDenied, "NOT_REGISTERED"));
+    }
+    // Registered with a consent to the certificates only: the answer without the cost share,
+    // marked so.
+    server.grant(OrganizationKind::ServiceProvider, OTHER_OFFICE, "0000000010", &[Category::InsuranceCertificates]).await;
+    let seen = check(&mut other, "0000000010", as_of).await;
+    assert!(seen.person.is_some() && seen.certification.is_some());
+    assert!(seen.copayment.is_none() && seen.cost_limit.is_none());
+    assert!(seen.withheld.contains(&(pb::WithheldSection::Copayment as i32)));
+    assert!(seen.withheld.contains(&(pb::WithheldSection::CostLimit as i32)));
+
+    // A medical institution: nothing unregistered, the certificate only with consent, never
+    // ratio or cost limit.
+    let mut clinic_client = server.client(clinic(vec!["consent-9".into()])).await;
+    let err = clinic_client.check_eligibility(query.clone()).await.unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+    server.grant(OrganizationKind::MedicalInstitution, "0110113719", "0000000010", &[]).await;
+    let err = clinic_client.check_eligibility(query.clone()).await.unwrap_err();
+    assert_eq!((err.code(), reason(&err).as_str()), (tonic::Code::PermissionDenied, "CONSENT_REQUIRED"));
+    use tonic_types::StatusExt;
+    let info = err.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.metadata.get("category").map(String::as_str), Some("insurance_certificates"));
+    server.grant(OrganizationKind::MedicalInstitution, "0110113719", "0000000010", &Category::ALL).await;
+    let seen = check(&mut clinic_client, "0000000010", as_of).await;
     assert!(seen.certification.is_some());
     assert!(seen.copayment.is_none() && seen.cost_limit.is_none());
     assert!(seen.withheld.contains(&(pb::WithheldSection::Copayment as i32)));
@@ -167,7 +182,7 @@ async fn who_sees_what() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert_eq!((err.code(), reason(&err).as_str()), (tonic::Code::PermissionDenied, "NOT_PERMITTED"));
     assert!(!err.message().contains("0000000010"), "no personal data in errors");
     let err = stranger
         .get_eligibility_history(pb::GetEligibilityHistoryRequest {
@@ -197,10 +212,10 @@ async fn who_sees_what() {
     let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
     server.stop().await;
     let person = kaigo_platform::audit::person(INSURER, "0000000010");
-    assert_eq!(kaigo_platform::audit::count_for_person(&conn, &person).await.unwrap(), 8, "8 reads, denials included");
+    assert_eq!(kaigo_platform::audit::count_for_person(&conn, &person).await.unwrap(), 10, "10 reads, denials included");
     let reads = kaigo_platform::audit::reads_of_person(&conn, &person, 100).await.unwrap();
     assert!(reads.iter().all(|r| r.category == "eligibility"), "{reads:?}");
-    assert_eq!(reads.iter().filter(|r| r.outcome == "denied").count(), 2, "{reads:?}");
+    assert_eq!(reads.iter().filter(|r| r.outcome == "denied").count(), 6, "{reads:?}");
 }
 
 #[tokio::test]
@@ -225,6 +240,10 @@ async fn bad_input_is_reported_field_by_field_and_batches_answer_per_entry() {
 
     let mut municipality = server.client(insurer(INSURER)).await;
     create_person(&mut municipality, "0000000020").await;
+    // The provider serves both persons (the second not yet recorded here).
+    for insured in ["0000000020", "0000000021"] {
+        server.grant(OrganizationKind::ServiceProvider, OFFICE, insured, &Category::ALL).await;
+    }
     let queries = vec![
         pb::EligibilityQuery {
             insurer_number: INSURER.into(),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
+mod access;
 mod cache;
 mod checks;
 mod cluster;

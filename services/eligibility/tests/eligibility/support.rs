@@ -6,6 +6,8 @@ use kaigo_platform::config::RedisConfig;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
 use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::access::{Category, OrganizationKind};
+use kaigo_platform::testkit::access::{self, Feed};
 use kaigo_platform::testkit::{ServiceHarness, SignedChannel, TestDatabase, context};
 use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::common::v1 as common;
@@ -21,6 +23,8 @@ pub type Client = EligibilityServiceClient<SignedChannel>;
 pub struct Server {
     pub api: kaigo_eligibility::Api,
     pub harness: ServiceHarness,
+    /// The registry's facts go in here (docs/domain/access.md#facts-copy).
+    pub feed: Feed,
 }
 
 impl Server {
@@ -48,8 +52,19 @@ impl Server {
         let api = kaigo_eligibility::build(&ctx, &config);
         let service =
             kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer::new(api.clone());
+        let feed = Feed::of(&ctx);
         let harness = ServiceHarness::serve(&ctx, control, None, service).await;
-        Server { api, harness }
+        Server { api, harness, feed }
+    }
+
+    /// Registers `org` (`kind`) for the person of [`INSURER`] from 2000-04-01 with a consent
+    /// to `categories`, through the registry's events (no consent when empty).
+    pub async fn grant(&self, kind: OrganizationKind, org: &str, insured: &str, categories: &[Category]) {
+        let start = chrono::NaiveDate::from_ymd_opt(2000, 4, 1).unwrap();
+        access::register(&self.feed, kind, org, INSURER, insured, start).await;
+        if !categories.is_empty() {
+            access::consent(&self.feed, kind, org, INSURER, insured, categories, start).await;
+        }
     }
 
     /// A client calling as `caller`.
