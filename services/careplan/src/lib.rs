@@ -94,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::kit_migration::copy_idempotency()),
             Box::new(AuditTableMigration),
             Box::new(store::kit_migration::copy_audit()),
+            Box::new(store::service_types_migration::OfficeServiceTypesMigration),
         ]
     }
 }

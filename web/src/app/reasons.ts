@@ -274,6 +274,10 @@ export const REASONS: Readonly<Record<string, Pair>> = {
     "The file names' sender or receiver does not match.",
   ],
   WRONG_SIDE: ["この種類のデータは送信できない立場です。", "Your side does not send this kind of unit."],
+  SERVICE_TYPE_NOT_REGISTERED: [
+    "送信元の事業所にこのサービス種類が登録されていません。",
+    "The sending office has not registered this service type.",
+  ],
   UNKNOWN_SEND_UNIT: ["送付単位の種類が判別できません。", "Unknown send unit."],
   TOO_MANY_ISSUES: [
     "問題が多すぎるため、最初の一部だけを表示しています。",

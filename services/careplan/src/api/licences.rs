@@ -17,6 +17,8 @@ use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::convert::timestamp;
 use crate::domain::licence::{self, LicenceRules, Period, PeriodKind};
+use crate::domain::spec::ServiceTypes;
+use crate::domain::values::{FieldType, ServiceType};
 use crate::store::{
     self,
     entities::{licence_period, office},
@@ -76,6 +78,7 @@ pub(crate) async fn load(
         annual_fee_yen: rules.annual_fee_yen,
         free_pass_used: periods.iter().any(|p| p.kind == PeriodKind::FreePass),
         version: office.map_or(0, |o| o.version),
+        service_types: store::office_service_types(conn, number).await.map_err(db)?,
     })
 }
 
@@ -197,6 +200,35 @@ struct LicenceChange {
     number: CareOfficeNumber,
     /// The start date or the application date, when given.
     date: Option<NaiveDate>,
+    /// The service types to register, sorted and folded; `None` keeps the registered list.
+    service_types: Option<Vec<String>>,
+}
+
+/// Most service types one office registers.
+const MAX_SERVICE_TYPES: usize = 32;
+
+/// The service types of a request: each 2 characters, 43/46 or a type of the exchange
+/// (docs/domain/careplan-csv.md#office-types).
+fn service_types(requested: &[String], types: &ServiceTypes, v: &mut Violations) -> Option<Vec<String>> {
+    if requested.is_empty() {
+        return None;
+    }
+    if requested.len() > MAX_SERVICE_TYPES {
+        v.add("service_types", format!("at most {MAX_SERVICE_TYPES} service types"));
+        return None;
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for (i, t) in requested.iter().enumerate() {
+        let field = format!("service_types[{i}]");
+        if ServiceType::parse(t).is_err() {
+            v.add(field, "a サービス種類コード is 2 half-width digits or upper-case letters");
+        } else if !types.is_care_management(t) && !types.is_exchanged(t) {
+            v.add(field, "not 居宅介護支援 (43), 介護予防支援 (46) or a service type of the exchange");
+        } else {
+            out.insert(t.clone());
+        }
+    }
+    Some(out.into_iter().collect())
 }
 
 impl LicenceChange {
@@ -206,6 +238,8 @@ impl LicenceChange {
         date: Option<&kaigo_proto::google::r#type::Date>,
         date_field: &str,
         expected_version: i64,
+        requested_types: &[String],
+        types: &ServiceTypes,
     ) -> Result<Self, ApiError> {
         let mut v = Violations::new();
         check_request_id(&mut v, "request_id", request_id);
@@ -214,7 +248,8 @@ impl LicenceChange {
         if expected_version < 0 {
             v.add("expected_version", "0 or a version read before");
         }
-        Ok(Self { number: checked(number, v)?, date })
+        let service_types = service_types(requested_types, types, &mut v);
+        Ok(Self { number: checked(number, v)?, date, service_types })
     }
 }
 
@@ -236,12 +271,14 @@ pub(crate) async fn register_licence(
     caller: &Caller,
     request: pb::RegisterLicenceRequest,
 ) -> Result<pb::RegisterLicenceResponse, ApiError> {
-    let LicenceChange { number, date: start } = LicenceChange::validate(
+    let LicenceChange { number, date: start, service_types } = LicenceChange::validate(
         &request.request_id,
         &request.office_number,
         request.start_date.as_ref(),
         "start_date",
         request.expected_version,
+        &request.service_types,
+        &api.spec.service_types,
     )?;
     check_access(caller, &number, true)?;
     let key = IdempotencyKey::new("RegisterLicence", caller, &request.request_id, &request);
@@ -260,6 +297,9 @@ pub(crate) async fn register_licence(
         now,
     )
     .await?;
+    if let Some(types) = &service_types {
+        store::replace_office_service_types(&tx, number.as_str(), types).await.map_err(db)?;
+    }
     let periods: Vec<_> =
         store::licence_periods(&tx, number.as_str()).await.map_err(db)?.iter().filter_map(period).collect();
     let year = licence::paid_year(&periods, start, today, &api.rules);
@@ -275,12 +315,14 @@ pub(crate) async fn apply_free_pass(
     caller: &Caller,
     request: pb::ApplyFreePassRequest,
 ) -> Result<pb::ApplyFreePassResponse, ApiError> {
-    let LicenceChange { number, date: applied } = LicenceChange::validate(
+    let LicenceChange { number, date: applied, service_types } = LicenceChange::validate(
         &request.request_id,
         &request.office_number,
         request.application_date.as_ref(),
         "application_date",
         request.expected_version,
+        &request.service_types,
+        &api.spec.service_types,
     )?;
     check_access(caller, &number, true)?;
     let key = IdempotencyKey::new("ApplyFreePass", caller, &request.request_id, &request);
@@ -304,6 +346,9 @@ pub(crate) async fn apply_free_pass(
         now,
     )
     .await?;
+    if let Some(types) = &service_types {
+        store::replace_office_service_types(&tx, number.as_str(), types).await.map_err(db)?;
+    }
     record_period(&tx, number.as_str(), &pass.period, "", now).await?;
     let category = match pass.category {
         licence::FreePassCategory::FirstTime => pb::FreePassCategory::FirstTime,

@@ -26,6 +26,7 @@ use crate::domain::file_name::{FileName, FileSequence};
 use crate::domain::issue::Issue;
 use crate::domain::kind::{SenderSide, UnitKind};
 use crate::domain::licence;
+use crate::domain::parties::{Refusal, Registered, may_act, role_name};
 use crate::domain::spec::Spec;
 use crate::domain::values::FieldType;
 use crate::store::{
@@ -213,15 +214,27 @@ fn invalid(issues: Vec<(Option<usize>, Issue)>) -> ApiError {
     ApiError::invalid_argument(v)
 }
 
-/// Refuses a sender without an active licence and a receiver that is not a registered office of
-/// the receiving side.
-async fn check_parties(conn: &DatabaseConnection, address: &Address, today: NaiveDate) -> Result<(), ApiError> {
+/// An office of the registry with the service types it registered.
+async fn registered(conn: &DatabaseConnection, number: &str) -> Result<Option<Registered>, ApiError> {
+    let Some(office) = store::get_office(conn, number).await.map_err(db)? else { return Ok(None) };
+    let types = store::office_service_types(conn, number).await.map_err(db)?;
+    Ok(Some(Registered { role: office.role, types: types.into_iter().collect() }))
+}
+
+/// Refuses a sender without an active licence, a sender that does not run the unit's sending
+/// side under the named service type, and a receiver that is not a registered office running
+/// the receiving side under its named type (docs/domain/careplan-csv.md#office-types).
+async fn check_parties(
+    conn: &DatabaseConnection,
+    spec: &Spec,
+    address: &Address,
+    today: NaiveDate,
+) -> Result<(), ApiError> {
     let side = sender_side(address.kind);
-    let (sender_role, receiver_role, receiver_label) = match side {
-        SenderSide::CareOffice => ("care_office", "provider", "a registered service provider"),
-        SenderSide::Provider => ("provider", "care_office", "a registered care office"),
+    let receiving = match side {
+        SenderSide::CareOffice => SenderSide::Provider,
+        SenderSide::Provider => SenderSide::CareOffice,
     };
-    let sender = store::get_office(conn, address.sender.as_str()).await.map_err(db)?;
     let periods: Vec<_> = store::licence_periods(conn, address.sender.as_str())
         .await
         .map_err(db)?
@@ -234,18 +247,36 @@ async fn check_parties(conn: &DatabaseConnection, address: &Address, today: Naiv
             "sending needs an active ケアプランデータ連携 licence for the sending office",
         ));
     }
-    if sender.is_some_and(|s| s.role != sender_role) {
-        return Err(ApiError::failed_precondition(
-            "WRONG_SIDE",
-            format!("this send unit is sent by a {}", sender_role.replace('_', " ")),
-        ));
+    let types = &spec.service_types;
+    if let Some(sender) = registered(conn, address.sender.as_str()).await? {
+        match may_act(&sender, side, &address.sender_type, types) {
+            None => {}
+            Some(Refusal::TypeNotRegistered) => {
+                return Err(ApiError::failed_precondition(
+                    "SERVICE_TYPE_NOT_REGISTERED",
+                    format!("the sending office has not registered service type {}", address.sender_type),
+                ));
+            }
+            Some(Refusal::WrongSide) => {
+                return Err(ApiError::failed_precondition(
+                    "WRONG_SIDE",
+                    format!("this send unit is sent by a {}", role_name(side).replace('_', " ")),
+                ));
+            }
+        }
     }
-    let receiver = store::get_office(conn, address.receiver.as_str()).await.map_err(db)?;
-    if receiver.is_none_or(|r| r.role != receiver_role) {
-        return Err(ApiError::failed_precondition(
-            "RECEIVER_NOT_REGISTERED",
-            format!("the receiver must be {receiver_label}"),
-        ));
+    let receiver = registered(conn, address.receiver.as_str()).await?;
+    if receiver.is_none_or(|r| may_act(&r, receiving, &address.receiver_type, types).is_some()) {
+        let what = match receiving {
+            SenderSide::CareOffice => "a registered care office",
+            SenderSide::Provider => "a registered service provider",
+        };
+        let message = if address.receiver_type.is_empty() {
+            format!("the receiver must be {what}")
+        } else {
+            format!("the receiver must be {what} that registered service type {}", address.receiver_type)
+        };
+        return Err(ApiError::failed_precondition("RECEIVER_NOT_REGISTERED", message));
     }
     Ok(())
 }
@@ -267,7 +298,7 @@ pub(crate) async fn send_bundle(
         return Ok(first);
     }
     let now = api.clock.now();
-    check_parties(conn, &address, kaigo_platform::time::jst_date(now)).await?;
+    check_parties(conn, &api.spec, &address, kaigo_platform::time::jst_date(now)).await?;
     let spec = std::sync::Arc::clone(&api.spec);
     // Parsing is CPU work: off the async workers. The request moves there and back.
     let (request, address, checked) = tokio::task::spawn_blocking(move || {

@@ -9,6 +9,7 @@ pub mod issue;
 pub mod kind;
 pub mod licence;
 pub mod model;
+pub mod parties;
 pub mod row;
 pub mod rules;
 pub mod spec;

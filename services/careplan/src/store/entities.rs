@@ -90,3 +90,12 @@ entity!(bundle_file, "bundle_files", {
     pub record_count: i32,
     pub content: Vec<u8>,
 });
+
+// `office_service_types`: the service types an office registered; it sends and receives under
+// each (docs/domain/careplan-csv.md#office-types).
+entity!(office_service_type, "office_service_types", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub office_number: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub service_type: String,
+});

@@ -4,6 +4,7 @@
 pub mod entities;
 pub mod kit_migration;
 pub mod migration;
+pub mod service_types_migration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -11,7 +12,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use self::entities::{bundle, bundle_file, licence_period, office};
+use self::entities::{bundle, bundle_file, licence_period, office, office_service_type};
 
 /// One office of the registry.
 pub async fn get_office(conn: &impl ConnectionTrait, number: &str) -> Result<Option<office::Model>, DbErr> {
@@ -43,6 +44,33 @@ pub async fn bump_office(
         .exec(conn)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// The service types an office registered, sorted.
+pub async fn office_service_types(conn: &impl ConnectionTrait, number: &str) -> Result<Vec<String>, DbErr> {
+    office_service_type::Entity::find()
+        .filter(office_service_type::Column::OfficeNumber.eq(number))
+        .order_by_asc(office_service_type::Column::ServiceType)
+        .all(conn)
+        .await
+        .map(|rows| rows.into_iter().map(|r| r.service_type).collect())
+}
+
+/// Replaces the service types an office registered.
+pub async fn replace_office_service_types(
+    conn: &impl ConnectionTrait,
+    number: &str,
+    types: &[String],
+) -> Result<(), DbErr> {
+    office_service_type::Entity::delete_many()
+        .filter(office_service_type::Column::OfficeNumber.eq(number))
+        .exec(conn)
+        .await?;
+    for t in types {
+        let row = office_service_type::Model { office_number: number.to_owned(), service_type: t.clone() };
+        office_service_type::Entity::insert(row.into_active_model()).exec_without_returning(conn).await?;
+    }
+    Ok(())
 }
 
 /// An office's licence periods, oldest first.

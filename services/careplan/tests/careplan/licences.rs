@@ -39,6 +39,7 @@ async fn licences_are_versioned_idempotent_and_the_free_pass_is_once() {
         expected_version: 0,
         office_role: OfficeRole::Provider as i32,
         office_name: "訪問介護".to_owned(),
+        service_types: vec![],
     };
     let first = operator.register_licence(request.clone()).await.unwrap().into_inner().licence.unwrap();
     assert_eq!((first.version, first.periods.len(), first.periods[0].fee_yen), (1, 1, 21000));

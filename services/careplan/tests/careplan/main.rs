@@ -11,6 +11,7 @@ mod harness;
 mod idempotency;
 mod large;
 mod licences;
+mod office_types;
 mod parser_props;
 mod validate;
 mod watch;
