@@ -36,10 +36,11 @@ impl Api {
         if req.start_date.is_none() {
             v.add("start_date", "required: the day care management starts");
         }
-        v.into_result()?;
+        // A part missing here has its violation recorded above.
         let (Some(person), Some(start)) = (person, start) else {
-            return Err(ApiError::internal("validated request without its parts"));
+            return Err(ApiError::invalid_argument(v));
         };
+        v.into_result()?;
         let office = match (caller.role, caller.organization()) {
             (Role::CareOffice, Some(office)) => office.to_owned(),
             _ => {

@@ -146,10 +146,11 @@ impl Api {
         if caller.role == Role::Insurer && evidence == Some(Evidence::CardConfirmation) {
             v.add("evidence", "an insurer registers with INSURER_MANUAL or MIGRATED_FROM_ELIGIBILITY");
         }
-        v.into_result()?;
+        // A part missing here has its violation recorded above.
         let (Some(person), Some(evidence), Some((kind, org))) = (person, evidence, org) else {
-            return Err(ApiError::internal("validated request without its parts"));
+            return Err(ApiError::invalid_argument(v));
         };
+        v.into_result()?;
         if caller.role == Role::Insurer {
             require_insurer(caller, &person.insurer)?;
         } else if evidence != Evidence::CardConfirmation {
@@ -239,10 +240,11 @@ impl Api {
             _ => {}
         }
         let org = subject_organization(caller, &mut v, "organization", req.organization.as_ref())?;
-        v.into_result()?;
+        // A part missing here has its violation recorded above.
         let (Some(person), Some(date), Some((_, org))) = (person, date, org) else {
-            return Err(ApiError::internal("validated request without its parts"));
+            return Err(ApiError::invalid_argument(v));
         };
+        v.into_result()?;
         if caller.role == Role::Insurer {
             require_insurer(caller, &person.insurer)?;
         }
@@ -279,9 +281,15 @@ impl Api {
         if caller.role == Role::Insurer && req.person.is_none() {
             v.add("person", "required for insurers");
         }
+        // An insurer asks about one person: when it is missing here, its violation is recorded
+        // above.
+        let insurers_person = match (caller.role, &person) {
+            (Role::Insurer, None) => return Err(ApiError::invalid_argument(v)),
+            (Role::Insurer, Some(person)) => Some(person),
+            _ => None,
+        };
         v.into_result()?;
-        let rows = if caller.role == Role::Insurer {
-            let Some(person) = &person else { return Err(ApiError::internal("validated request without person")) };
+        let rows = if let Some(person) = insurers_person {
             require_insurer(caller, &person.insurer)?;
             let mut rows = store::registrations_of_person(
                 &self.db,
@@ -381,10 +389,11 @@ impl Api {
             }
             _ => {}
         }
-        v.into_result()?;
+        // A part missing here has its violation recorded above.
         let (Some(person), Some((kind, number)), Some(source)) = (person, grantee, source) else {
-            return Err(ApiError::internal("validated request without its parts"));
+            return Err(ApiError::invalid_argument(v));
         };
+        v.into_result()?;
         match caller.role {
             Role::Insurer => require_insurer(caller, &person.insurer)?,
             _ => {
@@ -479,8 +488,9 @@ impl Api {
     ) -> Result<pb::ListConsentsResponse, ApiError> {
         let mut v = Violations::new();
         let person = convert::person(&mut v, "person", req.person.as_ref());
+        // A person missing here has its violation recorded above.
+        let Some(person) = person else { return Err(ApiError::invalid_argument(v)) };
         v.into_result()?;
-        let Some(person) = person else { return Err(ApiError::internal("validated request without person")) };
         let today = self.clock.today_jst();
         let allowed = match caller.role {
             Role::Insurer => require_insurer(caller, &person.insurer),
@@ -537,10 +547,11 @@ impl Api {
         }
         let date = convert::optional_date(&mut v, "date", req.date.as_ref()).unwrap_or_else(|| self.clock.today_jst());
         let named = req.organization.as_ref().and_then(|o| convert::organization(&mut v, "organization", o));
-        v.into_result()?;
+        // A part missing here has its violation recorded above.
         let (Some(person), Some(category)) = (person, category) else {
-            return Err(ApiError::internal("validated request without its parts"));
+            return Err(ApiError::invalid_argument(v));
         };
+        v.into_result()?;
         let viewer = match caller.role {
             Role::Insurer => {
                 require_insurer(caller, &person.insurer)?;
