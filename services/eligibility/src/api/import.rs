@@ -90,8 +90,9 @@ impl Api {
                 .enumerate()
                 .filter_map(|(i, c)| convert::care_management(&mut v, &format!("care_managements[{i}]"), Some(c))),
         );
+        // A part missing here has its violation recorded above.
+        let (Some(key), Some(person)) = (key, person) else { return Err(ApiError::invalid_argument(v)) };
         v.into_result()?;
-        let (Some(key), Some(person)) = (key, person) else { return Err(ApiError::internal("validated row missing")) };
         // The extract's periods must satisfy the same rules as single writes.
         let mut accepted: Vec<Record> = Vec::with_capacity(periods.len());
         for (i, (start, end, detail)) in periods.iter().enumerate() {
