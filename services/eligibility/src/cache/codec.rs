@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use kaigo_platform::access::{Category, Consent, Facts, Grantee, OrganizationKind, Registration};
 
 use crate::domain::caps::national_caps;
-use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind};
+use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind, ServiceTypeLimit};
 use crate::domain::{CareLevel, Detail, PersonCore, Record, Timeline};
 
 #[derive(Clone, PartialEq, Message)]
@@ -184,6 +184,11 @@ struct PackedRecord {
     /// Daily caps, only where they differ from the national caps of the stage on `start`.
     #[prost(uint32, repeated, tag = "11")]
     caps: Vec<u32>,
+    /// 種類支給限度基準額: the service types, and their caps at the same index.
+    #[prost(string, repeated, tag = "12")]
+    limit_types: Vec<String>,
+    #[prost(uint32, repeated, tag = "13")]
+    limit_units: Vec<u32>,
 }
 
 /// 1999-12-31 in chrono's day count from 0001-01-01. Insurance began on 2000-04-01, so day
@@ -235,13 +240,24 @@ fn pack_record(r: &Record) -> PackedRecord {
     let length = r.end.map_or(0, |end| u32::try_from((end - r.start).num_days() + 1).unwrap_or(0));
     let mut p = PackedRecord { start: day(Some(r.start)), length, ..Default::default() };
     match &r.detail {
-        Detail::Certification { level, certified, limit_units, board_opinion, designated_service_types } => {
+        Detail::Certification {
+            level,
+            certified,
+            limit_units,
+            board_opinion,
+            designated_service_types,
+            service_type_limits,
+            application_id,
+        } => {
             p.kind = 1;
             p.code = index_of(&LEVELS, level);
             p.second = day(Some(*certified));
             p.units = *limit_units;
             p.text1.clone_from(board_opinion);
+            p.text2.clone_from(application_id);
             p.list.clone_from(designated_service_types);
+            p.limit_types = service_type_limits.iter().map(|l| l.service_type.clone()).collect();
+            p.limit_units = service_type_limits.iter().map(|l| l.units).collect();
         }
         Detail::Copayment { tenths } => {
             p.kind = 2;
@@ -263,10 +279,11 @@ fn pack_record(r: &Record) -> PackedRecord {
                 caps.multi_bed,
             ];
         }
-        Detail::BenefitRestriction { kind, reduced_copayment_percent } => {
+        Detail::BenefitRestriction { kind, reduced_copayment_percent, note } => {
             p.kind = 4;
             p.code = index_of(&RESTRICTIONS, kind);
             p.second = i32::from(*reduced_copayment_percent);
+            p.text1.clone_from(note);
         }
         Detail::ResidenceException { facility_municipality, facility_name } => {
             p.kind = 5;
@@ -294,6 +311,16 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
             limit_units: p.units,
             board_opinion: p.text1,
             designated_service_types: p.list,
+            service_type_limits: if p.limit_types.len() == p.limit_units.len() {
+                p.limit_types
+                    .into_iter()
+                    .zip(p.limit_units)
+                    .map(|(service_type, units)| ServiceTypeLimit { service_type, units })
+                    .collect()
+            } else {
+                return None;
+            },
+            application_id: p.text2,
         },
         2 => Detail::Copayment { tenths: u8::try_from(p.code).ok()? },
         3 => {
@@ -321,6 +348,7 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
         4 => Detail::BenefitRestriction {
             kind: *RESTRICTIONS.get(code)?,
             reduced_copayment_percent: u8::try_from(p.second).ok()?,
+            note: p.text1,
         },
         5 => Detail::ResidenceException { facility_municipality: p.text1, facility_name: p.text2 },
         6 => Detail::CareManagement {
@@ -415,6 +443,8 @@ mod tests {
                         limit_units: 27_048,
                         board_opinion: String::new(),
                         designated_service_types: vec![],
+                        service_type_limits: vec![],
+                        application_id: String::new(),
                     },
                 },
                 Record {
@@ -459,6 +489,26 @@ mod tests {
         if let Detail::CostLimit { caps, .. } = &mut t.records[2].detail {
             caps.meal_facility = 310;
         }
+        assert_eq!(decode(&encode(&t)), Some(t.clone()));
+        // What a write keeps is what the cache gives back: per-type caps, the application and a
+        // restriction's wording.
+        if let Detail::Certification { service_type_limits, application_id, .. } = &mut t.records[0].detail {
+            *service_type_limits = vec![
+                ServiceTypeLimit { service_type: "11".into(), units: 12_000 },
+                ServiceTypeLimit { service_type: "15".into(), units: 8_000 },
+            ];
+            *application_id = "0191d3c8-5f4e-7c2a-9b1d-2f6a8e4c1b00".into();
+        }
+        t.records.push(Record {
+            id: 0,
+            start: d(2025, 10, 1),
+            end: None,
+            detail: Detail::BenefitRestriction {
+                kind: RestrictionKind::BenefitReduction,
+                reduced_copayment_percent: 30,
+                note: "給付額減額 (保険料未納)".into(),
+            },
+        });
         assert_eq!(decode(&encode(&t)), Some(t));
     }
 
