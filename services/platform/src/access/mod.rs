@@ -7,7 +7,9 @@
 //!   `registry.consent_changed` into the copy, exactly once (the consumer's dedup) and in any
 //!   order (a version is stored only over an older one), then calls the service's hook so it
 //!   drops what it cached about the person.
-//! - [`load`] / [`load_many`]: a person's [`Facts`] (or a batch's, in two queries).
+//! - [`load`] / [`load_many`]: a person's [`Facts`] (or a batch's, in two queries);
+//!   [`registered_persons`]: the persons an organisation holds a registration for (the
+//!   candidates of its lists, each then decided on its facts).
 //! - [`Gate::decide`]: the one call a service makes — may this caller see this category of this
 //!   person on this date — answered by `kaigo_access::RuleTable::decide` and mapped to
 //!   PERMISSION_DENIED `NOT_REGISTERED`, `CONSENT_REQUIRED` (ErrorInfo metadata `category`) or
@@ -28,7 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use kaigo_access::{Category, Consent, Decision, Denial, Registration, Relationship, RuleTable, Viewer};
+/// The decision's own types, re-exported so a service needs no dependency of its own on
+/// `kaigo-access`.
+pub use kaigo_access::{Category, Consent, Decision, Denial, Grantee, OrganizationKind, Registration, RuleTable};
+use kaigo_access::{Relationship, Viewer};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use parking_lot::Mutex;
@@ -38,7 +43,7 @@ pub use handler::{FactsHandler, OnFactsChanged, category_of, consent_row, kind_o
 pub use migration::AccessFactsMigration;
 pub use store::{
     ConsentRow, RegistrationRow, apply_consent, apply_registration, consent_version, load, load_many,
-    registration_version,
+    registered_persons, registration_version,
 };
 
 use crate::auth::{Caller, Role};

@@ -195,6 +195,26 @@ pub async fn load_many(
     Ok(out)
 }
 
+/// The persons `organization` (a 事業所番号 or 医療機関コード, of any kind) holds a registration
+/// for that has not ended by `date`: the candidates a list of "my persons" decides on, one by
+/// one, with their facts (the decision, not this query, says what the caller may see).
+pub async fn registered_persons(
+    conn: &impl ConnectionTrait,
+    organization: &str,
+    date: NaiveDate,
+) -> Result<Vec<Person>, DbErr> {
+    let pg = crate::db::is_postgres(conn);
+    let sql = format!(
+        "SELECT DISTINCT insurer_number, insured_number FROM access_registrations \
+         WHERE org_number = {} AND (end_date IS NULL OR end_date > {}) ORDER BY insurer_number, insured_number",
+        placeholder(pg, 1),
+        placeholder(pg, 2)
+    );
+    let values: Vec<Value> = vec![organization.into(), date.into()];
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(conn.get_database_backend(), sql, values)).await?;
+    rows.iter().map(person_of).collect()
+}
+
 fn person_of(row: &QueryResult) -> Result<Person, DbErr> {
     Ok(Person { insurer: row.try_get("", "insurer_number")?, insured: row.try_get("", "insured_number")? })
 }

@@ -152,6 +152,28 @@ async fn a_batch_loads_in_one_go_and_a_person_without_facts_is_absent() {
     assert!(all.values().all(|f| f.registrations.len() == 1 && f.consents.is_empty()));
     assert!(!all.contains_key(&Person::from(persons[2])));
     assert_eq!(access::load(&conn, persons[2]).await.unwrap(), access::Facts::default());
+
+    // The provider's persons: both, until one registration ends (from its end day on).
+    let mine = |date| access::registered_persons(&conn, orgs::PROVIDER, date);
+    let numbers = |ps: Vec<Person>| ps.into_iter().map(|p| p.insured).collect::<Vec<_>>();
+    assert_eq!(numbers(mine(d(2026, 5, 1)).await.unwrap()), ["0000000001", "0000000002"]);
+    let mut ended = feed::registration(
+        OrganizationKind::ServiceProvider,
+        orgs::PROVIDER,
+        orgs::INSURER,
+        "0000000003",
+        d(2026, 4, 1),
+    );
+    ended.version = 2;
+    ended.end_time = Some(prost_types::Timestamp {
+        seconds: Utc.with_ymd_and_hms(2026, 4, 30, 3, 0, 0).unwrap().timestamp(),
+        nanos: 0,
+    });
+    consumer.apply(&registration_event(&ended)).await.unwrap();
+    assert_eq!(numbers(mine(d(2026, 4, 29)).await.unwrap()), ["0000000001", "0000000002", "0000000003"]);
+    assert_eq!(numbers(mine(d(2026, 4, 30)).await.unwrap()), ["0000000001", "0000000002"]);
+    assert!(mine(d(2026, 5, 1)).await.unwrap().iter().all(|p| p.insurer == orgs::INSURER));
+    assert!(access::registered_persons(&conn, orgs::CARE_OFFICE, d(2026, 5, 1)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
