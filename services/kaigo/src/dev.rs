@@ -104,7 +104,11 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
             bus: bus.clone(),
             background: background.clone(),
         };
-        components::seed_demo(&ctx, &config).await.map_err(|e| Exit::failure(format!("{name}: demo data: {e}")))?;
+        // Seeding writes hundreds of rows and events: none of it is traced (issue #23).
+        let seeding = kaigo_platform::telemetry::unsampled_span("demo.seed");
+        tracing::Instrument::instrument(components::seed_demo(&ctx, &config), seeding)
+            .await
+            .map_err(|e| Exit::failure(format!("{name}: demo data: {e}")))?;
         services = components::start(services, &ctx, &config, &peers)
             .await
             .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;

@@ -179,6 +179,8 @@ where
             };
             request.metadata_mut().insert(CALLER_HEADER, payload);
             request.metadata_mut().insert(SIGNATURE_HEADER, signature);
+            // The applicant check joins the trace of the call that asked for it.
+            kaigo_platform::telemetry::inject_metadata(request.metadata_mut());
             let mut client = self.client.clone();
             let answer = match tokio::time::timeout(self.policy.timeout, client.check_eligibility(request)).await {
                 Err(_) => return Err(ApiError::unavailable(LookupError::TimedOut(self.policy.timeout))),

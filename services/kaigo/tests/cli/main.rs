@@ -12,3 +12,4 @@ mod loadtest_configs;
 mod registry;
 mod serve;
 mod support;
+mod traces;
