@@ -201,6 +201,20 @@ impl CareOfficeNumber {
         Ok(Self(s.to_owned()))
     }
 
+    /// Parses like [`Self::parse`], except that a number with a letter at position 3 is
+    /// accepted when only its check digit fails: the rule for letters is UNCONFIRMED
+    /// (docs/domain/identifiers.md#office-number). The flag is true when that happened, so the
+    /// caller can warn or refuse as its setting says.
+    pub fn parse_letter_unverified(s: &str) -> Result<(Self, bool), IdError> {
+        match Self::parse(s) {
+            Ok(number) => Ok((number, false)),
+            Err(IdError::CheckDigit) if s.as_bytes().get(2).is_some_and(u8::is_ascii_uppercase) => {
+                Ok((Self(s.to_owned()), true))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// The two-digit prefecture code.
     pub fn prefecture(&self) -> &str {
         &self.0[..2]

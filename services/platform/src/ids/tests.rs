@@ -70,6 +70,24 @@ fn office_numbers_allow_a_letter_only_in_position_three() {
 }
 
 #[test]
+fn a_lettered_office_number_may_be_taken_with_its_check_digit_unverified() {
+    let cd = check_digit(b"12A345678").unwrap();
+    let good = format!("12A345678{cd}");
+    let bad = format!("12A345678{}", (cd + 1) % 10);
+    assert_eq!(
+        CareOfficeNumber::parse_letter_unverified(&good).map(|(n, unverified)| (n.to_string(), unverified)),
+        Ok((good.clone(), false))
+    );
+    assert_eq!(
+        CareOfficeNumber::parse_letter_unverified(&bad).map(|(n, unverified)| (n.to_string(), unverified)),
+        Ok((bad.clone(), true))
+    );
+    // Only a letter's number: a digits-only number with a wrong check digit is still refused.
+    assert_eq!(CareOfficeNumber::parse_letter_unverified("0300000100").map(|_| ()), Err(IdError::CheckDigit));
+    assert!(CareOfficeNumber::parse_letter_unverified("12I3456780").is_err());
+}
+
+#[test]
 fn letter_values_skip_i_o_q_so_z_is_32() {
     assert_eq!(char_value(b'A'), Some(10));
     assert_eq!(char_value(b'H'), Some(17));
