@@ -169,9 +169,14 @@ pub fn page_size(v: &mut Violations, size: i32) -> u64 {
     }
 }
 
-/// An offset page token.
+/// An offset page token (at most 16 characters, as the contract documents: a number up to
+/// 1,000,000 with any leading zeros beyond that refused).
 pub fn page_token(v: &mut Violations, token: &str) -> u64 {
     if token.is_empty() {
+        return 0;
+    }
+    if token.len() > 16 {
+        v.add("page_token", "not a token from this RPC (at most 16 characters)");
         return 0;
     }
     match token.parse::<u64>() {
@@ -368,5 +373,21 @@ pub fn notification(n: &store::notification::Model) -> pb::CarePlanNotification 
         }),
         return_reason: n.return_reason.clone().unwrap_or_default(),
         version: n.version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kaigo_platform::Violations;
+
+    #[test]
+    fn a_page_token_is_a_short_number() {
+        let mut v = Violations::new();
+        assert_eq!(super::page_token(&mut v, "50"), 50);
+        assert!(v.is_empty());
+        // A number in range, padded past the documented 16 characters.
+        let mut v = Violations::new();
+        assert_eq!(super::page_token(&mut v, &format!("{}50", "0".repeat(20))), 0);
+        assert_eq!(v.as_slice().len(), 1);
     }
 }
