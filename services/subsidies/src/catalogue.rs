@@ -11,8 +11,11 @@ use crate::domain::programme::{Programme, ProgrammeError, parse_programme};
 /// The FY2025 programme file, built into the binary.
 pub const FY2025: &str = include_str!("../programmes/fy2025.toml");
 
+/// The FY2026 programme file as announced (unverified; see its comment), built in beside FY2025.
+pub const FY2026: &str = include_str!("../programmes/fy2026.toml");
+
 /// The built-in programme files: (name, text).
-pub const EMBEDDED: [(&str, &str); 1] = [("programmes/fy2025.toml", FY2025)];
+pub const EMBEDDED: [(&str, &str); 2] = [("programmes/fy2025.toml", FY2025), ("programmes/fy2026.toml", FY2026)];
 
 /// The id of the demo programme of `kaigo dev` ([`Catalogue::with_demo`]).
 pub const DEMO_ID: &str = "demo";
@@ -80,18 +83,37 @@ impl Catalogue {
         Ok(())
     }
 
-    /// Adds [`DEMO_ID`]: the newest programme's tables, titled as a demo and open from the
-    /// first to the last day of the fiscal year of `today` (April–March).
+    /// Adds [`DEMO_ID`]: the newest programme's care-office rules and the newest medical tiers
+    /// (each from the newest programme that has them), titled as a demo and open to every
+    /// applicant kind from the first to the last day of the fiscal year of `today`
+    /// (April–March).
     pub fn with_demo(mut self, today: chrono::NaiveDate) -> Self {
+        use crate::domain::programme::Window;
         use chrono::Datelike;
-        let Some(newest) = self.newest_first().into_iter().next() else { return self };
+        let newest_first = self.newest_first();
+        let Some(newest) = newest_first.first() else { return self };
         let fiscal_year = if today.month() >= 4 { today.year() } else { today.year() - 1 };
-        let mut demo = (*newest).clone();
+        let mut demo = (**newest).clone();
         demo.programme_id = DEMO_ID.to_owned();
         demo.fiscal_year = fiscal_year;
         demo.title = format!("【デモ】{}（kaigo dev 用、受付期間は今年度）", newest.title);
-        demo.application_open_date = chrono::NaiveDate::from_ymd_opt(fiscal_year, 4, 1);
-        demo.application_deadline = chrono::NaiveDate::from_ymd_opt(fiscal_year + 1, 3, 31).unwrap_or(today);
+        if demo.care_office.is_none() {
+            demo.care_office = newest_first.iter().find_map(|p| p.care_office.clone());
+        }
+        if demo.medical_tiers.is_empty() {
+            demo.medical_tiers = newest_first
+                .iter()
+                .find(|p| !p.medical_tiers.is_empty())
+                .map(|p| p.medical_tiers.clone())
+                .unwrap_or_default();
+        }
+        let window = Window {
+            open_date: chrono::NaiveDate::from_ymd_opt(fiscal_year, 4, 1),
+            deadline: chrono::NaiveDate::from_ymd_opt(fiscal_year + 1, 3, 31).unwrap_or(today),
+        };
+        demo.windows = demo.kinds().into_iter().map(|kind| (kind, window)).collect();
+        demo.application_open_date = None;
+        demo.application_deadline = None;
         self.programmes.insert(DEMO_ID.to_owned(), Arc::new(demo));
         self
     }
@@ -115,22 +137,73 @@ mod tests {
 
     #[test]
     fn the_demo_programme_is_open_for_the_whole_current_fiscal_year() {
+        use crate::domain::programme::ApplicantKind;
         let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
         for (today, fiscal_year) in [(date(2026, 11, 29), 2026), (date(2027, 3, 31), 2026), (date(2027, 4, 1), 2027)] {
             let catalogue = Catalogue::load(None).unwrap().with_demo(today);
             let demo = catalogue.get(DEMO_ID).unwrap();
-            let real = catalogue.get("fy2025").unwrap();
+            let fy2026 = catalogue.get("fy2026").unwrap();
+            let fy2025 = catalogue.get("fy2025").unwrap();
             assert_eq!(demo.fiscal_year, fiscal_year);
-            assert_eq!(demo.application_open_date, Some(date(fiscal_year, 4, 1)));
-            assert_eq!(demo.application_deadline, date(fiscal_year + 1, 3, 31));
-            assert!(demo.application_open_date.unwrap() <= today && today <= demo.application_deadline);
+            for kind in ApplicantKind::ALL {
+                let window = demo.window(kind).unwrap();
+                assert_eq!(window.open_date, Some(date(fiscal_year, 4, 1)), "{kind:?}");
+                assert_eq!(window.deadline, date(fiscal_year + 1, 3, 31), "{kind:?}");
+                assert!(window.open_date.unwrap() <= today && today <= window.deadline);
+            }
             assert!(demo.title.starts_with("【デモ】"));
-            // The tables are the real programme's.
-            assert_eq!(demo.care_office, real.care_office);
-            assert_eq!(demo.medical_tiers, real.medical_tiers);
-            // The real programme is untouched.
-            assert_eq!(real.application_deadline, date(2026, 3, 13));
+            // The tables are the newest real ones: FY2026's care-office rules, FY2025's tiers
+            // (FY2026 states none).
+            assert_eq!(demo.care_office, fy2026.care_office);
+            assert!(fy2026.medical_tiers.is_empty());
+            assert_eq!(demo.medical_tiers, fy2025.medical_tiers);
+            // The real programmes are untouched.
+            assert_eq!(fy2025.window(ApplicantKind::CareOffice).unwrap().deadline, date(2026, 3, 13));
         }
+    }
+
+    #[test]
+    fn fy2026_is_built_in_beside_fy2025_with_its_announced_window_and_marked_unverified() {
+        use crate::domain::programme::ApplicantKind;
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let catalogue = Catalogue::load(None).unwrap();
+        let ids: Vec<_> = catalogue.newest_first().iter().map(|p| p.programme_id.clone()).collect();
+        assert_eq!(ids, ["fy2026", "fy2025"]);
+        let fy2026 = catalogue.get("fy2026").unwrap();
+        let window = fy2026.window(ApplicantKind::CareOffice).unwrap();
+        assert_eq!((window.open_date, window.deadline), (Some(date(2026, 5, 7)), date(2027, 3, 12)));
+        assert_eq!(fy2026.window(ApplicantKind::MedicalInstitution), None);
+        let caps: Vec<_> =
+            fy2026.care_office.as_ref().unwrap().categories.iter().map(|c| (c.max_readers, c.cap_yen)).collect();
+        assert_eq!(caps, [(3, 64_000), (2, 55_000), (1, 42_000)]);
+        assert!(FY2026.contains("UNVERIFIED"));
+        assert!(fy2026.title.contains("未確認"));
+        // FY2025: the portal opened in August 2025; both kinds close on 2026-03-13.
+        let fy2025 = catalogue.get("fy2025").unwrap();
+        for kind in ApplicantKind::ALL {
+            let w = fy2025.window(kind).unwrap();
+            assert_eq!((w.open_date, w.deadline), (Some(date(2025, 8, 1)), date(2026, 3, 13)));
+        }
+    }
+
+    #[test]
+    fn a_file_of_the_old_shape_gives_one_window_to_every_kind_and_a_missing_window_is_refused() {
+        use crate::domain::programme::{ApplicantKind, parse_programme};
+        let start = FY2025.find("[windows.care_office]").unwrap();
+        let end = FY2025.find("[care_office]").unwrap();
+        let without = format!("{}{}", &FY2025[..start], &FY2025[end..]);
+        let err = parse_programme("x.toml", &without).unwrap_err();
+        assert_eq!(err.key, "windows.care_office");
+        let old = without.replace(
+            "tax_included = true",
+            "tax_included = true\napplication_open_date = \"2025-04-01\"\napplication_deadline = \"2026-03-13\"",
+        );
+        let p = parse_programme("old.toml", &old).unwrap();
+        for kind in ApplicantKind::ALL {
+            assert_eq!(p.window(kind).unwrap().deadline, chrono::NaiveDate::from_ymd_opt(2026, 3, 13).unwrap());
+        }
+        let inverted = FY2025.replacen("deadline = \"2026-03-13\"", "deadline = \"2025-07-01\"", 1);
+        assert_eq!(parse_programme("x.toml", &inverted).unwrap_err().key, "windows.care_office.open_date");
     }
 
     #[test]

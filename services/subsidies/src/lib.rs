@@ -97,9 +97,10 @@ impl MigratorTrait for Migrator {
             Box::new(EventTablesMigration),
             Box::new(store::migration::ApplicationTablesMigration),
             Box::new(IdempotencyTableMigration),
-            Box::new(store::migration::CopyIdempotencyKeys),
+            Box::new(store::migration::copy_idempotency_keys()),
             Box::new(AuditTableMigration),
-            Box::new(store::migration::CopyApplicationReads),
+            Box::new(store::migration::copy_application_reads()),
+            Box::new(store::migration::HistoryAndReturns),
         ]
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::application::{Status, category_key};
 use crate::domain::calculate::calculate;
 use crate::domain::costs::{CareOfficeCosts, Costs, MedicalCosts, ReaderPurchase};
 use crate::domain::programme::InstitutionType;
-use crate::store::{self, application};
+use crate::store::{self, application, application_event};
 
 /// The demo programme.
 const PROGRAMME: &str = "fy2025";
@@ -54,7 +54,7 @@ pub async fn seed(db: &DatabaseConnection, catalogue: &Catalogue, now: DateTime<
         ),
     ];
     for (costs, status) in demos {
-        if store::find_by_applicant(db, PROGRAMME, costs.applicant_number()).await?.is_some() {
+        if store::latest_by_applicant(db, PROGRAMME, costs.applicant_number()).await?.is_some() {
             continue;
         }
         let calculation = calculate(&programme, &costs).map_err(|p| format!("demo claim refused: {p:?}"))?;
@@ -85,8 +85,31 @@ pub async fn seed(db: &DatabaseConnection, catalogue: &Catalogue, now: DateTime<
             updated_by_subject: SEEDER.to_owned(),
             updated_by_org: String::new(),
             version: if status == Status::Submitted { 2 } else { 3 },
+            return_reasons: None,
+            attempt: 1,
         };
-        if let Err(err) = store::insert(db, row).await {
+        // Its history says how it got there: seeded, not created and submitted by someone.
+        let event = application_event::Model {
+            application_id: row.id.clone(),
+            version: row.version,
+            action: "recorded".to_owned(),
+            from_status: String::new(),
+            to_status: row.status.clone(),
+            at: now,
+            actor_role: row.updated_by_role.clone(),
+            actor_subject: SEEDER.to_owned(),
+            actor_org: String::new(),
+            eligible_amount_yen: row.eligible_amount_yen,
+            amount_yen: None,
+            reasons: "[]".to_owned(),
+            costs: row.costs.clone(),
+        };
+        let inserted = store::insert(db, row).await;
+        let inserted = match inserted {
+            Ok(()) => store::insert_event(db, event).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = inserted {
             // Another process seeding at the same moment wrote it first: nothing to do.
             if !kaigo_platform::db::is_unique_violation(&err) {
                 return Err(err.into());

@@ -191,6 +191,14 @@ export const REASONS: Readonly<Record<string, Pair>> = {
   OPINION_NOT_REQUESTED: ["主治医意見書がまだ依頼されていません。", "The opinion has not been requested."],
   OPINION_NOT_RECEIVED: ["一次判定には主治医意見書の受領が必要です。", "The primary judgment needs the opinion."],
   OPINION_ALREADY_RECEIVED: ["主治医意見書は既に受領しています。", "The opinion is already received."],
+  OPINION_NOT_YET_RECEIVED: [
+    "主治医意見書をまだ受領していません。依頼し直すか、受領を待ってください。",
+    "No opinion is received yet; request it again or wait for it.",
+  ],
+  DEFERRAL_BEFORE_BOARD: [
+    "継続審査の日付が審査会の予定日より前になっています。",
+    "The deferral is dated before the scheduled board.",
+  ],
   ALREADY_RECEIVED: ["既に受領しています。", "Already received."],
   PRIMARY_JUDGMENT_MISSING: ["一次判定がまだ記録されていません。", "No primary judgment is recorded."],
   PRIMARY_JUDGMENT_ALREADY_RECORDED: ["一次判定は既に記録されています。", "The primary judgment is already recorded."],
@@ -252,7 +260,14 @@ export const REASONS: Readonly<Record<string, Pair>> = {
   UPLOAD_ALREADY_FINISHED: ["このアップロードは既に完了しています。", "The upload is already finished."],
   // subsidies
   APPLICATION_EXISTS: ["この制度には既に申請しています。", "You have already applied to this programme."],
-  APPLICATION_NOT_DRAFT: ["下書きの申請だけを変更できます。", "Only a draft can be changed."],
+  APPLICATION_NOT_DRAFT: [
+    "下書きか差し戻された申請だけを変更・提出できます。",
+    "Only a draft or a returned application can be changed or submitted.",
+  ],
+  REAPPLICATION_NOT_ALLOWED: [
+    "この制度では、却下された後に再び申請することはできません。",
+    "This programme does not take a new application after a rejection.",
+  ],
   APPLICATION_NOT_SUBMITTED: ["提出済みの申請ではありません。", "The application is not submitted."],
   APPLICATION_NOT_UNDER_REVIEW: ["審査中の申請ではありません。", "The application is not under review."],
   APPLICATION_NOT_APPROVED: ["承認済みの申請ではありません。", "The application is not approved."],

@@ -12,20 +12,26 @@ use tonic::Request;
 
 use super::write::{WriteError, idempotent, replay};
 use super::{Api, access, convert};
-use crate::domain::application::{Action, Status, category_key, check_drafting, check_window, next_status};
+use crate::domain::application::{
+    Action, Status, category_key, check_drafting, check_new_application, check_submission, next_status,
+};
 use crate::domain::calculate::{Calculation, calculate};
 use crate::domain::costs::Costs;
-use crate::domain::programme::Programme;
-use crate::store::{self, Record, application, evidence};
+use crate::domain::programme::{ApplicantKind, Programme};
+use crate::store::{self, Record, application, application_event, evidence};
 
 /// Most evidence files on one application.
 const MAX_EVIDENCE: usize = 50;
 
-/// Decodes an application's costs under `application.`.
+/// Where an application's cost fields are reported: `application.costs.care_office.readers[0].quantity`
+/// (CalculateSubsidy reports the same fields under `costs.`).
+const COSTS: &str = "application.costs.";
+
+/// Decodes an application's costs under [`COSTS`].
 fn decode_costs(v: &mut Violations, app: &pb::Application) -> Option<Costs> {
     match &app.costs {
-        Some(pb::application::Costs::CareOffice(c)) => convert::decode_care_office(c, "application.", v),
-        Some(pb::application::Costs::MedicalInstitution(m)) => convert::decode_medical(m, "application.", v),
+        Some(pb::application::Costs::CareOffice(c)) => convert::decode_care_office(c, COSTS, v),
+        Some(pb::application::Costs::MedicalInstitution(m)) => convert::decode_medical(m, COSTS, v),
         None => {
             v.add("application.costs", "set care_office or medical_institution");
             None
@@ -33,11 +39,11 @@ fn decode_costs(v: &mut Violations, app: &pb::Application) -> Option<Costs> {
     }
 }
 
-/// Calculates or reports the problems under `application.`.
+/// Calculates or reports the problems under [`COSTS`].
 fn calculate_or_refuse(programme: &Programme, costs: &Costs) -> Result<Calculation, ApiError> {
     calculate(programme, costs).map_err(|problems| {
         let mut v = Violations::new();
-        convert::add_problems(&mut v, "application.", costs, problems);
+        convert::add_problems(&mut v, COSTS, costs, problems);
         ApiError::invalid_argument(v)
     })
 }
@@ -93,24 +99,86 @@ pub(super) async fn load_for_write(
     Ok(record)
 }
 
-/// Writes `row` if its version still is `expected_version`, then returns the stored record.
+/// What a change did, for the application's history.
+pub(super) struct Change {
+    /// The action.
+    pub action: Action,
+    /// The state before it.
+    pub from: Status,
+    /// The amount approved or paid, if any.
+    pub amount: Option<i64>,
+    /// The reasons given, if any.
+    pub reasons: Vec<String>,
+}
+
+impl Change {
+    /// A change with no amount and no reasons.
+    pub fn plain(action: Action, from: Status) -> Self {
+        Self { action, from, amount: None, reasons: Vec::new() }
+    }
+}
+
+/// The history entry of the change that produced `row`.
+pub(super) fn event_of(
+    row: &application::Model,
+    action: &str,
+    from: Option<Status>,
+    amount: Option<i64>,
+    reasons: &[String],
+) -> Result<application_event::Model, WriteError> {
+    Ok(application_event::Model {
+        application_id: row.id.clone(),
+        version: row.version,
+        action: action.to_owned(),
+        from_status: from.map_or("", Status::as_str).to_owned(),
+        to_status: row.status.clone(),
+        at: row.updated_at,
+        actor_role: row.updated_by_role.clone(),
+        actor_subject: row.updated_by_subject.clone(),
+        actor_org: row.updated_by_org.clone(),
+        eligible_amount_yen: row.eligible_amount_yen,
+        amount_yen: amount,
+        reasons: json(&reasons)?,
+        costs: row.costs.clone(),
+    })
+}
+
+/// Writes `row` if its version still is `expected_version` and records `change` in its
+/// history, then returns the stored record (explanations in `lang`).
 pub(super) async fn save(
     txn: &DatabaseTransaction,
     row: application::Model,
     expected_version: i64,
+    change: Change,
+    lang: convert::Lang,
 ) -> Result<pb::Application, WriteError> {
     let id = row.id.clone();
+    let event = event_of(&row, change.action.as_str(), Some(change.from), change.amount, &change.reasons)?;
     if !store::update_if_version(txn, row, expected_version).await? {
         return Err(ApiError::aborted("VERSION_MISMATCH", "the application changed concurrently; read it again").into());
     }
+    store::insert_event(txn, event).await?;
     let record = store::find(txn, &id).await?.ok_or_else(|| ApiError::internal("application vanished"))?;
-    Ok(convert::application(&record)?)
+    Ok(convert::application(&record, lang)?)
+}
+
+/// The stored status of a row.
+pub(super) fn status_of(row: &application::Model) -> Result<Status, WriteError> {
+    Ok(Status::parse(&row.status).ok_or_else(|| ApiError::internal("unknown stored status"))?)
+}
+
+/// The applicant kind of a row.
+pub(super) fn kind_of_row(row: &application::Model) -> ApplicantKind {
+    if row.applicant_kind == convert::MEDICAL_INSTITUTION {
+        ApplicantKind::MedicalInstitution
+    } else {
+        ApplicantKind::CareOffice
+    }
 }
 
 /// Refuses an action the state does not allow.
 pub(super) fn transition(row: &application::Model, action: Action) -> Result<Status, WriteError> {
-    let status = Status::parse(&row.status).ok_or_else(|| ApiError::internal("unknown stored status"))?;
-    next_status(status, action).map_err(|e| ApiError::failed_precondition(e.reason, e.message).into())
+    next_status(status_of(row)?, action).map_err(|e| ApiError::failed_precondition(e.reason, e.message).into())
 }
 
 /// Checks `expected_version` > 0.
@@ -174,9 +242,13 @@ struct NewEvidence {
 }
 
 fn kind_of(costs: &Costs) -> &'static str {
+    applicant_kind(costs).as_str()
+}
+
+fn applicant_kind(costs: &Costs) -> ApplicantKind {
     match costs {
-        Costs::CareOffice(_) => convert::CARE_OFFICE,
-        Costs::Medical(_) => convert::MEDICAL_INSTITUTION,
+        Costs::CareOffice(_) => ApplicantKind::CareOffice,
+        Costs::Medical(_) => ApplicantKind::MedicalInstitution,
     }
 }
 
@@ -240,21 +312,30 @@ impl Api {
         let NewApplication { programme, costs } = self.validate_create(req)?;
         access::require_own_claim(&caller, &costs)?;
         let calculation = calculate_or_refuse(&programme, &costs)?;
-        let (now, today) = (self.clock.now(), self.clock.today_jst());
+        let (now, today, lang) =
+            (self.clock.now(), self.clock.today_jst(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("CreateApplication", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
                 replay(txn, key).await?;
-                check_drafting(&programme, today).map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
+                check_drafting(&programme, applicant_kind(&costs), Status::Draft, today)
+                    .map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
                 let applicant = costs.applicant_number().to_owned();
-                if let Some(existing) = store::find_by_applicant(txn, &programme.programme_id, &applicant).await? {
-                    return Err(ApiError::already_exists(
-                        "APPLICATION_EXISTS",
-                        "this office or institution already has an application to this programme (one per programme)",
-                    )
-                    .with_metadata("application_id", existing)
-                    .into());
+                let latest = store::latest_by_applicant(txn, &programme.programme_id, &applicant).await?;
+                let latest_status = latest.as_ref().map(status_of).transpose()?;
+                if let Err(refused) = check_new_application(&programme, latest_status) {
+                    let existing = latest.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+                    let err = if refused.reason == "APPLICATION_EXISTS" {
+                        ApiError::already_exists(
+                            refused.reason,
+                            "this office or institution already has an application to this programme (one per programme)",
+                        )
+                    } else {
+                        ApiError::failed_precondition(refused.reason, refused.message)
+                    };
+                    return Err(err.with_metadata("application_id", existing).into());
                 }
+                let attempt = latest.map_or(1, |l| l.attempt.saturating_add(1));
                 let row = application::Model {
                     id: uuid::Uuid::now_v7().to_string(),
                     programme_id: programme.programme_id.clone(),
@@ -278,10 +359,14 @@ impl Api {
                     updated_by_subject: caller.subject.clone(),
                     updated_by_org: organization(&caller),
                     version: 1,
+                    return_reasons: None,
+                    attempt,
                 };
                 let record = Record { application: row.clone(), evidence: Vec::new() };
+                let event = event_of(&row, "create", None, None, &[])?;
                 store::insert(txn, row).await?;
-                Ok(pb::CreateApplicationResponse { application: Some(convert::application(&record)?) })
+                store::insert_event(txn, event).await?;
+                Ok(pb::CreateApplicationResponse { application: Some(convert::application(&record, lang)?) })
             })
         })
         .await
@@ -299,7 +384,8 @@ impl Api {
         let Redraft { step, programme_id: requested_programme, costs } = Self::validate_update(req)?;
         access::require_own_claim(&caller, &costs)?;
         let catalogue = self.catalogue.clone();
-        let (now, today) = (self.clock.now(), self.clock.today_jst());
+        let (now, today, lang) =
+            (self.clock.now(), self.clock.today_jst(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("UpdateApplication", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
@@ -315,18 +401,21 @@ impl Api {
                     v.add("application.costs", "the applicant of an application cannot change");
                     return Err(ApiError::invalid_argument(v).into());
                 }
+                let from = status_of(&row)?;
                 transition(&row, Action::Update)?;
                 let programme = catalogue.get(&row.programme_id).ok_or_else(|| {
                     ApiError::failed_precondition("PROGRAMME_WITHDRAWN", "the programme is no longer offered")
                 })?;
-                check_drafting(&programme, today).map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
+                check_drafting(&programme, kind_of_row(&row), from, today)
+                    .map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
                 let calculation = calculate_or_refuse(&programme, &costs)?;
                 let mut next = changed(row, &caller, now);
                 next.category_key = key_of(&costs, &calculation);
                 next.costs = json(&costs)?;
                 next.calculation = json(&calculation)?;
                 next.eligible_amount_yen = calculation.eligible_amount_yen;
-                let application = save(txn, next, step.expected_version).await?;
+                let application =
+                    save(txn, next, step.expected_version, Change::plain(Action::Update, from), lang).await?;
                 Ok(pb::UpdateApplicationResponse { application: Some(application) })
             })
         })
@@ -346,17 +435,20 @@ impl Api {
         let step = Step::check(&mut v, &req.request_id, "application_id", &req.application_id, req.expected_version);
         v.into_result()?;
         let catalogue = self.catalogue.clone();
-        let (now, today) = (self.clock.now(), self.clock.today_jst());
+        let (now, today, lang) =
+            (self.clock.now(), self.clock.today_jst(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("SubmitApplication", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
                 let record = load_for_write(txn, key, &caller, &step).await?;
                 let row = record.application;
+                let from = status_of(&row)?;
                 let status = transition(&row, Action::Submit)?;
                 let programme = catalogue.get(&row.programme_id).ok_or_else(|| {
                     ApiError::failed_precondition("PROGRAMME_WITHDRAWN", "the programme is no longer offered")
                 })?;
-                check_window(&programme, today).map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
+                check_submission(&programme, kind_of_row(&row), from, today)
+                    .map_err(|e| ApiError::failed_precondition(e.reason, e.message))?;
                 if row.eligible_amount_yen <= 0 {
                     return Err(ApiError::failed_precondition(
                         "NOTHING_ELIGIBLE",
@@ -367,7 +459,8 @@ impl Api {
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
                 next.submitted_at = Some(now);
-                let application = save(txn, next, step.expected_version).await?;
+                let application =
+                    save(txn, next, step.expected_version, Change::plain(Action::Submit, from), lang).await?;
                 Ok(pb::SubmitApplicationResponse { application: Some(application) })
             })
         })
@@ -418,7 +511,7 @@ impl Api {
         }
         let req = request.get_ref();
         let NewEvidence { step, attachment_id, kind, description } = Self::validate_attach(req)?;
-        let now = self.clock.now();
+        let (now, lang) = (self.clock.now(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("AttachEvidence", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
@@ -448,8 +541,10 @@ impl Api {
                     },
                 )
                 .await?;
+                let from = status_of(&record.application)?;
                 let next = changed(record.application, &caller, now);
-                let application = save(txn, next, step.expected_version).await?;
+                let change = Change::plain(Action::AttachEvidence, from);
+                let application = save(txn, next, step.expected_version, change, lang).await?;
                 Ok(pb::AttachEvidenceResponse { application: Some(application) })
             })
         })

@@ -11,8 +11,48 @@ use crate::domain::application::Status;
 use crate::domain::calculate::Calculation;
 use crate::domain::costs::{CareOfficeCosts, Costs, MedicalCosts, ReaderPurchase};
 use crate::domain::money::Rounding;
-use crate::domain::programme::{InstitutionType, Programme};
-use crate::store::{Record, application};
+use crate::domain::programme::{ApplicantKind, InstitutionType, Programme};
+use crate::store::{Record, application, application_event};
+
+/// The language of explanations: the caller's (`accept-language`), Japanese by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// 日本語 (the default).
+    #[default]
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The language `accept-language` prefers among Japanese and English (RFC 9110 §12.5.4:
+    /// the highest q wins, the first listed among equals); Japanese when it names neither.
+    pub fn from_metadata(metadata: &tonic::metadata::MetadataMap) -> Lang {
+        let Some(header) = metadata.get("accept-language").and_then(|v| v.to_str().ok()) else {
+            return Lang::Ja;
+        };
+        let mut best: Option<(u16, Lang)> = None;
+        for entry in header.split(',').take(32) {
+            let mut parts = entry.split(';');
+            let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let primary = tag.split('-').next().unwrap_or_default();
+            let lang = match primary {
+                "ja" => Lang::Ja,
+                "en" => Lang::En,
+                _ => continue,
+            };
+            // q in thousandths; a malformed q counts as 1 (the header's own default).
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").map(str::to_owned))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .map_or(1000, |q| (q.clamp(0.0, 1.0) * 1000.0) as u16);
+            if q > 0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Ja, |(_, lang)| lang)
+    }
+}
 
 /// A timestamp message.
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -22,7 +62,7 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// Decodes costs, recording problems under `prefix` (`application.`, ``).
+/// Decodes costs, recording problems under `prefix` (`application.costs.`, `costs.`).
 pub fn decode_care_office(c: &pb::CareOfficeCosts, prefix: &str, v: &mut Violations) -> Option<Costs> {
     let office = v.check(&format!("{prefix}care_office.office_number"), CareOfficeNumber::parse(&c.office_number));
     Some(Costs::CareOffice(CareOfficeCosts {
@@ -90,14 +130,36 @@ fn clamp_i32(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The applicant kind as its message.
+pub fn kind(k: ApplicantKind) -> pb::ApplicantKind {
+    match k {
+        ApplicantKind::CareOffice => pb::ApplicantKind::CareOffice,
+        ApplicantKind::MedicalInstitution => pb::ApplicantKind::MedicalInstitution,
+    }
+}
+
 /// A programme message.
 pub fn programme(p: &Programme) -> pb::Programme {
+    let (open, deadline) = p.overall_window();
     pb::Programme {
         programme_id: p.programme_id.clone(),
         fiscal_year: p.fiscal_year,
         title: p.title.clone(),
-        application_open_date: p.application_open_date.map(kaigo_proto::from_naive_date),
-        application_deadline: Some(kaigo_proto::from_naive_date(p.application_deadline)),
+        application_open_date: open.map(kaigo_proto::from_naive_date),
+        application_deadline: deadline.map(kaigo_proto::from_naive_date),
+        windows: p
+            .kinds()
+            .into_iter()
+            .filter_map(|k| {
+                p.window(k).map(|w| pb::ApplicationWindow {
+                    applicant_kind: kind(k) as i32,
+                    open_date: w.open_date.map(kaigo_proto::from_naive_date),
+                    deadline: Some(kaigo_proto::from_naive_date(w.deadline)),
+                })
+            })
+            .collect(),
+        reapply_after_rejection: p.reapply_after_rejection,
+        resubmit_returned_after_deadline: p.resubmit_returned_after_deadline,
         rounding: rounding(p.rounding) as i32,
         tax_included: p.tax_included,
         care_office_rules: p.care_office.as_ref().map(|r| pb::CareOfficeRules {
@@ -134,8 +196,9 @@ pub fn programme(p: &Programme) -> pb::Programme {
     }
 }
 
-/// A calculation message.
-pub fn calculation(c: &Calculation) -> pb::SubsidyCalculation {
+/// A calculation message, its explanation in `lang` (Japanese for calculations stored before
+/// explanations were kept in English too).
+pub fn calculation(c: &Calculation, lang: Lang) -> pb::SubsidyCalculation {
     pb::SubsidyCalculation {
         programme_id: c.programme_id.clone(),
         total_cost_yen: c.total_cost_yen,
@@ -146,7 +209,10 @@ pub fn calculation(c: &Calculation) -> pb::SubsidyCalculation {
             .iter()
             .map(|l| pb::CalculationLine {
                 code: l.code.clone(),
-                description: l.description.clone(),
+                description: match lang {
+                    Lang::En if !l.description_en.is_empty() => l.description_en.clone(),
+                    _ => l.description.clone(),
+                },
                 amount_yen: l.amount_yen,
                 limit_id: l.limit_id.clone(),
             })
@@ -187,6 +253,7 @@ pub fn status(s: Status) -> pb::ApplicationStatus {
         Status::Approved => pb::ApplicationStatus::Approved,
         Status::Rejected => pb::ApplicationStatus::Rejected,
         Status::Paid => pb::ApplicationStatus::Paid,
+        Status::Returned => pb::ApplicationStatus::Returned,
     }
 }
 
@@ -200,6 +267,7 @@ pub fn status_from(s: pb::ApplicationStatus) -> Option<Status> {
         pb::ApplicationStatus::Approved => Status::Approved,
         pb::ApplicationStatus::Rejected => Status::Rejected,
         pb::ApplicationStatus::Paid => Status::Paid,
+        pb::ApplicationStatus::Returned => Status::Returned,
     })
 }
 
@@ -249,8 +317,33 @@ pub fn decode_row(a: &application::Model) -> Result<Decoded, ApiError> {
     Ok(Decoded { costs, calculation, status })
 }
 
-/// The application message of a stored record.
-pub fn application(record: &Record) -> Result<pb::Application, ApiError> {
+/// A JSON array of strings as stored (`return_reasons`, `reasons`); empty when unreadable.
+pub fn reasons(json: Option<&str>) -> Vec<String> {
+    json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
+}
+
+/// A recorded change as its message.
+pub fn event(e: &application_event::Model) -> pb::ApplicationEvent {
+    let status_of = |s: &str| Status::parse(s).map_or(pb::ApplicationStatus::Unspecified, status) as i32;
+    pb::ApplicationEvent {
+        version: e.version,
+        action: e.action.clone(),
+        from_status: status_of(&e.from_status),
+        to_status: status_of(&e.to_status),
+        time: Some(timestamp(e.at)),
+        actor: Some(common::Actor {
+            role: role(&e.actor_role) as i32,
+            subject: e.actor_subject.clone(),
+            organization_number: e.actor_org.clone(),
+        }),
+        eligible_amount_yen: e.eligible_amount_yen,
+        amount_yen: e.amount_yen.unwrap_or_default(),
+        reasons: reasons(Some(&e.reasons)),
+    }
+}
+
+/// The application message of a stored record, explanations in `lang`.
+pub fn application(record: &Record, lang: Lang) -> Result<pb::Application, ApiError> {
     let a = &record.application;
     let decoded = decode_row(a)?;
     Ok(pb::Application {
@@ -259,7 +352,7 @@ pub fn application(record: &Record) -> Result<pb::Application, ApiError> {
         applicant_kind: applicant_kind(&a.applicant_kind) as i32,
         prefecture_code: a.prefecture_code.clone(),
         costs: Some(costs(&decoded.costs)),
-        calculation: Some(calculation(&decoded.calculation)),
+        calculation: Some(calculation(&decoded.calculation, lang)),
         status: status(decoded.status) as i32,
         evidence: record
             .evidence
@@ -285,6 +378,9 @@ pub fn application(record: &Record) -> Result<pb::Application, ApiError> {
             organization_number: a.updated_by_org.clone(),
         }),
         version: a.version,
+        return_reasons: reasons(a.return_reasons.as_deref()),
+        history: Vec::new(),
+        attempt: a.attempt,
     })
 }
 

@@ -123,9 +123,11 @@ impl SubsidyService for Api {
         let mut v = Violations::new();
         let programme = self.programme(&mut v, "programme_id", &req.programme_id);
         use pb::calculate_subsidy_request::Costs as C;
+        // Cost fields are reported as `costs.care_office.readers[0].quantity`, as applications
+        // report them under `application.costs.`.
         let costs = match &req.costs {
-            Some(C::CareOffice(c)) => convert::decode_care_office(c, "", &mut v),
-            Some(C::MedicalInstitution(m)) => convert::decode_medical(m, "", &mut v),
+            Some(C::CareOffice(c)) => convert::decode_care_office(c, "costs.", &mut v),
+            Some(C::MedicalInstitution(m)) => convert::decode_medical(m, "costs.", &mut v),
             None => {
                 v.add("costs", "set care_office or medical_institution");
                 None
@@ -138,11 +140,14 @@ impl SubsidyService for Api {
             Ok(calculation) => {
                 v.into_result()?;
                 Ok(Response::new(pb::CalculateSubsidyResponse {
-                    calculation: Some(convert::calculation(&calculation)),
+                    calculation: Some(convert::calculation(
+                        &calculation,
+                        convert::Lang::from_metadata(request.metadata()),
+                    )),
                 }))
             }
             Err(problems) => {
-                convert::add_problems(&mut v, "", &costs, problems);
+                convert::add_problems(&mut v, "costs.", &costs, problems);
                 Err(ApiError::invalid_argument(v).into())
             }
         }
@@ -188,6 +193,13 @@ impl SubsidyService for Api {
         request: Request<pb::RejectApplicationRequest>,
     ) -> Result<Response<pb::RejectApplicationResponse>, Status> {
         Ok(Response::new(self.reject(request).await?))
+    }
+
+    async fn return_application(
+        &self,
+        request: Request<pb::ReturnApplicationRequest>,
+    ) -> Result<Response<pb::ReturnApplicationResponse>, Status> {
+        Ok(Response::new(self.return_for_correction(request).await?))
     }
 
     async fn record_payment(

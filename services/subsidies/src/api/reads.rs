@@ -39,9 +39,15 @@ impl Api {
         check_application_id(&mut v, "application_id", id);
         v.into_result()?;
         let found = store::find(&self.db, id).await.map_err(errors::db)?;
+        let lang = convert::Lang::from_metadata(request.metadata());
         let (outcome, result) = match found {
             Some(record) if access::may_read(caller, &record.application.applicant_number) => {
-                (audit::ALLOWED, convert::application(&record))
+                let history = store::history_of(&self.db, id).await.map_err(errors::db)?;
+                let application = convert::application(&record, lang).map(|mut a| {
+                    a.history = history.iter().map(convert::event).collect();
+                    a
+                });
+                (audit::ALLOWED, application)
             }
             Some(_) => (audit::DENIED, Err(access::not_yours())),
             None if caller.role == Role::Operator => {
@@ -62,19 +68,24 @@ impl Api {
         let req = request.get_ref();
         let mut v = Violations::new();
         let limit = page_size(&mut v, req.page_size);
-        if !req.page_token.is_empty() && uuid::Uuid::parse_str(&req.page_token).is_err() {
-            v.add("page_token", "not a token from this RPC");
-        }
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            let parsed = parse_token(&req.page_token);
+            if parsed.is_none() {
+                v.add("page_token", "not a token from this RPC");
+            }
+            parsed
+        };
         if !req.programme_id.is_empty() && self.catalogue.get(&req.programme_id).is_none() {
             v.add("programme_id", "unknown programme");
         }
-        let mut statuses = Vec::new();
-        for (i, s) in req.statuses.iter().enumerate() {
-            match pb::ApplicationStatus::try_from(*s).ok().and_then(convert::status_from) {
-                Some(st) => statuses.push(st.as_str().to_owned()),
-                None => v.add(format!("statuses[{i}]"), "not an application status"),
-            }
-        }
+        let statuses: Vec<String> = kaigo_platform::validate::enum_filter(&mut v, "statuses", &req.statuses, 16, |s| {
+            pb::ApplicationStatus::try_from(s).ok().and_then(convert::status_from)
+        })
+        .into_iter()
+        .map(|st| st.as_str().to_owned())
+        .collect();
         let applicant_kind = match pb::ApplicantKind::try_from(req.applicant_kind) {
             Ok(pb::ApplicantKind::Unspecified) => None,
             Ok(pb::ApplicantKind::CareOffice) => Some(convert::CARE_OFFICE.to_owned()),
@@ -103,21 +114,34 @@ impl Api {
             prefecture_code: (!req.prefecture_code.is_empty()).then(|| req.prefecture_code.clone()),
             applicant_number: (!req.applicant_number.is_empty()).then(|| req.applicant_number.clone()),
         };
-        let after = (!req.page_token.is_empty()).then_some(req.page_token.as_str());
-        let (records, total) = store::list(&self.db, &filter, after, limit).await.map_err(errors::db)?;
-        let applications = records.iter().map(convert::application).collect::<Result<Vec<_>, _>>()?;
+        let (records, total) = store::list(&self.db, &filter, after.as_ref(), limit).await.map_err(errors::db)?;
+        let lang = convert::Lang::from_metadata(request.metadata());
+        let applications = records.iter().map(|r| convert::application(r, lang)).collect::<Result<Vec<_>, _>>()?;
         let listed = records.iter().map(|r| r.application.id.clone()).collect();
         self.auditor.record(caller, Self::read(caller, "ListApplications", listed, audit::ALLOWED)).await;
         let full_page = u64::try_from(records.len()).unwrap_or(0) == limit;
         Ok(pb::ListApplicationsResponse {
             next_page_token: match records.last() {
-                Some(last) if full_page => last.application.id.clone(),
+                Some(last) if full_page => token(&last.application),
                 _ => String::new(),
             },
             applications,
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         })
     }
+}
+
+/// The page token after `last`: its creation time (microseconds) and id.
+fn token(last: &store::application::Model) -> String {
+    format!("{}.{}", last.created_at.timestamp_micros(), last.id)
+}
+
+/// A token from [`token`].
+fn parse_token(token: &str) -> Option<store::After> {
+    let (micros, id) = token.split_once('.')?;
+    let created_at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    uuid::Uuid::parse_str(id).ok()?;
+    Some(store::After { created_at, id: id.to_owned() })
 }
 
 /// Checks an optional two-digit prefecture code (01–47).

@@ -9,15 +9,17 @@ use tonic::Request;
 use kaigo_platform::errors;
 use kaigo_platform::idempotency::IdempotencyKey;
 
-use super::applications::{Step, changed, load_for_write, save, transition};
+use super::applications::{Change, Step, changed, load_for_write, save, status_of, transition};
 use super::reads::check_prefecture;
 use super::write::idempotent;
 use super::{Api, access, convert};
 use crate::domain::application::Action;
 use crate::store;
 
-/// Longest rejection reason.
+/// Longest rejection or return reason.
 const MAX_REASON_CHARS: usize = 1_000;
+/// Most reasons of one return.
+const MAX_RETURN_REASONS: usize = 20;
 /// Longest payment reference.
 const MAX_REFERENCE_CHARS: usize = 64;
 
@@ -37,15 +39,18 @@ impl Api {
         let mut v = Violations::new();
         let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
         v.into_result()?;
-        let now = self.clock.now();
+        let (now, lang) = (self.clock.now(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("ReviewApplication", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
+                let from = status_of(&row)?;
                 let status = transition(&row, Action::Review)?;
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
-                Ok(pb::ReviewApplicationResponse { application: Some(save(txn, next, step.expected_version).await?) })
+                let application =
+                    save(txn, next, step.expected_version, Change::plain(Action::Review, from), lang).await?;
+                Ok(pb::ReviewApplicationResponse { application: Some(application) })
             })
         })
         .await
@@ -60,17 +65,18 @@ impl Api {
         let req = request.get_ref();
         let mut v = Violations::new();
         let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
-        if req.approved_amount_yen < 0 {
-            v.add("approved_amount_yen", "must not be negative (0 = the calculated amount)");
+        if req.approved_amount_yen <= 0 {
+            v.add("approved_amount_yen", "required: the amount approved, 1 yen up to the calculated eligible amount");
         }
         v.into_result()?;
-        let (now, requested) = (self.clock.now(), req.approved_amount_yen);
+        let (now, amount, lang) =
+            (self.clock.now(), req.approved_amount_yen, convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("ApproveApplication", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
+                let from = status_of(&row)?;
                 let status = transition(&row, Action::Approve)?;
-                let amount = if requested == 0 { row.eligible_amount_yen } else { requested };
                 if amount > row.eligible_amount_yen {
                     let mut v = Violations::new();
                     v.add(
@@ -79,17 +85,12 @@ impl Api {
                     );
                     return Err(ApiError::invalid_argument(v).into());
                 }
-                if amount <= 0 {
-                    return Err(ApiError::failed_precondition(
-                        "NOTHING_ELIGIBLE",
-                        "the calculated subsidy is 0 yen; reject the application instead",
-                    )
-                    .into());
-                }
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
                 next.approved_amount_yen = Some(amount);
-                Ok(pb::ApproveApplicationResponse { application: Some(save(txn, next, step.expected_version).await?) })
+                let change = Change { action: Action::Approve, from, amount: Some(amount), reasons: Vec::new() };
+                let application = save(txn, next, step.expected_version, change, lang).await?;
+                Ok(pb::ApproveApplicationResponse { application: Some(application) })
             })
         })
         .await
@@ -110,16 +111,63 @@ impl Api {
             v.add("reason", format!("at most {MAX_REASON_CHARS} characters"));
         }
         v.into_result()?;
-        let (now, reason) = (self.clock.now(), req.reason.trim().to_owned());
+        let (now, reason, lang) =
+            (self.clock.now(), req.reason.trim().to_owned(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("RejectApplication", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
+                let from = status_of(&row)?;
                 let status = transition(&row, Action::Reject)?;
                 let mut next = changed(row, &caller, now);
                 next.status = status.as_str().to_owned();
-                next.rejection_reason = Some(reason);
-                Ok(pb::RejectApplicationResponse { application: Some(save(txn, next, step.expected_version).await?) })
+                next.rejection_reason = Some(reason.clone());
+                let change = Change { action: Action::Reject, from, amount: None, reasons: vec![reason] };
+                let application = save(txn, next, step.expected_version, change, lang).await?;
+                Ok(pb::RejectApplicationResponse { application: Some(application) })
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn return_for_correction(
+        &self,
+        request: Request<pb::ReturnApplicationRequest>,
+    ) -> Result<pb::ReturnApplicationResponse, ApiError> {
+        let caller = Caller::from_request(&request)?.clone();
+        access::require_operator(&caller)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let step = common(&mut v, &req.request_id, &req.application_id, req.expected_version);
+        if req.reasons.is_empty() {
+            v.add("reasons", "required: what the applicant must correct");
+        } else if kaigo_platform::validate::at_most(&mut v, "reasons", &req.reasons, MAX_RETURN_REASONS) {
+            for (i, reason) in req.reasons.iter().enumerate() {
+                if reason.trim().is_empty() {
+                    v.add(format!("reasons[{i}]"), "must not be empty");
+                } else {
+                    kaigo_platform::validate::max_chars(&mut v, &format!("reasons[{i}]"), reason, MAX_REASON_CHARS);
+                }
+            }
+        }
+        v.into_result()?;
+        let reasons: Vec<String> = req.reasons.iter().map(|r| r.trim().to_owned()).collect();
+        let (now, lang) = (self.clock.now(), convert::Lang::from_metadata(request.metadata()));
+        let key = IdempotencyKey::new("ReturnApplication", &caller, &req.request_id, req);
+        idempotent(&self.db, &key, move |txn, key| {
+            Box::pin(async move {
+                let row = load_for_write(txn, key, &caller, &step).await?.application;
+                let from = status_of(&row)?;
+                let status = transition(&row, Action::Return)?;
+                let mut next = changed(row, &caller, now);
+                next.status = status.as_str().to_owned();
+                next.return_reasons = Some(
+                    serde_json::to_string(&reasons)
+                        .map_err(|e| super::write::WriteError::Api(ApiError::internal(e)))?,
+                );
+                let change = Change { action: Action::Return, from, amount: None, reasons };
+                let application = save(txn, next, step.expected_version, change, lang).await?;
+                Ok(pb::ReturnApplicationResponse { application: Some(application) })
             })
         })
         .await
@@ -156,10 +204,12 @@ impl Api {
             _ => return Err(ApiError::invalid_argument(v)),
         };
         let (now, amount, reference) = (self.clock.now(), req.paid_amount_yen, req.payment_reference.clone());
+        let lang = convert::Lang::from_metadata(request.metadata());
         let key = IdempotencyKey::new("RecordPayment", &caller, &req.request_id, req);
         idempotent(&self.db, &key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
+                let from = status_of(&row)?;
                 let status = transition(&row, Action::Pay)?;
                 let approved = row.approved_amount_yen.unwrap_or_default();
                 if amount > approved {
@@ -172,7 +222,9 @@ impl Api {
                 next.paid_amount_yen = Some(amount);
                 next.paid_date = Some(paid_date);
                 next.payment_reference = (!reference.is_empty()).then_some(reference);
-                Ok(pb::RecordPaymentResponse { application: Some(save(txn, next, step.expected_version).await?) })
+                let change = Change { action: Action::Pay, from, amount: Some(amount), reasons: Vec::new() };
+                let application = save(txn, next, step.expected_version, change, lang).await?;
+                Ok(pb::RecordPaymentResponse { application: Some(application) })
             })
         })
         .await

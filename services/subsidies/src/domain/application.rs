@@ -1,10 +1,12 @@
-//! The life of an application: draft → submitted (within the programme's window, JST) →
-//! under review → approved or rejected → paid. Plain rules; the store applies them.
+//! The life of an application: draft → submitted (within its applicant kind's window, JST) →
+//! under review → approved or rejected → paid; a submitted application, or one under review,
+//! may be returned for correction (差戻し) and resubmitted. Plain rules; the store applies
+//! them (docs/domain/subsidies.md#workflow).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::programme::Programme;
+use super::programme::{ApplicantKind, Programme};
 
 /// Where an application stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,9 +24,22 @@ pub enum Status {
     Rejected,
     /// Paid. Terminal.
     Paid,
+    /// Returned to the applicant for correction (差戻し); editable, then resubmitted.
+    Returned,
 }
 
 impl Status {
+    /// Every state.
+    pub const ALL: [Status; 7] = [
+        Status::Draft,
+        Status::Submitted,
+        Status::UnderReview,
+        Status::Approved,
+        Status::Rejected,
+        Status::Paid,
+        Status::Returned,
+    ];
+
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,14 +49,13 @@ impl Status {
             Status::Approved => "approved",
             Status::Rejected => "rejected",
             Status::Paid => "paid",
+            Status::Returned => "returned",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Draft, Status::Submitted, Status::UnderReview, Status::Approved, Status::Rejected, Status::Paid]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
     }
 }
 
@@ -62,6 +76,24 @@ pub enum Action {
     Pay,
     /// Attach an evidence file.
     AttachEvidence,
+    /// Return for correction (差戻し).
+    Return,
+}
+
+impl Action {
+    /// The name recorded in the application's history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Update => "update",
+            Action::Submit => "submit",
+            Action::Review => "review",
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Pay => "pay",
+            Action::AttachEvidence => "attach_evidence",
+            Action::Return => "return",
+        }
+    }
 }
 
 /// An action the application's state does not allow: the rule's reason code and message.
@@ -77,8 +109,24 @@ pub struct NotAllowed {
 pub fn next_status(from: Status, action: Action) -> Result<Status, NotAllowed> {
     use Status::*;
     let (allowed, to, reason, rule): (&[Status], Status, &'static str, &str) = match action {
-        Action::Update => (&[Draft], Draft, "APPLICATION_NOT_DRAFT", "only a draft's costs can change"),
-        Action::Submit => (&[Draft], Submitted, "APPLICATION_NOT_DRAFT", "only a draft can be submitted"),
+        Action::Update => (
+            &[Draft, Returned],
+            from,
+            "APPLICATION_NOT_DRAFT",
+            "only a draft's or a returned application's costs can change",
+        ),
+        Action::Submit => (
+            &[Draft, Returned],
+            Submitted,
+            "APPLICATION_NOT_DRAFT",
+            "only a draft or a returned application can be submitted",
+        ),
+        Action::Return => (
+            &[Submitted, UnderReview],
+            Returned,
+            "APPLICATION_NOT_PENDING",
+            "only a submitted application or one under review can be returned",
+        ),
         Action::Review => {
             (&[Submitted], UnderReview, "APPLICATION_NOT_SUBMITTED", "only a submitted application can be reviewed")
         }
@@ -96,7 +144,7 @@ pub fn next_status(from: Status, action: Action) -> Result<Status, NotAllowed> {
         ),
         Action::Pay => (&[Approved], Paid, "APPLICATION_NOT_APPROVED", "only an approved application can be paid"),
         Action::AttachEvidence => (
-            &[Draft, Submitted, UnderReview],
+            &[Draft, Submitted, UnderReview, Returned],
             from,
             "APPLICATION_CLOSED",
             "evidence can be attached until the decision",
@@ -109,34 +157,87 @@ pub fn next_status(from: Status, action: Action) -> Result<Status, NotAllowed> {
     }
 }
 
-/// Whether `today` (JST) is inside the programme's submission window.
-pub fn check_window(programme: &Programme, today: NaiveDate) -> Result<(), NotAllowed> {
-    if let Some(open) = programme.application_open_date
+/// Whether `today` (JST) is inside the submission window of `kind` under the programme.
+pub fn check_window(programme: &Programme, kind: ApplicantKind, today: NaiveDate) -> Result<(), NotAllowed> {
+    let Some(window) = programme.window(kind) else {
+        return Err(NotAllowed {
+            reason: "APPLICATION_PERIOD_NOT_OPEN",
+            message: format!("{} has no submission window for {}", programme.programme_id, kind.as_str()),
+        });
+    };
+    if let Some(open) = window.open_date
         && today < open
     {
         return Err(NotAllowed {
             reason: "APPLICATION_PERIOD_NOT_OPEN",
-            message: format!("{} accepts applications from {open} (JST)", programme.programme_id),
+            message: format!("{} accepts {} applications from {open} (JST)", programme.programme_id, kind.as_str()),
         });
     }
-    if today > programme.application_deadline {
+    if today > window.deadline {
         return Err(NotAllowed {
             reason: "APPLICATION_DEADLINE_PASSED",
             message: format!(
-                "{} accepted applications until {} (JST)",
-                programme.programme_id, programme.application_deadline
+                "{} accepted {} applications until {} (JST)",
+                programme.programme_id,
+                kind.as_str(),
+                window.deadline
             ),
         });
     }
     Ok(())
 }
 
-/// Whether a draft can still be started: until the deadline (drafts may be prepared before
-/// the window opens).
-pub fn check_drafting(programme: &Programme, today: NaiveDate) -> Result<(), NotAllowed> {
-    match check_window(programme, today) {
+/// Whether an application in state `from` may be submitted today: inside the window, or a
+/// returned one after the deadline when the programme allows it.
+pub fn check_submission(
+    programme: &Programme,
+    kind: ApplicantKind,
+    from: Status,
+    today: NaiveDate,
+) -> Result<(), NotAllowed> {
+    match check_window(programme, kind, today) {
+        Err(e)
+            if e.reason == "APPLICATION_DEADLINE_PASSED"
+                && from == Status::Returned
+                && programme.resubmit_returned_after_deadline =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Whether a draft can still be started or changed: until the deadline (drafts may be
+/// prepared before the window opens); a returned application as [`check_submission`] says.
+pub fn check_drafting(
+    programme: &Programme,
+    kind: ApplicantKind,
+    from: Status,
+    today: NaiveDate,
+) -> Result<(), NotAllowed> {
+    match check_submission(programme, kind, from, today) {
         Err(e) if e.reason == "APPLICATION_DEADLINE_PASSED" => Err(e),
         _ => Ok(()),
+    }
+}
+
+/// Whether an applicant whose latest application to the programme is in state `latest` may
+/// create a new one.
+pub fn check_new_application(programme: &Programme, latest: Option<Status>) -> Result<(), NotAllowed> {
+    match latest {
+        None => Ok(()),
+        Some(Status::Rejected) if programme.reapply_after_rejection => Ok(()),
+        Some(Status::Rejected) => Err(NotAllowed {
+            reason: "REAPPLICATION_NOT_ALLOWED",
+            message: format!(
+                "{} accepts one application per office or institution; this one was rejected",
+                programme.programme_id
+            ),
+        }),
+        Some(_) => Err(NotAllowed {
+            reason: "APPLICATION_EXISTS",
+            message: "this office or institution already has an application to this programme".to_owned(),
+        }),
     }
 }
 
@@ -165,17 +266,68 @@ mod tests {
     fn the_deadline_day_is_inside_the_window_and_the_next_day_is_not() {
         let p = fy2025();
         let cases = [
-            ("2025-03-31", Err("APPLICATION_PERIOD_NOT_OPEN")),
-            ("2025-04-01", Ok(())),
+            // The portal opened in August 2025.
+            ("2025-07-31", Err("APPLICATION_PERIOD_NOT_OPEN")),
+            ("2025-08-01", Ok(())),
             ("2026-03-12", Ok(())),
             ("2026-03-13", Ok(())),
             ("2026-03-14", Err("APPLICATION_DEADLINE_PASSED")),
         ];
         for (today, expected) in cases {
-            assert_eq!(check_window(&p, day(today)).map_err(|e| e.reason), expected, "{today}");
+            assert_eq!(
+                check_window(&p, ApplicantKind::CareOffice, day(today)).map_err(|e| e.reason),
+                expected,
+                "{today}"
+            );
         }
-        assert!(check_drafting(&p, day("2025-03-01")).is_ok());
-        assert!(check_drafting(&p, day("2026-03-14")).is_err());
+        assert!(check_drafting(&p, ApplicantKind::CareOffice, Status::Draft, day("2025-03-01")).is_ok());
+        assert!(check_drafting(&p, ApplicantKind::CareOffice, Status::Draft, day("2026-03-14")).is_err());
+    }
+
+    #[test]
+    fn each_applicant_kind_has_its_own_window() {
+        let mut p = fy2025();
+        p.windows.insert(
+            ApplicantKind::MedicalInstitution,
+            crate::domain::programme::Window { open_date: Some(day("2025-10-01")), deadline: day("2026-01-30") },
+        );
+        let at = |kind, today| check_window(&p, kind, day(today)).map_err(|e| e.reason);
+        assert_eq!(at(ApplicantKind::CareOffice, "2025-09-01"), Ok(()));
+        assert_eq!(at(ApplicantKind::MedicalInstitution, "2025-09-30"), Err("APPLICATION_PERIOD_NOT_OPEN"));
+        assert_eq!(at(ApplicantKind::MedicalInstitution, "2025-10-01"), Ok(()));
+        assert_eq!(at(ApplicantKind::MedicalInstitution, "2026-01-31"), Err("APPLICATION_DEADLINE_PASSED"));
+        assert_eq!(at(ApplicantKind::CareOffice, "2026-01-31"), Ok(()));
+    }
+
+    #[test]
+    fn a_returned_application_is_resubmitted_after_the_deadline_only_when_the_programme_allows() {
+        let mut p = fy2025();
+        let late = day("2026-03-20");
+        let kind = ApplicantKind::CareOffice;
+        assert_eq!(check_submission(&p, kind, Status::Returned, late), Ok(()));
+        assert!(check_drafting(&p, kind, Status::Returned, late).is_ok());
+        assert_eq!(
+            check_submission(&p, kind, Status::Draft, late).map_err(|e| e.reason),
+            Err("APPLICATION_DEADLINE_PASSED")
+        );
+        p.resubmit_returned_after_deadline = false;
+        assert_eq!(
+            check_submission(&p, kind, Status::Returned, late).map_err(|e| e.reason),
+            Err("APPLICATION_DEADLINE_PASSED")
+        );
+    }
+
+    #[test]
+    fn a_rejected_applicant_applies_again_only_when_the_programme_allows() {
+        let mut p = fy2025();
+        assert_eq!(check_new_application(&p, None), Ok(()));
+        let reason = |p: &Programme, s| check_new_application(p, Some(s)).map_err(|e| e.reason);
+        assert_eq!(reason(&p, Status::Rejected), Err("REAPPLICATION_NOT_ALLOWED"));
+        assert_eq!(reason(&p, Status::Draft), Err("APPLICATION_EXISTS"));
+        p.reapply_after_rejection = true;
+        assert_eq!(reason(&p, Status::Rejected), Ok(()));
+        assert_eq!(reason(&p, Status::Paid), Err("APPLICATION_EXISTS"));
+        assert_eq!(reason(&p, Status::Returned), Err("APPLICATION_EXISTS"));
     }
 
     #[test]
@@ -200,6 +352,14 @@ mod tests {
             (UnderReview, AttachEvidence, Ok(UnderReview)),
             (Approved, AttachEvidence, Err("APPLICATION_CLOSED")),
             (Rejected, Update, Err("APPLICATION_NOT_DRAFT")),
+            (Submitted, Return, Ok(Returned)),
+            (UnderReview, Return, Ok(Returned)),
+            (Draft, Return, Err("APPLICATION_NOT_PENDING")),
+            (Approved, Return, Err("APPLICATION_NOT_PENDING")),
+            (Returned, Update, Ok(Returned)),
+            (Returned, Submit, Ok(Submitted)),
+            (Returned, Review, Err("APPLICATION_NOT_SUBMITTED")),
+            (Returned, AttachEvidence, Ok(Returned)),
         ];
         for (from, action, expected) in cases {
             assert_eq!(next_status(from, action).map_err(|e| e.reason), expected, "{from:?} {action:?}");
@@ -208,9 +368,7 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for s in
-            [Status::Draft, Status::Submitted, Status::UnderReview, Status::Approved, Status::Rejected, Status::Paid]
-        {
+        for s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
         assert_eq!(Status::parse("lost"), None);

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::costs::{CareOfficeCosts, Costs, MedicalCosts, Problem, check_costs};
-use super::money::{Rate, apply_rate, yen};
+use super::money::{Rate, apply_rate, yen, yen_en};
 use super::programme::{CareOfficeRules, InstitutionType, Programme};
 
 /// One line of the explanation.
@@ -20,6 +20,9 @@ pub struct Line {
     pub code: String,
     /// Explanation in Japanese.
     pub description: String,
+    /// The same in English (empty in calculations stored before it was kept).
+    #[serde(default)]
+    pub description_en: String,
     /// What the line adds (or, negative, removes), yen; for cap lines the cap itself.
     pub amount_yen: i64,
     /// The category or tier id whose limit the line applies, if any.
@@ -43,8 +46,8 @@ pub struct Calculation {
     pub tier_id: Option<String>,
 }
 
-fn line(code: &str, description: String, amount_yen: i64, limit_id: &str) -> Line {
-    Line { code: code.to_owned(), description, amount_yen, limit_id: limit_id.to_owned() }
+fn line(code: &str, description: String, description_en: String, amount_yen: i64, limit_id: &str) -> Line {
+    Line { code: code.to_owned(), description, description_en, amount_yen, limit_id: limit_id.to_owned() }
 }
 
 /// Calculates the subsidy, or returns every problem with the claim.
@@ -73,6 +76,11 @@ fn rate_lines(programme: &Programme, lines: &mut Vec<Line>, eligible_cost: i64, 
     lines.push(line(
         "RATE",
         format!("助成率 {rate}: {} × {rate} = {}（1円未満を除く）", yen(eligible_cost), yen(applied.whole)),
+        format!(
+            "Rate {rate}: {} × {rate} = {} (before fractions of a yen)",
+            yen_en(eligible_cost),
+            yen_en(applied.whole)
+        ),
         applied.whole,
         limit_id,
     ));
@@ -85,6 +93,13 @@ fn rate_lines(programme: &Programme, lines: &mut Vec<Line>, eligible_cost: i64, 
                 rate.denominator,
                 programme.rounding.label(),
                 yen(applied.rounded())
+            ),
+            format!(
+                "Fraction {}/{} yen: {} → {}",
+                applied.remainder,
+                rate.denominator,
+                programme.rounding.label_en(),
+                yen_en(applied.rounded())
             ),
             applied.adjustment,
             "",
@@ -111,6 +126,7 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
         lines.push(line(
             "READER_COST",
             format!("カードリーダー {reader_count}台 計 {}", yen(reader_cost)),
+            format!("{reader_count} card readers, {} in all", yen_en(reader_cost)),
             reader_cost,
             "",
         ));
@@ -126,16 +142,20 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
             eligible_reader_cost += take * price;
             left -= take;
         }
-        let how = if rules.reader_limits_add_up {
-            "各類型の上限台数の合計"
+        let (how, how_en) = if rules.reader_limits_add_up {
+            ("各類型の上限台数の合計", "the categories' limits added up")
         } else {
-            "類型のうち最も多い上限台数"
+            ("類型のうち最も多い上限台数", "the largest limit of the categories")
         };
         lines.push(line(
             "READER_LIMIT",
             format!(
                 "カードリーダー {reader_count}台 → 上限 {reader_limit}台を適用（{how}; 単価の高い順に算入）: {} を対象外",
                 yen(reader_cost - eligible_reader_cost)
+            ),
+            format!(
+                "{reader_count} card readers → limit of {reader_limit} applied ({how_en}; dearest first): {} not eligible",
+                yen_en(reader_cost - eligible_reader_cost)
             ),
             eligible_reader_cost - reader_cost,
             &reader_limit_id,
@@ -145,18 +165,34 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
     // ② Connection support, and the set-up support that counts only together with it.
     let connection = c.connection_support_cost_yen;
     if connection > 0 {
-        lines.push(line("CONNECTION_SUPPORT", format!("接続サポート等経費 {}", yen(connection)), connection, ""));
+        lines.push(line(
+            "CONNECTION_SUPPORT",
+            format!("接続サポート等経費 {}", yen(connection)),
+            format!("Connection support {}", yen_en(connection)),
+            connection,
+            "",
+        ));
     }
     let setup = c.careplan_setup_cost_yen;
     let setup_counts = setup > 0 && (connection > 0 || !rules.setup_requires_connection_support);
     if setup_counts {
-        lines.push(line("SETUP_SUPPORT", format!("ケアプランデータ連携 初期設定支援 {}", yen(setup)), setup, ""));
+        lines.push(line(
+            "SETUP_SUPPORT",
+            format!("ケアプランデータ連携 初期設定支援 {}", yen(setup)),
+            format!("Care-plan exchange set-up support {}", yen_en(setup)),
+            setup,
+            "",
+        ));
     } else if setup > 0 {
         lines.push(line(
             "SETUP_NOT_ELIGIBLE",
             format!(
                 "ケアプランデータ連携 初期設定支援 {} は接続サポート等経費と一体的に受ける場合のみ対象: 対象外",
                 yen(setup)
+            ),
+            format!(
+                "Care-plan exchange set-up support {} counts only together with connection support: not eligible",
+                yen_en(setup)
             ),
             0,
             "",
@@ -165,8 +201,18 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
 
     let total_cost = reader_cost + connection + setup;
     let eligible_cost = eligible_reader_cost + connection + if setup_counts { setup } else { 0 };
-    let tax = if programme.tax_included { "消費税込み" } else { "税抜" };
-    lines.push(line("ELIGIBLE_COST", format!("助成対象経費 {}（{tax}）", yen(eligible_cost)), eligible_cost, ""));
+    let (tax, tax_en) = if programme.tax_included {
+        ("消費税込み", "consumption tax included")
+    } else {
+        ("税抜", "before consumption tax")
+    };
+    lines.push(line(
+        "ELIGIBLE_COST",
+        format!("助成対象経費 {}（{tax}）", yen(eligible_cost)),
+        format!("Eligible cost {} ({tax_en})", yen_en(eligible_cost)),
+        eligible_cost,
+        "",
+    ));
 
     let amount = rate_lines(programme, &mut lines, eligible_cost, rules.rate, "");
 
@@ -175,6 +221,7 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
         lines.push(line(
             "CATEGORY_CAP",
             format!("{}: 助成限度額 {}・カードリーダー {}台まで", k.name, yen(k.cap_yen), k.max_readers),
+            format!("{} ({}): cap {}, at most {} card readers", k.name, k.id, yen_en(k.cap_yen), k.max_readers),
             k.cap_yen,
             &k.id,
         ));
@@ -187,14 +234,15 @@ fn care_office(programme: &Programme, rules: &CareOfficeRules, c: &CareOfficeCos
     };
     let eligible_amount = amount.min(cap);
     if amount > cap {
-        let how = if rules.caps_add_up && categories.len() > 1 {
-            "各類型の限度額の合計"
+        let (how, how_en) = if rules.caps_add_up && categories.len() > 1 {
+            ("各類型の限度額の合計", "The categories' caps added up,")
         } else {
-            "助成限度額"
+            ("助成限度額", "The cap,")
         };
         lines.push(line(
             "CAP_APPLIED",
             format!("{how} {} を適用: {} → {}", yen(cap), yen(amount), yen(eligible_amount)),
+            format!("{how_en} {}, applied: {} → {}", yen_en(cap), yen_en(amount), yen_en(eligible_amount)),
             eligible_amount - amount,
             &cap_id,
         ));
@@ -215,15 +263,22 @@ fn medical(programme: &Programme, m: &MedicalCosts) -> Result<Calculation, Vec<P
         return Err(vec![Problem { field: "beds".into(), message: "no tier covers this institution".into() }]);
     };
     let cost = m.software_change_cost_yen;
-    let kind = match m.institution_type {
-        InstitutionType::Hospital => format!("病院 {}床", m.beds),
-        InstitutionType::Clinic => "診療所".to_owned(),
+    let (kind, kind_en) = match m.institution_type {
+        InstitutionType::Hospital => (format!("病院 {}床", m.beds), format!("Hospital of {} beds", m.beds)),
+        InstitutionType::Clinic => ("診療所".to_owned(), "Clinic".to_owned()),
     };
     let mut lines = vec![
-        line("SOFTWARE_CHANGE_COST", format!("主治医意見書の電子的送信のための改修経費 {}", yen(cost)), cost, ""),
+        line(
+            "SOFTWARE_CHANGE_COST",
+            format!("主治医意見書の電子的送信のための改修経費 {}", yen(cost)),
+            format!("Software changes to send attending physicians' opinions electronically {}", yen_en(cost)),
+            cost,
+            "",
+        ),
         line(
             "TIER",
             format!("{kind} → {}: 補助率 {}・助成限度額 {}", tier.name, tier.rate, yen(tier.cap_yen)),
+            format!("{kind_en} → {} ({}): rate {}, cap {}", tier.name, tier.id, tier.rate, yen_en(tier.cap_yen)),
             tier.cap_yen,
             &tier.id,
         ),
@@ -234,6 +289,7 @@ fn medical(programme: &Programme, m: &MedicalCosts) -> Result<Calculation, Vec<P
         lines.push(line(
             "TIER_CAP",
             format!("助成限度額 {} を適用: {} → {}", yen(tier.cap_yen), yen(amount), yen(eligible_amount)),
+            format!("The cap, {}, applied: {} → {}", yen_en(tier.cap_yen), yen_en(amount), yen_en(eligible_amount)),
             eligible_amount - amount,
             &tier.id,
         ));

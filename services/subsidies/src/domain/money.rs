@@ -28,6 +28,15 @@ impl Rounding {
             Rounding::Up => "1円未満切り上げ",
         }
     }
+
+    /// The rule in English, for explanations.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Rounding::Down => "fractions of a yen dropped",
+            Rounding::HalfUp => "fractions of a yen rounded half up",
+            Rounding::Up => "fractions of a yen rounded up",
+        }
+    }
 }
 
 /// A subsidy rate such as 10/10, 1/2 or 3/4.
@@ -100,6 +109,15 @@ pub fn apply_rate(amount_yen: i64, rate: Rate, rounding: Rounding) -> Applied {
 }
 
 /// Formats yen with thousands separators: `64,000円`.
+/// An amount as English explanations write it: `55,000 yen`.
+pub fn yen_en(amount: i64) -> String {
+    let mut s = yen(amount);
+    s.pop();
+    s.push_str(" yen");
+    s
+}
+
+/// An amount as the explanations write it: `55,000円`.
 pub fn yen(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 2);

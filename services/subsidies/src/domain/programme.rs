@@ -4,6 +4,8 @@
 //! year live in one TOML file, checked here when it is loaded. Every refusal names the file
 //! and the key, so an operator who edits a file finds the mistake at start-up.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use figment::Figment;
 use figment::providers::{Format, Toml};
@@ -19,6 +21,41 @@ pub enum InstitutionType {
     Hospital,
     /// 診療所.
     Clinic,
+}
+
+/// Who applies: the two parts of a programme (docs/domain/subsidies.md#windows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicantKind {
+    /// 介護事業所 or 介護サービス提供医療機関 (card readers, connection support).
+    CareOffice,
+    /// 医療機関 writing 主治医意見書 (software changes).
+    MedicalInstitution,
+}
+
+impl ApplicantKind {
+    /// Both kinds, in the order programme files list them.
+    pub const ALL: [ApplicantKind; 2] = [ApplicantKind::CareOffice, ApplicantKind::MedicalInstitution];
+
+    /// The name used in programme files and stored rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicantKind::CareOffice => "care_office",
+            ApplicantKind::MedicalInstitution => "medical_institution",
+        }
+    }
+}
+
+/// When one applicant kind may submit: from `open_date` (if any) to `deadline`, JST, both
+/// inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// First day applications are submitted; absent = no opening day.
+    #[serde(default)]
+    pub open_date: Option<NaiveDate>,
+    /// Last day applications are submitted (inclusive).
+    pub deadline: NaiveDate,
 }
 
 /// One service category (サービス類型) with its reader and amount limits.
@@ -99,11 +136,24 @@ pub struct Programme {
     pub fiscal_year: i32,
     /// Display title.
     pub title: String,
-    /// First day applications are submitted (JST); absent = no opening day.
+    /// Submission windows per applicant kind (`[windows.care_office]`).
+    #[serde(default)]
+    pub windows: BTreeMap<ApplicantKind, Window>,
+    /// The window of every applicant kind without one in `windows` (files written before
+    /// windows were per kind): first day; absent = no opening day.
     #[serde(default)]
     pub application_open_date: Option<NaiveDate>,
-    /// Last day applications are submitted (JST, inclusive).
-    pub application_deadline: NaiveDate,
+    /// The last day of that window (JST, inclusive); absent = every kind has its own window.
+    #[serde(default)]
+    pub application_deadline: Option<NaiveDate>,
+    /// True: an applicant whose application was rejected may apply to the programme again
+    /// (a new application; the rejected one is kept). Default false: one application only.
+    #[serde(default)]
+    pub reapply_after_rejection: bool,
+    /// True (the default): an application returned for correction (差戻し) may be resubmitted
+    /// after the deadline, since it was first submitted in time.
+    #[serde(default = "yes")]
+    pub resubmit_returned_after_deadline: bool,
     /// Rounding after a rate; default down to the yen.
     #[serde(default)]
     pub rounding: Rounding,
@@ -117,7 +167,41 @@ pub struct Programme {
     pub medical_tiers: Vec<MedicalTier>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl Programme {
+    /// The applicant kinds the programme has rules for.
+    pub fn kinds(&self) -> Vec<ApplicantKind> {
+        let mut kinds = Vec::new();
+        if self.care_office.is_some() {
+            kinds.push(ApplicantKind::CareOffice);
+        }
+        if !self.medical_tiers.is_empty() {
+            kinds.push(ApplicantKind::MedicalInstitution);
+        }
+        kinds
+    }
+
+    /// The submission window of `kind`: its own, else the programme-wide one.
+    pub fn window(&self, kind: ApplicantKind) -> Option<Window> {
+        self.windows.get(&kind).copied().or_else(|| {
+            self.application_deadline.map(|deadline| Window { open_date: self.application_open_date, deadline })
+        })
+    }
+
+    /// The earliest opening day and the latest deadline over the kinds' windows.
+    pub fn overall_window(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        let windows: Vec<Window> = self.kinds().into_iter().filter_map(|k| self.window(k)).collect();
+        let open = if windows.iter().any(|w| w.open_date.is_none()) {
+            None
+        } else {
+            windows.iter().filter_map(|w| w.open_date).min()
+        };
+        (open, windows.iter().map(|w| w.deadline).max())
+    }
+
     /// The tier an institution falls in, if any.
     pub fn tier_for(&self, institution_type: InstitutionType, beds: i64) -> Option<&MedicalTier> {
         self.medical_tiers.iter().find(|t| t.covers(institution_type, beds))
@@ -167,8 +251,28 @@ pub fn check(p: &Programme) -> Vec<(String, String)> {
     if p.title.trim().is_empty() {
         bad("title".into(), "must not be empty");
     }
-    if p.application_open_date.is_some_and(|open| open > p.application_deadline) {
-        bad("application_open_date".into(), "must not be after application_deadline");
+    match (p.application_open_date, p.application_deadline) {
+        (Some(open), Some(deadline)) if open > deadline => {
+            bad("application_open_date".into(), "must not be after application_deadline")
+        }
+        (Some(_), None) => bad("application_deadline".into(), "is required with application_open_date"),
+        _ => {}
+    }
+    for (kind, w) in &p.windows {
+        if w.open_date.is_some_and(|open| open > w.deadline) {
+            bad(format!("windows.{}.open_date", kind.as_str()), "must not be after the deadline");
+        }
+        if !p.kinds().contains(kind) {
+            bad(format!("windows.{}", kind.as_str()), "the programme has no rules for this applicant kind");
+        }
+    }
+    for kind in p.kinds() {
+        if p.window(kind).is_none() {
+            bad(
+                format!("windows.{}", kind.as_str()),
+                "required: the submission window (open_date, deadline) of this applicant kind",
+            );
+        }
     }
     if p.care_office.is_none() && p.medical_tiers.is_empty() {
         bad("care_office".into(), "a programme needs care_office rules or medical_tiers");

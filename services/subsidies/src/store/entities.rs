@@ -39,6 +39,11 @@ pub mod application {
         pub updated_by_subject: String,
         pub updated_by_org: String,
         pub version: i64,
+        /// The reasons of the latest return for correction, as a JSON array of strings.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub return_reasons: Option<String>,
+        /// 1 for the applicant's first application to the programme, 2 after a rejection …
+        pub attempt: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -63,6 +68,44 @@ pub mod evidence {
         pub description: String,
         pub attached_at: DateTimeUtc,
         pub attached_by_subject: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `application_events`: every change of an application, one row per version it produced.
+pub mod application_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "application_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub application_id: String,
+        /// The version the change produced.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        /// `create`, `update`, `submit` … or `recorded` (the state when history began).
+        pub action: String,
+        /// The stored status before the change ("" for `create` and `recorded`).
+        pub from_status: String,
+        pub to_status: String,
+        pub at: DateTimeUtc,
+        pub actor_role: String,
+        pub actor_subject: String,
+        pub actor_org: String,
+        pub eligible_amount_yen: i64,
+        /// The approved or paid amount (`approve`, `pay`).
+        pub amount_yen: Option<i64>,
+        /// The reasons given (`reject`, `return`), as a JSON array of strings.
+        #[sea_orm(column_type = "Text")]
+        pub reasons: String,
+        /// The costs after the change, as domain JSON: every submitted version stays readable.
+        #[sea_orm(column_type = "Text")]
+        pub costs: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,8 @@
 //! The subsidies schema: applications, their evidence references, idempotency keys and the
 //! read audit.
 
-use sea_orm::ConnectionTrait;
+use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::idempotency::migration::LegacyTable;
 use sea_orm_migration::prelude::*;
 
 /// Creates the subsidies tables.
@@ -233,35 +234,18 @@ const WRITE_RPCS: [&str; 8] = [
 /// copied once per write RPC (a request id is a fresh UUID per write, so only its own RPC will
 /// ask for it), with no party and no hash: it replays on the key alone, after the caller has
 /// been authorised for the application like every replay.
-pub struct CopyIdempotencyKeys;
-
-impl MigrationName for CopyIdempotencyKeys {
-    fn name(&self) -> &str {
-        "m20261204_000100_subsidies_idempotency_records"
-    }
-}
-
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyIdempotencyKeys {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
-        if !kaigo_platform::db::schema::table_exists(manager, "idempotency_keys").await? {
-            return Ok(());
-        }
-        let rpcs: Vec<String> = WRITE_RPCS.iter().map(|rpc| format!("SELECT '{rpc}' AS rpc")).collect();
-        let staging = format!(
-            "CREATE TABLE subsidies_idempotency_staging AS \
-             SELECT k.request_id AS request_id, r.rpc AS rpc, k.response AS response, k.created_at AS created_at \
-             FROM idempotency_keys k CROSS JOIN ({}) r",
-            rpcs.join(" UNION ALL ")
-        );
-        let conn = manager.get_connection();
-        conn.execute_unprepared(&staging).await?;
-        manager.drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned()).await?;
-        copy_legacy(
-            manager,
-            LegacyTable {
+pub fn copy_idempotency_keys() -> LegacyKitMigration {
+    let rpcs: Vec<String> = WRITE_RPCS.iter().map(|rpc| format!("SELECT '{rpc}' AS rpc")).collect();
+    LegacyKitMigration {
+        name: "m20261204_000100_subsidies_idempotency_records",
+        copy: LegacyCopy::ReshapedIdempotency {
+            source: "idempotency_keys",
+            select: format!(
+                "SELECT k.request_id AS request_id, r.rpc AS rpc, k.response AS response, k.created_at AS created_at \
+                 FROM idempotency_keys k CROSS JOIN ({}) r",
+                rpcs.join(" UNION ALL ")
+            ),
+            legacy: LegacyTable {
                 table: "subsidies_idempotency_staging",
                 party_column: None,
                 rpc_column: Some("rpc"),
@@ -270,13 +254,7 @@ impl MigrationTrait for CopyIdempotencyKeys {
                 created_column: "created_at",
                 compatible_hash_column: None,
             },
-        )
-        .await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old table's rows live on in idempotency_records; nothing to undo.
-        Ok(())
+        },
     }
 }
 
@@ -285,33 +263,163 @@ impl MigrationTrait for CopyIdempotencyKeys {
 /// becomes a record naming that application (none for a report). Operators' reads, recorded
 /// without an organisation, are attributed to `operator:<subject>` as the platform's party;
 /// the old word `granted` becomes the trail's `allowed`.
-pub struct CopyApplicationReads;
+pub fn copy_application_reads() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_000200_subsidies_audit_trail",
+        copy: LegacyCopy::Audit {
+            table: "application_reads",
+            select: "SELECT read_at AS at, role AS caller_role, \
+             CASE WHEN organization = '' THEN role || ':' || subject ELSE organization END AS caller_party, \
+             subject AS caller_subject, rpc, \
+             CASE WHEN application_id = '' THEN 'subsidy_report' ELSE 'subsidy_application' END AS category, \
+             purpose, CASE WHEN outcome = 'granted' THEN 'allowed' ELSE outcome END AS outcome, \
+             '' AS person, application_id AS resource FROM application_reads"
+                .to_owned(),
+        },
+    }
+}
 
-impl MigrationName for CopyApplicationReads {
+#[derive(DeriveIden)]
+enum ApplicationEvents {
+    Table,
+    ApplicationId,
+    Version,
+    Action,
+    FromStatus,
+    ToStatus,
+    At,
+    ActorRole,
+    ActorSubject,
+    ActorOrg,
+    EligibleAmountYen,
+    AmountYen,
+    Reasons,
+    Costs,
+}
+
+#[derive(DeriveIden)]
+enum NewApplicationColumns {
+    ReturnReasons,
+    Attempt,
+}
+
+/// Returns for correction, applying again after a rejection, and the history of every change
+/// (docs/domain/subsidies.md#workflow):
+///
+/// - `applications.return_reasons` (the latest return's reasons) and `applications.attempt`
+///   (1 for every existing row);
+/// - the one-per-applicant unique index becomes one per applicant and attempt, so a programme
+///   that allows it can take a new application after a rejection while a race still cannot
+///   create two;
+/// - `application_events`, filled with one `recorded` entry per existing application: its state,
+///   costs and last actor at the upgrade (the changes before it were not recorded, and the entry
+///   says so rather than inventing them).
+pub struct HistoryAndReturns;
+
+impl MigrationName for HistoryAndReturns {
     fn name(&self) -> &str {
-        "m20261204_000200_subsidies_audit_trail"
+        "m20261204_000300_subsidies_history_and_returns"
     }
 }
 
 #[async_trait::async_trait]
 #[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyApplicationReads {
+impl MigrationTrait for HistoryAndReturns {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        kaigo_platform::audit::migration::copy_legacy(
-            manager,
-            "application_reads",
-            "SELECT read_at AS at, role AS caller_role, \
-             CASE WHEN organization = '' THEN role || ':' || subject ELSE organization END AS caller_party, \
-             subject AS caller_subject, rpc, \
-             CASE WHEN application_id = '' THEN 'subsidy_report' ELSE 'subsidy_application' END AS category, \
-             purpose, CASE WHEN outcome = 'granted' THEN 'allowed' ELSE outcome END AS outcome, \
-             '' AS person, application_id AS resource FROM application_reads",
-        )
-        .await
+        use Applications as A;
+        use NewApplicationColumns as N;
+        // One column per statement: SQLite alters one thing at a time.
+        manager
+            .alter_table(
+                Table::alter().table(A::Table).add_column(ColumnDef::new(N::ReturnReasons).text().null()).to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(A::Table)
+                    .add_column(ColumnDef::new(N::Attempt).integer().not_null().default(1))
+                    .to_owned(),
+            )
+            .await?;
+        manager.drop_index(Index::drop().name("applications_one_per_applicant").table(A::Table).to_owned()).await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("applications_one_per_attempt")
+                    .table(A::Table)
+                    .col(A::ProgrammeId)
+                    .col(A::ApplicantNumber)
+                    .col(N::Attempt)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+
+        use ApplicationEvents as E;
+        manager
+            .create_table(
+                Table::create()
+                    .table(E::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(E::ApplicationId).string_len(36).not_null())
+                    .col(ColumnDef::new(E::Version).big_integer().not_null())
+                    .col(ColumnDef::new(E::Action).string_len(32).not_null())
+                    .col(ColumnDef::new(E::FromStatus).string_len(16).not_null())
+                    .col(ColumnDef::new(E::ToStatus).string_len(16).not_null())
+                    .col(ColumnDef::new(E::At).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(E::ActorRole).string_len(32).not_null())
+                    .col(ColumnDef::new(E::ActorSubject).string_len(256).not_null())
+                    .col(ColumnDef::new(E::ActorOrg).string_len(10).not_null())
+                    .col(ColumnDef::new(E::EligibleAmountYen).big_integer().not_null())
+                    .col(ColumnDef::new(E::AmountYen).big_integer().null())
+                    .col(ColumnDef::new(E::Reasons).text().not_null())
+                    .col(ColumnDef::new(E::Costs).text().not_null())
+                    .primary_key(Index::create().col(E::ApplicationId).col(E::Version))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("application_events_application")
+                            .from(E::Table, E::ApplicationId)
+                            .to(A::Table, A::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "INSERT INTO application_events (application_id, version, action, from_status, to_status, at, \
+                   actor_role, actor_subject, actor_org, eligible_amount_yen, amount_yen, reasons, costs) \
+                 SELECT id, version, 'recorded', '', status, updated_at, updated_by_role, updated_by_subject, \
+                   updated_by_org, eligible_amount_yen, \
+                   CASE status WHEN 'paid' THEN paid_amount_yen WHEN 'approved' THEN approved_amount_yen END, \
+                   '[]', costs FROM applications",
+            )
+            .await
+            .map(|_| ())
     }
 
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old table's rows live on in audit_trail; nothing to undo.
-        Ok(())
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use Applications as A;
+        manager.drop_table(Table::drop().table(ApplicationEvents::Table).to_owned()).await?;
+        manager.drop_index(Index::drop().name("applications_one_per_attempt").table(A::Table).to_owned()).await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("applications_one_per_applicant")
+                    .table(A::Table)
+                    .col(A::ProgrammeId)
+                    .col(A::ApplicantNumber)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(Table::alter().table(A::Table).drop_column(NewApplicationColumns::Attempt).to_owned())
+            .await?;
+        manager
+            .alter_table(Table::alter().table(A::Table).drop_column(NewApplicationColumns::ReturnReasons).to_owned())
+            .await
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 
-pub use entities::{application, evidence};
+pub use entities::{application, application_event, evidence};
 pub use kaigo_platform::audit::StoredRead;
 
 /// An application with its evidence.
@@ -40,18 +40,36 @@ async fn evidence_of(conn: &impl ConnectionTrait, id: &str) -> Result<Vec<eviden
         .await
 }
 
-/// The id of the applicant's application to a programme, if there is one.
-pub async fn find_by_applicant(
+/// The applicant's latest application to a programme (highest attempt), if there is one.
+pub async fn latest_by_applicant(
     conn: &impl ConnectionTrait,
     programme_id: &str,
     applicant_number: &str,
-) -> Result<Option<String>, DbErr> {
-    Ok(application::Entity::find()
+) -> Result<Option<application::Model>, DbErr> {
+    application::Entity::find()
         .filter(application::Column::ProgrammeId.eq(programme_id))
         .filter(application::Column::ApplicantNumber.eq(applicant_number))
+        .order_by_desc(application::Column::Attempt)
         .one(conn)
-        .await?
-        .map(|m| m.id))
+        .await
+}
+
+/// Most history entries returned for one application.
+pub const MAX_HISTORY: u64 = 1_000;
+
+/// Records one change of an application.
+pub async fn insert_event(conn: &impl ConnectionTrait, event: application_event::Model) -> Result<(), DbErr> {
+    event.into_active_model().insert(conn).await.map(|_| ())
+}
+
+/// The recorded changes of an application, oldest first (at most [`MAX_HISTORY`]).
+pub async fn history_of(conn: &impl ConnectionTrait, id: &str) -> Result<Vec<application_event::Model>, DbErr> {
+    application_event::Entity::find()
+        .filter(application_event::Column::ApplicationId.eq(id))
+        .order_by_asc(application_event::Column::Version)
+        .limit(MAX_HISTORY)
+        .all(conn)
+        .await
 }
 
 /// Inserts a new application.
@@ -102,11 +120,21 @@ pub struct ListFilter {
     pub applicant_number: Option<String>,
 }
 
-/// One page of applications, newest first, after the id `after` (exclusive); and the count.
+/// Where a page of [`list`] continues: after this application in the listing's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The last listed application's creation time.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Its id.
+    pub id: String,
+}
+
+/// One page of applications in the listing's order — newest created first, then id
+/// descending — after `after` (exclusive); and the count.
 pub async fn list(
     conn: &impl ConnectionTrait,
     filter: &ListFilter,
-    after: Option<&str>,
+    after: Option<&After>,
     limit: u64,
 ) -> Result<(Vec<Record>, u64), DbErr> {
     use application::Column as C;
@@ -131,9 +159,13 @@ pub async fn list(
     }
     let total = query.clone().count(conn).await?;
     if let Some(after) = after {
-        query = query.filter(C::Id.lt(after));
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(C::CreatedAt.lt(after.created_at))
+                .add(sea_orm::Condition::all().add(C::CreatedAt.eq(after.created_at)).add(C::Id.lt(after.id.clone()))),
+        );
     }
-    let rows = query.order_by_desc(C::Id).limit(limit).all(conn).await?;
+    let rows = query.order_by_desc(C::CreatedAt).order_by_desc(C::Id).limit(limit).all(conn).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut evidence: Vec<evidence::Model> = if ids.is_empty() {
         Vec::new()

@@ -75,9 +75,9 @@ async fn bad_calculations_name_every_field_and_insurers_are_refused() {
     assert_eq!(
         got,
         [
-            "care_office.category_ids[0]",
-            "care_office.connection_support_cost_yen",
-            "care_office.readers[0].unit_price_yen"
+            "costs.care_office.category_ids[0]",
+            "costs.care_office.connection_support_cost_yen",
+            "costs.care_office.readers[0].unit_price_yen"
         ]
     );
 
@@ -105,10 +105,28 @@ async fn programmes_are_listed_from_the_data_file() {
     let svc = Service::start().await;
     let mut client = svc.insurer().await;
     let listed = client.list_programmes(pb::ListProgrammesRequest::default()).await.unwrap().into_inner();
-    assert_eq!(listed.programmes.len(), 1);
-    let p = &listed.programmes[0];
+    // Newest first: FY2026 as announced, then FY2025.
+    let ids: Vec<_> = listed.programmes.iter().map(|p| p.programme_id.as_str()).collect();
+    assert_eq!(ids, ["fy2026", "fy2025"]);
+    let date = |year, month, day| Some(kaigo_proto::google::r#type::Date { year, month, day });
+    let fy2026 = &listed.programmes[0];
+    let windows: Vec<_> = fy2026.windows.iter().map(|w| (w.applicant_kind, w.open_date, w.deadline)).collect();
+    assert_eq!(windows, [(pb::ApplicantKind::CareOffice as i32, date(2026, 5, 7), date(2027, 3, 12))]);
+    assert!(fy2026.medical_tiers.is_empty());
+    let p = &listed.programmes[1];
     assert_eq!(p.programme_id, "fy2025");
-    assert_eq!(p.application_deadline, Some(kaigo_proto::google::r#type::Date { year: 2026, month: 3, day: 13 }));
+    assert_eq!(p.application_deadline, date(2026, 3, 13));
+    assert_eq!(p.application_open_date, date(2025, 8, 1));
+    let kinds: Vec<_> = p.windows.iter().map(|w| (w.applicant_kind, w.deadline)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (pb::ApplicantKind::CareOffice as i32, date(2026, 3, 13)),
+            (pb::ApplicantKind::MedicalInstitution as i32, date(2026, 3, 13))
+        ]
+    );
+    assert!(!p.reapply_after_rejection);
+    assert!(p.resubmit_returned_after_deadline);
     let rules = p.care_office_rules.as_ref().unwrap();
     let caps: Vec<_> = rules.categories.iter().map(|c| (c.max_readers, c.cap_yen)).collect();
     assert_eq!(caps, [(3, 64_000), (2, 55_000), (1, 42_000)]);

@@ -45,17 +45,27 @@ pub fn institution(pref: &str, n: u32) -> String {
 
 impl Service {
     pub async fn start() -> Self {
+        Self::start_with(&Config::default()).await
+    }
+
+    /// [`Service::start`] with this configuration.
+    pub async fn start_with(config: &Config) -> Self {
         let database = TestDatabase::create().await;
         let db = kaigo_platform::db::connect(&database.config(), kaigo_subsidies::NAME).await.unwrap();
         kaigo_subsidies::Migrator::up(&db, None).await.unwrap();
-        Self::serve(database, db).await
+        Self::serve_with(database, db, config).await
     }
 
     /// Serves the service over `db` (already migrated).
     pub async fn serve(database: TestDatabase, db: DatabaseConnection) -> Self {
+        Self::serve_with(database, db, &Config::default()).await
+    }
+
+    /// [`Service::serve`] with this configuration.
+    pub async fn serve_with(database: TestDatabase, db: DatabaseConnection, config: &Config) -> Self {
         let (ctx, control) = context(kaigo_subsidies::NAME, db.clone());
         let clock = SetClock::new(in_window());
-        let svc = kaigo_subsidies::start_with_clock(&ctx, &Config::default(), Arc::new(clock.clone())).await.unwrap();
+        let svc = kaigo_subsidies::start_with_clock(&ctx, config, Arc::new(clock.clone())).await.unwrap();
         let harness = ServiceHarness::serve(&ctx, control, Some(database), svc).await;
         Self { db, clock, harness }
     }

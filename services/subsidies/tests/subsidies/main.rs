@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod calculate;
+mod corrections;
 mod harness;
 mod idempotency;
+mod migration;
 mod refusals;
 mod seed;
 mod workflow;

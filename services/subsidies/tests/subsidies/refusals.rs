@@ -174,7 +174,7 @@ async fn bad_input_stores_nothing() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(fields(&status), ["application.medical_institution.beds"]);
+    assert_eq!(fields(&status), ["application.costs.medical_institution.beds"]);
 
     // No institution type, an absurd cost, a bad request id.
     let mut request = create_medical(medical_costs(&code, pb::InstitutionType::Unspecified, 10, 5_000_000_000_000));
@@ -183,7 +183,7 @@ async fn bad_input_stores_nothing() {
     assert_eq!(status.code(), Code::InvalidArgument);
     let mut got = fields(&status);
     got.sort();
-    assert_eq!(got, ["application.medical_institution.institution_type", "request_id"]);
+    assert_eq!(got, ["application.costs.medical_institution.institution_type", "request_id"]);
 
     // An unknown category, negative amounts.
     let number = office("27", 62);
@@ -250,7 +250,7 @@ async fn a_stale_version_is_aborted_and_workflow_order_is_enforced() {
             request_id: new_id(),
             application_id: id.clone(),
             expected_version: 1,
-            approved_amount_yen: 0,
+            approved_amount_yen: 1,
         })
         .await
         .unwrap_err();

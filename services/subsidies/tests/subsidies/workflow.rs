@@ -106,23 +106,28 @@ async fn draft_to_payment_with_audit_and_report() {
         .unwrap();
     assert_eq!(reviewed.status, pb::ApplicationStatus::UnderReview as i32);
 
-    // Approving more than calculated is refused; 0 approves the calculated amount.
-    let status = operator
-        .approve_application(pb::ApproveApplicationRequest {
-            request_id: new_id(),
-            application_id: id.clone(),
-            expected_version: 5,
-            approved_amount_yen: 50_001,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
+    // Approving more than calculated is refused, and so is 0: the amount is always explicit
+    // (0 is not "the eligible amount").
+    for (amount, problem) in [(50_001, "must not exceed"), (0, "required"), (-1, "required")] {
+        let status = operator
+            .approve_application(pb::ApproveApplicationRequest {
+                request_id: new_id(),
+                application_id: id.clone(),
+                expected_version: 5,
+                approved_amount_yen: amount,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{amount}");
+        assert_eq!(fields(&status), ["approved_amount_yen"], "{amount}");
+        assert!(status.message().contains(problem), "{amount}: {}", status.message());
+    }
     let approved = operator
         .approve_application(pb::ApproveApplicationRequest {
             request_id: new_id(),
             application_id: id.clone(),
             expected_version: 5,
-            approved_amount_yen: 0,
+            approved_amount_yen: 50_000,
         })
         .await
         .unwrap()

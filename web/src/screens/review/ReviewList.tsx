@@ -18,6 +18,7 @@ import { enumText, messages } from "./messages";
 export const REVIEWABLE = [
   ApplicationStatus.SUBMITTED,
   ApplicationStatus.UNDER_REVIEW,
+  ApplicationStatus.RETURNED,
   ApplicationStatus.APPROVED,
   ApplicationStatus.REJECTED,
   ApplicationStatus.PAID,

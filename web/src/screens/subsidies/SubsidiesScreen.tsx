@@ -22,10 +22,10 @@ import { messages } from "./messages";
 
 const SCOPE = "subsidy";
 
-/** The API reports a cost field as "care_office.x" (calculation), "application.care_office.x"
- * (application writes) or "x" (rules): all belong to the same input. */
+/** The API reports a cost field as "costs.care_office.x" (calculation) or
+ * "application.costs.care_office.x" (application writes): both belong to the same input. */
 function paths(kind: "care_office" | "medical_institution", name: string): string[] {
-  return [`${kind}.${name}`, `application.${kind}.${name}`, name];
+  return [`costs.${kind}.${name}`, `application.costs.${kind}.${name}`];
 }
 
 function int(v: string): number {
@@ -211,7 +211,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
               </Field>
             </div>
             <fieldset
-              id={inputId(SCOPE, "care_office.category_ids")}
+              id={inputId(SCOPE, "costs.care_office.category_ids")}
               aria-describedby={
                 problemsFor(problem, paths(kind, "category_ids")).length ? "subsidy-category-error" : undefined
               }

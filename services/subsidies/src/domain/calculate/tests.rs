@@ -458,7 +458,10 @@ fn the_fy2025_file_reproduces_the_seed_tables() {
     assert_eq!(p.programme_id, "fy2025");
     assert_eq!(p.fiscal_year, 2025);
     // 今年度の助成金申請手続きは2026年3月13日(金)まで
-    assert_eq!(p.application_deadline.to_string(), "2026-03-13");
+    let window = p.window(crate::domain::programme::ApplicantKind::CareOffice).unwrap();
+    assert_eq!(window.deadline.to_string(), "2026-03-13");
+    // The 介護情報基盤ポータル opened in August 2025 (the day is not stated).
+    assert_eq!(window.open_date.unwrap().to_string(), "2025-08-01");
     // 消費税分（10%）も助成対象
     assert!(p.tax_included);
     assert_eq!(p.rounding, Rounding::Down);
@@ -544,5 +547,28 @@ proptest! {
         prop_assert!(c.eligible_amount_yen <= cost);
         prop_assert!(c.eligible_amount_yen <= tier.cap_yen);
         prop_assert_eq!(c.tier_id.as_deref(), Some(tier.id.as_str()));
+    }
+}
+
+/// Every line of an explanation is kept in English too, so a caller who prefers English reads
+/// it in English (docs/domain/subsidies.md#calculation).
+#[test]
+fn every_line_has_an_english_explanation() {
+    let p = fy2025();
+    let claims = [
+        care(&[VISIT, RESIDENTIAL], &[(5, 30_000)], 80_000, 11_000),
+        care(&[OTHER], &[(1, 9_999)], 0, 5_000),
+        medical_costs(InstitutionType::Hospital, 250, 1_320_001),
+        medical_costs(InstitutionType::Clinic, 0, 10_001),
+    ];
+    for costs in claims {
+        let c = calculate(&p, &costs).unwrap();
+        for l in &c.lines {
+            assert!(!l.description_en.is_empty(), "{}: no English", l.code);
+            // Japanese only in the programme's own names (categories, tiers).
+            let japanese = l.description_en.chars().any(|ch| ('\u{3040}'..='\u{9fff}').contains(&ch));
+            assert!(!japanese || l.code == "CATEGORY_CAP" || l.code == "TIER", "{}: {}", l.code, l.description_en);
+            assert!(!l.description_en.contains('円'), "{}: {}", l.code, l.description_en);
+        }
     }
 }
