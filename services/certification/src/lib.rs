@@ -240,9 +240,9 @@ impl MigratorTrait for Migrator {
             Box::new(EventTablesMigration),
             Box::new(store::migration::CertificationTables),
             Box::new(IdempotencyTableMigration),
-            Box::new(store::legacy::CopyIdempotencyKeys),
+            Box::new(store::legacy::copy_idempotency_keys()),
             Box::new(AuditTableMigration),
-            Box::new(store::legacy::CopyReadAudit),
+            Box::new(store::legacy::copy_read_audit()),
             Box::new(store::migration::OnTimeUntil),
         ]
     }

@@ -3,17 +3,15 @@
 //! that nothing recorded before an upgrade is lost. Appended after the migrations that created
 //! the old tables; never edited once released.
 
-use kaigo_platform::audit;
-use kaigo_platform::idempotency::migration::{LegacyTable, copy_legacy};
-use sea_orm_migration::prelude::*;
+use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::idempotency::migration::LegacyTable;
 
 /// Copies `idempotency_keys` into the platform's `idempotency_records`: a retry that arrives
 /// across the upgrade still gets its stored answer.
-pub struct CopyIdempotencyKeys;
-
-impl MigrationName for CopyIdempotencyKeys {
-    fn name(&self) -> &str {
-        "m20261204_100000_certification_copy_idempotency_keys"
+pub fn copy_idempotency_keys() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_100000_certification_copy_idempotency_keys",
+        copy: LegacyCopy::Idempotency(IDEMPOTENCY_KEYS),
     }
 }
 
@@ -30,26 +28,12 @@ const IDEMPOTENCY_KEYS: LegacyTable = LegacyTable {
     compatible_hash_column: None,
 };
 
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyIdempotencyKeys {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        copy_legacy(manager, IDEMPOTENCY_KEYS).await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old table is gone and its rows live on in idempotency_records: nothing to undo.
-        Ok(())
-    }
-}
-
 /// Copies `read_audit` (one row per application read) into the platform's `audit_trail`: every
 /// read recorded before the upgrade stays on record, now findable by the person too.
-pub struct CopyReadAudit;
-
-impl MigrationName for CopyReadAudit {
-    fn name(&self) -> &str {
-        "m20261204_100001_certification_copy_read_audit"
+pub fn copy_read_audit() -> LegacyKitMigration {
+    LegacyKitMigration {
+        name: "m20261204_100001_certification_copy_read_audit",
+        copy: LegacyCopy::Audit { table: "read_audit", select: READ_AUDIT.to_owned() },
     }
 }
 
@@ -64,16 +48,3 @@ const READ_AUDIT: &str = "SELECT r.read_at AS at, r.caller_role AS caller_role, 
      'certification' AS purpose, CASE WHEN r.outcome = 'ok' THEN 'allowed' ELSE r.outcome END AS outcome, \
      COALESCE(a.insurer_number || ':' || a.insured_number, '') AS person, r.application_id AS resource \
      FROM read_audit r LEFT JOIN applications a ON a.id = r.application_id";
-
-#[async_trait::async_trait]
-#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
-impl MigrationTrait for CopyReadAudit {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        audit::migration::copy_legacy(manager, "read_audit", READ_AUDIT).await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old table is gone and its rows live on in audit_trail: nothing to undo.
-        Ok(())
-    }
-}
