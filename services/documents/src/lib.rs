@@ -151,6 +151,7 @@ impl MigratorTrait for Migrator {
             Box::new(AuditTableMigration),
             Box::new(store::kit_migration::copy_audit()),
             Box::new(AccessFactsMigration),
+            Box::new(store::payment_migration::RequestPaymentFactsMigration),
         ]
     }
 }

@@ -13,7 +13,8 @@ use kaigo_proto::kaigo::common::v1::{DementiaIndependenceLevel, DisabilityIndepe
 use kaigo_proto::kaigo::documents::v1::{
     ApplicantDetails, Diagnosis, DiseaseOpinion, FunctionAndServices, ImprovementOutlook, InfectionStatus,
     MentalPhysicalState, Opinion, OpinionBasics, OpinionCount, OpinionFormEdition, OpinionRequestKind,
-    OpinionRequestStatus, OutdoorWalking, ServiceCautions, SpecialMedicalCare, SpecifiedDisease, SymptomStability,
+    OpinionRequestStatus, OpinionSetting, OutdoorWalking, PhysicianKind, ServiceCautions, SpecialMedicalCare,
+    SpecifiedDisease, SymptomStability,
 };
 use prost::Message;
 use sea_orm::DatabaseConnection;
@@ -115,6 +116,10 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), Sta
         requested_by_subject: "kaigo-dev-seed".to_owned(),
         created_at: now,
         updated_at: now,
+        // 在宅, the attending physician, a first opinion (docs/domain/opinion.md#payment-facts).
+        setting: OpinionSetting::Home as i32,
+        physician_kind: PhysicianKind::Attending as i32,
+        opinion_count: OpinionCount::First as i32,
     };
     match store::insert_request(db, model).await {
         Ok(()) => Ok(()),

@@ -8,8 +8,9 @@ use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_proto::kaigo::common::v1::{InsuredCategory, Role as ProtoRole};
 use kaigo_proto::kaigo::documents::v1::{
     ApplicantDetails, AttachmentPurpose, GetOpinionRequest, GetOpinionResponse, ListOpinionsRequest,
-    ListOpinionsResponse, Opinion, OpinionReceivedEvent, OpinionRequestStatus, OpinionStatus, ReceiveOpinionRequest,
-    ReceiveOpinionResponse, SubmitOpinionRequest, SubmitOpinionResponse,
+    ListOpinionsResponse, Opinion, OpinionCount, OpinionReceivedEvent, OpinionRequestStatus, OpinionSetting,
+    OpinionStatus, PhysicianKind, ReceiveOpinionRequest, ReceiveOpinionResponse, SubmitOpinionRequest,
+    SubmitOpinionResponse,
 };
 use prost::Message;
 use sea_orm::ConnectionTrait;
@@ -21,6 +22,7 @@ use super::requests::parties as request_parties;
 use super::{Inner, denied, flow_error, read_record};
 use crate::domain::access::{self, Parties};
 use crate::domain::flow::{self, FlowError, Latest};
+use crate::domain::payment::{self, PaymentFacts};
 use crate::domain::{fields, opinion as rules};
 use crate::store::{self, ListFilter, entities::opinion};
 use kaigo_platform::audit::{ALLOWED, DENIED, ReadRecord};
@@ -118,6 +120,19 @@ pub async fn submit(
         wire,
         rules::OpinionContext { category, today, reiwa3_accepted_until: api.reiwa3_accepted_until },
     );
+    // 在宅/施設, 主治医/指定医: the request's where the opinion is silent
+    // (docs/domain/opinion.md#payment-facts).
+    let requested = PaymentFacts {
+        setting: OpinionSetting::try_from(request.setting).unwrap_or(OpinionSetting::Unspecified),
+        physician_kind: PhysicianKind::try_from(request.physician_kind).unwrap_or(PhysicianKind::Unspecified),
+        opinion_count: OpinionCount::try_from(request.opinion_count).unwrap_or(OpinionCount::Unspecified),
+    };
+    let mut stated = wire.clone();
+    if let Some(basics) = stated.basics.as_mut() {
+        let facts = payment::of_opinion(&mut v, basics, requested);
+        payment::fill(basics, facts);
+    }
+    let wire = &stated;
     check_attachments(&txn, &mut v, wire, &org).await?;
     v.into_result()?;
 

@@ -46,6 +46,9 @@ pub fn to_proto(m: &opinion_request::Model) -> OpinionRequest {
         create_time: Some(timestamp(m.created_at)),
         requested_by: Some(actor(ProtoRole::Insurer, &m.requested_by_subject, &m.insurer_number)),
         care_office_number: m.care_office_number.clone().unwrap_or_default(),
+        setting: m.setting,
+        physician_kind: m.physician_kind,
+        opinion_count: m.opinion_count,
     }
 }
 
@@ -110,6 +113,9 @@ pub async fn request_opinion(
         requested_by_subject: caller.subject.clone(),
         created_at: now,
         updated_at: now,
+        setting: valid.payment.setting as i32,
+        physician_kind: valid.payment.physician_kind as i32,
+        opinion_count: valid.payment.opinion_count as i32,
     };
     let response = RequestOpinionResponse { opinion_request: Some(to_proto(&model)) };
     let written = async {

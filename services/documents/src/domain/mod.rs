@@ -5,5 +5,6 @@ pub mod access;
 pub mod fields;
 pub mod flow;
 pub mod opinion;
+pub mod payment;
 pub mod pdf;
 pub mod request;

@@ -25,6 +25,9 @@ pub struct ValidRequest {
     pub due_date: Option<NaiveDate>,
     /// 第1号 / 第2号.
     pub category: InsuredCategory,
+    /// 在宅/施設, 主治医/指定医 and 新規/継続 as the insurer states them
+    /// (docs/domain/opinion.md#payment-facts).
+    pub payment: super::payment::PaymentFacts,
 }
 
 /// An application id as certification issues them: 1–64 ASCII letters, digits, `-` or `_`.
@@ -50,6 +53,7 @@ pub fn validate_request(r: &OpinionRequest, today: NaiveDate) -> Result<ValidReq
     fields::text(&mut v, "opinion_request.physician_name", &r.physician_name, false, MAX_LINE);
     let kind = fields::code::<OpinionRequestKind>(&mut v, "opinion_request.kind", r.kind, true);
     let due = fields::date(&mut v, "opinion_request.due_date", r.due_date.as_ref(), false);
+    let payment = super::payment::of_request(&mut v, r);
     if due.is_some_and(|d| d < today) {
         v.add("opinion_request.due_date", "must not be before today (JST)");
     }
@@ -69,6 +73,7 @@ pub fn validate_request(r: &OpinionRequest, today: NaiveDate) -> Result<ValidReq
             kind,
             due_date: due,
             category,
+            payment,
         }),
         _ => Err(v),
     }

@@ -27,6 +27,12 @@ pub mod opinion_request {
         pub requested_by_subject: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// `OpinionSetting` value (0: not stated).
+        pub setting: i32,
+        /// `PhysicianKind` value (0: not stated).
+        pub physician_kind: i32,
+        /// `OpinionCount` value (0: not stated).
+        pub opinion_count: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 pub mod entities;
 pub mod kit_migration;
 pub mod migration;
+pub mod payment_migration;
 pub mod upload_migration;
 pub mod uploads;
 

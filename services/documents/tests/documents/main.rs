@@ -9,5 +9,6 @@ mod dev;
 mod flow;
 mod harness;
 mod idempotency;
+mod payment;
 mod s3;
 mod uploads;
