@@ -13,6 +13,7 @@
 pub mod api;
 pub mod cards;
 mod changes;
+pub mod recorded;
 pub mod domain;
 pub mod events;
 mod seed;

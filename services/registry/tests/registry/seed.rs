@@ -1,6 +1,7 @@
 //! The demo data of `kaigo dev`: virtual cards for the demo persons, linked, usable at once.
 
 use kaigo_platform::testkit::context;
+use kaigo_proto::kaigo::registry::v1 as pb;
 use kaigo_registry::Config;
 use kaigo_registry::cards::{VirtualCa, VirtualCard};
 
@@ -17,6 +18,19 @@ async fn demo_cards_are_issued_once_linked_and_confirm_their_person() {
     kaigo_registry::seed_demo(&ctx, &config).await.unwrap();
     kaigo_registry::seed_demo(&ctx, &config).await.unwrap();
     assert_eq!(r.count("SELECT COUNT(*) FROM identity_links").await, 3);
+    // The demo care office, provider and institution are registered for the three demo
+    // persons with their consents, once, and every change is in the outbox for the other
+    // services' copies (docs/domain/access.md#facts-copy).
+    assert_eq!(r.count("SELECT COUNT(*) FROM registrations").await, 9);
+    assert_eq!(r.count("SELECT COUNT(*) FROM consents").await, 9);
+    assert_eq!(
+        r.count(
+            "SELECT COUNT(*) FROM outbox WHERE topic IN ('registry.registration_changed', 'registry.consent_changed')"
+        )
+        .await,
+        18
+    );
+    assert!(allowed(&r.check(office(), "0000000001", pb::Category::CostShare).await));
     // The virtual card reader signs with the card kept on disk; the service trusts the virtual CA.
     let ca = VirtualCa::load_or_create(std::path::Path::new(&cards)).unwrap();
     let card = VirtualCard::load_or_issue(&ca, std::path::Path::new(&cards), "d000000001").unwrap();
