@@ -32,6 +32,13 @@ pub struct Config {
     /// Largest request this service accepts, in bytes: a SendBundle carries a whole send unit
     /// (a 10,000-person 第6表 is about 13 MB), so it has its own limit above the server's.
     pub max_bundle_bytes: usize,
+    /// The last service month (YYYYMM) for which files of CSVバージョン 202208 (v3.2) are
+    /// accepted; empty accepts them for every month (docs/domain/careplan-csv.md#settings).
+    pub csv_202208_last_service_month: String,
+    /// `strict` or `warn`: an office number with a letter at position 3 whose check digit
+    /// fails is refused, or accepted with a warning (the rule for letters is UNCONFIRMED;
+    /// docs/domain/careplan-csv.md#settings).
+    pub lettered_office_check_digit: domain::spec::LetteredOfficeCheck,
 }
 
 /// 64 MiB, the contract's default per SendBundle call.
@@ -39,7 +46,25 @@ pub const DEFAULT_MAX_BUNDLE_BYTES: usize = 64 << 20;
 
 impl Default for Config {
     fn default() -> Self {
-        Self { max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES }
+        Self {
+            max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES,
+            csv_202208_last_service_month: domain::spec::DEFAULT_202208_LAST_MONTH.to_string(),
+            lettered_office_check_digit: domain::spec::LetteredOfficeCheck::Strict,
+        }
+    }
+}
+
+impl Config {
+    /// The settings the codec applies, or the key that is wrong.
+    pub fn spec_settings(&self) -> Result<domain::spec::Settings, &'static str> {
+        let mut last_service_month = std::collections::BTreeMap::new();
+        if !self.csv_202208_last_service_month.is_empty() {
+            let month =
+                <domain::values::YearMonth as domain::values::FieldType>::parse(&self.csv_202208_last_service_month)
+                    .map_err(|_| "careplan.csv_202208_last_service_month")?;
+            last_service_month.insert("202208".to_owned(), month);
+        }
+        Ok(domain::spec::Settings { last_service_month, lettered_office: self.lettered_office_check_digit })
     }
 }
 
@@ -47,6 +72,9 @@ impl Validate for Config {
     fn validate(&self, problems: &mut Problems) {
         if !(1 << 20..=1 << 30).contains(&self.max_bundle_bytes) {
             problems.add("careplan.max_bundle_bytes", "must be between 1 MiB and 1 GiB");
+        }
+        if let Err(key) = self.spec_settings() {
+            problems.add(key, "must be a year and month YYYYMM (e.g. 202503), or empty for no cut-over");
         }
     }
 }
@@ -66,7 +94,8 @@ pub async fn start_with_clock(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<CarePlanServiceServer<Api>, StartError> {
-    let spec = Arc::new(domain::spec::Spec::embedded()?);
+    let settings = config.spec_settings().map_err(|key| format!("{key} is not a YYYYMM"))?;
+    let spec = Arc::new(domain::spec::Spec::embedded()?.with_settings(settings));
     let rules = Arc::new(domain::licence::LicenceRules::embedded()?);
     ctx.spawn_outbox_relay();
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
@@ -96,5 +125,29 @@ impl MigratorTrait for Migrator {
             Box::new(store::kit_migration::copy_audit()),
             Box::new(store::service_types_migration::OfficeServiceTypesMigration),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_are_validated_naming_their_key() {
+        let problems = |config: &Config| {
+            let mut p = Problems::default();
+            config.validate(&mut p);
+            format!("{p:?}")
+        };
+        assert!(!problems(&Config::default()).contains("careplan."));
+        let bad = Config { csv_202208_last_service_month: "2025-09".to_owned(), ..Config::default() };
+        assert!(problems(&bad).contains("careplan.csv_202208_last_service_month"), "{}", problems(&bad));
+        let open = Config { csv_202208_last_service_month: String::new(), ..Config::default() };
+        assert!(open.spec_settings().unwrap().last_service_month.is_empty());
+        let default = Config::default().spec_settings().unwrap();
+        assert_eq!(default, domain::spec::Settings::default());
+        let warn: Config = toml::from_str("lettered_office_check_digit = \"warn\"").unwrap();
+        assert_eq!(warn.lettered_office_check_digit, domain::spec::LetteredOfficeCheck::Warn);
+        assert!(toml::from_str::<Config>("lettered_office_check_digit = \"lenient\"").is_err());
     }
 }

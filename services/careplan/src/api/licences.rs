@@ -12,12 +12,12 @@ use kaigo_proto::kaigo::common::v1::Period as ProtoPeriod;
 use kaigo_proto::{from_naive_date, to_naive_date};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Set};
 
-use super::Api;
+use super::{Api, parse_office};
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::convert::timestamp;
 use crate::domain::licence::{self, LicenceRules, Period, PeriodKind};
-use crate::domain::spec::ServiceTypes;
+use crate::domain::spec::{ServiceTypes, Spec};
 use crate::domain::values::{FieldType, ServiceType};
 use crate::store::{
     self,
@@ -239,11 +239,12 @@ impl LicenceChange {
         date_field: &str,
         expected_version: i64,
         requested_types: &[String],
-        types: &ServiceTypes,
+        spec: &Spec,
     ) -> Result<Self, ApiError> {
+        let types = &spec.service_types;
         let mut v = Violations::new();
         check_request_id(&mut v, "request_id", request_id);
-        let number = v.check("office_number", CareOfficeNumber::parse(office_number));
+        let number = v.check("office_number", parse_office(office_number, spec.settings.lettered_office));
         let date = optional_date(date, date_field, &mut v);
         if expected_version < 0 {
             v.add("expected_version", "0 or a version read before");
@@ -278,7 +279,7 @@ pub(crate) async fn register_licence(
         "start_date",
         request.expected_version,
         &request.service_types,
-        &api.spec.service_types,
+        &api.spec,
     )?;
     check_access(caller, &number, true)?;
     let key = IdempotencyKey::new("RegisterLicence", caller, &request.request_id, &request);
@@ -322,7 +323,7 @@ pub(crate) async fn apply_free_pass(
         "application_date",
         request.expected_version,
         &request.service_types,
-        &api.spec.service_types,
+        &api.spec,
     )?;
     check_access(caller, &number, true)?;
     let key = IdempotencyKey::new("ApplyFreePass", caller, &request.request_id, &request);

@@ -43,6 +43,20 @@ pub(crate) fn caller_office(caller: &Caller) -> Result<&CareOfficeNumber, ApiErr
     }
 }
 
+/// An office number from a request: under `lettered_office_check_digit = "warn"` a number with
+/// a letter at position 3 is taken even when its check digit fails (docs/domain/careplan-csv.md#settings).
+pub(crate) fn parse_office(
+    text: &str,
+    check: crate::domain::spec::LetteredOfficeCheck,
+) -> Result<CareOfficeNumber, kaigo_platform::ids::IdError> {
+    match check {
+        crate::domain::spec::LetteredOfficeCheck::Strict => CareOfficeNumber::parse(text),
+        crate::domain::spec::LetteredOfficeCheck::Warn => {
+            CareOfficeNumber::parse_letter_unverified(text).map(|(n, _)| n)
+        }
+    }
+}
+
 /// The gRPC API.
 #[derive(Clone)]
 pub struct Api {

@@ -19,7 +19,7 @@ use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::caller_office;
 use super::convert::{bundle_pb, month_text, sender_side};
-use super::{Api, file_kind, unit_kind};
+use super::{Api, file_kind, parse_office, unit_kind};
 use crate::csv::scan_file;
 use crate::domain::bundle::{FileSets, check_sets, check_unit};
 use crate::domain::file_name::{FileName, FileSequence};
@@ -27,7 +27,7 @@ use crate::domain::issue::Issue;
 use crate::domain::kind::{SenderSide, UnitKind};
 use crate::domain::licence;
 use crate::domain::parties::{Refusal, Registered, may_act, role_name};
-use crate::domain::spec::Spec;
+use crate::domain::spec::{LetteredOfficeCheck, Spec};
 use crate::domain::values::FieldType;
 use crate::store::{
     self,
@@ -50,15 +50,15 @@ struct Address {
     kind: UnitKind,
 }
 
-fn decode(request: &pb::SendBundleRequest) -> Result<Address, ApiError> {
+fn decode(request: &pb::SendBundleRequest, lettered: LetteredOfficeCheck) -> Result<Address, ApiError> {
     let mut v = Violations::new();
     check_request_id(&mut v, "request_id", &request.request_id);
     let Some(b) = &request.bundle else {
         v.add("bundle", "required");
         return Err(ApiError::invalid_argument(v));
     };
-    let sender = v.check("bundle.sender_office_number", CareOfficeNumber::parse(&b.sender_office_number));
-    let receiver = v.check("bundle.receiver_office_number", CareOfficeNumber::parse(&b.receiver_office_number));
+    let sender = v.check("bundle.sender_office_number", parse_office(&b.sender_office_number, lettered));
+    let receiver = v.check("bundle.receiver_office_number", parse_office(&b.receiver_office_number, lettered));
     let kind = pb::SendUnitKind::try_from(b.kind).ok().and_then(unit_kind);
     if kind.is_none() {
         v.add("bundle.kind", "a send unit kind is required");
@@ -287,7 +287,7 @@ pub(crate) async fn send_bundle(
     request: pb::SendBundleRequest,
 ) -> Result<pb::SendBundleResponse, ApiError> {
     let office = caller_office(caller)?;
-    let address = decode(&request)?;
+    let address = decode(&request, api.spec.settings.lettered_office)?;
     if &address.sender != office {
         return Err(ApiError::permission_denied("NOT_SENDER", "the sender must be the caller's own office"));
     }

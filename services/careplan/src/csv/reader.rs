@@ -12,8 +12,9 @@ use crate::domain::issue::{Issue, Issues};
 use crate::domain::kind::FormKind;
 use crate::domain::model::{CarePlanFile, Records};
 use crate::domain::rules::{FormRules, PersonKey, RowCtx, SetKey};
-use crate::domain::spec::{Layout, Spec};
+use crate::domain::spec::{Layout, LetteredOfficeCheck, Spec};
 use crate::domain::values::YearMonthOrZero;
+use kaigo_platform::ids::CareOfficeNumber;
 
 use super::tokenizer::{LineEnding, RawRecord, Tokenizer, locate};
 use super::{Verbatim, WireStyle, canonical_field, decode, looks_like_utf8};
@@ -73,7 +74,18 @@ pub fn scan_file(file_name: &str, bytes: &[u8], spec: &Spec) -> FileSummary {
 fn read(file_name: &str, bytes: &[u8], spec: &Spec, keep: bool) -> ReadOutcome {
     let mut issues = Issues::default();
     let name = match FileName::parse(file_name, spec) {
-        Ok(name) => Some(name),
+        Ok(name) => {
+            // Accepted only under `lettered_office_check_digit = "warn"`.
+            for (what, office) in [("sender", &name.sender), ("receiver", &name.receiver)] {
+                if CareOfficeNumber::parse(office.as_str()).is_err() {
+                    issues.push(
+                        lettered_issue(LetteredOfficeCheck::Warn, &format!("file name: {what} office number"))
+                            .of_name(),
+                    );
+                }
+            }
+            Some(name)
+        }
         Err(found) => {
             found.into_iter().for_each(|i| issues.push(i));
             None
@@ -178,6 +190,17 @@ fn pick_layout<'s>(spec: &'s Spec, name: Option<&FileName>, first_version: Optio
     match by_name.or(by_version).or(latest).or_else(|| spec.layouts.values().next()) {
         Some(layout) => layout,
         None => unreachable!("Spec::parse refuses spec data without layouts"),
+    }
+}
+
+/// The problem of an office number with a letter at position 3 whose check digit fails: an
+/// error or a warning as `careplan.lettered_office_check_digit` says (the rule for letters is
+/// UNCONFIRMED, docs/domain/careplan-csv.md#settings).
+fn lettered_issue(check: LetteredOfficeCheck, what: &str) -> Issue {
+    let message = format!("{what}: the check digit does not match (the rule for letters at position 3 is unconfirmed)");
+    match check {
+        LetteredOfficeCheck::Strict => Issue::error("BAD_CHECK_DIGIT", message),
+        LetteredOfficeCheck::Warn => Issue::warning("BAD_CHECK_DIGIT", message),
     }
 }
 
@@ -294,6 +317,21 @@ impl FileReader<'_> {
                     continue;
                 }
             };
+            // Office numbers with a letter whose check digit fails, as the setting says.
+            for &no in &wire {
+                let column = &R::COLUMNS[no - 1];
+                let text = cells[no - 1];
+                if column.office_number
+                    && !text.is_empty()
+                    && text != "9999999999"
+                    && CareOfficeNumber::parse(text).is_err()
+                {
+                    let check = self.spec.settings.lettered_office;
+                    broken |= check == LetteredOfficeCheck::Strict;
+                    let what = format!("{} (No.{no})", column.name);
+                    self.issues.push(lettered_issue(check, &what).at(record.line, column_of(no)));
+                }
+            }
             // CSVバージョン: known, matching the name's layout, in force for the month, not mixed.
             let version = row.csv_version().0.clone();
             match &file_version {

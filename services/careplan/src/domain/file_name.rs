@@ -9,7 +9,7 @@ use kaigo_platform::ids::CareOfficeNumber;
 
 use super::issue::Issue;
 use super::kind::FormKind;
-use super::spec::Spec;
+use super::spec::{LetteredOfficeCheck, Spec};
 use super::values::{FieldType, ServiceType, YearMonth, YearMonthOrZero};
 
 /// ファイル連番: YYYYMMDDHHMMSS, shared by every file of a send unit.
@@ -80,7 +80,7 @@ impl FileName {
             if template.tokens.len() != parts.len() {
                 continue;
             }
-            return Self::fill(kind, &layout.id, &template.tokens, &parts);
+            return Self::fill(kind, &layout.id, &template.tokens, &parts, spec.settings.lettered_office);
         }
         Err(vec![Issue::error(
             "BAD_FILE_NAME",
@@ -91,12 +91,24 @@ impl FileName {
         )])
     }
 
-    fn fill(kind: FormKind, layout: &str, tokens: &[String], parts: &[&str]) -> Result<Self, Vec<Issue>> {
+    fn fill(
+        kind: FormKind,
+        layout: &str,
+        tokens: &[String],
+        parts: &[&str],
+        lettered: LetteredOfficeCheck,
+    ) -> Result<Self, Vec<Issue>> {
         let mut issues = Vec::new();
         let (mut month, mut sender, mut sender_type, mut receiver, mut receiver_type, mut sequence) =
             (None, None, None, None, None, None);
         for (token, part) in tokens.iter().zip(parts).skip(1) {
-            let office = |what: &str, issues: &mut Vec<Issue>| match CareOfficeNumber::parse(part) {
+            // A lettered number whose check digit fails: refused or left to the reader's warning,
+            // as the setting says (docs/domain/careplan-csv.md#settings).
+            let parsed = match lettered {
+                LetteredOfficeCheck::Strict => CareOfficeNumber::parse(part),
+                LetteredOfficeCheck::Warn => CareOfficeNumber::parse_letter_unverified(part).map(|(n, _)| n),
+            };
+            let office = |what: &str, issues: &mut Vec<Issue>| match parsed.clone() {
                 Ok(o) => Some(o),
                 Err(e) => {
                     let code = if matches!(e, kaigo_platform::ids::IdError::CheckDigit) {

@@ -13,6 +13,8 @@ pub struct Column {
     pub name: &'static str,
     /// フリーテキスト: quoted on the wire.
     pub free_text: bool,
+    /// A 事業所番号 column (its check digit is judged by the reader).
+    pub office_number: bool,
     /// Required (○) in every version; uncertain flags live in the spec data instead.
     pub required: bool,
 }
@@ -88,6 +90,7 @@ macro_rules! form_row {
                     no: $no,
                     name: $jp,
                     free_text: <$ty as $crate::domain::values::FieldType>::FREE_TEXT,
+                    office_number: <$ty as $crate::domain::values::FieldType>::OFFICE_NUMBER,
                     required: $crate::form_row!(@required $req),
                 }, )+
             ];

@@ -138,6 +138,42 @@ impl Layout {
     }
 }
 
+/// How an office number with a letter at position 3 whose check digit fails is treated: the
+/// check-digit rule for letters is UNCONFIRMED (docs/domain/identifiers.md#office-number), so
+/// the `careplan.lettered_office_check_digit` setting decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetteredOfficeCheck {
+    /// Refused (BAD_CHECK_DIGIT as an error), like any other failed check digit.
+    #[default]
+    Strict,
+    /// Accepted with a BAD_CHECK_DIGIT warning.
+    Warn,
+}
+
+/// The operator's settings that change how the spec data is applied (the `[careplan]`
+/// configuration; docs/domain/careplan-csv.md#settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The last service month each CSVバージョン is accepted for, where one is set (202208:
+    /// `careplan.csv_202208_last_service_month`).
+    pub last_service_month: BTreeMap<String, YearMonth>,
+    pub lettered_office: LetteredOfficeCheck,
+}
+
+/// CSVバージョン 202208 (v3.2) is refused for service months after this one unless configured
+/// otherwise: v4.1 applies from 2025-04 (docs/domain/careplan-csv.md#versions).
+pub const DEFAULT_202208_LAST_MONTH: YearMonth = YearMonth { year: 2025, month: 3 };
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            last_service_month: BTreeMap::from([("202208".to_owned(), DEFAULT_202208_LAST_MONTH)]),
+            lettered_office: LetteredOfficeCheck::Strict,
+        }
+    }
+}
+
 /// The whole spec data.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -145,6 +181,8 @@ pub struct Spec {
     pub service_types: ServiceTypes,
     pub limits: Limits,
     pub layouts: BTreeMap<String, Layout>,
+    /// How the data is applied (defaults unless the service's configuration says otherwise).
+    pub settings: Settings,
 }
 
 fn form(name: &str) -> Result<FormKind, SpecError> {
@@ -217,7 +255,13 @@ impl Spec {
         if let Some(both) = types.exchanged.intersection(&types.care_management).next() {
             return Err(SpecError::Invalid(format!("service type {both} is both exchanged and care management")));
         }
-        Ok(Self { versions, service_types: raw.service_types, limits: raw.limits, layouts })
+        Ok(Self {
+            versions,
+            service_types: raw.service_types,
+            limits: raw.limits,
+            layouts,
+            settings: Settings::default(),
+        })
     }
 
     /// The version entry of a CSVバージョン value.
@@ -230,14 +274,20 @@ impl Spec {
         self.layouts.get(id)
     }
 
-    /// The values that may be written for `month` (in force: the latest version whose first
-    /// service month is not after it, plus any value of the same layout).
+    /// The same spec data applied with `settings`.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The values accepted for `month`: each version from its first service month up to its
+    /// last, where a setting gives one (202208 until 2025-03 by default).
     pub fn versions_for_month(&self, month: YearMonth) -> Vec<&Version> {
-        let latest =
-            self.versions.iter().filter(|v| v.first_service_month <= month).map(|v| &v.layout).max_by_key(|layout| {
-                self.versions.iter().filter(|v| &&v.layout == layout).map(|v| v.first_service_month).max()
-            });
-        self.versions.iter().filter(|v| Some(&v.layout) == latest).collect()
+        self.versions
+            .iter()
+            .filter(|v| v.first_service_month <= month)
+            .filter(|v| self.settings.last_service_month.get(&v.value).is_none_or(|last| month <= *last))
+            .collect()
     }
 }
 
@@ -269,6 +319,27 @@ mod tests {
         assert_eq!(values(2025, 3), vec!["202208"]);
         assert_eq!(values(2025, 4), vec!["202407", "202504"]);
         assert!(values(2022, 12).is_empty());
+    }
+
+    #[test]
+    fn the_202208_cut_over_is_a_setting() {
+        let values = |spec: &Spec, y, m| -> Vec<String> {
+            spec.versions_for_month(YearMonth::new(y, m).unwrap()).iter().map(|v| v.value.clone()).collect()
+        };
+        let mut settings = Settings::default();
+        settings.last_service_month.insert("202208".to_owned(), YearMonth::new(2025, 9).unwrap());
+        let spec = Spec::embedded().unwrap().with_settings(settings);
+        // Both in use from 2025-04 through the configured last month, then v4.1 only.
+        assert_eq!(values(&spec, 2025, 3), vec!["202208"]);
+        assert_eq!(values(&spec, 2025, 4), vec!["202208", "202407", "202504"]);
+        assert_eq!(values(&spec, 2025, 9), vec!["202208", "202407", "202504"]);
+        assert_eq!(values(&spec, 2025, 10), vec!["202407", "202504"]);
+        // Without a last month, 202208 is accepted for any later month.
+        let open = Spec::embedded().unwrap().with_settings(Settings {
+            last_service_month: BTreeMap::new(),
+            lettered_office: LetteredOfficeCheck::Strict,
+        });
+        assert_eq!(values(&open, 2030, 1), vec!["202208", "202407", "202504"]);
     }
 
     #[test]

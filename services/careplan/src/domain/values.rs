@@ -29,6 +29,9 @@ impl FieldError {
 pub trait FieldType: Sized + Clone + PartialEq + fmt::Debug {
     /// True for フリーテキスト columns, which the writer encloses in double quotes.
     const FREE_TEXT: bool = false;
+    /// True for 事業所番号 columns: a letter at position 3 with a failed check digit is taken
+    /// here and judged by the reader as the `lettered_office_check_digit` setting says.
+    const OFFICE_NUMBER: bool = false;
     /// Parses non-empty text.
     fn parse(text: &str) -> Result<Self, FieldError>;
     /// The canonical text.
@@ -74,8 +77,10 @@ impl FieldType for InsuredNumber {
 }
 
 impl FieldType for CareOfficeNumber {
+    const OFFICE_NUMBER: bool = true;
     fn parse(text: &str) -> Result<Self, FieldError> {
-        CareOfficeNumber::parse(text).map_err(|e| id_error(e, "事業所番号"))
+        // A lettered number's check digit is judged by the reader (docs/domain/careplan-csv.md#settings).
+        CareOfficeNumber::parse_letter_unverified(text).map(|(n, _)| n).map_err(|e| id_error(e, "事業所番号"))
     }
     fn render(&self) -> String {
         self.as_str().to_owned()
@@ -394,6 +399,7 @@ pub enum OfficeOrTotal {
 }
 
 impl FieldType for OfficeOrTotal {
+    const OFFICE_NUMBER: bool = true;
     fn parse(text: &str) -> Result<Self, FieldError> {
         if text == "9999999999" {
             Ok(Self::Total)

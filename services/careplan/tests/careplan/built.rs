@@ -343,3 +343,86 @@ async fn send_bundle_names_each_problem_by_file_line_and_column() {
     care.send_bundle(usage_request(&rid(), unit)).await.unwrap();
     server.shutdown().await;
 }
+
+/// Issue 17 item 3: an office number with a letter at position 3 whose check digit fails is
+/// refused or accepted with a warning, as `careplan.lettered_office_check_digit` says, in file
+/// names and columns alike; a digits-only number with a wrong check digit is refused either way.
+#[test]
+fn lettered_office_numbers_follow_the_setting() {
+    use kaigo_careplan::csv::scan_file;
+    use kaigo_careplan::domain::spec::{LetteredOfficeCheck, Settings, Spec};
+    let cd = kaigo_platform::ids::check_digit(b"13A000001").unwrap();
+    let good = format!("13A000001{cd}");
+    let bad = format!("13A000001{}", (cd + 1) % 10);
+    let spec =
+        |check| Spec::embedded().unwrap().with_settings(Settings { lettered_office: check, ..Settings::default() });
+    let issues = |check, sender: &str, provider: &str| {
+        let row = usage(A, 1, "111211").replace(&format!(",{PROV},"), &format!(",{provider},"));
+        let f = file(&format!("UPPLAN_202505_{sender}_43_{PROV}_11_{SEQ}.CSV"), &[row]);
+        let summary = scan_file(&f.file_name, &f.content, &spec(check));
+        summary.issues.iter().map(|i| (i.line, i.column, i.code, i.is_error())).collect::<Vec<_>>()
+    };
+    for check in [LetteredOfficeCheck::Strict, LetteredOfficeCheck::Warn] {
+        assert_eq!(issues(check, &good, &good), vec![], "{check:?}");
+        // A digits-only number with a wrong check digit (…18 is right) is an error in both modes.
+        let wrong_digit = issues(check, CARE, "1370000019");
+        assert_eq!(wrong_digit, vec![(1, 20, "BAD_CHECK_DIGIT", true)], "{check:?}");
+    }
+    assert_eq!(
+        issues(LetteredOfficeCheck::Strict, &bad, &bad),
+        vec![(0, 0, "BAD_CHECK_DIGIT", true), (1, 20, "BAD_CHECK_DIGIT", true)]
+    );
+    assert_eq!(
+        issues(LetteredOfficeCheck::Warn, &bad, &bad),
+        vec![(0, 0, "BAD_CHECK_DIGIT", false), (1, 20, "BAD_CHECK_DIGIT", false)]
+    );
+}
+
+/// Issue 17 item 4: CSVバージョン 202208 is accepted up to the configured last service month
+/// (`careplan.csv_202208_last_service_month`, 2025-03 by default), then refused.
+#[test]
+fn the_202208_cut_over_follows_the_setting() {
+    use kaigo_careplan::csv::scan_file;
+    use kaigo_careplan::domain::spec::{Settings, Spec};
+    use kaigo_careplan::domain::values::YearMonth;
+    // A v3.2 第6表 (22 columns: v4.1 without Nos. 16-18, #v3) for `month`.
+    let v3 = |month: &str| {
+        let date = format!("{month}01");
+        let row = record(
+            22,
+            &[
+                (1, "202208"),
+                (2, INSURER),
+                (3, A),
+                (4, &date),
+                (5, month),
+                (6, CARE),
+                (8, "387"),
+                (10, &date),
+                (12, "1000"),
+                (13, "1100"),
+                (14, "1"),
+                (15, "111211"),
+                (17, PROV),
+                (20, "0"),
+            ],
+        );
+        file(&format!("UPPLAN_{month}_{CARE}_{PROV}_{SEQ}.CSV"), &[row])
+    };
+    let codes = |spec: &Spec, month: &str| {
+        let f = v3(month);
+        scan_file(&f.file_name, &f.content, spec).issues.iter().map(|i| i.code).collect::<Vec<_>>()
+    };
+    let default = Spec::embedded().unwrap();
+    assert_eq!(codes(&default, "202503"), Vec::<&str>::new());
+    assert_eq!(codes(&default, "202504"), vec!["VERSION_NOT_IN_FORCE"]);
+    let mut later = Settings::default();
+    later.last_service_month.insert("202208".to_owned(), YearMonth::new(2025, 9).unwrap());
+    let later = Spec::embedded().unwrap().with_settings(later);
+    assert_eq!(codes(&later, "202509"), Vec::<&str>::new());
+    assert_eq!(codes(&later, "202510"), vec!["VERSION_NOT_IN_FORCE"]);
+    let open = Spec::embedded()
+        .unwrap()
+        .with_settings(Settings { last_service_month: Default::default(), ..Settings::default() });
+    assert_eq!(codes(&open, "203001"), Vec::<&str>::new());
+}
