@@ -250,3 +250,21 @@ fn the_sample_ratio_and_the_metrics_listener_are_validated() {
         .unwrap_err();
     assert_eq!(err.key, "telemetry.metrics_listen (environment variable KAIGO_TELEMETRY__METRICS_LISTEN)");
 }
+
+#[test]
+fn the_database_timeouts_are_milliseconds_within_their_ranges() {
+    let config = ConfigSource::new()
+        .with_env("KAIGO_DATABASE__ACQUIRE_TIMEOUT_MS", "250")
+        .with_env("KAIGO_DATABASE__CONNECT_TIMEOUT_MS", "30000")
+        .load::<TestConfig>()
+        .unwrap();
+    assert_eq!((config.database.acquire_timeout_ms, config.database.connect_timeout_ms), (250, 30_000));
+    for (variable, value, key) in [
+        ("KAIGO_DATABASE__ACQUIRE_TIMEOUT_MS", "0", "database.acquire_timeout_ms"),
+        ("KAIGO_DATABASE__ACQUIRE_TIMEOUT_MS", "60001", "database.acquire_timeout_ms"),
+        ("KAIGO_DATABASE__CONNECT_TIMEOUT_MS", "5", "database.connect_timeout_ms"),
+    ] {
+        let err = ConfigSource::new().with_env(variable, value).load::<TestConfig>().unwrap_err();
+        assert_eq!(err.key, format!("{key} (environment variable {variable})"), "{value}");
+    }
+}
