@@ -28,6 +28,7 @@ mod seed;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kaigo_platform::access::{AccessFactsMigration, AccessOptions, Gate};
 use kaigo_platform::audit::migration::AuditTableMigration;
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::auth::CallerKeys;
@@ -86,6 +87,9 @@ pub struct Config {
     /// docs/domain/certification.md#process: the sources are silent on such applications, hence a
     /// parameter; off by default.
     pub eligibility_refuse_unqualified: bool,
+    /// The denied-lookup alert (docs/domain/access.md#facts-copy):
+    /// `certification.access.denied_alert_per_minute`.
+    pub access: AccessOptions,
 }
 
 impl Default for Config {
@@ -100,6 +104,7 @@ impl Default for Config {
             eligibility_url: String::new(),
             eligibility_timeout_ms: 2000,
             eligibility_refuse_unqualified: false,
+            access: AccessOptions::default(),
         }
     }
 }
@@ -123,6 +128,7 @@ impl Validate for Config {
         if !(100..=30_000).contains(&self.eligibility_timeout_ms) {
             problems.add("certification.eligibility_timeout_ms", "must be 100 to 30000");
         }
+        self.access.validate_in("certification.access", problems);
     }
 }
 
@@ -212,6 +218,9 @@ pub async fn start_with(
         Arc::new(handler),
     );
     ctx.background.spawn("certification-opinion-consumer", move |stopping| consumer.run(stopping.wait()));
+    // The copy of the registry's facts organisations' reads are decided on (group
+    // `certification-access`); nothing is cached from it.
+    kaigo_platform::access::spawn_consumer(ctx, None);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, deps.clock.clone(), AuditOptions::default());
     let api = Api::new(api::Inner {
         store,
@@ -221,6 +230,7 @@ pub async fn start_with(
         signals,
         settings: config.settings(),
         relay_waker: Some(relay.waker()),
+        gate: Gate::builtin(NAME, &config.access),
     });
     Ok(kaigo_platform::limit_messages!(CertificationServiceServer::new(api), ctx))
 }
@@ -244,6 +254,7 @@ impl MigratorTrait for Migrator {
             Box::new(AuditTableMigration),
             Box::new(store::legacy::copy_read_audit()),
             Box::new(store::migration::OnTimeUntil),
+            Box::new(AccessFactsMigration),
         ]
     }
 }

@@ -47,6 +47,7 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
         insurer_number: Some(DEMO_INSURER_NUMBER.to_owned()),
         acting_office_number: None,
         insured_number: Some(DEMO_INSURED_NUMBER.to_owned()),
+        persons: None,
         statuses: Vec::new(),
         deadline_statuses: Vec::new(),
         window: None,
@@ -72,6 +73,7 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
         signals: StepSignals::new(ctx.redis.clone()),
         settings: config.settings(),
         relay_waker: None,
+        gate: kaigo_platform::access::Gate::builtin(crate::NAME, &config.access),
     };
     let insurer = Caller {
         subject: "kaigo-dev-seed".to_owned(),

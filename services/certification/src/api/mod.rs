@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub signals: StepSignals,
     pub settings: Settings,
     pub relay_waker: Option<Arc<Notify>>,
+    /// The access decision on the copy of the registry's facts (docs/domain/access.md#facts-copy).
+    pub gate: kaigo_platform::access::Gate,
 }
 
 /// The gRPC API.

@@ -12,8 +12,10 @@ use kaigo_proto::kaigo::common::v1 as common;
 use sha2::{Digest, Sha256};
 
 use super::{Inner, check_application_id, convert};
-use crate::domain::access::{self, Parties};
+use crate::domain::access::{self, Parties, Relation};
 use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
+use kaigo_platform::access::{Category, Decision, PersonRef};
+use kaigo_platform::errors;
 
 /// (status, application date, decision date, effective deadline, on-time-until).
 type StatisticsRow = (Status, NaiveDate, Option<NaiveDate>, NaiveDate, NaiveDate);
@@ -79,20 +81,64 @@ impl Inner {
             return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
         };
         let r = &loaded.record;
+        if let Err(refused) = self.may_read(caller, r).await {
+            if refused.code() == tonic::Code::PermissionDenied {
+                self.auditor.record(caller, read_record(rpc, audit::DENIED, &[r])).await;
+            }
+            return Err(refused);
+        }
+        self.auditor.record(caller, read_record(rpc, audit::ALLOWED, &[r])).await;
+        Ok(loaded)
+    }
+
+    /// May `caller` read the application `r` today (docs/domain/access.md#in-kaigo)? The
+    /// deciding insurer and the person who filed it by themselves; an organisation when the
+    /// registry's facts let it see `CERTIFICATION` of the person (PERMISSION_DENIED
+    /// `NOT_REGISTERED`, `CONSENT_REQUIRED` or `NOT_PERMITTED` otherwise); anyone else
+    /// `READ_NOT_ALLOWED`. Not audited here (the caller audits).
+    pub(crate) async fn may_read(&self, caller: &Caller, r: &ApplicationRecord) -> Result<(), ApiError> {
         let parties = Parties {
             insurer_number: &r.insurer_number,
             acting_office_number: r.acting_office_number.as_deref(),
             person_subject: r.person_subject.as_deref(),
         };
-        if !access::may_read(caller, &parties) {
-            self.auditor.record(caller, read_record(rpc, audit::DENIED, &[r])).await;
-            return Err(ApiError::permission_denied(
+        match access::relation(caller, &parties) {
+            Relation::Insurer | Relation::Person => Ok(()),
+            Relation::ByFacts => {
+                let person = PersonRef::new(&r.insurer_number, &r.insured_number);
+                let facts = kaigo_platform::access::load(self.store.db(), person).await.map_err(errors::db)?;
+                self.gate.decide(caller, person, Category::Certification, self.clock.today_jst(), &facts)
+            }
+            Relation::Stranger => Err(ApiError::permission_denied(
                 "READ_NOT_ALLOWED",
-                "only the insurer, the acting care office and the person may read this application",
-            ));
+                "only the insurer, the person and the organisations the person's registrations and consents admit may read this application",
+            )),
         }
-        self.auditor.record(caller, read_record(rpc, audit::ALLOWED, &[r])).await;
-        Ok(loaded)
+    }
+
+    /// The persons an organisation may see `CERTIFICATION` of today: those it holds a
+    /// registration for, each decided on their facts. `None` for callers not decided this way.
+    async fn persons_by_facts(&self, caller: &Caller) -> Result<Option<Vec<(String, String)>>, ApiError> {
+        if !access::decided_by_facts(caller.role) {
+            return Ok(None);
+        }
+        let Some(org) = caller.organization() else { return Ok(Some(Vec::new())) };
+        let today = self.clock.today_jst();
+        let db = self.store.db();
+        let candidates = kaigo_platform::access::registered_persons(db, org, today).await.map_err(errors::db)?;
+        let refs: Vec<PersonRef<'_>> = candidates.iter().map(|p| p.as_ref()).collect();
+        let facts = kaigo_platform::access::load_many(db, &refs).await.map_err(errors::db)?;
+        let none = kaigo_platform::access::Facts::default();
+        Ok(Some(
+            candidates
+                .iter()
+                .filter(|p| {
+                    let f = facts.get(*p).unwrap_or(&none);
+                    self.gate.allows(caller, p.as_ref(), Category::Certification, today, f) == Decision::Allowed
+                })
+                .map(|p| (p.insurer.clone(), p.insured.clone()))
+                .collect(),
+        ))
     }
 
     pub(crate) async fn get(
@@ -170,20 +216,19 @@ impl Inner {
                 }
                 (Some(own.as_str().to_owned()), office.map(|o| o.as_str().to_owned()))
             }
-            Role::CareOffice => {
-                let own = caller.office.as_ref().ok_or_else(denied)?;
-                if office.as_ref().is_some_and(|o| o != own) {
-                    return Err(denied());
-                }
-                (insurer.map(|i| i.as_str().to_owned()), Some(own.as_str().to_owned()))
+            // An organisation sees the applications of the persons the registry's facts let it
+            // follow (CERTIFICATION), whoever filed them (docs/domain/access.md#in-kaigo).
+            role if access::decided_by_facts(role) => {
+                (insurer.map(|i| i.as_str().to_owned()), office.map(|o| o.as_str().to_owned()))
             }
             _ => return Err(denied()),
         };
         let today = self.clock.today_jst();
-        let filter = ListFilter {
+        let mut filter = ListFilter {
             insurer_number,
             acting_office_number,
             insured_number: insured.map(|i| i.as_str().to_owned()),
+            persons: None,
             statuses,
             deadline_statuses,
             window,
@@ -191,7 +236,19 @@ impl Inner {
             today,
             at_risk_day: self.settings.at_risk_day,
         };
+        // The page token is tied to what the caller asked, not to the persons it may see today.
         let fingerprint = fingerprint(&filter, caller);
+        if let Some(persons) = self.persons_by_facts(caller).await? {
+            // One person named: refused with the decision's own reason when not among them.
+            if let (Some(insurer), Some(insured)) = (&filter.insurer_number, &filter.insured_number)
+                && !persons.iter().any(|(i, n)| i == insurer && n == insured)
+            {
+                let person = PersonRef::new(insurer, insured);
+                let facts = kaigo_platform::access::load(self.store.db(), person).await.map_err(errors::db)?;
+                self.gate.decide(caller, person, Category::Certification, today, &facts)?;
+            }
+            filter.persons = Some(persons);
+        }
         let offset = match r.page_token.as_str() {
             "" => 0,
             token => parse_token(token, &fingerprint).ok_or_else(|| {

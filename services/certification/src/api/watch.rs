@@ -35,15 +35,22 @@ pub(crate) async fn watch(
     let loaded = inner.readable(caller, "WatchApplication", &r.application_id).await?;
     let (tx, rx) = mpsc::channel(BUFFER);
     let id = loaded.record.id.clone();
-    tokio::spawn(run(inner, id, r.after_sequence, signals, tx));
+    tokio::spawn(run(inner, caller.clone(), id, r.after_sequence, signals, tx));
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 
 type Sender = mpsc::Sender<Result<pb::WatchApplicationResponse, Status>>;
 
-async fn run(inner: Arc<Inner>, id: String, mut last: i64, mut signals: broadcast::Receiver<String>, tx: Sender) {
+async fn run(
+    inner: Arc<Inner>,
+    caller: Caller,
+    id: String,
+    mut last: i64,
+    mut signals: broadcast::Receiver<String>,
+    tx: Sender,
+) {
     loop {
-        match send_new(&inner, &id, &mut last, &tx).await {
+        match send_new(&inner, &caller, &id, &mut last, &tx).await {
             Ok(true) => return,
             Ok(false) => {}
             Err(status) => {
@@ -70,10 +77,13 @@ async fn run(inner: Arc<Inner>, id: String, mut last: i64, mut signals: broadcas
 }
 
 /// Sends the steps after `last`; true when the application has ended (nothing more will come).
-async fn send_new(inner: &Inner, id: &str, last: &mut i64, tx: &Sender) -> Result<bool, Status> {
+/// The caller is decided again on each read: an organisation whose registration ended or whose
+/// consent was withdrawn gets the refusal and the stream ends (docs/domain/access.md#in-kaigo).
+async fn send_new(inner: &Inner, caller: &Caller, id: &str, last: &mut i64, tx: &Sender) -> Result<bool, Status> {
     let Some(loaded) = inner.store.load(id).await? else {
         return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "the application no longer exists").into());
     };
+    inner.may_read(caller, &loaded.record).await?;
     let today = inner.clock.today_jst();
     let from = *last;
     for step in loaded.steps.iter().filter(|s| s.sequence > from) {

@@ -29,6 +29,9 @@ pub struct ListFilter {
     pub acting_office_number: Option<String>,
     /// Only this person.
     pub insured_number: Option<String>,
+    /// Only these persons (保険者番号, 被保険者番号): an organisation's, as the access decision
+    /// found them (none: nothing).
+    pub persons: Option<Vec<(String, String)>>,
     /// Only these statuses (empty = all).
     pub statuses: Vec<Status>,
     /// Only these deadline standings (empty = all).
@@ -85,6 +88,16 @@ fn condition(filter: &ListFilter) -> Condition {
     }
     if let Some(insured) = &filter.insured_number {
         cond = cond.add(C::InsuredNumber.eq(insured));
+    }
+    if let Some(persons) = &filter.persons {
+        if persons.is_empty() {
+            cond = cond.add(Expr::val(1).eq(0));
+        } else {
+            let any = persons.iter().fold(Condition::any(), |any, (insurer, insured)| {
+                any.add(Condition::all().add(C::InsurerNumber.eq(insurer)).add(C::InsuredNumber.eq(insured)))
+            });
+            cond = cond.add(any);
+        }
     }
     if !filter.statuses.is_empty() {
         cond = cond.add(C::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));

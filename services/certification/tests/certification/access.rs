@@ -1,4 +1,6 @@
-//! Only the insurer, the acting care office and the person may read or watch.
+//! Only the insurer, the person who filed, and organisations the registry's facts admit
+//! (registered as the person's 担当 with a consent covering CERTIFICATION) may read or watch
+//! (docs/domain/access.md#in-kaigo).
 
 use kaigo_platform::audit;
 use kaigo_platform::auth::Role;
@@ -11,11 +13,14 @@ use crate::support::{
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
+async fn only_the_insurer_the_registered_office_and_the_person_may_read() {
     let h = Harness::new(d(2026, 4, 10)).await;
     let replica = h.replica().await;
     let acting = office("437100003");
     let app = Driver::submit(&replica, new_application("0000060001", d(2026, 4, 1), &acting)).await.unwrap();
+    // The acting office reads as the person's registered office with a consent; the office
+    // named on the application is not enough by itself (see the test below).
+    h.follow(&acting, "0000060001").await;
     let mut client = replica.client.clone();
     let get = |id: &str| pb::GetApplicationProgressRequest { application_id: id.to_owned() };
 
@@ -123,4 +128,170 @@ async fn only_the_insurer_the_acting_office_and_the_person_may_read() {
     assert_eq!(audit::count_for_person(&h.conn, &filer).await.unwrap(), 3);
     // One record per call: 17 of the first person, 2 of the second, the list, the unknown id.
     assert_eq!(audit::count_all(&h.conn).await.unwrap(), 17 + 2 + 1 + 1);
+}
+
+fn refusal(status: &tonic::Status) -> (tonic::Code, String, String) {
+    (status.code(), reason(status), crate::support::metadata(status, "category"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisations_follow_applications_only_as_the_registrys_facts_allow() {
+    use crate::support::{Category, OrganizationKind, facts};
+    use kaigo_platform::testkit::{caller_for, orgs};
+    let h = Harness::new(d(2026, 4, 10)).await;
+    let replica = h.replica().await;
+    let mut client = replica.client.clone();
+    let keys = replica.keys.clone();
+    // The family files for P; office X files for Q as the acting office.
+    let (p, q) = ("0000061001", "0000061002");
+    let acting = office("437100011");
+    let mut for_p = Driver::submit(&replica, new_application(p, d(2026, 4, 1), "")).await.unwrap();
+    let for_q = Driver::submit(&replica, new_application(q, d(2026, 4, 2), &acting)).await.unwrap();
+    let manager = office("437100012");
+    let certification = Category::Certification.as_str().to_owned();
+
+    let progress = |id: &str| pb::GetApplicationProgressRequest { application_id: id.to_owned() };
+    let list_all = pb::ListApplicationsRequest::default;
+    let list_of = |insured: &str| pb::ListApplicationsRequest {
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        ..Default::default()
+    };
+
+    // Without a registration every organisation is refused every read, the acting office too,
+    // and its lists are empty.
+    let x = office_caller(&acting);
+    let provider = caller_for(Role::ServiceProvider, orgs::PROVIDER);
+    let clinic = caller_for(Role::MedicalInstitution, orgs::INSTITUTION);
+    for who in [&x, &provider, &clinic] {
+        for id in [&for_p.id, &for_q.id] {
+            let err = client
+                .get_application_progress(signed(&keys, who, "GetApplicationProgress", progress(id)))
+                .await
+                .unwrap_err();
+            assert_eq!(refusal(&err), (tonic::Code::PermissionDenied, "NOT_REGISTERED".into(), certification.clone()));
+            let g = pb::GetApplicationRequest { application_id: id.clone() };
+            let err = client.get_application(signed(&keys, who, "GetApplication", g)).await.unwrap_err();
+            assert_eq!(reason(&err), "NOT_REGISTERED");
+            let w = pb::WatchApplicationRequest { application_id: id.clone(), after_sequence: 0 };
+            let err = client.watch_application(signed(&keys, who, "WatchApplication", w)).await.unwrap_err();
+            assert_eq!(reason(&err), "NOT_REGISTERED");
+        }
+        let listed = client.list_applications(signed(&keys, who, "ListApplications", list_all())).await.unwrap();
+        assert!(listed.into_inner().applications.is_empty());
+        let err = client.list_applications(signed(&keys, who, "ListApplications", list_of(q))).await.unwrap_err();
+        assert_eq!(reason(&err), "NOT_REGISTERED");
+    }
+
+    // The care manager registered for P, with a consent to every other category: refused,
+    // naming CERTIFICATION.
+    let m = office_caller(&manager);
+    let others = [Category::InsuranceCertificates, Category::CostShare, Category::CarePlan];
+    let (registration, _) = h.grant(OrganizationKind::CareOffice, &manager, p, &others).await;
+    let err = client
+        .get_application_progress(signed(&keys, &m, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&err), (tonic::Code::PermissionDenied, "CONSENT_REQUIRED".into(), certification.clone()));
+
+    // With CERTIFICATION it follows the application the family filed (issue 16 item 7), lists
+    // exactly P's, and still nothing of Q.
+    let feed = h.feed();
+    let consent = facts::consent(
+        &feed,
+        OrganizationKind::CareOffice,
+        &manager,
+        INSURER,
+        p,
+        &[Category::Certification],
+        d(2026, 1, 1),
+    )
+    .await;
+    let seen = client
+        .get_application_progress(signed(&keys, &m, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.progress.unwrap().application_id, for_p.id);
+    let listed =
+        client.list_applications(signed(&keys, &m, "ListApplications", list_all())).await.unwrap().into_inner();
+    assert_eq!(listed.applications.iter().map(|a| a.application_id.clone()).collect::<Vec<_>>(), [for_p.id.clone()]);
+    assert_eq!(listed.total_size, 1);
+    let listed = client.list_applications(signed(&keys, &m, "ListApplications", list_of(p))).await.unwrap();
+    assert_eq!(listed.into_inner().applications.len(), 1);
+    let err = client.list_applications(signed(&keys, &m, "ListApplications", list_of(q))).await.unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+    let err = client
+        .get_application_progress(signed(&keys, &m, "GetApplicationProgress", progress(&for_q.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+    // Reading is not writing: the registered office records no steps.
+    let r = pb::RecordSurveyScheduledRequest {
+        request_id: rid(),
+        application_id: for_p.id.clone(),
+        expected_version: 1,
+        scheduled_date: Some(wire(d(2026, 4, 5))),
+        surveyor: String::new(),
+        occur_time: None,
+    };
+    let err = client.record_survey_scheduled(signed(&keys, &m, "RecordSurveyScheduled", r)).await.unwrap_err();
+    assert_eq!(reason(&err), "STEP_NOT_ALLOWED");
+
+    // A provider registered with the consent follows it too; a medical institution registered
+    // as such never does.
+    h.grant(OrganizationKind::ServiceProvider, orgs::PROVIDER, p, &[Category::Certification]).await;
+    assert!(
+        client
+            .get_application_progress(signed(&keys, &provider, "GetApplicationProgress", progress(&for_p.id)))
+            .await
+            .is_ok()
+    );
+    h.grant(OrganizationKind::MedicalInstitution, orgs::INSTITUTION, p, &[Category::Certification]).await;
+    let err = client
+        .get_application_progress(signed(&keys, &clinic, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&err), (tonic::Code::PermissionDenied, "NOT_PERMITTED".into(), certification.clone()));
+
+    // A withdrawal ends a running watch at its next read and refuses every read after it.
+    let w = pb::WatchApplicationRequest { application_id: for_p.id.clone(), after_sequence: 0 };
+    let mut stream = client.watch_application(signed(&keys, &m, "WatchApplication", w)).await.unwrap().into_inner();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.message()).await.unwrap().unwrap();
+    assert_eq!(first.unwrap().step.unwrap().kind, pb::StepKind::Received as i32);
+    facts::withdraw(&feed, &consent, crate::support::noon_jst(d(2026, 4, 10))).await;
+    for_p.survey_scheduled(d(2026, 4, 12)).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), stream.message()).await.unwrap();
+    let err = ended.expect_err("the watch ends with the refusal");
+    assert_eq!(refusal(&err), (tonic::Code::PermissionDenied, "CONSENT_REQUIRED".into(), certification.clone()));
+    let err = client
+        .get_application_progress(signed(&keys, &m, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "CONSENT_REQUIRED");
+    let listed =
+        client.list_applications(signed(&keys, &m, "ListApplications", list_all())).await.unwrap().into_inner();
+    assert!(listed.applications.is_empty());
+
+    // Consented again, then the registration ends: NOT_REGISTERED.
+    facts::consent(
+        &feed,
+        OrganizationKind::CareOffice,
+        &manager,
+        INSURER,
+        p,
+        &[Category::Certification],
+        d(2026, 1, 1),
+    )
+    .await;
+    assert!(
+        client.get_application_progress(signed(&keys, &m, "GetApplicationProgress", progress(&for_p.id))).await.is_ok()
+    );
+    facts::end_registration(&feed, &registration, crate::support::noon_jst(d(2026, 4, 9))).await;
+    let err = client
+        .get_application_progress(signed(&keys, &m, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+    replica.stop().await;
 }

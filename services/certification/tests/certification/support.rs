@@ -8,12 +8,14 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures::future::BoxFuture;
 use kaigo_certification::people::{Person, PersonDirectory, PersonStatus};
 use kaigo_certification::{Config, Dependencies, Migrator, NAME, start_with};
+pub use kaigo_platform::access::{Category, OrganizationKind};
 use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, Role, SIGNATURE_HEADER, unix_now};
 use kaigo_platform::config::RedisConfig;
 use kaigo_platform::errors::ApiError;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 use kaigo_platform::redis::RedisHandle;
+pub use kaigo_platform::testkit::access::{self as facts, Feed};
 use kaigo_platform::testkit::{self, ServiceHarness, SignedChannel, TestDatabase, TestRedis, TestRedisCluster};
 pub use kaigo_platform::testkit::{caller, reason};
 use kaigo_platform::time::SetClock;
@@ -21,6 +23,7 @@ use kaigo_proto::google::r#type::Date;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_client::CertificationServiceClient;
 use kaigo_proto::kaigo::common::v1 as common;
+use kaigo_proto::kaigo::registry::v1 as pb_registry;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
@@ -119,6 +122,38 @@ impl Harness {
         Migrator::up(&conn, None).await.unwrap();
         let redis_handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
         Self { db, redis, internal: CallerKeys::generate(), clock: SetClock::new(noon_jst(today)), conn, redis_handle }
+    }
+
+    /// Where the registry's facts go: the Redis bus every replica's access consumer reads
+    /// (group `certification-access`), and the database the copy lives in. A replica must be
+    /// running for them to be applied.
+    pub fn feed(&self) -> Feed {
+        Feed { bus: Bus::Redis(RedisBus::new(self.redis_handle.clone(), 10_000)), db: self.conn.clone() }
+    }
+
+    /// Registers `org` (`kind`) as the 担当 of `insured` of [`INSURER`] from 2026-01-01, with
+    /// a consent to `categories` (none when empty), through the registry's events.
+    pub async fn grant(
+        &self,
+        kind: OrganizationKind,
+        org: &str,
+        insured: &str,
+        categories: &[Category],
+    ) -> (pb_registry::Registration, Option<pb_registry::Consent>) {
+        let feed = self.feed();
+        let start = d(2026, 1, 1);
+        let r = facts::register(&feed, kind, org, INSURER, insured, start).await;
+        let c = if categories.is_empty() {
+            None
+        } else {
+            Some(facts::consent(&feed, kind, org, INSURER, insured, categories, start).await)
+        };
+        (r, c)
+    }
+
+    /// A care office registered for `insured` with a consent covering CERTIFICATION.
+    pub async fn follow(&self, office: &str, insured: &str) {
+        self.grant(OrganizationKind::CareOffice, office, insured, &[Category::Certification]).await;
     }
 
     pub fn set_today(&self, today: NaiveDate) {

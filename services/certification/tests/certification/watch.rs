@@ -25,6 +25,8 @@ pub async fn every_step_written_on_one_replica_reaches_a_watcher_on_another(h: H
     let acting = office("437100002");
     // Filed through replica B; the care office watches through replica A.
     let mut app = Driver::submit(&b, new_application("0000050001", d(2026, 4, 1), &acting)).await.unwrap();
+    // The acting office follows as the person's registered office with a consent.
+    h.follow(&acting, "0000050001").await;
     let manager = office_caller(&acting);
     let mut watcher = a.client.clone();
     let request = pb::WatchApplicationRequest { application_id: app.id.clone(), after_sequence: 0 };
