@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Bearer, Stack, free_port, mint};
+use crate::support::{Bearer, Running, SERVING, Stack, free_port, health, kaigo, mint};
 
 /// A span as received, with the `service.name` of the process that sent it.
 #[derive(Clone, Debug)]
@@ -204,11 +204,91 @@ async fn one_trace_covers_gateway_service_and_database_and_certification_asking_
     let count: u64 = body
         .lines()
         .filter(|l| {
-            l.starts_with("rpc_server_duration_milliseconds_count{") && l.contains(r#"rpc_method="CheckEligibility""#)
+            l.starts_with("rpc_server_duration_seconds_count{") && l.contains(r#"rpc_method="CheckEligibility""#)
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(count, 2, "{body}");
-    assert!(body.contains("# TYPE rpc_server_duration_milliseconds histogram"), "{body}");
+    assert!(body.contains("# TYPE rpc_server_duration_seconds histogram"), "{body}");
     assert!(body.contains("# TYPE db_client_operation_duration_seconds histogram"), "{body}");
+    // Prometheus's own linter accepts the exposition (promtool: Debian's prometheus, which CI
+    // installs; scripts/image/install-tools.sh).
+    match std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(mut promtool) => {
+            use std::io::Write;
+            promtool.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+            let out = promtool.wait_with_output().unwrap();
+            let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{body}");
+        }
+        Err(err) => println!("promtool not run ({err}): apt-get install prometheus to lint the exposition"),
+    }
+}
+
+/// `kaigo dev` seeds hundreds of rows and events before it serves: none of that is traced, so
+/// the spans an operator receives are those of the calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kaigo_dev_sends_the_spans_of_calls_and_none_of_seeding() {
+    let (receiver, otlp) = Receiver::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("dev.log");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = kaigo()
+        .args(["dev", "--listen", &addr, "--data-dir"])
+        .arg(data.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _running = Running(child);
+    let service = "kaigo.eligibility.v1.EligibilityService";
+    let up =
+        eventually(Duration::from_secs(60), || async { health(&addr, service).await.filter(|s| *s == SERVING) }).await;
+    assert_eq!(up, Some(SERVING), "kaigo dev not serving; log:\n{}", std::fs::read_to_string(&log).unwrap());
+
+    let key = kaigo_gateway::DevKey::load_or_create(data.path()).unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut client =
+        EligibilityServiceClient::with_interceptor(channel, Bearer::new(&mint(&key, "insurer", Some("435073"))));
+    let request = elig::CheckEligibilityRequest {
+        insurer_number: "435073".into(),
+        insured_number: "0000000001".into(),
+        purpose: kaigo_proto::kaigo::common::v1::Purpose::Certification as i32,
+        ..Default::default()
+    };
+    client.check_eligibility(request).await.expect("the demo person is known");
+
+    const CHECK: &str = "kaigo.eligibility.v1.EligibilityService/CheckEligibility";
+    let call = eventually(Duration::from_secs(30), || async {
+        let spans = receiver.spans().await;
+        child_of(&spans, "kaigo-dev", CHECK, "kaigo-dev").map(|(gateway, _)| gateway.span.trace_id)
+    })
+    .await;
+    let received = receiver.spans().await;
+    let Some(trace_id) = call else {
+        panic!(
+            "no CheckEligibility under the gateway's span; received {:?}",
+            received.iter().map(|r| &r.span.name).collect::<Vec<_>>()
+        )
+    };
+    // Every span received belongs to the call: seeding's statements, outbox rows and event
+    // handling sent none.
+    // (The test's health checks while kaigo dev started are calls too, each its own trace.)
+    let health =
+        |r: &&Received| string_attribute(&r.span.attributes, "rpc.service").as_deref() == Some("grpc.health.v1.Health");
+    let others: Vec<&String> =
+        received.iter().filter(|r| r.span.trace_id != trace_id && !health(r)).map(|r| &r.span.name).collect();
+    assert!(others.is_empty(), "spans outside the call's trace: {others:?}");
+    assert!(
+        received.len() >= 3,
+        "gateway, service and database spans: {:?}",
+        received.iter().map(|r| &r.span.name).collect::<Vec<_>>()
+    );
 }

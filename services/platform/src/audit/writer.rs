@@ -49,7 +49,7 @@ async fn write(db: &DatabaseConnection, batch: &mut Vec<Row>, tries: Option<u32>
         match sql::write(db, batch).await {
             Ok(()) => {
                 batch.clear();
-                metrics.flush.record(started.elapsed().as_secs_f64() * 1000.0, &[]);
+                metrics.flush.record(started.elapsed().as_secs_f64(), &[]);
                 return;
             }
             Err(err) => {

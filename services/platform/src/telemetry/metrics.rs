@@ -8,7 +8,7 @@
 //! | `kaigo.events.lag` | histogram, s | `topic`, `group` | commit of an event → its handling by a consumer group |
 //! | `kaigo.events.dead_lettered` | counter | `topic`, `group` | events moved to the dead-letter stream |
 //! | `kaigo.audit.buffered` | gauge | — | read records waiting for the audit writer (every service of the process) |
-//! | `kaigo.audit.flush.duration` | histogram, ms | — | one batch written to the audit table, retries included |
+//! | `kaigo.audit.flush.duration` | histogram, s | — | one batch written to the audit table, retries included |
 //! | `kaigo.audit.write_failures` | counter | — | failed attempts to write a batch (each is retried) |
 
 use std::sync::OnceLock;
@@ -78,7 +78,8 @@ pub(crate) fn audit() -> &'static AuditMetrics {
         AuditMetrics {
             flush: meter
                 .f64_histogram("kaigo.audit.flush.duration")
-                .with_unit("ms")
+                .with_unit("s")
+                .with_boundaries(LAG_BOUNDARIES.to_vec())
                 .with_description("time to write one batch of read records, retries included")
                 .build(),
             failures: meter

@@ -256,9 +256,9 @@ mod tests {
         let reader = ScrapeReader::new();
         let provider = SdkMeterProvider::builder().with_reader(reader.clone()).build();
         let meter = provider.meter("test");
-        let histogram = meter.f64_histogram("rpc.server.duration").with_unit("ms").with_description("d").build();
+        let histogram = meter.f64_histogram("rpc.server.duration").with_unit("s").with_description("d").build();
         let attributes = [KeyValue::new("rpc.method", "CheckEligibility"), KeyValue::new("rpc.grpc.status_code", 0)];
-        histogram.record(3.0, &attributes);
+        histogram.record(0.5, &attributes);
         histogram.record(300.0, &attributes);
         meter
             .u64_counter("kaigo.events.dead_lettered")
@@ -268,24 +268,26 @@ mod tests {
         meter.i64_up_down_counter("kaigo.audit.buffered").build().add(-1, &[]);
 
         let text = reader.scrape();
-        assert!(text.contains("# TYPE rpc_server_duration_milliseconds histogram\n"), "{text}");
+        assert!(text.contains("# TYPE rpc_server_duration_seconds histogram\n"), "{text}");
         assert!(
-            text.contains(r#"rpc_server_duration_milliseconds_bucket{rpc_grpc_status_code="0",rpc_method="CheckEligibility",le="5"} 1"#),
+            text.contains(
+                r#"rpc_server_duration_seconds_bucket{rpc_grpc_status_code="0",rpc_method="CheckEligibility",le="5"} 1"#
+            ),
             "{text}"
         );
         assert!(
-            text.contains(r#"rpc_server_duration_milliseconds_bucket{rpc_grpc_status_code="0",rpc_method="CheckEligibility",le="+Inf"} 2"#),
+            text.contains(r#"rpc_server_duration_seconds_bucket{rpc_grpc_status_code="0",rpc_method="CheckEligibility",le="+Inf"} 2"#),
             "{text}"
         );
         assert!(
             text.contains(
-                r#"rpc_server_duration_milliseconds_sum{rpc_grpc_status_code="0",rpc_method="CheckEligibility"} 303"#
+                r#"rpc_server_duration_seconds_sum{rpc_grpc_status_code="0",rpc_method="CheckEligibility"} 300.5"#
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                r#"rpc_server_duration_milliseconds_count{rpc_grpc_status_code="0",rpc_method="CheckEligibility"} 2"#
+                r#"rpc_server_duration_seconds_count{rpc_grpc_status_code="0",rpc_method="CheckEligibility"} 2"#
             ),
             "{text}"
         );

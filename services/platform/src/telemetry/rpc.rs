@@ -7,8 +7,9 @@
 //!   named `<service>/<method>`), a child of the W3C `traceparent` the caller sent (the gateway,
 //!   or certification calling eligibility), and runs the handler inside it, so that events the
 //!   handler writes carry the trace ([`crate::events`]) and its logs quote it;
-//! - records `rpc.server.duration` (histogram, milliseconds, semantic conventions 1.26) by
-//!   service, method and status code when the answer's last byte has been produced.
+//! - records `rpc.server.duration` (histogram, in seconds as the conventions now measure every
+//!   duration, and as Prometheus expects) by service, method and status code when the
+//!   answer's last byte has been produced.
 //!
 //! Label values are bounded: the method is one of the service's own methods, read from the
 //! compiled contracts, or `other` (a path that names no method of the service); the status code
@@ -82,8 +83,10 @@ impl<S: NamedService> Observed<S> {
     pub fn new(inner: S) -> Self {
         let duration = opentelemetry::global::meter("kaigo")
             .f64_histogram(RPC_SERVER_DURATION)
-            .with_unit("ms")
+            .with_unit("s")
             .with_description("duration of inbound RPCs, until the answer's last byte")
+            // 250 ms is the CheckEligibility latency objective's boundary (the chart's alerts).
+            .with_boundaries(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
             .build();
         Self { inner, duration }
     }
@@ -163,7 +166,7 @@ impl Record {
             KeyValue::new("rpc.method", self.method),
             KeyValue::new("rpc.grpc.status_code", code),
         ];
-        self.duration.record(self.started.elapsed().as_secs_f64() * 1000.0, &attributes);
+        self.duration.record(self.started.elapsed().as_secs_f64(), &attributes);
     }
 }
 
