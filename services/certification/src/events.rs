@@ -4,9 +4,11 @@
 //! application to "opinion received".
 //!
 //! The consumer applies each event exactly once (the platform's `Consumer` records the event id
-//! in the same transaction). Events that cannot apply are skipped with a log line, not retried:
-//! an unknown application, another insurer's, one already past the opinion stage, or a
-//! correction of an opinion already received. If documents received an opinion that was never
+//! in the same transaction). A corrected opinion (a higher `revision`) arriving after the first
+//! was received is recorded as an OPINION_CORRECTED step and shown on the application, so the
+//! insurer reads it before the decision (docs/domain/certification.md#going-back). Events that
+//! cannot apply are skipped with a log line, not retried: an unknown application, another
+//! insurer's, one already decided, or a version not newer than the one received. If documents received an opinion that was never
 //! recorded here as requested (the request was made outside the platform), the consumer records
 //! the implied request step first, so the timeline stays in order.
 
@@ -72,13 +74,51 @@ impl EventHandler for OpinionReceivedHandler {
                     },
                     |a| {
                         let r = &mut a.record;
-                        if r.workflow.status != Status::Received || r.workflow.opinion == OpinionState::Received {
+                        if r.workflow.opinion == OpinionState::Received {
+                            // A corrected version after the first (docs/domain/certification.md#going-back):
+                            // surfaced to the insurer before the decision. The same or an older
+                            // version (a redelivery, events out of order) changes nothing.
+                            if payload.opinion_id == r.opinion.opinion_id
+                                || payload.revision <= r.opinion.revision.max(1)
+                            {
+                                return Err(Skip(format!(
+                                    "application {}: opinion revision {} is not newer than the one received",
+                                    r.id, payload.revision
+                                ))
+                                .into_api());
+                            }
+                            let step = steps::record_corrected_opinion(
+                                r,
+                                payload.opinion_id.clone(),
+                                payload.revision,
+                                receive_time,
+                            )?;
+                            let mut change = Change::default();
+                            change.steps.push(NewStep {
+                                kind: step.kind,
+                                occur_time: receive_time,
+                                actor: actor.clone(),
+                                summary: step.summary,
+                            });
+                            return Ok(change);
+                        }
+                        if r.workflow.status != Status::Received {
                             return Err(Skip(format!(
                                 "application {} is past the opinion stage ({}); event ignored",
                                 r.id,
                                 r.workflow.status.as_str()
                             ))
                             .into_api());
+                        }
+                        // After a second opinion was asked for, a late version answering the
+                        // earlier request is not the answer awaited.
+                        let asked = &r.opinion.opinion_request_id;
+                        if !asked.is_empty()
+                            && !payload.opinion_request_id.is_empty()
+                            && *asked != payload.opinion_request_id
+                        {
+                            return Err(Skip(format!("application {}: the opinion answers an earlier request", r.id))
+                                .into_api());
                         }
                         // The same step rules as RecordOpinionRequested / RecordOpinionReceived.
                         let mut change = Change::default();
@@ -94,6 +134,7 @@ impl EventHandler for OpinionReceivedHandler {
                             });
                         }
                         let step = steps::receive_opinion(r, payload.opinion_id.clone(), receive_time)?;
+                        r.opinion.revision = payload.revision;
                         change.steps.push(NewStep {
                             kind: step.kind,
                             occur_time: receive_time,

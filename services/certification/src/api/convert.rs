@@ -242,6 +242,9 @@ pub fn application(a: &LoadedApplication, today: NaiveDate, at_risk_day: u32, wi
             opinion_id: r.opinion.opinion_id.clone(),
             request_time: r.opinion.request_time.map(timestamp),
             receive_time: r.opinion.receive_time.map(timestamp),
+            revision: r.opinion.revision,
+            corrected_time: r.opinion.corrected_time.map(timestamp),
+            second_opinion_count: r.opinion.second_opinion_count,
         }),
         primary_judgment: r.primary.as_ref().map(|p| pb::PrimaryJudgment {
             care_level: care_level(p.level) as i32,

@@ -253,4 +253,28 @@ impl CertificationService for Api {
         let caller = Caller::from_request(&request)?.clone();
         Ok(Response::new(self.inner.statistics(&caller, request.get_ref()).await?))
     }
+
+    async fn request_resurvey(
+        &self,
+        request: Request<pb::RequestResurveyRequest>,
+    ) -> Result<Response<pb::RequestResurveyResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.resurvey(&caller, request.get_ref()).await?))
+    }
+
+    async fn request_second_opinion(
+        &self,
+        request: Request<pb::RequestSecondOpinionRequest>,
+    ) -> Result<Response<pb::RequestSecondOpinionResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.second_opinion(&caller, request.get_ref()).await?))
+    }
+
+    async fn defer_review(
+        &self,
+        request: Request<pb::DeferReviewRequest>,
+    ) -> Result<Response<pb::DeferReviewResponse>, Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        Ok(Response::new(self.inner.defer_review(&caller, request.get_ref()).await?))
+    }
 }

@@ -60,6 +60,15 @@ pub struct OpinionDetail {
     pub request_time: Option<DateTime<Utc>>,
     /// When received.
     pub receive_time: Option<DateTime<Utc>>,
+    /// Revision of the opinion last received (documents' count; 0 when not known).
+    #[serde(default)]
+    pub revision: i32,
+    /// When a corrected opinion was last received after the first.
+    #[serde(default)]
+    pub corrected_time: Option<DateTime<Utc>>,
+    /// How many second opinions (再意見書) were asked for.
+    #[serde(default)]
+    pub second_opinion_count: i32,
 }
 
 /// 一次判定.

@@ -126,6 +126,70 @@ pub fn judge(
     Ok(Recorded::new(StepKind::PrimaryJudgment, summary))
 }
 
+/// 再調査 asked for (docs/domain/certification.md#going-back): the completed survey's branch
+/// goes back to "not scheduled" and its result, the primary judgment and the board date are set
+/// aside; the application stays open and its 30-day clock runs on.
+pub fn request_resurvey(r: &mut ApplicationRecord, reason: &str) -> Result<Recorded, Refusal> {
+    workflow::check(&r.workflow, StepKind::ResurveyRequested)?;
+    moved(r, StepKind::ResurveyRequested);
+    r.survey = Default::default();
+    r.primary = None;
+    r.board = None;
+    Ok(Recorded::new(StepKind::ResurveyRequested, format!("re-survey (再調査) requested: {reason}")))
+}
+
+/// 再意見書 asked of `institution_code` at `at` (docs/domain/certification.md#going-back): the
+/// received opinion's branch goes back to "requested" and the primary judgment and board date
+/// are set aside; the opinion received before stays named until the new one arrives.
+pub fn request_second_opinion(
+    r: &mut ApplicationRecord,
+    institution_code: String,
+    opinion_request_id: String,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<Recorded, Refusal> {
+    workflow::check(&r.workflow, StepKind::SecondOpinionRequested)?;
+    moved(r, StepKind::SecondOpinionRequested);
+    r.opinion.institution_code = institution_code;
+    r.opinion.opinion_request_id = opinion_request_id;
+    r.opinion.request_time = Some(at);
+    r.opinion.receive_time = None;
+    r.opinion.second_opinion_count = r.opinion.second_opinion_count.saturating_add(1);
+    r.primary = None;
+    r.board = None;
+    Ok(Recorded::new(StepKind::SecondOpinionRequested, format!("second opinion (再意見書) requested: {reason}")))
+}
+
+/// 継続審査: the board sitting on `board_date` (not before the date it was scheduled for)
+/// deferred the case; the application waits for the next session (or for a re-survey or second
+/// opinion asked for after this).
+pub fn defer_review(r: &mut ApplicationRecord, board_date: NaiveDate, reason: &str) -> Result<Recorded, Refusal> {
+    workflow::check(&r.workflow, StepKind::ReviewDeferred)?;
+    let scheduled = r.board.as_ref().map_or(r.application_date, |b| b.date);
+    not_before("DEFERRAL_BEFORE_BOARD", board_date, scheduled, "the deferral is dated before the scheduled board")?;
+    moved(r, StepKind::ReviewDeferred);
+    Ok(Recorded::new(StepKind::ReviewDeferred, format!("review deferred (継続審査) on {board_date}: {reason}")))
+}
+
+/// A corrected 主治医意見書 (`opinion_id`, `revision`) received at `at` after the first: recorded
+/// and shown so the insurer reads it before the decision; no state changes.
+pub fn record_corrected_opinion(
+    r: &mut ApplicationRecord,
+    opinion_id: String,
+    revision: i32,
+    at: DateTime<Utc>,
+) -> Result<Recorded, Refusal> {
+    workflow::check(&r.workflow, StepKind::OpinionCorrected)?;
+    moved(r, StepKind::OpinionCorrected);
+    r.opinion.opinion_id = opinion_id;
+    r.opinion.revision = revision;
+    r.opinion.corrected_time = Some(at);
+    Ok(Recorded::new(
+        StepKind::OpinionCorrected,
+        format!("corrected opinion (主治医意見書, revision {revision}) received: read it before the decision"),
+    ))
+}
+
 /// 介護認定審査会 scheduled (again, until the decision) for `date`.
 pub fn schedule_board(r: &mut ApplicationRecord, date: NaiveDate, name: String) -> Result<Recorded, Refusal> {
     workflow::check(&r.workflow, StepKind::ReviewBoardScheduled)?;
@@ -396,6 +460,39 @@ mod tests {
             ..decision(CareLevel::Care4, d(2026, 4, 21))
         };
         assert_eq!(decide(&mut renewal, wrong, &policy).unwrap_err().reason, "VALIDITY_START_MISMATCH");
+    }
+
+    #[test]
+    fn going_back_sets_the_judgment_aside_and_keeps_the_application_open() {
+        let mut r = up_to_board(600);
+        let step = request_resurvey(&mut r, "調査結果と意見書が合わない").unwrap();
+        assert_eq!(step.kind, StepKind::ResurveyRequested);
+        assert!(r.primary.is_none() && r.board.is_none() && r.survey.result.is_none());
+        assert_eq!((r.workflow.status, r.workflow.survey), (Status::Received, SurveyState::NotScheduled));
+        assert_eq!(request_resurvey(&mut r, "x").unwrap_err().reason, "SURVEY_NOT_COMPLETED");
+
+        let mut r = up_to_board(600);
+        let at = at();
+        request_second_opinion(&mut r, "1311234569".into(), String::new(), "所見の確認", at).unwrap();
+        assert_eq!((r.workflow.status, r.opinion.second_opinion_count), (Status::Received, 1));
+        assert_eq!((r.opinion.request_time, r.opinion.receive_time), (Some(at), None));
+        assert!(r.primary.is_none());
+        let refused = record_corrected_opinion(&mut r, "o2".into(), 2, at).unwrap_err();
+        assert_eq!(refused.reason, "OPINION_NOT_YET_RECEIVED");
+
+        let mut r = up_to_board(600);
+        let board = r.board.as_ref().unwrap().date;
+        let early = board.pred_opt().unwrap();
+        assert_eq!(defer_review(&mut r.clone(), early, "x").unwrap_err().reason, "DEFERRAL_BEFORE_BOARD");
+        defer_review(&mut r, board, "資料不足").unwrap();
+        assert_eq!(r.workflow.status, Status::PrimaryJudged);
+        assert!(r.primary.is_some(), "a deferral keeps the primary judgment");
+        let step = record_corrected_opinion(&mut r, "o2".into(), 2, at).unwrap();
+        assert_eq!(
+            (step.kind, r.opinion.revision, r.opinion.corrected_time),
+            (StepKind::OpinionCorrected, 2, Some(at))
+        );
+        assert_eq!(r.workflow.status, Status::PrimaryJudged, "no state change");
     }
 
     #[test]

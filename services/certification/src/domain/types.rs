@@ -237,11 +237,19 @@ pub enum StepKind {
     Withdrawn,
     /// 取消.
     Cancelled,
+    /// 再調査: the survey asked for again.
+    ResurveyRequested,
+    /// 再意見書: a second opinion asked for.
+    SecondOpinionRequested,
+    /// 継続審査: the board deferred.
+    ReviewDeferred,
+    /// A corrected 意見書 received after the first (no state change).
+    OpinionCorrected,
 }
 
 impl StepKind {
     /// Every kind, in proto order.
-    pub const ALL: [StepKind; 12] = [
+    pub const ALL: [StepKind; 16] = [
         StepKind::Received,
         StepKind::SurveyScheduled,
         StepKind::SurveyCompleted,
@@ -254,6 +262,10 @@ impl StepKind {
         StepKind::DelayNoticeIssued,
         StepKind::Withdrawn,
         StepKind::Cancelled,
+        StepKind::ResurveyRequested,
+        StepKind::SecondOpinionRequested,
+        StepKind::ReviewDeferred,
+        StepKind::OpinionCorrected,
     ];
 
     /// Stable code stored in the database (the proto enum number).
@@ -271,6 +283,10 @@ impl StepKind {
             StepKind::DelayNoticeIssued => 10,
             StepKind::Withdrawn => 11,
             StepKind::Cancelled => 12,
+            StepKind::ResurveyRequested => 13,
+            StepKind::SecondOpinionRequested => 14,
+            StepKind::ReviewDeferred => 15,
+            StepKind::OpinionCorrected => 16,
         }
     }
 
@@ -294,6 +310,10 @@ impl StepKind {
             StepKind::DelayNoticeIssued => "DELAY_NOTICE_ISSUED",
             StepKind::Withdrawn => "WITHDRAWN",
             StepKind::Cancelled => "CANCELLED",
+            StepKind::ResurveyRequested => "RESURVEY_REQUESTED",
+            StepKind::SecondOpinionRequested => "SECOND_OPINION_REQUESTED",
+            StepKind::ReviewDeferred => "REVIEW_DEFERRED",
+            StepKind::OpinionCorrected => "OPINION_CORRECTED",
         }
     }
 

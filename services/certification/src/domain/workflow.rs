@@ -11,6 +11,12 @@
 //! [`check`] says whether a step may happen now, and if not, which rule it breaks and which
 //! steps are missing; [`apply`] moves the state. Rescheduling (a second survey date, a second
 //! opinion request to another doctor, another board date) is allowed until the next stage.
+//!
+//! Going back without cancelling (docs/domain/certification.md#going-back), any time before the
+//! decision: a re-survey (再調査) returns a completed survey branch to "not scheduled", a second
+//! opinion (再意見書) a received opinion branch to "requested" — both back to "received", so the
+//! primary judgment is made again — and the board's deferral (継続審査) returns a scheduled board
+//! to "primary judged". A corrected opinion received after the first changes no state.
 
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +168,33 @@ pub fn check(state: &Workflow, step: StepKind) -> Result<(), Refusal> {
             Status::Decided => Ok(()),
             _ => Err(Refusal::missing("NOT_DECIDED", step, vec![K::Decided])),
         },
+        // Going back (docs/domain/certification.md#going-back): never after the decision.
+        K::ResurveyRequested | K::SecondOpinionRequested | K::ReviewDeferred | K::OpinionCorrected
+            if !state.status.is_open() =>
+        {
+            Err(Refusal::too_late(
+                "ALREADY_DECIDED",
+                format!("{} is not possible once the application is decided", step.name()),
+            ))
+        }
+        K::ResurveyRequested => match state.survey {
+            SurveyState::Completed => Ok(()),
+            _ => Err(Refusal::rule(
+                "SURVEY_NOT_COMPLETED",
+                "no survey is completed to do again; schedule the survey (again) instead",
+            )),
+        },
+        K::SecondOpinionRequested | K::OpinionCorrected => match state.opinion {
+            OpinionState::Received => Ok(()),
+            _ => Err(Refusal::rule(
+                "OPINION_NOT_YET_RECEIVED",
+                "no opinion is received yet; request it (again) or wait for it instead",
+            )),
+        },
+        K::ReviewDeferred => match state.status {
+            Status::BoardScheduled => Ok(()),
+            _ => Err(Refusal::missing("REVIEW_BOARD_NOT_SCHEDULED", step, vec![K::ReviewBoardScheduled])),
+        },
         K::DelayNoticeIssued | K::Withdrawn | K::Cancelled => {
             if state.status.is_open() {
                 Ok(())
@@ -182,7 +215,10 @@ pub fn apply(state: Workflow, step: StepKind) -> Workflow {
         return state;
     }
     match step {
-        K::Received | K::DelayNoticeIssued => state,
+        K::Received | K::DelayNoticeIssued | K::OpinionCorrected => state,
+        K::ResurveyRequested => Workflow { status: Status::Received, survey: SurveyState::NotScheduled, ..state },
+        K::SecondOpinionRequested => Workflow { status: Status::Received, opinion: OpinionState::Requested, ..state },
+        K::ReviewDeferred => Workflow { status: Status::PrimaryJudged, ..state },
         K::SurveyScheduled => Workflow { survey: SurveyState::Scheduled, ..state },
         K::SurveyCompleted => Workflow { survey: SurveyState::Completed, ..state },
         K::OpinionRequested => Workflow { opinion: OpinionState::Requested, ..state },
@@ -245,6 +281,48 @@ mod tests {
         K::Decided,
         K::Notified,
     ];
+
+    #[test]
+    fn going_back_reopens_a_branch_or_the_board_without_closing() {
+        let judged = &HAPPY[..6];
+        let mut steps = judged.to_vec();
+        steps.push(K::ResurveyRequested);
+        let back = run(&steps);
+        assert_eq!(
+            (back.status, back.survey, back.opinion),
+            (Status::Received, SurveyState::NotScheduled, OpinionState::Received)
+        );
+        assert_eq!(pending_steps(&back)[..3], [K::SurveyScheduled, K::SurveyCompleted, K::PrimaryJudgment]);
+        let again = run(&[&steps[..], &[K::SurveyScheduled, K::SurveyCompleted, K::PrimaryJudgment]].concat());
+        assert_eq!(again.status, Status::PrimaryJudged);
+
+        let mut steps = judged.to_vec();
+        steps.push(K::SecondOpinionRequested);
+        let back = run(&steps);
+        assert_eq!((back.status, back.opinion), (Status::Received, OpinionState::Requested));
+        assert_eq!(check(&back, K::PrimaryJudgment).unwrap_err().missing, vec![K::OpinionReceived]);
+        assert_eq!(check(&back, K::OpinionCorrected).unwrap_err().reason, "OPINION_NOT_YET_RECEIVED");
+
+        let mut steps = judged.to_vec();
+        steps.push(K::ReviewDeferred);
+        let deferred = run(&steps);
+        assert_eq!(deferred.status, Status::PrimaryJudged);
+        assert_eq!(check(&deferred, K::Decided).unwrap_err().missing, vec![K::ReviewBoardScheduled]);
+        assert_eq!(check(&deferred, K::ReviewDeferred).unwrap_err().reason, "REVIEW_BOARD_NOT_SCHEDULED");
+        // A correction changes nothing but is recorded.
+        let corrected = apply(deferred, K::OpinionCorrected);
+        assert_eq!(corrected, deferred);
+
+        // Not before the branch is done, never after the decision.
+        assert_eq!(check(&Workflow::RECEIVED, K::ResurveyRequested).unwrap_err().reason, "SURVEY_NOT_COMPLETED");
+        assert_eq!(check(&Workflow::RECEIVED, K::SecondOpinionRequested).unwrap_err().reason, "OPINION_NOT_YET_RECEIVED");
+        let decided = run(&HAPPY[..7]);
+        for kind in [K::ResurveyRequested, K::SecondOpinionRequested, K::ReviewDeferred, K::OpinionCorrected] {
+            assert_eq!(check(&decided, kind).unwrap_err().reason, "ALREADY_DECIDED", "{kind:?}");
+        }
+        let notified = run(&HAPPY);
+        assert_eq!(check(&notified, K::ResurveyRequested).unwrap_err().reason, "APPLICATION_CLOSED");
+    }
 
     #[test]
     fn the_happy_path_ends_notified_with_nothing_pending() {

@@ -241,6 +241,46 @@ impl Driver {
         Ok(self.done(app))
     }
 
+    pub async fn resurvey(&mut self, reason: &str) -> R {
+        let r = pb::RequestResurveyRequest {
+            request_id: rid(),
+            application_id: self.id.clone(),
+            expected_version: self.version,
+            reason: reason.to_owned(),
+            occur_time: None,
+        };
+        let app = self.client.request_resurvey(signed(&self.keys, &self.insurer, "RequestResurvey", r)).await?;
+        Ok(self.done(app.into_inner().application.unwrap()))
+    }
+
+    pub async fn second_opinion(&mut self, institution: &str, reason: &str) -> R {
+        let r = pb::RequestSecondOpinionRequest {
+            request_id: rid(),
+            application_id: self.id.clone(),
+            expected_version: self.version,
+            institution_code: institution.to_owned(),
+            opinion_request_id: String::new(),
+            reason: reason.to_owned(),
+            occur_time: None,
+        };
+        let app =
+            self.client.request_second_opinion(signed(&self.keys, &self.insurer, "RequestSecondOpinion", r)).await?;
+        Ok(self.done(app.into_inner().application.unwrap()))
+    }
+
+    pub async fn defer(&mut self, board_date: NaiveDate, reason: &str) -> R {
+        let r = pb::DeferReviewRequest {
+            request_id: rid(),
+            application_id: self.id.clone(),
+            expected_version: self.version,
+            board_date: Some(wire(board_date)),
+            reason: reason.to_owned(),
+            occur_time: None,
+        };
+        let app = self.client.defer_review(signed(&self.keys, &self.insurer, "DeferReview", r)).await?;
+        Ok(self.done(app.into_inner().application.unwrap()))
+    }
+
     /// Survey and opinion done, primary judgment recorded and the board scheduled.
     pub async fn up_to_board(&mut self, app_date: NaiveDate, tenths: i32) {
         let day = |n| app_date.checked_add_days(chrono::Days::new(n)).unwrap();

@@ -1,6 +1,7 @@
 //! The step RPCs, one file per phase of the workflow: [`survey`] (認定調査), [`opinion`]
 //! (主治医意見書), [`judgment`] (一次判定 and the review board), [`decision`] (二次判定 and the
-//! result notice) and [`closure`] (withdrawal, cancellation, delay notices).
+//! result notice), [`closure`] (withdrawal, cancellation, delay notices) and [`going_back`]
+//! (re-survey, second opinion, the board's deferral).
 //!
 //! Each RPC checks the caller's role, validates its request into a typed input once, and hands
 //! the step's rule from [`crate::domain::steps`] to [`Inner::step`], which inside one
@@ -9,6 +10,7 @@
 
 mod closure;
 mod decision;
+mod going_back;
 mod judgment;
 mod opinion;
 mod survey;
