@@ -52,16 +52,27 @@ pub fn check_digit(payload: &[u8]) -> Option<u8> {
     Some(((10 - sum % 10) % 10) as u8)
 }
 
+/// The rule a full-width character breaks (an IME left on): said as what is expected instead.
+const HALF_WIDTH_ONLY: &str =
+    "full-width characters are not accepted: type half-width digits (and upper-case letters where allowed)";
+
 fn check_length(s: &str, expected: usize) -> Result<(), IdError> {
+    // Characters, not bytes: a full-width digit is one character the next check names.
     let actual = s.chars().count();
-    if actual == expected && s.len() == expected { Ok(()) } else { Err(IdError::Length { expected, actual }) }
+    if actual == expected { Ok(()) } else { Err(IdError::Length { expected, actual }) }
 }
 
+/// Checks every character against `allowed` (which sees ASCII bytes only); the position is the
+/// character's, counted from 1. A full-width character is refused as such.
 fn check_chars(s: &str, rule: &'static str, allowed: impl Fn(usize, u8) -> bool) -> Result<(), IdError> {
-    match s.bytes().enumerate().find(|&(i, c)| !allowed(i, c)) {
-        Some((i, _)) => Err(IdError::Character { position: i + 1, rule }),
-        None => Ok(()),
+    for (i, c) in s.chars().enumerate() {
+        let ok = u8::try_from(c).ok().filter(u8::is_ascii).is_some_and(|b| allowed(i, b));
+        if !ok {
+            let full_width = matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
+            return Err(IdError::Character { position: i + 1, rule: if full_width { HALF_WIDTH_ONLY } else { rule } });
+        }
     }
+    Ok(())
 }
 
 fn verify_check_digit(s: &str) -> Result<(), IdError> {

@@ -27,10 +27,19 @@ fn the_misbilled_insurer_number_fails_its_check_digit() {
 fn insurer_numbers_refuse_wrong_lengths_full_width_digits_and_letters() {
     assert_eq!(InsurerNumber::parse("43507"), Err(IdError::Length { expected: 6, actual: 5 }));
     assert_eq!(InsurerNumber::parse("4350730"), Err(IdError::Length { expected: 6, actual: 7 }));
-    // Full-width ４３５０７３: six characters, but not half-width digits.
+    // Full-width ４３５０７３: six characters, but not half-width digits; the refusal says what
+    // was expected, not a length that matches.
     let err = InsurerNumber::parse("４３５０７３").unwrap_err();
-    assert_eq!(err, IdError::Length { expected: 6, actual: 6 });
-    assert!(err.to_string().contains("6 characters"));
+    assert!(matches!(err, IdError::Character { position: 1, .. }), "{err:?}");
+    assert!(err.to_string().contains("half-width"), "{err}");
+    assert!(!err.to_string().contains("characters, got"), "{err}");
+    let err = InsuredNumber::parse("00000001２3").unwrap_err();
+    assert!(matches!(err, IdError::Character { position: 9, .. }), "{err:?}");
+    assert!(err.to_string().contains("full-width"), "{err}");
+    // Other non-ASCII characters keep the field's own rule.
+    let err = InsurerNumber::parse("43507é").unwrap_err();
+    assert!(matches!(err, IdError::Character { position: 6, .. }), "{err:?}");
+    assert!(err.to_string().contains("half-width digits 0-9"), "{err}");
     assert!(matches!(InsurerNumber::parse("43507A"), Err(IdError::Character { position: 6, .. })));
     assert!(matches!(InsurerNumber::parse("435 73"), Err(IdError::Character { position: 4, .. })));
 }
@@ -46,7 +55,7 @@ fn a_disability_number_is_not_taken_for_an_insurer_number_when_it_fails() {
 fn medical_institution_code_example_parses() {
     assert!(MedicalInstitutionCode::parse("0110113719").is_ok());
     assert_eq!(MedicalInstitutionCode::parse("0110113718"), Err(IdError::CheckDigit));
-    assert!(matches!(MedicalInstitutionCode::parse("01101137１9"), Err(IdError::Length { .. })));
+    assert!(matches!(MedicalInstitutionCode::parse("01101137１9"), Err(IdError::Character { position: 9, .. })));
 }
 
 #[test]
