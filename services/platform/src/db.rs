@@ -20,6 +20,9 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::config::DatabaseConfig;
 
+/// How long a SQLite (`kaigo dev`) statement waits for another connection's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connects `service` to its schema (PostgreSQL) or its file (SQLite), creating either.
 pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseConnection, DbErr> {
     let url = config.url.expose();
@@ -37,10 +40,14 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
         // SQLite allows one writer; a small pool avoids "database is locked" storms. WAL lets
         // readers go on while one writes; the busy timeout and foreign keys are settings of
         // each connection, so they are set on every connection the pool opens (a PRAGMA sent
-        // through the pool would reach one of them only).
+        // through the pool would reach one of them only). A writer holds its connection while
+        // it waits up to the busy timeout for the file's lock, so a call waits for a connection
+        // at least that long: `acquire_timeout_ms` is for a database that is down, which a file
+        // is not.
+        let acquire = acquire.max(SQLITE_BUSY_TIMEOUT);
         options.max_connections(4).acquire_timeout(acquire).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
         });
         let mut conn = Database::connect(options).await?;
