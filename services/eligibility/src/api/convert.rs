@@ -9,9 +9,9 @@ use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use kaigo_proto::{from_naive_date, to_naive_date};
 
-use crate::domain::caps;
 use crate::domain::timeline::{CostStage, RestrictionKind, ServiceTypeLimit};
 use crate::domain::{Assessment, CareLevel, Detail, Record};
+use crate::domain::{caps, municipality};
 use crate::key::PersonKey;
 
 /// Parses the person key, recording problems under `prefix` (e.g. `queries[3].`).
@@ -314,10 +314,14 @@ pub fn residence(
         return None;
     };
     let code = &c.facility_municipality_code;
-    let code_ok = (code.len() == 5 || code.len() == 6) && code.bytes().all(|b| b.is_ascii_digit());
-    if !code_ok {
-        v.add(format!("{field}.facility_municipality_code"), "must be a 5- or 6-digit 全国地方公共団体コード");
-    }
+    // docs/domain/identifiers.md#municipality-code: six digits with a modulus-11 check digit.
+    let code_ok = match municipality::validate(code) {
+        Ok(()) => true,
+        Err(expected) => {
+            v.add(format!("{field}.facility_municipality_code"), expected);
+            false
+        }
+    };
     let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
     code_ok.then(|| {
         (

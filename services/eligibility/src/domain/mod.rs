@@ -3,6 +3,7 @@
 pub mod access;
 pub mod caps;
 pub mod care_management;
+pub mod municipality;
 pub mod timeline;
 pub mod validity;
 

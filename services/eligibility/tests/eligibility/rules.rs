@@ -328,3 +328,55 @@ async fn what_a_write_sends_is_kept_and_returned_or_refused_by_field() {
     assert_eq!(field_violations(&err), vec!["benefit_restriction.note"]);
     server.stop().await;
 }
+
+/// The descriptions an INVALID_ARGUMENT gives, in order.
+fn descriptions(err: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    err.get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.description).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn what_people_type_is_checked_and_refusals_say_what_was_expected() {
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, None).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let insured = "0000001301";
+    let v = create_person(&mut client, insured).await;
+    let residence = |version: i64, code: &str| pb::RecordResidenceExceptionRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        residence_exception: Some(pb::ResidenceExceptionPeriod {
+            facility_municipality_code: code.into(),
+            facility_name: "ホーム".into(),
+            period: period(date(2025, 4, 1), None),
+        }),
+    };
+    // 住所地特例: the six digits with their modulus-11 check digit.
+    for (code, expected) in [("13101", "6 half-width digits"), ("131017", "modulus 11"), ("１３１０１６", "full-width")]
+    {
+        let err = client.record_residence_exception(residence(v, code)).await.unwrap_err();
+        assert_eq!(field_violations(&err), vec!["residence_exception.facility_municipality_code"], "{code}");
+        assert!(descriptions(&err)[0].contains(expected), "{code}: {:?}", descriptions(&err));
+    }
+    let stored = client.record_residence_exception(residence(v, "131016")).await.unwrap().into_inner();
+    assert_eq!(stored.person_version, v + 1);
+
+    // A full-width number (IME on) is refused as full-width, at the position of the first one.
+    let err = client
+        .check_eligibility(pb::CheckEligibilityRequest {
+            insurer_number: "４３５０７３".into(),
+            insured_number: insured.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&err), vec!["insurer_number"]);
+    let text = &descriptions(&err)[0];
+    assert!(text.contains("half-width") && text.contains("position 1"), "{text}");
+    assert!(!text.contains("characters, got"), "{text}");
+    server.stop().await;
+}
