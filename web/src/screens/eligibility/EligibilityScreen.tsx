@@ -7,6 +7,7 @@ import { Field, PageHeading, ProblemAlert } from "../../app/components";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { formatDate, parseDateInput } from "../../app/labels";
+import { identifierInput } from "../../app/halfWidth";
 import type { ScreenProps } from "../types";
 import { Certificates } from "./Certificates";
 import { messages } from "./messages";
@@ -33,8 +34,9 @@ export default function EligibilityScreen({ session }: ScreenProps) {
     setResult(null);
     try {
       const res = await client.checkEligibility({
-        insurerNumber: insurer.trim(),
-        insuredNumber: insured.trim(),
+        // Full-width digits and letters (IME on) become half-width before the call.
+        insurerNumber: identifierInput(insurer),
+        insuredNumber: identifierInput(insured),
         asOf: parseDateInput(asOf),
       });
       setResult(res.result ?? null);

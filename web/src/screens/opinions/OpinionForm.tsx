@@ -17,6 +17,7 @@ import {
   ServiceCautionsSchema,
 } from "../../gen/kaigo/documents/v1/opinion_pb";
 import { useClient } from "../../app/api";
+import { numberInput } from "../../app/halfWidth";
 import { FieldProblemText, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { inputId, toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
@@ -116,7 +117,12 @@ function toSubmit(o: Opinion, height: string, weight: string, attachments: Attac
     }
   }
   if (mp.limbLoss && !mp.limbLoss.present) mp.limbLoss.site = "";
-  const num = (s: string) => (s.trim() === "" ? 0 : Number(s.trim()));
+  // Full-width digits (IME on) become half-width before the call.
+  const num = (s: string) => (numberInput(s) === "" ? 0 : Number(numberInput(s)));
+  if (n.basics) {
+    n.basics.institutionPhone = numberInput(n.basics.institutionPhone);
+    n.basics.institutionFax = numberInput(n.basics.institutionFax);
+  }
   mp.heightCm = num(height);
   mp.weightKg = num(weight);
   n.attachmentIds = attachments.map((a) => a.attachmentId);

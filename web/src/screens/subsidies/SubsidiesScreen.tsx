@@ -12,6 +12,7 @@ import {
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CalculateSubsidyRequestSchema } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
 import { useClient } from "../../app/api";
+import { identifierInput, numberInput } from "../../app/halfWidth";
 import { Field, FieldProblemText, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { BreakdownTable, ProgrammeOptions } from "../../app/subsidies";
 import { inputId, problemsFor, toProblem, type ApiProblem } from "../../app/errors";
@@ -29,7 +30,7 @@ function paths(kind: "care_office" | "medical_institution", name: string): strin
 }
 
 function int(v: string): number {
-  const n = Number(v.replace(/[,\s]/g, ""));
+  const n = Number(numberInput(v).replace(/[,\s]/g, ""));
   return Number.isFinite(n) ? Math.trunc(n) : NaN;
 }
 
@@ -81,7 +82,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
   const costs: Costs = useMemo(() => {
     if (medical) {
       const c = create(MedicalInstitutionCostsSchema, {
-        institutionCode: institution.trim(),
+        institutionCode: identifierInput(institution),
         institutionType: instType,
         beds: int(beds) || 0,
         softwareChangeCostYen: BigInt(int(software) || 0),
@@ -90,7 +91,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
     }
     const q = int(quantity) || 0;
     const c = create(CareOfficeCostsSchema, {
-      officeNumber: office.trim(),
+      officeNumber: identifierInput(office),
       categoryIds: categories,
       readers: q > 0 || int(unitPrice) > 0 ? [{ quantity: q, unitPriceYen: BigInt(int(unitPrice) || 0) }] : [],
       connectionSupportCostYen: BigInt(int(connection) || 0),
