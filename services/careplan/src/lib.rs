@@ -9,6 +9,7 @@ pub mod domain;
 pub mod seed;
 pub mod store;
 
+use kaigo_platform::access::AccessFactsMigration;
 use kaigo_platform::audit::migration::AuditTableMigration;
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
@@ -98,6 +99,9 @@ pub async fn start_with_clock(
     let spec = Arc::new(domain::spec::Spec::embedded()?.with_settings(settings));
     let rules = Arc::new(domain::licence::LicenceRules::embedded()?);
     ctx.spawn_outbox_relay();
+    // The copy of the registry's registrations and consents (group `careplan-access`), which
+    // a read of one person's plans (CARE_PLAN) is to be decided on (docs/domain/access.md#in-kaigo).
+    kaigo_platform::access::spawn_consumer(ctx, None);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
     let api = Api { ctx: ctx.clone(), spec, rules, auditor, clock };
     let server = kaigo_platform::limit_messages!(CarePlanServiceServer::new(api), ctx);
@@ -124,6 +128,8 @@ impl MigratorTrait for Migrator {
             Box::new(AuditTableMigration),
             Box::new(store::kit_migration::copy_audit()),
             Box::new(store::service_types_migration::OfficeServiceTypesMigration),
+            Box::new(AccessFactsMigration),
+            Box::new(store::evidence::ServiceEvidenceMigration),
         ]
     }
 }

@@ -8,7 +8,7 @@ pub(crate) mod licences;
 mod send;
 mod watch;
 
-pub use send::BUNDLE_SENT;
+pub use send::{BUNDLE_SENT, SERVICE_EVIDENCE};
 
 use std::sync::Arc;
 

@@ -113,6 +113,8 @@ fn decode(request: &pb::SendBundleRequest, lettered: LetteredOfficeCheck) -> Res
 struct Checked {
     files: Vec<bundle_file::Model>,
     persons: usize,
+    /// The unit's persons (保険者番号, 被保険者番号), sorted: the service evidence's.
+    person_keys: Vec<(String, String)>,
     insurers: String,
     content_hash: String,
 }
@@ -198,7 +200,10 @@ fn check_files(
     let content_hash = hex::encode(Sha256::digest(parts.join("\n").as_bytes()));
     let insurers: std::collections::BTreeSet<_> = persons.iter().map(|p| p.insurer.as_str()).collect();
     let insurers = insurers.into_iter().collect::<Vec<_>>().join(" ");
-    Ok(Checked { files, persons: persons.len(), insurers, content_hash })
+    let mut person_keys: Vec<(String, String)> =
+        persons.iter().map(|p| (p.insurer.as_str().to_owned(), p.insured.as_str().to_owned())).collect();
+    person_keys.sort();
+    Ok(Checked { files, persons: persons.len(), person_keys, insurers, content_hash })
 }
 
 /// Every problem as one field violation: the path names the file, and in it the file name or
@@ -346,9 +351,21 @@ pub(crate) async fn send_bundle(
         .zip(request.files)
         .map(|(meta, file)| bundle_file::Model { bundle_id: id.clone(), content: file.content, ..meta })
         .collect();
+    // A 予定 or 実績 is evidence that both offices serve each of its persons: published once
+    // per person, office and month (docs/domain/access.md#registrations).
+    let evidence = crate::domain::evidence::of_unit(
+        address.kind,
+        sender_side(address.kind),
+        address.sender.as_str(),
+        address.receiver.as_str(),
+        address.month.as_deref(),
+        &checked.person_keys,
+        kaigo_platform::time::jst_date(now),
+    );
     let tx = kaigo_platform::db::begin_write(conn).await.map_err(db)?;
     let written = async {
         store::insert_bundle(&tx, model, files).await?;
+        publish_evidence(&tx, &id, &evidence).await?;
         key.remember_message(&tx, &response).await?;
         let mut event = response.bundle.clone().unwrap_or_default();
         event.files.clear();
@@ -375,6 +392,42 @@ pub(crate) async fn send_bundle(
         }
         Err(err) => Err(db(err)),
     }
+}
+
+/// The topic the registry consumes service evidence on (payload
+/// `kaigo.registry.v1.ServiceEvidenceObserved`, key: the bundle id, never personal data).
+pub const SERVICE_EVIDENCE: &str = "careplan.service_evidence";
+
+/// Enqueues `careplan.service_evidence` for each piece of `evidence` not published before,
+/// in the bundle's transaction.
+async fn publish_evidence(
+    tx: &sea_orm::DatabaseTransaction,
+    bundle_id: &str,
+    evidence: &[crate::domain::evidence::Evidence],
+) -> Result<(), sea_orm::DbErr> {
+    use crate::domain::evidence::OfficeKind;
+    use kaigo_proto::kaigo::registry::v1 as registry;
+    for e in evidence {
+        if !store::evidence::note_evidence(tx, &e.insurer, &e.insured, &e.office, &e.month, bundle_id).await? {
+            continue;
+        }
+        let kind = match e.kind {
+            OfficeKind::CareOffice => registry::OrganizationKind::CareOffice,
+            OfficeKind::Provider => registry::OrganizationKind::ServiceProvider,
+        };
+        let observed = registry::ServiceEvidenceObserved {
+            person: Some(registry::PersonRef { insurer_number: e.insurer.clone(), insured_number: e.insured.clone() }),
+            organization: Some(registry::Organization { kind: kind as i32, number: e.office.clone() }),
+            service_date: Some(kaigo_proto::from_naive_date(e.date)),
+        };
+        let event = NewEvent {
+            topic: SERVICE_EVIDENCE.to_owned(),
+            key: bundle_id.to_owned(),
+            payload: observed.encode_to_vec(),
+        };
+        enqueue(tx, event).await?;
+    }
+    Ok(())
 }
 
 /// The bundle already sent under this (sender, receiver, sequence): the same unit again is

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod codes;
+pub mod evidence;
 pub mod file_name;
 pub mod forms;
 pub mod issue;

@@ -2,6 +2,7 @@
 //! Queries take any connection, so the API runs several of them in one transaction.
 
 pub mod entities;
+pub mod evidence;
 pub mod kit_migration;
 pub mod migration;
 pub mod service_types_migration;

@@ -5,6 +5,7 @@
 
 mod built;
 mod dev;
+mod evidence;
 mod exchange;
 mod golden;
 mod harness;

@@ -1,0 +1,83 @@
+//! `service_evidence_sent`: which (person, office, service month) this service has already
+//! published as `careplan.service_evidence`, so that a month's evidence goes out once
+//! (docs/domain/access.md#registrations), whatever the number of bundles and rows.
+
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+use sea_orm_migration::prelude::*;
+
+/// Creates `service_evidence_sent`.
+pub struct ServiceEvidenceMigration;
+
+impl MigrationName for ServiceEvidenceMigration {
+    fn name(&self) -> &str {
+        "m20261204_000040_careplan_service_evidence_sent"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ServiceEvidenceSent {
+    Table,
+    InsurerNumber,
+    InsuredNumber,
+    OfficeNumber,
+    ServiceMonth,
+    BundleId,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for ServiceEvidenceMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use ServiceEvidenceSent as T;
+        manager
+            .create_table(
+                Table::create()
+                    .table(T::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(T::InsurerNumber).string_len(6).not_null())
+                    .col(ColumnDef::new(T::InsuredNumber).string_len(10).not_null())
+                    .col(ColumnDef::new(T::OfficeNumber).string_len(10).not_null())
+                    .col(ColumnDef::new(T::ServiceMonth).string_len(6).not_null())
+                    .col(ColumnDef::new(T::BundleId).string_len(36).not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(T::InsurerNumber)
+                            .col(T::InsuredNumber)
+                            .col(T::OfficeNumber)
+                            .col(T::ServiceMonth),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(ServiceEvidenceSent::Table).if_exists().to_owned()).await
+    }
+}
+
+/// Notes that the evidence of (person, office, month) goes out with `bundle_id`; false when it
+/// already went out (nothing written).
+pub async fn note_evidence(
+    conn: &impl ConnectionTrait,
+    insurer: &str,
+    insured: &str,
+    office: &str,
+    month: &str,
+    bundle_id: &str,
+) -> Result<bool, DbErr> {
+    let pg = kaigo_platform::db::is_postgres(conn);
+    let p = |n: usize| if pg { format!("${n}") } else { "?".to_owned() };
+    let sql = format!(
+        "INSERT INTO service_evidence_sent (insurer_number, insured_number, office_number, service_month, bundle_id) \
+         VALUES ({}, {}, {}, {}, {}) ON CONFLICT DO NOTHING",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    );
+    let values: Vec<Value> = vec![insurer.into(), insured.into(), office.into(), month.into(), bundle_id.into()];
+    let done = conn.execute_raw(Statement::from_sql_and_values(conn.get_database_backend(), sql, values)).await?;
+    Ok(done.rows_affected() > 0)
+}
