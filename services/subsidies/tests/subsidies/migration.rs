@@ -87,3 +87,58 @@ async fn applications_written_before_the_upgrade_keep_everything_and_gain_a_reco
     let actions: Vec<_> = read.history.iter().map(|e| (e.version, e.action.as_str())).collect();
     assert_eq!(actions, [(1, "create")]);
 }
+
+/// The same upgrade on SQLite, as a `kaigo dev` data directory of the version before meets it:
+/// the row keeps its values, gains attempt 1 and a `recorded` entry, and the new unique index
+/// is per attempt.
+#[tokio::test]
+async fn a_kaigo_dev_database_of_the_version_before_is_upgraded_in_place() {
+    use kaigo_platform::config::{DatabaseConfig, Secret};
+    let dir = tempfile::tempdir().unwrap();
+    let config = DatabaseConfig {
+        url: Secret::new(format!("sqlite://{}", dir.path().display())),
+        max_connections: 4,
+        ..DatabaseConfig::default()
+    };
+    let db = kaigo_platform::db::connect(&config, kaigo_subsidies::NAME).await.unwrap();
+    kaigo_subsidies::Migrator::up(&db, Some(BEFORE)).await.unwrap();
+    let number = office("21", 73);
+    let insert = |id: String, extra: &'static str| {
+        let db = db.clone();
+        let number = number.clone();
+        async move {
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!(
+                    "INSERT INTO applications (id, programme_id, applicant_kind, applicant_number, prefecture_code, \
+                       category_key, costs, calculation, eligible_amount_yen, status, rejection_reason, created_at, \
+                       updated_at, updated_by_role, updated_by_subject, updated_by_org, version{}) \
+                     VALUES (?, 'fy2025', 'care_office', ?, '21', 'other', '{{}}', '{{}}', 10000, 'rejected', 'no', ?, ?, \
+                       'operator', 'operator-2', '', 3{})",
+                    if extra.is_empty() { "" } else { ", attempt" },
+                    extra
+                ),
+                [id.into(), number.into(), in_window().into(), in_window().into()],
+            ))
+            .await
+        }
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    insert(id.clone(), "").await.unwrap();
+
+    kaigo_subsidies::Migrator::up(&db, None).await.unwrap();
+    let latest = kaigo_subsidies::store::latest_by_applicant(&db, "fy2025", &number).await.unwrap().unwrap();
+    assert_eq!((latest.id.as_str(), latest.attempt, latest.version), (id.as_str(), 1, 3));
+    assert_eq!((latest.status.as_str(), latest.rejection_reason.as_deref()), ("rejected", Some("no")));
+    assert_eq!(latest.return_reasons, None);
+    let history = kaigo_subsidies::store::history_of(&db, &id).await.unwrap();
+    let entries: Vec<_> = history
+        .iter()
+        .map(|e| (e.version, e.action.as_str(), e.to_status.as_str(), e.actor_subject.as_str()))
+        .collect();
+    assert_eq!(entries, [(3, "recorded", "rejected", "operator-2")]);
+    // A second attempt is a new row; a second first attempt is refused by the database.
+    assert!(insert(uuid::Uuid::now_v7().to_string(), ", 2").await.is_ok());
+    let twice = insert(uuid::Uuid::now_v7().to_string(), ", 1").await.unwrap_err();
+    assert!(kaigo_platform::db::is_unique_violation(&twice), "{twice}");
+}
