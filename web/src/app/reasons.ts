@@ -154,6 +154,10 @@ export const REASONS: Readonly<Record<string, Pair>> = {
     "負担割合の期間は7月31日をまたげません（8月1日から翌年7月31日まで）。",
     "A co-payment period may not cross 31 July.",
   ],
+  SECOND_CATEGORY_PAYS_ONE_TENTH: [
+    "65歳になる前（第2号被保険者）の負担割合は1割です。",
+    "Before 65 (第2号被保険者) the co-payment is 1割.",
+  ],
   CLOSE_EXTENDS_PERIOD: ["終了によって期間を延ばすことはできません。", "Closing may not extend the period."],
   CORRECTION_LINK_REQUIRED: ["訂正する元の記録を指定してください。", "Name the record being corrected."],
   CORRECTION_KIND_MISMATCH: ["訂正する記録と種類が一致しません。", "The correction is of another kind."],

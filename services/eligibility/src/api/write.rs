@@ -165,6 +165,7 @@ impl Api {
         let person = Self::locked_person(&tx, &person_key, expected_version).await?;
         let existing = tx.active_records(person.id).await.map_err(errors::db)?;
         validity::check_record(&existing, &detail, start, end, None, &self.inner.rules).map_err(rule_error)?;
+        validity::check_copayment_for_age(&detail, start, person.birth_date).map_err(rule_error)?;
         let author = Author { caller, reason: "" };
         let row = tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(errors::db)?;
         self.finish_record(tx, &person_key, &person, &row, &key).await
@@ -216,6 +217,7 @@ impl Api {
         let existing = tx.active_records(person.id).await.map_err(errors::db)?;
         validity::check_record(&existing, &detail, start, end, Some(record_id), &self.inner.rules)
             .map_err(rule_error)?;
+        validity::check_copayment_for_age(&detail, start, person.birth_date).map_err(rule_error)?;
         let author = Author { caller: &caller, reason: &r.reason };
         let new =
             tx.insert_record(person.id, &detail, start, end, Some(record_id), &author).await.map_err(errors::db)?;

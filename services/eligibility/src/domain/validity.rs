@@ -137,10 +137,62 @@ pub fn check_record(
     check_no_overlap(existing, detail, start, end, replacing)
 }
 
+/// The first day a person is 第1号被保険者 by age: the day before the 65th birthday, the day
+/// the law counts the age as reached (docs/domain/eligibility.md#category-at-65). Counting from
+/// the day before the birth date keeps 29 February right: that age is reached on 28 February.
+pub fn first_category_from(birth: NaiveDate) -> Option<NaiveDate> {
+    birth.pred_opt()?.checked_add_months(Months::new(65 * 12))
+}
+
+/// 第2号被保険者 always pay 1割 (docs/domain/eligibility.md#copayment): a 負担割合 above 1割 for a
+/// period that starts before the person's 第1号 day is refused. Without a birth date there is
+/// nothing to check.
+pub fn check_copayment_for_age(
+    detail: &Detail,
+    start: NaiveDate,
+    birth: Option<NaiveDate>,
+) -> Result<(), RuleViolation> {
+    let Detail::Copayment { tenths } = detail else {
+        return Ok(());
+    };
+    let Some(first_day) = birth.and_then(first_category_from) else {
+        return Ok(());
+    };
+    if *tenths > 1 && start < first_day {
+        return Err(violation(
+            "SECOND_CATEGORY_PAYS_ONE_TENTH",
+            "a 負担割合 starting before the person turns 65 (第2号被保険者) must be 1割; 2割 and 3割 apply from 65",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::timeline::CareLevel;
+
+    #[test]
+    fn the_first_category_starts_the_day_before_the_65th_birthday() {
+        assert_eq!(first_category_from(d(1960, 8, 1)), Some(d(2025, 7, 31)));
+        assert_eq!(first_category_from(d(1960, 2, 29)), Some(d(2025, 2, 28)));
+        assert_eq!(first_category_from(d(1960, 3, 1)), Some(d(2025, 2, 28)));
+        let two = Detail::Copayment { tenths: 2 };
+        let one = Detail::Copayment { tenths: 1 };
+        // Born 1960-08-02: 第1号 from 2025-08-01, so an August ratio of 2割 is allowed.
+        assert_eq!(check_copayment_for_age(&two, d(2025, 8, 1), Some(d(1960, 8, 2))), Ok(()));
+        // Born 1960-08-03: still 第2号 on 2025-08-01: only 1割.
+        let err = check_copayment_for_age(&two, d(2025, 8, 1), Some(d(1960, 8, 3))).unwrap_err();
+        assert_eq!(err.reason, "SECOND_CATEGORY_PAYS_ONE_TENTH");
+        assert_eq!(check_copayment_for_age(&one, d(2025, 8, 1), Some(d(1970, 1, 1))), Ok(()));
+        // No birth date, or another kind: nothing to check.
+        assert_eq!(check_copayment_for_age(&two, d(2025, 8, 1), None), Ok(()));
+        let cost = Detail::CostLimit {
+            stage: crate::domain::timeline::CostStage::First,
+            caps: crate::domain::timeline::DailyCaps::default(),
+        };
+        assert_eq!(check_copayment_for_age(&cost, d(2025, 8, 1), Some(d(1990, 1, 1))), Ok(()));
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

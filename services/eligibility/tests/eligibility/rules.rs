@@ -380,3 +380,65 @@ async fn what_people_type_is_checked_and_refusals_say_what_was_expected() {
     assert!(!text.contains("characters, got"), "{text}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_category_person_pays_one_tenth_until_the_day_before_turning_65() {
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, None).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    // Born 1960-08-03: 第2号 until 2025-08-01, 第1号 from 2025-08-02 (the day before the birthday).
+    let insured = "0000001201";
+    let person = pb::InsuredPerson {
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        name_kanji: "介護 次郎".into(),
+        name_kana: "カイゴ ジロウ".into(),
+        birth_date: Some(date(1960, 8, 3)),
+        sex: common::Sex::Male as i32,
+        insured_category: common::InsuredCategory::Second as i32,
+        qualification_acquired_date: Some(date(2000, 4, 1)),
+        ..Default::default()
+    };
+    let v = client
+        .upsert_insured_person(pb::UpsertInsuredPersonRequest {
+            request_id: rid(),
+            person: Some(person),
+            expected_version: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap()
+        .version;
+    let copay = |version: i64, ratio: pb::CopaymentRatio, start: Date, end: Date| pb::RecordCopaymentRatioRequest {
+        request_id: rid(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        expected_version: version,
+        copayment: Some(pb::CopaymentPeriod { ratio: ratio as i32, period: period(start, Some(end)) }),
+    };
+    let err = client
+        .record_copayment_ratio(copay(v, pb::CopaymentRatio::TwoTenths, date(2024, 8, 1), date(2025, 7, 31)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(reason(&err), "SECOND_CATEGORY_PAYS_ONE_TENTH");
+    let v = client
+        .record_copayment_ratio(copay(v, pb::CopaymentRatio::OneTenth, date(2024, 8, 1), date(2025, 7, 31)))
+        .await
+        .unwrap()
+        .into_inner()
+        .person_version;
+    // From 2025-08-02 the person is 第1号: a 2割 period starting then is theirs to have.
+    let err = client
+        .record_copayment_ratio(copay(v, pb::CopaymentRatio::TwoTenths, date(2025, 8, 1), date(2026, 7, 31)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "SECOND_CATEGORY_PAYS_ONE_TENTH");
+    client
+        .record_copayment_ratio(copay(v, pb::CopaymentRatio::TwoTenths, date(2025, 8, 2), date(2026, 7, 31)))
+        .await
+        .unwrap();
+    server.stop().await;
+}
