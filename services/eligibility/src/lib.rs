@@ -186,6 +186,7 @@ impl MigratorTrait for Migrator {
             Box::new(AuditTableMigration),
             Box::new(store::migration::copy_audit_log()),
             Box::new(AccessFactsMigration),
+            Box::new(store::migrate_offices::EnqueueCareManagementOffices),
         ]
     }
 }

@@ -1,6 +1,9 @@
-//! Service evidence arriving as events (`careplan.service_evidence`,
-//! `kaigo.registry.v1.ServiceEvidenceObserved`), applied once per event id like
-//! RecordServiceEvidence (docs/domain/access.md#registrations).
+//! Events the registry consumes:
+//! - service evidence (`careplan.service_evidence`, `kaigo.registry.v1.ServiceEvidenceObserved`),
+//!   applied once per event id like RecordServiceEvidence (docs/domain/access.md#registrations);
+//! - the care-management offices eligibility recorded before the registry
+//!   (`eligibility.care_management_migrated`, `kaigo.registry.v1.CareManagementMigrated`),
+//!   registered once with a consent recorded by the insurer (docs/domain/access.md#migrated).
 
 use std::sync::Arc;
 
@@ -64,6 +67,56 @@ impl EventHandler for ServiceEvidence {
                 return Ok(());
             };
             changes::record_service(txn, row, date, &format!("event:{}", event.topic), self.clock.now()).await?;
+            Ok(())
+        })
+    }
+}
+
+/// The topic eligibility's data migration writes its recorded care-management offices on.
+pub const TOPIC_CARE_MANAGEMENT_MIGRATED: &str = "eligibility.care_management_migrated";
+
+/// Registers the offices of [`pb::CareManagementMigrated`] events.
+pub struct MigratedOffices {
+    /// "Now" for the change and the first service evidence.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl MigratedOffices {
+    /// The event's facts, checked; `None` (skipped, logged without personal data) when they
+    /// do not hold.
+    fn facts(event: &pb::CareManagementMigrated) -> Option<(String, String, String, chrono::NaiveDate)> {
+        let person = event.person.as_ref()?;
+        let insurer = InsurerNumber::parse(&person.insurer_number).ok()?;
+        let insured = InsuredNumber::parse(&person.insured_number).ok()?;
+        let office = CareOfficeNumber::parse(&event.office_number).ok()?;
+        let start = kaigo_proto::to_naive_date(event.start_date.as_ref()?).ok()?;
+        Some((insurer.as_str().to_owned(), insured.as_str().to_owned(), office.as_str().to_owned(), start))
+    }
+}
+
+impl EventHandler for MigratedOffices {
+    fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let migrated = pb::CareManagementMigrated::decode(event.payload.as_slice())?;
+            let Some((insurer, insured, office, start)) = Self::facts(&migrated) else {
+                tracing::warn!(event_id = %event.id, "migrated care-management office with invalid facts skipped");
+                return Ok(());
+            };
+            let now = self.clock.now();
+            // Recorded as by the person's insurer, whose word eligibility held.
+            let by: crate::changes::By = ("insurer".to_owned(), format!("event:{}", event.topic), insurer.clone());
+            let recorded = crate::recorded::Recorded {
+                kind: kaigo_access::OrganizationKind::CareOffice,
+                organization: &office,
+                insurer: &insurer,
+                insured: &insured,
+                start,
+                evidence: crate::domain::Evidence::MigratedFromEligibility,
+                categories: &kaigo_access::Category::ALL,
+                purpose: kaigo_proto::kaigo::common::v1::Purpose::CarePlanning as i32,
+                served_on: Some(kaigo_platform::time::jst_date(now)),
+            };
+            crate::recorded::record(txn, &recorded, &by, now).await?;
             Ok(())
         })
     }

@@ -13,9 +13,9 @@
 pub mod api;
 pub mod cards;
 mod changes;
-pub mod recorded;
 pub mod domain;
 pub mod events;
+pub mod recorded;
 mod seed;
 pub mod store;
 pub mod sweep;
@@ -192,6 +192,13 @@ pub async fn start_with_clock(
         Arc::new(events::ServiceEvidence { clock: clock.clone() }),
     );
     ctx.background.spawn("registry-service-evidence", move |stopping| consumer.run(stopping.wait()));
+    let migrated = Consumer::new(
+        ctx.db.clone(),
+        ctx.bus.clone(),
+        ConsumerOptions::new("registry-migration", &[events::TOPIC_CARE_MANAGEMENT_MIGRATED]),
+        Arc::new(events::MigratedOffices { clock: clock.clone() }),
+    );
+    ctx.background.spawn("registry-migrated-offices", move |stopping| migrated.run(stopping.wait()));
     let api = Api::new(ctx.db.clone(), clock, auditor, rules, anchors, settings);
     Ok(kaigo_platform::limit_messages!(RegistryServiceServer::new(api), ctx))
 }

@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod entities;
+pub mod migrate_offices;
 pub mod migration;
 pub mod write;
 

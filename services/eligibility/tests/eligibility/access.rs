@@ -245,3 +245,71 @@ async fn an_accepted_notification_records_the_care_management_office_once_across
     assert_eq!(check.care_management.map(|c| c.office_number), Some(OFFICE.to_owned()));
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn the_upgrade_hands_each_recorded_office_in_force_to_the_registry_once() {
+    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm_migration::MigratorTrait;
+    let db = TestDatabase::create().await;
+    let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    let before = kaigo_eligibility::Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == kaigo_eligibility::store::migrate_offices::NAME)
+        .unwrap();
+    kaigo_eligibility::Migrator::up(&conn, Some(u32::try_from(before).unwrap())).await.unwrap();
+
+    // The version before: offices recorded on the insurer's word.
+    let server = Server::serve(conn.clone(), None).await;
+    let mut municipality = server.client(insurer(INSURER)).await;
+    let offices = [
+        ("0000000951", OFFICE, date(2024, 4, 1), None),
+        ("0000000952", OTHER_OFFICE, date(2025, 1, 1), Some(date(2099, 3, 31))),
+        // Ended long ago: history, not handed over.
+        ("0000000953", OFFICE, date(2020, 4, 1), Some(date(2021, 3, 31))),
+    ];
+    for (insured, office_number, start, end) in offices {
+        let v = create_person(&mut municipality, insured).await;
+        municipality
+            .record_care_management(pb::RecordCareManagementRequest {
+                request_id: rid(),
+                insurer_number: INSURER.into(),
+                insured_number: insured.into(),
+                expected_version: v,
+                care_management: Some(pb::CareManagementPeriod {
+                    kind: pb::CareManagementKind::HomeCareSupport as i32,
+                    office_number: office_number.into(),
+                    period: period(start, end),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+    }
+    server.stop().await;
+
+    // The upgrade, run twice (a second `kaigo migrate` finds it applied).
+    kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
+    kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT payload FROM outbox WHERE topic = 'eligibility.care_management_migrated' ORDER BY seq",
+        ))
+        .await
+        .unwrap();
+    let handed: Vec<(String, String, Option<kaigo_proto::google::r#type::Date>)> = rows
+        .iter()
+        .map(|row| {
+            let payload: Vec<u8> = row.try_get("", "payload").unwrap();
+            let m = registry::CareManagementMigrated::decode(payload.as_slice()).unwrap();
+            (m.person.unwrap().insured_number, m.office_number, m.start_date)
+        })
+        .collect();
+    assert_eq!(
+        handed,
+        [
+            ("0000000951".to_owned(), OFFICE.to_owned(), Some(date(2024, 4, 1))),
+            ("0000000952".to_owned(), OTHER_OFFICE.to_owned(), Some(date(2025, 1, 1))),
+        ]
+    );
+}

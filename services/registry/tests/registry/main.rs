@@ -6,6 +6,7 @@ mod cards;
 mod dev;
 mod harness;
 mod idempotency;
+mod migrated;
 mod notifications;
 mod person;
 mod relationships;
