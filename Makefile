@@ -72,6 +72,14 @@ bad-input: services
 	KAIGO_BAD_INPUT_CASES=$${KAIGO_BAD_INPUT_CASES:-150} KAIGO_BAD_INPUT_SEED=$${KAIGO_BAD_INPUT_SEED:-$$(date +%s)} \
 		$(CARGO) test -p kaigo --test cli bad_input:: -- --nocapture --test-threads 1
 
+## dev-fresh-starts: kaigo dev started fresh 50 times in a row, each start followed at once by
+## an ImportInsuredPersons of 200 rows, none answered UNAVAILABLE (issue 17: SQLite's
+## `database is locked`); `make test` runs 5. KAIGO_DEV_FRESH_STARTS sets the count.
+.PHONY: dev-fresh-starts
+dev-fresh-starts:
+	KAIGO_DEV_FRESH_STARTS=$${KAIGO_DEV_FRESH_STARTS:-50} \
+		$(CARGO) test -p kaigo --test cli fresh_starts:: -- --nocapture --test-threads 1
+
 ## image: the production image localhost/kaigo:test (and :<version>) from scripts/image/Containerfile
 ## on a base made from Debian packages with mmdebstrap (no registry), the web screens included,
 ## its SBOM in target/image/. The release build uses its own target dir at lowest priority, so

@@ -8,6 +8,7 @@ mod bad_input;
 mod careplan_flow;
 mod dev;
 mod flows;
+mod fresh_starts;
 mod loadtest_configs;
 mod registry;
 mod serve;
