@@ -17,7 +17,7 @@ use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
 use super::convert::timestamp;
 use crate::domain::licence::{self, LicenceRules, Period, PeriodKind};
-use crate::domain::spec::{ServiceTypes, Spec};
+use crate::domain::spec::{LetteredOfficeCheck, ServiceTypes, Spec};
 use crate::domain::values::{FieldType, ServiceType};
 use crate::store::{
     self,
@@ -160,14 +160,21 @@ pub(crate) async fn record_period(
     store::insert_licence_period(tx, row).await.map_err(db)
 }
 
-fn office_number(text: &str, field: &str, caller: &Caller, v: &mut Violations) -> Option<CareOfficeNumber> {
+fn office_number(
+    text: &str,
+    field: &str,
+    caller: &Caller,
+    lettered: LetteredOfficeCheck,
+    v: &mut Violations,
+) -> Option<CareOfficeNumber> {
     if text.is_empty() {
         return caller.office.clone().or_else(|| {
             v.add(field, "required");
             None
         });
     }
-    v.check(field, CareOfficeNumber::parse(text))
+    // As RegisterLicence takes it (docs/domain/careplan-csv.md#settings).
+    v.check(field, parse_office(text, lettered))
 }
 
 fn optional_date(
@@ -260,7 +267,8 @@ pub(crate) async fn get_licence(
     request: pb::GetLicenceRequest,
 ) -> Result<pb::GetLicenceResponse, ApiError> {
     let mut v = Violations::new();
-    let number = office_number(&request.office_number, "office_number", caller, &mut v);
+    let number =
+        office_number(&request.office_number, "office_number", caller, api.spec.settings.lettered_office, &mut v);
     let number = checked(number, v)?;
     check_access(caller, &number, false)?;
     let today = api.clock.today_jst();

@@ -33,15 +33,31 @@ impl TestServer {
         Self::start_with_clock(conn, db, kaigo_platform::time::system_clock()).await
     }
 
+    /// A server on a fresh database with the `[careplan]` settings of `config`.
+    pub async fn start_with_config(config: Config) -> Self {
+        let db = TestDatabase::create().await;
+        let conn = kaigo_platform::db::connect(&db.config(), kaigo_careplan::NAME).await.expect("connect");
+        Self::start_configured(conn, Some(db), kaigo_platform::time::system_clock(), config).await
+    }
+
     /// [`TestServer::start_on`] with the service asking `clock` for "now".
     pub async fn start_with_clock(
         conn: sea_orm::DatabaseConnection,
         db: Option<TestDatabase>,
         clock: std::sync::Arc<dyn kaigo_platform::time::Clock>,
     ) -> Self {
+        Self::start_configured(conn, db, clock, Config::default()).await
+    }
+
+    async fn start_configured(
+        conn: sea_orm::DatabaseConnection,
+        db: Option<TestDatabase>,
+        clock: std::sync::Arc<dyn kaigo_platform::time::Clock>,
+        config: Config,
+    ) -> Self {
         kaigo_careplan::Migrator::up(&conn, None).await.expect("migrate");
         let (ctx, control) = context(kaigo_careplan::NAME, conn.clone());
-        let service = kaigo_careplan::start_with_clock(&ctx, &Config::default(), clock).await.expect("start");
+        let service = kaigo_careplan::start_with_clock(&ctx, &config, clock).await.expect("start");
         let harness = ServiceHarness::serve(&ctx, control, db, service).await;
         Self { harness, conn }
     }

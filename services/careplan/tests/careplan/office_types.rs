@@ -127,3 +127,46 @@ async fn only_care_management_and_exchanged_types_are_registered() {
     assert_eq!(licence.service_types, vec!["11"]);
     server.shutdown().await;
 }
+
+/// Issue 17 item 3 through the server: under `lettered_office_check_digit = "warn"` an office
+/// number with a letter at position 3 whose check digit fails is registered, read and addressed;
+/// under the default (`strict`) it is refused.
+#[tokio::test]
+async fn a_lettered_office_number_is_registered_and_addressed_when_the_setting_warns() {
+    let cd = kaigo_platform::ids::check_digit(b"13A000002").unwrap();
+    let lettered = format!("13A000002{}", (cd + 1) % 10);
+    let operator = kaigo_platform::testkit::caller_for(Role::Operator, "");
+    let request = |number: &str| RegisterLicenceRequest {
+        request_id: rid(),
+        office_number: number.to_owned(),
+        office_role: kaigo_proto::kaigo::careplan::v1::OfficeRole::Provider as i32,
+        service_types: vec!["11".to_owned()],
+        ..Default::default()
+    };
+
+    let strict = TestServer::start().await;
+    let mut admin = strict.client(Some(operator.clone())).await;
+    let err = admin.register_licence(request(&lettered)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    strict.shutdown().await;
+
+    let config = kaigo_careplan::Config {
+        lettered_office_check_digit: kaigo_careplan::domain::spec::LetteredOfficeCheck::Warn,
+        ..kaigo_careplan::Config::default()
+    };
+    let warn = TestServer::start_with_config(config).await;
+    let mut admin = warn.client(Some(operator)).await;
+    admin.register_licence(request(&lettered)).await.unwrap();
+    let licence = admin
+        .get_licence(GetLicenceRequest { office_number: lettered.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .licence
+        .unwrap();
+    assert_eq!(licence.office_number, lettered);
+    // A care office sends it a usage ticket: names and addressing carry the lettered number.
+    let mut care = register(&warn, Role::CareOffice, CARE, &["43"]).await;
+    care.send_bundle(unit(SendUnitKind::UsageTicket, (CARE, "43"), (&lettered, "11"))).await.unwrap();
+    warn.shutdown().await;
+}
