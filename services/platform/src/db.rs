@@ -52,6 +52,8 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
         });
         let mut conn = Database::connect(options).await?;
         conn.set_metric_callback(crate::telemetry::db::observe("sqlite"));
+        let pool = conn.get_sqlite_connection_pool().clone();
+        crate::telemetry::db::watch_pool(service, Box::new(move || pool_reading(&pool)));
         return Ok(conn);
     }
 
@@ -91,7 +93,14 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
     let mut conn = Database::connect(options).await?;
     // A client span and the statement duration metric per statement (telemetry::db).
     conn.set_metric_callback(crate::telemetry::db::observe("postgresql"));
+    let pool = conn.get_postgres_connection_pool().clone();
+    crate::telemetry::db::watch_pool(service, Box::new(move || pool_reading(&pool)));
     Ok(conn)
+}
+
+/// (open, idle, most) connections of an open pool (`telemetry::db::watch_pool`).
+fn pool_reading<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> Option<(u32, usize, u32)> {
+    (!pool.is_closed()).then(|| (pool.size(), pool.num_idle(), pool.options().get_max_connections()))
 }
 
 /// Brings the service's schema up to date.

@@ -211,6 +211,10 @@ async fn one_trace_covers_gateway_service_and_database_and_certification_asking_
     assert_eq!(count, 2, "{body}");
     assert!(body.contains("# TYPE rpc_server_duration_seconds histogram"), "{body}");
     assert!(body.contains("# TYPE db_client_operation_duration_seconds histogram"), "{body}");
+    // eligibility's pool: its size limit (database.max_connections, 16 by default) and its
+    // connections by state.
+    assert!(body.contains(r#"db_client_connections_max{pool_name="eligibility"} 16"#), "{body}");
+    assert!(body.contains(r#"db_client_connections_usage{pool_name="eligibility",state="idle"} "#), "{body}");
     // Prometheus's own linter accepts the exposition (promtool: Debian's prometheus, which CI
     // installs; scripts/image/install-tools.sh).
     match std::process::Command::new("promtool")

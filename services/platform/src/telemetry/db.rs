@@ -7,6 +7,13 @@
 //!   current span (the RPC's, the consumer's), with the same attributes and its real start
 //!   and end.
 //!
+//!
+//! [`watch_pool`] adds the pool's connections to `db.client.connections.usage` (by
+//! `pool.name`, the service, and `state`, `used` or `idle`) and its size limit to
+//! `db.client.connections.max` (the semantic conventions' names up to 1.25; the later
+//! `db.client.connection.count` ends in `_count` in Prometheus, which promtool refuses for a
+//! gauge).
+//!
 //! Only the statement's first keyword and the table it names are kept, never the statement's
 //! parameters or any other part of its text, so nothing a caller sent reaches a span or a label.
 //! Both are bounded: the keyword is one of a fixed list (else `other`), the table an identifier
@@ -16,8 +23,9 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::Histogram;
+use opentelemetry::metrics::{Histogram, ObservableGauge};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
+use parking_lot::Mutex;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The statement kinds kept as `db.operation`.
@@ -94,6 +102,58 @@ pub fn observe(system: &'static str) -> impl Fn(&sea_orm::metric::Info<'_>) + Se
     }
 }
 
+/// Reads a pool: (open connections, idle ones, the most it opens), or `None` once it is closed.
+pub type PoolProbe = Box<dyn Fn() -> Option<(u32, usize, u32)> + Send + Sync>;
+
+fn pools() -> &'static Mutex<Vec<(String, PoolProbe)>> {
+    static POOLS: OnceLock<Mutex<Vec<(String, PoolProbe)>>> = OnceLock::new();
+    POOLS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Every open pool's (name, used, idle, max); forgets the closed ones.
+fn pool_readings() -> Vec<(String, u64, u64, u64)> {
+    let mut readings = Vec::new();
+    pools().lock().retain(|(name, probe)| match probe() {
+        Some((size, idle, max)) => {
+            let idle = idle as u64;
+            readings.push((name.clone(), u64::from(size).saturating_sub(idle), idle, u64::from(max)));
+            true
+        }
+        None => false,
+    });
+    readings
+}
+
+/// Reports the connections of pool `name` (the service) while it is open.
+pub fn watch_pool(name: &str, probe: PoolProbe) {
+    static GAUGES: OnceLock<(ObservableGauge<u64>, ObservableGauge<u64>)> = OnceLock::new();
+    pools().lock().push((name.to_owned(), probe));
+    GAUGES.get_or_init(|| {
+        let meter = opentelemetry::global::meter("kaigo");
+        let count = meter
+            .u64_observable_gauge("db.client.connections.usage")
+            .with_description("database connections of each pool, used and idle")
+            .with_callback(|observer| {
+                for (name, used, idle, _) in pool_readings() {
+                    let pool = KeyValue::new("pool.name", name);
+                    observer.observe(used, &[pool.clone(), KeyValue::new("state", "used")]);
+                    observer.observe(idle, &[pool, KeyValue::new("state", "idle")]);
+                }
+            })
+            .build();
+        let max = meter
+            .u64_observable_gauge("db.client.connections.max")
+            .with_description("the most connections each pool opens")
+            .with_callback(|observer| {
+                for (name, _, _, max) in pool_readings() {
+                    observer.observe(max, &[KeyValue::new("pool.name", name)]);
+                }
+            })
+            .build();
+        (count, max)
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +186,18 @@ mod tests {
         for (sql, operation, table) in cases {
             assert_eq!(describe(sql), (operation, table.to_owned()), "{sql}");
         }
+    }
+
+    #[test]
+    fn a_pool_is_read_while_it_is_open() {
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = open.clone();
+        let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+        watch_pool(&name, Box::new(move || flag.load(std::sync::atomic::Ordering::SeqCst).then_some((5, 2, 16))));
+        let mine = |readings: Vec<(String, u64, u64, u64)>| readings.into_iter().find(|r| r.0 == name);
+        assert_eq!(mine(pool_readings()), Some((name.clone(), 3, 2, 16)));
+        open.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(mine(pool_readings()), None);
+        assert!(pools().lock().iter().all(|(n, _)| *n != name), "a closed pool is forgotten");
     }
 }
