@@ -194,4 +194,42 @@ test("a stale version reloads; an approval above the eligible amount shows the A
   const { application: still } = await operator.getApplication({ applicationId: id });
   expect(still!.status).toBe(ApplicationStatus.UNDER_REVIEW);
   expect(still!.approvedAmountYen).toBe(0n);
+
+  // Returned for correction (差戻し), one reason a line: the applicant reads the reasons,
+  // corrects the costs and submits again; the history keeps every step.
+  await page.getByLabel("差戻しの理由").fill("病床数を確認してください\n\n見積書を添付してください");
+  await page.getByRole("button", { name: "差し戻す" }).click();
+  await expect(page.getByTestId("summary").getByTestId("status")).toHaveText("差戻し");
+  await expect(page.getByTestId("return-reasons").locator("li")).toHaveCount(2);
+  await expect(page.getByTestId("history").locator('tr[data-action="return"]')).toHaveCount(1);
+  const { application: returned } = await applicant.getApplication({ applicationId: id });
+  expect(returned!.status).toBe(ApplicationStatus.RETURNED);
+  expect(returned!.returnReasons).toEqual(["病床数を確認してください", "見積書を添付してください"]);
+  const { application: corrected } = await applicant.updateApplication({
+    requestId: randomUUID(),
+    application: {
+      applicationId: id,
+      costs: {
+        case: "medicalInstitution",
+        value: {
+          institutionCode: code,
+          institutionType: InstitutionType.HOSPITAL,
+          beds: 250,
+          softwareChangeCostYen: 1_100_000n,
+        },
+      },
+    },
+    expectedVersion: returned!.version,
+  });
+  await applicant.submitApplication({
+    requestId: randomUUID(),
+    applicationId: id,
+    expectedVersion: corrected!.version,
+  });
+  await page.reload();
+  await expect(page.getByTestId("summary").getByTestId("status")).toHaveText("提出済み");
+  const actions = page.getByTestId("history").locator("tbody tr");
+  await expect(actions).toHaveCount(6);
+  const recorded = await actions.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
+  expect(recorded).toEqual(["create", "submit", "review", "return", "update", "submit"]);
 });

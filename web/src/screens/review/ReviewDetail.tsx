@@ -25,7 +25,9 @@ import { prefectureName } from "./prefectures";
 import { WriteKeys, writeBody } from "./writeKeys";
 
 const SCOPE = "review";
-const FIELDS = ["approved_amount_yen", "reason", "paid_amount_yen", "paid_date", "payment_reference"];
+const FIELDS = ["approved_amount_yen", "reason", "reasons", "paid_amount_yen", "paid_date", "payment_reference"];
+/** ReturnApplication reports a reason's problem on `reasons[i]` (at most 20 reasons). */
+const RETURN_REASON_FIELDS = Array.from({ length: 20 }, (_, i) => `reasons[${i}]`);
 
 /** A problem found before sending (a value that is not a number), shown like the API's. */
 function localProblem(field: string, description: string): ApiProblem {
@@ -98,6 +100,7 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
   const [busy, setBusy] = useState(false);
   const [approveAmount, setApproveAmount] = useState("");
   const [reason, setReason] = useState("");
+  const [returnReasons, setReturnReasons] = useState("");
   const [payAmount, setPayAmount] = useState("");
   const [payDate, setPayDate] = useState(todayJstInput);
   const [payReference, setPayReference] = useState("");
@@ -153,6 +156,8 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
       if (res.application) {
         setApp(res.application);
         setDone(fmt(m.done, { status: enumText(m, "status", res.application.status) }));
+        // Write answers carry no history: read it again.
+        void load();
       }
     } catch (e) {
       keys.settle(e);
@@ -199,6 +204,17 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
     void write("RejectApplication", req, (requestId) => client.rejectApplication({ requestId, ...req }));
   };
 
+  const giveBack = (e: FormEvent) => {
+    e.preventDefault();
+    // One reason per line; blank lines are not reasons.
+    const reasons = returnReasons
+      .split("\n")
+      .map((r) => r.trim())
+      .filter((r) => r !== "");
+    const req = { ...base, reasons };
+    void write("ReturnApplication", req, (requestId) => client.returnApplication({ requestId, ...req }));
+  };
+
   const pay = (e: FormEvent) => {
     e.preventDefault();
     const n = parseYen(payAmount);
@@ -217,6 +233,7 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
   const canReview = status === ApplicationStatus.SUBMITTED;
   const canApprove = status === ApplicationStatus.UNDER_REVIEW;
   const canReject = status === ApplicationStatus.SUBMITTED || status === ApplicationStatus.UNDER_REVIEW;
+  const canReturn = canReject;
   const canPay = status === ApplicationStatus.APPROVED;
   const calc = app.calculation;
 
@@ -260,6 +277,18 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
               <dt>{m.approvedAmount}</dt>
               <dd data-testid="approved-amount" data-yen={String(app.approvedAmountYen)}>
                 {yen(app.approvedAmountYen, lang)}
+              </dd>
+            </>
+          ) : null}
+          {app.returnReasons.length ? (
+            <>
+              <dt>{m.returnReasons}</dt>
+              <dd data-testid="return-reasons">
+                <ul>
+                  {app.returnReasons.map((r, i) => (
+                    <li key={i}>{r}</li>
+                  ))}
+                </ul>
               </dd>
             </>
           ) : null}
@@ -346,6 +375,45 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
         </section>
       ) : null}
 
+      {app.history.length ? (
+        <section aria-labelledby="review-history">
+          <h2 id="review-history">{m.history}</h2>
+          <table data-testid="history">
+            <thead>
+              <tr>
+                <th scope="col">{m.version}</th>
+                <th scope="col">{m.historyAction}</th>
+                <th scope="col">{m.colStatus}</th>
+                <th scope="col">{m.historyWhen}</th>
+                <th scope="col">{m.historyWho}</th>
+                <th scope="col">{m.amount}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {app.history.map((e) => (
+                <tr key={String(e.version)} data-action={e.action}>
+                  <td>{String(e.version)}</td>
+                  <td>
+                    {(m as Record<string, string>)[`action_${e.action}`] ?? e.action}
+                    {e.reasons.length ? (
+                      <ul>
+                        {e.reasons.map((r, i) => (
+                          <li key={i}>{r}</li>
+                        ))}
+                      </ul>
+                    ) : null}
+                  </td>
+                  <td>{enumText(m, "status", e.toStatus)}</td>
+                  <td>{formatTimestamp(e.time, lang)}</td>
+                  <td>{e.actor ? enumText(m, "role", e.actor.role) : ""}</td>
+                  <td data-yen={String(e.eligibleAmountYen)}>{yen(e.eligibleAmountYen, lang)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ) : null}
+
       <section aria-labelledby="review-actions">
         <h2 id="review-actions">{m.actions}</h2>
         {stale ? (
@@ -360,7 +428,7 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
           </p>
         ) : null}
         {busy ? <p role="status">{m.working}</p> : null}
-        {!canReview && !canApprove && !canReject && !canPay ? <p>{m.noActions}</p> : null}
+        {!canReview && !canApprove && !canReject && !canReturn && !canPay ? <p>{m.noActions}</p> : null}
         {canReview ? (
           <div className="stack">
             <p>{m.startReviewLead}</p>
@@ -403,6 +471,23 @@ export function ReviewDetail({ applicationId }: { applicationId: string }) {
                 {(p) => <input {...p} value={payReference} onChange={(e) => setPayReference(e.target.value)} />}
               </Field>
             </div>
+          </ActionForm>
+        ) : null}
+        {canReturn ? (
+          <ActionForm legend={m.returnLegend} submit={m.giveBack} busy={busy} onSubmit={giveBack}>
+            <Field
+              scope={SCOPE}
+              field="reasons"
+              alsoFields={RETURN_REASON_FIELDS}
+              label={m.returnReasonsInput}
+              hint={m.returnReasonsHint}
+              problem={problem}
+              required
+            >
+              {(p) => (
+                <textarea {...p} rows={3} value={returnReasons} onChange={(e) => setReturnReasons(e.target.value)} />
+              )}
+            </Field>
           </ActionForm>
         ) : null}
         {canReject ? (
