@@ -44,6 +44,16 @@ test("the subsidy shown as the care office types equals CalculateSubsidy's, then
   await page.getByLabel("台数").fill("4");
   await expect(amount).toHaveAttribute("data-yen", String(calculation!.eligibleAmountYen));
 
+  // Switched to English, the screen asks in English and the API explains in English.
+  await page.getByRole("button", { name: "Switch to English" }).click();
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await page.getByLabel("Quantity").fill("3");
+  await expect(page.getByTestId("breakdown")).toContainText("3 card readers");
+  await page.getByRole("button", { name: "日本語に切り替え" }).click();
+  await page.getByLabel("台数").fill("4");
+  await expect(page.getByTestId("breakdown")).toContainText("カードリーダー 4台");
+  await expect(amount).toHaveAttribute("data-yen", String(calculation!.eligibleAmountYen));
+
   await page.getByRole("button", { name: "この内容で申請する" }).click();
   // kaigo dev's demo programme is open this fiscal year, whatever today's date.
   const d = programme.applicationDeadline!;

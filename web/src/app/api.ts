@@ -13,6 +13,9 @@ const auth: Interceptor = (next) => async (req) => {
     throw new ConnectError("session expired", Code.Unauthenticated);
   }
   req.header.set("authorization", `Bearer ${session.token}`);
+  // The screens' language, not the browser's: explanations the API writes (a subsidy's
+  // calculation lines) come back in it.
+  req.header.set("accept-language", document.documentElement.lang === "en" ? "en" : "ja");
   try {
     return await next(req);
   } catch (e) {
