@@ -8,7 +8,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use kaigo_eligibility::cache::codec;
 use kaigo_eligibility::domain::{PersonCore, Record, Timeline};
 use kaigo_eligibility::seed::generate;
-use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
+use kaigo_platform::access::{
+    AccessOptions, Category, Consent, Facts, Gate, Grantee, OrganizationKind, PersonRef, Registration,
+};
+use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 
 fn certified_timeline() -> Timeline {
     let insurer = InsurerNumber::parse("435073").unwrap_or_else(|_| unreachable!());
@@ -44,5 +48,53 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(hot_path, benches);
+/// The access decision of a check (docs/domain/access.md#facts-copy): a registered office with
+/// a consent, among a few other registrations and consents of the person, as cached.
+fn access(c: &mut Criterion) {
+    let day = NaiveDate::from_ymd_opt(2027, 1, 15).unwrap_or_default();
+    let start = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap_or_default();
+    let offices = ["4371000128", "4371000201", "0300000106"];
+    let facts = Facts {
+        registrations: offices
+            .iter()
+            .map(|o| Registration { organization: (*o).into(), kind: OrganizationKind::CareOffice, start, end: None })
+            .collect(),
+        consents: offices
+            .iter()
+            .map(|o| Consent {
+                grantee: Grantee::Organization((*o).into()),
+                categories: Category::ALL.into_iter().collect(),
+                valid_from: start,
+                valid_until: None,
+                withdrawn_on: None,
+            })
+            .collect(),
+    };
+    let office = Caller {
+        subject: "bench".into(),
+        role: Role::CareOffice,
+        insurer: None,
+        office: CareOfficeNumber::parse("0300000106").ok(),
+        institution: None,
+        scopes: vec![],
+        consents: vec![],
+    };
+    let insurer =
+        Caller { role: Role::Insurer, office: None, insurer: InsurerNumber::parse("435073").ok(), ..office.clone() };
+    let gate = Gate::builtin("bench", &AccessOptions::default());
+    let person = PersonRef::new("435073", "0000000001");
+    c.bench_function("access_decide_registered_office", |b| {
+        b.iter(|| {
+            gate.decide(black_box(&office), person, Category::InsuranceCertificates, day, black_box(&facts)).is_ok()
+        })
+    });
+    c.bench_function("access_decide_own_insurer", |b| {
+        b.iter(|| gate.decide(black_box(&insurer), person, Category::CostShare, day, &Facts::default()).is_ok())
+    });
+    let timeline = certified_timeline();
+    let bytes = codec::encode_entry(&timeline, &facts);
+    c.bench_function("codec_decode_entry_with_facts", |b| b.iter(|| codec::decode_entry(black_box(&bytes))));
+}
+
+criterion_group!(hot_path, benches, access);
 criterion_main!(hot_path);
