@@ -136,6 +136,10 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
                     91..=95 => 2,
                     _ => 3,
                 };
+                // Not yet 65 when the ratio starts: a 第2号 pays 1割
+                // (docs/domain/eligibility.md#category-at-65).
+                let first_day = crate::domain::validity::first_category_from(birth).unwrap_or(birth);
+                let tenths = if ratio_start < first_day { 1 } else { tenths };
                 periods.push((
                     ratio_start,
                     Some(ratio_end),

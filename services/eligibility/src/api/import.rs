@@ -98,6 +98,8 @@ impl Api {
         for (i, (start, end, detail)) in periods.iter().enumerate() {
             validity::check_record(&accepted, detail, *start, *end, None, &self.inner.rules)
                 .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
+            validity::check_copayment_for_age(detail, *start, person.birth_date)
+                .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
             accepted.push(Record { id: i as i64, start: *start, end: *end, detail: detail.clone() });
         }
         Ok(ImportPerson { key, person, periods })

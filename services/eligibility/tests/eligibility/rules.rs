@@ -440,5 +440,46 @@ async fn a_second_category_person_pays_one_tenth_until_the_day_before_turning_65
         .record_copayment_ratio(copay(v, pb::CopaymentRatio::TwoTenths, date(2025, 8, 2), date(2026, 7, 31)))
         .await
         .unwrap();
+
+    // An extract follows the same rule: its row is refused, naming the rule.
+    use pb::import_insured_persons_request::Payload;
+    use pb::import_insured_persons_response::Event;
+    let mut young = person_of_1970("0000001202");
+    young.copayments.push(pb::CopaymentPeriod {
+        ratio: pb::CopaymentRatio::ThreeTenths as i32,
+        period: period(date(2025, 8, 1), Some(date(2026, 7, 31))),
+    });
+    let header = pb::ImportHeader { request_id: rid(), insurer_number: INSURER.into(), ..Default::default() };
+    let messages = vec![
+        pb::ImportInsuredPersonsRequest { payload: Some(Payload::Header(header)) },
+        pb::ImportInsuredPersonsRequest { payload: Some(Payload::Chunk(pb::ImportChunk { rows: vec![young] })) },
+    ];
+    let mut stream = client.import_insured_persons(tokio_stream::iter(messages)).await.unwrap().into_inner();
+    let mut reasons = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        if let Some(Event::RowError(e)) = message.event {
+            reasons.push(e.reason);
+        }
+    }
+    assert_eq!(reasons, vec!["SECOND_CATEGORY_PAYS_ONE_TENTH".to_owned()]);
     server.stop().await;
+}
+
+/// An import row of a 第2号 person born in 1970.
+fn person_of_1970(insured: &str) -> pb::ImportRow {
+    pb::ImportRow {
+        line_number: 2,
+        person: Some(pb::InsuredPerson {
+            insurer_number: INSURER.into(),
+            insured_number: insured.into(),
+            name_kanji: "介護 三郎".into(),
+            name_kana: "カイゴ サブロウ".into(),
+            birth_date: Some(date(1970, 5, 5)),
+            sex: common::Sex::Male as i32,
+            insured_category: common::InsuredCategory::Second as i32,
+            qualification_acquired_date: Some(date(2010, 5, 4)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
