@@ -73,6 +73,10 @@ pub struct Config {
     /// applicant's prior agreement, which kaigo does not record: on by default (agreement
     /// presumed); off, renewals keep the 30 days like every other application.
     pub renewal_on_time_within_validity: bool,
+    /// Days after moving in (転入日) within which a 転入 with a 受給資格証明書 carries the
+    /// previous municipality's certification over (docs/domain/certification.md#transfer;
+    /// municipal guidance gives 14 days, hence the default; 1–90).
+    pub transfer_window_days: u32,
     /// How often a watcher re-reads when no step signal arrives, in milliseconds (100–60000).
     pub watch_poll_ms: u64,
     /// The eligibility service applicants are checked against: `http://host:port`, e.g. its
@@ -100,6 +104,7 @@ impl Default for Config {
             validity_adds_rest_of_start_month: true,
             level_change_not_applicable_keeps_current: false,
             renewal_on_time_within_validity: true,
+            transfer_window_days: 14,
             watch_poll_ms: 2000,
             eligibility_url: String::new(),
             eligibility_timeout_ms: 2000,
@@ -116,6 +121,9 @@ impl Validate for Config {
         }
         if self.validity_cap_months != 0 && !(3..=48).contains(&self.validity_cap_months) {
             problems.add("certification.validity_cap_months", "must be 0 (none) or 3 to 48");
+        }
+        if !(1..=90).contains(&self.transfer_window_days) {
+            problems.add("certification.transfer_window_days", "must be 1 to 90 (days after moving in)");
         }
         if !(100..=60_000).contains(&self.watch_poll_ms) {
             problems.add("certification.watch_poll_ms", "must be 100 to 60000");
@@ -138,6 +146,7 @@ impl Config {
         api::Settings {
             at_risk_day: self.at_risk_day,
             renewal_on_time_within_validity: self.renewal_on_time_within_validity,
+            transfer_window_days: self.transfer_window_days,
             validity: domain::validity::ValidityPolicy {
                 municipal_cap_months: (self.validity_cap_months != 0).then_some(self.validity_cap_months),
                 add_rest_of_start_month: self.validity_adds_rest_of_start_month,
@@ -274,6 +283,7 @@ mod tests {
             watch_poll_ms: 10,
             eligibility_url: "https://kaigo-eligibility-headless:50051".into(),
             eligibility_timeout_ms: 50,
+            transfer_window_days: 0,
             ..Config::default()
         };
         let mut problems = Problems::default();
@@ -285,6 +295,7 @@ mod tests {
             "certification.watch_poll_ms",
             "certification.eligibility_url",
             "certification.eligibility_timeout_ms",
+            "certification.transfer_window_days",
         ] {
             assert!(text.contains(key), "{key} in {text}");
         }

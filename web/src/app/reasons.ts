@@ -199,6 +199,22 @@ export const REASONS: Readonly<Record<string, Pair>> = {
     "主治医意見書をまだ受領していません。依頼し直すか、受領を待ってください。",
     "No opinion is received yet; request it again or wait for it.",
   ],
+  CERTIFICATION_CARRIED_OVER: [
+    "転入で認定を引き継ぐ申請です。調査や審査会は行わず、認定を記録してください。",
+    "This move-in carries the certification over: record the decision, no survey or board.",
+  ],
+  TRANSFER_LEVEL_MISMATCH: [
+    "転入の認定は受給資格証明書の要介護状態区分を引き継ぎます。",
+    "A move-in carries the certificate's level over.",
+  ],
+  TRANSFER_WINDOW_PASSED: [
+    "転入日から申請期間を過ぎています。新規申請をしてください。",
+    "Too long after moving in to carry the certification over; file a new application.",
+  ],
+  TRANSFER_CERTIFICATE_EXPIRED: [
+    "受給資格証明書の有効期間が申請日より前に終わっています。新規申請をしてください。",
+    "The certificate's validity ended before the application; file a new application.",
+  ],
   DEFERRAL_BEFORE_BOARD: [
     "継続審査の日付が審査会の予定日より前になっています。",
     "The deferral is dated before the scheduled board.",

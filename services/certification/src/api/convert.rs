@@ -38,6 +38,8 @@ pub fn application_type_from(v: i32) -> Option<ApplicationType> {
         pb::ApplicationType::New => Some(ApplicationType::New),
         pb::ApplicationType::Renewal => Some(ApplicationType::Renewal),
         pb::ApplicationType::LevelChange => Some(ApplicationType::LevelChange),
+        pb::ApplicationType::ExOfficio => Some(ApplicationType::ExOfficio),
+        pb::ApplicationType::Transfer => Some(ApplicationType::Transfer),
         pb::ApplicationType::Unspecified => None,
     }
 }
@@ -47,6 +49,8 @@ pub fn application_type(t: ApplicationType) -> pb::ApplicationType {
         ApplicationType::New => pb::ApplicationType::New,
         ApplicationType::Renewal => pb::ApplicationType::Renewal,
         ApplicationType::LevelChange => pb::ApplicationType::LevelChange,
+        ApplicationType::ExOfficio => pb::ApplicationType::ExOfficio,
+        ApplicationType::Transfer => pb::ApplicationType::Transfer,
     }
 }
 
@@ -283,6 +287,15 @@ pub fn application(a: &LoadedApplication, today: NaiveDate, at_risk_day: u32, wi
         version: r.version,
         create_time: Some(timestamp(r.created_at)),
         update_time: Some(timestamp(r.updated_at)),
+        transfer: r.transfer.as_ref().map(|t| pb::TransferCertificate {
+            previous_insurer_number: t.previous_insurer_number.clone(),
+            move_in_date: Some(wire_date(t.move_in_date)),
+            care_level: care_level(t.level) as i32,
+            validity: Some(common::Period {
+                start: Some(wire_date(t.validity_start)),
+                end: Some(wire_date(t.validity_end)),
+            }),
+        }),
     }
 }
 
@@ -298,7 +311,10 @@ pub fn progress(
     let steps: Vec<&StepRecord> = a.steps.iter().filter(|s| upto.is_none_or(|u| s.sequence <= u)).collect();
     let state = match upto {
         None => r.workflow,
-        Some(_) => steps.iter().fold(Workflow::RECEIVED, |w, s| workflow::apply(w, s.kind)),
+        Some(_) => {
+            let start = Workflow { carried_over: r.workflow.carried_over, ..Workflow::RECEIVED };
+            steps.iter().fold(start, |w, s| workflow::apply(w, s.kind))
+        }
     };
     let decided = matches!(state.status, Status::Decided | Status::Notified);
     let mut f = facts(a, state.status);

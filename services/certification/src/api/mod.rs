@@ -34,6 +34,8 @@ pub struct Settings {
     pub at_risk_day: u32,
     /// A renewal decided inside the validity it renews is on time (docs/domain/certification.md#renewal-deadline).
     pub renewal_on_time_within_validity: bool,
+    /// Days after moving in within which a 転入 carries the certification over (docs/domain/certification.md#transfer).
+    pub transfer_window_days: u32,
     /// Validity rule parameters.
     pub validity: ValidityPolicy,
     /// How often a watcher re-reads without a signal.

@@ -10,7 +10,7 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 
 use super::{Inner, actor, convert};
-use crate::domain::record::{Applicant, ApplicationRecord, PreviousCertification};
+use crate::domain::record::{Applicant, ApplicationRecord, PreviousCertification, TransferCertificate};
 use crate::domain::submission;
 use crate::domain::types::{ApplicationType, StepKind};
 use crate::domain::workflow::Workflow;
@@ -32,6 +32,8 @@ struct Valid {
     /// `InsuredCategory` (0 when not given; the insurer must give it).
     insured_category: i32,
     consent_reference: String,
+    /// The 受給資格証明書 of a 転入.
+    transfer: Option<TransferCertificate>,
 }
 
 fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) -> Result<Valid, ApiError> {
@@ -45,7 +47,7 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
     let insured = v.check("application.insured_number", InsuredNumber::parse(&app.insured_number));
     let kind = convert::application_type_from(app.r#type);
     if kind.is_none() {
-        v.add("application.type", "required: NEW, RENEWAL or LEVEL_CHANGE");
+        v.add("application.type", "required: NEW, RENEWAL, LEVEL_CHANGE, EX_OFFICIO or TRANSFER");
     }
     let application_date = match &app.application_date {
         None => {
@@ -67,6 +69,15 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
     let mut applicant_kind = pb::ApplicantKind::Unspecified;
     let mut applicant = None;
     match &app.applicant {
+        // 職権: the insurer itself is the applicant.
+        None if kind == Some(ApplicationType::ExOfficio) => {
+            applicant = Some(Applicant {
+                kind: 0,
+                family_member_name: String::new(),
+                family_relationship: String::new(),
+                office_number: String::new(),
+            });
+        }
         None => v.add("application.applicant", "required"),
         Some(a) => {
             applicant_kind = pb::ApplicantKind::try_from(a.kind).unwrap_or(pb::ApplicantKind::Unspecified);
@@ -113,6 +124,18 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
     if common::InsuredCategory::try_from(app.insured_category).is_err() {
         v.add("application.insured_category", "unknown value");
     }
+    let transfer = match (&app.transfer, kind) {
+        (Some(t), Some(ApplicationType::Transfer)) => transfer(&mut v, t, insurer.as_ref(), application_date),
+        (None, Some(ApplicationType::Transfer)) => {
+            v.add("application.transfer", "required for a 転入 (the 受給資格証明書)");
+            None
+        }
+        (Some(_), _) => {
+            v.add("application.transfer", "only for APPLICATION_TYPE_TRANSFER");
+            None
+        }
+        (None, _) => None,
+    };
     // A field missing here has its violation recorded above.
     let (Some(insurer), Some(insured), Some(kind), Some(application_date), Some(applicant)) =
         (insurer, insured, kind, application_date, applicant)
@@ -130,6 +153,60 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
         acting_office,
         insured_category: app.insured_category,
         consent_reference: app.consent_reference.clone(),
+        transfer,
+    })
+}
+
+/// The 受給資格証明書 of a 転入 (docs/domain/certification.md#transfer), each problem a violation.
+fn transfer(
+    v: &mut Violations,
+    t: &pb::TransferCertificate,
+    insurer: Option<&InsurerNumber>,
+    application_date: Option<chrono::NaiveDate>,
+) -> Option<TransferCertificate> {
+    let previous =
+        v.check("application.transfer.previous_insurer_number", InsurerNumber::parse(&t.previous_insurer_number));
+    if previous.is_some() && previous.as_ref() == insurer {
+        v.add("application.transfer.previous_insurer_number", "must be the previous municipality, not this insurer");
+    }
+    let date = |v: &mut Violations, field: &str, d: Option<&kaigo_proto::google::r#type::Date>| match d {
+        None => {
+            v.add(field, "required");
+            None
+        }
+        Some(d) => v.check(field, convert::date(d)),
+    };
+    let moved = date(v, "application.transfer.move_in_date", t.move_in_date.as_ref());
+    if let (Some(moved), Some(applied)) = (moved, application_date)
+        && moved > applied
+    {
+        v.add("application.transfer.move_in_date", "must not be after the application date");
+    }
+    let level = convert::care_level_from(t.care_level).filter(|l| *l != crate::domain::types::CareLevel::NotApplicable);
+    if level.is_none() {
+        v.add("application.transfer.care_level", "required: 要支援1–2 or 要介護1–5");
+    }
+    let (start, end) = match &t.validity {
+        None => {
+            v.add("application.transfer.validity", "required");
+            (None, None)
+        }
+        Some(p) => (
+            date(v, "application.transfer.validity.start", p.start.as_ref()),
+            date(v, "application.transfer.validity.end", p.end.as_ref()),
+        ),
+    };
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        v.add("application.transfer.validity.end", "must not be before the start");
+    }
+    Some(TransferCertificate {
+        previous_insurer_number: previous?.as_str().to_owned(),
+        move_in_date: moved?,
+        level: level?,
+        validity_start: start?,
+        validity_end: end?,
     })
 }
 
@@ -137,6 +214,9 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
 /// the person (申請代行) as itself; the person on-line for themselves.
 fn authorize(caller: &Caller, valid: &Valid) -> Result<(), ApiError> {
     let denied = || ApiError::permission_denied("SUBMIT_NOT_ALLOWED", "the caller may not file this application");
+    if valid.kind == ApplicationType::ExOfficio && caller.role != Role::Insurer {
+        return Err(denied());
+    }
     match caller.role {
         Role::Insurer => {
             if caller.insurer.as_ref() != Some(&valid.insurer) {
@@ -217,6 +297,7 @@ impl Inner {
             insured_category: valid.insured_category,
             previous: None,
             in_force_until: None,
+            transfer: valid.transfer,
             consent_reference: valid.consent_reference,
             person_subject: (caller.role == Role::InsuredPerson).then(|| caller.subject.clone()),
             workflow: Workflow::RECEIVED,
@@ -238,7 +319,10 @@ impl Inner {
             summary: format!("application received ({:?}) dated {}", valid.kind, valid.application_date),
         };
         let at_risk = self.settings.at_risk_day;
-        let renewal_on_time = self.settings.renewal_on_time_within_validity;
+        let policy = submission::SubmissionPolicy {
+            renewal_on_time_within_validity: self.settings.renewal_on_time_within_validity,
+            transfer_window_days: self.settings.transfer_window_days,
+        };
         let written = self
             .store
             .submit(
@@ -248,7 +332,7 @@ impl Inner {
                 move |record, own, open| {
                     let own = own.map(|c| PreviousCertification { level: c.level, validity_end: c.validity_end });
                     let current = submission::current_certification(person.in_force, own);
-                    Ok(submission::admit(record, current, open, renewal_on_time)?)
+                    Ok(submission::admit(record, current, open, &policy)?)
                 },
                 |loaded| {
                     prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {

@@ -117,6 +117,22 @@ pub struct DecisionRecord {
     pub changed_from_primary: bool,
 }
 
+/// A 受給資格証明書: the certification held with the previous municipality
+/// (docs/domain/certification.md#transfer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferCertificate {
+    /// 保険者番号 of the previous municipality.
+    pub previous_insurer_number: String,
+    /// 転入日.
+    pub move_in_date: NaiveDate,
+    /// The level certified there.
+    pub level: CareLevel,
+    /// Its validity's first day.
+    pub validity_start: NaiveDate,
+    /// Its validity's last day.
+    pub validity_end: NaiveDate,
+}
+
 /// The certification in force at application (renewals, level changes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousCertification {
@@ -163,6 +179,9 @@ pub struct ApplicationRecord {
     /// `certification.renewal_on_time_within_validity = false`, and in records stored before.
     #[serde(default)]
     pub in_force_until: Option<NaiveDate>,
+    /// The 受給資格証明書 of a 転入 application.
+    #[serde(default)]
+    pub transfer: Option<TransferCertificate>,
     /// Consent reference.
     pub consent_reference: String,
     /// The person's account, when the person filed it.
@@ -282,6 +301,7 @@ pub(crate) mod tests_support {
             insured_category: 1,
             previous: None,
             in_force_until: None,
+            transfer: None,
             consent_reference: String::new(),
             person_subject: None,
             workflow: Workflow::RECEIVED,

@@ -226,7 +226,25 @@ pub fn decide(
     let board_date = r.board.as_ref().map_or(r.application_date, |b| b.date);
     not_before("DECISION_BEFORE_BOARD", d.date, board_date, "the decision date is before the review board date")?;
     let previous_end = r.previous.as_ref().map(|p| p.validity_end);
-    let validity = if d.level == CareLevel::NotApplicable {
+    let validity = if let Some(t) = &r.transfer {
+        // 転入: the certificate's level, from the application date to the certificate's end
+        // (docs/domain/certification.md#transfer).
+        if d.level != t.level {
+            return Err(Refusal::rule(
+                "TRANSFER_LEVEL_MISMATCH",
+                "a 転入 carries the 受給資格証明書's level over; record that level",
+            )
+            .with("care_level", t.level.code().to_owned()));
+        }
+        let carried = (r.application_date, t.validity_end);
+        if d.requested_validity.is_some_and(|v| v != carried) {
+            return Err(Refusal::rule(
+                "VALIDITY_START_MISMATCH",
+                format!("a 転入's validity runs from {} to {}, as carried over", carried.0, carried.1),
+            ));
+        }
+        Some(carried)
+    } else if d.level == CareLevel::NotApplicable {
         None
     } else {
         let previous = r.previous.as_ref();

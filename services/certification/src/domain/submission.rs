@@ -31,15 +31,33 @@ pub fn current_certification(in_force: InForce, own: Option<PreviousCertificatio
     }
 }
 
+/// The operator's settings of the submission rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmissionPolicy {
+    /// A renewal decided inside the validity it renews is on time
+    /// (docs/domain/certification.md#renewal-deadline).
+    pub renewal_on_time_within_validity: bool,
+    /// Days after moving in within which a 転入 carries the previous certification over
+    /// (docs/domain/certification.md#transfer).
+    pub transfer_window_days: u32,
+}
+
+impl Default for SubmissionPolicy {
+    fn default() -> Self {
+        Self { renewal_on_time_within_validity: true, transfer_window_days: 14 }
+    }
+}
+
 /// Admits `record` given the certification in force (`current`) and whether the person has an
 /// open application (`open`); a renewal or level change remembers the certification it
-/// starts from, and a renewal, when `renewal_on_time_within_validity`, that a decision up to
-/// that certification's end is on time (docs/domain/certification.md#renewal-deadline).
+/// starts from, and a renewal, under `policy`, that a decision up to that certification's end
+/// is on time (docs/domain/certification.md#renewal-deadline). A 転入 must come within the
+/// window with a certificate still in force, and is then carried over.
 pub fn admit(
     record: &mut ApplicationRecord,
     current: Option<PreviousCertification>,
     open: bool,
-    renewal_on_time_within_validity: bool,
+    policy: &SubmissionPolicy,
 ) -> Result<(), Refusal> {
     if open {
         return Err(Refusal::rule(
@@ -53,7 +71,7 @@ pub fn admit(
             "a renewal or level change needs a certification in force on the application date; file a new application",
         )),
         (true, Some(c)) => {
-            if renewal_on_time_within_validity {
+            if policy.renewal_on_time_within_validity {
                 record.in_force_until = deadline::renewal_in_force_until(record.kind, Some(c.validity_end));
             }
             record.previous = Some(c);
@@ -63,8 +81,33 @@ pub fn admit(
             "CURRENT_CERTIFICATION_EXISTS",
             "the person has a certification in force; file a renewal or a level change instead",
         )),
-        (false, None) => Ok(()),
+        (false, None) => admit_transfer(record, policy),
     }
+}
+
+/// A 転入's 受給資格証明書 against the window and the application date
+/// (docs/domain/certification.md#transfer); other kinds pass.
+fn admit_transfer(record: &mut ApplicationRecord, policy: &SubmissionPolicy) -> Result<(), Refusal> {
+    let Some(t) = &record.transfer else { return Ok(()) };
+    let days = (record.application_date - t.move_in_date).num_days();
+    if days > i64::from(policy.transfer_window_days) {
+        return Err(Refusal::rule(
+            "TRANSFER_WINDOW_PASSED",
+            format!(
+                "a 転入 carries the certification over only when filed within {} days of moving in; file a new application",
+                policy.transfer_window_days
+            ),
+        )
+        .with("window_days", policy.transfer_window_days.to_string()));
+    }
+    if t.validity_end < record.application_date {
+        return Err(Refusal::rule(
+            "TRANSFER_CERTIFICATE_EXPIRED",
+            "the 受給資格証明書's validity ended before the application; file a new application",
+        ));
+    }
+    record.workflow = super::workflow::Workflow::CARRIED_OVER;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -78,6 +121,9 @@ mod tests {
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
+
+    const POLICY: SubmissionPolicy =
+        SubmissionPolicy { renewal_on_time_within_validity: true, transfer_window_days: 14 };
 
     fn certified(level: CareLevel) -> PreviousCertification {
         PreviousCertification { level, validity_end: d(2026, 6, 30) }
@@ -96,23 +142,67 @@ mod tests {
     #[test]
     fn renewals_need_a_certification_in_force_and_new_applications_none() {
         let mut renewal = application(ApplicationType::Renewal);
-        assert_eq!(admit(&mut renewal.clone(), None, false, true).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
+        assert_eq!(admit(&mut renewal.clone(), None, false, &POLICY).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
         let mut plain = renewal.clone();
-        admit(&mut renewal, Some(certified(CareLevel::Care2)), false, true).unwrap();
+        admit(&mut renewal, Some(certified(CareLevel::Care2)), false, &POLICY).unwrap();
         assert_eq!(renewal.previous, Some(certified(CareLevel::Care2)));
         assert_eq!(renewal.in_force_until, Some(d(2026, 6, 30)), "on time while the certification runs");
-        admit(&mut plain, Some(certified(CareLevel::Care2)), false, false).unwrap();
+        admit(
+            &mut plain,
+            Some(certified(CareLevel::Care2)),
+            false,
+            &SubmissionPolicy { renewal_on_time_within_validity: false, ..POLICY },
+        )
+        .unwrap();
         assert_eq!(plain.in_force_until, None, "the setting off: the 30 days");
         let mut change = application(ApplicationType::LevelChange);
-        assert_eq!(admit(&mut change.clone(), None, false, true).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
-        admit(&mut change, Some(certified(CareLevel::Care2)), false, true).unwrap();
+        assert_eq!(admit(&mut change.clone(), None, false, &POLICY).unwrap_err().reason, "NO_CURRENT_CERTIFICATION");
+        admit(&mut change, Some(certified(CareLevel::Care2)), false, &POLICY).unwrap();
         assert_eq!(change.in_force_until, None, "a level change keeps the 30 days");
         let mut new = application(ApplicationType::New);
-        let refused = admit(&mut new.clone(), Some(certified(CareLevel::Support1)), false, true).unwrap_err();
+        let refused = admit(&mut new.clone(), Some(certified(CareLevel::Support1)), false, &POLICY).unwrap_err();
         assert_eq!(refused.reason, "CURRENT_CERTIFICATION_EXISTS");
-        admit(&mut new, None, false, true).unwrap();
+        admit(&mut new, None, false, &POLICY).unwrap();
         assert_eq!(new.previous, None);
-        let refused = admit(&mut application(ApplicationType::New), None, true, true).unwrap_err();
+        let refused = admit(&mut application(ApplicationType::New), None, true, &POLICY).unwrap_err();
         assert_eq!(refused.reason, "OPEN_APPLICATION_EXISTS");
+    }
+
+    #[test]
+    fn a_transfer_within_the_window_is_carried_over() {
+        use crate::domain::record::TransferCertificate;
+        // Filed 2026-04-01 (the test application's date).
+        let transfer = |moved: NaiveDate, end: NaiveDate| {
+            let mut r = application(ApplicationType::Transfer);
+            r.transfer = Some(TransferCertificate {
+                previous_insurer_number: "131016".into(),
+                move_in_date: moved,
+                level: CareLevel::Care2,
+                validity_start: d(2025, 10, 1),
+                validity_end: end,
+            });
+            r
+        };
+        let mut on_the_last_day = transfer(d(2026, 3, 18), d(2026, 9, 30));
+        admit(&mut on_the_last_day, None, false, &POLICY).unwrap();
+        assert!(on_the_last_day.workflow.carried_over);
+        let late = admit(&mut transfer(d(2026, 3, 17), d(2026, 9, 30)), None, false, &POLICY).unwrap_err();
+        assert_eq!(late.reason, "TRANSFER_WINDOW_PASSED");
+        let wider = SubmissionPolicy { transfer_window_days: 30, ..POLICY };
+        admit(&mut transfer(d(2026, 3, 17), d(2026, 9, 30)), None, false, &wider).unwrap();
+        let expired = admit(&mut transfer(d(2026, 3, 25), d(2026, 3, 31)), None, false, &POLICY).unwrap_err();
+        assert_eq!(expired.reason, "TRANSFER_CERTIFICATE_EXPIRED");
+        // Already certified here: no transfer.
+        let exists =
+            admit(&mut transfer(d(2026, 3, 25), d(2026, 9, 30)), Some(certified(CareLevel::Care1)), false, &POLICY);
+        assert_eq!(exists.unwrap_err().reason, "CURRENT_CERTIFICATION_EXISTS");
+        // 職権 needs a certification in force, like a level change.
+        let mut ex_officio = application(ApplicationType::ExOfficio);
+        assert_eq!(
+            admit(&mut ex_officio.clone(), None, false, &POLICY).unwrap_err().reason,
+            "NO_CURRENT_CERTIFICATION"
+        );
+        admit(&mut ex_officio, Some(certified(CareLevel::Care1)), false, &POLICY).unwrap();
+        assert_eq!(ex_officio.in_force_until, None, "only a renewal keeps to the validity");
     }
 }

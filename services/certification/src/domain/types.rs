@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// 申請区分 (interface codes 1–3, docs/domain/certification.md#codes).
+/// 申請区分 (interface codes 1–4 and 申請時 5, docs/domain/certification.md#codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApplicationType {
     /// 新規申請.
@@ -12,12 +12,18 @@ pub enum ApplicationType {
     Renewal,
     /// 区分変更申請: needs a certification in force.
     LevelChange,
+    /// 職権: the insurer changes the level ex officio; needs a certification in force
+    /// (docs/domain/certification.md#ex-officio).
+    ExOfficio,
+    /// 転入申請 with a 受給資格証明書: the previous municipality's certification carried over
+    /// (docs/domain/certification.md#transfer).
+    Transfer,
 }
 
 impl ApplicationType {
-    /// True when the application needs a current certification (renewal, level change).
+    /// True when the application needs a current certification (renewal, level change, 職権).
     pub fn needs_current_certification(self) -> bool {
-        matches!(self, ApplicationType::Renewal | ApplicationType::LevelChange)
+        matches!(self, ApplicationType::Renewal | ApplicationType::LevelChange | ApplicationType::ExOfficio)
     }
 }
 

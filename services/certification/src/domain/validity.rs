@@ -67,7 +67,12 @@ pub fn allowed_months(
     policy: &ValidityPolicy,
 ) -> MonthRange {
     let national = match kind {
-        ApplicationType::New | ApplicationType::LevelChange => MonthRange { min: 3, max: 12, default: 6 },
+        // 職権 changes the level like a level change; a 転入 carries its period over and is not
+        // measured (steps::decide).
+        ApplicationType::New
+        | ApplicationType::LevelChange
+        | ApplicationType::ExOfficio
+        | ApplicationType::Transfer => MonthRange { min: 3, max: 12, default: 6 },
         ApplicationType::Renewal => {
             let unchanged = previous.is_some_and(|p| same_level(p, decided));
             MonthRange { min: 3, max: if unchanged { 48 } else { 36 }, default: 12 }

@@ -31,12 +31,24 @@ pub struct Workflow {
     pub survey: SurveyState,
     /// 主治医意見書 branch.
     pub opinion: OpinionState,
+    /// A 転入 with a 受給資格証明書: the certification is carried over, so the decision follows
+    /// the application directly, without survey, opinion or board
+    /// (docs/domain/certification.md#transfer).
+    #[serde(default)]
+    pub carried_over: bool,
 }
 
 impl Workflow {
     /// A freshly received application.
-    pub const RECEIVED: Workflow =
-        Workflow { status: Status::Received, survey: SurveyState::NotScheduled, opinion: OpinionState::NotRequested };
+    pub const RECEIVED: Workflow = Workflow {
+        status: Status::Received,
+        survey: SurveyState::NotScheduled,
+        opinion: OpinionState::NotRequested,
+        carried_over: false,
+    };
+
+    /// A freshly received 転入 whose certification is carried over.
+    pub const CARRIED_OVER: Workflow = Workflow { carried_over: true, ..Workflow::RECEIVED };
 }
 
 /// A step that may not happen now: the rule (`reason`, for ErrorInfo), the steps missing, and
@@ -91,6 +103,29 @@ pub fn check(state: &Workflow, step: StepKind) -> Result<(), Refusal> {
         ));
     }
     let before_judgment = state.status == Status::Received;
+    if state.carried_over {
+        return match step {
+            K::Decided if state.status == Status::Received => Ok(()),
+            K::Decided => Err(Refusal::too_late("ALREADY_DECIDED", "the application is already decided".to_owned())),
+            K::Received => {
+                Err(Refusal::too_late("ALREADY_RECEIVED", "the application was already received".to_owned()))
+            }
+            K::Notified if state.status == Status::Decided => Ok(()),
+            K::Notified => Err(Refusal::missing("NOT_DECIDED", step, vec![K::Decided])),
+            K::DelayNoticeIssued | K::Withdrawn | K::Cancelled if state.status.is_open() => Ok(()),
+            K::DelayNoticeIssued | K::Withdrawn | K::Cancelled => Err(Refusal::too_late(
+                "ALREADY_DECIDED",
+                format!("{} is not possible once the application is decided", step.name()),
+            )),
+            _ => Err(Refusal::rule(
+                "CERTIFICATION_CARRIED_OVER",
+                format!(
+                    "{} is not part of a 転入 whose certification is carried over; record the decision",
+                    step.name()
+                ),
+            )),
+        };
+    }
     match step {
         K::Received => Err(Refusal::too_late("ALREADY_RECEIVED", "the application was already received".to_owned())),
         K::SurveyScheduled | K::SurveyCompleted | K::OpinionRequested | K::OpinionReceived if !before_judgment => {
@@ -238,6 +273,9 @@ pub fn pending_steps(state: &Workflow) -> Vec<StepKind> {
     if !state.status.is_open() {
         return Vec::new();
     }
+    if state.carried_over {
+        return vec![K::Decided];
+    }
     let mut out = Vec::new();
     if state.status == Status::Received {
         match state.survey {
@@ -315,13 +353,31 @@ mod tests {
 
         // Not before the branch is done, never after the decision.
         assert_eq!(check(&Workflow::RECEIVED, K::ResurveyRequested).unwrap_err().reason, "SURVEY_NOT_COMPLETED");
-        assert_eq!(check(&Workflow::RECEIVED, K::SecondOpinionRequested).unwrap_err().reason, "OPINION_NOT_YET_RECEIVED");
+        assert_eq!(
+            check(&Workflow::RECEIVED, K::SecondOpinionRequested).unwrap_err().reason,
+            "OPINION_NOT_YET_RECEIVED"
+        );
         let decided = run(&HAPPY[..7]);
         for kind in [K::ResurveyRequested, K::SecondOpinionRequested, K::ReviewDeferred, K::OpinionCorrected] {
             assert_eq!(check(&decided, kind).unwrap_err().reason, "ALREADY_DECIDED", "{kind:?}");
         }
         let notified = run(&HAPPY);
         assert_eq!(check(&notified, K::ResurveyRequested).unwrap_err().reason, "APPLICATION_CLOSED");
+    }
+
+    #[test]
+    fn a_carried_over_certification_goes_straight_to_the_decision() {
+        let w = Workflow::CARRIED_OVER;
+        assert_eq!(pending_steps(&w), vec![K::Decided]);
+        for step in [K::SurveyScheduled, K::OpinionRequested, K::PrimaryJudgment, K::ReviewBoardScheduled] {
+            assert_eq!(check(&w, step).unwrap_err().reason, "CERTIFICATION_CARRIED_OVER", "{step:?}");
+        }
+        assert!(check(&w, K::DelayNoticeIssued).is_ok());
+        let decided = apply(w, K::Decided);
+        assert_eq!(decided.status, Status::Decided);
+        assert!(pending_steps(&decided).is_empty());
+        assert_eq!(check(&decided, K::Decided).unwrap_err().reason, "ALREADY_DECIDED");
+        assert_eq!(apply(decided, K::Notified).status, Status::Notified);
     }
 
     #[test]

@@ -298,3 +298,90 @@ async fn an_early_renewal_keeps_to_the_validity_it_renews() {
     replica.stop().await;
     discovery.stop(Duration::from_secs(2)).await;
 }
+
+/// Issue 16, item 3: 職権 by the insurer only, from the certification in force; a 転入 with a
+/// 受給資格証明書 filed within the window is decided at once with the certificate's level and
+/// end; later than the window it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ex_officio_and_transfer_applications() {
+    let h = Harness::new(d(2026, 4, 20)).await;
+    let state = FakeState::default();
+    state.certified("0000077001", common::CareLevel::Care1, d(2025, 10, 1), d(2026, 9, 30));
+    state.knows("0000077002", V::NotCertified).knows("0000077003", V::NotCertified);
+    let fake = FakeEligibility::start(&h.internal, &state).await;
+    let (people, discovery) = directory_at(&h.internal, fake.addr, policy());
+    let replica = h.replica_with(people).await;
+
+    // 職権: no applicant needed from the insurer; a care office may not file it.
+    let ex_officio = pb::Application {
+        r#type: pb::ApplicationType::ExOfficio as i32,
+        applicant: None,
+        ..new_application("0000077001", d(2026, 4, 15), "")
+    };
+    let office = crate::support::office(&"1".repeat(9));
+    let mut as_office = ex_officio.clone();
+    as_office.applicant = Some(pb::Applicant {
+        kind: pb::ApplicantKind::CareManagementOffice as i32,
+        office_number: office.clone(),
+        ..Default::default()
+    });
+    as_office.acting_office_number = office.clone();
+    let request = pb::SubmitApplicationRequest { request_id: rid(), application: Some(as_office) };
+    let mut client = replica.client.clone();
+    let refused = client
+        .submit_application(signed(
+            &replica.keys,
+            &crate::support::office_caller(&office),
+            "SubmitApplication",
+            request,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let mut changed = Driver::submit(&replica, ex_officio).await.unwrap();
+    changed.up_to_board(d(2026, 4, 15), 950).await;
+    h.set_today(d(2026, 5, 5));
+    let decided = changed.decide(common::CareLevel::Care4, d(2026, 5, 5), None).await.unwrap();
+    h.set_today(d(2026, 4, 20));
+    assert_eq!(
+        (decided.r#type, decided.previous_care_level),
+        (pb::ApplicationType::ExOfficio as i32, common::CareLevel::Care1 as i32)
+    );
+    let validity = decided.decision.unwrap().validity.unwrap();
+    // Like a level change: 6 months by default from the application date (plus the rest of April).
+    assert_eq!((validity.start, validity.end), (Some(wire(d(2026, 4, 15))), Some(wire(d(2026, 10, 31)))));
+
+    // 転入 from a Tokyo municipality on 4/10 with 要介護2 to 2026-12-31, filed 4/20 (10 days): carried over.
+    let previous = (0..10)
+        .map(|d| format!("13101{d}"))
+        .find(|n| kaigo_platform::ids::InsurerNumber::parse(n).is_ok())
+        .unwrap();
+    let certificate = |moved: chrono::NaiveDate| pb::TransferCertificate {
+        previous_insurer_number: previous.clone(),
+        move_in_date: Some(wire(moved)),
+        care_level: common::CareLevel::Care2 as i32,
+        validity: Some(common::Period { start: Some(wire(d(2026, 1, 1))), end: Some(wire(d(2026, 12, 31))) }),
+    };
+    let transfer = |insured: &str, moved| pb::Application {
+        r#type: pb::ApplicationType::Transfer as i32,
+        transfer: Some(certificate(moved)),
+        ..new_application(insured, d(2026, 4, 20), "")
+    };
+    let late = Driver::submit(&replica, transfer("0000077003", d(2026, 4, 5))).await.err().unwrap();
+    assert_eq!(reason(&late), "TRANSFER_WINDOW_PASSED");
+    let mut missing = transfer("0000077003", d(2026, 4, 10));
+    missing.transfer = None;
+    let err = Driver::submit(&replica, missing).await.err().unwrap();
+    assert_eq!(crate::support::fields(&err), vec!["application.transfer".to_owned()]);
+    let mut moved_in = Driver::submit(&replica, transfer("0000077002", d(2026, 4, 10))).await.unwrap();
+    let survey = moved_in.survey_scheduled(d(2026, 4, 21)).await.unwrap_err();
+    assert_eq!(reason(&survey), "CERTIFICATION_CARRIED_OVER");
+    let wrong = moved_in.decide(common::CareLevel::Care3, d(2026, 4, 20), None).await.unwrap_err();
+    assert_eq!(reason(&wrong), "TRANSFER_LEVEL_MISMATCH");
+    let decided = moved_in.decide(common::CareLevel::Care2, d(2026, 4, 20), None).await.unwrap();
+    let validity = decided.decision.unwrap().validity.unwrap();
+    assert_eq!((validity.start, validity.end), (Some(wire(d(2026, 4, 20))), Some(wire(d(2026, 12, 31)))));
+    assert_eq!(decided.transfer.unwrap().previous_insurer_number, previous);
+    replica.stop().await;
+    discovery.stop(Duration::from_secs(2)).await;
+}

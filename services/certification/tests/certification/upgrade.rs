@@ -163,6 +163,7 @@ async fn insert_application(conn: &DatabaseConnection, id: &str, insured: &str) 
         insured_category: 1,
         previous: None,
         in_force_until: None,
+        transfer: None,
         consent_reference: String::new(),
         person_subject: None,
         workflow: Workflow::RECEIVED,
