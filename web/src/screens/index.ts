@@ -46,6 +46,13 @@ export const screens: readonly ScreenDef[] = [
     title: { ja: "助成金の審査", en: "Subsidy review" },
     component: lazy(() => import("./review/ReviewScreen")),
   },
+  {
+    id: "mypage",
+    path: "/mypage",
+    roles: ["insured_person"],
+    title: { ja: "わたしの情報", en: "My record" },
+    component: lazy(() => import("./mypage/MyPageScreen")),
+  },
 ];
 
 /** The screen owning a path, with the rest of the path. */

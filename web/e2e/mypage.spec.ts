@@ -1,0 +1,78 @@
+import { expect, test } from "@playwright/test";
+import { Category, ConsentSource, OrganizationKind, RegistryService } from "../src/gen/kaigo/registry/v1/registry_pb";
+import { Purpose } from "../src/gen/kaigo/common/v1/access_pb";
+import { apiAs, screenshot, signIn } from "./support";
+
+// kaigo dev's demo person 435073:0000000001 (virtual card d000000001) is registered with the
+// demo care office, provider and hospital; their token's subject is their identity link.
+const person = { insurerNumber: "435073", insuredNumber: "0000000001" };
+
+test("the person sees their registrations, withdraws a consent after confirming, and sees who read their record", async ({
+  page,
+}) => {
+  // The insurer records a consent on paper, the one the person will withdraw (the demo
+  // consents stay, other screens' tests rely on them).
+  const insurer = await apiAs(RegistryService, "insurer");
+  const { consent } = await insurer.recordConsent({
+    requestId: crypto.randomUUID(),
+    person,
+    grantee: { grantee: { case: "organizationKind", value: OrganizationKind.MEDICAL_INSTITUTION } },
+    categories: [Category.CARE_PLAN],
+    purpose: Purpose.SERVICE_PROVISION,
+    source: ConsentSource.PAPER_RECORDED_BY_INSURER,
+  });
+  // A read by the care office seconds before: the person's page shows it.
+  const office = await apiAs(RegistryService, "care_office");
+  const before = new Date();
+  await office.listConsents({ person });
+
+  await signIn(page, "insured_person");
+  await page.getByRole("link", { name: "わたしの情報" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "わたしの情報" })).toBeVisible();
+
+  const regs = page.getByTestId("my-registrations");
+  await expect(regs).toContainText("居宅介護支援事業所 4371000128");
+  await expect(regs).toContainText("保険者による登録");
+
+  const read = page.getByTestId("my-reads").locator('tr[data-reader="4371000128"][data-category="consents"]').first();
+  await expect(read).toContainText("居宅介護支援事業所");
+  await expect(read).toContainText("同意");
+  await expect(read).toContainText("閲覧");
+  const { reads } = await (
+    await apiAs(RegistryService, "insured_person")
+  ).listMyRecordReads({
+    identityLink: "d000000001",
+  });
+  const latest = reads.find((r) => r.readerOrganization === "4371000128" && r.category === "consents");
+  expect(latest, "the office's read is in the person's access log").toBeTruthy();
+  expect(Number(latest!.readTime!.seconds) * 1000).toBeGreaterThanOrEqual(before.getTime() - 2000);
+
+  const row = page.locator(`tr[data-consent-id="${consent!.consentId}"]`);
+  await expect(row).toContainText("すべての医療機関");
+  await expect(row).toContainText("ケアプラン");
+  await expect(row).toContainText("書面（保険者が記録）");
+  await screenshot(page, "mypage");
+
+  // Withdrawing asks first; "やめる" keeps the consent.
+  await row.getByRole("button", { name: "すべての医療機関への同意を撤回する" }).click();
+  await expect(row.getByTestId("confirm-withdraw")).toContainText("撤回しますか");
+  await row.getByRole("button", { name: "やめる" }).click();
+  await expect(row.getByTestId("confirm-withdraw")).toHaveCount(0);
+  let mine = await insurer.listConsents({ person, includeInactive: true });
+  expect(mine.consents.find((c) => c.consentId === consent!.consentId)?.withdrawTime).toBeUndefined();
+
+  await row.getByRole("button", { name: "すべての医療機関への同意を撤回する" }).click();
+  await row.getByRole("button", { name: "撤回する", exact: true }).click();
+  await expect(page.getByTestId("withdrawn")).toBeVisible();
+  // Withdrawn consents leave the list unless asked for.
+  await expect(row).toHaveCount(0);
+  await page.getByLabel("終了した登録と撤回した同意も表示する").check();
+  await expect(row).toContainText("撤回済み");
+  mine = await insurer.listConsents({ person, includeInactive: true });
+  expect(mine.consents.find((c) => c.consentId === consent!.consentId)?.withdrawTime).toBeTruthy();
+
+  await page.getByRole("button", { name: "Switch to English" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "My record" })).toBeVisible();
+  await expect(row).toContainText("Withdrawn");
+  await page.getByRole("button", { name: "日本語に切り替え" }).click();
+});

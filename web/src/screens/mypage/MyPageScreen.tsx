@@ -1,0 +1,222 @@
+// わたしの情報 (insured_person): my registrations, my consents (withdraw one after a
+// confirmation) and who read my record and when (GetMyRelationships, WithdrawMyConsent,
+// ListMyRecordReads; docs/domain/access.md). The identity link is the token's subject.
+import { useCallback, useEffect, useState } from "react";
+import {
+  RegistryService,
+  type Consent,
+  type RecordRead,
+  type Registration,
+} from "../../gen/kaigo/registry/v1/registry_pb";
+import type { PersonRef } from "../../gen/kaigo/registry/v1/registry_pb";
+import { useClient } from "../../app/api";
+import { DataTable, Loading, PageHeading, ProblemAlert } from "../../app/components";
+import { toProblem, type ApiProblem } from "../../app/errors";
+import { fmt, useLang, useMessages } from "../../app/i18n";
+import { formatDate, formatTimestamp, requestId } from "../../app/labels";
+import {
+  categoryLabel,
+  endReasonLabel,
+  evidenceLabel,
+  granteeText,
+  organizationText,
+  outcomeLabel,
+  personText,
+  purposeLabel,
+  readCategoryLabel,
+  roleLabel,
+  sourceLabel,
+} from "../../app/registry";
+import type { ScreenProps } from "../types";
+import { messages } from "./messages";
+
+export default function MyPageScreen({ session }: ScreenProps) {
+  const m = useMessages(messages);
+  const { lang } = useLang();
+  const client = useClient(RegistryService);
+  const link = session.claims.sub ?? "";
+  const [inactive, setInactive] = useState(false);
+  const [person, setPerson] = useState<PersonRef | null>(null);
+  const [registrations, setRegistrations] = useState<Registration[] | null>(null);
+  const [consents, setConsents] = useState<Consent[]>([]);
+  const [reads, setReads] = useState<RecordRead[] | null>(null);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const res = await client.getMyRelationships({ identityLink: link, includeInactive: inactive });
+      setPerson(res.person ?? null);
+      setRegistrations(res.registrations);
+      setConsents(res.consents);
+      const r = await client.listMyRecordReads({ identityLink: link, pageSize: 50 });
+      setReads(r.reads);
+      setProblem(null);
+    } catch (e) {
+      setProblem(toProblem(e));
+      setRegistrations((prev) => prev ?? []);
+      setReads((prev) => prev ?? []);
+    }
+  }, [client, link, inactive]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const withdraw = async (consentId: string) => {
+    setBusy(true);
+    setDone(false);
+    try {
+      await client.withdrawMyConsent({ requestId: requestId(), identityLink: link, consentId });
+      setConfirming(null);
+      setDone(true);
+      await load();
+    } catch (e) {
+      setProblem(toProblem(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!link) return <p>{m.noLink}</p>;
+  if (registrations === null) return <Loading />;
+  return (
+    <>
+      <PageHeading title={m.title}>{m.title}</PageHeading>
+      <p>{m.lead}</p>
+      {person ? (
+        <p>
+          {m.person}: <span translate="no">{personText(person)}</span>
+        </p>
+      ) : null}
+      <ProblemAlert problem={problem} />
+      {done ? (
+        <p role="status" className="alert alert-info" data-testid="withdrawn">
+          {m.withdrawDone}
+        </p>
+      ) : null}
+      <div className="field">
+        <label className="checkbox">
+          <input type="checkbox" checked={inactive} onChange={(e) => setInactive(e.target.checked)} />
+          {m.showInactive}
+        </label>
+      </div>
+
+      <h2>{m.registrations}</h2>
+      {registrations.length === 0 ? (
+        <p>{m.registrationsEmpty}</p>
+      ) : (
+        <DataTable
+          testId="my-registrations"
+          columns={[m.colOrganization, m.colSince, m.colEvidence, m.colLastService, m.colState]}
+        >
+          {registrations.map((r) => (
+            <tr key={r.registrationId} data-registration-id={r.registrationId}>
+              <td>{organizationText(r.organization, lang)}</td>
+              <td>{formatDate(r.startDate, lang)}</td>
+              <td>{evidenceLabel(r.evidence, lang)}</td>
+              <td>{r.lastServiceDate ? formatDate(r.lastServiceDate, lang) : "—"}</td>
+              <td>
+                {r.endTime ? `${endReasonLabel(r.endReason, lang)}（${formatTimestamp(r.endTime, lang)}）` : m.active}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
+      )}
+
+      <h2>{m.consents}</h2>
+      {consents.length === 0 ? (
+        <p>{m.consentsEmpty}</p>
+      ) : (
+        <DataTable
+          testId="my-consents"
+          columns={[m.colGrantee, m.colCategories, m.colPurpose, m.colSource, m.colValid, m.colAction]}
+        >
+          {consents.map((c) => {
+            const grantee = granteeText(c, lang);
+            const from = formatDate(c.validFrom, lang);
+            return (
+              <tr key={c.consentId} data-consent-id={c.consentId}>
+                <td>{grantee}</td>
+                <td>
+                  <ul className="plain">
+                    {c.categories.map((k) => (
+                      <li key={k}>{categoryLabel(k, lang)}</li>
+                    ))}
+                  </ul>
+                </td>
+                <td>{purposeLabel(c.purpose, lang)}</td>
+                <td>{sourceLabel(c.source, lang)}</td>
+                <td>
+                  {c.validUntil
+                    ? fmt(m.validRange, { from, until: formatDate(c.validUntil, lang) })
+                    : fmt(m.validFrom, { from })}
+                </td>
+                <td>
+                  {c.withdrawTime ? (
+                    fmt(m.withdrawn, { when: formatTimestamp(c.withdrawTime, lang) })
+                  ) : confirming === c.consentId ? (
+                    <div role="alertdialog" aria-label={m.withdraw} data-testid="confirm-withdraw">
+                      <p>{fmt(m.confirmWithdraw, { grantee })}</p>
+                      <button type="button" onClick={() => void withdraw(c.consentId)} disabled={busy}>
+                        {m.confirmYes}
+                      </button>{" "}
+                      <button type="button" onClick={() => setConfirming(null)} disabled={busy}>
+                        {m.confirmNo}
+                      </button>
+                    </div>
+                  ) : (
+                    <button
+                      type="button"
+                      aria-label={fmt(m.withdrawFor, { grantee })}
+                      onClick={() => {
+                        setDone(false);
+                        setConfirming(c.consentId);
+                      }}
+                    >
+                      {m.withdraw}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </DataTable>
+      )}
+
+      <h2>{m.reads}</h2>
+      <p>{m.readsLead}</p>
+      <div className="form-actions">
+        <button type="button" onClick={() => void load()}>
+          {m.refresh}
+        </button>
+      </div>
+      {reads === null ? (
+        <Loading />
+      ) : reads.length === 0 ? (
+        <p>{m.readsEmpty}</p>
+      ) : (
+        <DataTable testId="my-reads" columns={[m.colTime, m.colReader, m.colWhat, m.colOutcome]}>
+          {reads.map((r, i) => (
+            <tr key={i} data-outcome={r.outcome} data-category={r.category} data-reader={r.readerOrganization}>
+              <td>{formatTimestamp(r.readTime, lang)}</td>
+              <td>
+                {roleLabel(r.readerRole, lang)}
+                {r.readerOrganization ? (
+                  <>
+                    {" "}
+                    <span translate="no">{r.readerOrganization}</span>
+                  </>
+                ) : null}
+              </td>
+              <td>{readCategoryLabel(r.category, lang) ?? <code>{r.category}</code>}</td>
+              <td>{outcomeLabel(r.outcome, lang) ?? <code>{r.outcome}</code>}</td>
+            </tr>
+          ))}
+        </DataTable>
+      )}
+    </>
+  );
+}
