@@ -53,6 +53,13 @@ export const screens: readonly ScreenDef[] = [
     title: { ja: "わたしの情報", en: "My record" },
     component: lazy(() => import("./mypage/MyPageScreen")),
   },
+  {
+    id: "notifications",
+    path: "/notifications",
+    roles: ["insurer", "care_office"],
+    title: { ja: "作成依頼届出", en: "Care-plan notifications" },
+    component: lazy(() => import("./notifications/NotificationsScreen")),
+  },
 ];
 
 /** The screen owning a path, with the rest of the path. */
