@@ -2,7 +2,11 @@ import { expect, test } from "@playwright/test";
 import { CertificationService } from "../src/gen/kaigo/certification/v1/certification_service_pb";
 import { ApplicantKind, ApplicationType, SurveyState } from "../src/gen/kaigo/certification/v1/application_pb";
 import { InsuredCategory } from "../src/gen/kaigo/common/v1/care_pb";
-import { EligibilityService, WithheldSection } from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
+import {
+  EligibilityService,
+  EligibilityVerdict,
+  WithheldSection,
+} from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { apiAs, englishRuns, screenshot, signIn, todayJst } from "./support";
 
 test("a care office watches its application advance while the insurer records a step", async ({ page }) => {
@@ -82,13 +86,28 @@ test("a person whose name the care office may not see is listed by number, marke
   const eligibility = await apiAs(EligibilityService, "care_office");
   const insurer = await apiAs(CertificationService, "insurer");
   const office = await apiAs(CertificationService, "care_office");
-  // A person of 435073 whose personal details eligibility withholds from this care office.
+  // A person of 435073 whose personal details eligibility withholds from this care office: one
+  // it is not registered for (refused NOT_REGISTERED), or one whose details are withheld.
   const numbers = Array.from({ length: 60 }, (_, i) => String(i + 2).padStart(10, "0"));
   const { entries } = await eligibility.batchCheckEligibility({
     queries: numbers.map((n) => ({ insurerNumber: "435073", insuredNumber: n })),
   });
+  // …and not certified, so that a new application may be filed for them (the insurer sees that).
+  const byInsurer = await (
+    await apiAs(EligibilityService, "insurer")
+  ).batchCheckEligibility({
+    queries: numbers.map((n) => ({ insurerNumber: "435073", insuredNumber: n })),
+  });
+  const uncertified = new Set(
+    byInsurer.entries
+      .filter((e) => e.outcome.case === "result" && e.outcome.value.verdict === EligibilityVerdict.NOT_CERTIFIED)
+      .map((e) => e.index),
+  );
   const hidden = entries.find(
-    (e) => e.outcome.case === "result" && e.outcome.value.withheld.includes(WithheldSection.PERSONAL_DETAILS),
+    (e) =>
+      uncertified.has(e.index) &&
+      ((e.outcome.case === "result" && e.outcome.value.withheld.includes(WithheldSection.PERSONAL_DETAILS)) ||
+        (e.outcome.case === "error" && e.outcome.value.reason === "NOT_REGISTERED")),
   );
   expect(hidden, "the demo register has persons not registered with this care office").toBeTruthy();
   const insuredNumber = numbers[hidden!.index];

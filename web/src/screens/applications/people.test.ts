@@ -22,8 +22,10 @@ describe("the name of an application's person", () => {
       outcome: { case: "result", value: { withheld: [WithheldSection.PERSONAL_DETAILS] } },
     } as never);
     expect(personFrom(withheld)).toEqual({ kind: "withheld" });
-    const refused = entry({ outcome: { case: "error", value: { reason: "PERMISSION_DENIED" } } } as never);
-    expect(personFrom(refused)).toEqual({ kind: "withheld" });
+    for (const reason of ["PERMISSION_DENIED", "NOT_REGISTERED", "CONSENT_REQUIRED", "NOT_PERMITTED"]) {
+      const refused = entry({ outcome: { case: "error", value: { reason } } } as never);
+      expect(personFrom(refused)).toEqual({ kind: "withheld" });
+    }
   });
 
   it("is unavailable when the register does not know the person or the entry failed otherwise", () => {

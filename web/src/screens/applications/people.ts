@@ -1,7 +1,7 @@
 // Who an application is about, as a care manager recognises them: 氏名 and フリガナ.
 // Certification keeps numbers only; the names belong to the insurer's register in the
-// eligibility service, whose access rules decide who sees them (the insurer, the person's
-// registered care office, or with a consent). One BatchCheckEligibility per page of rows;
+// eligibility service, whose access rules decide who sees them (the insurer, or an office
+// registered for the person with the person's consent). One BatchCheckEligibility per page of rows;
 // a person whose details are withheld is shown by number, marked as such.
 import { useEffect, useState } from "react";
 import { Purpose } from "../../gen/kaigo/common/v1/access_pb";
@@ -30,6 +30,10 @@ export function personKey(p: PersonKey): string {
 
 const MAX_BATCH = 1000;
 
+/** Refusals of an entry by the access rules (docs/domain/access.md#facts-copy): the caller is
+ * not registered for the person, lacks the person's consent, or may never see it. */
+const WITHHELD_REASONS = new Set(["PERMISSION_DENIED", "NOT_REGISTERED", "CONSENT_REQUIRED", "NOT_PERMITTED"]);
+
 /** What one entry of a batch check says about the person's name. */
 export function personFrom(e: BatchCheckEligibilityEntry): Person {
   if (e.outcome.case === "result") {
@@ -39,7 +43,7 @@ export function personFrom(e: BatchCheckEligibilityEntry): Person {
     }
     return r.withheld.includes(WithheldSection.PERSONAL_DETAILS) ? { kind: "withheld" } : { kind: "unavailable" };
   }
-  if (e.outcome.case === "error" && e.outcome.value.reason === "PERMISSION_DENIED") return { kind: "withheld" };
+  if (e.outcome.case === "error" && WITHHELD_REASONS.has(e.outcome.value.reason)) return { kind: "withheld" };
   return { kind: "unavailable" };
 }
 
