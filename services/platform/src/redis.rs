@@ -197,11 +197,13 @@ impl std::fmt::Debug for RedisConnection {
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match &mut self.0 {
+        let sent = match &mut self.0 {
             Inner::Shared(conn) => conn.req_packed_command(cmd),
             Inner::Dedicated(conn) => conn.req_packed_command(cmd),
             Inner::Cluster(conn) => conn.req_packed_command(cmd),
-        }
+        };
+        // A client span (sampled traces) and the duration metric, named by the command only.
+        crate::telemetry::db::observe_redis(crate::telemetry::db::redis_operation(cmd), sent)
     }
 
     fn req_packed_commands<'a>(
@@ -210,11 +212,12 @@ impl ConnectionLike for RedisConnection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match &mut self.0 {
+        let sent = match &mut self.0 {
             Inner::Shared(conn) => conn.req_packed_commands(pipeline, offset, count),
             Inner::Dedicated(conn) => conn.req_packed_commands(pipeline, offset, count),
             Inner::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
-        }
+        };
+        crate::telemetry::db::observe_redis("PIPELINE", sent)
     }
 
     fn get_db(&self) -> i64 {

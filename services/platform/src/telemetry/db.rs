@@ -8,6 +8,11 @@
 //!   and end.
 //!
 //!
+//! Redis commands get the same ([`observe_redis`], applied by
+//! [`crate::redis::RedisConnection`]): `db.system = redis` and the command's name as
+//! `db.operation` (one of a fixed list, else `other`; a pipeline is `PIPELINE`), never a key or
+//! a value. Blocking stream reads (`XREADGROUP … BLOCK`) last as long as they wait.
+//!
 //! [`watch_pool`] adds the pool's connections to `db.client.connections.usage` (by
 //! `pool.name`, the service, and `state`, `used` or `idle`) and its size limit to
 //! `db.client.connections.max` (the semantic conventions' names up to 1.25; the later
@@ -82,24 +87,94 @@ pub fn observe(system: &'static str) -> impl Fn(&sea_orm::metric::Info<'_>) + Se
         ];
         duration().record(info.elapsed.as_secs_f64(), &attributes);
 
-        let parent = tracing::Span::current().context();
-        if !parent.span().span_context().is_sampled() {
-            return;
-        }
         let end = SystemTime::now();
         let start = end.checked_sub(info.elapsed).unwrap_or(end);
-        let tracer = opentelemetry::global::tracer("kaigo");
-        let mut span = tracer
-            .span_builder(format!("{operation} {table}"))
-            .with_kind(SpanKind::Client)
-            .with_start_time(start)
-            .with_attributes(attributes)
-            .start_with_context(&tracer, &parent);
-        if info.failed {
-            span.set_status(Status::error("statement failed"));
-        }
-        span.end_with_timestamp(end);
+        client_span(format!("{operation} {table}"), &attributes, start, info.failed);
     }
+}
+
+/// A client span from `start` to now under the current span, when its trace is sampled.
+fn client_span(name: String, attributes: &[KeyValue], start: SystemTime, failed: bool) {
+    let parent = tracing::Span::current().context();
+    if !parent.span().span_context().is_sampled() {
+        return;
+    }
+    let tracer = opentelemetry::global::tracer("kaigo");
+    let mut span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .with_start_time(start)
+        .with_attributes(attributes.to_vec())
+        .start_with_context(&tracer, &parent);
+    if failed {
+        span.set_status(Status::error("failed"));
+    }
+    span.end();
+}
+
+/// The Redis commands kaigo sends, kept as `db.operation`.
+const REDIS_COMMANDS: [&str; 34] = [
+    "GET",
+    "SET",
+    "DEL",
+    "UNLINK",
+    "EXISTS",
+    "EXPIRE",
+    "PEXPIRE",
+    "MGET",
+    "MSET",
+    "INCR",
+    "INCRBY",
+    "DECR",
+    "HGET",
+    "HSET",
+    "HDEL",
+    "HGETALL",
+    "EVAL",
+    "EVALSHA",
+    "PUBLISH",
+    "PING",
+    "XADD",
+    "XREADGROUP",
+    "XREAD",
+    "XACK",
+    "XCLAIM",
+    "XAUTOCLAIM",
+    "XPENDING",
+    "XGROUP",
+    "XRANGE",
+    "XLEN",
+    "XTRIM",
+    "XINFO",
+    "SCAN",
+    "SCRIPT",
+];
+
+/// The name of `cmd` (its first argument) when it is one of [`REDIS_COMMANDS`], else `other`.
+pub fn redis_operation(cmd: &redis::Cmd) -> &'static str {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => {
+            REDIS_COMMANDS.iter().find(|known| known.as_bytes().eq_ignore_ascii_case(name)).copied().unwrap_or("other")
+        }
+        _ => "other",
+    }
+}
+
+/// `command` with the duration metric and, in a sampled trace, a client span `redis <operation>`.
+pub fn observe_redis<'a, T: Send + 'a>(
+    operation: &'static str,
+    command: redis::RedisFuture<'a, T>,
+) -> redis::RedisFuture<'a, T> {
+    let parent = tracing::Span::current();
+    Box::pin(async move {
+        let start = SystemTime::now();
+        let began = std::time::Instant::now();
+        let result = command.await;
+        let attributes = [KeyValue::new("db.system", "redis"), KeyValue::new("db.operation", operation)];
+        duration().record(began.elapsed().as_secs_f64(), &attributes);
+        parent.in_scope(|| client_span(format!("redis {operation}"), &attributes, start, result.is_err()));
+        result
+    })
 }
 
 /// Reads a pool: (open connections, idle ones, the most it opens), or `None` once it is closed.
@@ -186,6 +261,14 @@ mod tests {
         for (sql, operation, table) in cases {
             assert_eq!(describe(sql), (operation, table.to_owned()), "{sql}");
         }
+    }
+
+    #[test]
+    fn a_redis_command_is_named_never_its_keys() {
+        assert_eq!(redis_operation(redis::cmd("get").arg("kaigo:person:435073:0000000001")), "GET");
+        assert_eq!(redis_operation(redis::cmd("XREADGROUP").arg("GROUP").arg("g")), "XREADGROUP");
+        assert_eq!(redis_operation(redis::cmd("CLIENT").arg("LIST")), "other");
+        assert_eq!(redis_operation(&redis::Cmd::new()), "other");
     }
 
     #[test]
