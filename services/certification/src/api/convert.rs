@@ -237,6 +237,16 @@ pub fn application(a: &LoadedApplication, today: NaiveDate, at_risk_day: u32, wi
                 stability: s.stability,
                 dementia_level: s.dementia_level,
                 disability_level: s.disability_level,
+                basic_items: s
+                    .basic_items
+                    .iter()
+                    .map(|(code, answer)| pb::SurveyItem { code: code.clone(), answer: *answer })
+                    .collect(),
+                special_notes: s
+                    .special_notes
+                    .iter()
+                    .map(|(item_code, text)| pb::SurveyNote { item_code: item_code.clone(), text: text.clone() })
+                    .collect(),
             }),
         }),
         opinion: Some(pb::OpinionTracking {

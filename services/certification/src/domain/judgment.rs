@@ -1,5 +1,9 @@
 //! 一次判定 (primary judgment): the level that follows from the 要介護認定等基準時間.
 //!
+//! A simplified estimate (docs/domain/certification.md#simplified-estimate): the minutes and the
+//! band indicators are taken as recorded with the survey, not derived from the 74 items as the
+//! national 認定ソフト does; the software's own result is recorded as EXTERNAL instead.
+//!
 //! Thresholds (docs/domain/certification.md#primary-judgment; sources https://allabout.co.jp/gm/gc/295659 and
 //! https://meno-pcis.com/care-glossary/nursing-care-condition.html), in minutes a day:
 //! < 25 非該当; 25 to < 32 要支援1; 32 to < 50 要支援2 or 要介護1; 50 to < 70 要介護2;

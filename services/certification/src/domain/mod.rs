@@ -7,6 +7,7 @@ pub mod judgment;
 pub mod record;
 pub mod steps;
 pub mod submission;
+pub mod survey_items;
 pub mod types;
 pub mod validity;
 pub mod workflow;

@@ -32,6 +32,13 @@ pub struct SurveyResult {
     pub dementia_level: i32,
     /// `DisabilityIndependenceLevel` proto value (0 = not recorded).
     pub disability_level: i32,
+    /// 基本調査: (item code, 1-based answer), the 74 items or none
+    /// (docs/domain/certification.md#survey).
+    #[serde(default)]
+    pub basic_items: Vec<(String, i32)>,
+    /// 特記事項: (item code or empty, text).
+    #[serde(default)]
+    pub special_notes: Vec<(String, String)>,
 }
 
 /// 認定調査 branch details.

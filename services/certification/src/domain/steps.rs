@@ -352,7 +352,14 @@ mod tests {
     }
 
     fn survey(tenths: i32) -> SurveyResult {
-        SurveyResult { standard_time_tenths: tenths, stability: 0, dementia_level: 0, disability_level: 0 }
+        SurveyResult {
+            standard_time_tenths: tenths,
+            stability: 0,
+            dementia_level: 0,
+            disability_level: 0,
+            basic_items: Vec::new(),
+            special_notes: Vec::new(),
+        }
     }
 
     fn at() -> DateTime<Utc> {

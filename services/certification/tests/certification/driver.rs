@@ -76,6 +76,7 @@ impl Driver {
                 stability: stability as i32,
                 dementia_level: dementia as i32,
                 disability_level: 0,
+                ..Default::default()
             }),
             occur_time: None,
         };

@@ -352,10 +352,8 @@ async fn ex_officio_and_transfer_applications() {
     assert_eq!((validity.start, validity.end), (Some(wire(d(2026, 4, 15))), Some(wire(d(2026, 10, 31)))));
 
     // 転入 from a Tokyo municipality on 4/10 with 要介護2 to 2026-12-31, filed 4/20 (10 days): carried over.
-    let previous = (0..10)
-        .map(|d| format!("13101{d}"))
-        .find(|n| kaigo_platform::ids::InsurerNumber::parse(n).is_ok())
-        .unwrap();
+    let previous =
+        (0..10).map(|d| format!("13101{d}")).find(|n| kaigo_platform::ids::InsurerNumber::parse(n).is_ok()).unwrap();
     let certificate = |moved: chrono::NaiveDate| pb::TransferCertificate {
         previous_insurer_number: previous.clone(),
         move_in_date: Some(wire(moved)),

@@ -324,3 +324,74 @@ async fn bad_input_is_refused_field_by_field_and_unknown_persons_by_rule() {
     assert_eq!(got, vec!["application_id", "expected_version", "institution_code", "request_id"]);
     replica.stop().await;
 }
+
+/// Issue 16, item 6: the 認定調査票's 74 basic items and 特記事項 are stored, validated field by
+/// field, and shown with the application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survey_form_keeps_its_74_items_and_notes() {
+    use kaigo_certification::domain::survey_items::ITEMS;
+    let h = Harness::new(d(2026, 4, 10)).await;
+    let replica = h.replica().await;
+    let mut app = Driver::submit(&replica, new_application("0000031001", d(2026, 4, 1), "")).await.unwrap();
+    app.survey_scheduled(d(2026, 4, 3)).await.unwrap();
+    let items: Vec<pb::SurveyItem> =
+        ITEMS.iter().map(|(code, n)| pb::SurveyItem { code: (*code).to_owned(), answer: i32::from(*n) }).collect();
+    let request =
+        |items: Vec<pb::SurveyItem>, notes: Vec<pb::SurveyNote>, version: i64| pb::RecordSurveyCompletedRequest {
+            request_id: rid(),
+            application_id: app.id.clone(),
+            expected_version: version,
+            completed_date: Some(wire(d(2026, 4, 5))),
+            result: Some(pb::SurveyResult {
+                standard_time_tenth_minutes: 600,
+                stability: pb::ConditionStability::Stable as i32,
+                dementia_level: common::DementiaIndependenceLevel::I as i32,
+                basic_items: items,
+                special_notes: notes,
+                ..Default::default()
+            }),
+            occur_time: None,
+        };
+    let mut client = replica.client.clone();
+    let insurer = insurer_caller(INSURER);
+
+    // An answer out of range, an unknown code, a note on no item and an empty note: each named.
+    let mut bad = items.clone();
+    bad[11].answer = 5; // 1-5 座位保持: 4 choices
+    bad[73].code = "6-13".into();
+    let notes = vec![
+        pb::SurveyNote { item_code: "7-1".into(), text: "x".into() },
+        pb::SurveyNote { item_code: "2-1".into(), text: " ".into() },
+    ];
+    let r = request(bad, notes, app.version);
+    let err =
+        client.record_survey_completed(signed(&replica.keys, &insurer, "RecordSurveyCompleted", r)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        fields(&err),
+        vec![
+            "result.basic_items[11]".to_owned(),
+            "result.basic_items[73]".to_owned(),
+            "result.special_notes[0].item_code".to_owned(),
+            "result.special_notes[1].text".to_owned(),
+        ]
+    );
+    // Some items only: all 74 are needed.
+    let r = request(items[..10].to_vec(), Vec::new(), app.version);
+    let err =
+        client.record_survey_completed(signed(&replica.keys, &insurer, "RecordSurveyCompleted", r)).await.unwrap_err();
+    assert_eq!(fields(&err), vec!["result.basic_items".to_owned()]);
+
+    let notes = vec![
+        pb::SurveyNote { item_code: "1-1".into(), text: "右上下肢に軽い麻痺".into() },
+        pb::SurveyNote { item_code: String::new(), text: "日中は独居".into() },
+    ];
+    let r = request(items.clone(), notes.clone(), app.version);
+    client.record_survey_completed(signed(&replica.keys, &insurer, "RecordSurveyCompleted", r)).await.unwrap();
+    let read = pb::GetApplicationRequest { application_id: app.id.clone() };
+    let stored = client.get_application(signed(&replica.keys, &insurer, "GetApplication", read)).await.unwrap();
+    let result = stored.into_inner().application.unwrap().survey.unwrap().result.unwrap();
+    assert_eq!(result.basic_items, items);
+    assert_eq!(result.special_notes, notes);
+    replica.stop().await;
+}

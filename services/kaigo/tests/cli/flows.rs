@@ -279,6 +279,7 @@ impl Application {
                 stability: cert::ConditionStability::Stable as i32,
                 dementia_level: common::DementiaIndependenceLevel::I as i32,
                 disability_level: 0,
+                ..Default::default()
             }),
             occur_time: None,
         };

@@ -9,6 +9,7 @@ use kaigo_proto::kaigo::common::v1 as common;
 use super::{Call, Who, append, check_call, occur_time, required_date, role_may_call, text};
 use crate::api::{Inner, actor, convert};
 use crate::domain::record::SurveyResult;
+use crate::domain::survey_items;
 use crate::domain::{judgment, steps};
 
 /// A valid RecordSurveyScheduled.
@@ -81,11 +82,41 @@ fn survey_result(v: &mut Violations, res: &pb::SurveyResult) -> SurveyResult {
     if common::DisabilityIndependenceLevel::try_from(res.disability_level).is_err() {
         v.add("result.disability_level", "unknown value");
     }
+    // docs/domain/certification.md#survey: the 74 items and the notes.
+    let basic_items: Vec<(String, i32)> = res.basic_items.iter().map(|i| (i.code.clone(), i.answer)).collect();
+    if basic_items.len() > survey_items::ITEMS.len() {
+        v.add("result.basic_items", format!("at most {} items", survey_items::ITEMS.len()));
+    } else {
+        for (at, problem) in survey_items::check_items(&basic_items) {
+            match at {
+                Some(i) => v.add(format!("result.basic_items[{i}]"), problem),
+                None => v.add("result.basic_items", problem),
+            }
+        }
+    }
+    if res.special_notes.len() > survey_items::MAX_NOTES {
+        v.add("result.special_notes", format!("at most {} notes", survey_items::MAX_NOTES));
+    } else {
+        for (i, note) in res.special_notes.iter().enumerate() {
+            if !survey_items::note_item_known(&note.item_code) {
+                v.add(format!("result.special_notes[{i}].item_code"), "an item code of the basic survey, or empty");
+            }
+            let chars = note.text.chars().count();
+            if note.text.trim().is_empty() || chars > survey_items::MAX_NOTE_CHARS {
+                v.add(
+                    format!("result.special_notes[{i}].text"),
+                    format!("required, at most {} characters", survey_items::MAX_NOTE_CHARS),
+                );
+            }
+        }
+    }
     SurveyResult {
         standard_time_tenths: res.standard_time_tenth_minutes,
         stability: res.stability,
         dementia_level: res.dementia_level,
         disability_level: res.disability_level,
+        basic_items,
+        special_notes: res.special_notes.iter().map(|n| (n.item_code.clone(), n.text.clone())).collect(),
     }
 }
 
