@@ -19,11 +19,15 @@ pub fn check_digit(code5: &str) -> Option<u8> {
 pub fn validate(code: &str) -> Result<(), &'static str> {
     if code.chars().count() != 6 {
         return Err(
-            "must be 6 half-width digits: the 5-digit 全国地方公共団体コード and its check digit (e.g. 131016)",
+            "must be exactly 6 characters: the 5-digit 全国地方公共団体コード and its check digit, half-width (e.g. 131016)",
         );
     }
     if !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("must be 6 half-width digits (full-width digits are not accepted)");
+        if code.chars().any(|c| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}')) {
+            // Typed with the IME on.
+            return Err("full-width characters are not accepted: type 6 half-width digits 0-9");
+        }
+        return Err("only the half-width digits 0-9 are allowed");
     }
     match check_digit(&code[..5]) {
         Some(cd) if code.as_bytes()[5] == b'0' + cd => Ok(()),
@@ -61,9 +65,10 @@ mod tests {
 
     #[test]
     fn refusals_say_what_was_expected() {
-        assert!(validate("13101").unwrap_err().contains("6 half-width digits"));
+        assert!(validate("13101").unwrap_err().contains("exactly 6 characters"));
         assert!(validate("１３１０１６").unwrap_err().contains("full-width"));
         assert!(validate("131017").unwrap_err().contains("modulus 11"));
+        assert!(validate("13101A").unwrap_err().contains("only the half-width digits"));
         // The insurer-number scheme's digit is not this one.
         assert!(validate("435073").is_err());
     }

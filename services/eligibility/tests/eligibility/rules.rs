@@ -356,7 +356,8 @@ async fn what_people_type_is_checked_and_refusals_say_what_was_expected() {
         }),
     };
     // 住所地特例: the six digits with their modulus-11 check digit.
-    for (code, expected) in [("13101", "6 half-width digits"), ("131017", "modulus 11"), ("１３１０１６", "full-width")]
+    for (code, expected) in
+        [("13101", "exactly 6 characters"), ("131017", "modulus 11"), ("１３１０１６", "full-width")]
     {
         let err = client.record_residence_exception(residence(v, code)).await.unwrap_err();
         assert_eq!(field_violations(&err), vec!["residence_exception.facility_municipality_code"], "{code}");
