@@ -11,6 +11,7 @@ const PAGES: Record<string, [string, string][]> = {
   insurer: [
     ["/eligibility", "資格確認"],
     ["/applications", "申請状況"],
+    ["/notifications", "居宅サービス計画作成依頼届出"],
   ],
   care_office: [
     ["/eligibility", "資格確認"],
@@ -19,16 +20,21 @@ const PAGES: Record<string, [string, string][]> = {
     ["/careplan/sent", "ケアプラン"],
     ["/careplan/send", "ケアプラン"],
     ["/subsidies", "助成金"],
+    ["/notifications", "居宅サービス計画作成依頼届出"],
+    ["/users", "利用者登録"],
   ],
   service_provider: [
     ["/careplan", "ケアプラン"],
     ["/subsidies", "助成金"],
+    ["/users", "利用者登録"],
   ],
   medical_institution: [
     ["/eligibility", "資格確認"],
     ["/opinions", "主治医意見書"],
     ["/subsidies", "助成金"],
+    ["/users", "利用者登録"],
   ],
+  insured_person: [["/mypage", "わたしの情報"]],
   operator: [
     ["/review", "助成金の審査"],
     ["/review/report", "助成金の審査"],

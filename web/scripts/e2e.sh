@@ -73,6 +73,8 @@ BASE="http://127.0.0.1:$PORT"
 KAIGO_GATEWAY__WEB__ROOT="$WEB_DIR/dist" "$KAIGO_BIN" dev --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" \
   >"$TMP/kaigo.log" 2>&1 &
 KAIGO_PID=$!
+# The data directory, for the virtual card reader (`kaigo card sign --data-dir`) in users.spec.ts.
+export KAIGO_DATA_DIR="$TMP/data"
 
 echo "e2e: waiting for kaigo dev on $BASE" >&2
 ready=""

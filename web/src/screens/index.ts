@@ -60,6 +60,13 @@ export const screens: readonly ScreenDef[] = [
     title: { ja: "作成依頼届出", en: "Care-plan notifications" },
     component: lazy(() => import("./notifications/NotificationsScreen")),
   },
+  {
+    id: "users",
+    path: "/users",
+    roles: ["care_office", "service_provider", "medical_institution"],
+    title: { ja: "利用者登録", en: "Registered users" },
+    component: lazy(() => import("./users/UsersScreen")),
+  },
 ];
 
 /** The screen owning a path, with the rest of the path. */
