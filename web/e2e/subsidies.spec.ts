@@ -1,5 +1,7 @@
 import { expect, test } from "@playwright/test";
+import { randomUUID } from "node:crypto";
 import { SubsidyService } from "../src/gen/kaigo/subsidies/v1/subsidies_service_pb";
+import { ApplicationStatus } from "../src/gen/kaigo/subsidies/v1/subsidy_pb";
 import { apiAs, screenshot, signIn, todayJst } from "./support";
 
 test("the subsidy shown as the care office types equals CalculateSubsidy's, then it applies", async ({ page }) => {
@@ -61,5 +63,29 @@ test("the subsidy shown as the care office types equals CalculateSubsidy's, then
   expect(t.year * 10000 + t.month * 100 + t.day).toBeLessThanOrEqual(d.year * 10000 + d.month * 100 + d.day);
   await expect(page.getByTestId("submitted")).toContainText("申請済");
   const { applications } = await api.listApplications({});
-  expect(applications.some((a) => a.programmeId === programme.programmeId && a.status === 2)).toBe(true);
+  const mine = applications.find((a) => a.programmeId === programme.programmeId && a.status === 2);
+  expect(mine, "the submitted application").toBeTruthy();
+
+  // The operator returns it for correction (差戻し): the office reads why, corrects the costs in
+  // the same form and submits it again; the application keeps its history.
+  const operator = await apiAs(SubsidyService, "operator");
+  await operator.returnApplication({
+    requestId: randomUUID(),
+    applicationId: mine!.applicationId,
+    expectedVersion: mine!.version,
+    reasons: ["台数を見積書に合わせてください"],
+  });
+  await page.reload();
+  await expect(page.getByTestId("returned")).toContainText("台数を見積書に合わせてください");
+  await page.getByRole("checkbox", { name: category.name }).check();
+  await page.getByLabel("台数").fill("3");
+  await page.getByLabel("単価（税込・円）").fill("21800");
+  await page.getByLabel("接続サポート等経費（税込・円）").fill("33000");
+  await page.getByRole("button", { name: "修正して再提出する" }).click();
+  await expect(page.getByTestId("submitted")).toContainText("申請済");
+  await expect(page.getByTestId("returned")).toHaveCount(0);
+  const { application: again } = await api.getApplication({ applicationId: mine!.applicationId });
+  expect(again!.status).toBe(ApplicationStatus.SUBMITTED);
+  expect(again!.history.map((e) => e.action)).toEqual(["create", "submit", "return", "update", "submit"]);
+  expect(again!.costs.case === "careOffice" && again!.costs.value.readers[0].quantity).toBe(3);
 });

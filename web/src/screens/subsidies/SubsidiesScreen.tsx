@@ -1,10 +1,14 @@
 // 助成金: costs in, the eligible amount and its itemised explanation out as the user
-// types (CalculateSubsidy, debounced), then a draft is created and submitted.
+// types (CalculateSubsidy, debounced), then a draft is created and submitted. An application
+// the operator returned for correction (差戻し) is shown with its reasons, and the same form
+// corrects its costs and submits it again.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { SubsidyService } from "../../gen/kaigo/subsidies/v1/subsidies_service_pb";
 import {
+  ApplicationStatus,
   CareOfficeCostsSchema,
   InstitutionType,
+  type Application,
   MedicalInstitutionCostsSchema,
   type Programme,
   type SubsidyCalculation,
@@ -62,6 +66,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
   const [submitProblem, setSubmitProblem] = useState<ApiProblem | null>(null);
   const [submitted, setSubmitted] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [returned, setReturned] = useState<Application | null>(null);
   const seq = useRef(0);
 
   useEffect(() => {
@@ -78,6 +83,23 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
   }, [client]);
 
   const programme = programmes?.find((p) => p.programmeId === programmeId);
+
+  // The caller's application to this programme that was returned for correction, if any.
+  useEffect(() => {
+    if (!programmeId) return;
+    let live = true;
+    (async () => {
+      try {
+        const res = await client.listApplications({ programmeId, statuses: [ApplicationStatus.RETURNED] });
+        if (live) setReturned(res.applications[0] ?? null);
+      } catch {
+        if (live) setReturned(null);
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [client, programmeId]);
 
   const costs: Costs = useMemo(() => {
     if (medical) {
@@ -128,17 +150,28 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
     setSubmitProblem(null);
     setSubmitted(null);
     try {
-      const created = await client.createApplication({
-        requestId: requestId(),
-        application: { programmeId, costs },
-      });
-      const draft = created.application!;
+      // A returned application is corrected and submitted again; otherwise a new one is made.
+      const draft = returned
+        ? (
+            await client.updateApplication({
+              requestId: requestId(),
+              application: { applicationId: returned.applicationId, costs },
+              expectedVersion: returned.version,
+            })
+          ).application!
+        : (
+            await client.createApplication({
+              requestId: requestId(),
+              application: { programmeId, costs },
+            })
+          ).application!;
       const res = await client.submitApplication({
         requestId: requestId(),
         applicationId: draft.applicationId,
         expectedVersion: draft.version,
       });
       setSubmitted(fmt(m.submitted, { status: m[`status_${res.application?.status}` as keyof typeof m] ?? "" }));
+      setReturned(null);
     } catch (err) {
       setSubmitProblem(toProblem(err));
     } finally {
@@ -173,6 +206,16 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
       <PageHeading title={m.title}>{m.title}</PageHeading>
       <p>{m.lead}</p>
       {programmes.length === 0 ? <p>{m.noProgramme}</p> : null}
+      {returned ? (
+        <div className="alert alert-info" role="status" data-testid="returned">
+          <p>{m.returnedLead}</p>
+          <ul>
+            {returned.returnReasons.map((r, i) => (
+              <li key={i}>{r}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       <form onSubmit={submit} noValidate autoComplete="off">
         <div className="form-grid">
           <Field
@@ -278,7 +321,7 @@ export default function SubsidiesScreen({ session }: ScreenProps) {
         <ProblemAlert problem={problem} scope={SCOPE} claimed={claimed} />
         <div className="form-actions">
           <button type="submit" disabled={busy || !programmeId}>
-            {m.submit}
+            {returned ? m.resubmit : m.submit}
           </button>
         </div>
         {busy ? <p role="status">{m.submitting}</p> : null}
