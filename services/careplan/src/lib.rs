@@ -40,6 +40,9 @@ pub struct Config {
     /// fails is refused, or accepted with a warning (the rule for letters is UNCONFIRMED;
     /// docs/domain/careplan-csv.md#settings).
     pub lettered_office_check_digit: domain::spec::LetteredOfficeCheck,
+    /// The denied-lookup alert (docs/domain/access.md#facts-copy):
+    /// `careplan.access.denied_alert_per_minute`.
+    pub access: kaigo_platform::access::AccessOptions,
 }
 
 /// 64 MiB, the contract's default per SendBundle call.
@@ -51,6 +54,7 @@ impl Default for Config {
             max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES,
             csv_202208_last_service_month: domain::spec::DEFAULT_202208_LAST_MONTH.to_string(),
             lettered_office_check_digit: domain::spec::LetteredOfficeCheck::Strict,
+            access: kaigo_platform::access::AccessOptions::default(),
         }
     }
 }
@@ -77,6 +81,7 @@ impl Validate for Config {
         if let Err(key) = self.spec_settings() {
             problems.add(key, "must be a year and month YYYYMM (e.g. 202503), or empty for no cut-over");
         }
+        self.access.validate_in("careplan.access", problems);
     }
 }
 
@@ -100,10 +105,11 @@ pub async fn start_with_clock(
     let rules = Arc::new(domain::licence::LicenceRules::embedded()?);
     ctx.spawn_outbox_relay();
     // The copy of the registry's registrations and consents (group `careplan-access`), which
-    // a read of one person's plans (CARE_PLAN) is to be decided on (docs/domain/access.md#in-kaigo).
+    // a read of one person's plans (CARE_PLAN) is decided on (docs/domain/access.md#in-kaigo).
     kaigo_platform::access::spawn_consumer(ctx, None);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
-    let api = Api { ctx: ctx.clone(), spec, rules, auditor, clock };
+    let gate = kaigo_platform::access::Gate::builtin(NAME, &config.access);
+    let api = Api { ctx: ctx.clone(), spec, rules, auditor, clock, gate };
     let server = kaigo_platform::limit_messages!(CarePlanServiceServer::new(api), ctx);
     // Requests carry whole send units: the larger of the two limits applies to them.
     Ok(server.max_decoding_message_size(config.max_bundle_bytes.max(ctx.max_message_bytes())))
@@ -130,6 +136,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::service_types_migration::OfficeServiceTypesMigration),
             Box::new(AccessFactsMigration),
             Box::new(store::evidence::ServiceEvidenceMigration),
+            Box::new(store::evidence::BundlePersonsMigration),
         ]
     }
 }

@@ -317,3 +317,71 @@ pub(crate) async fn acknowledge_bundle(
     tx.commit().await.map_err(db)?;
     Ok(response)
 }
+
+/// ListPersonBundles: the bundles carrying one person, newest first, metadata only. The
+/// person's insurer (its own insured) and organisations the registry's facts let see
+/// CARE_PLAN of the person today (docs/domain/access.md#in-kaigo); permission is decided
+/// before anything is looked up, and every call naming a person is audited.
+pub(crate) async fn list_person_bundles(
+    api: &Api,
+    caller: &Caller,
+    r: pb::ListPersonBundlesRequest,
+) -> Result<pb::ListPersonBundlesResponse, ApiError> {
+    use kaigo_platform::access::{Category, Facts, PersonRef};
+    use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
+    let mut v = Violations::new();
+    let insurer = v.check("insurer_number", InsurerNumber::parse(&r.insurer_number));
+    let insured = v.check("insured_number", InsuredNumber::parse(&r.insured_number));
+    if !r.page_token.is_empty() && uuid::Uuid::parse_str(&r.page_token).is_err() {
+        v.add("page_token", "not a token from a previous page");
+    }
+    if r.page_size < 0 {
+        v.add("page_size", "must not be negative");
+    }
+    let (Some(insurer), Some(insured)) = (insurer, insured) else { return Err(ApiError::invalid_argument(v)) };
+    v.into_result()?;
+    let person = PersonRef::new(insurer.as_str(), insured.as_str());
+    let today = api.clock.today_jst();
+    let decided = match caller.role {
+        // Insurers (their own insured), operators and persons are decided on the caller alone.
+        Role::Insurer | Role::Operator | Role::InsuredPerson => {
+            api.gate.decide(caller, person, Category::CarePlan, today, &Facts::default())
+        }
+        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution => {
+            let facts = kaigo_platform::access::load(&api.ctx.db, person).await.map_err(db)?;
+            api.gate.decide(caller, person, Category::CarePlan, today, &facts)
+        }
+    };
+    let read = |outcome, resources: Vec<String>| ReadRecord {
+        rpc: "ListPersonBundles",
+        category: "bundle",
+        purpose: read_purpose(caller.role).as_str_name().to_owned(),
+        outcome,
+        persons: vec![kaigo_platform::audit::person(insurer.as_str(), insured.as_str())],
+        resources,
+    };
+    if let Err(refused) = decided {
+        api.auditor.record(caller, read(DENIED, Vec::new())).await;
+        return Err(refused);
+    }
+    let limit = page_size(r.page_size);
+    let before = (!r.page_token.is_empty()).then_some(r.page_token.as_str());
+    let conn = &api.ctx.db;
+    let ids = store::evidence::person_bundle_ids(conn, insurer.as_str(), insured.as_str(), before, limit + 1)
+        .await
+        .map_err(db)?;
+    let more = ids.len() as u64 > limit;
+    let ids: Vec<String> = ids.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).collect();
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(model) = store::get_bundle(conn, id).await.map_err(db)? {
+            rows.push(model);
+        }
+    }
+    let next_page_token = match ids.last() {
+        Some(last) if more => last.clone(),
+        _ => String::new(),
+    };
+    api.auditor.record(caller, read(ALLOWED, ids)).await;
+    Ok(pb::ListPersonBundlesResponse { bundles: with_files(api, rows).await?, next_page_token })
+}

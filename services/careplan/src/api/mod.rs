@@ -67,6 +67,8 @@ pub struct Api {
     pub(crate) auditor: Auditor,
     /// "Now" for every record and licence rule.
     pub(crate) clock: Arc<dyn Clock>,
+    /// The access decision on the copy of the registry's facts (docs/domain/access.md#facts-copy).
+    pub(crate) gate: kaigo_platform::access::Gate,
 }
 
 pub(crate) fn file_kind(kind: FormKind) -> pb::FileKind {
@@ -81,6 +83,13 @@ pub(crate) fn file_kind(kind: FormKind) -> pb::FileKind {
         FormKind::Actuals => pb::FileKind::Actuals,
         FormKind::ActualsDelete => pb::FileKind::ActualsDelete,
         FormKind::UsageAnnex => pb::FileKind::UsageTicketAnnex,
+        FormKind::PreventionBasic => pb::FileKind::PreventionBasic,
+        FormKind::PreventionBasicDelete => pb::FileKind::PreventionBasicDelete,
+        FormKind::PreventionSchedule => pb::FileKind::PreventionSchedule,
+        FormKind::PreventionHistory => pb::FileKind::PreventionHistory,
+        FormKind::PreventionPlan => pb::FileKind::PreventionPlan,
+        FormKind::PreventionPlanDetail => pb::FileKind::PreventionPlanDetail,
+        FormKind::PreventionPlanDelete => pb::FileKind::PreventionPlanDelete,
     }
 }
 
@@ -93,6 +102,11 @@ pub(crate) fn unit_kind(kind: pb::SendUnitKind) -> Option<UnitKind> {
         pb::SendUnitKind::UsageTicketDelete => Some(UnitKind::UsageTicketDelete),
         pb::SendUnitKind::Actuals => Some(UnitKind::Actuals),
         pb::SendUnitKind::ActualsDelete => Some(UnitKind::ActualsDelete),
+        pb::SendUnitKind::PreventionBasic => Some(UnitKind::PreventionBasic),
+        pb::SendUnitKind::PreventionPlanWithBasic => Some(UnitKind::PreventionPlanWithBasic),
+        pb::SendUnitKind::PreventionPlan => Some(UnitKind::PreventionPlan),
+        pb::SendUnitKind::PreventionBasicDelete => Some(UnitKind::PreventionBasicDelete),
+        pb::SendUnitKind::PreventionPlanDelete => Some(UnitKind::PreventionPlanDelete),
     }
 }
 
@@ -186,6 +200,13 @@ impl CarePlanService for Api {
 
     async fn list_sent(&self, request: Request<pb::ListSentRequest>) -> Result<Response<pb::ListSentResponse>, Status> {
         handle!(self, request, inbox::list_sent)
+    }
+
+    async fn list_person_bundles(
+        &self,
+        request: Request<pb::ListPersonBundlesRequest>,
+    ) -> Result<Response<pb::ListPersonBundlesResponse>, Status> {
+        handle!(self, request, inbox::list_person_bundles)
     }
 
     async fn get_bundle(

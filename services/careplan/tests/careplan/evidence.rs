@@ -17,7 +17,7 @@ use crate::exchange::{CARE, PROV, golden, licensed, rid, usage_files, usage_requ
 use crate::harness::TestServer;
 
 /// Every service-evidence event in the outbox, with the bundle id it is keyed by.
-async fn evidence(server: &TestServer) -> Vec<(String, registry::ServiceEvidenceObserved)> {
+pub async fn evidence(server: &TestServer) -> Vec<(String, registry::ServiceEvidenceObserved)> {
     let conn = &server.conn;
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(

@@ -16,6 +16,9 @@ pub type Signed = SignedChannel;
 
 pub struct TestServer {
     harness: ServiceHarness,
+    /// Where the registry's facts go: the service's own access consumer applies them
+    /// (docs/domain/access.md#facts-copy).
+    pub feed: kaigo_platform::testkit::access::Feed,
     /// The service's own connection, for checks the API does not expose (the read audit).
     pub conn: sea_orm::DatabaseConnection,
 }
@@ -58,8 +61,9 @@ impl TestServer {
         kaigo_careplan::Migrator::up(&conn, None).await.expect("migrate");
         let (ctx, control) = context(kaigo_careplan::NAME, conn.clone());
         let service = kaigo_careplan::start_with_clock(&ctx, &config, clock).await.expect("start");
+        let feed = kaigo_platform::testkit::access::Feed::of(&ctx);
         let harness = ServiceHarness::serve(&ctx, control, db, service).await;
-        Self { harness, conn }
+        Self { harness, feed, conn }
     }
 
     pub async fn client(&self, caller: Option<Caller>) -> CarePlanServiceClient<Signed> {

@@ -14,5 +14,6 @@ mod large;
 mod licences;
 mod office_types;
 mod parser_props;
+mod persons;
 mod validate;
 mod watch;
