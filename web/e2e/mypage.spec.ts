@@ -1,5 +1,12 @@
 import { expect, test } from "@playwright/test";
-import { Category, ConsentSource, OrganizationKind, RegistryService } from "../src/gen/kaigo/registry/v1/registry_pb";
+import {
+  Category,
+  ConsentSource,
+  EndReason,
+  Evidence,
+  OrganizationKind,
+  RegistryService,
+} from "../src/gen/kaigo/registry/v1/registry_pb";
 import { Purpose } from "../src/gen/kaigo/common/v1/access_pb";
 import { apiAs, screenshot, signIn } from "./support";
 
@@ -7,7 +14,7 @@ import { apiAs, screenshot, signIn } from "./support";
 // demo care office, provider and hospital; their token's subject is their identity link.
 const person = { insurerNumber: "435073", insuredNumber: "0000000001" };
 
-test("the person sees their registrations, withdraws a consent after confirming, and sees who read their record", async ({
+test("the person sees their registrations, withdraws a consent and ends a registration after confirming, and sees who read their record", async ({
   page,
 }) => {
   // The insurer records a consent on paper, the one the person will withdraw (the demo
@@ -21,6 +28,21 @@ test("the person sees their registrations, withdraws a consent after confirming,
     purpose: Purpose.SERVICE_PROVISION,
     source: ConsentSource.PAPER_RECORDED_BY_INSURER,
   });
+  // And registers an office (not a demo one) the person will end.
+  const OFFICE = "0300000106";
+  const active = (await insurer.listRegistrations({ person })).registrations.find(
+    (r) => r.organization?.number === OFFICE && !r.endTime,
+  );
+  const registration =
+    active ??
+    (
+      await insurer.registerOrganization({
+        requestId: crypto.randomUUID(),
+        person,
+        organization: { kind: OrganizationKind.CARE_OFFICE, number: OFFICE },
+        evidence: Evidence.INSURER_MANUAL,
+      })
+    ).registration!;
   // A read by the care office seconds before: the person's page shows it.
   const office = await apiAs(RegistryService, "care_office");
   const before = new Date();
@@ -63,13 +85,25 @@ test("the person sees their registrations, withdraws a consent after confirming,
 
   await row.getByRole("button", { name: "すべての医療機関への同意を撤回する" }).click();
   await row.getByRole("button", { name: "撤回する", exact: true }).click();
-  await expect(page.getByTestId("withdrawn")).toBeVisible();
+  await expect(page.getByTestId("done")).toHaveText("同意を撤回しました。");
   // Withdrawn consents leave the list unless asked for.
   await expect(row).toHaveCount(0);
   await page.getByLabel("終了した登録と撤回した同意も表示する").check();
   await expect(row).toContainText("撤回済み");
   mine = await insurer.listConsents({ person, includeInactive: true });
   expect(mine.consents.find((c) => c.consentId === consent!.consentId)?.withdrawTime).toBeTruthy();
+
+  // Ending a registration asks first too; the office is then listed as ended by the person.
+  const reg = page.locator(`tr[data-registration-id="${registration.registrationId}"]`);
+  await reg.getByRole("button", { name: `居宅介護支援事業所 ${OFFICE} の登録を終了する` }).click();
+  await expect(reg.getByTestId("confirm-end")).toContainText("終了しますか");
+  await reg.getByRole("button", { name: "終了する", exact: true }).click();
+  await expect(page.getByTestId("done")).toHaveText("登録を終了しました。");
+  await expect(reg).toContainText("本人が終了");
+  const after = await insurer.listRegistrations({ person, includeEnded: true });
+  expect(after.registrations.find((r) => r.registrationId === registration.registrationId)?.endReason).toBe(
+    EndReason.BY_PERSON,
+  );
 
   await page.getByRole("button", { name: "Switch to English" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "My record" })).toBeVisible();

@@ -34,6 +34,10 @@ test("the care office sends a 作成依頼届出 and sees it waiting for the ins
   await expect(row).toContainText("435073 0000000050");
   await expect(row.getByTestId("status")).toHaveText("受理待ち");
   await screenshot(page, "notifications");
+  await page.getByRole("button", { name: "Switch to English" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Care-plan notifications" })).toBeVisible();
+  await expect(row.getByTestId("status")).toHaveText("Waiting for the insurer");
+  await page.getByRole("button", { name: "日本語に切り替え" }).click();
 });
 
 test("the insurer accepts one 作成依頼届出 (the office is registered) and returns another with a reason", async ({

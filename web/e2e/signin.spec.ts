@@ -3,10 +3,11 @@ import { identities, screenshot, signIn } from "./support";
 
 // What each role finds in the menu (the screens registered for it).
 const MENU: Record<string, string[]> = {
-  insurer: ["資格確認", "申請状況"],
-  care_office: ["資格確認", "申請状況", "助成金"],
-  service_provider: ["資格確認", "助成金"],
-  medical_institution: ["資格確認", "助成金"],
+  insurer: ["資格確認", "申請状況", "作成依頼届出"],
+  care_office: ["資格確認", "申請状況", "助成金", "作成依頼届出", "利用者登録"],
+  service_provider: ["資格確認", "助成金", "利用者登録"],
+  medical_institution: ["資格確認", "助成金", "利用者登録"],
+  insured_person: ["わたしの情報"],
   operator: ["助成金の審査"],
 };
 

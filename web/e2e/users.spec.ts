@@ -67,6 +67,11 @@ test("the provider ends a registration, confirms the person with the card and re
   await expect(row).toContainText("マイナンバーカードによる本人確認");
   await expect(row.getByTestId("state")).toHaveText("有効");
   await screenshot(page, "users");
+  await page.getByRole("button", { name: "Switch to English" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Registered users" })).toBeVisible();
+  await expect(row).toContainText("Identity confirmed with the card");
+  await expect(row.getByTestId("state")).toHaveText("Active");
+  await page.getByRole("button", { name: "日本語に切り替え" }).click();
 
   // What the registry holds: the card-confirmed registration, the consent given at the reader.
   const active = (await provider.listRegistrations({ person })).registrations.filter((r) => !r.endTime);

@@ -42,7 +42,8 @@ export default function MyPageScreen({ session }: ScreenProps) {
   const [reads, setReads] = useState<RecordRead[] | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
-  const [done, setDone] = useState(false);
+  const [ending, setEnding] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const load = useCallback(async () => {
@@ -65,13 +66,14 @@ export default function MyPageScreen({ session }: ScreenProps) {
     void load();
   }, [load]);
 
-  const withdraw = async (consentId: string) => {
+  const act = async (call: () => Promise<unknown>, message: string) => {
     setBusy(true);
-    setDone(false);
+    setDone(null);
     try {
-      await client.withdrawMyConsent({ requestId: requestId(), identityLink: link, consentId });
+      await call();
       setConfirming(null);
-      setDone(true);
+      setEnding(null);
+      setDone(message);
       await load();
     } catch (e) {
       setProblem(toProblem(e));
@@ -79,6 +81,10 @@ export default function MyPageScreen({ session }: ScreenProps) {
       setBusy(false);
     }
   };
+  const withdraw = (consentId: string) =>
+    act(() => client.withdrawMyConsent({ requestId: requestId(), identityLink: link, consentId }), m.withdrawDone);
+  const endRegistration = (registrationId: string) =>
+    act(() => client.endMyRegistration({ requestId: requestId(), identityLink: link, registrationId }), m.endDone);
 
   if (!link) return <p>{m.noLink}</p>;
   if (registrations === null) return <Loading />;
@@ -93,8 +99,8 @@ export default function MyPageScreen({ session }: ScreenProps) {
       ) : null}
       <ProblemAlert problem={problem} />
       {done ? (
-        <p role="status" className="alert alert-info" data-testid="withdrawn">
-          {m.withdrawDone}
+        <p role="status" className="alert alert-info" data-testid="done">
+          {done}
         </p>
       ) : null}
       <div className="field">
@@ -110,7 +116,7 @@ export default function MyPageScreen({ session }: ScreenProps) {
       ) : (
         <DataTable
           testId="my-registrations"
-          columns={[m.colOrganization, m.colSince, m.colEvidence, m.colLastService, m.colState]}
+          columns={[m.colOrganization, m.colSince, m.colEvidence, m.colLastService, m.colState, m.colAction]}
         >
           {registrations.map((r) => (
             <tr key={r.registrationId} data-registration-id={r.registrationId}>
@@ -120,6 +126,31 @@ export default function MyPageScreen({ session }: ScreenProps) {
               <td>{r.lastServiceDate ? formatDate(r.lastServiceDate, lang) : "—"}</td>
               <td>
                 {r.endTime ? `${endReasonLabel(r.endReason, lang)}（${formatTimestamp(r.endTime, lang)}）` : m.active}
+              </td>
+              <td>
+                {r.endTime ? null : ending === r.registrationId ? (
+                  <div role="alertdialog" aria-label={m.endReg} data-testid="confirm-end">
+                    <p>{fmt(m.confirmEnd, { organization: organizationText(r.organization, lang) })}</p>
+                    <button type="button" onClick={() => void endRegistration(r.registrationId)} disabled={busy}>
+                      {m.endYes}
+                    </button>{" "}
+                    <button type="button" onClick={() => setEnding(null)} disabled={busy}>
+                      {m.confirmNo}
+                    </button>
+                  </div>
+                ) : (
+                  <button
+                    type="button"
+                    aria-label={fmt(m.endRegFor, { organization: organizationText(r.organization, lang) })}
+                    onClick={() => {
+                      setDone(null);
+                      setConfirming(null);
+                      setEnding(r.registrationId);
+                    }}
+                  >
+                    {m.endReg}
+                  </button>
+                )}
               </td>
             </tr>
           ))}
@@ -172,7 +203,8 @@ export default function MyPageScreen({ session }: ScreenProps) {
                       type="button"
                       aria-label={fmt(m.withdrawFor, { grantee })}
                       onClick={() => {
-                        setDone(false);
+                        setDone(null);
+                        setEnding(null);
                         setConfirming(c.consentId);
                       }}
                     >
