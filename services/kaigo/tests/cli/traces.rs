@@ -160,6 +160,7 @@ async fn one_trace_covers_gateway_service_and_database_and_certification_asking_
             r.service == "kaigo-eligibility"
                 && r.span.parent_span_id == check.span.span_id
                 && r.span.kind == SpanKind::Client as i32
+                && string_attribute(&r.span.attributes, "db.system").as_deref() == Some("postgresql")
         })?;
         let (submit, asked) = child_of(&spans, "kaigo-eligibility", CHECK, "kaigo-certification")?;
         let (front, _) = child_of(&spans, "kaigo-certification", SUBMIT, "kaigo-gateway")?;
@@ -189,6 +190,14 @@ async fn one_trace_covers_gateway_service_and_database_and_certification_asking_
     assert_eq!(attribute(attributes, "rpc.grpc.status_code"), Some(&Value::IntValue(code)));
     assert_eq!(string_attribute(&query.span.attributes, "db.system").as_deref(), Some("postgresql"));
     assert!(string_attribute(&query.span.attributes, "db.operation").is_some(), "{:?}", query.span);
+    // eligibility's L2 cache lookup: a Redis client span in the same trace, named by its command.
+    let redis: Vec<&Received> = received
+        .iter()
+        .filter(|r| r.span.trace_id == check.span.trace_id)
+        .filter(|r| string_attribute(&r.span.attributes, "db.system").as_deref() == Some("redis"))
+        .collect();
+    assert!(!redis.is_empty(), "no Redis span in the CheckEligibility trace: {received:?}");
+    assert!(redis.iter().all(|r| r.span.name.starts_with("redis ") && !r.span.name.contains(':')), "{redis:?}");
     // gateway → certification → eligibility, one trace.
     assert_eq!(submit.span.trace_id, asked.span.trace_id, "one trace");
     assert_eq!(submit.span.name, SUBMIT);
