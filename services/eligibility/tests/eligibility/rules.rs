@@ -484,3 +484,31 @@ fn person_of_1970(insured: &str) -> pb::ImportRow {
         ..Default::default()
     }
 }
+
+#[tokio::test]
+async fn a_decided_certification_keeps_its_application() {
+    use kaigo_proto::kaigo::certification::v1::CertificationDecidedEvent;
+    use sea_orm::TransactionTrait;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, None).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let insured = "0000000902";
+    create_person(&mut client, insured).await;
+    // The consumer's write, in the consumer's transaction.
+    let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    let event = CertificationDecidedEvent {
+        application_id: "0191d3c8-5f4e-7c2a-9b1d-2f6a8e4c1b01".into(),
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        care_level: common::CareLevel::Care1 as i32,
+        certified_date: Some(date(2025, 3, 28)),
+        validity: period(date(2025, 4, 1), Some(date(2026, 3, 31))),
+        ..Default::default()
+    };
+    let txn = conn.begin().await.unwrap();
+    server.api.apply_decision(&txn, "evt-902", &event).await.unwrap();
+    txn.commit().await.unwrap();
+    let result = check(&mut client, insured, date(2025, 6, 1)).await;
+    assert_eq!(result.certification.unwrap().application_id, "0191d3c8-5f4e-7c2a-9b1d-2f6a8e4c1b01");
+    server.stop().await;
+}
