@@ -2,6 +2,7 @@
 import type { ReactNode } from "react";
 import { WithheldSection, type EligibilityResult } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { EligibilityVerdict } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { CopaymentRatio } from "../../gen/kaigo/eligibility/v1/records_pb";
 import { DataTable } from "../../app/components";
 import { fmt, useLang, useMessages } from "../../app/i18n";
 import { careLevelLabel, formatDate, formatPeriod, insuredCategoryLabel, sexLabel, yen } from "../../app/labels";
@@ -166,6 +167,13 @@ export function Certificates({ result }: { result: EligibilityResult }) {
             <Row label={m.ratio} testid="copayment-ratio">
               <span className="big">{m[`ratio_${result.copayment.ratio}` as keyof M] ?? "—"}</span>
             </Row>
+            {result.certificateCopaymentRatio !== CopaymentRatio.UNSPECIFIED &&
+            result.certificateCopaymentRatio !== result.copayment.ratio ? (
+              // Under 給付額減額 the answer's ratio is the raised one; the certificate's is shown beside it.
+              <Row label={m.certificateRatio} testid="certificate-copayment-ratio">
+                {m[`ratio_${result.certificateCopaymentRatio}` as keyof M] ?? "—"}
+              </Row>
+            ) : null}
             <Row label={m.ratioPeriod}>{formatPeriod(result.copayment.period, lang, ERA)}</Row>
             <Row label={m.insurerNumber}>{result.insurerNumber}</Row>
           </dl>
