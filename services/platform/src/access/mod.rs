@@ -15,8 +15,8 @@
 //!   PERMISSION_DENIED `NOT_REGISTERED`, `CONSENT_REQUIRED` (ErrorInfo metadata `category`) or
 //!   `NOT_PERMITTED`. A person who does not exist has no facts, so an organisation gets the
 //!   same `NOT_REGISTERED` for them as for a person it is not registered for (permission before
-//!   existence). Denials are counted (metric `kaigo.access.denied`, labels role, reason,
-//!   service) and an organisation passing a threshold of denials per minute is logged once.
+//!   existence). Denials are counted (metric `kaigo.access.denied`, labels organization_kind,
+//!   reason, service) and an organisation passing a threshold of denials per minute is logged once.
 //!
 //! The caller's own word (the token's `consents` claim, the `x-kaigo-consent` header) is not
 //! an input: nothing here reads it.
@@ -279,7 +279,9 @@ impl Gate {
         inner.denied.add(
             1,
             &[
-                KeyValue::new("role", caller.role.as_str()),
+                // The kind of organisation calling, as its role names it (care_office, insurer …):
+                // a handful of values, never the organisation's number.
+                KeyValue::new("organization_kind", caller.role.as_str()),
                 KeyValue::new("reason", denial.reason()),
                 KeyValue::new("service", inner.service),
             ],
