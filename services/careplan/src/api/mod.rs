@@ -83,6 +83,13 @@ pub(crate) fn file_kind(kind: FormKind) -> pb::FileKind {
         FormKind::Actuals => pb::FileKind::Actuals,
         FormKind::ActualsDelete => pb::FileKind::ActualsDelete,
         FormKind::UsageAnnex => pb::FileKind::UsageTicketAnnex,
+        FormKind::PreventionBasic => pb::FileKind::PreventionBasic,
+        FormKind::PreventionBasicDelete => pb::FileKind::PreventionBasicDelete,
+        FormKind::PreventionSchedule => pb::FileKind::PreventionSchedule,
+        FormKind::PreventionHistory => pb::FileKind::PreventionHistory,
+        FormKind::PreventionPlan => pb::FileKind::PreventionPlan,
+        FormKind::PreventionPlanDetail => pb::FileKind::PreventionPlanDetail,
+        FormKind::PreventionPlanDelete => pb::FileKind::PreventionPlanDelete,
     }
 }
 
@@ -95,6 +102,11 @@ pub(crate) fn unit_kind(kind: pb::SendUnitKind) -> Option<UnitKind> {
         pb::SendUnitKind::UsageTicketDelete => Some(UnitKind::UsageTicketDelete),
         pb::SendUnitKind::Actuals => Some(UnitKind::Actuals),
         pb::SendUnitKind::ActualsDelete => Some(UnitKind::ActualsDelete),
+        pb::SendUnitKind::PreventionBasic => Some(UnitKind::PreventionBasic),
+        pb::SendUnitKind::PreventionPlanWithBasic => Some(UnitKind::PreventionPlanWithBasic),
+        pb::SendUnitKind::PreventionPlan => Some(UnitKind::PreventionPlan),
+        pb::SendUnitKind::PreventionBasicDelete => Some(UnitKind::PreventionBasicDelete),
+        pb::SendUnitKind::PreventionPlanDelete => Some(UnitKind::PreventionPlanDelete),
     }
 }
 

@@ -68,8 +68,8 @@ fn decode(request: &pb::SendBundleRequest, lettered: LetteredOfficeCheck) -> Res
         v.add("bundle.file_sequence", "14 digits YYYYMMDDHHMMSS are required");
     }
     let month = match (&b.service_month, kind) {
-        (Some(_), Some(UnitKind::Plan | UnitKind::PlanDelete)) => {
-            v.add("bundle.service_month", "plan units carry no service month");
+        (Some(_), Some(k)) if !k.carries_month() => {
+            v.add("bundle.service_month", "plan and 介護予防 units carry no service month");
             None
         }
         (Some(m), _) if !(1..=12).contains(&m.month) || !(1900..=9999).contains(&m.year) => {
@@ -77,7 +77,8 @@ fn decode(request: &pb::SendBundleRequest, lettered: LetteredOfficeCheck) -> Res
             None
         }
         (Some(m), _) => Some(month_text(m)),
-        (None, Some(UnitKind::Plan | UnitKind::PlanDelete) | None) => None,
+        (None, None) => None,
+        (None, Some(k)) if !k.carries_month() => None,
         (None, Some(_)) => {
             v.add("bundle.service_month", "required for this send unit");
             None

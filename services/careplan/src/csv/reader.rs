@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::domain::file_name::FileName;
 use crate::domain::forms::{
-    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, SupplementRow, UsageDeleteRow, UsageRow,
+    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, PreventionBasicDeleteRow,
+    PreventionBasicRow, PreventionHistoryRow, PreventionPlanDeleteRow, PreventionPlanDetailRow, PreventionPlanRow,
+    PreventionScheduleRow, SupplementRow, UsageDeleteRow, UsageRow,
 };
 use crate::domain::issue::{Issue, Issues};
 use crate::domain::kind::FormKind;
@@ -91,8 +93,9 @@ fn read(file_name: &str, bytes: &[u8], spec: &Spec, keep: bool) -> ReadOutcome {
             None
         }
     };
-    let prefix = file_name.split('_').next().unwrap_or("").to_ascii_uppercase();
-    let kind = name.as_ref().map(|n| n.kind).or_else(|| FormKind::from_prefix(&prefix));
+    let upper = file_name.to_ascii_uppercase();
+    let parts: Vec<&str> = upper.split('_').collect();
+    let kind = name.as_ref().map(|n| n.kind).or_else(|| FormKind::from_name_parts(&parts));
     let mut summary = FileSummary {
         file_name: file_name.to_owned(),
         name: None,
@@ -130,6 +133,13 @@ fn read(file_name: &str, bytes: &[u8], spec: &Spec, keep: bool) -> ReadOutcome {
             FormKind::UsagePlanDelete => Records::UsageDelete(reader.run::<UsageDeleteRow>()),
             FormKind::ActualsDelete => Records::ActualsDelete(reader.run::<ActualsDeleteRow>()),
             FormKind::UsageAnnex => Records::Annex(reader.run::<AnnexRow>()),
+            FormKind::PreventionBasic => Records::PreventionBasic(reader.run::<PreventionBasicRow>()),
+            FormKind::PreventionBasicDelete => Records::PreventionBasicDelete(reader.run::<PreventionBasicDeleteRow>()),
+            FormKind::PreventionSchedule => Records::PreventionSchedule(reader.run::<PreventionScheduleRow>()),
+            FormKind::PreventionHistory => Records::PreventionHistory(reader.run::<PreventionHistoryRow>()),
+            FormKind::PreventionPlan => Records::PreventionPlan(reader.run::<PreventionPlanRow>()),
+            FormKind::PreventionPlanDetail => Records::PreventionPlanDetail(reader.run::<PreventionPlanDetailRow>()),
+            FormKind::PreventionPlanDelete => Records::PreventionPlanDelete(reader.run::<PreventionPlanDeleteRow>()),
         }
     });
     summary.issues = issues.into_vec().into_iter().map(|i| i.in_file(file_name)).collect();

@@ -3,7 +3,9 @@
 //! record, column and character position: the spec wants the writer's caller to convert it.
 
 use crate::domain::forms::{
-    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, SupplementRow, UsageDeleteRow, UsageRow,
+    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, PreventionBasicDeleteRow,
+    PreventionBasicRow, PreventionHistoryRow, PreventionPlanDeleteRow, PreventionPlanDetailRow, PreventionPlanRow,
+    PreventionScheduleRow, SupplementRow, UsageDeleteRow, UsageRow,
 };
 use crate::domain::issue::Issue;
 use crate::domain::model::{CarePlanFile, Records};
@@ -31,6 +33,13 @@ pub fn write_file(file: &CarePlanFile, style: Option<&WireStyle>, spec: &Spec) -
         Records::UsageDelete(rows) => ctx.write::<UsageDeleteRow>(rows, &wire(4)),
         Records::ActualsDelete(rows) => ctx.write::<ActualsDeleteRow>(rows, &wire(6)),
         Records::Annex(rows) => ctx.write::<AnnexRow>(rows, &wire(37)),
+        Records::PreventionBasic(rows) => ctx.write::<PreventionBasicRow>(rows, &wire(71)),
+        Records::PreventionBasicDelete(rows) => ctx.write::<PreventionBasicDeleteRow>(rows, &wire(4)),
+        Records::PreventionSchedule(rows) => ctx.write::<PreventionScheduleRow>(rows, &wire(7)),
+        Records::PreventionHistory(rows) => ctx.write::<PreventionHistoryRow>(rows, &wire(11)),
+        Records::PreventionPlan(rows) => ctx.write::<PreventionPlanRow>(rows, &wire(57)),
+        Records::PreventionPlanDetail(rows) => ctx.write::<PreventionPlanDetailRow>(rows, &wire(17)),
+        Records::PreventionPlanDelete(rows) => ctx.write::<PreventionPlanDeleteRow>(rows, &wire(4)),
     }
 }
 

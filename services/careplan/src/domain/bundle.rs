@@ -62,12 +62,17 @@ pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue
                 Issue::error("LAYOUT_MISMATCH", "a send unit does not mix file-name layouts").in_file(&file).of_name(),
             );
         }
-        if !rule.required.contains(&name.kind) {
+        if !rule.required.contains(&name.kind) && !rule.optional.contains(&name.kind) {
             issues.push(
                 Issue::error("UNEXPECTED_FILE", format!("{} is not part of a {} unit", name.kind, kind.name()))
                     .in_file(&file)
                     .of_name(),
             );
+        }
+    }
+    for optional in &rule.optional {
+        if counts.get(optional).copied().unwrap_or(0) > 1 {
+            issues.push(Issue::error("DUPLICATE_FILE", format!("a {} unit has one {} file", kind.name(), optional)))
         }
     }
     for required in &rule.required {
@@ -160,11 +165,39 @@ pub struct FileSets<'a> {
 
 /// The records of one unit agree (docs/domain/careplan-csv.md#keys): every 補足, 第2表, 第3表
 /// and 第7表 record belongs to a 第1表 or 第6表 record of the same person and plan date or
-/// month, and every 第1表 or 第6表 record has its 補足. Problems name file and line, never the
-/// person.
+/// month, and every 第1表 or 第6表 record has its 補足; a 介護予防 別表 record belongs to its
+/// 利用者基本情報 (相談日) or 支援計画書 (計画作成(変更)日) record
+/// (docs/domain/careplan-csv.md#prevention-units). Problems name file and line, never the person.
 pub fn check_sets(files: &[FileSets<'_>]) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let prevention = [
+        (FormKind::PreventionBasic, &[FormKind::PreventionSchedule, FormKind::PreventionHistory][..], "相談日"),
+        (FormKind::PreventionPlan, &[FormKind::PreventionPlanDetail][..], "計画作成(変更)日"),
+    ];
+    for (parent_kind, children, what) in prevention {
+        let parents: Vec<_> = files.iter().filter(|f| f.kind == parent_kind).collect();
+        for child in files.iter().filter(|f| children.contains(&f.kind)) {
+            let mut lines: Vec<u32> = child
+                .sets
+                .iter()
+                .filter(|(k, _)| !parents.iter().any(|p| p.sets.contains_key(*k)))
+                .map(|(_, line)| *line)
+                .collect();
+            lines.sort_unstable();
+            for line in lines {
+                issues.push(
+                    Issue::error(
+                        "SET_WITHOUT_PARENT",
+                        format!("no {} record of this unit has this record's person and {what}", parent_kind.prefix()),
+                    )
+                    .at(line, 0)
+                    .in_file(child.file_name),
+                );
+            }
+        }
+    }
     let parent_kind = [FormKind::Plan1, FormKind::UsagePlan].into_iter().find(|k| files.iter().any(|f| f.kind == *k));
-    let Some(parent_kind) = parent_kind else { return Vec::new() };
+    let Some(parent_kind) = parent_kind else { return issues };
     let parent_name = parent_kind.prefix();
     let parents: Vec<_> = files.iter().filter(|f| f.kind == parent_kind).collect();
     let in_parent = |key: &(PersonKey, SetKey)| parents.iter().any(|p| p.sets.contains_key(key));
@@ -172,7 +205,6 @@ pub fn check_sets(files: &[FileSets<'_>]) -> Vec<Issue> {
         FormKind::Plan1 => "居宅サービス計画作成（変更）日",
         _ => "対象年月",
     };
-    let mut issues = Vec::new();
     let children = [FormKind::Supplement, FormKind::Plan2, FormKind::Plan3, FormKind::UsageAnnex];
     for child in files.iter().filter(|f| children.contains(&f.kind)) {
         let mut lines: Vec<u32> = child.sets.iter().filter(|(k, _)| !in_parent(k)).map(|(_, line)| *line).collect();

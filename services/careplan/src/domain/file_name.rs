@@ -67,10 +67,10 @@ impl FileName {
             return Err(vec![Issue::error("BAD_FILE_NAME", "a file name must end in .CSV")]);
         };
         let parts: Vec<&str> = stem.split('_').collect();
-        let Some(kind) = FormKind::from_prefix(parts[0]) else {
+        let Some(kind) = FormKind::from_name_parts(&parts) else {
             return Err(vec![Issue::error(
                 "UNKNOWN_FILE_KIND",
-                "the file-name prefix is not one of UPHOSOKU, UP1KYO, DLT1KYO, UP2KYO, UP3KYO, UPPLAN, DLTPLAN, UPJSK, DLTJSK, UPSIKYU",
+                "the file-name prefix is not one of UPHOSOKU, UP1KYO, DLT1KYO, UP2KYO, UP3KYO, UPPLAN, DLTPLAN, UPJSK, DLTJSK, UPSIKYU, UPKIHON, UPKIHON_SUB1, UPKIHON_SUB2, DLTKIHON, UPYOBO, UPYOBO_SUB, DLTYOBO",
             )]);
         };
         let mut expected = Vec::new();
@@ -101,7 +101,7 @@ impl FileName {
         let mut issues = Vec::new();
         let (mut month, mut sender, mut sender_type, mut receiver, mut receiver_type, mut sequence) =
             (None, None, None, None, None, None);
-        for (token, part) in tokens.iter().zip(parts).skip(1) {
+        for (token, part) in tokens.iter().zip(parts).skip(kind.prefix_tokens()) {
             // A lettered number whose check digit fails: refused or left to the reader's warning,
             // as the setting says (docs/domain/careplan-csv.md#settings).
             let parsed = match lettered {
@@ -235,5 +235,34 @@ mod tests {
         assert_eq!(codes("UPPLAN_202505_1370000018_43_1370000026_11_20250425103000.TXT"), vec!["BAD_FILE_NAME"]);
         // 第3表 has no v3 name.
         assert_eq!(codes("UP3KYO_1370000018_1370000026_20250425103000.CSV"), vec!["BAD_FILE_NAME"]);
+        // Nor have the 介護予防 files; and the example's UPKIHON_000000_… has a month the pattern lacks.
+        assert_eq!(codes("UPKIHON_1370000018_1370000026_20250425103000.CSV"), vec!["BAD_FILE_NAME"]);
+        assert_eq!(codes("UPKIHON_000000_1370000018_46_1370000026_11_20250425103000.CSV"), vec!["BAD_FILE_NAME"]);
+    }
+
+    #[test]
+    fn prevention_names_match_whole_tokens() {
+        let spec = spec();
+        for (name, kind) in [
+            ("UPKIHON_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionBasic),
+            ("UPKIHON_SUB1_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionSchedule),
+            ("UPKIHON_SUB2_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionHistory),
+            ("DLTKIHON_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionBasicDelete),
+            ("UPYOBO_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionPlan),
+            ("UPYOBO_SUB_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionPlanDetail),
+            ("DLTYOBO_1370000018_46_1370000026_11_20250425103000.CSV", FormKind::PreventionPlanDelete),
+        ] {
+            let parsed = FileName::parse(name, &spec).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(parsed.kind, kind, "{name}");
+            assert_eq!(parsed.layout, "v4");
+            assert_eq!(parsed.month, None);
+            assert_eq!(parsed.render(&spec).as_deref(), Some(name));
+        }
+        // A prefix is a whole token: UPKIHONX is no kind, UPKIHON_SUB3 no 別表.
+        let codes = |name: &str| -> Vec<&'static str> {
+            FileName::parse(name, &spec).err().unwrap_or_default().iter().map(|i| i.code).collect()
+        };
+        assert_eq!(codes("UPKIHONX_1370000018_46_1370000026_11_20250425103000.CSV"), vec!["UNKNOWN_FILE_KIND"]);
+        assert_eq!(codes("UPKIHON_SUB3_1370000018_46_1370000026_11_20250425103000.CSV"), vec!["BAD_FILE_NAME"]);
     }
 }

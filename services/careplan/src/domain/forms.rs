@@ -9,7 +9,10 @@
 use kaigo_platform::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber};
 
 use super::codes::{
-    CareLevel, CertificationState, InsuranceCovered, LivingSupportReason, Over30Days, PlanCategory, Sex, Weekday,
+    Applicable, AttendingDoctor, BasicCareLevel, CareLevel, CertificationState, ChecklistResult, Consignment,
+    ConsultationCount, ConsultationMethod, Course, DementiaIndependence, DisabilityIndependence, Housing,
+    InsuranceCovered, LivingSupportReason, Necessity, Over30Days, PlanCategory, Presence, PresentSituation,
+    PreventionPlanKind, Sex, SupportLevel, Weekday,
 };
 use super::values::{
     Count, CsvVersion, DateOrZero, DayMask, EnteredByCode, EquipmentCode, FreeText, Hhmm, OfficeOrTotal, PhoneNumber,
@@ -278,6 +281,221 @@ form_row! {
     }
 }
 
+form_row! {
+    /// 利用者基本情報 (UPKIHON, 介護予防, v4 only): one row per user and 相談日
+    /// (docs/domain/careplan-csv.md#prevention-basic).
+    pub struct PreventionBasicRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 consultation_date: req Ymd = "相談日",
+        5 plan_kind: opt PreventionPlanKind = "計画種類",
+        6 consignment: opt Consignment = "委託の有無",
+        7 author: opt FreeText = "作成担当者",
+        8 consultation_method: opt ConsultationMethod = "相談方法",
+        9 consultation_method_other: opt FreeText = "相談方法(その他の内容)",
+        10 consultation_count: opt ConsultationCount = "相談回数",
+        11 previous_consultation_date: opt Ymd = "前回相談日",
+        12 present_situation: opt PresentSituation = "利用者の現況",
+        13 present_situation_note: opt FreeText = "利用者の現況(状況補足)",
+        14 name_kana: opt FreeText = "利用者氏名ﾌﾘｶﾞﾅ",
+        15 name: opt FreeText = "利用者氏名",
+        16 sex: opt Sex = "利用者性別",
+        17 birth_date: opt Ymd = "利用者生年月日",
+        18 address: opt FreeText = "利用者住所",
+        19 phone: opt PhoneNumber = "利用者電話番号",
+        20 fax: opt PhoneNumber = "利用者Fax番号",
+        21 disability_independence: opt DisabilityIndependence = "障害高齢者の日常生活自立度",
+        22 dementia_independence: opt DementiaIndependence = "認知症高齢者の日常生活自立度",
+        23 care_level: opt BasicCareLevel = "要介護状態区分",
+        24 valid_from: opt Ymd = "認定有効期限開始日",
+        25 valid_to: opt Ymd = "認定有効期間終了日",
+        26 previous_care_level: opt BasicCareLevel = "前回の介護度",
+        27 checklist_result: opt ChecklistResult = "基本チェックリスト記入結果",
+        28 checklist_date: opt Ymd = "基本チェックリスト記入日",
+        29 physical_disability: opt Applicable = "障害等認定(身障)",
+        30 intellectual_disability: opt Applicable = "障害等認定(療育)",
+        31 mental_disability: opt Applicable = "障害等認定(精神)",
+        32 intractable_disease: opt Applicable = "障害等認定(難病)",
+        33 disability_note: opt FreeText = "障害等認定特記事項",
+        34 housing: opt Housing = "居住形態",
+        35 room_floor: opt Count<2> = "自室の階数",
+        36 home_modified: opt Presence = "住宅改修の有無",
+        37 national_pension: opt Applicable = "経済状況(国民年金)",
+        38 employees_pension: opt Applicable = "経済状況(厚生年金)",
+        39 disability_pension: opt Applicable = "経済状況(障害年金)",
+        40 public_assistance: opt Applicable = "経済状況(生活保護)",
+        41 economic_note: opt FreeText = "経済状況詳細",
+        42 visitor_name: opt FreeText = "来所者(相談者)氏名",
+        43 visitor_address: opt FreeText = "来所者(相談者)住所",
+        44 visitor_phone: opt PhoneNumber = "来所者(相談者)電話番号",
+        45 visitor_relation: opt FreeText = "来所者(相談者)続柄",
+        46 contact_1_name: opt FreeText = "1 緊急連絡先(氏名)",
+        47 contact_1_relation: opt FreeText = "1 緊急連絡先(続柄)",
+        48 contact_1_address: opt FreeText = "1 緊急連絡先(住所)",
+        49 contact_1_phone: opt PhoneNumber = "1 緊急連絡先(電話番号)",
+        50 contact_2_name: opt FreeText = "2 緊急連絡先(氏名)",
+        51 contact_2_relation: opt FreeText = "2 緊急連絡先(続柄)",
+        52 contact_2_address: opt FreeText = "2 緊急連絡先(住所)",
+        53 contact_2_phone: opt PhoneNumber = "2 緊急連絡先(電話番号)",
+        54 contact_3_name: opt FreeText = "3 緊急連絡先(氏名)",
+        55 contact_3_relation: opt FreeText = "3 緊急連絡先(続柄)",
+        56 contact_3_address: opt FreeText = "3 緊急連絡先(住所)",
+        57 contact_3_phone: opt PhoneNumber = "3 緊急連絡先(電話番号)",
+        58 contact_4_name: opt FreeText = "4 緊急連絡先(氏名)",
+        59 contact_4_relation: opt FreeText = "4 緊急連絡先(続柄)",
+        60 contact_4_address: opt FreeText = "4 緊急連絡先(住所)",
+        61 contact_4_phone: opt PhoneNumber = "4 緊急連絡先(電話番号)",
+        62 family_image: opt FreeText = "家族構成 画像ファイル名",
+        63 family_situation: opt FreeText = "家族関係等の状況",
+        64 life_history: opt FreeText = "今までの生活",
+        65 daily_life: opt FreeText = "１日の生活・すごし方(生活全般)",
+        66 hobbies: opt FreeText = "趣味・楽しみ・特技",
+        67 community: opt FreeText = "友人・地域との関係",
+        68 public_services: opt FreeText = "現在利用している公的サービス",
+        69 private_services: opt FreeText = "現在利用している非公的サービス",
+        70 consent_date: opt Ymd = "同意日",
+        71 consenter_name: opt FreeText = "同意者氏名",
+    }
+}
+
+form_row! {
+    /// 利用者基本情報_削除 (DLTKIHON): deletes a 利用者基本情報 and its 別表1/2.
+    pub struct PreventionBasicDeleteRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 consultation_date: req Ymd = "相談日",
+    }
+}
+
+form_row! {
+    /// 利用者基本情報 別表1 (UPKIHON_SUB1): one row per time of the day's schedule.
+    pub struct PreventionScheduleRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 consultation_date: req Ymd = "相談日",
+        5 time: opt FreeText = "時間",
+        6 own_life: opt FreeText = "本人の生活状況",
+        7 family_life: opt FreeText = "介護者・家族の生活状況",
+    }
+}
+
+form_row! {
+    /// 利用者基本情報 別表2 (UPKIHON_SUB2): one row per illness of the medical history.
+    pub struct PreventionHistoryRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 consultation_date: req Ymd = "相談日",
+        5 date_text: opt FreeText = "年月日",
+        6 illness: opt FreeText = "病名",
+        7 institution_doctor: opt FreeText = "医療機関・医師名",
+        8 attending_doctor: opt AttendingDoctor = "主治医・意見作成者フラグ",
+        9 institution_phone: opt PhoneNumber = "医療機関・医師電話番号",
+        10 course: opt Course = "経過",
+        11 treatment: opt FreeText = "治療中の内容",
+    }
+}
+
+form_row! {
+    /// 介護予防サービス・支援計画書 (UPYOBO): one row per user and 計画作成(変更)日
+    /// (docs/domain/careplan-csv.md#prevention-plan).
+    pub struct PreventionPlanRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 plan_date: req Ymd = "計画作成(変更)日",
+        5 plan_kind: opt PreventionPlanKind = "計画種類",
+        6 consignment: opt Consignment = "委託の有無",
+        7 reference_no: opt FreeText = "整理番号",
+        8 name: opt FreeText = "利用者名",
+        9 certification_date: opt Ymd = "認定年月日",
+        10 valid_from: opt Ymd = "認定有効期間開始日",
+        11 valid_to: opt Ymd = "認定有効期間終了日",
+        12 plan_category: opt PlanCategory = "計画書区分",
+        13 certification_state: opt CertificationState = "認定状況区分",
+        14 support_level: opt SupportLevel = "要支援状態区分",
+        15 centre_planner: opt FreeText = "計画作成者氏名（地域包括支援センター担当者名）",
+        16 care_manager: opt FreeText = "計画作成者氏名（担当介護支援専門員名）",
+        17 planner_office_name: opt FreeText = "計画作成者事業者・事業所名",
+        18 planner_office_address: opt FreeText = "計画作成者事業者・事業所住所",
+        19 planner_office_phone: opt PhoneNumber = "計画作成者事業者・事業所電話番号",
+        20 first_plan_date: opt Ymd = "初回作成日",
+        21 support_centre: opt FreeText = "担当地域包括支援センター",
+        22 goal_day: opt FreeText = "目標とする生活(1日)",
+        23 goal_year: opt FreeText = "目標とする生活(1年)",
+        24 motor_present: opt FreeText = "【運動・移動】現在の状況",
+        25 motor_wishes: opt FreeText = "【運動・移動】本人・家族の意欲・意向",
+        26 motor_issue: opt Presence = "【運動・移動】領域における課題の有無",
+        27 motor_issue_background: opt FreeText = "【運動・移動】領域における課題（背景・原因）",
+        28 daily_present: opt FreeText = "【日常生活(家庭生活)】現在の状況",
+        29 daily_wishes: opt FreeText = "【日常生活(家庭生活)】本人・家族の意欲・意向",
+        30 daily_issue: opt Presence = "【日常生活(家庭生活)】領域における課題の有無",
+        31 daily_issue_background: opt FreeText = "【日常生活(家庭生活)】領域における課題（背景・原因）",
+        32 social_present: opt FreeText = "【社会参加、対人関係・コミュニケーション】現在の状況",
+        33 social_wishes: opt FreeText = "【社会参加、対人関係・コミュニケーション】本人・家族の意欲・意向",
+        34 social_issue: opt Presence = "【社会参加、対人関係・コミュニケーション】領域における課題の有無",
+        35 social_issue_background: opt FreeText = "【社会参加、対人関係・コミュニケーション】領域における課題（背景・原因）",
+        36 health_present: opt FreeText = "【健康管理】現在の状況",
+        37 health_wishes: opt FreeText = "【健康管理】本人・家族の意欲・意向",
+        38 health_issue: opt Presence = "【健康管理】領域における課題の有無",
+        39 health_issue_background: opt FreeText = "【健康管理】領域における課題（背景・原因）",
+        40 health_notes: opt FreeText = "健康状態の留意点",
+        41 support_policy: opt FreeText = "妥当な支援の実施に向けた方針",
+        42 overall_policy: opt FreeText = "総合的な方針",
+        43 checklist_exercise: opt Count<1> = "基本チェックリストの該当数(運動不足)",
+        44 checklist_nutrition: opt Count<1> = "基本チェックリストの該当数(栄養改善)",
+        45 checklist_oral: opt Count<1> = "基本チェックリストの該当数(口腔内ケア)",
+        46 checklist_withdrawal: opt Count<1> = "基本チェックリストの該当数(閉じこもり予防)",
+        47 checklist_memory: opt Count<1> = "基本チェックリストの該当数(物忘れ予防)",
+        48 checklist_depression: opt Count<1> = "基本チェックリストの該当数(うつ予防)",
+        49 programme_exercise: opt Necessity = "事業プログラムの要否(運動不足)",
+        50 programme_nutrition: opt Necessity = "事業プログラムの要否(栄養改善)",
+        51 programme_oral: opt Necessity = "事業プログラムの要否(口腔内ケア)",
+        52 programme_withdrawal: opt Necessity = "事業プログラムの要否(閉じこもり予防)",
+        53 programme_memory: opt Necessity = "事業プログラムの要否(物忘れ予防)",
+        54 programme_depression: opt Necessity = "事業プログラムの要否(うつ予防)",
+        55 centre_opinion: opt FreeText = "地域包括支援センター意見",
+        56 consent_date: opt Ymd = "同意日",
+        57 consenter_name: opt FreeText = "同意者氏名",
+    }
+}
+
+form_row! {
+    /// 介護予防サービス・支援計画書 別表 (UPYOBO_SUB): one row per 支援計画 line.
+    pub struct PreventionPlanDetailRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 plan_date: req Ymd = "計画作成(変更)日",
+        5 issue_no: opt Count<2> = "課題ＮＯ",
+        6 overall_issue: opt FreeText = "総合的課題",
+        7 proposal: opt FreeText = "課題に対する目標と具体策の提案",
+        8 wishes: opt FreeText = "具体策についての意向本人・家族",
+        9 goal: opt FreeText = "目標",
+        10 support_no: opt Count<2> = "支援計画ＮＯ",
+        11 support_points: opt FreeText = "【支援計画】目標についての支援のポイント",
+        12 self_care: opt FreeText = "【支援計画】本人等のセルフケアや家族の支援、インフォーマルサービス（民間サービス）",
+        13 insured_service: opt FreeText = "【支援計画】介護保険サービス又は地域支援事業（総合事業のサービス）",
+        14 service_no: opt Count<2> = "利用サービスＮＯ",
+        15 service_kind: opt FreeText = "【利用サービス】サービス種別",
+        16 service_office: opt FreeText = "【利用サービス】事業所(利用先)",
+        17 service_period: opt FreeText = "【利用サービス】期間",
+    }
+}
+
+form_row! {
+    /// 介護予防サービス・支援計画書_削除 (DLTYOBO): deletes a plan and its 別表.
+    pub struct PreventionPlanDeleteRow {
+        1 csv_version: req CsvVersion = "CSVバージョン",
+        2 insurer_number: req InsurerNumber = "保険者番号",
+        3 insured_number: req InsuredNumber = "被保険者番号",
+        4 plan_date: req Ymd = "計画作成(変更)日",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +519,17 @@ mod tests {
         assert!(numbered::<SupplementRow>() && numbered::<Plan1Row>() && numbered::<Plan2Row>());
         assert!(numbered::<Plan3Row>() && numbered::<UsageRow>() && numbered::<AnnexRow>());
         assert!(numbered::<Plan1DeleteRow>() && numbered::<UsageDeleteRow>() && numbered::<ActualsDeleteRow>());
+        // The 介護予防 files (docs/domain/careplan-csv.md#prevention).
+        assert_eq!(PreventionBasicRow::COLUMNS.len(), 71);
+        assert_eq!(PreventionBasicDeleteRow::COLUMNS.len(), 4);
+        assert_eq!(PreventionScheduleRow::COLUMNS.len(), 7);
+        assert_eq!(PreventionHistoryRow::COLUMNS.len(), 11);
+        assert_eq!(PreventionPlanRow::COLUMNS.len(), 57);
+        assert_eq!(PreventionPlanDetailRow::COLUMNS.len(), 17);
+        assert_eq!(PreventionPlanDeleteRow::COLUMNS.len(), 4);
+        assert!(numbered::<PreventionBasicRow>() && numbered::<PreventionPlanRow>());
+        assert!(numbered::<PreventionScheduleRow>() && numbered::<PreventionHistoryRow>());
+        assert!(numbered::<PreventionPlanDetailRow>() && numbered::<PreventionBasicDeleteRow>());
+        assert!(numbered::<PreventionPlanDeleteRow>());
     }
 }

@@ -26,10 +26,24 @@ pub enum FormKind {
     ActualsDelete,
     /// UPSIKYU 第7表.
     UsageAnnex,
+    /// UPKIHON 利用者基本情報 (介護予防, v4 only).
+    PreventionBasic,
+    /// DLTKIHON 利用者基本情報_削除.
+    PreventionBasicDelete,
+    /// UPKIHON_SUB1 利用者基本情報 別表1 (タイムスケジュール).
+    PreventionSchedule,
+    /// UPKIHON_SUB2 利用者基本情報 別表2 (現病歴・既往歴).
+    PreventionHistory,
+    /// UPYOBO 介護予防サービス・支援計画書.
+    PreventionPlan,
+    /// UPYOBO_SUB 介護予防サービス・支援計画書 別表 (支援計画).
+    PreventionPlanDetail,
+    /// DLTYOBO 介護予防サービス・支援計画書_削除.
+    PreventionPlanDelete,
 }
 
 impl FormKind {
-    pub const ALL: [FormKind; 10] = [
+    pub const ALL: [FormKind; 17] = [
         Self::Supplement,
         Self::Plan1,
         Self::Plan1Delete,
@@ -40,6 +54,13 @@ impl FormKind {
         Self::Actuals,
         Self::ActualsDelete,
         Self::UsageAnnex,
+        Self::PreventionBasic,
+        Self::PreventionBasicDelete,
+        Self::PreventionSchedule,
+        Self::PreventionHistory,
+        Self::PreventionPlan,
+        Self::PreventionPlanDetail,
+        Self::PreventionPlanDelete,
     ];
 
     /// The file-name prefix.
@@ -55,12 +76,35 @@ impl FormKind {
             Self::Actuals => "UPJSK",
             Self::ActualsDelete => "DLTJSK",
             Self::UsageAnnex => "UPSIKYU",
+            Self::PreventionBasic => "UPKIHON",
+            Self::PreventionBasicDelete => "DLTKIHON",
+            Self::PreventionSchedule => "UPKIHON_SUB1",
+            Self::PreventionHistory => "UPKIHON_SUB2",
+            Self::PreventionPlan => "UPYOBO",
+            Self::PreventionPlanDetail => "UPYOBO_SUB",
+            Self::PreventionPlanDelete => "DLTYOBO",
         }
     }
 
     /// The kind of a prefix (exact, upper case).
     pub fn from_prefix(prefix: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.prefix() == prefix)
+    }
+
+    /// The kind of a file name split at `_` (upper case), matching whole tokens and the
+    /// longest prefix first: `UPKIHON_SUB1_…` is a 別表1, not a 利用者基本情報
+    /// (docs/domain/careplan-csv.md#file-names).
+    pub fn from_name_parts(parts: &[&str]) -> Option<Self> {
+        let two = match parts {
+            [first, second, ..] => Self::from_prefix(&format!("{first}_{second}")),
+            _ => None,
+        };
+        two.or_else(|| parts.first().and_then(|p| Self::from_prefix(p)))
+    }
+
+    /// The number of `_`-separated tokens of the prefix.
+    pub fn prefix_tokens(self) -> usize {
+        self.prefix().split('_').count()
     }
 }
 
@@ -79,11 +123,32 @@ pub enum UnitKind {
     UsageTicketDelete,
     Actuals,
     ActualsDelete,
+    /// 利用者基本情報 (with its 別表1/2), alone.
+    PreventionBasic,
+    /// 介護予防サービス・支援計画書 (with its 別表) and 利用者基本情報.
+    PreventionPlanWithBasic,
+    /// 介護予防サービス・支援計画書 (with its 別表), alone.
+    PreventionPlan,
+    /// 利用者基本情報_削除.
+    PreventionBasicDelete,
+    /// 介護予防サービス・支援計画書_削除.
+    PreventionPlanDelete,
 }
 
 impl UnitKind {
-    pub const ALL: [UnitKind; 6] =
-        [Self::Plan, Self::UsageTicket, Self::PlanDelete, Self::UsageTicketDelete, Self::Actuals, Self::ActualsDelete];
+    pub const ALL: [UnitKind; 11] = [
+        Self::Plan,
+        Self::UsageTicket,
+        Self::PlanDelete,
+        Self::UsageTicketDelete,
+        Self::Actuals,
+        Self::ActualsDelete,
+        Self::PreventionBasic,
+        Self::PreventionPlanWithBasic,
+        Self::PreventionPlan,
+        Self::PreventionBasicDelete,
+        Self::PreventionPlanDelete,
+    ];
 
     /// The name used in the spec data and in messages.
     pub fn name(self) -> &'static str {
@@ -94,11 +159,22 @@ impl UnitKind {
             Self::UsageTicketDelete => "USAGE_TICKET_DELETE",
             Self::Actuals => "ACTUALS",
             Self::ActualsDelete => "ACTUALS_DELETE",
+            Self::PreventionBasic => "PREVENTION_BASIC",
+            Self::PreventionPlanWithBasic => "PREVENTION_PLAN_WITH_BASIC",
+            Self::PreventionPlan => "PREVENTION_PLAN",
+            Self::PreventionBasicDelete => "PREVENTION_BASIC_DELETE",
+            Self::PreventionPlanDelete => "PREVENTION_PLAN_DELETE",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// True when the unit's files carry a service month (対象年月): the 第6表 units and 実績;
+    /// the plans, the 介護予防 files and their deletions carry none.
+    pub fn carries_month(self) -> bool {
+        matches!(self, Self::UsageTicket | Self::UsageTicketDelete | Self::Actuals | Self::ActualsDelete)
     }
 }
 

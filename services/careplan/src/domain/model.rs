@@ -3,7 +3,9 @@
 
 use super::file_name::FileName;
 use super::forms::{
-    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, SupplementRow, UsageDeleteRow, UsageRow,
+    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, PreventionBasicDeleteRow,
+    PreventionBasicRow, PreventionHistoryRow, PreventionPlanDeleteRow, PreventionPlanDetailRow, PreventionPlanRow,
+    PreventionScheduleRow, SupplementRow, UsageDeleteRow, UsageRow,
 };
 use super::kind::FormKind;
 
@@ -19,6 +21,13 @@ pub enum Records {
     UsageDelete(Vec<UsageDeleteRow>),
     ActualsDelete(Vec<ActualsDeleteRow>),
     Annex(Vec<AnnexRow>),
+    PreventionBasic(Vec<PreventionBasicRow>),
+    PreventionBasicDelete(Vec<PreventionBasicDeleteRow>),
+    PreventionSchedule(Vec<PreventionScheduleRow>),
+    PreventionHistory(Vec<PreventionHistoryRow>),
+    PreventionPlan(Vec<PreventionPlanRow>),
+    PreventionPlanDetail(Vec<PreventionPlanDetailRow>),
+    PreventionPlanDelete(Vec<PreventionPlanDeleteRow>),
 }
 
 impl Records {
@@ -34,6 +43,13 @@ impl Records {
             FormKind::UsagePlanDelete => Self::UsageDelete(Vec::new()),
             FormKind::ActualsDelete => Self::ActualsDelete(Vec::new()),
             FormKind::UsageAnnex => Self::Annex(Vec::new()),
+            FormKind::PreventionBasic => Self::PreventionBasic(Vec::new()),
+            FormKind::PreventionBasicDelete => Self::PreventionBasicDelete(Vec::new()),
+            FormKind::PreventionSchedule => Self::PreventionSchedule(Vec::new()),
+            FormKind::PreventionHistory => Self::PreventionHistory(Vec::new()),
+            FormKind::PreventionPlan => Self::PreventionPlan(Vec::new()),
+            FormKind::PreventionPlanDetail => Self::PreventionPlanDetail(Vec::new()),
+            FormKind::PreventionPlanDelete => Self::PreventionPlanDelete(Vec::new()),
         }
     }
 
@@ -48,6 +64,13 @@ impl Records {
             Self::UsageDelete(r) => r.len(),
             Self::ActualsDelete(r) => r.len(),
             Self::Annex(r) => r.len(),
+            Self::PreventionBasic(r) => r.len(),
+            Self::PreventionBasicDelete(r) => r.len(),
+            Self::PreventionSchedule(r) => r.len(),
+            Self::PreventionHistory(r) => r.len(),
+            Self::PreventionPlan(r) => r.len(),
+            Self::PreventionPlanDetail(r) => r.len(),
+            Self::PreventionPlanDelete(r) => r.len(),
         }
     }
 

@@ -4,8 +4,11 @@
 
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 
+use super::codes::{ConsultationMethod, PresentSituation};
 use super::forms::{
-    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, SupplementRow, UsageDeleteRow, UsageRow,
+    ActualsDeleteRow, AnnexRow, Plan1DeleteRow, Plan1Row, Plan2Row, Plan3Row, PreventionBasicDeleteRow,
+    PreventionBasicRow, PreventionHistoryRow, PreventionPlanDeleteRow, PreventionPlanDetailRow, PreventionPlanRow,
+    PreventionScheduleRow, SupplementRow, UsageDeleteRow, UsageRow,
 };
 use super::kind::FormKind;
 use super::row::Row;
@@ -141,8 +144,110 @@ person_rules!(
     UsageRow,
     UsageDeleteRow,
     ActualsDeleteRow,
-    AnnexRow
+    AnnexRow,
+    PreventionBasicRow,
+    PreventionBasicDeleteRow,
+    PreventionScheduleRow,
+    PreventionHistoryRow,
+    PreventionPlanRow,
+    PreventionPlanDetailRow,
+    PreventionPlanDeleteRow
 );
+
+/// The 介護予防 files (docs/domain/careplan-csv.md#prevention): 利用者基本情報 and its 別表1/2
+/// belong to a set keyed by 相談日, the 介護予防サービス・支援計画書 and its 別表 to one keyed by
+/// 計画作成(変更)日; the deletions belong to none.
+macro_rules! prevention_rules {
+    ($($row:ty => $key:ident),+ $(,)?) => {$(
+        impl FormRules for $row {
+            fn csv_version(&self) -> &CsvVersion {
+                &self.csv_version
+            }
+            fn person(&self) -> PersonKey {
+                self.person_key()
+            }
+            fn set_key(&self) -> Option<SetKey> {
+                Some(SetKey::PlanDate(self.$key.0))
+            }
+        }
+    )+};
+}
+prevention_rules!(
+    PreventionScheduleRow => consultation_date,
+    PreventionHistoryRow => consultation_date,
+    PreventionPlanDetailRow => plan_date,
+);
+
+impl FormRules for PreventionBasicRow {
+    fn csv_version(&self) -> &CsvVersion {
+        &self.csv_version
+    }
+    fn person(&self) -> PersonKey {
+        self.person_key()
+    }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::PlanDate(self.consultation_date.0))
+    }
+    fn check(&self, _ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
+        if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
+            && from > to
+        {
+            finding(out, 25, "PERIOD_REVERSED", "認定有効期間終了日 is before 認定有効期限開始日");
+        }
+        if self.previous_consultation_date.is_some_and(|d| d > self.consultation_date) {
+            finding(out, 11, "DATE_ORDER", "前回相談日 is after 相談日");
+        }
+        // 「03:その他」 is explained in 相談方法(その他の内容); 「02:入院又は入所中」 in 状況補足.
+        if self.consultation_method == Some(ConsultationMethod::Other) && self.consultation_method_other.is_none() {
+            finding(out, 9, "REQUIRED_MISSING", "相談方法 03 (その他) needs 相談方法(その他の内容)");
+        }
+        if self.present_situation == Some(PresentSituation::InHospitalOrFacility)
+            && self.present_situation_note.is_none()
+        {
+            finding(out, 13, "REQUIRED_MISSING", "利用者の現況 02 (入院又は入所中) needs 利用者の現況(状況補足)");
+        }
+    }
+}
+
+impl FormRules for PreventionPlanRow {
+    fn csv_version(&self) -> &CsvVersion {
+        &self.csv_version
+    }
+    fn person(&self) -> PersonKey {
+        self.person_key()
+    }
+    fn set_key(&self) -> Option<SetKey> {
+        Some(SetKey::PlanDate(self.plan_date.0))
+    }
+    fn check(&self, _ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
+        if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
+            && from > to
+        {
+            finding(out, 11, "PERIOD_REVERSED", "認定有効期間終了日 is before 認定有効期間開始日");
+        }
+        if self.first_plan_date.is_some_and(|d| d > self.plan_date) {
+            finding(out, 20, "DATE_ORDER", "初回作成日 is after 計画作成(変更)日");
+        }
+    }
+}
+
+impl FormRules for PreventionBasicDeleteRow {
+    fn csv_version(&self) -> &CsvVersion {
+        &self.csv_version
+    }
+    fn person(&self) -> PersonKey {
+        self.person_key()
+    }
+}
+
+impl FormRules for PreventionPlanDeleteRow {
+    fn csv_version(&self) -> &CsvVersion {
+        &self.csv_version
+    }
+    fn person(&self) -> PersonKey {
+        self.person_key()
+    }
+}
 
 impl FormRules for SupplementRow {
     fn csv_version(&self) -> &CsvVersion {

@@ -53,6 +53,9 @@ struct RawUnit {
     from: SenderSide,
     month: bool,
     required: Vec<String>,
+    /// Files the unit may carry besides the required ones (at most one of each).
+    #[serde(default)]
+    optional: Vec<String>,
 }
 
 /// Uncertain column limits.
@@ -100,6 +103,8 @@ pub struct UnitRule {
     /// The unit carries a service month (対象年月).
     pub month: bool,
     pub required: Vec<FormKind>,
+    /// Files the unit may carry besides the required ones (the 介護予防 別表).
+    pub optional: Vec<FormKind>,
 }
 
 /// One file-name template, split at `_`.
@@ -207,7 +212,9 @@ impl Spec {
                     .strip_suffix(".CSV")
                     .ok_or_else(|| SpecError::Invalid(format!("template {template} must end in .CSV")))?;
                 let tokens: Vec<String> = stem.split('_').map(str::to_owned).collect();
-                let kind = form(&tokens[0])?;
+                let parts: Vec<&str> = tokens.iter().map(String::as_str).collect();
+                let kind = FormKind::from_name_parts(&parts)
+                    .ok_or_else(|| SpecError::Invalid(format!("unknown file kind in template {template}")))?;
                 names.push(NameTemplate { kind, tokens });
             }
             for f in &forms {
@@ -223,7 +230,13 @@ impl Spec {
                 let kind = UnitKind::from_name(&name)
                     .ok_or_else(|| SpecError::Invalid(format!("layout {id}: unknown send unit {name}")))?;
                 let required = u.required.iter().map(|f| form(f)).collect::<Result<Vec<_>, _>>()?;
-                units.insert(kind, UnitRule { from: u.from, month: u.month, required });
+                let optional = u.optional.iter().map(|f| form(f)).collect::<Result<Vec<_>, _>>()?;
+                if let Some(f) = required.iter().chain(&optional).find(|f| !forms.contains(f)) {
+                    return Err(SpecError::Invalid(format!(
+                        "layout {id}: unit {name} names {f}, not a file of the layout"
+                    )));
+                }
+                units.insert(kind, UnitRule { from: u.from, month: u.month, required, optional });
             }
             let layout = Layout {
                 id: id.clone(),

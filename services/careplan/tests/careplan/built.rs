@@ -426,3 +426,265 @@ fn the_202208_cut_over_follows_the_setting() {
         .with_settings(Settings { last_service_month: Default::default(), ..Settings::default() });
     assert_eq!(codes(&open, "203001"), Vec::<&str>::new());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The 介護予防 files (issue 17 item 6; docs/domain/careplan-csv.md#prevention), built from their
+// layouts: 利用者基本情報 (71 columns) with 別表1 (7) and 別表2 (11), 介護予防サービス・支援計画書
+// (57) with its 別表 (17), and the two deletions (4 each). The care office's side is 46.
+
+/// `{prefix}_{CARE}_46_{PROV}_{provider}_{SEQ}.CSV` (no month part).
+fn prevention_name(prefix: &str) -> String {
+    format!("{prefix}_{CARE}_46_{PROV}_63_{SEQ}.CSV")
+}
+
+/// 利用者基本情報 (UPKIHON, #prevention-basic) of a consultation on `date`.
+fn basic(insured: &str, date: &str) -> String {
+    record(
+        71,
+        &[
+            (1, V4),
+            (2, INSURER),
+            (3, insured),
+            (4, date),
+            (5, "1"),
+            (6, "2"),
+            (8, "01"),
+            (10, "02"),
+            (11, "20250301"),
+            (12, "01"),
+            (14, "\"ヨボウ　ハナコ\""),
+            (15, "\"予防　花子\""),
+            (16, "2"),
+            (17, "19420312"),
+            (21, "11"),
+            (22, "02"),
+            (23, "12"),
+            (24, "20250401"),
+            (25, "20260331"),
+            (27, "1"),
+            (29, "0"),
+            (34, "05"),
+            (35, "2"),
+            (36, "1"),
+            (37, "1"),
+            (46, "\"予防　一郎\""),
+            (49, "03-1234-5678"),
+            (62, "\"\""),
+            (70, date),
+        ],
+    )
+}
+
+/// 別表1 (UPKIHON_SUB1): one time of the day.
+fn schedule(insured: &str, date: &str) -> String {
+    record(7, &[(1, V4), (2, INSURER), (3, insured), (4, date), (5, "\"7:00\""), (6, "\"起床\"")])
+}
+
+/// 別表2 (UPKIHON_SUB2): one illness.
+fn history(insured: &str, date: &str) -> String {
+    record(11, &[(1, V4), (2, INSURER), (3, insured), (4, date), (6, "\"高血圧症\""), (8, "1"), (10, "01")])
+}
+
+/// 介護予防サービス・支援計画書 (UPYOBO, #prevention-plan) made on `date`.
+fn prevention_plan(insured: &str, date: &str) -> String {
+    record(
+        57,
+        &[
+            (1, V4),
+            (2, INSURER),
+            (3, insured),
+            (4, date),
+            (5, "1"),
+            (6, "1"),
+            (8, "\"予防　花子\""),
+            (10, "20250401"),
+            (11, "20260331"),
+            (12, "11"),
+            (13, "2"),
+            (14, "1"),
+            (20, date),
+            (26, "1"),
+            (43, "3"),
+            (49, "1"),
+            (54, "2"),
+            (56, date),
+        ],
+    )
+}
+
+/// 支援計画書 別表 (UPYOBO_SUB): one line of the support plan.
+fn plan_detail(insured: &str, date: &str) -> String {
+    record(17, &[(1, V4), (2, INSURER), (3, insured), (4, date), (5, "1"), (6, "\"転倒予防\""), (10, "1"), (14, "1")])
+}
+
+/// A 支援計画書 + 利用者基本情報 unit (with every 別表) of persons A and B.
+fn prevention_unit() -> Vec<BundleFileContent> {
+    vec![
+        file(&prevention_name("UPYOBO"), &[prevention_plan(A, "20250420"), prevention_plan(B, "20250418")]),
+        file(&prevention_name("UPYOBO_SUB"), &[plan_detail(A, "20250420"), plan_detail(B, "20250418")]),
+        file(&prevention_name("UPKIHON"), &[basic(A, "20250410"), basic(B, "20250411")]),
+        file(&prevention_name("UPKIHON_SUB1"), &[schedule(A, "20250410"), schedule(B, "20250411")]),
+        file(&prevention_name("UPKIHON_SUB2"), &[history(A, "20250410")]),
+    ]
+}
+
+#[test]
+fn prevention_files_read_and_write_back_byte_for_byte() {
+    use kaigo_careplan::csv::{read_file, write_file};
+    use kaigo_careplan::domain::kind::FormKind;
+    use kaigo_careplan::domain::spec::Spec;
+    let spec = Spec::embedded().unwrap();
+    let mut unit = prevention_unit();
+    unit.push(file(&prevention_name("DLTKIHON"), &[record(4, &[(1, V4), (2, INSURER), (3, A), (4, "20250410")])]));
+    unit.push(file(&prevention_name("DLTYOBO"), &[record(4, &[(1, V4), (2, INSURER), (3, A), (4, "20250420")])]));
+    let kinds = [
+        FormKind::PreventionPlan,
+        FormKind::PreventionPlanDetail,
+        FormKind::PreventionBasic,
+        FormKind::PreventionSchedule,
+        FormKind::PreventionHistory,
+        FormKind::PreventionBasicDelete,
+        FormKind::PreventionPlanDelete,
+    ];
+    for (f, kind) in unit.iter().zip(kinds) {
+        let outcome = read_file(&f.file_name, &f.content, &spec);
+        assert!(outcome.summary.issues.is_empty(), "{}: {:#?}", f.file_name, outcome.summary.issues);
+        let read = outcome.file.unwrap();
+        assert_eq!(read.name.kind, kind);
+        assert_eq!(read.name.sender_type.as_ref().map(|t| t.0.as_str()), Some("46"));
+        let written = write_file(&read, Some(&outcome.style), &spec).unwrap();
+        assert_eq!(written, f.content, "{}", f.file_name);
+        // Canonical output (no recorded style) reads back to the same rows.
+        let canonical = write_file(&read, None, &spec).unwrap();
+        assert_eq!(read_file(&f.file_name, &canonical, &spec).file.unwrap(), read);
+    }
+}
+
+#[test]
+fn prevention_rows_are_checked_column_by_column() {
+    use kaigo_careplan::csv::scan_file;
+    use kaigo_careplan::domain::spec::Spec;
+    let spec = Spec::embedded().unwrap();
+    let issues = |prefix: &str, rows: &[String]| {
+        let f = file(&prevention_name(prefix), rows);
+        scan_file(&f.file_name, &f.content, &spec).issues.iter().map(|i| (i.line, i.column, i.code)).collect::<Vec<_>>()
+    };
+    let basic_a = basic(A, "20250410");
+    // Line 2: the name (No.15, required by our reading) left out; 相談方法 04 is not a code; a
+    // 前回相談日 after the 相談日. Line 3: 70 columns.
+    let no_name = basic_a.replace("\"予防　花子\"", "");
+    let bad_method = basic_a.replace(",01,,02,", ",04,,02,");
+    let late = basic_a.replace(",20250301,", ",20250501,");
+    let short = basic_a.rsplit_once(',').unwrap().0.to_owned();
+    assert_eq!(
+        issues("UPKIHON", &[basic_a.clone(), no_name, bad_method, late, short]),
+        vec![(2, 15, "REQUIRED_MISSING"), (3, 8, "UNKNOWN_CODE"), (4, 11, "DATE_ORDER"), (5, 0, "COLUMN_COUNT")]
+    );
+    // 支援計画書: 要支援状態区分 3 is 地域支援事業, 4 is nothing; 計画種類 (No.5) is required.
+    let plan = prevention_plan(A, "20250420");
+    assert_eq!(issues("UPYOBO", &[plan.replace(",11,2,1,", ",11,2,4,")]), vec![(1, 14, "UNKNOWN_CODE")]);
+    assert_eq!(
+        issues("UPYOBO", &[plan.replacen(",20250420,1,1,", ",20250420,,1,", 1)]),
+        vec![(1, 5, "REQUIRED_MISSING")]
+    );
+    // A deletion names its key: 相談日 is a date.
+    assert_eq!(
+        issues("DLTKIHON", &[record(4, &[(1, V4), (2, INSURER), (3, A), (4, "202504")])]),
+        vec![(1, 4, "BAD_LENGTH")]
+    );
+    // The 介護予防 files are v4 only: a 202208 record is refused.
+    assert_eq!(
+        issues("UPKIHON_SUB1", &[schedule(A, "20250410").replacen(V4, "202208", 1)]),
+        vec![(1, 1, "VERSION_LAYOUT_MISMATCH")]
+    );
+}
+
+#[tokio::test]
+async fn prevention_units_keep_their_files_and_keys() {
+    let server = TestServer::start().await;
+    let response = validate(&server, prevention_unit(), SendUnitKind::PreventionPlanWithBasic).await;
+    assert!(response.valid, "{:#?}", response.issues);
+    // The 別表 are optional; the parents are not.
+    let unit = prevention_unit();
+    let response = validate(&server, vec![unit[0].clone()], SendUnitKind::PreventionPlan).await;
+    assert!(response.valid, "{:#?}", response.issues);
+    let response = validate(&server, vec![unit[2].clone(), unit[3].clone()], SendUnitKind::PreventionBasic).await;
+    assert!(response.valid, "{:#?}", response.issues);
+    let response =
+        validate(&server, vec![unit[0].clone(), unit[1].clone()], SendUnitKind::PreventionPlanWithBasic).await;
+    let codes: Vec<_> = errors(&response).into_iter().map(|(_, _, _, code)| code).collect();
+    assert_eq!(codes, vec!["MISSING_REQUIRED_FILE"]);
+    // A 支援計画書 does not travel in a 利用者基本情報 unit.
+    let response = validate(&server, vec![unit[2].clone(), unit[0].clone()], SendUnitKind::PreventionBasic).await;
+    let codes: Vec<_> = errors(&response).into_iter().map(|(_, line, _, code)| (line, code)).collect();
+    assert_eq!(codes, vec![(0, "UNEXPECTED_FILE".to_owned())]);
+    // 別表 records join their parent by person and 相談日 / 計画作成(変更)日.
+    let mut unit = prevention_unit();
+    unit[1] = file(&unit[1].file_name.clone(), &[plan_detail(A, "20250420"), plan_detail(B, "20250419")]);
+    unit[4] = file(&unit[4].file_name.clone(), &[history(C, "20250410")]);
+    let response = validate(&server, unit.clone(), SendUnitKind::PreventionPlanWithBasic).await;
+    assert_eq!(
+        errors(&response),
+        vec![
+            (unit[4].file_name.clone(), 1, 0, "SET_WITHOUT_PARENT".to_owned()),
+            (unit[1].file_name.clone(), 2, 0, "SET_WITHOUT_PARENT".to_owned()),
+        ]
+    );
+    server.shutdown().await;
+}
+
+/// A 介護予防 unit goes from the care office (46) to the provider and arrives byte for byte; it
+/// carries no service month.
+#[tokio::test]
+async fn a_prevention_plan_is_exchanged_like_the_others() {
+    use crate::exchange::download;
+    use kaigo_proto::kaigo::careplan::v1::{Bundle, ListInboxRequest, SendBundleRequest};
+    use kaigo_proto::kaigo::common::v1::YearMonth;
+    let server = TestServer::start().await;
+    let (mut care, _) = licensed(&server, Role::CareOffice, CARE).await;
+    let (mut prov, _) = licensed(&server, Role::ServiceProvider, PROV).await;
+    let bundle = |month: Option<YearMonth>| Bundle {
+        sender_office_number: CARE.to_owned(),
+        sender_service_type: "46".to_owned(),
+        receiver_office_number: PROV.to_owned(),
+        receiver_service_type: "63".to_owned(),
+        service_month: month,
+        kind: SendUnitKind::PreventionPlanWithBasic as i32,
+        file_sequence: SEQ.to_owned(),
+        ..Bundle::default()
+    };
+    let files = prevention_unit();
+    // A service month is refused for a 介護予防 unit.
+    let err = care
+        .send_bundle(SendBundleRequest {
+            request_id: rid(),
+            bundle: Some(bundle(Some(YearMonth { year: 2025, month: 5 }))),
+            files: files.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let fields: Vec<_> =
+        err.get_error_details().bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
+    assert_eq!(fields, vec!["bundle.service_month"]);
+    let sent = care
+        .send_bundle(SendBundleRequest { request_id: rid(), bundle: Some(bundle(None)), files: files.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle
+        .unwrap();
+    assert_eq!(sent.person_count, 2);
+    assert_eq!(sent.service_month, None);
+    let inbox = prov.list_inbox(ListInboxRequest::default()).await.unwrap().into_inner();
+    let ids: Vec<_> = inbox.bundles.iter().map(|b| (b.bundle_id.clone(), b.kind)).collect();
+    assert_eq!(ids, vec![(sent.bundle_id.clone(), SendUnitKind::PreventionPlanWithBasic as i32)]);
+    let (_, downloaded) = download(&mut prov, &sent.bundle_id).await;
+    let expected: Vec<_> = files.iter().map(|f| (f.file_name.clone(), f.content.clone())).collect();
+    let mut got = downloaded;
+    got.sort();
+    let mut want = expected;
+    want.sort();
+    assert_eq!(got, want);
+    server.shutdown().await;
+}
