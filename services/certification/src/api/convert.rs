@@ -265,6 +265,7 @@ pub fn application(a: &LoadedApplication, today: NaiveDate, at_risk_day: u32, wi
             source: if p.external { pb::JudgmentSource::External } else { pb::JudgmentSource::Computed } as i32,
             standard_time_tenth_minutes: p.standard_time_tenths,
             explanation: p.explanation.clone(),
+            software_version: p.software_version.clone(),
         }),
         review_board: r
             .board

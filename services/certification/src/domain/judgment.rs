@@ -70,6 +70,18 @@ fn fmt_minutes(t: TenthMinutes) -> String {
     format!("{}.{}", t / 10, t % 10)
 }
 
+/// The national 認定ソフト versions an external result may name (docs/domain/certification.md#codes).
+pub const SOFTWARE_VERSIONS: [&str; 5] = ["99A", "02A", "06A", "09A", "09B"];
+
+/// A primary judgment given by the national 認定ソフト: its level and, when known, its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct External {
+    /// The level the software gave.
+    pub level: CareLevel,
+    /// One of [`SOFTWARE_VERSIONS`], or empty.
+    pub software_version: String,
+}
+
 /// The primary judgment for `minutes` (tenths), with the band indicators when recorded.
 pub fn primary_judgment(minutes: TenthMinutes, indicators: Option<BandIndicators>) -> Result<Judgment, JudgmentError> {
     if minutes < 0 {

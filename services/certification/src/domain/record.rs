@@ -89,6 +89,10 @@ pub struct PrimaryRecord {
     pub standard_time_tenths: i32,
     /// Rule applied.
     pub explanation: String,
+    /// The 認定ソフト version that gave an external level (99A … 09B); empty when computed here
+    /// or not given.
+    #[serde(default)]
+    pub software_version: String,
 }
 
 /// 介護認定審査会 schedule.

@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::deadline::{self, DelayNoticeInput};
-use super::judgment::{self, BandIndicators};
+use super::judgment::{self, BandIndicators, External};
 use super::record::{
     ApplicationRecord, BoardRecord, Closure, DecisionRecord, DelayNoticeRecord, PrimaryRecord, SurveyResult,
 };
@@ -99,7 +99,7 @@ pub fn receive_opinion(r: &mut ApplicationRecord, opinion_id: String, at: DateTi
 /// the survey's standard time and, in the 32–50 minute band, its `indicators`.
 pub fn judge(
     r: &mut ApplicationRecord,
-    external: Option<CareLevel>,
+    external: Option<External>,
     indicators: Option<BandIndicators>,
 ) -> Result<Recorded, Refusal> {
     workflow::check(&r.workflow, StepKind::PrimaryJudgment)?;
@@ -108,16 +108,23 @@ pub fn judge(
     };
     let minutes = survey.standard_time_tenths;
     let primary = match external {
-        Some(level) => PrimaryRecord {
+        Some(External { level, software_version }) => PrimaryRecord {
             level,
             external: true,
             standard_time_tenths: minutes,
             explanation: format!("given by the insurer's 認定ソフト → {}", level.label()),
+            software_version,
         },
         None => {
             let j = judgment::primary_judgment(minutes, indicators)
                 .map_err(|e| Refusal::rule("SURVEY_RESULT_INCOMPLETE", e.to_string()))?;
-            PrimaryRecord { level: j.level, external: false, standard_time_tenths: minutes, explanation: j.explanation }
+            PrimaryRecord {
+                level: j.level,
+                external: false,
+                standard_time_tenths: minutes,
+                explanation: j.explanation,
+                software_version: String::new(),
+            }
         }
     };
     let summary = format!("primary judgment: {}", primary.level.label());
@@ -451,7 +458,8 @@ mod tests {
     fn the_judgment_takes_the_insurers_level_or_computes_one_with_the_band_indicators() {
         let mut r = up_to_board(0);
         r.workflow = Workflow { status: Status::Received, ..r.workflow };
-        let step = judge(&mut r.clone(), Some(CareLevel::Care2), None).unwrap();
+        let given = External { level: CareLevel::Care2, software_version: "09B".into() };
+        let step = judge(&mut r.clone(), Some(given), None).unwrap();
         assert_eq!(step.summary, format!("primary judgment: {}", CareLevel::Care2.label()));
         // 41.5 minutes is in the 32–50 band: the indicators are needed.
         r.survey.result = Some(survey(415));

@@ -134,6 +134,7 @@ impl Driver {
             expected_version: self.version,
             external_care_level: 0,
             occur_time: None,
+            ..Default::default()
         };
         let app = self
             .client

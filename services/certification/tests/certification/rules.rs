@@ -393,5 +393,34 @@ async fn the_survey_form_keeps_its_74_items_and_notes() {
     let result = stored.into_inner().application.unwrap().survey.unwrap().result.unwrap();
     assert_eq!(result.basic_items, items);
     assert_eq!(result.special_notes, notes);
+
+    // The national 認定ソフト's result is recorded as such, with its version.
+    app.version += 1;
+    app.opinion_requested().await.unwrap();
+    app.opinion_received().await.unwrap();
+    let judgment = |level: common::CareLevel, version: &str, expected_version: i64| pb::RecordPrimaryJudgmentRequest {
+        request_id: rid(),
+        application_id: app.id.clone(),
+        expected_version,
+        external_care_level: level as i32,
+        software_version: version.to_owned(),
+        occur_time: None,
+    };
+    let r = judgment(common::CareLevel::Care3, "10A", app.version);
+    let err =
+        client.record_primary_judgment(signed(&replica.keys, &insurer, "RecordPrimaryJudgment", r)).await.unwrap_err();
+    assert_eq!(fields(&err), vec!["software_version".to_owned()]);
+    let r = judgment(common::CareLevel::Unspecified, "09B", app.version);
+    let err =
+        client.record_primary_judgment(signed(&replica.keys, &insurer, "RecordPrimaryJudgment", r)).await.unwrap_err();
+    assert_eq!(fields(&err), vec!["software_version".to_owned()], "a version only with an external level");
+    let r = judgment(common::CareLevel::Care3, "09B", app.version);
+    let judged =
+        client.record_primary_judgment(signed(&replica.keys, &insurer, "RecordPrimaryJudgment", r)).await.unwrap();
+    let primary = judged.into_inner().application.unwrap().primary_judgment.unwrap();
+    assert_eq!(
+        (primary.care_level, primary.source, primary.software_version.as_str()),
+        (common::CareLevel::Care3 as i32, pb::JudgmentSource::External as i32, "09B")
+    );
     replica.stop().await;
 }

@@ -310,6 +310,7 @@ impl Application {
             expected_version: self.version,
             external_care_level: 0,
             occur_time: None,
+            ..Default::default()
         };
         let a = c.record_primary_judgment(r).await.expect("RecordPrimaryJudgment").into_inner().application;
         let judged = self.took(a);

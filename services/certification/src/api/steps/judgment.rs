@@ -7,15 +7,14 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 
 use super::{Call, Who, append, check_call, occur_time, required_date, role_may_call};
 use crate::api::{Inner, actor, convert};
-use crate::domain::judgment::BandIndicators;
+use crate::domain::judgment::{BandIndicators, External, SOFTWARE_VERSIONS};
 use crate::domain::record::SurveyResult;
 use crate::domain::steps;
-use crate::domain::types::CareLevel;
 
 /// A valid RecordPrimaryJudgment.
 struct Judged {
     /// The level the insurer's 認定ソフト gave, if it gave one.
-    external: Option<CareLevel>,
+    external: Option<External>,
     occur: DateTime<Utc>,
 }
 
@@ -30,6 +29,14 @@ fn judged(r: &pb::RecordPrimaryJudgmentRequest, now: DateTime<Utc>) -> Result<Ju
         }
         level
     };
+    if !r.software_version.is_empty() {
+        if r.external_care_level == 0 {
+            v.add("software_version", "only with external_care_level");
+        } else if !SOFTWARE_VERSIONS.contains(&r.software_version.as_str()) {
+            v.add("software_version", format!("one of {}", SOFTWARE_VERSIONS.join(", ")));
+        }
+    }
+    let external = external.map(|level| External { level, software_version: r.software_version.clone() });
     let occur = occur_time(&mut v, r.occur_time.as_ref(), now);
     check_call(&mut v, &r.request_id, &r.application_id, r.expected_version);
     v.into_result()?;
