@@ -21,6 +21,8 @@ pub struct TestServer {
     pub feed: kaigo_platform::testkit::access::Feed,
     /// The service's own connection, for checks the API does not expose (the read audit).
     pub conn: sea_orm::DatabaseConnection,
+    /// The Redis prefix of a server whose events travel on Redis Streams.
+    _redis: Option<kaigo_platform::testkit::TestRedis>,
 }
 
 impl TestServer {
@@ -63,7 +65,27 @@ impl TestServer {
         let service = kaigo_careplan::start_with_clock(&ctx, &config, clock).await.expect("start");
         let feed = kaigo_platform::testkit::access::Feed::of(&ctx);
         let harness = ServiceHarness::serve(&ctx, control, db, service).await;
-        Self { harness, feed, conn }
+        Self { harness, feed, conn, _redis: None }
+    }
+
+    /// A server on a fresh database whose events (the registry's facts among them) travel on
+    /// Redis Streams under a private prefix.
+    pub async fn start_on_redis() -> Self {
+        use kaigo_platform::events::{Bus, RedisBus};
+        let db = TestDatabase::create().await;
+        let conn = kaigo_platform::db::connect(&db.config(), kaigo_careplan::NAME).await.expect("connect");
+        kaigo_careplan::Migrator::up(&conn, None).await.expect("migrate");
+        let redis = kaigo_platform::testkit::TestRedis::create().await;
+        let handle =
+            kaigo_platform::redis::RedisHandle::connect(&redis.config()).await.expect("redis").expect("a handle");
+        let (mut ctx, control) = context(kaigo_careplan::NAME, conn.clone());
+        ctx.redis = Some(handle.clone());
+        ctx.bus = Bus::Redis(RedisBus::new(handle, 10_000));
+        let clock = kaigo_platform::time::system_clock();
+        let service = kaigo_careplan::start_with_clock(&ctx, &Config::default(), clock).await.expect("start");
+        let feed = kaigo_platform::testkit::access::Feed::of(&ctx);
+        let harness = ServiceHarness::serve(&ctx, control, Some(db), service).await;
+        Self { harness, feed, conn, _redis: Some(redis) }
     }
 
     pub async fn client(&self, caller: Option<Caller>) -> CarePlanServiceClient<Signed> {

@@ -22,7 +22,8 @@ fn refusal(status: &tonic::Status) -> (tonic::Code, String, String) {
 
 #[tokio::test]
 async fn a_persons_bundles_are_listed_only_as_the_registrys_facts_allow() {
-    let server = TestServer::start().await;
+    // The registry's facts arrive as its events on Redis Streams.
+    let server = TestServer::start_on_redis().await;
     let (mut care, _) = licensed(&server, Role::CareOffice, CARE).await;
     let (mut prov, _) = licensed(&server, Role::ServiceProvider, PROV).await;
     let (mut other, _) = licensed(&server, Role::ServiceProvider, OTHER).await;
