@@ -374,6 +374,26 @@ mod tests {
     }
 
     #[test]
+    fn the_prevention_units_are_data_with_optional_files() {
+        let spec = Spec::embedded().unwrap();
+        let v4 = spec.layout("v4").unwrap();
+        let unit = &v4.units[&UnitKind::PreventionPlanWithBasic];
+        assert_eq!(unit.required, vec![FormKind::PreventionPlan, FormKind::PreventionBasic]);
+        assert_eq!(unit.optional.len(), 3);
+        assert!(!unit.month && unit.from == SenderSide::CareOffice);
+        assert!(v4.also_required(FormKind::PreventionBasic, 15) && !v4.also_required(FormKind::PreventionBasic, 6));
+        // No 介護予防 file exists in v3.2.
+        assert!(!spec.layout("v3").unwrap().forms.contains(&FormKind::PreventionBasic));
+        // A unit may only name files of its layout: v3.2 has no 第3表.
+        let err = Spec::parse(&EMBEDDED.replace(
+            "required = [\"UP1KYO\", \"UP2KYO\", \"UPHOSOKU\"] }",
+            "required = [\"UP1KYO\", \"UP2KYO\", \"UPHOSOKU\"], optional = [\"UP3KYO\"] }",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("layout v3: unit PLAN names UP3KYO"), "{err}");
+    }
+
+    #[test]
     fn bad_spec_data_is_refused_with_the_reason() {
         let err = Spec::parse(
             &EMBEDDED.replace("\"UPSIKYU_{month}_{sender}_{sender-type}", "\"UPXX_{month}_{sender}_{sender-type}"),
