@@ -148,7 +148,9 @@ async fn who_sees_what() {
     }
     // Registered with a consent to the certificates only: the answer without the cost share,
     // marked so.
-    server.grant(OrganizationKind::ServiceProvider, OTHER_OFFICE, "0000000010", &[Category::InsuranceCertificates]).await;
+    server
+        .grant(OrganizationKind::ServiceProvider, OTHER_OFFICE, "0000000010", &[Category::InsuranceCertificates])
+        .await;
     let seen = check(&mut other, "0000000010", as_of).await;
     assert!(seen.person.is_some() && seen.certification.is_some());
     assert!(seen.copayment.is_none() && seen.cost_limit.is_none());
@@ -212,7 +214,11 @@ async fn who_sees_what() {
     let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
     server.stop().await;
     let person = kaigo_platform::audit::person(INSURER, "0000000010");
-    assert_eq!(kaigo_platform::audit::count_for_person(&conn, &person).await.unwrap(), 10, "10 reads, denials included");
+    assert_eq!(
+        kaigo_platform::audit::count_for_person(&conn, &person).await.unwrap(),
+        10,
+        "10 reads, denials included"
+    );
     let reads = kaigo_platform::audit::reads_of_person(&conn, &person, 100).await.unwrap();
     assert!(reads.iter().all(|r| r.category == "eligibility"), "{reads:?}");
     assert_eq!(reads.iter().filter(|r| r.outcome == "denied").count(), 6, "{reads:?}");

@@ -1,12 +1,12 @@
 //! Starting eligibility servers and calling them as a given caller.
 
 use kaigo_eligibility::Config;
+use kaigo_platform::access::{Category, OrganizationKind};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::config::RedisConfig;
 use kaigo_platform::events::{Bus, RedisBus};
 use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
 use kaigo_platform::redis::RedisHandle;
-use kaigo_platform::access::{Category, OrganizationKind};
 use kaigo_platform::testkit::access::{self, Feed};
 use kaigo_platform::testkit::{ServiceHarness, SignedChannel, TestDatabase, context};
 use kaigo_proto::google::r#type::Date;
