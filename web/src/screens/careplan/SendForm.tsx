@@ -38,6 +38,11 @@ const KINDS = [
   SendUnitKind.USAGE_TICKET_DELETE,
   SendUnitKind.ACTUALS,
   SendUnitKind.ACTUALS_DELETE,
+  SendUnitKind.PREVENTION_BASIC,
+  SendUnitKind.PREVENTION_PLAN_WITH_BASIC,
+  SendUnitKind.PREVENTION_PLAN,
+  SendUnitKind.PREVENTION_BASIC_DELETE,
+  SendUnitKind.PREVENTION_PLAN_DELETE,
 ];
 
 const CLAIMED = [

@@ -42,6 +42,27 @@ describe("file names", () => {
     expect(plan?.month).toBe("");
   });
 
+  it("reads the 介護予防 names by whole tokens and derives their units", () => {
+    const tail = "1370000018_46_1370000026_63_20250425103000.CSV";
+    expect(parseFileName(`UPKIHON_SUB1_${tail}`)).toEqual({
+      prefix: "UPKIHON_SUB1",
+      month: "",
+      sender: "1370000018",
+      senderType: "46",
+      receiver: "1370000026",
+      receiverType: "63",
+      sequence: "20250425103000",
+    });
+    expect(parseFileName(`UPKIHON_${tail}`)?.prefix).toBe("UPKIHON");
+    expect(parseFileName(`UPKIHONX_${tail}`)).toBeNull();
+    const kind = (...prefixes: string[]) => addressingOf(prefixes.map((p) => `${p}_${tail}`))?.kind;
+    expect(kind("UPYOBO", "UPYOBO_SUB", "UPKIHON", "UPKIHON_SUB1")).toBe(SendUnitKind.PREVENTION_PLAN_WITH_BASIC);
+    expect(kind("UPYOBO", "UPYOBO_SUB")).toBe(SendUnitKind.PREVENTION_PLAN);
+    expect(kind("UPKIHON", "UPKIHON_SUB2")).toBe(SendUnitKind.PREVENTION_BASIC);
+    expect(kind("DLTKIHON")).toBe(SendUnitKind.PREVENTION_BASIC_DELETE);
+    expect(kind("DLTYOBO")).toBe(SendUnitKind.PREVENTION_PLAN_DELETE);
+  });
+
   it("reads SendBundle's per-file violations from their paths and reasons", () => {
     expect(
       issueOf({ field: "files[2].line[14].column[7]", reason: "BAD_CHECK_DIGIT", description: "check digit" }),

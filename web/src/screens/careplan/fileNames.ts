@@ -4,7 +4,24 @@
 import { SendUnitKind } from "../../gen/kaigo/careplan/v1/bundle_pb";
 
 export type Prefix =
-  "UPHOSOKU" | "UP1KYO" | "DLT1KYO" | "UP2KYO" | "UP3KYO" | "UPPLAN" | "DLTPLAN" | "UPJSK" | "DLTJSK" | "UPSIKYU";
+  | "UPHOSOKU"
+  | "UP1KYO"
+  | "DLT1KYO"
+  | "UP2KYO"
+  | "UP3KYO"
+  | "UPPLAN"
+  | "DLTPLAN"
+  | "UPJSK"
+  | "DLTJSK"
+  | "UPSIKYU"
+  // 介護予防 (v4 only; docs/domain/careplan-csv.md#prevention)
+  | "UPKIHON"
+  | "DLTKIHON"
+  | "UPKIHON_SUB1"
+  | "UPKIHON_SUB2"
+  | "UPYOBO"
+  | "UPYOBO_SUB"
+  | "DLTYOBO";
 
 /** Which prefixes carry 対象年月 in their name (UPHOSOKU may carry 000000). */
 const WITH_MONTH: ReadonlySet<Prefix> = new Set(["UPHOSOKU", "UPPLAN", "DLTPLAN", "UPJSK", "DLTJSK", "UPSIKYU"]);
@@ -19,6 +36,13 @@ const PREFIXES: readonly Prefix[] = [
   "UPJSK",
   "DLTJSK",
   "UPSIKYU",
+  "UPKIHON",
+  "DLTKIHON",
+  "UPKIHON_SUB1",
+  "UPKIHON_SUB2",
+  "UPYOBO",
+  "UPYOBO_SUB",
+  "DLTYOBO",
 ];
 
 export interface ParsedName {
@@ -37,9 +61,11 @@ export function parseFileName(name: string): ParsedName | null {
   const upper = name.toUpperCase();
   if (!upper.endsWith(".CSV")) return null;
   const parts = upper.slice(0, -4).split("_");
-  const prefix = PREFIXES.find((p) => p === parts[0]);
+  // Whole tokens, the longest prefix first: UPKIHON_SUB1_… is a 別表1, not a 利用者基本情報.
+  const prefix =
+    PREFIXES.find((p) => parts.length > 1 && p === `${parts[0]}_${parts[1]}`) ?? PREFIXES.find((p) => p === parts[0]);
   if (!prefix) return null;
-  let rest = parts.slice(1);
+  let rest = parts.slice(prefix.split("_").length);
   let month = "";
   if (WITH_MONTH.has(prefix)) {
     month = rest[0] ?? "";
@@ -67,6 +93,12 @@ export function unitKindOf(prefixes: readonly Prefix[]): SendUnitKind {
   if (has("DLTPLAN")) return SendUnitKind.USAGE_TICKET_DELETE;
   if (has("UPJSK")) return SendUnitKind.ACTUALS;
   if (has("DLTJSK")) return SendUnitKind.ACTUALS_DELETE;
+  if (has("UPYOBO") || has("UPYOBO_SUB")) {
+    return has("UPKIHON") ? SendUnitKind.PREVENTION_PLAN_WITH_BASIC : SendUnitKind.PREVENTION_PLAN;
+  }
+  if (has("UPKIHON") || has("UPKIHON_SUB1") || has("UPKIHON_SUB2")) return SendUnitKind.PREVENTION_BASIC;
+  if (has("DLTKIHON")) return SendUnitKind.PREVENTION_BASIC_DELETE;
+  if (has("DLTYOBO")) return SendUnitKind.PREVENTION_PLAN_DELETE;
   return SendUnitKind.UNSPECIFIED;
 }
 
