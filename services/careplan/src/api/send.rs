@@ -272,7 +272,13 @@ async fn check_parties(
         }
     }
     let receiver = registered(conn, address.receiver.as_str()).await?;
-    if receiver.is_none_or(|r| may_act(&r, receiving, &address.receiver_type, types).is_some()) {
+    // A 介護予防 plan may also go to a care office (docs/domain/careplan-csv.md#prevention-units).
+    let may_receive = |r: &Registered| {
+        may_act(r, receiving, &address.receiver_type, types).is_none()
+            || (address.kind.care_office_may_receive()
+                && may_act(r, SenderSide::CareOffice, &address.receiver_type, types).is_none())
+    };
+    if receiver.is_none_or(|r| !may_receive(&r)) {
         let what = match receiving {
             SenderSide::CareOffice => "a registered care office",
             SenderSide::Provider => "a registered service provider",

@@ -87,7 +87,15 @@ pub fn check_unit(kind: UnitKind, names: &[&FileName], spec: &Spec) -> Vec<Issue
             }
         }
     }
-    issues.extend(check_service_types(rule.from, first, spec).into_iter().map(|i| i.in_file(&rendered(first))));
+    let types = check_service_types(rule.from, first, spec)
+        .into_iter()
+        // A 介護予防 plan may go to a care office (43/46) as well as to a provider.
+        .filter(|i| {
+            !(kind.care_office_may_receive()
+                && i.code == "SERVICE_TYPE_NOT_EXCHANGED"
+                && first.receiver_type.as_ref().is_some_and(|t| spec.service_types.is_care_management(&t.0)))
+        });
+    issues.extend(types.map(|i| i.in_file(&rendered(first))));
     // The month: one service month across the unit; a PLAN unit's 補足 carries 000000.
     let months: Vec<_> = names.iter().filter_map(|n| n.month.map(|m| (n, m))).collect();
     for (name, month) in &months {

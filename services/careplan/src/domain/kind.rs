@@ -171,6 +171,20 @@ impl UnitKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// True when the receiver may be on the care office's side too: a 地域包括支援センター and a
+    /// 居宅介護支援事業所 under 委託 exchange the 利用者基本情報 and the 支援計画書 both ways, and
+    /// providers read them (docs/domain/careplan-csv.md#prevention-units).
+    pub fn care_office_may_receive(self) -> bool {
+        matches!(
+            self,
+            Self::PreventionBasic
+                | Self::PreventionPlanWithBasic
+                | Self::PreventionPlan
+                | Self::PreventionBasicDelete
+                | Self::PreventionPlanDelete
+        )
+    }
+
     /// True when the unit's files carry a service month (対象年月): the 第6表 units and 実績;
     /// the plans, the 介護予防 files and their deletions carry none.
     pub fn carries_month(self) -> bool {

@@ -9,7 +9,7 @@ use kaigo_proto::kaigo::careplan::v1::{
 };
 use tonic_types::StatusExt;
 
-use crate::exchange::{CARE, PROV, licensed, rid, usage_request};
+use crate::exchange::{CARE, OTHER, PROV, licensed, rid, usage_request};
 use crate::harness::{TestServer, office};
 
 /// One record of `columns` fields: every column empty except those given (1-based No. → text).
@@ -618,6 +618,21 @@ async fn prevention_units_keep_their_files_and_keys() {
     let response = validate(&server, vec![unit[2].clone(), unit[0].clone()], SendUnitKind::PreventionBasic).await;
     let codes: Vec<_> = errors(&response).into_iter().map(|(_, line, _, code)| (line, code)).collect();
     assert_eq!(codes, vec![(0, "UNEXPECTED_FILE".to_owned())]);
+    // Under 委託 a 地域包括支援センター (46) and a 居宅介護支援事業所 (43) exchange the plan both
+    // ways; a 予定 unit still goes to a provider only.
+    let to_care = |files: &[BundleFileContent]| {
+        files
+            .iter()
+            .map(|f| BundleFileContent {
+                file_name: f.file_name.replace(&format!("_{PROV}_63_"), &format!("_{PROV}_43_")),
+                content: f.content.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let response = validate(&server, to_care(&prevention_unit()), SendUnitKind::PreventionPlanWithBasic).await;
+    assert!(response.valid, "{:#?}", response.issues);
+    let response = validate(&server, to_care(&prevention_unit()[..1]), SendUnitKind::PreventionPlan).await;
+    assert!(response.valid, "{:#?}", response.issues);
     // 別表 records join their parent by person and 相談日 / 計画作成(変更)日.
     let mut unit = prevention_unit();
     unit[1] = file(&unit[1].file_name.clone(), &[plan_detail(A, "20250420"), plan_detail(B, "20250419")]);
@@ -679,6 +694,27 @@ async fn a_prevention_plan_is_exchanged_like_the_others() {
     let inbox = prov.list_inbox(ListInboxRequest::default()).await.unwrap().into_inner();
     let ids: Vec<_> = inbox.bundles.iter().map(|b| (b.bundle_id.clone(), b.kind)).collect();
     assert_eq!(ids, vec![(sent.bundle_id.clone(), SendUnitKind::PreventionPlanWithBasic as i32)]);
+    // Under 委託 the plan goes to a 居宅介護支援事業所 (43), a care office: accepted for 予防 units.
+    let (mut consigned, _) = licensed(&server, Role::CareOffice, OTHER).await;
+    let to_other: Vec<_> = files
+        .iter()
+        .map(|f| BundleFileContent {
+            file_name: f.file_name.replace(&format!("_{PROV}_63_"), &format!("_{OTHER}_43_")),
+            content: f.content.clone(),
+        })
+        .collect();
+    let mut consigned_bundle = bundle(None);
+    consigned_bundle.receiver_office_number = OTHER.to_owned();
+    consigned_bundle.receiver_service_type = "43".to_owned();
+    let to_consigned = care
+        .send_bundle(SendBundleRequest { request_id: rid(), bundle: Some(consigned_bundle), files: to_other })
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle
+        .unwrap();
+    let inbox = consigned.list_inbox(ListInboxRequest::default()).await.unwrap().into_inner();
+    assert_eq!(inbox.bundles.iter().map(|b| b.bundle_id.clone()).collect::<Vec<_>>(), vec![to_consigned.bundle_id]);
     let (_, downloaded) = download(&mut prov, &sent.bundle_id).await;
     let expected: Vec<_> = files.iter().map(|f| (f.file_name.clone(), f.content.clone())).collect();
     let mut got = downloaded;
