@@ -7,6 +7,14 @@ import {
   EligibilityVerdict,
   WithheldSection,
 } from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { Purpose } from "../src/gen/kaigo/common/v1/access_pb";
+import {
+  Category,
+  ConsentSource,
+  Evidence,
+  OrganizationKind,
+  RegistryService,
+} from "../src/gen/kaigo/registry/v1/registry_pb";
 import { apiAs, englishRuns, screenshot, signIn, todayJst } from "./support";
 
 test("a care office watches its application advance while the insurer records a step", async ({ page }) => {
@@ -111,6 +119,33 @@ test("a person whose name the care office may not see is listed by number, marke
   );
   expect(hidden, "the demo register has persons not registered with this care office").toBeTruthy();
   const insuredNumber = numbers[hidden!.index];
+
+  // The office may follow that person's certification only: the insurer registers it as the
+  // person's 担当 and records a consent covering 認定情報 alone, so the application is listed
+  // while eligibility still withholds the name (CONSENT_REQUIRED for 被保険者証等).
+  const registry = await apiAs(RegistryService, "insurer");
+  const person = { insurerNumber: "435073", insuredNumber };
+  const registered = (await registry.listRegistrations({ person })).registrations.some(
+    (r) => r.organization?.number === "4371000128" && !r.endTime,
+  );
+  if (!registered) {
+    await registry.registerOrganization({
+      requestId: crypto.randomUUID(),
+      person,
+      organization: { kind: OrganizationKind.CARE_OFFICE, number: "4371000128" },
+      evidence: Evidence.INSURER_MANUAL,
+    });
+    await registry.recordConsent({
+      requestId: crypto.randomUUID(),
+      person,
+      grantee: {
+        grantee: { case: "organization", value: { kind: OrganizationKind.CARE_OFFICE, number: "4371000128" } },
+      },
+      categories: [Category.CERTIFICATION],
+      purpose: Purpose.SERVICE_PROVISION,
+      source: ConsentSource.PAPER_RECORDED_BY_INSURER,
+    });
+  }
 
   // The insurer files an application for that person with the care office acting for them.
   const listed = await office.listApplications({ pageSize: 100 });
