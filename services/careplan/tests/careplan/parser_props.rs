@@ -5,11 +5,14 @@ use kaigo_careplan::csv::{read_file, write_file};
 use kaigo_careplan::domain::spec::Spec;
 use proptest::prelude::*;
 
-const NAMES: [&str; 4] = [
+const NAMES: [&str; 6] = [
     "UPPLAN_202505_1370000018_43_1370000026_11_20250425103000.CSV",
     "UPSIKYU_202505_1370000018_43_1370000026_11_20250425103000.CSV",
     "UPHOSOKU_000000_1370000018_43_1370000026_11_20250425103000.CSV",
     "DLTJSK_202505_1370000026_11_1370000018_43_20250602090000.CSV",
+    // 介護予防 (docs/domain/careplan-csv.md#prevention): a two-token prefix and a 71-column layout.
+    "UPKIHON_SUB1_1370000018_46_1370000026_63_20250425103000.CSV",
+    "UPKIHON_1370000018_46_1370000026_63_20250425103000.CSV",
 ];
 
 fn check(name: &str, bytes: &[u8], spec: &Spec) {
@@ -24,7 +27,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn arbitrary_bytes_never_panic(name_index in 0usize..4, bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+    fn arbitrary_bytes_never_panic(name_index in 0usize..NAMES.len(), bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let spec = Spec::embedded().unwrap();
         check(NAMES[name_index], &bytes, &spec);
     }
