@@ -19,22 +19,22 @@ use futures::future::BoxFuture;
 use kaigo_platform::events::{Event, EventHandler, HandlerError};
 use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::documents::v1::OpinionReceivedEvent;
-use sea_orm::{DatabaseTransaction, EntityTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait};
 
 use crate::api::system_actor;
 use crate::domain::steps;
 use crate::domain::types::{OpinionState, Status};
 use crate::signals::StepSignals;
 use crate::store::entities::application;
-use crate::store::{Change, NewStep, Store, Written};
+use crate::store::{self, Change, NewStep, Written};
 
 /// The topic consumed.
 pub const OPINION_RECEIVED_TOPIC: &str = "opinion.received";
 
 /// Applies `opinion.received`.
 pub struct OpinionReceivedHandler {
-    /// Storage.
-    pub store: Store,
+    /// The service's database.
+    pub db: DatabaseConnection,
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Wakes watchers once the consumer's transaction is visible.
@@ -58,94 +58,91 @@ impl EventHandler for OpinionReceivedHandler {
             let now = self.clock.now();
             let receive_time = payload.receive_time.as_ref().and_then(crate::api::convert::instant).unwrap_or(now);
             let actor = system_actor("event:opinion.received");
-            let outcome = self
-                .store
-                .write_in(
-                    txn,
-                    None,
-                    &application_id,
-                    0,
-                    now,
-                    |record| {
-                        if record.insurer_number != payload.insurer_number && !payload.insurer_number.is_empty() {
-                            return Err(Skip("the event's insurer is not the application's".to_owned()).into_api());
-                        }
-                        Ok(())
-                    },
-                    |a| {
-                        let r = &mut a.record;
-                        if r.workflow.opinion == OpinionState::Received {
-                            // A corrected version after the first (docs/domain/certification.md#going-back):
-                            // surfaced to the insurer before the decision. The same or an older
-                            // version (a redelivery, events out of order) changes nothing.
-                            if payload.opinion_id == r.opinion.opinion_id
-                                || payload.revision <= r.opinion.revision.max(1)
-                            {
-                                return Err(Skip(format!(
-                                    "application {}: opinion revision {} is not newer than the one received",
-                                    r.id, payload.revision
-                                ))
-                                .into_api());
-                            }
-                            let step = steps::record_corrected_opinion(
-                                r,
-                                payload.opinion_id.clone(),
-                                payload.revision,
-                                receive_time,
-                            )?;
-                            let mut change = Change::default();
-                            change.steps.push(NewStep {
-                                kind: step.kind,
-                                occur_time: receive_time,
-                                actor: actor.clone(),
-                                summary: step.summary,
-                            });
-                            return Ok(change);
-                        }
-                        if r.workflow.status != Status::Received {
+            let outcome = store::write_in(
+                txn,
+                None,
+                &application_id,
+                0,
+                now,
+                |record| {
+                    if record.insurer_number != payload.insurer_number && !payload.insurer_number.is_empty() {
+                        return Err(Skip("the event's insurer is not the application's".to_owned()).into_api());
+                    }
+                    Ok(())
+                },
+                |a| {
+                    let r = &mut a.record;
+                    if r.workflow.opinion == OpinionState::Received {
+                        // A corrected version after the first (docs/domain/certification.md#going-back):
+                        // surfaced to the insurer before the decision. The same or an older
+                        // version (a redelivery, events out of order) changes nothing.
+                        if payload.opinion_id == r.opinion.opinion_id || payload.revision <= r.opinion.revision.max(1) {
                             return Err(Skip(format!(
-                                "application {} is past the opinion stage ({}); event ignored",
-                                r.id,
-                                r.workflow.status.as_str()
+                                "application {}: opinion revision {} is not newer than the one received",
+                                r.id, payload.revision
                             ))
                             .into_api());
                         }
-                        // After a second opinion was asked for, a late version answering the
-                        // earlier request is not the answer awaited.
-                        let asked = &r.opinion.opinion_request_id;
-                        if !asked.is_empty()
-                            && !payload.opinion_request_id.is_empty()
-                            && *asked != payload.opinion_request_id
-                        {
-                            return Err(Skip(format!("application {}: the opinion answers an earlier request", r.id))
-                                .into_api());
-                        }
-                        // The same step rules as RecordOpinionRequested / RecordOpinionReceived.
+                        let step = steps::record_corrected_opinion(
+                            r,
+                            payload.opinion_id.clone(),
+                            payload.revision,
+                            receive_time,
+                        )?;
                         let mut change = Change::default();
-                        if r.workflow.opinion == OpinionState::NotRequested {
-                            let institution = payload.institution_code.clone();
-                            let request_id = payload.opinion_request_id.clone();
-                            let step = steps::request_opinion(r, institution, request_id, receive_time)?;
-                            change.steps.push(NewStep {
-                                kind: step.kind,
-                                occur_time: receive_time,
-                                actor: actor.clone(),
-                                summary: "opinion request implied by documents' opinion.received".to_owned(),
-                            });
-                        }
-                        let step = steps::receive_opinion(r, payload.opinion_id.clone(), receive_time)?;
-                        r.opinion.revision = payload.revision;
                         change.steps.push(NewStep {
                             kind: step.kind,
                             occur_time: receive_time,
                             actor: actor.clone(),
-                            summary: "opinion (主治医意見書) received electronically".to_owned(),
+                            summary: step.summary,
                         });
-                        Ok(change)
-                    },
-                    |_| Vec::new(),
-                )
-                .await;
+                        return Ok(change);
+                    }
+                    if r.workflow.status != Status::Received {
+                        return Err(Skip(format!(
+                            "application {} is past the opinion stage ({}); event ignored",
+                            r.id,
+                            r.workflow.status.as_str()
+                        ))
+                        .into_api());
+                    }
+                    // After a second opinion was asked for, a late version answering the
+                    // earlier request is not the answer awaited.
+                    let asked = &r.opinion.opinion_request_id;
+                    if !asked.is_empty()
+                        && !payload.opinion_request_id.is_empty()
+                        && *asked != payload.opinion_request_id
+                    {
+                        return Err(
+                            Skip(format!("application {}: the opinion answers an earlier request", r.id)).into_api()
+                        );
+                    }
+                    // The same step rules as RecordOpinionRequested / RecordOpinionReceived.
+                    let mut change = Change::default();
+                    if r.workflow.opinion == OpinionState::NotRequested {
+                        let institution = payload.institution_code.clone();
+                        let request_id = payload.opinion_request_id.clone();
+                        let step = steps::request_opinion(r, institution, request_id, receive_time)?;
+                        change.steps.push(NewStep {
+                            kind: step.kind,
+                            occur_time: receive_time,
+                            actor: actor.clone(),
+                            summary: "opinion request implied by documents' opinion.received".to_owned(),
+                        });
+                    }
+                    let step = steps::receive_opinion(r, payload.opinion_id.clone(), receive_time)?;
+                    r.opinion.revision = payload.revision;
+                    change.steps.push(NewStep {
+                        kind: step.kind,
+                        occur_time: receive_time,
+                        actor: actor.clone(),
+                        summary: "opinion (主治医意見書) received electronically".to_owned(),
+                    });
+                    Ok(change)
+                },
+                |_| Vec::new(),
+            )
+            .await;
             match outcome {
                 Ok(Written::Fresh { application_id, version, .. }) => {
                     self.announce_when_visible(application_id, version);
@@ -174,13 +171,13 @@ impl OpinionReceivedHandler {
     /// The consumer commits after `handle` returns; wake watchers once the new version is
     /// readable (they would otherwise catch up on their periodic re-read).
     fn announce_when_visible(&self, application_id: String, version: i64) {
-        let store = self.store.clone();
+        let db = self.db.clone();
         let signals = self.signals.clone();
         tokio::spawn(async move {
             let until = tokio::time::Instant::now() + Duration::from_secs(5);
             while tokio::time::Instant::now() < until {
                 let visible = application::Entity::find_by_id(application_id.clone())
-                    .one(store.db())
+                    .one(&db)
                     .await
                     .ok()
                     .flatten()

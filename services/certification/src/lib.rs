@@ -214,12 +214,11 @@ pub async fn start_with(
     deps: Dependencies,
 ) -> Result<CertificationServiceServer<Api>, StartError> {
     let relay = ctx.spawn_outbox_relay();
-    let store = store::Store::new(ctx.db.clone());
     let signals = signals::StepSignals::new(ctx.redis.clone());
     let forwarding = signals.clone();
     ctx.background.spawn("certification-step-signals", move |stopping| forwarding.run(stopping));
     let handler =
-        events::OpinionReceivedHandler { store: store.clone(), clock: deps.clock.clone(), signals: signals.clone() };
+        events::OpinionReceivedHandler { db: ctx.db.clone(), clock: deps.clock.clone(), signals: signals.clone() };
     let consumer = Consumer::new(
         ctx.db.clone(),
         ctx.bus.clone(),
@@ -232,7 +231,7 @@ pub async fn start_with(
     kaigo_platform::access::spawn_consumer(ctx, None);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, deps.clock.clone(), AuditOptions::default());
     let api = Api::new(api::Inner {
-        store,
+        db: ctx.db.clone(),
         auditor,
         clock: deps.clock,
         people: deps.people,

@@ -19,7 +19,7 @@ use crate::Config;
 use crate::api::{Inner, convert};
 use crate::people::AcceptingDirectory;
 use crate::signals::StepSignals;
-use crate::store::{ListFilter, ListOrder, Store};
+use crate::store::{self, ListFilter, ListOrder};
 
 /// 保険者番号 of the demo insurer: 熊本県 水上村 (docs/domain/identifiers.md#test-values, a real,
 /// confirmed number).
@@ -40,7 +40,6 @@ const SURVEY_ID: &str = "0190a000-0000-7000-8000-00000000d002";
 const OPINION_ID: &str = "0190a000-0000-7000-8000-00000000d003";
 
 pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
-    let store = Store::new(ctx.db.clone());
     let clock = system_clock();
     let today = clock.today_jst();
     let filter = ListFilter {
@@ -55,7 +54,7 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
         today,
         at_risk_day: config.at_risk_day,
     };
-    let (existing, _) = store.list(&filter, 0, 1).await?;
+    let (existing, _) = store::list(&ctx.db, &filter, 0, 1).await?;
     if let Some(app) = existing.first()
         && app.version >= 3
     {
@@ -66,7 +65,7 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
     // Nothing the seed does reads a record, so its auditor stays idle.
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
     let inner = Inner {
-        store,
+        db: ctx.db.clone(),
         auditor,
         clock,
         people: Arc::new(AcceptingDirectory),

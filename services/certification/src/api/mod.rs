@@ -18,6 +18,7 @@ use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::certification::v1::certification_service_server::CertificationService;
+use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
@@ -25,7 +26,7 @@ use crate::domain::record::ActorRecord;
 use crate::domain::validity::ValidityPolicy;
 use crate::people::PersonDirectory;
 use crate::signals::StepSignals;
-use crate::store::{Store, Written};
+use crate::store::Written;
 
 /// Rule parameters the operator sets (see `Config`).
 #[derive(Debug, Clone)]
@@ -43,7 +44,8 @@ pub struct Settings {
 }
 
 pub(crate) struct Inner {
-    pub store: Store,
+    /// The service's database (a pool: cheap to clone).
+    pub db: DatabaseConnection,
     pub auditor: Auditor,
     pub clock: Arc<dyn Clock>,
     pub people: Arc<dyn PersonDirectory>,

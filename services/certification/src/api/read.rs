@@ -21,7 +21,7 @@ use kaigo_platform::errors;
 type StatisticsRow = (Status, NaiveDate, Option<NaiveDate>, NaiveDate, NaiveDate);
 use crate::domain::record::{ApplicationRecord, LoadedApplication};
 use crate::domain::types::Status;
-use crate::store::{ListFilter, ListOrder};
+use crate::store::{self, ListFilter, ListOrder};
 
 const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 500;
@@ -60,7 +60,7 @@ impl Inner {
         if !access::role_may_read(caller.role) {
             // Attempts are audited too, when they name an application.
             if uuid::Uuid::parse_str(application_id).is_ok() {
-                let record = match self.store.load(application_id).await? {
+                let record = match store::load(&self.db, application_id).await? {
                     Some(loaded) => read_record(rpc, audit::DENIED, &[&loaded.record]),
                     None => ReadRecord {
                         resources: vec![application_id.to_owned()],
@@ -74,7 +74,7 @@ impl Inner {
         let mut v = Violations::new();
         check_application_id(&mut v, application_id);
         v.into_result()?;
-        let Some(loaded) = self.store.load(application_id).await? else {
+        let Some(loaded) = store::load(&self.db, application_id).await? else {
             let record =
                 ReadRecord { resources: vec![application_id.to_owned()], ..read_record(rpc, audit::NOT_FOUND, &[]) };
             self.auditor.record(caller, record).await;
@@ -106,7 +106,7 @@ impl Inner {
             Relation::Insurer | Relation::Person => Ok(()),
             Relation::ByFacts => {
                 let person = PersonRef::new(&r.insurer_number, &r.insured_number);
-                let facts = kaigo_platform::access::load(self.store.db(), person).await.map_err(errors::db)?;
+                let facts = kaigo_platform::access::load(&self.db, person).await.map_err(errors::db)?;
                 self.gate.decide(caller, person, Category::Certification, self.clock.today_jst(), &facts)
             }
             Relation::Stranger => Err(ApiError::permission_denied(
@@ -124,7 +124,7 @@ impl Inner {
         }
         let Some(org) = caller.organization() else { return Ok(Some(Vec::new())) };
         let today = self.clock.today_jst();
-        let db = self.store.db();
+        let db = &self.db;
         let candidates = kaigo_platform::access::registered_persons(db, org, today).await.map_err(errors::db)?;
         let refs: Vec<PersonRef<'_>> = candidates.iter().map(|p| p.as_ref()).collect();
         let facts = kaigo_platform::access::load_many(db, &refs).await.map_err(errors::db)?;
@@ -244,7 +244,7 @@ impl Inner {
                 && !persons.iter().any(|(i, n)| i == insurer && n == insured)
             {
                 let person = PersonRef::new(insurer, insured);
-                let facts = kaigo_platform::access::load(self.store.db(), person).await.map_err(errors::db)?;
+                let facts = kaigo_platform::access::load(&self.db, person).await.map_err(errors::db)?;
                 self.gate.decide(caller, person, Category::Certification, today, &facts)?;
             }
             filter.persons = Some(persons);
@@ -262,7 +262,7 @@ impl Inner {
             n => n.min(MAX_PAGE),
         };
         let limit = u64::try_from(size).unwrap_or(50);
-        let (records, total) = self.store.list(&filter, offset, limit).await?;
+        let (records, total) = store::list(&self.db, &filter, offset, limit).await?;
         if !records.is_empty() {
             let read: Vec<&ApplicationRecord> = records.iter().collect();
             self.auditor.record(caller, read_record("ListApplications", audit::ALLOWED, &read)).await;
@@ -295,7 +295,7 @@ impl Inner {
             // overdue one back to at risk); lists read rows without them, so re-read those.
             let open = app.deadline_status == pb::DeadlineStatus::AtRisk as i32
                 || app.deadline_status == pb::DeadlineStatus::Overdue as i32;
-            if open && let Some(full) = self.store.load(&app.application_id).await? {
+            if open && let Some(full) = store::load(&self.db, &app.application_id).await? {
                 let facts = convert::facts(&full, full.record.workflow.status);
                 app.deadline_status =
                     convert::deadline_status(deadline::deadline_status(&facts, today, self.settings.at_risk_day))
@@ -333,7 +333,7 @@ impl Inner {
             Some((s, e)) => (s, e.unwrap_or(today)),
             None => (today.checked_sub_months(Months::new(12)).unwrap_or(today), today),
         };
-        let rows = self.store.statistics_rows(insurer.as_str(), start, end).await?;
+        let rows = store::statistics_rows(&self.db, insurer.as_str(), start, end).await?;
         let decided: Vec<(NaiveDate, NaiveDate)> = rows
             .applications
             .iter()

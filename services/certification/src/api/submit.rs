@@ -15,7 +15,7 @@ use crate::domain::submission;
 use crate::domain::types::{ApplicationType, StepKind};
 use crate::domain::workflow::Workflow;
 use crate::people::PersonStatus;
-use crate::store::NewStep;
+use crate::store::{self, NewStep};
 
 /// Longest free-text fields accepted.
 pub(super) const MAX_TEXT: usize = 1000;
@@ -267,7 +267,7 @@ impl Inner {
         // A retry of a stored submission gets its answer without asking eligibility again (the
         // store checks once more under the person's lock).
         let key = IdempotencyKey::new("SubmitApplication", caller, &request.request_id, request);
-        if let Some(stored) = key.replay_as(self.store.db()).await? {
+        if let Some(stored) = key.replay_as(&self.db).await? {
             return Ok(stored);
         }
         let person = self.people.lookup(&valid.insurer, &valid.insured, valid.application_date).await?;
@@ -323,24 +323,23 @@ impl Inner {
             renewal_on_time_within_validity: self.settings.renewal_on_time_within_validity,
             transfer_window_days: self.settings.transfer_window_days,
         };
-        let written = self
-            .store
-            .submit(
-                &key,
-                record,
-                first,
-                move |record, own, open| {
-                    let own = own.map(|c| PreviousCertification { level: c.level, validity_end: c.validity_end });
-                    let current = submission::current_certification(person.in_force, own);
-                    Ok(submission::admit(record, current, open, &policy)?)
-                },
-                |loaded| {
-                    prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {
-                        application: Some(convert::application(loaded, today, at_risk, true)),
-                    })
-                },
-            )
-            .await?;
+        let written = store::submit(
+            &self.db,
+            &key,
+            record,
+            first,
+            move |record, own, open| {
+                let own = own.map(|c| PreviousCertification { level: c.level, validity_end: c.validity_end });
+                let current = submission::current_certification(person.in_force, own);
+                Ok(submission::admit(record, current, open, &policy)?)
+            },
+            |loaded| {
+                prost::Message::encode_to_vec(&pb::SubmitApplicationResponse {
+                    application: Some(convert::application(loaded, today, at_risk, true)),
+                })
+            },
+        )
+        .await?;
         self.finish(written).await
     }
 }

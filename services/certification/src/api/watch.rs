@@ -17,6 +17,7 @@ use tonic::Status;
 
 use super::{Inner, WatchStream, convert};
 use crate::signals::EVERYONE;
+use crate::store;
 
 /// Messages buffered per watcher before the writer waits for the client.
 const BUFFER: usize = 32;
@@ -80,7 +81,7 @@ async fn run(
 /// The caller is decided again on each read: an organisation whose registration ended or whose
 /// consent was withdrawn gets the refusal and the stream ends (docs/domain/access.md#in-kaigo).
 async fn send_new(inner: &Inner, caller: &Caller, id: &str, last: &mut i64, tx: &Sender) -> Result<bool, Status> {
-    let Some(loaded) = inner.store.load(id).await? else {
+    let Some(loaded) = store::load(&inner.db, id).await? else {
         return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "the application no longer exists").into());
     };
     inner.may_read(caller, &loaded.record).await?;

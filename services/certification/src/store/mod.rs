@@ -21,7 +21,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
-pub use queries::{ListFilter, ListOrder, StatisticsRows};
+pub use queries::{ListFilter, ListOrder, StatisticsRows, list, statistics_rows};
 
 use crate::domain::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use crate::domain::types::{CareLevel, Status, StepKind};
@@ -92,225 +92,200 @@ impl Written {
 /// What a step write may refuse with before changing anything.
 pub type Refuse = ApiError;
 
-/// Storage of the certification service.
-#[derive(Clone)]
-pub struct Store {
-    db: DatabaseConnection,
+/// Files a new application (the caller is already authorised for it): a retry of `key`
+/// gets the stored response; otherwise `prepare` sees the person's current certification
+/// (in force on the application date) and whether an open application exists, and may
+/// refuse.
+pub async fn submit<P, R>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    mut record: ApplicationRecord,
+    first_step: NewStep,
+    prepare: P,
+    render: R,
+) -> Result<Written, ApiError>
+where
+    P: FnOnce(&mut ApplicationRecord, Option<CurrentCertification>, bool) -> Result<(), Refuse>,
+    R: FnOnce(&LoadedApplication) -> Vec<u8>,
+{
+    let txn = kaigo_platform::db::begin_write(db).await.map_err(errors::db)?;
+    if kaigo_platform::db::is_postgres(&txn) {
+        // Serialises submissions for one person so the "one open application" rule holds.
+        let person = format!("certification.person.{}.{}", record.insurer_number, record.insured_number);
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [person.into()],
+        ))
+        .await
+        .map_err(errors::db)?;
+    }
+    // After the person's lock: a concurrent identical retry that committed first is seen.
+    if let Some(response) = key.replay(&txn).await? {
+        return Ok(Written::Replayed(response));
+    }
+    let current =
+        current_certification(&txn, &record.insurer_number, &record.insured_number, record.application_date).await?;
+    let open = application::Entity::find()
+        .filter(application::Column::InsurerNumber.eq(&record.insurer_number))
+        .filter(application::Column::InsuredNumber.eq(&record.insured_number))
+        .filter(application::Column::Status.is_in(Status::OPEN.map(Status::as_str)))
+        .one(&txn)
+        .await
+        .map_err(errors::db)?
+        .is_some();
+    prepare(&mut record, current, open)?;
+    record.version = 1;
+    let step = StepRecord {
+        sequence: 1,
+        kind: first_step.kind,
+        occur_time: first_step.occur_time,
+        record_time: record.created_at,
+        actor: first_step.actor,
+        summary: first_step.summary,
+    };
+    let loaded = LoadedApplication { record, steps: vec![step], delay_notices: Vec::new() };
+    rows::application_row(&loaded)?.into_active_model().insert(&txn).await.map_err(errors::db)?;
+    step::ActiveModel::from(rows::step_row(&loaded.record.id, &loaded.steps[0]))
+        .insert(&txn)
+        .await
+        .map_err(errors::db)?;
+    let response = render(&loaded);
+    if let Err(err) = key.remember(&txn, &response).await {
+        drop(txn);
+        return key.after_conflict(db, err).await.map(Written::Replayed);
+    }
+    txn.commit().await.map_err(errors::db)?;
+    Ok(Written::Fresh { response, application_id: loaded.record.id, version: 1 })
 }
 
-impl Store {
-    /// Storage on `db` (migrated).
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
-    }
-
-    /// The connection (the event consumer's, and a submission's early replay).
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
-    /// Files a new application (the caller is already authorised for it): a retry of `key`
-    /// gets the stored response; otherwise `prepare` sees the person's current certification
-    /// (in force on the application date) and whether an open application exists, and may
-    /// refuse.
-    pub async fn submit<P, R>(
-        &self,
-        key: &IdempotencyKey,
-        mut record: ApplicationRecord,
-        first_step: NewStep,
-        prepare: P,
-        render: R,
-    ) -> Result<Written, ApiError>
-    where
-        P: FnOnce(&mut ApplicationRecord, Option<CurrentCertification>, bool) -> Result<(), Refuse>,
-        R: FnOnce(&LoadedApplication) -> Vec<u8>,
-    {
-        let txn = kaigo_platform::db::begin_write(&self.db).await.map_err(errors::db)?;
-        if kaigo_platform::db::is_postgres(&txn) {
-            // Serialises submissions for one person so the "one open application" rule holds.
-            let person = format!("certification.person.{}.{}", record.insurer_number, record.insured_number);
-            txn.execute_raw(Statement::from_sql_and_values(
-                txn.get_database_backend(),
-                "SELECT pg_advisory_xact_lock(hashtext($1))",
-                [person.into()],
-            ))
-            .await
-            .map_err(errors::db)?;
-        }
-        // After the person's lock: a concurrent identical retry that committed first is seen.
-        if let Some(response) = key.replay(&txn).await? {
-            return Ok(Written::Replayed(response));
-        }
-        let current =
-            current_certification(&txn, &record.insurer_number, &record.insured_number, record.application_date)
-                .await?;
-        let open = application::Entity::find()
-            .filter(application::Column::InsurerNumber.eq(&record.insurer_number))
-            .filter(application::Column::InsuredNumber.eq(&record.insured_number))
-            .filter(application::Column::Status.is_in(Status::OPEN.map(Status::as_str)))
-            .one(&txn)
-            .await
-            .map_err(errors::db)?
-            .is_some();
-        prepare(&mut record, current, open)?;
-        record.version = 1;
-        let step = StepRecord {
-            sequence: 1,
-            kind: first_step.kind,
-            occur_time: first_step.occur_time,
-            record_time: record.created_at,
-            actor: first_step.actor,
-            summary: first_step.summary,
-        };
-        let loaded = LoadedApplication { record, steps: vec![step], delay_notices: Vec::new() };
-        rows::application_row(&loaded)?.into_active_model().insert(&txn).await.map_err(errors::db)?;
-        step::ActiveModel::from(rows::step_row(&loaded.record.id, &loaded.steps[0]))
-            .insert(&txn)
-            .await
-            .map_err(errors::db)?;
-        let response = render(&loaded);
-        if let Err(err) = key.remember(&txn, &response).await {
+/// Applies one write to an existing application. `authorize` sees the stored record first
+/// (PERMISSION_DENIED before anything else, a stored answer included); then a retry of
+/// `key` gets the stored response; `expected_version` > 0 must match (ABORTED); `mutate`
+/// applies the domain rules and says what to append. The response is stored under `key` in
+/// the same transaction.
+#[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
+pub async fn write<A, M, R>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    application_id: &str,
+    expected_version: i64,
+    now: DateTime<Utc>,
+    authorize: A,
+    mutate: M,
+    render: R,
+) -> Result<Written, ApiError>
+where
+    A: FnOnce(&ApplicationRecord) -> Result<(), Refuse>,
+    M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
+    R: FnOnce(&LoadedApplication) -> Vec<u8>,
+{
+    let txn = kaigo_platform::db::begin_write(db).await.map_err(errors::db)?;
+    let written = write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
+    if let Written::Fresh { response, .. } = &written {
+        if let Err(err) = key.remember(&txn, response).await {
             drop(txn);
-            return key.after_conflict(&self.db, err).await.map(Written::Replayed);
+            return key.after_conflict(db, err).await.map(Written::Replayed);
         }
         txn.commit().await.map_err(errors::db)?;
-        Ok(Written::Fresh { response, application_id: loaded.record.id, version: 1 })
     }
+    Ok(written)
+}
 
-    /// Applies one write to an existing application. `authorize` sees the stored record first
-    /// (PERMISSION_DENIED before anything else, a stored answer included); then a retry of
-    /// `key` gets the stored response; `expected_version` > 0 must match (ABORTED); `mutate`
-    /// applies the domain rules and says what to append. The response is stored under `key` in
-    /// the same transaction.
-    #[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
-    pub async fn write<A, M, R>(
-        &self,
-        key: &IdempotencyKey,
-        application_id: &str,
-        expected_version: i64,
-        now: DateTime<Utc>,
-        authorize: A,
-        mutate: M,
-        render: R,
-    ) -> Result<Written, ApiError>
-    where
-        A: FnOnce(&ApplicationRecord) -> Result<(), Refuse>,
-        M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
-        R: FnOnce(&LoadedApplication) -> Vec<u8>,
-    {
-        let txn = kaigo_platform::db::begin_write(&self.db).await.map_err(errors::db)?;
-        let written =
-            self.write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
-        if let Written::Fresh { response, .. } = &written {
-            if let Err(err) = key.remember(&txn, response).await {
-                drop(txn);
-                return key.after_conflict(&self.db, err).await.map(Written::Replayed);
-            }
-            txn.commit().await.map_err(errors::db)?;
-        }
-        Ok(written)
+/// [`write`] inside the caller's transaction (the event consumer's, which records
+/// the event id with it); with `key`, a stored response is replayed once `authorize` has
+/// passed, but the new response is not stored (the caller does that, or deduplicates
+/// otherwise). Does not commit.
+#[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
+pub async fn write_in<A, M, R>(
+    txn: &DatabaseTransaction,
+    key: Option<&IdempotencyKey>,
+    application_id: &str,
+    expected_version: i64,
+    now: DateTime<Utc>,
+    authorize: A,
+    mutate: M,
+    render: R,
+) -> Result<Written, ApiError>
+where
+    A: FnOnce(&ApplicationRecord) -> Result<(), Refuse>,
+    M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
+    R: FnOnce(&LoadedApplication) -> Vec<u8>,
+{
+    let mut select = application::Entity::find_by_id(application_id.to_owned());
+    if kaigo_platform::db::is_postgres(txn) {
+        select = select.lock(LockType::Update);
     }
-
-    /// [`Store::write`] inside the caller's transaction (the event consumer's, which records
-    /// the event id with it); with `key`, a stored response is replayed once `authorize` has
-    /// passed, but the new response is not stored (the caller does that, or deduplicates
-    /// otherwise). Does not commit.
-    #[allow(clippy::too_many_arguments)] // the parts of one write, each a different concern
-    pub async fn write_in<A, M, R>(
-        &self,
-        txn: &DatabaseTransaction,
-        key: Option<&IdempotencyKey>,
-        application_id: &str,
-        expected_version: i64,
-        now: DateTime<Utc>,
-        authorize: A,
-        mutate: M,
-        render: R,
-    ) -> Result<Written, ApiError>
-    where
-        A: FnOnce(&ApplicationRecord) -> Result<(), Refuse>,
-        M: FnOnce(&mut LoadedApplication) -> Result<Change, Refuse>,
-        R: FnOnce(&LoadedApplication) -> Vec<u8>,
+    let Some(row) = select.one(txn).await.map_err(errors::db)? else {
+        return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
+    };
+    let mut loaded = load_children(txn, rows::record_from_row(&row)?).await?;
+    authorize(&loaded.record)?;
+    // Only an authorised caller gets a stored answer; before the version check, so that a
+    // retry of a write that moved the version still gets its answer.
+    if let Some(key) = key
+        && let Some(response) = key.replay(txn).await?
     {
-        let mut select = application::Entity::find_by_id(application_id.to_owned());
-        if kaigo_platform::db::is_postgres(txn) {
-            select = select.lock(LockType::Update);
-        }
-        let Some(row) = select.one(txn).await.map_err(errors::db)? else {
-            return Err(ApiError::not_found("APPLICATION_NOT_FOUND", "no application with this id"));
+        return Ok(Written::Replayed(response));
+    }
+    if expected_version > 0 && expected_version != loaded.record.version {
+        return Err(ApiError::aborted(
+            "VERSION_MISMATCH",
+            format!("the application is at version {}, not {expected_version}; read it again", loaded.record.version),
+        ));
+    }
+    let change = mutate(&mut loaded)?;
+    for new in change.steps {
+        loaded.record.version += 1;
+        let step = StepRecord {
+            sequence: loaded.record.version,
+            kind: new.kind,
+            occur_time: new.occur_time,
+            record_time: now,
+            actor: new.actor,
+            summary: new.summary,
         };
-        let mut loaded = load_children(txn, rows::record_from_row(&row)?).await?;
-        authorize(&loaded.record)?;
-        // Only an authorised caller gets a stored answer; before the version check, so that a
-        // retry of a write that moved the version still gets its answer.
-        if let Some(key) = key
-            && let Some(response) = key.replay(txn).await?
-        {
-            return Ok(Written::Replayed(response));
-        }
-        if expected_version > 0 && expected_version != loaded.record.version {
-            return Err(ApiError::aborted(
-                "VERSION_MISMATCH",
-                format!(
-                    "the application is at version {}, not {expected_version}; read it again",
-                    loaded.record.version
-                ),
-            ));
-        }
-        let change = mutate(&mut loaded)?;
-        for new in change.steps {
-            loaded.record.version += 1;
-            let step = StepRecord {
-                sequence: loaded.record.version,
-                kind: new.kind,
-                occur_time: new.occur_time,
-                record_time: now,
-                actor: new.actor,
-                summary: new.summary,
-            };
-            step::ActiveModel::from(rows::step_row(application_id, &step)).insert(txn).await.map_err(errors::db)?;
-            loaded.steps.push(step);
-        }
-        loaded.record.updated_at = now;
-        if let Some(notice) = change.delay_notice {
-            let ordinal = i32::try_from(loaded.delay_notices.len() + 1).unwrap_or(i32::MAX);
-            delay_notice::ActiveModel::from(rows::notice_row(application_id, ordinal, &notice, now))
-                .insert(txn)
-                .await
-                .map_err(errors::db)?;
-            loaded.delay_notices.push(notice);
-        }
-        if let Some(cert) = change.certification {
-            certification::ActiveModel::from(certification::Model {
-                application_id: application_id.to_owned(),
-                insurer_number: loaded.record.insurer_number.clone(),
-                insured_number: loaded.record.insured_number.clone(),
-                care_level: cert.level.code().to_owned(),
-                validity_start: cert.validity.map(|v| v.0),
-                validity_end: cert.validity.map(|v| v.1),
-                decision_date: cert.decision_date,
-            })
+        step::ActiveModel::from(rows::step_row(application_id, &step)).insert(txn).await.map_err(errors::db)?;
+        loaded.steps.push(step);
+    }
+    loaded.record.updated_at = now;
+    if let Some(notice) = change.delay_notice {
+        let ordinal = i32::try_from(loaded.delay_notices.len() + 1).unwrap_or(i32::MAX);
+        delay_notice::ActiveModel::from(rows::notice_row(application_id, ordinal, &notice, now))
             .insert(txn)
             .await
             .map_err(errors::db)?;
-        }
-        if let Some(event) = change.event {
-            enqueue(txn, event).await.map_err(errors::db)?;
-        }
-        rows::application_row(&loaded)?.into_active_model().reset_all().update(txn).await.map_err(errors::db)?;
-        let response = render(&loaded);
-        Ok(Written::Fresh { response, application_id: application_id.to_owned(), version: loaded.record.version })
+        loaded.delay_notices.push(notice);
     }
+    if let Some(cert) = change.certification {
+        certification::ActiveModel::from(certification::Model {
+            application_id: application_id.to_owned(),
+            insurer_number: loaded.record.insurer_number.clone(),
+            insured_number: loaded.record.insured_number.clone(),
+            care_level: cert.level.code().to_owned(),
+            validity_start: cert.validity.map(|v| v.0),
+            validity_end: cert.validity.map(|v| v.1),
+            decision_date: cert.decision_date,
+        })
+        .insert(txn)
+        .await
+        .map_err(errors::db)?;
+    }
+    if let Some(event) = change.event {
+        enqueue(txn, event).await.map_err(errors::db)?;
+    }
+    rows::application_row(&loaded)?.into_active_model().reset_all().update(txn).await.map_err(errors::db)?;
+    let response = render(&loaded);
+    Ok(Written::Fresh { response, application_id: application_id.to_owned(), version: loaded.record.version })
+}
 
-    /// One application with its steps and notices.
-    pub async fn load(&self, application_id: &str) -> Result<Option<LoadedApplication>, ApiError> {
-        let Some(row) =
-            application::Entity::find_by_id(application_id.to_owned()).one(&self.db).await.map_err(errors::db)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(load_children(&self.db, rows::record_from_row(&row)?).await?))
-    }
+/// One application with its steps and notices.
+pub async fn load(conn: &impl ConnectionTrait, application_id: &str) -> Result<Option<LoadedApplication>, ApiError> {
+    let Some(row) = application::Entity::find_by_id(application_id.to_owned()).one(conn).await.map_err(errors::db)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(load_children(conn, rows::record_from_row(&row)?).await?))
 }
 
 /// The certification in force for a person on a date, from this service's own decisions.

@@ -3,10 +3,10 @@
 use chrono::{Days, NaiveDate};
 use kaigo_platform::errors::{self, ApiError};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::{application, delay_notice};
-use super::{Store, rows};
+use super::rows;
 use crate::domain::deadline::{DEADLINE_DAYS, DeadlineStatus, deadline_date};
 use crate::domain::record::ApplicationRecord;
 use crate::domain::types::Status;
@@ -128,68 +128,66 @@ pub struct StatisticsRows {
     pub delay_notices: u64,
 }
 
-impl Store {
-    /// One page of applications (records without steps) and the total matching.
-    pub async fn list(
-        &self,
-        filter: &ListFilter,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<ApplicationRecord>, u64), ApiError> {
-        use application::Column as C;
-        let base = application::Entity::find().filter(condition(filter));
-        let total = base.clone().count(self.db()).await.map_err(errors::db)?;
-        let ordered = match filter.order {
-            ListOrder::ApplicationDateDesc => base.order_by_desc(C::ApplicationDate).order_by_asc(C::Id),
-            ListOrder::Urgency => {
-                base.order_by_asc(C::EffectiveDeadline).order_by_asc(C::ApplicationDate).order_by_asc(C::Id)
-            }
-        };
-        let rows = ordered.offset(offset).limit(limit).all(self.db()).await.map_err(errors::db)?;
-        let records = rows.iter().map(rows::record_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok((records, total))
-    }
+/// One page of applications (records without steps) and the total matching.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &ListFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<ApplicationRecord>, u64), ApiError> {
+    use application::Column as C;
+    let base = application::Entity::find().filter(condition(filter));
+    let total = base.clone().count(conn).await.map_err(errors::db)?;
+    let ordered = match filter.order {
+        ListOrder::ApplicationDateDesc => base.order_by_desc(C::ApplicationDate).order_by_asc(C::Id),
+        ListOrder::Urgency => {
+            base.order_by_asc(C::EffectiveDeadline).order_by_asc(C::ApplicationDate).order_by_asc(C::Id)
+        }
+    };
+    let rows = ordered.offset(offset).limit(limit).all(conn).await.map_err(errors::db)?;
+    let records = rows.iter().map(rows::record_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok((records, total))
+}
 
-    /// The rows behind one insurer's figures for applications dated in `window`.
-    pub async fn statistics_rows(
-        &self,
-        insurer: &str,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<StatisticsRows, ApiError> {
-        use application::Column as C;
-        type Row = (String, String, NaiveDate, Option<NaiveDate>, NaiveDate, Option<NaiveDate>);
-        let rows: Vec<Row> = application::Entity::find()
-            .select_only()
-            .column(C::Id)
-            .column(C::Status)
-            .column(C::ApplicationDate)
-            .column(C::DecisionDate)
-            .column(C::EffectiveDeadline)
-            .column(C::OnTimeUntil)
-            .filter(C::InsurerNumber.eq(insurer))
-            .filter(C::ApplicationDate.gte(start))
-            .filter(C::ApplicationDate.lte(end))
-            .into_tuple()
-            .all(self.db())
+/// The rows behind one insurer's figures for applications dated in `window`.
+pub async fn statistics_rows(
+    conn: &impl ConnectionTrait,
+    insurer: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<StatisticsRows, ApiError> {
+    use application::Column as C;
+    type Row = (String, String, NaiveDate, Option<NaiveDate>, NaiveDate, Option<NaiveDate>);
+    let rows: Vec<Row> = application::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .column(C::Status)
+        .column(C::ApplicationDate)
+        .column(C::DecisionDate)
+        .column(C::EffectiveDeadline)
+        .column(C::OnTimeUntil)
+        .filter(C::InsurerNumber.eq(insurer))
+        .filter(C::ApplicationDate.gte(start))
+        .filter(C::ApplicationDate.lte(end))
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(errors::db)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut delay_notices = 0;
+    for chunk in ids.chunks(1000) {
+        delay_notices += delay_notice::Entity::find()
+            .filter(delay_notice::Column::ApplicationId.is_in(chunk.iter().cloned()))
+            .count(conn)
             .await
             .map_err(errors::db)?;
-        let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let mut delay_notices = 0;
-        for chunk in ids.chunks(1000) {
-            delay_notices += delay_notice::Entity::find()
-                .filter(delay_notice::Column::ApplicationId.is_in(chunk.iter().cloned()))
-                .count(self.db())
-                .await
-                .map_err(errors::db)?;
-        }
-        let applications = rows
-            .into_iter()
-            .filter_map(|(_, status, app, decided, deadline, on_time)| {
-                let on_time = on_time.unwrap_or_else(|| deadline_date(app));
-                Some((Status::parse(&status)?, app, decided, deadline, on_time))
-            })
-            .collect();
-        Ok(StatisticsRows { applications, delay_notices })
     }
+    let applications = rows
+        .into_iter()
+        .filter_map(|(_, status, app, decided, deadline, on_time)| {
+            let on_time = on_time.unwrap_or_else(|| deadline_date(app));
+            Some((Status::parse(&status)?, app, decided, deadline, on_time))
+        })
+        .collect();
+    Ok(StatisticsRows { applications, delay_notices })
 }

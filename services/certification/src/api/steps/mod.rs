@@ -27,7 +27,7 @@ use crate::domain::access::{self, Parties};
 use crate::domain::record::{ActorRecord, ApplicationRecord, LoadedApplication};
 use crate::domain::steps::Recorded;
 use crate::domain::workflow::Refusal;
-use crate::store::{Change, NewStep};
+use crate::store::{self, Change, NewStep};
 
 /// Who may call a step RPC.
 #[derive(Clone, Copy)]
@@ -154,32 +154,31 @@ impl Inner {
         let key = IdempotencyKey::new(call.rpc, caller, call.request_id, request);
         let today = self.clock.today_jst();
         let at_risk = self.settings.at_risk_day;
-        let written = self
-            .store
-            .write(
-                &key,
-                call.application_id,
-                call.expected_version,
-                self.clock.now(),
-                |record| {
-                    let p = parties(record);
-                    let allowed = match who {
-                        Who::Insurer => access::may_record_steps(caller, &p),
-                        Who::Party => access::may_withdraw(caller, &p),
-                    };
-                    if allowed {
-                        Ok(())
-                    } else {
-                        Err(ApiError::permission_denied(
-                            "STEP_NOT_ALLOWED",
-                            "the caller may not record steps of this application",
-                        ))
-                    }
-                },
-                mutate,
-                |loaded| prost::Message::encode_to_vec(&wrap(convert::application(loaded, today, at_risk, true))),
-            )
-            .await?;
+        let written = store::write(
+            &self.db,
+            &key,
+            call.application_id,
+            call.expected_version,
+            self.clock.now(),
+            |record| {
+                let p = parties(record);
+                let allowed = match who {
+                    Who::Insurer => access::may_record_steps(caller, &p),
+                    Who::Party => access::may_withdraw(caller, &p),
+                };
+                if allowed {
+                    Ok(())
+                } else {
+                    Err(ApiError::permission_denied(
+                        "STEP_NOT_ALLOWED",
+                        "the caller may not record steps of this application",
+                    ))
+                }
+            },
+            mutate,
+            |loaded| prost::Message::encode_to_vec(&wrap(convert::application(loaded, today, at_risk, true))),
+        )
+        .await?;
         self.finish(written).await
     }
 }
