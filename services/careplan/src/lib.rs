@@ -137,6 +137,7 @@ impl MigratorTrait for Migrator {
             Box::new(AccessFactsMigration),
             Box::new(store::evidence::ServiceEvidenceMigration),
             Box::new(store::evidence::BundlePersonsMigration),
+            Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
         ]
     }
 }

@@ -263,6 +263,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::legacy::copy_read_audit()),
             Box::new(store::migration::OnTimeUntil),
             Box::new(AccessFactsMigration),
+            Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
         ]
     }
 }

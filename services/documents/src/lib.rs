@@ -152,6 +152,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::kit_migration::copy_audit()),
             Box::new(AccessFactsMigration),
             Box::new(store::payment_migration::RequestPaymentFactsMigration),
+            Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
         ]
     }
 }

@@ -69,6 +69,7 @@ fn access(c: &mut Criterion) {
                 withdrawn_on: None,
             })
             .collect(),
+        links: vec![],
     };
     let office = Caller {
         subject: "bench".into(),

@@ -187,6 +187,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::copy_audit_log()),
             Box::new(AccessFactsMigration),
             Box::new(store::migrate_offices::EnqueueCareManagementOffices),
+            Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
         ]
     }
 }

@@ -10,8 +10,8 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::api::convert;
 use crate::domain::EndReason;
-use crate::store::{self, consent, registration};
-use crate::{TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED};
+use crate::store::{self, consent, identity_link, registration};
+use crate::{TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED, TOPIC_REGISTRATION_CHANGED};
 
 /// Who made a change, as stored words (role, subject, organisation).
 pub type By = (String, String, String);
@@ -33,6 +33,43 @@ async fn registration_changed(
     enqueue(
         conn,
         NewEvent { topic: TOPIC_REGISTRATION_CHANGED.to_owned(), key: row.id.clone(), payload: event.encode_to_vec() },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores an identity link (a new one, or the next version of `exists`) and publishes it,
+/// so every service's copy binds the person's own view to it (docs/domain/access.md#own-view).
+pub async fn put_identity_link(
+    conn: &impl ConnectionTrait,
+    mut row: identity_link::Model,
+    exists: Option<&identity_link::Model>,
+) -> Result<(), DbErr> {
+    row.version = exists.map_or(1, |old| old.version + 1);
+    store::put_identity_link(conn, row.clone(), exists.is_some()).await?;
+    publish_identity_link(conn, &row).await
+}
+
+/// Publishes the current version of an identity link (again, for `kaigo dev`'s demo cards:
+/// the consumers keep the highest version, so a repeat changes nothing).
+pub async fn publish_identity_link(conn: &impl ConnectionTrait, row: &identity_link::Model) -> Result<(), DbErr> {
+    let event = pb::IdentityLinkChanged {
+        link_id: row.link_id.clone(),
+        person: Some(pb::PersonRef {
+            insurer_number: row.insurer_number.clone(),
+            insured_number: row.insured_number.clone(),
+        }),
+        revoked: row.revoked,
+        version: row.version,
+        change_time: Some(convert::timestamp(row.updated_at)),
+    };
+    enqueue(
+        conn,
+        NewEvent {
+            topic: TOPIC_IDENTITY_LINK_CHANGED.to_owned(),
+            key: row.link_id.clone(),
+            payload: event.encode_to_vec(),
+        },
     )
     .await?;
     Ok(())

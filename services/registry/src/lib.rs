@@ -48,6 +48,8 @@ pub const TOPIC_REGISTRATION_CHANGED: &str = "registry.registration_changed";
 pub const TOPIC_CONSENT_CHANGED: &str = "registry.consent_changed";
 /// Topic of [`kaigo_proto::kaigo::registry::v1::CarePlanNotificationAccepted`].
 pub const TOPIC_NOTIFICATION_ACCEPTED: &str = "registry.care_plan_notification_accepted";
+/// Topic of identity-link changes (payload `IdentityLinkChanged`, key: the link id).
+pub const TOPIC_IDENTITY_LINK_CHANGED: &str = "registry.identity_link_changed";
 
 /// `[registry]` configuration (`KAIGO_REGISTRY__*`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -219,6 +221,7 @@ impl MigratorTrait for Migrator {
             Box::new(IdempotencyTableMigration),
             Box::new(AuditTableMigration),
             Box::new(store::migration::RegistryTablesMigration),
+            Box::new(store::migration::IdentityLinkVersionMigration),
         ]
     }
 }

@@ -10,15 +10,15 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use kaigo_platform::service::StartError;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use kaigo_access::{Category, OrganizationKind};
 
-use crate::Config;
 use crate::cards::{VirtualCa, VirtualCard};
 use crate::domain::Evidence;
 use crate::recorded::{self, Recorded};
 use crate::store::{self, identity_link};
+use crate::{Config, changes};
 
 /// The demo insurer.
 pub const DEMO_INSURER: &str = "435073";
@@ -76,18 +76,24 @@ pub async fn seed(db: &DatabaseConnection, config: &Config, now: DateTime<Utc>) 
     let ca = VirtualCa::load_or_create(dir)?;
     for n in 1..=DEMO_CARDS {
         let card = VirtualCard::load_or_issue(&ca, dir, &demo_link_id(n))?;
-        if store::identity_link(db, card.link_id()).await?.is_some() {
-            continue;
+        let txn = db.begin().await?;
+        // A link made by an earlier run is published again: a copy made before links were
+        // published gets it, and one that has it keeps it (the same version changes nothing).
+        if let Some(existing) = store::identity_link(&txn, card.link_id()).await? {
+            changes::publish_identity_link(&txn, &existing).await?;
+        } else {
+            let row = identity_link::Model {
+                link_id: card.link_id().to_owned(),
+                insurer_number: DEMO_INSURER.to_owned(),
+                insured_number: format!("{n:010}"),
+                revoked: false,
+                updated_at: now,
+                updated_by: "system:kaigo-dev".to_owned(),
+                version: 1,
+            };
+            changes::put_identity_link(&txn, row, None).await?;
         }
-        let row = identity_link::Model {
-            link_id: card.link_id().to_owned(),
-            insurer_number: DEMO_INSURER.to_owned(),
-            insured_number: format!("{n:010}"),
-            revoked: false,
-            updated_at: now,
-            updated_by: "system:kaigo-dev".to_owned(),
-        };
-        store::put_identity_link(db, row, false).await?;
+        txn.commit().await?;
     }
     Ok(())
 }

@@ -112,10 +112,10 @@ impl Api {
         Some(Query { key: key?, as_of: as_of? })
     }
 
-    /// The decision that needs no lookup: insurers (their own insured only), operators and
-    /// persons (never) are decided on the caller alone, before the cache is touched
-    /// (permission before existence). Organisations pass here and are decided in
-    /// [`Api::answer`] on the person's facts.
+    /// The decision that needs no lookup: insurers (their own insured only) and operators
+    /// (never) are decided on the caller alone, before the cache is touched (permission
+    /// before existence). Organisations and persons (their own record, by its identity links)
+    /// pass here and are decided in [`Api::answer`] on the person's facts.
     fn decide_before_lookup(&self, caller: &Caller, q: &Query) -> Result<(), ApiError> {
         if access::needs_facts(caller.role) {
             return Ok(());

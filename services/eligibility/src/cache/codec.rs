@@ -44,6 +44,11 @@ struct Packed {
     registrations: Vec<PackedRegistration>,
     #[prost(message, repeated, tag = "17")]
     consents: Vec<PackedConsent>,
+    /// The person's unrevoked identity links (docs/domain/access.md#own-view); absent in values
+    /// written before links were carried, which then decode with none (a link's event drops
+    /// the person's entry, so the next read loads them).
+    #[prost(string, repeated, tag = "18")]
+    links: Vec<String>,
 }
 
 /// A registration of the access facts.
@@ -120,7 +125,11 @@ fn pack_facts(facts: &Facts) -> (Vec<PackedRegistration>, Vec<PackedConsent>) {
     (registrations, consents)
 }
 
-fn unpack_facts(registrations: Vec<PackedRegistration>, consents: Vec<PackedConsent>) -> Option<Facts> {
+fn unpack_facts(
+    registrations: Vec<PackedRegistration>,
+    consents: Vec<PackedConsent>,
+    links: Vec<String>,
+) -> Option<Facts> {
     let registrations = registrations
         .into_iter()
         .map(|r| {
@@ -154,7 +163,7 @@ fn unpack_facts(registrations: Vec<PackedRegistration>, consents: Vec<PackedCons
             })
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(Facts { registrations, consents })
+    Some(Facts { registrations, consents, links })
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -389,6 +398,7 @@ pub fn encode_entry(timeline: &Timeline, facts: &Facts) -> Vec<u8> {
     let mut p = pack(timeline);
     p.access = true;
     (p.registrations, p.consents) = pack_facts(facts);
+    p.links = facts.links.clone();
     p.encode_to_vec()
 }
 
@@ -400,7 +410,7 @@ pub fn decode(bytes: &[u8]) -> Option<Timeline> {
 /// Decodes a timeline and, when the value holds them, the person's access facts.
 pub fn decode_entry(bytes: &[u8]) -> Option<(Timeline, Option<Facts>)> {
     let p = Packed::decode(bytes).ok()?;
-    let facts = if p.access { Some(unpack_facts(p.registrations, p.consents)?) } else { None };
+    let facts = if p.access { Some(unpack_facts(p.registrations, p.consents, p.links)?) } else { None };
     let records = p.records.into_iter().map(unpack_record).collect::<Option<Vec<_>>>()?;
     let timeline = Timeline {
         person: PersonCore {
@@ -548,6 +558,7 @@ mod tests {
                     withdrawn_on: Some(d(2025, 9, 1)),
                 },
             ],
+            links: vec!["d000000001".into()],
         };
         assert_eq!(decode_entry(&encode_entry(&t, &facts)), Some((t.clone(), Some(facts.clone()))));
         // No facts is not the same as facts not loaded.
@@ -555,9 +566,14 @@ mod tests {
         assert_eq!(decode_entry(&encode(&t)), Some((t.clone(), None)));
         // The timeline alone still decodes from a value with facts.
         assert_eq!(decode(&encode_entry(&t, &facts)), Some(t.clone()));
-        // A registration and two consents add about 25 bytes each.
+        // A registration and two consents add about 25 bytes each, a link about a dozen.
         let added = encode_entry(&t, &facts).len() - encode(&t).len();
-        assert!(added < 90, "{added}");
+        assert!(added < 102, "{added}");
+        // A value written before links were carried still decodes, with none.
+        let mut old = Packed::decode(encode_entry(&t, &facts).as_slice()).unwrap();
+        old.links.clear();
+        let without_links = Facts { links: vec![], ..facts.clone() };
+        assert_eq!(decode_entry(&old.encode_to_vec()), Some((t.clone(), Some(without_links))));
     }
 
     #[test]

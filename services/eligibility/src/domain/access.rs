@@ -37,10 +37,11 @@ pub fn may_write(caller: &Caller, insurer_number: &str) -> bool {
     may_read_history(caller, insurer_number)
 }
 
-/// True when the decision for `role` depends on the person's registrations and consents
-/// (organisations); insurers, persons and operators are decided before any lookup.
+/// True when the decision for `role` depends on the person's facts: an organisation's on the
+/// registrations and consents, a person's on the identity links that bind them to the record
+/// (docs/domain/access.md#own-view); insurers and operators are decided before any lookup.
 pub fn needs_facts(role: Role) -> bool {
-    matches!(role, Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution)
+    matches!(role, Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution | Role::InsuredPerson)
 }
 
 #[cfg(test)]
@@ -81,6 +82,7 @@ mod tests {
     #[test]
     fn organisations_are_decided_on_the_persons_facts() {
         assert!(needs_facts(Role::CareOffice) && needs_facts(Role::MedicalInstitution));
-        assert!(!needs_facts(Role::Insurer) && !needs_facts(Role::Operator) && !needs_facts(Role::InsuredPerson));
+        assert!(!needs_facts(Role::Insurer) && !needs_facts(Role::Operator));
+        assert!(needs_facts(Role::InsuredPerson));
     }
 }

@@ -313,3 +313,51 @@ async fn the_upgrade_hands_each_recorded_office_in_force_to_the_registry_once() 
         ]
     );
 }
+
+/// The person's own view (docs/domain/access.md#own-view): an `insured_person` caller whose
+/// token subject is an unrevoked identity link of the person reads their own eligibility, on
+/// the facts cached with the person (L1 and L2); another person's record and one nobody
+/// recorded are refused alike, and a revoked link stops it.
+#[tokio::test]
+async fn a_person_reads_their_own_eligibility_until_their_link_is_revoked() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let mut municipality = server.client(insurer(INSURER)).await;
+    let v = create_person(&mut municipality, "0000000901").await;
+    certify(&mut municipality, "0000000901", v, common::CareLevel::Care2, date(2025, 4, 1), date(2027, 3, 31)).await;
+    create_person(&mut municipality, "0000000902").await;
+    let link = facts::link(&server.feed, "d000000901", INSURER, "0000000901").await;
+    facts::link(&server.feed, "d000000902", INSURER, "0000000902").await;
+
+    let me = kaigo_platform::auth::Caller {
+        subject: "d000000901".into(),
+        office: None,
+        ..office(Role::InsuredPerson, OFFICE)
+    };
+    let mut client = server.client(me).await;
+    let query = |insured: &str| pb::CheckEligibilityRequest {
+        insurer_number: INSURER.into(),
+        insured_number: insured.into(),
+        ..Default::default()
+    };
+    // Twice: from the database, then from the cache with the facts.
+    for _ in 0..2 {
+        let result = client.check_eligibility(query("0000000901")).await.unwrap().into_inner().result.unwrap();
+        assert_eq!(result.certification.map(|c| c.care_level), Some(common::CareLevel::Care2 as i32));
+        assert!(result.withheld.is_empty(), "the person sees every section: {:?}", result.withheld);
+    }
+    // Another person's record, and one nobody recorded: NOT_REGISTERED, the same words.
+    assert_eq!(refused(client.check_eligibility(query("0000000902")).await).as_deref(), Some("NOT_REGISTERED"));
+    assert_eq!(refused(client.check_eligibility(query("0000000903")).await).as_deref(), Some("NOT_REGISTERED"));
+
+    // Revoked: the cached answer is dropped with the change, and the person is refused.
+    facts::revoke_link(&server.feed, &link).await;
+    let stopped = eventually(Duration::from_secs(5), || {
+        let mut client = client.clone();
+        async move { refused(client.check_eligibility(query("0000000901")).await).filter(|r| r == "NOT_REGISTERED") }
+    })
+    .await;
+    assert_eq!(stopped.as_deref(), Some("NOT_REGISTERED"));
+    server.stop().await;
+}

@@ -10,8 +10,10 @@ use kaigo_proto::kaigo::registry::v1 as pb;
 use prost::Message;
 use sea_orm::DatabaseTransaction;
 
-use super::store::{ConsentRow, RegistrationRow, apply_consent, apply_registration};
-use super::{Person, TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED};
+use super::store::{
+    ConsentRow, IdentityLinkRow, RegistrationRow, apply_consent, apply_identity_link, apply_registration,
+};
+use super::{Person, TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED, TOPIC_REGISTRATION_CHANGED};
 use crate::events::{Consumer, ConsumerOptions, Event, EventHandler, HandlerError};
 use crate::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber, MedicalInstitutionCode};
 use crate::service::ServiceContext;
@@ -133,10 +135,25 @@ pub fn consent_row(c: &pb::Consent) -> Option<ConsentRow> {
     })
 }
 
+/// The copy's row of an identity-link version; `None` when its facts do not hold.
+pub fn identity_link_row(l: &pb::IdentityLinkChanged) -> Option<IdentityLinkRow> {
+    let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    if l.link_id.is_empty() || l.link_id.len() > 64 || !l.link_id.chars().all(hex) || l.version < 1 {
+        return None;
+    }
+    Some(IdentityLinkRow {
+        id: l.link_id.clone(),
+        version: l.version,
+        person: person_of(l.person.as_ref())?,
+        revoked: l.revoked,
+    })
+}
+
 /// What one event says, decoded.
 enum Change {
     Registration(RegistrationRow),
     Consent(ConsentRow),
+    Link(IdentityLinkRow),
     /// Another topic, or facts that do not hold (logged, skipped).
     Nothing,
 }
@@ -158,6 +175,13 @@ impl Change {
                     None => Change::Nothing,
                 }
             }
+            TOPIC_IDENTITY_LINK_CHANGED => {
+                let changed = pb::IdentityLinkChanged::decode(event.payload.as_slice())?;
+                match identity_link_row(&changed) {
+                    Some(row) => Change::Link(row),
+                    None => Change::Nothing,
+                }
+            }
             _ => Change::Nothing,
         })
     }
@@ -166,6 +190,7 @@ impl Change {
         match self {
             Change::Registration(row) => Some(row.person),
             Change::Consent(row) => Some(row.person),
+            Change::Link(row) => Some(row.person),
             Change::Nothing => None,
         }
     }
@@ -182,6 +207,9 @@ impl EventHandler for FactsHandler {
                 }
                 Change::Consent(row) => {
                     apply_consent(txn, &row, now).await?;
+                }
+                Change::Link(row) => {
+                    apply_identity_link(txn, &row, now).await?;
                 }
                 Change::Nothing => {
                     tracing::warn!(event_id = %event.id, topic = %event.topic, "access fact event with invalid facts skipped");
@@ -215,7 +243,7 @@ pub fn spawn_consumer(ctx: &ServiceContext, on_change: Option<OnFactsChanged>) {
     let consumer = Consumer::new(
         ctx.db.clone(),
         ctx.bus.clone(),
-        ConsumerOptions::new(&group, &[TOPIC_REGISTRATION_CHANGED, TOPIC_CONSENT_CHANGED]),
+        ConsumerOptions::new(&group, &[TOPIC_REGISTRATION_CHANGED, TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED]),
         Arc::new(handler),
     );
     ctx.background.spawn("access-facts-consumer", move |stopping| consumer.run(stopping.wait()));

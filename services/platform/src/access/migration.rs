@@ -114,3 +114,62 @@ impl MigrationTrait for AccessFactsMigration {
         manager.drop_table(Table::drop().table(AccessRegistrations::Table).to_owned()).await
     }
 }
+
+/// Adds the copy of the person's identity links (`access_identity_links`), a later step of the
+/// same copy: the links that bind an `insured_person` caller to their own record
+/// (docs/domain/access.md#own-view). Listed after [`AccessFactsMigration`].
+pub struct AccessIdentityLinksMigration;
+
+impl MigrationName for AccessIdentityLinksMigration {
+    fn name(&self) -> &str {
+        "m20261204_000010_platform_access_identity_links"
+    }
+}
+
+#[derive(DeriveIden)]
+enum AccessIdentityLinks {
+    Table,
+    LinkId,
+    Version,
+    InsurerNumber,
+    InsuredNumber,
+    Revoked,
+    UpdatedAt,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for AccessIdentityLinksMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use AccessIdentityLinks as L;
+        manager
+            .create_table(
+                Table::create()
+                    .table(L::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(L::LinkId).string_len(64).not_null().primary_key())
+                    .col(ColumnDef::new(L::Version).big_integer().not_null())
+                    .col(ColumnDef::new(L::InsurerNumber).string_len(6).not_null())
+                    .col(ColumnDef::new(L::InsuredNumber).string_len(10).not_null())
+                    .col(ColumnDef::new(L::Revoked).boolean().not_null())
+                    .col(ColumnDef::new(L::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("access_identity_links_person")
+                    .table(L::Table)
+                    .col(L::InsurerNumber)
+                    .col(L::InsuredNumber)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(AccessIdentityLinks::Table).to_owned()).await
+    }
+}

@@ -1,7 +1,8 @@
 //! The access decision as every service takes it: from its own copy of the registry's facts
 //! (docs/domain/access.md#facts-copy).
 //!
-//! - [`AccessFactsMigration`]: the copy (`access_registrations`, `access_consents`), keyed by
+//! - [`AccessFactsMigration`], then [`AccessIdentityLinksMigration`]: the copy
+//!   (`access_registrations`, `access_consents`, `access_identity_links`), keyed by
 //!   the registry's ids with the registry's version, indexed by person.
 //! - [`FactsHandler`] / [`spawn_consumer`]: applies `registry.registration_changed` and
 //!   `registry.consent_changed` into the copy, exactly once (the consumer's dedup) and in any
@@ -39,11 +40,14 @@ use opentelemetry::metrics::Counter;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-pub use handler::{FactsHandler, OnFactsChanged, category_of, consent_row, kind_of, registration_row, spawn_consumer};
-pub use migration::AccessFactsMigration;
+pub use handler::{
+    FactsHandler, OnFactsChanged, category_of, consent_row, identity_link_row, kind_of, registration_row,
+    spawn_consumer,
+};
+pub use migration::{AccessFactsMigration, AccessIdentityLinksMigration};
 pub use store::{
-    ConsentRow, RegistrationRow, apply_consent, apply_registration, consent_version, load, load_many,
-    registered_persons, registration_version,
+    ConsentRow, IdentityLinkRow, RegistrationRow, apply_consent, apply_identity_link, apply_registration,
+    consent_version, identity_link_version, load, load_many, registered_persons, registration_version,
 };
 
 use crate::auth::{Caller, Role};
@@ -54,6 +58,8 @@ use crate::errors::ApiError;
 pub const TOPIC_REGISTRATION_CHANGED: &str = "registry.registration_changed";
 /// The registry's topic of consent changes (payload `kaigo.registry.v1.ConsentChanged`).
 pub const TOPIC_CONSENT_CHANGED: &str = "registry.consent_changed";
+/// The registry's topic of identity-link changes (payload `kaigo.registry.v1.IdentityLinkChanged`).
+pub const TOPIC_IDENTITY_LINK_CHANGED: &str = "registry.identity_link_changed";
 
 /// A person, by 保険者番号 and 被保険者番号 (owned: a map key, a hook's argument).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -101,12 +107,16 @@ pub struct Facts {
     pub registrations: Vec<Registration>,
     /// The person's consents.
     pub consents: Vec<Consent>,
+    /// The person's identity links that are not revoked (link ids, sorted): an
+    /// `insured_person` caller whose token subject is one of them is the person
+    /// (docs/domain/access.md#own-view).
+    pub links: Vec<String>,
 }
 
 impl Facts {
     /// An estimate of the heap the facts hold (for caches bounded in bytes).
     pub fn weight(&self) -> usize {
-        self.registrations.len() * 64 + self.consents.len() * 96
+        self.registrations.len() * 64 + self.consents.len() * 96 + self.links.len() * 48
     }
 }
 
@@ -241,9 +251,13 @@ impl Gate {
     ) -> Decision {
         let viewer = Viewer { role: caller.role, organization: caller.organization().map(str::to_owned) };
         let relationships = match caller.role {
-            // A person is bound to their own record by the service that resolves their
-            // identity; the shared decision never takes a caller's word for it.
-            Role::InsuredPerson => vec![Relationship::None],
+            // A person is bound to their own record by an identity link the registry published
+            // for this person and has not revoked, which must be the caller's token subject
+            // (as the registry's own view binds it); never by the caller's word.
+            Role::InsuredPerson if facts.links.contains(&caller.subject) => vec![Relationship::OwnRecord],
+            // Another person's record (or one nobody knows): refused as an organisation that
+            // is not registered is, so the refusal says nothing about the person's existence.
+            Role::InsuredPerson => return Decision::Denied(Denial::NotRegistered),
             _ => kaigo_access::relationship(&viewer, person.insurer, &facts.registrations, date),
         };
         self.inner.rules.decide(&viewer, &relationships, &facts.consents, category, date)

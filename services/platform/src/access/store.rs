@@ -49,6 +49,20 @@ pub struct ConsentRow {
     pub withdrawn_on: Option<NaiveDate>,
 }
 
+/// An identity link as the copy keeps it: the opaque link id (an `insured_person` caller's
+/// token subject) bound to a person (docs/domain/access.md#own-view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityLinkRow {
+    /// The link id (1–64 lower-case hex digits).
+    pub id: String,
+    /// The registry's version of the link.
+    pub version: i64,
+    /// Whose.
+    pub person: Person,
+    /// Revoked: binds nobody.
+    pub revoked: bool,
+}
+
 /// `$n` for PostgreSQL, `?` for SQLite.
 fn placeholder(postgres: bool, n: usize) -> String {
     if postgres { format!("${n}") } else { "?".to_owned() }
@@ -130,6 +144,38 @@ pub async fn apply_consent(conn: &impl ConnectionTrait, row: &ConsentRow, now: D
     Ok(done.rows_affected() > 0)
 }
 
+/// Stores `row` unless the copy already holds this or a newer version of the link.
+pub async fn apply_identity_link(
+    conn: &impl ConnectionTrait,
+    row: &IdentityLinkRow,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let pg = crate::db::is_postgres(conn);
+    let sql = format!(
+        "INSERT INTO access_identity_links (link_id, version, insurer_number, insured_number, revoked, updated_at) \
+         VALUES ({}) ON CONFLICT (link_id) DO UPDATE SET version = excluded.version, \
+         insurer_number = excluded.insurer_number, insured_number = excluded.insured_number, \
+         revoked = excluded.revoked, updated_at = excluded.updated_at \
+         WHERE access_identity_links.version < excluded.version",
+        placeholders(pg, 1, 6)
+    );
+    let values: Vec<Value> = vec![
+        row.id.clone().into(),
+        row.version.into(),
+        row.person.insurer.clone().into(),
+        row.person.insured.clone().into(),
+        row.revoked.into(),
+        now.into(),
+    ];
+    let done = conn.execute_raw(Statement::from_sql_and_values(conn.get_database_backend(), sql, values)).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The stored version of an identity link.
+pub async fn identity_link_version(conn: &impl ConnectionTrait, id: &str) -> Result<Option<i64>, DbErr> {
+    version_of(conn, "access_identity_links", "link_id", id).await
+}
+
 /// The stored version of a registration (for tests and the testkit's wait).
 pub async fn registration_version(conn: &impl ConnectionTrait, id: &str) -> Result<Option<i64>, DbErr> {
     version_of(conn, "access_registrations", "registration_id", id).await
@@ -152,8 +198,8 @@ pub async fn load(conn: &impl ConnectionTrait, person: PersonRef<'_>) -> Result<
     Ok(all.remove(&Person::from(person)).unwrap_or_default())
 }
 
-/// The facts of several persons, two queries whatever their number (registrations, then
-/// consents); a person without any is absent from the map (no facts: [`Facts::default`]).
+/// The facts of several persons, three queries whatever their number (registrations, then
+/// consents, identity links); a person without any is absent from the map (no facts: [`Facts::default`]).
 pub async fn load_many(
     conn: &impl ConnectionTrait,
     persons: &[PersonRef<'_>],
@@ -186,11 +232,24 @@ pub async fn load_many(
         "SELECT insurer_number, insured_number, grantee_kind, grantee_number, categories, valid_from, \
          valid_until, withdrawn_on FROM access_consents WHERE {filter}"
     );
-    for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+    for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values.clone())).await? {
         let (person, consent) = consent_of(&row)?;
         if let Some(consent) = consent {
             out.entry(person).or_default().consents.push(consent);
         }
+    }
+    // Only the links that bind: a revoked one is as if absent. The flag's placeholder is
+    // numbered after the filter's and comes after it in the text (SQLite's `?` are positional).
+    let sql = format!(
+        "SELECT insurer_number, insured_number, link_id FROM access_identity_links \
+         WHERE {filter} AND revoked = {} ORDER BY link_id",
+        placeholder(pg, 2 * persons.len() + 1)
+    );
+    let mut link_values = values;
+    link_values.push(false.into());
+    for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, link_values)).await? {
+        let person = person_of(&row)?;
+        out.entry(person).or_default().links.push(row.try_get("", "link_id")?);
     }
     Ok(out)
 }

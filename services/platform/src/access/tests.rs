@@ -43,6 +43,7 @@ fn registered(org: &str, kind: OrganizationKind, consented: &[Category]) -> Fact
             valid_until: None,
             withdrawn_on: None,
         }],
+        links: vec![],
     }
 }
 
@@ -85,7 +86,7 @@ fn a_registered_office_sees_what_the_consent_covers_and_is_told_which_category_i
 }
 
 #[test]
-fn insurers_see_their_own_insured_only_and_operators_and_persons_nothing() {
+fn insurers_see_their_own_insured_only_and_operators_nothing_and_persons_not_another_record() {
     let own = caller(Role::Insurer, INSURER);
     for category in Category::ALL {
         assert!(gate().decide(&own, person(), category, d(2026, 6, 1), &Facts::default()).is_ok());
@@ -96,10 +97,52 @@ fn insurers_see_their_own_insured_only_and_operators_and_persons_nothing() {
     let operator = Caller { role: Role::Operator, insurer: None, ..own.clone() };
     let err = gate().decide(&operator, person(), Category::InsuranceCertificates, d(2026, 6, 1), &Facts::default());
     assert_eq!(reason(&err.unwrap_err()), "NOT_PERMITTED");
+    // A person without a link to this record is refused as an unregistered office is.
     let person_caller = Caller { role: Role::InsuredPerson, insurer: None, ..own };
     let err =
         gate().decide(&person_caller, person(), Category::InsuranceCertificates, d(2026, 6, 1), &Facts::default());
-    assert_eq!(reason(&err.unwrap_err()), "NOT_PERMITTED");
+    assert_eq!(reason(&err.unwrap_err()), "NOT_REGISTERED");
+}
+
+#[test]
+fn a_person_sees_every_category_of_the_record_their_token_subject_is_linked_to() {
+    let me = Caller { subject: "d000000001".into(), role: Role::InsuredPerson, ..caller(Role::Operator, "") };
+    let mine = Facts { links: vec!["d000000001".into()], ..Facts::default() };
+    for category in Category::ALL {
+        assert!(gate().decide(&me, person(), category, d(2026, 6, 1), &mine).is_ok(), "{category}");
+    }
+    // Another person's record (linked to other identities), and an organisation's registration
+    // facts, grant the person nothing.
+    let theirs =
+        Facts { links: vec!["d000000002".into()], ..registered(OFFICE, OrganizationKind::CareOffice, &Category::ALL) };
+    let err = gate().decide(&me, person(), Category::InsuranceCertificates, d(2026, 6, 1), &theirs).unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+    // An office whose subject happens to equal a link is still decided as an office.
+    let office = Caller { subject: "d000000001".into(), ..caller(Role::CareOffice, OFFICE) };
+    let err = gate().decide(&office, person(), Category::InsuranceCertificates, d(2026, 6, 1), &mine).unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+}
+
+#[test]
+fn an_identity_link_event_becomes_a_row_only_when_its_facts_hold() {
+    let link = pb::IdentityLinkChanged {
+        link_id: "d000000001".into(),
+        person: Some(pb::PersonRef { insurer_number: INSURER.into(), insured_number: "0000000001".into() }),
+        revoked: true,
+        version: 2,
+        change_time: None,
+    };
+    let row = identity_link_row(&link).unwrap();
+    assert_eq!((row.id.as_str(), row.version, row.revoked), ("d000000001", 2, true));
+    assert_eq!(row.person, Person { insurer: INSURER.into(), insured: "0000000001".into() });
+    for bad in [
+        pb::IdentityLinkChanged { link_id: "D0".into(), ..link.clone() },
+        pb::IdentityLinkChanged { link_id: String::new(), ..link.clone() },
+        pb::IdentityLinkChanged { version: 0, ..link.clone() },
+        pb::IdentityLinkChanged { person: None, ..link.clone() },
+    ] {
+        assert_eq!(identity_link_row(&bad), None);
+    }
 }
 
 #[test]

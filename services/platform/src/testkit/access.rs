@@ -1,6 +1,6 @@
 //! Putting access facts into a service's copy in tests, through the real path: each helper
-//! builds the registry's event (`registry.registration_changed` / `registry.consent_changed`,
-//! the whole new version), publishes it on the service's bus so that the service's own
+//! builds the registry's event (`registry.registration_changed` / `registry.consent_changed` /
+//! `registry.identity_link_changed`, the whole new version), publishes it on the service's bus so that the service's own
 //! consumer applies it (and calls its hook: caches dropped), and waits until the copy holds
 //! that version (docs/domain/access.md#facts-copy).
 
@@ -12,7 +12,10 @@ use kaigo_proto::kaigo::registry::v1 as pb;
 use prost::Message;
 use sea_orm::DatabaseConnection;
 
-use crate::access::{TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED, consent_version, registration_version};
+use crate::access::{
+    TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED, TOPIC_REGISTRATION_CHANGED, consent_version,
+    identity_link_version, registration_version,
+};
 use crate::events::{Bus, Event};
 
 /// Where a test's facts go: the service's bus (its running access consumer applies them) and
@@ -217,4 +220,42 @@ pub async fn register_with_consent(
     let r = register(feed, kind, org, insurer, insured, start).await;
     let c = consent(feed, kind, org, insurer, insured, &Category::ALL, start).await;
     (r, c)
+}
+
+/// Publishes `link` as `registry.identity_link_changed` and waits until the copy holds its
+/// version.
+pub async fn publish_link(feed: &Feed, link: &pb::IdentityLinkChanged) {
+    let e = event(TOPIC_IDENTITY_LINK_CHANGED, &link.link_id, link.encode_to_vec());
+    feed.bus.publish(&e).await.expect("publish identity_link_changed");
+    let (db, id, version) = (&feed.db, link.link_id.as_str(), link.version);
+    super::eventually(Duration::from_secs(10), || async move {
+        identity_link_version(db, id).await.ok().flatten().filter(|v| *v >= version).map(|_| ())
+    })
+    .await
+    .expect("the service's access consumer applied the identity link");
+}
+
+/// Links the identity `link_id` (an `insured_person` caller's token subject, lower-case hex)
+/// to the person (version 1), through the service's consumer
+/// (docs/domain/access.md#own-view).
+pub async fn link(feed: &Feed, link_id: &str, insurer: &str, insured: &str) -> pb::IdentityLinkChanged {
+    let mut l = pb::IdentityLinkChanged {
+        link_id: link_id.to_owned(),
+        person: Some(person_ref(insurer, insured)),
+        revoked: false,
+        version: 1,
+        change_time: None,
+    };
+    set_time!(l.change_time, Utc::now());
+    publish_link(feed, &l).await;
+    l
+}
+
+/// Revokes `link` (its next version), through the service's consumer.
+pub async fn revoke_link(feed: &Feed, link: &pb::IdentityLinkChanged) -> pb::IdentityLinkChanged {
+    let mut revoked = link.clone();
+    revoked.version += 1;
+    revoked.revoked = true;
+    publish_link(feed, &revoked).await;
+    revoked
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, TimeZone, Utc};
 use kaigo_access::{Category, OrganizationKind};
 use kaigo_platform::access::{
-    self, AccessFactsMigration, AccessOptions, FactsHandler, Gate, OnFactsChanged, Person, PersonRef,
-    TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED,
+    self, AccessFactsMigration, AccessIdentityLinksMigration, AccessOptions, FactsHandler, Gate, OnFactsChanged,
+    Person, PersonRef, TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED,
 };
 use kaigo_platform::auth::Role;
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
@@ -25,7 +25,7 @@ struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(EventTablesMigration), Box::new(AccessFactsMigration)]
+        vec![Box::new(EventTablesMigration), Box::new(AccessFactsMigration), Box::new(AccessIdentityLinksMigration)]
     }
 }
 
@@ -258,6 +258,62 @@ async fn the_copy_works_on_sqlite_as_in_kaigo_dev() {
     assert_eq!(facts.registrations[0].start, d(2026, 4, 1));
     let gate = Gate::builtin("test", &AccessOptions::default());
     assert!(gate.decide(&caller(Role::CareOffice), person, Category::CostShare, d(2026, 4, 1), &facts).is_ok());
+    // The person's links load on SQLite too (the revoked flag's placeholder after the filter's).
+    let link =
+        access::IdentityLinkRow { id: "d000000001".into(), version: 1, person: Person::from(person), revoked: false };
+    assert!(access::apply_identity_link(&conn, &link, Utc::now()).await.unwrap());
+    assert_eq!(access::load(&conn, person).await.unwrap().links, vec!["d000000001".to_owned()]);
     let _ = conn.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The person's identity links (docs/domain/access.md#own-view): applied in any order by
+/// version through the service's running consumer, a revoked one binding nobody.
+#[tokio::test]
+async fn identity_links_bind_the_person_until_revoked_whatever_the_order() {
+    let db = TestDatabase::create().await;
+    let conn = setup(&db, "access_links").await;
+    let (ctx, control) = context("linktest", conn.clone());
+    let changed: Arc<Mutex<Vec<Person>>> = Arc::default();
+    let seen = changed.clone();
+    access::spawn_consumer(
+        &ctx,
+        Some(Arc::new(move |person| {
+            seen.lock().push(person);
+            Box::pin(async {})
+        })),
+    );
+    let feed = Feed::of(&ctx);
+    let person = PersonRef::new(orgs::INSURER, INSURED);
+    let other = PersonRef::new(orgs::INSURER, "0000000002");
+    let gate = Gate::builtin("test", &AccessOptions::default());
+    let me = kaigo_platform::auth::Caller { subject: "d000000001".into(), ..caller(Role::InsuredPerson) };
+    let today = kaigo_platform::time::today_jst();
+
+    let link = feed::link(&feed, "d000000001", orgs::INSURER, INSURED).await;
+    feed::link(&feed, "d000000002", orgs::INSURER, "0000000002").await;
+    let facts = access::load(&conn, person).await.unwrap();
+    assert_eq!(facts.links, vec!["d000000001".to_owned()]);
+    assert!(gate.decide(&me, person, Category::CostShare, today, &facts).is_ok());
+    let theirs = access::load(&conn, other).await.unwrap();
+    assert_eq!(gate.decide(&me, other, Category::CostShare, today, &theirs).unwrap_err().reason(), "NOT_REGISTERED");
+
+    // Revoked: the link binds nobody; the older version delivered late changes nothing.
+    feed::revoke_link(&feed, &link).await;
+    let late = feed::event(access::TOPIC_IDENTITY_LINK_CHANGED, &link.link_id, link.encode_to_vec());
+    ctx.bus.publish(&late).await.unwrap();
+    let facts = access::load(&conn, person).await.unwrap();
+    assert!(facts.links.is_empty());
+    assert_eq!(access::identity_link_version(&conn, "d000000001").await.unwrap(), Some(2));
+    assert_eq!(gate.decide(&me, person, Category::CostShare, today, &facts).unwrap_err().reason(), "NOT_REGISTERED");
+    // The service was told whose facts changed, so it drops what it cached about the person.
+    let told = kaigo_platform::testkit::eventually(Duration::from_secs(5), || {
+        let n = changed.lock().iter().filter(|p| p.insured == INSURED).count();
+        async move { (n >= 2).then_some(n) }
+    })
+    .await;
+    assert!(told.is_some());
+    control.stop(Duration::from_secs(5)).await;
+    // Still not bound after the late event was handled.
+    assert!(access::load(&conn, person).await.unwrap().links.is_empty());
 }

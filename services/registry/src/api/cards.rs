@@ -273,8 +273,10 @@ impl Api {
                         revoked: link.revoked,
                         updated_at: now,
                         updated_by: by.clone(),
+                        version: 1,
                     };
-                    store::put_identity_link(txn, row, old.is_some()).await?;
+                    // Stored and published in this transaction (the version follows the old one).
+                    crate::changes::put_identity_link(txn, row, old).await?;
                     loaded += 1;
                 }
                 Ok(pb::LoadIdentityLinksResponse { loaded, unchanged })

@@ -41,6 +41,8 @@ pub mod identity_link {
         pub revoked: bool,
         pub updated_at: DateTimeUtc,
         pub updated_by: String,
+        /// 1 when first loaded, one more at each change (the event's version).
+        pub version: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

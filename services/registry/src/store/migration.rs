@@ -371,3 +371,42 @@ impl MigrationTrait for RegistryTablesMigration {
         Ok(())
     }
 }
+
+/// Gives each identity link a version (1 for the links loaded before), so that the
+/// `registry.identity_link_changed` events that carry them can be applied in any order
+/// (docs/domain/access.md#own-view).
+pub struct IdentityLinkVersionMigration;
+
+impl MigrationName for IdentityLinkVersionMigration {
+    fn name(&self) -> &str {
+        "m20261204_000011_registry_identity_link_version"
+    }
+}
+
+#[derive(DeriveIden)]
+enum IdentityLinkVersion {
+    Version,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for IdentityLinkVersionMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(IdentityLinks::Table)
+                    .add_column(ColumnDef::new(IdentityLinkVersion::Version).big_integer().not_null().default(1))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter().table(IdentityLinks::Table).drop_column(IdentityLinkVersion::Version).to_owned(),
+            )
+            .await
+    }
+}

@@ -188,3 +188,28 @@ async fn only_organisations_confirm_cards_and_bad_input_is_reported_field_by_fie
     assert_eq!(fields, ["links[0].link_id", "links[1].insured_number"]);
     r.harness.shutdown().await;
 }
+
+/// Every change of an identity link is published with its version, in the load's
+/// transaction, for the other services' copies (docs/domain/access.md#own-view); a load that
+/// changes nothing publishes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_identity_link_change_is_published_with_its_version() {
+    use prost::Message;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let r = Registry::start().await;
+    r.link("b1", "0000000001", false).await;
+    r.link("b1", "0000000001", false).await;
+    r.link("b1", "0000000001", true).await;
+    let sql = "SELECT payload FROM outbox WHERE topic = 'registry.identity_link_changed' AND key = 'b1' ORDER BY seq";
+    let rows = r.db.query_all_raw(Statement::from_string(r.db.get_database_backend(), sql.to_owned())).await.unwrap();
+    let changes: Vec<pb::IdentityLinkChanged> = rows
+        .iter()
+        .map(|row| pb::IdentityLinkChanged::decode(row.try_get::<Vec<u8>>("", "payload").unwrap().as_slice()).unwrap())
+        .collect();
+    let seen: Vec<(i64, bool)> = changes.iter().map(|c| (c.version, c.revoked)).collect();
+    assert_eq!(seen, vec![(1, false), (2, true)]);
+    assert_eq!(changes[0].person, Some(person("0000000001")));
+    assert!(changes.iter().all(|c| c.link_id == "b1" && c.change_time.is_some()));
+    r.harness.shutdown().await;
+}

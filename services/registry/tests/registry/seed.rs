@@ -30,6 +30,13 @@ async fn demo_cards_are_issued_once_linked_and_confirm_their_person() {
         .await,
         18
     );
+    // Each demo card's link is published for the other services' copies, at version 1
+    // (published again by a later run, which the copies ignore: the same version).
+    assert_eq!(
+        r.count("SELECT COUNT(DISTINCT key) FROM outbox WHERE topic = 'registry.identity_link_changed'").await,
+        3
+    );
+    assert_eq!(r.count("SELECT MAX(version) FROM identity_links").await, 1);
     assert!(allowed(&r.check(office(), "0000000001", pb::Category::CostShare).await));
     // The virtual card reader signs with the card kept on disk; the service trusts the virtual CA.
     let ca = VirtualCa::load_or_create(std::path::Path::new(&cards)).unwrap();
