@@ -233,6 +233,11 @@ impl FileReader<'_> {
         let mut last_ending = None;
         let mut index = 0usize;
         let mut layout_checked = false;
+        // The name's fields after the prefix, for rules that refer to them (利用者基本情報 No.62).
+        let name_fields = self.name.and_then(|n| n.render(self.spec)).and_then(|rendered| {
+            let stem = rendered.strip_suffix(".CSV")?;
+            stem.get(self.kind.prefix().len() + 1..).map(str::to_owned)
+        });
         for record in records {
             let texts = decode_fields(self.bytes, &record, self.issues);
             if record.line_start == 0
@@ -368,6 +373,7 @@ impl FileReader<'_> {
                 limits: &self.spec.limits,
                 service_types: &self.spec.service_types,
                 name_month: self.name.and_then(|n| n.month),
+                name_fields: name_fields.as_deref(),
             };
             let mut findings = Vec::new();
             row.check(&ctx, &mut findings);

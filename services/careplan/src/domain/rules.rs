@@ -44,6 +44,9 @@ pub struct RowCtx<'a> {
     pub service_types: &'a ServiceTypes,
     /// The month of the file name (None when the name has none or could not be read).
     pub name_month: Option<YearMonthOrZero>,
+    /// The file name's fields after the prefix, `_`-joined (`{src}_{srcKind}_{dst}_{dstKind}_{seq}`
+    /// for a v4 name without a month); None when the name could not be read.
+    pub name_fields: Option<&'a str>,
 }
 
 /// One broken rule: the model column No. (0 = the whole row), a code and a message.
@@ -188,7 +191,7 @@ impl FormRules for PreventionBasicRow {
     fn set_key(&self) -> Option<SetKey> {
         Some(SetKey::PlanDate(self.consultation_date.0))
     }
-    fn check(&self, _ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
+    fn check(&self, ctx: &RowCtx<'_>, out: &mut Vec<Finding>) {
         if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
             && from > to
         {
@@ -201,11 +204,37 @@ impl FormRules for PreventionBasicRow {
         if self.consultation_method == Some(ConsultationMethod::Other) && self.consultation_method_other.is_none() {
             finding(out, 9, "REQUIRED_MISSING", "相談方法 03 (その他) needs 相談方法(その他の内容)");
         }
+        if let Some(image) = &self.family_image
+            && !image.0.is_empty()
+        {
+            check_family_image(ctx, &image.0, out);
+        }
         if self.present_situation == Some(PresentSituation::InHospitalOrFacility)
             && self.present_situation_note.is_none()
         {
             finding(out, 13, "REQUIRED_MISSING", "利用者の現況 02 (入院又は入所中) needs 利用者の現況(状況補足)");
         }
+    }
+}
+
+/// No.62 of 利用者基本情報 names the 家族構成 image:
+/// `UPKIHON_IMAGE_{src}_{srcKind}_{dst}_{dstKind}_{seq}_{branch4}.jpg`, with the fields of the
+/// 利用者基本情報 file's own name (docs/domain/careplan-csv.md#prevention-basic).
+fn check_family_image(ctx: &RowCtx<'_>, image: &str, out: &mut Vec<Finding>) {
+    let upper = image.to_ascii_uppercase();
+    let fields = upper.strip_prefix("UPKIHON_IMAGE_").and_then(|rest| rest.strip_suffix(".JPG"));
+    let fine = fields.and_then(|f| f.rsplit_once('_')).is_some_and(|(name_fields, branch)| {
+        branch.len() == 4
+            && branch.bytes().all(|b| b.is_ascii_digit())
+            && ctx.name_fields.is_none_or(|own| own.eq_ignore_ascii_case(name_fields))
+    });
+    if !fine {
+        finding(
+            out,
+            62,
+            "BAD_FILE_NAME",
+            "家族構成 画像ファイル名 is UPKIHON_IMAGE_ + the fields of this file's name + _ + a 4-digit branch + .jpg",
+        );
     }
 }
 

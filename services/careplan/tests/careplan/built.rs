@@ -587,6 +587,18 @@ fn prevention_rows_are_checked_column_by_column() {
         issues("UPYOBO", &[plan.replacen(",20250420,1,1,", ",20250420,,1,", 1)]),
         vec![(1, 5, "REQUIRED_MISSING")]
     );
+    // No.62 names the 家族構成 image after this file's own name and a 4-digit branch.
+    let image = |text: &str| basic_a.replace(",\"\",", &format!(",\"{text}\","));
+    let own = format!("UPKIHON_IMAGE_{CARE}_46_{PROV}_63_{SEQ}");
+    assert_eq!(issues("UPKIHON", &[image(&format!("{own}_0001.jpg")), image(&format!("{own}_0002.JPG"))]), vec![]);
+    let other_seq = own.replace(SEQ, "20250425103101");
+    assert_eq!(
+        issues(
+            "UPKIHON",
+            &[image(&format!("{own}_1.jpg")), image(&format!("{other_seq}_0001.jpg")), image("family.jpg")]
+        ),
+        vec![(1, 62, "BAD_FILE_NAME"), (2, 62, "BAD_FILE_NAME"), (3, 62, "BAD_FILE_NAME")]
+    );
     // A deletion names its key: 相談日 is a date.
     assert_eq!(
         issues("DLTKIHON", &[record(4, &[(1, V4), (2, INSURER), (3, A), (4, "202504")])]),
