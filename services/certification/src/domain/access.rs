@@ -36,7 +36,8 @@ pub enum Relation {
     Insurer,
     /// The person, who filed it on-line.
     Person,
-    /// An organisation: reads as the registry's facts decide (`CERTIFICATION`).
+    /// An organisation, or a person who did not file it: reads as the registry's facts decide
+    /// (`CERTIFICATION`; a person by their identity links, docs/domain/access.md#own-view).
     ByFacts,
     /// Anyone else.
     Stranger,
@@ -49,6 +50,9 @@ pub fn relation(caller: &Caller, parties: &Parties<'_>) -> Relation {
             Relation::Insurer
         }
         Role::InsuredPerson if parties.person_subject.is_some_and(|s| s == caller.subject) => Relation::Person,
+        // Filed by the insurer, the family or an office: the person follows it when their
+        // identity link binds them to the record (the shared decision, on the facts).
+        Role::InsuredPerson => Relation::ByFacts,
         Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution if caller.organization().is_some() => {
             Relation::ByFacts
         }
@@ -164,12 +168,17 @@ mod tests {
     }
 
     #[test]
+    fn a_person_who_did_not_file_is_decided_on_their_identity_links() {
+        let other_person = Caller { subject: "acct-2".to_owned(), ..caller(Role::InsuredPerson) };
+        assert_eq!(relation(&other_person, &parties()), Relation::ByFacts);
+        assert!(!may_withdraw(&other_person, &parties()));
+    }
+
+    #[test]
     fn everyone_else_is_a_stranger() {
         let p = parties();
         let other_insurer = Caller { insurer: Some(InsurerNumber::parse("122192").unwrap()), ..caller(Role::Insurer) };
         assert_eq!(relation(&other_insurer, &p), Relation::Stranger);
-        let other_person = Caller { subject: "acct-2".to_owned(), ..caller(Role::InsuredPerson) };
-        assert_eq!(relation(&other_person, &p), Relation::Stranger);
         assert_eq!(relation(&caller(Role::Operator), &p), Relation::Stranger);
         assert!(!role_may_read(Role::Operator));
         // An organisation role without an organisation is nobody.

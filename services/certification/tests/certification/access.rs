@@ -295,3 +295,43 @@ async fn organisations_follow_applications_only_as_the_registrys_facts_allow() {
     assert_eq!(reason(&err), "NOT_REGISTERED");
     replica.stop().await;
 }
+
+/// The person's own view (docs/domain/access.md#own-view): a person follows the application
+/// the family filed for them when their identity link (the token subject) binds them to the
+/// record; another person's application is refused as an unregistered office's read, and a
+/// revoked link stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_follows_their_own_application_by_their_identity_link() {
+    use crate::support::facts;
+    let h = Harness::new(d(2026, 4, 10)).await;
+    let replica = h.replica().await;
+    let mut client = replica.client.clone();
+    let keys = replica.keys.clone();
+    let (p, q) = ("0000062001", "0000062002");
+    let for_p = Driver::submit(&replica, new_application(p, d(2026, 4, 1), "")).await.unwrap();
+    let for_q = Driver::submit(&replica, new_application(q, d(2026, 4, 2), "")).await.unwrap();
+    let feed = h.feed();
+    let link = facts::link(&feed, "d000062001", INSURER, p).await;
+    facts::link(&feed, "d000062002", INSURER, q).await;
+    let me = kaigo_platform::auth::Caller { subject: "d000062001".to_owned(), ..caller(Role::InsuredPerson) };
+    let progress = |id: &str| pb::GetApplicationProgressRequest { application_id: id.to_owned() };
+
+    let mine = client
+        .get_application_progress(signed(&keys, &me, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mine.progress.unwrap().application_id, for_p.id);
+    let err = client
+        .get_application_progress(signed(&keys, &me, "GetApplicationProgress", progress(&for_q.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+
+    facts::revoke_link(&feed, &link).await;
+    let err = client
+        .get_application_progress(signed(&keys, &me, "GetApplicationProgress", progress(&for_p.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "NOT_REGISTERED");
+}
