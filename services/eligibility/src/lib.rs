@@ -146,19 +146,18 @@ pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
 /// [`build`] with `clock` deciding "now" and "today" (JST).
 pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Clock>) -> Api {
     ctx.spawn_outbox_relay();
-    let store = store::Store::new(ctx.db.clone());
     let l2 = ctx
         .redis
         .clone()
         .map(|redis| cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms)));
-    let cache = cache::Cache::new(store.clone(), l2.clone(), &config.cache_settings());
+    let cache = cache::Cache::new(ctx.db.clone(), l2.clone(), &config.cache_settings());
     if let Some(l2) = l2 {
         let listening = cache.clone();
         ctx.background.spawn("eligibility-invalidation", move |stopping| l2.listen(listening, stopping));
     }
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AUDIT);
     let gate = Gate::builtin(NAME, &config.access);
-    let api = Api::new(api::Inner { store, cache, auditor, rules: config.validity_rules(), clock, gate });
+    let api = Api::new(api::Inner { db: ctx.db.clone(), cache, auditor, rules: config.validity_rules(), clock, gate });
     events::spawn_consumers(ctx, &api);
     api
 }
@@ -170,7 +169,7 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<EligibilityS
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    seed::seed(&store::Store::new(ctx.db.clone()), system_clock().as_ref()).await
+    seed::seed(&ctx.db, system_clock().as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate eligibility`.

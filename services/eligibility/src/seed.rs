@@ -11,13 +11,14 @@ use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::idempotency::IdempotencyKey;
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber, check_digit};
 use kaigo_platform::time::Clock;
+use sea_orm::DatabaseConnection;
 
 use crate::domain::caps::national_caps;
 use crate::domain::timeline::CostStage;
 use crate::domain::{CareLevel, Detail};
 use crate::key::PersonKey;
 use crate::store::write::Author;
-use crate::store::{Store, person};
+use crate::store::{self, person};
 
 /// Real insurer numbers used by the demo (docs/domain/identifiers.md#test-values): 水上村, 市原市,
 /// 木更津市, 岐阜市.
@@ -192,16 +193,16 @@ pub fn generate(insurer: &InsurerNumber, first: u64, count: u64, seed: u64, toda
 }
 
 /// Seeds the demo persons once (the seeding is itself an idempotent write).
-pub async fn seed(store: &Store, clock: &dyn Clock) -> Result<(), kaigo_platform::service::StartError> {
+pub async fn seed(db: &DatabaseConnection, clock: &dyn Clock) -> Result<(), kaigo_platform::service::StartError> {
     let done = IdempotencyKey::with_party("DemoSeed", "system:kaigo-dev".to_owned(), "kaigo-dev-demo-seed-v1", &());
-    match done.replay(store.db()).await {
+    match done.replay(db).await {
         Ok(Some(_)) => return Ok(()),
         // Seeded by the version before, whose record hashed a version tag instead.
         Err(err) if err.reason() == "REQUEST_ID_REUSED" => return Ok(()),
         Err(err) => return Err(err.to_string().into()),
         Ok(None) => {}
     }
-    let mut tx = store.begin_write(clock.now()).await?;
+    let mut tx = store::begin_write(db, clock.now()).await?;
     let caller = Caller {
         subject: "kaigo-dev".into(),
         role: Role::Operator,

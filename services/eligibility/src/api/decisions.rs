@@ -12,8 +12,8 @@ use kaigo_platform::idempotency::IdempotencyKey;
 
 use super::{Api, convert, validated};
 use crate::domain::{Detail, Kind, validity};
-use crate::store::SUPERSEDED;
 use crate::store::write::Author;
+use crate::store::{self, SUPERSEDED};
 
 /// The party the platform's own writes are keyed under.
 const SYSTEM_PARTY: &str = "system:certification.decided";
@@ -82,7 +82,7 @@ impl Api {
             Err(err) => return Err(err),
             Ok(None) => {}
         }
-        let mut tx = self.inner.store.begin_write_in(txn, self.inner.clock.now()).await.map_err(errors::db)?;
+        let mut tx = store::begin_write(txn, self.inner.clock.now()).await.map_err(errors::db)?;
         let person = tx.lock_person(&key).await.map_err(errors::db)?.ok_or_else(|| {
             ApiError::failed_precondition(
                 "PERSON_NOT_REGISTERED",

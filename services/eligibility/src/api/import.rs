@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::write::person_from_wire;
 use super::{Api, convert};
 use crate::domain::{Record, access, validity};
-use crate::store::bulk::ImportPerson;
+use crate::store::{self, bulk::ImportPerson};
 
 /// The response stream.
 pub type ImportStream = Pin<Box<dyn Stream<Item = Result<pb::ImportInsuredPersonsResponse, tonic::Status>> + Send>>;
@@ -183,7 +183,9 @@ impl Api {
                 valid.sort_by_key(|p| p.key);
                 valid.dedup_by_key(|p| p.key);
                 if !header.dry_run && !valid.is_empty() {
-                    match api.inner.store.import_chunk(&valid, &header.insurer_number, api.inner.clock.now()).await {
+                    match store::import_chunk(&api.inner.db, &valid, &header.insurer_number, api.inner.clock.now())
+                        .await
+                    {
                         Ok((outcome, changed, created)) => {
                             totals.persons_created += outcome.created as i64;
                             totals.persons_changed += outcome.changed as i64;

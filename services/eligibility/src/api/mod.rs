@@ -13,10 +13,10 @@ use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::time::Clock;
 use kaigo_platform::{ApiError, Violations};
+use sea_orm::DatabaseConnection;
 
 use crate::cache::Cache;
 use crate::domain::validity::ValidityRules;
-use crate::store::Store;
 
 /// The largest batch BatchCheckEligibility accepts.
 pub const MAX_BATCH: usize = 1_000;
@@ -28,7 +28,8 @@ pub struct Api {
 }
 
 pub(crate) struct Inner {
-    pub store: Store,
+    /// The service's database (a pool: cheap to clone).
+    pub db: DatabaseConnection,
     pub cache: Cache,
     pub auditor: Auditor,
     pub rules: ValidityRules,

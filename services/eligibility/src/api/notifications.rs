@@ -11,8 +11,8 @@ use kaigo_proto::kaigo::registry::v1::CarePlanNotificationAccepted;
 use super::{Api, convert, validated};
 use crate::domain::Detail;
 use crate::domain::care_management::{self, Change};
-use crate::store::SUPERSEDED;
 use crate::store::write::Author;
+use crate::store::{self, SUPERSEDED};
 
 /// The party the platform's own writes from this event are keyed under.
 const SYSTEM_PARTY: &str = "system:registry.care_plan_notification_accepted";
@@ -65,7 +65,7 @@ impl Api {
             Err(err) => return Err(err),
             Ok(None) => {}
         }
-        let mut tx = self.inner.store.begin_write_in(txn, self.inner.clock.now()).await.map_err(errors::db)?;
+        let mut tx = store::begin_write(txn, self.inner.clock.now()).await.map_err(errors::db)?;
         let Some(row) = tx.lock_person(&key).await.map_err(errors::db)? else {
             tracing::warn!(
                 event_id,

@@ -356,12 +356,12 @@ impl Api {
                 "only the person's own insurer reads the full history",
             ));
         }
-        let store = &self.inner.store;
-        let Some(person) = store.person(&key).await.map_err(errors::db)? else {
+        let db = &self.inner.db;
+        let Some(person) = crate::store::find_person(db, &key).await.map_err(errors::db)? else {
             self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::NOT_FOUND).await;
             return Err(ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer"));
         };
-        let rows = store.history(person.id).await.map_err(errors::db)?;
+        let rows = crate::store::history(db, person.id).await.map_err(errors::db)?;
         let mut records = Vec::with_capacity(rows.len());
         for row in rows.iter().filter(|row| r.include_inactive || row.state == ACTIVE) {
             records.push(record_to_wire(row)?);

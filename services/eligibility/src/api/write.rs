@@ -17,7 +17,7 @@ use crate::domain::validity::{self, RuleViolation};
 use crate::domain::{Period, access};
 use crate::key::PersonKey;
 use crate::store::write::Author;
-use crate::store::{ACTIVE, SUPERSEDED, VOIDED, WriteTx, person};
+use crate::store::{self, ACTIVE, SUPERSEDED, VOIDED, WriteTx, person};
 
 fn rule_error(v: RuleViolation) -> ApiError {
     ApiError::failed_precondition(v.reason, v.message)
@@ -33,7 +33,7 @@ struct Correction {
 impl Api {
     /// Starts the write's transaction, stamped with the service's clock.
     async fn begin(&self) -> Result<WriteTx, ApiError> {
-        self.inner.store.begin_write(self.inner.clock.now()).await.map_err(errors::db)
+        store::begin_write(&self.inner.db, self.inner.clock.now()).await.map_err(errors::db)
     }
 
     /// Stores the answer under `key`, commits, then drops the changed persons from every cache
@@ -52,7 +52,7 @@ impl Api {
                 }
                 Ok(response)
             }
-            Err(err) if is_unique_violation(&err) => match key.replay_as(self.inner.store.db()).await? {
+            Err(err) if is_unique_violation(&err) => match key.replay_as(&self.inner.db).await? {
                 Some(stored) => Ok(stored),
                 None => Err(ApiError::aborted("CONCURRENT_WRITE", "a concurrent write conflicted; retry")),
             },
@@ -82,7 +82,7 @@ impl Api {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<(Option<pb::EligibilityRecord>, i64)>, ApiError> {
-        let stored: Option<RecordResponse> = key.replay_as(self.inner.store.db()).await?;
+        let stored: Option<RecordResponse> = key.replay_as(&self.inner.db).await?;
         Ok(stored.map(|r| (r.record, r.person_version)))
     }
 
@@ -125,7 +125,7 @@ impl Api {
         let (person_key, new) = validated(v, key.zip(new))?;
         Self::authorize_write(&caller, &person_key)?;
         let key = IdempotencyKey::new("UpsertInsuredPerson", &caller, &r.request_id, &r);
-        if let Some(stored) = key.replay_as(self.inner.store.db()).await? {
+        if let Some(stored) = key.replay_as(&self.inner.db).await? {
             return Ok(stored);
         }
         let mut tx = self.begin().await?;

@@ -27,12 +27,13 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
+use sea_orm::DatabaseConnection;
 
 use kaigo_platform::access::Facts;
 
 use crate::domain::Timeline;
 use crate::key::PersonKey;
-use crate::store::{PersonDetails, Store};
+use crate::store::{self, PersonDetails};
 pub use l2::L2;
 
 /// What L1 holds for a key.
@@ -136,13 +137,13 @@ pub struct Cache {
     l1: moka::future::Cache<PersonKey, Entry>,
     l1_enabled: bool,
     l2: Option<L2>,
-    store: Store,
+    db: DatabaseConnection,
     metrics: Arc<Metrics>,
 }
 
 impl Cache {
-    /// A cache over `store`, with Redis as L2 when given.
-    pub fn new(store: Store, l2: Option<L2>, settings: &CacheSettings) -> Self {
+    /// A cache over the service's database `db`, with Redis as L2 when given.
+    pub fn new(db: DatabaseConnection, l2: Option<L2>, settings: &CacheSettings) -> Self {
         let l1 = moka::future::Cache::builder()
             .max_capacity(settings.l1_max_bytes)
             .weigher(weight)
@@ -155,7 +156,7 @@ impl Cache {
                 .with_description("timeline lookups by tier")
                 .build(),
         };
-        Self { l1, l1_enabled: settings.l1_enabled, l2, store, metrics: Arc::new(metrics) }
+        Self { l1, l1_enabled: settings.l1_enabled, l2, db, metrics: Arc::new(metrics) }
     }
 
     /// The L2 tier, when configured.
@@ -192,8 +193,8 @@ impl Cache {
 
     /// The person's timeline and access facts from the database, put into L2 on the way.
     async fn load(&self, key: PersonKey) -> Result<Entry, sea_orm::DbErr> {
-        let loaded = self.store.timeline(&key).await?;
-        let access = self.store.access_facts(&key).await?;
+        let loaded = store::timeline(&self.db, &key).await?;
+        let access = store::access_facts(&self.db, &key).await?;
         Ok(match loaded {
             Some((timeline, details)) => {
                 if let Some(l2) = &self.l2 {
@@ -223,7 +224,7 @@ impl Cache {
         if let Some(details) = &cached.details {
             return Ok(Some(details.clone()));
         }
-        let Some(person) = self.store.person(&key).await? else { return Ok(None) };
+        let Some(person) = store::find_person(&self.db, &key).await? else { return Ok(None) };
         let details = crate::store::details_of(&person);
         // Only keep it if the timeline is still current (same version).
         if person.version == cached.timeline.person.version {

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, Value};
 
-use super::{ACTIVE, Store, VOIDED, person, to_domain};
+use super::{ACTIVE, VOIDED, person, to_domain};
 use crate::domain::{Period, Record};
 use crate::key::PersonKey;
 use crate::store::write::{CHANGED_TOPIC, kind_code};
@@ -73,103 +73,101 @@ fn same_periods(stored: &[Record], wanted: &[Period]) -> bool {
         })
 }
 
-impl Store {
-    /// Applies one chunk in one transaction: creates new persons, updates changed ones
-    /// (their differing periods are voided and the extract's inserted), skips identical ones.
-    /// Returns the outcome, the keys of changed persons (to invalidate everywhere) and of
-    /// created ones (only possibly cached as unknown: a negative entry, in L1, short-lived).
-    pub async fn import_chunk(
-        &self,
-        rows: &[ImportPerson],
-        recorded_by: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
-        // A writer from the start: on SQLite (`kaigo dev`) a deferred transaction fails with
-        // "database is locked" when another connection commits between its read and its write.
-        let txn = kaigo_platform::db::begin_write(self.db()).await?;
-        let postgres = kaigo_platform::db::is_postgres(&txn);
-        let existing = load_existing(&txn, rows).await?;
-        let mut outcome = ChunkOutcome::default();
-        let mut changed = Vec::new();
-        let mut created = Vec::new();
-        let mut new_people: Vec<&ImportPerson> = Vec::new();
-        let mut record_rows: Vec<(i64, &Period)> = Vec::new();
-        for row in rows {
-            match existing.get(&row.key) {
-                None => new_people.push(row),
-                Some((stored, records)) => {
-                    if same_person(stored, &row.person) && same_periods(records, &row.periods) {
-                        outcome.unchanged += 1;
-                        continue;
-                    }
-                    outcome.changed += 1;
-                    changed.push(row.key);
-                    let backend = txn.get_database_backend();
-                    let p = &row.person;
+/// Applies one chunk in one transaction: creates new persons, updates changed ones
+/// (their differing periods are voided and the extract's inserted), skips identical ones.
+/// Returns the outcome, the keys of changed persons (to invalidate everywhere) and of
+/// created ones (only possibly cached as unknown: a negative entry, in L1, short-lived).
+pub async fn import_chunk(
+    db: &DatabaseConnection,
+    rows: &[ImportPerson],
+    recorded_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
+    // A writer from the start: on SQLite (`kaigo dev`) a deferred transaction fails with
+    // "database is locked" when another connection commits between its read and its write.
+    let txn = kaigo_platform::db::begin_write(db).await?;
+    let postgres = kaigo_platform::db::is_postgres(&txn);
+    let existing = load_existing(&txn, rows).await?;
+    let mut outcome = ChunkOutcome::default();
+    let mut changed = Vec::new();
+    let mut created = Vec::new();
+    let mut new_people: Vec<&ImportPerson> = Vec::new();
+    let mut record_rows: Vec<(i64, &Period)> = Vec::new();
+    for row in rows {
+        match existing.get(&row.key) {
+            None => new_people.push(row),
+            Some((stored, records)) => {
+                if same_person(stored, &row.person) && same_periods(records, &row.periods) {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                outcome.changed += 1;
+                changed.push(row.key);
+                let backend = txn.get_database_backend();
+                let p = &row.person;
+                let sql = if postgres {
+                    "UPDATE persons SET name_kanji=$1, name_kana=$2, birth_date=$3, sex=$4, category=$5, acquired_date=$6, lost_date=$7, card_issued_date=$8, version=version+1, updated_at=$9 WHERE id=$10"
+                } else {
+                    "UPDATE persons SET name_kanji=?, name_kana=?, birth_date=?, sex=?, category=?, acquired_date=?, lost_date=?, card_issued_date=?, version=version+1, updated_at=? WHERE id=?"
+                };
+                let values: Vec<Value> = vec![
+                    p.name_kanji.clone().into(),
+                    p.name_kana.clone().into(),
+                    p.birth_date.into(),
+                    p.sex.into(),
+                    p.category.into(),
+                    p.acquired_date.into(),
+                    p.lost_date.into(),
+                    p.card_issued_date.into(),
+                    now.into(),
+                    stored.id.into(),
+                ];
+                txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+                // Periods the extract no longer states are voided (kept in history).
+                for old in records
+                    .iter()
+                    .filter(|r| !row.periods.iter().any(|(s, e, d)| r.start == *s && r.end == *e && &r.detail == d))
+                {
                     let sql = if postgres {
-                        "UPDATE persons SET name_kanji=$1, name_kana=$2, birth_date=$3, sex=$4, category=$5, acquired_date=$6, lost_date=$7, card_issued_date=$8, version=version+1, updated_at=$9 WHERE id=$10"
+                        "UPDATE records SET state=$1 WHERE id=$2"
                     } else {
-                        "UPDATE persons SET name_kanji=?, name_kana=?, birth_date=?, sex=?, category=?, acquired_date=?, lost_date=?, card_issued_date=?, version=version+1, updated_at=? WHERE id=?"
+                        "UPDATE records SET state=? WHERE id=?"
                     };
-                    let values: Vec<Value> = vec![
-                        p.name_kanji.clone().into(),
-                        p.name_kana.clone().into(),
-                        p.birth_date.into(),
-                        p.sex.into(),
-                        p.category.into(),
-                        p.acquired_date.into(),
-                        p.lost_date.into(),
-                        p.card_issued_date.into(),
-                        now.into(),
-                        stored.id.into(),
-                    ];
-                    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-                    // Periods the extract no longer states are voided (kept in history).
-                    for old in records
-                        .iter()
-                        .filter(|r| !row.periods.iter().any(|(s, e, d)| r.start == *s && r.end == *e && &r.detail == d))
-                    {
-                        let sql = if postgres {
-                            "UPDATE records SET state=$1 WHERE id=$2"
-                        } else {
-                            "UPDATE records SET state=? WHERE id=?"
-                        };
-                        txn.execute_raw(Statement::from_sql_and_values(backend, sql, [VOIDED.into(), old.id.into()]))
-                            .await?;
-                    }
-                    for period in row
-                        .periods
-                        .iter()
-                        .filter(|(s, e, d)| !records.iter().any(|r| r.start == *s && r.end == *e && &r.detail == d))
-                    {
-                        record_rows.push((stored.id, period));
-                    }
+                    txn.execute_raw(Statement::from_sql_and_values(backend, sql, [VOIDED.into(), old.id.into()]))
+                        .await?;
+                }
+                for period in row
+                    .periods
+                    .iter()
+                    .filter(|(s, e, d)| !records.iter().any(|r| r.start == *s && r.end == *e && &r.detail == d))
+                {
+                    record_rows.push((stored.id, period));
                 }
             }
         }
-        if !new_people.is_empty() {
-            let ids = insert_persons(&txn, postgres, &new_people, now).await?;
-            for (row, id) in new_people.iter().zip(ids) {
-                outcome.created += 1;
-                created.push(row.key);
-                record_rows.extend(row.periods.iter().map(|p| (id, p)));
-            }
-        }
-        insert_records(&txn, postgres, &record_rows, recorded_by, now).await?;
-        for key in &changed {
-            kaigo_platform::events::enqueue(
-                &txn,
-                kaigo_platform::events::NewEvent {
-                    topic: CHANGED_TOPIC.to_owned(),
-                    key: key.insurer().to_owned(),
-                    payload: key.as_bytes().to_vec(),
-                },
-            )
-            .await?;
-        }
-        txn.commit().await?;
-        Ok((outcome, changed, created))
     }
+    if !new_people.is_empty() {
+        let ids = insert_persons(&txn, postgres, &new_people, now).await?;
+        for (row, id) in new_people.iter().zip(ids) {
+            outcome.created += 1;
+            created.push(row.key);
+            record_rows.extend(row.periods.iter().map(|p| (id, p)));
+        }
+    }
+    insert_records(&txn, postgres, &record_rows, recorded_by, now).await?;
+    for key in &changed {
+        kaigo_platform::events::enqueue(
+            &txn,
+            kaigo_platform::events::NewEvent {
+                topic: CHANGED_TOPIC.to_owned(),
+                key: key.insurer().to_owned(),
+                payload: key.as_bytes().to_vec(),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok((outcome, changed, created))
 }
 
 /// The stored persons of one insurer among comma-separated insured numbers (digits only, so
@@ -343,7 +341,7 @@ mod tests {
     use super::{ChunkOutcome, ImportPerson};
     use crate::domain::Detail;
     use crate::key::PersonKey;
-    use crate::store::{Store, person};
+    use crate::store::{import_chunk, person};
 
     const PERSONS: usize = 20_000;
     const CHUNK: usize = 2_000;
@@ -397,11 +395,10 @@ mod tests {
         for table in ["persons", "records"] {
             db.execute_unprepared(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")).await.unwrap();
         }
-        let store = Store::new(db.clone());
         let insurer = InsurerNumber::parse("435073").unwrap();
         let people: Vec<ImportPerson> = (1..=PERSONS).map(|n| person(&insurer, n)).collect();
         for chunk in people.chunks(CHUNK) {
-            let (outcome, _, _) = store.import_chunk(chunk, "435073", Utc::now()).await.unwrap();
+            let (outcome, _, _) = import_chunk(&db, chunk, "435073", Utc::now()).await.unwrap();
             assert_eq!(outcome.created, chunk.len() as u64);
         }
         let analysed = db
@@ -434,7 +431,7 @@ mod tests {
 
         // And the re-import itself: nothing changes.
         for chunk in people.chunks(CHUNK) {
-            let (outcome, changed, created) = store.import_chunk(chunk, "435073", Utc::now()).await.unwrap();
+            let (outcome, changed, created) = import_chunk(&db, chunk, "435073", Utc::now()).await.unwrap();
             assert_eq!(outcome, ChunkOutcome { created: 0, changed: 0, unchanged: chunk.len() as u64 });
             assert!(changed.is_empty() && created.is_empty());
         }

@@ -1,4 +1,5 @@
 //! Everything eligibility keeps in its database schema: the only place with SQL.
+//! Free functions over the connection or transaction they run on (no `Store` struct).
 
 pub mod bulk;
 pub mod entities;
@@ -7,10 +8,13 @@ pub mod migration;
 pub mod write;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 
 use crate::domain::{Detail, PersonCore, Record, Timeline};
 use crate::key::PersonKey;
+pub use bulk::import_chunk;
 pub use entities::{person, record};
 pub use write::WriteTx;
 
@@ -34,74 +38,56 @@ pub struct PersonDetails {
     pub sex: i16,
 }
 
-/// The eligibility store.
-#[derive(Clone)]
-pub struct Store {
-    db: DatabaseConnection,
+/// The person row, if any.
+pub async fn find_person(conn: &impl ConnectionTrait, key: &PersonKey) -> Result<Option<person::Model>, DbErr> {
+    person::Entity::find()
+        .filter(person::Column::InsurerNumber.eq(key.insurer()))
+        .filter(person::Column::InsuredNumber.eq(key.insured()))
+        .one(conn)
+        .await
 }
 
-impl Store {
-    /// A store over the service's schema.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
-    }
+/// The person's timeline (active records only), or `None` for an unknown person.
+pub async fn timeline(
+    conn: &impl ConnectionTrait,
+    key: &PersonKey,
+) -> Result<Option<(Timeline, PersonDetails)>, DbErr> {
+    let Some(person) = find_person(conn, key).await? else { return Ok(None) };
+    let records = record::Entity::find()
+        .filter(record::Column::PersonId.eq(person.id))
+        .filter(record::Column::State.eq(ACTIVE))
+        .all(conn)
+        .await?;
+    let records = records.iter().map(to_domain).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((Timeline { person: core_of(&person), records }, details_of(&person))))
+}
 
-    /// The connection.
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
+/// The person's access facts from the service's copy of the registry's
+/// (docs/domain/access.md#facts-copy).
+pub async fn access_facts(
+    conn: &impl ConnectionTrait,
+    key: &PersonKey,
+) -> Result<kaigo_platform::access::Facts, DbErr> {
+    kaigo_platform::access::load(conn, kaigo_platform::access::PersonRef::new(key.insurer(), key.insured())).await
+}
 
-    /// The person row, if any.
-    pub async fn person(&self, key: &PersonKey) -> Result<Option<person::Model>, DbErr> {
-        person::Entity::find()
-            .filter(person::Column::InsurerNumber.eq(key.insurer()))
-            .filter(person::Column::InsuredNumber.eq(key.insured()))
-            .one(&self.db)
-            .await
-    }
+/// Every record of the person in every state, oldest first.
+pub async fn history(conn: &impl ConnectionTrait, person_id: i64) -> Result<Vec<record::Model>, DbErr> {
+    record::Entity::find()
+        .filter(record::Column::PersonId.eq(person_id))
+        .order_by_asc(record::Column::Id)
+        .all(conn)
+        .await
+}
 
-    /// The person's timeline (active records only), or `None` for an unknown person.
-    pub async fn timeline(&self, key: &PersonKey) -> Result<Option<(Timeline, PersonDetails)>, DbErr> {
-        let Some(person) = self.person(key).await? else { return Ok(None) };
-        let records = record::Entity::find()
-            .filter(record::Column::PersonId.eq(person.id))
-            .filter(record::Column::State.eq(ACTIVE))
-            .all(&self.db)
-            .await?;
-        let records = records.iter().map(to_domain).collect::<Result<Vec<_>, _>>()?;
-        Ok(Some((Timeline { person: core_of(&person), records }, details_of(&person))))
-    }
-
-    /// The person's access facts from the service's copy of the registry's
-    /// (docs/domain/access.md#facts-copy).
-    pub async fn access_facts(&self, key: &PersonKey) -> Result<kaigo_platform::access::Facts, DbErr> {
-        kaigo_platform::access::load(&self.db, kaigo_platform::access::PersonRef::new(key.insurer(), key.insured()))
-            .await
-    }
-
-    /// Every record of the person in every state, oldest first.
-    pub async fn history(&self, person_id: i64) -> Result<Vec<record::Model>, DbErr> {
-        record::Entity::find()
-            .filter(record::Column::PersonId.eq(person_id))
-            .order_by_asc(record::Column::Id)
-            .all(&self.db)
-            .await
-    }
-
-    /// Starts a write stamped `now` (see [`WriteTx`]).
-    pub async fn begin_write(&self, now: DateTime<Utc>) -> Result<WriteTx, DbErr> {
-        write::begin(&self.db, now).await
-    }
-
-    /// Starts a write inside an existing transaction (as a savepoint), so it commits or rolls
-    /// back with it: event consumers write this way, together with their dedup record.
-    pub async fn begin_write_in(
-        &self,
-        txn: &sea_orm::DatabaseTransaction,
-        now: DateTime<Utc>,
-    ) -> Result<WriteTx, DbErr> {
-        write::begin(txn, now).await
-    }
+/// Starts a write stamped `now` (see [`WriteTx`]) through `db`: the pool, or an existing
+/// transaction whose savepoint the write becomes, so it commits or rolls back with it (event
+/// consumers write this way, together with their dedup record).
+pub async fn begin_write<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<WriteTx, DbErr> {
+    write::begin(db, now).await
 }
 
 /// The insurance facts of a person row.
