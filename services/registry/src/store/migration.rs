@@ -373,8 +373,8 @@ impl MigrationTrait for RegistryTablesMigration {
 }
 
 /// Gives each identity link a version (1 for the links loaded before), so that the
-/// `registry.identity_link_changed` events that carry them can be applied in any order
-/// (docs/domain/access.md#own-view).
+/// `registry.identity_link_changed` events that carry them can be applied in any order, and
+/// publishes the links loaded before (docs/domain/access.md#own-view).
 pub struct IdentityLinkVersionMigration;
 
 impl MigrationName for IdentityLinkVersionMigration {
@@ -399,7 +399,16 @@ impl MigrationTrait for IdentityLinkVersionMigration {
                     .add_column(ColumnDef::new(IdentityLinkVersion::Version).big_integer().not_null().default(1))
                     .to_owned(),
             )
-            .await
+            .await?;
+        // The links loaded before they were published reach the other services' copies now,
+        // once: this step's own transaction writes them into the outbox.
+        let conn = manager.get_connection();
+        let links = <super::identity_link::Entity as sea_orm::EntityTrait>::find().all(conn).await?;
+        for link in &links {
+            crate::changes::publish_identity_link(conn, link).await?;
+        }
+        tracing::info!(links = links.len(), "identity links handed to the other services");
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -213,3 +213,30 @@ async fn each_identity_link_change_is_published_with_its_version() {
     assert!(changes.iter().all(|c| c.link_id == "b1" && c.change_time.is_some()));
     r.harness.shutdown().await;
 }
+
+/// The links loaded before they were published are handed to the other services' copies by
+/// the upgrade itself, once, at version 1 (docs/domain/access.md#own-view).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upgrade_publishes_the_links_loaded_before() {
+    use kaigo_platform::testkit::TestDatabase;
+    use prost::Message;
+    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm_migration::MigratorTrait;
+
+    let db = TestDatabase::create().await;
+    let conn = kaigo_platform::db::connect(&db.config(), kaigo_registry::NAME).await.unwrap();
+    // Every step before the links' versions, then a link as the older build stored it.
+    let before = kaigo_registry::Migrator::migrations().len() - 1;
+    kaigo_registry::Migrator::up(&conn, Some(u32::try_from(before).unwrap())).await.unwrap();
+    let insert = "INSERT INTO identity_links (link_id, insurer_number, insured_number, revoked, updated_at, updated_by) \
+                  VALUES ('c1', '435073', '0000000003', false, now(), 'insurer:435073')";
+    conn.execute_raw(Statement::from_string(conn.get_database_backend(), insert.to_owned())).await.unwrap();
+    kaigo_registry::Migrator::up(&conn, None).await.unwrap();
+    kaigo_registry::Migrator::up(&conn, None).await.unwrap();
+    let sql = "SELECT payload FROM outbox WHERE topic = 'registry.identity_link_changed'";
+    let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql.to_owned())).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let link = pb::IdentityLinkChanged::decode(rows[0].try_get::<Vec<u8>>("", "payload").unwrap().as_slice()).unwrap();
+    assert_eq!((link.link_id.as_str(), link.version, link.revoked), ("c1", 1, false));
+    assert_eq!(link.person, Some(person("0000000003")));
+}
