@@ -39,6 +39,11 @@ fn page_size(requested: i32) -> u64 {
 /// The office a listing is for: the caller's own, or PERMISSION_DENIED.
 pub(crate) fn own_office<'a>(caller: &'a Caller, requested: &str) -> Result<&'a CareOfficeNumber, ApiError> {
     let office = caller_office(caller)?;
+    if requested.chars().count() > 10 {
+        let mut v = Violations::new();
+        v.add("office_number", "a 介護保険事業所番号 is 10 characters");
+        return Err(ApiError::invalid_argument(v));
+    }
     if !requested.is_empty() && requested != office.as_str() {
         return Err(ApiError::permission_denied("NOT_OWN_OFFICE", "an office lists only its own bundles"));
     }
@@ -88,9 +93,11 @@ pub(crate) async fn list_inbox(
     let after = if r.page_token.is_empty() {
         None
     } else {
-        let parsed = r.page_token.split_once('.').filter(|(seq, id)| {
-            seq.len() == 14 && seq.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok()
-        });
+        // 14 + 1 + 36 = the documented 51 characters.
+        let parsed = r
+            .page_token
+            .split_once('.')
+            .filter(|(seq, id)| seq.len() == 14 && seq.bytes().all(|b| b.is_ascii_digit()) && is_uuid(id));
         if parsed.is_none() {
             v.add("page_token", "not a token from a previous page");
         }
@@ -118,7 +125,7 @@ pub(crate) async fn list_sent(
     let office = own_office(caller, &r.office_number)?;
     let mut v = Violations::new();
     let (mut f, receiver) = filter(&r.statuses, &r.kinds, &r.receiver_office_number, r.service_month.as_ref(), &mut v);
-    if !r.page_token.is_empty() && uuid::Uuid::parse_str(&r.page_token).is_err() {
+    if !r.page_token.is_empty() && !is_uuid(&r.page_token) {
         v.add("page_token", "not a token from a previous page");
     }
     v.into_result()?;
@@ -136,9 +143,15 @@ pub(crate) async fn list_sent(
     Ok(pb::ListSentResponse { bundles: with_files(api, rows).await?, next_page_token })
 }
 
+/// A UUID in its 36-character hyphenated form, the only one the service hands out (the
+/// documented maximum of every id and token field).
+pub(crate) fn is_uuid(text: &str) -> bool {
+    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
+}
+
 fn bundle_id(id: &str) -> Result<(), ApiError> {
     let mut v = Violations::new();
-    if uuid::Uuid::parse_str(id).is_err() {
+    if !is_uuid(id) {
         v.add("bundle_id", "a bundle id (UUID) is required");
     }
     v.into_result()
@@ -284,7 +297,7 @@ pub(crate) async fn acknowledge_bundle(
     let office = caller_office(caller)?;
     let mut v = Violations::new();
     check_request_id(&mut v, "request_id", &r.request_id);
-    if uuid::Uuid::parse_str(&r.bundle_id).is_err() {
+    if !is_uuid(&r.bundle_id) {
         v.add("bundle_id", "a bundle id (UUID) is required");
     }
     if r.note.chars().count() > 500 {
@@ -332,7 +345,7 @@ pub(crate) async fn list_person_bundles(
     let mut v = Violations::new();
     let insurer = v.check("insurer_number", InsurerNumber::parse(&r.insurer_number));
     let insured = v.check("insured_number", InsuredNumber::parse(&r.insured_number));
-    if !r.page_token.is_empty() && uuid::Uuid::parse_str(&r.page_token).is_err() {
+    if !r.page_token.is_empty() && !is_uuid(&r.page_token) {
         v.add("page_token", "not a token from a previous page");
     }
     if r.page_size < 0 {

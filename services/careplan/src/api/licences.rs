@@ -211,6 +211,11 @@ struct LicenceChange {
     service_types: Option<Vec<String>>,
 }
 
+/// Longest registered office name (characters), as the contract documents.
+const MAX_OFFICE_NAME: usize = 100;
+/// Longest payment reference (an invoice or receipt number; characters).
+const MAX_PAYMENT_REFERENCE: usize = 64;
+
 /// Most service types one office registers.
 const MAX_SERVICE_TYPES: usize = 32;
 
@@ -242,15 +247,21 @@ impl LicenceChange {
     fn validate(
         request_id: &str,
         office_number: &str,
-        date: Option<&kaigo_proto::google::r#type::Date>,
-        date_field: &str,
+        (date, date_field): (Option<&kaigo_proto::google::r#type::Date>, &str),
         expected_version: i64,
         requested_types: &[String],
+        texts: &[(&str, &str, usize)],
         spec: &Spec,
     ) -> Result<Self, ApiError> {
         let types = &spec.service_types;
         let mut v = Violations::new();
         check_request_id(&mut v, "request_id", request_id);
+        // Free text at most its documented length, each (field, value, maximum characters).
+        for (field, text, max) in texts {
+            if text.chars().count() > *max {
+                v.add(*field, format!("at most {max} characters"));
+            }
+        }
         let number = v.check("office_number", parse_office(office_number, spec.settings.lettered_office));
         let date = optional_date(date, date_field, &mut v);
         if expected_version < 0 {
@@ -283,10 +294,13 @@ pub(crate) async fn register_licence(
     let LicenceChange { number, date: start, service_types } = LicenceChange::validate(
         &request.request_id,
         &request.office_number,
-        request.start_date.as_ref(),
-        "start_date",
+        (request.start_date.as_ref(), "start_date"),
         request.expected_version,
         &request.service_types,
+        &[
+            ("office_name", &request.office_name, MAX_OFFICE_NAME),
+            ("payment_reference", &request.payment_reference, MAX_PAYMENT_REFERENCE),
+        ],
         &api.spec,
     )?;
     check_access(caller, &number, true)?;
@@ -327,10 +341,10 @@ pub(crate) async fn apply_free_pass(
     let LicenceChange { number, date: applied, service_types } = LicenceChange::validate(
         &request.request_id,
         &request.office_number,
-        request.application_date.as_ref(),
-        "application_date",
+        (request.application_date.as_ref(), "application_date"),
         request.expected_version,
         &request.service_types,
+        &[("office_name", &request.office_name, MAX_OFFICE_NAME)],
         &api.spec,
     )?;
     check_access(caller, &number, true)?;

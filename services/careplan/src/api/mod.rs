@@ -32,6 +32,19 @@ use crate::domain::spec::Spec;
 /// Most files in one ValidateFiles call.
 const MAX_FILES: usize = 64;
 
+/// Longest file name taken (characters): every standard name is far shorter, so a longer one
+/// is refused before any parsing.
+const MAX_FILE_NAME: usize = 128;
+
+/// A file name of a request: required and at most [`MAX_FILE_NAME`] characters.
+fn check_file_name(v: &mut Violations, index: usize, name: &str) {
+    if name.is_empty() {
+        v.add(format!("files[{index}].file_name"), "required");
+    } else if name.chars().count() > MAX_FILE_NAME {
+        v.add(format!("files[{index}].file_name"), format!("at most {MAX_FILE_NAME} characters"));
+    }
+}
+
 /// The office the caller acts for, when it is a care office or a provider.
 pub(crate) fn caller_office(caller: &Caller) -> Result<&CareOfficeNumber, ApiError> {
     match (&caller.role, &caller.office) {
@@ -279,9 +292,7 @@ impl CarePlanService for Api {
             }
         };
         for (i, file) in request.files.iter().enumerate() {
-            if file.file_name.is_empty() {
-                violations.add(format!("files[{i}].file_name"), "required");
-            }
+            check_file_name(&mut violations, i, &file.file_name);
         }
         violations.into_result()?;
         let spec = Arc::clone(&self.spec);

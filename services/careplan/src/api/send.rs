@@ -90,10 +90,16 @@ fn decode(request: &pb::SendBundleRequest, lettered: LetteredOfficeCheck) -> Res
     if request.files.len() > MAX_FILES {
         v.add("files", format!("at most {MAX_FILES} files per unit"));
     }
-    for (i, f) in request.files.iter().enumerate() {
-        if f.file_name.is_empty() {
-            v.add(format!("files[{i}].file_name"), "required");
+    for (field, code) in [
+        ("bundle.sender_service_type", &b.sender_service_type),
+        ("bundle.receiver_service_type", &b.receiver_service_type),
+    ] {
+        if code.chars().count() > 2 {
+            v.add(field, "a サービス種類コード is 2 characters");
         }
+    }
+    for (i, f) in request.files.iter().enumerate() {
+        super::check_file_name(&mut v, i, &f.file_name);
     }
     // A part that did not parse was reported: the request is the typed Address or its problems.
     match (sender, receiver, kind, sequence) {

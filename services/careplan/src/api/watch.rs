@@ -50,7 +50,9 @@ pub(crate) async fn watch_inbox(
     r: pb::WatchInboxRequest,
 ) -> Result<BoxStream<pb::WatchInboxResponse>, ApiError> {
     let office = own_office(caller, &r.office_number)?.as_str().to_owned();
-    if !r.after_cursor.is_empty() && lookback_floor(&r.after_cursor).is_none() {
+    if !r.after_cursor.is_empty()
+        && (!super::inbox::is_uuid(&r.after_cursor) || lookback_floor(&r.after_cursor).is_none())
+    {
         let mut v = Violations::new();
         v.add("after_cursor", "not a cursor from WatchInbox");
         v.into_result()?;

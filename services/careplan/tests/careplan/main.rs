@@ -12,6 +12,7 @@ mod harness;
 mod idempotency;
 mod large;
 mod licences;
+mod maxima;
 mod office_types;
 mod parser_props;
 mod persons;
