@@ -8,6 +8,8 @@ import {
   RegistryService,
 } from "../src/gen/kaigo/registry/v1/registry_pb";
 import { Purpose } from "../src/gen/kaigo/common/v1/access_pb";
+import { EligibilityService } from "../src/gen/kaigo/eligibility/v1/eligibility_service_pb";
+import { toProblem } from "../src/app/errors";
 import { apiAs, screenshot, signIn } from "./support";
 
 // kaigo dev's demo person 435073:0000000001 (virtual card d000000001) is registered with the
@@ -51,6 +53,22 @@ test("the person sees their registrations, withdraws a consent and ends a regist
   await signIn(page, "insured_person");
   await page.getByRole("link", { name: "わたしの情報" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "わたしの情報" })).toBeVisible();
+
+  // My own eligibility, answered to me on my identity link (the token's subject): care level,
+  // validity and co-payment, as the registered office sees them. Another person's is refused.
+  const asPerson = await apiAs(EligibilityService, "insured_person");
+  const { result } = await asPerson.checkEligibility(person);
+  expect(result?.certification, "the person reads their own certificate").toBeTruthy();
+  expect(result?.copayment, "and their own co-payment").toBeTruthy();
+  const other = await asPerson.checkEligibility({ insurerNumber: "435073", insuredNumber: "0000000002" }).then(
+    () => "answered",
+    (e: unknown) => toProblem(e).reason,
+  );
+  expect(other).toBe("NOT_REGISTERED");
+  const myEligibility = page.getByTestId("my-eligibility");
+  await expect(myEligibility.getByTestId("care-level")).toContainText("要");
+  await expect(myEligibility.getByTestId("copayment-ratio")).toContainText("割");
+  await expect(myEligibility).toContainText("有効期間");
 
   const regs = page.getByTestId("my-registrations");
   await expect(regs).toContainText("居宅介護支援事業所 4371000128");

@@ -1,6 +1,8 @@
 // わたしの情報 (insured_person): my registrations, my consents (withdraw one after a
 // confirmation) and who read my record and when (GetMyRelationships, WithdrawMyConsent,
-// ListMyRecordReads; docs/domain/access.md). The identity link is the token's subject.
+// ListMyRecordReads; docs/domain/access.md), and my own eligibility (CheckEligibility, which
+// answers the person on the identity link, docs/domain/access.md#own-view). The identity link
+// is the token's subject.
 import { useCallback, useEffect, useState } from "react";
 import {
   RegistryService,
@@ -9,7 +11,9 @@ import {
   type Registration,
 } from "../../gen/kaigo/registry/v1/registry_pb";
 import type { PersonRef } from "../../gen/kaigo/registry/v1/registry_pb";
+import { EligibilityService, type EligibilityResult } from "../../gen/kaigo/eligibility/v1/eligibility_service_pb";
 import { useClient } from "../../app/api";
+import { Certificates } from "../eligibility/Certificates";
 import { DataTable, Loading, PageHeading, ProblemAlert } from "../../app/components";
 import { toProblem, type ApiProblem } from "../../app/errors";
 import { fmt, useLang, useMessages } from "../../app/i18n";
@@ -34,12 +38,15 @@ export default function MyPageScreen({ session }: ScreenProps) {
   const m = useMessages(messages);
   const { lang } = useLang();
   const client = useClient(RegistryService);
+  const eligibility = useClient(EligibilityService);
   const link = session.claims.sub ?? "";
   const [inactive, setInactive] = useState(false);
   const [person, setPerson] = useState<PersonRef | null>(null);
   const [registrations, setRegistrations] = useState<Registration[] | null>(null);
   const [consents, setConsents] = useState<Consent[]>([]);
   const [reads, setReads] = useState<RecordRead[] | null>(null);
+  const [mine, setMine] = useState<EligibilityResult | null>(null);
+  const [mineProblem, setMineProblem] = useState<ApiProblem | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [ending, setEnding] = useState<string | null>(null);
@@ -65,6 +72,20 @@ export default function MyPageScreen({ session }: ScreenProps) {
   useEffect(() => {
     void load();
   }, [load]);
+
+  // My eligibility today, once the registry has told who I am.
+  const insurerNumber = person?.insurerNumber ?? "";
+  const insuredNumber = person?.insuredNumber ?? "";
+  useEffect(() => {
+    if (!insurerNumber || !insuredNumber) return;
+    eligibility
+      .checkEligibility({ insurerNumber, insuredNumber })
+      .then((res) => {
+        setMine(res.result ?? null);
+        setMineProblem(null);
+      })
+      .catch((e: unknown) => setMineProblem(toProblem(e)));
+  }, [eligibility, insurerNumber, insuredNumber]);
 
   const act = async (call: () => Promise<unknown>, message: string) => {
     setBusy(true);
@@ -103,6 +124,17 @@ export default function MyPageScreen({ session }: ScreenProps) {
           {done}
         </p>
       ) : null}
+      <h2>{m.eligibility}</h2>
+      <p>{m.eligibilityLead}</p>
+      <ProblemAlert problem={mineProblem} />
+      {mine ? (
+        <div data-testid="my-eligibility">
+          <Certificates result={mine} />
+        </div>
+      ) : mineProblem ? null : (
+        <Loading />
+      )}
+
       <div className="field">
         <label className="checkbox">
           <input type="checkbox" checked={inactive} onChange={(e) => setInactive(e.target.checked)} />

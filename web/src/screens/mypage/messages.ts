@@ -45,6 +45,8 @@ export const messages = defineMessages({
     colOutcome: "結果",
     refresh: "再読み込み",
     noLink: "このアカウントには本人確認の情報がありません。",
+    eligibility: "わたしの資格",
+    eligibilityLead: "今日の被保険者証・負担割合証・負担限度額認定証の内容です（要介護度、有効期間、負担割合）。",
   },
   en: {
     title: "My record",
@@ -90,5 +92,8 @@ export const messages = defineMessages({
     colOutcome: "Outcome",
     refresh: "Reload",
     noLink: "This account carries no identity confirmation.",
+    eligibility: "My eligibility",
+    eligibilityLead:
+      "Today's insurance certificate, co-payment certificate and cost-limit certificate (care level, validity, co-payment ratio).",
   },
 });
