@@ -188,9 +188,10 @@ pub(super) fn check_version(v: &mut Violations, expected_version: i64) {
     }
 }
 
-/// Checks an application id is a UUID.
+/// Checks an application id is a UUID in the 36-character hyphenated form the service hands
+/// out (the documented maximum).
 pub(super) fn check_application_id(v: &mut Violations, field: &str, id: &str) {
-    if uuid::Uuid::parse_str(id).is_err() {
+    if id.len() != 36 || uuid::Uuid::try_parse(id).is_err() {
         v.add(field, "must be an application id (UUID)");
     }
 }

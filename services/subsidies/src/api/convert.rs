@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode};
+use kaigo_platform::validate;
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 
@@ -11,7 +12,7 @@ use crate::domain::application::Status;
 use crate::domain::calculate::Calculation;
 use crate::domain::costs::{CareOfficeCosts, Costs, MedicalCosts, ReaderPurchase};
 use crate::domain::money::Rounding;
-use crate::domain::programme::{ApplicantKind, InstitutionType, Programme};
+use crate::domain::programme::{ApplicantKind, InstitutionType, MAX_CATEGORIES, MAX_ID_CHARS, Programme};
 use crate::store::{Record, application, application_event};
 
 /// The language of explanations: the caller's (`accept-language`), Japanese by default.
@@ -62,9 +63,26 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// Most category ids one request names: a programme has at most [`MAX_CATEGORIES`].
+const MAX_CATEGORY_IDS: usize = MAX_CATEGORIES;
+/// Most reader purchase lines of one request (each line is up to 1,000 readers).
+const MAX_READER_LINES: usize = 100;
+
 /// Decodes costs, recording problems under `prefix` (`application.costs.`, `costs.`).
 pub fn decode_care_office(c: &pb::CareOfficeCosts, prefix: &str, v: &mut Violations) -> Option<Costs> {
     let office = v.check(&format!("{prefix}care_office.office_number"), CareOfficeNumber::parse(&c.office_number));
+    // The documented maxima, checked before the calculation looks at each entry.
+    let categories = format!("{prefix}care_office.category_ids");
+    let mut bounded = validate::at_most(v, &categories, &c.category_ids, MAX_CATEGORY_IDS);
+    if bounded {
+        for (i, id) in c.category_ids.iter().enumerate() {
+            bounded &= validate::max_chars(v, &format!("{categories}[{i}]"), id, MAX_ID_CHARS);
+        }
+    }
+    bounded &= validate::at_most(v, &format!("{prefix}care_office.readers"), &c.readers, MAX_READER_LINES);
+    if !bounded {
+        return None;
+    }
     Some(Costs::CareOffice(CareOfficeCosts {
         office_number: office?,
         category_ids: c.category_ids.clone(),

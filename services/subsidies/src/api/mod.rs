@@ -44,6 +44,9 @@ impl Api {
             v.add(field, "required");
             return None;
         }
+        if !kaigo_platform::validate::max_chars(v, field, id, MAX_PROGRAMME_ID) {
+            return None;
+        }
         let found = self.catalogue.get(id);
         if found.is_none() {
             v.add(field, "unknown programme; ListProgrammes names them");
@@ -51,6 +54,11 @@ impl Api {
         found
     }
 }
+
+/// Longest programme id (characters), as the contract and the programme file check say.
+const MAX_PROGRAMME_ID: usize = crate::domain::programme::MAX_ID_CHARS;
+/// Longest ListProgrammes page token: an offset, a number of at most 16 characters.
+const MAX_OFFSET_TOKEN: usize = 16;
 
 /// Page size: 0 → 50; above 500 → 500; negative refused.
 fn page_size(v: &mut Violations, size: i32) -> u64 {
@@ -77,6 +85,9 @@ impl SubsidyService for Api {
         let size = page_size(&mut v, req.page_size);
         let offset = if req.page_token.is_empty() {
             0
+        } else if req.page_token.len() > MAX_OFFSET_TOKEN {
+            v.add("page_token", "not a token from this RPC (at most 16 characters)");
+            0
         } else {
             v.check("page_token", req.page_token.parse::<usize>().map_err(|_| "not a token from this RPC"))
                 .unwrap_or_default()
@@ -102,11 +113,12 @@ impl SubsidyService for Api {
     ) -> Result<Response<pb::GetProgrammeResponse>, Status> {
         Caller::from_request(&request)?;
         let id = &request.get_ref().programme_id;
+        let mut v = Violations::new();
         if id.is_empty() {
-            let mut v = Violations::new();
             v.add("programme_id", "required");
-            v.into_result()?;
         }
+        kaigo_platform::validate::max_chars(&mut v, "programme_id", id, MAX_PROGRAMME_ID);
+        v.into_result()?;
         let programme = self
             .catalogue
             .get(id)

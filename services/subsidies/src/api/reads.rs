@@ -77,7 +77,9 @@ impl Api {
             }
             parsed
         };
-        if !req.programme_id.is_empty() && self.catalogue.get(&req.programme_id).is_none() {
+        if !req.programme_id.is_empty() && req.programme_id.chars().count() > super::MAX_PROGRAMME_ID {
+            v.add("programme_id", format!("at most {} characters", super::MAX_PROGRAMME_ID));
+        } else if !req.programme_id.is_empty() && self.catalogue.get(&req.programme_id).is_none() {
             v.add("programme_id", "unknown programme");
         }
         let statuses: Vec<String> = kaigo_platform::validate::enum_filter(&mut v, "statuses", &req.statuses, 16, |s| {
@@ -96,6 +98,8 @@ impl Api {
             }
         };
         check_prefecture(&mut v, &req.prefecture_code);
+        // An office number or an institution code: 10 characters.
+        kaigo_platform::validate::max_chars(&mut v, "applicant_number", &req.applicant_number, 10);
         v.into_result()?;
         let applicants = if caller.role == Role::Operator {
             None
@@ -137,10 +141,18 @@ fn token(last: &store::application::Model) -> String {
 }
 
 /// A token from [`token`].
+/// At most 64 characters: the microseconds (at most 20 characters with a sign), the dot and a
+/// 36-character id, as the contract documents.
 fn parse_token(token: &str) -> Option<store::After> {
+    if token.len() > 64 {
+        return None;
+    }
     let (micros, id) = token.split_once('.')?;
     let created_at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    uuid::Uuid::parse_str(id).ok()?;
+    if id.len() != 36 {
+        return None;
+    }
+    uuid::Uuid::try_parse(id).ok()?;
     Some(store::After { created_at, id: id.to_owned() })
 }
 

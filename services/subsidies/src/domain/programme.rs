@@ -222,6 +222,18 @@ pub struct ProgrammeError {
 
 /// The largest cap or amount a programme may state (10 million yen): a typo guard.
 const MAX_CAP_YEN: i64 = 10_000_000;
+/// Longest programme, category or tier id (characters): the contract's maximum for the ids a
+/// request names.
+pub const MAX_ID_CHARS: usize = 32;
+/// Most service categories of one programme (a request names at most this many).
+pub const MAX_CATEGORIES: usize = 32;
+
+/// An id of a programme file: 1–[`MAX_ID_CHARS`] lower-case letters, digits and underscores.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_CHARS
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
 
 /// Parses and checks a programme file. `file` names it in errors.
 pub fn parse_programme(file: &str, text: &str) -> Result<Programme, ProgrammeError> {
@@ -240,10 +252,8 @@ pub fn parse_programme(file: &str, text: &str) -> Result<Programme, ProgrammeErr
 pub fn check(p: &Programme) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let mut bad = |key: String, message: &str| problems.push((key, message.to_owned()));
-    if p.programme_id.is_empty()
-        || !p.programme_id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
-    {
-        bad("programme_id".into(), "must be lower-case letters, digits and underscores, e.g. fy2025");
+    if !valid_id(&p.programme_id) {
+        bad("programme_id".into(), "must be 1–32 lower-case letters, digits and underscores, e.g. fy2025");
     }
     if !(2000..=2200).contains(&p.fiscal_year) {
         bad("fiscal_year".into(), "must be a year between 2000 and 2200");
@@ -284,10 +294,13 @@ pub fn check(p: &Programme) -> Vec<(String, String)> {
         if rules.categories.is_empty() {
             bad("care_office.categories".into(), "must list at least one category");
         }
+        if rules.categories.len() > MAX_CATEGORIES {
+            bad("care_office.categories".into(), "must list at most 32 categories");
+        }
         for (i, c) in rules.categories.iter().enumerate() {
             let key = |field: &str| format!("care_office.categories[{i}].{field}");
-            if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-                bad(key("id"), "must be lower-case letters, digits and underscores");
+            if !valid_id(&c.id) {
+                bad(key("id"), "must be 1–32 lower-case letters, digits and underscores");
             }
             if rules.categories[..i].iter().any(|o| o.id == c.id) {
                 bad(key("id"), "is used by an earlier category");
@@ -305,8 +318,8 @@ pub fn check(p: &Programme) -> Vec<(String, String)> {
     }
     for (i, t) in p.medical_tiers.iter().enumerate() {
         let key = |field: &str| format!("medical_tiers[{i}].{field}");
-        if t.id.is_empty() || !t.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            bad(key("id"), "must be lower-case letters, digits and underscores");
+        if !valid_id(&t.id) {
+            bad(key("id"), "must be 1–32 lower-case letters, digits and underscores");
         }
         if p.medical_tiers[..i].iter().any(|o| o.id == t.id) {
             bad(key("id"), "is used by an earlier tier");
@@ -334,4 +347,40 @@ pub fn check(p: &Programme) -> Vec<(String, String)> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ids a request names are at most 32 characters, and so is every id a programme file
+    /// defines; a programme has at most 32 categories.
+    #[test]
+    fn programme_and_category_ids_are_at_most_32_characters() {
+        let fy2025 = parse_programme("fy2025.toml", crate::catalogue::FY2025).unwrap();
+        assert!(check(&fy2025).is_empty());
+        let mut long = fy2025.clone();
+        long.programme_id = "f".repeat(MAX_ID_CHARS + 1);
+        assert_eq!(check(&long).first().map(|(key, _)| key.as_str()), Some("programme_id"));
+        let mut long = fy2025.clone();
+        long.programme_id = "f".repeat(MAX_ID_CHARS);
+        assert!(check(&long).is_empty());
+        let mut many = fy2025.clone();
+        if let Some(rules) = many.care_office.as_mut() {
+            rules.categories[0].id = "c".repeat(MAX_ID_CHARS + 1);
+        }
+        assert_eq!(check(&many).first().map(|(key, _)| key.as_str()), Some("care_office.categories[0].id"));
+        let mut many = fy2025;
+        if let Some(rules) = many.care_office.as_mut() {
+            let first = rules.categories[0].clone();
+            rules.categories = (0..=MAX_CATEGORIES)
+                .map(|i| {
+                    let mut c = first.clone();
+                    c.id = format!("c{i}");
+                    c
+                })
+                .collect();
+        }
+        assert_eq!(check(&many).first().map(|(key, _)| key.as_str()), Some("care_office.categories"));
+    }
 }

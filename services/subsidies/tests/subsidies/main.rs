@@ -7,6 +7,7 @@ mod calculate;
 mod corrections;
 mod harness;
 mod idempotency;
+mod maxima;
 mod migration;
 mod refusals;
 mod seed;
