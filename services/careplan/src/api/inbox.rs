@@ -356,11 +356,11 @@ pub(crate) async fn list_person_bundles(
     let person = PersonRef::new(insurer.as_str(), insured.as_str());
     let today = api.clock.today_jst();
     let decided = match caller.role {
-        // Insurers (their own insured), operators and persons are decided on the caller alone.
-        Role::Insurer | Role::Operator | Role::InsuredPerson => {
-            api.gate.decide(caller, person, Category::CarePlan, today, &Facts::default())
-        }
-        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution => {
+        // Insurers (their own insured) and operators are decided on the caller alone.
+        Role::Insurer | Role::Operator => api.gate.decide(caller, person, Category::CarePlan, today, &Facts::default()),
+        // Organisations on the person's registrations and consents; the person on the identity
+        // links that bind them to the record (docs/domain/access.md#own-view).
+        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution | Role::InsuredPerson => {
             let facts = kaigo_platform::access::load(&api.ctx.db, person).await.map_err(db)?;
             api.gate.decide(caller, person, Category::CarePlan, today, &facts)
         }

@@ -89,6 +89,24 @@ async fn a_persons_bundles_are_listed_only_as_the_registrys_facts_allow() {
     let mut ops = server.client(Some(kaigo_platform::testkit::caller(Role::Operator))).await;
     assert_eq!(reason(&ops.list_person_bundles(list()).await.unwrap_err()), "NOT_PERMITTED");
 
+    // The person reads their own plans once their identity link (the token's subject) is
+    // published; another person is refused as an unregistered office is
+    // (docs/domain/access.md#own-view).
+    let me = kaigo_platform::auth::Caller {
+        subject: "e000000001".into(),
+        ..kaigo_platform::testkit::caller(Role::InsuredPerson)
+    };
+    let mut person_client = server.client(Some(me)).await;
+    assert_eq!(reason(&person_client.list_person_bundles(list()).await.unwrap_err()), "NOT_REGISTERED");
+    facts::link(&server.feed, "e000000001", &insurer, &insured).await;
+    assert_eq!(person_client.list_person_bundles(list()).await.unwrap().into_inner().bundles.len(), 1);
+    let someone = kaigo_platform::auth::Caller {
+        subject: "e000000002".into(),
+        ..kaigo_platform::testkit::caller(Role::InsuredPerson)
+    };
+    let mut someone = server.client(Some(someone)).await;
+    assert_eq!(reason(&someone.list_person_bundles(list()).await.unwrap_err()), "NOT_REGISTERED");
+
     // A withdrawal stops it at once; so does the end of the registration.
     facts::withdraw(&server.feed, &consent, chrono::Utc::now()).await;
     let err = care.list_person_bundles(list()).await.unwrap_err();
