@@ -117,15 +117,19 @@ impl Inner {
     }
 
     /// The persons an organisation may see `CERTIFICATION` of today: those it holds a
-    /// registration for, each decided on their facts. `None` for callers not decided this way.
+    /// registration for, each decided on their facts; for a person, the record their identity
+    /// link binds (docs/domain/access.md#own-view). `None` for callers not decided this way.
     async fn persons_by_facts(&self, caller: &Caller) -> Result<Option<Vec<(String, String)>>, ApiError> {
-        if !access::decided_by_facts(caller.role) {
-            return Ok(None);
-        }
-        let Some(org) = caller.organization() else { return Ok(Some(Vec::new())) };
         let today = self.clock.today_jst();
         let db = &self.db;
-        let candidates = kaigo_platform::access::registered_persons(db, org, today).await.map_err(errors::db)?;
+        let candidates = if caller.role == Role::InsuredPerson {
+            kaigo_platform::access::linked_persons(db, &caller.subject).await.map_err(errors::db)?
+        } else if access::decided_by_facts(caller.role) {
+            let Some(org) = caller.organization() else { return Ok(Some(Vec::new())) };
+            kaigo_platform::access::registered_persons(db, org, today).await.map_err(errors::db)?
+        } else {
+            return Ok(None);
+        };
         let refs: Vec<PersonRef<'_>> = candidates.iter().map(|p| p.as_ref()).collect();
         let facts = kaigo_platform::access::load_many(db, &refs).await.map_err(errors::db)?;
         let none = kaigo_platform::access::Facts::default();
@@ -218,7 +222,9 @@ impl Inner {
             }
             // An organisation sees the applications of the persons the registry's facts let it
             // follow (CERTIFICATION), whoever filed them (docs/domain/access.md#in-kaigo).
-            role if access::decided_by_facts(role) => {
+            // A person sees the applications of the record their identity link binds, whoever
+            // filed them (docs/domain/access.md#own-view).
+            role if access::decided_by_facts(role) || role == Role::InsuredPerson => {
                 (insurer.map(|i| i.as_str().to_owned()), office.map(|o| o.as_str().to_owned()))
             }
             _ => return Err(denied()),

@@ -328,10 +328,17 @@ async fn a_person_follows_their_own_application_by_their_identity_link() {
         .unwrap_err();
     assert_eq!(reason(&err), "NOT_REGISTERED");
 
+    // The person's list holds exactly their own application.
+    let list = |k: &_| signed(k, &me, "ListApplications", pb::ListApplicationsRequest::default());
+    let listed = client.list_applications(list(&keys)).await.unwrap().into_inner();
+    let ids: Vec<&str> = listed.applications.iter().map(|a| a.application_id.as_str()).collect();
+    assert_eq!(ids, [for_p.id.as_str()]);
+
     facts::revoke_link(&feed, &link).await;
     let err = client
         .get_application_progress(signed(&keys, &me, "GetApplicationProgress", progress(&for_p.id)))
         .await
         .unwrap_err();
     assert_eq!(reason(&err), "NOT_REGISTERED");
+    assert!(client.list_applications(list(&keys)).await.unwrap().into_inner().applications.is_empty());
 }

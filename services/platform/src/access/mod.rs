@@ -47,7 +47,7 @@ pub use handler::{
 pub use migration::{AccessFactsMigration, AccessIdentityLinksMigration};
 pub use store::{
     ConsentRow, IdentityLinkRow, RegistrationRow, apply_consent, apply_identity_link, apply_registration,
-    consent_version, identity_link_version, load, load_many, registered_persons, registration_version,
+    consent_version, identity_link_version, linked_persons, load, load_many, registered_persons, registration_version,
 };
 
 use crate::auth::{Caller, Role};

@@ -274,6 +274,21 @@ pub async fn registered_persons(
     rows.iter().map(person_of).collect()
 }
 
+/// The persons the identity `link_id` (an `insured_person` caller's token subject) binds,
+/// unrevoked: the candidates of a person's own lists, each then decided on its facts
+/// (docs/domain/access.md#own-view). At most one in practice.
+pub async fn linked_persons(conn: &impl ConnectionTrait, link_id: &str) -> Result<Vec<Person>, DbErr> {
+    let pg = crate::db::is_postgres(conn);
+    let sql = format!(
+        "SELECT insurer_number, insured_number FROM access_identity_links WHERE link_id = {} AND revoked = {}",
+        placeholder(pg, 1),
+        placeholder(pg, 2)
+    );
+    let values: Vec<Value> = vec![link_id.into(), false.into()];
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(conn.get_database_backend(), sql, values)).await?;
+    rows.iter().map(person_of).collect()
+}
+
 fn person_of(row: &QueryResult) -> Result<Person, DbErr> {
     Ok(Person { insurer: row.try_get("", "insurer_number")?, insured: row.try_get("", "insured_number")? })
 }

@@ -294,6 +294,7 @@ async fn identity_links_bind_the_person_until_revoked_whatever_the_order() {
     feed::link(&feed, "d000000002", orgs::INSURER, "0000000002").await;
     let facts = access::load(&conn, person).await.unwrap();
     assert_eq!(facts.links, vec!["d000000001".to_owned()]);
+    assert_eq!(access::linked_persons(&conn, "d000000001").await.unwrap(), vec![Person::from(person)]);
     assert!(gate.decide(&me, person, Category::CostShare, today, &facts).is_ok());
     let theirs = access::load(&conn, other).await.unwrap();
     assert_eq!(gate.decide(&me, other, Category::CostShare, today, &theirs).unwrap_err().reason(), "NOT_REGISTERED");
@@ -304,6 +305,7 @@ async fn identity_links_bind_the_person_until_revoked_whatever_the_order() {
     ctx.bus.publish(&late).await.unwrap();
     let facts = access::load(&conn, person).await.unwrap();
     assert!(facts.links.is_empty());
+    assert!(access::linked_persons(&conn, "d000000001").await.unwrap().is_empty());
     assert_eq!(access::identity_link_version(&conn, "d000000001").await.unwrap(), Some(2));
     assert_eq!(gate.decide(&me, person, Category::CostShare, today, &facts).unwrap_err().reason(), "NOT_REGISTERED");
     // The service was told whose facts changed, so it drops what it cached about the person.
