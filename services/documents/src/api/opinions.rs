@@ -251,7 +251,10 @@ pub async fn get(api: &Inner, caller: &Caller, req: GetOpinionRequest) -> Result
 pub async fn list(api: &Inner, caller: &Caller, req: ListOpinionsRequest) -> Result<ListOpinionsResponse, ApiError> {
     let mut v = Violations::new();
     let before_id = page_token(&mut v, &req.page_token);
-    let statuses = fields::codes::<OpinionStatus>(&mut v, "statuses", &req.statuses);
+    // A filter: duplicates folded, at most 16 values (as documented).
+    let statuses = kaigo_platform::validate::enum_filter(&mut v, "statuses", &req.statuses, 16, |s| {
+        OpinionStatus::try_from(s).ok().filter(|s| *s != OpinionStatus::Unspecified)
+    });
     if !req.insurer_number.is_empty() {
         v.check("insurer_number", InsurerNumber::parse(&req.insurer_number));
     }

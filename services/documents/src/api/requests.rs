@@ -173,7 +173,10 @@ pub async fn list_requests(
     if !req.application_id.is_empty() && !request::valid_application_id(&req.application_id) {
         v.add("application_id", "1–64 letters, digits, '-' or '_'");
     }
-    let statuses = crate::domain::fields::codes::<OpinionRequestStatus>(&mut v, "statuses", &req.statuses);
+    // A filter: duplicates folded, at most 16 values (as documented).
+    let statuses = kaigo_platform::validate::enum_filter(&mut v, "statuses", &req.statuses, 16, |s| {
+        OpinionRequestStatus::try_from(s).ok().filter(|s| *s != OpinionRequestStatus::Unspecified)
+    });
     v.into_result()?;
     let mut filter = ListFilter {
         application_id: (!req.application_id.is_empty()).then(|| req.application_id.clone()),

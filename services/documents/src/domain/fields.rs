@@ -47,8 +47,9 @@ pub fn phone(v: &mut Violations, field: &str, value: &str, required: bool) {
         return;
     }
     let digits = value.chars().filter(char::is_ascii_digit).count();
-    if !value.chars().all(|c| c.is_ascii_digit() || c == '-') || !(10..=11).contains(&digits) {
-        v.add(field, "10 or 11 digits, with optional hyphens");
+    if value.len() > MAX_PHONE || !value.chars().all(|c| c.is_ascii_digit() || c == '-') || !(10..=11).contains(&digits)
+    {
+        v.add(field, "10 or 11 digits, with optional hyphens (at most 13 characters)");
     }
 }
 
@@ -83,8 +84,19 @@ pub fn code<E: TryFrom<i32>>(v: &mut Violations, field: &str, raw: i32, required
     }
 }
 
-/// A list of enum codes: each known and not zero, none repeated. Returns the valid ones.
+/// Most values of a list of codes or of coded entries: more than any such list's enum declares
+/// (at most 14), so a longer list is refused whole, with one violation, before its entries are
+/// compared with each other.
+pub const MAX_CODES: usize = 16;
+/// Longest telephone or fax number, in characters: 11 digits and two hyphens.
+pub const MAX_PHONE: usize = 13;
+
+/// A list of enum codes: at most [`MAX_CODES`], each known and not zero, none repeated.
+/// Returns the valid ones.
 pub fn codes<E: TryFrom<i32>>(v: &mut Violations, field: &str, raws: &[i32]) -> Vec<E> {
+    if !kaigo_platform::validate::at_most(v, field, raws, MAX_CODES) {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(raws.len());
     for (i, raw) in raws.iter().enumerate() {
         let item = format!("{field}[{i}]");
@@ -155,6 +167,20 @@ mod tests {
         let ok = codes::<SpecialMedicalCare>(&mut v, "care", &[1, 1, 0, 99, 12]);
         assert_eq!(ok, [SpecialMedicalCare::IvManagement, SpecialMedicalCare::Catheter]);
         assert_eq!(fields(&v), ["care[1]: listed twice", "care[2]: required", "care[3]: unknown code 99"]);
+    }
+
+    #[test]
+    fn code_lists_and_phones_beyond_their_maximum_are_one_violation() {
+        use kaigo_proto::kaigo::documents::v1::SpecialMedicalCare;
+        let mut v = Violations::new();
+        assert!(codes::<SpecialMedicalCare>(&mut v, "care", &[1; MAX_CODES + 1]).is_empty());
+        assert_eq!(v.as_slice().len(), 1);
+        assert_eq!(v.as_slice()[0].field, "care");
+        // 11 digits padded with hyphens past 13 characters; 13 with two hyphens is taken.
+        let mut v = Violations::new();
+        phone(&mut v, "padded", "090--1234--5678", true);
+        phone(&mut v, "ok", "090-1234-5678", true);
+        assert_eq!(fields(&v), ["padded: 10 or 11 digits, with optional hyphens (at most 13 characters)"]);
     }
 
     #[test]

@@ -20,6 +20,8 @@ use super::fields::{self, MAX_LINE, MAX_TEXT};
 pub const MAX_DIAGNOSES: usize = 3;
 /// At most this many attachments on one opinion.
 pub const MAX_ATTACHMENTS: usize = 10;
+/// Most 麻痺 entries: one per site, the four limbs and a few その他 sites.
+pub const MAX_PARALYSIS: usize = 8;
 
 /// The day the 令和8年 form applies from (介護保険最新情報 Vol.1440).
 pub fn reiwa8_start() -> NaiveDate {
@@ -256,7 +258,12 @@ fn mental_physical(v: &mut Violations, m: &MentalPhysicalState) {
         }
     }
     let mut sites = Vec::new();
-    for (i, p) in m.paralysis.iter().enumerate() {
+    let paralysis = if kaigo_platform::validate::at_most(v, "mental_physical.paralysis", &m.paralysis, MAX_PARALYSIS) {
+        m.paralysis.as_slice()
+    } else {
+        &[]
+    };
+    for (i, p) in paralysis.iter().enumerate() {
         let at = format!("mental_physical.paralysis[{i}]");
         let site = fields::code::<ParalysisSite>(v, &format!("{at}.site"), p.site, true);
         if site.is_some_and(|s| s != ParalysisSite::Other && sites.contains(&s)) {
@@ -330,7 +337,13 @@ fn function_services(v: &mut Violations, f: &FunctionAndServices) {
     fields::code::<ImprovementOutlook>(v, "function_services.outlook", f.outlook, false);
 
     let mut services = Vec::new();
-    for (i, need) in f.medical_management.iter().enumerate() {
+    let field = "function_services.medical_management";
+    let needs = if kaigo_platform::validate::at_most(v, field, &f.medical_management, fields::MAX_CODES) {
+        f.medical_management.as_slice()
+    } else {
+        &[]
+    };
+    for (i, need) in needs.iter().enumerate() {
         let at = format!("function_services.medical_management[{i}].service");
         if let Some(s) = fields::code::<MedicalService>(v, &at, need.service, true) {
             if services.contains(&s) {

@@ -189,3 +189,21 @@ fn missing_sections_are_named() {
     }
     let _ = SpecifiedDisease::Copd;
 }
+
+#[test]
+fn paralysis_and_medical_management_lists_are_bounded() {
+    use kaigo_proto::kaigo::documents::v1::{MedicalManagementNeed, Paralysis};
+    let mut o = sample_opinion("r", written());
+    let m = o.mental_physical.as_mut().unwrap();
+    m.paralysis = vec![Paralysis::default(); MAX_PARALYSIS + 1];
+    let f = o.function_services.as_mut().unwrap();
+    f.medical_management = vec![MedicalManagementNeed::default(); fields::MAX_CODES + 1];
+    f.medical_management_none = false;
+    assert_eq!(
+        problems(&o, InsuredCategory::First),
+        [
+            format!("mental_physical.paralysis: at most {MAX_PARALYSIS} entries; 9 given"),
+            format!("function_services.medical_management: at most {} entries; 17 given", fields::MAX_CODES),
+        ]
+    );
+}

@@ -9,6 +9,7 @@ mod dev;
 mod flow;
 mod harness;
 mod idempotency;
+mod maxima;
 mod payment;
 mod s3;
 mod uploads;
