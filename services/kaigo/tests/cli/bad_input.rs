@@ -554,8 +554,9 @@ async fn row_counts(db: &DatabaseConnection, tables_sql: &str) -> BTreeMap<Strin
         // Not what calls write: the read audit (reads that pass are audited), the event
         // bookkeeping that background relays and consumers move on their own, each service's
         // copy of the registry's facts (filled by its consumer from the registry's demo seed,
-        // docs/domain/access.md#facts-copy), migrations.
-        let background = ["audit", "outbox", "processed_events", "access_registrations", "access_consents"];
+        // docs/domain/access.md#facts-copy: registrations, consents, identity links), migrations.
+        let background =
+            ["audit", "outbox", "processed_events", "access_registrations", "access_consents", "access_identity_links"];
         if background.iter().chain(&["seaql_migrations"]).any(|t| table.contains(t)) {
             continue;
         }
