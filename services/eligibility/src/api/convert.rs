@@ -119,6 +119,7 @@ pub fn certification(
         v.add(format!("{field}.review_board_opinion"), "must be at most 2000 characters");
     }
     let limits = service_type_limits(v, field, &c.service_type_limits);
+    let designated = designated_service_types(v, field, &c.designated_service_types);
     if c.application_id.len() > 64
         || !c.application_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
@@ -128,6 +129,7 @@ pub fn certification(
         );
     }
     let (level, certified, (start, end), limits) = (level?, certified?, validity?, limits?);
+    designated?;
     let limit_units = match u32::try_from(c.limit_units_per_month) {
         Ok(0) | Err(_) => level.default_limit_units().unwrap_or(0),
         Ok(units) => units,
@@ -149,6 +151,38 @@ pub fn certification(
 
 /// The most 種類支給限度基準額 one certification carries.
 const MAX_SERVICE_TYPE_LIMITS: usize = 20;
+/// The most サービスの種類の指定 one certification carries (as many as service-type caps).
+const MAX_DESIGNATED_SERVICE_TYPES: usize = 20;
+/// Longest 施設名称 or 事業所名称, in characters (as documented).
+const MAX_OFFICE_NAME: usize = 100;
+
+/// A サービス種類コード: exactly two half-width digits or upper-case letters.
+fn is_service_type(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
+/// サービスの種類の指定: at most [`MAX_DESIGNATED_SERVICE_TYPES`] codes, each a サービス種類コード
+/// listed once. `Some(())` when they are.
+fn designated_service_types(v: &mut Violations, field: &str, codes: &[String]) -> Option<()> {
+    let at = format!("{field}.designated_service_types");
+    if !kaigo_platform::validate::at_most(v, &at, codes, MAX_DESIGNATED_SERVICE_TYPES) {
+        return None;
+    }
+    let mut ok = true;
+    for (i, code) in codes.iter().enumerate() {
+        if !is_service_type(code) {
+            v.add(
+                format!("{at}[{i}]"),
+                "must be a 2-character サービス種類コード of half-width digits or upper-case letters, e.g. 11",
+            );
+            ok = false;
+        } else if codes[..i].contains(code) {
+            v.add(format!("{at}[{i}]"), "must appear only once");
+            ok = false;
+        }
+    }
+    ok.then_some(())
+}
 
 /// うち種類支給限度基準額 → domain: each a 2-character サービス種類コード at most once, with a cap
 /// of 1 to 100000 units a month.
@@ -166,7 +200,7 @@ fn service_type_limits(
     for (i, l) in limits.iter().enumerate() {
         let at = format!("{field}.service_type_limits[{i}]");
         let code = &l.service_type;
-        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+        if !is_service_type(code) {
             v.add(
                 format!("{at}.service_type"),
                 "must be a 2-character サービス種類コード of half-width digits or upper-case letters, e.g. 11",
@@ -322,8 +356,10 @@ pub fn residence(
             false
         }
     };
+    let name_ok =
+        kaigo_platform::validate::max_chars(v, &format!("{field}.facility_name"), &c.facility_name, MAX_OFFICE_NAME);
     let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
-    code_ok.then(|| {
+    (code_ok && name_ok).then(|| {
         (
             start,
             end,
@@ -362,9 +398,11 @@ pub fn care_management(
         v.check(&format!("{field}.office_number"), kaigo_platform::ids::CareOfficeNumber::parse(&c.office_number))
             .is_some()
     };
+    let name_ok =
+        kaigo_platform::validate::max_chars(v, &format!("{field}.office_name"), &c.office_name, MAX_OFFICE_NAME);
     let notified = optional_date(v, &format!("{field}.notification_date"), c.notification_date.as_ref());
     let (start, end) = period(v, &format!("{field}.period"), c.period.as_ref())?;
-    if !office_ok {
+    if !office_ok || !name_ok {
         return None;
     }
     Some((

@@ -24,6 +24,11 @@ pub type ImportStream = Pin<Box<dyn Stream<Item = Result<pb::ImportInsuredPerson
 
 type Event = pb::import_insured_persons_response::Event;
 
+/// Most rows one chunk may carry (as documented; the CLI sends 2,000).
+const MAX_CHUNK_ROWS: usize = 10_000;
+/// Most periods of one kind one import row may carry (as documented).
+const MAX_ROW_PERIODS: usize = 100;
+
 fn row_error(line: i64, err: &ApiError) -> Event {
     Event::RowError(pb::ImportRowError {
         line_number: line,
@@ -53,6 +58,25 @@ impl Api {
         }
         let key = convert::key(&mut v, "person.", &p.insurer_number, &p.insured_number);
         let person = person_from_wire(&mut v, p);
+        // Counts only: a list beyond its maximum is one violation and its entries are not read.
+        let lists = [
+            ("certifications", row.certifications.len()),
+            ("copayments", row.copayments.len()),
+            ("cost_limits", row.cost_limits.len()),
+            ("benefit_restrictions", row.benefit_restrictions.len()),
+            ("residence_exceptions", row.residence_exceptions.len()),
+            ("care_managements", row.care_managements.len()),
+        ];
+        let mut too_long = false;
+        for (field, len) in lists {
+            if len > MAX_ROW_PERIODS {
+                v.add(field, format!("at most {MAX_ROW_PERIODS} entries; {len} given"));
+                too_long = true;
+            }
+        }
+        if too_long {
+            return Err(ApiError::invalid_argument(v));
+        }
         let mut periods = Vec::new();
         periods.extend(
             row.certifications
@@ -130,6 +154,7 @@ impl Api {
             }
         };
         let mut v = Violations::new();
+        kaigo_platform::idempotency::check_request_id(&mut v, "header.request_id", &header.request_id);
         v.check("header.insurer_number", kaigo_platform::ids::InsurerNumber::parse(&header.insurer_number));
         // It goes into the audit trail: bounded as the contract documents.
         kaigo_platform::validate::max_chars(&mut v, "header.source_name", &header.source_name, 256);
@@ -166,6 +191,12 @@ impl Api {
                         return;
                     }
                 };
+                // A count check per chunk, before any row is looked at or applied.
+                let mut v = Violations::new();
+                if !kaigo_platform::validate::at_most(&mut v, "chunk.rows", &chunk.rows, MAX_CHUNK_ROWS) {
+                    let _ = tx.send(Err(ApiError::invalid_argument(v).into())).await;
+                    return;
+                }
                 let mut valid = Vec::with_capacity(chunk.rows.len());
                 for row in &chunk.rows {
                     totals.rows_received += 1;

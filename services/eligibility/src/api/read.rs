@@ -106,9 +106,7 @@ impl Api {
             None => Some(self.inner.clock.today_jst()),
             Some(d) => v.check(&format!("{prefix}as_of"), kaigo_proto::to_naive_date(d)),
         };
-        if q.consent_reference.len() > 128 {
-            v.add(format!("{prefix}consent_reference"), "must be at most 128 characters");
-        }
+        kaigo_platform::validate::max_chars(v, &format!("{prefix}consent_reference"), q.consent_reference, 128);
         Some(Query { key: key?, as_of: as_of? })
     }
 

@@ -181,7 +181,8 @@ impl Api {
         let mut v = Violations::new();
         check_request_id(&mut v, "request_id", &r.request_id);
         let person_key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
-        let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
+        let record_id = record_id(&mut v, &r.record_id);
+        reason(&mut v, &r.reason);
         let period = match &r.replacement {
             Some(R::Certification(c)) => convert::certification(&mut v, "certification", Some(c)),
             Some(R::Copayment(c)) => convert::copayment(&mut v, "copayment", Some(c)),
@@ -235,7 +236,8 @@ impl Api {
         let mut v = Violations::new();
         check_request_id(&mut v, "request_id", &r.request_id);
         let person_key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
-        let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
+        let record_id = record_id(&mut v, &r.record_id);
+        reason(&mut v, &r.reason);
         let end = convert::date(&mut v, "end_date", r.end_date.as_ref());
         let ((person_key, record_id), end) = validated(v, person_key.zip(record_id).zip(end))?;
         Self::authorize_write(&caller, &person_key)?;
@@ -266,7 +268,8 @@ impl Api {
         let mut v = Violations::new();
         check_request_id(&mut v, "request_id", &r.request_id);
         let person_key = convert::key(&mut v, "", &r.insurer_number, &r.insured_number);
-        let record_id = v.check("record_id", r.record_id.parse::<i64>().map_err(|_| "must be a record id"));
+        let record_id = record_id(&mut v, &r.record_id);
+        reason(&mut v, &r.reason);
         let (person_key, record_id) = validated(v, person_key.zip(record_id))?;
         Self::authorize_write(&caller, &person_key)?;
         let key = IdempotencyKey::new("VoidRecord", &caller, &r.request_id, &r);
@@ -307,6 +310,25 @@ async fn active_row(tx: &WriteTx, person_id: i64, record_id: i64) -> Result<crat
     Ok(row)
 }
 
+/// Longest record id: an i64 in decimal has at most 19 digits.
+const MAX_RECORD_ID: usize = 19;
+/// Longest reason of a correction, closing or voiding, in characters (as documented).
+const MAX_REASON: usize = 500;
+
+/// A record id: the decimal number the record's `record_id` carries, at most 19 digits.
+fn record_id(v: &mut Violations, raw: &str) -> Option<i64> {
+    if raw.len() > MAX_RECORD_ID || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        v.add("record_id", "must be a record id: a decimal number of at most 19 digits");
+        return None;
+    }
+    v.check("record_id", raw.parse::<i64>().map_err(|_| "must be a record id"))
+}
+
+/// The reason kept in history: at most [`MAX_REASON`] characters.
+fn reason(v: &mut Violations, raw: &str) {
+    kaigo_platform::validate::max_chars(v, "reason", raw, MAX_REASON);
+}
+
 fn check_version(current: i64, expected: i64) -> Result<(), ApiError> {
     if current == expected {
         Ok(())
@@ -316,13 +338,15 @@ fn check_version(current: i64, expected: i64) -> Result<(), ApiError> {
     }
 }
 
+/// Longest 氏名 or フリガナ, in characters (as documented).
+const MAX_NAME: usize = 100;
+
 pub(super) fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Option<person::Model> {
     if p.name_kanji.trim().is_empty() {
         v.add("person.name_kanji", "is required");
     }
-    if p.name_kanji.chars().count() > 100 || p.name_kana.chars().count() > 100 {
-        v.add("person.name_kanji", "names are at most 100 characters");
-    }
+    kaigo_platform::validate::max_chars(v, "person.name_kanji", &p.name_kanji, MAX_NAME);
+    kaigo_platform::validate::max_chars(v, "person.name_kana", &p.name_kana, MAX_NAME);
     let sex = match p.sex {
         1 | 2 => Some(p.sex as i16),
         _ => {

@@ -11,6 +11,7 @@ mod database_down;
 mod decisions;
 mod idempotency;
 mod import;
+mod maxima;
 mod rules;
 mod support;
 mod writes;
