@@ -68,12 +68,17 @@ impl Api {
     }
 }
 
-/// Checks an application id: REQUIRED, a UUID.
+/// A UUID in its hyphenated form, the only one the contract documents (36 characters).
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
+/// Checks an application id: REQUIRED, a hyphenated UUID (36 characters).
 fn check_application_id(v: &mut Violations, application_id: &str) {
     if application_id.is_empty() {
         v.add("application_id", "required");
-    } else if uuid::Uuid::parse_str(application_id).is_err() {
-        v.add("application_id", "must be a UUID");
+    } else if !is_uuid(application_id) {
+        v.add("application_id", "must be a UUID (36 characters with hyphens)");
     }
 }
 

@@ -59,7 +59,7 @@ impl Inner {
     ) -> Result<LoadedApplication, ApiError> {
         if !access::role_may_read(caller.role) {
             // Attempts are audited too, when they name an application.
-            if uuid::Uuid::parse_str(application_id).is_ok() {
+            if super::is_uuid(application_id) {
                 let record = match store::load(&self.db, application_id).await? {
                     Some(loaded) => read_record(rpc, audit::DENIED, &[&loaded.record]),
                     None => ReadRecord {
@@ -202,6 +202,11 @@ impl Inner {
         let deadline_statuses =
             enum_filter(&mut v, "deadline_statuses", &r.deadline_statuses, 16, convert::deadline_status_from);
         let window = r.application_date_window.as_ref().and_then(|p| window(&mut v, "application_date_window", p));
+        // Bounded as documented before the value is compared or the token parsed.
+        kaigo_platform::validate::max_chars(&mut v, "page_token", &r.page_token, MAX_PAGE_TOKEN);
+        if !kaigo_platform::validate::max_chars(&mut v, "order_by", &r.order_by, MAX_ORDER_BY) {
+            return Err(ApiError::invalid_argument(v));
+        }
         let order = match r.order_by.trim() {
             "" | "application_date desc" => ListOrder::ApplicationDateDesc,
             "urgency" => ListOrder::Urgency,
@@ -409,6 +414,11 @@ fn fingerprint(filter: &ListFilter, caller: &Caller) -> String {
     h.update(format!("{filter:?}|{}|{}", caller.role.as_str(), caller.subject));
     hex::encode(&h.finalize()[..8])
 }
+
+/// Longest page token: a u64 offset (at most 20 digits), a dot and 16 hex digits, rounded up.
+const MAX_PAGE_TOKEN: usize = 40;
+/// Longest order_by: the two values and some spaces around them.
+const MAX_ORDER_BY: usize = 32;
 
 fn parse_token(token: &str, fingerprint: &str) -> Option<u64> {
     let (offset, fp) = token.split_once('.')?;

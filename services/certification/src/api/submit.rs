@@ -97,9 +97,18 @@ fn validate(request: &pb::SubmitApplicationRequest, today: chrono::NaiveDate) ->
             } else if !a.family_member_name.is_empty() || !a.family_relationship.is_empty() {
                 v.add("application.applicant.family_member_name", "only for a family applicant");
             }
-            if a.family_member_name.chars().count() > 100 || a.family_relationship.chars().count() > 50 {
-                v.add("application.applicant.family_member_name", "too long");
-            }
+            kaigo_platform::validate::max_chars(
+                &mut v,
+                "application.applicant.family_member_name",
+                &a.family_member_name,
+                100,
+            );
+            kaigo_platform::validate::max_chars(
+                &mut v,
+                "application.applicant.family_relationship",
+                &a.family_relationship,
+                50,
+            );
             if office_kind {
                 v.check("application.applicant.office_number", CareOfficeNumber::parse(&a.office_number));
             } else if !a.office_number.is_empty() {

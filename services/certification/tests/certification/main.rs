@@ -11,6 +11,7 @@ mod events;
 mod fake_eligibility;
 mod flow;
 mod idempotency;
+mod maxima;
 mod rules;
 mod seed;
 mod support;

@@ -42,9 +42,14 @@ fn decided(r: &pb::RecordDecisionRequest, now: DateTime<Utc>) -> Result<Decided,
         }
     }
     text(&mut v, "board_opinion", &r.board_opinion);
-    for (i, t) in r.designated_service_types.iter().enumerate() {
-        if t.len() != 2 || !t.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
-            v.add(format!("designated_service_types[{i}]"), "a 2-character サービス種類コード");
+    // At most 20 codes (as eligibility takes them), each a サービス種類コード listed once.
+    if kaigo_platform::validate::at_most(&mut v, "designated_service_types", &r.designated_service_types, 20) {
+        for (i, t) in r.designated_service_types.iter().enumerate() {
+            if t.len() != 2 || !t.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+                v.add(format!("designated_service_types[{i}]"), "a 2-character サービス種類コード");
+            } else if r.designated_service_types[..i].contains(t) {
+                v.add(format!("designated_service_types[{i}]"), "listed once");
+            }
         }
     }
     let occur = occur_time(&mut v, r.occur_time.as_ref(), now);

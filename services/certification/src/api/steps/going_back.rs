@@ -36,8 +36,8 @@ fn second_opinion(
 ) -> Result<(MedicalInstitutionCode, DateTime<Utc>), ApiError> {
     let mut v = Violations::new();
     let institution = v.check("institution_code", MedicalInstitutionCode::parse(&r.institution_code));
-    if !r.opinion_request_id.is_empty() && uuid::Uuid::parse_str(&r.opinion_request_id).is_err() {
-        v.add("opinion_request_id", "must be a UUID");
+    if !r.opinion_request_id.is_empty() && !super::super::is_uuid(&r.opinion_request_id) {
+        v.add("opinion_request_id", "must be a UUID (36 characters with hyphens)");
     }
     reason(&mut v, &r.reason);
     let occur = occur_time(&mut v, r.occur_time.as_ref(), now);

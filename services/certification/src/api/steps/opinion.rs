@@ -20,8 +20,8 @@ struct Requested {
 fn requested(r: &pb::RecordOpinionRequestedRequest, now: DateTime<Utc>) -> Result<Requested, ApiError> {
     let mut v = Violations::new();
     let institution = v.check("institution_code", MedicalInstitutionCode::parse(&r.institution_code));
-    if !r.opinion_request_id.is_empty() && uuid::Uuid::parse_str(&r.opinion_request_id).is_err() {
-        v.add("opinion_request_id", "must be a UUID");
+    if !r.opinion_request_id.is_empty() && !super::super::is_uuid(&r.opinion_request_id) {
+        v.add("opinion_request_id", "must be a UUID (36 characters with hyphens)");
     }
     let occur = occur_time(&mut v, r.occur_time.as_ref(), now);
     check_call(&mut v, &r.request_id, &r.application_id, r.expected_version);
