@@ -27,6 +27,7 @@ mod migration;
 mod store;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,7 +63,7 @@ pub const TOPIC_CONSENT_CHANGED: &str = "registry.consent_changed";
 pub const TOPIC_IDENTITY_LINK_CHANGED: &str = "registry.identity_link_changed";
 
 /// A person, by 保険者番号 and 被保険者番号 (owned: a map key, a hook's argument).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Person {
     /// 保険者番号.
     pub insurer: String,
@@ -71,12 +72,26 @@ pub struct Person {
 }
 
 /// A person, borrowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PersonRef<'a> {
     /// 保険者番号.
     pub insurer: &'a str,
     /// 被保険者番号.
     pub insured: &'a str,
+}
+
+// The 被保険者番号 is personal data: a person's Debug names the insurer only, as
+// `InsuredNumber`'s does (CONTRIBUTING.md, personal data).
+impl fmt::Debug for Person {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Person({}, <redacted>)", self.insurer)
+    }
+}
+
+impl fmt::Debug for PersonRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PersonRef({}, <redacted>)", self.insurer)
+    }
 }
 
 impl<'a> PersonRef<'a> {

@@ -247,3 +247,11 @@ fn a_consent_version_keeps_known_categories_and_its_grantee() {
     assert_eq!(row.categories.into_iter().collect::<Vec<_>>(), vec![Category::InsuranceCertificates]);
     assert_eq!(row.withdrawn_on, None);
 }
+
+#[test]
+fn a_persons_debug_never_shows_the_insured_number() {
+    let person = Person { insurer: "435073".into(), insured: "0000000001".into() };
+    let shown = format!("{person:?} {:?}", PersonRef::new("435073", "0000000001"));
+    assert!(!shown.contains("0000000001"), "{shown}");
+    assert!(shown.contains("435073"), "{shown}");
+}
