@@ -138,7 +138,11 @@ def adapt(docs, image, ports, database_url, redis_url, key_dir, unknown=None):
             c = component_of(d)
             d["spec"]["replicas"] = 1
             d["spec"].pop("strategy", None)
-            adapt_pod_spec(d["spec"]["template"]["spec"], image, ports[c], key_dir if c == "gateway" else None)
+            spec = adapt_pod_spec(d["spec"]["template"]["spec"], image, ports[c], key_dir if c == "gateway" else None)
+            if c == unknown:
+                # The pod that must fail stays down: under `Always` podman restarts it at once, with
+                # no back-off, so its exit code is visible only for moments and a poll can miss it.
+                spec["restartPolicy"] = "Never"
             out["pods"][c] = d
         elif kind == "Job":
             template = d["spec"]["template"]

@@ -144,6 +144,12 @@ class AdaptDevOverlay(unittest.TestCase):
         self.assertEqual({n: a for n, a in added.items() if a},
                          {next(n for n in out["configmaps"] if n.startswith("kaigo-subsidies-")): {"KAIGO_SUBSIDIES__NO_SUCH_KEY"}})
 
+    def test_the_pod_that_must_fail_is_not_restarted(self):
+        out, _ = kube_adapt.adapt(copy.deepcopy(self.original), "i", PORTS, DB, REDIS, "/k", "subsidies")
+        policy = lambda c: out["pods"][c]["spec"]["template"]["spec"].get("restartPolicy")
+        self.assertEqual(policy("subsidies"), "Never")
+        self.assertNotEqual(policy("eligibility"), "Never")
+
     def test_the_platforms_components_are_all_deployed(self):
         for c in kube_adapt.KNOWN:
             self.assertIn(c, COMPONENTS)
