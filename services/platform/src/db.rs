@@ -53,6 +53,7 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
         let mut conn = Database::connect(options).await?;
         conn.set_metric_callback(crate::telemetry::db::observe("sqlite"));
         let pool = conn.get_sqlite_connection_pool().clone();
+        crate::telemetry::db::watch_wait(service, pool.clone());
         crate::telemetry::db::watch_pool(service, Box::new(move || pool_reading(&pool)));
         return Ok(conn);
     }
@@ -94,6 +95,7 @@ pub async fn connect(config: &DatabaseConfig, service: &str) -> Result<DatabaseC
     // A client span and the statement duration metric per statement (telemetry::db).
     conn.set_metric_callback(crate::telemetry::db::observe("postgresql"));
     let pool = conn.get_postgres_connection_pool().clone();
+    crate::telemetry::db::watch_wait(service, pool.clone());
     crate::telemetry::db::watch_pool(service, Box::new(move || pool_reading(&pool)));
     Ok(conn)
 }

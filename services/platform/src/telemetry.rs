@@ -105,6 +105,7 @@ pub fn init(
     let meter = meter_builder.map(|builder| builder.with_resource(resource).build());
     if let Some(provider) = &meter {
         global::set_meter_provider(provider.clone());
+        metrics::set_exporting();
     }
     let tracer_provider = tracer_builder.build();
     global::set_tracer_provider(tracer_provider.clone());

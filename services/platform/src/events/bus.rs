@@ -206,6 +206,52 @@ impl RedisBus {
         Ok(())
     }
 
+    /// Each consumer group of `topic`'s stream with the entries it has not acknowledged yet:
+    /// those not delivered to it (`lag` of XINFO GROUPS) and those delivered but pending. When
+    /// Redis cannot tell the lag (entries were trimmed before the group read them) the stream's
+    /// length stands in for it, an upper bound. A stream that does not exist has no groups.
+    pub async fn backlog(&self, topic: &str) -> Result<Vec<(String, u64)>, BusError> {
+        let mut conn = self.redis.conn();
+        let stream = self.stream(topic);
+        let reply: redis::streams::StreamInfoGroupsReply = match conn.xinfo_groups(&stream).await {
+            Ok(reply) => reply,
+            Err(err) if err.to_string().contains("no such key") => return Ok(Vec::new()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut length = None;
+        let mut out = Vec::with_capacity(reply.groups.len());
+        for group in reply.groups {
+            let undelivered = match group.lag {
+                Some(lag) => lag as u64,
+                None => match length {
+                    Some(len) => len,
+                    None => {
+                        let len: u64 = conn.xlen(&stream).await?;
+                        *length.insert(len)
+                    }
+                },
+            };
+            out.push((group.name, undelivered + group.pending as u64));
+        }
+        Ok(out)
+    }
+
+    /// Reads the backlog of every group of each of `topics()` into `kaigo.events.backlog`
+    /// every [`BACKLOG_INTERVAL`](crate::telemetry::metrics::BACKLOG_INTERVAL), until dropped.
+    /// Every consumer and relay does, so a group whose every consumer stopped still shows,
+    /// reported by the others that read or write its topic. A failed read is skipped: the
+    /// consumer or relay beside it reports Redis trouble.
+    pub(crate) async fn watch_backlog(&self, topics: impl Fn() -> Vec<String>) {
+        loop {
+            for topic in topics() {
+                if let Ok(groups) = self.backlog(&topic).await {
+                    crate::telemetry::metrics::record_backlog(&topic, groups);
+                }
+            }
+            tokio::time::sleep(crate::telemetry::metrics::BACKLOG_INTERVAL).await;
+        }
+    }
+
     /// Moves an entry that keeps failing to `<stream>:dead` and acknowledges it, so one poison
     /// event cannot stall its group; operators replay dead entries after a fix.
     pub(crate) async fn dead_letter(&self, delivery: &Delivery, group: &str, reason: &str) -> Result<(), BusError> {

@@ -142,11 +142,17 @@ impl Consumer {
                     }
                 }
             }
-            Bus::Redis(_) => {
+            Bus::Redis(bus) => {
+                // Beside consuming: the backlog of every group of its topics (a stuck or
+                // stopped consumer shows as a backlog that does not shrink).
+                let topics = self.options.topics.clone();
+                let watch = bus.watch_backlog(move || topics.clone());
+                tokio::pin!(watch);
                 let mut failing = false;
                 loop {
                     let pass = tokio::select! {
                         () = &mut shutdown => break,
+                        () = &mut watch => break,
                         pass = self.redis_pass() => pass,
                     };
                     match pass {
@@ -158,6 +164,7 @@ impl Consumer {
                             }
                             tokio::select! {
                                 () = &mut shutdown => break,
+                                () = &mut watch => break,
                                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                             }
                         }

@@ -49,12 +49,14 @@ pub struct Relay {
     bus: Bus,
     options: RelayOptions,
     wake: Arc<Notify>,
+    /// The topics this relay has published to (names from code), whose backlog it reports.
+    topics: Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Relay {
     /// A relay from `conn`'s outbox to `bus`.
     pub fn new(conn: DatabaseConnection, bus: Bus, options: RelayOptions) -> Self {
-        Self { conn, bus, options, wake: Arc::new(Notify::new()) }
+        Self { conn, bus, options, wake: Arc::new(Notify::new()), topics: Arc::default() }
     }
 
     /// Notify this after committing an event to publish it without waiting for the next poll.
@@ -143,7 +145,11 @@ impl Relay {
         }
         txn.commit().await?;
         let metrics = crate::telemetry::metrics::events();
+        let mut topics = self.topics.lock();
         for (_, event) in &batch {
+            if !topics.contains(&event.topic) {
+                topics.insert(event.topic.clone());
+            }
             let topic = opentelemetry::KeyValue::new("topic", event.topic.clone());
             metrics.outbox_lag.record(crate::telemetry::metrics::seconds_since(event.created_at), &[topic]);
         }
@@ -154,6 +160,16 @@ impl Relay {
     /// leaves nothing committed but unpublished.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // Beside publishing: the backlog of every consumer group of the topics published to,
+        // so a topic whose consumers all stopped still shows (telemetry::metrics).
+        let watch: futures::future::BoxFuture<'_, ()> = match &self.bus {
+            Bus::Redis(bus) => {
+                let topics = self.topics.clone();
+                Box::pin(bus.watch_backlog(move || topics.lock().iter().cloned().collect()))
+            }
+            Bus::Local(_) => Box::pin(std::future::pending()),
+        };
+        tokio::pin!(watch);
         let mut failing = false;
         loop {
             let published = match self.relay_once().await {
@@ -179,6 +195,7 @@ impl Relay {
             let pause = if failing { self.options.idle_poll * 10 } else { self.options.idle_poll };
             tokio::select! {
                 () = &mut shutdown => break,
+                () = &mut watch => break,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(pause) => {}
             }

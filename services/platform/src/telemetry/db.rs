@@ -19,13 +19,20 @@
 //! `db.client.connection.count` ends in `_count` in Prometheus, which promtool refuses for a
 //! gauge).
 //!
+//! [`watch_wait`] adds the time a caller waits for one of the pool's connections to
+//! `db.client.connections.wait_time` (histogram, seconds, by `pool.name`): sqlx offers no hook
+//! around a statement's wait, so a probe asks each pool for a connection once a second, as a
+//! statement does, and records how long the pool made it wait (its queue is first come, first
+//! served, so the probe waits behind every statement already waiting). Only while metrics are
+//! exported.
+//!
 //! Only the statement's first keyword and the table it names are kept, never the statement's
 //! parameters or any other part of its text, so nothing a caller sent reaches a span or a label.
 //! Both are bounded: the keyword is one of a fixed list (else `other`), the table an identifier
 //! of at most 63 characters (else `other`).
 
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Histogram, ObservableGauge};
@@ -229,6 +236,57 @@ pub fn watch_pool(name: &str, probe: PoolProbe) {
     });
 }
 
+/// How often [`watch_wait`] asks a pool for a connection.
+const WAIT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+fn wait_time() -> &'static Histogram<f64> {
+    static WAIT: OnceLock<Histogram<f64>> = OnceLock::new();
+    WAIT.get_or_init(|| {
+        opentelemetry::global::meter("kaigo")
+            .f64_histogram("db.client.connections.wait_time")
+            .with_unit("s")
+            .with_description("time a caller waits for a connection from the pool (probed once a second)")
+            .with_boundaries(vec![
+                0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+            .build()
+    })
+}
+
+/// Records in `db.client.connections.wait_time` how long pool `name` (the service) makes a
+/// caller wait for a connection, probed once a second until the pool closes (module docs).
+pub fn watch_wait<DB: sea_orm::sqlx::Database>(name: &str, pool: sea_orm::sqlx::Pool<DB>) {
+    if !super::metrics::exporting() {
+        return;
+    }
+    let attributes = [KeyValue::new("pool.name", name.to_owned())];
+    tokio::spawn(async move {
+        probe_waits(&pool, WAIT_PROBE_INTERVAL, |seconds| wait_time().record(seconds, &attributes)).await;
+    });
+}
+
+/// Asks `pool` for a connection every `interval`, gives it back at once and tells `record`
+/// how long the pool took to hand it over (or to refuse it: a timed-out wait is a wait too),
+/// until the pool is closed.
+async fn probe_waits<DB: sea_orm::sqlx::Database>(
+    pool: &sea_orm::sqlx::Pool<DB>,
+    interval: Duration,
+    record: impl Fn(f64),
+) {
+    while !pool.is_closed() {
+        let began = std::time::Instant::now();
+        match pool.acquire().await {
+            Ok(connection) => {
+                record(began.elapsed().as_secs_f64());
+                drop(connection);
+            }
+            Err(sea_orm::sqlx::Error::PoolClosed) => return,
+            Err(_) => record(began.elapsed().as_secs_f64()),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +340,30 @@ mod tests {
         open.store(false, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(mine(pool_readings()), None);
         assert!(pools().lock().iter().all(|(n, _)| *n != name), "a closed pool is forgotten");
+    }
+
+    #[tokio::test]
+    async fn the_wait_probe_waits_behind_a_held_connection_and_stops_with_the_pool() {
+        use sea_orm::sqlx::sqlite::SqlitePoolOptions;
+        let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        let held = pool.acquire().await.unwrap();
+        let waits = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let probe = {
+            let (pool, waits) = (pool.clone(), waits.clone());
+            tokio::spawn(async move {
+                probe_waits(&pool, Duration::from_millis(10), move |s| waits.lock().push(s)).await;
+            })
+        };
+        // The only connection is held for 300 ms: the probe's first wait lasts at least that.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while waits.lock().len() < 2 {
+            assert!(std::time::Instant::now() < until, "the probe goes on once the connection is back");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(waits.lock()[0] >= 0.3, "{:?}", waits.lock());
+        pool.close().await;
+        tokio::time::timeout(Duration::from_secs(10), probe).await.expect("the probe ends with its pool").unwrap();
     }
 }

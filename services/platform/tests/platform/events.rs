@@ -289,3 +289,38 @@ async fn the_in_process_bus_delivers_each_event_once_per_group() {
     task.await.unwrap();
     assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
 }
+
+/// `kaigo.events.backlog`'s reading: what a group has not acknowledged, undelivered or
+/// pending, so a consumer that stops handling shows as a backlog that stays.
+#[tokio::test]
+async fn the_backlog_of_a_group_counts_undelivered_and_pending_entries_until_acknowledged() {
+    let redis = TestRedis::create().await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let bus = RedisBus::new(handle.clone(), 10_000);
+    let topic = "test.backlog";
+    assert_eq!(bus.backlog(topic).await.unwrap(), Vec::new(), "no stream, no groups");
+    let stream = bus.stream(topic);
+    let mut conn = handle.conn();
+    for i in 0..3 {
+        let _: String = conn.xadd(&stream, "*", &[("n", i)]).await.unwrap();
+    }
+    let _: () = conn.xgroup_create(&stream, "stalled", "0").await.unwrap();
+    let _: () = conn.xgroup_create(&stream, "caught-up", "$").await.unwrap();
+    let mut backlog = bus.backlog(topic).await.unwrap();
+    backlog.sort();
+    assert_eq!(backlog, vec![("caught-up".to_owned(), 0), ("stalled".to_owned(), 3)]);
+
+    // Delivered but not acknowledged: still owed.
+    let opts = redis::streams::StreamReadOptions::default().group("stalled", "c1").count(1);
+    let read: redis::streams::StreamReadReply = conn.xread_options(&[&stream], &[">"], &opts).await.unwrap();
+    let entry = read.keys[0].ids[0].id.clone();
+    assert_eq!(
+        bus.backlog(topic).await.unwrap().into_iter().find(|(g, _)| g == "stalled"),
+        Some(("stalled".into(), 3))
+    );
+    let _: i64 = conn.xack(&stream, "stalled", &[&entry]).await.unwrap();
+    assert_eq!(
+        bus.backlog(topic).await.unwrap().into_iter().find(|(g, _)| g == "stalled"),
+        Some(("stalled".into(), 2))
+    );
+}
