@@ -1,12 +1,13 @@
 //! L2: timelines in Redis hash buckets, and the invalidation channel.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use kaigo_platform::access::Facts;
 use kaigo_platform::redis::RedisHandle;
-use opentelemetry::metrics::Counter;
+use opentelemetry::metrics::{Counter, ObservableGauge};
+use parking_lot::Mutex;
 use redis::AsyncCommands;
 
 use super::codec;
@@ -82,7 +83,10 @@ impl L2 {
     }
 
     fn failed(&self, what: &str, err: &dyn std::fmt::Display) {
-        self.state.down_until.store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+        let now = now_ms();
+        if self.state.down_until.swap(now + BACKOFF_MS, Ordering::Relaxed) <= now {
+            rest_periods().add(1, &[]);
+        }
         self.state.errors.add(1, &[]);
         if !self.state.logged.swap(true, Ordering::Relaxed) {
             tracing::warn!(operation = what, error = %err, "redis unavailable; answering from memory and the database");
@@ -202,6 +206,7 @@ impl L2 {
     /// and clears L1 after a gap, since messages sent meanwhile are lost.
     pub async fn listen(self, cache: super::Cache, stopping: kaigo_platform::service::Stopping) {
         let channel = self.channel();
+        watch_resting(Arc::downgrade(&self.state));
         let mut first = true;
         while !stopping.is_stopping() {
             let session = async {
@@ -230,5 +235,69 @@ impl L2 {
                 () = stopping.clone().wait() => break,
             }
         }
+    }
+}
+
+/// `kaigo.eligibility.cache.l2.rests`: back-offs begun, each a rest of L2 for `BACKOFF_MS`
+/// after Redis failed or did not answer in time.
+fn rest_periods() -> &'static Counter<u64> {
+    static RESTS: OnceLock<Counter<u64>> = OnceLock::new();
+    RESTS.get_or_init(|| {
+        opentelemetry::global::meter("kaigo-eligibility")
+            .u64_counter("kaigo.eligibility.cache.l2.rests")
+            .with_description("times L2 began to rest (skipped for a back-off) after Redis failed")
+            .build()
+    })
+}
+
+/// The L2 tiers (those listening for invalidations) `kaigo.eligibility.cache.l2.resting` reports.
+fn resting_states() -> &'static Mutex<Vec<Weak<State>>> {
+    static STATES: OnceLock<Mutex<Vec<Weak<State>>>> = OnceLock::new();
+    STATES.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Reports `state` in `kaigo.eligibility.cache.l2.resting` while it lives.
+fn watch_resting(state: Weak<State>) {
+    static GAUGE: OnceLock<ObservableGauge<u64>> = OnceLock::new();
+    resting_states().lock().push(state);
+    GAUGE.get_or_init(|| {
+        opentelemetry::global::meter("kaigo-eligibility")
+            .u64_observable_gauge("kaigo.eligibility.cache.l2.resting")
+            .with_description("1 while L2 rests after a Redis failure (answers come from L1 and the database), else 0")
+            .with_callback(|observer| observer.observe(u64::from(resting_now()), &[]))
+            .build()
+    });
+}
+
+/// Whether any live L2 of the process rests now; forgets the dropped ones.
+fn resting_now() -> bool {
+    let now = now_ms();
+    let mut resting = false;
+    resting_states().lock().retain(|state| match state.upgrade() {
+        Some(state) => {
+            resting |= now < state.down_until.load(Ordering::Relaxed);
+            true
+        }
+        None => false,
+    });
+    resting
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resting_is_reported_while_an_l2_backs_off_and_forgotten_once_dropped() {
+        let errors = opentelemetry::global::meter("test").u64_counter("test.errors").build();
+        let state = Arc::new(State { down_until: AtomicU64::new(0), logged: AtomicBool::new(false), errors });
+        watch_resting(Arc::downgrade(&state));
+        state.down_until.store(now_ms() + 60_000, Ordering::Relaxed);
+        assert!(resting_now());
+        assert!(resting_states().lock().iter().any(|s| s.as_ptr() == Arc::as_ptr(&state)));
+        let gone = Arc::downgrade(&state);
+        drop(state);
+        resting_now();
+        assert!(resting_states().lock().iter().all(|s| !s.ptr_eq(&gone)), "a dropped L2 is forgotten");
     }
 }

@@ -131,6 +131,32 @@ struct Metrics {
     lookups: Counter<u64>,
 }
 
+/// Counts an L1 entry dropped for room (`cause="size"`: over `l1_max_bytes`) or age
+/// (`cause="expired"`) in `kaigo.eligibility.cache.evictions`; invalidations and replacements
+/// are not evictions.
+fn count_eviction(_key: Arc<PersonKey>, _value: Entry, cause: moka::notification::RemovalCause) {
+    static EVICTIONS: std::sync::OnceLock<Counter<u64>> = std::sync::OnceLock::new();
+    let Some(cause) = eviction_label(cause) else { return };
+    EVICTIONS
+        .get_or_init(|| {
+            opentelemetry::global::meter("kaigo-eligibility")
+                .u64_counter("kaigo.eligibility.cache.evictions")
+                .with_description("L1 entries evicted for room or age")
+                .build()
+        })
+        .add(1, &[KeyValue::new("cause", cause)]);
+}
+
+/// The `cause` label of an eviction; `None` for removals that are not evictions.
+fn eviction_label(cause: moka::notification::RemovalCause) -> Option<&'static str> {
+    use moka::notification::RemovalCause;
+    match cause {
+        RemovalCause::Size => Some("size"),
+        RemovalCause::Expired => Some("expired"),
+        RemovalCause::Explicit | RemovalCause::Replaced => None,
+    }
+}
+
 /// The eligibility cache.
 #[derive(Clone)]
 pub struct Cache {
@@ -148,6 +174,7 @@ impl Cache {
             .max_capacity(settings.l1_max_bytes)
             .weigher(weight)
             .expire_after(EntryExpiry { known: settings.l1_ttl, unknown: settings.negative_ttl })
+            .eviction_listener(count_eviction)
             .build();
         let meter = opentelemetry::global::meter("kaigo-eligibility");
         let metrics = Metrics {
@@ -268,5 +295,19 @@ impl Cache {
             Tier::Database => "database",
         };
         self.metrics.lookups.add(1, &[KeyValue::new("tier", name)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moka::notification::RemovalCause;
+
+    #[test]
+    fn only_room_and_age_are_evictions() {
+        assert_eq!(eviction_label(RemovalCause::Size), Some("size"));
+        assert_eq!(eviction_label(RemovalCause::Expired), Some("expired"));
+        assert_eq!(eviction_label(RemovalCause::Explicit), None);
+        assert_eq!(eviction_label(RemovalCause::Replaced), None);
     }
 }
