@@ -17,6 +17,7 @@
 //!   ([`domain::access`]).
 
 pub mod api;
+pub mod deadlines;
 pub mod domain;
 pub mod events;
 pub mod people;
@@ -230,6 +231,10 @@ pub async fn start_with(
     // `certification-access`); nothing is cached from it.
     kaigo_platform::access::spawn_consumer(ctx, None);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, deps.clock.clone(), AuditOptions::default());
+    // Open applications by deadline standing, for operators (kaigo.certification.applications.open).
+    let (db, clock, at_risk_day) = (ctx.db.clone(), deps.clock.clone(), config.settings().at_risk_day);
+    ctx.background
+        .spawn("certification-deadline-figures", move |stopping| deadlines::run(db, clock, at_risk_day, stopping));
     let api = Api::new(api::Inner {
         db: ctx.db.clone(),
         auditor,

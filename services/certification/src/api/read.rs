@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Inner, check_application_id, convert};
 use crate::domain::access::{self, Parties, Relation};
-use crate::domain::deadline::{self, DeadlineFacts, DeadlineStatus};
+use crate::domain::deadline::{self, DeadlineStatus};
 use kaigo_platform::access::{Category, Decision, PersonRef};
 use kaigo_platform::errors;
 
@@ -353,14 +353,7 @@ impl Inner {
             .collect();
         let figures = deadline::decision_figures(&decided);
         let standing = |(status, app, decision, effective, on_time): &StatisticsRow| {
-            let legal = deadline::deadline_date(*app);
-            let facts = DeadlineFacts {
-                application_date: *app,
-                status: *status,
-                decision_date: *decision,
-                latest_expected_date: (*effective > legal.max(*on_time)).then_some(*effective),
-                in_force_until: (*on_time > legal).then_some(*on_time),
-            };
+            let facts = deadline::stored_facts(*status, *app, *decision, *effective, *on_time);
             deadline::deadline_status(&facts, today, self.settings.at_risk_day)
         };
         let count = |want: DeadlineStatus| rows.applications.iter().filter(|a| standing(a) == want).count();

@@ -119,6 +119,83 @@ pub fn deadline_status(facts: &DeadlineFacts, today: NaiveDate, at_risk_day: u32
     }
 }
 
+/// The facts of an application as stored on its row: its effective deadline stands for the
+/// latest delay notice's expected date when it lies past the day the application stops being
+/// on time, and the on-time day for the end of the certification a renewal renews when it
+/// lies past the 30-day deadline.
+pub fn stored_facts(
+    status: Status,
+    application_date: NaiveDate,
+    decision_date: Option<NaiveDate>,
+    effective_deadline: NaiveDate,
+    on_time_until: NaiveDate,
+) -> DeadlineFacts {
+    let legal = deadline_date(application_date);
+    DeadlineFacts {
+        application_date,
+        status,
+        decision_date,
+        latest_expected_date: (effective_deadline > legal.max(on_time_until)).then_some(effective_deadline),
+        in_force_until: (on_time_until > legal).then_some(on_time_until),
+    }
+}
+
+/// Where an open application stands against its deadline, as operators count them
+/// (`kaigo.certification.applications.open`, README "Observability").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpenStanding {
+    /// Before its at-risk day.
+    OnTrack,
+    /// From its at-risk day to the last day it is on time.
+    AtRisk,
+    /// Past the last day it is on time, within the expected date of its latest delay notice.
+    Extended,
+    /// Past its effective deadline.
+    Overdue,
+}
+
+impl OpenStanding {
+    /// Every standing, in the order of [`count_open`]'s figures.
+    pub const ALL: [OpenStanding; 4] =
+        [OpenStanding::OnTrack, OpenStanding::AtRisk, OpenStanding::Extended, OpenStanding::Overdue];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            OpenStanding::OnTrack => "on_track",
+            OpenStanding::AtRisk => "at_risk",
+            OpenStanding::Extended => "extended",
+            OpenStanding::Overdue => "overdue",
+        }
+    }
+}
+
+/// The standing of an application on `today` if it is open ([`deadline_status`], with the
+/// days past the 30-day or renewal deadline that a delay notice covers told apart as
+/// extended), `None` once decided or closed.
+pub fn open_standing(facts: &DeadlineFacts, today: NaiveDate, at_risk_day: u32) -> Option<OpenStanding> {
+    match deadline_status(facts, today, at_risk_day) {
+        DeadlineStatus::Overdue => Some(OpenStanding::Overdue),
+        DeadlineStatus::AtRisk if today > facts.on_time_until() => Some(OpenStanding::Extended),
+        DeadlineStatus::AtRisk => Some(OpenStanding::AtRisk),
+        DeadlineStatus::OnTrack => Some(OpenStanding::OnTrack),
+        DeadlineStatus::Met | DeadlineStatus::Missed | DeadlineStatus::NotApplicable => None,
+    }
+}
+
+/// The open applications among `groups` (facts shared by `n` applications) by standing, in
+/// the order of [`OpenStanding::ALL`].
+pub fn count_open(groups: &[(DeadlineFacts, u64)], today: NaiveDate, at_risk_day: u32) -> [u64; 4] {
+    let mut counts = [0; 4];
+    for (facts, n) in groups {
+        if let Some(standing) = open_standing(facts, today, at_risk_day) {
+            let i = OpenStanding::ALL.iter().position(|s| *s == standing).unwrap_or_default();
+            counts[i] += n;
+        }
+    }
+    counts
+}
+
 /// Calendar days from the application to `today`, or to the decision once decided.
 pub fn days_elapsed(application_date: NaiveDate, decision_date: Option<NaiveDate>, today: NaiveDate) -> i64 {
     (decision_date.unwrap_or(today) - application_date).num_days()
@@ -245,6 +322,37 @@ mod tests {
             latest_expected_date: None,
             in_force_until: None,
         }
+    }
+
+    #[test]
+    fn open_applications_are_counted_by_standing_and_a_delay_notice_extends() {
+        let app = d(2026, 4, 1);
+        let today = d(2026, 5, 10);
+        let extended = DeadlineFacts { latest_expected_date: Some(d(2026, 5, 20)), ..open(app) };
+        let renewal = DeadlineFacts { in_force_until: Some(d(2026, 6, 30)), ..open(app) };
+        let decided = DeadlineFacts { status: Status::Decided, decision_date: Some(d(2026, 4, 20)), ..open(app) };
+        let withdrawn = DeadlineFacts { status: Status::Withdrawn, ..open(app) };
+        assert_eq!(open_standing(&open(d(2026, 5, 1)), today, 21), Some(OpenStanding::OnTrack));
+        assert_eq!(open_standing(&open(d(2026, 4, 15)), today, 21), Some(OpenStanding::AtRisk));
+        assert_eq!(open_standing(&extended, today, 21), Some(OpenStanding::Extended));
+        assert_eq!(open_standing(&extended, d(2026, 5, 21), 21), Some(OpenStanding::Overdue));
+        assert_eq!(open_standing(&open(app), today, 21), Some(OpenStanding::Overdue));
+        // A renewal inside the validity it renews is on time, not extended.
+        assert_eq!(open_standing(&renewal, today, 21), Some(OpenStanding::OnTrack));
+        assert_eq!(open_standing(&decided, today, 21), None);
+        assert_eq!(open_standing(&withdrawn, today, 21), None);
+        let groups = [
+            (open(d(2026, 5, 1)), 5),
+            (open(d(2026, 4, 15)), 2),
+            (extended, 3),
+            (open(app), 1),
+            (renewal, 4),
+            (decided, 7),
+            (withdrawn, 9),
+        ];
+        assert_eq!(count_open(&groups, today, 21), [9, 2, 3, 1]);
+        let labels: Vec<&str> = OpenStanding::ALL.iter().map(|s| s.label()).collect();
+        assert_eq!(labels, ["on_track", "at_risk", "extended", "overdue"]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
-pub use queries::{ListFilter, ListOrder, StatisticsRows, list, statistics_rows};
+pub use queries::{ListFilter, ListOrder, StatisticsRows, list, open_deadline_groups, statistics_rows};
 
 use crate::domain::record::{ActorRecord, ApplicationRecord, DelayNoticeRecord, LoadedApplication, StepRecord};
 use crate::domain::types::{CareLevel, Status, StepKind};

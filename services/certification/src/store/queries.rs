@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use super::entities::{application, delay_notice};
 use super::rows;
-use crate::domain::deadline::{DEADLINE_DAYS, DeadlineStatus, deadline_date};
+use crate::domain::deadline::{DEADLINE_DAYS, DeadlineFacts, DeadlineStatus, deadline_date, stored_facts};
 use crate::domain::record::ApplicationRecord;
 use crate::domain::types::Status;
 
@@ -190,4 +190,37 @@ pub async fn statistics_rows(
         })
         .collect();
     Ok(StatisticsRows { applications, delay_notices })
+}
+
+/// Every open application's deadline facts, grouped: applications that share their status,
+/// application date, effective deadline and on-time day stand alike, so this is one row per
+/// such group (a few hundred at most, dates within months of today) with how many share it,
+/// however many applications are open.
+pub async fn open_deadline_groups(conn: &impl ConnectionTrait) -> Result<Vec<(DeadlineFacts, u64)>, ApiError> {
+    use application::Column as C;
+    type Row = (String, NaiveDate, NaiveDate, Option<NaiveDate>, i64);
+    let rows: Vec<Row> = application::Entity::find()
+        .select_only()
+        .column(C::Status)
+        .column(C::ApplicationDate)
+        .column(C::EffectiveDeadline)
+        .column(C::OnTimeUntil)
+        .column_as(C::Id.count(), "n")
+        .filter(C::Status.is_in(Status::OPEN.iter().map(|s| s.as_str())))
+        .group_by(C::Status)
+        .group_by(C::ApplicationDate)
+        .group_by(C::EffectiveDeadline)
+        .group_by(C::OnTimeUntil)
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(errors::db)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(status, app, effective, on_time, n)| {
+            let on_time = on_time.unwrap_or_else(|| deadline_date(app));
+            let facts = stored_facts(Status::parse(&status)?, app, None, effective, on_time);
+            Some((facts, u64::try_from(n).unwrap_or_default()))
+        })
+        .collect())
 }

@@ -181,9 +181,14 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
     // Day 21 after the application is the first at-risk day.
     h.set_today(d(2026, 4, 21));
     assert_eq!(progress(late.id.clone()).await.deadline_status, pb::DeadlineStatus::OnTrack as i32);
+    // The operators' figures (kaigo.certification.applications.open): on track, at risk,
+    // extended by a delay notice, overdue.
+    let figures = || async { kaigo_certification::deadlines::count(&h.conn, &h.clock, 21).await.unwrap() };
+    assert_eq!(figures().await, [3, 0, 0, 0]);
     h.set_today(d(2026, 4, 22));
     let p = progress(late.id.clone()).await;
     assert_eq!(p.deadline_status, pb::DeadlineStatus::AtRisk as i32);
+    assert_eq!(figures().await, [0, 3, 0, 0]);
     assert_eq!(p.deadline_date, Some(wire(d(2026, 5, 1))));
     assert_eq!(p.days_elapsed, 21);
 
@@ -235,11 +240,15 @@ async fn the_thirty_day_deadline_turns_at_midnight_in_tokyo_and_delay_notices_mo
         vec![noticed.id.clone()]
     );
     assert_eq!(at_risk.applications[0].deadline_status, pb::DeadlineStatus::AtRisk as i32);
+    // Past the 30 days, the noticed one counts as extended (the lists' at risk), the others
+    // as overdue.
+    assert_eq!(figures().await, [0, 0, 1, 2]);
 
     // Decide the noticed one late (5/15 > 5/1): statistics count it as missed.
     h.set_today(d(2026, 5, 15));
     noticed.up_to_board(d(2026, 4, 1), 260).await;
     noticed.decide(common::CareLevel::Support1, d(2026, 5, 15), None).await.unwrap();
+    assert_eq!(figures().await, [0, 0, 0, 2], "a decided application is not open");
     let r = pb::GetInsurerStatisticsRequest {
         insurer_number: INSURER.to_owned(),
         window: Some(common::Period { start: Some(wire(d(2026, 4, 1))), end: Some(wire(d(2026, 4, 30))) }),
