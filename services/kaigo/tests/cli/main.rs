@@ -10,6 +10,7 @@ mod dev;
 mod flows;
 mod fresh_starts;
 mod loadtest_configs;
+mod prometheus;
 mod registry;
 mod serve;
 mod support;
