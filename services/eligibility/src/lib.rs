@@ -72,6 +72,9 @@ pub struct Config {
     /// The denied-lookup alert (docs/domain/access.md#facts-copy):
     /// `eligibility.access.denied_alert_per_minute`.
     pub access: AccessOptions,
+    /// 住宅改修費 and 福祉用具購入費 (`eligibility.allowances.*`): the limits and how a rise of
+    /// care need renews the home-modification allowance (docs/domain/eligibility.md#allowances).
+    pub allowances: domain::allowances::AllowanceRules,
 }
 
 impl Default for Config {
@@ -87,6 +90,7 @@ impl Default for Config {
             validity_max_months: 48,
             mid_month_start_adds_rest_of_month: true,
             access: AccessOptions::default(),
+            allowances: domain::allowances::AllowanceRules::default(),
         }
     }
 }
@@ -112,6 +116,9 @@ impl Validate for Config {
             problems.add("eligibility.validity_min_months", "must be at least 1 and at most validity_max_months");
         }
         self.access.validate_in("eligibility.access", problems);
+        for (field, message) in self.allowances.problems() {
+            problems.add(&format!("eligibility.allowances.{field}"), message);
+        }
         if self.validity_max_months > 48 {
             problems.add("eligibility.validity_max_months", "must be at most 48 (介護保険法施行規則)");
         }
@@ -157,7 +164,15 @@ pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Cl
     }
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AUDIT);
     let gate = Gate::builtin(NAME, &config.access);
-    let api = Api::new(api::Inner { db: ctx.db.clone(), cache, auditor, rules: config.validity_rules(), clock, gate });
+    let api = Api::new(api::Inner {
+        db: ctx.db.clone(),
+        cache,
+        auditor,
+        rules: config.validity_rules(),
+        clock,
+        gate,
+        allowances: config.allowances.clone(),
+    });
     events::spawn_consumers(ctx, &api);
     api
 }
@@ -169,7 +184,8 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<EligibilityS
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    seed::seed(&ctx.db, system_clock().as_ref()).await
+    seed::seed(&ctx.db, system_clock().as_ref()).await?;
+    seed::allowances::seed(&ctx.db, system_clock().as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate eligibility`.
@@ -187,6 +203,7 @@ impl MigratorTrait for Migrator {
             Box::new(AccessFactsMigration),
             Box::new(store::migrate_offices::EnqueueCareManagementOffices),
             Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
+            Box::new(store::allowances::CreateAllowanceUses),
         ]
     }
 }

@@ -6,6 +6,8 @@
 //! 4 12.3 %, 5 8.7 % (Dec 2020). Co-payment ratios of certified persons: 1割 about 91 %,
 //! 2割 5 %, 3割 4 %. Names are invented from a small syllable table; no real person.
 
+pub mod allowances;
+
 use chrono::{Datelike, NaiveDate};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::idempotency::IdempotencyKey;

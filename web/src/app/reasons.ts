@@ -161,6 +161,24 @@ export const REASONS: Readonly<Record<string, Pair>> = {
   CLOSE_EXTENDS_PERIOD: ["終了によって期間を延ばすことはできません。", "Closing may not extend the period."],
   CORRECTION_LINK_REQUIRED: ["訂正する元の記録を指定してください。", "Name the record being corrected."],
   CORRECTION_KIND_MISMATCH: ["訂正する記録と種類が一致しません。", "The correction is of another kind."],
+  QUALIFICATION_SPAN_REQUIRED: [
+    "資格期間が1件だけのため取り消せません。訂正してください。",
+    "A person keeps at least one qualification span; correct it instead.",
+  ],
+  // 住宅改修費・福祉用具購入費
+  CLAIM_REFERENCE_IN_USE: [
+    "この支給決定番号は既に登録されています。登録済みの記録を訂正してください。",
+    "This claim reference is already recorded; correct that use instead.",
+  ],
+  USE_NOT_FOUND: ["指定された住宅改修・福祉用具購入の記録が見つかりません。", "No such allowance use."],
+  USE_NOT_ACTIVE: [
+    "この記録は既に訂正または取り消されています。最新の記録に対して操作してください。",
+    "The use was corrected or voided; act on its successor.",
+  ],
+  ALLOWANCE_CHECK_ONLY: [
+    "事業所として確認できるのは支給限度額の残りだけです。利用の明細は本人・保険者・担当のケアマネジャーが閲覧できます。",
+    "A provider checks the remaining allowance only; the uses are for the person, the insurer and the care office.",
+  ],
   // certification workflow
   INSURED_PERSON_UNKNOWN: [
     "保険者にこの被保険者の登録がありません。保険者番号と被保険者番号を確かめてください。",
@@ -486,6 +504,14 @@ export const ISSUE_CODES: Readonly<Record<string, Pair>> = {
   SETUP_NOT_ELIGIBLE: ["初期設定の経費は対象外", "Set-up not eligible"],
   CATEGORY_CAP: ["区分ごとの上限", "Category cap"],
   TIER_CAP: ["病床数区分の上限", "Tier cap"],
+  // lines of an allowance check, 住宅改修費・福祉用具購入費 (named in the contracts)
+  NEW_DWELLING: ["転居後の住宅の支給限度", "New dwelling"],
+  EARLIER_ALLOWANCE: ["以前の支給限度での利用", "Earlier allowance"],
+  CARE_NEED_RISE: ["要介護度の3段階上昇による再支給", "Renewed on a rise of care need"],
+  CARE_NEED_RISE_AVAILABLE: ["要介護度の3段階上昇: 次の改修から再支給", "Renewal available on a rise of care need"],
+  CARE_NEED_RISE_USED: ["上昇による再支給は使用済み", "Renewal already used"],
+  OVER_LIMIT: ["限度額を超える部分（全額自己負担）", "Over the limit"],
+  NO_COPAYMENT_RATIO: ["受領日に有効な負担割合の記録なし", "No co-payment ratio in force"],
 };
 
 /** A code's words, or undefined when the catalogue has none. */

@@ -114,6 +114,7 @@ impl Api {
                 .enumerate()
                 .filter_map(|(i, c)| convert::care_management(&mut v, &format!("care_managements[{i}]"), Some(c))),
         );
+        let uses = import_uses(&mut v, row);
         // A part missing here has its violation recorded above.
         let (Some(key), Some(person)) = (key, person) else { return Err(ApiError::invalid_argument(v)) };
         v.into_result()?;
@@ -126,7 +127,7 @@ impl Api {
                 .map_err(|v| ApiError::failed_precondition(v.reason, v.message))?;
             accepted.push(Record { id: i as i64, start: *start, end: *end, detail: detail.clone() });
         }
-        Ok(ImportPerson { key, person, periods })
+        Ok(ImportPerson { key, person, periods, uses })
     }
 
     /// Runs an import; answers progress, row errors and a summary on the response stream.
@@ -252,4 +253,33 @@ impl Api {
         });
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
+}
+
+/// The row's 住宅改修 and 福祉用具購入 uses (docs/domain/eligibility.md#allowances): at most
+/// [`super::allowances::MAX_IMPORT_USES`] of each kind, each claim reference once.
+fn import_uses(v: &mut Violations, row: &pb::ImportRow) -> Vec<crate::domain::allowances::UseFacts> {
+    use super::allowances::{MAX_IMPORT_USES, equipment_purchase, home_modification};
+    let mut uses = Vec::new();
+    if kaigo_platform::validate::at_most(v, "home_modifications", &row.home_modifications, MAX_IMPORT_USES) {
+        for (i, h) in row.home_modifications.iter().enumerate() {
+            uses.extend(home_modification(v, &format!("home_modifications[{i}]"), Some(h)));
+        }
+    }
+    if kaigo_platform::validate::at_most(v, "equipment_purchases", &row.equipment_purchases, MAX_IMPORT_USES) {
+        for (i, e) in row.equipment_purchases.iter().enumerate() {
+            uses.extend(equipment_purchase(v, &format!("equipment_purchases[{i}]"), Some(e)));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, h) in row.home_modifications.iter().enumerate() {
+        if !seen.insert((1, h.claim_reference.as_str())) {
+            v.add(format!("home_modifications[{i}].claim_reference"), "is listed twice in the row");
+        }
+    }
+    for (i, e) in row.equipment_purchases.iter().enumerate() {
+        if !seen.insert((2, e.claim_reference.as_str())) {
+            v.add(format!("equipment_purchases[{i}].claim_reference"), "is listed twice in the row");
+        }
+    }
+    uses
 }

@@ -1,5 +1,6 @@
 //! The gRPC API: decode and validate, apply the rules, answer. No SQL here.
 
+mod allowances;
 pub mod convert;
 mod decisions;
 mod import;
@@ -37,6 +38,8 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Who may see which category of whom (docs/domain/access.md#facts-copy).
     pub gate: kaigo_platform::access::Gate,
+    /// The 住宅改修費 and 福祉用具購入費 rules (docs/domain/eligibility.md#allowances).
+    pub allowances: crate::domain::allowances::AllowanceRules,
 }
 
 impl Api {
@@ -266,5 +269,49 @@ impl kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::Eligibilit
     ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::VoidRecordResponse>, tonic::Status> {
         let (record, person_version) = self.void(request).await?;
         Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::VoidRecordResponse { record, person_version }))
+    }
+
+    async fn record_home_modification(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordHomeModificationRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordHomeModificationResponse>, tonic::Status>
+    {
+        Ok(tonic::Response::new(self.record_home_modification(request).await?))
+    }
+
+    async fn record_equipment_purchase(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordEquipmentPurchaseRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordEquipmentPurchaseResponse>, tonic::Status>
+    {
+        Ok(tonic::Response::new(self.record_equipment_purchase(request).await?))
+    }
+
+    async fn correct_allowance_use(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::CorrectAllowanceUseRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::CorrectAllowanceUseResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.correct_allowance_use(request).await?))
+    }
+
+    async fn void_allowance_use(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::VoidAllowanceUseRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::VoidAllowanceUseResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.void_allowance_use(request).await?))
+    }
+
+    async fn list_allowance_uses(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::ListAllowanceUsesRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::ListAllowanceUsesResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.list_allowance_uses(request).await?))
+    }
+
+    async fn check_allowances(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::CheckAllowancesRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::CheckAllowancesResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.check_allowances(request).await?))
     }
 }

@@ -32,14 +32,14 @@ struct Correction {
 
 impl Api {
     /// Starts the write's transaction, stamped with the service's clock.
-    async fn begin(&self) -> Result<WriteTx, ApiError> {
+    pub(super) async fn begin(&self) -> Result<WriteTx, ApiError> {
         store::begin_write(&self.inner.db, self.inner.clock.now()).await.map_err(errors::db)
     }
 
     /// Stores the answer under `key`, commits, then drops the changed persons from every cache
     /// tier. A concurrent retry of the same request that committed first turns this one into a
     /// replay.
-    async fn finish<R: Message + Default>(
+    pub(super) async fn finish<R: Message + Default>(
         &self,
         tx: WriteTx,
         response: R,
@@ -86,7 +86,7 @@ impl Api {
         Ok(stored.map(|r| (r.record, r.person_version)))
     }
 
-    fn authorize_write(caller: &Caller, key: &PersonKey) -> Result<(), ApiError> {
+    pub(super) fn authorize_write(caller: &Caller, key: &PersonKey) -> Result<(), ApiError> {
         if access::may_write(caller, key.insurer()) {
             Ok(())
         } else {
@@ -97,7 +97,11 @@ impl Api {
         }
     }
 
-    async fn locked_person(tx: &WriteTx, key: &PersonKey, expected_version: i64) -> Result<person::Model, ApiError> {
+    pub(super) async fn locked_person(
+        tx: &WriteTx,
+        key: &PersonKey,
+        expected_version: i64,
+    ) -> Result<person::Model, ApiError> {
         let person = tx.lock_person(key).await.map_err(errors::db)?.ok_or_else(|| {
             ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer; upsert the person first")
         })?;

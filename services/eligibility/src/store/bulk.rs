@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, Value};
 
 use super::{ACTIVE, VOIDED, person, to_domain};
+use crate::domain::allowances::{UseFacts, import_changes};
 use crate::domain::{Period, Record};
 use crate::key::PersonKey;
 use crate::store::write::{CHANGED_TOPIC, kind_code};
@@ -19,6 +20,9 @@ pub struct ImportPerson {
     pub person: person::Model,
     /// Every active period, as the extract states them.
     pub periods: Vec<Period>,
+    /// 住宅改修 and 福祉用具購入 uses the extract states, matched by claim reference
+    /// (docs/domain/eligibility.md#allowances).
+    pub uses: Vec<UseFacts>,
 }
 
 /// What a chunk did.
@@ -88,6 +92,8 @@ pub async fn import_chunk(
     let txn = kaigo_platform::db::begin_write(db).await?;
     let postgres = kaigo_platform::db::is_postgres(&txn);
     let existing = load_existing(&txn, rows).await?;
+    let stored_ids: Vec<i64> = existing.values().map(|(p, _)| p.id).collect();
+    let stored_uses = super::allowances::active_of(&txn, &stored_ids).await?;
     let mut outcome = ChunkOutcome::default();
     let mut changed = Vec::new();
     let mut created = Vec::new();
@@ -97,7 +103,8 @@ pub async fn import_chunk(
         match existing.get(&row.key) {
             None => new_people.push(row),
             Some((stored, records)) => {
-                if same_person(stored, &row.person) && same_periods(records, &row.periods) {
+                let use_changes = import_changes(stored_uses.get(&stored.id).map_or(&[][..], Vec::as_slice), &row.uses);
+                if same_person(stored, &row.person) && same_periods(records, &row.periods) && use_changes.is_empty() {
                     outcome.unchanged += 1;
                     continue;
                 }
@@ -123,6 +130,7 @@ pub async fn import_chunk(
                     stored.id.into(),
                 ];
                 txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+                super::allowances::apply_import(&txn, stored.id, &use_changes, recorded_by, now).await?;
                 // Periods the extract no longer states are voided (kept in history).
                 for old in records
                     .iter()
@@ -152,6 +160,8 @@ pub async fn import_chunk(
             outcome.created += 1;
             created.push(row.key);
             record_rows.extend(row.periods.iter().map(|p| (id, p)));
+            let uses: Vec<_> = row.uses.iter().map(|u| (None, u)).collect();
+            super::allowances::apply_import(&txn, id, &uses, recorded_by, now).await?;
         }
     }
     insert_records(&txn, postgres, &record_rows, recorded_by, now).await?;
@@ -367,6 +377,7 @@ mod tests {
                 updated_at: Utc::now(),
             },
             periods: vec![(start, None, Detail::Copayment { tenths: 1 })],
+            uses: Vec::new(),
         }
     }
 

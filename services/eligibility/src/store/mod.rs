@@ -1,6 +1,7 @@
 //! Everything eligibility keeps in its database schema: the only place with SQL.
 //! Free functions over the connection or transaction they run on (no `Store` struct).
 
+pub mod allowances;
 pub mod bulk;
 pub mod entities;
 pub mod migrate_offices;

@@ -48,6 +48,16 @@ pub struct Author<'a> {
 }
 
 impl WriteTx {
+    /// The write's transaction (for the store's other tables, e.g. [`super::allowances`]).
+    pub(crate) fn connection(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// The time the write is stamped with.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
     /// The person row, locked for the rest of the transaction (PostgreSQL), or `None`.
     pub async fn lock_person(&self, key: &PersonKey) -> Result<Option<person::Model>, DbErr> {
         let mut query = person::Entity::find()

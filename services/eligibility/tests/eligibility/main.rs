@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod access;
+mod allowances;
 mod cache;
 mod checks;
 mod cluster;
