@@ -19,6 +19,7 @@
 //!   `kaigo.audit.buffered`, `kaigo.audit.flush.duration`, `kaigo.audit.write_failures`).
 
 pub mod db;
+pub mod log_writer;
 pub(crate) mod metrics;
 pub mod prometheus;
 pub mod rpc;
@@ -45,6 +46,8 @@ use crate::config::TelemetryConfig;
 pub struct TelemetryGuard {
     tracer: SdkTracerProvider,
     meter: Option<SdkMeterProvider>,
+    /// The JSON log's writer thread, flushed last.
+    log: Option<log_writer::BufferedStderr>,
 }
 
 impl TelemetryGuard {
@@ -63,6 +66,9 @@ impl TelemetryGuard {
             errors
         })
         .await;
+        if let Some(log) = &self.log {
+            log.flush(std::time::Duration::from_secs(5));
+        }
         if let Ok(errors) = joined {
             for err in errors {
                 eprintln!("telemetry shutdown: {err}");
@@ -119,13 +125,19 @@ pub fn init(
         .add_directive("sqlx=warn".parse()?)
         .add_directive("sea_orm=warn".parse()?)
         .add_directive("opentelemetry=warn".parse()?);
+    let mut log = None;
     let fmt = if config.log_format == "json" {
+        // Lines go out through a writer thread (telemetry::log_writer), and this layer sees
+        // events only: JSON lines carry no span fields, so spans are not formatted at all.
+        let writer = log_writer::BufferedStderr::start()?;
+        log = Some(writer.clone());
         tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.is_event()))
             .boxed()
     } else {
         // Colours only for a terminal: a log redirected to a file or a pipe stays plain text.
@@ -134,7 +146,7 @@ pub fn init(
     };
     let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("kaigo"));
     tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;
-    Ok(TelemetryGuard { tracer: tracer_provider, meter })
+    Ok(TelemetryGuard { tracer: tracer_provider, meter, log })
 }
 
 /// The current trace id as 32 hex digits, or a fresh random id when there is no trace (so that
