@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     clear(&redis, prefix).await?;
     // The production default: about 64 persons a bucket.
     let buckets = count.div_ceil(64).max(1);
-    let l2 = L2::new(redis.clone(), buckets, std::time::Duration::from_secs(5));
+    let l2 = L2::new(redis.clone(), buckets, std::time::Duration::from_secs(5), None);
     let insurer = InsurerNumber::parse("435073")?;
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).ok_or("date")?;
     let mut encoded_bytes = 0usize;

@@ -144,6 +144,9 @@ impl Config {
     }
 }
 
+/// The sealing purpose of the personal details cached in L2 (kaigo_platform::seal).
+const L2_DETAILS_PURPOSE: &str = "eligibility.l2.details";
+
 /// Builds the API on the system clock and starts its background tasks: the outbox relay, the
 /// audit writer, the cache invalidation listener and the event consumers.
 pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
@@ -156,7 +159,10 @@ pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Cl
     let l2 = ctx
         .redis
         .clone()
-        .map(|redis| cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms)));
+        .map(|redis| {
+            let sealer = ctx.seal.sealer(L2_DETAILS_PURPOSE);
+            cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms), sealer)
+        });
     let cache = cache::Cache::new(ctx.db.clone(), l2.clone(), &config.cache_settings());
     if let Some(l2) = l2 {
         let listening = cache.clone();

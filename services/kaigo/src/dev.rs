@@ -103,6 +103,8 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
             redis: None,
             bus: bus.clone(),
             background: background.clone(),
+            // No Redis in `kaigo dev`: nothing is cached outside the process.
+            seal: kaigo_platform::seal::SealSecrets::none(),
         };
         // Seeding writes hundreds of rows and events: none of it is traced (issue #23).
         let seeding = kaigo_platform::telemetry::unsampled_span("demo.seed");

@@ -115,7 +115,8 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
         .ok_or_else(|| Exit::config("redis.url is required"))?;
     let bus = Bus::Redis(RedisBus::new(redis.clone(), STREAM_MAX_LEN));
     let (background_control, background) = Background::new();
-    let ctx = ServiceContext { name, server: config.server.clone(), db, redis: Some(redis), bus, background };
+    let seal = kaigo_platform::seal::SealSecrets::new(&config.internal_auth.secret, &config.internal_auth.previous_secret);
+    let ctx = ServiceContext { name, server: config.server.clone(), db, redis: Some(redis), bus, background, seal };
 
     // Calls to other services (certification → eligibility) go over the network, signed with
     // the same internal key the gateway uses.

@@ -28,6 +28,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod redis;
 pub mod retention;
+pub mod seal;
 pub mod server;
 pub mod service;
 pub mod telemetry;

@@ -32,6 +32,9 @@ pub struct ServiceContext {
     pub bus: Bus,
     /// Background tasks that stop with the process.
     pub background: Background,
+    /// What values cached outside the process are sealed with ([`crate::seal`]): the
+    /// internal secret and, during a rotation, the previous one.
+    pub seal: crate::seal::SealSecrets,
 }
 
 impl ServiceContext {

@@ -486,6 +486,9 @@ pub fn caller_for(role: crate::auth::Role, org: &str) -> crate::auth::Caller {
     caller
 }
 
+/// The internal secret test contexts seal cached values with.
+pub const TEST_SEAL_SECRET: &str = "test-internal-secret-sealing-cached-values";
+
 /// A service's context as `kaigo serve` builds it, on `db`, with the in-process bus and no
 /// Redis; the control stops its background tasks.
 pub fn context(
@@ -500,6 +503,10 @@ pub fn context(
         redis: None,
         bus: crate::events::Bus::Local(crate::events::LocalBus::new()),
         background,
+        seal: crate::seal::SealSecrets::new(
+            &crate::config::Secret::new(TEST_SEAL_SECRET),
+            &crate::config::Secret::default(),
+        ),
     };
     (ctx, control)
 }

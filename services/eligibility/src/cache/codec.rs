@@ -2,8 +2,10 @@
 //!
 //! Protobuf varints over day numbers and small codes: an insured person who is not certified
 //! takes about ten bytes, a certified one with a ratio and a care office well under a hundred.
-//! Names and birth dates are never cached in Redis; they are read from the database for the
-//! callers allowed to see them.
+//! Names, the birth date and sex travel only sealed ([`seal_details`]: AES-256-GCM under a key
+//! derived from the internal secret, bound to the person's field), so Redis, its dumps and
+//! replicas never hold them readable; without a sealing key they are not cached in Redis at
+//! all and are read from the database for the callers allowed to see them.
 //!
 //! The person's access facts (registrations and consents, docs/domain/access.md#facts-copy)
 //! travel in the same value ([`encode_entry`], [`decode_entry`]), so a check decides who may
@@ -17,10 +19,12 @@ use prost::Message;
 use std::collections::BTreeSet;
 
 use kaigo_platform::access::{Category, Consent, Facts, Grantee, OrganizationKind, Registration};
+use kaigo_platform::seal::Sealer;
 
 use crate::domain::caps::national_caps;
 use crate::domain::timeline::{CostStage, DailyCaps, RestrictionKind, ServiceTypeLimit};
 use crate::domain::{CareLevel, Detail, PersonCore, Record, Timeline};
+use crate::store::PersonDetails;
 
 #[derive(Clone, PartialEq, Message)]
 struct Packed {
@@ -49,6 +53,25 @@ struct Packed {
     /// the person's entry, so the next read loads them).
     #[prost(string, repeated, tag = "18")]
     links: Vec<String>,
+    /// The person's names, birth date and sex, sealed ([`seal_details`]); empty when the
+    /// value was written without them (by a process without a sealing key, or by an older
+    /// build): the details are then read from the database.
+    #[prost(bytes = "vec", tag = "40")]
+    sealed_details: Vec<u8>,
+}
+
+/// The personal details inside [`Packed::sealed_details`], before sealing.
+#[derive(Clone, PartialEq, Message)]
+struct PackedDetails {
+    #[prost(string, tag = "1")]
+    name_kanji: String,
+    #[prost(string, tag = "2")]
+    name_kana: String,
+    /// Day number; 0 when unknown.
+    #[prost(sint32, tag = "3")]
+    birth: i32,
+    #[prost(sint32, tag = "4")]
+    sex: i32,
 }
 
 /// A registration of the access facts.
@@ -395,11 +418,55 @@ pub fn encode(timeline: &Timeline) -> Vec<u8> {
 
 /// Encodes a timeline and the person's access facts for Redis.
 pub fn encode_entry(timeline: &Timeline, facts: &Facts) -> Vec<u8> {
+    encode_full(timeline, facts, Vec::new())
+}
+
+/// Encodes a timeline, the person's access facts and their sealed personal details
+/// ([`seal_details`]) for Redis.
+pub fn encode_full(timeline: &Timeline, facts: &Facts, sealed_details: Vec<u8>) -> Vec<u8> {
     let mut p = pack(timeline);
     p.access = true;
     (p.registrations, p.consents) = pack_facts(facts);
     p.links = facts.links.clone();
+    p.sealed_details = sealed_details;
     p.encode_to_vec()
+}
+
+/// `details` sealed for the cache field `field` (the person's key): only a process holding
+/// the sealing key reads names and the birth date back, and only under that field.
+pub fn seal_details(sealer: &Sealer, field: &[u8], details: &PersonDetails) -> Vec<u8> {
+    let packed = PackedDetails {
+        name_kanji: details.name_kanji.clone(),
+        name_kana: details.name_kana.clone(),
+        birth: day(details.birth_date),
+        sex: i32::from(details.sex),
+    };
+    sealer.seal(field, &packed.encode_to_vec())
+}
+
+/// The personal details sealed in a value, if there are any and they open for `field`.
+pub fn open_details(sealer: &Sealer, field: &[u8], sealed: &[u8]) -> Option<PersonDetails> {
+    if sealed.is_empty() {
+        return None;
+    }
+    let packed = PackedDetails::decode(sealer.open(field, sealed)?.as_slice()).ok()?;
+    Some(PersonDetails {
+        name_kanji: packed.name_kanji,
+        name_kana: packed.name_kana,
+        birth_date: date(packed.birth),
+        sex: i16::try_from(packed.sex).ok()?,
+    })
+}
+
+/// A decoded Redis value: the timeline, the access facts when the value holds them, and the
+/// sealed personal details (empty when none).
+pub struct DecodedEntry {
+    /// The timeline.
+    pub timeline: Timeline,
+    /// The access facts; `None` in values written without them.
+    pub facts: Option<Facts>,
+    /// The sealed personal details, for [`open_details`].
+    pub sealed_details: Vec<u8>,
 }
 
 /// Decodes a timeline from Redis; `None` when the bytes are not one (treated as a miss).
@@ -409,7 +476,13 @@ pub fn decode(bytes: &[u8]) -> Option<Timeline> {
 
 /// Decodes a timeline and, when the value holds them, the person's access facts.
 pub fn decode_entry(bytes: &[u8]) -> Option<(Timeline, Option<Facts>)> {
+    decode_full(bytes).map(|d| (d.timeline, d.facts))
+}
+
+/// Decodes everything a value holds.
+pub fn decode_full(bytes: &[u8]) -> Option<DecodedEntry> {
     let p = Packed::decode(bytes).ok()?;
+    let sealed_details = p.sealed_details;
     let facts = if p.access { Some(unpack_facts(p.registrations, p.consents, p.links)?) } else { None };
     let records = p.records.into_iter().map(unpack_record).collect::<Option<Vec<_>>>()?;
     let timeline = Timeline {
@@ -422,7 +495,7 @@ pub fn decode_entry(bytes: &[u8]) -> Option<(Timeline, Option<Facts>)> {
         },
         records,
     };
-    Some((timeline, facts))
+    Some(DecodedEntry { timeline, facts, sealed_details })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kaigo_platform::access::Facts;
 use kaigo_platform::redis::RedisHandle;
+use kaigo_platform::seal::Sealer;
 use opentelemetry::metrics::{Counter, ObservableGauge};
 use parking_lot::Mutex;
 use redis::AsyncCommands;
@@ -13,6 +14,7 @@ use redis::AsyncCommands;
 use super::codec;
 use crate::domain::Timeline;
 use crate::key::PersonKey;
+use crate::store::PersonDetails;
 
 /// After a failure, L2 is skipped for this long before it is tried again.
 const BACKOFF_MS: u64 = 1_000;
@@ -35,6 +37,8 @@ pub struct L2 {
     /// bounds a Redis that hangs. It must stay well above queueing delays under load (tens of
     /// milliseconds at hundreds of calls in flight), or a busy Redis is taken for a dead one.
     timeout: Duration,
+    /// Seals the personal details cached with a timeline; without it they are not cached.
+    sealer: Option<Sealer>,
     state: Arc<State>,
 }
 
@@ -55,7 +59,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 impl L2 {
     /// L2 over `redis`, spreading persons over `buckets` hashes (about 64 persons a bucket
     /// keeps each hash a compact listpack), waiting at most `timeout` for each operation.
-    pub fn new(redis: RedisHandle, buckets: u64, timeout: Duration) -> Self {
+    ///
+    /// With a `sealer`, the personal details of a person loaded from the database are cached
+    /// with the timeline, sealed ([`codec::seal_details`]): an L2 hit then answers a caller who
+    /// sees names without reading the database.
+    pub fn new(redis: RedisHandle, buckets: u64, timeout: Duration, sealer: Option<Sealer>) -> Self {
         let errors = opentelemetry::global::meter("kaigo-eligibility")
             .u64_counter("kaigo.eligibility.redis.errors")
             .with_description("Redis operations that failed or timed out; answers fell back to the database")
@@ -64,6 +72,7 @@ impl L2 {
             redis,
             buckets: buckets.max(1),
             timeout,
+            sealer,
             state: Arc::new(State { down_until: AtomicU64::new(0), logged: AtomicBool::new(false), errors }),
         }
     }
@@ -123,21 +132,36 @@ impl L2 {
     }
 
     /// The cached timeline of `key` with the person's access facts, if Redis has both and
-    /// answers in time (a value without the facts is a miss).
-    pub async fn get(&self, key: &PersonKey) -> Option<(Timeline, Facts)> {
+    /// answers in time (a value without the facts is a miss), and the personal details when
+    /// they were cached with it and open under this process's key.
+    pub async fn get(&self, key: &PersonKey) -> Option<(Timeline, Facts, Option<PersonDetails>)> {
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
-        let bytes: Option<Vec<u8>> = self.run("get", conn.hget(bucket, key.as_bytes().as_slice())).await?;
-        let (timeline, facts) = bytes.and_then(|b| codec::decode_entry(&b))?;
-        Some((timeline, facts?))
+        let field = key.as_bytes();
+        let bytes: Option<Vec<u8>> = self.run("get", conn.hget(bucket, field.as_slice())).await?;
+        let decoded = bytes.and_then(|b| codec::decode_full(&b))?;
+        let details =
+            self.sealer.as_ref().and_then(|s| codec::open_details(s, field.as_slice(), &decoded.sealed_details));
+        Some((decoded.timeline, decoded.facts?, details))
     }
 
-    /// Caches a timeline with the person's access facts (best effort).
-    pub async fn put(&self, key: &PersonKey, timeline: &Timeline, facts: &Facts) {
+    /// Caches a timeline with the person's access facts and, sealed, their personal details
+    /// (best effort).
+    pub async fn put(&self, key: &PersonKey, timeline: &Timeline, facts: &Facts, details: Option<&PersonDetails>) {
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
-        let _: Option<i64> =
-            self.run("put", conn.hset(bucket, key.as_bytes().as_slice(), codec::encode_entry(timeline, facts))).await;
+        let field = key.as_bytes();
+        let sealed = match (&self.sealer, details) {
+            (Some(sealer), Some(details)) => codec::seal_details(sealer, field.as_slice(), details),
+            _ => Vec::new(),
+        };
+        let value = codec::encode_full(timeline, facts, sealed);
+        let _: Option<i64> = self.run("put", conn.hset(bucket, field.as_slice(), value)).await;
+    }
+
+    /// Whether personal details are cached here (a sealing key is configured).
+    pub fn seals_details(&self) -> bool {
+        self.sealer.is_some()
     }
 
     /// Caches many timelines in one round trip (bulk import, warm-up), without access facts:

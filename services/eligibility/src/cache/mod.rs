@@ -205,10 +205,10 @@ impl Cache {
             .l1
             .try_get_with(key, async {
                 if let Some(l2) = &self.l2
-                    && let Some((timeline, access)) = l2.get(&key).await
+                    && let Some((timeline, access, details)) = l2.get(&key).await
                 {
                     tier = Tier::L2;
-                    return Ok(Entry::Known(Arc::new(Cached { timeline, details: None, access })));
+                    return Ok(Entry::Known(Arc::new(Cached { timeline, details, access })));
                 }
                 tier = Tier::Database;
                 self.load(key).await
@@ -225,7 +225,7 @@ impl Cache {
         Ok(match loaded {
             Some((timeline, details)) => {
                 if let Some(l2) = &self.l2 {
-                    l2.put(&key, &timeline, &access).await;
+                    l2.put(&key, &timeline, &access, Some(&details)).await;
                 }
                 Entry::Known(Arc::new(Cached { timeline, details: Some(details), access }))
             }
@@ -236,10 +236,10 @@ impl Cache {
     /// L2, then the database, without L1 (for measuring the L2 path).
     async fn load_below_l1(&self, key: PersonKey) -> Result<(Entry, Tier), sea_orm::DbErr> {
         if let Some(l2) = &self.l2
-            && let Some((timeline, access)) = l2.get(&key).await
+            && let Some((timeline, access, details)) = l2.get(&key).await
         {
             self.count(Tier::L2);
-            return Ok((Entry::Known(Arc::new(Cached { timeline, details: None, access })), Tier::L2));
+            return Ok((Entry::Known(Arc::new(Cached { timeline, details, access })), Tier::L2));
         }
         self.count(Tier::Database);
         Ok((self.load(key).await?, Tier::Database))
@@ -253,8 +253,15 @@ impl Cache {
         }
         let Some(person) = store::find_person(&self.db, &key).await? else { return Ok(None) };
         let details = crate::store::details_of(&person);
-        // Only keep it if the timeline is still current (same version).
+        // Only keep it if the timeline is still current (same version). An L2 value written
+        // without the details (an older build, a rotated key) gets them, so the next L2 hit
+        // needs no database read.
         if person.version == cached.timeline.person.version {
+            if let Some(l2) = &self.l2
+                && l2.seals_details()
+            {
+                l2.put(&key, &cached.timeline, &cached.access, Some(&details)).await;
+            }
             let upgraded = Cached {
                 timeline: cached.timeline.clone(),
                 details: Some(details.clone()),

@@ -14,5 +14,6 @@ mod idempotency;
 mod import;
 mod maxima;
 mod rules;
+mod sealed_details;
 mod support;
 mod writes;
