@@ -160,7 +160,9 @@ fn eviction_label(cause: moka::notification::RemovalCause) -> Option<&'static st
 /// The eligibility cache.
 #[derive(Clone)]
 pub struct Cache {
-    l1: moka::future::Cache<PersonKey, Entry>,
+    /// foldhash, not the default SipHash: a lookup's hashing was a tenth of a batch check
+    /// (loadtest/README.md#batch-profile); its seed is random per process.
+    l1: moka::future::Cache<PersonKey, Entry, foldhash::fast::RandomState>,
     l1_enabled: bool,
     l2: Option<L2>,
     db: DatabaseConnection,
@@ -175,7 +177,7 @@ impl Cache {
             .weigher(weight)
             .expire_after(EntryExpiry { known: settings.l1_ttl, unknown: settings.negative_ttl })
             .eviction_listener(count_eviction)
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         let meter = opentelemetry::global::meter("kaigo-eligibility");
         let metrics = Metrics {
             lookups: meter
@@ -288,6 +290,17 @@ impl Cache {
     /// Drops every L1 entry (after a gap in pub/sub delivery).
     pub fn invalidate_all_local(&self) {
         self.l1.invalidate_all();
+    }
+
+    /// The entry L1 holds for `key`, without loading it on a miss: a batch answers such
+    /// entries in place and sends only the others to L2 and the database concurrently.
+    pub async fn get_l1(&self, key: &PersonKey) -> Option<Entry> {
+        if !self.l1_enabled {
+            return None;
+        }
+        let entry = self.l1.get(key).await?;
+        self.count(Tier::L1);
+        Some(entry)
     }
 
     /// The number of L1 entries (approximate; for tests and metrics).
