@@ -218,6 +218,9 @@ pub async fn load_many(
         values.push(p.insured.into());
     }
     let filter = format!("(insurer_number, insured_number) IN ({})", pairs.join(", "));
+    if pg {
+        return load_many_in_one(conn, &filter, values, out).await;
+    }
     let sql = format!(
         "SELECT insurer_number, insured_number, org_kind, org_number, start_date, end_date \
          FROM access_registrations WHERE {filter}"
@@ -250,6 +253,52 @@ pub async fn load_many(
     for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, link_values)).await? {
         let person = person_of(&row)?;
         out.entry(person).or_default().links.push(row.try_get("", "link_id")?);
+    }
+    Ok(out)
+}
+
+/// [`load_many`] on PostgreSQL: the registrations, consents and links in one statement (one
+/// round trip on a cache miss instead of three; the person's parameters are used by each
+/// part). Each part fills its own columns; `src` says which part a row comes from.
+async fn load_many_in_one(
+    conn: &impl ConnectionTrait,
+    filter: &str,
+    values: Vec<Value>,
+    mut out: HashMap<Person, Facts>,
+) -> Result<HashMap<Person, Facts>, DbErr> {
+    let sql = format!(
+        "SELECT 'r' AS src, insurer_number::text AS insurer_number, insured_number::text AS insured_number, \
+         org_kind::text AS org_kind, org_number::text AS org_number, start_date, end_date, \
+         NULL::text AS grantee_kind, NULL::text AS grantee_number, NULL::text AS categories, \
+         NULL::date AS valid_from, NULL::date AS valid_until, NULL::date AS withdrawn_on, NULL::text AS link_id \
+         FROM access_registrations WHERE {filter} \
+         UNION ALL SELECT 'c', insurer_number::text, insured_number::text, NULL::text, NULL::text, NULL::date, \
+         NULL::date, grantee_kind::text, grantee_number::text, categories::text, valid_from, valid_until, \
+         withdrawn_on, NULL::text FROM access_consents WHERE {filter} \
+         UNION ALL SELECT 'l', insurer_number::text, insured_number::text, NULL::text, NULL::text, NULL::date, \
+         NULL::date, NULL::text, NULL::text, NULL::text, NULL::date, NULL::date, NULL::date, link_id::text \
+         FROM access_identity_links WHERE {filter} AND NOT revoked \
+         ORDER BY src, link_id"
+    );
+    let backend = conn.get_database_backend();
+    for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+        let src: String = row.try_get("", "src")?;
+        match src.as_str() {
+            "r" => {
+                if let (person, Some(registration)) = registration_of(&row)? {
+                    out.entry(person).or_default().registrations.push(registration);
+                }
+            }
+            "c" => {
+                if let (person, Some(consent)) = consent_of(&row)? {
+                    out.entry(person).or_default().consents.push(consent);
+                }
+            }
+            _ => {
+                let person = person_of(&row)?;
+                out.entry(person).or_default().links.push(row.try_get("", "link_id")?);
+            }
+        }
     }
     Ok(out)
 }
