@@ -10,7 +10,7 @@ pub mod seed;
 pub mod store;
 
 use kaigo_platform::access::AccessFactsMigration;
-use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
@@ -132,6 +132,7 @@ impl MigratorTrait for Migrator {
             Box::new(IdempotencyTableMigration),
             Box::new(store::kit_migration::copy_idempotency()),
             Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
             Box::new(store::kit_migration::copy_audit()),
             Box::new(store::service_types_migration::OfficeServiceTypesMigration),
             Box::new(AccessFactsMigration),

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_platform::access::{AccessFactsMigration, AccessOptions, Gate};
-use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{Problems, Validate};
@@ -265,6 +265,7 @@ impl MigratorTrait for Migrator {
             Box::new(IdempotencyTableMigration),
             Box::new(store::legacy::copy_idempotency_keys()),
             Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
             Box::new(store::legacy::copy_read_audit()),
             Box::new(store::migration::OnTimeUntil),
             Box::new(AccessFactsMigration),

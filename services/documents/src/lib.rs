@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_platform::access::{AccessFactsMigration, Gate};
-use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::Secret;
 use kaigo_platform::events::EventTablesMigration;
@@ -149,6 +149,7 @@ impl MigratorTrait for Migrator {
             Box::new(IdempotencyTableMigration),
             Box::new(store::kit_migration::copy_idempotency()),
             Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
             Box::new(store::kit_migration::copy_audit()),
             Box::new(AccessFactsMigration),
             Box::new(store::payment_migration::RequestPaymentFactsMigration),

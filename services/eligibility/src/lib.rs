@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_platform::access::{AccessFactsMigration, AccessOptions, Gate};
-use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
@@ -205,6 +205,7 @@ impl MigratorTrait for Migrator {
             Box::new(IdempotencyTableMigration),
             Box::new(store::migration::copy_requests()),
             Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
             Box::new(store::migration::copy_audit_log()),
             Box::new(AccessFactsMigration),
             Box::new(store::migrate_offices::EnqueueCareManagementOffices),

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_access::RuleTable;
-use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
@@ -220,6 +220,7 @@ impl MigratorTrait for Migrator {
             Box::new(EventTablesMigration),
             Box::new(IdempotencyTableMigration),
             Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
             Box::new(store::migration::RegistryTablesMigration),
             Box::new(store::migration::IdentityLinkVersionMigration),
         ]

@@ -14,7 +14,7 @@ pub mod store;
 use std::path::Path;
 use std::sync::Arc;
 
-use kaigo_platform::audit::migration::AuditTableMigration;
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
 use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
@@ -99,6 +99,7 @@ impl MigratorTrait for Migrator {
             Box::new(IdempotencyTableMigration),
             Box::new(store::migration::copy_idempotency_keys()),
             Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
             Box::new(store::migration::copy_application_reads()),
             Box::new(store::migration::HistoryAndReturns),
         ]

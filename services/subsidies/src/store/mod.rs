@@ -194,7 +194,9 @@ pub async fn list(
 pub async fn reads_of(conn: &impl ConnectionTrait, application_id: &str) -> Result<Vec<StoredRead>, DbErr> {
     let backend = conn.get_database_backend();
     let filter = if backend == DbBackend::Postgres {
-        "resources @> ARRAY[$1]::text[]"
+        // The second condition lets the planner use the index, which covers only the reads
+        // that name a resource (kaigo_platform::audit::migration::AuditIndexMigration).
+        "resources @> ARRAY[$1]::text[] AND resources <> '{}'"
     } else {
         "EXISTS (SELECT 1 FROM json_each(audit_trail.resources) WHERE json_each.value = ?)"
     };
