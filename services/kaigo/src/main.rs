@@ -56,6 +56,10 @@ enum Command {
     EchoServer(echo::EchoArgs),
 }
 
+/// mimalloc for every component the binary runs (see Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
