@@ -11,11 +11,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use kaigo_platform::ApiError;
-use kaigo_platform::auth::{CALLER_HEADER, Caller, CallerKeys, SIGNATURE_HEADER, unix_now};
+use kaigo_platform::auth::{CALLER_HEADER, CallerKeys, SIGNATURE_HEADER, unix_now};
 use tokio::time::Instant;
 use tonic::body::Body;
 use tower::ServiceExt;
 
+use crate::auth::Authenticated;
+use crate::observe::unique_per_call;
 use crate::traffic::breaker::{Admission, Breaker};
 use crate::traffic::deadline;
 use crate::traffic::framing::BodyRefusal;
@@ -29,9 +31,13 @@ pub(crate) struct Deadline(pub Instant);
 /// Attempts of one idempotent read: the first and at most two retries.
 const MAX_ATTEMPTS: usize = 3;
 
-/// The forwarding service of one upstream service.
+/// The forwarding service of one upstream service: [`Forwarding`], shared (a call clones
+/// one `Arc`, not the upstream's and the keys' fields).
 #[derive(Clone)]
-pub(crate) struct Forward {
+pub(crate) struct Forward(pub Arc<Forwarding>);
+
+/// What [`Forward`] needs to send a call.
+pub(crate) struct Forwarding {
     pub upstream: Upstream,
     pub keys: CallerKeys,
     pub breaker: Arc<Breaker>,
@@ -57,11 +63,11 @@ fn head_status(response: &http::Response<Body>) -> Option<&[u8]> {
     response.headers().get("grpc-status").map(http::HeaderValue::as_bytes)
 }
 
-impl Forward {
-    async fn call_inner(self, mut request: http::Request<Body>) -> http::Response<Body> {
+impl Forwarding {
+    async fn call_inner(&self, mut request: http::Request<Body>) -> http::Response<Body> {
         let path = request.uri().path().to_owned();
         let deadline = request.extensions().get::<Deadline>().map_or_else(|| Instant::now() + self.timeout, |d| d.0);
-        let Some(caller) = request.extensions().get::<Arc<Caller>>().cloned() else {
+        let Some(caller) = request.extensions().get::<Arc<Authenticated>>().cloned() else {
             return status_response(ApiError::internal("caller missing after authentication"));
         };
         let headers = request.headers_mut();
@@ -69,19 +75,29 @@ impl Forward {
         headers.remove(CALLER_HEADER);
         headers.remove(SIGNATURE_HEADER);
         headers.remove(http::header::AUTHORIZATION);
-        self.keys.insert_headers(headers, &caller, &path, unix_now());
+        if let Some((payload, signature)) = caller.signed_headers(&self.keys, &path, unix_now()) {
+            headers.insert(CALLER_HEADER, payload);
+            headers.insert(SIGNATURE_HEADER, signature);
+        }
         kaigo_platform::telemetry::inject_context(headers);
+        // A new value on every call: never added to the upstream connection's HPACK table,
+        // where it would evict the caller headers, which repeat within the second.
+        for name in ["traceparent", "tracestate"] {
+            if let Some(value) = headers.get_mut(name) {
+                unique_per_call(value);
+            }
+        }
 
-        match self.upstream.clone() {
+        match &self.upstream {
             Upstream::Local(routes) => {
                 let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
-                match tokio::time::timeout(limit, routes.oneshot(request)).await {
+                match tokio::time::timeout(limit, routes.clone().oneshot(request)).await {
                     Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
                     Err(_) => deadline_exceeded(),
                 }
             }
-            Upstream::Remote(remote) => self.call_remote(&remote, request, &path, deadline).await,
+            Upstream::Remote(remote) => self.call_remote(remote, request, &path, deadline).await,
         }
     }
 
@@ -98,7 +114,10 @@ impl Forward {
         }
         self.budget.deposit();
         let retryable = self.read_only.contains(path);
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        let Some(path_and_query) = parts.uri.path_and_query().cloned() else {
+            return status_response(ApiError::internal("request without a path"));
+        };
         let refusal = parts.extensions.get::<BodyRefusal>().cloned();
         // Only an idempotent read is buffered (so that it can be sent again); others stream.
         let (body, replay) = if retryable {
@@ -122,8 +141,10 @@ impl Forward {
             *request.method_mut() = parts.method.clone();
             // Upstreams speak HTTP/2 only; a browser's gRPC-Web call may have come in over HTTP/1.1.
             *request.version_mut() = http::Version::HTTP_2;
-            *request.headers_mut() = parts.headers.clone();
-            let outcome = self.attempt(remote, request, path, deadline).await;
+            // Only a call that may be sent again keeps a copy of its headers.
+            *request.headers_mut() =
+                if replay.is_some() { parts.headers.clone() } else { std::mem::take(&mut parts.headers) };
+            let outcome = self.attempt(remote, request, &path_and_query, deadline).await;
             if let Some(refused) = refusal.as_ref().and_then(BodyRefusal::get) {
                 // The caller's body was refused mid-call: the caller's mistake, not a failure
                 // of the service (the limit layer answers with the refusal).
@@ -154,13 +175,17 @@ impl Forward {
         &self,
         remote: &RemoteUpstream,
         mut request: http::Request<Body>,
-        path: &str,
+        path_and_query: &http::uri::PathAndQuery,
         deadline: Instant,
     ) -> Outcome {
-        let Some(addr) = remote.pick() else {
+        let Some((addr, authority)) = remote.pick_endpoint() else {
             return Outcome::Unavailable(ApiError::unavailable("no address resolved for the service"), None);
         };
-        match format!("http://{addr}{path}").parse() {
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(authority);
+        uri.path_and_query = Some(path_and_query.clone());
+        match http::Uri::from_parts(uri) {
             Ok(uri) => *request.uri_mut() = uri,
             Err(_) => return Outcome::Unavailable(ApiError::internal("upstream uri"), None),
         }
@@ -168,7 +193,8 @@ impl Forward {
         if left.is_zero() {
             return Outcome::TimedOut;
         }
-        if let Ok(value) = http::HeaderValue::try_from(deadline::format(left)) {
+        if let Ok(mut value) = http::HeaderValue::try_from(deadline::format(left)) {
+            unique_per_call(&mut value);
             request.headers_mut().insert("grpc-timeout", value);
         }
         match tokio::time::timeout(left.min(self.timeout), remote.client().request(request)).await {
@@ -221,7 +247,7 @@ impl tower::Service<http::Request<Body>> for Forward {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let this = self.clone();
+        let this = self.0.clone();
         Box::pin(async move { Ok(this.call_inner(request).await) })
     }
 }

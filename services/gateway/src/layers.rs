@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kaigo_platform::ApiError;
-use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::auth::Role;
 use kaigo_platform::errors::Violations;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -18,7 +18,7 @@ use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::util::BoxCloneSyncService;
 
-use crate::auth::{CertificateIdentity, TokenError, TokenVerifier};
+use crate::auth::{Authenticated, CertificateIdentity, TokenError, TokenVerifier};
 use crate::config::GatewayConfig;
 use crate::forward::Deadline;
 use crate::observe::CallInfo;
@@ -102,10 +102,14 @@ pub(crate) struct Authenticate {
 }
 
 impl Authenticate {
-    async fn caller(&self, headers: &http::HeaderMap, certs: Option<PeerCerts>) -> Result<Arc<Caller>, ApiError> {
+    async fn caller(
+        &self,
+        headers: &http::HeaderMap,
+        certs: Option<PeerCerts>,
+    ) -> Result<Arc<Authenticated>, ApiError> {
         let unauthenticated = |err: TokenError| ApiError::unauthenticated("TOKEN_INVALID", err.to_string());
         let token = bearer(headers).map_err(unauthenticated)?;
-        let mut caller = self.layer.verifier.verify(token).await.map_err(unauthenticated)?;
+        let mut authenticated = self.layer.verifier.verify(token).await.map_err(unauthenticated)?;
         if self.layer.mutual_tls {
             let certs = certs.ok_or_else(|| {
                 ApiError::unauthenticated("CLIENT_CERTIFICATE_MISSING", "a client certificate is required")
@@ -115,19 +119,21 @@ impl Authenticate {
             })?;
             let certificate =
                 |err: TokenError| ApiError::unauthenticated("CLIENT_CERTIFICATE_MISMATCH", err.to_string());
-            CertificateIdentity::from_der(leaf.as_ref()).and_then(|id| id.check(&caller)).map_err(certificate)?;
+            CertificateIdentity::from_der(leaf.as_ref())
+                .and_then(|id| id.check(authenticated.caller()))
+                .map_err(certificate)?;
         }
         let extra = consent_refs(headers)?;
         if !extra.is_empty() {
-            let mut with_consents = (*caller).clone();
+            let mut with_consents = authenticated.caller().clone();
             for consent in extra {
                 if !with_consents.consents.contains(&consent) {
                     with_consents.consents.push(consent);
                 }
             }
-            caller = Arc::new(with_consents);
+            authenticated = Arc::new(Authenticated::new(with_consents));
         }
-        Ok(caller)
+        Ok(authenticated)
     }
 }
 
@@ -145,8 +151,7 @@ impl tower::Service<http::Request<Body>> for Authenticate {
         Box::pin(async move {
             let certs =
                 request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(TlsConnectInfo::peer_certs);
-            let headers = request.headers().clone();
-            let caller = match this.caller(&headers, certs).await {
+            let caller = match this.caller(request.headers(), certs).await {
                 Ok(caller) => caller,
                 Err(err) => {
                     tracing::info!(reason = err.reason(), "call refused at authentication");
@@ -154,7 +159,7 @@ impl tower::Service<http::Request<Body>> for Authenticate {
                 }
             };
             if let Some(info) = request.extensions().get::<Arc<CallInfo>>() {
-                info.set_role(caller.role);
+                info.set_role(caller.caller().role);
             }
             request.extensions_mut().insert(caller);
             let mut inner = this.inner;
@@ -243,12 +248,12 @@ impl tower::Service<http::Request<Body>> for Limit {
         let limits = self.limits.clone();
         let mut inner = self.inner.clone();
         Box::pin(async move {
-            let Some(caller) = request.extensions().get::<Arc<Caller>>().cloned() else {
+            let Some(authenticated) = request.extensions().get::<Arc<Authenticated>>().cloned() else {
                 return Ok(status_response(ApiError::internal("limits before authentication")));
             };
+            let caller = authenticated.caller();
             let role_limits = limits.config.limits_for(caller.role);
-            if let Err(wait) =
-                limits.rates.admit(&caller.subject, caller.role, role_limits.rate_per_sec, role_limits.burst)
+            if let Err(wait) = limits.rates.admit(authenticated.rate_key(), role_limits.rate_per_sec, role_limits.burst)
             {
                 let wait = wait.max(Duration::from_millis(1));
                 return Ok(status_response(ApiError::resource_exhausted(

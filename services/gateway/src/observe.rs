@@ -4,6 +4,7 @@
 //! also returned to the caller as `x-request-id`. Never personal data: the token subject, the
 //! message bodies and the organisation numbers stay out.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -19,9 +20,9 @@ use opentelemetry::metrics::{Counter, Histogram};
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The request id of a call: the client's if it is 1–128 visible ASCII characters, else a new
-/// UUIDv7 (time-ordered, so log searches by id stay cheap).
+/// UUIDv7 (time-ordered, so log searches by id stay cheap). Marked [`unique_per_call`].
 pub(crate) fn request_id(headers: &http::HeaderMap) -> http::HeaderValue {
-    headers
+    let mut id = headers
         .get(REQUEST_ID_HEADER)
         .filter(|v| {
             let bytes = v.as_bytes();
@@ -31,7 +32,17 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> http::HeaderValue {
         .unwrap_or_else(|| {
             http::HeaderValue::try_from(uuid::Uuid::now_v7().to_string())
                 .unwrap_or_else(|_| http::HeaderValue::from_static("invalid"))
-        })
+        });
+    unique_per_call(&mut id);
+    id
+}
+
+/// Marks a header value that differs from call to call (request id, trace context, deadline)
+/// so that HTTP/2 sends it as a literal and never adds it to the connection's HPACK table
+/// (RFC 7541 §6.2.3): indexed, every call would insert one entry and evict an older one —
+/// work on each end for an entry no later call can use, pushing out the headers that repeat.
+pub(crate) fn unique_per_call(value: &mut http::HeaderValue) {
+    value.set_sensitive(true);
 }
 
 /// What the layers learn about a call while it runs (in the request extensions).
@@ -84,8 +95,8 @@ pub(crate) struct Record {
     pub metrics: Metrics,
     pub span: tracing::Span,
     pub info: Arc<CallInfo>,
-    pub service: String,
-    pub method: String,
+    pub service: Cow<'static, str>,
+    pub method: Cow<'static, str>,
     pub request_id: String,
     pub started: Instant,
     /// grpc-status from the response head (a trailers-only answer), if any.
@@ -100,22 +111,36 @@ impl Record {
         let attributes = [
             KeyValue::new("rpc.service", self.service.clone()),
             KeyValue::new("rpc.method", self.method.clone()),
-            KeyValue::new("rpc.grpc.status_code", status.to_owned()),
+            KeyValue::new("rpc.grpc.status_code", status_label(status)),
             KeyValue::new("kaigo.role", role),
         ];
         self.metrics.calls.add(1, &attributes);
         self.metrics.duration.record(elapsed.as_secs_f64(), &attributes);
+        // The access-log line is an event of its own (no parent): the call's span already
+        // carries the same fields, so the line is not copied into the trace as a span event.
         tracing::info!(
             target: "kaigo_gateway::access",
-            parent: &self.span,
-            request_id = %self.request_id,
-            service = %self.service,
-            method = %self.method,
+            parent: None,
+            request_id = self.request_id.as_str(),
+            service = self.service.as_ref(),
+            method = self.method.as_ref(),
             grpc_status = status,
             role,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             "call"
         );
+    }
+}
+
+/// The gRPC status codes as static label values.
+const STATUS_CODES: [&str; 17] =
+    ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
+
+/// A status code label: one of gRPC's 17 without a copy, anything else as it came.
+fn status_label(status: &str) -> opentelemetry::StringValue {
+    match STATUS_CODES.iter().find(|code| **code == status) {
+        Some(code) => (*code).into(),
+        None => status.to_owned().into(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The gateway service: observe, route by path, then each service's stack of layers
 //! (authenticate → limits → forward).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use tower::{Layer, ServiceExt};
 
 use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, SERVICES};
-use crate::forward::Forward;
+use crate::forward::{Forward, Forwarding};
 use crate::layers::{AuthLayer, Call, LimitLayer, Limits};
 use crate::observe::{CallInfo, Metrics, Observed, REQUEST_ID_HEADER, Record, request_id};
 use crate::traffic::breaker::Breaker;
@@ -72,14 +73,14 @@ impl Gateway {
                 .ok_or_else(|| format!("gateway.upstreams.{short}: not a kaigo service"))?;
             let breaker =
                 Arc::new(Breaker::new(config.breaker_failures, Duration::from_millis(config.breaker_open_ms)));
-            let forward = Forward {
+            let forward = Forward(Arc::new(Forwarding {
                 upstream: upstream.clone(),
                 keys: keys.clone(),
                 breaker: breaker.clone(),
                 budget: Arc::new(RetryBudget::new(config.retry_budget_ratio, config.retry_budget_min_per_sec)),
                 timeout: config.upstream_timeout(short),
                 read_only: read_only.clone(),
-            };
+            }));
             let limited = LimitLayer { limits: limits.clone() }.layer(Call::new(forward));
             let call = Call::new(auth.layer(Call::new(limited)));
             routes.insert(*full, Route { short, call, breaker, upstream });
@@ -184,22 +185,33 @@ impl tower::Service<http::Request<Body>> for Gateway {
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
+        if request.uri().path().starts_with(HEALTH_PATH_PREFIX) {
+            // Probes (kubelet, load balancers) poll this every few seconds: answered at once,
+            // without the span, request id, metrics and access-log line of a call (README
+            // "Gateway"), so they neither flood logs and traces nor queue behind calls.
+            return Box::pin(async move {
+                match inner.local.clone().oneshot(request).await {
+                    Ok(response) => Ok(response),
+                    Err(never) => match never {},
+                }
+            });
+        }
         let started = std::time::Instant::now();
         let (service, method) = split_path(request.uri().path());
         let request_id = request_id(request.headers());
         request.headers_mut().insert(REQUEST_ID_HEADER, request_id.clone());
+        let request_id_text = request_id.to_str().unwrap_or_default().to_owned();
+        // Plain &str fields: recorded as they are, where `%` would format each into a String.
         let span = tracing::info_span!(
             "grpc.gateway",
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = service.as_ref(),
+            rpc.method = method.as_ref(),
             rpc.grpc.status_code = tracing::field::Empty,
             kaigo.role = tracing::field::Empty,
-            request_id = tracing::field::Empty,
+            request_id = request_id_text.as_str(),
         );
-        let request_id_text = request_id.to_str().unwrap_or_default().to_owned();
-        span.record("request_id", request_id_text.as_str());
         kaigo_platform::telemetry::set_parent_from(request.headers(), &span);
         let info = Arc::new(CallInfo::default());
         request.extensions_mut().insert(info.clone());
@@ -227,12 +239,46 @@ impl tower::Service<http::Request<Body>> for Gateway {
     }
 }
 
-/// `/pkg.Service/Method` → (`pkg.Service`, `Method`); paths are not personal data.
-fn split_path(path: &str) -> (String, String) {
+/// The path prefix of the gRPC health service (`Check`, `Watch`).
+const HEALTH_PATH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+/// `/pkg.Service/Method` → (`pkg.Service`, `Method`); paths are not personal data. A method of
+/// the kaigo contracts is named by its static name (no allocation per call); anything else is
+/// cleaned and bounded, as it reaches span fields and metric labels.
+fn split_path(path: &str) -> (Cow<'static, str>, Cow<'static, str>) {
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let service = parts.next().unwrap_or_default();
     let method = parts.next().unwrap_or_default();
+    if let Some((_, full)) = SERVICES.iter().find(|(_, full)| *full == service) {
+        let known = kaigo_platform::telemetry::rpc::method_label(full, path);
+        if known != kaigo_platform::telemetry::rpc::OTHER_METHOD {
+            return (Cow::Borrowed(full), Cow::Borrowed(known));
+        }
+    }
     // Bound what reaches span fields and metric labels: gRPC names are short identifiers.
-    let clean = |s: &str| s.chars().take(100).filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_').collect();
+    let clean = |s: &str| -> Cow<'static, str> {
+        Cow::Owned(s.chars().take(100).filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_').collect())
+    };
     (clean(service), clean(method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_methods_are_named_without_allocating_and_others_are_cleaned() {
+        let (service, method) = split_path("/kaigo.eligibility.v1.EligibilityService/CheckEligibility");
+        assert!(matches!(service, Cow::Borrowed("kaigo.eligibility.v1.EligibilityService")));
+        assert!(matches!(method, Cow::Borrowed("CheckEligibility")));
+        let (service, method) = split_path("/kaigo.eligibility.v1.EligibilityService/No Such-Method");
+        assert_eq!((service.as_ref(), method.as_ref()), ("kaigo.eligibility.v1.EligibilityService", "NoSuchMethod"));
+        let (service, method) = split_path("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+        assert_eq!(
+            (service.as_ref(), method.as_ref()),
+            ("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo")
+        );
+        let long = format!("/{}/m", "s".repeat(500));
+        assert_eq!(split_path(&long).0.len(), 100);
+    }
 }

@@ -37,7 +37,18 @@ pub type LocalService =
 #[derive(Debug, Clone)]
 struct Endpoint {
     addr: SocketAddr,
+    /// `addr` as a URI authority, built once rather than formatted per call.
+    authority: http::uri::Authority,
     ejected_until: Option<Instant>,
+}
+
+impl Endpoint {
+    fn new(addr: SocketAddr, ejected_until: Option<Instant>) -> Self {
+        // A socket address always reads as an authority; the fallback is never taken.
+        let authority = http::uri::Authority::try_from(addr.to_string())
+            .unwrap_or_else(|_| http::uri::Authority::from_static("invalid"));
+        Self { addr, authority, ejected_until }
+    }
 }
 
 /// A balanced set of replica addresses behind one DNS name.
@@ -80,7 +91,7 @@ impl RemoteUpstream {
     /// An upstream over a fixed list of replica addresses (no DNS), balanced and ejected like
     /// a resolved name.
     pub fn from_addresses(addrs: &[SocketAddr]) -> Self {
-        let endpoints = addrs.iter().map(|&addr| Endpoint { addr, ejected_until: None }).collect();
+        let endpoints = addrs.iter().map(|&addr| Endpoint::new(addr, None)).collect();
         Self {
             host: None,
             port: 0,
@@ -100,7 +111,7 @@ impl RemoteUpstream {
         for addr in addrs {
             let ejected_until = previous.iter().find(|e| e.addr == addr).and_then(|e| e.ejected_until);
             if !endpoints.iter().any(|e| e.addr == addr) {
-                endpoints.push(Endpoint { addr, ejected_until });
+                endpoints.push(Endpoint::new(addr, ejected_until));
             }
         }
         Ok(endpoints.len())
@@ -108,17 +119,22 @@ impl RemoteUpstream {
 
     /// The next address, round robin, skipping ejected ones (all ejected: try one anyway).
     pub fn pick(&self) -> Option<SocketAddr> {
+        self.pick_endpoint().map(|(addr, _)| addr)
+    }
+
+    /// [`RemoteUpstream::pick`], with the address as a URI authority.
+    pub(crate) fn pick_endpoint(&self) -> Option<(SocketAddr, http::uri::Authority)> {
         let endpoints = self.endpoints.read();
         if endpoints.is_empty() {
             return None;
         }
-        let now = Instant::now();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let usable = |e: &&Endpoint| e.ejected_until.is_none_or(|t| t <= Instant::now());
         (0..endpoints.len())
             .map(|i| &endpoints[(start + i) % endpoints.len()])
-            .find(|e| e.ejected_until.is_none_or(|t| t <= now))
+            .find(usable)
             .or_else(|| endpoints.get(start % endpoints.len()))
-            .map(|e| e.addr)
+            .map(|e| (e.addr, e.authority.clone()))
     }
 
     /// Takes `addr` out of rotation for a while after a connection failure.

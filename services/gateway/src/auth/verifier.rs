@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::Validation;
-use kaigo_platform::auth::{Caller, unix_now};
+use kaigo_platform::auth::unix_now;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
+use super::authenticated::Authenticated;
 use super::key_store::KeyStore;
 use super::{Claims, TokenError, caller_from_claims};
 use crate::config::AuthConfig;
@@ -22,7 +23,7 @@ use crate::config::AuthConfig;
 /// A cached verification: the caller, and the key-set generation it was checked against.
 #[derive(Clone)]
 struct Verified {
-    caller: Arc<Caller>,
+    caller: Arc<Authenticated>,
     generation: u64,
     /// When the token's `exp` passes (monotonic clock).
     expires: Instant,
@@ -72,7 +73,7 @@ impl TokenVerifier {
     }
 
     /// Verifies `token` and returns its caller.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Caller>, TokenError> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Authenticated>, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let generation = self.keys.generation();
         if let Some(hit) = self.cache.get(&digest)
@@ -106,7 +107,7 @@ impl TokenVerifier {
             match jsonwebtoken::decode::<Claims>(token, &pinned.key, &validation) {
                 Ok(data) => {
                     let exp = data.claims.exp;
-                    let caller = Arc::new(caller_from_claims(data.claims)?);
+                    let caller = Arc::new(Authenticated::new(caller_from_claims(data.claims)?));
                     let left = u64::try_from(exp - unix_now()).unwrap_or(0);
                     if left > 0 {
                         let expires = Instant::now() + Duration::from_secs(left);
