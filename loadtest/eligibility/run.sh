@@ -62,8 +62,10 @@ if [ ! -f "$KEYDIR/dev-signing-key.pem" ]; then
   for _ in $(seq 1 100); do [ -f "$KEYDIR/dev-signing-key.pem" ] && break; sleep 0.1; done
   kill $DEVPID; wait $DEVPID 2>/dev/null || true
 fi
-# The benchmark measures the path, not the per-caller rate limit (100/s by default).
+# The benchmark measures the path, not the per-caller rate limit (100/s by default). The
+# gateway logs as in production (info: one JSON access-log line per call, spans on).
 env KAIGO_SERVER__LISTEN=127.0.0.1:50051 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
+  KAIGO_TELEMETRY__LOG_LEVEL=info \
   KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$KEYDIR/dev-signing-key.pub.pem\"]" \
   KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:50061 "$BIN" serve gateway >"$WORK/gateway.log" 2>&1 & PIDS+=($!)
 TOKEN=$("$BIN" token --data-dir "$KEYDIR" --role insurer --insurer 435073 --ttl 2h)
@@ -97,6 +99,8 @@ CHECK=/kaigo.eligibility.v1.EligibilityService/CheckEligibility
 BATCH=/kaigo.eligibility.v1.EligibilityService/BatchCheckEligibility
 python3 loadtest/eligibility/body.py check 435073 0000000001 >"$WORK/check.bin"
 python3 loadtest/eligibility/body.py batch 435073 1 1000 >"$WORK/batch.bin"
+HEALTH=/grpc.health.v1.Health/Check
+printf '\0\0\0\0\0' >"$WORK/health.bin"   # an empty HealthCheckRequest: the gateway's own status
 mapfile -t CALLER < <("$BIN" token --role insurer --insurer 435073 --ttl 2h --caller-headers-for $CHECK --internal-secret "$SECRET")
 mapfile -t CALLER_BATCH < <("$BIN" token --role insurer --insurer 435073 --ttl 2h --caller-headers-for $BATCH --internal-secret "$SECRET")
 
@@ -126,6 +130,9 @@ done
 out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $TOKEN" \
   --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:50051$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
 case "$out" in *": 0"*) ;; *) echo "the gateway answered '$out'" >&2; exit 1;; esac
+out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
+  --data-binary @"$WORK/health.bin" -D - "http://127.0.0.1:50051$HEALTH" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
+case "$out" in *": 0"*) ;; *) echo "the gateway's health check answered '$out'" >&2; exit 1;; esac
 
 RESULTS="$WORK/results.tsv"
 {
@@ -135,6 +142,7 @@ RESULTS="$WORK/results.tsv"
   measure "direct database" "http://127.0.0.1:50063$CHECK" "$WORK/check.bin" $((N / 4)) 16 32 "${CALLER[@]}"
   measure "gateway L1 hit (JWT on)" "http://127.0.0.1:50051$CHECK" "$WORK/check.bin" "$N" 16 32 "authorization: Bearer $TOKEN"
   measure "haproxy L1 hit (no auth)" "http://127.0.0.1:50071$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+  measure "gateway health check" "http://127.0.0.1:50051$HEALTH" "$WORK/health.bin" "$N" 16 32
   measure "batch of 1000, direct L1" "http://127.0.0.1:50061$BATCH" "$WORK/batch.bin" 2000 4 4 "${CALLER_BATCH[@]}"
 } | tee "$RESULTS"
 
