@@ -57,6 +57,12 @@ pub mod kaigo {
             tonic::include_proto!("kaigo.registry.v1");
         }
     }
+    /// The read audit trail each service serves to the others (never routed by the gateway).
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("kaigo.audit.v1");
+        }
+    }
 }
 
 /// The fully qualified names of the six kaigo services, as routed by the gateway and reported

@@ -153,6 +153,8 @@ mod tests {
             assert_eq!(config.gateway.upstreams.len(), 6);
             assert!(!config.auth.public_key_files.is_empty());
             assert!(!config.certification.eligibility_url.is_empty());
+            // The person's access log gathers every audited service's trail.
+            assert_eq!(config.registry.audit_sources.len(), 4);
             assert!(config.documents.storage_url.starts_with("file:///"));
             kaigo_documents::blob::crypto::Keyring::parse(&config.documents.encryption_keys).unwrap();
         }

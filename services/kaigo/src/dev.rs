@@ -86,7 +86,13 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
     // Certification checks applicants against eligibility through the same in-process routes
     // the gateway calls, bound once every service has started.
     let routes_when_started = Arc::new(OnceLock::new());
-    let peers = components::Peers { keys: keys.clone(), eligibility: Some(late_routes(routes_when_started.clone())) };
+    // The registry gathers the access log from the audited services' trails, each in process
+    // over its own database (they cannot share the one set of routes: same service name).
+    let mut peers = components::Peers {
+        keys: keys.clone(),
+        eligibility: Some(late_routes(routes_when_started.clone())),
+        audit_trails: Some(Vec::new()),
+    };
 
     let mut services =
         GrpcServices::new(&kaigo_platform::config::ServerConfig { reflection: false, ..config.server.clone() })
@@ -96,6 +102,9 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
             .await
             .map_err(|e| Exit::failure(format!("{name}: database: {e}")))?;
         components::migrate(name, &db).await.map_err(|e| Exit::failure(format!("{name}: migration: {e}")))?;
+        if let (true, Some(trails)) = (components::AUDITED.contains(&name), peers.audit_trails.as_mut()) {
+            trails.push((name, components::local_trail(&db, &keys)));
+        }
         let ctx = ServiceContext {
             name,
             server: config.server.clone(),

@@ -120,7 +120,7 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
 
     // Calls to other services (certification → eligibility) go over the network, signed with
     // the same internal key the gateway uses.
-    let peers = components::Peers { keys: keys.clone(), eligibility: None };
+    let peers = components::Peers { keys: keys.clone(), eligibility: None, audit_trails: None };
     let services = components::start(GrpcServices::new(&config.server).map_err(Exit::failure)?, &ctx, config, &peers)
         .await
         .map_err(|e| Exit::failure(format!("{name}: cannot start: {e}")))?;

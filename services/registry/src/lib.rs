@@ -20,13 +20,16 @@ mod seed;
 pub mod store;
 pub mod sweep;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kaigo_access::RuleTable;
 use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
+use kaigo_platform::audit::trail::{ReadSource, TrailClient};
 use kaigo_platform::audit::{AuditOptions, Auditor};
+use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
@@ -35,8 +38,12 @@ use kaigo_platform::time::{Clock, system_clock};
 use kaigo_proto::kaigo::registry::v1::registry_service_server::RegistryServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
+use tonic::transport::Endpoint;
 
-pub use api::Api;
+pub use api::{Api, AuditSources};
+
+/// The tonic server `start` returns.
+pub type RegistryServer = RegistryServiceServer<Api>;
 pub use domain::card::TrustAnchors;
 
 /// The service's name: its database schema and its event consumer group.
@@ -77,6 +84,15 @@ pub struct Config {
     /// A rule table replacing the built-in one (docs/domain/access.md#rule-table). Empty:
     /// built-in.
     pub rules_file: String,
+    /// The services whose read audit trails the person's access log gathers
+    /// (docs/domain/access.md#access-log), by name (`eligibility`, `certification`,
+    /// `documents`, `careplan`) → `http://host:port` (`kaigo.audit.v1.AuditTrailService` is
+    /// served on each service's own port). `kaigo dev` asks them in process. Empty: the log
+    /// holds this service's own reads only.
+    pub audit_sources: BTreeMap<String, String>,
+    /// The longest wait for one service's trail, milliseconds (100–30,000); a service that does
+    /// not answer in time is named in the answer, which is marked partial.
+    pub audit_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -89,6 +105,8 @@ impl Default for Config {
             no_service_months: 6,
             sweep_interval_ms: 3_600_000,
             rules_file: String::new(),
+            audit_sources: BTreeMap::new(),
+            audit_timeout_ms: 2000,
         }
     }
 }
@@ -130,6 +148,18 @@ impl Validate for Config {
         if !self.virtual_cards_dir.is_empty() && Path::new(&self.virtual_cards_dir).is_file() {
             problems.add("registry.virtual_cards_dir", "is a file, not a directory");
         }
+        for (name, url) in &self.audit_sources {
+            let key = format!("registry.audit_sources.{name}");
+            if !domain::access_log::is_service_name(name) || name == NAME {
+                problems.add(&key, "must name another service: 1–32 lower-case letters");
+            }
+            if let Err(problem) = source_endpoint(url) {
+                problems.add(&key, problem);
+            }
+        }
+        if !(100..=30_000).contains(&self.audit_timeout_ms) {
+            problems.add("registry.audit_timeout_ms", "must be 100–30000");
+        }
     }
 }
 
@@ -163,16 +193,62 @@ impl Config {
     }
 }
 
-/// Starts the service with the system clock.
-pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<RegistryServiceServer<Api>, StartError> {
-    start_with_clock(ctx, config, system_clock()).await
+/// `registry.audit_sources` URL as an endpoint: `http://host:port` (h2c inside the cluster, like
+/// the gateway's upstreams), nothing after the port.
+fn source_endpoint(url: &str) -> Result<Endpoint, String> {
+    let uri: tonic::transport::Uri = url.parse().map_err(|_| "is not a URL".to_owned())?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none_or(str::is_empty) {
+        return Err("must be an http://host:port URL".to_owned());
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty()) {
+        return Err("must be http://host:port, without a path".to_owned());
+    }
+    Endpoint::from_shared(url.to_owned()).map_err(|_| "is not a URL".to_owned())
 }
 
-/// Starts the service with `clock` deciding "now" (challenges, dates, the sweep).
+impl Config {
+    /// The configured trails over the network, each call signed with `keys` (the internal
+    /// secret the services verify); channels connect on first use.
+    pub fn audit_sources(&self, keys: &CallerKeys) -> Result<AuditSources, StartError> {
+        let timeout = Duration::from_millis(self.audit_timeout_ms);
+        let mut sources: Vec<(String, Arc<dyn ReadSource>)> = Vec::new();
+        for (name, url) in &self.audit_sources {
+            let endpoint = source_endpoint(url).map_err(|e| format!("registry.audit_sources.{name} {url} {e}"))?;
+            let channel = endpoint.connect_timeout(timeout).tcp_nodelay(true).connect_lazy();
+            sources.push((name.clone(), Arc::new(TrailClient::new(channel, keys.clone(), timeout))));
+        }
+        Ok(Arc::new(sources))
+    }
+}
+
+/// Starts the service with the system clock, gathering the access log from the configured
+/// services (calls signed with `keys`).
+pub async fn start(
+    ctx: &ServiceContext,
+    config: &Config,
+    keys: &CallerKeys,
+) -> Result<RegistryServiceServer<Api>, StartError> {
+    let sources = config.audit_sources(keys)?;
+    start_with(ctx, config, system_clock(), sources).await
+}
+
+/// Starts the service with `clock` deciding "now" (challenges, dates, the sweep), and no other
+/// service's trail in the access log.
 pub async fn start_with_clock(
     ctx: &ServiceContext,
     config: &Config,
     clock: Arc<dyn Clock>,
+) -> Result<RegistryServiceServer<Api>, StartError> {
+    start_with(ctx, config, clock, Arc::new(Vec::new())).await
+}
+
+/// Starts the service with `clock` and the access log gathered from `sources` (over the
+/// network, or in process in `kaigo dev` and the tests).
+pub async fn start_with(
+    ctx: &ServiceContext,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    sources: AuditSources,
 ) -> Result<RegistryServiceServer<Api>, StartError> {
     let rules = Arc::new(config.rules()?);
     let anchors = Arc::new(config.trust_anchors()?);
@@ -201,7 +277,7 @@ pub async fn start_with_clock(
         Arc::new(events::MigratedOffices { clock: clock.clone() }),
     );
     ctx.background.spawn("registry-migrated-offices", move |stopping| migrated.run(stopping.wait()));
-    let api = Api::new(ctx.db.clone(), clock, auditor, rules, anchors, settings);
+    let api = Api::new(ctx.db.clone(), clock, auditor, rules, anchors, settings, sources);
     Ok(kaigo_platform::limit_messages!(RegistryServiceServer::new(api), ctx))
 }
 

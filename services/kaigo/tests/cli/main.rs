@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
+mod access_log;
 mod audit_kill;
 mod bad_input;
 mod careplan_flow;

@@ -187,7 +187,11 @@ async fn dev_runs_the_card_flow_and_the_person_sees_the_office_and_its_read() {
         let mut me = me.clone();
         async move {
             let reads = me
-                .list_my_record_reads(pb::ListMyRecordReadsRequest { identity_link: LINK.to_owned(), page_size: 0 })
+                .list_my_record_reads(pb::ListMyRecordReadsRequest {
+                    identity_link: LINK.to_owned(),
+                    page_size: 0,
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
                 .into_inner()

@@ -17,6 +17,7 @@
 
 pub mod migration;
 mod sql;
+pub mod trail;
 mod writer;
 
 use std::sync::Arc;
@@ -29,7 +30,9 @@ use crate::auth::Caller;
 use crate::service::Background;
 use crate::time::Clock;
 
-pub use sql::{StoredRead, count_all, count_for_person, prune, reads_of_person};
+pub use sql::{
+    PositionedRead, StoredRead, count_all, count_for_person, prune, reads_of_person, reads_of_person_before,
+};
 
 /// `allowed`: the record was shown (in full or in part, as the access rules decided).
 pub const ALLOWED: &str = "allowed";

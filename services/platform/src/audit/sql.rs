@@ -206,6 +206,65 @@ pub async fn reads_of_person(conn: &impl ConnectionTrait, person: &str, limit: u
         .collect()
 }
 
+/// One stored read with its position in the trail (its row id), for pages that continue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionedRead {
+    /// The trail's row id: orders reads made at the same instant.
+    pub sequence: i64,
+    /// The reader's account (the token subject): compared with the asking person's own, never
+    /// shown.
+    pub caller_subject: String,
+    /// The read.
+    pub read: StoredRead,
+}
+
+/// The newest `limit` reads of `person`'s records before `before` (made before its instant, or
+/// at it with a lower row id), newest first (time, then row id, descending).
+pub async fn reads_of_person_before(
+    conn: &impl ConnectionTrait,
+    person: &str,
+    before: Option<(DateTime<Utc>, i64)>,
+    limit: u32,
+) -> Result<Vec<PositionedRead>, DbErr> {
+    let backend = conn.get_database_backend();
+    let postgres = backend == DbBackend::Postgres;
+    let mut values: Vec<Value> = vec![person.into()];
+    let mut position = String::new();
+    if let Some((at, sequence)) = before {
+        position = if postgres {
+            " AND (at < $2 OR (at = $3 AND id < $4))".to_owned()
+        } else {
+            " AND (at < ? OR (at = ? AND id < ?))".to_owned()
+        };
+        values.extend([at.into(), at.into(), sequence.into()]);
+    }
+    let limit_param = if postgres { format!("${}", values.len() + 1) } else { "?".to_owned() };
+    values.push(i64::from(limit).into());
+    let sql = format!(
+        "SELECT id, at, caller_role, caller_party, caller_subject, rpc, category, purpose, outcome FROM audit_trail \
+         WHERE {}{position} ORDER BY at DESC, id DESC LIMIT {limit_param}",
+        person_filter(backend)
+    );
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PositionedRead {
+                sequence: r.try_get("", "id")?,
+                caller_subject: r.try_get("", "caller_subject")?,
+                read: StoredRead {
+                    at: r.try_get("", "at")?,
+                    caller_role: r.try_get("", "caller_role")?,
+                    caller_party: r.try_get("", "caller_party")?,
+                    rpc: r.try_get("", "rpc")?,
+                    category: r.try_get("", "category")?,
+                    purpose: r.try_get("", "purpose")?,
+                    outcome: r.try_get("", "outcome")?,
+                },
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,11 +201,6 @@ fn role_message(role: &str) -> common::Role {
     }
 }
 
-/// The contract's role of a stored role word.
-pub fn role(role: &str) -> i32 {
-    role_message(role) as i32
-}
-
 /// An actor from stored words.
 pub fn actor(role: &str, subject: &str, org: &str) -> common::Actor {
     common::Actor { role: role_message(role) as i32, subject: subject.to_owned(), organization_number: org.to_owned() }

@@ -11,6 +11,7 @@ mod write;
 use std::sync::Arc;
 
 use kaigo_access::{OrganizationKind, RuleTable};
+use kaigo_platform::audit::trail::ReadSource;
 use kaigo_platform::audit::{Auditor, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::ApiError;
@@ -32,6 +33,10 @@ pub struct Settings {
     pub confirmation_use: chrono::Duration,
 }
 
+/// The other services' read audit trails the person's access log is gathered from, by
+/// service name (docs/domain/access.md#access-log).
+pub type AuditSources = Arc<Vec<(String, Arc<dyn ReadSource>)>>;
+
 /// The gRPC API.
 #[derive(Clone)]
 pub struct Api {
@@ -41,10 +46,11 @@ pub struct Api {
     rules: Arc<RuleTable>,
     anchors: Arc<TrustAnchors>,
     settings: Settings,
+    sources: AuditSources,
 }
 
 impl Api {
-    /// The API over `db`.
+    /// The API over `db`, gathering the access log from `sources` besides its own trail.
     pub fn new(
         db: DatabaseConnection,
         clock: Arc<dyn Clock>,
@@ -52,8 +58,9 @@ impl Api {
         rules: Arc<RuleTable>,
         anchors: Arc<TrustAnchors>,
         settings: Settings,
+        sources: AuditSources,
     ) -> Self {
-        Self { db, clock, auditor, rules, anchors, settings }
+        Self { db, clock, auditor, rules, anchors, settings, sources }
     }
 
     /// Audits one read of `persons`' records.

@@ -6,6 +6,7 @@
 //! issues the person's token with the verified link as its subject.
 
 use kaigo_platform::audit;
+use kaigo_platform::audit::trail;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{self, ApiError, Violations};
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
@@ -17,6 +18,7 @@ use super::convert::{self, Person};
 use super::relationships::{end_active, withdraw_active};
 use super::write::{idempotent, replay};
 use crate::domain::EndReason;
+use crate::domain::access_log::{self, Cursor, Sourced};
 use crate::domain::card::is_link_id;
 use crate::store;
 
@@ -149,32 +151,76 @@ impl Api {
     ) -> Result<pb::ListMyRecordReadsResponse, ApiError> {
         let mut v = Violations::new();
         check_link(&mut v, &req.identity_link);
-        let size = convert::page_size(&mut v, req.page_size);
+        let size = usize::try_from(convert::page_size(&mut v, req.page_size)).unwrap_or(500);
+        let cursor = if req.page_token.is_empty() {
+            None
+        } else {
+            let cursor = Cursor::parse(&req.page_token);
+            if cursor.is_none() {
+                v.add("page_token", "not a page token of this list (at most 64 characters, from next_page_token)");
+            }
+            cursor
+        };
         v.into_result()?;
         let person = me(&self.db, caller, &req.identity_link).await?;
-        let reads = audit::reads_of_person(&self.db, &person.audit_key(), u32::try_from(size).unwrap_or(500))
-            .await
-            .map_err(errors::db)?;
+        let ask = u32::try_from(size + 1).unwrap_or(trail::MAX_PAGE);
+        // Every service at once, this one's own trail beside them; each answers at most one
+        // more read than the page shows, so the merge knows whether more follow.
+        let others = self.sources.iter().map(|(name, source)| {
+            let query = trail::Query {
+                insurer_number: person.insurer.clone(),
+                insured_number: person.insured.clone(),
+                before: access_log::before_for(cursor.as_ref(), name),
+                limit: ask,
+            };
+            async move { (name.as_str(), source.reads(caller, &query).await) }
+        });
+        let key = person.audit_key();
+        let own = audit::reads_of_person_before(
+            &self.db,
+            &key,
+            access_log::before_for(cursor.as_ref(), crate::NAME),
+            ask,
+        );
+        let (answers, own) = futures::join!(futures::future::join_all(others), own);
+        let links = [req.identity_link.clone()];
+        let mut reads: Vec<Sourced> = own
+            .map_err(errors::db)?
+            .iter()
+            .map(|r| Sourced { service: crate::NAME.to_owned(), read: trail::audited_read(r, &links) })
+            .collect();
+        let mut unanswered = Vec::new();
+        for (service, answer) in answers {
+            match answer {
+                Ok(found) => reads.extend(found.into_iter().map(|read| Sourced { service: service.to_owned(), read })),
+                Err(status) => {
+                    // The service and its answer's code only: never the person.
+                    tracing::warn!(service, code = ?status.code(), "access log: a service's trail did not answer");
+                    unanswered.push(service.to_owned());
+                }
+            }
+        }
+        unanswered.sort();
+        let (page, next_page_token) = access_log::merge(reads, size);
         self.audit(caller, "ListMyRecordReads", "access_log", audit::ALLOWED, vec![person.audit_key()]).await;
         Ok(pb::ListMyRecordReadsResponse {
-            reads: reads
+            reads: page
                 .into_iter()
-                .map(|r| {
-                    // An organisation is shown by its number; a person's or an operator's
-                    // account only by its role.
-                    let organization = if r.caller_party.contains(':') { String::new() } else { r.caller_party };
-                    pb::RecordRead {
-                        read_time: Some(convert::timestamp(r.at)),
-                        reader_role: convert::role(&r.caller_role),
-                        reader_organization: organization,
-                        category: r.category,
-                        rpc: r.rpc,
-                        purpose: r.purpose,
-                        outcome: r.outcome,
-                        service: crate::NAME.to_owned(),
-                    }
+                .map(|Sourced { service, read }| pb::RecordRead {
+                    read_time: read.read_time,
+                    reader_role: read.reader_role,
+                    reader_organization: read.reader_organization,
+                    category: read.category,
+                    rpc: read.rpc,
+                    purpose: read.purpose,
+                    outcome: read.outcome,
+                    service,
+                    reader_is_self: read.reader_is_self,
                 })
                 .collect(),
+            next_page_token: next_page_token.unwrap_or_default(),
+            partial: !unanswered.is_empty(),
+            unanswered_services: unanswered,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The registry's rules as plain functions (no I/O, no async).
 
+pub mod access_log;
 pub mod card;
 
 use chrono::{Months, NaiveDate};

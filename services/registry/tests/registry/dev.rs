@@ -88,7 +88,11 @@ async fn the_whole_flow_runs_on_sqlite_with_the_demo_cards() {
         let reads = r
             .client(person_caller("d000000001"))
             .await
-            .list_my_record_reads(pb::ListMyRecordReadsRequest { identity_link: "d000000001".into(), page_size: 0 })
+            .list_my_record_reads(pb::ListMyRecordReadsRequest {
+                identity_link: "d000000001".into(),
+                page_size: 0,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()

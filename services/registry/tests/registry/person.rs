@@ -40,7 +40,11 @@ async fn the_person_sees_withdraws_ends_and_knows_who_read_their_record() {
         let reads = r
             .client(person_caller("f1"))
             .await
-            .list_my_record_reads(pb::ListMyRecordReadsRequest { identity_link: "f1".into(), page_size: 0 })
+            .list_my_record_reads(pb::ListMyRecordReadsRequest {
+                identity_link: "f1".into(),
+                page_size: 0,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()
