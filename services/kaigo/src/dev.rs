@@ -54,6 +54,12 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         )));
     }
     config.server.listen = listen;
+    if !config.database.read_urls.is_empty() {
+        return Err(Exit::config(
+            "invalid configuration: database.read_urls: kaigo dev keeps each service in a SQLite file and has no \
+             read replicas; unset KAIGO_DATABASE__READ_URLS (replicas are for kaigo serve on PostgreSQL)",
+        ));
+    }
     // Demos submit subsidy applications whatever the date: a demo programme open this year.
     config.subsidies.demo_programme = true;
     let data_dir = std::path::absolute(&args.data_dir).map_err(|e| Exit::config(format!("--data-dir: {e}")))?;
@@ -108,6 +114,9 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
         let ctx = ServiceContext {
             name,
             server: config.server.clone(),
+            // kaigo dev keeps each service in a SQLite file: no replicas (database.read_urls
+            // is refused at start).
+            reads: kaigo_platform::db::ReadPool::primary_only(db.clone()),
             db,
             redis: None,
             bus: bus.clone(),

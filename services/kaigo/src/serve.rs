@@ -116,7 +116,12 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
     let bus = Bus::Redis(RedisBus::new(redis.clone(), STREAM_MAX_LEN));
     let (background_control, background) = Background::new();
     let seal = kaigo_platform::seal::SealSecrets::new(&config.internal_auth.secret, &config.internal_auth.previous_secret);
-    let ctx = ServiceContext { name, server: config.server.clone(), db, redis: Some(redis), bus, background, seal };
+    // The replicas of database.read_urls, health-checked in the background (none: the primary).
+    let reads = kaigo_platform::db::ReadPool::connect(&config.database, name, db.clone(), &background)
+        .await
+        .map_err(|e| Exit::failure(format!("read replicas: {e}")))?;
+    let ctx =
+        ServiceContext { name, server: config.server.clone(), db, reads, redis: Some(redis), bus, background, seal };
 
     // Calls to other services (certification → eligibility) go over the network, signed with
     // the same internal key the gateway uses.

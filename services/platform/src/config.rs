@@ -417,11 +417,33 @@ pub struct DatabaseConfig {
     /// Milliseconds a starting process (`kaigo serve`, `kaigo migrate`) waits for the database
     /// to accept its first connection (the database may still be starting); then it gives up.
     pub connect_timeout_ms: u64,
+    /// PostgreSQL streaming replicas the services read from (`db::reads`, docs/architecture.md
+    /// §"Read replicas"): a list, or one string of comma-separated URLs as a Kubernetes Secret
+    /// holds it. Empty (the default): every read goes to `url`. PostgreSQL only.
+    #[serde(deserialize_with = "secrets_list")]
+    pub read_urls: Vec<Secret>,
+    /// The most a replica may lag behind the primary and still be read from, milliseconds
+    /// (measured by the health check against the primary's WAL position).
+    pub max_replica_lag_ms: u64,
+    /// Milliseconds between two health checks of the replicas (recovery state, replayed WAL).
+    pub replica_check_ms: u64,
+    /// How many persons (or callers) with a write not yet replayed everywhere are remembered;
+    /// past it every read waits for the replicas to pass all of them (never a stale read).
+    pub read_your_writes_keys: usize,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: Secret::default(), max_connections: 16, acquire_timeout_ms: 1_000, connect_timeout_ms: 10_000 }
+        Self {
+            url: Secret::default(),
+            max_connections: 16,
+            acquire_timeout_ms: 1_000,
+            connect_timeout_ms: 10_000,
+            read_urls: Vec::new(),
+            max_replica_lag_ms: 5_000,
+            replica_check_ms: 500,
+            read_your_writes_keys: 100_000,
+        }
     }
 }
 
@@ -443,6 +465,32 @@ impl Validate for DatabaseConfig {
         }
         if !(10..=600_000).contains(&self.connect_timeout_ms) {
             problems.add("database.connect_timeout_ms", "must be between 10 and 600000");
+        }
+        if !self.read_urls.is_empty() && url.starts_with("sqlite:") {
+            problems.add(
+                "database.read_urls",
+                "read replicas need PostgreSQL; database.url is a SQLite directory (kaigo dev has no replicas)",
+            );
+        }
+        for (i, read) in self.read_urls.iter().enumerate() {
+            let read = read.expose();
+            if !(read.starts_with("postgres://") || read.starts_with("postgresql://")) {
+                // The position, never the value: a URL may carry a password.
+                problems.add("database.read_urls", format!("entry {} must start with postgres://", i + 1));
+            }
+        }
+        if !(50..=60_000).contains(&self.replica_check_ms) {
+            problems.add("database.replica_check_ms", "must be between 50 and 60000");
+        }
+        if !(100..=3_600_000).contains(&self.max_replica_lag_ms) || self.max_replica_lag_ms < 2 * self.replica_check_ms
+        {
+            problems.add(
+                "database.max_replica_lag_ms",
+                "must be between 100 and 3600000 and at least twice database.replica_check_ms",
+            );
+        }
+        if !(1..=10_000_000).contains(&self.read_your_writes_keys) {
+            problems.add("database.read_your_writes_keys", "must be between 1 and 10000000");
         }
     }
 }

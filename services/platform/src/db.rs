@@ -6,9 +6,11 @@
 //! another's tables.
 
 mod legacy;
+pub mod reads;
 pub mod schema;
 
 pub use legacy::{LegacyCopy, LegacyKitMigration};
+pub use reads::{ReadConn, ReadPool};
 
 use std::time::Duration;
 

@@ -26,6 +26,9 @@ pub struct ServiceContext {
     pub server: ServerConfig,
     /// The service's own database schema.
     pub db: DatabaseConnection,
+    /// Where its reads go: the replicas of `database.read_urls` when configured, else `db`
+    /// (docs/architecture.md#read-replicas).
+    pub reads: crate::db::ReadPool,
     /// Redis, when configured (absent in `kaigo dev`).
     pub redis: Option<RedisHandle>,
     /// Where the service's outbox relay publishes and its consumers read.

@@ -499,6 +499,7 @@ pub fn context(
     let ctx = crate::service::ServiceContext {
         name,
         server: crate::config::ServerConfig { reflection: false, ..crate::config::ServerConfig::default() },
+        reads: crate::db::ReadPool::primary_only(db.clone()),
         db,
         redis: None,
         bus: crate::events::Bus::Local(crate::events::LocalBus::new()),

@@ -268,3 +268,49 @@ fn the_database_timeouts_are_milliseconds_within_their_ranges() {
         assert_eq!(err.key, format!("{key} (environment variable {variable})"), "{value}");
     }
 }
+
+#[test]
+fn read_replica_urls_are_a_list_or_comma_separated_and_validated_by_position() {
+    let config = ConfigSource::new()
+        .with_env("KAIGO_DATABASE__URL", "postgres://primary/kaigo")
+        .with_env("KAIGO_DATABASE__READ_URLS", "postgres://replica-a/kaigo, postgresql://replica-b/kaigo")
+        .load::<TestConfig>()
+        .unwrap();
+    let reads: Vec<&str> = config.database.read_urls.iter().map(Secret::expose).collect();
+    assert_eq!(reads, ["postgres://replica-a/kaigo", "postgresql://replica-b/kaigo"]);
+    // A URL may carry a password: the error names the entry, never its value.
+    let err = ConfigSource::new()
+        .with_env("KAIGO_DATABASE__READ_URLS", "postgres://replica-a/kaigo,mysql://user:hunter2@b/kaigo")
+        .load::<TestConfig>()
+        .unwrap_err();
+    assert_eq!(err.key, "database.read_urls (environment variable KAIGO_DATABASE__READ_URLS)");
+    assert_eq!(err.message, "entry 2 must start with postgres://");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    // SQLite (kaigo dev) has no replicas: refused, not ignored.
+    let err = ConfigSource::new()
+        .with_env("KAIGO_DATABASE__URL", "sqlite:///tmp/kaigo")
+        .with_env("KAIGO_DATABASE__READ_URLS", "postgres://replica-a/kaigo")
+        .load::<TestConfig>()
+        .unwrap_err();
+    assert!(err.key.starts_with("database.read_urls"), "{err}");
+    assert!(err.message.contains("PostgreSQL"), "{err}");
+}
+
+#[test]
+fn the_replica_lag_bound_must_cover_two_health_checks() {
+    let config = ConfigSource::new()
+        .with_env("KAIGO_DATABASE__MAX_REPLICA_LAG_MS", "1000")
+        .with_env("KAIGO_DATABASE__REPLICA_CHECK_MS", "250")
+        .load::<TestConfig>()
+        .unwrap();
+    assert_eq!((config.database.max_replica_lag_ms, config.database.replica_check_ms), (1_000, 250));
+    for (pairs, key) in [
+        (vec![("KAIGO_DATABASE__MAX_REPLICA_LAG_MS", "900")], "database.max_replica_lag_ms"),
+        (vec![("KAIGO_DATABASE__REPLICA_CHECK_MS", "10")], "database.replica_check_ms"),
+        (vec![("KAIGO_DATABASE__READ_YOUR_WRITES_KEYS", "0")], "database.read_your_writes_keys"),
+    ] {
+        let source = pairs.iter().fold(ConfigSource::new(), |s, (k, v)| s.with_env(*k, *v));
+        let err = source.load::<TestConfig>().unwrap_err();
+        assert!(err.key.starts_with(key), "{err}");
+    }
+}

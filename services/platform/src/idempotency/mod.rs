@@ -60,6 +60,11 @@ impl IdempotencyKey {
         Self { rpc, party, request_id: request_id.to_owned(), hash: request_hash(request) }
     }
 
+    /// The party the write is remembered for ([`Caller::party`]).
+    pub fn party(&self) -> &str {
+        &self.party
+    }
+
     /// The request id.
     pub fn request_id(&self) -> &str {
         &self.request_id

@@ -1,6 +1,7 @@
 //! A private PostgreSQL server for fault tests: `initdb` into a temporary directory and
 //! `pg_ctl` on a free loopback port, so a test can stop and restart the database under a
-//! running service without touching the shared server on 5432.
+//! running service without touching the shared server on 5432; and a streaming replica of it
+//! ([`TestPostgres::start_replica_of`]) for the read-replica tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,6 +39,32 @@ impl TestPostgres {
         );
         let port = free_port();
         let server = Self { dir, port, bin };
+        server.resume();
+        server
+    }
+
+    /// A streaming replica of `primary` (a read replica, docs/architecture.md#read-replicas):
+    /// `pg_basebackup -R` of it, streaming its WAL and writing the standby settings, started in
+    /// a directory and on a free loopback port of its own. Hot standby: it answers reads. The
+    /// primary needs nothing more: `initdb`'s defaults (`wal_level=replica`, WAL senders, a
+    /// trusted replication line for 127.0.0.1) already allow it.
+    pub fn start_replica_of(primary: &TestPostgres) -> Self {
+        let dir = std::env::temp_dir().join(format!("kaigo-pg-replica-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the replica directory");
+        if is_root() {
+            run(Command::new("chown").arg("postgres:").arg(&dir), "chown");
+        }
+        let data = dir.join("data");
+        let source = primary.port.to_string();
+        run(
+            as_server_user(&primary.bin.join("pg_basebackup"))
+                .args(["-h", "127.0.0.1", "-p", &source, "-U", "postgres"])
+                // Stream the WAL, write the standby settings, checkpoint at once.
+                .args(["-X", "stream", "-R", "--no-sync", "-c", "fast", "-D"])
+                .arg(&data),
+            "pg_basebackup",
+        );
+        let server = Self { dir, port: free_port(), bin: primary.bin.clone() };
         server.resume();
         server
     }
@@ -103,7 +130,12 @@ fn server_bin_dir() -> Option<PathBuf> {
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file());
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+        // A link on PATH (`/usr/local/bin/initdb`) stands for the install's own directory,
+        // which holds the other programs too (`pg_basebackup`).
+        .map(|dir| {
+            dir.join("initdb").canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or(dir)
+        });
     if on_path.is_some() {
         return on_path;
     }

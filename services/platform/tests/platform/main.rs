@@ -6,4 +6,5 @@
 mod access;
 mod cluster;
 mod events;
+mod replicas;
 mod write_kit;
