@@ -163,7 +163,7 @@ pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Cl
             let sealer = ctx.seal.sealer(L2_DETAILS_PURPOSE);
             cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms), sealer)
         });
-    let cache = cache::Cache::new(ctx.db.clone(), l2.clone(), &config.cache_settings());
+    let cache = cache::Cache::new(ctx.db.clone(), l2.clone(), &config.cache_settings()).with_reads(ctx.reads.clone());
     if let Some(l2) = l2 {
         let listening = cache.clone();
         ctx.background.spawn("eligibility-invalidation", move |stopping| l2.listen(listening, stopping));

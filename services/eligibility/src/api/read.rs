@@ -400,7 +400,8 @@ impl Api {
                 "only the person's own insurer reads the full history",
             ));
         }
-        let db = &self.inner.db;
+        // A replica, unless this person has a write it has not replayed (the cache's fences).
+        let db = &self.inner.cache.reads().for_key(key.as_bytes());
         let Some(person) = crate::store::find_person(db, &key).await.map_err(errors::db)? else {
             self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::NOT_FOUND).await;
             return Err(ApiError::not_found("PERSON_NOT_FOUND", "no such insured person at this insurer"));

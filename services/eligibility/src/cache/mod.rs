@@ -30,6 +30,7 @@ use opentelemetry::metrics::Counter;
 use sea_orm::DatabaseConnection;
 
 use kaigo_platform::access::Facts;
+use kaigo_platform::db::ReadPool;
 
 use crate::domain::Timeline;
 use crate::key::PersonKey;
@@ -165,7 +166,9 @@ pub struct Cache {
     l1: moka::future::Cache<PersonKey, Entry, foldhash::fast::RandomState>,
     l1_enabled: bool,
     l2: Option<L2>,
-    db: DatabaseConnection,
+    /// Where misses and details are read: a replica unless the person has a write it has not
+    /// replayed (docs/architecture.md#read-replicas); every invalidation fences the person.
+    reads: ReadPool,
     metrics: Arc<Metrics>,
 }
 
@@ -185,7 +188,19 @@ impl Cache {
                 .with_description("timeline lookups by tier")
                 .build(),
         };
-        Self { l1, l1_enabled: settings.l1_enabled, l2, db, metrics: Arc::new(metrics) }
+        let reads = ReadPool::primary_only(db);
+        Self { l1, l1_enabled: settings.l1_enabled, l2, reads, metrics: Arc::new(metrics) }
+    }
+
+    /// Reads misses and details through `reads` (the service's replicas) instead.
+    pub fn with_reads(mut self, reads: ReadPool) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// Where this cache reads (GetEligibilityHistory reads there too).
+    pub fn reads(&self) -> &ReadPool {
+        &self.reads
     }
 
     /// The L2 tier, when configured.
@@ -222,8 +237,9 @@ impl Cache {
 
     /// The person's timeline and access facts from the database, put into L2 on the way.
     async fn load(&self, key: PersonKey) -> Result<Entry, sea_orm::DbErr> {
-        let loaded = store::timeline(&self.db, &key).await?;
-        let access = store::access_facts(&self.db, &key).await?;
+        let conn = self.reads.for_key(key.as_bytes());
+        let loaded = store::timeline(&conn, &key).await?;
+        let access = store::access_facts(&conn, &key).await?;
         Ok(match loaded {
             Some((timeline, details)) => {
                 if let Some(l2) = &self.l2 {
@@ -253,7 +269,8 @@ impl Cache {
         if let Some(details) = &cached.details {
             return Ok(Some(details.clone()));
         }
-        let Some(person) = store::find_person(&self.db, &key).await? else { return Ok(None) };
+        let conn = self.reads.for_key(key.as_bytes());
+        let Some(person) = store::find_person(&conn, &key).await? else { return Ok(None) };
         let details = crate::store::details_of(&person);
         // Only keep it if the timeline is still current (same version). An L2 value written
         // without the details (an older build, a rotated key) gets them, so the next L2 hit
@@ -276,19 +293,24 @@ impl Cache {
 
     /// Drops `key` here, in Redis, and (through pub/sub) in every replica's L1.
     pub async fn invalidate(&self, key: &PersonKey) {
+        self.reads.fence(key.as_bytes());
         self.l1.invalidate(key).await;
         if let Some(l2) = &self.l2 {
             l2.invalidate(key).await;
         }
     }
 
-    /// Drops `key` from this process's L1 only (a pub/sub message from another replica).
+    /// Drops `key` from this process's L1 only (a pub/sub message from another replica), and
+    /// reads the person from the primary until the replicas have replayed that write.
     pub async fn invalidate_local(&self, key: &PersonKey) {
+        self.reads.fence(key.as_bytes());
         self.l1.invalidate(key).await;
     }
 
-    /// Drops every L1 entry (after a gap in pub/sub delivery).
+    /// Drops every L1 entry (after a gap in pub/sub delivery), and reads from the primary until
+    /// the replicas have replayed every write made so far (the missed ones among them).
     pub fn invalidate_all_local(&self) {
+        self.reads.fence_all();
         self.l1.invalidate_all();
     }
 
