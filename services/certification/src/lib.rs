@@ -237,6 +237,7 @@ pub async fn start_with(
         .spawn("certification-deadline-figures", move |stopping| deadlines::run(db, clock, at_risk_day, stopping));
     let api = Api::new(api::Inner {
         db: ctx.db.clone(),
+        reads: ctx.reads.clone(),
         auditor,
         clock: deps.clock,
         people: deps.people,

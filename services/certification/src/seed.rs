@@ -66,6 +66,7 @@ pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), St
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
     let inner = Inner {
         db: ctx.db.clone(),
+        reads: ctx.reads.clone(),
         auditor,
         clock,
         people: Arc::new(AcceptingDirectory),

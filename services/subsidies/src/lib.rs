@@ -78,7 +78,7 @@ pub async fn start_with_clock(
     tracing::info!(programmes = ?ids, "subsidy programmes loaded");
     ctx.spawn_outbox_relay();
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
-    let api = Api::new(ctx.db.clone(), catalogue, clock, auditor);
+    let api = Api::new(ctx.db.clone(), catalogue, clock, auditor).with_reads(ctx.reads.clone());
     Ok(kaigo_platform::limit_messages!(SubsidyServiceServer::new(api), ctx))
 }
 

@@ -46,6 +46,8 @@ pub struct Settings {
 pub(crate) struct Inner {
     /// The service's database (a pool: cheap to clone).
     pub db: DatabaseConnection,
+    /// Where reads go: a replica, unless the caller has a write it has not replayed.
+    pub reads: kaigo_platform::db::ReadPool,
     pub auditor: Auditor,
     pub clock: Arc<dyn Clock>,
     pub people: Arc<dyn PersonDirectory>,
@@ -110,8 +112,11 @@ pub(crate) fn system_actor(subject: &str) -> ActorRecord {
 }
 
 impl Inner {
-    /// After a write: wake watchers everywhere and the outbox relay; decode the response.
-    async fn finish<R: prost::Message + Default>(&self, written: Written) -> Result<R, ApiError> {
+    /// After a write: the caller's reads go to the primary until the replicas have it
+    /// (docs/architecture.md#read-replicas); wake watchers everywhere and the outbox relay;
+    /// decode the response.
+    async fn finish<R: prost::Message + Default>(&self, caller: &Caller, written: Written) -> Result<R, ApiError> {
+        self.reads.fence(caller.party().as_bytes());
         if let Written::Fresh { application_id, .. } = &written {
             if let Some(waker) = &self.relay_waker {
                 waker.notify_one();

@@ -74,7 +74,9 @@ impl Inner {
         let mut v = Violations::new();
         check_application_id(&mut v, application_id);
         v.into_result()?;
-        let Some(loaded) = store::load(&self.db, application_id).await? else {
+        // A replica, unless the caller has a write it has not replayed.
+        let reads = self.reads.for_key(caller.party().as_bytes());
+        let Some(loaded) = store::load(&reads, application_id).await? else {
             let record =
                 ReadRecord { resources: vec![application_id.to_owned()], ..read_record(rpc, audit::NOT_FOUND, &[]) };
             self.auditor.record(caller, record).await;
@@ -273,7 +275,8 @@ impl Inner {
             n => n.min(MAX_PAGE),
         };
         let limit = u64::try_from(size).unwrap_or(50);
-        let (records, total) = store::list(&self.db, &filter, offset, limit).await?;
+        let reads = self.reads.for_key(caller.party().as_bytes());
+        let (records, total) = store::list(&reads, &filter, offset, limit).await?;
         if !records.is_empty() {
             let read: Vec<&ApplicationRecord> = records.iter().collect();
             self.auditor.record(caller, read_record("ListApplications", audit::ALLOWED, &read)).await;
@@ -344,7 +347,8 @@ impl Inner {
             Some((s, e)) => (s, e.unwrap_or(today)),
             None => (today.checked_sub_months(Months::new(12)).unwrap_or(today), today),
         };
-        let rows = store::statistics_rows(&self.db, insurer.as_str(), start, end).await?;
+        let reads = self.reads.for_key(caller.party().as_bytes());
+        let rows = store::statistics_rows(&reads, insurer.as_str(), start, end).await?;
         let decided: Vec<(NaiveDate, NaiveDate)> = rows
             .applications
             .iter()

@@ -349,6 +349,6 @@ impl Inner {
             },
         )
         .await?;
-        self.finish(written).await
+        self.finish(caller, written).await
     }
 }

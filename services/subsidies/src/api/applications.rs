@@ -10,7 +10,7 @@ use kaigo_proto::kaigo::subsidies::v1 as pb;
 use sea_orm::DatabaseTransaction;
 use tonic::Request;
 
-use super::write::{WriteError, idempotent, replay};
+use super::write::{WriteError, replay};
 use super::{Api, access, convert};
 use crate::domain::application::{
     Action, Status, category_key, check_drafting, check_new_application, check_submission, next_status,
@@ -316,7 +316,7 @@ impl Api {
         let (now, today, lang) =
             (self.clock.now(), self.clock.today_jst(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("CreateApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 replay(txn, key).await?;
                 check_drafting(&programme, applicant_kind(&costs), Status::Draft, today)
@@ -388,7 +388,7 @@ impl Api {
         let (now, today, lang) =
             (self.clock.now(), self.clock.today_jst(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("UpdateApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let record = load_for_write(txn, key, &caller, &step).await?;
                 let row = record.application;
@@ -439,7 +439,7 @@ impl Api {
         let (now, today, lang) =
             (self.clock.now(), self.clock.today_jst(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("SubmitApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let record = load_for_write(txn, key, &caller, &step).await?;
                 let row = record.application;
@@ -514,7 +514,7 @@ impl Api {
         let NewEvidence { step, attachment_id, kind, description } = Self::validate_attach(req)?;
         let (now, lang) = (self.clock.now(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("AttachEvidence", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let record = load_for_write(txn, key, &caller, &step).await?;
                 transition(&record.application, Action::AttachEvidence)?;

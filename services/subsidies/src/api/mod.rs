@@ -27,6 +27,9 @@ use kaigo_platform::time::Clock;
 #[derive(Clone)]
 pub struct Api {
     db: DatabaseConnection,
+    /// Where reads go: a replica, unless the caller has a write it has not replayed
+    /// (docs/architecture.md#read-replicas).
+    reads: kaigo_platform::db::ReadPool,
     catalogue: Arc<Catalogue>,
     clock: Arc<dyn Clock>,
     auditor: Auditor,
@@ -35,7 +38,29 @@ pub struct Api {
 impl Api {
     /// The API over `db`, with these programmes, this clock and this audit trail.
     pub fn new(db: DatabaseConnection, catalogue: Arc<Catalogue>, clock: Arc<dyn Clock>, auditor: Auditor) -> Self {
-        Self { db, catalogue, clock, auditor }
+        let reads = kaigo_platform::db::ReadPool::primary_only(db.clone());
+        Self { db, reads, catalogue, clock, auditor }
+    }
+
+    /// Reads through `reads` (the service's replicas) instead of the primary.
+    pub fn with_reads(mut self, reads: kaigo_platform::db::ReadPool) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// [`write::idempotent`] on the primary; then the caller's reads go to the primary until
+    /// the replicas have the write.
+    async fn write<R, F>(&self, key: &kaigo_platform::idempotency::IdempotencyKey, work: F) -> Result<R, ApiError>
+    where
+        R: prost::Message + Default,
+        F: for<'t> FnOnce(
+            &'t sea_orm::DatabaseTransaction,
+            &'t kaigo_platform::idempotency::IdempotencyKey,
+        ) -> write::Work<'t, R>,
+    {
+        let response = write::idempotent(&self.db, key, work).await?;
+        self.reads.fence(key.party().as_bytes());
+        Ok(response)
     }
 
     /// The programme named in a request, or a violation on `field`.

@@ -38,11 +38,12 @@ impl Api {
         let mut v = Violations::new();
         check_application_id(&mut v, "application_id", id);
         v.into_result()?;
-        let found = store::find(&self.db, id).await.map_err(errors::db)?;
+        let reads = self.reads.for_key(caller.party().as_bytes());
+        let found = store::find(&reads, id).await.map_err(errors::db)?;
         let lang = convert::Lang::from_metadata(request.metadata());
         let (outcome, result) = match found {
             Some(record) if access::may_read(caller, &record.application.applicant_number) => {
-                let history = store::history_of(&self.db, id).await.map_err(errors::db)?;
+                let history = store::history_of(&reads, id).await.map_err(errors::db)?;
                 let application = convert::application(&record, lang).map(|mut a| {
                     a.history = history.iter().map(convert::event).collect();
                     a
@@ -118,7 +119,8 @@ impl Api {
             prefecture_code: (!req.prefecture_code.is_empty()).then(|| req.prefecture_code.clone()),
             applicant_number: (!req.applicant_number.is_empty()).then(|| req.applicant_number.clone()),
         };
-        let (records, total) = store::list(&self.db, &filter, after.as_ref(), limit).await.map_err(errors::db)?;
+        let reads = self.reads.for_key(caller.party().as_bytes());
+        let (records, total) = store::list(&reads, &filter, after.as_ref(), limit).await.map_err(errors::db)?;
         let lang = convert::Lang::from_metadata(request.metadata());
         let applications = records.iter().map(|r| convert::application(r, lang)).collect::<Result<Vec<_>, _>>()?;
         let listed = records.iter().map(|r| r.application.id.clone()).collect();

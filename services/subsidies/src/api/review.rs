@@ -11,7 +11,6 @@ use kaigo_platform::idempotency::IdempotencyKey;
 
 use super::applications::{Change, Step, changed, load_for_write, save, status_of, transition};
 use super::reads::check_prefecture;
-use super::write::idempotent;
 use super::{Api, access, convert};
 use crate::domain::application::Action;
 use crate::store;
@@ -41,7 +40,7 @@ impl Api {
         v.into_result()?;
         let (now, lang) = (self.clock.now(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("ReviewApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let from = status_of(&row)?;
@@ -72,7 +71,7 @@ impl Api {
         let (now, amount, lang) =
             (self.clock.now(), req.approved_amount_yen, convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("ApproveApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let from = status_of(&row)?;
@@ -114,7 +113,7 @@ impl Api {
         let (now, reason, lang) =
             (self.clock.now(), req.reason.trim().to_owned(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("RejectApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let from = status_of(&row)?;
@@ -154,7 +153,7 @@ impl Api {
         let reasons: Vec<String> = req.reasons.iter().map(|r| r.trim().to_owned()).collect();
         let (now, lang) = (self.clock.now(), convert::Lang::from_metadata(request.metadata()));
         let key = IdempotencyKey::new("ReturnApplication", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let from = status_of(&row)?;
@@ -206,7 +205,7 @@ impl Api {
         let (now, amount, reference) = (self.clock.now(), req.paid_amount_yen, req.payment_reference.clone());
         let lang = convert::Lang::from_metadata(request.metadata());
         let key = IdempotencyKey::new("RecordPayment", &caller, &req.request_id, req);
-        idempotent(&self.db, &key, move |txn, key| {
+        self.write(&key, move |txn, key| {
             Box::pin(async move {
                 let row = load_for_write(txn, key, &caller, &step).await?.application;
                 let from = status_of(&row)?;

@@ -179,6 +179,6 @@ impl Inner {
             |loaded| prost::Message::encode_to_vec(&wrap(convert::application(loaded, today, at_risk, true))),
         )
         .await?;
-        self.finish(written).await
+        self.finish(caller, written).await
     }
 }
