@@ -87,6 +87,25 @@ test("the person sees their registrations, withdraws a consent and ends a regist
   expect(latest, "the office's read is in the person's access log").toBeTruthy();
   expect(Number(latest!.readTime!.seconds) * 1000).toBeGreaterThanOrEqual(before.getTime() - 2000);
 
+  // The log is every service's, not only the registry's: my own eligibility check of a moment
+  // ago (by the page above and by the API) is listed from eligibility's trail, marked as mine,
+  // and every service answered (no partial marker).
+  const mineRead = page.getByTestId("my-reads").locator('tr[data-service="eligibility"][data-self="true"]').first();
+  await expect(async () => {
+    await page.getByRole("button", { name: "再読み込み" }).click();
+    await expect(mineRead).toBeVisible({ timeout: 1000 });
+  }).toPass();
+  await expect(mineRead).toContainText("資格確認");
+  await expect(mineRead).toContainText("あなた自身");
+  await expect(mineRead).toContainText("資格情報");
+  await expect(page.getByTestId("reads-partial")).toHaveCount(0);
+  const merged = await (
+    await apiAs(RegistryService, "insured_person")
+  ).listMyRecordReads({ identityLink: "d000000001" });
+  expect(merged.partial).toBe(false);
+  expect(merged.reads.some((r) => r.service === "eligibility" && r.readerIsSelf)).toBe(true);
+  expect(merged.reads.some((r) => r.service === "registry")).toBe(true);
+
   const row = page.locator(`tr[data-consent-id="${consent!.consentId}"]`);
   await expect(row).toContainText("すべての医療機関");
   await expect(row).toContainText("ケアプラン");

@@ -104,9 +104,30 @@ const READ_CATEGORY: Record<string, Pair> = {
   care_plan: ["ケアプラン", "Care plans"],
   relationships: ["担当事業所と同意", "Registrations and consents"],
   record_reads: ["閲覧の記録", "Access log"],
+  access_log: ["閲覧の記録", "Access log"],
+  // The other services' trails (docs/domain/access.md#access-log).
+  eligibility: ["資格情報（被保険者証等）", "Eligibility (insurance certificates)"],
+  application: ["要介護認定の申請", "Certification application"],
+  opinion: ["主治医意見書", "Attending physician's opinion"],
+  opinion_request: ["主治医意見書の作成依頼", "Opinion request"],
+  attachment: ["主治医意見書の添付書類", "Opinion attachment"],
+  bundle: ["ケアプラン", "Care plan"],
 };
 export const readCategoryLabel = (c: string, lang: Lang): string | null => {
   const p = READ_CATEGORY[c];
+  return p ? pick(p, lang) : null;
+};
+
+/** Which service's trail a read comes from. */
+const SERVICE: Record<string, Pair> = {
+  registry: ["登録・同意", "Registry"],
+  eligibility: ["資格確認", "Eligibility"],
+  certification: ["要介護認定", "Certification"],
+  documents: ["主治医意見書", "Opinions"],
+  careplan: ["ケアプラン", "Care plans"],
+};
+export const readServiceLabel = (s: string, lang: Lang): string | null => {
+  const p = SERVICE[s];
   return p ? pick(p, lang) : null;
 };
 

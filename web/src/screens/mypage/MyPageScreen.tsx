@@ -1,6 +1,7 @@
 // わたしの情報 (insured_person): my registrations, my consents (withdraw one after a
 // confirmation) and who read my record and when (GetMyRelationships, WithdrawMyConsent,
-// ListMyRecordReads; docs/domain/access.md), and my own eligibility (CheckEligibility, which
+// ListMyRecordReads, merged from every service's read audit and marked partial when one
+// does not answer: docs/domain/access.md#access-log), and my own eligibility (CheckEligibility, which
 // answers the person on the identity link, docs/domain/access.md#own-view). The identity link
 // is the token's subject.
 import { useCallback, useEffect, useState } from "react";
@@ -28,6 +29,7 @@ import {
   personText,
   purposeLabel,
   readCategoryLabel,
+  readServiceLabel,
   roleLabel,
   sourceLabel,
 } from "../../app/registry";
@@ -45,6 +47,9 @@ export default function MyPageScreen({ session }: ScreenProps) {
   const [registrations, setRegistrations] = useState<Registration[] | null>(null);
   const [consents, setConsents] = useState<Consent[]>([]);
   const [reads, setReads] = useState<RecordRead[] | null>(null);
+  // The services that did not answer the last page, and the token of the next one.
+  const [unanswered, setUnanswered] = useState<string[]>([]);
+  const [nextPage, setNextPage] = useState("");
   const [mine, setMine] = useState<EligibilityResult | null>(null);
   const [mineProblem, setMineProblem] = useState<ApiProblem | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
@@ -61,6 +66,8 @@ export default function MyPageScreen({ session }: ScreenProps) {
       setConsents(res.consents);
       const r = await client.listMyRecordReads({ identityLink: link, pageSize: 50 });
       setReads(r.reads);
+      setUnanswered(r.partial ? r.unansweredServices : []);
+      setNextPage(r.nextPageToken);
       setProblem(null);
     } catch (e) {
       setProblem(toProblem(e));
@@ -72,6 +79,17 @@ export default function MyPageScreen({ session }: ScreenProps) {
   useEffect(() => {
     void load();
   }, [load]);
+
+  const more = async () => {
+    try {
+      const r = await client.listMyRecordReads({ identityLink: link, pageSize: 50, pageToken: nextPage });
+      setReads((prev) => [...(prev ?? []), ...r.reads]);
+      setUnanswered(r.partial ? r.unansweredServices : []);
+      setNextPage(r.nextPageToken);
+    } catch (e) {
+      setProblem(toProblem(e));
+    }
+  };
 
   // My eligibility today, once the registry has told who I am.
   const insurerNumber = person?.insurerNumber ?? "";
@@ -257,17 +275,32 @@ export default function MyPageScreen({ session }: ScreenProps) {
           {m.refresh}
         </button>
       </div>
+      {unanswered.length > 0 ? (
+        <p className="alert alert-info" role="status" data-testid="reads-partial">
+          {fmt(m.readsPartial, {
+            services: unanswered.map((s) => readServiceLabel(s, lang) ?? s).join(lang === "ja" ? "、" : ", "),
+          })}
+        </p>
+      ) : null}
       {reads === null ? (
         <Loading />
       ) : reads.length === 0 ? (
         <p>{m.readsEmpty}</p>
       ) : (
-        <DataTable testId="my-reads" columns={[m.colTime, m.colReader, m.colWhat, m.colOutcome]}>
+        <DataTable testId="my-reads" columns={[m.colTime, m.colService, m.colReader, m.colWhat, m.colOutcome]}>
           {reads.map((r, i) => (
-            <tr key={i} data-outcome={r.outcome} data-category={r.category} data-reader={r.readerOrganization}>
+            <tr
+              key={i}
+              data-outcome={r.outcome}
+              data-category={r.category}
+              data-reader={r.readerOrganization}
+              data-service={r.service}
+              data-self={r.readerIsSelf ? "true" : undefined}
+            >
               <td>{formatTimestamp(r.readTime, lang)}</td>
+              <td>{readServiceLabel(r.service, lang) ?? <code>{r.service}</code>}</td>
               <td>
-                {roleLabel(r.readerRole, lang)}
+                {r.readerIsSelf ? m.self : roleLabel(r.readerRole, lang)}
                 {r.readerOrganization ? (
                   <>
                     {" "}
@@ -281,6 +314,13 @@ export default function MyPageScreen({ session }: ScreenProps) {
           ))}
         </DataTable>
       )}
+      {nextPage ? (
+        <div className="form-actions">
+          <button type="button" onClick={() => void more()}>
+            {m.readsMore}
+          </button>
+        </div>
+      ) : null}
     </>
   );
 }
