@@ -50,6 +50,10 @@ serve() { # name port extra-env...
 serve l1 50061
 serve l2 50062 KAIGO_ELIGIBILITY__L1_ENABLED=false
 serve db 50063 KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_REDIS__URL="redis://127.0.0.1:$DEAD_REDIS_PORT"
+# The L1 path again with tracing as production runs it at national volume: 1 % of new traces
+# recorded (parent-based) and exported over OTLP, here to the echo server, which refuses the
+# trace service: the spans are made, sampled, batched and sent all the same.
+serve traced 50064 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:50090 KAIGO_TELEMETRY__SAMPLE_RATIO=0.01
 "$BIN" echo-server --listen 127.0.0.1:50090 >/dev/null 2>&1 & PIDS+=($!)
 
 # The gateway in front of the L1 instance, with JWT verification on (dev key in $WORK).
@@ -86,7 +90,7 @@ backend be
 CFG
 haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid"
 
-for port in 50061 50062 50063 50051; do
+for port in 50061 50062 50063 50064 50051; do
   for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -109,20 +113,22 @@ h2() { # url body n c m headers... ; prints requests/s and mean latency
   local args=()
   for h in "$@"; do args+=(-H "$h"); done
   h2load -n "$n" -c "$c" -m "$m" -t 1 -H 'content-type: application/grpc' -H 'te: trailers' "${args[@]}" -d "$body" "$url" 2>&1 \
-    | awk '/^finished in/ {rps=$4} /^time for request:/ {mean=$6; unit=$7} /^status codes:/ {ok=$3} END {printf "%s %s\n", rps, mean}'
+    | awk '/^finished in/ {rps=$4} /^time for request:/ {mean=$6; unit=$7} /^requests:/ {ok=$8} END {printf "%s %s %s\n", rps, mean, ok}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() { # label url body n c m headers...
   local label=$1; shift
   local runs=()
   for _ in $(seq 1 "$ROUNDS"); do runs+=("$(h2 "$@")"); done
+  # Calls answered, for the audit count at the end.
+  printf '%s\t%s\n' "$label" "$(printf '%s\n' "${runs[@]}" | awk '{s+=$3} END {print s+0}')" >>"$WORK/calls.tsv"
   local rps; rps=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
   local lat; lat=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
   printf '%s\t%s\t%s\n' "$label" "$rps" "$lat"
 }
 
 # Correctness before speed: h2load counts gRPC errors as successes, so check each path once.
-for port in 50061 50062 50063; do
+for port in 50061 50062 50063 50064; do
   out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "${CALLER[0]}" -H "${CALLER[1]}" \
     --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:$port$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
   case "$out" in *": 0"*) ;; *) echo "port $port answered '$out'" >&2; exit 1;; esac
@@ -138,6 +144,7 @@ RESULTS="$WORK/results.tsv"
 {
   measure "echo (baseline)" "http://127.0.0.1:50090$CHECK" "$WORK/check.bin" "$N" 16 32
   measure "direct L1 hit" "http://127.0.0.1:50061$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+  measure "direct L1 hit, traced 1%" "http://127.0.0.1:50064$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
   measure "direct L2 hit" "http://127.0.0.1:50062$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
   measure "direct database" "http://127.0.0.1:50063$CHECK" "$WORK/check.bin" $((N / 4)) 16 32 "${CALLER[@]}"
   measure "gateway L1 hit (JWT on)" "http://127.0.0.1:50051$CHECK" "$WORK/check.bin" "$N" 16 32 "authorization: Bearer $TOKEN"
@@ -155,3 +162,13 @@ for name in l1 l2 db; do
   pid_var="PID_$name"; pid=${!pid_var}
   echo "resident memory of the $name instance after the runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 done
+
+# Every personal read is on the audit trail: one record per call, a batch's persons as a list.
+# Expected: every call h2load counted done on a check or batch path, plus the five correctness
+# checks above. The writers flush in the background: wait for the count to settle.
+read -r calls persons < <(awk -F'\t' '$1 ~ /echo|health/ {next} $1 ~ /batch/ {c+=$2; p+=$2*1000; next} {c+=$2; p+=$2} END {print c+5, p+5}' "$WORK/calls.tsv")
+audit() { psql -q -h 127.0.0.1 -U postgres -d "$DB" -Atc \
+  "SELECT count(*) || ' ' || coalesce(sum(cardinality(persons)), 0) FROM eligibility.audit_trail WHERE rpc IN ('CheckEligibility', 'BatchCheckEligibility')"; }
+for _ in $(seq 1 30); do [ "$(audit)" = "$calls $persons" ] && break; sleep 1; done
+read -r rows recorded < <(audit)
+echo "audit trail: $rows records of $recorded person reads; expected $calls calls reading $persons persons"
