@@ -142,6 +142,7 @@ KAIGO_REGISTRY__TRUST_ANCHOR_FILE: {{ printf "/etc/kaigo/trust-anchor/%s" .key |
 {{- $k := .ctx.Values.secrets.keys -}}
 {{- if ne .component "gateway" }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_DATABASE__URL" "key" $k.databaseUrl) }}
+{{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_DATABASE__READ_URLS" "key" $k.databaseReadUrls "optional" true) }}
 {{- end }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_REDIS__URL" "key" $k.redisUrl) }}
 {{ include "kaigo.secretEnvVar" (dict "ctx" .ctx "name" "KAIGO_INTERNAL_AUTH__SECRET" "key" $k.internalAuthSecret) }}
