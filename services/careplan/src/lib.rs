@@ -115,10 +115,15 @@ pub async fn start_with_clock(
     Ok(server.max_decoding_message_size(config.max_bundle_bytes.max(ctx.max_message_bytes())))
 }
 
-/// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
-pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
+/// Loads the demo data of `kaigo dev`: the demo offices, then the demo person's plan and this
+/// month's 予定 (idempotent: a second run the same month changes nothing).
+pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
     let rules = domain::licence::LicenceRules::embedded()?;
-    seed::seed(&ctx.db, &rules, system_clock().as_ref()).await
+    let clock = system_clock();
+    seed::seed(&ctx.db, &rules, clock.as_ref()).await?;
+    let settings = config.spec_settings().map_err(|key| format!("{key} is not a YYYYMM"))?;
+    let spec = Arc::new(domain::spec::Spec::embedded()?.with_settings(settings));
+    seed::seed_plan(&ctx.db, &spec, clock.as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate careplan`.

@@ -340,7 +340,7 @@ pub(crate) async fn list_person_bundles(
     caller: &Caller,
     r: pb::ListPersonBundlesRequest,
 ) -> Result<pb::ListPersonBundlesResponse, ApiError> {
-    use kaigo_platform::access::{Category, Facts, PersonRef};
+    use kaigo_platform::access::PersonRef;
     use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
     let mut v = Violations::new();
     let insurer = v.check("insurer_number", InsurerNumber::parse(&r.insurer_number));
@@ -354,17 +354,7 @@ pub(crate) async fn list_person_bundles(
     let (Some(insurer), Some(insured)) = (insurer, insured) else { return Err(ApiError::invalid_argument(v)) };
     v.into_result()?;
     let person = PersonRef::new(insurer.as_str(), insured.as_str());
-    let today = api.clock.today_jst();
-    let decided = match caller.role {
-        // Insurers (their own insured) and operators are decided on the caller alone.
-        Role::Insurer | Role::Operator => api.gate.decide(caller, person, Category::CarePlan, today, &Facts::default()),
-        // Organisations on the person's registrations and consents; the person on the identity
-        // links that bind them to the record (docs/domain/access.md#own-view).
-        Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution | Role::InsuredPerson => {
-            let facts = kaigo_platform::access::load(&api.ctx.db, person).await.map_err(db)?;
-            api.gate.decide(caller, person, Category::CarePlan, today, &facts)
-        }
-    };
+    let decided = super::summary::decide_care_plan(api, caller, person).await?;
     let read = |outcome, resources: Vec<String>| ReadRecord {
         rpc: "ListPersonBundles",
         category: "bundle",

@@ -1,13 +1,16 @@
 //! The tonic implementation of `kaigo.careplan.v1.CarePlanService`: decode, validate, call the
 //! codec and domain, map back. ValidateFiles lives here; the exchange is in `send` (SendBundle),
-//! `inbox` (the reads, downloads and acknowledgements), `watch` (WatchInbox) and `licences`.
+//! `inbox` (the reads, downloads and acknowledgements), `summary` (GetCarePlanSummary), `watch`
+//! (WatchInbox) and `licences`.
 
 mod convert;
 mod inbox;
 pub(crate) mod licences;
 mod send;
+mod summary;
 mod watch;
 
+pub(crate) use send::send_with;
 pub use send::{BUNDLE_SENT, SERVICE_EVIDENCE};
 
 use std::sync::Arc;
@@ -220,6 +223,13 @@ impl CarePlanService for Api {
         request: Request<pb::ListPersonBundlesRequest>,
     ) -> Result<Response<pb::ListPersonBundlesResponse>, Status> {
         handle!(self, request, inbox::list_person_bundles)
+    }
+
+    async fn get_care_plan_summary(
+        &self,
+        request: Request<pb::GetCarePlanSummaryRequest>,
+    ) -> Result<Response<pb::GetCarePlanSummaryResponse>, Status> {
+        handle!(self, request, summary::get_care_plan_summary)
     }
 
     async fn get_bundle(

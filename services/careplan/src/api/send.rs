@@ -304,20 +304,31 @@ pub(crate) async fn send_bundle(
     caller: &Caller,
     request: pb::SendBundleRequest,
 ) -> Result<pb::SendBundleResponse, ApiError> {
+    send_with(&api.ctx.db, &api.spec, api.clock.as_ref(), caller, request).await
+}
+
+/// SendBundle on a connection, with the codec's spec and a clock: the API's, or the demo
+/// seed's (which sends the demo plan as the demo care office would).
+pub(crate) async fn send_with(
+    conn: &DatabaseConnection,
+    spec: &std::sync::Arc<Spec>,
+    clock: &dyn kaigo_platform::time::Clock,
+    caller: &Caller,
+    request: pb::SendBundleRequest,
+) -> Result<pb::SendBundleResponse, ApiError> {
     let office = caller_office(caller)?;
-    let address = decode(&request, api.spec.settings.lettered_office)?;
+    let address = decode(&request, spec.settings.lettered_office)?;
     if &address.sender != office {
         return Err(ApiError::permission_denied("NOT_SENDER", "the sender must be the caller's own office"));
     }
     // Authorised: an office sends in its own name only. Now a stored answer may go out.
     let key = IdempotencyKey::new("SendBundle", caller, &request.request_id, &request);
-    let conn = &api.ctx.db;
     if let Some(first) = key.replay_as(conn).await? {
         return Ok(first);
     }
-    let now = api.clock.now();
-    check_parties(conn, &api.spec, &address, kaigo_platform::time::jst_date(now)).await?;
-    let spec = std::sync::Arc::clone(&api.spec);
+    let now = clock.now();
+    check_parties(conn, spec, &address, kaigo_platform::time::jst_date(now)).await?;
+    let spec = std::sync::Arc::clone(spec);
     // Parsing is CPU work: off the async workers. The request moves there and back.
     let (request, address, checked) = tokio::task::spawn_blocking(move || {
         let checked = check_files(&spec, &address, &request);

@@ -14,4 +14,5 @@ pub mod parties;
 pub mod row;
 pub mod rules;
 pub mod spec;
+pub mod summary;
 pub mod values;

@@ -177,3 +177,44 @@ pub async fn person_bundle_ids(
     let rows = conn.query_all_raw(Statement::from_sql_and_values(conn.get_database_backend(), sql, values)).await?;
     rows.iter().map(|r| r.try_get::<String>("", "bundle_id")).collect()
 }
+
+/// The ids of the bundles carrying the person whose kind is one of `kinds` — those of
+/// `monthly_kinds` only for service month `month` (YYYYMM) — newest first, before `before_id`
+/// (exclusive): the units a care-plan summary reads (docs/domain/careplan-csv.md#summary).
+pub async fn person_units(
+    conn: &impl ConnectionTrait,
+    insurer: &str,
+    insured: &str,
+    kinds: &[i32],
+    monthly_kinds: &[i32],
+    month: &str,
+    before_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    let pg = kaigo_platform::db::is_postgres(conn);
+    let mut values: Vec<Value> = Vec::new();
+    let mut p = |v: Value| {
+        values.push(v);
+        if pg { format!("${}", values.len()) } else { "?".to_owned() }
+    };
+    let (insurer, insured) = (p(insurer.into()), p(insured.into()));
+    // Kinds are the contract's enum values, numbers not text: listed inline.
+    let list = |k: &[i32]| {
+        if k.is_empty() { "NULL".to_owned() } else { k.iter().map(i32::to_string).collect::<Vec<_>>().join(", ") }
+    };
+    let month = p(month.into());
+    let mut sql = format!(
+        "SELECT b.id FROM bundle_persons p JOIN bundles b ON b.id = p.bundle_id \
+         WHERE p.insurer_number = {insurer} AND p.insured_number = {insured} \
+         AND (b.kind IN ({}) OR (b.kind IN ({}) AND b.service_month = {month}))",
+        list(kinds),
+        list(monthly_kinds)
+    );
+    if let Some(before) = before_id {
+        let before = p(before.into());
+        sql.push_str(&format!(" AND b.id < {before}"));
+    }
+    sql.push_str(&format!(" ORDER BY b.id DESC LIMIT {limit}"));
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(conn.get_database_backend(), sql, values)).await?;
+    rows.iter().map(|r| r.try_get::<String>("", "id")).collect()
+}

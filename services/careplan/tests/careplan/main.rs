@@ -16,5 +16,6 @@ mod maxima;
 mod office_types;
 mod parser_props;
 mod persons;
+mod summary;
 mod validate;
 mod watch;

@@ -3,8 +3,8 @@
 
 use kaigo_platform::auth::Role;
 use kaigo_proto::kaigo::careplan::v1::{
-    AcknowledgeBundleRequest, BundleFileContent, ListSentRequest, RegisterLicenceRequest, ValidateFilesRequest,
-    WatchInboxRequest,
+    AcknowledgeBundleRequest, BundleFileContent, GetCarePlanSummaryRequest, ListSentRequest, RegisterLicenceRequest,
+    ValidateFilesRequest, WatchInboxRequest,
 };
 use tonic_types::StatusExt;
 
@@ -74,5 +74,15 @@ async fn strings_and_lists_beyond_their_maximum_are_refused_naming_the_field() {
     assert_eq!(fields(&err), ["office_number"]);
     let err = client.watch_inbox(WatchInboxRequest { after_cursor: urn, ..Default::default() }).await.unwrap_err();
     assert_eq!(fields(&err), ["after_cursor"]);
+    // A person's numbers are 6 and 10 characters.
+    let err = client
+        .get_care_plan_summary(GetCarePlanSummaryRequest {
+            insurer_number: "4350730".into(),
+            insured_number: "00000000011".into(),
+            service_month: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["insurer_number", "insured_number"]);
     server.shutdown().await;
 }
