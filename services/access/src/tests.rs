@@ -108,6 +108,25 @@ fn medical_institutions_never_see_cost_share_unless_registered_as_a_provider() {
 }
 
 #[test]
+fn medical_institutions_read_the_care_plan_with_consent_but_never_certification() {
+    let v = viewer(Role::MedicalInstitution, INSTITUTION);
+    let as_institution = [registered(INSTITUTION, OrganizationKind::MedicalInstitution)];
+    let care_plan = [consent(Grantee::Organization(INSTITUTION.into()), &[Category::CarePlan])];
+    assert_eq!(decide(&v, &as_institution, &care_plan, Category::CarePlan), Decision::Allowed);
+    let certificates = [consent(Grantee::Organization(INSTITUTION.into()), &[Category::InsuranceCertificates])];
+    assert_eq!(
+        decide(&v, &as_institution, &certificates, Category::CarePlan),
+        Decision::Denied(Denial::ConsentRequired(Category::CarePlan))
+    );
+    // A consent to every medical institution covers it too; an unregistered one sees nothing.
+    let kind = [consent(Grantee::Kind(OrganizationKind::MedicalInstitution), &[Category::CarePlan])];
+    assert_eq!(decide(&v, &as_institution, &kind, Category::CarePlan), Decision::Allowed);
+    assert_eq!(decide(&v, &[], &care_plan, Category::CarePlan), Decision::Denied(Denial::NotRegistered));
+    let all = [consent(Grantee::Organization(INSTITUTION.into()), &Category::ALL)];
+    assert_eq!(decide(&v, &as_institution, &all, Category::Certification), Decision::Denied(Denial::NotPermitted));
+}
+
+#[test]
 fn dates_bound_registrations_and_consents() {
     let v = viewer(Role::CareOffice, OFFICE);
     let mut reg = registered(OFFICE, OrganizationKind::CareOffice);
