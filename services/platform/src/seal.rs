@@ -58,18 +58,19 @@ impl SealSecrets {
     /// The sealer for `purpose` (a fixed label such as `eligibility.l2.details`), or `None`
     /// when no secret is configured.
     pub fn sealer(&self, purpose: &str) -> Option<Sealer> {
-        let current = self.current.as_deref().map(|s| cipher(s, purpose))?;
-        let previous = self.previous.as_deref().map(|s| cipher(s, purpose));
+        let current = self.current.as_deref().and_then(|s| cipher(s, purpose))?;
+        let previous = self.previous.as_deref().and_then(|s| cipher(s, purpose));
         Some(Sealer { current, previous })
     }
 }
 
-fn cipher(secret: &[u8], purpose: &str) -> Aes256Gcm {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+/// The cipher for `purpose` under `secret` (`None` never happens: HMAC takes keys of any length).
+fn cipher(secret: &[u8], purpose: &str) -> Option<Aes256Gcm> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).ok()?;
     mac.update(b"kaigo/seal/v1/");
     mac.update(purpose.as_bytes());
     let key = mac.finalize().into_bytes();
-    Aes256Gcm::new(&key)
+    Some(Aes256Gcm::new(&key))
 }
 
 /// Seals and opens values for one purpose.
