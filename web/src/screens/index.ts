@@ -33,6 +33,13 @@ export const screens: readonly ScreenDef[] = [
     component: lazy(() => import("./opinions/OpinionsScreen")),
   },
   {
+    id: "careinfo",
+    path: "/careinfo",
+    roles: ["medical_institution"],
+    title: { ja: "介護情報の閲覧", en: "Care information" },
+    component: lazy(() => import("./careinfo/CareInfoScreen")),
+  },
+  {
     id: "subsidies",
     path: "/subsidies",
     roles: ["care_office", "service_provider", "medical_institution"],
