@@ -3,8 +3,9 @@
 //! - `certification.decided` (certification service): the decided certification becomes a
 //!   period of the person, so CheckEligibility answers the new level without paper.
 //! - `eligibility.changed` (its own): repeats the cache invalidation of a write once the
-//!   outbox relay has published it, so a change made while Redis was down still reaches L2 and
-//!   every replica when Redis is back.
+//!   outbox relay has published it, so a change made while Redis was down (or while a cluster
+//!   primary was failing over) still reaches L2 and every replica when Redis is back; the event
+//!   is redelivered until Redis takes the invalidation.
 //! - `registry.registration_changed` and `registry.consent_changed` (registry): the service's
 //!   copy of who may see whom (docs/domain/access.md#facts-copy); a change drops the person's
 //!   cache entry (L2 and every replica's L1), so the next check decides on the new facts.
@@ -45,6 +46,10 @@ impl EventHandler for NotificationAccepted {
 /// The topic the certification service publishes decisions on.
 pub const DECIDED_TOPIC: &str = "certification.decided";
 
+/// Deliveries of an `eligibility.changed` event before its invalidation is given up (moved to
+/// the dead-letter stream): Redis outages and failovers shorter than about ten minutes lose none.
+const INVALIDATION_DELIVERIES: u64 = 600;
+
 struct Invalidate {
     api: Api,
 }
@@ -56,8 +61,13 @@ impl EventHandler for Invalidate {
         _txn: &'a DatabaseTransaction,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            if let Some(key) = PersonKey::from_bytes(&event.payload) {
-                self.api.cache().invalidate(&key).await;
+            // Redis must take it: a write made while the bucket's node was down (a failover on
+            // a cluster) left L2 holding the old entry. Failing here rolls the record back, so
+            // the consumer redelivers the event until Redis answers.
+            if let Some(key) = PersonKey::from_bytes(&event.payload)
+                && !self.api.cache().invalidate_confirmed(&key).await
+            {
+                return Err("redis did not take the cache invalidation; retried".into());
             }
             Ok(())
         })
@@ -99,12 +109,12 @@ fn on_facts_changed(api: &Api) -> kaigo_platform::access::OnFactsChanged {
 /// Starts the consumers as background tasks.
 pub fn spawn_consumers(ctx: &ServiceContext, api: &Api) {
     kaigo_platform::access::spawn_consumer(ctx, Some(on_facts_changed(api)));
-    let invalidate = Consumer::new(
-        ctx.db.clone(),
-        ctx.bus.clone(),
-        ConsumerOptions::new("eligibility-cache", &[CHANGED_TOPIC]),
-        Arc::new(Invalidate { api: api.clone() }),
-    );
+    // Its only failure is Redis not answering (a payload that is no key is skipped), so it
+    // retries for about ten minutes (one redelivery a second) before giving an event up.
+    let mut cache_options = ConsumerOptions::new("eligibility-cache", &[CHANGED_TOPIC]);
+    cache_options.max_deliveries = INVALIDATION_DELIVERIES;
+    let invalidate =
+        Consumer::new(ctx.db.clone(), ctx.bus.clone(), cache_options, Arc::new(Invalidate { api: api.clone() }));
     ctx.background.spawn("eligibility-cache-consumer", move |stopping| invalidate.run(stopping.wait()));
     let decided = Consumer::new(
         ctx.db.clone(),

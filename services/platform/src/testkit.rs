@@ -133,29 +133,47 @@ impl Drop for TestRedis {
     }
 }
 
-/// A private Redis Cluster of three primaries on free loopback ports, in a temporary
-/// directory: `redis-server --cluster-enabled yes` per node, joined with
-/// `redis-cli --cluster create`. Dropping it kills the servers and removes the directory.
+/// A private Redis Cluster on free loopback ports, in a temporary directory:
+/// `redis-server --cluster-enabled yes` per node, joined with `redis-cli --cluster create`.
+/// [`TestRedisCluster::start`] makes three primaries; [`TestRedisCluster::start_with_replicas`]
+/// gives each a replica and a 1 s node timeout, so a test can SIGKILL a primary
+/// ([`TestRedisCluster::kill_primary_of`]) and see its replica promoted within seconds.
+/// Dropping it kills the servers and removes the directory.
 pub struct TestRedisCluster {
     dir: std::path::PathBuf,
     ports: Vec<u16>,
-    children: Vec<std::process::Child>,
+    /// Each node's process, by client port; a killed node's entry is gone.
+    children: std::sync::Mutex<Vec<(u16, std::process::Child)>>,
     prefix: String,
 }
 
 /// Primaries of a [`TestRedisCluster`].
-const CLUSTER_NODES: usize = 3;
+const CLUSTER_PRIMARIES: usize = 3;
+/// With replicas: how long a node may not answer before the others mark it failed. Small, so a
+/// failover test takes seconds (production keeps Redis's 15 s default or its own setting).
+const CLUSTER_NODE_TIMEOUT_MS: u64 = 1_000;
 
 impl TestRedisCluster {
-    /// Starts the nodes, creates the cluster and waits until every node reports
+    /// Starts three primaries, creates the cluster and waits until every node reports
     /// `cluster_state:ok` with all slots covered. Panics when `redis-server` or `redis-cli` is
     /// missing or the cluster does not form.
     pub async fn start() -> Self {
+        Self::start_with(0).await
+    }
+
+    /// Three primaries, each with one replica (six nodes), a node timeout of 1 s and replicas
+    /// that may always take over (`cluster-replica-validity-factor 0`). Waits until every
+    /// replica is in sync with its primary.
+    pub async fn start_with_replicas() -> Self {
+        Self::start_with(1).await
+    }
+
+    async fn start_with(replicas: usize) -> Self {
         // A port picked free can be taken by someone else before redis-server binds it: try a
         // few sets.
         let mut last = String::new();
         for _ in 0..3 {
-            match Self::try_start().await {
+            match Self::try_start(replicas).await {
                 Ok(cluster) => return cluster,
                 Err(err) => last = err,
             }
@@ -163,38 +181,46 @@ impl TestRedisCluster {
         panic!("could not start a private Redis Cluster: {last}");
     }
 
-    async fn try_start() -> Result<Self, String> {
+    async fn try_start(replicas: usize) -> Result<Self, String> {
+        let nodes = CLUSTER_PRIMARIES * (1 + replicas);
         let dir = std::env::temp_dir().join(format!("kaigo-redis-cluster-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         // Each node needs a client port and a cluster bus port; hold every listener until all
         // are chosen, so none is picked twice.
-        let listeners: Vec<std::net::TcpListener> = (0..CLUSTER_NODES * 2)
+        let listeners: Vec<std::net::TcpListener> = (0..nodes * 2)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
             .collect::<Result<_, _>>()
             .map_err(|e| format!("no free port: {e}"))?;
         let all: Vec<u16> = listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect();
         drop(listeners);
-        let (ports, bus_ports) = all.split_at(CLUSTER_NODES);
-        let mut cluster = Self {
+        let (ports, bus_ports) = all.split_at(nodes);
+        let cluster = Self {
             dir: dir.clone(),
             ports: ports.to_vec(),
-            children: Vec::new(),
+            children: std::sync::Mutex::new(Vec::new()),
             prefix: format!("kaigo_test:{}:", uuid::Uuid::new_v4().simple()),
         };
         for (port, bus_port) in ports.iter().zip(bus_ports) {
             let dir_arg = dir.display().to_string();
-            let child = std::process::Command::new("redis-server")
+            let mut command = std::process::Command::new("redis-server");
+            command
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-enabled", "yes", "--cluster-port", &bus_port.to_string()])
                 .args(["--cluster-config-file", &format!("{dir_arg}/nodes-{port}.conf")])
                 .args(["--save", "", "--appendonly", "no", "--dir", &dir_arg])
-                .args(["--logfile", &format!("{dir_arg}/redis-{port}.log")])
+                .args(["--logfile", &format!("{dir_arg}/redis-{port}.log")]);
+            if replicas > 0 {
+                command
+                    .args(["--cluster-node-timeout", &CLUSTER_NODE_TIMEOUT_MS.to_string()])
+                    .args(["--cluster-replica-validity-factor", "0"]);
+            }
+            let child = command
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .map_err(|e| format!("cannot run redis-server (is it installed?): {e}"))?;
-            cluster.children.push(child);
+            cluster.lock_children().push((*port, child));
         }
         for port in &cluster.ports {
             let url = format!("redis://127.0.0.1:{port}");
@@ -211,7 +237,7 @@ impl TestRedisCluster {
                 .arg("--cluster")
                 .arg("create")
                 .args(&addresses)
-                .args(["--cluster-replicas", "0", "--cluster-yes"])
+                .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
                 .stdin(std::process::Stdio::null())
                 .output()
         })
@@ -223,11 +249,15 @@ impl TestRedisCluster {
         }
         for url in cluster.urls() {
             let ok = eventually(Duration::from_secs(20), || async {
-                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut node(&url).await?).await.ok()?;
-                let ok = info.contains("cluster_state:ok")
+                let mut conn = node(&url).await?;
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut conn).await.ok()?;
+                let formed = info.contains("cluster_state:ok")
                     && info.contains("cluster_slots_ok:16384")
-                    && info.contains(&format!("cluster_known_nodes:{CLUSTER_NODES}"));
-                ok.then_some(())
+                    && info.contains(&format!("cluster_known_nodes:{nodes}"));
+                // A replica must hold its primary's data before a test may kill that primary.
+                let replication: String = redis::cmd("INFO").arg("replication").query_async(&mut conn).await.ok()?;
+                let synced = replication.contains("role:master") || replication.contains("master_link_status:up");
+                (formed && synced).then_some(())
             })
             .await;
             ok.ok_or_else(|| format!("{url} never reported cluster_state:ok"))?;
@@ -235,9 +265,15 @@ impl TestRedisCluster {
         Ok(cluster)
     }
 
-    /// The nodes' URLs (`redis://127.0.0.1:<port>`), for talking to one node directly.
+    fn lock_children(&self) -> std::sync::MutexGuard<'_, Vec<(u16, std::process::Child)>> {
+        self.children.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The URLs (`redis://127.0.0.1:<port>`) of the nodes still running, for talking to one
+    /// node directly.
     pub fn urls(&self) -> Vec<String> {
-        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect()
+        let live: Vec<u16> = self.lock_children().iter().map(|(port, _)| *port).collect();
+        self.ports.iter().filter(|p| live.contains(p)).map(|p| format!("redis://127.0.0.1:{p}")).collect()
     }
 
     /// The key prefix.
@@ -245,9 +281,58 @@ impl TestRedisCluster {
         &self.prefix
     }
 
-    /// A config section for this cluster: every node as a seed, `cluster = true`.
+    /// A config section for this cluster: every running node as a seed, `cluster = true`.
     pub fn config(&self) -> RedisConfig {
         RedisConfig { url: Secret::new(self.urls().join(",")), key_prefix: self.prefix.clone(), cluster: true }
+    }
+
+    /// The URL of the live primary serving `key`'s hash slot, as the running nodes see it
+    /// (`None` while no live node claims the slot, e.g. during a failover).
+    pub async fn primary_of(&self, key: &str) -> Option<String> {
+        let live = self.urls();
+        for url in &live {
+            let Some(mut conn) = node(url).await else { continue };
+            let Ok(slot) = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query_async::<u16>(&mut conn).await else {
+                continue;
+            };
+            let Ok(nodes) = redis::cmd("CLUSTER").arg("NODES").query_async::<String>(&mut conn).await else {
+                continue;
+            };
+            return owner_of_slot(&nodes, slot).filter(|owner| live.contains(owner));
+        }
+        None
+    }
+
+    /// SIGKILLs the primary serving `key`'s slot, as a crashed machine would stop, and waits
+    /// for the process to end; returns its URL. Its replica takes over after the node timeout
+    /// (see [`TestRedisCluster::wait_promoted`]).
+    pub async fn kill_primary_of(&self, key: &str) -> String {
+        let url = self.primary_of(key).await.expect("a live primary serves the key");
+        let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a node URL ends with its port");
+        let mut children = self.lock_children();
+        let at = children.iter().position(|(p, _)| *p == port).expect("the primary is one of this cluster's nodes");
+        let (_, mut child) = children.remove(at);
+        drop(children);
+        // std's Child::kill sends SIGKILL.
+        child.kill().expect("SIGKILL the primary");
+        let _ = child.wait();
+        url
+    }
+
+    /// Waits up to `deadline` until a live primary serves `key`'s slot again and every running
+    /// node reports `cluster_state:ok`; returns that primary's URL (the promoted replica).
+    pub async fn wait_promoted(&self, key: &str, deadline: Duration) -> Option<String> {
+        eventually(deadline, || async {
+            let primary = self.primary_of(key).await?;
+            for url in self.urls() {
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut node(&url).await?).await.ok()?;
+                if !info.contains("cluster_state:ok") {
+                    return None;
+                }
+            }
+            Some(primary)
+        })
+        .await
     }
 
     /// How many clients are subscribed to `channel`, over all nodes (each node counts only
@@ -275,6 +360,24 @@ impl TestRedisCluster {
     }
 }
 
+/// The `redis://ip:port` of the primary whose slot ranges in `CLUSTER NODES` output contain
+/// `slot` (a node marked failed does not count).
+fn owner_of_slot(nodes: &str, slot: u16) -> Option<String> {
+    nodes.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (address, flags) = (fields.get(1)?, fields.get(2)?);
+        if !flags.split(',').any(|f| f == "master") || flags.split(',').any(|f| f == "fail" || f == "fail?") {
+            return None;
+        }
+        let serves = fields.iter().skip(8).any(|range| {
+            let (from, to) = range.split_once('-').unwrap_or((range, range));
+            matches!((from.parse::<u16>(), to.parse::<u16>()), (Ok(from), Ok(to)) if (from..=to).contains(&slot))
+        });
+        let host_port = address.split('@').next()?;
+        serves.then(|| format!("redis://{host_port}"))
+    })
+}
+
 /// A plain connection to one node.
 async fn node(url: &str) -> Option<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(url).ok()?;
@@ -283,7 +386,7 @@ async fn node(url: &str) -> Option<redis::aio::MultiplexedConnection> {
 
 impl Drop for TestRedisCluster {
     fn drop(&mut self) {
-        for child in &mut self.children {
+        for (_, child) in self.lock_children().iter_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -115,6 +115,15 @@ impl L2 {
         if !self.available() {
             return None;
         }
+        self.attempt(what, op).await
+    }
+
+    /// Like [`L2::run`], but tries even during the back-off: for work that must reach Redis
+    /// and is retried by its caller until it does (the outbox consumer's invalidation).
+    async fn attempt<T, F>(&self, what: &str, op: F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
         match tokio::time::timeout(self.timeout, op).await {
             Ok(Ok(value)) => {
                 self.succeeded();
@@ -199,26 +208,37 @@ impl L2 {
         let _: Option<Vec<i64>> = self.run("put_many", futures::future::try_join_all(sends)).await;
     }
 
-    /// Deletes `key` from L2 and tells every replica to drop it from L1.
+    /// Deletes `key` from L2 and tells every replica to drop it from L1: best effort, skipped
+    /// during the back-off (a write must not wait on Redis; the outbox consumer repeats this
+    /// through [`L2::invalidate_confirmed`]).
     pub async fn invalidate(&self, key: &PersonKey) {
+        if self.available() {
+            self.invalidate_confirmed(key).await;
+        }
+    }
+
+    /// Deletes `key` from L2 and publishes it to every replica, even during the back-off;
+    /// returns whether Redis took both. On a cluster a write made while the bucket's primary
+    /// was down (before its replica took over) reaches the promoted replica only through this,
+    /// so the outbox consumer retries its event until it returns true.
+    pub async fn invalidate_confirmed(&self, key: &PersonKey) -> bool {
         let mut conn = self.redis.conn();
-        // A write must not wait on Redis; the outbox consumer repeats this later anyway.
         if self.redis.is_cluster() {
             // The bucket and the channel hash to different slots, so no one pipeline; the
             // delete still comes first, or a replica told to reload could read the old entry.
-            let _: Option<()> = self
-                .run("invalidate", async {
+            return self
+                .attempt("invalidate", async {
                     let _: i64 = conn.hdel(self.bucket_key(key), key.as_bytes().as_slice()).await?;
                     let _: i64 = conn.publish(self.channel(), key.as_bytes().as_slice()).await?;
                     Ok(())
                 })
-                .await;
-            return;
+                .await
+                .is_some();
         }
         let mut pipe = redis::pipe();
         pipe.hdel(self.bucket_key(key), key.as_bytes().as_slice()).ignore();
         pipe.publish(self.channel(), key.as_bytes().as_slice()).ignore();
-        let _: Option<()> = self.run("invalidate", pipe.query_async(&mut conn)).await;
+        self.attempt::<(), _>("invalidate", pipe.query_async(&mut conn)).await.is_some()
     }
 
     /// The Redis handle.

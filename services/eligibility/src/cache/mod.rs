@@ -300,6 +300,18 @@ impl Cache {
         }
     }
 
+    /// Like [`Cache::invalidate`], but L2's part is tried even during its back-off; returns
+    /// whether Redis took it (always true without L2). The outbox consumer retries until it
+    /// does, so a write's invalidation lost to a Redis outage or failover still arrives.
+    pub async fn invalidate_confirmed(&self, key: &PersonKey) -> bool {
+        self.reads.fence(key.as_bytes());
+        self.l1.invalidate(key).await;
+        match &self.l2 {
+            Some(l2) => l2.invalidate_confirmed(key).await,
+            None => true,
+        }
+    }
+
     /// Drops `key` from this process's L1 only (a pub/sub message from another replica), and
     /// reads the person from the primary until the replicas have replayed that write.
     pub async fn invalidate_local(&self, key: &PersonKey) {

@@ -35,8 +35,22 @@ impl Server {
         Self::serve(conn, redis).await
     }
 
+    /// Starts a server over `db` (migrated here) with Redis and `config`.
+    pub async fn start_with(db: &TestDatabase, redis: RedisConfig, config: &Config) -> Server {
+        let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+        kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
+        Self::serve_with(conn, Some(redis), config).await
+    }
+
     /// Starts a server over `conn` (already migrated), with Redis when given.
     pub async fn serve(conn: sea_orm::DatabaseConnection, redis: Option<RedisConfig>) -> Server {
+        // A loaded test machine may take longer than production's 250 ms for one Redis round
+        // trip; a timeout would skip L2 and make cache assertions flaky. Faults (a killed
+        // server) fail at once whatever the timeout.
+        Self::serve_with(conn, redis, &Config { l2_timeout_ms: 2_000, ..Config::default() }).await
+    }
+
+    async fn serve_with(conn: sea_orm::DatabaseConnection, redis: Option<RedisConfig>, config: &Config) -> Server {
         let (mut ctx, control) = context("eligibility", conn);
         if let Some(config) = redis {
             let handle = RedisHandle::connect(&config).await.unwrap();
@@ -45,11 +59,7 @@ impl Server {
             }
             ctx.redis = handle;
         }
-        // A loaded test machine may take longer than production's 250 ms for one Redis round
-        // trip; a timeout would skip L2 and make cache assertions flaky. Faults (a killed
-        // server) fail at once whatever the timeout.
-        let config = Config { l2_timeout_ms: 2_000, ..Config::default() };
-        let api = kaigo_eligibility::build(&ctx, &config);
+        let api = kaigo_eligibility::build(&ctx, config);
         let service =
             kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer::new(api.clone());
         let feed = Feed::of(&ctx);

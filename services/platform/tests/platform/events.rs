@@ -26,8 +26,8 @@ impl MigratorTrait for Migrator {
 }
 
 /// Counts applications in the consumer's own table, written in the handler's transaction.
-struct CountingHandler {
-    calls: AtomicUsize,
+pub(crate) struct CountingHandler {
+    pub(crate) calls: AtomicUsize,
 }
 
 impl EventHandler for CountingHandler {
@@ -49,14 +49,14 @@ impl EventHandler for CountingHandler {
     }
 }
 
-async fn setup(db: &TestDatabase, schema: &str) -> DatabaseConnection {
+pub(crate) async fn setup(db: &TestDatabase, schema: &str) -> DatabaseConnection {
     let conn = kaigo_platform::db::connect(&db.config(), schema).await.unwrap();
     Migrator::up(&conn, None).await.unwrap();
     conn.execute_unprepared("CREATE TABLE IF NOT EXISTS effects (event_id TEXT NOT NULL)").await.unwrap();
     conn
 }
 
-async fn effects(conn: &DatabaseConnection) -> i64 {
+pub(crate) async fn effects(conn: &DatabaseConnection) -> i64 {
     let row = conn
         .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT COUNT(*) AS n FROM effects"))
         .await;
@@ -66,7 +66,7 @@ async fn effects(conn: &DatabaseConnection) -> i64 {
 /// The payload [`CountingHandler`] refuses as undecodable.
 const POISON: &[u8] = b"poison";
 
-fn event(topic: &str) -> NewEvent {
+pub(crate) fn event(topic: &str) -> NewEvent {
     NewEvent { topic: topic.to_owned(), key: "application-1".to_owned(), payload: vec![1, 2, 3] }
 }
 
