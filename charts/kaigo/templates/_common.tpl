@@ -53,6 +53,14 @@ OTEL_SERVICE_NAME: {{ printf "kaigo-%s" .component | quote }}
 {{- $svc := dict "ctx" $ctx "component" . }}
 KAIGO_GATEWAY__UPSTREAMS__{{ upper . }}: {{ printf "http://%s:%s" (include "kaigo.headlessName" $svc) (include "kaigo.grpcPort" $ctx) | quote }}
 {{- end }}
+{{- end }}
+{{- if eq .component "registry" }}
+{{- range (include "kaigo.auditedServices" $ctx | splitList " ") }}
+{{- $svc := dict "ctx" $ctx "component" . }}
+KAIGO_REGISTRY__AUDIT_SOURCES__{{ upper . }}: {{ printf "http://%s:%s" (include "kaigo.headlessName" $svc) (include "kaigo.grpcPort" $ctx) | quote }}
+{{- end }}
+{{- end }}
+{{- if eq .component "gateway" }}
 {{- with $v.auth.issuer }}
 KAIGO_AUTH__ISSUER: {{ . | quote }}
 {{- end }}
@@ -658,14 +666,27 @@ kaigo.networkPolicy: one component's NetworkPolicy (when global.networkPolicy.en
   {{- $gatewayPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "gateway") | fromYaml -}}
   {{- $certificationPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "certification") | fromYaml -}}
   {{- $eligibilityPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "eligibility") | fromYaml -}}
+  {{- $registryPeer := include "kaigo.peer" (dict "ctx" $ctx "component" "registry") | fromYaml -}}
+  {{- $audited := include "kaigo.auditedServices" $ctx | splitList " " -}}
   {{- $from := list $gatewayPeer $testPeer -}}
   {{- if eq .component "eligibility" -}}
     {{- $from = append $from $certificationPeer -}}
+  {{- end -}}
+  {{- if has .component $audited -}}
+    {{- /* the registry reads the person's access log from this service's trail */ -}}
+    {{- $from = append $from $registryPeer -}}
   {{- end -}}
   {{- $ingress = append $ingress (dict "from" $from "ports" $grpcPorts) -}}
   {{- $egress = append $egress (include "kaigo.egressRule" $np.postgres | fromJson) -}}
   {{- if eq .component "certification" -}}
     {{- $egress = append $egress (dict "to" (list $eligibilityPeer) "ports" $grpcPorts) -}}
+  {{- end -}}
+  {{- if eq .component "registry" -}}
+    {{- $sources := list -}}
+    {{- range $audited -}}
+      {{- $sources = append $sources (include "kaigo.peer" (dict "ctx" $ctx "component" .) | fromYaml) -}}
+    {{- end -}}
+    {{- $egress = append $egress (dict "to" $sources "ports" $grpcPorts) -}}
   {{- end -}}
 {{- end -}}
 {{- $egress = append $egress (include "kaigo.egressRule" $np.dns | fromJson) -}}

@@ -85,6 +85,12 @@ gateway eligibility certification documents careplan subsidies registry
 eligibility certification documents careplan subsidies registry
 {{- end -}}
 
+{{/* kaigo.auditedServices: the services whose read audit the registry gathers for a person's
+own access log (registry.audit_sources; docs/domain/access.md#access-log). */}}
+{{- define "kaigo.auditedServices" -}}
+eligibility certification documents careplan
+{{- end -}}
+
 {{/* kaigo.grpcPort is the one container port every component listens on (h2c). */}}
 {{- define "kaigo.grpcPort" -}}
 50051
