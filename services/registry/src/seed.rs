@@ -38,6 +38,20 @@ pub const DEMO_RELATIONSHIPS: [(OrganizationKind, &str, &[Category]); 3] = [
     (OrganizationKind::MedicalInstitution, "1311234569", &[Category::InsuranceCertificates]),
 ];
 
+/// The demo person who also lets the demo medical institution read their care plan (its
+/// 介護情報の閲覧 screen; docs/domain/access.md#rule-table): 0000000001, whose plan the care-plan
+/// demo data carries. The other demo persons consented to its 被保険者証等 only.
+pub const DEMO_CARE_PLAN_FOR_INSTITUTION: u32 = 1;
+
+/// What demo person `n` consented to for the organisation of `kind`, given the row's categories.
+fn demo_categories(kind: OrganizationKind, n: u32, categories: &'static [Category]) -> &'static [Category] {
+    if kind == OrganizationKind::MedicalInstitution && n == DEMO_CARE_PLAN_FOR_INSTITUTION {
+        &[Category::InsuranceCertificates, Category::CarePlan]
+    } else {
+        categories
+    }
+}
+
 /// Registers the demo organisations for demo persons 0000000001 … [`DEMO_CARDS`] of 水上村 from
 /// 2020-04-01, with their consents, once (a second run changes nothing).
 pub async fn seed_relationships(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), StartError> {
@@ -54,7 +68,7 @@ pub async fn seed_relationships(db: &DatabaseConnection, now: DateTime<Utc>) -> 
                 insured: &insured,
                 start,
                 evidence: Evidence::InsurerManual,
-                categories,
+                categories: demo_categories(kind, n, categories),
                 purpose: 0,
                 served_on: Some(kaigo_platform::time::jst_date(now)),
             };

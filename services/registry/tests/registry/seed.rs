@@ -38,6 +38,11 @@ async fn demo_cards_are_issued_once_linked_and_confirm_their_person() {
     );
     assert_eq!(r.count("SELECT MAX(version) FROM identity_links").await, 1);
     assert!(allowed(&r.check(office(), "0000000001", pb::Category::CostShare).await));
+    // The demo institution reads person 1's care plan (介護情報の閲覧), not the others'.
+    let clinic = kaigo_platform::testkit::caller_for(kaigo_platform::auth::Role::MedicalInstitution, INSTITUTION);
+    assert!(allowed(&r.check(clinic.clone(), "0000000001", pb::Category::CarePlan).await));
+    let other = r.check(clinic, "0000000002", pb::Category::CarePlan).await;
+    assert_eq!(other.denial_reason, "CONSENT_REQUIRED");
     // The virtual card reader signs with the card kept on disk; the service trusts the virtual CA.
     let ca = VirtualCa::load_or_create(std::path::Path::new(&cards)).unwrap();
     let card = VirtualCard::load_or_issue(&ca, std::path::Path::new(&cards), "d000000001").unwrap();
