@@ -143,7 +143,7 @@ pub struct TestRedisCluster {
     dir: std::path::PathBuf,
     ports: Vec<u16>,
     /// Each node's process, by client port; a killed node's entry is gone.
-    children: std::sync::Mutex<Vec<(u16, std::process::Child)>>,
+    children: parking_lot::Mutex<Vec<(u16, std::process::Child)>>,
     prefix: String,
 }
 
@@ -197,7 +197,7 @@ impl TestRedisCluster {
         let cluster = Self {
             dir: dir.clone(),
             ports: ports.to_vec(),
-            children: std::sync::Mutex::new(Vec::new()),
+            children: parking_lot::Mutex::new(Vec::new()),
             prefix: format!("kaigo_test:{}:", uuid::Uuid::new_v4().simple()),
         };
         for (port, bus_port) in ports.iter().zip(bus_ports) {
@@ -265,8 +265,8 @@ impl TestRedisCluster {
         Ok(cluster)
     }
 
-    fn lock_children(&self) -> std::sync::MutexGuard<'_, Vec<(u16, std::process::Child)>> {
-        self.children.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock_children(&self) -> parking_lot::MutexGuard<'_, Vec<(u16, std::process::Child)>> {
+        self.children.lock()
     }
 
     /// The URLs (`redis://127.0.0.1:<port>`) of the nodes still running, for talking to one

@@ -2,8 +2,8 @@
 //! cross-replica invalidation as on one server, resubscription after lost connections, and
 //! checks under load while a primary of a cluster with replicas is killed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kaigo_eligibility::key::PersonKey;
@@ -88,7 +88,7 @@ struct Load {
     /// 0 before the kill, 1 until a replica took over, 2 after.
     phase: AtomicUsize,
     answered: [AtomicUsize; 3],
-    failed: Mutex<Vec<String>>,
+    failed: tokio::sync::Mutex<Vec<String>>,
     stop: AtomicBool,
 }
 
@@ -214,7 +214,7 @@ async fn on_a_cluster_with_replicas_checks_never_fail_while_a_primary_is_killed(
                             load.answered[phase].fetch_add(1, Ordering::SeqCst);
                         }
                         Err(status) => {
-                            load.failed.lock().unwrap().push(format!("{:?}: {}", status.code(), status.message()))
+                            load.failed.lock().await.push(format!("{:?}: {}", status.code(), status.message()))
                         }
                     }
                 }
@@ -292,7 +292,7 @@ async fn on_a_cluster_with_replicas_checks_never_fail_while_a_primary_is_killed(
     for caller in callers {
         caller.await.unwrap();
     }
-    let failed = load.failed.lock().unwrap().clone();
+    let failed = load.failed.lock().await.clone();
     let counts: Vec<usize> = load.answered.iter().map(|n| n.load(Ordering::SeqCst)).collect();
     eprintln!("checks answered before / during / after the failover: {counts:?}; failed: {}", failed.len());
     assert!(failed.is_empty(), "no check failed: {failed:?}");
