@@ -266,6 +266,9 @@ async fn insert_persons(
 ) -> Result<Vec<i64>, DbErr> {
     const COLS: usize = 12;
     let backend = txn.get_database_backend();
+    if postgres {
+        return insert_persons_pg(txn, people, now).await;
+    }
     let mut ids = Vec::with_capacity(people.len());
     // PostgreSQL takes at most 65535 parameters a statement.
     for part in people.chunks(5_000) {
@@ -308,6 +311,9 @@ async fn insert_records(
 ) -> Result<(), DbErr> {
     const COLS: usize = 11;
     let backend = txn.get_database_backend();
+    if postgres {
+        return insert_records_pg(txn, rows, recorded_by, now).await;
+    }
     for part in rows.chunks(5_000) {
         let sql = format!(
             "INSERT INTO records (person_id, kind, state, start_date, end_date, detail, recorded_at, recorded_by_role, recorded_by_subject, recorded_by_org, change_reason) VALUES {}",
@@ -334,6 +340,125 @@ async fn insert_records(
             txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         }
     }
+    Ok(())
+}
+
+/// A new person as one element of the JSON array [`INSERT_PERSONS_PG`] reads.
+#[derive(serde::Serialize)]
+struct NewPersonRow<'a> {
+    insured: &'a str,
+    kanji: &'a str,
+    kana: &'a str,
+    birth: Option<chrono::NaiveDate>,
+    sex: i16,
+    category: i16,
+    acquired: Option<chrono::NaiveDate>,
+    lost: Option<chrono::NaiveDate>,
+    issued: Option<chrono::NaiveDate>,
+}
+
+/// A chunk's new persons in one statement with three parameters (the rows as one JSON array,
+/// the insurer, the time) instead of twelve a person: binding 60,000 parameters and planning a
+/// 5,000-row VALUES list was most of a chunk's time in PostgreSQL and in the driver
+/// (loadtest/README.md, "Import profile").
+const INSERT_PERSONS_PG: &str = "INSERT INTO persons (insurer_number, insured_number, name_kanji, name_kana, \
+     birth_date, sex, category, acquired_date, lost_date, card_issued_date, version, updated_at) \
+     SELECT $2, x.insured, x.kanji, x.kana, x.birth, x.sex, x.category, x.acquired, x.lost, x.issued, 1, $3 \
+     FROM json_to_recordset($1::json) AS x(insured text, kanji text, kana text, birth date, sex smallint, \
+     category smallint, acquired date, lost date, issued date) \
+     RETURNING id, insured_number";
+
+async fn insert_persons_pg(
+    txn: &DatabaseTransaction,
+    people: &[&ImportPerson],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    let Some(first) = people.first() else { return Ok(Vec::new()) };
+    let rows: Vec<NewPersonRow<'_>> = people
+        .iter()
+        .map(|row| {
+            let p = &row.person;
+            NewPersonRow {
+                insured: row.key.insured(),
+                kanji: &p.name_kanji,
+                kana: &p.name_kana,
+                birth: p.birth_date,
+                sex: p.sex,
+                category: p.category,
+                acquired: p.acquired_date,
+                lost: p.lost_date,
+                issued: p.card_issued_date,
+            }
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let returned = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            INSERT_PERSONS_PG,
+            [json.into(), first.key.insurer().to_owned().into(), now.into()],
+        ))
+        .await?;
+    // Matched by insured number (one insurer, each person once in a chunk), not by the order
+    // RETURNING happens to give.
+    let mut by_number: HashMap<String, i64> = HashMap::with_capacity(returned.len());
+    for row in returned {
+        by_number.insert(row.try_get::<String>("", "insured_number")?, row.try_get::<i64>("", "id")?);
+    }
+    people
+        .iter()
+        .map(|row| {
+            by_number
+                .get(row.key.insured())
+                .copied()
+                .ok_or_else(|| DbErr::Custom("an imported person was not returned by its insert".to_owned()))
+        })
+        .collect()
+}
+
+/// A new record as one element of the JSON array [`INSERT_RECORDS_PG`] reads.
+#[derive(serde::Serialize)]
+struct NewRecordRow {
+    person: i64,
+    kind: i16,
+    start_date: chrono::NaiveDate,
+    end_date: Option<chrono::NaiveDate>,
+    detail: String,
+}
+
+/// A chunk's new records in one statement with five parameters (see [`INSERT_PERSONS_PG`]).
+const INSERT_RECORDS_PG: &str = "INSERT INTO records (person_id, kind, state, start_date, end_date, detail, \
+     recorded_at, recorded_by_role, recorded_by_subject, recorded_by_org, change_reason) \
+     SELECT x.person, x.kind, $2, x.start_date, x.end_date, x.detail, $3, 'insurer', 'import', $4, 'bulk import' \
+     FROM json_to_recordset($1::json) AS x(person bigint, kind smallint, start_date date, end_date date, detail text)";
+
+async fn insert_records_pg(
+    txn: &DatabaseTransaction,
+    rows: &[(i64, &Period)],
+    recorded_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (person, (start, end, detail)) in rows {
+        let json = serde_json::to_string(detail).map_err(|e| DbErr::Custom(e.to_string()))?;
+        out.push(NewRecordRow {
+            person: *person,
+            kind: kind_code(detail),
+            start_date: *start,
+            end_date: *end,
+            detail: json,
+        });
+    }
+    let json = serde_json::to_string(&out).map_err(|e| DbErr::Custom(e.to_string()))?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        INSERT_RECORDS_PG,
+        [json.into(), ACTIVE.into(), now.into(), recorded_by.to_owned().into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -376,7 +501,8 @@ mod tests {
                 version: 0,
                 updated_at: Utc::now(),
             },
-            periods: vec![(start, None, Detail::Copayment { tenths: 1 })],
+            // Differs by person, so a record given to the wrong person shows.
+            periods: vec![(start, None, Detail::Copayment { tenths: 1 + (n % 3) as u8 })],
             uses: Vec::new(),
         }
     }
@@ -446,6 +572,39 @@ mod tests {
             assert_eq!(outcome, ChunkOutcome { created: 0, changed: 0, unchanged: chunk.len() as u64 });
             assert!(changed.is_empty() && created.is_empty());
         }
+        // Each person's record went to that person (the PostgreSQL insert matches the returned
+        // ids by insured number), and the re-import wrote no versions or records.
+        let count = |sql: &'static str| {
+            let db = &db;
+            async move {
+                db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .try_get_by_index::<i64>(0)
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM records r JOIN persons p ON p.id = r.person_id \
+                 WHERE r.detail::jsonb->'Copayment'->>'tenths' = (1 + p.insured_number::bigint % 3)::text"
+            )
+            .await,
+            PERSONS as i64
+        );
+        assert_eq!(count("SELECT count(*) FROM records").await, PERSONS as i64);
+        assert_eq!(count("SELECT count(*) FROM persons WHERE version <> 1").await, 0);
+
+        // One changed person in a chunk: only that one gets a new version, a voided and a new
+        // record.
+        let mut chunk: Vec<ImportPerson> = people[..CHUNK].to_vec();
+        chunk[7].periods[0].2 = Detail::Copayment { tenths: 3 - (8 % 3) as u8 };
+        let (outcome, changed, created) = import_chunk(&db, &chunk, "435073", Utc::now()).await.unwrap();
+        assert_eq!(outcome, ChunkOutcome { created: 0, changed: 1, unchanged: CHUNK as u64 - 1 });
+        assert_eq!((changed, created.len()), (vec![chunk[7].key], 0));
+        assert_eq!(count("SELECT count(*) FROM persons WHERE version <> 1").await, 1);
+        assert_eq!(count("SELECT count(*) FROM records").await, PERSONS as i64 + 1);
         db.close().await.unwrap();
     }
 }
