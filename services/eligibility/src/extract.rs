@@ -95,7 +95,8 @@ pub fn to_csv(s: &Synthetic) -> String {
                 cols.insert("care_office_name", office_name.clone());
                 cols.insert("care_office_start", d(Some(*start)));
             }
-            Detail::BenefitRestriction { .. } | Detail::ResidenceException { .. } => {}
+            // The qualification travels in the person's own pair columns (one span a row).
+            Detail::BenefitRestriction { .. } | Detail::ResidenceException { .. } | Detail::Qualification { .. } => {}
         }
     }
     COLUMNS.iter().map(|c| quote(cols.get(c).map_or("", String::as_str))).collect::<Vec<_>>().join(",")

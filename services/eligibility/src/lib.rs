@@ -210,6 +210,7 @@ impl MigratorTrait for Migrator {
             Box::new(AccessFactsMigration),
             Box::new(store::migrate_offices::EnqueueCareManagementOffices),
             Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
+            Box::new(store::migrate_qualification::QualificationSpans),
             Box::new(store::allowances::CreateAllowanceUses),
         ]
     }

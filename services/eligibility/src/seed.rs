@@ -16,6 +16,7 @@ use kaigo_platform::time::Clock;
 use sea_orm::DatabaseConnection;
 
 use crate::domain::caps::national_caps;
+use crate::domain::qualification;
 use crate::domain::timeline::CostStage;
 use crate::domain::{CareLevel, Detail};
 use crate::key::PersonKey;
@@ -221,7 +222,14 @@ pub async fn seed(db: &DatabaseConnection, clock: &dyn Clock) -> Result<(), kaig
         for synthetic in generate(&insurer, 1, u64::from(DEMO_PER_INSURER), i as u64 + 1, today) {
             let insured = InsuredNumber::parse(&synthetic.person.insured_number)?;
             let key = PersonKey::new(&insurer, &insured);
+            let pair = synthetic.person.acquired_date.map(|acquired| (acquired, synthetic.person.lost_date));
             let saved = tx.save_person(&key, None, synthetic.person).await?;
+            // The person's qualification as a span (docs/domain/eligibility.md#qualification).
+            if let Some((start, end)) = pair.and_then(|(acquired, lost)| qualification::record_period(acquired, lost)) {
+                // 年齢到達: insured from the day they reached 65.
+                let span = Detail::Qualification { acquisition: 2, loss: 0 };
+                tx.insert_record(saved.id, &span, start, end, None, &author).await?;
+            }
             for (start, end, detail) in &synthetic.periods {
                 tx.insert_record(saved.id, detail, *start, *end, None, &author).await?;
             }

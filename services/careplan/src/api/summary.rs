@@ -125,7 +125,8 @@ async fn find(api: &Api, insurer: &str, insured: &str, month: YearMonth) -> Resu
     loop {
         let ids = store::evidence::person_units(
             conn,
-            (insurer, insured),
+            insurer,
+            insured,
             &kinds,
             &monthly,
             &month_text,

@@ -11,7 +11,7 @@ use kaigo_proto::{from_naive_date, to_naive_date};
 
 use crate::domain::timeline::{CostStage, RestrictionKind, ServiceTypeLimit};
 use crate::domain::{Assessment, CareLevel, Detail, Record};
-use crate::domain::{caps, municipality};
+use crate::domain::{caps, municipality, qualification};
 use crate::key::PersonKey;
 
 /// Parses the person key, recording problems under `prefix` (e.g. `queries[3].`).
@@ -520,5 +520,60 @@ pub fn details_to_wire(r: &Record) -> pb::eligibility_record::Details {
                 period: Some(period),
             })
         }
+        Detail::Qualification { acquisition, loss } => D::Qualification(pb::QualificationSpan {
+            acquired_date: Some(from_naive_date(r.start)),
+            lost_date: qualification::lost_date(r).map(from_naive_date),
+            acquisition_reason: i32::from(*acquisition),
+            loss_reason: i32::from(*loss),
+        }),
+    }
+}
+
+/// Wire qualification span → domain (docs/domain/eligibility.md#qualification): the record's
+/// period ends on the day before the 資格喪失年月日. The reasons are known values; a loss
+/// reason only with a lost date.
+pub fn qualification(
+    v: &mut Violations,
+    field: &str,
+    c: Option<&pb::QualificationSpan>,
+) -> Option<(NaiveDate, Option<NaiveDate>, Detail)> {
+    let Some(c) = c else {
+        v.add(field, "is required");
+        return None;
+    };
+    let acquisition = match pb::QualificationAcquisitionReason::try_from(c.acquisition_reason) {
+        Ok(reason) => u8::try_from(reason as i32).ok(),
+        Err(_) => {
+            v.add(format!("{field}.acquisition_reason"), "must be a known 資格取得事由 (or unset)");
+            None
+        }
+    };
+    let loss = match pb::QualificationLossReason::try_from(c.loss_reason) {
+        Ok(reason) => u8::try_from(reason as i32).ok(),
+        Err(_) => {
+            v.add(format!("{field}.loss_reason"), "must be a known 資格喪失事由 (or unset)");
+            None
+        }
+    };
+    let acquired = date(v, &format!("{field}.acquired_date"), c.acquired_date.as_ref());
+    let lost = optional_date(v, &format!("{field}.lost_date"), c.lost_date.as_ref());
+    if lost == Some(None) && loss.is_some_and(|loss| loss != 0) {
+        v.add(format!("{field}.loss_reason"), "applies only to a span with a lost_date");
+        return None;
+    }
+    let (acquired, lost) = (acquired?, lost?);
+    let Some((start, end)) = qualification::record_period(acquired, lost) else {
+        v.add(format!("{field}.lost_date"), "must be after the acquisition date");
+        return None;
+    };
+    Some((start, end, Detail::Qualification { acquisition: acquisition?, loss: loss? }))
+}
+
+/// Domain category (1 第1号, 2 第2号) → wire.
+pub fn category_to_wire(category: u8) -> common::InsuredCategory {
+    match category {
+        1 => common::InsuredCategory::First,
+        2 => common::InsuredCategory::Second,
+        _ => common::InsuredCategory::Unspecified,
     }
 }

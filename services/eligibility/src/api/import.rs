@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::write::person_from_wire;
 use super::{Api, convert};
-use crate::domain::{Record, access, validity};
+use crate::domain::{Detail, Record, access, qualification, validity};
 use crate::store::{self, bulk::ImportPerson};
 
 /// The response stream.
@@ -46,6 +46,35 @@ fn row_error(line: i64, err: &ApiError) -> Event {
     })
 }
 
+/// The row's qualification spans (docs/domain/eligibility.md#qualification): its
+/// `qualifications`, and the span the person's own pair states unless an entry equals it. A
+/// row without `qualifications` states one span, as rows did before spans.
+fn qualification_spans(
+    v: &mut Violations,
+    row: &pb::ImportRow,
+    person: Option<&crate::store::person::Model>,
+) -> Vec<Record> {
+    let birth = person.and_then(|p| p.birth_date);
+    let mut spans: Vec<Record> = Vec::new();
+    for (i, span) in row.qualifications.iter().enumerate() {
+        let field = format!("qualifications[{i}]");
+        if let Some((start, end, detail)) = convert::qualification(v, &field, Some(span)) {
+            if birth.is_some_and(|birth| start < birth) {
+                v.add(format!("{field}.acquired_date"), "cannot be before the person's birth date");
+            }
+            spans.push(Record { id: i as i64, start, end, detail });
+        }
+    }
+    let pair = person.and_then(|p| p.acquired_date.map(|acquired| (acquired, p.lost_date)));
+    if let Some((start, end)) = pair.and_then(|(acquired, lost)| qualification::record_period(acquired, lost))
+        && !spans.iter().any(|s| s.start == start && s.end == end)
+    {
+        let id = spans.len() as i64;
+        spans.push(Record { id, start, end, detail: Detail::Qualification { acquisition: 0, loss: 0 } });
+    }
+    spans
+}
+
 impl Api {
     fn import_row(&self, insurer: &str, row: &pb::ImportRow) -> Result<ImportPerson, ApiError> {
         let mut v = Violations::new();
@@ -66,6 +95,7 @@ impl Api {
             ("benefit_restrictions", row.benefit_restrictions.len()),
             ("residence_exceptions", row.residence_exceptions.len()),
             ("care_managements", row.care_managements.len()),
+            ("qualifications", row.qualifications.len()),
         ];
         let mut too_long = false;
         for (field, len) in lists {
@@ -115,8 +145,14 @@ impl Api {
                 .filter_map(|(i, c)| convert::care_management(&mut v, &format!("care_managements[{i}]"), Some(c))),
         );
         let uses = import_uses(&mut v, row);
+        let spans = qualification_spans(&mut v, row, person.as_ref());
         // A part missing here has its violation recorded above.
-        let (Some(key), Some(person)) = (key, person) else { return Err(ApiError::invalid_argument(v)) };
+        let (Some(key), Some(mut person)) = (key, person) else { return Err(ApiError::invalid_argument(v)) };
+        // The person's own pair shows the latest span, as after single writes.
+        if let Some((acquired, lost)) = qualification::latest(&spans) {
+            (person.acquired_date, person.lost_date) = (Some(acquired), lost);
+        }
+        periods.extend(spans.into_iter().map(|r| (r.start, r.end, r.detail)));
         v.into_result()?;
         // The extract's periods must satisfy the same rules as single writes.
         let mut accepted: Vec<Record> = Vec::with_capacity(periods.len());

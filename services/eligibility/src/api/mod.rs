@@ -240,6 +240,30 @@ impl kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::Eligibilit
         }))
     }
 
+    async fn record_qualification(
+        &self,
+        request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::RecordQualificationRequest>,
+    ) -> Result<tonic::Response<kaigo_proto::kaigo::eligibility::v1::RecordQualificationResponse>, tonic::Status> {
+        let caller = Caller::from_request(&request)?.clone();
+        let r = request.into_inner();
+        let (record, person_version) = self
+            .record_period(
+                &caller,
+                "RecordQualification",
+                &r,
+                &r.request_id,
+                &r.insurer_number,
+                &r.insured_number,
+                r.expected_version,
+                |v| convert::qualification(v, "qualification", r.qualification.as_ref()),
+            )
+            .await?;
+        Ok(tonic::Response::new(kaigo_proto::kaigo::eligibility::v1::RecordQualificationResponse {
+            record,
+            person_version,
+        }))
+    }
+
     async fn correct_record(
         &self,
         request: tonic::Request<kaigo_proto::kaigo::eligibility::v1::CorrectRecordRequest>,

@@ -13,8 +13,8 @@ use kaigo_proto::kaigo::eligibility::v1 as pb;
 
 use super::{Api, MAX_BATCH, convert, validated};
 use crate::cache::Entry;
-use crate::domain::Verdict;
 use crate::domain::access::{self, Visibility};
+use crate::domain::{Verdict, qualification};
 use crate::key::PersonKey;
 use crate::store::{ACTIVE, SUPERSEDED, VOIDED};
 
@@ -170,9 +170,25 @@ impl Api {
         let timeline = &cached.timeline;
         let assessment = timeline.assess(q.as_of);
         result.verdict = verdict_to_wire(assessment.verdict) as i32;
-        result.insured_category = i32::from(timeline.person.category);
-        result.qualification_acquired_date = timeline.person.acquired.map(from_naive_date);
-        result.qualification_lost_date = timeline.person.lost.map(from_naive_date);
+        // The span in force, or the last one that ended (docs/domain/eligibility.md#qualification);
+        // the person's own pair for a person recorded without spans.
+        let (acquired, lost) = match (assessment.verdict, assessment.qualification) {
+            (Verdict::NotYetQualified, _) => (None, None),
+            (_, Some(span)) => (Some(span.start), qualification::lost_date(span)),
+            (_, None) => (timeline.person.acquired, timeline.person.lost),
+        };
+        result.qualification_acquired_date = acquired.map(from_naive_date);
+        result.qualification_lost_date = lost.map(from_naive_date);
+        if !matches!(assessment.verdict, Verdict::NotYetQualified | Verdict::QualificationLost) {
+            // The category on the date, from the birth date (docs/domain/eligibility.md#category-at-65),
+            // which is never cached readable in Redis: the entry's details, else the database.
+            let birth = match &cached.details {
+                Some(details) => details.birth_date,
+                None => self.inner.cache.details(q.key, &cached).await.map_err(errors::db)?.and_then(|d| d.birth_date),
+            };
+            let category = qualification::category_on(q.as_of, birth).unwrap_or(timeline.person.category);
+            result.insured_category = convert::category_to_wire(category) as i32;
+        }
         result.data_version = timeline.person.version;
         result.last_changed_time = Some(prost_types::Timestamp { seconds: timeline.person.changed_at, nanos: 0 });
 
@@ -408,11 +424,23 @@ impl Api {
         };
         let rows = crate::store::history(db, person.id).await.map_err(errors::db)?;
         let mut records = Vec::with_capacity(rows.len());
+        let mut active = Vec::new();
         for row in rows.iter().filter(|row| r.include_inactive || row.state == ACTIVE) {
             records.push(record_to_wire(row)?);
+            if row.state == ACTIVE {
+                active.push(crate::store::to_domain(row).map_err(ApiError::internal)?);
+            }
         }
+        // 第1号/第2号 over the spans (docs/domain/eligibility.md#category-at-65).
+        let category_periods = qualification::category_periods(&active, person.birth_date)
+            .into_iter()
+            .map(|(category, start, end)| pb::InsuredCategoryPeriod {
+                category: convert::category_to_wire(category) as i32,
+                period: Some(common::Period { start: Some(from_naive_date(start)), end: end.map(from_naive_date) }),
+            })
+            .collect();
         self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::ALLOWED).await;
-        Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records })
+        Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records, category_periods })
     }
 }
 

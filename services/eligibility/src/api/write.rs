@@ -13,8 +13,9 @@ use prost::Message;
 
 use super::read::{person_to_wire, record_to_wire};
 use super::{Api, convert, validated};
+use crate::domain::qualification::{self, PairChange};
 use crate::domain::validity::{self, RuleViolation};
-use crate::domain::{Period, access};
+use crate::domain::{Detail, Kind, Period, access};
 use crate::key::PersonKey;
 use crate::store::write::Author;
 use crate::store::{self, ACTIVE, SUPERSEDED, VOIDED, WriteTx, person};
@@ -137,9 +138,60 @@ impl Api {
         let current = existing.as_ref().map_or(0, |p| p.version);
         check_version(current, r.expected_version)?;
         let created = existing.is_none();
+        let records = match &existing {
+            Some(person) => tx.active_records(person.id).await.map_err(errors::db)?,
+            None => Vec::new(),
+        };
+        // 第2号 pay 1割 over the whole history: a corrected birth date must keep it so.
+        qualification::check_copayments_for_birth(&records, new.birth_date).map_err(rule_error)?;
+        let pair = new.acquired_date.map(|acquired| (acquired, new.lost_date));
         let saved = tx.save_person(&person_key, existing, new).await.map_err(errors::db)?;
+        let saved = match pair {
+            Some((acquired, lost)) => {
+                let author = Author { caller: &caller, reason: "UpsertInsuredPerson" };
+                self.write_pair(&mut tx, saved, &records, acquired, lost, &author).await?
+            }
+            None => saved,
+        };
         let response = pb::UpsertInsuredPersonResponse { person: Some(person_to_wire(&saved)), created };
         self.finish(tx, response, &key).await
+    }
+
+    /// The person's own pair as one qualification span, matched by its 資格取得年月日
+    /// (docs/domain/eligibility.md#qualification): kept, corrected (history kept) or added
+    /// under the overlap rule; then the person's pair follows the latest span.
+    async fn write_pair(
+        &self,
+        tx: &mut WriteTx,
+        person: person::Model,
+        records: &[crate::domain::Record],
+        acquired: chrono::NaiveDate,
+        lost: Option<chrono::NaiveDate>,
+        author: &Author<'_>,
+    ) -> Result<person::Model, ApiError> {
+        let change = qualification::pair_change(records, acquired, lost);
+        let detail = qualification::pair_detail(records, change, lost);
+        let Some((start, end)) = qualification::record_period(acquired, lost) else {
+            // person_from_wire refused this already.
+            return Err(ApiError::internal("a qualification pair that ends before it starts"));
+        };
+        match change {
+            PairChange::Unchanged => {}
+            PairChange::Add => {
+                validity::check_record(records, &detail, start, end, None, &self.inner.rules).map_err(rule_error)?;
+                tx.insert_record(person.id, &detail, start, end, None, author).await.map_err(errors::db)?;
+            }
+            PairChange::Correct(id) => {
+                validity::check_record(records, &detail, start, end, Some(id), &self.inner.rules)
+                    .map_err(rule_error)?;
+                let new =
+                    tx.insert_record(person.id, &detail, start, end, Some(id), author).await.map_err(errors::db)?;
+                let old = active_row(tx, person.id, id).await?;
+                let old_end = old.end_date;
+                tx.update_record(old, SUPERSEDED, old_end, Some(new.id)).await.map_err(errors::db)?;
+            }
+        }
+        refresh_pair(tx, person).await
     }
 
     /// Adds one period of any kind.
@@ -170,8 +222,10 @@ impl Api {
         let existing = tx.active_records(person.id).await.map_err(errors::db)?;
         validity::check_record(&existing, &detail, start, end, None, &self.inner.rules).map_err(rule_error)?;
         validity::check_copayment_for_age(&detail, start, person.birth_date).map_err(rule_error)?;
+        check_span_after_birth(&detail, start, person.birth_date, "qualification")?;
         let author = Author { caller, reason: "" };
         let row = tx.insert_record(person.id, &detail, start, end, None, &author).await.map_err(errors::db)?;
+        let person = if detail.kind() == Kind::Qualification { refresh_pair(&mut tx, person).await? } else { person };
         self.finish_record(tx, &person_key, &person, &row, &key).await
     }
 
@@ -194,6 +248,7 @@ impl Api {
             Some(R::BenefitRestriction(c)) => convert::restriction(&mut v, "benefit_restriction", Some(c)),
             Some(R::ResidenceException(c)) => convert::residence(&mut v, "residence_exception", Some(c)),
             Some(R::CareManagement(c)) => convert::care_management(&mut v, "care_management", Some(c)),
+            Some(R::Qualification(c)) => convert::qualification(&mut v, "qualification", Some(c)),
             None => {
                 v.add("replacement", "is required: the corrected content of the same kind");
                 None
@@ -223,11 +278,13 @@ impl Api {
         validity::check_record(&existing, &detail, start, end, Some(record_id), &self.inner.rules)
             .map_err(rule_error)?;
         validity::check_copayment_for_age(&detail, start, person.birth_date).map_err(rule_error)?;
+        check_span_after_birth(&detail, start, person.birth_date, "qualification")?;
         let author = Author { caller: &caller, reason: &r.reason };
         let new =
             tx.insert_record(person.id, &detail, start, end, Some(record_id), &author).await.map_err(errors::db)?;
         let old_end = old.end_date;
         tx.update_record(old, SUPERSEDED, old_end, Some(new.id)).await.map_err(errors::db)?;
+        let person = if detail.kind() == Kind::Qualification { refresh_pair(&mut tx, person).await? } else { person };
         self.finish_record(tx, &person_key, &person, &new, &key).await
     }
 
@@ -259,7 +316,9 @@ impl Api {
                 "closing may shorten a period, not extend it; correct it instead",
             ));
         }
+        let span = row.kind == QUALIFICATION;
         let updated = tx.update_record(row, ACTIVE, Some(end), None).await.map_err(errors::db)?;
+        let person = if span { refresh_pair(&mut tx, person).await? } else { person };
         self.finish_record(tx, &person_key, &person, &updated, &key).await
     }
 
@@ -283,8 +342,19 @@ impl Api {
         let mut tx = self.begin().await?;
         let person = Self::locked_person(&tx, &person_key, r.expected_version).await?;
         let row = active_row(&tx, person.id, record_id).await?;
+        let span = row.kind == QUALIFICATION;
+        if span {
+            let existing = tx.active_records(person.id).await.map_err(errors::db)?;
+            if qualification::spans(&existing).count() < 2 {
+                return Err(ApiError::failed_precondition(
+                    "QUALIFICATION_SPAN_REQUIRED",
+                    "a person keeps at least one qualification span; correct it instead of voiding it",
+                ));
+            }
+        }
         let end = row.end_date;
         let updated = tx.update_record(row, VOIDED, end, None).await.map_err(errors::db)?;
+        let person = if span { refresh_pair(&mut tx, person).await? } else { person };
         self.finish_record(tx, &person_key, &person, &updated, &key).await
     }
 }
@@ -297,6 +367,37 @@ struct RecordResponse {
     record: Option<pb::EligibilityRecord>,
     #[prost(int64, tag = "2")]
     person_version: i64,
+}
+
+/// The stored kind code of a qualification span.
+const QUALIFICATION: i16 = 7;
+
+/// After a change to the person's qualification spans, the person's own pair follows the
+/// latest span (what InsuredPerson shows; docs/domain/eligibility.md#qualification).
+async fn refresh_pair(tx: &mut WriteTx, person: person::Model) -> Result<person::Model, ApiError> {
+    let records = tx.active_records(person.id).await.map_err(errors::db)?;
+    match qualification::latest(&records) {
+        Some((acquired, lost)) if (Some(acquired), lost) != (person.acquired_date, person.lost_date) => {
+            tx.set_pair(&person, acquired, lost).await.map_err(errors::db)
+        }
+        _ => Ok(person),
+    }
+}
+
+/// A qualification span does not start before the person's birth date (a violation of
+/// `{field}.acquired_date`).
+fn check_span_after_birth(
+    detail: &Detail,
+    start: chrono::NaiveDate,
+    birth: Option<chrono::NaiveDate>,
+    field: &str,
+) -> Result<(), ApiError> {
+    if matches!(detail, Detail::Qualification { .. }) && birth.is_some_and(|birth| start < birth) {
+        let mut v = Violations::new();
+        v.add(format!("{field}.acquired_date"), "cannot be before the person's birth date");
+        return Err(ApiError::invalid_argument(v));
+    }
+    Ok(())
 }
 
 async fn active_row(tx: &WriteTx, person_id: i64, record_id: i64) -> Result<crate::store::record::Model, ApiError> {

@@ -329,6 +329,13 @@ fn pack_record(r: &Record) -> PackedRecord {
             p.text1.clone_from(office_number);
             p.text2.clone_from(office_name);
         }
+        // A qualification span: its dates and reason codes only, nothing derived from the
+        // birth date (the category on a date is computed when answering).
+        Detail::Qualification { acquisition, loss } => {
+            p.kind = 7;
+            p.code = u32::from(*acquisition);
+            p.second = i32::from(*loss);
+        }
     }
     p
 }
@@ -389,6 +396,7 @@ fn unpack_record(p: PackedRecord) -> Option<Record> {
             office_name: p.text2,
             notified: date(p.second),
         },
+        7 => Detail::Qualification { acquisition: u8::try_from(p.code).ok()?, loss: u8::try_from(p.second).ok()? },
         _ => return None,
     };
     let end = match p.length {
@@ -592,6 +600,22 @@ mod tests {
                 note: "給付額減額 (保険料未納)".into(),
             },
         });
+        assert_eq!(decode(&encode(&t)), Some(t.clone()));
+        // Qualification spans: two, moved away (転出) and back (転入); the dates and codes only.
+        t.records.push(Record {
+            id: 0,
+            start: d(2019, 5, 3),
+            end: Some(d(2022, 9, 30)),
+            detail: Detail::Qualification { acquisition: 2, loss: 1 },
+        });
+        t.records.push(Record {
+            id: 0,
+            start: d(2024, 1, 15),
+            end: None,
+            detail: Detail::Qualification { acquisition: 1, loss: 0 },
+        });
+        let before = encode(&Timeline { records: t.records[..t.records.len() - 2].to_vec(), ..t.clone() }).len();
+        assert!(encode(&t).len() - before <= 28, "two spans, about a dozen bytes each: {}", encode(&t).len() - before);
         assert_eq!(decode(&encode(&t)), Some(t));
     }
 

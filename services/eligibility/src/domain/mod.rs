@@ -5,6 +5,7 @@ pub mod allowances;
 pub mod caps;
 pub mod care_management;
 pub mod municipality;
+pub mod qualification;
 pub mod timeline;
 pub mod validity;
 

@@ -7,6 +7,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::qualification::{self, Standing};
+
 /// 要介護状態区分 (docs/domain/eligibility.md#care-levels), with its 2-digit interface code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CareLevel {
@@ -91,6 +93,8 @@ pub enum Kind {
     ResidenceException,
     /// 居宅介護支援事業者 (the registered care-management office).
     CareManagement,
+    /// 資格: a qualification span.
+    Qualification,
 }
 
 /// 負担限度額 stage.
@@ -207,6 +211,14 @@ pub enum Detail {
         /// 届出年月日.
         notified: Option<NaiveDate>,
     },
+    /// 資格: one qualification span (docs/domain/eligibility.md#qualification). The record's
+    /// period runs from the 資格取得年月日 to the day before the 資格喪失年月日.
+    Qualification {
+        /// 資格取得事由: the proto's QualificationAcquisitionReason number (0 when not given).
+        acquisition: u8,
+        /// 資格喪失事由: the proto's QualificationLossReason number (0 when not given or open).
+        loss: u8,
+    },
 }
 
 impl Detail {
@@ -219,6 +231,7 @@ impl Detail {
             Detail::BenefitRestriction { .. } => Kind::BenefitRestriction,
             Detail::ResidenceException { .. } => Kind::ResidenceException,
             Detail::CareManagement { .. } => Kind::CareManagement,
+            Detail::Qualification { .. } => Kind::Qualification,
         }
     }
 }
@@ -317,6 +330,10 @@ pub struct Assessment<'a> {
     pub residence_exception: Option<&'a Record>,
     /// The registered care-management office in force.
     pub care_management: Option<&'a Record>,
+    /// The qualification span in force; for [`Verdict::QualificationLost`] the last one that
+    /// ended before the date. `None` for a person recorded without spans (the person's single
+    /// pair decides then) and for [`Verdict::NotYetQualified`].
+    pub qualification: Option<&'a Record>,
 }
 
 impl Timeline {
@@ -334,14 +351,20 @@ impl Timeline {
             restrictions: Vec::new(),
             residence_exception: None,
             care_management: None,
+            qualification: None,
         };
-        if self.person.acquired.is_some_and(|acquired| day < acquired) {
-            assessment.verdict = Verdict::NotYetQualified;
-            return assessment;
-        }
-        if self.person.lost.is_some_and(|lost| lost <= day) {
-            assessment.verdict = Verdict::QualificationLost;
-            return assessment;
+        // Insured only inside a qualification span (docs/domain/eligibility.md#qualification).
+        match qualification::standing(self, day) {
+            Standing::NotYet => {
+                assessment.verdict = Verdict::NotYetQualified;
+                return assessment;
+            }
+            Standing::Lost(span) => {
+                assessment.verdict = Verdict::QualificationLost;
+                assessment.qualification = span;
+                return assessment;
+            }
+            Standing::Insured(span) => assessment.qualification = span,
         }
         // 住所地特例 holds whether or not the person is certified
         // (docs/domain/eligibility.md#address-exception).

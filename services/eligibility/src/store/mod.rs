@@ -5,6 +5,7 @@ pub mod allowances;
 pub mod bulk;
 pub mod entities;
 pub mod migrate_offices;
+pub mod migrate_qualification;
 pub mod migration;
 pub mod write;
 

@@ -176,6 +176,21 @@ impl WriteTx {
         active.update(&self.txn).await
     }
 
+    /// Sets the person's own 資格取得年月日 and 資格喪失年月日 (the latest qualification span's,
+    /// docs/domain/eligibility.md#qualification) without bumping the version ([`Self::touch_person`]
+    /// does); returns the updated row.
+    pub async fn set_pair(
+        &mut self,
+        person: &person::Model,
+        acquired: NaiveDate,
+        lost: Option<NaiveDate>,
+    ) -> Result<person::Model, DbErr> {
+        let mut active: person::ActiveModel = person.clone().into();
+        active.acquired_date = Set(Some(acquired));
+        active.lost_date = Set(lost);
+        active.update(&self.txn).await
+    }
+
     /// Bumps the person's version after a change to their records; returns the new version.
     pub async fn touch_person(&mut self, key: &PersonKey, person: &person::Model) -> Result<i64, DbErr> {
         self.changed.push(*key);
@@ -220,5 +235,6 @@ pub fn kind_code(detail: &Detail) -> i16 {
         Detail::BenefitRestriction { .. } => 4,
         Detail::ResidenceException { .. } => 5,
         Detail::CareManagement { .. } => 6,
+        Detail::Qualification { .. } => 7,
     }
 }

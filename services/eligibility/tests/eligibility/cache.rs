@@ -83,9 +83,11 @@ where
         .await
         .unwrap()
         .into_inner()
-        .records[0]
-        .record_id
-        .clone();
+        .records
+        .into_iter()
+        .find(|r| r.kind == pb::RecordKind::Certification as i32)
+        .unwrap()
+        .record_id;
     let written = Instant::now();
     via_a
         .correct_record(pb::CorrectRecordRequest {

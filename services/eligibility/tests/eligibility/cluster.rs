@@ -70,7 +70,7 @@ async fn on_a_cluster_replicas_resubscribe_after_losing_the_channel_and_invalida
             insurer_number: INSURER.into(),
             insured_number: "0000000301".into(),
             expected_version: v,
-            record_id: history.records[0].record_id.clone(),
+            record_id: periods(history.records)[0].record_id.clone(),
             reason: "entered for the wrong person".into(),
         })
         .await
@@ -190,7 +190,7 @@ async fn on_a_cluster_with_replicas_checks_never_fail_while_a_primary_is_killed(
             .await
             .unwrap()
             .into_inner();
-        records.insert(insured.clone(), history.records[0].record_id.clone());
+        records.insert(insured.clone(), periods(history.records)[0].record_id.clone());
     }
 
     // The load: six callers, half through each server, each over every person in turn.

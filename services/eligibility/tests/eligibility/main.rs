@@ -13,6 +13,7 @@ mod decisions;
 mod idempotency;
 mod import;
 mod maxima;
+mod qualification;
 mod rules;
 mod sealed_details;
 mod support;

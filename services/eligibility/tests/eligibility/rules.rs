@@ -227,7 +227,7 @@ async fn daily_caps_come_from_the_table_of_the_period_start_and_are_never_writte
         .unwrap()
         .into_inner();
     assert_eq!(history.person.unwrap().version, v);
-    assert_eq!(history.records.len(), 2);
+    assert_eq!(periods(history.records).len(), 2);
     server.stop().await;
 }
 

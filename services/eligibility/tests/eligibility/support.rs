@@ -209,6 +209,12 @@ pub async fn check(client: &mut Client, insured: &str, as_of: Date) -> pb::Eligi
         .unwrap()
 }
 
+/// A history's records without the qualification spans (every person has at least one:
+/// docs/domain/eligibility.md#qualification).
+pub fn periods(records: Vec<pb::EligibilityRecord>) -> Vec<pb::EligibilityRecord> {
+    records.into_iter().filter(|r| r.kind != pb::RecordKind::Qualification as i32).collect()
+}
+
 pub fn verdict(result: &pb::EligibilityResult) -> pb::EligibilityVerdict {
     pb::EligibilityVerdict::try_from(result.verdict).unwrap()
 }
