@@ -125,8 +125,7 @@ async fn find(api: &Api, insurer: &str, insured: &str, month: YearMonth) -> Resu
     loop {
         let ids = store::evidence::person_units(
             conn,
-            insurer,
-            insured,
+            (insurer, insured),
             &kinds,
             &monthly,
             &month_text,

@@ -178,13 +178,12 @@ pub async fn person_bundle_ids(
     rows.iter().map(|r| r.try_get::<String>("", "bundle_id")).collect()
 }
 
-/// The ids of the bundles carrying the person whose kind is one of `kinds` — those of
+/// The ids of the bundles carrying the person (保険者番号, 被保険者番号) whose kind is one of `kinds` — those of
 /// `monthly_kinds` only for service month `month` (YYYYMM) — newest first, before `before_id`
 /// (exclusive): the units a care-plan summary reads (docs/domain/careplan-csv.md#summary).
 pub async fn person_units(
     conn: &impl ConnectionTrait,
-    insurer: &str,
-    insured: &str,
+    (insurer, insured): (&str, &str),
     kinds: &[i32],
     monthly_kinds: &[i32],
     month: &str,
