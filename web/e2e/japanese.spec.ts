@@ -30,6 +30,7 @@ const PAGES: Record<string, [string, string][]> = {
   ],
   medical_institution: [
     ["/eligibility", "資格確認"],
+    ["/careinfo", "介護情報の閲覧"],
     ["/opinions", "主治医意見書"],
     ["/subsidies", "助成金"],
     ["/users", "利用者登録"],

@@ -6,7 +6,7 @@ const MENU: Record<string, string[]> = {
   insurer: ["資格確認", "申請状況", "作成依頼届出"],
   care_office: ["資格確認", "申請状況", "助成金", "作成依頼届出", "利用者登録"],
   service_provider: ["資格確認", "助成金", "利用者登録"],
-  medical_institution: ["資格確認", "助成金", "利用者登録"],
+  medical_institution: ["資格確認", "介護情報の閲覧", "助成金", "利用者登録"],
   insured_person: ["わたしの情報"],
   operator: ["助成金の審査"],
 };
