@@ -156,13 +156,10 @@ pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
 /// [`build`] with `clock` deciding "now" and "today" (JST).
 pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Clock>) -> Api {
     ctx.spawn_outbox_relay();
-    let l2 = ctx
-        .redis
-        .clone()
-        .map(|redis| {
-            let sealer = ctx.seal.sealer(L2_DETAILS_PURPOSE);
-            cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms), sealer)
-        });
+    let l2 = ctx.redis.clone().map(|redis| {
+        let sealer = ctx.seal.sealer(L2_DETAILS_PURPOSE);
+        cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms), sealer)
+    });
     let cache = cache::Cache::new(ctx.db.clone(), l2.clone(), &config.cache_settings()).with_reads(ctx.reads.clone());
     if let Some(l2) = l2 {
         let listening = cache.clone();

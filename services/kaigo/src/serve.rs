@@ -115,7 +115,8 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
         .ok_or_else(|| Exit::config("redis.url is required"))?;
     let bus = Bus::Redis(RedisBus::new(redis.clone(), STREAM_MAX_LEN));
     let (background_control, background) = Background::new();
-    let seal = kaigo_platform::seal::SealSecrets::new(&config.internal_auth.secret, &config.internal_auth.previous_secret);
+    let seal =
+        kaigo_platform::seal::SealSecrets::new(&config.internal_auth.secret, &config.internal_auth.previous_secret);
     // The replicas of database.read_urls, health-checked in the background (none: the primary).
     let reads = kaigo_platform::db::ReadPool::connect(&config.database, name, db.clone(), &background)
         .await

@@ -336,7 +336,8 @@ impl Api {
         // were most of a batch's time, loadtest/README.md#batch-profile). The misses go to Redis
         // or the database, a bounded number at a time. Each answered entry is decided on its
         // person's own facts (Api::answer).
-        let mut answered: Vec<Option<(Option<bool>, pb::BatchCheckEligibilityEntry)>> = Vec::with_capacity(prepared.len());
+        let mut answered: Vec<Option<(Option<bool>, pb::BatchCheckEligibilityEntry)>> =
+            Vec::with_capacity(prepared.len());
         let mut misses = Vec::new();
         for (i, prepared) in prepared.into_iter().enumerate() {
             let found = match &prepared {

@@ -149,7 +149,7 @@ pub fn to_domain(row: &record::Model) -> Result<Record, DbErr> {
 
 /// A record from its stored columns (`detail` the domain `Detail` as JSON).
 fn record_of(id: i64, start: NaiveDate, end: Option<NaiveDate>, detail: &str) -> Result<Record, DbErr> {
-    let detail: Detail = serde_json::from_str(detail)
-        .map_err(|e| DbErr::Custom(format!("record {id} detail does not decode: {e}")))?;
+    let detail: Detail =
+        serde_json::from_str(detail).map_err(|e| DbErr::Custom(format!("record {id} detail does not decode: {e}")))?;
     Ok(Record { id, start, end, detail })
 }

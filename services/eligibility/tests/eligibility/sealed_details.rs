@@ -64,7 +64,8 @@ async fn details_are_cached_sealed_and_an_l2_hit_answers_with_them() {
     assert_eq!(without.get(&key).await.unwrap().2, None);
 
     // During a rotation (the old secret now the previous one) the values still open.
-    let rotated = SealSecrets::new(&Secret::new("the-next-internal-secret-of-32-bytes"), &Secret::new(TEST_SEAL_SECRET));
+    let rotated =
+        SealSecrets::new(&Secret::new("the-next-internal-secret-of-32-bytes"), &Secret::new(TEST_SEAL_SECRET));
     let rotating = L2::new(handle, buckets, timeout, rotated.sealer(PURPOSE));
     assert!(rotating.get(&key).await.unwrap().2.is_some());
     a.stop().await;

@@ -176,12 +176,8 @@ impl Api {
             async move { (name.as_str(), source.reads(caller, &query).await) }
         });
         let key = person.audit_key();
-        let own = audit::reads_of_person_before(
-            &self.db,
-            &key,
-            access_log::before_for(cursor.as_ref(), crate::NAME),
-            ask,
-        );
+        let own =
+            audit::reads_of_person_before(&self.db, &key, access_log::before_for(cursor.as_ref(), crate::NAME), ask);
         let (answers, own) = futures::join!(futures::future::join_all(others), own);
         let links = [req.identity_link.clone()];
         let mut reads: Vec<Sourced> = own
