@@ -146,17 +146,8 @@ fn ratio_to_wire(tenths: Option<u8>) -> pb::CopaymentRatio {
 /// A stored use as the wire's AllowanceUse.
 pub(crate) fn use_to_wire(row: &Row) -> pb::AllowanceUse {
     use pb::allowance_use::Details;
-    let state = match row.state {
-        ACTIVE => pb::RecordState::Active,
-        SUPERSEDED => pb::RecordState::Superseded,
-        VOIDED => pb::RecordState::Voided,
-        _ => pb::RecordState::Unspecified,
-    };
-    let role = match row.recorded_by_role.as_str() {
-        "insurer" => common::Role::Insurer,
-        "operator" => common::Role::Operator,
-        _ => common::Role::System,
-    };
+    let state = convert::state_to_wire(row.state);
+    let role = convert::recorder_role(&row.recorded_by_role);
     let kind = UseKind::from_code(row.kind);
     let details = kind.map(|kind| match kind {
         UseKind::HomeModification => Details::HomeModification(pb::HomeModification {

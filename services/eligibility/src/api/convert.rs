@@ -14,6 +14,25 @@ use crate::domain::{Assessment, CareLevel, Detail, Record};
 use crate::domain::{caps, municipality, qualification};
 use crate::key::PersonKey;
 
+/// A stored row's state (records and allowance uses alike) as the wire's.
+pub(crate) fn state_to_wire(state: i16) -> pb::RecordState {
+    match state {
+        crate::store::ACTIVE => pb::RecordState::Active,
+        crate::store::SUPERSEDED => pb::RecordState::Superseded,
+        crate::store::VOIDED => pb::RecordState::Voided,
+        _ => pb::RecordState::Unspecified,
+    }
+}
+
+/// The role a stored row was recorded by, as the wire's.
+pub(crate) fn recorder_role(role: &str) -> common::Role {
+    match role {
+        "insurer" => common::Role::Insurer,
+        "operator" => common::Role::Operator,
+        _ => common::Role::System,
+    }
+}
+
 /// Parses the person key, recording problems under `prefix` (e.g. `queries[3].`).
 pub fn key(v: &mut Violations, prefix: &str, insurer: &str, insured: &str) -> Option<PersonKey> {
     let insurer = v.check(&format!("{prefix}insurer_number"), InsurerNumber::parse(insurer));

@@ -16,7 +16,7 @@ use crate::cache::Entry;
 use crate::domain::access::{self, Visibility};
 use crate::domain::{Verdict, qualification};
 use crate::key::PersonKey;
-use crate::store::{ACTIVE, SUPERSEDED, VOIDED};
+use crate::store::ACTIVE;
 
 /// The audit trail's category of every read here.
 const CATEGORY: &str = "eligibility";
@@ -483,17 +483,8 @@ pub(crate) fn person_to_wire(p: &crate::store::person::Model) -> pb::InsuredPers
 /// A stored record as the wire's EligibilityRecord.
 pub(crate) fn record_to_wire(row: &crate::store::record::Model) -> Result<pb::EligibilityRecord, ApiError> {
     let record = crate::store::to_domain(row).map_err(ApiError::internal)?;
-    let state = match row.state {
-        ACTIVE => pb::RecordState::Active,
-        SUPERSEDED => pb::RecordState::Superseded,
-        VOIDED => pb::RecordState::Voided,
-        _ => pb::RecordState::Unspecified,
-    };
-    let role = match row.recorded_by_role.as_str() {
-        "insurer" => common::Role::Insurer,
-        "operator" => common::Role::Operator,
-        _ => common::Role::System,
-    };
+    let state = convert::state_to_wire(row.state);
+    let role = convert::recorder_role(&row.recorded_by_role);
     Ok(pb::EligibilityRecord {
         record_id: row.id.to_string(),
         kind: i32::from(row.kind),
