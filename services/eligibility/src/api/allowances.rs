@@ -147,7 +147,6 @@ fn ratio_to_wire(tenths: Option<u8>) -> pb::CopaymentRatio {
 pub(crate) fn use_to_wire(row: &Row) -> pb::AllowanceUse {
     use pb::allowance_use::Details;
     let state = convert::state_to_wire(row.state);
-    let role = convert::recorder_role(&row.recorded_by_role);
     let kind = UseKind::from_code(row.kind);
     let details = kind.map(|kind| match kind {
         UseKind::HomeModification => Details::HomeModification(pb::HomeModification {
@@ -171,11 +170,7 @@ pub(crate) fn use_to_wire(row: &Row) -> pb::AllowanceUse {
         supersedes_use_id: row.supersedes.map(|id| id.to_string()).unwrap_or_default(),
         superseded_by_use_id: row.superseded_by.map(|id| id.to_string()).unwrap_or_default(),
         record_time: Some(prost_types::Timestamp { seconds: row.recorded_at.timestamp(), nanos: 0 }),
-        recorded_by: Some(common::Actor {
-            role: role as i32,
-            subject: row.recorded_by_subject.clone(),
-            organization_number: row.recorded_by_org.clone(),
-        }),
+        recorded_by: Some(convert::recorded_by(&row.recorded_by_role, &row.recorded_by_subject, &row.recorded_by_org)),
         change_reason: row.change_reason.clone(),
         details,
     }

@@ -24,12 +24,17 @@ pub(crate) fn state_to_wire(state: i16) -> pb::RecordState {
     }
 }
 
-/// The role a stored row was recorded by, as the wire's.
-pub(crate) fn recorder_role(role: &str) -> common::Role {
-    match role {
+/// Who recorded a stored row (its role, subject and organisation columns), as the wire's actor.
+pub(crate) fn recorded_by(role: &str, subject: &str, organization_number: &str) -> common::Actor {
+    let role = match role {
         "insurer" => common::Role::Insurer,
         "operator" => common::Role::Operator,
         _ => common::Role::System,
+    };
+    common::Actor {
+        role: role as i32,
+        subject: subject.to_owned(),
+        organization_number: organization_number.to_owned(),
     }
 }
 

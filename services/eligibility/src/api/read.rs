@@ -484,7 +484,6 @@ pub(crate) fn person_to_wire(p: &crate::store::person::Model) -> pb::InsuredPers
 pub(crate) fn record_to_wire(row: &crate::store::record::Model) -> Result<pb::EligibilityRecord, ApiError> {
     let record = crate::store::to_domain(row).map_err(ApiError::internal)?;
     let state = convert::state_to_wire(row.state);
-    let role = convert::recorder_role(&row.recorded_by_role);
     Ok(pb::EligibilityRecord {
         record_id: row.id.to_string(),
         kind: i32::from(row.kind),
@@ -492,11 +491,7 @@ pub(crate) fn record_to_wire(row: &crate::store::record::Model) -> Result<pb::El
         supersedes_record_id: row.supersedes.map(|id| id.to_string()).unwrap_or_default(),
         superseded_by_record_id: row.superseded_by.map(|id| id.to_string()).unwrap_or_default(),
         record_time: Some(prost_types::Timestamp { seconds: row.recorded_at.timestamp(), nanos: 0 }),
-        recorded_by: Some(common::Actor {
-            role: role as i32,
-            subject: row.recorded_by_subject.clone(),
-            organization_number: row.recorded_by_org.clone(),
-        }),
+        recorded_by: Some(convert::recorded_by(&row.recorded_by_role, &row.recorded_by_subject, &row.recorded_by_org)),
         change_reason: row.change_reason.clone(),
         details: Some(convert::details_to_wire(&record)),
     })
