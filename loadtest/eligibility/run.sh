@@ -38,7 +38,10 @@ redis-server --port $DEAD_REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no 
   --maxmemory 1 --maxmemory-policy noeviction >/dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
 
-export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET" KAIGO_TELEMETRY__LOG_LEVEL=warn
+# Every process logs and traces as production runs it (the chart's defaults: info, JSON): at
+# info each call is a span, whether or not its trace is sampled, and that work is measured.
+# LOG_LEVEL=warn measures the services with spans off.
+export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET" KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info}
 export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="bench:"
 "$BIN" migrate eligibility >/dev/null
 
