@@ -7,6 +7,7 @@
 
 mod config;
 mod histogram;
+mod lines;
 mod payload;
 mod report;
 mod runner;
@@ -55,6 +56,12 @@ pub struct BenchArgs {
     /// summary (ghz's text), json or pretty (ghz's JSON report).
     #[arg(long)]
     format: Option<String>,
+    /// Send the calls of this file instead of the config's `data`: one JSON object per line,
+    /// `{"data": {…request…}, "metadata": {…}}`, `metadata` optional and added over the
+    /// config's, `${NAME}` in its values filled from the environment. Lines go out in order,
+    /// round robin like `data` (not a ghz option: for key distributions over many persons).
+    #[arg(long, value_name = "FILE")]
+    data_lines: Option<PathBuf>,
     /// Exit 1 (after printing the report) when more than this percentage of the counted calls
     /// did not end OK, so a CI step fails on a run that mostly failed; 100 never fails.
     #[arg(long, default_value_t = 50.0, value_name = "PERCENT")]
@@ -65,9 +72,24 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
     let scenario = config::load(&args.config).map_err(Exit::config)?;
     let pool = payload::descriptor_pool().map_err(Exit::failure)?;
     let method = payload::find_method(&pool, &scenario.call).map_err(Exit::config)?;
-    let payloads = payload::encode_all(&method, &scenario.data).map_err(Exit::config)?;
     let endpoint = resolve_endpoint(args.endpoint.as_deref(), scenario.host.as_deref()).map_err(Exit::config)?;
-    let metadata = metadata(&scenario.metadata, args.token.as_deref()).map_err(Exit::config)?;
+    let base = metadata(&scenario.metadata, args.token.as_deref()).map_err(Exit::config)?;
+    let (payloads, metadata, metadata_of) = match &args.data_lines {
+        None => (payload::encode_all(&method, &scenario.data).map_err(Exit::config)?, vec![base], Vec::new()),
+        Some(path) => {
+            let file =
+                std::fs::File::open(path).map_err(|e| Exit::config(format!("--data-lines {}: {e}", path.display())))?;
+            let read = lines::read(&method, std::io::BufReader::new(file), |name| std::env::var(name).ok())
+                .map_err(|e| Exit::config(format!("--data-lines {}: {e}", path.display())))?;
+            let sets = read
+                .metadata
+                .iter()
+                .map(|set| with_entries(&base, set))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Exit::config(format!("--data-lines {}: {e}", path.display())))?;
+            (read.payloads, sets, read.metadata_of)
+        }
+    };
 
     let cli_duration = args
         .duration
@@ -107,6 +129,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
         path: payload::path(&method).parse().map_err(|_| Exit::failure("the method path is not a valid URI path"))?,
         payloads,
         metadata,
+        metadata_of,
         total,
         duration,
         max_duration: scenario.max_duration.unwrap_or(MAX_RUN).min(MAX_RUN),
@@ -204,6 +227,21 @@ fn resolve_endpoint(explicit: Option<&str>, host: Option<&str>) -> Result<String
         return Err(format!("config host {host} is not loopback; name the target explicitly with --endpoint"));
     }
     Ok(format!("http://{host}"))
+}
+
+/// `base` with `entries` added (replacing entries of the same name).
+fn with_entries(
+    base: &MetadataMap,
+    entries: &std::collections::BTreeMap<String, String>,
+) -> Result<MetadataMap, String> {
+    let mut map = base.clone();
+    for (key, value) in entries {
+        let name: MetadataKey<_> = key.parse().map_err(|_| format!("metadata key {key:?} is not a header name"))?;
+        let value: MetadataValue<_> =
+            value.parse().map_err(|_| format!("metadata {key:?} is not a valid header value"))?;
+        map.insert(name, value);
+    }
+    Ok(map)
 }
 
 /// The config's metadata with the token placeholder filled; an `authorization` header is

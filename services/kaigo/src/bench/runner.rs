@@ -23,7 +23,10 @@ pub struct Plan {
     pub endpoint: String,
     pub path: PathAndQuery,
     pub payloads: Vec<Bytes>,
-    pub metadata: MetadataMap,
+    /// The metadata sets the calls carry; call `n` carries `metadata[metadata_of[n]]`, or
+    /// `metadata[0]` when `metadata_of` is empty.
+    pub metadata: Vec<MetadataMap>,
+    pub metadata_of: Vec<u32>,
     pub total: u64,
     /// Stop issuing calls after this long (ghz `duration`), if set.
     pub duration: Option<Duration>,
@@ -135,9 +138,11 @@ async fn work(channel: Channel, plan: Arc<Plan>, next: Arc<AtomicU64>, deadline:
         if n >= plan.total || Instant::now() >= deadline {
             return tally;
         }
-        let payload = plan.payloads[(n % len) as usize].clone();
+        let i = (n % len) as usize;
+        let payload = plan.payloads[i].clone();
         let mut request = tonic::Request::new(payload);
-        *request.metadata_mut() = plan.metadata.clone();
+        let which = plan.metadata_of.get(i).map_or(0, |&m| m as usize);
+        *request.metadata_mut() = plan.metadata[which].clone();
         let sent = Instant::now();
         let outcome = tokio::time::timeout(plan.timeout, call(&mut grpc, request, plan.path.clone())).await;
         let elapsed = sent.elapsed();
