@@ -3,7 +3,8 @@
 //! Every row is validated on its own; a bad row is reported with its line number and the
 //! import goes on. Valid rows are applied a chunk at a time in one transaction each (bulk
 //! statements), persons identical to what is stored are skipped, so re-running the same file
-//! changes nothing and only changed persons are invalidated in the caches.
+//! changes nothing and only changed persons are invalidated in the caches. Reading and
+//! validating the next chunk overlaps the current chunk's transaction.
 
 use std::pin::Pin;
 
@@ -206,14 +207,16 @@ impl Api {
             ));
         }
         let (tx, rx) = mpsc::channel::<Result<pb::ImportInsuredPersonsResponse, tonic::Status>>(64);
+        // Two stages: this task reads and validates chunk N+1 while the writer applies chunk N
+        // in its transaction (one chunk waits between them).
+        let (chunks, pending) = mpsc::channel::<Step>(1);
+        tokio::spawn(write_chunks(self.clone(), header.clone(), pending, tx.clone()));
         let api = self.clone();
         tokio::spawn(async move {
             let send = |event: Event| {
                 let tx = tx.clone();
                 async move { tx.send(Ok(pb::ImportInsuredPersonsResponse { event: Some(event) })).await.is_ok() }
             };
-            let started = prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 };
-            let mut totals = pb::ImportProgress::default();
             while let Some(message) = incoming.next().await {
                 let chunk = match message {
                     Ok(pb::ImportInsuredPersonsRequest {
@@ -235,12 +238,12 @@ impl Api {
                     return;
                 }
                 let mut valid = Vec::with_capacity(chunk.rows.len());
+                let mut rejected = 0;
                 for row in &chunk.rows {
-                    totals.rows_received += 1;
                     match api.import_row(&header.insurer_number, row) {
                         Ok(person) => valid.push(person),
                         Err(err) => {
-                            totals.rows_rejected += 1;
+                            rejected += 1;
                             if !send(row_error(row.line_number, &err)).await {
                                 return;
                             }
@@ -250,44 +253,84 @@ impl Api {
                 // Within one chunk a person appears once; a repeated key is a bad row.
                 valid.sort_by_key(|p| p.key);
                 valid.dedup_by_key(|p| p.key);
-                if !header.dry_run && !valid.is_empty() {
-                    match store::import_chunk(&api.inner.db, &valid, &header.insurer_number, api.inner.clock.now())
-                        .await
-                    {
-                        Ok((outcome, changed, created)) => {
-                            totals.persons_created += outcome.created as i64;
-                            totals.persons_changed += outcome.changed as i64;
-                            totals.persons_unchanged += outcome.unchanged as i64;
-                            for key in &changed {
-                                api.inner.cache.invalidate(key).await;
-                            }
-                            // A new person is at most cached as unknown: drop that here; other
-                            // replicas' negative entries expire within negative_ttl_ms.
-                            for key in &created {
-                                api.inner.cache.invalidate_local(key).await;
-                            }
-                        }
-                        Err(err) => {
-                            let status: tonic::Status = ApiError::unavailable(err).into();
-                            let _ = tx.send(Err(status)).await;
-                            return;
-                        }
-                    }
-                }
-                totals.rows_processed = totals.rows_received;
-                if !send(Event::Progress(totals)).await {
+                let received = chunk.rows.len() as i64;
+                // The writer stopped (a failed chunk, already answered): stop reading.
+                if chunks.send(Step::Chunk { valid, received, rejected }).await.is_err() {
                     return;
                 }
             }
-            let summary = pb::ImportSummary {
-                totals: Some(totals),
-                dry_run: header.dry_run,
-                start_time: Some(started),
-                end_time: Some(prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 }),
-            };
-            let _ = send(Event::Summary(summary)).await;
+            // Only a stream read to its end is summarised; dropping `chunks` without this stops
+            // the writer after the chunk it holds.
+            let _ = chunks.send(Step::End).await;
         });
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+}
+
+/// What the reading stage hands the writer.
+enum Step {
+    /// A validated chunk: its valid rows, and how many rows it had and how many were rejected.
+    Chunk { valid: Vec<ImportPerson>, received: i64, rejected: i64 },
+    /// The request stream ended normally: answer the summary.
+    End,
+}
+
+/// The writing stage of an import: applies each validated chunk in its own transaction, in
+/// order, answering progress after each and the summary at the end.
+async fn write_chunks(
+    api: Api,
+    header: pb::ImportHeader,
+    mut pending: mpsc::Receiver<Step>,
+    tx: mpsc::Sender<Result<pb::ImportInsuredPersonsResponse, tonic::Status>>,
+) {
+    let send = |event: Event| {
+        let tx = tx.clone();
+        async move { tx.send(Ok(pb::ImportInsuredPersonsResponse { event: Some(event) })).await.is_ok() }
+    };
+    let started = prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 };
+    let mut totals = pb::ImportProgress::default();
+    while let Some(step) = pending.recv().await {
+        let (valid, received, rejected) = match step {
+            Step::Chunk { valid, received, rejected } => (valid, received, rejected),
+            Step::End => {
+                let summary = pb::ImportSummary {
+                    totals: Some(totals),
+                    dry_run: header.dry_run,
+                    start_time: Some(started),
+                    end_time: Some(prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 }),
+                };
+                let _ = send(Event::Summary(summary)).await;
+                return;
+            }
+        };
+        totals.rows_received += received;
+        totals.rows_rejected += rejected;
+        if !header.dry_run && !valid.is_empty() {
+            match store::import_chunk(&api.inner.db, &valid, &header.insurer_number, api.inner.clock.now()).await {
+                Ok((outcome, changed, created)) => {
+                    totals.persons_created += outcome.created as i64;
+                    totals.persons_changed += outcome.changed as i64;
+                    totals.persons_unchanged += outcome.unchanged as i64;
+                    for key in &changed {
+                        api.inner.cache.invalidate(key).await;
+                    }
+                    // A new person is at most cached as unknown: drop that here; other
+                    // replicas' negative entries expire within negative_ttl_ms.
+                    for key in &created {
+                        api.inner.cache.invalidate_local(key).await;
+                    }
+                }
+                Err(err) => {
+                    let status: tonic::Status = ApiError::unavailable(err).into();
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
+            }
+        }
+        totals.rows_processed = totals.rows_received;
+        if !send(Event::Progress(totals)).await {
+            return;
+        }
     }
 }
 

@@ -6,10 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use sea_orm_migration::prelude::*;
 
 use super::ACTIVE;
@@ -165,7 +162,7 @@ pub async fn active_of(
 /// periods are): a correction inserts the successor and supersedes the stored use, a new use is
 /// inserted.
 pub async fn apply_import(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     person_id: i64,
     changes: &[(Option<i64>, &UseFacts)],
     recorded_by: &str,

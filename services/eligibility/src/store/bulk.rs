@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
 
 use super::{ACTIVE, VOIDED, person, to_domain};
 use crate::domain::allowances::{UseFacts, import_changes};
 use crate::domain::{Period, Record};
 use crate::key::PersonKey;
 use crate::store::write::{CHANGED_TOPIC, kind_code};
+
+mod pg;
 
 /// One person of an import with all their current periods.
 #[derive(Debug, Clone)]
@@ -81,25 +83,50 @@ fn same_periods(stored: &[Record], wanted: &[Period]) -> bool {
 /// (their differing periods are voided and the extract's inserted), skips identical ones.
 /// Returns the outcome, the keys of changed persons (to invalidate everywhere) and of
 /// created ones (only possibly cached as unknown: a negative entry, in L1, short-lived).
+///
+/// On PostgreSQL the chunk is staged with `COPY` and compared in SQL ([`pg`]); only persons
+/// that comparison cannot prove identical are loaded and compared here.
 pub async fn import_chunk(
     db: &DatabaseConnection,
     rows: &[ImportPerson],
     recorded_by: &str,
     now: DateTime<Utc>,
 ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
+    if kaigo_platform::db::is_postgres(db) {
+        let staged = pg::stage(rows)?;
+        return pg::import_chunk(db, rows, staged, recorded_by, now).await;
+    }
     // A writer from the start: on SQLite (`kaigo dev`) a deferred transaction fails with
     // "database is locked" when another connection commits between its read and its write.
     let txn = kaigo_platform::db::begin_write(db).await?;
-    let postgres = kaigo_platform::db::is_postgres(&txn);
-    let existing = load_existing(&txn, rows).await?;
-    let stored_ids: Vec<i64> = existing.values().map(|(p, _)| p.id).collect();
-    let stored_uses = super::allowances::active_of(&txn, &stored_ids).await?;
+    let rows: Vec<&ImportPerson> = rows.iter().collect();
+    let result = apply_rows(&txn, false, &rows, recorded_by, now).await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// Compares `rows` with what is stored and applies the differences through `conn` (the chunk's
+/// transaction): [`import_chunk`]'s work for the persons given.
+async fn apply_rows(
+    conn: &impl ConnectionTrait,
+    postgres: bool,
+    rows: &[&ImportPerson],
+    recorded_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
     let mut outcome = ChunkOutcome::default();
     let mut changed = Vec::new();
     let mut created = Vec::new();
+    if rows.is_empty() {
+        return Ok((outcome, changed, created));
+    }
+    let existing = load_existing(conn, rows).await?;
+    let stored_ids: Vec<i64> = existing.values().map(|(p, _)| p.id).collect();
+    let stored_uses = super::allowances::active_of(conn, &stored_ids).await?;
     let mut new_people: Vec<&ImportPerson> = Vec::new();
     let mut record_rows: Vec<(i64, &Period)> = Vec::new();
-    for row in rows {
+    let backend = conn.get_database_backend();
+    for &row in rows {
         match existing.get(&row.key) {
             None => new_people.push(row),
             Some((stored, records)) => {
@@ -110,7 +137,6 @@ pub async fn import_chunk(
                 }
                 outcome.changed += 1;
                 changed.push(row.key);
-                let backend = txn.get_database_backend();
                 let p = &row.person;
                 let sql = if postgres {
                     "UPDATE persons SET name_kanji=$1, name_kana=$2, birth_date=$3, sex=$4, category=$5, acquired_date=$6, lost_date=$7, card_issued_date=$8, version=version+1, updated_at=$9 WHERE id=$10"
@@ -129,8 +155,8 @@ pub async fn import_chunk(
                     now.into(),
                     stored.id.into(),
                 ];
-                txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-                super::allowances::apply_import(&txn, stored.id, &use_changes, recorded_by, now).await?;
+                conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+                super::allowances::apply_import(conn, stored.id, &use_changes, recorded_by, now).await?;
                 // Periods the extract no longer states are voided (kept in history).
                 for old in records
                     .iter()
@@ -141,7 +167,7 @@ pub async fn import_chunk(
                     } else {
                         "UPDATE records SET state=? WHERE id=?"
                     };
-                    txn.execute_raw(Statement::from_sql_and_values(backend, sql, [VOIDED.into(), old.id.into()]))
+                    conn.execute_raw(Statement::from_sql_and_values(backend, sql, [VOIDED.into(), old.id.into()]))
                         .await?;
                 }
                 for period in row
@@ -155,19 +181,19 @@ pub async fn import_chunk(
         }
     }
     if !new_people.is_empty() {
-        let ids = insert_persons(&txn, postgres, &new_people, now).await?;
+        let ids = insert_persons(conn, postgres, &new_people, now).await?;
         for (row, id) in new_people.iter().zip(ids) {
             outcome.created += 1;
             created.push(row.key);
             record_rows.extend(row.periods.iter().map(|p| (id, p)));
             let uses: Vec<_> = row.uses.iter().map(|u| (None, u)).collect();
-            super::allowances::apply_import(&txn, id, &uses, recorded_by, now).await?;
+            super::allowances::apply_import(conn, id, &uses, recorded_by, now).await?;
         }
     }
-    insert_records(&txn, postgres, &record_rows, recorded_by, now).await?;
+    insert_records(conn, postgres, &record_rows, recorded_by, now).await?;
     for key in &changed {
         kaigo_platform::events::enqueue(
-            &txn,
+            conn,
             kaigo_platform::events::NewEvent {
                 topic: CHANGED_TOPIC.to_owned(),
                 key: key.insurer().to_owned(),
@@ -176,7 +202,6 @@ pub async fn import_chunk(
         )
         .await?;
     }
-    txn.commit().await?;
     Ok((outcome, changed, created))
 }
 
@@ -190,8 +215,8 @@ pub(crate) const ACTIVE_RECORDS_OF: &str = "SELECT r.* FROM unnest(string_to_arr
      JOIN records r ON r.person_id = i.person_id AND r.state = $2";
 
 async fn load_existing(
-    txn: &DatabaseTransaction,
-    rows: &[ImportPerson],
+    txn: &impl ConnectionTrait,
+    rows: &[&ImportPerson],
 ) -> Result<HashMap<PersonKey, (person::Model, Vec<Record>)>, DbErr> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let mut out = HashMap::new();
@@ -259,7 +284,7 @@ async fn load_existing(
 }
 
 async fn insert_persons(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     postgres: bool,
     people: &[&ImportPerson],
     now: DateTime<Utc>,
@@ -303,7 +328,7 @@ async fn insert_persons(
 }
 
 async fn insert_records(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     postgres: bool,
     rows: &[(i64, &Period)],
     recorded_by: &str,
@@ -369,7 +394,7 @@ const INSERT_PERSONS_PG: &str = "INSERT INTO persons (insurer_number, insured_nu
      RETURNING id, insured_number";
 
 async fn insert_persons_pg(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     people: &[&ImportPerson],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
@@ -433,7 +458,7 @@ const INSERT_RECORDS_PG: &str = "INSERT INTO records (person_id, kind, state, st
      FROM json_to_recordset($1::json) AS x(person bigint, kind smallint, start_date date, end_date date, detail text)";
 
 async fn insert_records_pg(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     rows: &[(i64, &Period)],
     recorded_by: &str,
     now: DateTime<Utc>,
@@ -558,7 +583,7 @@ mod tests {
         txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.unwrap();
         // The counters include earlier transactions of this connection not yet reported.
         let (persons_before, records_before) = (rows_read(&txn, "persons").await, rows_read(&txn, "records").await);
-        let existing = super::load_existing(&txn, chunk).await.unwrap();
+        let existing = super::load_existing(&txn, &chunk.iter().collect::<Vec<_>>()).await.unwrap();
         assert_eq!(existing.len(), CHUNK);
         assert!(existing.values().all(|(_, records)| records.len() == 1));
         // One index probe per person: the rest of the insurer's persons are never read.
