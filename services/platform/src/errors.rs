@@ -292,10 +292,16 @@ impl Violations {
 
     /// Records the error of `result`, if any, against `field`, and returns the value.
     pub fn check<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        self.check_at(format_args!("{field}"), result)
+    }
+
+    /// [`Violations::check`] with a path built by `format_args!`, formatted only for an error:
+    /// a valid value costs no allocation (the hot path's check, loadtest/README.md#span-cost).
+    pub fn check_at<T, E: fmt::Display>(&mut self, field: fmt::Arguments<'_>, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(err) => {
-                self.add(field, err.to_string());
+                self.add(field.to_string(), err.to_string());
                 None
             }
         }

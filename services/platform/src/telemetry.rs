@@ -137,16 +137,42 @@ pub fn init(
             .with_current_span(false)
             .with_span_list(false)
             .with_writer(writer)
-            .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.is_event()))
+            .with_filter(EventsOnly)
             .boxed()
     } else {
         // Colours only for a terminal: a log redirected to a file or a pipe stays plain text.
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         tracing_subscriber::fmt::layer().with_ansi(terminal).with_writer(std::io::stderr).boxed()
     };
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("kaigo"));
+    // Per call, the span carries what the RPC conventions name and nothing the layer adds by
+    // default: no source location or thread attributes (five attributes, one of them an
+    // allocated thread name, on every span), no busy/idle timing (two clock reads on every
+    // poll) and no OpenTelemetry context attached on every poll (kaigo reads a span's context
+    // through the tracing span, never `Context::current`). Profiled on the eligibility hot
+    // path: loadtest/README.md#span-cost.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer_provider.tracer("kaigo"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_context_activation(false);
     tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;
     Ok(TelemetryGuard { tracer: tracer_provider, meter, log })
+}
+
+/// The JSON log layer's filter: events, never spans (JSON lines carry no span fields). Decided
+/// per callsite, once: a filter without a callsite answer makes `tracing` ask it again at every
+/// span and event of every call.
+struct EventsOnly;
+
+impl<S> tracing_subscriber::layer::Filter<S> for EventsOnly {
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        meta.is_event()
+    }
+
+    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        if meta.is_event() { tracing::subscriber::Interest::always() } else { tracing::subscriber::Interest::never() }
+    }
 }
 
 /// The current trace id as 32 hex digits, or a fresh random id when there is no trace (so that

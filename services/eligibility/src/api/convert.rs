@@ -40,8 +40,8 @@ pub(crate) fn recorded_by(role: &str, subject: &str, organization_number: &str) 
 
 /// Parses the person key, recording problems under `prefix` (e.g. `queries[3].`).
 pub fn key(v: &mut Violations, prefix: &str, insurer: &str, insured: &str) -> Option<PersonKey> {
-    let insurer = v.check(&format!("{prefix}insurer_number"), InsurerNumber::parse(insurer));
-    let insured = v.check(&format!("{prefix}insured_number"), InsuredNumber::parse(insured));
+    let insurer = v.check_at(format_args!("{prefix}insurer_number"), InsurerNumber::parse(insurer));
+    let insured = v.check_at(format_args!("{prefix}insured_number"), InsuredNumber::parse(insured));
     Some(PersonKey::new(&insurer?, &insured?))
 }
 

@@ -104,9 +104,12 @@ impl Api {
         let key = convert::key(v, prefix, q.insurer_number, q.insured_number);
         let as_of = match q.as_of {
             None => Some(self.inner.clock.today_jst()),
-            Some(d) => v.check(&format!("{prefix}as_of"), kaigo_proto::to_naive_date(d)),
+            Some(d) => v.check_at(format_args!("{prefix}as_of"), kaigo_proto::to_naive_date(d)),
         };
-        kaigo_platform::validate::max_chars(v, &format!("{prefix}consent_reference"), q.consent_reference, 128);
+        // The path is formatted only for a reference that is too long.
+        if q.consent_reference.len() > 128 {
+            kaigo_platform::validate::max_chars(v, &format!("{prefix}consent_reference"), q.consent_reference, 128);
+        }
         Some(Query { key: key?, as_of: as_of? })
     }
 
