@@ -144,6 +144,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::evidence::ServiceEvidenceMigration),
             Box::new(store::evidence::BundlePersonsMigration),
             Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
+            Box::new(kaigo_platform::audit::migration::AuditPartitionMigration),
         ]
     }
 }

@@ -271,6 +271,7 @@ impl MigratorTrait for Migrator {
             Box::new(store::migration::OnTimeUntil),
             Box::new(AccessFactsMigration),
             Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
+            Box::new(kaigo_platform::audit::migration::AuditPartitionMigration),
         ]
     }
 }

@@ -154,6 +154,7 @@ impl MigratorTrait for Migrator {
             Box::new(AccessFactsMigration),
             Box::new(store::payment_migration::RequestPaymentFactsMigration),
             Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
+            Box::new(kaigo_platform::audit::migration::AuditPartitionMigration),
         ]
     }
 }

@@ -209,6 +209,7 @@ impl MigratorTrait for Migrator {
             Box::new(kaigo_platform::access::AccessIdentityLinksMigration),
             Box::new(store::migrate_qualification::QualificationSpans),
             Box::new(store::allowances::CreateAllowanceUses),
+            Box::new(kaigo_platform::audit::migration::AuditPartitionMigration),
         ]
     }
 }

@@ -1,13 +1,22 @@
 //! How long the platform's own records are kept: idempotency records (a retry later than this
-//! is a new request) and the read audit trail (kept for the operator's legal retention, or
-//! forever). One background task per service process trims both, every `interval_secs`; with
-//! several replicas each trims, and the deletes are idempotent.
+//! is a new request), the read audit trail (kept for the operator's legal retention, or
+//! forever) and the event streams this process publishes to. One background task per service
+//! process trims them, every `interval_secs`; with several replicas each trims, and every trim
+//! is idempotent.
+//!
+//! On PostgreSQL the audit trail is partitioned by month ([`crate::audit::partitions`]): each
+//! pass first creates the current and the next month's partitions when missing, then drops the
+//! months wholly past `audit_days` and deletes only the older rows of the month the boundary
+//! falls in. The idempotency trim is a `DELETE … WHERE created_at < $1` on the
+//! `idempotency_records_by_age` index: an index range scan over the expired rows only.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Pruned;
 use crate::config::{Problems, Validate};
+use crate::events::{Bus, RedisBus};
 use crate::service::ServiceContext;
 
 /// `[retention]`.
@@ -22,11 +31,17 @@ pub struct RetentionConfig {
     pub audit_days: u32,
     /// Seconds between trims.
     pub interval_secs: u64,
+    /// Hours an event stays in its Redis stream after every consumer group has read and
+    /// acknowledged it. Entries a group has yet to read are never trimmed, however old; this
+    /// bounds what is kept besides: the window a new consumer group (created at the start of
+    /// its streams) or an operator replaying by hand can still see. The default, 72 hours,
+    /// outlasts a weekend (Friday evening to Monday morning, ~64 h) with a working day to spare.
+    pub stream_hours: u32,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { idempotency_days: 7, audit_days: 0, interval_secs: 3600 }
+        Self { idempotency_days: 7, audit_days: 0, interval_secs: 3600, stream_hours: 72 }
     }
 }
 
@@ -38,18 +53,25 @@ impl Validate for RetentionConfig {
         if self.interval_secs == 0 {
             problems.add("retention.interval_secs", "must be at least 1");
         }
+        if self.stream_hours == 0 {
+            problems.add("retention.stream_hours", "must be at least 1 (a new consumer group reads from what is kept)");
+        }
     }
 }
 
 /// Starts the trimming task of `ctx`'s service.
 pub fn spawn(ctx: &ServiceContext, config: &RetentionConfig) {
     let db = ctx.db.clone();
+    let bus = ctx.bus.clone();
     let config = config.clone();
     let service = ctx.name;
     ctx.background.spawn("retention", move |stopping| async move {
         let interval = Duration::from_secs(config.interval_secs);
         loop {
             trim(&db, &config, service).await;
+            if let Bus::Redis(bus) = &bus {
+                trim_streams(bus, &config, service).await;
+            }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
                 () = stopping.clone().wait() => return,
@@ -67,11 +89,31 @@ pub async fn trim(db: &sea_orm::DatabaseConnection, config: &RetentionConfig, se
         Ok(removed) => tracing::info!(service, removed, "idempotency records past retention removed"),
         Err(err) => tracing::warn!(service, error = %err, "idempotency retention failed; retrying later"),
     }
+    match crate::audit::partitions::ensure(db, now).await {
+        Ok(0) => {}
+        Ok(created) => tracing::info!(service, created, "audit partitions created ahead"),
+        Err(err) => tracing::warn!(service, error = %err, "audit partitions not created; retrying later"),
+    }
     if config.audit_days > 0 {
         match crate::audit::prune(db, now - days(config.audit_days)).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(service, removed, "audit records past retention removed"),
+            Ok(Pruned { partitions: 0, rows: 0 }) => {}
+            Ok(Pruned { partitions, rows }) => {
+                tracing::info!(service, partitions, rows, "audit records past retention removed");
+            }
             Err(err) => tracing::warn!(service, error = %err, "audit retention failed; retrying later"),
+        }
+    }
+}
+
+/// Trims the streams this process has published to ([`RedisBus::trim`]); failures are logged
+/// and retried at the next pass.
+pub async fn trim_streams(bus: &RedisBus, config: &RetentionConfig, service: &str) {
+    let keep = Duration::from_secs(u64::from(config.stream_hours) * 3600);
+    for topic in bus.published_topics() {
+        match bus.trim(&topic, keep).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(service, topic = %topic, removed, "read events trimmed from the stream"),
+            Err(err) => tracing::warn!(service, topic = %topic, error = %err, "stream trim failed; retrying later"),
         }
     }
 }

@@ -299,6 +299,7 @@ impl MigratorTrait for Migrator {
             Box::new(AuditIndexMigration),
             Box::new(store::migration::RegistryTablesMigration),
             Box::new(store::migration::IdentityLinkVersionMigration),
+            Box::new(kaigo_platform::audit::migration::AuditPartitionMigration),
         ]
     }
 }

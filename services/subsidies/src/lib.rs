@@ -102,6 +102,7 @@ impl MigratorTrait for Migrator {
             Box::new(AuditIndexMigration),
             Box::new(store::migration::copy_application_reads()),
             Box::new(store::migration::HistoryAndReturns),
+            Box::new(kaigo_platform::audit::migration::AuditPartitionMigration),
         ]
     }
 }

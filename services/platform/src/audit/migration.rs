@@ -1,6 +1,7 @@
 //! The `audit_trail` table, included in every service's migrator, and the copy of a service's
 //! older audit table into it (data-preserving: every past read stays on record).
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::*;
 
@@ -115,6 +116,123 @@ impl MigrationTrait for AuditIndexMigration {
             return Ok(());
         }
         conn.execute_unprepared(POSTGRES_INDEXES_DOWN).await.map(|_| ())
+    }
+}
+
+/// Partitions `audit_trail` by month on PostgreSQL (issue #15 item 2, #20 item 5), keeping
+/// every record, its row id (the `sequence` a person's page continues from) and every index:
+/// the table is renamed aside, a partitioned `audit_trail` with the same columns is created
+/// with a partition for each month that holds records, the current and the next month, and
+/// a default partition, the rows are moved in with their ids, and the indexes of
+/// [`AuditIndexMigration`] are built once on the parent (inherited by every partition, present
+/// and future). The primary key becomes `(id, at)`: a partitioned table's unique keys must
+/// contain the partition key; ids still come from the same sequence.
+///
+/// The move is one `INSERT … SELECT` inside the migration's transaction: the trail is locked
+/// for its duration, so apply it with the service stopped (loadtest/README.md#growth-and-retention
+/// gives the rate). SQLite (`kaigo dev`) keeps its single table.
+pub struct AuditPartitionMigration;
+
+impl MigrationName for AuditPartitionMigration {
+    fn name(&self) -> &str {
+        "m20261220_000001_platform_audit_trail_partitions"
+    }
+}
+
+const PARTITIONED: &str = "
+CREATE TABLE audit_trail (
+    id bigint NOT NULL DEFAULT nextval('{seq}'),
+    at timestamptz NOT NULL,
+    caller_role varchar NOT NULL,
+    caller_party varchar NOT NULL,
+    caller_subject varchar NOT NULL,
+    rpc varchar NOT NULL,
+    category varchar NOT NULL,
+    purpose varchar NOT NULL,
+    outcome varchar NOT NULL,
+    persons text[] NOT NULL,
+    resources text[] NOT NULL,
+    CONSTRAINT audit_trail_pkey PRIMARY KEY (id, at)
+) PARTITION BY RANGE (at);
+CREATE TABLE audit_trail_default PARTITION OF audit_trail DEFAULT;
+";
+
+const MOVE_ROWS: &str = "
+INSERT INTO audit_trail (id, at, caller_role, caller_party, caller_subject, rpc, category, purpose, outcome,
+    persons, resources)
+SELECT id, at, caller_role, caller_party, caller_subject, rpc, category, purpose, outcome, persons, resources
+FROM audit_trail_unpartitioned;
+DROP TABLE audit_trail_unpartitioned;
+ALTER SEQUENCE {seq} OWNED BY audit_trail.id;
+CREATE INDEX audit_trail_by_time_range ON audit_trail USING brin (at);
+CREATE INDEX audit_trail_by_person ON audit_trail USING gin (persons) WITH (gin_pending_list_limit = 16384);
+CREATE INDEX audit_trail_by_named_resource ON audit_trail USING gin (resources) WHERE resources <> '{}';
+";
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // the signature as sea-orm-migration declares it
+impl MigrationTrait for AuditPartitionMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        if conn.get_database_backend() != DbBackend::Postgres || super::partitions::is_partitioned(conn).await? {
+            return Ok(());
+        }
+        let pg = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+        let seq: String = conn
+            .query_one_raw(pg("SELECT pg_get_serial_sequence('audit_trail', 'id') AS seq"))
+            .await?
+            .map(|r| r.try_get::<Option<String>>("", "seq"))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| DbErr::Migration("audit_trail.id has no sequence".to_owned()))?;
+        // The months that hold records, and the current and next month.
+        let mut months: Vec<DateTime<Utc>> = conn
+            .query_all_raw(pg("SELECT DISTINCT date_trunc('month', at, 'UTC') AS month FROM audit_trail"))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<DateTime<Utc>>("", "month"))
+            .collect::<Result<_, _>>()?;
+        let current = super::partitions::month_start(Utc::now());
+        months.extend([current, super::partitions::next_month(current)]);
+        months.sort();
+        months.dedup();
+        // The old table steps aside with its rows; its indexes and key go (their names are
+        // the new table's), the sequence stays for the new table.
+        conn.execute_unprepared(&format!(
+            "ALTER SEQUENCE {seq} OWNED BY NONE;
+             ALTER TABLE audit_trail ALTER COLUMN id DROP DEFAULT;
+             ALTER TABLE audit_trail RENAME TO audit_trail_unpartitioned;
+             ALTER TABLE audit_trail_unpartitioned DROP CONSTRAINT IF EXISTS audit_trail_pkey;
+             DROP INDEX IF EXISTS audit_trail_by_time, audit_trail_by_time_range, audit_trail_by_person,
+                 audit_trail_by_resource, audit_trail_by_named_resource;"
+        ))
+        .await?;
+        conn.execute_unprepared(&PARTITIONED.replace("{seq}", &seq)).await?;
+        for month in months {
+            conn.execute_unprepared(&super::partitions::create_month_sql(month)).await?;
+        }
+        conn.execute_unprepared(&MOVE_ROWS.replace("{seq}", &seq)).await.map(|_| ())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Back to one table with the same rows, ids and indexes.
+        let conn = manager.get_connection();
+        if conn.get_database_backend() != DbBackend::Postgres || !super::partitions::is_partitioned(conn).await? {
+            return Ok(());
+        }
+        conn.execute_unprepared(
+            "CREATE TABLE audit_trail_single (LIKE audit_trail INCLUDING DEFAULTS);
+             INSERT INTO audit_trail_single SELECT * FROM audit_trail;
+             ALTER SEQUENCE audit_trail_id_seq OWNED BY audit_trail_single.id;
+             DROP TABLE audit_trail;
+             ALTER TABLE audit_trail_single RENAME TO audit_trail;
+             ALTER TABLE audit_trail ADD CONSTRAINT audit_trail_pkey PRIMARY KEY (id);
+             CREATE INDEX audit_trail_by_time_range ON audit_trail USING brin (at);
+             CREATE INDEX audit_trail_by_person ON audit_trail USING gin (persons) WITH (gin_pending_list_limit = 16384);
+             CREATE INDEX audit_trail_by_named_resource ON audit_trail USING gin (resources) WHERE resources <> '{}';",
+        )
+        .await
+        .map(|_| ())
     }
 }
 

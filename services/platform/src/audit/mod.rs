@@ -13,9 +13,11 @@
 //! server has stopped taking calls. What a SIGKILL can lose is bounded by what is in memory:
 //! the buffer plus the batch being written ([`AuditOptions`]).
 //!
-//! The table (`audit_trail`, [`migration`]) is the same in every service's schema.
+//! The table (`audit_trail`, [`migration`]) is the same in every service's schema; on
+//! PostgreSQL it is partitioned by month ([`partitions`]), so the retention drops whole months.
 
 pub mod migration;
+pub mod partitions;
 mod sql;
 pub mod trail;
 mod writer;
@@ -30,8 +32,9 @@ use crate::auth::Caller;
 use crate::service::Background;
 use crate::time::Clock;
 
+pub use partitions::{Pruned, prune};
 pub use sql::{
-    PositionedRead, StoredRead, count_all, count_for_person, prune, reads_of_person, reads_of_person_before,
+    PositionedRead, StoredRead, count_all, count_for_person, reads_of_person, reads_of_person_before,
 };
 
 /// `allowed`: the record was shown (in full or in part, as the access rules decided).

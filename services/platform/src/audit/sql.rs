@@ -151,17 +151,6 @@ fn push_copy_escaped(out: &mut String, value: &str) {
     }
 }
 
-/// Removes records made before `before` (the retention). Returns how many were removed.
-pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
-    let backend = conn.get_database_backend();
-    let sql = if backend == DbBackend::Postgres {
-        "DELETE FROM audit_trail WHERE at < $1"
-    } else {
-        "DELETE FROM audit_trail WHERE at < ?"
-    };
-    Ok(conn.execute_raw(Statement::from_sql_and_values(backend, sql, [before.into()])).await?.rows_affected())
-}
-
 /// One stored read, as the person's own view and operators see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRead {

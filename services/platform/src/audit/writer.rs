@@ -14,6 +14,11 @@ const SHUTDOWN_TRIES: u32 = 8;
 
 /// Writes batches until shutdown, then drains the buffer.
 pub(super) async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Row>, batch_size: usize, stopping: Stopping) {
+    // The month partitions this writer will write into (the retention task keeps them a month
+    // ahead too); without them records land in the default partition, never fail.
+    if let Err(err) = super::partitions::ensure(&db, chrono::Utc::now()).await {
+        tracing::warn!(error = %err, "audit partitions could not be created ahead; the retention task retries");
+    }
     let mut batch = Vec::with_capacity(batch_size);
     let stop = stopping.clone().wait();
     tokio::pin!(stop);

@@ -50,7 +50,65 @@ impl Bus {
 pub struct RedisBus {
     redis: RedisHandle,
     max_len: usize,
+    /// The topics this process has published to: the streams its retention task trims.
+    published: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
+
+/// Trims one stream atomically, never past what a consumer group has not read and
+/// acknowledged. KEYS[1]: the stream; ARGV[1]: the oldest id kept by age (`<ms>-0`); ARGV[2]:
+/// the entries kept at most once every group has read them all (0: no bound); ARGV[3]: the
+/// entries freed at most by this call as whole nodes (~100 entries each; then the boundary
+/// node's older entries go one by one).
+///
+/// Each group holds back the entries from its oldest pending one (delivered, not acknowledged:
+/// XPENDING) or, when none is pending, from its last delivered one (XINFO GROUPS); `XTRIM
+/// MINID` removes only entries below the lowest of those and the age bound. The count bound
+/// applies only when no group has anything left to read (lag 0, nothing pending), so it too
+/// removes read entries only. A stream without groups is trimmed by age and count alone.
+const TRIM_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function lower(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  if am < bm or (am == bm and as < bs) then return a end
+  return b
+end
+local minid = ARGV[1]
+local everything_read = true
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local f = {}
+  for i = 1, #group, 2 do f[group[i]] = group[i + 1] end
+  minid = lower(minid, f['last-delivered-id'])
+  if f['pending'] > 0 then
+    local summary = redis.call('XPENDING', KEYS[1], f['name'])
+    minid = lower(minid, summary[2])
+    everything_read = false
+  end
+  if f['lag'] ~= 0 then everything_read = false end
+end
+local limit = tonumber(ARGV[3])
+-- Whole nodes first (cheap, bounded by the limit); when no whole node is left to free, the
+-- few entries left in the boundary node exactly.
+local function trim(strategy, threshold)
+  local removed = redis.call('XTRIM', KEYS[1], strategy, '~', threshold, 'LIMIT', limit)
+  if removed < limit then removed = removed + redis.call('XTRIM', KEYS[1], strategy, '=', threshold) end
+  return removed
+end
+local removed = trim('MINID', minid)
+if everything_read and tonumber(ARGV[2]) > 0 then removed = removed + trim('MAXLEN', ARGV[2]) end
+return removed
+";
+
+/// Entries one trim call removes at most: a bounded amount of work per call on the server
+/// (a thousand stream nodes freed), repeated until the stream is trimmed.
+const TRIM_STEP: u64 = 100_000;
+
+/// Trim calls per stream and pass at most (ten million entries); the next pass goes on.
+const TRIM_STEPS: u32 = 100;
 
 /// One delivered stream entry: its stream id (for XACK) and the event.
 #[derive(Debug)]
@@ -61,10 +119,48 @@ pub(crate) struct Delivery {
 }
 
 impl RedisBus {
-    /// Streams are trimmed to about `max_len` entries each; consumers read far faster than
-    /// that, so trimming only drops entries long handled.
+    /// A bus on `redis`. Streams are trimmed by the retention task ([`RedisBus::trim`]), never
+    /// on publish: an entry goes once every consumer group has read and acknowledged it and it
+    /// is older than the retention or its stream holds more than about `max_len` entries
+    /// (0: no count bound). Publishing never drops an entry a group has yet to read, however
+    /// far behind the group is (a consumer down for a weekend, a 5-million-row import's
+    /// invalidations): the backlog metric shows the group, the stream waits for it.
     pub fn new(redis: RedisHandle, max_len: usize) -> Self {
-        Self { redis, max_len }
+        Self { redis, max_len, published: Arc::default() }
+    }
+
+    /// The topics this process has published to since it started, whose streams its retention
+    /// task trims (each stream is trimmed by the services that publish to it).
+    pub fn published_topics(&self) -> Vec<String> {
+        self.published.lock().iter().cloned().collect()
+    }
+
+    /// Trims `topic`'s stream: removes the entries every consumer group has read and
+    /// acknowledged that are older than `keep` or beyond the bus's `max_len` newest (see
+    /// [`RedisBus::new`]). Returns how many were removed. Safe to run from every replica at
+    /// once: each call is one atomic script.
+    pub async fn trim(&self, topic: &str, keep: std::time::Duration) -> Result<u64, BusError> {
+        let oldest = chrono::Duration::from_std(keep).ok().and_then(|keep| Utc::now().checked_sub_signed(keep));
+        let min_id = format!("{}-0", oldest.map_or(0, |t| t.timestamp_millis().max(0)));
+        let stream = self.stream(topic);
+        let mut conn = self.redis.conn();
+        let mut removed = 0u64;
+        for _ in 0..TRIM_STEPS {
+            let step: u64 = redis::cmd("EVAL")
+                .arg(TRIM_SCRIPT)
+                .arg(1)
+                .arg(&stream)
+                .arg(&min_id)
+                .arg(self.max_len)
+                .arg(TRIM_STEP)
+                .query_async(&mut conn)
+                .await?;
+            removed += step;
+            if step == 0 {
+                break;
+            }
+        }
+        Ok(removed)
     }
 
     /// The stream name of `topic`: `<prefix>events:<topic>`, or on a cluster
@@ -90,9 +186,10 @@ impl RedisBus {
             ("created_at", created.as_bytes()),
         ];
         let mut conn = self.redis.conn();
-        let _: String = conn
-            .xadd_maxlen(self.stream(&event.topic), redis::streams::StreamMaxlen::Approx(self.max_len), "*", &fields)
-            .await?;
+        let _: String = conn.xadd(self.stream(&event.topic), "*", &fields).await?;
+        if !self.published.lock().contains(&event.topic) {
+            self.published.lock().insert(event.topic.clone());
+        }
         Ok(())
     }
 

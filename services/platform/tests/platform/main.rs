@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod access;
+mod audit_partitions;
 mod cluster;
 mod events;
 mod replicas;
+mod stream_trim;
 mod write_kit;

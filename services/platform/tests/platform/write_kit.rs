@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kaigo_platform::audit::migration::{AuditIndexMigration, AuditTableMigration};
+use kaigo_platform::audit::migration::{AuditIndexMigration, AuditPartitionMigration, AuditTableMigration};
 use kaigo_platform::audit::{self, AuditOptions, Auditor, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::idempotency::migration::{IdempotencyTableMigration, LegacyTable, copy_legacy};
@@ -20,7 +20,12 @@ struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(IdempotencyTableMigration), Box::new(AuditTableMigration), Box::new(AuditIndexMigration)]
+        vec![
+            Box::new(IdempotencyTableMigration),
+            Box::new(AuditTableMigration),
+            Box::new(AuditIndexMigration),
+            Box::new(AuditPartitionMigration),
+        ]
     }
 }
 
