@@ -486,6 +486,13 @@ impl ReadConn {
         self.target.is_some()
     }
 
+    /// The same pool's primary, as a `ReadConn`: for a read a replica answered with nothing
+    /// (a row it has not replayed yet, or one another replica already showed), asked again
+    /// where every commit is, and the reads that must agree with it.
+    pub fn primary(&self) -> ReadConn {
+        ReadConn { pool: self.pool.clone(), target: None }
+    }
+
     /// The replica chosen, unless it has failed since (its pool would wait for a connection
     /// it cannot get).
     fn replica(&self) -> Option<(usize, &DatabaseConnection)> {
