@@ -54,21 +54,6 @@ pub fn application_type(t: ApplicationType) -> pb::ApplicationType {
     }
 }
 
-pub fn care_level_from(v: i32) -> Option<CareLevel> {
-    use common::CareLevel as W;
-    Some(match W::try_from(v).ok()? {
-        W::NotApplicable => CareLevel::NotApplicable,
-        W::Support1 => CareLevel::Support1,
-        W::Support2 => CareLevel::Support2,
-        W::Care1 => CareLevel::Care1,
-        W::Care2 => CareLevel::Care2,
-        W::Care3 => CareLevel::Care3,
-        W::Care4 => CareLevel::Care4,
-        W::Care5 => CareLevel::Care5,
-        W::Unspecified | W::Transitional | W::ProgrammeEligible => return None,
-    })
-}
-
 pub fn care_level(l: CareLevel) -> common::CareLevel {
     use common::CareLevel as W;
     match l {

@@ -12,7 +12,7 @@ use kaigo_proto::kaigo::common::v1 as common;
 use super::{Inner, actor, convert};
 use crate::domain::record::{Applicant, ApplicationRecord, PreviousCertification, TransferCertificate};
 use crate::domain::submission;
-use crate::domain::types::{ApplicationType, StepKind};
+use crate::domain::types::{ApplicationType, CareLevel, StepKind};
 use crate::domain::workflow::Workflow;
 use crate::people::PersonStatus;
 use crate::store::{self, NewStep};
@@ -191,7 +191,7 @@ fn transfer(
     {
         v.add("application.transfer.move_in_date", "must not be after the application date");
     }
-    let level = convert::care_level_from(t.care_level).filter(|l| *l != crate::domain::types::CareLevel::NotApplicable);
+    let level = CareLevel::from_wire(t.care_level).filter(|l| *l != CareLevel::NotApplicable);
     if level.is_none() {
         v.add("application.transfer.care_level", "required: 要支援1–2 or 要介護1–5");
     }

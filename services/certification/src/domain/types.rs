@@ -1,5 +1,7 @@
 //! The workflow's vocabulary: application types, levels, states and step kinds, as plain enums
-//! with their national interface codes. The api module maps them to and from protobuf.
+//! with their national interface codes. The api module maps them to and from protobuf; a care
+//! level read from the wire is [`CareLevel::from_wire`], since the API and the eligibility
+//! client (`crate::people`) both read one and neither may import the other.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +81,23 @@ impl CareLevel {
     /// The level with interface code `code`.
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// The level a `kaigo.common.v1.CareLevel` value names. `None` for UNSPECIFIED, a value
+    /// outside the enum, and the two levels no certification decides (経過的要介護, 事業対象者).
+    pub fn from_wire(v: i32) -> Option<Self> {
+        use kaigo_proto::kaigo::common::v1::CareLevel as W;
+        Some(match W::try_from(v).ok()? {
+            W::NotApplicable => CareLevel::NotApplicable,
+            W::Support1 => CareLevel::Support1,
+            W::Support2 => CareLevel::Support2,
+            W::Care1 => CareLevel::Care1,
+            W::Care2 => CareLevel::Care2,
+            W::Care3 => CareLevel::Care3,
+            W::Care4 => CareLevel::Care4,
+            W::Care5 => CareLevel::Care5,
+            W::Unspecified | W::Transitional | W::ProgrammeEligible => return None,
+        })
     }
 
     /// Every level, lowest first.
@@ -419,6 +438,17 @@ mod tests {
         assert_eq!(CareLevel::Support2.code(), "13");
         assert_eq!(CareLevel::Care1.code(), "21");
         assert_eq!(CareLevel::from_code("06"), None, "事業対象者 is not a certification outcome");
+    }
+
+    #[test]
+    fn wire_levels_are_read_and_the_undecided_ones_refused() {
+        use kaigo_proto::kaigo::common::v1::CareLevel as W;
+        assert_eq!(CareLevel::from_wire(W::NotApplicable as i32), Some(CareLevel::NotApplicable));
+        assert_eq!(CareLevel::from_wire(W::Support2 as i32), Some(CareLevel::Support2));
+        assert_eq!(CareLevel::from_wire(W::Care5 as i32), Some(CareLevel::Care5));
+        for undecided in [W::Unspecified as i32, W::Transitional as i32, W::ProgrammeEligible as i32, 999] {
+            assert_eq!(CareLevel::from_wire(undecided), None, "{undecided}");
+        }
     }
 
     #[test]

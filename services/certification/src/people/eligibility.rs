@@ -28,6 +28,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::{InForce, Person, PersonDirectory, PersonStatus};
 use crate::domain::record::PreviousCertification;
+use crate::domain::types::CareLevel;
 
 /// The RPC the directory calls (the path its caller signature is bound to).
 pub const CHECK_ELIGIBILITY_PATH: &str = "/kaigo.eligibility.v1.EligibilityService/CheckEligibility";
@@ -144,7 +145,7 @@ fn in_force(result: &elig::EligibilityResult) -> Option<PreviousCertification> {
         return None;
     }
     let certification = result.certification.as_ref()?;
-    let level = crate::api::convert::care_level_from(certification.care_level)?;
+    let level = CareLevel::from_wire(certification.care_level)?;
     let end = certification.validity.as_ref()?.end.as_ref()?;
     let validity_end = kaigo_proto::to_naive_date(end).ok()?;
     Some(PreviousCertification { level, validity_end })

@@ -12,6 +12,7 @@ use super::{Call, Who, append, check_call, occur_time, required_date, role_may_c
 use crate::api::{Inner, actor, convert};
 use crate::domain::record::{ApplicationRecord, DecisionRecord};
 use crate::domain::steps::{self, Decision};
+use crate::domain::types::CareLevel;
 use crate::store::DecidedCertification;
 
 /// The topic of the decision event.
@@ -25,7 +26,7 @@ struct Decided {
 
 fn decided(r: &pb::RecordDecisionRequest, now: DateTime<Utc>) -> Result<Decided, ApiError> {
     let mut v = Violations::new();
-    let level = convert::care_level_from(r.care_level);
+    let level = CareLevel::from_wire(r.care_level);
     if level.is_none() {
         v.add("care_level", "required: 非該当, 要支援1–2 or 要介護1–5");
     }

@@ -10,6 +10,7 @@ use crate::api::{Inner, actor, convert};
 use crate::domain::judgment::{BandIndicators, External, SOFTWARE_VERSIONS};
 use crate::domain::record::SurveyResult;
 use crate::domain::steps;
+use crate::domain::types::CareLevel;
 
 /// A valid RecordPrimaryJudgment.
 struct Judged {
@@ -23,7 +24,7 @@ fn judged(r: &pb::RecordPrimaryJudgmentRequest, now: DateTime<Utc>) -> Result<Ju
     let external = if r.external_care_level == 0 {
         None
     } else {
-        let level = convert::care_level_from(r.external_care_level);
+        let level = CareLevel::from_wire(r.external_care_level);
         if level.is_none() {
             v.add("external_care_level", "must be 非該当, 要支援1–2 or 要介護1–5");
         }
