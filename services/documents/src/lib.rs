@@ -119,6 +119,7 @@ pub async fn start_with_clock(
     kaigo_platform::access::spawn_consumer(ctx, None);
     let api = Api::new(api::Inner {
         db: ctx.db.clone(),
+        reads: ctx.reads.clone(),
         gate: Gate::builtin(NAME, &config.access),
         blobs,
         keys,

@@ -242,7 +242,9 @@ async fn check_read(
     m: &attachment::Model,
 ) -> Result<(String, String), (ApiError, (String, String))> {
     if m.purpose == AttachmentPurpose::Opinion as i32 {
-        let request = store::get_request(&api.db, &m.subject_id).await.map_err(|e| (db(e), Default::default()))?;
+        let request = super::requests::find_request(&api.reads_for(caller), &m.subject_id)
+            .await
+            .map_err(|e| (db(e), Default::default()))?;
         let Some(request) = request else {
             return Err((denied(access::Denied::NotAParty), Default::default()));
         };
@@ -270,7 +272,14 @@ async fn load_for_read(
     let mut v = Violations::new();
     fields::id(&mut v, "attachment_id", id, true);
     v.into_result()?;
-    let Some(m) = store::get_attachment(&api.db, id).await.map_err(db)? else {
+    // A replica, unless the caller has a write it has not replayed; a replica without the
+    // attachment is not the last word (one just uploaded, or named by another replica).
+    let reads = api.reads_for(caller);
+    let found = match store::get_attachment(&reads, id).await.map_err(db)? {
+        None if reads.on_replica() => store::get_attachment(&reads.primary(), id).await.map_err(db)?,
+        found => found,
+    };
+    let Some(m) = found else {
         return Err(ApiError::not_found("ATTACHMENT_NOT_FOUND", "no such attachment"));
     };
     let entry = |whose: (String, String), outcome| {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use kaigo_platform::audit::{self, Auditor, ReadRecord};
 use kaigo_platform::auth::Caller;
+use kaigo_platform::db::{ReadConn, ReadPool};
 use kaigo_platform::errors::ApiError;
 use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentService;
 use kaigo_proto::kaigo::documents::v1::*;
@@ -28,8 +29,13 @@ use crate::domain::flow::FlowError;
 
 /// What the handlers share.
 pub struct Inner {
-    /// The service's schema.
+    /// The service's schema: writes, the access facts, and the reads that must see the latest
+    /// commit.
     pub db: DatabaseConnection,
+    /// Where the read RPCs read: a replica of `database.read_urls` unless the caller has a
+    /// write it has not replayed (docs/architecture.md#read-replicas); the primary without
+    /// replicas.
+    pub reads: ReadPool,
     /// The access decision on the copy of the registry's facts (docs/domain/access.md#facts-copy).
     pub gate: kaigo_platform::access::Gate,
     /// Attachment blobs.
@@ -70,6 +76,20 @@ pub(crate) fn denied(d: Denied) -> ApiError {
 }
 
 impl Inner {
+    /// Where `caller`'s reads go: a replica that has replayed the caller's own writes, else
+    /// the primary.
+    pub(crate) fn reads_for(&self, caller: &Caller) -> ReadConn {
+        self.reads.for_key(caller.party().as_bytes())
+    }
+
+    /// After a write RPC that succeeded: the caller's reads go to the primary until a replica
+    /// has replayed it (a replayed answer fences too: a few primary reads, never a stale one).
+    fn wrote<T>(&self, caller: &Caller, result: Result<T, ApiError>) -> Result<Response<T>, Status> {
+        let response = result?;
+        self.reads.fence(caller.party().as_bytes());
+        Ok(Response::new(response))
+    }
+
     /// The decision for an organisation that reads an opinion by the registry's facts, not as
     /// a party of the request: may it see `CERTIFICATION` of the person today? A refusal is
     /// PERMISSION_DENIED `NOT_REGISTERED`, `CONSENT_REQUIRED` or `NOT_PERMITTED`.
@@ -81,6 +101,8 @@ impl Inner {
     ) -> Result<(), ApiError> {
         use kaigo_platform::access::{self, Category, PersonRef};
         let person = PersonRef::new(insurer_number, insured_number);
+        // On the primary: a consent withdrawn a moment ago refuses at once, never after a
+        // replica's lag.
         let facts = access::load(&self.db, person).await.map_err(kaigo_platform::errors::db)?;
         self.gate.decide(caller, person, Category::Certification, self.clock.today_jst(), &facts)
     }
@@ -146,7 +168,7 @@ impl DocumentService for Api {
         request: Request<RequestOpinionRequest>,
     ) -> Result<Response<RequestOpinionResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(requests::request_opinion(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, requests::request_opinion(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn get_opinion_request(
@@ -170,7 +192,7 @@ impl DocumentService for Api {
         request: Request<CancelOpinionRequestRequest>,
     ) -> Result<Response<CancelOpinionRequestResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(requests::cancel_request(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, requests::cancel_request(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn submit_opinion(
@@ -178,7 +200,7 @@ impl DocumentService for Api {
         request: Request<SubmitOpinionRequest>,
     ) -> Result<Response<SubmitOpinionResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(opinions::submit(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, opinions::submit(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn get_opinion(&self, request: Request<GetOpinionRequest>) -> Result<Response<GetOpinionResponse>, Status> {
@@ -199,7 +221,7 @@ impl DocumentService for Api {
         request: Request<ReceiveOpinionRequest>,
     ) -> Result<Response<ReceiveOpinionResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(opinions::receive(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, opinions::receive(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn upload_attachment(
@@ -207,7 +229,7 @@ impl DocumentService for Api {
         request: Request<Streaming<UploadAttachmentRequest>>,
     ) -> Result<Response<UploadAttachmentResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(attachments::upload(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, attachments::upload(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn start_attachment_upload(
@@ -215,7 +237,7 @@ impl DocumentService for Api {
         request: Request<StartAttachmentUploadRequest>,
     ) -> Result<Response<StartAttachmentUploadResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(uploads::start(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, uploads::start(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn append_attachment_chunk(
@@ -223,7 +245,7 @@ impl DocumentService for Api {
         request: Request<AppendAttachmentChunkRequest>,
     ) -> Result<Response<AppendAttachmentChunkResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(uploads::append(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, uploads::append(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn finish_attachment_upload(
@@ -231,7 +253,7 @@ impl DocumentService for Api {
         request: Request<FinishAttachmentUploadRequest>,
     ) -> Result<Response<FinishAttachmentUploadResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(uploads::finish(&self.inner, &caller, request.into_inner()).await?))
+        self.inner.wrote(&caller, uploads::finish(&self.inner, &caller, request.into_inner()).await)
     }
 
     async fn get_attachment(

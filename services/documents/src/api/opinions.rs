@@ -228,7 +228,14 @@ pub async fn get(api: &Inner, caller: &Caller, req: GetOpinionRequest) -> Result
             .await;
         return Err(denied(access::Denied::NotAParty));
     }
-    let Some(model) = store::get_opinion(&api.db, &req.opinion_id).await.map_err(db)? else {
+    // A replica, unless the caller has a write it has not replayed; a replica without the
+    // opinion is not the last word (one just submitted, or listed by another replica).
+    let reads = api.reads_for(caller);
+    let found = match store::get_opinion(&reads, &req.opinion_id).await.map_err(db)? {
+        None if reads.on_replica() => store::get_opinion(&reads.primary(), &req.opinion_id).await.map_err(db)?,
+        found => found,
+    };
+    let Some(model) = found else {
         return Err(ApiError::not_found("OPINION_NOT_FOUND", "no such opinion"));
     };
     let why = purpose(req.purpose, caller);
@@ -301,7 +308,7 @@ pub async fn list(api: &Inner, caller: &Caller, req: ListOpinionsRequest) -> Res
     } else {
         super::requests::scope_to_caller(caller, &mut filter, &req.institution_code, &req.insurer_number)?;
     }
-    let rows = store::list_opinions(&api.db, &filter).await.map_err(db)?;
+    let rows = store::list_opinions(&api.reads_for(caller), &filter).await.map_err(db)?;
     if !rows.is_empty() {
         // One record for the page: every person and opinion on it.
         let persons = rows.iter().map(|r| (&*r.insurer_number, &*r.insured_number));

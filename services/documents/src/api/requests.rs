@@ -1,7 +1,7 @@
 //! 作成依頼: RequestOpinion, GetOpinionRequest, ListOpinionRequests, CancelOpinionRequest.
 
 use kaigo_platform::auth::{Caller, Role};
-use kaigo_platform::db::is_unique_violation;
+use kaigo_platform::db::{ReadConn, is_unique_violation};
 use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_proto::kaigo::common::v1::Role as ProtoRole;
 use kaigo_proto::kaigo::documents::v1::{
@@ -10,6 +10,7 @@ use kaigo_proto::kaigo::documents::v1::{
     OpinionRequestStatus, RequestOpinionRequest, RequestOpinionResponse,
 };
 use prost::Message;
+use sea_orm::DbErr;
 
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 
@@ -26,6 +27,15 @@ pub fn parties(m: &opinion_request::Model) -> Parties<'_> {
         insurer_number: &m.insurer_number,
         insured_number: &m.insured_number,
         institution_code: &m.institution_code,
+    }
+}
+
+/// One request by id through `reads`; a replica without it is not the last word: the primary
+/// answers then (a request just made, or one another replica already listed).
+pub(crate) async fn find_request(reads: &ReadConn, id: &str) -> Result<Option<opinion_request::Model>, DbErr> {
+    match store::get_request(reads, id).await? {
+        None if reads.on_replica() => store::get_request(&reads.primary(), id).await,
+        found => Ok(found),
     }
 }
 
@@ -145,7 +155,7 @@ pub async fn get_request(
         api.auditor.record(caller, entry).await;
         return Err(denied(access::Denied::NotAParty));
     }
-    let model = store::get_request(&api.db, &req.opinion_request_id).await.map_err(db)?;
+    let model = find_request(&api.reads_for(caller), &req.opinion_request_id).await.map_err(db)?;
     let Some(model) = model else {
         return Err(ApiError::not_found("OPINION_REQUEST_NOT_FOUND", "no such opinion request"));
     };
@@ -186,7 +196,7 @@ pub async fn list_requests(
         ..Default::default()
     };
     scope_to_caller(caller, &mut filter, &req.institution_code, &req.insurer_number)?;
-    let rows = store::list_requests(&api.db, &filter).await.map_err(db)?;
+    let rows = store::list_requests(&api.reads_for(caller), &filter).await.map_err(db)?;
     if !rows.is_empty() {
         // One record for the page: every person and request on it.
         let persons = rows.iter().map(|r| (&*r.insurer_number, &*r.insured_number));

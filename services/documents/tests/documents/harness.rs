@@ -37,8 +37,9 @@ pub struct TestServer {
     harness: Option<ServiceHarness>,
     /// The Redis prefix of a server whose events travel on Redis Streams.
     _redis: Option<kaigo_platform::testkit::TestRedis>,
-    // Dropped last: the database outlives every connection, and the harness's shutdown.
-    _db: TestDatabase,
+    // Dropped last: the database outlives every connection, and the harness's shutdown (none
+    // when the server runs on a database the test owns, e.g. a private primary).
+    _db: Option<TestDatabase>,
 }
 
 /// A config storing files in a fresh temporary directory.
@@ -89,7 +90,29 @@ impl TestServer {
         let (ctx, control) = context(kaigo_documents::NAME, conn);
         let service = kaigo_documents::start_with_clock(&ctx, &config, clock).await.expect("start");
         let harness = ServiceHarness::serve(&ctx, control, None, service).await;
-        Self { ctx, config, storage_dir, harness: Some(harness), _redis: None, _db: db }
+        Self { ctx, config, storage_dir, harness: Some(harness), _redis: None, _db: Some(db) }
+    }
+
+    /// Starts with local storage on `conn` (migrated first), its reads through the replicas
+    /// of `database` (`database.read_urls`, as `kaigo serve` connects them); the pool is
+    /// returned for the checks a test drives (`ReadPool::check_now`).
+    pub async fn start_with_replicas(
+        conn: DatabaseConnection,
+        database: &kaigo_platform::config::DatabaseConfig,
+    ) -> (Self, kaigo_platform::db::ReadPool) {
+        let (config, dir) = local_config(8 * 1024 * 1024);
+        kaigo_documents::Migrator::up(&conn, None).await.expect("migrate");
+        let (mut ctx, control) = context(kaigo_documents::NAME, conn.clone());
+        let reads = kaigo_platform::db::ReadPool::connect(database, kaigo_documents::NAME, conn, &ctx.background)
+            .await
+            .expect("the read replicas");
+        ctx.reads = reads.clone();
+        let service = kaigo_documents::start_with_clock(&ctx, &config, kaigo_platform::time::system_clock())
+            .await
+            .expect("start");
+        let harness = ServiceHarness::serve(&ctx, control, None, service).await;
+        let server = Self { ctx, config, storage_dir: Some(dir), harness: Some(harness), _redis: None, _db: None };
+        (server, reads)
     }
 
     /// Starts with local storage, its events (the registry's facts among them) on Redis
@@ -110,7 +133,7 @@ impl TestServer {
             .await
             .expect("start");
         let harness = ServiceHarness::serve(&ctx, control, None, service).await;
-        Self { ctx, config, storage_dir: Some(dir), harness: Some(harness), _redis: Some(redis), _db: db }
+        Self { ctx, config, storage_dir: Some(dir), harness: Some(harness), _redis: Some(redis), _db: Some(db) }
     }
 
     /// A client calling as `caller`.

@@ -11,5 +11,6 @@ mod harness;
 mod idempotency;
 mod maxima;
 mod payment;
+mod replicas;
 mod s3;
 mod uploads;
