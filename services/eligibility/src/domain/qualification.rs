@@ -9,55 +9,10 @@
 
 use chrono::NaiveDate;
 
-use super::timeline::{Detail, Kind, Record, Timeline};
+use super::timeline::{Detail, Record};
+// Where a date falls against the spans is part of assessing a timeline (timeline.rs).
+pub use super::timeline::{Standing, spans, standing};
 use super::validity::{RuleViolation, check_copayment_for_age, first_category_from};
-
-/// Where a date falls against a person's qualification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing<'a> {
-    /// Before the first span.
-    NotYet,
-    /// Inside a span (`None` when the person has no spans and their pair covers the date).
-    Insured(Option<&'a Record>),
-    /// After a span ended and inside none: between two spans or after the last. The span is
-    /// the last one that ended before the date (`None` for a person without spans).
-    Lost(Option<&'a Record>),
-}
-
-/// The active spans of a timeline, any order.
-pub fn spans(records: &[Record]) -> impl Iterator<Item = &Record> {
-    records.iter().filter(|r| r.detail.kind() == Kind::Qualification)
-}
-
-/// Where `day` falls for the person of `timeline`.
-pub fn standing(timeline: &Timeline, day: NaiveDate) -> Standing<'_> {
-    let mut any = false;
-    let mut lost: Option<&Record> = None;
-    for span in spans(&timeline.records) {
-        any = true;
-        if span.covers(day) {
-            return Standing::Insured(Some(span));
-        }
-        if span.end.is_some_and(|end| end < day) && lost.is_none_or(|l| l.end < span.end) {
-            lost = Some(span);
-        }
-    }
-    if any {
-        return match lost {
-            Some(span) => Standing::Lost(Some(span)),
-            None => Standing::NotYet,
-        };
-    }
-    // No spans: the person's single pair (a record of an older build).
-    let person = &timeline.person;
-    if person.acquired.is_some_and(|acquired| day < acquired) {
-        Standing::NotYet
-    } else if person.lost.is_some_and(|lost| lost <= day) {
-        Standing::Lost(None)
-    } else {
-        Standing::Insured(None)
-    }
-}
 
 /// A span's record period from its 資格取得年月日 and 資格喪失年月日: the last day insured is the
 /// day before the lost date. `None` when the lost date is not after the acquisition.
@@ -157,7 +112,7 @@ pub fn check_copayments_for_birth(records: &[Record], birth: Option<NaiveDate>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PersonCore;
+    use crate::domain::{PersonCore, Timeline};
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

@@ -7,8 +7,6 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::qualification::{self, Standing};
-
 /// 要介護状態区分 (docs/domain/eligibility.md#care-levels), with its 2-digit interface code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CareLevel {
@@ -354,7 +352,7 @@ impl Timeline {
             qualification: None,
         };
         // Insured only inside a qualification span (docs/domain/eligibility.md#qualification).
-        match qualification::standing(self, day) {
+        match standing(self, day) {
             Standing::NotYet => {
                 assessment.verdict = Verdict::NotYetQualified;
                 return assessment;
@@ -452,6 +450,54 @@ impl<'a> Assessment<'a> {
                 raised: raised > tenths,
             }),
         }
+    }
+}
+
+/// Where a date falls against a person's qualification (docs/domain/eligibility.md#qualification):
+/// the spans are the timeline's 資格 records; a person without any has the pair on the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing<'a> {
+    /// Before the first span.
+    NotYet,
+    /// Inside a span (`None` when the person has no spans and their pair covers the date).
+    Insured(Option<&'a Record>),
+    /// After a span ended and inside none: between two spans or after the last. The span is
+    /// the last one that ended before the date (`None` for a person without spans).
+    Lost(Option<&'a Record>),
+}
+
+/// The active spans of a timeline, any order.
+pub fn spans(records: &[Record]) -> impl Iterator<Item = &Record> {
+    records.iter().filter(|r| r.detail.kind() == Kind::Qualification)
+}
+
+/// Where `day` falls for the person of `timeline`.
+pub fn standing(timeline: &Timeline, day: NaiveDate) -> Standing<'_> {
+    let mut any = false;
+    let mut lost: Option<&Record> = None;
+    for span in spans(&timeline.records) {
+        any = true;
+        if span.covers(day) {
+            return Standing::Insured(Some(span));
+        }
+        if span.end.is_some_and(|end| end < day) && lost.is_none_or(|l| l.end < span.end) {
+            lost = Some(span);
+        }
+    }
+    if any {
+        return match lost {
+            Some(span) => Standing::Lost(Some(span)),
+            None => Standing::NotYet,
+        };
+    }
+    // No spans: the person's single pair (a record of an older build).
+    let person = &timeline.person;
+    if person.acquired.is_some_and(|acquired| day < acquired) {
+        Standing::NotYet
+    } else if person.lost.is_some_and(|lost| lost <= day) {
+        Standing::Lost(None)
+    } else {
+        Standing::Insured(None)
     }
 }
 
