@@ -4,10 +4,12 @@
 
 use kaigo_platform::audit::{ALLOWED, DENIED, NOT_FOUND, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::db::ReadConn;
 use kaigo_platform::errors::{ApiError, Violations, db};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::validate::enum_filter;
 use kaigo_proto::kaigo::careplan::v1 as pb;
+use sea_orm::ConnectionTrait;
 use std::pin::Pin;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
@@ -69,14 +71,15 @@ fn filter(
     (BundleFilter { statuses, kinds, service_month: month.map(month_text), ..BundleFilter::default() }, other)
 }
 
-/// A page of bundles with their files' metadata, read in one query.
+/// A page of bundles with their files' metadata, read in one query on the connection the
+/// page came from (a replica has a bundle's files whenever it has the bundle: one transaction).
 async fn with_files(
-    api: &Api,
+    conn: &impl ConnectionTrait,
     models: Vec<crate::store::entities::bundle::Model>,
 ) -> Result<Vec<pb::Bundle>, ApiError> {
     let ids: Vec<_> = models.iter().map(|m| m.id.clone()).collect();
     let mut files: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
-    for f in store::file_metadata_of(&api.ctx.db, &ids).await.map_err(db)? {
+    for f in store::file_metadata_of(conn, &ids).await.map_err(db)? {
         files.entry(f.bundle_id.clone()).or_default().push(f);
     }
     Ok(models.iter().map(|m| bundle_pb(m, files.get(&m.id).map_or(&[][..], Vec::as_slice))).collect())
@@ -107,14 +110,16 @@ pub(crate) async fn list_inbox(
     f.receiver = Some(office.as_str().to_owned());
     f.sender = sender;
     let limit = page_size(r.page_size);
-    let rows = store::list_inbox(&api.ctx.db, &f, after, limit + 1).await.map_err(db)?;
+    // A replica, unless the office has a write it has not replayed (an acknowledgement).
+    let reads = api.reads_for(caller);
+    let rows = store::list_inbox(&reads, &f, after, limit + 1).await.map_err(db)?;
     let more = rows.len() as u64 > limit;
     let rows: Vec<_> = rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).collect();
     let next_page_token = match rows.last() {
         Some(last) if more => format!("{}.{}", last.file_sequence, last.id),
         _ => String::new(),
     };
-    Ok(pb::ListInboxResponse { bundles: with_files(api, rows).await?, next_page_token })
+    Ok(pb::ListInboxResponse { bundles: with_files(&reads, rows).await?, next_page_token })
 }
 
 pub(crate) async fn list_sent(
@@ -133,14 +138,16 @@ pub(crate) async fn list_sent(
     f.receiver = receiver;
     let limit = page_size(r.page_size);
     let before = (!r.page_token.is_empty()).then(|| r.page_token.clone());
-    let rows = store::list_sent(&api.ctx.db, &f, before, limit + 1).await.map_err(db)?;
+    // A replica, unless the office has a send it has not replayed.
+    let reads = api.reads_for(caller);
+    let rows = store::list_sent(&reads, &f, before, limit + 1).await.map_err(db)?;
     let more = rows.len() as u64 > limit;
     let rows: Vec<_> = rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).collect();
     let next_page_token = match rows.last() {
         Some(last) if more => last.id.clone(),
         _ => String::new(),
     };
-    Ok(pb::ListSentResponse { bundles: with_files(api, rows).await?, next_page_token })
+    Ok(pb::ListSentResponse { bundles: with_files(&reads, rows).await?, next_page_token })
 }
 
 /// A UUID in its 36-character hyphenated form, the only one the service hands out (the
@@ -173,14 +180,23 @@ async fn audit(api: &Api, caller: &Caller, rpc: &'static str, bundle_id: &str, o
 
 /// Reads a bundle with its file metadata and checks the caller may see it: the sender, the
 /// receiver, or an insurer auditing a bundle about its own insured. Every attempt is audited.
+/// Read from a replica unless the caller has a write it has not replayed; a replica without the
+/// bundle is not the last word (one just sent and streamed by WatchInbox, or listed by another
+/// replica): the primary answers then. Also returns where the bundle was found, for the reads
+/// that must agree with it (its files).
 async fn readable_bundle(
     api: &Api,
     caller: &Caller,
     action: &'static str,
     bundle_id: &str,
-) -> Result<(bundle::Model, Vec<bundle_file::Model>), ApiError> {
-    let conn = &api.ctx.db;
-    let Some(model) = store::get_bundle(conn, bundle_id).await.map_err(db)? else {
+) -> Result<(bundle::Model, Vec<bundle_file::Model>, ReadConn), ApiError> {
+    let mut reads = api.reads_for(caller);
+    let mut found = store::get_bundle(&reads, bundle_id).await.map_err(db)?;
+    if found.is_none() && reads.on_replica() {
+        reads = reads.primary();
+        found = store::get_bundle(&reads, bundle_id).await.map_err(db)?;
+    }
+    let Some(model) = found else {
         audit(api, caller, action, bundle_id, NOT_FOUND).await;
         return Err(ApiError::not_found("BUNDLE_NOT_FOUND", "no such bundle"));
     };
@@ -195,8 +211,8 @@ async fn readable_bundle(
         return Err(ApiError::permission_denied("NOT_A_PARTY", "only the sending and receiving offices see a bundle"));
     }
     audit(api, caller, action, bundle_id, ALLOWED).await;
-    let files = store::file_metadata(conn, bundle_id).await.map_err(db)?;
-    Ok((model, files))
+    let files = store::file_metadata(&reads, bundle_id).await.map_err(db)?;
+    Ok((model, files, reads))
 }
 
 pub(crate) async fn get_bundle(
@@ -205,7 +221,7 @@ pub(crate) async fn get_bundle(
     r: pb::GetBundleRequest,
 ) -> Result<pb::GetBundleResponse, ApiError> {
     bundle_id(&r.bundle_id)?;
-    let (model, files) = readable_bundle(api, caller, "GetBundle", &r.bundle_id).await?;
+    let (model, files, _) = readable_bundle(api, caller, "GetBundle", &r.bundle_id).await?;
     Ok(pb::GetBundleResponse { bundle: Some(bundle_pb(&model, &files)) })
 }
 
@@ -217,12 +233,12 @@ pub(crate) async fn download_bundle(
     r: pb::DownloadBundleRequest,
 ) -> Result<BoxStream<pb::DownloadBundleResponse>, ApiError> {
     bundle_id(&r.bundle_id)?;
-    let conn = api.ctx.db.clone();
-    let (mut model, files) = readable_bundle(api, caller, "DownloadBundle", &r.bundle_id).await?;
+    let (mut model, files, reads) = readable_bundle(api, caller, "DownloadBundle", &r.bundle_id).await?;
     if caller.office.as_ref().map(CareOfficeNumber::as_str) == Some(model.receiver_office.as_str()) {
         let now = api.clock.now();
+        // A write: on the primary, and the receiver's reads follow it there until replayed.
         if store::mark_delivered(
-            &conn,
+            &api.ctx.db,
             &model.id,
             now,
             pb::BundleStatus::Delivered as i32,
@@ -231,6 +247,7 @@ pub(crate) async fn download_bundle(
         .await
         .map_err(db)?
         {
+            api.wrote(caller);
             model.status = pb::BundleStatus::Delivered as i32;
             model.delivered_at = Some(now);
         }
@@ -244,7 +261,15 @@ pub(crate) async fn download_bundle(
             return;
         }
         for meta in files {
-            let file = match store::file_content(&conn, &meta.bundle_id, meta.position).await {
+            // Where the bundle was found; a file it lacks is asked of the primary before it is
+            // called missing (a read that fell back there mid-way).
+            let content = match store::file_content(&reads, &meta.bundle_id, meta.position).await {
+                Ok(None) if reads.on_replica() => {
+                    store::file_content(&reads.primary(), &meta.bundle_id, meta.position).await
+                }
+                read => read,
+            };
+            let file = match content {
                 Ok(Some(file)) => file,
                 Ok(None) => {
                     let _ = tx.send(Err(Status::data_loss("a file of the bundle is missing"))).await;
@@ -369,7 +394,9 @@ pub(crate) async fn list_person_bundles(
     }
     let limit = page_size(r.page_size);
     let before = (!r.page_token.is_empty()).then_some(r.page_token.as_str());
-    let conn = &api.ctx.db;
+    // A replica, unless the caller has a write it has not replayed; the ids, the bundles and
+    // their files all from the same one.
+    let conn = &api.reads_for(caller);
     let ids = store::evidence::person_bundle_ids(conn, insurer.as_str(), insured.as_str(), before, limit + 1)
         .await
         .map_err(db)?;
@@ -386,5 +413,5 @@ pub(crate) async fn list_person_bundles(
         _ => String::new(),
     };
     api.auditor.record(caller, read(ALLOWED, ids)).await;
-    Ok(pb::ListPersonBundlesResponse { bundles: with_files(api, rows).await?, next_page_token })
+    Ok(pb::ListPersonBundlesResponse { bundles: with_files(conn, rows).await?, next_page_token })
 }

@@ -283,7 +283,11 @@ pub(crate) async fn get_licence(
     let number = checked(number, v)?;
     check_access(caller, &number, false)?;
     let today = api.clock.today_jst();
-    Ok(pb::GetLicenceResponse { licence: Some(load(&api.ctx.db, number.as_str(), &api.rules, today).await?) })
+    // A replica, unless the caller has a licence change it has not replayed; a version read
+    // from one another caller's change has not reached yet is refused by the write
+    // (VERSION_MISMATCH), never taken.
+    let reads = api.reads_for(caller);
+    Ok(pb::GetLicenceResponse { licence: Some(load(&reads, number.as_str(), &api.rules, today).await?) })
 }
 
 pub(crate) async fn register_licence(

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::{Caller, Role};
+use kaigo_platform::db::ReadConn;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::service::ServiceContext;
@@ -191,13 +192,38 @@ macro_rules! handle {
     }};
 }
 
+/// [`handle!`] for a write: once it succeeded, the caller's reads go to the primary until a
+/// replica has replayed it (a replayed answer fences too: a few primary reads, never a stale
+/// one).
+macro_rules! handle_write {
+    ($self:ident, $request:ident, $handler:path) => {{
+        let caller = Caller::from_request(&$request)?.clone();
+        let response = $handler($self, &caller, $request.into_inner()).await.map_err(Status::from)?;
+        $self.wrote(&caller);
+        Ok(Response::new(response))
+    }};
+}
+
+impl Api {
+    /// Where `caller`'s reads go: a replica of `database.read_urls` that has replayed the
+    /// caller's own writes, else the primary (docs/architecture.md#read-replicas).
+    pub(crate) fn reads_for(&self, caller: &Caller) -> ReadConn {
+        self.ctx.reads.for_key(caller.party().as_bytes())
+    }
+
+    /// `caller` has committed a write: its reads go to the primary until a replica has it.
+    pub(crate) fn wrote(&self, caller: &Caller) {
+        self.ctx.reads.fence(caller.party().as_bytes());
+    }
+}
+
 #[tonic::async_trait]
 impl CarePlanService for Api {
     async fn send_bundle(
         &self,
         request: Request<pb::SendBundleRequest>,
     ) -> Result<Response<pb::SendBundleResponse>, Status> {
-        handle!(self, request, send::send_bundle)
+        handle_write!(self, request, send::send_bundle)
     }
 
     async fn list_inbox(
@@ -250,7 +276,7 @@ impl CarePlanService for Api {
         &self,
         request: Request<pb::AcknowledgeBundleRequest>,
     ) -> Result<Response<pb::AcknowledgeBundleResponse>, Status> {
-        handle!(self, request, inbox::acknowledge_bundle)
+        handle_write!(self, request, inbox::acknowledge_bundle)
     }
 
     async fn get_licence(
@@ -264,14 +290,14 @@ impl CarePlanService for Api {
         &self,
         request: Request<pb::RegisterLicenceRequest>,
     ) -> Result<Response<pb::RegisterLicenceResponse>, Status> {
-        handle!(self, request, licences::register_licence)
+        handle_write!(self, request, licences::register_licence)
     }
 
     async fn apply_free_pass(
         &self,
         request: Request<pb::ApplyFreePassRequest>,
     ) -> Result<Response<pb::ApplyFreePassResponse>, Status> {
-        handle!(self, request, licences::apply_free_pass)
+        handle_write!(self, request, licences::apply_free_pass)
     }
 
     async fn validate_files(

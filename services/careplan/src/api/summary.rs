@@ -38,6 +38,8 @@ pub(crate) async fn decide_care_plan(
     Ok(match caller.role {
         Role::Insurer | Role::Operator => api.gate.decide(caller, person, Category::CarePlan, today, &Facts::default()),
         Role::CareOffice | Role::ServiceProvider | Role::MedicalInstitution | Role::InsuredPerson => {
+            // On the primary: a consent withdrawn a moment ago refuses at once, never after a
+            // replica's lag.
             let facts = kaigo_platform::access::load(&api.ctx.db, person).await.map_err(db)?;
             api.gate.decide(caller, person, Category::CarePlan, today, &facts)
         }
@@ -93,7 +95,10 @@ pub(crate) async fn get_care_plan_summary(
         api.auditor.record(caller, read(DENIED, Vec::new())).await;
         return Err(refused);
     }
-    let finder = find(api, insurer.as_str(), insured.as_str(), month).await?;
+    // A replica, unless the caller has a write it has not replayed (the decision above was
+    // on the primary's facts).
+    let reads = api.reads_for(caller);
+    let finder = find(api, &reads, insurer.as_str(), insured.as_str(), month).await?;
     let resources: Vec<String> = [finder.plan.as_ref().map(|p| &p.source), finder.usage.as_ref().map(|u| &u.source)]
         .into_iter()
         .flatten()
@@ -115,8 +120,13 @@ pub(crate) async fn get_care_plan_summary(
 
 /// Walks the person's plan and 予定 units (and their deletions), newest first, until the plan
 /// and the month are settled.
-async fn find(api: &Api, insurer: &str, insured: &str, month: YearMonth) -> Result<Finder, ApiError> {
-    let conn = &api.ctx.db;
+async fn find(
+    api: &Api,
+    conn: &impl sea_orm::ConnectionTrait,
+    insurer: &str,
+    insured: &str,
+    month: YearMonth,
+) -> Result<Finder, ApiError> {
     let mut finder = Finder::new(insurer, insured, month);
     let kinds = [pb::SendUnitKind::Plan as i32, pb::SendUnitKind::PlanDelete as i32];
     let monthly = [pb::SendUnitKind::UsageTicket as i32, pb::SendUnitKind::UsageTicketDelete as i32];

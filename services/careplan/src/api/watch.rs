@@ -13,14 +13,26 @@
 //! transaction took less than that is never missed while the stream is open. A resumed stream
 //! takes the ids up to its cursor as already sent; a bundle with such an id that committed
 //! while the client was away is in ListInbox (the authoritative view), not in the stream.
+//!
+//! **Read replicas** (docs/architecture.md#read-replicas). The catch-up reads the primary: it
+//! must hold everything committed before the stream started, which a replica lagging more than
+//! the look-back would not. The live polls read a replica (unless the office has a write it
+//! has not replayed). That misses nothing: a replica shows a prefix of the primary's commits,
+//! so a poll that finds a bundle also finds every bundle committed before it, and what
+//! committed after the catch-up has an id after the start's look-back floor, whatever the lag
+//! (the argument above, unchanged). A row a replica poll would send is read again on the
+//! primary first, and sent as the primary has it, unless acknowledged there: an
+//! acknowledgement made through another process (which fences nothing here) may not have
+//! reached the replica yet, and an acknowledged bundle is never streamed. Polls that find
+//! nothing new, nearly all of them, cost the primary nothing.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kaigo_platform::auth::Caller;
+use kaigo_platform::db::{ReadConn, ReadPool};
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_proto::kaigo::careplan::v1 as pb;
-use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -57,7 +69,8 @@ pub(crate) async fn watch_inbox(
         v.add("after_cursor", "not a cursor from WatchInbox");
         v.into_result()?;
     }
-    let conn = api.ctx.db.clone();
+    let reads = api.ctx.reads.clone();
+    let party = caller.party();
     let stopping = api.ctx.background.stopping();
     let (tx, rx) = mpsc::channel(16);
     let cursor = (!r.after_cursor.is_empty()).then_some(r.after_cursor);
@@ -67,18 +80,26 @@ pub(crate) async fn watch_inbox(
         let stop = stopping.wait();
         tokio::pin!(stop);
         // A resumed stream treats what the client had (ids up to its cursor) as sent.
-        let mut watch =
-            Watch { conn, office, seen: BTreeSet::new(), newest: cursor.clone(), started, quiet_upto: cursor.clone() };
+        let mut watch = Watch {
+            reads,
+            party,
+            office,
+            seen: BTreeSet::new(),
+            newest: cursor.clone(),
+            started,
+            quiet_upto: cursor.clone(),
+        };
         // First the catch-up: everything after the cursor's look-back, or the whole inbox;
         // then the live polls from the look-back floor. Both leave acknowledged bundles out.
-        // A failed catch-up is repeated, not skipped.
+        // A failed catch-up is repeated, not skipped. The catch-up on the primary, the live
+        // polls where the office's reads go.
         let mut catch_up = Some(cursor.as_deref().and_then(lookback_floor));
         loop {
-            let from = match &catch_up {
-                Some(from) => from.clone(),
-                None => watch.live_floor(),
+            let (from, conn) = match &catch_up {
+                Some(from) => (from.clone(), watch.reads.any().primary()),
+                None => (watch.live_floor(), watch.reads.for_key(watch.party.as_bytes())),
             };
-            match watch.poll(from, &tx).await {
+            match watch.poll(&conn, from, &tx).await {
                 Ok(true) => catch_up = None,
                 Ok(false) => return,
                 Err(err) => tracing::warn!(error = %err, "watching an inbox failed; retrying"),
@@ -94,7 +115,10 @@ pub(crate) async fn watch_inbox(
 }
 
 struct Watch {
-    conn: DatabaseConnection,
+    /// The service's reads (the replicas and the primary).
+    reads: ReadPool,
+    /// The office's key there (`Caller::party`), fenced by its own writes.
+    party: String,
     office: String,
     /// Ids sent on this stream within the look-back window.
     seen: BTreeSet<String>,
@@ -114,25 +138,42 @@ impl Watch {
         lookback_floor(newest)
     }
 
-    /// Sends every unseen, unacknowledged arrival after `from`; false when the client has gone.
+    /// Sends every unseen, unacknowledged arrival after `from` found on `conn` (a replica's
+    /// checked on the primary first); false when the client has gone.
     async fn poll(
         &mut self,
+        conn: &ReadConn,
         mut from: Option<String>,
         tx: &mpsc::Sender<Result<pb::WatchInboxResponse, Status>>,
     ) -> Result<bool, sea_orm::DbErr> {
-        let acknowledged = Some(pb::BundleStatus::Acknowledged as i32);
+        let acknowledged = pb::BundleStatus::Acknowledged as i32;
+        let primary = conn.primary();
         loop {
-            let rows = store::arrivals(&self.conn, &self.office, from.as_deref(), acknowledged, PAGE).await?;
+            let rows = store::arrivals(conn, &self.office, from.as_deref(), Some(acknowledged), PAGE).await?;
             let full = rows.len() as u64 == PAGE;
             for m in rows {
                 from = Some(m.id.clone());
-                if !self.seen.insert(m.id.clone()) || self.quiet_upto.as_ref().is_some_and(|q| m.id <= *q) {
+                if self.seen.contains(&m.id) || self.quiet_upto.as_ref().is_some_and(|q| m.id <= *q) {
                     continue;
                 }
+                // As the primary has it, and not if acknowledged there (the module's note).
+                let m = if conn.on_replica() {
+                    match store::get_bundle(&primary, &m.id).await? {
+                        Some(now) if now.status != acknowledged => now,
+                        _ => {
+                            self.seen.insert(m.id);
+                            continue;
+                        }
+                    }
+                } else {
+                    m
+                };
+                let files = store::file_metadata(&primary, &m.id).await?;
+                // Seen once it goes out: a read that failed before leaves it for the next poll.
+                self.seen.insert(m.id.clone());
                 if self.newest.as_ref().is_none_or(|n| *n < m.id) {
                     self.newest = Some(m.id.clone());
                 }
-                let files = store::file_metadata(&self.conn, &m.id).await?;
                 let message = pb::WatchInboxResponse { bundle: Some(bundle_pb(&m, &files)), cursor: m.id.clone() };
                 if tx.send(Ok(message)).await.is_err() {
                     return Ok(false);

@@ -68,6 +68,27 @@ impl TestServer {
         Self { harness, feed, conn, _redis: None }
     }
 
+    /// A server on `conn` (migrated first) whose reads go through the replicas of `database`
+    /// (`database.read_urls`, as `kaigo serve` connects them); the pool is returned for the
+    /// checks a test drives (`ReadPool::check_now`).
+    pub async fn start_with_replicas(
+        conn: sea_orm::DatabaseConnection,
+        database: &kaigo_platform::config::DatabaseConfig,
+    ) -> (Self, kaigo_platform::db::ReadPool) {
+        kaigo_careplan::Migrator::up(&conn, None).await.expect("migrate");
+        let (mut ctx, control) = context(kaigo_careplan::NAME, conn.clone());
+        let reads =
+            kaigo_platform::db::ReadPool::connect(database, kaigo_careplan::NAME, conn.clone(), &ctx.background)
+                .await
+                .expect("the read replicas");
+        ctx.reads = reads.clone();
+        let clock = kaigo_platform::time::system_clock();
+        let service = kaigo_careplan::start_with_clock(&ctx, &Config::default(), clock).await.expect("start");
+        let feed = kaigo_platform::testkit::access::Feed::of(&ctx);
+        let harness = ServiceHarness::serve(&ctx, control, None, service).await;
+        (Self { harness, feed, conn, _redis: None }, reads)
+    }
+
     /// A server on a fresh database whose events (the registry's facts among them) travel on
     /// Redis Streams under a private prefix.
     pub async fn start_on_redis() -> Self {

@@ -16,6 +16,7 @@ mod maxima;
 mod office_types;
 mod parser_props;
 mod persons;
+mod replicas;
 mod summary;
 mod validate;
 mod watch;

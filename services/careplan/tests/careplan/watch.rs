@@ -87,7 +87,7 @@ async fn watch_inbox_resumes_after_its_cursor() {
 
 /// The usage unit of [`usage_files`] under another file sequence (the names carry it; the
 /// bytes do not).
-fn usage_at(seq: &str) -> kaigo_proto::kaigo::careplan::v1::SendBundleRequest {
+pub(crate) fn usage_at(seq: &str) -> kaigo_proto::kaigo::careplan::v1::SendBundleRequest {
     let files = usage_files()
         .into_iter()
         .map(|mut f| {
