@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: dev test lint fmt-check clippy buf-lint docs-check chart-check unit services tools bench web web-test
+.PHONY: dev test lint fmt-check clippy buf-lint docs-check import-cycles chart-check unit services tools bench web web-test
 .PHONY: image image-check image-run-test pod-test image-test image-test-debug image-clean
 
 ## dev: build the web screens, then run the gateway and every service in one process on
@@ -16,12 +16,17 @@ dev: web
 ## built, run and played as pods (image-test-debug; skipped, saying so, without podman)
 test: lint chart-check unit web-test image-check image-test-debug
 
-lint: docs-check fmt-check clippy buf-lint
+lint: docs-check import-cycles fmt-check clippy buf-lint
 
 ## docs-check: no tracked file cites a document outside the repository, and every citation of a
 ## docs/ page and anchor resolves (about a second)
 docs-check:
 	python3 scripts/docs-check/check.py
+
+## import-cycles: no two modules of a crate import each other, directly or in a circle (the
+## circles still open are listed, with why, in the script)
+import-cycles:
+	python3 scripts/import-cycles/check.py
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
