@@ -8,5 +8,6 @@ mod audit_partitions;
 mod cluster;
 mod events;
 mod replicas;
+mod sqlite_writes;
 mod stream_trim;
 mod write_kit;
