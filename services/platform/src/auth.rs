@@ -23,6 +23,8 @@ use crate::config::InternalAuthConfig;
 use crate::errors::ApiError;
 use crate::ids::{CareOfficeNumber, InsurerNumber, MedicalInstitutionCode};
 
+mod verified;
+
 /// The metadata header carrying the caller.
 pub const CALLER_HEADER: &str = "x-kaigo-caller";
 /// The metadata header carrying the caller's signature.
@@ -208,6 +210,17 @@ impl CallerKeys {
 
     /// Verifies the two header values for a call to `path` and returns the caller.
     pub fn verify(&self, payload: &str, signature: &str, path: &str, now_unix: i64) -> Result<Caller, CallerError> {
+        self.verify_signed(payload, signature, path, now_unix).map(|(caller, _, _)| caller)
+    }
+
+    /// [`CallerKeys::verify`], with the signed issue and expiry times.
+    fn verify_signed(
+        &self,
+        payload: &str,
+        signature: &str,
+        path: &str,
+        now_unix: i64,
+    ) -> Result<(Caller, i64, i64), CallerError> {
         let (key_id, tag) = signature.split_once('.').ok_or(CallerError::Malformed)?;
         let key = std::iter::once(&self.current)
             .chain(self.previous.as_ref())
@@ -218,21 +231,13 @@ impl CallerKeys {
         Self::mac(key, payload, path).verify_slice(&tag).map_err(|_| CallerError::BadSignature)?;
         let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| CallerError::Malformed)?;
         let signed: SignedCaller = serde_json::from_slice(&json).map_err(|_| CallerError::Malformed)?;
-        // A small allowance for clocks that differ between gateway and service pods.
-        const SKEW_SECS: i64 = 5;
-        if now_unix > signed.exp || signed.iat > now_unix + SKEW_SECS {
-            return Err(CallerError::Expired);
-        }
-        Ok(signed.caller)
+        check_times(signed.iat, signed.exp, now_unix)?;
+        Ok((signed.caller, signed.iat, signed.exp))
     }
 
     /// Verifies the caller headers of an HTTP request.
     pub fn verify_headers(&self, headers: &http::HeaderMap, path: &str, now_unix: i64) -> Result<Caller, CallerError> {
-        let payload = headers.get(CALLER_HEADER).ok_or(CallerError::Missing)?;
-        let signature = headers.get(SIGNATURE_HEADER).ok_or(CallerError::Missing)?;
-        let (Ok(payload), Ok(signature)) = (payload.to_str(), signature.to_str()) else {
-            return Err(CallerError::Malformed);
-        };
+        let (payload, signature) = caller_headers(headers)?;
         self.verify(payload, signature, path, now_unix)
     }
 
@@ -247,37 +252,72 @@ impl CallerKeys {
     }
 }
 
+/// The two caller header values of a request.
+fn caller_headers(headers: &http::HeaderMap) -> Result<(&str, &str), CallerError> {
+    let payload = headers.get(CALLER_HEADER).ok_or(CallerError::Missing)?;
+    let signature = headers.get(SIGNATURE_HEADER).ok_or(CallerError::Missing)?;
+    match (payload.to_str(), signature.to_str()) {
+        (Ok(payload), Ok(signature)) => Ok((payload, signature)),
+        _ => Err(CallerError::Malformed),
+    }
+}
+
+/// A signed caller is valid from its issue time (with a small allowance for clocks that
+/// differ between gateway and service pods) until its expiry.
+fn check_times(iat: i64, exp: i64, now_unix: i64) -> Result<(), CallerError> {
+    const SKEW_SECS: i64 = 5;
+    if now_unix > exp || iat > now_unix + SKEW_SECS {
+        return Err(CallerError::Expired);
+    }
+    Ok(())
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// A tower layer for services: verifies the caller headers on every kaigo RPC and puts the
-/// [`Caller`] into the request extensions. Health and reflection need no caller.
-#[derive(Clone, Debug)]
+/// [`Caller`] into the request extensions. Health and reflection need no caller. Header pairs
+/// seen again are served from a bounded memory of verified ones ([`verified`]).
+#[derive(Clone)]
 pub struct CallerLayer {
     keys: CallerKeys,
+    verified: std::sync::Arc<verified::VerifiedCallers>,
+}
+
+impl std::fmt::Debug for CallerLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerLayer").field("keys", &self.keys).finish_non_exhaustive()
+    }
 }
 
 impl CallerLayer {
     /// Verifies with `keys`.
     pub fn new(keys: CallerKeys) -> Self {
-        Self { keys }
+        Self { keys, verified: std::sync::Arc::default() }
     }
 }
 
 impl<S> tower::Layer<S> for CallerLayer {
     type Service = RequireCaller<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        RequireCaller { inner, keys: self.keys.clone() }
+        RequireCaller { inner, keys: self.keys.clone(), verified: self.verified.clone() }
     }
 }
 
 /// The service made by [`CallerLayer`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequireCaller<S> {
     inner: S,
     keys: CallerKeys,
+    verified: std::sync::Arc<verified::VerifiedCallers>,
+}
+
+impl<S> std::fmt::Debug for RequireCaller<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireCaller").field("keys", &self.keys).finish_non_exhaustive()
+    }
 }
 
 impl<S, B> tower::Service<http::Request<B>> for RequireCaller<S>
@@ -294,17 +334,19 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_owned();
+        let path = request.uri().path();
         if !path.starts_with("/kaigo.") {
             return futures::future::Either::Left(self.inner.call(request));
         }
-        match self.keys.verify_headers(request.headers(), &path, unix_now()) {
+        let verified = caller_headers(request.headers())
+            .and_then(|(payload, signature)| self.verified.verify(&self.keys, payload, signature, path, unix_now()));
+        match verified {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
                 futures::future::Either::Left(self.inner.call(request))
             }
             Err(err) => {
-                tracing::warn!(rpc = %path, reason = %err, "caller context refused");
+                tracing::warn!(rpc = %request.uri().path(), reason = %err, "caller context refused");
                 let status: tonic::Status = ApiError::unauthenticated("CALLER_CONTEXT_INVALID", err.to_string()).into();
                 futures::future::Either::Right(std::future::ready(Ok(status.into_http())))
             }

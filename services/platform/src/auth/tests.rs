@@ -72,3 +72,37 @@ fn roles_parse_by_name() {
     }
     assert!("admin".parse::<Role>().is_err());
 }
+
+#[test]
+fn a_remembered_header_pair_answers_as_verifying_would() {
+    let keys = CallerKeys::generate();
+    let memory = verified::VerifiedCallers::default();
+    let (payload, signature) = keys.sign(&caller(), PATH, 1_000);
+    assert_eq!(memory.verify(&keys, &payload, &signature, PATH, 1_001).unwrap(), caller());
+    assert_eq!(memory.len(), 1);
+    // Seen again: the same caller, nothing new remembered.
+    assert_eq!(memory.verify(&keys, &payload, &signature, PATH, 1_002).unwrap(), caller());
+    assert_eq!(memory.len(), 1);
+    // The remembered pair sent to another RPC, or its signature on another payload, is
+    // verified and refused as before.
+    let other = "/kaigo.eligibility.v1.EligibilityService/GetEligibilityHistory";
+    assert_eq!(memory.verify(&keys, &payload, &signature, other, 1_002), Err(CallerError::BadSignature));
+    let (forged, _) = keys.sign(&Caller { role: Role::Operator, ..caller() }, PATH, 1_000);
+    assert_eq!(memory.verify(&keys, &forged, &signature, PATH, 1_002), Err(CallerError::BadSignature));
+    // A remembered pair expires when the signed one does, and is not valid before its issue.
+    assert_eq!(memory.verify(&keys, &payload, &signature, PATH, 1_061), Err(CallerError::Expired));
+    assert_eq!(memory.verify(&keys, &payload, &signature, PATH, 994), Err(CallerError::Expired));
+    // A refused pair is never remembered.
+    assert_eq!(memory.len(), 1);
+}
+
+#[test]
+fn the_memory_of_verified_pairs_is_bounded() {
+    let keys = CallerKeys::generate();
+    let memory = verified::VerifiedCallers::default();
+    for i in 0..10_000 {
+        let (payload, signature) = keys.sign(&Caller { subject: format!("acct-{i}"), ..caller() }, PATH, 1_000);
+        assert_eq!(memory.verify(&keys, &payload, &signature, PATH, 1_000).unwrap().subject, format!("acct-{i}"));
+    }
+    assert!(memory.len() <= 16 * 256, "{}", memory.len());
+}
