@@ -124,3 +124,12 @@ image-test-debug:
 ## image-clean: removes the images, containers, pods and vfs storage under target/image/
 image-clean:
 	bash scripts/image/clean.sh
+
+## loadtest-national: 5,000,000 persons over twelve insurers imported through the gateway, L2
+## warmed, CheckEligibility over all of them (Zipf and uniform) and CPU-s per million checks
+## (loadtest/README.md#national-scale); about 30 min on 2 cores, outside make test.
+## PERSONS=200000 for a quick try; holds /tmp/loadtest.lock around each measurement.
+.PHONY: loadtest-national
+loadtest-national:
+	$(CARGO) build --release -p kaigo
+	bash loadtest/national/run.sh
