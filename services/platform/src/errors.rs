@@ -212,6 +212,11 @@ pub fn db(err: sea_orm::DbErr) -> ApiError {
     if is_connection_failure(&err) { ApiError::unavailable(err) } else { ApiError::internal(err) }
 }
 
+/// [`db`] for an error shared between the callers a cache coalesced into one load.
+pub fn db_shared(err: std::sync::Arc<sea_orm::DbErr>) -> ApiError {
+    if is_connection_failure(&err) { ApiError::unavailable(err) } else { ApiError::internal(err) }
+}
+
 /// True when `err` says the database could not be reached or the connection was lost, rather
 /// than that the statement failed.
 pub fn is_connection_failure(err: &sea_orm::DbErr) -> bool {

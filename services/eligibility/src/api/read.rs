@@ -139,14 +139,7 @@ impl Api {
     ) -> Result<(pb::EligibilityResult, &'static str), ApiError> {
         let entry = match found {
             Some(entry) => entry,
-            None => self.inner.cache.get(q.key).await.map(|(entry, _tier)| entry).map_err(|e| {
-                // A lost or unreachable database is UNAVAILABLE (retry); anything else a bug.
-                if errors::is_connection_failure(&e) {
-                    ApiError::unavailable(e.to_string())
-                } else {
-                    ApiError::internal(e.to_string())
-                }
-            })?,
+            None => self.inner.cache.get(q.key).await.map(|(entry, _tier)| entry).map_err(errors::db_shared)?,
         };
         // docs/domain/access.md#in-kaigo: an organisation sees the answer only with
         // INSURANCE_CERTIFICATES, and its cost-share sections only with COST_SHARE, decided on
