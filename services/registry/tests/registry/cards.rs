@@ -226,7 +226,10 @@ async fn the_upgrade_publishes_the_links_loaded_before() {
     let db = TestDatabase::create().await;
     let conn = kaigo_platform::db::connect(&db.config(), kaigo_registry::NAME).await.unwrap();
     // Every step before the links' versions, then a link as the older build stored it.
-    let before = kaigo_registry::Migrator::migrations().len() - 1;
+    let before = kaigo_registry::Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261204_000011_registry_identity_link_version")
+        .unwrap();
     kaigo_registry::Migrator::up(&conn, Some(u32::try_from(before).unwrap())).await.unwrap();
     let insert = "INSERT INTO identity_links (link_id, insurer_number, insured_number, revoked, updated_at, updated_by) \
                   VALUES ('c1', '435073', '0000000003', false, now(), 'insurer:435073')";
