@@ -178,12 +178,12 @@ impl Forwarding {
         path_and_query: &http::uri::PathAndQuery,
         deadline: Instant,
     ) -> Outcome {
-        let Some((addr, authority)) = remote.pick_endpoint() else {
+        let Some(picked) = remote.pick_endpoint() else {
             return Outcome::Unavailable(ApiError::unavailable("no address resolved for the service"), None);
         };
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(http::uri::Scheme::HTTP);
-        uri.authority = Some(authority);
+        uri.authority = Some(picked.authority);
         uri.path_and_query = Some(path_and_query.clone());
         match http::Uri::from_parts(uri) {
             Ok(uri) => *request.uri_mut() = uri,
@@ -197,10 +197,9 @@ impl Forwarding {
             unique_per_call(&mut value);
             request.headers_mut().insert("grpc-timeout", value);
         }
-        match tokio::time::timeout(left.min(self.timeout), remote.client().request(request)).await {
+        match tokio::time::timeout(left.min(self.timeout), picked.connections.send(request)).await {
             Err(_) => Outcome::TimedOut,
             Ok(Ok(response)) => {
-                let response = response.map(Body::new);
                 if head_status(&response) == Some(b"14") {
                     Outcome::Unavailable(ApiError::unavailable("service answered UNAVAILABLE"), Some(response))
                 } else {
@@ -209,7 +208,7 @@ impl Forwarding {
             }
             Ok(Err(err)) => {
                 if err.is_connect() {
-                    remote.eject(addr);
+                    remote.eject(picked.addr);
                 }
                 Outcome::Unavailable(ApiError::unavailable(err), None)
             }

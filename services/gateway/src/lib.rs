@@ -14,6 +14,7 @@
 
 mod auth;
 pub mod config;
+mod connections;
 mod forward;
 mod layers;
 mod observe;

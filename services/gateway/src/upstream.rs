@@ -1,21 +1,20 @@
 //! Where a service's calls go: in-process routes (`kaigo dev`) or the service's replicas.
 //!
 //! A remote upstream is a URL whose host may resolve to many pod addresses (a headless
-//! Service). Calls are balanced per request, round robin, over one multiplexed HTTP/2
-//! connection per address; the name is re-resolved periodically, and an address whose
-//! connection fails is ejected for a while and then tried again.
+//! Service). Calls are balanced per request, round robin, over a few multiplexed HTTP/2
+//! connections per address ([`Connections`]); the name is re-resolved periodically, and an
+//! address whose connection fails is ejected for a while and then tried again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::RwLock;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
+
+use crate::connections::Connections;
 
 /// How long a failed address sits out before it is tried again.
 const EJECTION: Duration = Duration::from_secs(5);
@@ -34,12 +33,14 @@ pub enum Upstream {
 pub type LocalService =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, std::convert::Infallible>;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Endpoint {
     addr: SocketAddr,
     /// `addr` as a URI authority, built once rather than formatted per call.
     authority: http::uri::Authority,
     ejected_until: Option<Instant>,
+    /// The address's connections, kept while the address stays resolved.
+    connections: Arc<Connections>,
 }
 
 impl Endpoint {
@@ -47,8 +48,15 @@ impl Endpoint {
         // A socket address always reads as an authority; the fallback is never taken.
         let authority = http::uri::Authority::try_from(addr.to_string())
             .unwrap_or_else(|_| http::uri::Authority::from_static("invalid"));
-        Self { addr, authority, ejected_until }
+        Self { addr, authority, ejected_until, connections: Arc::new(Connections::new(addr)) }
     }
+}
+
+/// The address a call goes to, with its connections.
+pub(crate) struct Picked {
+    pub addr: SocketAddr,
+    pub authority: http::uri::Authority,
+    pub connections: Arc<Connections>,
 }
 
 /// A balanced set of replica addresses behind one DNS name.
@@ -59,10 +67,6 @@ pub struct RemoteUpstream {
     port: u16,
     endpoints: Arc<RwLock<Vec<Endpoint>>>,
     next: Arc<AtomicUsize>,
-    /// Several HTTP/2 clients, each keeping its own connection per address: one connection
-    /// serialises framing on one task at each end, so calls are spread over a few.
-    clients: Arc<Vec<Client<HttpConnector, tonic::body::Body>>>,
-    next_client: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for RemoteUpstream {
@@ -77,14 +81,11 @@ impl RemoteUpstream {
         let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a URL"))?;
         let host = uri.host().ok_or_else(|| format!("{url} has no host"))?.to_owned();
         let port = uri.port_u16().unwrap_or(80);
-        let clients = Arc::new((0..CONNECTIONS_PER_ADDRESS).map(|_| h2_client()).collect());
         Ok(Self {
             host: Some(host),
             port,
             endpoints: Arc::new(RwLock::new(Vec::new())),
             next: Arc::new(AtomicUsize::new(0)),
-            clients,
-            next_client: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -92,14 +93,7 @@ impl RemoteUpstream {
     /// a resolved name.
     pub fn from_addresses(addrs: &[SocketAddr]) -> Self {
         let endpoints = addrs.iter().map(|&addr| Endpoint::new(addr, None)).collect();
-        Self {
-            host: None,
-            port: 0,
-            endpoints: Arc::new(RwLock::new(endpoints)),
-            next: Arc::new(AtomicUsize::new(0)),
-            clients: Arc::new((0..CONNECTIONS_PER_ADDRESS).map(|_| h2_client()).collect()),
-            next_client: Arc::new(AtomicUsize::new(0)),
-        }
+        Self { host: None, port: 0, endpoints: Arc::new(RwLock::new(endpoints)), next: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// Re-resolves the name, keeping the ejection state of addresses that remain.
@@ -109,9 +103,13 @@ impl RemoteUpstream {
         let mut endpoints = self.endpoints.write();
         let previous = std::mem::take(&mut *endpoints);
         for addr in addrs {
-            let ejected_until = previous.iter().find(|e| e.addr == addr).and_then(|e| e.ejected_until);
-            if !endpoints.iter().any(|e| e.addr == addr) {
-                endpoints.push(Endpoint::new(addr, ejected_until));
+            if endpoints.iter().any(|e| e.addr == addr) {
+                continue;
+            }
+            // An address that remains keeps its connections and its ejection.
+            match previous.iter().find(|e| e.addr == addr) {
+                Some(kept) => endpoints.push(kept.clone()),
+                None => endpoints.push(Endpoint::new(addr, None)),
             }
         }
         Ok(endpoints.len())
@@ -119,11 +117,11 @@ impl RemoteUpstream {
 
     /// The next address, round robin, skipping ejected ones (all ejected: try one anyway).
     pub fn pick(&self) -> Option<SocketAddr> {
-        self.pick_endpoint().map(|(addr, _)| addr)
+        self.pick_endpoint().map(|picked| picked.addr)
     }
 
-    /// [`RemoteUpstream::pick`], with the address as a URI authority.
-    pub(crate) fn pick_endpoint(&self) -> Option<(SocketAddr, http::uri::Authority)> {
+    /// [`RemoteUpstream::pick`], with the address as a URI authority and its connections.
+    pub(crate) fn pick_endpoint(&self) -> Option<Picked> {
         let endpoints = self.endpoints.read();
         if endpoints.is_empty() {
             return None;
@@ -134,7 +132,7 @@ impl RemoteUpstream {
             .map(|i| &endpoints[(start + i) % endpoints.len()])
             .find(usable)
             .or_else(|| endpoints.get(start % endpoints.len()))
-            .map(|e| (e.addr, e.authority.clone()))
+            .map(|e| Picked { addr: e.addr, authority: e.authority.clone(), connections: e.connections.clone() })
     }
 
     /// Takes `addr` out of rotation for a while after a connection failure.
@@ -144,35 +142,8 @@ impl RemoteUpstream {
         }
     }
 
-    /// The next HTTP/2 client, round robin (each keeps one connection per address).
-    pub(crate) fn client(&self) -> &Client<HttpConnector, tonic::body::Body> {
-        let i = self.next_client.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        &self.clients[i]
-    }
-
     /// Every address currently known.
     pub fn addresses(&self) -> Vec<SocketAddr> {
         self.endpoints.read().iter().map(|e| e.addr).collect()
     }
-}
-
-/// One multiplexed HTTP/2 connection per address, kept alive with pings.
-/// HTTP/2 connections kept to each upstream address.
-const CONNECTIONS_PER_ADDRESS: usize = 4;
-
-fn h2_client() -> Client<HttpConnector, tonic::body::Body> {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(1)));
-    // The keep-alive pings need a timer: without one hyper panics on the first request.
-    Client::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .http2_only(true)
-        // As large as what the services' servers accept: the default (16 KiB) closes the
-        // shared connection, failing every call on it, when one answer's trailers are larger.
-        .http2_max_header_list_size(kaigo_platform::server::MAX_HEADER_LIST_BYTES)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .http2_keep_alive_timeout(Duration::from_secs(10))
-        .build(connector)
 }

@@ -192,6 +192,30 @@ impl elig::eligibility_service_server::EligibilityService for EchoEligibility {
         Caller::from_request(&request)?;
         Ok(tonic::Response::new(elig::CheckEligibilityResponse::default()))
     }
+
+    /// Answers each request message as it arrives with the count so far (`rows_received`),
+    /// so a client can wait for one answer before it sends the next message.
+    async fn import_insured_persons(
+        &self,
+        request: tonic::Request<tonic::Streaming<elig::ImportInsuredPersonsRequest>>,
+    ) -> Result<tonic::Response<tonic::codegen::BoxStream<elig::ImportInsuredPersonsResponse>>, tonic::Status> {
+        Caller::from_request(&request)?;
+        let mut messages = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut received = 0;
+            while let Ok(Some(_)) = messages.message().await {
+                received += 1;
+                let progress = elig::ImportProgress { rows_received: received, ..Default::default() };
+                let event = elig::import_insured_persons_response::Event::Progress(progress);
+                if tx.send(Ok(elig::ImportInsuredPersonsResponse { event: Some(event) })).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let answers = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|a| (a, rx)) });
+        Ok(tonic::Response::new(Box::pin(answers)))
+    }
 }
 
 /// A running upstream; dropping it (or [`Upstream::kill`]) stops it.

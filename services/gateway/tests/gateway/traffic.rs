@@ -171,3 +171,50 @@ async fn unknown_services_are_unimplemented() {
     let status = list_programmes(&channel, Some(&ed.sign(&office_claims("u"))), &[]).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 }
+
+#[tokio::test]
+async fn a_bidirectional_stream_goes_back_and_forth_through_the_gateway() {
+    let ed = TestKey::ed25519("ed-1");
+    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
+    let keys = CallerKeys::generate();
+    let (upstream, _upstream) = start_upstream("127.0.0.1:0", &keys, "a").await;
+    let gw = start_gateway(
+        auth_config(&jwks_server.url),
+        GatewayConfig::default(),
+        &keys,
+        &[("eligibility", vec![upstream])],
+    )
+    .await;
+    let mut client = kaigo_proto::kaigo::eligibility::v1::eligibility_service_client::EligibilityServiceClient::new(
+        channel(gw.addr).await,
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let requests = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+    let mut request = tonic::Request::new(requests);
+    let token = ed.sign(&office_claims("u"));
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let message = kaigo_proto::kaigo::eligibility::v1::ImportInsuredPersonsRequest::default;
+    // The first message goes before the call's answer has begun; each next one only after the
+    // answer to the one before it came back: the request is still streaming while the answer
+    // does, in both directions through the gateway. (A gateway that sent the request body only
+    // up to the answer's head, or only after the answer, would never answer the second.)
+    tx.send(message()).await.unwrap();
+    let response = client.import_insured_persons(request).await.unwrap();
+    let mut answers = response.into_inner();
+    for expected in 1..=3 {
+        let answer = tokio::time::timeout(Duration::from_secs(10), answers.message()).await;
+        let answer = answer.expect("an answer to each message").unwrap().unwrap();
+        let Some(kaigo_proto::kaigo::eligibility::v1::import_insured_persons_response::Event::Progress(progress)) =
+            answer.event
+        else {
+            panic!("progress expected: {answer:?}");
+        };
+        assert_eq!(progress.rows_received, expected);
+        if expected < 3 {
+            tx.send(message()).await.unwrap();
+        }
+    }
+    drop(tx);
+    let end = tokio::time::timeout(Duration::from_secs(10), answers.message()).await;
+    assert!(matches!(end, Ok(Ok(None))), "the answer ends with OK once the request has: {end:?}");
+}
