@@ -31,13 +31,6 @@ CRATES = ["proto"] + [os.path.join("services", d) for d in sorted(os.listdir(os.
 
 # crate -> {frozenset of sibling modules in one circle: why it is still open}
 KNOWN = {
-    "services/platform": {
-        frozenset({"access", "audit", "db", "events", "idempotency", "service"}): (
-            "db::LegacyKitMigration uses idempotency::migration and audit::migration, which use "
-            "db; db::reads (ReadPool) uses service::Background, which service's context holds; "
-            "moving LegacyKitMigration out of db changes every service's migrator (issue #18)"
-        ),
-    },
     "services/registry": {
         frozenset({"api", "changes", "store"}): (
             "changes builds its events with api::convert; store::migration publishes identity "

@@ -5,11 +5,9 @@
 //! service gets its own SQLite file under the data directory. Either way no service can read
 //! another's tables.
 
-mod legacy;
 pub mod reads;
 pub mod schema;
 
-pub use legacy::{LegacyCopy, LegacyKitMigration};
 pub use reads::{ReadConn, ReadPool};
 
 use std::time::Duration;

@@ -10,7 +10,10 @@
 //! - [`auth`]: the verified [`auth::Caller`] and how it travels from the gateway.
 //! - [`db`], [`redis`]: connections; [`events`]: the outbox, relay and idempotent consumers.
 //! - [`idempotency`]: one table and one rule for retried writes; [`audit`]: the read audit
-//!   trail and its batched writer; [`retention`]: how long both are kept.
+//!   trail and its batched writer; [`retention`]: how long both are kept; [`legacy`]: the
+//!   data-preserving migration of a service's own earlier tables onto both.
+//! - [`background`]: background tasks that end cleanly on shutdown; [`service`]: what the
+//!   binary hands each service.
 //! - [`access`]: the access decision every service takes from its own copy of the registry's
 //!   registrations and consents (migration, event handler, loader, `Gate::decide`).
 //! - [`time`]: JST calendar dates and the injected [`time::Clock`].
@@ -20,12 +23,14 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod db;
 pub mod errors;
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod legacy;
 pub mod redis;
 pub mod retention;
 pub mod seal;

@@ -4,7 +4,7 @@
 //! read stays on record), then the old tables are dropped.
 
 use kaigo_platform::auth::Role;
-use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
 
 /// The table [`super::migration::CarePlanTablesMigration`] created: one row per request id,

@@ -3,7 +3,7 @@
 //! the upgrade still replays), the reads in `audit_log` into `audit_trail` (every past read
 //! stays on record), then the old tables are dropped.
 
-use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
 use kaigo_proto::kaigo::common::v1::Purpose;
 

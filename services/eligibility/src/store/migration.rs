@@ -1,6 +1,6 @@
 //! The eligibility schema: persons, their periods, idempotency keys and the audit log.
 
-use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
 use sea_orm_migration::prelude::*;
 

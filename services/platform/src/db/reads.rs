@@ -37,8 +37,8 @@ use sea_orm::{
 };
 use sea_orm_migration::async_trait::async_trait;
 
+use crate::background::{Background, Stopping};
 use crate::config::DatabaseConfig;
-use crate::service::{Background, Stopping};
 
 /// A WAL position (`pg_lsn`) as a number.
 pub type Lsn = u64;

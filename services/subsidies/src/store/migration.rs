@@ -1,7 +1,7 @@
 //! The subsidies schema: applications, their evidence references, idempotency keys and the
 //! read audit.
 
-use kaigo_platform::db::{LegacyCopy, LegacyKitMigration};
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
 use sea_orm_migration::prelude::*;
 
