@@ -156,7 +156,10 @@ async fn requests_stored_before_the_payment_facts_keep_their_data() {
     let db = kaigo_platform::testkit::TestDatabase::create().await;
     let conn = kaigo_platform::db::connect(&db.config(), kaigo_documents::NAME).await.unwrap();
     // Every migration before this one, and a request stored by that schema.
-    let before = kaigo_documents::Migrator::migrations().len() - 1;
+    let before = kaigo_documents::Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261204_000100_opinion_request_payment_facts")
+        .unwrap();
     kaigo_documents::Migrator::up(&conn, Some(u32::try_from(before).unwrap())).await.unwrap();
     conn.execute_unprepared(
         "INSERT INTO opinion_requests (id, application_id, insurer_number, insured_number, institution_code, \
