@@ -91,6 +91,7 @@ impl Forwarding {
         match &self.upstream {
             Upstream::Local(routes) => {
                 let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
+                request.headers_mut().insert("grpc-timeout", deadline::header(limit));
                 match tokio::time::timeout(limit, routes.clone().oneshot(request)).await {
                     Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
@@ -193,10 +194,9 @@ impl Forwarding {
         if left.is_zero() {
             return Outcome::TimedOut;
         }
-        if let Ok(mut value) = http::HeaderValue::try_from(deadline::format(left)) {
-            unique_per_call(&mut value);
-            request.headers_mut().insert("grpc-timeout", value);
-        }
+        let mut value = deadline::header(left);
+        unique_per_call(&mut value);
+        request.headers_mut().insert("grpc-timeout", value);
         match tokio::time::timeout(left.min(self.timeout), picked.connections.send(request)).await {
             Err(_) => Outcome::TimedOut,
             Ok(Ok(response)) => {

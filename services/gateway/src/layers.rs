@@ -281,9 +281,7 @@ impl tower::Service<http::Request<Body>> for Limit {
             let cap = Duration::from_millis(role_limits.max_timeout_ms);
             let requested = parts.headers.get("grpc-timeout").and_then(|v| v.to_str().ok());
             let timeout = deadline::effective(requested, cap);
-            if let Ok(value) = http::HeaderValue::try_from(deadline::format(timeout)) {
-                parts.headers.insert("grpc-timeout", value);
-            }
+            // The forwarder writes `grpc-timeout` from what is left of it when the call goes out.
             parts.extensions.insert(Deadline(Instant::now() + timeout));
             let refusal = Arc::new(OnceLock::new());
             parts.extensions.insert(BodyRefusal(refusal.clone()));

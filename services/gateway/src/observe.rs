@@ -29,12 +29,22 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> http::HeaderValue {
             !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
         })
         .cloned()
-        .unwrap_or_else(|| {
-            http::HeaderValue::try_from(uuid::Uuid::now_v7().to_string())
-                .unwrap_or_else(|_| http::HeaderValue::from_static("invalid"))
-        });
+        .unwrap_or_else(new_request_id);
     unique_per_call(&mut id);
     id
+}
+
+/// A new UUIDv7: the time in milliseconds and 74 random bits from the thread's generator
+/// (`Uuid::now_v7` would ask the kernel for them, a system call per call), written as a header
+/// value without an intermediate string.
+fn new_request_id() -> http::HeaderValue {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &rand::random::<[u8; 10]>()).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid.hyphenated().encode_lower(&mut text);
+    http::HeaderValue::from_str(text).unwrap_or_else(|_| http::HeaderValue::from_static("invalid"))
 }
 
 /// Marks a header value that differs from call to call (request id, trace context, deadline)
@@ -97,7 +107,8 @@ pub(crate) struct Record {
     pub info: Arc<CallInfo>,
     pub service: Cow<'static, str>,
     pub method: Cow<'static, str>,
-    pub request_id: String,
+    /// The request id as sent back to the caller (a cheap clone of its bytes).
+    pub request_id: http::HeaderValue,
     pub started: Instant,
     /// grpc-status from the response head (a trailers-only answer), if any.
     pub status: Option<String>,
@@ -121,7 +132,7 @@ impl Record {
         tracing::info!(
             target: "kaigo_gateway::access",
             parent: None,
-            request_id = self.request_id.as_str(),
+            request_id = self.request_id.to_str().unwrap_or_default(),
             service = self.service.as_ref(),
             method = self.method.as_ref(),
             grpc_status = status,
@@ -260,5 +271,11 @@ mod tests {
         assert_ne!(generated, "has space");
         assert_eq!(generated.len(), 36);
         assert_eq!(request_id(&http::HeaderMap::new()).len(), 36);
+        let id = uuid::Uuid::parse_str(generated.to_str().unwrap()).unwrap();
+        assert_eq!(id.get_version(), Some(uuid::Version::SortRand));
+        let (seconds, _) = id.get_timestamp().unwrap().to_unix();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(seconds.abs_diff(now) <= 60, "time-ordered: {seconds} vs {now}");
+        assert_ne!(request_id(&http::HeaderMap::new()), request_id(&http::HeaderMap::new()));
     }
 }

@@ -200,7 +200,6 @@ impl tower::Service<http::Request<Body>> for Gateway {
         let (service, method) = split_path(request.uri().path());
         let request_id = request_id(request.headers());
         request.headers_mut().insert(REQUEST_ID_HEADER, request_id.clone());
-        let request_id_text = request_id.to_str().unwrap_or_default().to_owned();
         // Plain &str fields: recorded as they are, where `%` would format each into a String.
         let span = tracing::info_span!(
             "grpc.gateway",
@@ -210,7 +209,7 @@ impl tower::Service<http::Request<Body>> for Gateway {
             rpc.method = method.as_ref(),
             rpc.grpc.status_code = tracing::field::Empty,
             kaigo.role = tracing::field::Empty,
-            request_id = request_id_text.as_str(),
+            request_id = request_id.to_str().unwrap_or_default(),
         );
         kaigo_platform::telemetry::set_parent_from(request.headers(), &span);
         let info = Arc::new(CallInfo::default());
@@ -220,18 +219,9 @@ impl tower::Service<http::Request<Body>> for Gateway {
         Box::pin(tracing::Instrument::instrument(
             async move {
                 let mut response = inner.handle(request).await;
-                response.headers_mut().insert(REQUEST_ID_HEADER, request_id);
+                response.headers_mut().insert(REQUEST_ID_HEADER, request_id.clone());
                 let status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                let record = Record {
-                    metrics,
-                    span: record_span,
-                    info,
-                    service,
-                    method,
-                    request_id: request_id_text,
-                    started,
-                    status,
-                };
+                let record = Record { metrics, span: record_span, info, service, method, request_id, started, status };
                 Ok(response.map(|body| Body::new(Observed::new(body, record))))
             },
             span,

@@ -24,9 +24,21 @@ pub(crate) fn parse(value: &str) -> Option<Duration> {
 }
 
 /// Formats a deadline as `grpc-timeout` (milliseconds, rounded up, at most 8 digits).
+#[cfg(test)]
 pub(crate) fn format(timeout: Duration) -> String {
+    header(timeout).to_str().unwrap_or_default().to_owned()
+}
+
+/// [`format`] as a header value, written without an intermediate string.
+pub(crate) fn header(timeout: Duration) -> http::HeaderValue {
+    use std::io::Write;
     let millis = timeout.as_micros().div_ceil(1000).clamp(1, 99_999_999);
-    format!("{millis}m")
+    let mut text = [0u8; 9];
+    let mut rest = &mut text[..];
+    // At most 8 digits and the unit: always fits, always visible ASCII.
+    let _ = write!(rest, "{millis}m");
+    let len = 9 - rest.len();
+    http::HeaderValue::from_bytes(&text[..len]).unwrap_or_else(|_| http::HeaderValue::from_static("1m"))
 }
 
 /// The deadline of a call: what it asked for, at most `cap`; `cap` when it asked for none or
