@@ -630,6 +630,24 @@ mod tests {
         assert_eq!((changed, created.len()), (vec![chunk[7].key], 0));
         assert_eq!(count("SELECT count(*) FROM persons WHERE version <> 1").await, 1);
         assert_eq!(count("SELECT count(*) FROM records").await, PERSONS as i64 + 1);
+        assert_eq!(count("SELECT count(*) FROM outbox").await, 1);
+
+        // A detail stored as other JSON text is the same detail: PostgreSQL's comparison of the
+        // text names the person, the server's finds it identical. And a chunk with a new person
+        // among stored ones creates that one only.
+        db.execute_unprepared(
+            "UPDATE records SET detail = ' ' || detail \
+             WHERE person_id = (SELECT id FROM persons WHERE insured_number = '0000000003')",
+        )
+        .await
+        .unwrap();
+        chunk.push(person(&insurer, PERSONS + 1));
+        let (outcome, changed, created) = import_chunk(&db, &chunk, "435073", Utc::now()).await.unwrap();
+        assert_eq!(outcome, ChunkOutcome { created: 1, changed: 0, unchanged: CHUNK as u64 });
+        assert_eq!((changed.len(), created), (0, vec![chunk[CHUNK].key]));
+        assert_eq!(count("SELECT count(*) FROM persons WHERE version <> 1").await, 1);
+        assert_eq!(count("SELECT count(*) FROM records").await, PERSONS as i64 + 2);
+        assert_eq!(count("SELECT count(*) FROM outbox").await, 1);
         db.close().await.unwrap();
     }
 }
