@@ -33,6 +33,12 @@ async fn on_a_cluster_one_consumer_reads_two_topics_and_dead_letters_poison() {
 }
 
 #[tokio::test]
+async fn on_a_cluster_streams_are_trimmed_only_below_what_every_group_has_read() {
+    let cluster = TestRedisCluster::start().await;
+    crate::stream_trim::trimmed_only_below_what_every_group_has_read(cluster.config()).await;
+}
+
+#[tokio::test]
 async fn on_a_cluster_every_stream_shares_one_slot_and_other_keys_spread() {
     let cluster = TestRedisCluster::start().await;
     let handle = RedisHandle::connect(&cluster.config()).await.unwrap().unwrap();

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use kaigo_platform::config::RedisConfig;
 use kaigo_platform::events::{Bus, Event, RedisBus};
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::retention::{RetentionConfig, trim_streams};
@@ -42,7 +43,12 @@ async fn read(
 #[tokio::test]
 async fn streams_are_trimmed_only_below_what_every_group_has_read() {
     let redis = TestRedis::create().await;
-    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    trimmed_only_below_what_every_group_has_read(redis.config()).await;
+}
+
+/// The trims against the Redis of `redis` (one server or a cluster).
+pub async fn trimmed_only_below_what_every_group_has_read(redis: RedisConfig) {
+    let handle = RedisHandle::connect(&redis).await.unwrap().unwrap();
     // At most 4 entries once everything is read.
     let redis_bus = RedisBus::new(handle.clone(), 4);
     let bus = Bus::Redis(redis_bus.clone());
