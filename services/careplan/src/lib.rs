@@ -16,7 +16,7 @@ use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_platform::time::{Clock, system_clock};
+use kaigo_platform::time::Clock;
 use std::sync::Arc;
 
 use kaigo_proto::kaigo::careplan::v1::care_plan_service_server::CarePlanServiceServer;
@@ -90,7 +90,7 @@ pub use api::Api;
 /// Starts the service: its background tasks (the outbox relay) and its tonic server, with the
 /// configured message limits (requests up to `max_bundle_bytes`).
 pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<CarePlanServiceServer<Api>, StartError> {
-    start_with_clock(ctx, config, system_clock()).await
+    start_with_clock(ctx, config, ctx.clock.clone()).await
 }
 
 /// [`start`] with the clock every record and licence rule asks for "now" and "today" (tests
@@ -119,7 +119,7 @@ pub async fn start_with_clock(
 /// month's 予定 (idempotent: a second run the same month changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
     let rules = domain::licence::LicenceRules::embedded()?;
-    let clock = system_clock();
+    let clock = ctx.clock.clone();
     seed::seed(&ctx.db, &rules, clock.as_ref()).await?;
     let settings = config.spec_settings().map_err(|key| format!("{key} is not a YYYYMM"))?;
     let spec = Arc::new(domain::spec::Spec::embedded()?.with_settings(settings));

@@ -205,7 +205,7 @@ pub async fn start(
         tracing::info!(url = %config.eligibility_url, "certification: applicants are checked against eligibility");
         Arc::new(people::EligibilityDirectory::new(channel, keys.clone(), policy))
     };
-    start_with(ctx, config, Dependencies { people, ..Dependencies::default() }).await
+    start_with(ctx, config, Dependencies { clock: ctx.clock.clone(), people }).await
 }
 
 /// [`start`] with explicit dependencies.

@@ -11,7 +11,6 @@ use kaigo_platform::audit::{AuditOptions, Auditor};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::ids::InsurerNumber;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_platform::time::system_clock;
 use kaigo_proto::kaigo::certification::v1 as pb;
 use kaigo_proto::kaigo::common::v1 as common;
 
@@ -40,7 +39,7 @@ const SURVEY_ID: &str = "0190a000-0000-7000-8000-00000000d002";
 const OPINION_ID: &str = "0190a000-0000-7000-8000-00000000d003";
 
 pub(crate) async fn seed(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
-    let clock = system_clock();
+    let clock = ctx.clock.clone();
     let today = clock.today_jst();
     let filter = ListFilter {
         insurer_number: Some(DEMO_INSURER_NUMBER.to_owned()),

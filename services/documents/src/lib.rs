@@ -45,7 +45,7 @@ use kaigo_platform::config::Secret;
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_platform::time::{Clock, system_clock};
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::documents::v1::document_service_server::DocumentServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -96,7 +96,7 @@ fn dev_key(dir: &Path) -> Result<Secret, StartError> {
 /// Starts the service: the outbox relay, the audit writer, the blob sweeper, and its tonic
 /// server with the configured message limits.
 pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<DocumentServiceServer<Api>, StartError> {
-    start_with_clock(ctx, config, system_clock()).await
+    start_with_clock(ctx, config, ctx.clock.clone()).await
 }
 
 /// [`start`] with the clock every write, deadline and audit record asks for "now" (tests and
@@ -135,7 +135,7 @@ pub async fn start_with_clock(
 /// Loads the demo data of `kaigo dev`: the 作成依頼 for the demo application (idempotent: a
 /// second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    seed::seed(&ctx.db, system_clock().now()).await
+    seed::seed(&ctx.db, ctx.clock.now()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate documents`.

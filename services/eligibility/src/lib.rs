@@ -28,7 +28,7 @@ use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_platform::time::{Clock, system_clock};
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::EligibilityServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
@@ -147,10 +147,10 @@ impl Config {
 /// The sealing purpose of the personal details cached in L2 (kaigo_platform::seal).
 const L2_DETAILS_PURPOSE: &str = "eligibility.l2.details";
 
-/// Builds the API on the system clock and starts its background tasks: the outbox relay, the
-/// audit writer, the cache invalidation listener and the event consumers.
+/// Builds the API on the context's clock and starts its background tasks: the outbox relay,
+/// the audit writer, the cache invalidation listener and the event consumers.
 pub fn build(ctx: &ServiceContext, config: &Config) -> Api {
-    build_with_clock(ctx, config, system_clock())
+    build_with_clock(ctx, config, ctx.clock.clone())
 }
 
 /// [`build`] with `clock` deciding "now" and "today" (JST).
@@ -187,8 +187,8 @@ pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<EligibilityS
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, _config: &Config) -> Result<(), StartError> {
-    seed::seed(&ctx.db, system_clock().as_ref()).await?;
-    seed::allowances::seed(&ctx.db, system_clock().as_ref()).await
+    seed::seed(&ctx.db, ctx.clock.as_ref()).await?;
+    seed::allowances::seed(&ctx.db, ctx.clock.as_ref()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate eligibility`.

@@ -130,7 +130,7 @@ async fn start_registry(
                 })
                 .collect();
             tracing::info!("registry: the access log gathers the other services' trails in process");
-            kaigo_registry::start_with(ctx, config, kaigo_platform::time::system_clock(), Arc::new(sources)).await
+            kaigo_registry::start_with(ctx, config, ctx.clock.clone(), Arc::new(sources)).await
         }
     }
 }

@@ -123,6 +123,7 @@ pub async fn run(args: DevArgs) -> Result<(), Exit> {
             background: background.clone(),
             // No Redis in `kaigo dev`: nothing is cached outside the process.
             seal: kaigo_platform::seal::SealSecrets::none(),
+            clock: kaigo_platform::time::system_clock(),
         };
         // Seeding writes hundreds of rows and events: none of it is traced (issue #23).
         let seeding = kaigo_platform::telemetry::unsampled_span("demo.seed");

@@ -121,8 +121,18 @@ async fn serve_service(config: &KaigoConfig, name: &'static str, keys: CallerKey
     let reads = kaigo_platform::db::ReadPool::connect(&config.database, name, db.clone(), &background)
         .await
         .map_err(|e| Exit::failure(format!("read replicas: {e}")))?;
-    let ctx =
-        ServiceContext { name, server: config.server.clone(), db, reads, redis: Some(redis), bus, background, seal };
+    let clock = kaigo_platform::time::system_clock();
+    let ctx = ServiceContext {
+        name,
+        server: config.server.clone(),
+        db,
+        reads,
+        redis: Some(redis),
+        bus,
+        background,
+        seal,
+        clock,
+    };
 
     // Calls to other services (certification → eligibility) go over the network, signed with
     // the same internal key the gateway uses.

@@ -32,6 +32,10 @@ pub struct ServiceContext {
     /// What values cached outside the process are sealed with ([`crate::seal`]): the
     /// internal secret and, during a rotation, the previous one.
     pub seal: crate::seal::SealSecrets,
+    /// "Now" for the service and for the platform's records kept on its behalf (idempotency
+    /// records are stamped and trimmed by it, [`crate::retention`]): the system clock in
+    /// `kaigo serve` and `kaigo dev`, a [`crate::time::SetClock`] in a test that moves time.
+    pub clock: std::sync::Arc<dyn crate::time::Clock>,
 }
 
 impl ServiceContext {

@@ -611,6 +611,7 @@ pub fn context(
             &crate::config::Secret::new(TEST_SEAL_SECRET),
             &crate::config::Secret::default(),
         ),
+        clock: crate::time::system_clock(),
     };
     (ctx, control)
 }

@@ -20,7 +20,7 @@ use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::EventTablesMigration;
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_platform::time::{Clock, system_clock};
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::subsidies::v1::subsidy_service_server::SubsidyServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
@@ -62,9 +62,9 @@ impl Config {
     }
 }
 
-/// Starts the service with the system clock.
+/// Starts the service on the context's clock.
 pub async fn start(ctx: &ServiceContext, config: &Config) -> Result<SubsidyServiceServer<Api>, StartError> {
-    start_with_clock(ctx, config, system_clock()).await
+    start_with_clock(ctx, config, ctx.clock.clone()).await
 }
 
 /// Starts the service with `clock` deciding "today" (deadline checks, payment dates).
@@ -84,7 +84,7 @@ pub async fn start_with_clock(
 
 /// Loads the demo data of `kaigo dev` (idempotent: a second run changes nothing).
 pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
-    let clock = system_clock();
+    let clock = &ctx.clock;
     seed::seed(&ctx.db, &config.catalogue(clock.today_jst())?, clock.now()).await
 }
 

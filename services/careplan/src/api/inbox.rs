@@ -341,8 +341,8 @@ pub(crate) async fn acknowledge_bundle(
     if let Some(first) = key.replay_as(&tx).await? {
         return Ok(first);
     }
+    let now = api.clock.now();
     if model.status != pb::BundleStatus::Acknowledged as i32 {
-        let now = api.clock.now();
         store::mark_acknowledged(&tx, &model, pb::BundleStatus::Acknowledged as i32, &caller.subject, &r.note, now)
             .await
             .map_err(db)?;
@@ -351,7 +351,7 @@ pub(crate) async fn acknowledge_bundle(
         store::get_bundle(&tx, &r.bundle_id).await.map_err(db)?.ok_or_else(|| ApiError::internal("bundle vanished"))?;
     let files = store::file_metadata(&tx, &model.id).await.map_err(db)?;
     let response = pb::AcknowledgeBundleResponse { bundle: Some(bundle_pb(&model, &files)) };
-    key.remember_message(&tx, &response).await.map_err(db)?;
+    key.remember_message(&tx, now, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
 }

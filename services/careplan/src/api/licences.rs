@@ -332,7 +332,7 @@ pub(crate) async fn register_licence(
     let year = licence::paid_year(&periods, start, today, &api.rules);
     record_period(&tx, number.as_str(), &year, &request.payment_reference, now).await?;
     let response = pb::RegisterLicenceResponse { licence: Some(load(&tx, number.as_str(), &api.rules, today).await?) };
-    key.remember_message(&tx, &response).await.map_err(db)?;
+    key.remember_message(&tx, now, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
 }
@@ -389,7 +389,7 @@ pub(crate) async fn apply_free_pass(
         free_period: Some(proto_period(pass.period.start, pass.period.end)),
         explanation: pass.explanation,
     };
-    key.remember_message(&tx, &response).await.map_err(db)?;
+    key.remember_message(&tx, now, &response).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(response)
 }

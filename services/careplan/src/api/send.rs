@@ -341,7 +341,7 @@ pub(crate) async fn send_with(
     let content_hash = checked.content_hash.clone();
     if let Some(existing) = existing_unit(conn, &address, &content_hash).await? {
         let response = pb::SendBundleResponse { bundle: Some(existing) };
-        save_once(conn, &key, &response).await?;
+        save_once(conn, &key, now, &response).await?;
         return Ok(response);
     }
 
@@ -391,7 +391,7 @@ pub(crate) async fn send_with(
         store::insert_bundle(&tx, model, files).await?;
         store::evidence::insert_bundle_persons(&tx, &id, &checked.person_keys).await?;
         publish_evidence(&tx, &id, &evidence).await?;
-        key.remember_message(&tx, &response).await?;
+        key.remember_message(&tx, now, &response).await?;
         let mut event = response.bundle.clone().unwrap_or_default();
         event.files.clear();
         enqueue(&tx, NewEvent { topic: BUNDLE_SENT.to_owned(), key: id.clone(), payload: event.encode_to_vec() })
@@ -487,9 +487,10 @@ async fn existing_unit(
 async fn save_once(
     conn: &impl sea_orm::ConnectionTrait,
     key: &IdempotencyKey,
+    now: chrono::DateTime<chrono::Utc>,
     response: &pb::SendBundleResponse,
 ) -> Result<(), ApiError> {
-    match key.remember_message(conn, response).await {
+    match key.remember_message(conn, now, response).await {
         Ok(()) => Ok(()),
         Err(err) if kaigo_platform::db::is_unique_violation(&err) => Ok(()),
         Err(err) => Err(db(err)),

@@ -4,8 +4,8 @@
 //! read stays on record), then the old tables are dropped.
 
 use kaigo_platform::auth::Role;
-use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 
 /// The table [`super::migration::CarePlanTablesMigration`] created: one row per request id,
 /// with the caller's office (or insurer) and SHA-256 of the encoded request (the platform's

@@ -3,8 +3,8 @@
 //! that nothing recorded before an upgrade is lost. Appended after the migrations that created
 //! the old tables; never edited once released.
 
-use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 
 /// Copies `idempotency_keys` into the platform's `idempotency_records`: a retry that arrives
 /// across the upgrade still gets its stored answer.

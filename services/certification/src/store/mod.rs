@@ -151,7 +151,7 @@ where
         .await
         .map_err(errors::db)?;
     let response = render(&loaded);
-    if let Err(err) = key.remember(&txn, &response).await {
+    if let Err(err) = key.remember(&txn, loaded.record.created_at, &response).await {
         drop(txn);
         return key.after_conflict(db, err).await.map(Written::Replayed);
     }
@@ -183,7 +183,7 @@ where
     let txn = kaigo_platform::db::begin_write(db).await.map_err(errors::db)?;
     let written = write_in(&txn, Some(key), application_id, expected_version, now, authorize, mutate, render).await?;
     if let Written::Fresh { response, .. } = &written {
-        if let Err(err) = key.remember(&txn, response).await {
+        if let Err(err) = key.remember(&txn, now, response).await {
             drop(txn);
             return key.after_conflict(db, err).await.map(Written::Replayed);
         }

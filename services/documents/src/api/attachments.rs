@@ -189,7 +189,7 @@ pub(super) async fn commit(
     let txn = kaigo_platform::db::begin_write(&api.db).await.map_err(db)?;
     let written = async {
         store::insert_attachment(&txn, model).await?;
-        idem.remember_message(&txn, &response).await?;
+        idem.remember_message(&txn, api.clock.now(), &response).await?;
         txn.commit().await
     }
     .await;

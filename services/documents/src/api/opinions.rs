@@ -172,7 +172,7 @@ pub async fn submit(
         }
         store::insert_opinion(&txn, model).await?;
         store::update_request(&txn, &request.id, OpinionRequestStatus::Submitted as i32, Some(&new_id), now).await?;
-        idem.remember_message(&txn, &response).await?;
+        idem.remember_message(&txn, now, &response).await?;
         txn.commit().await
     }
     .await;
@@ -381,7 +381,7 @@ pub async fn receive(
         )
         .await?;
         let response = ReceiveOpinionResponse { opinion: Some(to_proto(&received)) };
-        idem.remember_message(&txn, &response).await?;
+        idem.remember_message(&txn, now, &response).await?;
         txn.commit().await?;
         Ok::<_, sea_orm::DbErr>(response)
     }

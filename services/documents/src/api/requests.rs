@@ -130,7 +130,7 @@ pub async fn request_opinion(
     let response = RequestOpinionResponse { opinion_request: Some(to_proto(&model)) };
     let written = async {
         store::insert_request(&txn, model).await?;
-        idem.remember_message(&txn, &response).await?;
+        idem.remember_message(&txn, now, &response).await?;
         txn.commit().await
     }
     .await;
@@ -267,7 +267,7 @@ pub async fn cancel_request(
     let response = CancelOpinionRequestResponse { opinion_request: Some(to_proto(&model)) };
     let written = async {
         store::update_request(&txn, &model.id, model.status, None, now).await?;
-        idem.remember_message(&txn, &response).await?;
+        idem.remember_message(&txn, now, &response).await?;
         txn.commit().await
     }
     .await;

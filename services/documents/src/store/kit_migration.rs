@@ -3,8 +3,8 @@
 //! the upgrade still replays), the reads in `audit_log` into `audit_trail` (every past read
 //! stays on record), then the old tables are dropped.
 
-use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_proto::kaigo::common::v1::Purpose;
 
 /// The table [`super::migration::DocumentsTablesMigration`] created: one row per request id,

@@ -1,7 +1,7 @@
 //! The eligibility schema: persons, their periods, idempotency keys and the audit log.
 
-use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use sea_orm_migration::prelude::*;
 
 /// Creates the eligibility tables.

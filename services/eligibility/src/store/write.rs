@@ -205,7 +205,7 @@ impl WriteTx {
     /// invalidation).
     pub async fn commit(self, key: Option<&IdempotencyKey>, response: &[u8]) -> Result<Vec<PersonKey>, DbErr> {
         if let Some(key) = key {
-            key.remember(&self.txn, response).await?;
+            key.remember(&self.txn, self.now, response).await?;
         }
         let mut changed = self.changed;
         changed.sort();

@@ -9,16 +9,19 @@
 //! because the party is part of the key.
 //!
 //! Order inside a handler: validate → **authorise** → [`IdempotencyKey::replay`] → write →
-//! [`IdempotencyKey::remember`] in the write's transaction → commit. Replaying only after the
+//! [`IdempotencyKey::remember`] in the write's transaction → commit ([`write::run`] runs this
+//! order around a write's work). Replaying only after the
 //! caller has been authorised means a caller who lost access does not get a stored answer
 //! either. When two retries race, the second one's `remember` fails on the primary key;
 //! [`IdempotencyKey::after_conflict`] turns that into the first one's stored answer.
 //!
-//! One table shape for every service (`idempotency_records`, [`migration`]); rows older than
-//! the retention are removed by [`prune`].
+//! One table shape for every service (`idempotency_records`, [`migration`]); a record is
+//! stamped by the service's injected [`Clock`] and records older than the retention, by the
+//! same clock, are removed by [`prune`].
 
 pub mod entity;
 pub mod migration;
+pub mod write;
 
 use chrono::{DateTime, Utc};
 use prost::Message;
@@ -27,6 +30,8 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::errors::{self, ApiError, Violations};
+#[cfg(doc)]
+use crate::time::Clock;
 
 /// Checks a request id: required, a UUID (any version; 36 characters with hyphens). The rule
 /// is the same in every service and documented on every write request in the contracts.
@@ -104,24 +109,30 @@ impl IdempotencyKey {
         self.replay(conn).await?.map(|bytes| decode(&bytes)).transpose()
     }
 
-    /// Stores `response` under the key, through `conn`: the write's own transaction. A
+    /// Stores `response` under the key, through `conn`: the write's own transaction, stamped
+    /// `at`, the write's instant by the service's [`Clock`] (the clock retention trims by). A
     /// duplicate-key error means a concurrent retry committed first: roll back and call
     /// [`IdempotencyKey::after_conflict`].
-    pub async fn remember(&self, conn: &impl ConnectionTrait, response: &[u8]) -> Result<(), DbErr> {
+    pub async fn remember(&self, conn: &impl ConnectionTrait, at: DateTime<Utc>, response: &[u8]) -> Result<(), DbErr> {
         let row = entity::Model {
             caller_party: self.party.clone(),
             rpc: self.rpc.to_owned(),
             request_id: self.request_id.clone(),
             request_hash: Some(self.hash.clone()),
             response: response.to_vec(),
-            created_at: Utc::now(),
+            created_at: at,
         };
         entity::Entity::insert(row.into_active_model()).exec_without_returning(conn).await.map(|_| ())
     }
 
     /// [`IdempotencyKey::remember`] for a typed response.
-    pub async fn remember_message(&self, conn: &impl ConnectionTrait, response: &impl Message) -> Result<(), DbErr> {
-        self.remember(conn, &response.encode_to_vec()).await
+    pub async fn remember_message(
+        &self,
+        conn: &impl ConnectionTrait,
+        at: DateTime<Utc>,
+        response: &impl Message,
+    ) -> Result<(), DbErr> {
+        self.remember(conn, at, &response.encode_to_vec()).await
     }
 
     /// After a write failed with `err`: when it was the duplicate key of a concurrent retry

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::idempotency::write::{WriteError, replay};
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use sea_orm::DatabaseTransaction;
 use tonic::Request;
 
-use super::write::{WriteError, replay};
 use super::{Api, access, convert};
 use crate::domain::application::{
     Action, Status, category_key, check_drafting, check_new_application, check_submission, next_status,

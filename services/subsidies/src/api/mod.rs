@@ -6,13 +6,13 @@ mod applications;
 pub(crate) mod convert;
 mod reads;
 mod review;
-mod write;
 
 use std::sync::Arc;
 
 use kaigo_platform::audit::Auditor;
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{ApiError, Violations};
+use kaigo_platform::idempotency::write;
 use kaigo_proto::kaigo::subsidies::v1 as pb;
 use kaigo_proto::kaigo::subsidies::v1::subsidy_service_server::SubsidyService;
 use sea_orm::DatabaseConnection;
@@ -35,6 +35,14 @@ pub struct Api {
     auditor: Auditor,
 }
 
+/// Another request changed the same application at the same time.
+fn concurrent_change() -> ApiError {
+    ApiError::aborted(
+        "CONCURRENT_CHANGE",
+        "another request changed the same application at the same time; read it again and retry",
+    )
+}
+
 impl Api {
     /// The API over `db`, with these programmes, this clock and this audit trail.
     pub fn new(db: DatabaseConnection, catalogue: Arc<Catalogue>, clock: Arc<dyn Clock>, auditor: Auditor) -> Self {
@@ -48,8 +56,10 @@ impl Api {
         self
     }
 
-    /// [`write::idempotent`] on the primary; then the caller's reads go to the primary until
-    /// the replicas have the write.
+    /// The platform's write runner ([`write::run`]) on the primary and the service's clock; then
+    /// the caller's reads go to the primary until the replicas have the write. A unique
+    /// violation that is no concurrent retry of the same request is ABORTED
+    /// `CONCURRENT_CHANGE`.
     async fn write<R, F>(&self, key: &kaigo_platform::idempotency::IdempotencyKey, work: F) -> Result<R, ApiError>
     where
         R: prost::Message + Default,
@@ -58,7 +68,7 @@ impl Api {
             &'t kaigo_platform::idempotency::IdempotencyKey,
         ) -> write::Work<'t, R>,
     {
-        let response = write::idempotent(&self.db, key, work).await?;
+        let response = write::run(&self.db, self.clock.as_ref(), key, concurrent_change, work).await?;
         self.reads.fence(key.party().as_bytes());
         Ok(response)
     }

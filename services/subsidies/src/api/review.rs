@@ -162,7 +162,7 @@ impl Api {
                 next.status = status.as_str().to_owned();
                 next.return_reasons = Some(
                     serde_json::to_string(&reasons)
-                        .map_err(|e| super::write::WriteError::Api(ApiError::internal(e)))?,
+                        .map_err(|e| kaigo_platform::idempotency::write::WriteError::Api(ApiError::internal(e)))?,
                 );
                 let change = Change { action: Action::Return, from, amount: None, reasons };
                 let application = save(txn, next, step.expected_version, change, lang).await?;

@@ -1,8 +1,8 @@
 //! The subsidies schema: applications, their evidence references, idempotency keys and the
 //! read audit.
 
-use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use kaigo_platform::idempotency::migration::LegacyTable;
+use kaigo_platform::legacy::{LegacyCopy, LegacyKitMigration};
 use sea_orm_migration::prelude::*;
 
 /// Creates the subsidies tables.

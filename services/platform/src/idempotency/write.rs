@@ -1,26 +1,30 @@
-//! How every write runs: in one transaction with its idempotency record
-//! (`kaigo_platform::idempotency`), so that a retry with the same `request_id` returns the first
-//! response and a crash leaves nothing half-written.
+//! The one runner of an idempotent write: the work runs in one write transaction
+//! ([`crate::db::begin_write`]) with its idempotency record, so a retry with the same
+//! `request_id` returns the first response and a crash leaves nothing half-written.
 //!
-//! Order: validate → authorise (the role before the transaction, the application inside it) →
-//! [`replay`] → write → remember (same transaction) → commit. The stored answer is looked up
-//! only once the caller may touch the application, so a request id never opens a door.
+//! Order: validate → authorise (the role before the transaction, the resource inside it) →
+//! [`replay`] → write (and its events) → the response remembered in the same transaction →
+//! commit. The stored answer is looked up only once the caller may touch the resource, so a
+//! request id never opens a door.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use kaigo_platform::db::is_unique_violation;
-use kaigo_platform::errors::{self, ApiError};
-use kaigo_platform::idempotency::IdempotencyKey;
 use prost::Message;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
+use super::{IdempotencyKey, decode};
+use crate::db::{begin_write, is_unique_violation};
+use crate::errors::{self, ApiError};
+use crate::time::Clock;
+
 /// Why a write's work stopped: a refusal for the caller, the database, or the stored answer
 /// of an earlier identical request.
+#[derive(Debug)]
 pub enum WriteError {
     /// Refused (bad input, wrong state, stale version …).
     Api(ApiError),
-    /// The database failed; a unique violation may mean a concurrent retry.
+    /// The database failed; a unique violation may be a concurrent retry or a concurrent write.
     Db(DbErr),
     /// The request was answered before: its stored response.
     Replay(Vec<u8>),
@@ -51,17 +55,22 @@ pub async fn replay(txn: &DatabaseTransaction, key: &IdempotencyKey) -> Result<(
     }
 }
 
-fn decode<R: Message + Default>(bytes: &[u8]) -> Result<R, ApiError> {
-    R::decode(bytes).map_err(ApiError::internal)
-}
-
-/// Runs `work` in a transaction and stores its response under `key` in the same transaction.
-pub async fn idempotent<R, F>(db: &DatabaseConnection, key: &IdempotencyKey, work: F) -> Result<R, ApiError>
+/// Runs `work` in a write transaction and remembers its response under `key` in it, stamped
+/// by `clock` (the service's). A unique violation is a concurrent retry (answered with the
+/// retry's stored response) or, when no answer is stored under `key`, a concurrent write of
+/// the same record: `conflict()`.
+pub async fn run<R, F>(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    key: &IdempotencyKey,
+    conflict: impl FnOnce() -> ApiError,
+    work: F,
+) -> Result<R, ApiError>
 where
     R: Message + Default,
     F: for<'t> FnOnce(&'t DatabaseTransaction, &'t IdempotencyKey) -> Work<'t, R>,
 {
-    let txn = kaigo_platform::db::begin_write(db).await.map_err(errors::db)?;
+    let txn = begin_write(db).await.map_err(errors::db)?;
     let response = match work(&txn, key).await {
         Ok(response) => response,
         Err(WriteError::Api(err)) => {
@@ -74,28 +83,31 @@ where
         }
         Err(WriteError::Db(err)) => {
             let _ = txn.rollback().await;
-            return raced(db, key, err).await;
+            return raced(db, key, err, conflict).await;
         }
     };
-    if let Err(err) = key.remember_message(&txn, &response).await {
+    if let Err(err) = key.remember_message(&txn, clock.now(), &response).await {
         let _ = txn.rollback().await;
-        return raced(db, key, err).await;
+        return raced(db, key, err, conflict).await;
     }
     txn.commit().await.map_err(errors::db)?;
     Ok(response)
 }
 
-/// After a unique violation: a concurrent request with the same key won, so answer as it did;
-/// otherwise another write got there first and the caller should read again.
-async fn raced<R: Message + Default>(db: &DatabaseConnection, key: &IdempotencyKey, err: DbErr) -> Result<R, ApiError> {
+/// After `err`: a unique violation of a concurrent request with the same key answers as that
+/// request did; any other unique violation is `conflict()`; the rest maps through
+/// [`errors::db`].
+async fn raced<R: Message + Default>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    err: DbErr,
+    conflict: impl FnOnce() -> ApiError,
+) -> Result<R, ApiError> {
     if !is_unique_violation(&err) {
         return Err(errors::db(err));
     }
     if let Some(stored) = key.replay_as(db).await? {
         return Ok(stored);
     }
-    Err(ApiError::aborted(
-        "CONCURRENT_CHANGE",
-        "another request changed the same application at the same time; read it again and retry",
-    ))
+    Err(conflict())
 }
