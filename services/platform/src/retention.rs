@@ -18,6 +18,7 @@ use crate::audit::Pruned;
 use crate::config::{Problems, Validate};
 use crate::events::{Bus, RedisBus};
 use crate::service::ServiceContext;
+use crate::time::Clock;
 
 /// `[retention]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,12 +64,13 @@ impl Validate for RetentionConfig {
 pub fn spawn(ctx: &ServiceContext, config: &RetentionConfig) {
     let db = ctx.db.clone();
     let bus = ctx.bus.clone();
+    let clock = ctx.clock.clone();
     let config = config.clone();
     let service = ctx.name;
     ctx.background.spawn("retention", move |stopping| async move {
         let interval = Duration::from_secs(config.interval_secs);
         loop {
-            trim(&db, &config, service).await;
+            trim(&db, &config, service, clock.as_ref()).await;
             if let Bus::Redis(bus) = &bus {
                 trim_streams(bus, &config, service).await;
             }
@@ -80,9 +82,10 @@ pub fn spawn(ctx: &ServiceContext, config: &RetentionConfig) {
     });
 }
 
-/// One pass; failures are logged and retried at the next pass.
-pub async fn trim(db: &sea_orm::DatabaseConnection, config: &RetentionConfig, service: &str) {
-    let now = chrono::Utc::now();
+/// One pass, by `clock`: the service's, which stamped the idempotency records; failures are
+/// logged and retried at the next pass.
+pub async fn trim(db: &sea_orm::DatabaseConnection, config: &RetentionConfig, service: &str, clock: &dyn Clock) {
+    let now = clock.now();
     let days = |n: u32| chrono::Duration::days(i64::from(n));
     match crate::idempotency::prune(db, now - days(config.idempotency_days)).await {
         Ok(0) => {}

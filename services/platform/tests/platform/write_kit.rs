@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
+
 use kaigo_platform::audit::migration::{AuditIndexMigration, AuditPartitionMigration, AuditTableMigration};
 use kaigo_platform::audit::{self, AuditOptions, Auditor, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
@@ -11,6 +13,7 @@ use kaigo_platform::idempotency::{self, IdempotencyKey};
 use kaigo_platform::ids::{CareOfficeNumber, InsurerNumber};
 use kaigo_platform::service::Background;
 use kaigo_platform::testkit::TestDatabase;
+use kaigo_platform::time::{Clock, SetClock, SystemClock};
 use kaigo_proto::google::r#type::Date;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::prelude::*;
@@ -84,7 +87,7 @@ async fn a_retry_replays_and_a_reuse_is_refused_per_caller() {
     assert_eq!(key.replay(&conn).await.unwrap(), None);
 
     let txn = conn.begin().await.unwrap();
-    key.remember_message(&txn, &date(31)).await.unwrap();
+    key.remember_message(&txn, Utc::now(), &date(31)).await.unwrap();
     txn.commit().await.unwrap();
     let replayed: Date = key.replay_as(&conn).await.unwrap().unwrap();
     assert_eq!(replayed, date(31));
@@ -99,7 +102,7 @@ async fn a_retry_replays_and_a_reuse_is_refused_per_caller() {
     let b = office("4371000201");
     let theirs = IdempotencyKey::new("SendBundle", &b, REQUEST_ID, &date(4));
     assert_eq!(theirs.replay(&conn).await.unwrap(), None);
-    theirs.remember_message(&conn, &date(1)).await.unwrap();
+    theirs.remember_message(&conn, Utc::now(), &date(1)).await.unwrap();
     assert_eq!(theirs.replay_as::<Date>(&conn).await.unwrap(), Some(date(1)));
     assert_eq!(key.replay_as::<Date>(&conn).await.unwrap(), Some(date(31)));
 
@@ -116,8 +119,8 @@ async fn a_concurrent_retry_gets_the_first_answer() {
     // The first retry commits while the second is inside its own transaction.
     let second = conn.begin().await.unwrap();
     assert_eq!(key.replay(&second).await.unwrap(), None);
-    key.remember_message(&conn, &date(10)).await.unwrap();
-    let err = key.remember_message(&second, &date(11)).await.unwrap_err();
+    key.remember_message(&conn, Utc::now(), &date(10)).await.unwrap();
+    let err = key.remember_message(&second, Utc::now(), &date(11)).await.unwrap_err();
     drop(second);
     let answer: Date = key.after_conflict_as(&conn, err).await.unwrap();
     assert_eq!(answer, date(10));
@@ -128,7 +131,7 @@ async fn old_rows_are_pruned_after_the_retention() {
     let db = TestDatabase::create().await;
     let conn = postgres(&db).await;
     let key = IdempotencyKey::new("SubmitApplication", &insurer(), REQUEST_ID, &date(4));
-    key.remember_message(&conn, &date(10)).await.unwrap();
+    key.remember_message(&conn, Utc::now(), &date(10)).await.unwrap();
     let removed = idempotency::prune(&conn, chrono::Utc::now() - chrono::Duration::hours(1)).await.unwrap();
     assert_eq!(removed, 0);
     let removed = idempotency::prune(&conn, chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
@@ -343,16 +346,40 @@ async fn records_past_their_retention_are_trimmed() {
     audit::record_now(&conn, &caller, long_ago, vec![read(&[person.as_str()])]).await.unwrap();
     audit::record_now(&conn, &caller, chrono::Utc::now(), vec![read(&[person.as_str()])]).await.unwrap();
     let key = IdempotencyKey::new("SendBundle", &caller, REQUEST_ID, &date(4));
-    key.remember_message(&conn, &date(4)).await.unwrap();
+    key.remember_message(&conn, Utc::now(), &date(4)).await.unwrap();
 
     // Audit kept forever by default; idempotency records younger than the retention stay.
     let keep = kaigo_platform::retention::RetentionConfig::default();
-    kaigo_platform::retention::trim(&conn, &keep, "kit").await;
+    kaigo_platform::retention::trim(&conn, &keep, "kit", &SystemClock).await;
     assert_eq!(audit::count_all(&conn).await.unwrap(), 2);
     assert!(key.replay(&conn).await.unwrap().is_some());
 
     let year = kaigo_platform::retention::RetentionConfig { audit_days: 365, ..keep };
-    kaigo_platform::retention::trim(&conn, &year, "kit").await;
+    kaigo_platform::retention::trim(&conn, &year, "kit", &SystemClock).await;
     assert_eq!(audit::count_for_person(&conn, &person).await.unwrap(), 1);
     assert!(key.replay(&conn).await.unwrap().is_some());
+}
+
+/// A record is stamped by the service's clock and trimmed by the same clock: a service whose
+/// clock stands years before the system's keeps its records for the retention of its own time,
+/// and loses them once its own time has passed it (with either side on the system clock, the
+/// record would be kept here or trimmed at once).
+#[tokio::test]
+async fn idempotency_records_are_stamped_and_trimmed_by_the_service_clock() {
+    let db = TestDatabase::create().await;
+    let conn = postgres(&db).await;
+    let caller = office("4371000128");
+    let at = chrono::DateTime::parse_from_rfc3339("2020-01-06T09:00:00+09:00").unwrap().to_utc();
+    let clock = SetClock::new(at);
+    let key = IdempotencyKey::new("SendBundle", &caller, REQUEST_ID, &date(4));
+    key.remember_message(&conn, clock.now(), &date(4)).await.unwrap();
+    let keep = kaigo_platform::retention::RetentionConfig::default();
+
+    clock.set(at + chrono::Duration::days(6));
+    kaigo_platform::retention::trim(&conn, &keep, "kit", &clock).await;
+    assert!(key.replay(&conn).await.unwrap().is_some(), "six days on the service's clock: kept");
+
+    clock.set(at + chrono::Duration::days(8));
+    kaigo_platform::retention::trim(&conn, &keep, "kit", &clock).await;
+    assert!(key.replay(&conn).await.unwrap().is_none(), "eight days on the service's clock: past the 7 days");
 }
