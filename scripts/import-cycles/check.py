@@ -30,14 +30,7 @@ ROOT = subprocess.run(
 CRATES = ["proto"] + [os.path.join("services", d) for d in sorted(os.listdir(os.path.join(ROOT, "services")))]
 
 # crate -> {frozenset of sibling modules in one circle: why it is still open}
-KNOWN = {
-    "services/registry": {
-        frozenset({"api", "changes", "store"}): (
-            "changes builds its events with api::convert; store::migration publishes identity "
-            "links through changes (issue #18)"
-        ),
-    },
-}
+KNOWN = {}
 
 USE = re.compile(r"\buse\s+((?:crate|super|self)::[^;]*);", re.S)
 PATH = re.compile(r"(?<![:\w])((?:crate|super|self)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")

@@ -8,10 +8,10 @@ use kaigo_proto::kaigo::registry::v1 as pb;
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::api::convert;
 use crate::domain::EndReason;
 use crate::store::{self, consent, identity_link, registration};
-use crate::{TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED, TOPIC_REGISTRATION_CHANGED};
+use crate::wire;
+use crate::{TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED};
 
 /// Who made a change, as stored words (role, subject, organisation).
 pub type By = (String, String, String);
@@ -27,9 +27,9 @@ async fn registration_changed(
     row: &registration::Model,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let message = convert::registration(row);
+    let message = wire::registration(row);
     store::insert_registration_version(conn, &row.id, row.version, at, message.encode_to_vec()).await?;
-    let event = pb::RegistrationChanged { registration: Some(message), change_time: Some(convert::timestamp(at)) };
+    let event = pb::RegistrationChanged { registration: Some(message), change_time: Some(wire::timestamp(at)) };
     enqueue(
         conn,
         NewEvent { topic: TOPIC_REGISTRATION_CHANGED.to_owned(), key: row.id.clone(), payload: event.encode_to_vec() },
@@ -47,32 +47,7 @@ pub async fn put_identity_link(
 ) -> Result<(), DbErr> {
     row.version = exists.map_or(1, |old| old.version + 1);
     store::put_identity_link(conn, row.clone(), exists.is_some()).await?;
-    publish_identity_link(conn, &row).await
-}
-
-/// Publishes the current version of an identity link (again, for `kaigo dev`'s demo cards:
-/// the consumers keep the highest version, so a repeat changes nothing).
-pub async fn publish_identity_link(conn: &impl ConnectionTrait, row: &identity_link::Model) -> Result<(), DbErr> {
-    let event = pb::IdentityLinkChanged {
-        link_id: row.link_id.clone(),
-        person: Some(pb::PersonRef {
-            insurer_number: row.insurer_number.clone(),
-            insured_number: row.insured_number.clone(),
-        }),
-        revoked: row.revoked,
-        version: row.version,
-        change_time: Some(convert::timestamp(row.updated_at)),
-    };
-    enqueue(
-        conn,
-        NewEvent {
-            topic: TOPIC_IDENTITY_LINK_CHANGED.to_owned(),
-            key: row.link_id.clone(),
-            payload: event.encode_to_vec(),
-        },
-    )
-    .await?;
-    Ok(())
+    store::publish_identity_link(conn, &row).await
 }
 
 /// Inserts a new registration (version 1).
@@ -109,9 +84,9 @@ pub async fn end_registration(
 }
 
 async fn consent_changed(conn: &impl ConnectionTrait, row: &consent::Model, at: DateTime<Utc>) -> Result<(), DbErr> {
-    let message = convert::consent(row);
+    let message = wire::consent(row);
     store::insert_consent_version(conn, &row.id, row.version, at, message.encode_to_vec()).await?;
-    let event = pb::ConsentChanged { consent: Some(message), change_time: Some(convert::timestamp(at)) };
+    let event = pb::ConsentChanged { consent: Some(message), change_time: Some(wire::timestamp(at)) };
     enqueue(
         conn,
         NewEvent { topic: TOPIC_CONSENT_CHANGED.to_owned(), key: row.id.clone(), payload: event.encode_to_vec() },

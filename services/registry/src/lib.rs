@@ -19,6 +19,7 @@ pub mod recorded;
 mod seed;
 pub mod store;
 pub mod sweep;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +35,7 @@ use kaigo_platform::config::{Problems, Validate};
 use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::service::{ServiceContext, StartError};
-use kaigo_platform::time::{Clock, system_clock};
+use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::registry::v1::registry_service_server::RegistryServiceServer;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
@@ -229,7 +230,7 @@ pub async fn start(
     keys: &CallerKeys,
 ) -> Result<RegistryServiceServer<Api>, StartError> {
     let sources = config.audit_sources(keys)?;
-    start_with(ctx, config, system_clock(), sources).await
+    start_with(ctx, config, ctx.clock.clone(), sources).await
 }
 
 /// Starts the service with `clock` deciding "now" (challenges, dates, the sweep), and no other
@@ -284,7 +285,7 @@ pub async fn start_with(
 /// Loads the demo data of `kaigo dev` (idempotent): with `virtual_cards_dir`, a virtual card
 /// per demo person, linked in the identity-link table.
 pub async fn seed_demo(ctx: &ServiceContext, config: &Config) -> Result<(), StartError> {
-    seed::seed(&ctx.db, config, system_clock().now()).await
+    seed::seed(&ctx.db, config, ctx.clock.now()).await
 }
 
 /// This service's migrations, applied by `kaigo migrate registry`.

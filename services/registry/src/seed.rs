@@ -94,7 +94,7 @@ pub async fn seed(db: &DatabaseConnection, config: &Config, now: DateTime<Utc>) 
         // A link made by an earlier run is published again: a copy made before links were
         // published gets it, and one that has it keeps it (the same version changes nothing).
         if let Some(existing) = store::identity_link(&txn, card.link_id()).await? {
-            changes::publish_identity_link(&txn, &existing).await?;
+            store::publish_identity_link(&txn, &existing).await?;
         } else {
             let row = identity_link::Model {
                 link_id: card.link_id().to_owned(),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::errors::{self, ApiError, Violations};
+use kaigo_platform::idempotency::write::{WriteError, replay};
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 use kaigo_proto::kaigo::registry::v1 as pb;
@@ -11,12 +12,12 @@ use rand::RngCore;
 use sea_orm::ConnectionTrait;
 
 use super::convert::{self, Person};
-use super::write::{WriteError, idempotent, replay};
 use super::{Api, require_insurer, require_organization};
 use crate::domain::card::{
     self, CHALLENGE_BYTES, Challenge, MAX_CERTIFICATE_BYTES, MAX_INTERMEDIATES, MAX_SIGNATURE_BYTES, Refusal,
 };
 use crate::store::{self, confirmation, identity_link};
+use crate::wire;
 
 /// Identity links per LoadIdentityLinks call at most.
 pub const MAX_LINKS: usize = 1000;
@@ -95,7 +96,7 @@ impl Api {
         let expires_at = now + self.settings.challenge_ttl;
         let party = caller.party();
 
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 replay(txn, key).await?;
                 let mut challenge = vec![0u8; CHALLENGE_BYTES];
@@ -117,7 +118,7 @@ impl Api {
                 Ok(pb::StartCardConfirmationResponse {
                     confirmation_id: id,
                     challenge,
-                    expire_time: Some(convert::timestamp(expires_at)),
+                    expire_time: Some(wire::timestamp(expires_at)),
                 })
             })
         })
@@ -157,52 +158,59 @@ impl Api {
         let party = caller.party();
         let anchors = self.anchors.clone();
         let req = req.clone();
-        let confirmed = idempotent(&self.db, &key, RACE, move |txn, key| {
-            Box::pin(async move {
-                let req = &req;
-                let row = store::confirmation(txn, &req.confirmation_id).await?.ok_or_else(|| {
-                    ApiError::not_found("CONFIRMATION_NOT_FOUND", "no card confirmation with this id")
-                })?;
-                let challenge = Challenge {
-                    party: row.party.clone(),
-                    bytes: row.challenge.clone(),
-                    expires_at: row.expires_at,
-                    used: row.completed_at.is_some(),
-                };
-                if challenge.party != party {
-                    return Err(refusal(Refusal::OtherOrganization).into());
-                }
-                // The caller is the organisation the challenge was issued to: a retry gets
-                // its first answer, before the challenge is found used.
-                replay(txn, key).await?;
-                card::check_challenge(&challenge, &party, now).map_err(refusal)?;
-                let link_id =
-                    card::verify(&anchors, &req.certificate, &req.intermediates, &challenge.bytes, &req.signature, now)
-                        .map_err(refusal)?;
-                let link = store::identity_link(txn, &link_id).await?.ok_or_else(|| {
-                    ApiError::failed_precondition(
-                        "CARD_NOT_LINKED",
-                        "no insurer has linked this card; the person's insurer loads the link",
+        let confirmed = self
+            .write(&key, RACE, move |txn, key| {
+                Box::pin(async move {
+                    let req = &req;
+                    let row = store::confirmation(txn, &req.confirmation_id).await?.ok_or_else(|| {
+                        ApiError::not_found("CONFIRMATION_NOT_FOUND", "no card confirmation with this id")
+                    })?;
+                    let challenge = Challenge {
+                        party: row.party.clone(),
+                        bytes: row.challenge.clone(),
+                        expires_at: row.expires_at,
+                        used: row.completed_at.is_some(),
+                    };
+                    if challenge.party != party {
+                        return Err(refusal(Refusal::OtherOrganization).into());
+                    }
+                    // The caller is the organisation the challenge was issued to: a retry gets
+                    // its first answer, before the challenge is found used.
+                    replay(txn, key).await?;
+                    card::check_challenge(&challenge, &party, now).map_err(refusal)?;
+                    let link_id = card::verify(
+                        &anchors,
+                        &req.certificate,
+                        &req.intermediates,
+                        &challenge.bytes,
+                        &req.signature,
+                        now,
                     )
-                })?;
-                if link.revoked {
-                    return Err(ApiError::failed_precondition("CARD_REVOKED", "the card has been revoked").into());
-                }
-                let person = (link.insurer_number.as_str(), link.insured_number.as_str());
-                if !store::complete_confirmation(txn, &row.id, &link_id, person, now, usable_until).await? {
-                    return Err(refusal(Refusal::Used).into());
-                }
-                Ok(pb::CompleteCardConfirmationResponse {
-                    confirmation_id: row.id,
-                    person: Some(pb::PersonRef {
-                        insurer_number: link.insurer_number,
-                        insured_number: link.insured_number,
-                    }),
-                    usable_until: Some(convert::timestamp(usable_until)),
+                    .map_err(refusal)?;
+                    let link = store::identity_link(txn, &link_id).await?.ok_or_else(|| {
+                        ApiError::failed_precondition(
+                            "CARD_NOT_LINKED",
+                            "no insurer has linked this card; the person's insurer loads the link",
+                        )
+                    })?;
+                    if link.revoked {
+                        return Err(ApiError::failed_precondition("CARD_REVOKED", "the card has been revoked").into());
+                    }
+                    let person = (link.insurer_number.as_str(), link.insured_number.as_str());
+                    if !store::complete_confirmation(txn, &row.id, &link_id, person, now, usable_until).await? {
+                        return Err(refusal(Refusal::Used).into());
+                    }
+                    Ok(pb::CompleteCardConfirmationResponse {
+                        confirmation_id: row.id,
+                        person: Some(pb::PersonRef {
+                            insurer_number: link.insurer_number,
+                            insured_number: link.insured_number,
+                        }),
+                        usable_until: Some(wire::timestamp(usable_until)),
+                    })
                 })
             })
-        })
-        .await?;
+            .await?;
         // Learning who the card belongs to is a read of the person's record.
         if let Some(p) = &confirmed.person {
             let person = kaigo_platform::audit::person(&p.insurer_number, &p.insured_number);
@@ -241,7 +249,7 @@ impl Api {
         let now = self.clock.now();
         let by = caller.party();
         let req = req.clone();
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let req = &req;
                 replay(txn, key).await?;

@@ -6,7 +6,6 @@ pub(crate) mod convert;
 mod notifications;
 mod person;
 mod relationships;
-mod write;
 
 use std::sync::Arc;
 
@@ -15,10 +14,12 @@ use kaigo_platform::audit::trail::ReadSource;
 use kaigo_platform::audit::{Auditor, ReadRecord};
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::ApiError;
+use kaigo_platform::idempotency::IdempotencyKey;
+use kaigo_platform::idempotency::write;
 use kaigo_platform::time::Clock;
 use kaigo_proto::kaigo::registry::v1 as pb;
 use kaigo_proto::kaigo::registry::v1::registry_service_server::RegistryService;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use crate::domain::card::TrustAnchors;
@@ -61,6 +62,22 @@ impl Api {
         sources: AuditSources,
     ) -> Self {
         Self { db, clock, auditor, rules, anchors, settings, sources }
+    }
+
+    /// Runs a write through the platform's runner ([`write::run`]) on the service's clock: one
+    /// transaction with its idempotency record. A unique violation that is no concurrent retry
+    /// of the same request is FAILED_PRECONDITION `reason`.
+    async fn write<R, F>(
+        &self,
+        key: &IdempotencyKey,
+        (reason, message): (&'static str, &'static str),
+        work: F,
+    ) -> Result<R, ApiError>
+    where
+        R: prost::Message + Default,
+        F: for<'t> FnOnce(&'t DatabaseTransaction, &'t IdempotencyKey) -> write::Work<'t, R>,
+    {
+        write::run(&self.db, self.clock.as_ref(), key, || ApiError::failed_precondition(reason, message), work).await
     }
 
     /// Audits one read of `persons`' records.

@@ -4,17 +4,19 @@ use kaigo_access::OrganizationKind;
 use kaigo_platform::audit;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{self, ApiError, Violations};
+use kaigo_platform::events::{NewEvent, enqueue};
+use kaigo_platform::idempotency::write::replay;
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_proto::kaigo::registry::v1 as pb;
 
 use super::convert::{self, Person};
 use super::relationships::new_registration;
-use super::write::{idempotent, publish, replay};
 use super::{Api, require_insurer};
 use crate::TOPIC_NOTIFICATION_ACCEPTED;
 use crate::changes;
 use crate::domain::Evidence;
 use crate::store::{self, notification};
+use crate::wire;
 
 const RACE: (&str, &str) =
     ("NOTIFICATION_ALREADY_DECIDED", "another request decided this notification at the same time; read it again");
@@ -54,7 +56,7 @@ impl Api {
         let now = self.clock.now();
         let subject = caller.subject.clone();
 
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 replay(txn, key).await?;
                 let row = notification::Model {
@@ -100,7 +102,7 @@ impl Api {
         let now = self.clock.now();
         let by = convert::caller_words(caller);
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let mut row = store::notification(txn, &req.notification_id)
@@ -153,10 +155,15 @@ impl Api {
                     notification: Some(message.clone()),
                     registration_id: registration.id.clone(),
                 };
-                publish(txn, TOPIC_NOTIFICATION_ACCEPTED, &row.id, &event).await?;
+                let event = NewEvent {
+                    topic: TOPIC_NOTIFICATION_ACCEPTED.to_owned(),
+                    key: row.id.clone(),
+                    payload: prost::Message::encode_to_vec(&event),
+                };
+                enqueue(txn, event).await?;
                 Ok(pb::AcceptCarePlanNotificationResponse {
                     notification: Some(message),
-                    registration: Some(convert::registration(&registration)),
+                    registration: Some(wire::registration(&registration)),
                 })
             })
         })
@@ -186,7 +193,7 @@ impl Api {
         let now = self.clock.now();
         let by = convert::caller_words(caller);
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let mut row = store::notification(txn, &req.notification_id)

@@ -9,6 +9,7 @@ use kaigo_platform::audit;
 use kaigo_platform::audit::trail;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{self, ApiError, Violations};
+use kaigo_platform::idempotency::write::replay;
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_proto::kaigo::registry::v1 as pb;
 use sea_orm::ConnectionTrait;
@@ -16,11 +17,11 @@ use sea_orm::ConnectionTrait;
 use super::Api;
 use super::convert::{self, Person};
 use super::relationships::{end_active, withdraw_active};
-use super::write::{idempotent, replay};
 use crate::domain::EndReason;
 use crate::domain::access_log::{self, Cursor, Sourced};
 use crate::domain::card::is_link_id;
 use crate::store;
+use crate::wire;
 
 const RACE: (&str, &str) = ("CONCURRENT_CHANGE", "another request changed the same record at the same time; retry");
 
@@ -75,8 +76,8 @@ impl Api {
         self.audit(caller, "GetMyRelationships", "relationships", audit::ALLOWED, vec![person.audit_key()]).await;
         Ok(pb::GetMyRelationshipsResponse {
             person: Some(person.message()),
-            registrations: registrations.iter().map(convert::registration).collect(),
-            consents: consents.iter().map(convert::consent).collect(),
+            registrations: registrations.iter().map(wire::registration).collect(),
+            consents: consents.iter().map(wire::consent).collect(),
         })
     }
 
@@ -94,7 +95,7 @@ impl Api {
         let key = IdempotencyKey::new("WithdrawMyConsent", caller, &req.request_id, req);
         let now = self.clock.now();
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let row = store::consent(txn, &req.consent_id)
@@ -106,7 +107,7 @@ impl Api {
                 replay(txn, key).await?;
                 let by = ("insured_person".to_owned(), caller.subject.clone(), String::new());
                 let row = withdraw_active(txn, row, by, now).await?;
-                Ok(pb::WithdrawMyConsentResponse { consent: Some(convert::consent(&row)) })
+                Ok(pb::WithdrawMyConsentResponse { consent: Some(wire::consent(&row)) })
             })
         })
         .await
@@ -126,7 +127,7 @@ impl Api {
         let key = IdempotencyKey::new("EndMyRegistration", caller, &req.request_id, req);
         let now = self.clock.now();
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let row = store::registration(txn, &req.registration_id)
@@ -138,7 +139,7 @@ impl Api {
                 replay(txn, key).await?;
                 let by = ("insured_person".to_owned(), caller.subject.clone(), String::new());
                 let row = end_active(txn, row, EndReason::ByPerson, by, None, now).await?;
-                Ok(pb::EndMyRegistrationResponse { registration: Some(convert::registration(&row)) })
+                Ok(pb::EndMyRegistrationResponse { registration: Some(wire::registration(&row)) })
             })
         })
         .await

@@ -6,6 +6,7 @@ use kaigo_access::{Decision, Denial, OrganizationKind, Viewer, relationship};
 use kaigo_platform::audit;
 use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::errors::{self, ApiError, Violations};
+use kaigo_platform::idempotency::write::{WriteError, replay};
 use kaigo_platform::idempotency::{IdempotencyKey, check_request_id};
 use kaigo_proto::kaigo::common::v1::Purpose;
 use kaigo_proto::kaigo::registry::v1 as pb;
@@ -13,11 +14,11 @@ use sea_orm::ConnectionTrait;
 
 use super::cards::usable_confirmation;
 use super::convert::{self, Person};
-use super::write::{idempotent, replay};
 use super::{Api, require_insurer, require_organization};
 use crate::changes::{self, By};
 use crate::domain::{ConsentSource, EndReason, Evidence, categories_to_text, end_reason_for};
 use crate::store::{self, consent, registration};
+use crate::wire;
 
 const ALREADY_REGISTERED: (&str, &str) =
     ("ALREADY_REGISTERED", "the organisation is already registered for this person");
@@ -164,7 +165,7 @@ impl Api {
         let start = start.unwrap_or_else(|| self.clock.today_jst());
         let by = convert::caller_words(caller);
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, ALREADY_REGISTERED, move |txn, key| {
+        self.write(&key, ALREADY_REGISTERED, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let confirmation = if evidence == Evidence::CardConfirmation {
@@ -178,7 +179,7 @@ impl Api {
                 }
                 let row = new_registration(kind, &org, &person, start, evidence, confirmation, None, by, now);
                 let row = changes::create_registration(txn, row, now).await?;
-                Ok(pb::RegisterOrganizationResponse { registration: Some(convert::registration(&row)) })
+                Ok(pb::RegisterOrganizationResponse { registration: Some(wire::registration(&row)) })
             })
         })
         .await
@@ -203,7 +204,7 @@ impl Api {
         let key = IdempotencyKey::new("EndRegistration", caller, &req.request_id, req);
         let now = self.clock.now();
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let row = store::registration(txn, &req.registration_id)
@@ -218,7 +219,7 @@ impl Api {
                 replay(txn, key).await?;
                 let row =
                     end_active(txn, row, reason, convert::caller_words(caller), Some(req.note.clone()), now).await?;
-                Ok(pb::EndRegistrationResponse { registration: Some(convert::registration(&row)) })
+                Ok(pb::EndRegistrationResponse { registration: Some(wire::registration(&row)) })
             })
         })
         .await
@@ -252,7 +253,7 @@ impl Api {
         let now = self.clock.now();
         let by = caller.party();
 
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 replay(txn, key).await?;
                 let Some(row) = store::active_registration(txn, &org, &person.insurer, &person.insured).await? else {
@@ -263,7 +264,7 @@ impl Api {
                     .into());
                 };
                 let row = changes::record_service(txn, row, date, &by, now).await?;
-                Ok(pb::RecordServiceEvidenceResponse { registration: Some(convert::registration(&row)) })
+                Ok(pb::RecordServiceEvidenceResponse { registration: Some(wire::registration(&row)) })
             })
         })
         .await
@@ -324,7 +325,7 @@ impl Api {
             (None, true) => {}
         }
         Ok(pb::ListRegistrationsResponse {
-            registrations: rows.iter().map(convert::registration).collect(),
+            registrations: rows.iter().map(wire::registration).collect(),
             next_page_token: if more { (offset + size).to_string() } else { String::new() },
         })
     }
@@ -410,7 +411,7 @@ impl Api {
         let now = self.clock.now();
         let by = convert::caller_words(caller);
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let confirmation = if source == ConsentSource::CardReader {
@@ -442,7 +443,7 @@ impl Api {
                     withdrawn_by_org: None,
                 };
                 let row = changes::create_consent(txn, row, now).await?;
-                Ok(pb::RecordConsentResponse { consent: Some(convert::consent(&row)) })
+                Ok(pb::RecordConsentResponse { consent: Some(wire::consent(&row)) })
             })
         })
         .await
@@ -466,7 +467,7 @@ impl Api {
         let key = IdempotencyKey::new("WithdrawConsent", caller, &req.request_id, req);
         let now = self.clock.now();
         let (req, caller) = (req.clone(), caller.clone());
-        idempotent(&self.db, &key, RACE, move |txn, key| {
+        self.write(&key, RACE, move |txn, key| {
             Box::pin(async move {
                 let (req, caller) = (&req, &caller);
                 let row = store::consent(txn, &req.consent_id)
@@ -475,7 +476,7 @@ impl Api {
                 require_insurer(caller, &row.insurer_number)?;
                 replay(txn, key).await?;
                 let row = withdraw_active(txn, row, convert::caller_words(caller), now).await?;
-                Ok(pb::WithdrawConsentResponse { consent: Some(convert::consent(&row)) })
+                Ok(pb::WithdrawConsentResponse { consent: Some(wire::consent(&row)) })
             })
         })
         .await
@@ -531,7 +532,7 @@ impl Api {
             })
             .collect();
         self.audit(caller, "ListConsents", "consents", audit::ALLOWED, vec![person.audit_key()]).await;
-        Ok(pb::ListConsentsResponse { consents: rows.iter().map(convert::consent).collect() })
+        Ok(pb::ListConsentsResponse { consents: rows.iter().map(wire::consent).collect() })
     }
 
     pub(super) async fn check(
@@ -593,7 +594,7 @@ impl Api {
                 decision: pb::Decision::Denied as i32,
                 denial_reason: denial.reason().to_owned(),
                 consent_required: match denial {
-                    Denial::ConsentRequired(c) => convert::category_message(c) as i32,
+                    Denial::ConsentRequired(c) => wire::category_message(c) as i32,
                     _ => 0,
                 },
             },
@@ -609,7 +610,7 @@ pub(super) async fn end_active(
     by: By,
     note: Option<String>,
     now: DateTime<Utc>,
-) -> Result<registration::Model, super::write::WriteError> {
+) -> Result<registration::Model, WriteError> {
     if row.ended_at.is_some() {
         return Err(ApiError::failed_precondition("ALREADY_ENDED", "the registration has already ended").into());
     }
@@ -622,7 +623,7 @@ pub(super) async fn withdraw_active(
     row: consent::Model,
     by: By,
     now: DateTime<Utc>,
-) -> Result<consent::Model, super::write::WriteError> {
+) -> Result<consent::Model, WriteError> {
     if row.withdrawn_at.is_some() {
         return Err(ApiError::failed_precondition("ALREADY_WITHDRAWN", "the consent has already been withdrawn").into());
     }

@@ -405,7 +405,7 @@ impl MigrationTrait for IdentityLinkVersionMigration {
         let conn = manager.get_connection();
         let links = <super::identity_link::Entity as sea_orm::EntityTrait>::find().all(conn).await?;
         for link in &links {
-            crate::changes::publish_identity_link(conn, link).await?;
+            super::publish_identity_link(conn, link).await?;
         }
         tracing::info!(links = links.len(), "identity links handed to the other services");
         Ok(())

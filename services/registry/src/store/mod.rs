@@ -76,6 +76,32 @@ pub async fn put_identity_link(
     }
 }
 
+/// Publishes the current version of an identity link through the outbox, in `conn`'s
+/// transaction, so every service's copy binds the person's own view to it
+/// (docs/domain/access.md#own-view). Publishing a version again changes nothing: the consumers
+/// keep the highest.
+pub async fn publish_identity_link(conn: &impl ConnectionTrait, row: &identity_link::Model) -> Result<(), DbErr> {
+    use kaigo_proto::kaigo::registry::v1 as pb;
+    use prost::Message;
+    let event = pb::IdentityLinkChanged {
+        link_id: row.link_id.clone(),
+        person: Some(pb::PersonRef {
+            insurer_number: row.insurer_number.clone(),
+            insured_number: row.insured_number.clone(),
+        }),
+        revoked: row.revoked,
+        version: row.version,
+        change_time: Some(std::time::SystemTime::from(row.updated_at).into()),
+    };
+    let event = kaigo_platform::events::NewEvent {
+        topic: crate::TOPIC_IDENTITY_LINK_CHANGED.to_owned(),
+        key: row.link_id.clone(),
+        payload: event.encode_to_vec(),
+    };
+    kaigo_platform::events::enqueue(conn, event).await?;
+    Ok(())
+}
+
 /// Inserts a registration (version 1).
 pub async fn insert_registration(conn: &impl ConnectionTrait, row: registration::Model) -> Result<(), DbErr> {
     registration::Entity::insert(row.into_active_model()).exec_without_returning(conn).await.map(|_| ())
