@@ -123,11 +123,11 @@ impl Api {
             return Err(ApiError::invalid_argument(v));
         };
         let key = convert::key(&mut v, "person.", &p.insurer_number, &p.insured_number);
-        let new = person_from_wire(&mut v, p);
+        let new = validated_person(&mut v, p);
         if r.expected_version < 0 {
             v.add("expected_version", "must be 0 (create) or the version last read");
         }
-        let (person_key, new) = validated(v, key.zip(new))?;
+        let (person_key, (new, pair)) = validated(v, key.zip(new))?;
         Self::authorize_write(&caller, &person_key)?;
         let key = IdempotencyKey::new("UpsertInsuredPerson", &caller, &r.request_id, &r);
         if let Some(stored) = key.replay_as(&self.inner.db).await? {
@@ -144,15 +144,9 @@ impl Api {
         };
         // 第2号 pay 1割 over the whole history: a corrected birth date must keep it so.
         qualification::check_copayments_for_birth(&records, new.birth_date).map_err(rule_error)?;
-        let pair = new.acquired_date.map(|acquired| (acquired, new.lost_date));
         let saved = tx.save_person(&person_key, existing, new).await.map_err(errors::db)?;
-        let saved = match pair {
-            Some((acquired, lost)) => {
-                let author = Author { caller: &caller, reason: "UpsertInsuredPerson" };
-                self.write_pair(&mut tx, saved, &records, acquired, lost, &author).await?
-            }
-            None => saved,
-        };
+        let author = Author { caller: &caller, reason: "UpsertInsuredPerson" };
+        let saved = self.write_pair(&mut tx, saved, &records, pair, &author).await?;
         let response = pb::UpsertInsuredPersonResponse { person: Some(person_to_wire(&saved)), created };
         self.finish(tx, response, &key).await
     }
@@ -165,16 +159,12 @@ impl Api {
         tx: &mut WriteTx,
         person: person::Model,
         records: &[crate::domain::Record],
-        acquired: chrono::NaiveDate,
-        lost: Option<chrono::NaiveDate>,
+        pair: Pair,
         author: &Author<'_>,
     ) -> Result<person::Model, ApiError> {
+        let Pair { acquired, lost, period: (start, end) } = pair;
         let change = qualification::pair_change(records, acquired, lost);
         let detail = qualification::pair_detail(records, change, lost);
-        let Some((start, end)) = qualification::record_period(acquired, lost) else {
-            // person_from_wire refused this already.
-            return Err(ApiError::internal("a qualification pair that ends before it starts"));
-        };
         match change {
             PairChange::Unchanged => {}
             PairChange::Add => {
@@ -446,7 +436,24 @@ fn check_version(current: i64, expected: i64) -> Result<(), ApiError> {
 /// Longest 氏名 or フリガナ, in characters (as documented).
 const MAX_NAME: usize = 100;
 
+/// A person's own 資格取得年月日 and 資格喪失年月日 as validated, with the record period they
+/// make (docs/domain/eligibility.md#qualification): a write of the pair never asks again
+/// whether the period exists.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pair {
+    acquired: chrono::NaiveDate,
+    lost: Option<chrono::NaiveDate>,
+    /// The first and the last day insured.
+    period: (chrono::NaiveDate, Option<chrono::NaiveDate>),
+}
+
+/// A person from the wire, without its pair's period ([`validated_person`]).
 pub(super) fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Option<person::Model> {
+    validated_person(v, p).map(|(person, _)| person)
+}
+
+/// A person from the wire and its validated pair; `None` after adding the violations.
+pub(super) fn validated_person(v: &mut Violations, p: &pb::InsuredPerson) -> Option<(person::Model, Pair)> {
     if p.name_kanji.trim().is_empty() {
         v.add("person.name_kanji", "is required");
     }
@@ -470,17 +477,22 @@ pub(super) fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Opt
     let acquired = convert::date(v, "person.qualification_acquired_date", p.qualification_acquired_date.as_ref());
     let lost = convert::optional_date(v, "person.qualification_lost_date", p.qualification_lost_date.as_ref());
     let issued = convert::optional_date(v, "person.card_issued_date", p.card_issued_date.as_ref());
-    if let (Some(a), Some(Some(l))) = (acquired, lost)
-        && l <= a
-    {
-        v.add("person.qualification_lost_date", "must be after the acquisition date");
-    }
+    let period = match (acquired, lost) {
+        (Some(a), Some(l)) => {
+            let period = qualification::record_period(a, l);
+            if period.is_none() {
+                v.add("person.qualification_lost_date", "must be after the acquisition date");
+            }
+            period
+        }
+        _ => None,
+    };
     if let (Some(b), Some(a)) = (birth, acquired)
         && a < b
     {
         v.add("person.qualification_acquired_date", "cannot be before the birth date");
     }
-    Some(person::Model {
+    let person = person::Model {
         id: 0,
         insurer_number: p.insurer_number.clone(),
         insured_number: p.insured_number.clone(),
@@ -495,5 +507,6 @@ pub(super) fn person_from_wire(v: &mut Violations, p: &pb::InsuredPerson) -> Opt
         version: 0,
         // Stamped when saved.
         updated_at: chrono::DateTime::UNIX_EPOCH,
-    })
+    };
+    Some((person, Pair { acquired: acquired?, lost: lost?, period: period? }))
 }

@@ -340,6 +340,13 @@ async fn overlapping_or_malformed_spans_are_refused_and_nothing_is_written() {
         let violations = violations(&err);
         assert_eq!(violations, [field.to_owned()], "{err:?}");
     }
+    // The person's own pair: a loss on or before the acquisition is the lost date's violation
+    // (the write takes the validated period; no other answer is left for it).
+    for lost in [date(2024, 1, 1), date(2023, 12, 31)] {
+        let err = person(&mut client, insured, date(1950, 5, 3), date(2024, 1, 1), Some(lost), v).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert_eq!(violations(&err), ["person.qualification_lost_date".to_owned()], "{err:?}");
+    }
     // Nothing of it was written.
     let after = history(&mut client, insured, true).await;
     assert_eq!(after.person.as_ref().unwrap().version, v);
