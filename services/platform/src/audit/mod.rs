@@ -35,6 +35,7 @@ use crate::time::Clock;
 pub use partitions::{Pruned, prune};
 pub use sql::{
     PositionedRead, StoredRead, count_all, count_for_person, reads_of_person, reads_of_person_before,
+    reads_of_resource,
 };
 
 /// `allowed`: the record was shown (in full or in part, as the access rules decided).

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::Row;
 
@@ -208,19 +208,39 @@ pub async fn reads_of_person(conn: &impl ConnectionTrait, person: &str, limit: u
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(backend, sql, [person.into(), i64::from(limit).into()]))
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredRead {
-                at: r.try_get("", "at")?,
-                caller_role: r.try_get("", "caller_role")?,
-                caller_party: r.try_get("", "caller_party")?,
-                rpc: r.try_get("", "rpc")?,
-                category: r.try_get("", "category")?,
-                purpose: r.try_get("", "purpose")?,
-                outcome: r.try_get("", "outcome")?,
-            })
-        })
-        .collect()
+    rows.iter().map(stored_read).collect()
+}
+
+/// The reads that name `resource` (an application id, a bundle id …), oldest first (for
+/// operators and tests).
+pub async fn reads_of_resource(conn: &impl ConnectionTrait, resource: &str) -> Result<Vec<StoredRead>, DbErr> {
+    let backend = conn.get_database_backend();
+    let filter = if backend == DbBackend::Postgres {
+        // The second condition lets the planner use the index, which covers only the reads
+        // that name a resource (super::migration::AuditIndexMigration).
+        "resources @> ARRAY[$1]::text[] AND resources <> '{}'"
+    } else {
+        "EXISTS (SELECT 1 FROM json_each(audit_trail.resources) WHERE json_each.value = ?)"
+    };
+    let sql = format!(
+        "SELECT at, caller_role, caller_party, rpc, category, purpose, outcome FROM audit_trail \
+         WHERE {filter} ORDER BY at, id"
+    );
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [resource.into()])).await?;
+    rows.iter().map(stored_read).collect()
+}
+
+/// A [`StoredRead`] from a row holding its columns.
+fn stored_read(r: &QueryResult) -> Result<StoredRead, DbErr> {
+    Ok(StoredRead {
+        at: r.try_get("", "at")?,
+        caller_role: r.try_get("", "caller_role")?,
+        caller_party: r.try_get("", "caller_party")?,
+        rpc: r.try_get("", "rpc")?,
+        category: r.try_get("", "category")?,
+        purpose: r.try_get("", "purpose")?,
+        outcome: r.try_get("", "outcome")?,
+    })
 }
 
 /// One stored read with its position in the trail (its row id), for pages that continue.
@@ -268,15 +288,7 @@ pub async fn reads_of_person_before(
             Ok(PositionedRead {
                 sequence: r.try_get("", "id")?,
                 caller_subject: r.try_get("", "caller_subject")?,
-                read: StoredRead {
-                    at: r.try_get("", "at")?,
-                    caller_role: r.try_get("", "caller_role")?,
-                    caller_party: r.try_get("", "caller_party")?,
-                    rpc: r.try_get("", "rpc")?,
-                    category: r.try_get("", "category")?,
-                    purpose: r.try_get("", "purpose")?,
-                    outcome: r.try_get("", "outcome")?,
-                },
+                read: stored_read(r)?,
             })
         })
         .collect()

@@ -11,7 +11,6 @@ use sea_orm::{
 };
 
 pub use entities::{application, application_event, evidence};
-pub use kaigo_platform::audit::StoredRead;
 
 /// An application with its evidence.
 #[derive(Debug, Clone)]
@@ -187,37 +186,6 @@ pub async fn list(
         })
         .collect();
     Ok((records, total))
-}
-
-/// The audit trail's records of calls that read application `application_id`, oldest first
-/// (for operators and tests).
-pub async fn reads_of(conn: &impl ConnectionTrait, application_id: &str) -> Result<Vec<StoredRead>, DbErr> {
-    let backend = conn.get_database_backend();
-    let filter = if backend == DbBackend::Postgres {
-        // The second condition lets the planner use the index, which covers only the reads
-        // that name a resource (kaigo_platform::audit::migration::AuditIndexMigration).
-        "resources @> ARRAY[$1]::text[] AND resources <> '{}'"
-    } else {
-        "EXISTS (SELECT 1 FROM json_each(audit_trail.resources) WHERE json_each.value = ?)"
-    };
-    let sql = format!(
-        "SELECT at, caller_role, caller_party, rpc, category, purpose, outcome FROM audit_trail \
-         WHERE {filter} ORDER BY at, id"
-    );
-    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [application_id.into()])).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredRead {
-                at: r.try_get("", "at")?,
-                caller_role: r.try_get("", "caller_role")?,
-                caller_party: r.try_get("", "caller_party")?,
-                rpc: r.try_get("", "rpc")?,
-                category: r.try_get("", "category")?,
-                purpose: r.try_get("", "purpose")?,
-                outcome: r.try_get("", "outcome")?,
-            })
-        })
-        .collect()
 }
 
 /// One row of the operator report.

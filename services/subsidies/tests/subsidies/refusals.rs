@@ -93,7 +93,7 @@ async fn another_office_is_permission_denied() {
 
     // The refused read is in the audit trail.
     let denied = eventually(Duration::from_secs(10), || async {
-        let reads = kaigo_subsidies::store::reads_of(&svc.db, &id).await.unwrap();
+        let reads = kaigo_platform::audit::reads_of_resource(&svc.db, &id).await.unwrap();
         reads.into_iter().find(|r| r.outcome == "denied" && r.caller_party == theirs)
     })
     .await;

@@ -162,7 +162,7 @@ async fn draft_to_payment_with_audit_and_report() {
     // One record per call: the list names every application it showed. The trail is written
     // off the request path; wait for both records.
     let reads = eventually(Duration::from_secs(10), || async {
-        let reads = kaigo_subsidies::store::reads_of(&svc.db, &id).await.unwrap();
+        let reads = kaigo_platform::audit::reads_of_resource(&svc.db, &id).await.unwrap();
         (reads.len() >= 2).then_some(reads)
     })
     .await
