@@ -693,13 +693,21 @@ pub struct IdempotentWrite<W> {
     /// Makes the write as `caller` with `request_id`; `variant` 0 and 1 are two different
     /// bodies. Returns the encoded response.
     pub write: W,
+    /// For a write that names the version it was read at (`expected_version`): the ABORTED
+    /// reason of a stale version. Variant 0 names the version before the first write, so once
+    /// that write has moved it on, the same body under a new request id must be refused with
+    /// it, while retries of the first keep getting the first answer. `None` for a write
+    /// without versions.
+    pub stale_version: Option<&'static str>,
 }
 
 /// The one idempotency contract every service's writes keep, checked against a running
 /// service: an identical retry returns the first answer byte for byte; the same request id
 /// with another body is ALREADY_EXISTS `REQUEST_ID_REUSED`; another caller's identical request
 /// id is its own write, never a replay of someone else's answer; a caller who may not make
-/// the write is refused even with a request id already answered for someone else.
+/// the write is refused even with a request id already answered for someone else; and, for a
+/// versioned write ([`IdempotentWrite::stale_version`]), a retry after the version moved on
+/// still gets the first answer while a new write on that version is ABORTED.
 pub async fn idempotency_contract<W, Fut>(case: IdempotentWrite<W>)
 where
     W: Fn(crate::auth::Caller, String, u8) -> Fut,
@@ -714,6 +722,19 @@ where
         .await
         .unwrap_or_else(|s| panic!("{rpc}: an identical retry failed: {s:?}"));
     assert_eq!(first, retry, "{rpc}: an identical retry must return the first answer");
+
+    if let Some(stale) = case.stale_version {
+        let fresh_id = uuid::Uuid::new_v4().to_string();
+        let refused = (case.write)(case.allowed.clone(), fresh_id, 0).await;
+        let status =
+            refused.expect_err(&format!("{rpc}: a new write on the version the first one moved on was accepted"));
+        assert_eq!(status.code(), tonic::Code::Aborted, "{rpc}: {status:?}");
+        assert_eq!(reason(&status), stale, "{rpc}");
+        let retry = (case.write)(case.allowed.clone(), request_id.clone(), 0)
+            .await
+            .unwrap_or_else(|s| panic!("{rpc}: a retry after the version moved on failed: {s:?}"));
+        assert_eq!(first, retry, "{rpc}: a retry naming a stale version must still return the first answer");
+    }
 
     let reused = (case.write)(case.allowed.clone(), request_id.clone(), 1).await;
     let status = reused.expect_err(&format!("{rpc}: a reused request_id with another body was accepted"));

@@ -48,6 +48,7 @@ async fn register_licence_keeps_the_idempotency_contract() {
                 client.register_licence(request).await.map(|r| r.into_inner().encode_to_vec())
             }
         },
+        stale_version: Some("VERSION_MISMATCH"),
     })
     .await;
     server.shutdown().await;
@@ -87,6 +88,7 @@ async fn acknowledge_bundle_keeps_the_idempotency_contract() {
                 client.acknowledge_bundle(request).await.map(|r| r.into_inner().encode_to_vec())
             }
         },
+        stale_version: None,
     })
     .await;
     server.shutdown().await;

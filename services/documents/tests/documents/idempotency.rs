@@ -55,6 +55,7 @@ async fn submit_opinion_keeps_the_idempotency_contract() {
                 client.submit_opinion(request).await.map(|r| r.into_inner().encode_to_vec())
             }
         },
+        stale_version: None,
     })
     .await;
     assert_eq!(server.count("opinions").await, 2, "one by each institution");
@@ -91,6 +92,7 @@ async fn cancel_opinion_request_keeps_the_idempotency_contract() {
                 client.cancel_opinion_request(request).await.map(|r| r.into_inner().encode_to_vec())
             }
         },
+        stale_version: None,
     })
     .await;
     server.shutdown().await;

@@ -188,6 +188,7 @@ async fn record_copayment_keeps_the_platform_idempotency_contract() {
             let mut client = server_ref.client(caller).await;
             client.record_copayment_ratio(request).await.map(|r| r.into_inner().encode_to_vec())
         },
+        stale_version: Some("STALE_VERSION"),
     })
     .await;
     server.stop().await;

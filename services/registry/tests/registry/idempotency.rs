@@ -45,6 +45,7 @@ async fn writes_keep_the_idempotency_contract() {
                 r.client(caller).await.register_organization(request).await.map(|x| x.into_inner().encode_to_vec())
             }
         },
+        stale_version: None,
     })
     .await;
     idempotency_contract(IdempotentWrite {
@@ -82,6 +83,7 @@ async fn writes_keep_the_idempotency_contract() {
                 r.client(caller).await.record_consent(request).await.map(|x| x.into_inner().encode_to_vec())
             }
         },
+        stale_version: None,
     })
     .await;
     idempotency_contract(IdempotentWrite {
@@ -104,6 +106,7 @@ async fn writes_keep_the_idempotency_contract() {
                     .map(|x| x.into_inner().encode_to_vec())
             }
         },
+        stale_version: None,
     })
     .await;
     r.harness.shutdown().await;

@@ -176,7 +176,7 @@ async fn answers_stored_before_the_upgrade_still_replay() {
     assert_eq!(svc.application_count().await, 1);
 
     // The reads recorded before the upgrade are in the platform's trail.
-    let reads = kaigo_subsidies::store::reads_of(&svc.db, &stored_id).await.unwrap();
+    let reads = kaigo_platform::audit::reads_of_resource(&svc.db, &stored_id).await.unwrap();
     let seen: Vec<_> = reads
         .iter()
         .map(|r| (r.rpc.as_str(), r.caller_role.as_str(), r.caller_party.as_str(), r.outcome.as_str(), r.at))
@@ -218,6 +218,7 @@ async fn submit_keeps_the_platform_idempotency_contract() {
             };
             svc.client(caller).await.submit_application(request).await.map(|r| r.into_inner().encode_to_vec())
         },
+        stale_version: Some("VERSION_MISMATCH"),
     })
     .await;
 }
