@@ -116,15 +116,62 @@ impl Expiry<PersonKey, Entry> for EntryExpiry {
     }
 }
 
+/// The in-process tier, bounded by the estimated bytes of its entries ([`weight`]).
+fn l1_cache(settings: &CacheSettings) -> moka::future::Cache<PersonKey, Entry, foldhash::fast::RandomState> {
+    moka::future::Cache::builder()
+        .max_capacity(settings.l1_max_bytes)
+        .weigher(weight)
+        .expire_after(EntryExpiry { known: settings.l1_ttl, unknown: settings.negative_ttl })
+        .eviction_listener(count_eviction)
+        .build_with_hasher(foldhash::fast::RandomState::default())
+}
+
+/// What one L1 entry costs beyond its value: moka's bookkeeping (the key's `Arc`, the value
+/// entry, its access-order and write-order nodes, its timer-wheel node for the per-entry
+/// expiry, the map's slot) and the allocator's rounding of those allocations. Calibrated by
+/// `memory_tests` (loadtest/README.md#l1-memory).
+const ENTRY_OVERHEAD: usize = 500;
+
+/// The bytes an L1 entry holds: its bookkeeping, the value behind its `Arc` and every heap
+/// buffer the value owns, so that `eligibility.l1_max_bytes` bounds the process's memory.
 fn weight(_key: &PersonKey, value: &Entry) -> u32 {
-    // An estimate of the heap an entry holds: the map slot, the Arc, the records and texts.
-    match value {
-        Entry::Unknown(facts) => u32::try_from(64 + facts.weight()).unwrap_or(u32::MAX),
+    use std::mem::size_of;
+    let bytes = match value {
+        Entry::Unknown(facts) => ENTRY_OVERHEAD + 16 + size_of::<Facts>() + facts.weight(),
         Entry::Known(cached) => {
-            let records: usize = cached.timeline.records.iter().map(|_| 160).sum();
-            let details = cached.details.as_ref().map_or(0, |d| d.name_kanji.len() + d.name_kana.len() + 64);
-            u32::try_from(160 + records + details + cached.access.weight()).unwrap_or(u32::MAX)
+            let records = &cached.timeline.records;
+            let record_heap: usize = records.iter().map(|r| detail_heap(&r.detail)).sum();
+            let details = cached.details.as_ref().map_or(0, |d| d.name_kanji.capacity() + d.name_kana.capacity());
+            ENTRY_OVERHEAD
+                + 16
+                + size_of::<Cached>()
+                + records.capacity() * size_of::<crate::domain::Record>()
+                + record_heap
+                + details
+                + cached.access.weight()
         }
+    };
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// The heap a record's detail owns (texts and lists).
+fn detail_heap(detail: &crate::domain::Detail) -> usize {
+    match detail {
+        crate::domain::Detail::Certification {
+            board_opinion,
+            designated_service_types,
+            service_type_limits,
+            application_id,
+            ..
+        } => {
+            board_opinion.capacity()
+                + designated_service_types.capacity() * std::mem::size_of::<String>()
+                + designated_service_types.iter().map(String::capacity).sum::<usize>()
+                + std::mem::size_of_val(service_type_limits.as_slice())
+                + service_type_limits.iter().map(|l| l.service_type.capacity()).sum::<usize>()
+                + application_id.capacity()
+        }
+        _ => 0,
     }
 }
 
@@ -175,12 +222,7 @@ pub struct Cache {
 impl Cache {
     /// A cache over the service's database `db`, with Redis as L2 when given.
     pub fn new(db: DatabaseConnection, l2: Option<L2>, settings: &CacheSettings) -> Self {
-        let l1 = moka::future::Cache::builder()
-            .max_capacity(settings.l1_max_bytes)
-            .weigher(weight)
-            .expire_after(EntryExpiry { known: settings.l1_ttl, unknown: settings.negative_ttl })
-            .eviction_listener(count_eviction)
-            .build_with_hasher(foldhash::fast::RandomState::default());
+        let l1 = l1_cache(settings);
         let meter = opentelemetry::global::meter("kaigo-eligibility");
         let metrics = Metrics {
             lookups: meter
@@ -351,6 +393,9 @@ impl Cache {
         self.metrics.lookups.add(1, &[KeyValue::new("tier", name)]);
     }
 }
+
+#[cfg(test)]
+mod memory_tests;
 
 #[cfg(test)]
 mod tests {
