@@ -4,8 +4,10 @@
 //! A handler that reads a person's record hands one [`ReadRecord`] per call to the service's
 //! [`Auditor`] — a call that reads a thousand persons (a batch check, a list) is one record
 //! with the persons as a list, so the trail's cost grows with calls, not with persons. The
-//! auditor queues records in a bounded buffer and one background task writes them in batches
-//! ([`writer`]): `COPY` on PostgreSQL, multi-row `INSERT` on SQLite.
+//! auditor queues records in a buffer bounded by the person reads it holds (a batch record of a
+//! thousand persons weighs a thousand: the bound is memory, whatever the records' sizes) and
+//! one background task writes them in batches ([`writer`]): `COPY` on PostgreSQL, multi-row
+//! `INSERT` on SQLite.
 //!
 //! Nothing is dropped silently. When the buffer is full (the database is slow or down), the
 //! next audited call waits for room: backpressure slows readers rather than losing records. A
@@ -26,7 +28,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::auth::Caller;
 use crate::service::Background;
@@ -34,8 +36,7 @@ use crate::time::Clock;
 
 pub use partitions::{Pruned, prune};
 pub use sql::{
-    PositionedRead, StoredRead, count_all, count_for_person, reads_of_person, reads_of_person_before,
-    reads_of_resource,
+    PositionedRead, StoredRead, count_all, count_for_person, reads_of_person, reads_of_person_before, reads_of_resource,
 };
 
 /// `allowed`: the record was shown (in full or in part, as the access rules decided).
@@ -82,7 +83,9 @@ pub(crate) struct Row {
 /// Sizes of the audit buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditOptions {
-    /// Records waiting at most before audited calls wait for the writer.
+    /// Reads waiting at most before audited calls wait for the writer: a record weighs the
+    /// persons and resources it names (at least one), so a batch record of 1,000 persons takes
+    /// the room of 1,000 single reads ([`weight`]).
     pub buffer: usize,
     /// Records per statement.
     pub batch: usize,
@@ -90,8 +93,7 @@ pub struct AuditOptions {
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        // 10,000 records of a few hundred bytes: a few MiB at most, and at 1,000 persons per
-        // batch record far more persons than that.
+        // 10,000 reads of a few hundred bytes: a few MiB at most.
         Self { buffer: 10_000, batch: 1_000 }
     }
 }
@@ -99,8 +101,17 @@ impl Default for AuditOptions {
 /// Accepts read records; cheap to clone into every handler.
 #[derive(Clone)]
 pub struct Auditor {
-    tx: mpsc::Sender<Row>,
+    tx: mpsc::UnboundedSender<Row>,
+    /// Room left in the buffer, in reads; the writer gives a batch's room back once written.
+    room: Arc<Semaphore>,
+    buffer: usize,
     clock: Arc<dyn Clock>,
+}
+
+/// The room a record takes in the buffer: the persons and resources it names, at least one,
+/// at most the whole buffer (so that any record fits).
+pub(crate) fn weight(read: &ReadRecord, buffer: usize) -> usize {
+    (read.persons.len() + read.resources.len()).clamp(1, buffer.max(1))
 }
 
 impl Auditor {
@@ -111,13 +122,18 @@ impl Auditor {
         clock: Arc<dyn Clock>,
         options: AuditOptions,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(options.buffer.max(1));
-        let weak = tx.downgrade();
+        let buffer = options.buffer.max(1);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(buffer));
+        let weak = Arc::downgrade(&room);
         crate::telemetry::metrics::watch_audit_buffer(Box::new(move || {
-            weak.upgrade().map(|tx| tx.max_capacity() - tx.capacity())
+            weak.upgrade().map(|room| buffer.saturating_sub(room.available_permits()))
         }));
-        background.spawn("audit-writer", move |stopping| writer::run(db, rx, options.batch.max(1), stopping));
-        Self { tx, clock }
+        let freed = room.clone();
+        background.spawn("audit-writer", move |stopping| {
+            writer::run(db, rx, writer::Room { room: freed, buffer }, options.batch.max(1), stopping)
+        });
+        Self { tx, room, buffer, clock }
     }
 
     /// Records `read` by `caller`. Waits only when the buffer is full (backpressure).
@@ -129,15 +145,20 @@ impl Auditor {
             caller_subject: caller.subject.clone(),
             read,
         };
-        if self.tx.send(row).await.is_err() {
+        let need = u32::try_from(weight(&row.read, self.buffer)).unwrap_or(u32::MAX);
+        // The room is never closed: waiting here is the backpressure.
+        if let Ok(permit) = self.room.acquire_many(need).await {
+            permit.forget();
+        }
+        if self.tx.send(row).is_err() {
             // Only once the writer has stopped, after the server stopped serving.
             tracing::error!("audit writer has stopped; a read was not audited");
         }
     }
 
-    /// Records waiting to be written (for metrics and tests).
+    /// Reads waiting to be written (for metrics and tests).
     pub fn pending(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.buffer.saturating_sub(self.room.available_permits())
     }
 }
 

@@ -336,6 +336,46 @@ async fn a_full_buffer_slows_readers_and_loses_nothing() {
     assert_eq!(audit::count_for_person(&conn, &person).await.unwrap(), 20);
 }
 
+/// The buffer is bounded by the reads it holds, not the records: a batch record of many
+/// persons takes their room, so memory stays bounded whatever the records' sizes, and a record
+/// larger than the whole buffer still fits once the buffer is empty.
+#[tokio::test]
+async fn a_batch_record_takes_the_room_of_its_persons() {
+    let db = TestDatabase::create().await;
+    let conn = kaigo_platform::db::connect(&db.config(), "kit").await.unwrap();
+    // No table yet: every write fails, so no room comes back.
+    let (control, background) = Background::new();
+    let options = AuditOptions { buffer: 100, batch: 10 };
+    let auditor = Auditor::spawn(conn.clone(), &background, kaigo_platform::time::system_clock(), options);
+    let caller = office("4371000128");
+    let persons: Vec<String> = (1..=500).map(|n| audit::person("435073", &format!("{n:010}"))).collect();
+    let names: Vec<&str> = persons.iter().map(String::as_str).collect();
+    auditor.record(&caller, read(&names[..60])).await;
+    assert_eq!(auditor.pending(), 60);
+    // Another 60 do not fit beside them, nor does a record of 500 (it needs the whole buffer).
+    let waiting = {
+        let auditor = auditor.clone();
+        let caller = caller.clone();
+        let persons = persons.clone();
+        tokio::spawn(async move {
+            let names: Vec<&str> = persons.iter().map(String::as_str).collect();
+            auditor.record(&caller, read(&names[60..120])).await;
+            auditor.record(&caller, read(&names)).await;
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a record entered a buffer without room for its persons");
+    // The waiting record holds the rest of the room until the writer frees enough.
+    assert_eq!(auditor.pending(), 100);
+    // The database recovers: each record lands as one row, the room comes back.
+    Migrator::up(&conn, None).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), waiting).await.unwrap().unwrap();
+    control.stop(Duration::from_secs(10)).await;
+    assert_eq!(audit::count_all(&conn).await.unwrap(), 3);
+    assert_eq!(audit::count_for_person(&conn, &persons[0]).await.unwrap(), 2);
+    assert_eq!(audit::count_for_person(&conn, &persons[499]).await.unwrap(), 1);
+}
+
 #[tokio::test]
 async fn records_past_their_retention_are_trimmed() {
     let db = TestDatabase::create().await;
