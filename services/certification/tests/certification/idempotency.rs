@@ -11,7 +11,7 @@ use kaigo_proto::kaigo::certification::v1 as pb;
 use prost::Message;
 
 use crate::driver::Driver;
-use crate::support::{Harness, INSURER, d, insurer_caller, new_application, reason, rid, signed, wire};
+use crate::support::{Harness, INSURER, d, insurer_caller, new_application, rid, signed, wire};
 
 /// A valid 保険者番号 beginning with `payload` (5 digits), its check digit found.
 fn insurer_number(payload: &str) -> String {
