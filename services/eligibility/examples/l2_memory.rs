@@ -6,7 +6,6 @@
 //! and last, and touches nothing else.
 
 use kaigo_eligibility::cache::{L2, codec};
-use kaigo_eligibility::domain::{PersonCore, Record, Timeline};
 use kaigo_eligibility::key::PersonKey;
 use kaigo_eligibility::seed::generate;
 use kaigo_platform::config::{RedisConfig, Secret};
@@ -34,21 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut batch = Vec::with_capacity(n as usize);
         for s in generate(&insurer, first, n, first, today) {
             let key = PersonKey::new(&insurer, &InsuredNumber::parse(&s.person.insured_number)?);
-            let records = s
-                .periods
-                .iter()
-                .map(|(start, end, detail)| Record { id: 0, start: *start, end: *end, detail: detail.clone() })
-                .collect();
-            let timeline = Timeline {
-                person: PersonCore {
-                    category: 1,
-                    acquired: s.person.acquired_date,
-                    lost: None,
-                    version: 1,
-                    changed_at: 1_764_000_000,
-                },
-                records,
-            };
+            let timeline = s.timeline();
             encoded_bytes += codec::encode(&timeline).len();
             batch.push((key, timeline));
         }

@@ -41,6 +41,34 @@ pub struct Synthetic {
     pub periods: Vec<crate::domain::Period>,
 }
 
+impl Synthetic {
+    /// The person's timeline as a load from the database would build it (records numbered in
+    /// order), for measurements that fill the caches without a database.
+    pub fn timeline(&self) -> crate::domain::Timeline {
+        let records = self
+            .periods
+            .iter()
+            .enumerate()
+            .map(|(i, (start, end, detail))| crate::domain::Record {
+                id: i as i64,
+                start: *start,
+                end: *end,
+                detail: detail.clone(),
+            })
+            .collect();
+        crate::domain::Timeline {
+            person: crate::domain::PersonCore {
+                category: 1,
+                acquired: self.person.acquired_date,
+                lost: None,
+                version: 1,
+                changed_at: 1_764_000_000,
+            },
+            records,
+        }
+    }
+}
+
 /// A small deterministic generator (xorshift64*), so the same seed gives the same extract.
 struct Rng(u64);
 

@@ -12,7 +12,6 @@ use kaigo_platform::access::Facts;
 use kaigo_platform::ids::{InsuredNumber, InsurerNumber};
 
 use super::{CacheSettings, Cached, Entry, l1_cache, weight};
-use crate::domain::{PersonCore, Record, Timeline};
 use crate::key::PersonKey;
 use crate::store::PersonDetails;
 
@@ -42,28 +41,8 @@ async fn the_l1_estimate_is_the_memory_its_entries_take() {
     while first <= PERSONS {
         for s in crate::seed::generate(&insurer, first, 10_000, first, today) {
             let key = PersonKey::new(&insurer, &InsuredNumber::parse(&s.person.insured_number).unwrap());
-            let records = s
-                .periods
-                .iter()
-                .enumerate()
-                .map(|(i, (start, end, detail))| Record {
-                    id: i as i64,
-                    start: *start,
-                    end: *end,
-                    detail: detail.clone(),
-                })
-                .collect();
             let cached = Cached {
-                timeline: Timeline {
-                    person: PersonCore {
-                        category: 1,
-                        acquired: s.person.acquired_date,
-                        lost: None,
-                        version: 1,
-                        changed_at: 1_764_000_000,
-                    },
-                    records,
-                },
+                timeline: s.timeline(),
                 details: Some(PersonDetails {
                     name_kanji: s.person.name_kanji.clone(),
                     name_kana: s.person.name_kana.clone(),
