@@ -13,6 +13,7 @@ BIN=${KAIGO_BIN:-target/release/kaigo}
 N=${N:-200000}            # requests per h2load run
 ROUNDS=${ROUNDS:-3}       # median of this many runs
 PERSONS=${PERSONS:-100000}
+TRACED=${TRACED:-1}       # 0: no traced instance (a build from before telemetry.sample_ratio)
 WORK=$(mktemp -d)
 DB="kaigo_bench_$$"
 PGURL="postgres://postgres@127.0.0.1:5432/$DB"
@@ -56,8 +57,8 @@ serve db 50063 KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_REDIS__URL="redis://127
 # The L1 path again with tracing as production runs it at national volume: 1 % of new traces
 # recorded (parent-based) and exported over OTLP, here to the echo server, which refuses the
 # trace service: the spans are made, sampled, batched and sent all the same.
-serve traced 50064 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:50090 KAIGO_TELEMETRY__SAMPLE_RATIO=0.01
-"$BIN" echo-server --listen 127.0.0.1:50090 >/dev/null 2>&1 & PIDS+=($!)
+[ "$TRACED" = 1 ] && serve traced 50064 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:50090 KAIGO_TELEMETRY__SAMPLE_RATIO=0.01
+"$BIN" echo-server --listen 127.0.0.1:50090 >/dev/null 2>&1 & PIDS+=($!); PID_echo=$!
 
 # The gateway in front of the L1 instance, with JWT verification on (dev key in $WORK).
 mkdir -p "$WORK/keys"
@@ -71,10 +72,16 @@ if [ ! -f "$KEYDIR/dev-signing-key.pem" ]; then
 fi
 # The benchmark measures the path, not the per-caller rate limit (100/s by default). The
 # gateway logs as in production (info: one JSON access-log line per call, spans on).
-env KAIGO_SERVER__LISTEN=127.0.0.1:50051 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
-  KAIGO_TELEMETRY__LOG_LEVEL=info \
-  KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$KEYDIR/dev-signing-key.pub.pem\"]" \
-  KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:50061 "$BIN" serve gateway >"$WORK/gateway.log" 2>&1 & PIDS+=($!)
+gateway() { # name port upstream
+  env KAIGO_SERVER__LISTEN="127.0.0.1:$2" KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
+    KAIGO_TELEMETRY__LOG_LEVEL=info \
+    KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$KEYDIR/dev-signing-key.pub.pem\"]" \
+    KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY="$3" "$BIN" serve gateway >"$WORK/$1.log" 2>&1 & PIDS+=($!)
+  eval "PID_$1=$!"
+}
+gateway gateway 50051 http://127.0.0.1:50061
+# A second gateway in front of the L1-off instance: the L2 path as a caller sees it (issue #15's p99 row).
+gateway gateway_l2 50052 http://127.0.0.1:50062
 TOKEN=$("$BIN" token --data-dir "$KEYDIR" --role insurer --insurer 435073 --ttl 2h)
 cat >"$WORK/haproxy.cfg" <<CFG
 global
@@ -92,8 +99,10 @@ backend be
   server s1 127.0.0.1:50061 proto h2
 CFG
 haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid"
+PID_haproxy=$(cat "$WORK/haproxy.pid")
 
-for port in 50061 50062 50063 50064 50051; do
+PORTS="50061 50062 50063 50051 50052"; [ "$TRACED" = 1 ] && PORTS="$PORTS 50064"
+for port in $PORTS; do
   for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -119,57 +128,101 @@ h2() { # url body n c m headers... ; prints requests/s and mean latency
     | awk '/^finished in/ {rps=$4} /^time for request:/ {mean=$6; unit=$7} /^requests:/ {ok=$8} END {printf "%s %s %s\n", rps, mean, ok}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # label url body n c m headers...
-  local label=$1; shift
-  local runs=()
-  for _ in $(seq 1 "$ROUNDS"); do runs+=("$(h2 "$@")"); done
-  # Calls answered, for the audit count at the end.
-  printf '%s\t%s\n' "$label" "$(printf '%s\n' "${runs[@]}" | awk '{s+=$3} END {print s+0}')" >>"$WORK/calls.tsv"
-  local rps; rps=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
-  local lat; lat=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
-  printf '%s\t%s\t%s\n' "$label" "$rps" "$lat"
+# CPU time (utime + stime, clock ticks; children's time excluded) of the named processes.
+ticks() { local t=0 name pid; for name in "$@"; do pid_var="PID_$name"; pid=${!pid_var}
+  t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# One measured run: "requests/s mean-latency calls-answered CPU-µs-per-call" of the processes named
+# in $1 (comma-separated: the processes that serve the path).
+run_one() { # procs url body n c m headers...
+  local procs=${1//,/ }; shift
+  local before after out
+  before=$(ticks $procs); out=$(h2 "$@"); after=$(ticks $procs)
+  awk -v o="$out" -v t=$((after - before)) -v us="$TICK_US" 'BEGIN {split(o, f, " "); printf "%s %s %s %.1f\n", f[1], f[2], f[3], (f[3] > 0 ? t * us / f[3] : 0)}'
 }
 
-# Correctness before speed: h2load counts gRPC errors as successes, so check each path once.
-for port in 50061 50062 50063 50064; do
+# Every path is measured in ROUNDS rounds; in each round the echo server is measured right
+# before each path, and the path's ratio is taken to that echo run. The machine's load moves
+# from second to second (builds, the neighbours), and it moves the echo baseline by as much as
+# the paths: a ratio of two runs a second apart keeps far less of it than a ratio of medians
+# taken minutes apart. The reported ratio is the median of the per-round ratios; the CPU per
+# call (the serving processes' own time ÷ the calls) does not move with the neighbours at all.
+PATHS=() LABELS=()
+path() { PATHS+=("$(printf '%s\x1f' "$@")"); LABELS+=("$1"); } # label procs url body n c m headers...
+path "direct L1 hit" l1 "http://127.0.0.1:50061$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+[ "$TRACED" = 1 ] && path "direct L1 hit, traced 1%" traced "http://127.0.0.1:50064$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+path "direct L2 hit" l2 "http://127.0.0.1:50062$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+path "direct database" db "http://127.0.0.1:50063$CHECK" "$WORK/check.bin" $((N / 4)) 16 32 "${CALLER[@]}"
+path "gateway L1 hit (JWT on)" gateway,l1 "http://127.0.0.1:50051$CHECK" "$WORK/check.bin" "$N" 16 32 "authorization: Bearer $TOKEN"
+path "gateway L2 hit (JWT on)" gateway_l2,l2 "http://127.0.0.1:50052$CHECK" "$WORK/check.bin" "$N" 16 32 "authorization: Bearer $TOKEN"
+path "haproxy L1 hit (no auth)" haproxy,l1 "http://127.0.0.1:50071$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
+path "gateway health check" gateway "http://127.0.0.1:50051$HEALTH" "$WORK/health.bin" "$N" 16 32
+path "batch of 1000, direct L1" l1 "http://127.0.0.1:50061$BATCH" "$WORK/batch.bin" 2000 4 4 "${CALLER_BATCH[@]}"
+
+measure_all() { # writes $WORK/runs.tsv: round, label, rps, latency, calls, cpu-µs-per-call, echo rps of the pair
+  local round spec label procs echo_run run
+  for round in $(seq 1 "$ROUNDS"); do
+    for spec in "${PATHS[@]}"; do
+      IFS=$'\x1f' read -r -d '' -a args <<<"$spec" || true
+      unset 'args[${#args[@]}-1]' 2>/dev/null || true   # the trailing newline of the here-string
+      label=${args[0]}; procs=${args[1]}
+      echo_run=$(run_one echo "http://127.0.0.1:50090$CHECK" "$WORK/check.bin" "$N" 16 32)
+      run=$(run_one "$procs" "${args[@]:2}")
+      printf '%s\t%s\t%s\t%s\n' "$round" "echo (baseline)" "${echo_run// /$'\t'}" "-" >>"$WORK/runs.tsv"
+      printf '%s\t%s\t%s\t%s\n' "$round" "$label" "${run// /$'\t'}" "${echo_run%% *}" >>"$WORK/runs.tsv"
+      echo "round $round: $label ${run%% *} requests/s (echo ${echo_run%% *})" >&2
+    done
+  done
+}
+
+# Correctness before speed: h2load counts gRPC errors as successes, so check each path once
+# (each check is a personal read on the audit trail: CHECKS counts them).
+CHECKS=0
+for port in 50061 50062 50063 $([ "$TRACED" = 1 ] && echo 50064); do
   out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "${CALLER[0]}" -H "${CALLER[1]}" \
     --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:$port$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
   case "$out" in *": 0"*) ;; *) echo "port $port answered '$out'" >&2; exit 1;; esac
+  CHECKS=$((CHECKS + 1))
 done
-out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $TOKEN" \
-  --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:50051$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
-case "$out" in *": 0"*) ;; *) echo "the gateway answered '$out'" >&2; exit 1;; esac
+for port in 50051 50052; do
+  out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $TOKEN" \
+    --data-binary @"$WORK/check.bin" -D - "http://127.0.0.1:$port$CHECK" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
+  case "$out" in *": 0"*) ;; *) echo "the gateway on $port answered '$out'" >&2; exit 1;; esac
+  CHECKS=$((CHECKS + 1))
+done
 out=$(curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
   --data-binary @"$WORK/health.bin" -D - "http://127.0.0.1:50051$HEALTH" -o /dev/null | tr -d '\r' | grep -i '^grpc-status' || true)
 case "$out" in *": 0"*) ;; *) echo "the gateway's health check answered '$out'" >&2; exit 1;; esac
 
-RESULTS="$WORK/results.tsv"
-{
-  measure "echo (baseline)" "http://127.0.0.1:50090$CHECK" "$WORK/check.bin" "$N" 16 32
-  measure "direct L1 hit" "http://127.0.0.1:50061$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
-  measure "direct L1 hit, traced 1%" "http://127.0.0.1:50064$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
-  measure "direct L2 hit" "http://127.0.0.1:50062$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
-  measure "direct database" "http://127.0.0.1:50063$CHECK" "$WORK/check.bin" $((N / 4)) 16 32 "${CALLER[@]}"
-  measure "gateway L1 hit (JWT on)" "http://127.0.0.1:50051$CHECK" "$WORK/check.bin" "$N" 16 32 "authorization: Bearer $TOKEN"
-  measure "haproxy L1 hit (no auth)" "http://127.0.0.1:50071$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
-  measure "gateway health check" "http://127.0.0.1:50051$HEALTH" "$WORK/health.bin" "$N" 16 32
-  measure "batch of 1000, direct L1" "http://127.0.0.1:50061$BATCH" "$WORK/batch.bin" 2000 4 4 "${CALLER_BATCH[@]}"
-} | tee "$RESULTS"
+RESULTS="$WORK/results.tsv"   # label, requests/s, mean latency, ratio, CPU µs per call (medians)
+measure_all
+# Calls answered, for the audit count at the end.
+awk -F'\t' '{c[$2]+=$5} END {for (l in c) printf "%s\t%d\n", l, c[l]}' "$WORK/runs.tsv" >"$WORK/calls.tsv"
+col_median() { awk -F'\t' -v l="$1" -v c="$2" '$2 == l {print $c}' "$WORK/runs.tsv" | median; }
+ratio_median() { awk -F'\t' -v l="$1" '$2 == l && $7 > 0 {print $3 / $7}' "$WORK/runs.tsv" | median; }
+for label in "echo (baseline)" "${LABELS[@]}"; do
+  ratio=$([ "$label" = "echo (baseline)" ] && echo 1 || ratio_median "$label")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$(col_median "$label" 3)" "$(col_median "$label" 4)" "$ratio" "$(col_median "$label" 6)"
+done >"$RESULTS"
 
-ECHO=$(awk -F'\t' 'NR==1 {print $2}' "$RESULTS")
 echo
-echo "| path | requests/s (median of $ROUNDS) | ratio to echo | mean latency |"
-echo "|---|---|---|---|"
-awk -F'\t' -v echo="$ECHO" '{ratio=$2/echo; if ($1 ~ /batch/) {printf "| %s | %s (%.0f person-checks/s) | %.2f× | %s |\n", $1, $2, $2*1000, ratio, $3} else printf "| %s | %s | %.2f× | %s |\n", $1, $2, ratio, $3}' "$RESULTS"
+echo "| path | requests/s (median of $ROUNDS) | ratio to the echo run before it (median) | CPU per call of the serving processes | mean latency |"
+echo "|---|---|---|---|---|"
+awk -F'\t' '{if ($1 ~ /batch/) printf "| %s | %s (%.0f person-checks/s) | — | %s µs | %s |\n", $1, $2, $2*1000, $5, $3;
+  else printf "| %s | %s | %.2f× | %s µs | %s |\n", $1, $2, $4, $5, $3}' "$RESULTS"
+echo "(CPU per call: utime + stime over each run ÷ calls answered, of the instance serving the path; through a proxy, proxy + instance.)"
+
+# Open-loop latency at half of the peak rates just measured (issue #15 item 6).
+[ -f loadtest/eligibility/p99.sh ] && . loadtest/eligibility/p99.sh
 for name in l1 l2 db; do
   pid_var="PID_$name"; pid=${!pid_var}
   echo "resident memory of the $name instance after the runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 done
 
 # Every personal read is on the audit trail: one record per call, a batch's persons as a list.
-# Expected: every call h2load counted done on a check or batch path, plus the five correctness
+# Expected: every call h2load counted done on a check or batch path, plus the correctness
 # checks above. The writers flush in the background: wait for the count to settle.
-read -r calls persons < <(awk -F'\t' '$1 ~ /echo|health/ {next} $1 ~ /batch/ {c+=$2; p+=$2*1000; next} {c+=$2; p+=$2} END {print c+5, p+5}' "$WORK/calls.tsv")
+read -r calls persons < <(awk -F'\t' -v n="$CHECKS" '$1 ~ /echo|health/ {next} $1 ~ /batch/ {c+=$2; p+=$2*1000; next} {c+=$2; p+=$2} END {print c+n, p+n}' "$WORK/calls.tsv")
 audit() { psql -q -h 127.0.0.1 -U postgres -d "$DB" -Atc \
   "SELECT count(*) || ' ' || coalesce(sum(cardinality(persons)), 0) FROM eligibility.audit_trail WHERE rpc IN ('CheckEligibility', 'BatchCheckEligibility')"; }
 for _ in $(seq 1 30); do [ "$(audit)" = "$calls $persons" ] && break; sleep 1; done
