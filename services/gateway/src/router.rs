@@ -21,8 +21,9 @@ use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, SERVICES};
 use crate::forward::{Forward, Forwarding};
 use crate::layers::{AuthLayer, Call, LimitLayer, Limits};
-use crate::observe::{CallInfo, Metrics, Observed, REQUEST_ID_HEADER, Record, request_id};
+use crate::observe::{request_id, CallInfo, Metrics, Observed, Record, REQUEST_ID_HEADER};
 use crate::traffic::breaker::Breaker;
+use crate::traffic::drain;
 use crate::traffic::framing::detailed;
 use crate::traffic::retry::RetryBudget;
 use crate::upstream::Upstream;
@@ -124,8 +125,8 @@ impl Gateway {
 
 /// Asks one replica whether `service` is SERVING.
 async fn upstream_serving(remote: &crate::upstream::RemoteUpstream, service: &str) -> bool {
-    use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
     let Some(addr) = remote.pick() else { return false };
     let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else { return false };
     let endpoint = endpoint.connect_timeout(Duration::from_secs(1)).timeout(Duration::from_secs(2));
@@ -153,7 +154,7 @@ impl Inner {
         let size = header_bytes(request.headers());
         if size > MAX_HEADER_BYTES {
             let message = format!("request headers of {size} bytes exceed the limit of {MAX_HEADER_BYTES} bytes");
-            return refuse(request, detailed(tonic::Code::ResourceExhausted, "HEADERS_TOO_LARGE", &message)).await;
+            return detailed(tonic::Code::ResourceExhausted, "HEADERS_TOO_LARGE", &message).into_http();
         }
         let path = request.uri().path();
         let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
@@ -165,48 +166,13 @@ impl Inner {
                     Err(never) => match never {},
                 };
             }
-            return refuse(request, tonic::Status::unimplemented("no such service behind this gateway")).await;
+            return tonic::Status::unimplemented("no such service behind this gateway").into_http();
         };
         match route.call.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
     }
-}
-
-/// Answers `status` to a request refused before it is forwarded. Over HTTP/1.1 (gRPC-Web) the
-/// body the caller is still sending is read first, bounded in bytes and time: a server that
-/// answers with the body unread closes the connection, and a client that already queued its next
-/// call on it sees a broken connection instead of an answer (found by the bad-input suite with a
-/// large body to a service this gateway does not route). Beyond the bounds the answer says
-/// `connection: close`. HTTP/2 streams are never waited on: a streaming client may be waiting for
-/// this very answer.
-async fn refuse(request: http::Request<Body>, status: tonic::Status) -> http::Response<Body> {
-    const DRAIN_BYTES: usize = 8 << 20;
-    const DRAIN_TIME: Duration = Duration::from_secs(2);
-    let http1 = request.version() < http::Version::HTTP_2;
-    let mut response = status.into_http();
-    if http1 {
-        let mut body = request.into_body();
-        let drained = tokio::time::timeout(DRAIN_TIME, async {
-            let mut read = 0usize;
-            while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
-                match frame {
-                    Ok(frame) => read += frame.data_ref().map_or(0, bytes::Bytes::len),
-                    Err(_) => return false,
-                }
-                if read > DRAIN_BYTES {
-                    return false;
-                }
-            }
-            true
-        })
-        .await;
-        if !matches!(drained, Ok(true)) {
-            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-        }
-    }
-    response
 }
 
 impl tower::Service<http::Request<Body>> for Gateway {
@@ -249,11 +215,23 @@ impl tower::Service<http::Request<Body>> for Gateway {
         kaigo_platform::telemetry::set_parent_from(request.headers(), &span);
         let info = Arc::new(CallInfo::default());
         request.extensions_mut().insert(info.clone());
+        // An HTTP/1.1 (gRPC-Web) body is tracked, so that an early answer reads what is left of
+        // it and the connection goes on serving the caller's next call (traffic::drain).
+        let (request, rest) = if request.version() < http::Version::HTTP_2 {
+            let (parts, body) = request.into_parts();
+            let (body, rest) = drain::track(body);
+            (http::Request::from_parts(parts, body), Some(rest))
+        } else {
+            (request, None)
+        };
         let metrics = inner.metrics.clone();
         let record_span = span.clone();
         Box::pin(tracing::Instrument::instrument(
             async move {
                 let mut response = inner.handle(request).await;
+                if let Some(rest) = rest {
+                    response = rest.settle(response).await;
+                }
                 response.headers_mut().insert(REQUEST_ID_HEADER, request_id.clone());
                 let status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let record = Record { metrics, span: record_span, info, service, method, request_id, started, status };

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod bad_input;
+mod early_answers;
 mod forged;
 mod mtls;
 mod support;
