@@ -1,6 +1,6 @@
 //! Where published events go: Redis Streams, or an in-process equivalent for `kaigo dev`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -43,6 +43,18 @@ impl Bus {
             }
         }
     }
+
+    /// The consumer groups this process consumes with, each with its topics: those whose
+    /// consumers have joined their streams (Redis) or subscribed (in-process) since it started.
+    /// The retention task trims these groups' `processed_events` keys, and no others.
+    pub fn consumer_groups(&self) -> Vec<(String, Vec<String>)> {
+        match self {
+            Bus::Redis(bus) => {
+                bus.known.lock().consumed.iter().map(|(g, t)| (g.clone(), t.iter().cloned().collect())).collect()
+            }
+            Bus::Local(bus) => bus.consumer_groups(),
+        }
+    }
 }
 
 /// Redis Streams.
@@ -50,8 +62,17 @@ impl Bus {
 pub struct RedisBus {
     redis: RedisHandle,
     max_len: usize,
+    /// The streams this process publishes to and reads from.
+    known: Arc<Mutex<Known>>,
+}
+
+/// What a process's retention task trims on Redis.
+#[derive(Debug, Default)]
+struct Known {
     /// The topics this process has published to: the streams its retention task trims.
-    published: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    published: BTreeSet<String>,
+    /// The consumer groups of this process and their topics ([`Bus::consumer_groups`]).
+    consumed: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Trims one stream atomically, never past what a consumer group has not read and
@@ -103,6 +124,21 @@ if everything_read and tonumber(ARGV[2]) > 0 then removed = removed + trim('MAXL
 return removed
 ";
 
+/// The id of a stream's oldest entry, or when the stream is empty the id Redis gave its last
+/// entry (every entry it ever held is at or below it and gone); false when there is no stream.
+/// KEYS[1]: the stream. One script, so that an entry added between the two reads cannot make
+/// an empty stream's answer newer than an entry it holds.
+const OLDEST_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #first > 0 then return first[1][1] end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then return info[i + 1] end
+end
+return false
+";
+
 /// Entries one trim call removes at most: a bounded amount of work per call on the server
 /// (a thousand stream nodes freed), repeated until the stream is trimmed.
 const TRIM_STEP: u64 = 100_000;
@@ -126,13 +162,13 @@ impl RedisBus {
     /// far behind the group is (a consumer down for a weekend, a 5-million-row import's
     /// invalidations): the backlog metric shows the group, the stream waits for it.
     pub fn new(redis: RedisHandle, max_len: usize) -> Self {
-        Self { redis, max_len, published: Arc::default() }
+        Self { redis, max_len, known: Arc::default() }
     }
 
     /// The topics this process has published to since it started, whose streams its retention
     /// task trims (each stream is trimmed by the services that publish to it).
     pub fn published_topics(&self) -> Vec<String> {
-        self.published.lock().iter().cloned().collect()
+        self.known.lock().published.iter().cloned().collect()
     }
 
     /// Trims `topic`'s stream: removes the entries every consumer group has read and
@@ -163,6 +199,22 @@ impl RedisBus {
         Ok(removed)
     }
 
+    /// The instant of the oldest entry `topic`'s stream still holds (by its id, the Redis
+    /// server's clock at XADD), or, when the stream is empty, of the last entry it held; `None`
+    /// when the stream does not exist. No entry older than this can be delivered again from
+    /// the stream: [`RedisBus::trim`] never removes an entry a group has pending or unread.
+    pub async fn oldest_entry(&self, topic: &str) -> Result<Option<DateTime<Utc>>, BusError> {
+        let mut conn = self.redis.conn();
+        let id: Option<String> =
+            redis::cmd("EVAL").arg(OLDEST_SCRIPT).arg(1).arg(self.stream(topic)).query_async(&mut conn).await?;
+        let Some(id) = id else { return Ok(None) };
+        let ms = id
+            .split_once('-')
+            .and_then(|(ms, _)| ms.parse::<i64>().ok())
+            .ok_or_else(|| BusError::Malformed(id.clone()))?;
+        DateTime::<Utc>::from_timestamp_millis(ms).map(Some).ok_or(BusError::Malformed(id))
+    }
+
     /// The stream name of `topic`: `<prefix>events:<topic>`, or on a cluster
     /// `{<prefix>events}:<topic>`, so that one XREADGROUP can read every topic of a consumer
     /// (and the dead-letter streams live beside them): all streams share one hash slot.
@@ -187,8 +239,9 @@ impl RedisBus {
         ];
         let mut conn = self.redis.conn();
         let _: String = conn.xadd(self.stream(&event.topic), "*", &fields).await?;
-        if !self.published.lock().contains(&event.topic) {
-            self.published.lock().insert(event.topic.clone());
+        let mut known = self.known.lock();
+        if !known.published.contains(&event.topic) {
+            known.published.insert(event.topic.clone());
         }
         Ok(())
     }
@@ -207,6 +260,7 @@ impl RedisBus {
                 return Err(err.into());
             }
         }
+        self.known.lock().consumed.entry(group.to_owned()).or_default().extend(topics.iter().cloned());
         Ok(())
     }
 
@@ -415,6 +469,16 @@ impl LocalBus {
             history.drain(..history.len() - LOCAL_HISTORY);
         }
         state.groups.retain(|(topic, _), tx| topic != &event.topic || tx.send(event.clone()).is_ok());
+    }
+
+    /// The groups subscribed, each with its topics.
+    fn consumer_groups(&self) -> Vec<(String, Vec<String>)> {
+        let state = self.inner.lock();
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (topic, group) in state.groups.keys() {
+            groups.entry(group.clone()).or_default().push(topic.clone());
+        }
+        groups.into_iter().collect()
     }
 
     /// Subscribes `group` to `topics`; replays what was published before.

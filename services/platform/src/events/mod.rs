@@ -14,6 +14,7 @@ mod consumer;
 mod migration;
 mod outbox;
 mod relay;
+pub mod trim;
 
 pub use bus::{Bus, BusError, LocalBus, RedisBus};
 pub use consumer::{Consumer, ConsumerOptions, EventHandler, HandlerError};

@@ -6,6 +6,7 @@
 mod access;
 mod audit_partitions;
 mod cluster;
+mod event_retention;
 mod events;
 mod replicas;
 mod sqlite_writes;
