@@ -1,8 +1,11 @@
 //! ghz configuration files (JSON; keys are ghz's long flag names) as `kaigo bench` reads them.
 //!
 //! Every ghz key is recognised; the ones that shape a run this driver does not implement
-//! (rate limits, load schedules, TLS, streaming) are refused by name rather than silently
-//! ignored, so a figure from `kaigo bench` always means what the config says.
+//! (load schedules, TLS, streaming) are refused by name rather than silently ignored, so a
+//! figure from `kaigo bench` always means what the config says. `rps` is read, and means an
+//! open-loop rate here (calls start on a fixed schedule, timed from it; `open_loop.rs`), where
+//! ghz's limits the rate of closed-loop workers: the same rate below the server's capacity,
+//! different latencies when it stalls.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +33,7 @@ const SUPPORTED: &[&str] = &[
     "data-file",
     "metadata",
     "skipFirst",
+    "rps",
     "format",
     "name",
     "tags",
@@ -48,7 +52,6 @@ const REFUSED: &[&str] = &[
     "cname",
     "authority",
     "async",
-    "rps",
     "qps",
     "concurrency-schedule",
     "concurrency-start",
@@ -93,6 +96,8 @@ pub struct Scenario {
     pub timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub skip_first: u64,
+    /// Calls per second, open loop (0: none, as in ghz).
+    pub rps: Option<f64>,
     pub format: Option<String>,
     /// Request messages as JSON objects, sent round-robin.
     pub data: Vec<Map<String, Value>>,
@@ -175,6 +180,10 @@ pub fn parse(value: &Value, base: &Path) -> Result<Scenario, String> {
         timeout: duration("timeout")?,
         connect_timeout: duration("connect-timeout")?,
         skip_first: number("skipFirst")?.unwrap_or(0),
+        rps: match object.get("rps") {
+            None => None,
+            Some(v) => Some(v.as_f64().filter(|r| *r >= 0.0).ok_or("`rps` must be a number >= 0")?),
+        },
         format: string("format")?,
         data,
         metadata,
@@ -244,8 +253,8 @@ mod tests {
     #[test]
     fn refuses_what_it_does_not_implement_and_what_ghz_does_not_know() {
         let base = Path::new(".");
-        let err = parse(&json!({"call": "a.B.C", "rps": 100}), base).unwrap_err();
-        assert!(err.contains("`rps`") && err.contains("ghz"), "{err}");
+        let err = parse(&json!({"call": "a.B.C", "load-schedule": "step"}), base).unwrap_err();
+        assert!(err.contains("`load-schedule`") && err.contains("ghz"), "{err}");
         let err = parse(&json!({"call": "a.B.C", "totl": 100}), base).unwrap_err();
         assert!(err.contains("not a ghz option"), "{err}");
         assert!(parse(&json!({"host": "x"}), base).unwrap_err().contains("`call`"));
@@ -254,6 +263,15 @@ mod tests {
         assert!(parse(&json!({"call": "a.B.C", "data": {"id": "{{.UUID}}"}}), base).is_err());
         assert!(parse(&json!({"call": "a.B.C", "insecure": false}), base).is_err());
         assert!(parse(&json!({"call": "a.B.C", "total": -1}), base).is_err());
+    }
+
+    #[test]
+    fn reads_rps_as_an_open_loop_rate() {
+        let base = Path::new(".");
+        assert_eq!(parse(&json!({"call": "a.B.C", "rps": 7500}), base).unwrap().rps, Some(7500.0));
+        assert_eq!(parse(&json!({"call": "a.B.C"}), base).unwrap().rps, None);
+        assert!(parse(&json!({"call": "a.B.C", "rps": -5}), base).unwrap_err().contains("`rps`"));
+        assert!(parse(&json!({"call": "a.B.C", "rps": "fast"}), base).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod config;
 mod histogram;
 mod lines;
+mod open_loop;
 mod payload;
 mod report;
 mod runner;
@@ -26,6 +27,8 @@ const MAX_TOTAL: u64 = 10_000_000;
 const MAX_RUN: Duration = Duration::from_secs(600);
 /// At most this many calls in flight.
 const MAX_CONCURRENCY: u64 = 10_000;
+/// At most this many calls per second for `--rps`.
+const MAX_RATE: f64 = 1_000_000.0;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -41,9 +44,15 @@ pub struct BenchArgs {
     /// Number of calls (overrides `total`; clears the config's `duration`).
     #[arg(long)]
     total: Option<u64>,
-    /// Calls in flight at once (overrides `concurrency`).
+    /// Calls in flight at once (overrides `concurrency`); with --rps, the most in flight.
     #[arg(long)]
     concurrency: Option<u64>,
+    /// Open loop: start N calls per second on a fixed schedule whether or not earlier calls
+    /// have been answered, each call timed from its scheduled start (overrides `rps`; 0: closed
+    /// loop). Unlike ghz's `rps`, which limits the rate of its closed-loop workers. A call due
+    /// while --concurrency calls are in flight waits for room and is reported as late.
+    #[arg(long, value_name = "N")]
+    rps: Option<f64>,
     /// HTTP/2 connections the calls are spread over (overrides `connections`).
     #[arg(long)]
     connections: Option<u64>,
@@ -111,6 +120,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
     let connections = args.connections.or(scenario.connections).unwrap_or(1);
     let skip_first = args.skip_first.unwrap_or(scenario.skip_first);
     check_bounds(total, concurrency, connections, duration).map_err(Exit::config)?;
+    let rate = open_loop_rate(args.rps.or(scenario.rps)).map_err(Exit::config)?;
     if duration.is_none() && skip_first >= total {
         return Err(Exit::config(format!(
             "skipFirst {skip_first} leaves none of {total} calls to count; pass --skip-first"
@@ -138,6 +148,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
         timeout: scenario.timeout.unwrap_or(Duration::from_secs(20)),
         connect_timeout: scenario.connect_timeout.unwrap_or(Duration::from_secs(10)),
         skip_first,
+        rate,
     };
     let cpu_before = runner::process_cpu_time();
     let outcome = runner::run(plan).await.map_err(Exit::failure)?;
@@ -151,6 +162,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
         concurrency: concurrency as usize,
         connections: connections as usize,
         skip_first,
+        rate,
         date: chrono::Utc::now().to_rfc3339(),
     };
     match format.as_str() {
@@ -188,6 +200,16 @@ fn check_errors(statuses: &std::collections::BTreeMap<&'static str, u64>, max_pe
         ));
     }
     Ok(())
+}
+
+/// The open-loop rate, if any: ghz's `rps` 0 means no rate, so 0 (or none) runs closed loop.
+fn open_loop_rate(rps: Option<f64>) -> Result<Option<f64>, String> {
+    match rps {
+        None => Ok(None),
+        Some(0.0) => Ok(None),
+        Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(Some(r)),
+        Some(r) => Err(format!("rps {r}: must be 0 (closed loop) or above 0 and at most {MAX_RATE}")),
+    }
 }
 
 fn check_bounds(total: u64, concurrency: u64, connections: u64, duration: Option<Duration>) -> Result<(), String> {
@@ -322,5 +344,16 @@ mod tests {
         assert!(check_bounds(MAX_TOTAL + 1, 10, 1, None).is_err());
         assert!(check_bounds(100, 2, 3, None).is_err());
         assert!(check_bounds(100, 10, 1, Some(Duration::from_secs(3600))).is_err());
+    }
+
+    #[test]
+    fn rates_are_open_loop_above_zero_and_bounded() {
+        assert_eq!(open_loop_rate(None), Ok(None));
+        assert_eq!(open_loop_rate(Some(0.0)), Ok(None));
+        assert_eq!(open_loop_rate(Some(7_500.0)), Ok(Some(7_500.0)));
+        assert_eq!(open_loop_rate(Some(0.5)), Ok(Some(0.5)));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, MAX_RATE * 2.0] {
+            assert!(open_loop_rate(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

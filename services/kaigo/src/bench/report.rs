@@ -10,7 +10,9 @@ use super::histogram::Histogram;
 use super::runner::Outcome;
 
 /// The percentiles ghz prints.
-const PERCENTILES: [u32; 7] = [10, 25, 50, 75, 90, 95, 99];
+const PERCENTILES: [f64; 7] = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0];
+/// An open-loop run adds the tail a latency target is written against.
+const OPEN_LOOP_PERCENTILES: [f64; 8] = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9];
 /// ghz's histogram: ten equal steps from fastest to slowest.
 const STEPS: usize = 10;
 
@@ -23,7 +25,13 @@ pub struct RunInfo<'a> {
     pub concurrency: usize,
     pub connections: usize,
     pub skip_first: u64,
+    /// `--rps`, for an open-loop run.
+    pub rate: Option<f64>,
     pub date: String,
+}
+
+fn percentiles(outcome: &Outcome) -> &'static [f64] {
+    if outcome.open_loop.is_some() { &OPEN_LOOP_PERCENTILES } else { &PERCENTILES }
 }
 
 fn millis(nanos: u64) -> f64 {
@@ -77,9 +85,32 @@ pub fn summary(info: &RunInfo<'_>, outcome: &Outcome) -> String {
         let bar = (n * 40 + most / 2).checked_div(most).unwrap_or(0);
         let _ = writeln!(out, "  {:4.3} [{n}]\t|{}", millis(*mark), "∎".repeat(bar as usize));
     }
+    if let Some(open) = &outcome.open_loop {
+        let lag = &open.send_lag;
+        let _ =
+            writeln!(out, "\nOpen loop (calls start on a fixed schedule; latency from each call's scheduled start):");
+        let _ = writeln!(out, "  Target rate:\t{:4.2}/s", open.rate);
+        let _ = writeln!(
+            out,
+            "  Sent rate:\t{:4.2}/s ({} of {} scheduled calls sent in {})",
+            open.sent_rate(),
+            open.sent,
+            open.scheduled,
+            format_duration(u64::try_from(open.send_window.as_nanos()).unwrap_or(u64::MAX))
+        );
+        let _ = writeln!(out, "  Late:\t\t{} (waited for one of {} calls in flight to end)", open.late, open.cap);
+        let _ = writeln!(out, "  Unsent:\t{} (due, still waiting when the time was up)", open.unsent);
+        let _ = writeln!(
+            out,
+            "  Send lag:\t50 % in {}, 99 % in {}, slowest {} (the driver's delay, inside the latencies)",
+            format_duration(lag.percentile(50.0)),
+            format_duration(lag.percentile(99.0)),
+            format_duration(lag.max())
+        );
+    }
     let _ = write!(out, "\nLatency distribution:");
-    for p in PERCENTILES {
-        let _ = write!(out, "\n  {p} % in {} ", format_duration(h.percentile(f64::from(p))));
+    for p in percentiles(outcome) {
+        let _ = write!(out, "\n  {p} % in {} ", format_duration(h.percentile(*p)));
     }
     let _ = writeln!(out, "\n");
     if !outcome.tally.statuses.is_empty() {
@@ -97,17 +128,24 @@ pub fn summary(info: &RunInfo<'_>, outcome: &Outcome) -> String {
     out
 }
 
+/// A whole percentage as ghz writes it (`99`), a fraction as a number (`99.9`).
+fn percentage(p: f64) -> Value {
+    if p.fract() == 0.0 { json!(p as u64) } else { json!(p) }
+}
+
 /// ghz's JSON report: durations in nanoseconds, histogram marks in seconds.
 pub fn json(info: &RunInfo<'_>, outcome: &Outcome) -> Value {
     let h = &outcome.tally.latencies;
     let count = h.count();
-    let latency_distribution: Vec<Value> =
-        PERCENTILES.iter().map(|p| json!({"percentage": p, "latency": h.percentile(f64::from(*p))})).collect();
+    let latency_distribution: Vec<Value> = percentiles(outcome)
+        .iter()
+        .map(|p| json!({"percentage": percentage(*p), "latency": h.percentile(*p)}))
+        .collect();
     let histogram: Vec<Value> = histogram_marks(h)
         .into_iter()
         .map(|(mark, n)| json!({"mark": mark as f64 / 1e9, "count": n, "frequency": n as f64 / count as f64}))
         .collect();
-    json!({
+    let mut report = json!({
         "name": info.name.unwrap_or_default(),
         "endReason": outcome.end_reason.as_str(),
         "options": {
@@ -117,6 +155,7 @@ pub fn json(info: &RunInfo<'_>, outcome: &Outcome) -> Value {
             "concurrency": info.concurrency,
             "connections": info.connections,
             "skipFirst": info.skip_first,
+            "rps": info.rate.unwrap_or(0.0),
             "insecure": true,
         },
         "date": info.date,
@@ -131,7 +170,26 @@ pub fn json(info: &RunInfo<'_>, outcome: &Outcome) -> Value {
         "latencyDistribution": latency_distribution,
         "histogram": histogram,
         "details": [],
-    })
+    });
+    // Not in ghz's report: what the open-loop schedule did (durations in nanoseconds).
+    if let Some(open) = &outcome.open_loop {
+        report["openLoop"] = json!({
+            "targetRps": open.rate,
+            "sentRps": open.sent_rate(),
+            "scheduled": open.scheduled,
+            "sent": open.sent,
+            "late": open.late,
+            "unsent": open.unsent,
+            "inFlightCap": open.cap,
+            "sendWindow": u64::try_from(open.send_window.as_nanos()).unwrap_or(u64::MAX),
+            "sendLag": {
+                "p50": open.send_lag.percentile(50.0),
+                "p99": open.send_lag.percentile(99.0),
+                "max": open.send_lag.max(),
+            },
+        });
+    }
+    report
 }
 
 #[cfg(test)]
@@ -147,7 +205,7 @@ mod tests {
         tally.statuses.insert("OK", 99);
         tally.statuses.insert("Unavailable", 1);
         tally.errors.insert("rpc error: code = Unavailable desc = circuit open".to_owned(), 1);
-        Outcome { tally, total_time: Duration::from_millis(500), end_reason: EndReason::Normal }
+        Outcome { tally, total_time: Duration::from_millis(500), end_reason: EndReason::Normal, open_loop: None }
     }
 
     fn info() -> RunInfo<'static> {
@@ -159,6 +217,7 @@ mod tests {
             concurrency: 4,
             connections: 1,
             skip_first: 0,
+            rate: None,
             date: "2026-11-29T00:00:00Z".to_owned(),
         }
     }
@@ -205,5 +264,51 @@ mod tests {
         assert_eq!(report["latencyDistribution"].as_array().unwrap().len(), 7);
         assert_eq!(report["endReason"], "normal");
         assert!((report["rps"].as_f64().unwrap() - 200.0).abs() < 1e-9);
+        assert_eq!(report["latencyDistribution"][6]["percentage"], 99);
+        assert!(report.get("openLoop").is_none());
+    }
+
+    fn open_outcome() -> Outcome {
+        let mut send_lag = Histogram::default();
+        send_lag.record(20_000);
+        send_lag.record(3_000_000);
+        let open = crate::bench::open_loop::OpenLoop {
+            rate: 250.0,
+            cap: 4,
+            scheduled: 125,
+            sent: 120,
+            late: 7,
+            unsent: 5,
+            send_window: Duration::from_millis(480),
+            send_lag,
+        };
+        Outcome { open_loop: Some(open), ..outcome() }
+    }
+
+    #[test]
+    fn an_open_loop_run_reports_its_schedule_and_the_tail() {
+        let text = summary(&RunInfo { rate: Some(250.0), ..info() }, &open_outcome());
+        for needle in [
+            "Open loop (calls start on a fixed schedule; latency from each call's scheduled start):",
+            "  Target rate:\t250.00/s",
+            "  Sent rate:\t250.00/s (120 of 125 scheduled calls sent in 480.00 ms)",
+            "  Late:\t\t7 (waited for one of 4 calls in flight to end)",
+            "  Unsent:\t5 ",
+            "  Send lag:\t50 % in 0.02 ms, 99 % in 3.00 ms, slowest 3.00 ms",
+            "  99 % in 9.9",
+            "  99.9 % in 10.00 ms",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let report = json(&RunInfo { rate: Some(250.0), ..info() }, &open_outcome());
+        assert_eq!(report["options"]["rps"], 250.0);
+        assert_eq!(report["latencyDistribution"].as_array().unwrap().len(), 8);
+        assert_eq!(report["latencyDistribution"][7]["percentage"], 99.9);
+        let open = &report["openLoop"];
+        assert_eq!((open["scheduled"].as_u64(), open["sent"].as_u64()), (Some(125), Some(120)));
+        assert_eq!((open["late"].as_u64(), open["unsent"].as_u64()), (Some(7), Some(5)));
+        assert_eq!(open["inFlightCap"], 4);
+        assert_eq!(open["sendLag"]["max"], 3_000_000);
+        assert!((open["sentRps"].as_f64().unwrap() - 250.0).abs() < 1e-9);
     }
 }

@@ -17,6 +17,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use super::histogram::Histogram;
+use super::open_loop::OpenLoop;
 
 /// What to send, how hard, and for how long.
 pub struct Plan {
@@ -37,6 +38,9 @@ pub struct Plan {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub skip_first: u64,
+    /// `--rps`: calls per second on a fixed schedule (open loop, `open_loop.rs`), with
+    /// `concurrency` the most in flight; None: `concurrency` workers, one call each (closed loop).
+    pub rate: Option<f64>,
 }
 
 /// Why the run ended, in ghz's words.
@@ -66,7 +70,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, elapsed: Duration, outcome: Result<(), Status>) {
+    pub(super) fn record(&mut self, elapsed: Duration, outcome: Result<(), Status>) {
         self.latencies.record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
         let code = match &outcome {
             Ok(()) => Code::Ok,
@@ -79,7 +83,7 @@ impl Tally {
         }
     }
 
-    fn merge(&mut self, other: Tally) {
+    pub(super) fn merge(&mut self, other: Tally) {
         self.latencies.merge(&other.latencies);
         for (code, n) in other.statuses {
             *self.statuses.entry(code).or_default() += n;
@@ -95,6 +99,8 @@ pub struct Outcome {
     pub tally: Tally,
     pub total_time: Duration,
     pub end_reason: EndReason,
+    /// What the schedule did, for an open-loop run.
+    pub open_loop: Option<OpenLoop>,
 }
 
 pub async fn run(plan: Plan) -> Result<Outcome, String> {
@@ -109,6 +115,9 @@ pub async fn run(plan: Plan) -> Result<Outcome, String> {
         channels.push(channel);
     }
     let plan = Arc::new(plan);
+    if let Some(rate) = plan.rate {
+        return super::open_loop::run(plan, channels, rate).await;
+    }
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + plan.duration.unwrap_or(plan.max_duration).min(plan.max_duration);
@@ -126,7 +135,7 @@ pub async fn run(plan: Plan) -> Result<Outcome, String> {
     let issued = next.load(Ordering::Relaxed).min(plan.total);
     // ghz: a run cut short by `duration` (or the hard limit) ends with reason "timeout".
     let end_reason = if issued < plan.total { EndReason::Timeout } else { EndReason::Normal };
-    Ok(Outcome { tally, total_time, end_reason })
+    Ok(Outcome { tally, total_time, end_reason, open_loop: None })
 }
 
 async fn work(channel: Channel, plan: Arc<Plan>, next: Arc<AtomicU64>, deadline: Instant) -> Tally {
@@ -155,7 +164,11 @@ async fn work(channel: Channel, plan: Arc<Plan>, next: Arc<AtomicU64>, deadline:
     }
 }
 
-async fn call(grpc: &mut Grpc<Channel>, request: tonic::Request<Bytes>, path: PathAndQuery) -> Result<(), Status> {
+pub(super) async fn call(
+    grpc: &mut Grpc<Channel>,
+    request: tonic::Request<Bytes>,
+    path: PathAndQuery,
+) -> Result<(), Status> {
     grpc.ready().await.map_err(|e| Status::unavailable(format!("connection: {e}")))?;
     grpc.unary::<Bytes, Bytes, RawCodec>(request, path, RawCodec).await.map(|_| ())
 }

@@ -418,3 +418,142 @@ async fn kaigo_bench_runs_the_eligibility_scenario_against_kaigo_dev() {
     let out = kaigo().current_dir(repo_root()).args(["bench", scenario, "--endpoint", &endpoint]).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+/// A CheckEligibility server in this process on a loopback port chosen by the system, answering
+/// each call after `delay`: a server whose speed the open-loop tests know.
+async fn slow_echo(delay: Duration) -> String {
+    use kaigo_proto::kaigo::eligibility::v1 as pb;
+    use kaigo_proto::kaigo::eligibility::v1::eligibility_service_server::{
+        EligibilityService, EligibilityServiceServer,
+    };
+    struct Echo(Duration);
+    #[tonic::async_trait]
+    impl EligibilityService for Echo {
+        async fn check_eligibility(
+            &self,
+            request: tonic::Request<pb::CheckEligibilityRequest>,
+        ) -> Result<tonic::Response<pb::CheckEligibilityResponse>, tonic::Status> {
+            tokio::time::sleep(self.0).await;
+            let r = request.into_inner();
+            let result = pb::EligibilityResult {
+                insurer_number: r.insurer_number,
+                insured_number: r.insured_number,
+                ..Default::default()
+            };
+            Ok(tonic::Response::new(pb::CheckEligibilityResponse { result: Some(result) }))
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let _ = tonic::transport::Server::builder()
+            .add_service(EligibilityServiceServer::new(Echo(delay)))
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    url
+}
+
+/// `kaigo bench ARGS` on a blocking thread (the test's server runs on the runtime meanwhile).
+async fn bench_json(args: Vec<String>) -> Value {
+    let out = tokio::task::spawn_blocking(move || kaigo().current_dir(repo_root()).arg("bench").args(&args).output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "kaigo bench failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kaigo_bench_rps_runs_open_loop_and_accounts_for_every_scheduled_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("open-loop.json");
+    // `rps` in the config: ghz's key, read as an open-loop rate.
+    let text = serde_json::json!({
+        "call": "kaigo.eligibility.v1.EligibilityService.CheckEligibility",
+        "insecure": true,
+        "rps": 200,
+        "data": {"insurer_number": "435073", "insured_number": "0000000001"},
+    });
+    std::fs::write(&config, text.to_string()).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let args = |endpoint: &str, extra: &[&str]| {
+        let mut args = vec![config.clone(), "--endpoint".to_owned(), endpoint.to_owned()];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args
+    };
+
+    // A quick server: 2 s at 200/s is 400 calls on the schedule; every one is sent, answered
+    // and counted, or shows as unsent — none disappears.
+    let quick = slow_echo(Duration::ZERO).await;
+    let report = bench_json(args(
+        &quick,
+        &["--duration", "2s", "--concurrency", "20", "--connections", "2", "--format", "json"],
+    ))
+    .await;
+    let open = &report["openLoop"];
+    assert_eq!(open["targetRps"], 200.0, "{report}");
+    assert_eq!(open["scheduled"], 400, "{report}");
+    assert_eq!(open["inFlightCap"], 20, "{report}");
+    let sent = open["sent"].as_u64().unwrap();
+    assert_eq!(sent + open["unsent"].as_u64().unwrap(), 400, "{report}");
+    assert!(sent > 0, "{report}");
+    assert_eq!(report["count"].as_u64(), Some(sent), "{report}");
+    assert_eq!(report["statusCodeDistribution"]["OK"].as_u64(), Some(sent), "{report}");
+    // The sent rate never exceeds the target: calls go out on the schedule, not ahead of it.
+    let sent_rps = open["sentRps"].as_f64().unwrap();
+    assert!(sent_rps > 0.0 && sent_rps <= 200.0 + 1e-6, "{report}");
+    assert_eq!(report["options"]["rps"], 200.0);
+    let tail = &report["latencyDistribution"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(tail["percentage"], 99.9, "{report}");
+    for key in ["p50", "p99", "max"] {
+        assert!(open["sendLag"][key].is_u64(), "{report}");
+    }
+
+    // A server that takes 50 ms a call, at most 2 in flight, 200 calls/s due: from the third
+    // call on, calls wait for room. They are reported late, and what was still waiting when the
+    // second was up is reported unsent.
+    let slow = slow_echo(Duration::from_millis(50)).await;
+    let report = bench_json(args(&slow, &["--duration", "1s", "--concurrency", "2", "--format", "json"])).await;
+    let open = &report["openLoop"];
+    let (sent, late, unsent) =
+        (open["sent"].as_u64().unwrap(), open["late"].as_u64().unwrap(), open["unsent"].as_u64().unwrap());
+    assert_eq!(open["scheduled"], 200, "{report}");
+    assert!(late >= 1 && late <= sent, "{report}");
+    assert!(unsent >= 1, "{report}");
+    assert_eq!(sent + unsent, 200, "{report}");
+    assert_eq!(report["count"].as_u64(), Some(sent), "{report}");
+    assert_eq!(report["statusCodeDistribution"]["OK"].as_u64(), Some(sent), "{report}");
+
+    // --rps on the command line overrides the config, and a count bounds the run: 30 calls at 50/s.
+    let out = tokio::task::spawn_blocking({
+        let args = args(&quick, &["--rps", "50", "--total", "30"]);
+        move || kaigo().current_dir(repo_root()).arg("bench").args(&args).output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let summary = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{summary}");
+    for needle in [
+        "Count:\t30\n",
+        "Open loop (calls start on a fixed schedule; latency from each call's scheduled start):",
+        "Target rate:\t50.00/s",
+        "30 of 30 scheduled calls sent",
+        "Late:\t\t",
+        "Unsent:\t0 ",
+        "99.9 % in ",
+    ] {
+        assert!(summary.contains(needle), "missing {needle:?} in\n{summary}");
+    }
+    let out = tokio::task::spawn_blocking({
+        let args = args(&quick, &["--rps=-3"]);
+        move || kaigo().current_dir(repo_root()).arg("bench").args(&args).output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", String::from_utf8_lossy(&out.stderr));
+}
