@@ -5,13 +5,11 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
+use kaigo_platform::auth::{unix_now, CallerKeys, CALLER_HEADER, SIGNATURE_HEADER};
 use kaigo_platform::ApiError;
-use kaigo_platform::auth::{CALLER_HEADER, CallerKeys, SIGNATURE_HEADER, unix_now};
 use tokio::time::Instant;
 use tonic::body::Body;
 use tower::ServiceExt;
@@ -28,15 +26,18 @@ use crate::upstream::{RemoteUpstream, Upstream};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline(pub Instant);
 
+// Header names the forwarder writes on every call, parsed once (a `&str` name is checked and
+// lower-cased on each use).
+const CALLER: http::HeaderName = http::HeaderName::from_static(CALLER_HEADER);
+const SIGNATURE: http::HeaderName = http::HeaderName::from_static(SIGNATURE_HEADER);
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+const TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
 /// Attempts of one idempotent read: the first and at most two retries.
 const MAX_ATTEMPTS: usize = 3;
 
-/// The forwarding service of one upstream service: [`Forwarding`], shared (a call clones
-/// one `Arc`, not the upstream's and the keys' fields).
-#[derive(Clone)]
-pub(crate) struct Forward(pub Arc<Forwarding>);
-
-/// What [`Forward`] needs to send a call.
+/// What the last step of a call needs to send it to one upstream service (shared by its route).
 pub(crate) struct Forwarding {
     pub upstream: Upstream,
     pub keys: CallerKeys,
@@ -64,25 +65,28 @@ fn head_status(response: &http::Response<Body>) -> Option<&[u8]> {
 }
 
 impl Forwarding {
-    async fn call_inner(&self, mut request: http::Request<Body>) -> http::Response<Body> {
-        let path = request.uri().path().to_owned();
+    /// Signs the caller into `request` and sends it to the service.
+    pub(crate) async fn call(&self, mut request: http::Request<Body>) -> http::Response<Body> {
+        // A cheap clone (shared bytes) instead of a String copy of the path.
+        let path_and_query = request.uri().path_and_query().cloned();
+        let path = path_and_query.as_ref().map_or("", http::uri::PathAndQuery::path);
         let deadline = request.extensions().get::<Deadline>().map_or_else(|| Instant::now() + self.timeout, |d| d.0);
         let Some(caller) = request.extensions().get::<Arc<Authenticated>>().cloned() else {
             return status_response(ApiError::internal("caller missing after authentication"));
         };
         let headers = request.headers_mut();
         // Only the gateway speaks for the caller: drop whatever the client sent in its place.
-        headers.remove(CALLER_HEADER);
-        headers.remove(SIGNATURE_HEADER);
+        headers.remove(CALLER);
+        headers.remove(SIGNATURE);
         headers.remove(http::header::AUTHORIZATION);
-        if let Some((payload, signature)) = caller.signed_headers(&self.keys, &path, unix_now()) {
-            headers.insert(CALLER_HEADER, payload);
-            headers.insert(SIGNATURE_HEADER, signature);
+        if let Some((payload, signature)) = caller.signed_headers(&self.keys, path, unix_now()) {
+            headers.insert(CALLER, payload);
+            headers.insert(SIGNATURE, signature);
         }
         kaigo_platform::telemetry::inject_context(headers);
         // A new value on every call: never added to the upstream connection's HPACK table,
         // where it would evict the caller headers, which repeat within the second.
-        for name in ["traceparent", "tracestate"] {
+        for name in [TRACEPARENT, TRACESTATE] {
             if let Some(value) = headers.get_mut(name) {
                 unique_per_call(value);
             }
@@ -91,14 +95,14 @@ impl Forwarding {
         match &self.upstream {
             Upstream::Local(routes) => {
                 let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
-                request.headers_mut().insert("grpc-timeout", deadline::header(limit));
+                request.headers_mut().insert(GRPC_TIMEOUT, deadline::header(limit));
                 match tokio::time::timeout(limit, routes.clone().oneshot(request)).await {
                     Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
                     Err(_) => deadline_exceeded(),
                 }
             }
-            Upstream::Remote(remote) => self.call_remote(remote, request, &path, deadline).await,
+            Upstream::Remote(remote) => self.call_remote(remote, request, path, deadline).await,
         }
     }
 
@@ -196,7 +200,7 @@ impl Forwarding {
         }
         let mut value = deadline::header(left);
         unique_per_call(&mut value);
-        request.headers_mut().insert("grpc-timeout", value);
+        request.headers_mut().insert(GRPC_TIMEOUT, value);
         match tokio::time::timeout(left.min(self.timeout), picked.connections.send(request)).await {
             Err(_) => Outcome::TimedOut,
             Ok(Ok(response)) => {
@@ -234,19 +238,4 @@ fn circuit_open(retry_after: Duration) -> http::Response<Body> {
         details,
     )
     .into_http()
-}
-
-impl tower::Service<http::Request<Body>> for Forward {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let this = self.0.clone();
-        Box::pin(async move { Ok(this.call_inner(request).await) })
-    }
 }

@@ -1,14 +1,15 @@
-//! The tower layers every routed call passes: authenticate (token, client certificate, consent
+//! The steps every routed call passes: authenticate (token, client certificate, consent
 //! header → `Caller`), then the caller's role's limits (rate, concurrency, message size,
-//! deadline), then [`Forward`](crate::forward::Forward).
+//! deadline), then [`Forwarding`](crate::forward::Forwarding).
+//!
+//! They are plain async steps of the call's one future, not a stack of boxed tower services:
+//! a stack cloned its boxed services (three allocations) and boxed each layer's future twice
+//! (`BoxCloneSyncService` boxes the boxed future again) on every call.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use kaigo_platform::ApiError;
 use kaigo_platform::auth::Role;
 use kaigo_platform::errors::Violations;
@@ -16,18 +17,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-use tower::util::BoxCloneSyncService;
 
 use crate::auth::{Authenticated, CertificateIdentity, TokenError, TokenVerifier};
 use crate::config::GatewayConfig;
-use crate::forward::Deadline;
+use crate::forward::{Deadline, Forwarding};
 use crate::observe::CallInfo;
 use crate::traffic::deadline;
 use crate::traffic::framing::{BodyRefusal, CheckedMessages, too_large};
 use crate::traffic::rate::RateLimiter;
-
-/// A routed call as the layers see it.
-pub(crate) type Call = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
 type PeerCerts = Arc<Vec<tonic::transport::CertificateDer<'static>>>;
 
@@ -81,27 +78,12 @@ pub(crate) fn consent_refs(headers: &http::HeaderMap) -> Result<Vec<String>, Api
 }
 
 /// Authenticates calls: Bearer token, and with mutual TLS the client certificate's organisation.
-#[derive(Clone)]
-pub(crate) struct AuthLayer {
+pub(crate) struct Auth {
     pub verifier: Arc<TokenVerifier>,
     pub mutual_tls: bool,
 }
 
-impl tower::Layer<Call> for AuthLayer {
-    type Service = Authenticate;
-    fn layer(&self, inner: Call) -> Authenticate {
-        Authenticate { inner, layer: self.clone() }
-    }
-}
-
-/// The service made by [`AuthLayer`].
-#[derive(Clone)]
-pub(crate) struct Authenticate {
-    inner: Call,
-    layer: AuthLayer,
-}
-
-impl Authenticate {
+impl Auth {
     async fn caller(
         &self,
         headers: &http::HeaderMap,
@@ -109,8 +91,8 @@ impl Authenticate {
     ) -> Result<Arc<Authenticated>, ApiError> {
         let unauthenticated = |err: TokenError| ApiError::unauthenticated("TOKEN_INVALID", err.to_string());
         let token = bearer(headers).map_err(unauthenticated)?;
-        let mut authenticated = self.layer.verifier.verify(token).await.map_err(unauthenticated)?;
-        if self.layer.mutual_tls {
+        let mut authenticated = self.verifier.verify(token).await.map_err(unauthenticated)?;
+        if self.mutual_tls {
             let certs = certs.ok_or_else(|| {
                 ApiError::unauthenticated("CLIENT_CERTIFICATE_MISSING", "a client certificate is required")
             })?;
@@ -135,36 +117,22 @@ impl Authenticate {
         }
         Ok(authenticated)
     }
-}
 
-impl tower::Service<http::Request<Body>> for Authenticate {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            let certs =
-                request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(TlsConnectInfo::peer_certs);
-            let caller = match this.caller(request.headers(), certs).await {
-                Ok(caller) => caller,
-                Err(err) => {
-                    tracing::info!(reason = err.reason(), "call refused at authentication");
-                    return Ok(status_response(err));
-                }
-            };
-            if let Some(info) = request.extensions().get::<Arc<CallInfo>>() {
-                info.set_role(caller.caller().role);
+    /// Puts the caller (`Arc<Authenticated>`) into `request`'s extensions, or answers why not.
+    pub(crate) async fn authenticate(&self, request: &mut http::Request<Body>) -> Result<(), http::Response<Body>> {
+        let certs = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(TlsConnectInfo::peer_certs);
+        let caller = match self.caller(request.headers(), certs).await {
+            Ok(caller) => caller,
+            Err(err) => {
+                tracing::info!(reason = err.reason(), "call refused at authentication");
+                return Err(status_response(err));
             }
-            request.extensions_mut().insert(caller);
-            let mut inner = this.inner;
-            tower::Service::call(&mut inner, request).await
-        })
+        };
+        if let Some(info) = request.extensions().get::<Arc<CallInfo>>() {
+            info.set_role(caller.caller().role);
+        }
+        request.extensions_mut().insert(caller);
+        Ok(())
     }
 }
 
@@ -193,26 +161,6 @@ impl Limits {
     }
 }
 
-/// Applies the caller's role's limits.
-#[derive(Clone)]
-pub(crate) struct LimitLayer {
-    pub limits: Arc<Limits>,
-}
-
-impl tower::Layer<Call> for LimitLayer {
-    type Service = Limit;
-    fn layer(&self, inner: Call) -> Limit {
-        Limit { inner, limits: self.limits.clone() }
-    }
-}
-
-/// The service made by [`LimitLayer`].
-#[derive(Clone)]
-pub(crate) struct Limit {
-    inner: Call,
-    limits: Arc<Limits>,
-}
-
 /// The paths of the kaigo methods with a client-streaming request, from the compiled contracts.
 fn streaming_requests() -> HashSet<String> {
     use prost::Message;
@@ -235,66 +183,55 @@ fn overloaded() -> http::Response<Body> {
     status_response(ApiError::unavailable("the gateway is at its concurrency limit for this role"))
 }
 
-impl tower::Service<http::Request<Body>> for Limit {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+impl Limits {
+    /// Applies the caller's role's limits to `request`, then has `forward` send it.
+    pub(crate) async fn apply(&self, request: http::Request<Body>, forward: &Forwarding) -> http::Response<Body> {
+        let limits = self;
+        let Some(authenticated) = request.extensions().get::<Arc<Authenticated>>().cloned() else {
+            return status_response(ApiError::internal("limits before authentication"));
+        };
+        let caller = authenticated.caller();
+        let role_limits = limits.config.limits_for(caller.role);
+        if let Err(wait) = limits.rates.admit(authenticated.rate_key(), role_limits.rate_per_sec, role_limits.burst) {
+            let wait = wait.max(Duration::from_millis(1));
+            return status_response(ApiError::resource_exhausted(
+                "RATE_LIMITED",
+                format!("rate limit of role {} reached; retry later", caller.role.as_str()),
+                wait,
+            ));
+        }
+        let permit: OwnedSemaphorePermit = match limits.gate(caller.role).map(Semaphore::try_acquire_owned) {
+            Some(Ok(permit)) => permit,
+            _ => return overloaded(),
+        };
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let limits = self.limits.clone();
-        let mut inner = self.inner.clone();
-        Box::pin(async move {
-            let Some(authenticated) = request.extensions().get::<Arc<Authenticated>>().cloned() else {
-                return Ok(status_response(ApiError::internal("limits before authentication")));
-            };
-            let caller = authenticated.caller();
-            let role_limits = limits.config.limits_for(caller.role);
-            if let Err(wait) = limits.rates.admit(authenticated.rate_key(), role_limits.rate_per_sec, role_limits.burst)
-            {
-                let wait = wait.max(Duration::from_millis(1));
-                return Ok(status_response(ApiError::resource_exhausted(
-                    "RATE_LIMITED",
-                    format!("rate limit of role {} reached; retry later", caller.role.as_str()),
-                    wait,
-                )));
-            }
-            let permit: OwnedSemaphorePermit = match limits.gate(caller.role).map(Semaphore::try_acquire_owned) {
-                Some(Ok(permit)) => permit,
-                _ => return Ok(overloaded()),
-            };
-
-            let (mut parts, body) = request.into_parts();
-            if let Some(length) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok())
-                && let Ok(length) = length.parse::<u64>()
-                && length > role_limits.max_message_bytes as u64 + 5
-            {
-                return Ok(too_large(length.saturating_sub(5), role_limits.max_message_bytes as u64).into_http());
-            }
-            // The length of what the client sent, not of what is forwarded: a gRPC-Web text
-            // body is translated (base64 → binary), and an upstream connection resets a stream
-            // whose data disagrees with its content-length.
-            parts.headers.remove(http::header::CONTENT_LENGTH);
-            let cap = Duration::from_millis(role_limits.max_timeout_ms);
-            let requested = parts.headers.get("grpc-timeout").and_then(|v| v.to_str().ok());
-            let timeout = deadline::effective(requested, cap);
-            // The forwarder writes `grpc-timeout` from what is left of it when the call goes out.
-            parts.extensions.insert(Deadline(Instant::now() + timeout));
-            let refusal = Arc::new(OnceLock::new());
-            parts.extensions.insert(BodyRefusal(refusal.clone()));
-            let unary = !limits.streaming_requests.contains(parts.uri.path());
-            let body = CheckedMessages::new(body, unary, role_limits.max_message_bytes, refusal.clone());
-            let response = tower::Service::call(&mut inner, http::Request::from_parts(parts, Body::new(body))).await?;
-            // A refused body aborts the upstream call; the caller hears why, not how it aborted.
-            if let Some(refusal) = refusal.get() {
-                return Ok(refusal.status().into_http());
-            }
-            // The permit is held until the response has been sent, streams included.
-            Ok(response.map(|body| Body::new(crate::observe::Guarded::new(body, permit))))
-        })
+        let (mut parts, body) = request.into_parts();
+        if let Some(length) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok())
+            && let Ok(length) = length.parse::<u64>()
+            && length > role_limits.max_message_bytes as u64 + 5
+        {
+            return too_large(length.saturating_sub(5), role_limits.max_message_bytes as u64).into_http();
+        }
+        // The length of what the client sent, not of what is forwarded: a gRPC-Web text
+        // body is translated (base64 → binary), and an upstream connection resets a stream
+        // whose data disagrees with its content-length.
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        let cap = Duration::from_millis(role_limits.max_timeout_ms);
+        let requested = parts.headers.get("grpc-timeout").and_then(|v| v.to_str().ok());
+        let timeout = deadline::effective(requested, cap);
+        // The forwarder writes `grpc-timeout` from what is left of it when the call goes out.
+        parts.extensions.insert(Deadline(Instant::now() + timeout));
+        let refusal = Arc::new(OnceLock::new());
+        parts.extensions.insert(BodyRefusal(refusal.clone()));
+        let unary = !limits.streaming_requests.contains(parts.uri.path());
+        let body = CheckedMessages::new(body, unary, role_limits.max_message_bytes, refusal.clone());
+        let response = forward.call(http::Request::from_parts(parts, Body::new(body))).await;
+        // A refused body aborts the upstream call; the caller hears why, not how it aborted.
+        if let Some(refusal) = refusal.get() {
+            return refusal.status().into_http();
+        }
+        // The permit is held until the response has been sent, streams included.
+        response.map(|body| Body::new(crate::observe::Guarded::new(body, permit)))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The gateway service: observe, route by path, then each service's stack of layers
+//! The gateway service: observe, route by path, then the steps of the service's route
 //! (authenticate → limits → forward).
 
 use std::borrow::Cow;
@@ -15,12 +15,12 @@ use kaigo_platform::auth::CallerKeys;
 use kaigo_platform::server::Health;
 use tonic::body::Body;
 use tonic::service::Routes;
-use tower::{Layer, ServiceExt};
+use tower::ServiceExt;
 
 use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, SERVICES};
-use crate::forward::{Forward, Forwarding};
-use crate::layers::{AuthLayer, Call, LimitLayer, Limits};
+use crate::forward::Forwarding;
+use crate::layers::{Auth, Limits};
 use crate::observe::{request_id, CallInfo, Metrics, Observed, Record, REQUEST_ID_HEADER};
 use crate::traffic::breaker::Breaker;
 use crate::traffic::drain;
@@ -31,14 +31,17 @@ use crate::upstream::Upstream;
 struct Route {
     /// The service's short name (`eligibility` …).
     short: &'static str,
-    /// Authenticate → limits → forward.
-    call: Call,
+    /// The last step: sign the caller and send the call to the service.
+    forward: Forwarding,
     breaker: Arc<Breaker>,
     upstream: Upstream,
 }
 
 struct Inner {
     routes: HashMap<&'static str, Route>,
+    /// The first steps of every route: authentication, then the role's limits.
+    auth: Auth,
+    limits: Limits,
     /// The gateway's own health and reflection.
     local: Routes,
     verifier: Arc<TokenVerifier>,
@@ -63,9 +66,9 @@ impl Gateway {
         config: &GatewayConfig,
     ) -> Result<Self, String> {
         let verifier = Arc::new(verifier);
-        let limits = Arc::new(Limits::new(config));
+        let limits = Limits::new(config);
         let read_only: Arc<HashSet<String>> = Arc::new(config.read_only_methods.iter().cloned().collect());
-        let auth = AuthLayer { verifier: verifier.clone(), mutual_tls: !config.tls.client_ca_file.is_empty() };
+        let auth = Auth { verifier: verifier.clone(), mutual_tls: !config.tls.client_ca_file.is_empty() };
         let mut routes = HashMap::new();
         for (short, upstream) in upstreams {
             let (short, full) = SERVICES
@@ -74,19 +77,17 @@ impl Gateway {
                 .ok_or_else(|| format!("gateway.upstreams.{short}: not a kaigo service"))?;
             let breaker =
                 Arc::new(Breaker::new(config.breaker_failures, Duration::from_millis(config.breaker_open_ms)));
-            let forward = Forward(Arc::new(Forwarding {
+            let forward = Forwarding {
                 upstream: upstream.clone(),
                 keys: keys.clone(),
                 breaker: breaker.clone(),
                 budget: Arc::new(RetryBudget::new(config.retry_budget_ratio, config.retry_budget_min_per_sec)),
                 timeout: config.upstream_timeout(short),
                 read_only: read_only.clone(),
-            }));
-            let limited = LimitLayer { limits: limits.clone() }.layer(Call::new(forward));
-            let call = Call::new(auth.layer(Call::new(limited)));
-            routes.insert(*full, Route { short, call, breaker, upstream });
+            };
+            routes.insert(*full, Route { short, forward, breaker, upstream });
         }
-        Ok(Self { inner: Arc::new(Inner { routes, local, verifier, metrics: Metrics::new() }) })
+        Ok(Self { inner: Arc::new(Inner { routes, auth, limits, local, verifier, metrics: Metrics::new() }) })
     }
 
     /// The token verifier (to re-read the JWKS on demand).
@@ -150,7 +151,7 @@ fn header_bytes(headers: &http::HeaderMap) -> usize {
 }
 
 impl Inner {
-    async fn handle(self: Arc<Self>, request: http::Request<Body>) -> http::Response<Body> {
+    async fn handle(self: Arc<Self>, mut request: http::Request<Body>) -> http::Response<Body> {
         let size = header_bytes(request.headers());
         if size > MAX_HEADER_BYTES {
             let message = format!("request headers of {size} bytes exceed the limit of {MAX_HEADER_BYTES} bytes");
@@ -168,10 +169,10 @@ impl Inner {
             }
             return tonic::Status::unimplemented("no such service behind this gateway").into_http();
         };
-        match route.call.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+        if let Err(refused) = self.auth.authenticate(&mut request).await {
+            return refused;
         }
+        self.limits.apply(request, &route.forward).await
     }
 }
 
