@@ -36,7 +36,8 @@ pub struct KaigoConfig {
     pub subsidies: kaigo_subsidies::Config,
     /// `[registry]`
     pub registry: kaigo_registry::Config,
-    /// `[retention]`: how long idempotency and audit records are kept (every service)
+    /// `[retention]`: how long idempotency records, audit records, event streams, published
+    /// outbox rows and consumers' handled-event keys are kept (every service)
     pub retention: kaigo_platform::retention::RetentionConfig,
 }
 
