@@ -157,6 +157,11 @@ impl L2 {
     /// Caches a timeline with the person's access facts and, sealed, their personal details
     /// (best effort).
     pub async fn put(&self, key: &PersonKey, timeline: &Timeline, facts: &Facts, details: Option<&PersonDetails>) {
+        // Resting: nothing to seal or encode (every miss would otherwise pay for a value that is
+        // never sent).
+        if !self.available() {
+            return;
+        }
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
         let field = key.as_bytes();

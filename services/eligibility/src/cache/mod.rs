@@ -20,6 +20,7 @@
 
 pub mod codec;
 mod l2;
+mod misses;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -216,6 +217,8 @@ pub struct Cache {
     /// Where misses and details are read: a replica unless the person has a write it has not
     /// replayed (docs/architecture.md#read-replicas); every invalidation fences the person.
     reads: ReadPool,
+    /// The misses being read from the database, together while they wait ([`misses`]).
+    misses: Arc<misses::Misses>,
     metrics: Arc<Metrics>,
 }
 
@@ -231,7 +234,8 @@ impl Cache {
                 .build(),
         };
         let reads = ReadPool::primary_only(db);
-        Self { l1, l1_enabled: settings.l1_enabled, l2, reads, metrics: Arc::new(metrics) }
+        let misses = Arc::new(misses::Misses::new());
+        Self { l1, l1_enabled: settings.l1_enabled, l2, reads, misses, metrics: Arc::new(metrics) }
     }
 
     /// Reads misses and details through `reads` (the service's replicas) instead.
@@ -253,7 +257,7 @@ impl Cache {
     /// The timeline of `key`, from the fastest tier that has it.
     pub async fn get(&self, key: PersonKey) -> Result<(Entry, Tier), Arc<sea_orm::DbErr>> {
         if !self.l1_enabled {
-            return self.load_below_l1(key).await.map_err(Arc::new);
+            return self.load_below_l1(key).await;
         }
         if let Some(entry) = self.l1.get(&key).await {
             self.count(Tier::L1);
@@ -272,29 +276,20 @@ impl Cache {
                 tier = Tier::Database;
                 self.load(key).await
             })
-            .await?;
+            .await
+            .map_err(|shared: Arc<Arc<sea_orm::DbErr>>| Arc::clone(&*shared))?;
         self.count(tier);
         Ok((entry, tier))
     }
 
-    /// The person's timeline and access facts from the database, put into L2 on the way.
-    async fn load(&self, key: PersonKey) -> Result<Entry, sea_orm::DbErr> {
-        let conn = self.reads.for_key(key.as_bytes());
-        let loaded = store::timeline(&conn, &key).await?;
-        let access = store::access_facts(&conn, &key).await?;
-        Ok(match loaded {
-            Some((timeline, details)) => {
-                if let Some(l2) = &self.l2 {
-                    l2.put(&key, &timeline, &access, Some(&details)).await;
-                }
-                Entry::Known(Arc::new(Cached { timeline, details: Some(details), access }))
-            }
-            None => Entry::Unknown(Arc::new(access)),
-        })
+    /// The person's timeline and access facts from the database, put into L2 on the way: read
+    /// together with the other misses waiting at the same time ([`misses`]).
+    async fn load(&self, key: PersonKey) -> Result<Entry, Arc<sea_orm::DbErr>> {
+        self.misses.load(key, &self.reads, self.l2.as_ref()).await
     }
 
     /// L2, then the database, without L1 (for measuring the L2 path).
-    async fn load_below_l1(&self, key: PersonKey) -> Result<(Entry, Tier), sea_orm::DbErr> {
+    async fn load_below_l1(&self, key: PersonKey) -> Result<(Entry, Tier), Arc<sea_orm::DbErr>> {
         if let Some(l2) = &self.l2
             && let Some((timeline, access, details)) = l2.get(&key).await
         {

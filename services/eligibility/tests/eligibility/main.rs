@@ -13,6 +13,7 @@ mod decisions;
 mod idempotency;
 mod import;
 mod maxima;
+mod misses;
 mod qualification;
 mod rules;
 mod sealed_details;

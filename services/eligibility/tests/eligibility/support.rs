@@ -42,6 +42,13 @@ impl Server {
         Self::serve_with(conn, Some(redis), config).await
     }
 
+    /// Starts a server over `db` (migrated here) with `config`, with Redis when given.
+    pub async fn start_config(db: &TestDatabase, redis: Option<RedisConfig>, config: &Config) -> Server {
+        let conn = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+        kaigo_eligibility::Migrator::up(&conn, None).await.unwrap();
+        Self::serve_with(conn, redis, config).await
+    }
+
     /// Starts a server over `conn` (already migrated), with Redis when given.
     pub async fn serve(conn: sea_orm::DatabaseConnection, redis: Option<RedisConfig>) -> Server {
         // A loaded test machine may take longer than production's 250 ms for one Redis round
