@@ -12,11 +12,14 @@ use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 
 use super::{Api, MAX_BATCH, convert, validated};
-use crate::cache::Entry;
+use std::sync::Arc;
+
+use crate::cache::{Cached, Entry};
 use crate::domain::access::{self, Visibility};
 use crate::domain::{Verdict, qualification};
 use crate::key::PersonKey;
 use crate::store::ACTIVE;
+use crate::store::PersonDetails;
 
 /// The audit trail's category of every read here.
 const CATEGORY: &str = "eligibility";
@@ -63,6 +66,15 @@ fn outcome(verdict: Verdict) -> &'static str {
         Verdict::AssessedNotApplicable => "ASSESSED_NOT_APPLICABLE",
         Verdict::ProgrammeOnly => "PROGRAMME_ONLY",
     }
+}
+
+/// What [`Api::answer_entry`] made of an entry.
+#[allow(clippy::large_enum_variant)] // the answer nearly always; boxing it would cost an allocation each
+enum Answered {
+    /// The answer, with the outcome the audit trail records.
+    Done(pb::EligibilityResult, &'static str),
+    /// The answer needs the person's details, which the entry does not hold.
+    NeedsDetails(Arc<Cached>),
 }
 
 /// The outcome of a batch in which some persons were answered and some refused.
@@ -141,6 +153,32 @@ impl Api {
             Some(entry) => entry,
             None => self.inner.cache.get(q.key).await.map(|(entry, _tier)| entry).map_err(errors::db_shared)?,
         };
+        match self.answer_entry(caller, q, &entry, None)? {
+            Answered::Done(result, outcome) => Ok((result, outcome)),
+            Answered::NeedsDetails(cached) => {
+                // The entry came without the personal details (an L2 value cached without them):
+                // read once from the database, then answer with them.
+                let details = self.inner.cache.details(q.key, &cached).await.map_err(errors::db)?;
+                match self.answer_entry(caller, q, &entry, Some(details.as_ref()))? {
+                    Answered::Done(result, outcome) => Ok((result, outcome)),
+                    Answered::NeedsDetails(_) => Err(ApiError::internal("the details read did not answer")),
+                }
+            }
+        }
+    }
+
+    /// [`Api::answer`] on `entry`, without waiting for anything: the answer, or
+    /// [`Answered::NeedsDetails`] when it needs personal details the entry does not hold and
+    /// `fetched` (the details read from the database for it: `Some(None)` for a person no
+    /// longer there) does not give. A batch answers the entries L1 holds this way, in place
+    /// (no future per entry: loadtest/README.md#batch-profile).
+    fn answer_entry(
+        &self,
+        caller: &Caller,
+        q: &Query,
+        entry: &Entry,
+        fetched: Option<Option<&PersonDetails>>,
+    ) -> Result<Answered, ApiError> {
         // docs/domain/access.md#in-kaigo: an organisation sees the answer only with
         // INSURANCE_CERTIFICATES, and its cost-share sections only with COST_SHARE, decided on
         // the facts cached with the person (the same refusal whether or not the person exists).
@@ -159,12 +197,24 @@ impl Api {
         let cached = match entry {
             Entry::Unknown(_) => {
                 result.verdict = pb::EligibilityVerdict::NotInsured as i32;
-                return Ok((result, "NOT_INSURED"));
+                return Ok(Answered::Done(result, "NOT_INSURED"));
             }
             Entry::Known(cached) => cached,
         };
         let timeline = &cached.timeline;
         let assessment = timeline.assess(q.as_of);
+        let visible = Visibility::of(cost_share);
+        // The birth date (for the category) and the personal details come from the entry, or
+        // from the database when it was cached without them (never readable in Redis).
+        let wants_category = !matches!(assessment.verdict, Verdict::NotYetQualified | Verdict::QualificationLost);
+        let details = match (&cached.details, fetched) {
+            (Some(details), _) => Some(details),
+            (None, Some(fetched)) => fetched,
+            (None, None) if wants_category || visible.personal_details => {
+                return Ok(Answered::NeedsDetails(Arc::clone(cached)));
+            }
+            (None, None) => None,
+        };
         result.verdict = verdict_to_wire(assessment.verdict) as i32;
         // The span in force, or the last one that ended (docs/domain/eligibility.md#qualification);
         // the person's own pair for a person recorded without spans.
@@ -175,20 +225,15 @@ impl Api {
         };
         result.qualification_acquired_date = acquired.map(from_naive_date);
         result.qualification_lost_date = lost.map(from_naive_date);
-        if !matches!(assessment.verdict, Verdict::NotYetQualified | Verdict::QualificationLost) {
-            // The category on the date, from the birth date (docs/domain/eligibility.md#category-at-65),
-            // which is never cached readable in Redis: the entry's details, else the database.
-            let birth = match &cached.details {
-                Some(details) => details.birth_date,
-                None => self.inner.cache.details(q.key, &cached).await.map_err(errors::db)?.and_then(|d| d.birth_date),
-            };
+        if wants_category {
+            // The category on the date, from the birth date (docs/domain/eligibility.md#category-at-65).
+            let birth = details.and_then(|d| d.birth_date);
             let category = qualification::category_on(q.as_of, birth).unwrap_or(timeline.person.category);
             result.insured_category = convert::category_to_wire(category) as i32;
         }
         result.data_version = timeline.person.version;
         result.last_changed_time = Some(prost_types::Timestamp { seconds: timeline.person.changed_at, nanos: 0 });
 
-        let visible = Visibility::of(cost_share);
         let mut withheld = Vec::new();
         if visible.certificate {
             result.certification = assessment.certification.and_then(|r| match convert::details_to_wire(r) {
@@ -232,10 +277,9 @@ impl Api {
             withheld.push(pb::WithheldSection::CostLimit as i32);
         }
         if visible.personal_details {
-            let details = self.inner.cache.details(q.key, &cached).await.map_err(errors::db)?;
             result.person = details.map(|d| pb::PersonDetails {
-                name_kanji: d.name_kanji,
-                name_kana: d.name_kana,
+                name_kanji: d.name_kanji.clone(),
+                name_kana: d.name_kana.clone(),
                 birth_date: d.birth_date.map(from_naive_date),
                 sex: i32::from(d.sex),
             });
@@ -243,7 +287,7 @@ impl Api {
             withheld.push(pb::WithheldSection::PersonalDetails as i32);
         }
         result.withheld = withheld;
-        Ok((result, outcome(assessment.verdict)))
+        Ok(Answered::Done(result, outcome(assessment.verdict)))
     }
 
     pub(super) async fn check(
@@ -327,41 +371,64 @@ impl Api {
                 Err(invalid) => Err((false, entry_error(index, &invalid))),
             });
         }
-        // Entries whose person L1 holds are answered in place, one after the other: no I/O, and
-        // no future per entry moved through a stream (profiled: those moves and allocations
-        // were most of a batch's time, loadtest/README.md#batch-profile). The misses go to Redis
-        // or the database, a bounded number at a time. Each answered entry is decided on its
-        // person's own facts (Api::answer).
-        let mut answered: Vec<Option<(Option<bool>, pb::BatchCheckEligibilityEntry)>> =
-            Vec::with_capacity(prepared.len());
+        // Entries whose person L1 holds are answered in place, one after the other, straight
+        // into the response: no I/O, no future per entry moved through a stream, no second
+        // vector (profiled: those moves and allocations were most of a batch's time,
+        // loadtest/README.md#batch-profile). The misses go to Redis or the database, a bounded
+        // number at a time. Each answered entry is decided on its person's own facts
+        // (Api::answer).
+        let mut entries: Vec<pb::BatchCheckEligibilityEntry> = Vec::with_capacity(prepared.len());
+        let mut tally = Tally::default();
         let mut misses = Vec::new();
         for (i, prepared) in prepared.into_iter().enumerate() {
-            let found = match &prepared {
-                Ok(q) => self.inner.cache.get_l1(&q.key).await,
-                Err(_) => None,
-            };
-            match prepared {
-                Ok(q) if found.is_none() => {
-                    misses.push((i, q));
-                    answered.push(None);
+            let index = i32::try_from(i).unwrap_or(i32::MAX);
+            let q = match prepared {
+                Ok(q) => q,
+                Err((denied, err)) => {
+                    tally.count(denied.then_some(true));
+                    entries.push(pb::BatchCheckEligibilityEntry {
+                        index,
+                        outcome: Some(pb::batch_check_eligibility_entry::Outcome::Error(err)),
+                    });
+                    continue;
                 }
-                prepared => answered.push(Some(self.batch_entry(caller, i, prepared, found).await)),
-            }
+            };
+            let answered = match self.inner.cache.get_l1(&q.key).await {
+                Some(entry) => match self.answer_entry(caller, &q, &entry, None) {
+                    Ok(Answered::Done(result, _)) => Ok((result, "")),
+                    Ok(Answered::NeedsDetails(_)) => {
+                        misses.push((i, q, Some(entry)));
+                        entries.push(pb::BatchCheckEligibilityEntry { index, outcome: None });
+                        continue;
+                    }
+                    Err(err) => Err(err),
+                },
+                None => {
+                    misses.push((i, q, None));
+                    entries.push(pb::BatchCheckEligibilityEntry { index, outcome: None });
+                    continue;
+                }
+            };
+            let (denied, outcome) = entry_outcome(index, answered);
+            tally.count(denied);
+            entries.push(pb::BatchCheckEligibilityEntry { index, outcome: Some(outcome) });
         }
-        let loaded: Vec<(usize, (Option<bool>, pb::BatchCheckEligibilityEntry))> = futures::stream::iter(misses)
-            .map(|(i, q)| async move { (i, self.batch_entry(caller, i, Ok(q), None).await) })
-            .buffered(64)
-            .collect()
-            .await;
-        for (i, entry) in loaded {
-            answered[i] = Some(entry);
+        let loaded: Vec<(usize, Option<bool>, pb::batch_check_eligibility_entry::Outcome)> =
+            futures::stream::iter(misses)
+                .map(|(i, q, found)| async move {
+                    let index = i32::try_from(i).unwrap_or(i32::MAX);
+                    let (denied, outcome) = entry_outcome(index, self.answer_from(caller, &q, found).await);
+                    (i, denied, outcome)
+                })
+                .buffered(64)
+                .collect()
+                .await;
+        for (i, denied, outcome) in loaded {
+            tally.count(denied);
+            entries[i].outcome = Some(outcome);
         }
-        let answered: Vec<(Option<bool>, pb::BatchCheckEligibilityEntry)> = answered.into_iter().flatten().collect();
-        let denied = answered.iter().filter(|(d, _)| *d == Some(true)).count();
-        let allowed = answered.iter().filter(|(d, _)| *d == Some(false)).count();
-        let entries: Vec<pb::BatchCheckEligibilityEntry> = answered.into_iter().map(|(_, entry)| entry).collect();
         if !persons.is_empty() {
-            let outcome = match (allowed, denied) {
+            let outcome = match (tally.allowed, tally.denied) {
                 (_, 0) => audit::ALLOWED,
                 (0, _) => audit::DENIED,
                 _ => PARTLY_DENIED,
@@ -369,30 +436,6 @@ impl Api {
             self.audit(caller, "BatchCheckEligibility", purpose, persons, outcome).await;
         }
         Ok(pb::BatchCheckEligibilityResponse { entries })
-    }
-
-    /// One batch entry: Some(denied?) for an entry that named a person validly (None for bad
-    /// input), and the entry's answer or error; `found` is the person's L1 entry when the
-    /// batch already looked it up.
-    async fn batch_entry(
-        &self,
-        caller: &Caller,
-        i: usize,
-        prepared: Result<Query, (bool, pb::EntryError)>,
-        found: Option<Entry>,
-    ) -> (Option<bool>, pb::BatchCheckEligibilityEntry) {
-        let index = i32::try_from(i).unwrap_or(i32::MAX);
-        let (denied, outcome) = match prepared {
-            Ok(q) => match self.answer_from(caller, &q, found).await {
-                Ok((result, _)) => (Some(false), pb::batch_check_eligibility_entry::Outcome::Result(result)),
-                Err(err) => (
-                    Some(err.code() == tonic::Code::PermissionDenied),
-                    pb::batch_check_eligibility_entry::Outcome::Error(entry_error(index, &err)),
-                ),
-            },
-            Err((denied, err)) => (denied.then_some(true), pb::batch_check_eligibility_entry::Outcome::Error(err)),
-        };
-        (denied, pb::BatchCheckEligibilityEntry { index, outcome: Some(outcome) })
     }
 
     pub(super) async fn history(
@@ -438,6 +481,38 @@ impl Api {
             .collect();
         self.audit(caller, rpc, purpose, vec![person_of(&key)], audit::ALLOWED).await;
         Ok(pb::GetEligibilityHistoryResponse { person: Some(person_to_wire(&person)), records, category_periods })
+    }
+}
+
+/// A batch's entries that named a person validly: answered, or refused.
+#[derive(Default)]
+struct Tally {
+    allowed: usize,
+    denied: usize,
+}
+
+impl Tally {
+    /// Counts an entry: `Some(denied?)` for one that named a person validly, `None` for bad input.
+    fn count(&mut self, denied: Option<bool>) {
+        match denied {
+            Some(true) => self.denied += 1,
+            Some(false) => self.allowed += 1,
+            None => {}
+        }
+    }
+}
+
+/// A batch entry's outcome from its answer, with `Some(denied?)` ([`Tally::count`]).
+fn entry_outcome(
+    index: i32,
+    answered: Result<(pb::EligibilityResult, &'static str), ApiError>,
+) -> (Option<bool>, pb::batch_check_eligibility_entry::Outcome) {
+    match answered {
+        Ok((result, _)) => (Some(false), pb::batch_check_eligibility_entry::Outcome::Result(result)),
+        Err(err) => (
+            Some(err.code() == tonic::Code::PermissionDenied),
+            pb::batch_check_eligibility_entry::Outcome::Error(entry_error(index, &err)),
+        ),
     }
 }
 
