@@ -131,14 +131,13 @@ pub fn init(
         // events only: JSON lines carry no span fields, so spans are not formatted at all.
         let writer = log_writer::BufferedStderr::start()?;
         log = Some(writer.clone());
-        tracing_subscriber::fmt::layer()
+        let json = tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_writer(writer)
-            .with_filter(EventsOnly)
-            .boxed()
+            .with_writer(writer);
+        EventsOnly(json).boxed()
     } else {
         // Colours only for a terminal: a log redirected to a file or a pipe stays plain text.
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -160,18 +159,31 @@ pub fn init(
     Ok(TelemetryGuard { tracer: tracer_provider, meter, log })
 }
 
-/// The JSON log layer's filter: events, never spans (JSON lines carry no span fields). Decided
-/// per callsite, once: a filter without a callsite answer makes `tracing` ask it again at every
-/// span and event of every call.
-struct EventsOnly;
+/// The JSON log layer, shown events only: JSON lines carry no span fields, so the layer is
+/// never told of spans (it would format and store every span's fields for nothing).
+///
+/// A wrapper rather than a per-layer `Filter`: a filter that turns spans away while the
+/// OpenTelemetry layer takes them makes `tracing` ask every filter again at every span of
+/// every call (the callsite's interest becomes "sometimes") and keep per-thread filter state
+/// for each; this layer objects to nothing, so every callsite's interest stays cached
+/// (loadtest/README.md#span-cost).
+struct EventsOnly<L>(L);
 
-impl<S> tracing_subscriber::layer::Filter<S> for EventsOnly {
-    fn enabled(&self, meta: &tracing::Metadata<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
-        meta.is_event()
+impl<S, L> Layer<S> for EventsOnly<L>
+where
+    S: tracing::Subscriber,
+    L: Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
     }
 
-    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
-        if meta.is_event() { tracing::subscriber::Interest::always() } else { tracing::subscriber::Interest::never() }
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_event(event, ctx);
     }
 }
 
