@@ -19,6 +19,7 @@ use kaigo_platform::db::ReadPool;
 use parking_lot::Mutex;
 use sea_orm::DbErr;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tracing::Instrument;
 
 use super::{Cached, Entry, L2};
 use crate::key::PersonKey;
@@ -68,8 +69,11 @@ impl Misses {
                         return answer.await.unwrap_or_else(|_| Err(Arc::new(lost())));
                     }
                     // Read in a task of its own, so that the misses of others in the batch are
-                    // answered even if this call is cancelled.
-                    tokio::spawn(read_batch(batch, reads.clone(), l2.cloned(), permit));
+                    // answered even if this call is cancelled. The task carries the span of the
+                    // call that took the batch: its database and Redis spans belong to that
+                    // call's trace, as a miss read alone would put them.
+                    let read = read_batch(batch, reads.clone(), l2.cloned(), permit);
+                    tokio::spawn(read.instrument(tracing::Span::current()));
                 }
             }
         }
