@@ -151,7 +151,13 @@ pub async fn run(args: BenchArgs) -> Result<(), Exit> {
         rate,
     };
     let cpu_before = runner::process_cpu_time();
-    let outcome = runner::run(plan).await.map_err(Exit::failure)?;
+    let channels = runner::connect(&plan).await.map_err(Exit::failure)?;
+    let plan = std::sync::Arc::new(plan);
+    let outcome = match plan.rate {
+        Some(rate) => open_loop::run(plan, channels, rate).await,
+        None => runner::run(plan, channels).await,
+    }
+    .map_err(Exit::failure)?;
     let cpu = runner::process_cpu_time().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
 
     let info = report::RunInfo {

@@ -24,38 +24,10 @@ use tonic::client::Grpc;
 use tonic::transport::Channel;
 
 use super::histogram::Histogram;
-use super::runner::{self, Plan, Tally};
+use super::runner::{self, OpenLoop, Plan, Tally};
 
 /// Shards of the run's tally, so calls on different threads rarely wait for one lock.
 const SHARDS: usize = 16;
-
-/// What the open-loop schedule did, beside the latencies.
-pub struct OpenLoop {
-    /// Calls per second the schedule asked for.
-    pub rate: f64,
-    /// The most calls in flight at once.
-    pub cap: usize,
-    /// Calls the schedule held for the run (its `total`, or the slots before its `duration`).
-    pub scheduled: u64,
-    pub sent: u64,
-    /// Calls that went out only after waiting for one of the `cap` calls in flight to end.
-    pub late: u64,
-    /// Calls that were due but still waiting for room when the run's time was up.
-    pub unsent: u64,
-    /// The time the sent calls took to go out: their schedule's span (`sent / rate`), or up
-    /// to the last send when that was later.
-    pub send_window: Duration,
-    /// How long after its scheduled start each counted call went out (nanoseconds): the
-    /// driver's own delay, already inside the latencies.
-    pub send_lag: Histogram,
-}
-
-impl OpenLoop {
-    /// Calls sent per second over the time the schedule ran.
-    pub fn sent_rate(&self) -> f64 {
-        if self.send_window.is_zero() { 0.0 } else { self.sent as f64 / self.send_window.as_secs_f64() }
-    }
-}
 
 /// Nanoseconds between scheduled starts at `rate` calls per second.
 pub fn period_nanos(rate: f64) -> f64 {

@@ -272,7 +272,7 @@ mod tests {
         let mut send_lag = Histogram::default();
         send_lag.record(20_000);
         send_lag.record(3_000_000);
-        let open = crate::bench::open_loop::OpenLoop {
+        let open = crate::bench::runner::OpenLoop {
             rate: 250.0,
             cap: 4,
             scheduled: 125,

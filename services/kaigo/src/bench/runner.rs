@@ -17,7 +17,6 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use super::histogram::Histogram;
-use super::open_loop::OpenLoop;
 
 /// What to send, how hard, and for how long.
 pub struct Plan {
@@ -94,6 +93,34 @@ impl Tally {
     }
 }
 
+/// What the open-loop schedule did, beside the latencies.
+pub struct OpenLoop {
+    /// Calls per second the schedule asked for.
+    pub rate: f64,
+    /// The most calls in flight at once.
+    pub cap: usize,
+    /// Calls the schedule held for the run (its `total`, or the slots before its `duration`).
+    pub scheduled: u64,
+    pub sent: u64,
+    /// Calls that went out only after waiting for one of the `cap` calls in flight to end.
+    pub late: u64,
+    /// Calls that were due but still waiting for room when the run's time was up.
+    pub unsent: u64,
+    /// The time the sent calls took to go out: their schedule's span (`sent / rate`), or up
+    /// to the last send when that was later.
+    pub send_window: Duration,
+    /// How long after its scheduled start each counted call went out (nanoseconds): the
+    /// driver's own delay, already inside the latencies.
+    pub send_lag: Histogram,
+}
+
+impl OpenLoop {
+    /// Calls sent per second over the time the schedule ran.
+    pub fn sent_rate(&self) -> f64 {
+        if self.send_window.is_zero() { 0.0 } else { self.sent as f64 / self.send_window.as_secs_f64() }
+    }
+}
+
 /// The result of a run.
 pub struct Outcome {
     pub tally: Tally,
@@ -103,21 +130,22 @@ pub struct Outcome {
     pub open_loop: Option<OpenLoop>,
 }
 
-pub async fn run(plan: Plan) -> Result<Outcome, String> {
+/// One HTTP/2 connection per `plan.connections` (ghz `connections`), each its own Channel.
+pub async fn connect(plan: &Plan) -> Result<Vec<Channel>, String> {
     let endpoint = Endpoint::from_shared(plan.endpoint.clone())
         .map_err(|_| format!("{} is not a URL", plan.endpoint))?
         .connect_timeout(plan.connect_timeout)
         .tcp_nodelay(true);
-    // One Channel per connection: each is its own HTTP/2 connection (ghz `connections`).
     let mut channels = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections {
         let channel = endpoint.connect().await.map_err(|e| format!("cannot connect to {}: {e}", plan.endpoint))?;
         channels.push(channel);
     }
-    let plan = Arc::new(plan);
-    if let Some(rate) = plan.rate {
-        return super::open_loop::run(plan, channels, rate).await;
-    }
+    Ok(channels)
+}
+
+/// Runs `plan` closed-loop: `plan.concurrency` workers over `channels`, one call each at a time.
+pub async fn run(plan: Arc<Plan>, channels: Vec<Channel>) -> Result<Outcome, String> {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + plan.duration.unwrap_or(plan.max_duration).min(plan.max_duration);
