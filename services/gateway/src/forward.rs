@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
-use kaigo_platform::auth::{unix_now, CallerKeys, CALLER_HEADER, SIGNATURE_HEADER};
 use kaigo_platform::ApiError;
+use kaigo_platform::auth::{CALLER_HEADER, CallerKeys, SIGNATURE_HEADER, unix_now};
 use tokio::time::Instant;
 use tonic::body::Body;
 use tower::ServiceExt;

@@ -21,7 +21,7 @@ use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, SERVICES};
 use crate::forward::Forwarding;
 use crate::layers::{Auth, Limits};
-use crate::observe::{request_id, CallInfo, Metrics, Observed, Record, REQUEST_ID_HEADER};
+use crate::observe::{CallInfo, Metrics, Observed, REQUEST_ID_HEADER, Record, request_id};
 use crate::traffic::breaker::Breaker;
 use crate::traffic::drain;
 use crate::traffic::framing::detailed;
@@ -126,8 +126,8 @@ impl Gateway {
 
 /// Asks one replica whether `service` is SERVING.
 async fn upstream_serving(remote: &crate::upstream::RemoteUpstream, service: &str) -> bool {
-    use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
     let Some(addr) = remote.pick() else { return false };
     let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else { return false };
     let endpoint = endpoint.connect_timeout(Duration::from_secs(1)).timeout(Duration::from_secs(2));
