@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use kaigo_platform::service::StartError;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use kaigo_access::{Category, OrganizationKind};
 
@@ -90,7 +90,8 @@ pub async fn seed(db: &DatabaseConnection, config: &Config, now: DateTime<Utc>) 
     let ca = VirtualCa::load_or_create(dir)?;
     for n in 1..=DEMO_CARDS {
         let card = VirtualCard::load_or_issue(&ca, dir, &demo_link_id(n))?;
-        let txn = db.begin().await?;
+        // Immediate on SQLite: the relay and other writers run beside the seed (platform::db::begin_write).
+        let txn = kaigo_platform::db::begin_write(db).await?;
         // A link made by an earlier run is published again: a copy made before links were
         // published gets it, and one that has it keeps it (the same version changes nothing).
         if let Some(existing) = store::identity_link(&txn, card.link_id()).await? {
