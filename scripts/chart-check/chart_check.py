@@ -18,7 +18,10 @@ Run through run.sh, which prepares the virtualenv. Steps:
   7. assertions: every pod runs as non-root with the restricted-profile securityContext; every
      long-running container has liveness and readiness probes; in the production profiles each
      of the six components has a PodDisruptionBudget, a HorizontalPodAutoscaler and a
-     NetworkPolicy that select or target it, and its Deployment leaves replicas to the HPA.
+     NetworkPolicy that select or target it, and its Deployment leaves replicas to the HPA;
+  8. the production overlay sizes every component as the chart's production profile does (HPA
+     bounds and metrics, container requests and limits, the eligibility L1 budget): both follow
+     docs/capacity.md, so one changed alone is a drift from the plan.
 
 Exit status is non-zero on any failure; the last line is "N passed, N failed".
 """
@@ -350,6 +353,70 @@ def check_production(objects: list[tuple[str, dict]]) -> str:
     return f"{len(COMPONENTS)} components each have a PDB, an HPA and a NetworkPolicy"
 
 
+def sizing(objects: list[tuple[str, dict]]) -> dict[str, dict[str, Any]]:
+    """Per component: its HPA's bounds and metrics, and each container's resources and L1 budget."""
+    objs = [o for _, o in objects]
+    config_maps = {o["metadata"]["name"]: o.get("data") or {} for o in objs if o["kind"] == "ConfigMap"}
+    out: dict[str, dict[str, Any]] = {}
+    for component in COMPONENTS:
+        deps = [
+            o for o in objs
+            if o["kind"] == "Deployment"
+            and o["spec"]["template"]["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component
+        ]
+        if len(deps) != 1:
+            continue
+        dep = deps[0]
+        hpa = next(
+            (o for o in objs if o["kind"] == "HorizontalPodAutoscaler"
+             and o["spec"]["scaleTargetRef"].get("name") == dep["metadata"]["name"]),
+            None,
+        )
+        containers = {}
+        for c in dep["spec"]["template"]["spec"].get("containers", []):
+            # The container's environment as the kubelet builds it: ConfigMaps first, then env.
+            env: dict[str, Any] = {}
+            for source in c.get("envFrom", []):
+                env.update(config_maps.get((source.get("configMapRef") or {}).get("name"), {}))
+            env.update({e["name"]: e.get("value") for e in c.get("env", []) if "value" in e})
+            containers[c["name"]] = {
+                "resources": c.get("resources", {}),
+                "L1 budget": env.get("KAIGO_ELIGIBILITY__L1_MAX_BYTES"),
+            }
+        out[component] = {
+            "HPA minReplicas": hpa["spec"].get("minReplicas") if hpa else None,
+            "HPA maxReplicas": hpa["spec"].get("maxReplicas") if hpa else None,
+            "HPA metrics": hpa["spec"].get("metrics") if hpa else None,
+            "containers": containers,
+        }
+    return out
+
+
+def check_sizing_agrees(chart: list[tuple[str, dict]], overlay: list[tuple[str, dict]]) -> str:
+    """The chart's production profile and the production overlay size every component alike:
+    both follow docs/capacity.md, and a change to one alone is a drift from the plan."""
+    a, b = sizing(chart), sizing(overlay)
+    errors = []
+    for component in COMPONENTS:
+        if component not in a or component not in b:
+            errors.append(f"{component}: missing from the {'chart' if component not in a else 'overlay'}")
+            continue
+        for key in ("HPA minReplicas", "HPA maxReplicas", "HPA metrics"):
+            if a[component][key] != b[component][key]:
+                errors.append(f"{component}: {key} chart {a[component][key]} != overlay {b[component][key]}")
+        for name, c in a[component]["containers"].items():
+            other = b[component]["containers"].get(name)
+            if other is None:
+                errors.append(f"{component}: container {name} missing from the overlay")
+                continue
+            for key in ("resources", "L1 budget"):
+                if c[key] != other[key]:
+                    errors.append(f"{component}/{name}: {key} chart {c[key]} != overlay {other[key]}")
+    if errors:
+        raise Failure("\n".join(errors))
+    return f"{len(COMPONENTS)} components: the same HPA bounds and metrics, resources and L1 budget"
+
+
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -627,6 +694,7 @@ def main() -> int:
     r.check("k8s/base is generated from the chart", lambda: run_generator("gen_kustomize_base.py"))
     r.check("promtool check rules, promtool test rules", check_promtool)
 
+    chart_production: list[tuple[str, dict]] = []
     for profile, path in PROFILES.items():
         values = load_values(path)
         if profile == "gateway-tls":
@@ -649,6 +717,7 @@ def main() -> int:
         r.check(f"pod security and probes [{profile}]", lambda o=rendered: check_pods(o))
         if profile == "production":
             r.check(f"PDB + HPA + NetworkPolicy per component [{profile}]", lambda o=rendered: check_production(o))
+            chart_production = rendered
         r.check(f"the gateway has what it starts with [{profile}]", lambda o=rendered: check_gateway_starts(o))
         if profile == "gateway-tls":
             r.check(f"gateway TLS and mutual TLS from Secrets [{profile}]", lambda o=rendered: check_gateway_tls(o))
@@ -677,6 +746,10 @@ def main() -> int:
         r.check(f"pod security and probes [{name}]", lambda o=rendered: check_pods(o))
         if overlay.name == "production":
             r.check(f"PDB + HPA + NetworkPolicy per component [{name}]", lambda o=rendered: check_production(o))
+            r.check(
+                f"sizing agrees with the chart's production profile [{name}]",
+                lambda o=rendered: check_sizing_agrees(chart_production, o),
+            )
 
     took = time.monotonic() - started
     print(f"chart-check finished in {took:.1f}s")
