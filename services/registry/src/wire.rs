@@ -2,54 +2,20 @@
 //! carry ([`crate::changes`]). Below both, so neither reaches into the other for them; the
 //! API's decoding and validation stay in `api::convert`.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use kaigo_access::{Category, OrganizationKind};
+use chrono::NaiveDate;
+use kaigo_access::OrganizationKind;
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::registry::v1 as pb;
+
+pub use kaigo_platform::access::wire::{category_message, kind_message};
+pub use kaigo_platform::audit::trail::{role_message, timestamp};
 
 use crate::domain::{ConsentSource, EndReason, Evidence, categories_from_text};
 use crate::store;
 
-/// The contract's kind.
-pub fn kind_message(kind: OrganizationKind) -> pb::OrganizationKind {
-    match kind {
-        OrganizationKind::CareOffice => pb::OrganizationKind::CareOffice,
-        OrganizationKind::ServiceProvider => pb::OrganizationKind::ServiceProvider,
-        OrganizationKind::MedicalInstitution => pb::OrganizationKind::MedicalInstitution,
-    }
-}
-
-/// The contract's category.
-pub fn category_message(category: Category) -> pb::Category {
-    match category {
-        Category::InsuranceCertificates => pb::Category::InsuranceCertificates,
-        Category::CostShare => pb::Category::CostShare,
-        Category::Certification => pb::Category::Certification,
-        Category::CarePlan => pb::Category::CarePlan,
-    }
-}
-
 /// A calendar date as the contract's message.
 pub fn date(d: NaiveDate) -> kaigo_proto::google::r#type::Date {
     kaigo_proto::from_naive_date(d)
-}
-
-/// An instant as the contract's message.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
-}
-
-fn role_message(role: &str) -> common::Role {
-    match role {
-        "insurer" => common::Role::Insurer,
-        "care_office" => common::Role::CareOffice,
-        "service_provider" => common::Role::ServiceProvider,
-        "medical_institution" => common::Role::MedicalInstitution,
-        "insured_person" => common::Role::InsuredPerson,
-        "operator" => common::Role::Operator,
-        "system" => common::Role::System,
-        _ => common::Role::Unspecified,
-    }
 }
 
 /// An actor from stored words.

@@ -25,6 +25,7 @@
 mod handler;
 mod migration;
 mod store;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::fmt;

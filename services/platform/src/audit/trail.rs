@@ -127,6 +127,10 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
 
 /// The contract's role of a stored role word.
 pub fn role_message(role: &str) -> common::Role {
+    // `system`: work the platform does on its own (seeding, consumers), not a caller's role.
+    if role == "system" {
+        return common::Role::System;
+    }
     match role.parse::<Role>() {
         Ok(Role::Insurer) => common::Role::Insurer,
         Ok(Role::CareOffice) => common::Role::CareOffice,

@@ -12,6 +12,7 @@ use kaigo_proto::kaigo::registry::v1 as pb;
 use prost::Message;
 use sea_orm::DatabaseConnection;
 
+pub use crate::access::wire::{category_message, kind_message};
 use crate::access::{
     TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED, TOPIC_REGISTRATION_CHANGED, consent_version,
     identity_link_version, registration_version,
@@ -32,25 +33,6 @@ impl Feed {
     /// The feed of a service started on `ctx`.
     pub fn of(ctx: &crate::service::ServiceContext) -> Self {
         Self { bus: ctx.bus.clone(), db: ctx.db.clone() }
-    }
-}
-
-/// The contract's kind of an organisation kind.
-pub fn kind_message(kind: OrganizationKind) -> pb::OrganizationKind {
-    match kind {
-        OrganizationKind::CareOffice => pb::OrganizationKind::CareOffice,
-        OrganizationKind::ServiceProvider => pb::OrganizationKind::ServiceProvider,
-        OrganizationKind::MedicalInstitution => pb::OrganizationKind::MedicalInstitution,
-    }
-}
-
-/// The contract's category of a category.
-pub fn category_message(category: Category) -> pb::Category {
-    match category {
-        Category::InsuranceCertificates => pb::Category::InsuranceCertificates,
-        Category::CostShare => pb::Category::CostShare,
-        Category::Certification => pb::Category::Certification,
-        Category::CarePlan => pb::Category::CarePlan,
     }
 }
 

@@ -2,6 +2,7 @@
 //! and mapping programmes, calculations and stored applications to their messages.
 
 use chrono::{DateTime, Utc};
+use kaigo_platform::audit::trail::role_message;
 use kaigo_platform::errors::{ApiError, Violations};
 use kaigo_platform::ids::{CareOfficeNumber, MedicalInstitutionCode};
 use kaigo_platform::validate;
@@ -303,19 +304,6 @@ pub fn applicant_kind(kind: &str) -> pb::ApplicantKind {
     }
 }
 
-fn role(name: &str) -> common::Role {
-    match name {
-        "insurer" => common::Role::Insurer,
-        "care_office" => common::Role::CareOffice,
-        "service_provider" => common::Role::ServiceProvider,
-        "medical_institution" => common::Role::MedicalInstitution,
-        "insured_person" => common::Role::InsuredPerson,
-        "operator" => common::Role::Operator,
-        "system" => common::Role::System,
-        _ => common::Role::Unspecified,
-    }
-}
-
 /// The decoded parts of a stored application.
 pub struct Decoded {
     /// The claimed costs.
@@ -350,7 +338,7 @@ pub fn event(e: &application_event::Model) -> pb::ApplicationEvent {
         to_status: status_of(&e.to_status),
         time: Some(timestamp(e.at)),
         actor: Some(common::Actor {
-            role: role(&e.actor_role) as i32,
+            role: role_message(&e.actor_role) as i32,
             subject: e.actor_subject.clone(),
             organization_number: e.actor_org.clone(),
         }),
@@ -391,7 +379,7 @@ pub fn application(record: &Record, lang: Lang) -> Result<pb::Application, ApiEr
         create_time: Some(timestamp(a.created_at)),
         update_time: Some(timestamp(a.updated_at)),
         updated_by: Some(common::Actor {
-            role: role(&a.updated_by_role) as i32,
+            role: role_message(&a.updated_by_role) as i32,
             subject: a.updated_by_subject.clone(),
             organization_number: a.updated_by_org.clone(),
         }),
