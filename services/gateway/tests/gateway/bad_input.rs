@@ -10,7 +10,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use kaigo_gateway::GatewayConfig;
-use kaigo_platform::auth::CallerKeys;
 use kaigo_proto::kaigo::subsidies::v1 as subs;
 use prost::Message;
 use tonic::Code;
@@ -19,29 +18,10 @@ use crate::support::*;
 
 const LIST_PROGRAMMES: &str = "/kaigo.subsidies.v1.SubsidyService/ListProgrammes";
 
-struct Door {
-    gw: TestGateway,
-    token: String,
-    _jwks: JwksServer,
-    _upstream: TestUpstream,
-}
-
-async fn door() -> Door {
-    let key = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&key])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, server) = start_upstream("127.0.0.1:0", &keys, "a").await;
-    let gw =
-        start_gateway(auth_config(&jwks_server.url), GatewayConfig::default(), &keys, &[("subsidies", vec![upstream])])
-            .await;
-    Door { gw, token: key.sign(&office_claims("u1")), _jwks: jwks_server, _upstream: server }
-}
-
-fn framed(flag: u8, message: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![flag];
-    bytes.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
-    bytes.extend_from_slice(message);
-    bytes
+async fn door() -> (Door, String) {
+    let door = Door::open(GatewayConfig::default(), &["subsidies"]).await;
+    let token = door.office_token("u1");
+    (door, token)
 }
 
 /// The grpc-status code and message of a raw call: from the headers (trailers-only), the
@@ -104,7 +84,7 @@ async fn raw_call(addr: SocketAddr, http2: bool, content_type: &str, token: &str
 
 #[tokio::test]
 async fn malformed_bodies_are_the_callers_mistake_natively_and_as_grpc_web() {
-    let door = door().await;
+    let (door, token) = door().await;
     let valid = subs::ListProgrammesRequest::default().encode_to_vec();
     let cases: Vec<(&str, Vec<u8>, Code)> = vec![
         ("wire type 7", framed(0, b"\xff\x01\x02garbage"), Code::InvalidArgument),
@@ -118,15 +98,15 @@ async fn malformed_bodies_are_the_callers_mistake_natively_and_as_grpc_web() {
     ];
     for (name, body, expected) in cases {
         for (http2, content_type) in [(true, "application/grpc"), (false, "application/grpc-web+proto")] {
-            let (code, message) = raw_call(door.gw.addr, http2, content_type, &door.token, body.clone()).await;
+            let (code, message) = raw_call(door.addr(), http2, content_type, &token, body.clone()).await;
             assert_eq!(code, expected, "{name} as {content_type}: {message}");
         }
         let text = base64::engine::general_purpose::STANDARD.encode(&body).into_bytes();
-        let (code, message) = raw_call(door.gw.addr, false, "application/grpc-web-text", &door.token, text).await;
+        let (code, message) = raw_call(door.addr(), false, "application/grpc-web-text", &token, text).await;
         assert_eq!(code, expected, "{name} as grpc-web-text: {message}");
     }
     let (code, message) =
-        raw_call(door.gw.addr, false, "application/grpc-web-text", &door.token, b"not base64!*".to_vec()).await;
+        raw_call(door.addr(), false, "application/grpc-web-text", &token, b"not base64!*".to_vec()).await;
     assert_eq!(code, Code::InvalidArgument, "invalid base64: {message}");
 
     // The valid body still passes, on every transport: refusals neither open the service's
@@ -137,7 +117,7 @@ async fn malformed_bodies_are_the_callers_mistake_natively_and_as_grpc_web() {
         (false, "application/grpc-web+proto", framed(0, &valid)),
         (false, "application/grpc-web-text", text),
     ] {
-        let (code, message) = raw_call(door.gw.addr, http2, content_type, &door.token, body).await;
+        let (code, message) = raw_call(door.addr(), http2, content_type, &token, body).await;
         assert_eq!(code, Code::Ok, "{content_type}: {message}");
     }
     assert!(!door.gw.gateway.circuit_open("subsidies"), "refused bodies must not open the breaker");
@@ -145,14 +125,14 @@ async fn malformed_bodies_are_the_callers_mistake_natively_and_as_grpc_web() {
 
 #[tokio::test]
 async fn one_credential_per_call_with_the_scheme_in_any_case() {
-    let door = door().await;
-    let channel = channel(door.gw.addr).await;
+    let (door, token) = door().await;
+    let channel = channel(door.addr()).await;
     let operator = TestKey::ed25519("ed-other");
     let mut client = subs::subsidy_service_client::SubsidyServiceClient::new(channel.clone());
 
     let mut request = tonic::Request::new(subs::ListProgrammesRequest::default());
     let metadata = request.metadata_mut();
-    metadata.append("authorization", format!("Bearer {}", door.token).parse().unwrap());
+    metadata.append("authorization", format!("Bearer {}", token).parse().unwrap());
     metadata.append("authorization", format!("Bearer {}", operator.sign(&office_claims("u2"))).parse().unwrap());
     let status = client.list_programmes(request).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
@@ -160,7 +140,7 @@ async fn one_credential_per_call_with_the_scheme_in_any_case() {
 
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let mut request = tonic::Request::new(subs::ListProgrammesRequest::default());
-        request.metadata_mut().insert("authorization", format!("{scheme} {}", door.token).parse().unwrap());
+        request.metadata_mut().insert("authorization", format!("{scheme} {}", token).parse().unwrap());
         let response = client.list_programmes(request).await;
         assert!(response.is_ok(), "{scheme}: {response:?}");
     }
@@ -168,16 +148,16 @@ async fn one_credential_per_call_with_the_scheme_in_any_case() {
 
 #[tokio::test]
 async fn a_huge_header_is_refused_alone_and_the_connection_keeps_serving() {
-    let door = door().await;
+    let (door, token) = door().await;
     // One tonic channel is one HTTP/2 connection: the refused call shares it with the others.
-    let channel = channel(door.gw.addr).await;
+    let channel = channel(door.addr()).await;
     let huge = "a".repeat(100 * 1024);
-    let refused = list_programmes(&channel, Some(&door.token), &[("x-padding", &huge)]).await.unwrap_err();
+    let refused = list_programmes(&channel, Some(&token), &[("x-padding", &huge)]).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert_eq!(reason(&refused), "HEADERS_TOO_LARGE");
-    let huge_token = format!("{}{huge}", door.token);
+    let huge_token = format!("{}{huge}", token);
     let refused = list_programmes(&channel, Some(&huge_token), &[]).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
-    let served = list_programmes(&channel, Some(&door.token), &[]).await;
+    let served = list_programmes(&channel, Some(&token), &[]).await;
     assert!(served.is_ok(), "the connection must still serve: {served:?}");
 }

@@ -64,13 +64,8 @@ async fn a_forged_caller_header_sent_straight_to_a_service_is_refused() {
 
 #[tokio::test]
 async fn caller_headers_sent_to_the_gateway_are_replaced_by_the_token_s() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
-    let gw =
-        start_gateway(auth_config(&jwks_server.url), GatewayConfig::default(), &keys, &[("subsidies", vec![upstream])])
-            .await;
+    let door = Door::open(GatewayConfig::default(), &["subsidies"]).await;
+    let (gw, ed, keys) = (&door.gw, &door.key, &door.keys);
     let channel = channel(gw.addr).await;
     let path = "/kaigo.subsidies.v1.SubsidyService/ListProgrammes";
     // Even a header validly signed for this path (leaked, say) does not override the token.

@@ -2,7 +2,6 @@
 //! organisation number (subjectAltName `urn:kaigo:office:<事業所番号>`).
 
 use kaigo_gateway::{GatewayConfig, TlsConfig};
-use kaigo_platform::auth::CallerKeys;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
@@ -50,12 +49,8 @@ async fn the_client_certificate_must_be_the_token_s_office() {
         key_file: write("server.key", &server_key),
         client_ca_file: write("ca.pem", &pki.ca_pem),
     };
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
-    let config = GatewayConfig { tls, ..GatewayConfig::default() };
-    let gw = start_gateway(auth_config(&jwks_server.url), config, &keys, &[("subsidies", vec![upstream])]).await;
+    let door = Door::open(GatewayConfig { tls, ..GatewayConfig::default() }, &["subsidies"]).await;
+    let (gw, ed) = (&door.gw, &door.key);
 
     let connect = |cert: Option<(String, String)>| {
         let mut tls =

@@ -323,6 +323,54 @@ pub async fn start_front(
     TestGateway { addr, gateway, _task: task }
 }
 
+/// What most of these tests start from: a gateway on loopback, an Ed25519 key its JWKS server
+/// publishes, and one upstream replica serving every service (kept alive with the door).
+pub struct Door {
+    pub gw: TestGateway,
+    pub key: TestKey,
+    /// The keys the gateway signs callers into upstream calls with.
+    pub keys: CallerKeys,
+    pub jwks: JwksServer,
+    _upstream: TestUpstream,
+}
+
+impl Door {
+    /// A gateway with `config` routing each of `services` (`subsidies` …) to the replica.
+    pub async fn open(config: GatewayConfig, services: &[&'static str]) -> Self {
+        Self::open_routes(config, |replica| services.iter().map(|service| (*service, vec![replica])).collect()).await
+    }
+
+    /// A gateway with `config` and the routes `routes` makes of the replica's address.
+    pub async fn open_routes(
+        config: GatewayConfig,
+        routes: impl FnOnce(SocketAddr) -> Vec<(&'static str, Vec<SocketAddr>)>,
+    ) -> Self {
+        let key = TestKey::ed25519("ed-1");
+        let jwks_server = JwksServer::start(jwks(&[&key])).await;
+        let keys = CallerKeys::generate();
+        let (replica, upstream) = start_upstream("127.0.0.1:0", &keys, "a").await;
+        let gw = start_gateway(auth_config(&jwks_server.url), config, &keys, &routes(replica)).await;
+        Self { gw, key, keys, jwks: jwks_server, _upstream: upstream }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.gw.addr
+    }
+
+    /// A care office's token for `subject`.
+    pub fn office_token(&self, subject: &str) -> String {
+        self.key.sign(&office_claims(subject))
+    }
+}
+
+/// A gRPC-Web (and gRPC) frame: the flag byte (0 a message, 0x80 trailers), the length, `message`.
+pub fn framed(flag: u8, message: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![flag];
+    bytes.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    bytes.extend_from_slice(message);
+    bytes
+}
+
 pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()
 }

@@ -77,13 +77,8 @@ async fn bad_tokens_are_unauthenticated_and_good_ones_of_each_algorithm_pass() {
 
 #[tokio::test]
 async fn a_repeated_token_is_served_from_the_cache_until_its_exp() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
-    let gw =
-        start_gateway(auth_config(&jwks_server.url), GatewayConfig::default(), &keys, &[("subsidies", vec![upstream])])
-            .await;
+    let door = Door::open(GatewayConfig::default(), &["subsidies"]).await;
+    let (gw, ed) = (&door.gw, &door.key);
     let channel = channel(gw.addr).await;
     let token = ed.sign(&office_claims("cached"));
     for _ in 0..5 {
@@ -134,15 +129,9 @@ async fn jwks_rotation_is_picked_up_without_restart() {
 
 #[tokio::test]
 async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
-    let gw =
-        start_gateway(auth_config(&jwks_server.url), GatewayConfig::default(), &keys, &[("subsidies", vec![upstream])])
-            .await;
-    let channel = channel(gw.addr).await;
-    let loaded = jwks_server.hits.load(Ordering::SeqCst);
+    let door = Door::open(GatewayConfig::default(), &["subsidies"]).await;
+    let channel = channel(door.addr()).await;
+    let loaded = door.jwks.hits.load(Ordering::SeqCst);
     assert_eq!(loaded, 1, "loaded once at start");
     for i in 0..10 {
         let made_up = TestKey::ed25519(&format!("made-up-{i}"));
@@ -150,7 +139,7 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
         assert_eq!(status.code(), Code::Unauthenticated);
     }
     // The start-up fetch counts for the interval: the made-up kids cost nothing upstream.
-    assert_eq!(jwks_server.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(door.jwks.hits.load(Ordering::SeqCst), 1);
 }
 
 use kaigo_gateway::Claims;

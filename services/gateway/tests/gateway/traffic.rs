@@ -44,13 +44,10 @@ async fn calls_are_balanced_over_replicas_and_reads_survive_a_dead_one() {
 
 #[tokio::test]
 async fn each_caller_has_a_rate_limit_answered_with_a_retry_delay() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
     let mut config = GatewayConfig::default();
     config.roles.insert("care_office".to_owned(), RoleLimits { rate_per_sec: 0.5, burst: 3, ..RoleLimits::default() });
-    let gw = start_gateway(auth_config(&jwks_server.url), config, &keys, &[("subsidies", vec![upstream])]).await;
+    let door = Door::open(config, &["subsidies"]).await;
+    let (gw, ed) = (&door.gw, &door.key);
     let channel = channel(gw.addr).await;
     let token = ed.sign(&office_claims("busy"));
     for _ in 0..3 {
@@ -67,15 +64,12 @@ async fn each_caller_has_a_rate_limit_answered_with_a_retry_delay() {
 
 #[tokio::test]
 async fn oversized_messages_are_refused_and_deadlines_capped() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _server) = start_upstream("127.0.0.1:0", &keys, "a").await;
     let config = GatewayConfig {
         limits: RoleLimits { max_message_bytes: 1024, max_timeout_ms: 2000, ..RoleLimits::default() },
         ..GatewayConfig::default()
     };
-    let gw = start_gateway(auth_config(&jwks_server.url), config, &keys, &[("subsidies", vec![upstream])]).await;
+    let door = Door::open(config, &["subsidies"]).await;
+    let (gw, ed) = (&door.gw, &door.key);
     let channel = channel(gw.addr).await;
     let token = ed.sign(&office_claims("u"));
 
@@ -162,10 +156,8 @@ async fn a_dead_service_fails_fast_behind_its_breaker_while_others_answer() {
 
 #[tokio::test]
 async fn unknown_services_are_unimplemented() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let gw = start_gateway(auth_config(&jwks_server.url), GatewayConfig::default(), &keys, &[]).await;
+    let door = Door::open(GatewayConfig::default(), &[]).await;
+    let (gw, ed) = (&door.gw, &door.key);
     let channel = channel(gw.addr).await;
     // No subsidies route configured in this gateway.
     let status = list_programmes(&channel, Some(&ed.sign(&office_claims("u"))), &[]).await.unwrap_err();
@@ -174,17 +166,8 @@ async fn unknown_services_are_unimplemented() {
 
 #[tokio::test]
 async fn a_bidirectional_stream_goes_back_and_forth_through_the_gateway() {
-    let ed = TestKey::ed25519("ed-1");
-    let jwks_server = JwksServer::start(jwks(&[&ed])).await;
-    let keys = CallerKeys::generate();
-    let (upstream, _upstream) = start_upstream("127.0.0.1:0", &keys, "a").await;
-    let gw = start_gateway(
-        auth_config(&jwks_server.url),
-        GatewayConfig::default(),
-        &keys,
-        &[("eligibility", vec![upstream])],
-    )
-    .await;
+    let door = Door::open(GatewayConfig::default(), &["eligibility"]).await;
+    let (gw, ed) = (&door.gw, &door.key);
     let mut client = kaigo_proto::kaigo::eligibility::v1::eligibility_service_client::EligibilityServiceClient::new(
         channel(gw.addr).await,
     );
