@@ -5,7 +5,7 @@
 //! Use a private redis-server: the example deletes its own keys (prefix `kaigo_l2mem:`) first
 //! and last, and touches nothing else.
 
-use kaigo_eligibility::cache::{L2, codec};
+use kaigo_eligibility::cache::{Cached, L2, codec};
 use kaigo_eligibility::key::PersonKey;
 use kaigo_eligibility::seed::generate;
 use kaigo_platform::config::{RedisConfig, Secret};
@@ -34,8 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for s in generate(&insurer, first, n, first, today) {
             let key = PersonKey::new(&insurer, &InsuredNumber::parse(&s.person.insured_number)?);
             let timeline = s.timeline();
-            encoded_bytes += codec::encode(&timeline).len();
-            batch.push((key, timeline));
+            // A person without registrations or consents, cached without details (no sealing key).
+            let access = kaigo_platform::access::Facts::default();
+            encoded_bytes += codec::encode_entry(&timeline, &access).len();
+            batch.push((key, Cached { timeline, details: None, access }));
         }
         l2.put_many(&batch).await;
         first += n;

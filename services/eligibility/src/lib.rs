@@ -62,6 +62,10 @@ pub struct Config {
     /// is answered from the database, and L2 is skipped for a second. Keep it well above
     /// Redis's queueing delay under load, or a busy Redis is taken for a dead one.
     pub l2_timeout_ms: u64,
+    /// Whether ImportInsuredPersons writes the persons each chunk created or changed to L2,
+    /// complete (timeline, access facts, sealed details), after the chunk commits: the first
+    /// check of an imported person is then an L2 hit instead of a database read.
+    pub import_fills_l2: bool,
     /// Shortest certification validity, months (docs/domain/certification.md#validity).
     pub validity_min_months: u32,
     /// Longest certification validity, months (docs/domain/certification.md#validity: 48
@@ -86,6 +90,7 @@ impl Default for Config {
             negative_ttl_ms: 5_000,
             l2_buckets: 1 << 19,
             l2_timeout_ms: 250,
+            import_fills_l2: true,
             validity_min_months: 3,
             validity_max_months: 48,
             mid_month_start_adds_rest_of_month: true,
@@ -159,6 +164,7 @@ pub fn build_with_clock(ctx: &ServiceContext, config: &Config, clock: Arc<dyn Cl
     let l2 = ctx.redis.clone().map(|redis| {
         let sealer = ctx.seal.sealer(L2_DETAILS_PURPOSE);
         cache::L2::new(redis, config.l2_buckets, Duration::from_millis(config.l2_timeout_ms), sealer)
+            .with_import_fills(config.import_fills_l2)
     });
     let cache = cache::Cache::new(ctx.db.clone(), l2.clone(), &config.cache_settings()).with_reads(ctx.reads.clone());
     if let Some(l2) = l2 {

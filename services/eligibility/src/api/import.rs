@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 
 use super::write::person_from_wire;
 use super::{Api, convert};
+use crate::cache::Cached;
 use crate::domain::{Detail, Record, access, qualification, validity};
+use crate::key::PersonKey;
 use crate::store::{self, bulk::ImportPerson};
 
 /// The response stream.
@@ -276,7 +278,9 @@ enum Step {
 }
 
 /// The writing stage of an import: applies each validated chunk in its own transaction, in
-/// order, answering progress after each and the summary at the end.
+/// order, answering progress after each and the summary at the end. With L2 filled by imports
+/// ([`fill_l2`]), the persons each chunk created or changed are handed to a third stage that
+/// writes them to L2 while this one applies the next chunk; the summary waits for it.
 async fn write_chunks(
     api: Api,
     header: pb::ImportHeader,
@@ -289,10 +293,22 @@ async fn write_chunks(
     };
     let started = prost_types::Timestamp { seconds: api.inner.clock.now().timestamp(), nanos: 0 };
     let mut totals = pb::ImportProgress::default();
+    let l2 = api.inner.cache.l2().filter(|l2| l2.filled_by_imports() && !header.dry_run).cloned();
+    // One chunk waits between the stages, as between reading and writing.
+    let mut filling = l2.map(|l2| {
+        let (fills, committed) = mpsc::channel::<Committed>(1);
+        (fills, tokio::spawn(fill_l2(api.clone(), l2, committed)))
+    });
     while let Some(step) = pending.recv().await {
         let (valid, received, rejected) = match step {
             Step::Chunk { valid, received, rejected } => (valid, received, rejected),
             Step::End => {
+                // Every chunk's persons are in L2 (or given up on) before the summary: a check
+                // after it finds them there.
+                if let Some((fills, stage)) = filling.take() {
+                    drop(fills);
+                    let _ = stage.await;
+                }
                 let summary = pb::ImportSummary {
                     totals: Some(totals),
                     dry_run: header.dry_run,
@@ -311,13 +327,24 @@ async fn write_chunks(
                     totals.persons_created += outcome.created as i64;
                     totals.persons_changed += outcome.changed as i64;
                     totals.persons_unchanged += outcome.unchanged as i64;
-                    for key in &changed {
-                        api.inner.cache.invalidate(key).await;
+                    let cache = &api.inner.cache;
+                    // Before the chunk is answered, as a single write does before it answers:
+                    // this replica's L1 drops the changed persons and a new person's negative
+                    // entry (other replicas' negative entries expire within negative_ttl_ms),
+                    // and L2 deletes the changed persons and tells every replica to drop them
+                    // (one round trip for the chunk; skipped while L2 rests, repeated by the
+                    // outbox consumer for each changed person).
+                    for key in changed.iter().chain(&created) {
+                        cache.invalidate_local(key).await;
                     }
-                    // A new person is at most cached as unknown: drop that here; other
-                    // replicas' negative entries expire within negative_ttl_ms.
-                    for key in &created {
-                        api.inner.cache.invalidate_local(key).await;
+                    if let Some(l2) = cache.l2() {
+                        l2.invalidate_many(&changed).await;
+                    }
+                    // The stage is gone only if it panicked: the chunk is applied all the same.
+                    if let Some((fills, _)) = &filling
+                        && (!created.is_empty() || !changed.is_empty())
+                    {
+                        let _ = fills.send(Committed { keys: changed.into_iter().chain(created).collect() }).await;
                     }
                 }
                 Err(err) => {
@@ -331,6 +358,67 @@ async fn write_chunks(
         if !send(Event::Progress(totals)).await {
             return;
         }
+    }
+}
+
+/// The persons a committed chunk created or changed, for [`fill_l2`].
+struct Committed {
+    keys: Vec<PersonKey>,
+}
+
+/// The L2 stage of an import: for each committed chunk, in order, reads its created and changed
+/// persons' timelines and access facts from the primary (two statements side by side, each for
+/// the whole chunk) and writes their complete values to L2 in one round trip
+/// ([`crate::cache::L2::put_many`]): what a check's miss would have put there, so the first
+/// check of an imported person is an L2 hit instead of a database read. Unchanged persons are
+/// not rewritten. Best effort: while L2 rests nothing is read, and a failed read or write
+/// leaves the chunk's persons to be loaded by their first check, as without this stage.
+///
+/// Why the value written is never older than what a check may already have been told
+/// (the invalidation scheme of [`crate::cache`]): the chunk committed, and its changed persons
+/// were deleted from L2 and dropped from every L1, before the reads here began, so the reads
+/// see at least the import's state. A single write of one of these persons committed after the
+/// read and before the `HSET` would have its own delete overwritten by the older value; that
+/// write's `eligibility.changed` event is consumed after its commit and deletes the person
+/// again, confirmed and retried until Redis takes it (crate::events), which ends that window as
+/// it ends the same window of a check's miss (read, then put). A registry change of the person's
+/// access facts in that window drops the person from the caches once, after its commit, with no
+/// repeat: the import's value may then keep the older facts, exactly as the value of a miss read
+/// just before that change would. The stage writes chunk after chunk, so a person imported twice
+/// in one run ends with the later chunk's value.
+///
+/// A changed person's import also enqueued an `eligibility.changed` event, whose consumer deletes
+/// the value written here moments later (it cannot tell it from an older one): a changed
+/// person's first check after that reads the database, as before; the created persons' values
+/// (no event) stay.
+async fn fill_l2(api: Api, l2: crate::cache::L2, mut committed: mpsc::Receiver<Committed>) {
+    while let Some(Committed { keys }) = committed.recv().await {
+        if l2.resting() {
+            continue;
+        }
+        let db = &api.inner.db;
+        let read = futures::future::try_join(
+            store::bulk::imported_timelines(db, &keys),
+            store::bulk::imported_facts(db, &keys),
+        )
+        .await;
+        let (mut timelines, mut facts) = match read {
+            Ok(read) => read,
+            Err(err) => {
+                // The persons are loaded by their first check instead; the error names no one.
+                tracing::warn!(error = %err, "reading an imported chunk for L2 failed; left to the first checks");
+                continue;
+            }
+        };
+        let entries: Vec<(PersonKey, Cached)> = keys
+            .iter()
+            .filter_map(|key| {
+                let (timeline, details) = timelines.remove(key)?;
+                let access = facts.remove(key).unwrap_or_default();
+                Some((*key, Cached { timeline, details: Some(details), access }))
+            })
+            .collect();
+        l2.put_many(&entries).await;
     }
 }
 

@@ -39,6 +39,8 @@ pub struct L2 {
     timeout: Duration,
     /// Seals the personal details cached with a timeline; without it they are not cached.
     sealer: Option<Sealer>,
+    /// Whether imports fill this tier ([`L2::filled_by_imports`]).
+    import_fills: bool,
     state: Arc<State>,
 }
 
@@ -73,6 +75,7 @@ impl L2 {
             buckets: buckets.max(1),
             timeout,
             sealer,
+            import_fills: true,
             state: Arc::new(State { down_until: AtomicU64::new(0), logged: AtomicBool::new(false), errors }),
         }
     }
@@ -178,39 +181,131 @@ impl L2 {
         self.sealer.is_some()
     }
 
-    /// Caches many timelines in one round trip (bulk import, warm-up), without access facts:
-    /// a check reloads such a value with its facts on first use.
-    pub async fn put_many(&self, entries: &[(PersonKey, Timeline)]) {
+    /// Caches the complete values of many persons — timeline, access facts and, sealed, personal
+    /// details: what a check's miss would put there, so each is a hit — in one round trip on a
+    /// single Redis (an import's chunk, a warm-up): one `HSET` per bucket with all its persons,
+    /// pipelined. Best effort: skipped during the back-off, a failure counted and rested on like
+    /// any other. Returns whether Redis took them all.
+    pub async fn put_many(&self, entries: &[(PersonKey, super::Cached)]) -> bool {
+        if entries.is_empty() {
+            return true;
+        }
+        if !self.available() {
+            return false;
+        }
+        let buckets = self.bucket_commands(entries);
         if self.redis.is_cluster() {
-            return self.put_many_cluster(entries).await;
+            return self.put_many_cluster(buckets).await;
         }
         let mut pipe = redis::pipe();
-        for (key, timeline) in entries {
-            pipe.hset(self.bucket_key(key), key.as_bytes().as_slice(), codec::encode(timeline)).ignore();
+        for cmd in buckets {
+            pipe.add_command(cmd).ignore();
         }
         let mut conn = self.redis.conn();
-        let _: Option<()> = self.run("put_many", pipe.query_async(&mut conn)).await;
+        self.run::<(), _>("put_many", pipe.query_async(&mut conn)).await.is_some()
     }
 
-    /// On a cluster the buckets live in different slots, which one pipeline cannot span: one
-    /// HSET per bucket with all its persons, sent at once (the cluster connection pipelines
-    /// them per node).
-    async fn put_many_cluster(&self, entries: &[(PersonKey, Timeline)]) {
-        let mut buckets: std::collections::HashMap<String, redis::Cmd> = std::collections::HashMap::new();
-        for (key, timeline) in entries {
+    /// One `HSET` per bucket of `entries`, each with the encoded values of all its persons.
+    fn bucket_commands(&self, entries: &[(PersonKey, super::Cached)]) -> Vec<redis::Cmd> {
+        let mut buckets: std::collections::HashMap<String, redis::Cmd> =
+            std::collections::HashMap::with_capacity(entries.len());
+        for (key, cached) in entries {
+            let field = key.as_bytes();
+            let sealed = match (&self.sealer, &cached.details) {
+                (Some(sealer), Some(details)) => codec::seal_details(sealer, field.as_slice(), details),
+                _ => Vec::new(),
+            };
+            let value = codec::encode_full(&cached.timeline, &cached.access, sealed);
             let bucket = self.bucket_key(key);
-            let cmd = buckets.entry(bucket.clone()).or_insert_with(|| {
-                let mut cmd = redis::cmd("HSET");
-                cmd.arg(bucket);
-                cmd
-            });
-            cmd.arg(key.as_bytes().as_slice()).arg(codec::encode(timeline));
+            buckets
+                .entry(bucket)
+                .or_insert_with_key(|bucket| {
+                    let mut cmd = redis::cmd("HSET");
+                    cmd.arg(bucket.as_str());
+                    cmd
+                })
+                .arg(field.as_slice())
+                .arg(value);
         }
-        let sends = buckets.into_values().map(|cmd| {
+        buckets.into_values().collect()
+    }
+
+    /// On a cluster the buckets live in different slots, which one pipeline cannot span: the
+    /// bucket's `HSET`s sent at once (the cluster connection pipelines them per node).
+    async fn put_many_cluster(&self, buckets: Vec<redis::Cmd>) -> bool {
+        let sends = buckets.into_iter().map(|cmd| {
             let mut conn = self.redis.conn();
             async move { cmd.query_async::<i64>(&mut conn).await }
         });
-        let _: Option<Vec<i64>> = self.run("put_many", futures::future::try_join_all(sends)).await;
+        self.run::<Vec<i64>, _>("put_many", futures::future::try_join_all(sends)).await.is_some()
+    }
+
+    /// Whether L2 rests now after a failure (its operations are skipped): a caller skips the
+    /// work that would only feed it.
+    pub fn resting(&self) -> bool {
+        !self.available()
+    }
+
+    /// Whether an import writes the persons it created or changed here
+    /// (`eligibility.import_fills_l2`).
+    pub fn filled_by_imports(&self) -> bool {
+        self.import_fills
+    }
+
+    /// Sets [`L2::filled_by_imports`].
+    #[must_use]
+    pub fn with_import_fills(mut self, on: bool) -> Self {
+        self.import_fills = on;
+        self
+    }
+
+    /// [`L2::invalidate`] for many persons in one round trip on a single Redis (the deletes
+    /// first, then the announcements): an import's changed persons.
+    pub async fn invalidate_many(&self, keys: &[PersonKey]) {
+        if keys.is_empty() || !self.available() {
+            return;
+        }
+        if self.redis.is_cluster() {
+            // Each bucket and the channel hash to their own slots: the deletes together, then
+            // the announcements, so that a replica told to reload finds no old entry.
+            let mut by_bucket: std::collections::HashMap<String, redis::Cmd> = std::collections::HashMap::new();
+            for key in keys {
+                by_bucket
+                    .entry(self.bucket_key(key))
+                    .or_insert_with_key(|bucket| {
+                        let mut cmd = redis::cmd("HDEL");
+                        cmd.arg(bucket.as_str());
+                        cmd
+                    })
+                    .arg(key.as_bytes().as_slice());
+            }
+            let deletes = by_bucket.into_values().map(|cmd| {
+                let mut conn = self.redis.conn();
+                async move { cmd.query_async::<i64>(&mut conn).await }
+            });
+            let publishes = keys.iter().map(|key| {
+                let mut conn = self.redis.conn();
+                let channel = self.channel();
+                async move { conn.publish::<_, _, i64>(channel, key.as_bytes().as_slice()).await }
+            });
+            let _: Option<Vec<i64>> = self
+                .run("invalidate", async {
+                    futures::future::try_join_all(deletes).await?;
+                    futures::future::try_join_all(publishes).await
+                })
+                .await;
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.hdel(self.bucket_key(key), key.as_bytes().as_slice()).ignore();
+        }
+        let channel = self.channel();
+        for key in keys {
+            pipe.publish(&channel, key.as_bytes().as_slice()).ignore();
+        }
+        let mut conn = self.redis.conn();
+        let _: Option<()> = self.run("invalidate", pipe.query_async(&mut conn)).await;
     }
 
     /// Deletes `key` from L2 and tells every replica to drop it from L1: best effort, skipped

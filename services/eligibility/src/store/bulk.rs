@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
 
-use super::{ACTIVE, VOIDED, person, to_domain};
+use super::{ACTIVE, PersonDetails, VOIDED, core_of, details_of, person, to_domain};
 use crate::domain::allowances::{UseFacts, import_changes};
-use crate::domain::{Period, Record};
+use crate::domain::{Period, Record, Timeline};
 use crate::key::PersonKey;
 use crate::store::write::{CHANGED_TOPIC, kind_code};
 
@@ -203,6 +203,85 @@ async fn apply_rows(
         .await?;
     }
     Ok((outcome, changed, created))
+}
+
+/// The timelines of `keys` (persons of one insurer) with their personal details, as a cache
+/// miss reads them, after an import committed them: on PostgreSQL in one statement whatever
+/// the chunk's size (each person one index probe of `persons` and one of `records`, as in
+/// [`pg`]'s comparison), elsewhere as [`super::timelines`] reads them.
+pub async fn imported_timelines(
+    conn: &impl ConnectionTrait,
+    keys: &[PersonKey],
+) -> Result<HashMap<PersonKey, (Timeline, PersonDetails)>, DbErr> {
+    use sea_orm::FromQueryResult;
+    let Some(first) = keys.first() else { return Ok(HashMap::new()) };
+    if !kaigo_platform::db::is_postgres(conn) {
+        return super::timelines(conn, keys).await;
+    }
+    let by_number: HashMap<&str, PersonKey> = keys.iter().map(|k| (k.insured(), *k)).collect();
+    let numbers: Vec<&str> = keys.iter().map(PersonKey::insured).collect();
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            TIMELINES_BY_NUMBERS,
+            [first.insurer().to_owned().into(), numbers.join(",").into(), ACTIVE.into()],
+        ))
+        .await?;
+    let mut out: HashMap<PersonKey, (Timeline, PersonDetails)> = HashMap::with_capacity(keys.len());
+    // Rows come person by person; each person's first row opens their entry.
+    let mut current: Option<(PersonKey, i64)> = None;
+    for row in &rows {
+        let person_id: i64 = row.try_get("", "id")?;
+        if current.is_none_or(|(_, id)| id != person_id) {
+            let person = person::Model::from_query_result(row, "")?;
+            let Some(&key) = by_number.get(person.insured_number.as_str()) else { continue };
+            out.insert(key, (Timeline { person: core_of(&person), records: Vec::new() }, details_of(&person)));
+            current = Some((key, person_id));
+        }
+        let Some(id) = row.try_get::<Option<i64>>("", "r_id")? else { continue };
+        let detail: String = row.try_get("", "r_detail")?;
+        let detail = serde_json::from_str(&detail)
+            .map_err(|e| DbErr::Custom(format!("record {id} detail does not decode: {e}")))?;
+        let record = Record { id, start: row.try_get("", "r_start")?, end: row.try_get("", "r_end")?, detail };
+        if let Some((timeline, _)) = current.and_then(|(key, _)| out.get_mut(&key)) {
+            timeline.records.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// [`imported_timelines`]' statement: the persons of insurer `$1` among the comma-separated
+/// insured numbers `$2` with their records in state `$3`, each person's rows together. The
+/// `LIMIT` and `OFFSET` keep each lookup an index probe (see [`pg`]'s `DIFFERING`).
+const TIMELINES_BY_NUMBERS: &str = "SELECT p.*, r.id AS r_id, r.start_date AS r_start, r.end_date AS r_end, \
+     r.detail AS r_detail FROM unnest(string_to_array($2, ',')) AS n(insured_number) \
+     CROSS JOIN LATERAL (SELECT * FROM persons p \
+       WHERE p.insurer_number = $1 AND p.insured_number = n.insured_number LIMIT 1) p \
+     LEFT JOIN LATERAL (SELECT r.id, r.start_date, r.end_date, r.detail FROM records r \
+       WHERE r.person_id = p.id AND r.state = $3 OFFSET 0) r ON true \
+     ORDER BY p.id, r.id";
+
+/// The access facts of `keys` (a person without any has none) after an import: on PostgreSQL
+/// one statement for them all (kaigo_platform::access::load_many with the list padded as
+/// [`super::padded`] says, so a handful of statement texts serve every chunk size), elsewhere
+/// as [`super::access_facts_many`] reads them.
+pub async fn imported_facts(
+    conn: &impl ConnectionTrait,
+    keys: &[PersonKey],
+) -> Result<HashMap<PersonKey, kaigo_platform::access::Facts>, DbErr> {
+    use kaigo_platform::access::{Person, PersonRef};
+    if !kaigo_platform::db::is_postgres(conn) {
+        return super::access_facts_many(conn, keys).await;
+    }
+    let padded = super::padded(keys);
+    let persons: Vec<PersonRef<'_>> = padded.iter().map(|k| PersonRef::new(k.insurer(), k.insured())).collect();
+    let mut found = kaigo_platform::access::load_many(conn, &persons).await?;
+    let mut out = HashMap::with_capacity(keys.len());
+    for key in keys {
+        let facts = found.remove(&Person::from(PersonRef::new(key.insurer(), key.insured()))).unwrap_or_default();
+        out.entry(*key).or_insert(facts);
+    }
+    Ok(out)
 }
 
 /// The stored persons of one insurer among comma-separated insured numbers (digits only, so

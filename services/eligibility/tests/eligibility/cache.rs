@@ -123,13 +123,13 @@ where
 }
 
 /// A private redis-server on its own port, for fault tests (the shared one is never touched).
-struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     port: u16,
     child: Option<Child>,
 }
 
 impl PrivateRedis {
-    fn start(port: u16) -> Self {
+    pub(crate) fn start(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -139,14 +139,14 @@ impl PrivateRedis {
         Self { port, child: Some(child) }
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    fn config(&self) -> RedisConfig {
+    pub(crate) fn config(&self) -> RedisConfig {
         RedisConfig {
             url: Secret::new(format!("redis://127.0.0.1:{}", self.port)),
             key_prefix: "kaigo_fault:".into(),
@@ -154,7 +154,7 @@ impl PrivateRedis {
         }
     }
 
-    async fn wait_ready(&self) {
+    pub(crate) async fn wait_ready(&self) {
         let url = format!("redis://127.0.0.1:{}", self.port);
         let ready = eventually(Duration::from_secs(10), || {
             let url = url.clone();
