@@ -8,6 +8,7 @@
 
 use std::pin::Pin;
 
+use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kaigo_platform::auth::Caller;
 use kaigo_platform::{ApiError, Violations};
@@ -18,7 +19,7 @@ use tokio::sync::mpsc;
 use super::write::person_from_wire;
 use super::{Api, convert};
 use crate::cache::Cached;
-use crate::domain::{Detail, Record, access, qualification, validity};
+use crate::domain::{Detail, Record, Timeline, access, qualification, validity};
 use crate::key::PersonKey;
 use crate::store::{self, bulk::ImportPerson};
 
@@ -322,7 +323,8 @@ async fn write_chunks(
         totals.rows_received += received;
         totals.rows_rejected += rejected;
         if !header.dry_run && !valid.is_empty() {
-            match store::import_chunk(&api.inner.db, &valid, &header.insurer_number, api.inner.clock.now()).await {
+            let now = api.inner.clock.now();
+            match store::import_chunk(&api.inner.db, &valid, &header.insurer_number, now).await {
                 Ok((outcome, changed, created)) => {
                     totals.persons_created += outcome.created as i64;
                     totals.persons_changed += outcome.changed as i64;
@@ -344,7 +346,7 @@ async fn write_chunks(
                     if let Some((fills, _)) = &filling
                         && (!created.is_empty() || !changed.is_empty())
                     {
-                        let _ = fills.send(Committed { keys: changed.into_iter().chain(created).collect() }).await;
+                        let _ = fills.send(Committed { rows: valid, created, changed, now }).await;
                     }
                 }
                 Err(err) => {
@@ -361,28 +363,39 @@ async fn write_chunks(
     }
 }
 
-/// The persons a committed chunk created or changed, for [`fill_l2`].
+/// A committed chunk, for [`fill_l2`].
 struct Committed {
-    keys: Vec<PersonKey>,
+    /// The chunk's valid rows, sorted by key.
+    rows: Vec<ImportPerson>,
+    /// The persons it created.
+    created: Vec<PersonKey>,
+    /// The persons it changed.
+    changed: Vec<PersonKey>,
+    /// The time the chunk was stamped with.
+    now: DateTime<Utc>,
 }
 
-/// The L2 stage of an import: for each committed chunk, in order, reads its created and changed
-/// persons' timelines and access facts from the primary (two statements side by side, each for
-/// the whole chunk) and writes their complete values to L2 in one round trip
-/// ([`crate::cache::L2::put_many`]): what a check's miss would have put there, so the first
-/// check of an imported person is an L2 hit instead of a database read. Unchanged persons are
-/// not rewritten. Best effort: while L2 rests nothing is read, and a failed read or write
-/// leaves the chunk's persons to be loaded by their first check, as without this stage.
+/// The L2 stage of an import: for each committed chunk, in order, writes the complete values of
+/// its created and changed persons to L2 in one round trip ([`crate::cache::L2::put_many`]):
+/// what a check's miss would have put there, so the first check of an imported person is an L2
+/// hit instead of a database read. Unchanged persons are not rewritten. Best effort: while L2
+/// rests nothing is read, and a failed read or write leaves the chunk's persons to be loaded by
+/// their first check, as without this stage.
+///
+/// A created person's value is built from their row: the chunk inserted exactly its person and
+/// periods, at version 1, stamped `now` (L2's form keeps no record ids). A changed person's
+/// timeline is read back (their version and kept records are the database's), and everyone's
+/// access facts are read, in one transaction for the chunk ([`store::bulk::imported_reads`]).
 ///
 /// Why the value written is never older than what a check may already have been told
 /// (the invalidation scheme of [`crate::cache`]): the chunk committed, and its changed persons
-/// were deleted from L2 and dropped from every L1, before the reads here began, so the reads
-/// see at least the import's state. A single write of one of these persons committed after the
-/// read and before the `HSET` would have its own delete overwritten by the older value; that
-/// write's `eligibility.changed` event is consumed after its commit and deletes the person
-/// again, confirmed and retried until Redis takes it (crate::events), which ends that window as
-/// it ends the same window of a check's miss (read, then put). A registry change of the person's
-/// access facts in that window drops the person from the caches once, after its commit, with no
+/// were deleted from L2 and dropped from every L1, before this stage began, so it writes at
+/// least the import's state. A single write of one of these persons committed after that and
+/// before the `HSET` would have its own delete overwritten by the older value; that write's
+/// `eligibility.changed` event is consumed after its commit and deletes the person again,
+/// confirmed and retried until Redis takes it (crate::events), which ends that window as it ends
+/// the same window of a check's miss (read, then put). A registry change of the person's access
+/// facts in that window drops the person from the caches once, after its commit, with no
 /// repeat: the import's value may then keep the older facts, exactly as the value of a miss read
 /// just before that change would. The stage writes chunk after chunk, so a person imported twice
 /// in one run ends with the later chunk's value.
@@ -392,17 +405,12 @@ struct Committed {
 /// person's first check after that reads the database, as before; the created persons' values
 /// (no event) stay.
 async fn fill_l2(api: Api, l2: crate::cache::L2, mut committed: mpsc::Receiver<Committed>) {
-    while let Some(Committed { keys }) = committed.recv().await {
+    while let Some(Committed { rows, created, changed, now }) = committed.recv().await {
         if l2.resting() {
             continue;
         }
-        let db = &api.inner.db;
-        let read = futures::future::try_join(
-            store::bulk::imported_timelines(db, &keys),
-            store::bulk::imported_facts(db, &keys),
-        )
-        .await;
-        let (mut timelines, mut facts) = match read {
+        let all: Vec<PersonKey> = created.iter().chain(&changed).copied().collect();
+        let (mut timelines, mut facts) = match store::bulk::imported_reads(&api.inner.db, &changed, &all).await {
             Ok(read) => read,
             Err(err) => {
                 // The persons are loaded by their first check instead; the error names no one.
@@ -410,14 +418,27 @@ async fn fill_l2(api: Api, l2: crate::cache::L2, mut committed: mpsc::Receiver<C
                 continue;
             }
         };
-        let entries: Vec<(PersonKey, Cached)> = keys
-            .iter()
-            .filter_map(|key| {
-                let (timeline, details) = timelines.remove(key)?;
-                let access = facts.remove(key).unwrap_or_default();
-                Some((*key, Cached { timeline, details: Some(details), access }))
-            })
-            .collect();
+        let mut entries: Vec<(PersonKey, Cached)> = Vec::with_capacity(all.len());
+        for key in &created {
+            let Ok(at) = rows.binary_search_by_key(key, |row| row.key) else { continue };
+            let row = &rows[at];
+            let mut person = row.person.clone();
+            (person.version, person.updated_at) = (1, now);
+            let records = row.periods.iter().map(|(start, end, detail)| Record {
+                id: 0,
+                start: *start,
+                end: *end,
+                detail: detail.clone(),
+            });
+            let timeline = Timeline { person: store::core_of(&person), records: records.collect() };
+            let access = facts.remove(key).unwrap_or_default();
+            entries.push((*key, Cached { timeline, details: Some(store::details_of(&person)), access }));
+        }
+        for key in &changed {
+            let Some((timeline, details)) = timelines.remove(key) else { continue };
+            let access = facts.remove(key).unwrap_or_default();
+            entries.push((*key, Cached { timeline, details: Some(details), access }));
+        }
         l2.put_many(&entries).await;
     }
 }
