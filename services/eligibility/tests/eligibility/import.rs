@@ -346,3 +346,44 @@ async fn an_import_succeeds_while_redis_is_down() {
     assert_eq!(answer.person.unwrap().name_kanji, "改姓 花子");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn on_a_cluster_an_import_fills_l2_and_another_replica_drops_a_changed_person() {
+    let cluster = kaigo_platform::testkit::TestRedisCluster::start().await;
+    let db = TestDatabase::create().await;
+    let a = Server::start(&db, Some(cluster.config())).await;
+    let b = Server::start(&db, Some(cluster.config())).await;
+    let channel = b.api.cache().l2().unwrap().channel();
+    let listening = kaigo_platform::testkit::eventually(std::time::Duration::from_secs(10), || async {
+        (cluster.subscribers(&channel).await >= 2).then_some(())
+    })
+    .await;
+    assert!(listening.is_some(), "both replicas listen for invalidations");
+    let mut via_a = a.client(insurer(INSURER)).await;
+    let via_b = b.client(insurer(INSURER)).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+    let mut people = generate(&InsurerNumber::parse(INSURER).unwrap(), 1, 400, 7, today);
+    let (totals, _) = import(&mut via_a, extract(&people)).await;
+    assert_eq!(totals.persons_created, 400);
+    // The buckets of a chunk live on every primary: each got its HSET.
+    for n in [1, 2, 3, 200, 400] {
+        let (_, tier) = b.api.cache().get(key(&format!("{n:010}"))).await.unwrap();
+        assert_eq!(tier, Tier::L2, "person {n} is an L2 hit on the other replica");
+    }
+    // B holds person 3 in L1 now; A's import changes them, and B answers the new name long
+    // before its 60 s L1 lifetime, through the chunk's announcements.
+    people[2].person.name_kanji = "改姓 花子".into();
+    let (totals, _) = import(&mut via_a, extract(&people)).await;
+    assert_eq!(totals.persons_changed, 1);
+    let seen = kaigo_platform::testkit::eventually(std::time::Duration::from_secs(10), || {
+        let mut client = via_b.clone();
+        async move {
+            let answer = check(&mut client, "0000000003", date(2026, 11, 29)).await;
+            (answer.person.map(|p| p.name_kanji).as_deref() == Some("改姓 花子")).then_some(())
+        }
+    })
+    .await;
+    assert!(seen.is_some(), "replica B still answers the old name");
+    a.stop().await;
+    b.stop().await;
+}
