@@ -561,7 +561,8 @@ pub struct TelemetryConfig {
     /// The service name reported to OTLP (`OTEL_SERVICE_NAME`); defaults to `kaigo-<component>`.
     pub service_name: Option<String>,
     /// The share of new traces recorded, 0.0–1.0 (parent-based: a call follows its caller's
-    /// decision; only a trace that starts here is sampled at this ratio). Default 1.0.
+    /// decision; only a trace that starts here is sampled at this ratio). Default 1.0. Applies
+    /// only with an `otlp_endpoint`: without one no span is recorded.
     pub sample_ratio: f64,
     /// `host:port` of the admin listener serving Prometheus metrics at `GET /metrics`; empty
     /// (the default) serves none.

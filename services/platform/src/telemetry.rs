@@ -91,7 +91,7 @@ pub fn init(
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .build();
 
-    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(config.sample_ratio)));
+    let sampler = sampler(config);
     let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(sampler);
     let mut meter_builder = None;
     if let Some(endpoint) = &config.otlp_endpoint {
@@ -157,6 +157,21 @@ pub fn init(
         .with_context_activation(false);
     tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;
     Ok(TelemetryGuard { tracer: tracer_provider, meter, log })
+}
+
+/// Which spans this process records. Without an exporter none: a recorded span would be
+/// built, ended and dropped on every call and every database or Redis command (the SDK has no
+/// shortcut for a provider without processors): a few per cent of a cached check's CPU
+/// (loadtest/README.md#unexported-spans). Trace ids are kept all the same:
+/// a span that is not recorded still carries its caller's trace id (or a new one), so log lines
+/// and error messages quote it and outgoing calls pass it on, marked not sampled — which is
+/// why every process of a deployment is given the same endpoint (the chart's
+/// `global.otlp.endpoint`). With an exporter: parent-based, new traces at `sample_ratio`.
+fn sampler(config: &TelemetryConfig) -> Sampler {
+    if config.otlp_endpoint.is_none() {
+        return Sampler::AlwaysOff;
+    }
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(config.sample_ratio)))
 }
 
 /// The JSON log layer, shown events only: JSON lines carry no span fields, so the layer is
@@ -284,5 +299,47 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::SpanKind;
+    use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
+
+    use super::*;
+
+    /// The decision for a new span whose caller sent a context marked sampled (or not).
+    fn decide(config: &TelemetryConfig, caller_sampled: Option<bool>) -> SamplingDecision {
+        let trace_id = TraceId::from_bytes([7; 16]);
+        let parent = match caller_sampled {
+            Some(sampled) => {
+                let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+                let remote = SpanContext::new(trace_id, SpanId::from_bytes([3; 8]), flags, true, TraceState::default());
+                opentelemetry::Context::new().with_remote_span_context(remote)
+            }
+            None => opentelemetry::Context::new(),
+        };
+        sampler(config).should_sample(Some(&parent), trace_id, "rpc.server", &SpanKind::Server, &[], &[]).decision
+    }
+
+    #[test]
+    fn without_an_exporter_nothing_is_recorded_not_even_a_sampled_callers_trace() {
+        let config = TelemetryConfig { otlp_endpoint: None, sample_ratio: 1.0, ..TelemetryConfig::default() };
+        for caller in [None, Some(true), Some(false)] {
+            assert_eq!(decide(&config, caller), SamplingDecision::Drop, "{caller:?}");
+        }
+    }
+
+    #[test]
+    fn with_an_exporter_the_callers_decision_holds_and_new_traces_follow_the_ratio() {
+        let endpoint = Some("http://127.0.0.1:4317".to_owned());
+        let all = TelemetryConfig { otlp_endpoint: endpoint.clone(), sample_ratio: 1.0, ..TelemetryConfig::default() };
+        assert_eq!(decide(&all, None), SamplingDecision::RecordAndSample);
+        assert_eq!(decide(&all, Some(true)), SamplingDecision::RecordAndSample);
+        assert_eq!(decide(&all, Some(false)), SamplingDecision::Drop);
+        let none = TelemetryConfig { otlp_endpoint: endpoint, sample_ratio: 0.0, ..TelemetryConfig::default() };
+        assert_eq!(decide(&none, None), SamplingDecision::Drop);
+        assert_eq!(decide(&none, Some(true)), SamplingDecision::RecordAndSample);
     }
 }
