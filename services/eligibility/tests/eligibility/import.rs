@@ -387,3 +387,34 @@ async fn on_a_cluster_an_import_fills_l2_and_another_replica_drops_a_changed_per
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn an_import_finishes_while_redis_hangs() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis = crate::cache::PrivateRedis::start(port);
+    redis.wait_ready().await;
+    let db = TestDatabase::create().await;
+    let config = kaigo_eligibility::Config { l2_timeout_ms: 200, ..Default::default() };
+    let server = Server::start_config(&db, Some(redis.config()), &config).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+    let people = generate(&InsurerNumber::parse(INSURER).unwrap(), 1, 900, 7, today);
+    // Redis accepts connections but runs no write for 20 s: each L2 write waits its 200 ms,
+    // then L2 rests and the chunks after it skip L2 altogether.
+    let mut admin = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(20_000).arg("WRITE").query_async(&mut admin).await.unwrap();
+    let started = std::time::Instant::now();
+    let (totals, errors) =
+        tokio::time::timeout(std::time::Duration::from_secs(15), import(&mut client, extract(&people)))
+            .await
+            .expect("the import does not wait for a hanging Redis");
+    assert!(errors.is_empty());
+    assert_eq!(totals.persons_created, 900);
+    println!("import of 900 rows with Redis hanging: {:?}", started.elapsed());
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query_async(&mut admin).await.unwrap();
+    server.stop().await;
+}
