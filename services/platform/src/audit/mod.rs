@@ -6,7 +6,7 @@
 //! with the persons as a list, so the trail's cost grows with calls, not with persons. The
 //! auditor queues records in a buffer bounded by the person reads it holds (a batch record of a
 //! thousand persons weighs a thousand: the bound is memory, whatever the records' sizes) and
-//! one background task writes them in batches ([`writer`]): `COPY` on PostgreSQL, multi-row
+//! one background task writes them in batches ([`writer`]): binary `COPY` on PostgreSQL, multi-row
 //! `INSERT` on SQLite.
 //!
 //! Nothing is dropped silently. When the buffer is full (the database is slow or down), the
@@ -18,6 +18,7 @@
 //! The table (`audit_trail`, [`migration`]) is the same in every service's schema; on
 //! PostgreSQL it is partitioned by month ([`partitions`]), so the retention drops whole months.
 
+mod binary;
 pub mod migration;
 pub mod partitions;
 mod sql;

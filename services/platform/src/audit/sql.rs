@@ -2,15 +2,12 @@
 //! person's view and the tests use. On PostgreSQL the persons and resources are `text[]`
 //! (searchable through a GIN index); on SQLite they are JSON arrays in text.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use super::Row;
+use super::binary::COLUMNS;
 
-const COLUMNS: &str =
-    "at, caller_role, caller_party, caller_subject, rpc, category, purpose, outcome, persons, resources";
 const WIDTH: usize = 10;
 
 /// Writes `rows` with the fastest statement the connection offers: `COPY` on a PostgreSQL pool.
@@ -64,34 +61,15 @@ pub(crate) async fn insert(conn: &impl ConnectionTrait, rows: &[Row]) -> Result<
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map(|_| ())
 }
 
-/// `COPY audit_trail FROM STDIN` in text format: one round trip for the whole batch.
+/// `COPY audit_trail FROM STDIN` in binary format ([`super::binary`]): one round trip for the
+/// whole batch, nothing formatted here or parsed there.
 async fn copy(db: &DatabaseConnection, rows: &[Row]) -> Result<(), DbErr> {
     let to_db = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)));
-    let mut text = String::with_capacity(rows.len() * 160);
-    // Written straight into the batch's text: no string per field (profiled: four `replace`
-    // copies per field were a visible share of the hot path's CPU, loadtest/README.md#span-cost).
-    let mut array = String::new();
-    for row in rows {
-        let _ = write!(text, "{}", row.at.format("%Y-%m-%dT%H:%M:%S%.f%:z"));
-        for field in [row.caller_role, &row.caller_party, &row.caller_subject, row.read.rpc, row.read.category] {
-            text.push('\t');
-            push_copy_escaped(&mut text, field);
-        }
-        for field in [row.read.purpose.as_str(), row.read.outcome] {
-            text.push('\t');
-            push_copy_escaped(&mut text, field);
-        }
-        for list in [&row.read.persons, &row.read.resources] {
-            array.clear();
-            push_pg_array(&mut array, list);
-            text.push('\t');
-            push_copy_escaped(&mut text, &array);
-        }
-        text.push('\n');
-    }
+    let data = super::binary::encode(rows);
     let mut conn = db.get_postgres_connection_pool().acquire().await.map_err(to_db)?;
-    let mut copy = conn.copy_in_raw(&format!("COPY audit_trail ({COLUMNS}) FROM STDIN")).await.map_err(to_db)?;
-    copy.send(text.into_bytes()).await.map_err(to_db)?;
+    let statement = format!("COPY audit_trail ({COLUMNS}) FROM STDIN WITH (FORMAT binary)");
+    let mut copy = conn.copy_in_raw(&statement).await.map_err(to_db)?;
+    copy.send(data).await.map_err(to_db)?;
     copy.finish().await.map_err(to_db)?;
     Ok(())
 }
@@ -124,31 +102,6 @@ fn push_pg_array(out: &mut String, items: &[String]) {
 
 fn json_array(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// Escapes a value for COPY's text format (backslash, tab, newline, carriage return).
-#[cfg(test)]
-fn copy_escape(value: &str) -> String {
-    let mut out = String::new();
-    push_copy_escaped(&mut out, value);
-    out
-}
-
-/// [`copy_escape`], appended to `out`: copied whole when nothing needs escaping (nearly always).
-fn push_copy_escaped(out: &mut String, value: &str) {
-    if !value.contains(['\\', '\t', '\n', '\r']) {
-        out.push_str(value);
-        return;
-    }
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// One stored read, as the person's own view and operators see it.
@@ -304,6 +257,5 @@ mod tests {
         assert_eq!(pg_array(&["435073:0000000001".to_owned()]), "{\"435073:0000000001\"}");
         assert_eq!(pg_array(&["a\"b".to_owned(), "c\\d".to_owned()]), "{\"a\\\"b\",\"c\\\\d\"}");
         assert_eq!(json_array(&["x".to_owned()]), "[\"x\"]");
-        assert_eq!(copy_escape("a\tb\nc\\"), "a\\tb\\nc\\\\");
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should stop the test loudly
 
 mod access;
+mod audit_copy;
 mod audit_partitions;
 mod cluster;
 mod event_retention;
