@@ -413,11 +413,35 @@ impl Api {
             tally.count(denied);
             entries.push(pb::BatchCheckEligibilityEntry { index, outcome: Some(outcome) });
         }
+        // The persons L1 lacks are asked of L2 in one round trip; the ones it lacks too are read
+        // from the database, together with other concurrent misses (cache::misses).
+        let unknown: Vec<PersonKey> =
+            misses.iter().filter(|(_, _, found)| found.is_none()).map(|(_, q, _)| q.key).collect();
+        let mut from_l2 = self.inner.cache.get_many_from_l2(&unknown).await.into_iter();
+        let misses: Vec<(usize, Query, Option<Entry>, bool)> = misses
+            .into_iter()
+            .map(|(i, q, found)| match found {
+                Some(entry) => (i, q, Some(entry), false),
+                None => {
+                    let l2 = from_l2.next().flatten();
+                    let load = l2.is_none();
+                    (i, q, l2, load)
+                }
+            })
+            .collect();
         let loaded: Vec<(usize, Option<bool>, pb::batch_check_eligibility_entry::Outcome)> =
             futures::stream::iter(misses)
-                .map(|(i, q, found)| async move {
+                .map(|(i, q, found, load)| async move {
                     let index = i32::try_from(i).unwrap_or(i32::MAX);
-                    let (denied, outcome) = entry_outcome(index, self.answer_from(caller, &q, found).await);
+                    let found = match load {
+                        true => self.inner.cache.load_missing(q.key).await.map(Some).map_err(errors::db_shared),
+                        false => Ok(found),
+                    };
+                    let answered = match found {
+                        Ok(found) => self.answer_from(caller, &q, found).await,
+                        Err(err) => Err(err),
+                    };
+                    let (denied, outcome) = entry_outcome(index, answered);
                     (i, denied, outcome)
                 })
                 .buffered(64)

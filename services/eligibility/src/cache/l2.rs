@@ -151,7 +151,47 @@ impl L2 {
         let bucket = self.bucket_key(key);
         let field = key.as_bytes();
         let bytes: Option<Vec<u8>> = self.run("get", conn.hget(bucket, field.as_slice())).await?;
+        self.open(key, bytes)
+    }
+
+    /// [`L2::get`] of many persons in one round trip — a batch's misses: one pipeline on a
+    /// single server; on a cluster, whose buckets live in different slots, the `HGET`s are sent
+    /// together and its connection pipelines them per node. `None` where Redis has no usable
+    /// value, and for every key while L2 rests or when the round trip fails.
+    pub async fn get_many(&self, keys: &[PersonKey]) -> Vec<Option<(Timeline, Facts, Option<PersonDetails>)>> {
+        let misses = || keys.iter().map(|_| None).collect();
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let values: Option<Vec<Option<Vec<u8>>>> = if self.redis.is_cluster() {
+            let reads = keys.iter().map(|key| {
+                let mut conn = self.redis.conn();
+                let bucket = self.bucket_key(key);
+                let field = key.as_bytes();
+                async move { conn.hget::<_, _, Option<Vec<u8>>>(bucket, field.as_slice()).await }
+            });
+            self.run("get_many", futures::future::try_join_all(reads)).await
+        } else {
+            let mut pipe = redis::pipe();
+            for key in keys {
+                pipe.hget(self.bucket_key(key), key.as_bytes().as_slice());
+            }
+            let mut conn = self.redis.conn();
+            self.run("get_many", pipe.query_async(&mut conn)).await
+        };
+        match values {
+            Some(values) if values.len() == keys.len() => {
+                keys.iter().zip(values).map(|(key, bytes)| self.open(key, bytes)).collect()
+            }
+            _ => misses(),
+        }
+    }
+
+    /// A stored value of `key` decoded, with its sealed details opened: a value without the
+    /// access facts is a miss (written by an older build; the database answers and rewrites it).
+    fn open(&self, key: &PersonKey, bytes: Option<Vec<u8>>) -> Option<(Timeline, Facts, Option<PersonDetails>)> {
         let decoded = bytes.and_then(|b| codec::decode_full(&b))?;
+        let field = key.as_bytes();
         let details =
             self.sealer.as_ref().and_then(|s| codec::open_details(s, field.as_slice(), &decoded.sealed_details));
         Some((decoded.timeline, decoded.facts?, details))

@@ -374,6 +374,37 @@ impl Cache {
         Some(entry)
     }
 
+    /// The entries of `keys` that L2 holds, read in one round trip ([`L2::get_many`]) and kept
+    /// in L1: a batch's L1 misses. `None` where L2 has none; [`Cache::load_missing`] reads those.
+    /// (An invalidation between the read and the L1 insert leaves the entry until its L1
+    /// lifetime, as a miss of [`Cache::get`] does.)
+    pub async fn get_many_from_l2(&self, keys: &[PersonKey]) -> Vec<Option<Entry>> {
+        let Some(l2) = &self.l2 else { return vec![None; keys.len()] };
+        let mut entries = Vec::with_capacity(keys.len());
+        for (key, value) in keys.iter().zip(l2.get_many(keys).await) {
+            let entry =
+                value.map(|(timeline, access, details)| Entry::Known(Arc::new(Cached { timeline, details, access })));
+            if let Some(entry) = &entry {
+                self.count(Tier::L2);
+                if self.l1_enabled {
+                    self.l1.insert(*key, entry.clone()).await;
+                }
+            }
+            entries.push(entry);
+        }
+        entries
+    }
+
+    /// The entry of `key` from the database, when L2 was asked and has none: kept in L1 and
+    /// put into L2 on the way, read together with the other misses ([`misses`]).
+    pub async fn load_missing(&self, key: PersonKey) -> Result<Entry, Arc<sea_orm::DbErr>> {
+        self.count(Tier::Database);
+        if !self.l1_enabled {
+            return self.load(key).await;
+        }
+        self.l1.try_get_with(key, self.load(key)).await.map_err(|shared: Arc<Arc<sea_orm::DbErr>>| Arc::clone(&*shared))
+    }
+
     /// The number of L1 entries (approximate; for tests and metrics).
     pub fn l1_len(&self) -> u64 {
         self.l1.entry_count()

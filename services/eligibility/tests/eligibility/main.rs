@@ -5,6 +5,7 @@
 
 mod access;
 mod allowances;
+mod batch_l2;
 mod cache;
 mod checks;
 mod cluster;
