@@ -7,8 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kaigo_platform::audit::migration::{AuditIndexMigration, AuditPartitionMigration, AuditTableMigration};
 use kaigo_platform::audit::{self, AuditOptions, Auditor, ReadRecord};
-use kaigo_platform::auth::{Caller, Role};
-use kaigo_platform::ids::InsurerNumber;
+use kaigo_platform::auth::Role;
 use kaigo_platform::service::Background;
 use kaigo_platform::testkit::TestDatabase;
 use kaigo_platform::time::{Clock, SetClock};
@@ -36,15 +35,8 @@ async fn what_the_writer_copies_reads_back_exactly() {
     let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SetClock::new(at));
     let (control, background) = Background::new();
     let auditor = Auditor::spawn(conn.clone(), &background, clock, AuditOptions { buffer: 5_000, batch: 3 });
-    let caller = Caller {
-        subject: "clerk\twith\ttabs\\and\nnewline \"quoted\" 職員".to_owned(),
-        role: Role::Insurer,
-        insurer: Some(InsurerNumber::parse("435073").unwrap()),
-        office: None,
-        institution: None,
-        scopes: vec![],
-        consents: vec![],
-    };
+    let mut caller = kaigo_platform::testkit::caller_for(Role::Insurer, "435073");
+    caller.subject = "clerk\twith\ttabs\\and\nnewline \"quoted\" 職員".to_owned();
     let many: Vec<String> = (1..=1_000).map(|i| audit::person("435073", &format!("{i:010}"))).collect();
     let records = [
         (vec![audit::person("435073", "0000000001")], vec![]),
