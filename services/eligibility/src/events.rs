@@ -5,7 +5,13 @@
 //! - `eligibility.changed` (its own): repeats the cache invalidation of a write once the
 //!   outbox relay has published it, so a change made while Redis was down (or while a cluster
 //!   primary was failing over) still reaches L2 and every replica when Redis is back; the event
-//!   is redelivered until Redis takes the invalidation.
+//!   is redelivered until Redis takes the invalidation. The payload names the person's version
+//!   after the write ([`crate::store::write::changed_payload`]): an L2 value at that version or
+//!   later is kept (an import wrote it after its chunk committed, or a miss reloaded it after
+//!   the write), an older one deleted unless replaced in between
+//!   ([`crate::cache::Cache::invalidate_confirmed`]). A payload of the key alone, written by an
+//!   older build, deletes as before. (A consumer of an older build skips the new payloads: in
+//!   a rolling deploy such an event repeats nothing, leaving the write's own invalidation.)
 //! - `registry.registration_changed` and `registry.consent_changed` (registry): the service's
 //!   copy of who may see whom (docs/domain/access.md#facts-copy); a change drops the person's
 //!   cache entry (L2 and every replica's L1), so the next check decides on the new facts.
@@ -25,7 +31,7 @@ use sea_orm::DatabaseTransaction;
 
 use crate::api::Api;
 use crate::key::PersonKey;
-use crate::store::write::CHANGED_TOPIC;
+use crate::store::write::{CHANGED_TOPIC, parse_changed_payload};
 
 /// The topic the registry publishes accepted 居宅サービス計画作成依頼届出 on.
 pub const NOTIFICATION_ACCEPTED_TOPIC: &str = "registry.care_plan_notification_accepted";
@@ -64,8 +70,8 @@ impl EventHandler for Invalidate {
             // Redis must take it: a write made while the bucket's node was down (a failover on
             // a cluster) left L2 holding the old entry. Failing here rolls the record back, so
             // the consumer redelivers the event until Redis answers.
-            if let Some(key) = PersonKey::from_bytes(&event.payload)
-                && !self.api.cache().invalidate_confirmed(&key).await
+            if let Some((key, version)) = parse_changed_payload(&event.payload)
+                && !self.api.cache().invalidate_confirmed(&key, version).await
             {
                 return Err("redis did not take the cache invalidation; retried".into());
             }

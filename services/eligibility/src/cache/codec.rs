@@ -487,6 +487,36 @@ pub fn decode_entry(bytes: &[u8]) -> Option<(Timeline, Option<Facts>)> {
     decode_full(bytes).map(|d| (d.timeline, d.facts))
 }
 
+/// The person's version in a value, reading nothing else (the outbox consumer compares it with
+/// an event's); `None` when the bytes are not a well-formed value up to that field. A value
+/// without the field holds version 0 (protobuf leaves a default out), which no stored person has.
+pub fn version_of(bytes: &[u8]) -> Option<i64> {
+    use prost::encoding::{WireType, decode_key, decode_varint};
+    const VERSION_TAG: u32 = 4;
+    let mut buf = bytes;
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf).ok()?;
+        // `buf` advances past what each arm reads; other fields are skipped without decoding.
+        match wire_type {
+            WireType::Varint => {
+                let value = decode_varint(&mut buf).ok()?;
+                if tag == VERSION_TAG {
+                    #[allow(clippy::cast_possible_wrap)] // int64 travels as its two's complement
+                    return Some(value as i64);
+                }
+            }
+            WireType::LengthDelimited => {
+                let len = usize::try_from(decode_varint(&mut buf).ok()?).ok()?;
+                buf = buf.get(len..)?;
+            }
+            WireType::SixtyFourBit => buf = buf.get(8..)?,
+            WireType::ThirtyTwoBit => buf = buf.get(4..)?,
+            WireType::StartGroup | WireType::EndGroup => return None,
+        }
+    }
+    Some(0)
+}
+
 /// Decodes everything a value holds.
 pub fn decode_full(bytes: &[u8]) -> Option<DecodedEntry> {
     let p = Packed::decode(bytes).ok()?;
@@ -671,6 +701,26 @@ mod tests {
         old.links.clear();
         let without_links = Facts { links: vec![], ..facts.clone() };
         assert_eq!(decode_entry(&old.encode_to_vec()), Some((t.clone(), Some(without_links))));
+    }
+
+    #[test]
+    fn the_version_reads_alone_as_the_full_decoder_reads_it() {
+        let mut timeline = certified();
+        for version in [1, 7, 300, i64::from(i32::MAX) + 5] {
+            timeline.person.version = version;
+            let facts = Facts::default();
+            for bytes in
+                [encode(&timeline), encode_entry(&timeline, &facts), encode_full(&timeline, &facts, vec![9; 40])]
+            {
+                assert_eq!(version_of(&bytes), Some(version));
+                assert_eq!(decode_full(&bytes).map(|d| d.timeline.person.version), Some(version));
+            }
+        }
+        timeline.person.version = 0;
+        assert_eq!(version_of(&encode(&timeline)), Some(0), "a default version is left out: 0");
+        assert_eq!(version_of(&[]), Some(0));
+        assert_eq!(version_of(&[0x08]), None, "a varint cut short");
+        assert_eq!(version_of(&[0x0a, 0x05, 1]), None, "a length past the end");
     }
 
     #[test]

@@ -16,6 +16,11 @@ use crate::domain::Timeline;
 use crate::key::PersonKey;
 use crate::store::PersonDetails;
 
+/// Deletes field `ARGV[1]` of bucket `KEYS[1]` if it still holds `ARGV[2]`: the compare and the
+/// delete in one step, so a value written in between is never deleted.
+const DELETE_IF_UNCHANGED: &str = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then \
+     return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
+
 /// After a failure, L2 is skipped for this long before it is tried again.
 const BACKOFF_MS: u64 = 1_000;
 
@@ -379,6 +384,60 @@ impl L2 {
         pipe.hdel(self.bucket_key(key), key.as_bytes().as_slice()).ignore();
         pipe.publish(self.channel(), key.as_bytes().as_slice()).ignore();
         self.attempt::<(), _>("invalidate", pipe.query_async(&mut conn)).await.is_some()
+    }
+
+    /// [`L2::invalidate_confirmed`] for an `eligibility.changed` event announcing `key` at
+    /// `version`: the L2 value is deleted only when it holds an older version (or does not
+    /// decode), and only if it is still the value read ([`L2::delete_if_unchanged`]), so a
+    /// value as new as the event (an import's fill, a miss that reloaded after the write) or
+    /// written between the read and the delete survives. Every replica is still told to drop
+    /// its L1 entry (it may hold an older one; it reloads from L2). Tried even during the
+    /// back-off; returns whether Redis answered all of it.
+    pub async fn invalidate_confirmed_at(&self, key: &PersonKey, version: i64) -> bool {
+        let mut conn = self.redis.conn();
+        let bucket = self.bucket_key(key);
+        let field = key.as_bytes().as_slice();
+        let deleted = self
+            .attempt("invalidate", async {
+                let held: Option<Vec<u8>> = conn.hget(&bucket, field).await?;
+                if let Some(held) = held
+                    && codec::version_of(&held).is_none_or(|held| held < version)
+                {
+                    self.delete_if_unchanged_on(&mut conn, &bucket, field, &held).await?;
+                }
+                Ok(())
+            })
+            .await;
+        if deleted.is_none() {
+            return false;
+        }
+        // After the delete: a replica told to reload must not find the older value.
+        self.attempt::<i64, _>("invalidate", conn.publish(self.channel(), field)).await.is_some()
+    }
+
+    /// Deletes `key`'s L2 value if it is still `expected` (one script on the bucket's key, so
+    /// also on a cluster); returns whether it was deleted. A value written since is kept.
+    pub async fn delete_if_unchanged(&self, key: &PersonKey, expected: &[u8]) -> redis::RedisResult<bool> {
+        let mut conn = self.redis.conn();
+        self.delete_if_unchanged_on(&mut conn, &self.bucket_key(key), key.as_bytes().as_slice(), expected).await
+    }
+
+    async fn delete_if_unchanged_on(
+        &self,
+        conn: &mut kaigo_platform::redis::RedisConnection,
+        bucket: &str,
+        field: &[u8],
+        expected: &[u8],
+    ) -> redis::RedisResult<bool> {
+        let deleted: i64 = redis::cmd("EVAL")
+            .arg(DELETE_IF_UNCHANGED)
+            .arg(1)
+            .arg(bucket)
+            .arg(field)
+            .arg(expected)
+            .query_async(conn)
+            .await?;
+        Ok(deleted == 1)
     }
 
     /// The Redis handle.

@@ -7,9 +7,14 @@
 //!   `as_of` is answered from cache. Persons are spread over hash buckets (`HSET` per bucket):
 //!   small hashes are stored as listpacks, far smaller than one key per person.
 //! - **Invalidation**: a write drops its own L1 entry, deletes the L2 field and publishes the key
-//!   on a pub/sub channel every replica listens to. The outbox event of the same write is
-//!   consumed again later and repeats the delete and publish, so a change made while Redis was
-//!   down still reaches L2 and every replica once Redis is back.
+//!   on a pub/sub channel every replica listens to. The outbox event of the same write, which
+//!   names the person's version after the write, is consumed later and repeats the publish and
+//!   the delete, so a change made while Redis was down still reaches L2 and every replica once
+//!   Redis is back. That delete spares a value already at the event's version or later (an
+//!   import wrote it right after its chunk committed, or a miss reloaded the person after the
+//!   write), and deletes an older one only if it is still the value read (compare and delete in
+//!   one script), so a newer value written meanwhile survives too. An event of an older build
+//!   (the key alone) deletes whatever L2 holds.
 //! - **Access facts** (docs/domain/access.md#facts-copy): each entry carries the person's
 //!   registrations and consents, loaded with the timeline on a miss and kept with it in L1
 //!   and L2, so a check decides who may see the person without another lookup. A change of
@@ -340,12 +345,19 @@ impl Cache {
     /// Like [`Cache::invalidate`], but L2's part is tried even during its back-off; returns
     /// whether Redis took it (always true without L2). The outbox consumer retries until it
     /// does, so a write's invalidation lost to a Redis outage or failover still arrives.
-    pub async fn invalidate_confirmed(&self, key: &PersonKey) -> bool {
+    ///
+    /// `version` is the person's version the write left (its `eligibility.changed` event says
+    /// so): L2 keeps a value at that version or later ([`L2::invalidate_confirmed_at`]), which
+    /// an import's fill or a miss after the write put there. Without one (an event of an older
+    /// build) L2's value is deleted whatever it holds. Every replica's L1 entry is dropped
+    /// either way.
+    pub async fn invalidate_confirmed(&self, key: &PersonKey, version: Option<i64>) -> bool {
         self.reads.fence(key.as_bytes());
         self.l1.invalidate(key).await;
-        match &self.l2 {
-            Some(l2) => l2.invalidate_confirmed(key).await,
-            None => true,
+        match (&self.l2, version) {
+            (Some(l2), Some(version)) => l2.invalidate_confirmed_at(key, version).await,
+            (Some(l2), None) => l2.invalidate_confirmed(key).await,
+            (None, _) => true,
         }
     }
 

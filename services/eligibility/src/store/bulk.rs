@@ -9,7 +9,7 @@ use super::{ACTIVE, PersonDetails, VOIDED, core_of, details_of, person, to_domai
 use crate::domain::allowances::{UseFacts, import_changes};
 use crate::domain::{Period, Record, Timeline};
 use crate::key::PersonKey;
-use crate::store::write::{CHANGED_TOPIC, kind_code};
+use crate::store::write::{changed_event, kind_code};
 
 mod pg;
 
@@ -116,6 +116,8 @@ async fn apply_rows(
 ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
     let mut outcome = ChunkOutcome::default();
     let mut changed = Vec::new();
+    // The version each changed person was given, in `changed`'s order.
+    let mut versions: Vec<i64> = Vec::new();
     let mut created = Vec::new();
     if rows.is_empty() {
         return Ok((outcome, changed, created));
@@ -138,10 +140,12 @@ async fn apply_rows(
                 outcome.changed += 1;
                 changed.push(row.key);
                 let p = &row.person;
+                // The version the update gives is the one the person's event announces (a
+                // concurrent write may have bumped it since the comparison read the row).
                 let sql = if postgres {
-                    "UPDATE persons SET name_kanji=$1, name_kana=$2, birth_date=$3, sex=$4, category=$5, acquired_date=$6, lost_date=$7, card_issued_date=$8, version=version+1, updated_at=$9 WHERE id=$10"
+                    "UPDATE persons SET name_kanji=$1, name_kana=$2, birth_date=$3, sex=$4, category=$5, acquired_date=$6, lost_date=$7, card_issued_date=$8, version=version+1, updated_at=$9 WHERE id=$10 RETURNING version"
                 } else {
-                    "UPDATE persons SET name_kanji=?, name_kana=?, birth_date=?, sex=?, category=?, acquired_date=?, lost_date=?, card_issued_date=?, version=version+1, updated_at=? WHERE id=?"
+                    "UPDATE persons SET name_kanji=?, name_kana=?, birth_date=?, sex=?, category=?, acquired_date=?, lost_date=?, card_issued_date=?, version=version+1, updated_at=? WHERE id=? RETURNING version"
                 };
                 let values: Vec<Value> = vec![
                     p.name_kanji.clone().into(),
@@ -155,7 +159,12 @@ async fn apply_rows(
                     now.into(),
                     stored.id.into(),
                 ];
-                conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+                let updated = conn.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+                let version: i64 = match updated {
+                    Some(updated) => updated.try_get("", "version")?,
+                    None => return Err(DbErr::RecordNotUpdated),
+                };
+                versions.push(version);
                 super::allowances::apply_import(conn, stored.id, &use_changes, recorded_by, now).await?;
                 // Periods the extract no longer states are voided (kept in history).
                 for old in records
@@ -191,16 +200,8 @@ async fn apply_rows(
         }
     }
     insert_records(conn, postgres, &record_rows, recorded_by, now).await?;
-    for key in &changed {
-        kaigo_platform::events::enqueue(
-            conn,
-            kaigo_platform::events::NewEvent {
-                topic: CHANGED_TOPIC.to_owned(),
-                key: key.insurer().to_owned(),
-                payload: key.as_bytes().to_vec(),
-            },
-        )
-        .await?;
+    for (key, version) in changed.iter().zip(&versions) {
+        kaigo_platform::events::enqueue(conn, changed_event(key, *version)).await?;
     }
     Ok((outcome, changed, created))
 }

@@ -16,8 +16,43 @@ use crate::domain::{Detail, Record};
 use crate::key::PersonKey;
 
 /// The topic every committed change to a person publishes (key: the person key's insurer only;
-/// the payload carries the 16-byte key so replicas can drop their caches).
+/// the payload is [`changed_payload`]: the 16-byte key and the person's version after the change).
 pub const CHANGED_TOPIC: &str = "eligibility.changed";
+
+/// Separates the key from the version in a [`CHANGED_TOPIC`] payload.
+const VERSION_SEPARATOR: u8 = b':';
+
+/// The payload of a [`CHANGED_TOPIC`] event: the person's 16-byte key, `:`, and the person's
+/// version after the change in ASCII decimal (`4350730000000001:7`). The consumer keeps an L2
+/// value at that version or later and deletes older ones ([`parse_changed_payload`]).
+pub fn changed_payload(key: &PersonKey, version: i64) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(16 + 1 + 20);
+    payload.extend_from_slice(key.as_bytes());
+    payload.push(VERSION_SEPARATOR);
+    payload.extend_from_slice(version.to_string().as_bytes());
+    payload
+}
+
+/// The `eligibility.changed` event of `key`, changed to `version` in the transaction it is
+/// enqueued in.
+pub fn changed_event(key: &PersonKey, version: i64) -> NewEvent {
+    NewEvent { topic: CHANGED_TOPIC.to_owned(), key: key.insurer().to_owned(), payload: changed_payload(key, version) }
+}
+
+/// The person and the version a [`CHANGED_TOPIC`] payload announces; `None` when the payload
+/// does not start with a person key. The version is `None` for a payload that is the key alone
+/// (written by builds before versions were carried) or whose version does not parse: the
+/// consumer then deletes whatever L2 holds, as those builds' consumers did.
+pub fn parse_changed_payload(payload: &[u8]) -> Option<(PersonKey, Option<i64>)> {
+    let key = PersonKey::from_bytes(payload.get(..16)?)?;
+    let version = match payload.get(16..) {
+        Some([VERSION_SEPARATOR, digits @ ..]) if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
+            std::str::from_utf8(digits).ok().and_then(|d| d.parse::<i64>().ok())
+        }
+        _ => None,
+    };
+    Some((key, version))
+}
 
 /// Starts a write through `db` (a pool, or a transaction whose savepoint the write becomes),
 /// stamped `now`. The caller has checked for a stored answer first
@@ -35,7 +70,8 @@ pub(super) async fn begin<C: ConnectionTrait + TransactionTrait<Transaction = Da
 pub struct WriteTx {
     txn: DatabaseTransaction,
     postgres: bool,
-    changed: Vec<PersonKey>,
+    /// Each changed person with a version it was given (the last one is the highest).
+    changed: Vec<(PersonKey, i64)>,
     now: DateTime<Utc>,
 }
 
@@ -76,9 +112,8 @@ impl WriteTx {
         existing: Option<person::Model>,
         new: person::Model,
     ) -> Result<person::Model, DbErr> {
-        self.changed.push(*key);
         let now = self.now;
-        match existing {
+        let saved = match existing {
             Some(old) => {
                 let mut active: person::ActiveModel = old.clone().into();
                 active.name_kanji = Set(new.name_kanji);
@@ -111,7 +146,9 @@ impl WriteTx {
                 };
                 active.insert(&self.txn).await
             }
-        }
+        }?;
+        self.changed.push((*key, saved.version));
+        Ok(saved)
     }
 
     /// The person's active records.
@@ -193,36 +230,32 @@ impl WriteTx {
 
     /// Bumps the person's version after a change to their records; returns the new version.
     pub async fn touch_person(&mut self, key: &PersonKey, person: &person::Model) -> Result<i64, DbErr> {
-        self.changed.push(*key);
         let mut active: person::ActiveModel = person.clone().into();
         active.version = Set(person.version + 1);
         active.updated_at = Set(self.now);
-        Ok(active.update(&self.txn).await?.version)
+        let version = active.update(&self.txn).await?.version;
+        self.changed.push((*key, version));
+        Ok(version)
     }
 
     /// Stores `response` under `key` (when the write has one), publishes a change event per
-    /// changed person through the outbox, and commits. Returns the changed keys (for cache
-    /// invalidation).
+    /// changed person through the outbox ([`changed_event`], with the person's version as the
+    /// transaction leaves it), and commits. Returns the changed keys (for cache invalidation).
     pub async fn commit(self, key: Option<&IdempotencyKey>, response: &[u8]) -> Result<Vec<PersonKey>, DbErr> {
         if let Some(key) = key {
             key.remember(&self.txn, self.now, response).await?;
         }
         let mut changed = self.changed;
+        // By key, the highest version last: the version the transaction leaves is the one kept.
         changed.sort();
-        changed.dedup();
-        for key in &changed {
-            enqueue(
-                &self.txn,
-                NewEvent {
-                    topic: CHANGED_TOPIC.to_owned(),
-                    key: key.insurer().to_owned(),
-                    payload: key.as_bytes().to_vec(),
-                },
-            )
-            .await?;
+        changed.reverse();
+        changed.dedup_by_key(|(key, _)| *key);
+        changed.reverse();
+        for (key, version) in &changed {
+            enqueue(&self.txn, changed_event(key, *version)).await?;
         }
         self.txn.commit().await?;
-        Ok(changed)
+        Ok(changed.into_iter().map(|(key, _)| key).collect())
     }
 }
 

@@ -15,7 +15,10 @@ use pb::import_insured_persons_response::Event;
 
 use crate::support::*;
 
-async fn import(client: &mut Client, rows: Vec<pb::ImportRow>) -> (pb::ImportProgress, Vec<pb::ImportRowError>) {
+pub(crate) async fn import(
+    client: &mut Client,
+    rows: Vec<pb::ImportRow>,
+) -> (pb::ImportProgress, Vec<pb::ImportRowError>) {
     let header = pb::ImportHeader { request_id: rid(), insurer_number: INSURER.into(), ..Default::default() };
     let mut messages = vec![pb::ImportInsuredPersonsRequest { payload: Some(Payload::Header(header)) }];
     for chunk in rows.chunks(300) {
@@ -85,17 +88,17 @@ async fn an_extract_loads_reports_bad_rows_and_reloads_as_a_no_op() {
     server.stop().await;
 }
 
-fn extract(people: &[kaigo_eligibility::seed::Synthetic]) -> Vec<pb::ImportRow> {
+pub(crate) fn extract(people: &[kaigo_eligibility::seed::Synthetic]) -> Vec<pb::ImportRow> {
     let header = Header::parse(&COLUMNS.join(",")).unwrap();
     people.iter().enumerate().map(|(i, p)| parse_row(&header, i as i64 + 2, &to_csv(p)).unwrap()).collect()
 }
 
-fn key(insured: &str) -> PersonKey {
+pub(crate) fn key(insured: &str) -> PersonKey {
     PersonKey::new(&InsurerNumber::parse(INSURER).unwrap(), &InsuredNumber::parse(insured).unwrap())
 }
 
 /// The raw L2 value of `insured`, if any.
-async fn in_l2(server: &Server, insured: &str) -> Option<Vec<u8>> {
+pub(crate) async fn in_l2(server: &Server, insured: &str) -> Option<Vec<u8>> {
     let l2 = server.api.cache().l2().unwrap();
     let mut conn = l2.redis().conn();
     let key = key(insured);
@@ -271,8 +274,8 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
     assert!(in_l2(&server, "0000000002").await.is_none());
 
     // A changed person: deleted from L2 before the chunk is answered, then written with the
-    // new value. (The outbox consumer deletes it again soon after, as it repeats every
-    // write's invalidation: a later read may find the field gone, never the old value.)
+    // new value. (The outbox consumer repeats the invalidation soon after and keeps that value,
+    // which is at the version its event names: changed_events.rs.)
     let old = codec::decode_full(&in_l2(&server, "0000000003").await.unwrap()).unwrap().timeline;
     people[2].person.name_kanji = "改姓 花子".into();
     let watch = Watch::start(&url).await;

@@ -7,6 +7,7 @@ mod access;
 mod allowances;
 mod batch_l2;
 mod cache;
+mod changed_events;
 mod checks;
 mod cluster;
 mod database_down;

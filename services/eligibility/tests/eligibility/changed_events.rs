@@ -1,0 +1,193 @@
+//! The `eligibility.changed` consumer: an event (or its redelivery) deletes an L2 value older
+//! than the version it names, keeps one as new or newer (an import's fill), deletes whatever
+//! L2 holds for an event of an older build (the key alone), and never deletes a value
+//! replaced between its read and its delete.
+
+use std::time::Duration;
+
+use kaigo_eligibility::cache::{Entry, Tier, codec};
+use kaigo_eligibility::key::PersonKey;
+use kaigo_eligibility::seed::generate;
+use kaigo_eligibility::store::write::{CHANGED_TOPIC, changed_event, changed_payload, parse_changed_payload};
+use kaigo_platform::events::{NewEvent, RedisBus, enqueue};
+use kaigo_platform::ids::InsurerNumber;
+use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::import::{extract, import, in_l2, key};
+use crate::support::*;
+
+/// Waits until every outbox event is published and the cache consumer has handled every
+/// `eligibility.changed` entry of the stream.
+async fn events_handled(outbox: &DatabaseConnection, server: &Server) {
+    let bus = RedisBus::new(server.api.cache().l2().unwrap().redis().clone(), 10);
+    let settled = eventually(Duration::from_secs(20), || async {
+        let row = outbox
+            .query_one_raw(Statement::from_string(
+                outbox.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL",
+            ))
+            .await
+            .ok()??;
+        let unpublished: i64 = row.try_get("", "n").ok()?;
+        let backlog = bus.backlog(CHANGED_TOPIC).await.ok()?;
+        (unpublished == 0 && !backlog.is_empty() && backlog.iter().all(|(_, n)| *n == 0)).then_some(())
+    })
+    .await;
+    assert!(settled.is_some(), "the events were handled");
+}
+
+/// The payload of the last `eligibility.changed` event enqueued.
+async fn last_changed_payload(outbox: &DatabaseConnection) -> Vec<u8> {
+    let row = outbox
+        .query_one_raw(Statement::from_string(
+            outbox.get_database_backend(),
+            format!("SELECT payload FROM outbox WHERE topic = '{CHANGED_TOPIC}' ORDER BY created_at DESC, event_id DESC LIMIT 1"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "payload").unwrap()
+}
+
+#[test]
+fn the_payload_names_the_key_and_the_version_and_an_old_one_the_key_alone() {
+    let person = key("0000000042");
+    assert_eq!(changed_payload(&person, 7), b"4350730000000042:7");
+    assert_eq!(parse_changed_payload(&changed_payload(&person, 123_456)), Some((person, Some(123_456))));
+    assert_eq!(parse_changed_payload(person.as_bytes()), Some((person, None)), "an older build's event");
+    assert_eq!(changed_event(&person, 3).key, INSURER, "partitioned by the insurer, as before");
+    // A version that does not parse: the key with an unknown version (deleted as before).
+    for suffix in [&b":"[..], b":x1", b":-1", b";7", b":99999999999999999999"] {
+        let mut payload = person.as_bytes().to_vec();
+        payload.extend_from_slice(suffix);
+        assert_eq!(parse_changed_payload(&payload), Some((person, None)));
+    }
+    assert_eq!(parse_changed_payload(b"not a key at all"), None);
+    assert_eq!(parse_changed_payload(b""), None);
+}
+
+#[tokio::test]
+async fn an_imported_change_stays_in_l2_after_its_event_and_a_redelivery() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    let mut client = server.client(insurer(INSURER)).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+    let mut people = generate(&InsurerNumber::parse(INSURER).unwrap(), 1, 20, 11, today);
+    let (totals, errors) = import(&mut client, extract(&people)).await;
+    assert!(errors.is_empty());
+    assert_eq!(totals.persons_created, 20);
+    let person = key("0000000005");
+    let old = codec::version_of(&in_l2(&server, "0000000005").await.unwrap()).unwrap();
+
+    people[4].person.name_kanji = "改姓 花子".into();
+    let (totals, _) = import(&mut client, extract(&people)).await;
+    assert_eq!((totals.persons_changed, totals.persons_unchanged), (1, 19));
+    let payload = last_changed_payload(&outbox).await;
+    assert_eq!(parse_changed_payload(&payload), Some((person, Some(old + 1))), "the event names the new version");
+    events_handled(&outbox, &server).await;
+    // A redelivery of the same event (a consumer that crashed before acknowledging it).
+    enqueue(&outbox, NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload }).await.unwrap();
+    events_handled(&outbox, &server).await;
+
+    let held = in_l2(&server, "0000000005").await.expect("the import's value survived its event");
+    assert_eq!(codec::version_of(&held), Some(old + 1));
+    // The first check is an L2 hit with the new state.
+    let (entry, tier) = server.api.cache().get(person).await.unwrap();
+    assert_eq!(tier, Tier::L2);
+    let Entry::Known(cached) = &entry else { panic!("a known person") };
+    assert_eq!(cached.timeline.person.version, old + 1);
+    assert_eq!(cached.details.as_ref().map(|d| d.name_kanji.as_str()), Some("改姓 花子"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_deletes_an_older_value_and_an_old_format_event_any_value() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    let mut client = server.client(insurer(INSURER)).await;
+    let version = create_person(&mut client, "0000000077").await;
+    let person = key("0000000077");
+    events_handled(&outbox, &server).await;
+    // Version N in L2 (a miss after the write puts it there).
+    let cache = server.api.cache();
+    let (_, tier) = cache.get(person).await.unwrap();
+    assert_eq!(tier, Tier::Database);
+    let current = in_l2(&server, "0000000077").await.expect("the miss filled L2");
+    assert_eq!(codec::version_of(&current), Some(version));
+
+    // An event for version N or earlier keeps it.
+    for announced in [version, version - 1] {
+        let event = changed_event(&person, announced);
+        enqueue(&outbox, event).await.unwrap();
+        events_handled(&outbox, &server).await;
+        assert_eq!(in_l2(&server, "0000000077").await.as_ref(), Some(&current), "version {announced} kept");
+    }
+    // An event for version N + 1 deletes it (L2 holds N - 1 of what the event announces).
+    enqueue(&outbox, changed_event(&person, version + 1)).await.unwrap();
+    events_handled(&outbox, &server).await;
+    assert!(in_l2(&server, "0000000077").await.is_none(), "an older value is deleted");
+
+    // An event of an older build (the key alone) deletes whatever L2 holds, as before.
+    let (_, tier) = cache.get(person).await.unwrap();
+    assert_eq!(tier, Tier::Database);
+    // (Sealed anew: the same version, other bytes.)
+    let reloaded = in_l2(&server, "0000000077").await.expect("the miss filled L2 again");
+    assert_eq!(codec::version_of(&reloaded), Some(version));
+    let old_format = NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload: person.as_bytes().to_vec() };
+    enqueue(&outbox, old_format).await.unwrap();
+    events_handled(&outbox, &server).await;
+    assert!(in_l2(&server, "0000000077").await.is_none(), "an old-format event deletes");
+
+    // A value that does not decode is deleted whatever the version.
+    let l2 = cache.l2().unwrap();
+    let mut conn = l2.redis().conn();
+    let _: i64 = redis::AsyncCommands::hset(&mut conn, l2.bucket_key(&person), person.as_bytes().as_slice(), b"\x08")
+        .await
+        .unwrap();
+    assert!(cache.invalidate_confirmed(&person, Some(1)).await);
+    assert!(in_l2(&server, "0000000077").await.is_none(), "an undecodable value is deleted");
+    // No value: nothing to delete, and Redis answered.
+    assert!(cache.invalidate_confirmed(&person, Some(1)).await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_compare_and_delete_keeps_a_value_replaced_after_the_read() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let l2 = server.api.cache().l2().unwrap();
+    let person: PersonKey = key("0000000088");
+    let (bucket, field) = (l2.bucket_key(&person), person.as_bytes().to_vec());
+    let mut conn = l2.redis().conn();
+    let set = |value: &'static [u8]| {
+        let (mut conn, bucket, field) = (conn.clone(), bucket.clone(), field.clone());
+        async move {
+            let _: i64 = redis::AsyncCommands::hset(&mut conn, bucket, field, value).await.unwrap();
+        }
+    };
+    set(b"read by the consumer").await;
+    // The consumer read that value; a newer one is written before its delete runs.
+    set(b"written in between").await;
+    assert!(!l2.delete_if_unchanged(&person, b"read by the consumer").await.unwrap());
+    let held: Option<Vec<u8>> = redis::AsyncCommands::hget(&mut conn, &bucket, &field).await.unwrap();
+    assert_eq!(held.as_deref(), Some(&b"written in between"[..]), "the newer value survives");
+    // Still the value read: deleted, and nothing else of the bucket.
+    let other = key("0000000089");
+    let _: i64 =
+        redis::AsyncCommands::hset(&mut conn, &bucket, other.as_bytes().as_slice(), b"a neighbour").await.unwrap();
+    assert!(l2.delete_if_unchanged(&person, b"written in between").await.unwrap());
+    let held: Option<Vec<u8>> = redis::AsyncCommands::hget(&mut conn, &bucket, &field).await.unwrap();
+    assert!(held.is_none());
+    let neighbour: Option<Vec<u8>> =
+        redis::AsyncCommands::hget(&mut conn, &bucket, other.as_bytes().as_slice()).await.unwrap();
+    assert!(neighbour.is_some());
+    // Nothing there: nothing deleted.
+    assert!(!l2.delete_if_unchanged(&person, b"written in between").await.unwrap());
+    server.stop().await;
+}
