@@ -158,6 +158,8 @@ path "gateway L2 hit (JWT on)" gateway_l2,l2 "http://127.0.0.1:50052$CHECK" "$WO
 path "haproxy L1 hit (no auth)" haproxy,l1 "http://127.0.0.1:50071$CHECK" "$WORK/check.bin" "$N" 16 32 "${CALLER[@]}"
 path "gateway health check" gateway "http://127.0.0.1:50051$HEALTH" "$WORK/health.bin" "$N" 16 32
 path "batch of 1000, direct L1" l1 "http://127.0.0.1:50061$BATCH" "$WORK/batch.bin" 2000 4 4 "${CALLER_BATCH[@]}"
+# The same batch on the instance without L1: every person read from Redis (issue #15 item 3).
+path "batch of 1000, direct L2 (L1 off)" l2 "http://127.0.0.1:50062$BATCH" "$WORK/batch.bin" 400 4 4 "${CALLER_BATCH[@]}"
 
 measure_all() { # writes $WORK/runs.tsv: round, label, rps, latency, calls, cpu-µs-per-call, echo rps of the pair
   local round spec label procs echo_run run
