@@ -191,3 +191,32 @@ async fn the_compare_and_delete_keeps_a_value_replaced_after_the_read() {
     assert!(!l2.delete_if_unchanged(&person, b"written in between").await.unwrap());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn on_a_cluster_the_consumer_keeps_a_current_value_and_deletes_an_older_one() {
+    let cluster = kaigo_platform::testkit::TestRedisCluster::start().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(cluster.config())).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let cache = server.api.cache();
+    let mut persons = Vec::new();
+    // Persons in buckets on different primaries: the script runs on the bucket's node.
+    for n in 0..6 {
+        let insured = format!("{:010}", 120 + n);
+        let version = create_person(&mut client, &insured).await;
+        persons.push((insured, version));
+    }
+    for (insured, version) in &persons {
+        let person = key(insured);
+        cache.invalidate_local(&person).await;
+        let _ = cache.get(person).await.unwrap();
+        let held = in_l2(&server, insured).await.expect("the miss filled L2");
+        assert_eq!(codec::version_of(&held), Some(*version));
+        assert!(cache.invalidate_confirmed(&person, Some(*version)).await);
+        assert_eq!(in_l2(&server, insured).await, Some(held.clone()), "the current value is kept");
+        assert!(!server.api.cache().l2().unwrap().delete_if_unchanged(&person, b"another value").await.unwrap());
+        assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
+        assert!(in_l2(&server, insured).await.is_none(), "an older value is deleted");
+    }
+    server.stop().await;
+}
