@@ -21,6 +21,13 @@ use crate::store::PersonDetails;
 const DELETE_IF_UNCHANGED: &str = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then \
      return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
 
+/// [`DELETE_IF_UNCHANGED`] on `field` of `bucket`, expecting `expected`.
+fn delete_if_unchanged_cmd(bucket: &str, field: &[u8], expected: &[u8]) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(DELETE_IF_UNCHANGED).arg(1).arg(bucket).arg(field).arg(expected);
+    cmd
+}
+
 /// After a failure, L2 is skipped for this long before it is tried again.
 const BACKOFF_MS: u64 = 1_000;
 
@@ -397,22 +404,26 @@ impl L2 {
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
         let field = key.as_bytes().as_slice();
-        let deleted = self
-            .attempt("invalidate", async {
-                let held: Option<Vec<u8>> = conn.hget(&bucket, field).await?;
-                if let Some(held) = held
-                    && codec::version_of(&held).is_none_or(|held| held < version)
-                {
-                    self.delete_if_unchanged_on(&mut conn, &bucket, field, &held).await?;
+        let cluster = self.redis.is_cluster();
+        self.attempt("invalidate", async {
+            let held: Option<Vec<u8>> = conn.hget(&bucket, field).await?;
+            let older = held.filter(|held| codec::version_of(held).is_none_or(|held| held < version));
+            // The publish after the delete: a replica told to reload must not find the older
+            // value. One pipeline on a single server; on a cluster the bucket and the channel
+            // hash to different slots.
+            let mut pipe = redis::pipe();
+            if let Some(older) = &older {
+                if cluster {
+                    self.delete_if_unchanged_on(&mut conn, &bucket, field, older).await?;
+                } else {
+                    pipe.add_command(delete_if_unchanged_cmd(&bucket, field, older)).ignore();
                 }
-                Ok(())
-            })
-            .await;
-        if deleted.is_none() {
-            return false;
-        }
-        // After the delete: a replica told to reload must not find the older value.
-        self.attempt::<i64, _>("invalidate", conn.publish(self.channel(), field)).await.is_some()
+            }
+            pipe.publish(self.channel(), field).ignore();
+            pipe.query_async::<()>(&mut conn).await
+        })
+        .await
+        .is_some()
     }
 
     /// Deletes `key`'s L2 value if it is still `expected` (one script on the bucket's key, so
@@ -429,14 +440,7 @@ impl L2 {
         field: &[u8],
         expected: &[u8],
     ) -> redis::RedisResult<bool> {
-        let deleted: i64 = redis::cmd("EVAL")
-            .arg(DELETE_IF_UNCHANGED)
-            .arg(1)
-            .arg(bucket)
-            .arg(field)
-            .arg(expected)
-            .query_async(conn)
-            .await?;
+        let deleted: i64 = delete_if_unchanged_cmd(bucket, field, expected).query_async(conn).await?;
         Ok(deleted == 1)
     }
 
