@@ -37,17 +37,17 @@ async fn events_handled(outbox: &DatabaseConnection, server: &Server) {
     assert!(settled.is_some(), "the events were handled");
 }
 
-/// The payload of the last `eligibility.changed` event enqueued.
-async fn last_changed_payload(outbox: &DatabaseConnection) -> Vec<u8> {
-    let row = outbox
-        .query_one_raw(Statement::from_string(
+/// The payload of the last `eligibility.changed` event enqueued for `person`.
+async fn last_changed_payload_of(outbox: &DatabaseConnection, person: &PersonKey) -> Vec<u8> {
+    let rows = outbox
+        .query_all_raw(Statement::from_string(
             outbox.get_database_backend(),
-            format!("SELECT payload FROM outbox WHERE topic = '{CHANGED_TOPIC}' ORDER BY created_at DESC, event_id DESC LIMIT 1"),
+            format!("SELECT payload FROM outbox WHERE topic = '{CHANGED_TOPIC}' ORDER BY seq"),
         ))
         .await
-        .unwrap()
         .unwrap();
-    row.try_get("", "payload").unwrap()
+    let payloads = rows.iter().map(|row| row.try_get::<Vec<u8>>("", "payload").unwrap());
+    payloads.filter(|p| p.starts_with(person.as_bytes())).last().expect("an event of the person")
 }
 
 #[test]
@@ -68,38 +68,57 @@ fn the_payload_names_the_key_and_the_version_and_an_old_one_the_key_alone() {
 }
 
 #[tokio::test]
-async fn an_imported_change_stays_in_l2_after_its_event_and_a_redelivery() {
+async fn imported_changes_stay_in_l2_after_their_events_and_a_redelivery() {
     let redis = TestRedis::create().await;
     let db = TestDatabase::create().await;
     let server = Server::start(&db, Some(redis.config())).await;
     let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
     let mut client = server.client(insurer(INSURER)).await;
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
-    let mut people = generate(&InsurerNumber::parse(INSURER).unwrap(), 1, 20, 11, today);
+    let mut people = generate(&InsurerNumber::parse(INSURER).unwrap(), 1, 700, 11, today);
     let (totals, errors) = import(&mut client, extract(&people)).await;
     assert!(errors.is_empty());
-    assert_eq!(totals.persons_created, 20);
-    let person = key("0000000005");
-    let old = codec::version_of(&in_l2(&server, "0000000005").await.unwrap()).unwrap();
+    assert_eq!(totals.persons_created, 700);
+    let insured = |i: usize| format!("{:010}", i + 1);
+    let old = codec::version_of(&in_l2(&server, &insured(4)).await.unwrap()).unwrap();
 
-    people[4].person.name_kanji = "改姓 花子".into();
+    // Every seventh person changes: 100 events, over several chunks.
+    let changed: Vec<usize> = (0..700).step_by(7).collect();
+    for &i in &changed {
+        people[i].person.name_kanji = format!("改姓 {i}");
+    }
     let (totals, _) = import(&mut client, extract(&people)).await;
-    assert_eq!((totals.persons_changed, totals.persons_unchanged), (1, 19));
-    let payload = last_changed_payload(&outbox).await;
-    assert_eq!(parse_changed_payload(&payload), Some((person, Some(old + 1))), "the event names the new version");
+    assert_eq!((totals.persons_changed, totals.persons_unchanged), (100, 600));
     events_handled(&outbox, &server).await;
-    // A redelivery of the same event (a consumer that crashed before acknowledging it).
-    enqueue(&outbox, NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload }).await.unwrap();
-    events_handled(&outbox, &server).await;
+    for &i in &changed {
+        let held = in_l2(&server, &insured(i)).await.expect("the import's value survived its event");
+        assert_eq!(codec::version_of(&held), Some(old + 1), "person {i}");
+        // The first check is an L2 hit with the new state.
+        let (entry, tier) = server.api.cache().get(key(&insured(i))).await.unwrap();
+        assert_eq!(tier, Tier::L2, "person {i}");
+        let Entry::Known(cached) = &entry else { panic!("a known person") };
+        assert_eq!(cached.details.as_ref().map(|d| d.name_kanji.clone()), Some(format!("改姓 {i}")));
+    }
 
-    let held = in_l2(&server, "0000000005").await.expect("the import's value survived its event");
-    assert_eq!(codec::version_of(&held), Some(old + 1));
-    // The first check is an L2 hit with the new state.
+    // One of them changes again; the event of the first change is delivered once more (a
+    // consumer that crashed before acknowledging it): the newer value stays.
+    let person = key(&insured(7));
+    let first = last_changed_payload_of(&outbox, &person).await;
+    assert_eq!(parse_changed_payload(&first), Some((person, Some(old + 1))), "the event names the new version");
+    people[7].person.name_kanji = "再改姓 花子".into();
+    let (totals, _) = import(&mut client, extract(&people)).await;
+    assert_eq!(totals.persons_changed, 1);
+    let second = last_changed_payload_of(&outbox, &person).await;
+    assert_eq!(parse_changed_payload(&second), Some((person, Some(old + 2))));
+    enqueue(&outbox, NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload: first }).await.unwrap();
+    events_handled(&outbox, &server).await;
+    let held = in_l2(&server, &insured(7)).await.expect("the newer value survived the older event");
+    assert_eq!(codec::version_of(&held), Some(old + 2));
+    server.api.cache().invalidate_local(&person).await;
     let (entry, tier) = server.api.cache().get(person).await.unwrap();
     assert_eq!(tier, Tier::L2);
     let Entry::Known(cached) = &entry else { panic!("a known person") };
-    assert_eq!(cached.timeline.person.version, old + 1);
-    assert_eq!(cached.details.as_ref().map(|d| d.name_kanji.as_str()), Some("改姓 花子"));
+    assert_eq!(cached.details.as_ref().map(|d| d.name_kanji.as_str()), Some("再改姓 花子"));
     server.stop().await;
 }
 
