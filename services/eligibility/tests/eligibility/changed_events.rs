@@ -131,6 +131,21 @@ async fn an_event_deletes_an_older_value_and_an_old_format_event_any_value() {
     let mut client = server.client(insurer(INSURER)).await;
     let version = create_person(&mut client, "0000000077").await;
     let person = key("0000000077");
+    // A write's event names the version it answered.
+    let payload = last_changed_payload_of(&outbox, &person).await;
+    assert_eq!(parse_changed_payload(&payload), Some((person, Some(version))));
+    let version = certify(
+        &mut client,
+        "0000000077",
+        version,
+        kaigo_proto::kaigo::common::v1::CareLevel::Care1,
+        date(2025, 4, 1),
+        date(2026, 3, 31),
+    )
+    .await;
+    let payload = last_changed_payload_of(&outbox, &person).await;
+    assert_eq!(parse_changed_payload(&payload), Some((person, Some(version))));
+    assert_eq!(version, 2);
     events_handled(&outbox, &server).await;
     // Version N in L2 (a miss after the write puts it there).
     let cache = server.api.cache();
@@ -238,4 +253,53 @@ async fn on_a_cluster_the_consumer_keeps_a_current_value_and_deletes_an_older_on
         assert!(in_l2(&server, insured).await.is_none(), "an older value is deleted");
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn on_sqlite_an_imported_change_names_its_version_too() {
+    use kaigo_eligibility::domain::Detail;
+    use kaigo_eligibility::store::bulk::ImportPerson;
+    use sea_orm_migration::MigratorTrait;
+
+    // `kaigo dev`'s database: the import compares in the process and updates row by row.
+    let dir = std::env::temp_dir().join(format!("kaigo-changed-events-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", dir.join("e.db").display())).await.unwrap();
+    kaigo_eligibility::Migrator::up(&db, None).await.unwrap();
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
+    let row = |insured: &str, name: &str| ImportPerson {
+        key: key(insured),
+        person: kaigo_eligibility::store::person::Model {
+            id: 0,
+            insurer_number: INSURER.to_owned(),
+            insured_number: insured.to_owned(),
+            name_kanji: name.to_owned(),
+            name_kana: "シケン タロウ".to_owned(),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1940, 1, 1),
+            sex: 1,
+            category: 1,
+            acquired_date: Some(start),
+            lost_date: None,
+            card_issued_date: None,
+            version: 0,
+            updated_at: chrono::Utc::now(),
+        },
+        periods: vec![(start, None, Detail::Copayment { tenths: 1 })],
+        uses: Vec::new(),
+    };
+    let import_chunk = |rows: Vec<ImportPerson>| {
+        let db = db.clone();
+        async move { kaigo_eligibility::store::import_chunk(&db, &rows, INSURER, chrono::Utc::now()).await.unwrap() }
+    };
+    let (outcome, _, _) = import_chunk(vec![row("0000000001", "試験 太郎"), row("0000000002", "試験 次郎")]).await;
+    assert_eq!(outcome.created, 2);
+    for (name, version) in [("改姓 太郎", 2), ("再改姓 太郎", 3)] {
+        let (outcome, changed, _) = import_chunk(vec![row("0000000001", name), row("0000000002", "試験 次郎")]).await;
+        assert_eq!((outcome.changed, outcome.unchanged), (1, 1));
+        assert_eq!(changed, vec![key("0000000001")]);
+        let payload = last_changed_payload_of(&db, &key("0000000001")).await;
+        assert_eq!(parse_changed_payload(&payload), Some((key("0000000001"), Some(version))));
+    }
+    db.close().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
