@@ -3,38 +3,21 @@
 //! L2 holds for an event of an older build (the key alone), and never deletes a value
 //! replaced between its read and its delete.
 
-use std::time::Duration;
-
 use kaigo_eligibility::cache::{Entry, Tier, codec};
 use kaigo_eligibility::key::PersonKey;
 use kaigo_eligibility::seed::generate;
 use kaigo_eligibility::store::write::{CHANGED_TOPIC, changed_event, changed_payload, parse_changed_payload};
-use kaigo_platform::events::{NewEvent, RedisBus, enqueue};
+use kaigo_platform::events::{NewEvent, enqueue};
 use kaigo_platform::ids::InsurerNumber;
-use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
+use kaigo_platform::testkit::{TestDatabase, TestRedis};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::import::{extract, import, in_l2, key};
 use crate::support::*;
 
-/// Waits until every outbox event is published and the cache consumer has handled every
-/// `eligibility.changed` entry of the stream.
+/// Waits until the cache consumer has handled every `eligibility.changed` event.
 async fn events_handled(outbox: &DatabaseConnection, server: &Server) {
-    let bus = RedisBus::new(server.api.cache().l2().unwrap().redis().clone(), 10);
-    let settled = eventually(Duration::from_secs(20), || async {
-        let row = outbox
-            .query_one_raw(Statement::from_string(
-                outbox.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL",
-            ))
-            .await
-            .ok()??;
-        let unpublished: i64 = row.try_get("", "n").ok()?;
-        let backlog = bus.backlog(CHANGED_TOPIC).await.ok()?;
-        (unpublished == 0 && !backlog.is_empty() && backlog.iter().all(|(_, n)| *n == 0)).then_some(())
-    })
-    .await;
-    assert!(settled.is_some(), "the events were handled");
+    changed_events_handled(outbox, server.api.cache().l2().unwrap().redis(), "the events were handled").await;
 }
 
 /// The payload of the last `eligibility.changed` event enqueued for `person`.

@@ -14,7 +14,6 @@ use kaigo_platform::testkit::{TestDatabase, TestRedisCluster, eventually};
 use kaigo_proto::kaigo::common::v1 as common;
 use kaigo_proto::kaigo::eligibility::v1 as pb;
 use redis::AsyncCommands;
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::cache;
 use crate::support::*;
@@ -154,21 +153,7 @@ async fn on_a_cluster_with_replicas_checks_never_fail_while_a_primary_is_killed(
     }
     // The outbox consumer repeats each write's invalidation: let it finish before warming.
     let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
-    let bus = RedisBus::new(l2.redis().clone(), 10);
-    let settled = eventually(Duration::from_secs(20), || async {
-        let row = outbox
-            .query_one_raw(Statement::from_string(
-                outbox.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL",
-            ))
-            .await
-            .ok()??;
-        let unpublished: i64 = row.try_get("", "n").ok()?;
-        let backlog = bus.backlog(CHANGED_TOPIC).await.ok()?;
-        (unpublished == 0 && !backlog.is_empty() && backlog.iter().all(|(_, n)| *n == 0)).then_some(())
-    })
-    .await;
-    assert!(settled.is_some(), "the writes' events were handled");
+    changed_events_handled(&outbox, l2.redis(), "the writes' events were handled").await;
     for insured in persons.iter().chain(&written) {
         // Warm both servers' L1 and L2.
         assert!(check(&mut via_a, insured, date(2025, 6, 1)).await.certification.is_some());

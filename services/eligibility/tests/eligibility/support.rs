@@ -225,3 +225,25 @@ pub fn periods(records: Vec<pb::EligibilityRecord>) -> Vec<pb::EligibilityRecord
 pub fn verdict(result: &pb::EligibilityResult) -> pb::EligibilityVerdict {
     pb::EligibilityVerdict::try_from(result.verdict).unwrap()
 }
+
+/// Waits until every outbox event is published and every consumer group of
+/// `eligibility.changed` on `redis` has handled every entry: the writes' repeated invalidations
+/// are done (within 20 s, or the test fails with `what`).
+pub async fn changed_events_handled(outbox: &sea_orm::DatabaseConnection, redis: &RedisHandle, what: &str) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let bus = RedisBus::new(redis.clone(), 10);
+    let settled = kaigo_platform::testkit::eventually(std::time::Duration::from_secs(20), || async {
+        let row = outbox
+            .query_one_raw(Statement::from_string(
+                outbox.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL",
+            ))
+            .await
+            .ok()??;
+        let unpublished: i64 = row.try_get("", "n").ok()?;
+        let backlog = bus.backlog(kaigo_eligibility::store::write::CHANGED_TOPIC).await.ok()?;
+        (unpublished == 0 && !backlog.is_empty() && backlog.iter().all(|(_, n)| *n == 0)).then_some(())
+    })
+    .await;
+    assert!(settled.is_some(), "{what}");
+}
