@@ -6,7 +6,8 @@
 #     the gateway, with the L1 and L2 hit rates from the service's /metrics, as ratios to a bare
 #     tonic echo server driven the same way in the same run;
 #   - CPU-seconds of gateway + eligibility per million checks (L1 and L2 paths), and with 1, 2
-#     and 3 eligibility replicas behind one gateway, from /proc/<pid>/stat.
+#     and 3 eligibility replicas behind one gateway, from /proc/<pid>/stat; with RATE > 0 also
+#     at that fixed rate (open loop) and with one replica at the rate each of 2 and 3 served.
 # Reproduce with
 #   cargo build --release -p kaigo && bash loadtest/national/run.sh       (PERSONS=200000 to try)
 # Needs PostgreSQL on 127.0.0.1:5432 (trust), redis-server, python3, curl, util-linux (flock,
@@ -24,6 +25,7 @@ CALLS=${CALLS:-1000000}     # lines per call file (a run that needs more cycles 
 CONC=${CONC:-32}            # calls in flight
 CONNS=${CONNS:-2}           # HTTP/2 connections of the driver
 HOT=${HOT:-10000}           # persons of the L1 path in the CPU measurements (all stay in L1)
+RATE=${RATE:-0}             # > 0: the replica runs again at this fixed rate (open loop), see below
 LOCK=${LOCK:-/tmp/loadtest.lock}
 OUT=${OUT:-loadtest/results/national-$(date +%Y%m%dT%H%M%S)}
 WORK=$(mktemp -d)
@@ -206,7 +208,8 @@ run() {
   lock "$label"
   c0=""; c1=""
   [ ${#pids[@]} -gt 0 ] && c0=$(cpu "${pids[@]}")
-  "$BIN" bench "$WORK/check.json" --endpoint "$endpoint" --data-lines "$file" --duration "${SECS}s" \
+  # RPS set: calls start on that fixed schedule (open loop), CONC bounds those in flight.
+  "$BIN" bench "$WORK/check.json" --endpoint "$endpoint" --data-lines "$file" --duration "${SECS}s" ${RPS:+--rps "$RPS"} \
     --concurrency "$CONC" --connections "$CONNS" --format json --max-error-percent 0 >"$WORK/run.json" 2>"$WORK/run.err" \
     || { cat "$WORK/run.err" "$WORK/run.json" >&2; exit 1; }
   [ ${#pids[@]} -gt 0 ] && c1=$(cpu "${pids[@]}")
@@ -259,6 +262,23 @@ for n in 1 2 3; do
   run "cpu: gateway + $n replica(s), L1 path" http://127.0.0.1:51153 "$WORK/hot-bearer.jsonl" "$ports" "$gpid" "${rpids[@]}"
   kill "$gpid"; wait "$gpid" 2>/dev/null || true
 done
+# The same at a fixed rate (RATE calls/s, open loop), so that adding replicas changes nothing but
+# the replica count: the gateway with 1, 2 and 3 replicas at RATE, then, for 2 and 3, the gateway
+# with one replica at RATE/n — the rate each replica served. If a replica's CPU per call at RATE/n
+# is the same alone as beside others, the rise with the count is the lower load per replica (fewer
+# calls to share each wake-up and system call), not the number of replicas.
+if [ "$RATE" -gt 0 ]; then
+  for spec in "1 $RATE" "2 $RATE" "3 $RATE" "1 $((RATE / 2))" "1 $((RATE / 3))"; do
+    read -r n rate <<<"$spec"
+    gateway "gr$n" 51153 http://national-eligibility:51171 "$WORK/hosts-$n"
+    gpid_var="PID_gr$n"; gpid=${!gpid_var}
+    rpids=(); ports=(); for i in $(seq 1 "$n"); do v="PID_r$i"; rpids+=("${!v}"); ports+=("957$i"); done
+    ports=$(IFS=,; echo "${ports[*]}")
+    RPS=$rate run "cpu at $rate/s: gateway + $n replica(s), L1 path (warming)" http://127.0.0.1:51153 "$WORK/hot-bearer.jsonl" "$ports" "$gpid" "${rpids[@]}"
+    RPS=$rate run "cpu at $rate/s: gateway + $n replica(s), L1 path" http://127.0.0.1:51153 "$WORK/hot-bearer.jsonl" "$ports" "$gpid" "${rpids[@]}"
+    kill "$gpid"; wait "$gpid" 2>/dev/null || true
+  done
+fi
 
 # --- What the checks left behind: the audit trail per call. ---
 sizes >"$OUT/sizes-at-end.tsv"
