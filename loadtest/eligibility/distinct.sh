@@ -11,8 +11,6 @@
 # Needs PostgreSQL on 127.0.0.1:5432 (trust), redis-server, python3. Everything it starts
 # listens on 127.0.0.1 (ports PORT..PORT+99) and is stopped at exit; its database and its
 # Redis are dropped. It takes no lock itself: run it under the shared one as above.
-# (Its start-up repeats a few lines of run.sh and national/run.sh: those run their measurements
-# as they go and cannot be sourced for their parts.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${KAIGO_BIN:-target/release/kaigo}
@@ -27,36 +25,20 @@ ROUNDS=${ROUNDS:-3}
 CALLS=${CALLS:-300000}      # lines per call file (a run that needs more cycles through it)
 PORT=${PORT:-52100}
 INSURER=435073
-WORK=$(mktemp -d)
-DB="kaigo_distinct_$$"
 SECRET="distinct-internal-secret-of-at-least-32-bytes"
 CHECK=/kaigo.eligibility.v1.EligibilityService/CheckEligibility
 P_GATEWAY=$((PORT + 51)) P_ECHO=$((PORT + 90)) P_REDIS=$((PORT + 92)) P_DEV=$((PORT + 99))
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-say() { echo "[$(date +%H:%M:%S) load $(load)] $*" >&2; }
+. loadtest/lib.sh
 say "start: $BIN${BASE_BIN:+ and $BASE_BIN}, $PERSONS persons, $ROUNDS rounds of ${SECS} s, $CONC in flight over $CONNS connections"
-
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
+lt_begin distinct  # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 # A Redis that refuses every write (as run.sh's "database" instance has): L2 never fills.
 redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --maxmemory 1 --maxmemory-policy noeviction >/dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
-export KAIGO_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$DB" KAIGO_INTERNAL_AUTH__SECRET="$SECRET"
+export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET"
 export KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info} KAIGO_REDIS__URL="redis://127.0.0.1:$P_REDIS" KAIGO_REDIS__KEY_PREFIX="distinct:"
 "$BIN" migrate eligibility >/dev/null
 
-health() { # port
-  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$1" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "nothing answers on port $1" >&2; exit 1
-}
 # The instances: L1 off, L2 refusing writes, logging as production does (LOG_LEVEL=info).
 NAMES=(a) BINS=("$BIN") PORTS=($((PORT + 61)))
 [ -n "$BASE_BIN" ] && NAMES+=(b) BINS+=("$BASE_BIN") PORTS+=($((PORT + 62)))
@@ -67,19 +49,16 @@ for i in "${!NAMES[@]}"; do
   PID_OF[${NAMES[$i]}]=$!
 done
 "$BIN" echo-server --listen "127.0.0.1:$P_ECHO" >/dev/null 2>&1 & PIDS+=($!)
-for port in "${PORTS[@]}"; do health "$port"; done
+for port in "${PORTS[@]}"; do lt_up "127.0.0.1:$port"; done
 # The echo server has no health service: wait for its port.
 for _ in $(seq 1 100); do (: >"/dev/tcp/127.0.0.1/$P_ECHO") 2>/dev/null && break; sleep 0.1; done
 
 # The import goes through a gateway (JWT on, the dev key kaigo dev makes) to the first instance.
-mkdir -p "$WORK/keys"
-"$BIN" dev --listen "127.0.0.1:$P_DEV" --data-dir "$WORK/keys" >/dev/null 2>&1 & DEVPID=$!; PIDS+=("$DEVPID")
-for _ in $(seq 1 100); do [ -f "$WORK/keys/dev-signing-key.pem" ] && break; sleep 0.1; done
-kill $DEVPID; wait $DEVPID 2>/dev/null || true
+lt_dev_keys "$WORK/keys" "$P_DEV"
 env KAIGO_SERVER__LISTEN="127.0.0.1:$P_GATEWAY" KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$WORK/keys/dev-signing-key.pub.pem\"]" \
   KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY="http://127.0.0.1:${PORTS[0]}" "$BIN" serve gateway >"$WORK/gateway.log" 2>&1 & PIDS+=($!)
 PID_gateway=$!
-health "$P_GATEWAY"
+lt_up "127.0.0.1:$P_GATEWAY"
 TOKEN=$("$BIN" token --data-dir "$WORK/keys" --role insurer --insurer $INSURER --ttl 1h)
 "$BIN" gen insured --count "$PERSONS" --insurer $INSURER --seed 7 >"$WORK/persons.csv"
 say "import: $("$BIN" import insured "$WORK/persons.csv" --endpoint "http://127.0.0.1:$P_GATEWAY" --token "$TOKEN" --chunk 5000 | tail -1)"
@@ -141,7 +120,7 @@ audit() { psql -q -h 127.0.0.1 -U postgres -d "$DB" -Atc "SELECT count(*) FROM e
 for _ in $(seq 1 30); do [ "$(audit)" -ge "$ANSWERED" ] && break; sleep 1; done
 
 echo
-echo "## Distinct persons: $PERSONS persons, uniform keys, L1 off, L2 refusing writes; $CONC in flight over $CONNS connections, ${SECS} s a run ($(date -u +%Y-%m-%d), load average at the end $(load))"
+echo "## Distinct persons: $PERSONS persons, uniform keys, L1 off, L2 refusing writes; $CONC in flight over $CONNS connections, ${SECS} s a run ($(date -u +%Y-%m-%d), load average at the end $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 python3 - "$RUNS" "${NAMES[@]}" "${BINS[@]}" <<'PY'
 import statistics, sys

@@ -14,23 +14,13 @@ N=${N:-200000}            # requests per h2load run
 ROUNDS=${ROUNDS:-3}       # median of this many runs
 PERSONS=${PERSONS:-100000}
 TRACED=${TRACED:-1}       # 0: no traced instance (a build from before telemetry.sample_ratio)
-WORK=$(mktemp -d)
-DB="kaigo_bench_$$"
-PGURL="postgres://postgres@127.0.0.1:5432/$DB"
 SECRET="bench-internal-secret-of-at-least-32-bytes"
 REDIS_PORT=6391
 DEAD_REDIS_PORT=6392
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null || true
-  sleep 0.5
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. loadtest/lib.sh
+lt_begin bench     # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
+lt_at_exit() { [ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null; }
 
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
 # L2: hashes of up to 128 entries of up to 256 bytes stay listpacks (the recommended setting).
 redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --hash-max-listpack-value 256 >/dev/null 2>&1 & PIDS+=($!)
@@ -61,15 +51,8 @@ serve db 50063 KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_REDIS__URL="redis://127
 "$BIN" echo-server --listen 127.0.0.1:50090 >/dev/null 2>&1 & PIDS+=($!); PID_echo=$!
 
 # The gateway in front of the L1 instance, with JWT verification on (dev key in $WORK).
-mkdir -p "$WORK/keys"
-"$BIN" token --data-dir "$WORK/keys" --role insurer --insurer 435073 >/dev/null 2>&1 || true
 KEYDIR="$WORK/keys"
-if [ ! -f "$KEYDIR/dev-signing-key.pem" ]; then
-  # kaigo dev creates the key; start it once on a spare port just for that.
-  "$BIN" dev --listen 127.0.0.1:50099 --data-dir "$KEYDIR" >/dev/null 2>&1 & DEVPID=$!
-  for _ in $(seq 1 100); do [ -f "$KEYDIR/dev-signing-key.pem" ] && break; sleep 0.1; done
-  kill $DEVPID; wait $DEVPID 2>/dev/null || true
-fi
+lt_dev_keys "$KEYDIR" 50099
 # The benchmark measures the path, not the per-caller rate limit (100/s by default). The
 # gateway logs as in production (info: one JSON access-log line per call, spans on).
 gateway() { # name port upstream
@@ -102,9 +85,7 @@ haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid"
 PID_haproxy=$(cat "$WORK/haproxy.pid")
 
 PORTS="50061 50062 50063 50051 50052"; [ "$TRACED" = 1 ] && PORTS="$PORTS 50064"
-for port in $PORTS; do
-  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
-done
+for port in $PORTS; do lt_up "127.0.0.1:$port"; done
 
 # Data: PERSONS synthetic persons imported through the gateway (also measures import speed).
 "$BIN" gen insured --count "$PERSONS" --seed 7 >"$WORK/persons.csv"

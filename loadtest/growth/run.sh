@@ -16,35 +16,20 @@ cd "$(dirname "$0")/../.."
 BIN=${KAIGO_BIN:-target/release/kaigo}
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p kaigo" >&2; exit 1; }
 PERSONS=${PERSONS:-100000}
-WORK=$(mktemp -d)
-DB="kaigo_growth_$$"
-PGURL="postgres://postgres@127.0.0.1:5432/$DB"
 REDIS_PORT=${REDIS_PORT:-6395}
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
+. loadtest/lib.sh
+lt_begin growth    # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="growth-internal-secret-of-at-least-32-bytes"
 export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="growth:" KAIGO_TELEMETRY__LOG_LEVEL=warn
 "$BIN" migrate eligibility >/dev/null
 KAIGO_SERVER__LISTEN=127.0.0.1:50161 "$BIN" serve eligibility >"$WORK/eligibility.log" 2>&1 & PIDS+=($!)
-mkdir -p "$WORK/keys"
-"$BIN" dev --listen 127.0.0.1:50199 --data-dir "$WORK/keys" >/dev/null 2>&1 & DEVPID=$!
-for _ in $(seq 1 100); do [ -f "$WORK/keys/dev-signing-key.pem" ] && break; sleep 0.1; done
-kill $DEVPID; wait $DEVPID 2>/dev/null || true
+lt_dev_keys "$WORK/keys" 50199
 KAIGO_SERVER__LISTEN=127.0.0.1:50151 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
   KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$WORK/keys/dev-signing-key.pub.pem\"]" \
   KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:50161 "$BIN" serve gateway >"$WORK/gateway.log" 2>&1 & PIDS+=($!)
-for port in 50161 50151; do
-  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
-done
+for port in 50161 50151; do lt_up "127.0.0.1:$port"; done
 TOKEN=$("$BIN" token --data-dir "$WORK/keys" --role insurer --insurer 435073 --ttl 2h)
 "$BIN" gen insured --count "$PERSONS" --seed 7 >"$WORK/first.csv"
 "$BIN" gen insured --count "$PERSONS" --seed 8 >"$WORK/second.csv"

@@ -24,51 +24,34 @@ BUDGETS=${BUDGETS:-268435456 67108864}
 CONC=${CONC:-32}
 LOCK=${LOCK:-/tmp/loadtest.lock}
 OUT=${OUT:-loadtest/results/l1-memory-$(date +%Y%m%dT%H%M%S)}
-WORK=$(mktemp -d)
-DB="kaigo_l1mem_$$"
 SECRET="l1-memory-internal-secret-of-at-least-32-bytes"
 REDIS_PORT=${REDIS_PORT:-6396}
 PY=loadtest/national/keys.py
 CHECK=/kaigo.eligibility.v1.EligibilityService/CheckEligibility
 BATCH=/kaigo.eligibility.v1.EligibilityService/BatchCheckEligibility
 mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-say() { echo "[$(date +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" | tee -a "$OUT/log.txt" >&2; }
-exec 9>>"$LOCK"
-lock() { flock 9; say "lock taken: $*"; }
-unlock() { flock -u 9; }
+. loadtest/lib.sh
+lt_begin l1mem     # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
+lt_lock_fd         # lock / unlock around each measurement
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" | tee -a "$OUT/results.tsv" >&2; }
 mem() { awk '/^VmRSS|^VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
-up() { for _ in $(seq 1 100); do "$BIN" health --endpoint "http://$1" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1; }
 
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
-export KAIGO_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$DB" KAIGO_INTERNAL_AUTH__SECRET="$SECRET"
+export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET"
 export KAIGO_TELEMETRY__LOG_LEVEL=warn KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="l1mem:"
 "$BIN" migrate eligibility >/dev/null
 
 # The import goes through a gateway to an instance of its own (L1 off), stopped afterwards.
-mkdir -p "$WORK/keys"
-"$BIN" dev --listen 127.0.0.1:51299 --data-dir "$WORK/keys" 9>&- >/dev/null 2>&1 & DEVPID=$!
-for _ in $(seq 1 100); do [ -f "$WORK/keys/dev-signing-key.pem" ] && break; sleep 0.1; done
-kill $DEVPID; wait $DEVPID 2>/dev/null || true
+lt_dev_keys "$WORK/keys" 51299
 env KAIGO_SERVER__LISTEN=127.0.0.1:51262 KAIGO_ELIGIBILITY__L1_ENABLED=false "$BIN" serve eligibility \
   9>&- >"$WORK/import-eligibility.log" 2>&1 & PID_imp=$!; PIDS+=($!)
 env KAIGO_SERVER__LISTEN=127.0.0.1:51251 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 \
   KAIGO_GATEWAY__LIMITS__BURST=100000000 KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$WORK/keys/dev-signing-key.pub.pem\"]" \
   KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:51262 "$BIN" serve gateway \
   9>&- >"$WORK/gateway.log" 2>&1 & PID_gw=$!; PIDS+=($!)
-up 127.0.0.1:51262; up 127.0.0.1:51251
+lt_up 127.0.0.1:51262; lt_up 127.0.0.1:51251
 
 python3 $PY insurers "$PERSONS" >"$WORK/insurers.tsv"
 while read -r insurer count; do
@@ -98,7 +81,7 @@ for budget in $BUDGETS; do
   mib=$((budget / 1048576))
   env KAIGO_SERVER__LISTEN=127.0.0.1:51261 KAIGO_TELEMETRY__METRICS_LISTEN=127.0.0.1:9661 \
     KAIGO_ELIGIBILITY__L1_MAX_BYTES="$budget" "$BIN" serve eligibility 9>&- >"$WORK/l1-$mib.log" 2>&1 & pid=$!; PIDS+=($!)
-  up 127.0.0.1:51261
+  lt_up 127.0.0.1:51261
   sleep 2
   record "L1 $mib MiB: started" "$(mem $pid)" ""
   lock "L1 $mib MiB: batch over every person"

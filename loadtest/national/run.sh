@@ -28,9 +28,6 @@ HOT=${HOT:-10000}           # persons of the L1 path in the CPU measurements (al
 RATE=${RATE:-0}             # > 0: the replica runs again at this fixed rate (open loop), see below
 LOCK=${LOCK:-/tmp/loadtest.lock}
 OUT=${OUT:-loadtest/results/national-$(date +%Y%m%dT%H%M%S)}
-WORK=$(mktemp -d)
-DB="kaigo_national_$$"
-PGURL="postgres://postgres@127.0.0.1:5432/$DB"
 SECRET="national-internal-secret-of-at-least-32-bytes"
 REDIS_PORT=${REDIS_PORT:-6395}
 PY=loadtest/national/keys.py
@@ -38,25 +35,15 @@ CHECK=/kaigo.eligibility.v1.EligibilityService/CheckEligibility
 BATCH=/kaigo.eligibility.v1.EligibilityService/BatchCheckEligibility
 HZ=$(getconf CLK_TCK)
 mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-say() { echo "[$(date +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" | tee -a "$OUT/log.txt" >&2; }
+. loadtest/lib.sh
+lt_begin national  # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 # The lock is held on descriptor 9 around each measurement; servers are started without it.
-exec 9>>"$LOCK"
-lock() { flock 9; say "lock taken: $*"; }
-unlock() { flock -u 9; }
+lt_lock_fd
 calc() { awk "BEGIN {v = $1; printf (v == int(v) || v > 1000) ? \"%d\" : \"%.1f\", v}"; }
 sum() { awk "BEGIN {printf \"%.3f\", $1}"; }
 # Every figure lands in results.tsv: name, value, unit.
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" | tee -a "$OUT/results.tsv" >&2; }
 
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
 PID_redis=$!
@@ -76,10 +63,7 @@ serve l2 127.0.0.1:51162 9562 KAIGO_ELIGIBILITY__L1_ENABLED=false # L2, database
 for i in 1 2 3; do serve "r$i" "127.0.0.$i:51171" "957$i"; done   # replicas behind one gateway
 "$BIN" echo-server --listen 127.0.0.1:51190 9>&- >/dev/null 2>&1 & PIDS+=($!)
 
-mkdir -p "$WORK/keys"
-"$BIN" dev --listen 127.0.0.1:51199 --data-dir "$WORK/keys" 9>&- >/dev/null 2>&1 & DEVPID=$!
-for _ in $(seq 1 100); do [ -f "$WORK/keys/dev-signing-key.pem" ] && break; sleep 0.1; done
-kill $DEVPID; wait $DEVPID 2>/dev/null || true
+lt_dev_keys "$WORK/keys" 51199
 # A gateway as run.sh runs it (JWT on, access log at info, the per-caller limit out of the way).
 gateway() { # name port upstream-url [hosts-file]
   local name=$1 port=$2 upstream=$3 hosts=${4:-}
@@ -95,14 +79,11 @@ gateway() { # name port upstream-url [hosts-file]
   fi
   PIDS+=($!)
   eval "PID_$name=$!"
-  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "gateway $name did not start: $(tail -5 "$WORK/$name.log")" >&2; exit 1
+  lt_up "127.0.0.1:$port" || { tail -5 "$WORK/$name.log" >&2; exit 1; }
 }
 gateway g1 51151 http://127.0.0.1:51161
 gateway g2 51152 http://127.0.0.1:51162
-for port in 51161 51162 51171; do
-  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
-done
+for port in 51161 51162 51171; do lt_up "127.0.0.1:$port"; done
 
 # Insurers, and per insurer a token (through the gateway) and signed caller headers (direct).
 python3 $PY insurers "$PERSONS" >"$WORK/insurers.tsv"

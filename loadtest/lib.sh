@@ -1,0 +1,65 @@
+# Sourced by the load-test scripts (`. loadtest/lib.sh`, from the repository's root): the
+# start-up and clean-up each of them needs, written once.
+#
+#   lt_begin NAME   WORK (a new temporary directory), DB and PGURL (a new PostgreSQL database
+#                   kaigo_NAME_<pid> on 127.0.0.1:5432, created now) and PIDS (processes to stop);
+#                   at exit — normal, error or signal — every process in PIDS is stopped, the
+#                   function lt_at_exit run if the script defines one, the database dropped and
+#                   WORK removed. Nothing of anyone else's is touched.
+#   say TEXT        a time- and load-stamped line on stderr (and in $OUT/log.txt when OUT is set)
+#   lt_up ADDR      waits (up to 10 s) until a kaigo endpoint (host:port) answers its health
+#                   check; fails otherwise (under `set -e`, the script stops)
+#   lt_dev_keys DIR PORT   the dev signing key pair in DIR (`kaigo dev` started on PORT and
+#                   stopped): tokens from `kaigo token --data-dir DIR`, the gateway verifying with
+#                   DIR/dev-signing-key.pub.pem
+#   lt_lock_fd      opens LOCK (default /tmp/loadtest.lock) on descriptor 9 for lock and unlock,
+#                   which hold it around each measurement so that no two benchmarks on the
+#                   machine overlap; processes started meanwhile should get `9>&-`
+# BIN must name the kaigo binary before lt_up or lt_dev_keys is called.
+
+lt_begin() {
+  WORK=$(mktemp -d)
+  DB="kaigo_$1_$$"
+  PGURL="postgres://postgres@127.0.0.1:5432/$DB"
+  PIDS=()
+  trap lt_end EXIT
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
+}
+
+lt_end() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if declare -F lt_at_exit >/dev/null; then lt_at_exit || true; fi
+  sleep 0.5
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+
+say() {
+  local line
+  line="[$(date +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)] $*"
+  if [ -n "${OUT:-}" ]; then echo "$line" | tee -a "$OUT/log.txt" >&2; else echo "$line" >&2; fi
+}
+
+lt_up() {
+  for _ in $(seq 1 100); do "$BIN" health --endpoint "http://$1" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "nothing answers on $1" >&2
+  return 1
+}
+
+lt_dev_keys() {
+  local dir=$1 port=$2 dev
+  mkdir -p "$dir"
+  "$BIN" dev --listen "127.0.0.1:$port" --data-dir "$dir" 9>&- >/dev/null 2>&1 &
+  dev=$!
+  # The public key is written first, the private one last.
+  for _ in $(seq 1 100); do [ -s "$dir/dev-signing-key.pem" ] && break; sleep 0.1; done
+  kill "$dev"; wait "$dev" 2>/dev/null || true
+  [ -s "$dir/dev-signing-key.pem" ] || { echo "kaigo dev wrote no signing key in $dir" >&2; exit 1; }
+}
+
+lt_lock_fd() {
+  exec 9>>"${LOCK:-/tmp/loadtest.lock}"
+}
+lock() { flock 9; say "lock taken: $*"; }
+unlock() { flock -u 9; }
