@@ -62,7 +62,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // `kaigo serve` reads its configuration before the runtime starts: the number of the
+    // runtime's threads is one of its settings (`server.worker_threads`).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let serve_config = match &cli.command {
+        Command::Serve(_) => match serve::load_config() {
+            Ok(config) => {
+                if config.server.worker_threads > 0 {
+                    builder.worker_threads(config.server.worker_threads);
+                }
+                Some(config)
+            }
+            Err(exit) => return exit.report(),
+        },
+        _ => None,
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("kaigo: cannot start the async runtime: {err}");
@@ -72,7 +87,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => match serve_config {
+                Some(config) => serve::run(args, config).await,
+                None => Err(cli::Exit::failure("kaigo serve started without its configuration")),
+            },
             Command::Migrate(args) => migrate::run(args).await,
             Command::Token(args) => token::run(args),
             Command::Card(args) => card::run(args),

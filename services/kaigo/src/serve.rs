@@ -38,8 +38,13 @@ pub struct ServeArgs {
 /// Streams keep about this many entries per topic.
 const STREAM_MAX_LEN: usize = 1_000_000;
 
-pub async fn run(args: ServeArgs) -> Result<(), Exit> {
-    let config: KaigoConfig = ConfigSource::from_process().load().map_err(Exit::config)?;
+/// The configuration `kaigo serve` runs with (kaigo.toml, `KAIGO_*`), read and validated
+/// before the runtime starts.
+pub fn load_config() -> Result<KaigoConfig, Exit> {
+    ConfigSource::from_process().load().map_err(Exit::config)
+}
+
+pub async fn run(args: ServeArgs, config: KaigoConfig) -> Result<(), Exit> {
     let name: &'static str = match args.component {
         Component::Gateway => "gateway",
         Component::Eligibility => "eligibility",

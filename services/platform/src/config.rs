@@ -364,6 +364,11 @@ pub struct ServerConfig {
     pub concurrency_per_connection: usize,
     /// Close connections after this many seconds so clients rebalance across replicas.
     pub max_connection_age_secs: u64,
+    /// Threads of the async runtime (`kaigo serve`); 0: one per CPU the process may use (the
+    /// container's CPU limit counts), or `TOKIO_WORKER_THREADS` when set. One thread costs
+    /// 15–25 % less CPU a call below saturation, and caps the process at one core of calls
+    /// (loadtest/README.md#cost-at-rate, docs/capacity.md).
+    pub worker_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -376,9 +381,13 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 20,
             concurrency_per_connection: 256,
             max_connection_age_secs: 300,
+            worker_threads: 0,
         }
     }
 }
+
+/// More runtime threads than this is a typo, not a machine.
+const MAX_WORKER_THREADS: usize = 1024;
 
 impl ServerConfig {
     /// The shutdown grace period.
@@ -397,6 +406,9 @@ impl Validate for ServerConfig {
         }
         if self.concurrency_per_connection == 0 {
             problems.add("server.concurrency_per_connection", "must be at least 1");
+        }
+        if self.worker_threads > MAX_WORKER_THREADS {
+            problems.add("server.worker_threads", format!("must be at most {MAX_WORKER_THREADS} (0: one per CPU)"));
         }
     }
 }

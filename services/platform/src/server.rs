@@ -191,7 +191,10 @@ where
 
     health.reporter.set_service_status(LIVENESS, ServingStatus::Serving).await;
     health.set_ready(true).await;
-    tracing::info!(listen = ?local, services = ?health.names, tls = options.tls.is_some(), "serving gRPC");
+    // The runtime's threads (server.worker_threads) decide what a call costs below saturation
+    // (docs/capacity.md): say what this process runs with.
+    let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(listen = ?local, services = ?health.names, tls = options.tls.is_some(), worker_threads, "serving gRPC");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (closing_tx, closing_rx) = tokio::sync::oneshot::channel::<()>();

@@ -20,6 +20,7 @@ async fn serve_eligibility_answers_health_and_drains_on_sigterm() {
         ("KAIGO_INTERNAL_AUTH__SECRET", SECRET.to_owned()),
         ("KAIGO_SERVER__LISTEN", addr.clone()),
         ("KAIGO_SERVER__DRAIN_DELAY_SECS", "1".to_owned()),
+        ("KAIGO_SERVER__WORKER_THREADS", "1".to_owned()),
     ];
 
     // Unmigrated: serve refuses and says what to run.
@@ -30,14 +31,17 @@ async fn serve_eligibility_answers_health_and_drains_on_sigterm() {
     let out = kaigo().args(["migrate", "eligibility"]).envs(env.clone()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let child =
-        kaigo().args(["serve", "eligibility"]).envs(env.clone()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let child = kaigo().args(["serve", "eligibility"]).envs(env.clone()).stderr(log.reopen().unwrap()).spawn().unwrap();
     let mut running = Running(child);
     let name = "kaigo.eligibility.v1.EligibilityService";
     let up =
         eventually(Duration::from_secs(10), || async { health(&addr, name).await.filter(|s| *s == SERVING) }).await;
     assert_eq!(up, Some(SERVING));
     assert_eq!(health(&addr, "liveness").await, Some(SERVING));
+    // server.worker_threads = 1: the runtime has one worker thread (the production profile's).
+    let started = std::fs::read_to_string(log.path()).unwrap();
+    assert!(started.contains(r#""worker_threads":1"#), "{started}");
 
     terminate(&running.0);
     // During the drain delay readiness says NOT_SERVING while the server still answers.
@@ -63,6 +67,11 @@ async fn bad_configuration_exits_64_naming_the_key() {
     let cases = [
         ("KAIGO_SERVER__LISTEN", "nowhere", "server.listen (environment variable KAIGO_SERVER__LISTEN): must be"),
         ("KAIGO_SERVER__MAX_MESSAGE_BYTES", "lots", "KAIGO_SERVER__MAX_MESSAGE_BYTES"),
+        (
+            "KAIGO_SERVER__WORKER_THREADS",
+            "5000",
+            "server.worker_threads (environment variable KAIGO_SERVER__WORKER_THREADS): must be at most 1024",
+        ),
         ("KAIGO_DATABASE__PASSWORD", "x", "KAIGO_DATABASE__PASSWORD"),
         (
             "KAIGO_TELEMETRY__LOG_FORMAT",

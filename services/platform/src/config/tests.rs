@@ -70,6 +70,19 @@ fn validation_names_the_key_and_the_variable_it_came_from() {
 }
 
 #[test]
+fn worker_threads_are_the_runtime_default_unless_set_and_a_typo_is_refused() {
+    let config: TestConfig = ConfigSource::new().load().unwrap();
+    assert_eq!(config.server.worker_threads, 0, "0: one thread per CPU, tokio's own choice");
+    let config: TestConfig = ConfigSource::new().with_env("KAIGO_SERVER__WORKER_THREADS", "1").load().unwrap();
+    assert_eq!(config.server.worker_threads, 1);
+    let err = ConfigSource::new().with_env("KAIGO_SERVER__WORKER_THREADS", "10000").load::<TestConfig>().unwrap_err();
+    assert_eq!(err.key, "server.worker_threads (environment variable KAIGO_SERVER__WORKER_THREADS)");
+    assert!(err.message.contains("at most 1024"), "{err}");
+    let err = ConfigSource::new().with_env("KAIGO_SERVER__WORKER_THREADS", "-1").load::<TestConfig>().unwrap_err();
+    assert!(err.key.contains("server.worker_threads"), "{err}");
+}
+
+#[test]
 fn validation_names_the_file_a_value_came_from() {
     let dir = tempfile_dir();
     let file = dir.join("kaigo.toml");
