@@ -382,6 +382,7 @@ def sizing(objects: list[tuple[str, dict]]) -> dict[str, dict[str, Any]]:
             containers[c["name"]] = {
                 "resources": c.get("resources", {}),
                 "L1 budget": env.get("KAIGO_ELIGIBILITY__L1_MAX_BYTES"),
+                "worker threads": env.get("KAIGO_SERVER__WORKER_THREADS"),
             }
         out[component] = {
             "HPA minReplicas": hpa["spec"].get("minReplicas") if hpa else None,
@@ -409,12 +410,12 @@ def check_sizing_agrees(chart: list[tuple[str, dict]], overlay: list[tuple[str, 
             if other is None:
                 errors.append(f"{component}: container {name} missing from the overlay")
                 continue
-            for key in ("resources", "L1 budget"):
+            for key in ("resources", "L1 budget", "worker threads"):
                 if c[key] != other[key]:
                     errors.append(f"{component}/{name}: {key} chart {c[key]} != overlay {other[key]}")
     if errors:
         raise Failure("\n".join(errors))
-    return f"{len(COMPONENTS)} components: the same HPA bounds and metrics, resources and L1 budget"
+    return f"{len(COMPONENTS)} components: the same HPA bounds and metrics, resources, L1 budget and worker threads"
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
