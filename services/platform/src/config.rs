@@ -366,7 +366,8 @@ pub struct ServerConfig {
     pub max_connection_age_secs: u64,
     /// Threads of the async runtime (`kaigo serve`); 0: one per CPU the process may use (the
     /// container's CPU limit counts), or `TOKIO_WORKER_THREADS` when set. One thread costs
-    /// 15–25 % less CPU a call below saturation, and caps the process at one core of calls
+    /// about 15 % less CPU a call below saturation (3–25 % in four runs), and caps the process
+    /// at one core of calls
     /// (loadtest/README.md#cost-at-rate, docs/capacity.md).
     pub worker_threads: usize,
 }
