@@ -133,3 +133,12 @@ image-clean:
 loadtest-national:
 	$(CARGO) build --release -p kaigo
 	bash loadtest/national/run.sh
+
+## loadtest-rate: gateway + eligibility CPU per call at fixed rates (500-8,000 calls/s, open
+## loop), each paired with HAProxy + the echo server at the same rate, for the runtime's default
+## threads and server.worker_threads = 1 (loadtest/README.md#cost-at-rate, the capacity plan's
+## per-pod figures); about 10 min on 2 cores, outside make test. Needs haproxy.
+.PHONY: loadtest-rate
+loadtest-rate:
+	$(CARGO) build --release -p kaigo
+	bash loadtest/eligibility/rate.sh
