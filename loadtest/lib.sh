@@ -12,6 +12,10 @@
 #   lt_dev_keys DIR PORT   the dev signing key pair in DIR (`kaigo dev` started on PORT and
 #                   stopped): tokens from `kaigo token --data-dir DIR`, the gateway verifying with
 #                   DIR/dev-signing-key.pub.pem
+#   lt_haproxy PORT UPSTREAM   HAProxy (Debian's 2.6; one thread, plain HTTP/2 on both sides, no
+#                   checks, no log) on 127.0.0.1:PORT in front of UPSTREAM (host:port): the bare
+#                   proxy hop the benchmarks compare the gateway with; its pid in PID_haproxy,
+#                   stopped at exit
 #   lt_lock_fd      opens LOCK (default /tmp/loadtest.lock) on descriptor 9 for lock and unlock,
 #                   which hold it around each measurement so that no two benchmarks on the
 #                   machine overlap; processes started meanwhile should get `9>&-`
@@ -56,6 +60,28 @@ lt_dev_keys() {
   for _ in $(seq 1 100); do [ -s "$dir/dev-signing-key.pem" ] && break; sleep 0.1; done
   kill "$dev"; wait "$dev" 2>/dev/null || true
   [ -s "$dir/dev-signing-key.pem" ] || { echo "kaigo dev wrote no signing key in $dir" >&2; exit 1; }
+}
+
+lt_haproxy() {
+  local port=$1 upstream=$2
+  cat >"$WORK/haproxy-$port.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend fe
+  bind 127.0.0.1:$port proto h2
+  default_backend be
+backend be
+  server s1 $upstream proto h2
+CFG
+  haproxy -f "$WORK/haproxy-$port.cfg" -D -p "$WORK/haproxy-$port.pid" 9>&-
+  PID_haproxy=$(cat "$WORK/haproxy-$port.pid")
+  PIDS+=("$PID_haproxy")
 }
 
 lt_lock_fd() {

@@ -43,24 +43,7 @@ export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX=
 lt_dev_keys "$WORK/keys" 52299
 "$BIN" echo-server --listen 127.0.0.1:52290 9>&- >/dev/null 2>&1 & PIDS+=($!)
 PID_echo=$!
-cat >"$WORK/haproxy.cfg" <<CFG
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend fe
-  bind 127.0.0.1:52271 proto h2
-  default_backend be
-backend be
-  server s1 127.0.0.1:52290 proto h2
-CFG
-haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid" 9>&-
-PID_haproxy=$(cat "$WORK/haproxy.pid")
-lt_at_exit() { kill "$PID_haproxy" 2>/dev/null; }
+lt_haproxy 52271 127.0.0.1:52290
 
 start() { # workers: the eligibility instance (L1 on) and a gateway in front of it
   local threads=()

@@ -19,7 +19,6 @@ REDIS_PORT=6391
 DEAD_REDIS_PORT=6392
 . loadtest/lib.sh
 lt_begin bench     # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
-lt_at_exit() { [ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null; }
 
 # L2: hashes of up to 128 entries of up to 256 bytes stay listpacks (the recommended setting).
 redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
@@ -66,23 +65,7 @@ gateway gateway 50051 http://127.0.0.1:50061
 # A second gateway in front of the L1-off instance: the L2 path as a caller sees it (issue #15's p99 row).
 gateway gateway_l2 50052 http://127.0.0.1:50062
 TOKEN=$("$BIN" token --data-dir "$KEYDIR" --role insurer --insurer 435073 --ttl 2h)
-cat >"$WORK/haproxy.cfg" <<CFG
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend fe
-  bind 127.0.0.1:50071 proto h2
-  default_backend be
-backend be
-  server s1 127.0.0.1:50061 proto h2
-CFG
-haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid"
-PID_haproxy=$(cat "$WORK/haproxy.pid")
+lt_haproxy 50071 127.0.0.1:50061    # the bare proxy hop in front of the L1 instance
 
 PORTS="50061 50062 50063 50051 50052"; [ "$TRACED" = 1 ] && PORTS="$PORTS 50064"
 for port in $PORTS; do lt_up "127.0.0.1:$port"; done
