@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# What an import does to the checks served beside it (loadtest/README.md#import-under-load):
+# CheckEligibility through the gateway at a fixed rate (open loop, L2 hits: the instance runs with
+# L1 off) over one insurer's persons, while another insurer's extract of PERSONS persons is
+# imported through the same gateway into the same instance — first created, then imported again
+# unchanged, then imported with every person changed (another seed of the generator: what an
+# annual re-determination of the co-payment ratio sends). Each case is one run of SECS seconds,
+# the import starting 4 s in; a run of the checks alone comes first. Prints p50/p99/max of the
+# checks, the calls the driver could send (at most CONC in flight: a stall shows as calls not
+# sent) and the import's own summary and time.
+#   cargo build --release -p kaigo && bash loadtest/eligibility/import-under-load.sh
+# Needs PostgreSQL on 127.0.0.1:5432 (trust), redis-server, python3. Everything it starts
+# listens on 127.0.0.1 and is stopped at exit; its database and its Redis are dropped. Each run
+# holds /tmp/loadtest.lock (LOCK=...).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${KAIGO_BIN:-target/release/kaigo}
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p kaigo (or set KAIGO_BIN)" >&2; exit 1; }
+RATE=${RATE:-2000}          # checks/s
+SECS=${SECS:-30}            # seconds a run
+CONC=${CONC:-256}           # checks in flight at most
+PERSONS=${PERSONS:-100000}  # persons of the imported extract
+CHECKED=${CHECKED:-50000}   # persons of the checked insurer
+REDIS_PORT=${REDIS_PORT:-6401}
+. loadtest/lib.sh
+lt_begin importload  # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
+lt_lock_fd
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
+sleep 0.5
+export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="import-load-internal-secret-of-at-least-32-bytes"
+export KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info} KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="importload:"
+"$BIN" migrate eligibility >/dev/null
+lt_dev_keys "$WORK/keys" 52899
+env KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_SERVER__LISTEN=127.0.0.1:52861 "$BIN" serve eligibility \
+  9>&- >"$WORK/eligibility.log" 2>&1 & PIDS+=($!)
+env KAIGO_SERVER__LISTEN=127.0.0.1:52851 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
+  KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$WORK/keys/dev-signing-key.pub.pem\"]" KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:52861 \
+  "$BIN" serve gateway 9>&- >"$WORK/gateway.log" 2>&1 & PIDS+=($!)
+lt_up 127.0.0.1:52861
+lt_up 127.0.0.1:52851
+
+# The checked insurer (its persons imported, so L2 holds them) and the imported one.
+CHECKED_TOKEN=$("$BIN" token --data-dir "$WORK/keys" --role insurer --insurer 435073 --ttl 4h)
+IMPORT_TOKEN=$("$BIN" token --data-dir "$WORK/keys" --role insurer --insurer 131011 --ttl 4h)
+"$BIN" gen insured --count "$CHECKED" --insurer 435073 --seed 7 >"$WORK/checked.csv"
+"$BIN" import insured "$WORK/checked.csv" --endpoint http://127.0.0.1:52851 --token "$CHECKED_TOKEN" --chunk 5000 >/dev/null
+printf '435073\t%s\n' "$CHECKED" >"$WORK/insurers.tsv"
+python3 loadtest/national/keys.py check "$WORK/insurers.tsv" uniform 400000 5 \
+  '{"authorization": "Bearer '"$CHECKED_TOKEN"'"}' >"$WORK/calls.jsonl"
+echo '{"call": "kaigo.eligibility.v1.EligibilityService.CheckEligibility", "insecure": true, "timeout": "60s"}' >"$WORK/check.json"
+"$BIN" gen insured --count "$PERSONS" --insurer 131011 --seed 11 >"$WORK/first.csv"
+"$BIN" gen insured --count "$PERSONS" --insurer 131011 --seed 12 >"$WORK/changed.csv"
+bench() { # seconds
+  "$BIN" bench "$WORK/check.json" --endpoint http://127.0.0.1:52851 --data-lines "$WORK/calls.jsonl" --duration "$1s" \
+    --rps "$RATE" --concurrency "$CONC" --connections 4 --format json 2>/dev/null
+}
+bench 3 >/dev/null   # connections open, every checked person read once
+
+RESULTS="$WORK/results.tsv"
+for case in "alone -" "fresh import first.csv" "unchanged re-run first.csv" "every person changed changed.csv"; do
+  label=${case% *} file=${case##* }
+  lock "$label"
+  bench "$SECS" >"$WORK/run.json" &
+  driver=$!
+  summary="-" took="-"
+  if [ "$file" != - ]; then
+    sleep 4
+    t0=$(date +%s.%N)
+    summary=$("$BIN" import insured "$WORK/$file" --endpoint http://127.0.0.1:52851 --token "$IMPORT_TOKEN" --chunk 5000 | tail -1)
+    took=$(awk "BEGIN {printf \"%.1f s\", $(date +%s.%N) - $t0}")
+  fi
+  wait "$driver"
+  unlock
+  python3 - "$label" "$took" "$summary" "$WORK/run.json" "$RATE" "$SECS" <<'PY' | tee -a "$RESULTS" >&2
+import json, sys
+label, took, summary, path, rate, secs = sys.argv[1:7]
+r = json.load(open(path))
+ok = r["statusCodeDistribution"].get("OK", 0)
+d = {x["percentage"]: x["latency"] / 1e6 for x in r["latencyDistribution"]}
+asked = int(rate) * int(secs)
+print(f"{label}\t{took}\t{summary}\t{r['count']} of {asked}\t{ok}\t{d.get(50, 0):.2f}\t{d.get(99, 0):.2f}\t{r['slowest'] / 1e6:.2f}")
+PY
+done
+
+echo
+echo "## Checks beside an import: $RATE checks/s (L2 hits) for ${SECS} s a case, $PERSONS persons imported ($(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ))"
+echo
+echo "| case | import took | import summary | checks sent (of asked) | OK | p50 ms | p99 ms | slowest ms |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8}' "$RESULTS"
