@@ -131,6 +131,12 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
 /// The HTTP/2 header block a server decodes (SETTINGS_MAX_HEADER_LIST_SIZE).
 pub const MAX_HEADER_LIST_BYTES: u32 = 1024 * 1024;
 
+/// What one stream may send before its handler reads (hyper's default).
+const STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
+/// What all of a connection's streams may: eight streams' windows, so that a slow reader cannot
+/// hold the others back.
+const CONNECTION_WINDOW_BYTES: u32 = 8 * STREAM_WINDOW_BYTES;
+
 /// How a listener is served beyond [`ServerConfig`]: what only the gateway needs.
 #[derive(Default)]
 pub struct ServeOptions {
@@ -223,6 +229,14 @@ where
         // gateway refuses headers over its own, smaller limit with RESOURCE_EXHAUSTED).
         .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        // A stream whose handler reads slowly — an import's chunks wait while the previous
+        // chunk's transaction runs — fills its stream window with unread data. hyper's defaults
+        // give the connection no more window than one stream (1 MiB each), so that one stream
+        // held back every other call on the connection: checks beside an import that changed
+        // every person stalled for seconds at a time (loadtest/README.md#import-under-load).
+        // The connection's window is now eight streams' worth.
+        .initial_stream_window_size(Some(STREAM_WINDOW_BYTES))
+        .initial_connection_window_size(Some(CONNECTION_WINDOW_BYTES))
         .serve_with_incoming_shutdown(service, incoming, async move {
             let _ = stop_rx.await;
         });
