@@ -16,6 +16,8 @@
 #                   checks, no log) on 127.0.0.1:PORT in front of UPSTREAM (host:port): the bare
 #                   proxy hop the benchmarks compare the gateway with; its pid in PID_haproxy,
 #                   stopped at exit
+#   lt_redis PORT [ARGS...]   a private Redis on 127.0.0.1:PORT (no persistence; hashes of up to
+#                   256-byte values kept as listpacks, the L2 setting), stopped at exit
 #   lt_lock_fd      opens LOCK (default /tmp/loadtest.lock) on descriptor 9 for lock and unlock,
 #                   which hold it around each measurement so that no two benchmarks on the
 #                   machine overlap; processes started meanwhile should get `9>&-`
@@ -82,6 +84,15 @@ CFG
   haproxy -f "$WORK/haproxy-$port.cfg" -D -p "$WORK/haproxy-$port.pid" 9>&-
   PID_haproxy=$(cat "$WORK/haproxy-$port.pid")
   PIDS+=("$PID_haproxy")
+}
+
+lt_redis() {
+  local port=$1
+  shift
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --hash-max-listpack-value 256 "$@" 9>&- >/dev/null 2>&1 &
+  PIDS+=($!)
+  sleep 0.5
 }
 
 lt_lock_fd() {

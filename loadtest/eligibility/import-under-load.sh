@@ -25,9 +25,7 @@ REDIS_PORT=${REDIS_PORT:-6401}
 . loadtest/lib.sh
 lt_begin importload  # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 lt_lock_fd
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+lt_redis "$REDIS_PORT"
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="import-load-internal-secret-of-at-least-32-bytes"
 export KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info} KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="importload:"
 "$BIN" migrate eligibility >/dev/null

@@ -33,9 +33,7 @@ HZ=$(getconf CLK_TCK)
 . loadtest/lib.sh
 lt_begin rate      # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 lt_lock_fd
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+lt_redis "$REDIS_PORT"
 # As production runs them: info, JSON, an access-log line per call at the gateway.
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET" KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info}
 export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="rate:"
