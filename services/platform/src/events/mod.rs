@@ -19,5 +19,5 @@ pub mod trim;
 pub use bus::{Bus, BusError, LocalBus, RedisBus};
 pub use consumer::{Consumer, ConsumerOptions, EventHandler, HandlerError};
 pub use migration::EventTablesMigration;
-pub use outbox::{Event, NewEvent, enqueue};
+pub use outbox::{Event, NewEvent, enqueue, enqueue_many};
 pub use relay::{Relay, RelayOptions};

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use kaigo_platform::config::RedisConfig;
 use kaigo_platform::events::{
     Bus, Consumer, ConsumerOptions, Event, EventHandler, EventTablesMigration, HandlerError, LocalBus, NewEvent,
-    RedisBus, Relay, RelayOptions, enqueue,
+    RedisBus, Relay, RelayOptions, enqueue, enqueue_many,
 };
 use kaigo_platform::redis::RedisHandle;
 use kaigo_platform::testkit::{TestDatabase, TestRedis, eventually};
@@ -288,6 +288,59 @@ async fn the_in_process_bus_delivers_each_event_once_per_group() {
     let _ = stop_tx.send(true);
     task.await.unwrap();
     assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+}
+
+/// Events enqueued together (one statement on PostgreSQL) are each an outbox row of their own,
+/// in the given order with the payload's bytes intact, and none of them outlives a rollback;
+/// on both backends.
+#[tokio::test]
+async fn events_enqueued_together_are_relayed_in_order_with_their_bytes_and_rolled_back_with_their_transaction() {
+    let db = TestDatabase::create().await;
+    let dir = std::env::temp_dir().join(format!("kaigo-outbox-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite_config = kaigo_platform::config::DatabaseConfig {
+        url: kaigo_platform::config::Secret::new(format!("sqlite://{}", dir.display())),
+        ..kaigo_platform::config::DatabaseConfig::default()
+    };
+    let sqlite = kaigo_platform::db::connect(&sqlite_config, "outbox").await.unwrap();
+    Migrator::up(&sqlite, None).await.unwrap();
+    // More than one of SQLite's multi-row statements.
+    let events: Vec<NewEvent> = (0..1_203u32)
+        .map(|n| NewEvent {
+            topic: format!("test.many.{}", n % 2),
+            key: format!("aggregate-{n}"),
+            payload: match n {
+                0 => Vec::new(),
+                1 => vec![0, 0xff, b',', b'"', b'\\'],
+                _ => n.to_be_bytes().to_vec(),
+            },
+        })
+        .collect();
+    for producer in [setup(&db, "producer").await, sqlite] {
+        let txn = producer.begin().await.unwrap();
+        assert_eq!(enqueue_many(&txn, events.clone()).await.unwrap().len(), events.len());
+        txn.rollback().await.unwrap();
+        let relay = Relay::new(producer.clone(), Bus::Local(LocalBus::new()), RelayOptions::default());
+        assert!(
+            relay.fetch_unpublished(&producer, 2_000).await.unwrap().is_empty(),
+            "rolled back with its transaction"
+        );
+
+        let txn = producer.begin().await.unwrap();
+        let ids = enqueue_many(&txn, events.clone()).await.unwrap();
+        assert!(enqueue_many(&txn, Vec::new()).await.unwrap().is_empty());
+        txn.commit().await.unwrap();
+        let stored = relay.fetch_unpublished(&producer, 2_000).await.unwrap();
+        assert_eq!(stored.len(), events.len());
+        for ((_, stored), (event, id)) in stored.iter().zip(events.iter().zip(&ids)) {
+            assert_eq!(
+                (&stored.id, &stored.topic, &stored.key, &stored.payload),
+                (id, &event.topic, &event.key, &event.payload)
+            );
+        }
+        producer.close().await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `kaigo.events.backlog`'s reading: what a group has not acknowledged, undelivered or
