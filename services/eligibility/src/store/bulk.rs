@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
 
-use super::{ACTIVE, PersonDetails, VOIDED, core_of, details_of, person, to_domain};
-use crate::domain::allowances::{UseFacts, import_changes};
+use super::{ACTIVE, PersonDetails, core_of, details_of, person, to_domain};
+use crate::domain::allowances::UseFacts;
 use crate::domain::{Period, Record, Timeline};
 use crate::key::PersonKey;
 use crate::store::write::{changed_event, kind_code};
 
+mod changes;
 mod pg;
 
 /// One person of an import with all their current periods.
@@ -61,24 +62,6 @@ fn placeholders(postgres: bool, rows: usize, cols: usize) -> String {
     sql
 }
 
-fn same_person(a: &person::Model, b: &person::Model) -> bool {
-    a.name_kanji == b.name_kanji
-        && a.name_kana == b.name_kana
-        && a.birth_date == b.birth_date
-        && a.sex == b.sex
-        && a.category == b.category
-        && a.acquired_date == b.acquired_date
-        && a.lost_date == b.lost_date
-        && a.card_issued_date == b.card_issued_date
-}
-
-fn same_periods(stored: &[Record], wanted: &[Period]) -> bool {
-    stored.len() == wanted.len()
-        && wanted.iter().all(|(start, end, detail)| {
-            stored.iter().any(|r| r.start == *start && r.end == *end && &r.detail == detail)
-        })
-}
-
 /// Applies one chunk in one transaction: creates new persons, updates changed ones
 /// (their differing periods are voided and the extract's inserted), skips identical ones.
 /// Returns the outcome, the keys of changed persons (to invalidate everywhere) and of
@@ -115,80 +98,36 @@ async fn apply_rows(
     now: DateTime<Utc>,
 ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
     let mut outcome = ChunkOutcome::default();
-    let mut changed = Vec::new();
-    // The version each changed person was given, in `changed`'s order.
-    let mut versions: Vec<i64> = Vec::new();
     let mut created = Vec::new();
     if rows.is_empty() {
-        return Ok((outcome, changed, created));
+        return Ok((outcome, Vec::new(), created));
     }
     let existing = load_existing(conn, rows).await?;
     let stored_ids: Vec<i64> = existing.values().map(|(p, _)| p.id).collect();
     let stored_uses = super::allowances::active_of(conn, &stored_ids).await?;
     let mut new_people: Vec<&ImportPerson> = Vec::new();
-    let mut record_rows: Vec<(i64, &Period)> = Vec::new();
-    let backend = conn.get_database_backend();
+    let mut changes = Vec::new();
     for &row in rows {
         match existing.get(&row.key) {
             None => new_people.push(row),
             Some((stored, records)) => {
-                let use_changes = import_changes(stored_uses.get(&stored.id).map_or(&[][..], Vec::as_slice), &row.uses);
-                if same_person(stored, &row.person) && same_periods(records, &row.periods) && use_changes.is_empty() {
-                    outcome.unchanged += 1;
-                    continue;
-                }
-                outcome.changed += 1;
-                changed.push(row.key);
-                let p = &row.person;
-                // The version the update gives is the one the person's event announces (a
-                // concurrent write may have bumped it since the comparison read the row).
-                let sql = if postgres {
-                    "UPDATE persons SET name_kanji=$1, name_kana=$2, birth_date=$3, sex=$4, category=$5, acquired_date=$6, lost_date=$7, card_issued_date=$8, version=version+1, updated_at=$9 WHERE id=$10 RETURNING version"
-                } else {
-                    "UPDATE persons SET name_kanji=?, name_kana=?, birth_date=?, sex=?, category=?, acquired_date=?, lost_date=?, card_issued_date=?, version=version+1, updated_at=? WHERE id=? RETURNING version"
-                };
-                let values: Vec<Value> = vec![
-                    p.name_kanji.clone().into(),
-                    p.name_kana.clone().into(),
-                    p.birth_date.into(),
-                    p.sex.into(),
-                    p.category.into(),
-                    p.acquired_date.into(),
-                    p.lost_date.into(),
-                    p.card_issued_date.into(),
-                    now.into(),
-                    stored.id.into(),
-                ];
-                let updated = conn.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-                let version: i64 = match updated {
-                    Some(updated) => updated.try_get("", "version")?,
-                    None => return Err(DbErr::RecordNotUpdated),
-                };
-                versions.push(version);
-                super::allowances::apply_import(conn, stored.id, &use_changes, recorded_by, now).await?;
-                // Periods the extract no longer states are voided (kept in history).
-                for old in records
-                    .iter()
-                    .filter(|r| !row.periods.iter().any(|(s, e, d)| r.start == *s && r.end == *e && &r.detail == d))
-                {
-                    let sql = if postgres {
-                        "UPDATE records SET state=$1 WHERE id=$2"
-                    } else {
-                        "UPDATE records SET state=? WHERE id=?"
-                    };
-                    conn.execute_raw(Statement::from_sql_and_values(backend, sql, [VOIDED.into(), old.id.into()]))
-                        .await?;
-                }
-                for period in row
-                    .periods
-                    .iter()
-                    .filter(|(s, e, d)| !records.iter().any(|r| r.start == *s && r.end == *e && &r.detail == d))
-                {
-                    record_rows.push((stored.id, period));
+                let uses = stored_uses.get(&stored.id).map_or(&[][..], Vec::as_slice);
+                match changes::change_of(row, stored, records, uses) {
+                    Some(change) => changes.push(change),
+                    None => outcome.unchanged += 1,
                 }
             }
         }
     }
+    outcome.changed = changes.len() as u64;
+    let versions = changes::update_persons(conn, postgres, &changes, now).await?;
+    let voided: Vec<i64> = changes.iter().flat_map(|c| c.voided.iter().copied()).collect();
+    changes::void_records(conn, postgres, &voided).await?;
+    for change in changes.iter().filter(|c| !c.uses.is_empty()) {
+        super::allowances::apply_import(conn, change.id, &change.uses, recorded_by, now).await?;
+    }
+    let mut record_rows: Vec<(i64, &Period)> =
+        changes.iter().flat_map(|c| c.added.iter().map(|period| (c.id, *period))).collect();
     if !new_people.is_empty() {
         let ids = insert_persons(conn, postgres, &new_people, now).await?;
         for (row, id) in new_people.iter().zip(ids) {
@@ -200,10 +139,9 @@ async fn apply_rows(
         }
     }
     insert_records(conn, postgres, &record_rows, recorded_by, now).await?;
-    for (key, version) in changed.iter().zip(&versions) {
-        kaigo_platform::events::enqueue(conn, changed_event(key, *version)).await?;
-    }
-    Ok((outcome, changed, created))
+    let events = changes.iter().zip(&versions).map(|(c, version)| changed_event(&c.key, *version)).collect();
+    kaigo_platform::events::enqueue_many(conn, events).await?;
+    Ok((outcome, changes.into_iter().map(|c| c.key).collect(), created))
 }
 
 /// What an import's L2 stage reads after a chunk committed: the timelines of `changed` (their
@@ -495,14 +433,8 @@ async fn insert_records(
 #[derive(serde::Serialize)]
 struct NewPersonRow<'a> {
     insured: &'a str,
-    kanji: &'a str,
-    kana: &'a str,
-    birth: Option<chrono::NaiveDate>,
-    sex: i16,
-    category: i16,
-    acquired: Option<chrono::NaiveDate>,
-    lost: Option<chrono::NaiveDate>,
-    issued: Option<chrono::NaiveDate>,
+    #[serde(flatten)]
+    columns: changes::PersonColumns<'a>,
 }
 
 /// A chunk's new persons in one statement with three parameters (the rows as one JSON array,
@@ -524,20 +456,7 @@ async fn insert_persons_pg(
     let Some(first) = people.first() else { return Ok(Vec::new()) };
     let rows: Vec<NewPersonRow<'_>> = people
         .iter()
-        .map(|row| {
-            let p = &row.person;
-            NewPersonRow {
-                insured: row.key.insured(),
-                kanji: &p.name_kanji,
-                kana: &p.name_kana,
-                birth: p.birth_date,
-                sex: p.sex,
-                category: p.category,
-                acquired: p.acquired_date,
-                lost: p.lost_date,
-                issued: p.card_issued_date,
-            }
-        })
+        .map(|row| NewPersonRow { insured: row.key.insured(), columns: changes::PersonColumns::of(&row.person) })
         .collect();
     let json = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
     let returned = txn
@@ -771,6 +690,42 @@ mod tests {
         assert_eq!(count("SELECT count(*) FROM persons WHERE version <> 1").await, 1);
         assert_eq!(count("SELECT count(*) FROM records").await, PERSONS as i64 + 2);
         assert_eq!(count("SELECT count(*) FROM outbox").await, 1);
+
+        // Every person of a chunk changed at once (the August re-determination of the ratio),
+        // a tenth of them in their person row too, applied set-based: each changed person one
+        // version up, one record voided and one added, one event naming that version.
+        let mut august: Vec<ImportPerson> = people[CHUNK..2 * CHUNK].to_vec();
+        for (i, row) in august.iter_mut().enumerate() {
+            let Detail::Copayment { tenths } = row.periods[0].2 else { unreachable!() };
+            row.periods[0].2 = Detail::Copayment { tenths: 1 + tenths % 3 };
+            if i % 10 == 0 {
+                row.person.name_kana = "シケン ハナコ".to_owned();
+            }
+        }
+        let (outcome, changed, _) = import_chunk(&db, &august, "435073", Utc::now()).await.unwrap();
+        assert_eq!(outcome, ChunkOutcome { created: 0, changed: CHUNK as u64, unchanged: 0 });
+        assert_eq!(changed.len(), CHUNK);
+        assert_eq!(count("SELECT count(*) FROM persons WHERE version = 2").await, CHUNK as i64 + 1);
+        assert_eq!(count("SELECT count(*) FROM persons WHERE name_kana = 'シケン ハナコ'").await, CHUNK as i64 / 10);
+        assert_eq!(count("SELECT count(*) FROM records WHERE state <> 1").await, CHUNK as i64 + 1);
+        assert_eq!(count("SELECT count(*) FROM records").await, PERSONS as i64 + 2 + CHUNK as i64);
+        // Each changed person's active record is the new ratio, and only one is active.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM records r JOIN persons p ON p.id = r.person_id WHERE r.state = 1 \
+                 AND p.version = 2 AND p.insured_number::bigint > 2000 \
+                 AND r.detail::jsonb->'Copayment'->>'tenths' = (1 + (1 + p.insured_number::bigint % 3) % 3)::text"
+            )
+            .await,
+            CHUNK as i64
+        );
+        assert_eq!(count("SELECT count(*) FROM records WHERE state = 1").await, PERSONS as i64 + 1);
+        assert_eq!(count("SELECT count(*) FROM outbox").await, 1 + CHUNK as i64);
+        // The events name each person's new version: the payload ends in the separator and "2".
+        assert_eq!(
+            count("SELECT count(*) FROM outbox WHERE right(encode(payload, 'escape'), 2) = ':2'").await,
+            CHUNK as i64 + 1
+        );
         db.close().await.unwrap();
     }
 }
