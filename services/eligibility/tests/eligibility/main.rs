@@ -14,6 +14,7 @@ mod database_down;
 mod decisions;
 mod idempotency;
 mod import;
+mod import_beside_checks;
 mod maxima;
 mod misses;
 mod qualification;
