@@ -29,9 +29,18 @@ pub(crate) const CONNECTIONS_PER_ADDRESS: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
-/// Flow-control windows and send buffer as hyper's client has them.
-const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
-const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+/// What one answer may have in flight unread. An answer's data is released to the service as
+/// its caller reads it, so a caller that stops reading (a download on a slow link) holds this
+/// much; in the cluster a round trip is well under a millisecond, and 1 MiB a stream is more
+/// than a download needs to go at full speed.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+/// What all answers on a connection may: sixteen streams' windows, so that callers who stop
+/// reading hold back the other calls sharing the connection only when more than fifteen do at
+/// once. With hyper's client defaults (2 MiB a stream, 5 MiB a connection) three held downloads
+/// stopped every answer on their connection (tests/gateway/slow_readers.rs). What is held is
+/// only what is unread: at most 16 MiB a connection, reached only by sixteen held streams.
+const CONNECTION_WINDOW: u32 = 16 * STREAM_WINDOW;
+/// A request's data buffered beyond its stream's window (hyper's client default).
 const MAX_SEND_BUFFER: usize = 1024 * 1024;
 
 /// Why a call did not get an answer from the address.

@@ -7,6 +7,7 @@ mod bad_input;
 mod early_answers;
 mod forged;
 mod mtls;
+mod slow_readers;
 mod support;
 mod tokens;
 mod traffic;

@@ -12,6 +12,7 @@ use kaigo_gateway::{AuthConfig, Claims, Gateway, GatewayConfig, RemoteUpstream, 
 use kaigo_platform::auth::{Caller, CallerKeys, CallerLayer};
 use kaigo_platform::config::ServerConfig;
 use kaigo_platform::server::GrpcServices;
+use kaigo_proto::kaigo::documents::v1 as docs;
 use kaigo_proto::kaigo::eligibility::v1 as elig;
 use kaigo_proto::kaigo::subsidies::v1 as subs;
 use parking_lot::Mutex;
@@ -218,8 +219,43 @@ impl elig::eligibility_service_server::EligibilityService for EchoEligibility {
     }
 }
 
+/// A documents service whose DownloadAttachment never ends: 256 KiB chunks for as long as the
+/// caller takes them (counted in `chunks_sent`), and whose GetAttachment answers at once.
+#[derive(Clone, Default)]
+pub struct EndlessDocuments {
+    pub chunks_sent: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl docs::document_service_server::DocumentService for EndlessDocuments {
+    async fn get_attachment(
+        &self,
+        request: tonic::Request<docs::GetAttachmentRequest>,
+    ) -> Result<tonic::Response<docs::GetAttachmentResponse>, tonic::Status> {
+        Caller::from_request(&request)?;
+        let attachment = docs::Attachment { file_name: "opinion.pdf".to_owned(), ..Default::default() };
+        Ok(tonic::Response::new(docs::GetAttachmentResponse { attachment: Some(attachment) }))
+    }
+
+    async fn download_attachment(
+        &self,
+        request: tonic::Request<docs::DownloadAttachmentRequest>,
+    ) -> Result<tonic::Response<tonic::codegen::BoxStream<docs::DownloadAttachmentResponse>>, tonic::Status> {
+        Caller::from_request(&request)?;
+        let sent = self.chunks_sent.clone();
+        let chunks = futures::stream::repeat_with(move || {
+            sent.fetch_add(1, Ordering::SeqCst);
+            let chunk = docs::download_attachment_response::Payload::Chunk(vec![7; 256 * 1024]);
+            Ok(docs::DownloadAttachmentResponse { payload: Some(chunk) })
+        });
+        Ok(tonic::Response::new(Box::pin(chunks)))
+    }
+}
+
 /// A running upstream; dropping it (or [`Upstream::kill`]) stops it.
 pub struct TestUpstream {
+    /// The chunks its DownloadAttachment streams have sent.
+    pub chunks_sent: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -248,6 +284,9 @@ pub async fn start_upstream(addr: &str, keys: &CallerKeys, tag: &'static str) ->
         .unwrap()
         .with_service(subs::subsidy_service_server::SubsidyServiceServer::new(EchoSubsidies { tag }))
         .with_service(elig::eligibility_service_server::EligibilityServiceServer::new(EchoEligibility));
+    let documents = EndlessDocuments::default();
+    let chunks_sent = documents.chunks_sent.clone();
+    let services = services.with_service(docs::document_service_server::DocumentServiceServer::new(documents));
     let health = services.health();
     let routes = CallerLayer::new(keys.clone()).layer(services.into_routes());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -258,7 +297,7 @@ pub async fn start_upstream(addr: &str, keys: &CallerKeys, tag: &'static str) ->
         };
         let _ = kaigo_platform::server::serve(listener, routes, health, &config, shutdown).await;
     });
-    (local, TestUpstream { stop: Some(stop), task })
+    (local, TestUpstream { chunks_sent, stop: Some(stop), task })
 }
 
 /// A running gateway.
@@ -331,7 +370,7 @@ pub struct Door {
     /// The keys the gateway signs callers into upstream calls with.
     pub keys: CallerKeys,
     pub jwks: JwksServer,
-    _upstream: TestUpstream,
+    pub upstream: TestUpstream,
 }
 
 impl Door {
@@ -350,7 +389,7 @@ impl Door {
         let keys = CallerKeys::generate();
         let (replica, upstream) = start_upstream("127.0.0.1:0", &keys, "a").await;
         let gw = start_gateway(auth_config(&jwks_server.url), config, &keys, &routes(replica)).await;
-        Self { gw, key, keys, jwks: jwks_server, _upstream: upstream }
+        Self { gw, key, keys, jwks: jwks_server, upstream }
     }
 
     pub fn addr(&self) -> SocketAddr {
