@@ -44,6 +44,22 @@ impl Bus {
         }
     }
 
+    /// Publishes `events`, each topic's in their order: on Redis in one pipelined round trip
+    /// (the relay's batches; a round trip an event bounded how fast a bulk change's events went
+    /// out). At least once, as [`Bus::publish`]: a failure part way leaves some published, and
+    /// the relay publishes the whole batch again.
+    pub async fn publish_many(&self, events: &[Event]) -> Result<(), BusError> {
+        match self {
+            Bus::Redis(bus) => bus.publish_many(events).await,
+            Bus::Local(bus) => {
+                for event in events {
+                    bus.publish(event);
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The consumer groups this process consumes with, each with its topics: those whose
     /// consumers have joined their streams (Redis) or subscribed (in-process) since it started.
     /// The retention task trims these groups' `processed_events` keys, and no others.
@@ -228,20 +244,35 @@ impl RedisBus {
     }
 
     async fn publish(&self, event: &Event) -> Result<(), BusError> {
-        let trace = serde_json::to_string(&event.trace).unwrap_or_else(|_| "[]".to_owned());
-        let created = event.created_at.to_rfc3339();
-        let fields: [(&str, &[u8]); 5] = [
-            ("id", event.id.as_bytes()),
-            ("key", event.key.as_bytes()),
-            ("payload", &event.payload),
-            ("trace", trace.as_bytes()),
-            ("created_at", created.as_bytes()),
-        ];
+        self.publish_many(std::slice::from_ref(event)).await
+    }
+
+    /// Every stream shares one hash slot ([`RedisBus::stream`]), so one pipeline serves a
+    /// cluster too.
+    async fn publish_many(&self, events: &[Event]) -> Result<(), BusError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for event in events {
+            let trace = serde_json::to_string(&event.trace).unwrap_or_else(|_| "[]".to_owned());
+            let created = event.created_at.to_rfc3339();
+            let fields: [(&str, &[u8]); 5] = [
+                ("id", event.id.as_bytes()),
+                ("key", event.key.as_bytes()),
+                ("payload", &event.payload),
+                ("trace", trace.as_bytes()),
+                ("created_at", created.as_bytes()),
+            ];
+            pipe.xadd(self.stream(&event.topic), "*", &fields).ignore();
+        }
         let mut conn = self.redis.conn();
-        let _: String = conn.xadd(self.stream(&event.topic), "*", &fields).await?;
+        let () = pipe.query_async(&mut conn).await?;
         let mut known = self.known.lock();
-        if !known.published.contains(&event.topic) {
-            known.published.insert(event.topic.clone());
+        for event in events {
+            if !known.published.contains(&event.topic) {
+                known.published.insert(event.topic.clone());
+            }
         }
         Ok(())
     }

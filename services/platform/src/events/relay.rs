@@ -53,6 +53,10 @@ pub struct Relay {
     topics: Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
 }
 
+/// Marks the comma-separated outbox rows `$2` published at `$1`.
+const MARK_PUBLISHED_PG: &str =
+    "UPDATE outbox SET published_at = $1 WHERE seq = ANY(string_to_array($2, ',')::bigint[])";
+
 impl Relay {
     /// A relay from `conn`'s outbox to `bus`.
     pub fn new(conn: DatabaseConnection, bus: Bus, options: RelayOptions) -> Self {
@@ -120,28 +124,40 @@ impl Relay {
             txn.rollback().await?;
             return Ok(0);
         }
-        for (_, event) in &batch {
-            // A producer span in the trace of the call that wrote the event (none when that
-            // trace was not sampled).
-            let span = tracing::info_span!(
-                "event.publish",
-                otel.name = %format_args!("{} publish", event.topic),
-                otel.kind = "producer",
-                messaging.operation = "publish",
-                messaging.destination.name = %event.topic,
-            );
-            crate::telemetry::set_parent_from_fields(&event.trace, &span);
-            tracing::Instrument::instrument(self.bus.publish(event), span).await?;
-        }
+        // A producer span per event, in the trace of the call that wrote it (none when that
+        // trace was not sampled), open while the batch is published.
+        let spans: Vec<tracing::Span> = batch
+            .iter()
+            .map(|(_, event)| {
+                let span = tracing::info_span!(
+                    "event.publish",
+                    otel.name = %format_args!("{} publish", event.topic),
+                    otel.kind = "producer",
+                    messaging.operation = "publish",
+                    messaging.destination.name = %event.topic,
+                    messaging.batch.message_count = batch.len(),
+                );
+                crate::telemetry::set_parent_from_fields(&event.trace, &span);
+                span
+            })
+            .collect();
+        let events: Vec<Event> = batch.iter().map(|(_, event)| event.clone()).collect();
+        self.bus.publish_many(&events).await?;
+        drop(spans);
+        // Marked in one statement (a few hundred on SQLite's bound parameters).
         let now = Utc::now();
-        let sql = if crate::db::is_postgres(&txn) {
-            "UPDATE outbox SET published_at = $1 WHERE seq = $2"
+        let seqs: Vec<i64> = batch.iter().map(|(seq, _)| *seq).collect();
+        if crate::db::is_postgres(&txn) {
+            let list: Vec<String> = seqs.iter().map(i64::to_string).collect();
+            let values: [Value; 2] = [now.into(), list.join(",").into()];
+            txn.execute_raw(Statement::from_sql_and_values(backend, MARK_PUBLISHED_PG, values)).await?;
         } else {
-            "UPDATE outbox SET published_at = ? WHERE seq = ?"
-        };
-        for (seq, _) in &batch {
-            let values: [Value; 2] = [now.into(), (*seq).into()];
-            txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+            for part in seqs.chunks(500) {
+                let sql =
+                    format!("UPDATE outbox SET published_at = ? WHERE seq IN ({})", vec!["?"; part.len()].join(", "));
+                let values: Vec<Value> = std::iter::once(now.into()).chain(part.iter().map(|&s| s.into())).collect();
+                txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+            }
         }
         txn.commit().await?;
         let metrics = crate::telemetry::metrics::events();

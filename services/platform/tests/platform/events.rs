@@ -134,6 +134,46 @@ pub async fn exactly_once_through_the_relay_and_a_consumer_group(redis: RedisCon
     let _ = id;
 }
 
+/// A batch is published to Redis in one pipeline: every event once, each topic's in the
+/// outbox's order, and every row marked.
+#[tokio::test]
+async fn a_relayed_batch_reaches_its_streams_once_in_order() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let producer = setup(&db, "producer").await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let streams = [redis_bus.stream("test.batch.0"), redis_bus.stream("test.batch.1")];
+    let bus = Bus::Redis(redis_bus);
+    let events: Vec<NewEvent> = (0..1_203u32)
+        .map(|n| NewEvent {
+            topic: format!("test.batch.{}", n % 2),
+            key: format!("aggregate-{n}"),
+            payload: n.to_be_bytes().to_vec(),
+        })
+        .collect();
+    let txn = producer.begin().await.unwrap();
+    let ids = enqueue_many(&txn, events).await.unwrap();
+    txn.commit().await.unwrap();
+    let relay = Relay::new(producer.clone(), bus, RelayOptions::default());
+    let mut relayed = Vec::new();
+    loop {
+        match relay.relay_once().await.unwrap() {
+            0 => break,
+            n => relayed.push(n),
+        }
+    }
+    assert_eq!(relayed, [500, 500, 203]);
+    assert!(relay.fetch_unpublished(&producer, 2_000).await.unwrap().is_empty(), "every row marked");
+    let mut conn = handle.conn();
+    for (topic, stream) in streams.iter().enumerate() {
+        let entries: redis::streams::StreamRangeReply = conn.xrange_all(stream).await.unwrap();
+        let seen: Vec<String> = entries.ids.iter().map(|e| e.get::<String>("id").unwrap()).collect();
+        let wanted: Vec<String> = ids.iter().skip(topic).step_by(2).cloned().collect();
+        assert_eq!(seen, wanted, "{stream}: each event once, in order");
+    }
+}
+
 #[tokio::test]
 async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_it() {
     let redis = TestRedis::create().await;
@@ -338,6 +378,16 @@ async fn events_enqueued_together_are_relayed_in_order_with_their_bytes_and_roll
                 (id, &event.topic, &event.key, &event.payload)
             );
         }
+        // Relayed in batches of 500, each marked in one statement (several on SQLite).
+        let mut relayed = 0;
+        loop {
+            match relay.relay_once().await.unwrap() {
+                0 => break,
+                n => relayed += n,
+            }
+        }
+        assert_eq!(relayed, events.len());
+        assert!(relay.fetch_unpublished(&producer, 2_000).await.unwrap().is_empty(), "every row marked");
         producer.close().await.unwrap();
     }
     let _ = std::fs::remove_dir_all(&dir);
