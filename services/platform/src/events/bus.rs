@@ -383,8 +383,13 @@ impl RedisBus {
 
     /// Acknowledges one entry.
     pub(crate) async fn ack(&self, stream: &str, group: &str, entry_id: &str) -> Result<(), BusError> {
+        self.ack_many(stream, group, &[entry_id]).await
+    }
+
+    /// Acknowledges `entry_ids` of `stream` for `group` in one command.
+    pub(crate) async fn ack_many(&self, stream: &str, group: &str, entry_ids: &[&str]) -> Result<(), BusError> {
         let mut conn = self.redis.conn();
-        let _: i64 = conn.xack(stream, group, &[entry_id]).await?;
+        let _: i64 = conn.xack(stream, group, entry_ids).await?;
         Ok(())
     }
 

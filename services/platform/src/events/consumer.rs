@@ -94,6 +94,17 @@ impl Consumer {
             txn.rollback().await?;
             return Ok(false);
         }
+        let span = self.handle_span(event);
+        // instrument, not enter: an entered span held across an await leaks into other tasks.
+        tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await?;
+        txn.commit().await?;
+        self.record_lag(event);
+        self.handler.after_commit(event).await;
+        Ok(true)
+    }
+
+    /// The consumer span of handling `event`, in the trace of the call that wrote it.
+    fn handle_span(&self, event: &Event) -> tracing::Span {
         let span = tracing::info_span!(
             "event.handle",
             otel.name = %format_args!("{} process", event.topic),
@@ -105,17 +116,16 @@ impl Consumer {
             group = %self.options.group,
         );
         crate::telemetry::set_parent_from_fields(&event.trace, &span);
-        // instrument, not enter: an entered span held across an await leaks into other tasks.
-        tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await?;
-        txn.commit().await?;
+        span
+    }
+
+    fn record_lag(&self, event: &Event) {
         let labels = [
             opentelemetry::KeyValue::new("topic", event.topic.clone()),
             opentelemetry::KeyValue::new("group", self.options.group.clone()),
         ];
         let lag = crate::telemetry::metrics::seconds_since(event.created_at);
         crate::telemetry::metrics::events().lag.record(lag, &labels);
-        self.handler.after_commit(event).await;
-        Ok(true)
     }
 
     /// Consumes until `shutdown` resolves. Redis trouble is retried with a pause; the consumer
@@ -209,8 +219,83 @@ impl Consumer {
         crate::telemetry::metrics::events().dead_lettered.add(1, &labels);
     }
 
+    /// Applies `deliveries` in one transaction — the dedup records of all of them, then the
+    /// handler of each one new to this group, in order — and acknowledges them in one command
+    /// per stream. A bulk change's events (an import changing 100,000 persons) were a
+    /// transaction, a commit and an acknowledgement each. Returns `false`, with nothing
+    /// committed or acknowledged, when a handler failed: the caller then applies them one by one
+    /// so that only the failing event is retried or dead-lettered.
+    async fn apply_batch(&self, bus: &super::RedisBus, deliveries: &[Delivery]) -> Result<bool, BusError> {
+        let txn = crate::db::begin_write(&self.conn).await?;
+        let ids: Vec<&str> = deliveries.iter().map(|d| d.event.id.as_str()).collect();
+        let mut new = self.record_processed(&txn, &ids).await?;
+        let mut applied: Vec<&Event> = Vec::with_capacity(new.len());
+        for delivery in deliveries {
+            let event = &delivery.event;
+            // Each new id once, though a relay that died before marking published it twice.
+            if !new.remove(event.id.as_str()) {
+                continue;
+            }
+            let span = self.handle_span(event);
+            if let Err(err) = tracing::Instrument::instrument(self.handler.handle(event, &txn), span).await {
+                txn.rollback().await?;
+                tracing::debug!(topic = %event.topic, event_id = %event.id, error = %err, "a batch's event failed; applying one by one");
+                return Ok(false);
+            }
+            applied.push(event);
+        }
+        txn.commit().await?;
+        for event in &applied {
+            self.record_lag(event);
+            self.handler.after_commit(event).await;
+        }
+        let mut by_stream: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+        for delivery in deliveries {
+            by_stream.entry(&delivery.stream).or_default().push(&delivery.entry_id);
+        }
+        for (stream, entries) in by_stream {
+            bus.ack_many(stream, &self.options.group, &entries).await?;
+        }
+        Ok(true)
+    }
+
+    /// Records `ids` as handled by this group through `txn`; returns those not handled before.
+    async fn record_processed<'i>(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[&'i str],
+    ) -> Result<std::collections::HashSet<&'i str>, DbErr> {
+        let backend = txn.get_database_backend();
+        let now = chrono::Utc::now();
+        if crate::db::is_postgres(txn) {
+            let list = serde_json::to_string(ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+            let rows = txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    RECORD_PROCESSED_PG,
+                    [self.options.group.clone().into(), list.into(), now.into()],
+                ))
+                .await?;
+            let inserted: std::collections::HashSet<String> =
+                rows.iter().map(|row| row.try_get::<String>("", "event_id")).collect::<Result<_, _>>()?;
+            return Ok(ids.iter().copied().filter(|id| inserted.contains(*id)).collect());
+        }
+        let mut new = std::collections::HashSet::new();
+        for id in ids {
+            let values: [Value; 3] = [self.options.group.clone().into(), (*id).to_owned().into(), now.into()];
+            let sql = "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
+            if txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() > 0 {
+                new.insert(*id);
+            }
+        }
+        Ok(new)
+    }
+
     async fn process(&self, deliveries: Vec<Delivery>) -> Result<(), BusError> {
         let Bus::Redis(bus) = &self.bus else { return Ok(()) };
+        if deliveries.len() > 1 && self.apply_batch(bus, &deliveries).await? {
+            return Ok(());
+        }
         for delivery in deliveries {
             match self.apply(&delivery.event).await {
                 Ok(_) => bus.ack(&delivery.stream, &self.options.group, &delivery.entry_id).await?,
@@ -232,6 +317,11 @@ impl Consumer {
         Ok(())
     }
 }
+
+/// Records the JSON array of event ids `$2` as handled by group `$1` at `$3`; returns the ids
+/// not recorded before.
+const RECORD_PROCESSED_PG: &str = "INSERT INTO processed_events (consumer_group, event_id, processed_at) \
+     SELECT $1, x, $3 FROM json_array_elements_text($2::json) AS x ON CONFLICT DO NOTHING RETURNING event_id";
 
 /// A handler error that retrying cannot fix (a payload that does not decode).
 fn is_permanent(err: &HandlerError) -> bool {

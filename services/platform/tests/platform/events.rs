@@ -174,6 +174,49 @@ async fn a_relayed_batch_reaches_its_streams_once_in_order() {
     }
 }
 
+/// Events read together are applied in one transaction and acknowledged together: each once,
+/// though every one of them is on the stream twice (a relay that died before marking).
+#[tokio::test]
+async fn events_read_together_take_effect_once_each_and_are_all_acknowledged() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let stream = redis_bus.stream("test.together");
+    let bus = Bus::Redis(redis_bus);
+    let txn = producer.begin().await.unwrap();
+    enqueue_many(&txn, (0..250).map(|_| event("test.together")).collect()).await.unwrap();
+    txn.commit().await.unwrap();
+    let relay = Relay::new(producer.clone(), bus.clone(), RelayOptions::default());
+    let unmarked: Vec<Event> =
+        relay.fetch_unpublished(&producer, 1_000).await.unwrap().into_iter().map(|(_, e)| e).collect();
+    bus.publish_many(&unmarked).await.unwrap();
+    assert_eq!(relay.relay_once().await.unwrap(), 250);
+
+    let handler = Arc::new(CountingHandler { calls: AtomicUsize::new(0) });
+    let consumer =
+        Consumer::new(consumer_db.clone(), bus, ConsumerOptions::new("consumer", &["test.together"]), handler.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let conn = handle.conn();
+    let done = eventually(Duration::from_secs(20), || async {
+        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
+        let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(&stream).await.ok()?;
+        let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
+        (delivered >= 500 && pending.count() == 0).then_some(())
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    assert!(done.is_some(), "all 500 entries delivered and acknowledged");
+    assert_eq!(effects(&consumer_db).await, 250, "each event took effect once");
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 250, "no repeat reached the handler");
+}
+
 #[tokio::test]
 async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_it() {
     let redis = TestRedis::create().await;
