@@ -364,21 +364,9 @@ async fn insert_persons(
         );
         let mut values: Vec<Value> = Vec::with_capacity(part.len() * COLS);
         for row in part {
-            let p = &row.person;
-            values.extend([
-                row.key.insurer().to_owned().into(),
-                row.key.insured().to_owned().into(),
-                p.name_kanji.clone().into(),
-                p.name_kana.clone().into(),
-                p.birth_date.into(),
-                p.sex.into(),
-                p.category.into(),
-                p.acquired_date.into(),
-                p.lost_date.into(),
-                p.card_issued_date.into(),
-                1i64.into(),
-                now.into(),
-            ]);
+            values.extend([row.key.insurer().to_owned().into(), row.key.insured().to_owned().into()]);
+            values.extend(changes::person_values(&row.person));
+            values.extend([1i64.into(), now.into()]);
         }
         let returned = txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         for row in returned {

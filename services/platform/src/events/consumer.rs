@@ -17,7 +17,9 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 /// Applies one event inside the transaction that also records it as handled.
 pub trait EventHandler: Send + Sync + 'static {
     /// Applies `event` through `txn`. Do every write through `txn`: it commits together with
-    /// the dedup record, or not at all.
+    /// the dedup record, or not at all. Read through `txn` too: events read together share one
+    /// transaction (in their order), so what an earlier one of them changed is visible only
+    /// there until the batch commits.
     fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>>;
 
     /// Runs after the transaction of a first handling committed (not for a skipped repeat):

@@ -98,6 +98,20 @@ impl<'a> PersonColumns<'a> {
     }
 }
 
+/// A person's columns from `name_kanji` to `card_issued_date`, bound one by one (SQLite).
+pub(super) fn person_values(p: &person::Model) -> [Value; 8] {
+    [
+        p.name_kanji.clone().into(),
+        p.name_kana.clone().into(),
+        p.birth_date.into(),
+        p.sex.into(),
+        p.category.into(),
+        p.acquired_date.into(),
+        p.lost_date.into(),
+        p.card_issued_date.into(),
+    ]
+}
+
 /// A changed person as one element of the JSON array [`UPDATE_PERSONS_PG`] reads.
 #[derive(serde::Serialize)]
 struct UpdatedPersonRow<'a> {
@@ -147,19 +161,8 @@ pub(super) async fn update_persons(
     }
     let mut versions = Vec::with_capacity(changes.len());
     for change in changes {
-        let p = change.person;
-        let values: Vec<Value> = vec![
-            p.name_kanji.clone().into(),
-            p.name_kana.clone().into(),
-            p.birth_date.into(),
-            p.sex.into(),
-            p.category.into(),
-            p.acquired_date.into(),
-            p.lost_date.into(),
-            p.card_issued_date.into(),
-            now.into(),
-            change.id.into(),
-        ];
+        let mut values: Vec<Value> = person_values(change.person).into();
+        values.extend([now.into(), change.id.into()]);
         let updated = conn.query_one_raw(Statement::from_sql_and_values(backend, UPDATE_PERSON, values)).await?;
         versions.push(updated.ok_or(DbErr::RecordNotUpdated)?.try_get("", "version")?);
     }
