@@ -80,18 +80,10 @@ impl Consumer {
     /// Applies `event` unless this group already did. Returns whether it took effect now.
     pub async fn apply(&self, event: &Event) -> Result<bool, HandlerError> {
         let txn = crate::db::begin_write(&self.conn).await?;
-        let backend = txn.get_database_backend();
         // The insert and the handler's writes commit together: a crash before commit leaves
         // neither, so the redelivered event is applied then; after commit the event id is
         // known and a repeat is skipped.
-        let sql = if crate::db::is_postgres(&txn) {
-            "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-        } else {
-            "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-        };
-        let values: [Value; 3] =
-            [self.options.group.clone().into(), event.id.clone().into(), chrono::Utc::now().into()];
-        let inserted = txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
+        let inserted = self.record_processed(&txn, &[event.id.as_str()]).await?.len();
         if inserted == 0 {
             txn.rollback().await?;
             return Ok(false);
