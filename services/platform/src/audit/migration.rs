@@ -64,6 +64,13 @@ impl MigrationTrait for AuditTableMigration {
     }
 }
 
+/// Taken first by every migration that changes an existing trail on PostgreSQL (each runs in
+/// its own transaction): audit writers of replicas still running keep writing during a rolling
+/// upgrade, and a migration that took its locks one statement at a time (an index, the
+/// sequence, then the table) could deadlock with a write holding the table. One lock up front
+/// waits for the write under way and holds later ones until the migration commits.
+const LOCK_TRAIL: &str = "LOCK TABLE audit_trail IN ACCESS EXCLUSIVE MODE";
+
 /// Makes `audit_trail` cheaper to write, without changing what it holds or how it is read
 /// (loadtest/README.md#audit-trail measured the cost of each index per row):
 /// - the time index becomes BRIN: the trail is appended in time order, so block ranges
@@ -107,6 +114,7 @@ impl MigrationTrait for AuditIndexMigration {
         if conn.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
+        conn.execute_unprepared(LOCK_TRAIL).await?;
         conn.execute_unprepared(POSTGRES_INDEXES).await.map(|_| ())
     }
 
@@ -115,6 +123,7 @@ impl MigrationTrait for AuditIndexMigration {
         if conn.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
+        conn.execute_unprepared(LOCK_TRAIL).await?;
         conn.execute_unprepared(POSTGRES_INDEXES_DOWN).await.map(|_| ())
     }
 }
@@ -129,7 +138,8 @@ impl MigrationTrait for AuditIndexMigration {
 /// contain the partition key; ids still come from the same sequence.
 ///
 /// The move is one `INSERT … SELECT` inside the migration's transaction: the trail is locked
-/// for its duration, so apply it with the service stopped (loadtest/README.md#growth-and-retention
+/// ([`LOCK_TRAIL`]) for its duration, and audited calls of replicas still running wait for it,
+/// so apply it with the service stopped on a large trail (loadtest/README.md#growth-and-retention
 /// gives the rate). SQLite (`kaigo dev`) keeps its single table.
 pub struct AuditPartitionMigration;
 
@@ -177,6 +187,11 @@ impl MigrationTrait for AuditPartitionMigration {
         if conn.get_database_backend() != DbBackend::Postgres || super::partitions::is_partitioned(conn).await? {
             return Ok(());
         }
+        // The whole trail first, before its sequence: a writer's COPY holds the table and
+        // takes ids from the sequence as it goes, so locking the sequence first (as `ALTER
+        // SEQUENCE` below does) while a COPY is under way deadlocks the two. Taken here, the
+        // migration waits for the COPY under way, and later writes wait for the migration.
+        conn.execute_unprepared(LOCK_TRAIL).await?;
         let pg = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
         let seq: String = conn
             .query_one_raw(pg("SELECT pg_get_serial_sequence('audit_trail', 'id') AS seq"))
@@ -220,6 +235,7 @@ impl MigrationTrait for AuditPartitionMigration {
         if conn.get_database_backend() != DbBackend::Postgres || !super::partitions::is_partitioned(conn).await? {
             return Ok(());
         }
+        conn.execute_unprepared(LOCK_TRAIL).await?;
         conn.execute_unprepared(
             "CREATE TABLE audit_trail_single (LIKE audit_trail INCLUDING DEFAULTS);
              INSERT INTO audit_trail_single SELECT * FROM audit_trail;

@@ -10,7 +10,7 @@ use kaigo_platform::auth::{Caller, Role};
 use kaigo_platform::idempotency::migration::IdempotencyTableMigration;
 use kaigo_platform::ids::CareOfficeNumber;
 use kaigo_platform::testkit::TestDatabase;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use sea_orm_migration::prelude::*;
 
 /// The migrations before partitioning.
@@ -211,4 +211,37 @@ async fn the_retention_drops_whole_months_and_deletes_only_at_the_boundary() {
     assert!(!partitions::months(&conn).await.unwrap().contains(&old_month));
     assert_eq!(audit::count_for_person(&conn, &person(2)).await.unwrap(), 2);
     assert_eq!(audit::prune(&conn, boundary).await.unwrap(), Pruned::default());
+}
+
+/// A writer of a replica still running during the upgrade holds the trail (its COPY under way)
+/// and takes ids from the trail's sequence as it goes. The migration waits for it and then
+/// partitions with its record in; it never deadlocks with it (it once took the sequence before
+/// the table, and PostgreSQL aborted one of the two).
+#[tokio::test]
+async fn partitioning_waits_for_a_write_under_way_instead_of_deadlocking_with_it() {
+    let db = TestDatabase::create().await;
+    let conn = kaigo_platform::db::connect(&db.config(), "kit").await.unwrap();
+    Before::up(&conn, None).await.unwrap();
+    let writer = conn.begin().await.unwrap();
+    writer.execute_unprepared("LOCK TABLE audit_trail IN ROW EXCLUSIVE MODE").await.unwrap();
+    let migrating = {
+        let conn = conn.clone();
+        tokio::spawn(async move { After::up(&conn, None).await })
+    };
+    // Long enough for the migration to reach the lock it waits on.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!migrating.is_finished(), "the migration went on beside a write holding the trail");
+    writer
+        .execute_unprepared(
+            "INSERT INTO audit_trail (at, caller_role, caller_party, caller_subject, rpc, category, purpose, outcome, \
+             persons, resources) VALUES (now(), 'care_office', '4371000128', 'clerk', 'CheckEligibility', \
+             'eligibility', 'CARE_PLANNING', 'allowed', ARRAY['p'], '{}')",
+        )
+        .await
+        .unwrap();
+    writer.commit().await.unwrap();
+    let migrated = tokio::time::timeout(std::time::Duration::from_secs(30), migrating).await.unwrap().unwrap();
+    migrated.unwrap();
+    assert!(partitions::is_partitioned(&conn).await.unwrap());
+    assert_eq!(audit::count_all(&conn).await.unwrap(), 1);
 }
