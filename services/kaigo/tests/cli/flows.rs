@@ -138,22 +138,66 @@ async fn level_today(client: &Eligibility, insured: &str) -> Option<i32> {
     result.certification.map(|c| c.care_level)
 }
 
-/// Polls CheckEligibility until it shows `level`; the time from `since` to that answer.
-/// `logs` says what the processes logged, for a failure message.
-async fn time_until_level(
-    client: &Eligibility,
-    insured: &str,
-    level: common::CareLevel,
-    since: Instant,
-    logs: impl Fn() -> String,
-) -> Duration {
-    let seen = eventually(PATIENCE, || async {
-        (level_today(client, insured).await == Some(level as i32)).then(|| since.elapsed())
+/// Polls CheckEligibility until it shows [`LEVEL`]; the time from `since` to that answer. A
+/// failure says where the decision stands and what the processes logged.
+async fn time_until_level(stack: &Stack, client: &Eligibility, insured: &str, since: Instant) -> Duration {
+    match level_seen(client, insured, since).await {
+        Some(took) => took,
+        None => panic!(
+            "CheckEligibility did not show the decided level within {PATIENCE:?}\n{}\nlogs:\n{}",
+            decision_trail(stack, client, insured).await,
+            logs(stack)()
+        ),
+    }
+}
+
+/// How long after `since` CheckEligibility first showed [`LEVEL`], polling for [`PATIENCE`].
+async fn level_seen(client: &Eligibility, insured: &str, since: Instant) -> Option<Duration> {
+    eventually(PATIENCE, || async {
+        (level_today(client, insured).await == Some(LEVEL as i32)).then(|| since.elapsed())
     })
-    .await;
-    seen.unwrap_or_else(|| {
-        panic!("CheckEligibility did not show the decided level within {PATIENCE:?}; logs:\n{}", logs())
-    })
+    .await
+}
+
+/// Where a decision stands on its way from certification to CheckEligibility: each outbox,
+/// eligibility's records (read from the database, past every cache), the consumers' records
+/// and every event stream's groups. A failed flow says which step it stopped at.
+async fn decision_trail(stack: &Stack, client: &Eligibility, insured: &str) -> String {
+    let mut out = String::from("where the decision stands:\n");
+    let query = |schema: &'static str, sql: &'static str| async move {
+        let conn = kaigo_platform::db::connect(&stack.db.config(), schema).await.unwrap();
+        let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await;
+        let _ = conn.close().await;
+        match rows {
+            Ok(rows) => rows.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("; "),
+            Err(err) => format!("({err})"),
+        }
+    };
+    let outbox = "SELECT topic, count(*) AS total, count(published_at) AS published FROM outbox GROUP BY topic";
+    let processed = "SELECT consumer_group, count(*) AS n FROM processed_events GROUP BY consumer_group";
+    out += &format!("  certification outbox: {}\n", query("certification", outbox).await);
+    out += &format!("  eligibility outbox: {}\n", query("eligibility", outbox).await);
+    out += &format!("  eligibility processed: {}\n", query("eligibility", processed).await);
+    out += &format!(
+        "  eligibility's certification records (database): {}\n",
+        certification_records(client, insured).await.len()
+    );
+    out += &format!("  CheckEligibility now: {:?}\n", level_today(client, insured).await);
+    let streams = async {
+        let client = redis::Client::open(kaigo_platform::testkit::redis_url().as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("*{}events*", stack.redis_prefix())).query_async(&mut conn).await?;
+        let mut lines = String::new();
+        for key in keys {
+            let len: redis::Value = redis::cmd("XLEN").arg(&key).query_async(&mut conn).await?;
+            let groups: redis::Value = redis::cmd("XINFO").arg("GROUPS").arg(&key).query_async(&mut conn).await?;
+            lines += &format!("  stream {key}: length {len:?}, groups {groups:?}\n");
+        }
+        Ok::<_, redis::RedisError>(lines)
+    };
+    out += &streams.await.unwrap_or_else(|err| format!("  streams: ({err})\n"));
+    out
 }
 
 /// A log without the per-call access lines.
@@ -387,7 +431,7 @@ async fn flow_decision_reaches_check_eligibility_once() {
 
     app.decide().await;
     let decided = Instant::now();
-    let took = time_until_level(&clients.eligibility, insured, LEVEL, decided, logs(&stack)).await;
+    let took = time_until_level(&stack, &clients.eligibility, insured, decided).await;
     println!(
         "flow 1 (serve): decision visible through the gateway {} ms after RecordDecision returned",
         took.as_millis()
@@ -413,7 +457,7 @@ async fn flow_decision_reaches_eligibility_restarted_after_a_kill() {
 
     let spawned = Instant::now();
     let serving = stack.start("eligibility").await;
-    let took = time_until_level(&clients.eligibility, insured, LEVEL, serving, logs(&stack)).await;
+    let took = time_until_level(&stack, &clients.eligibility, insured, serving).await;
     println!(
         "flow 2 (eligibility SIGKILLed, restarted): decision visible {} ms after eligibility served again \
          ({} ms after the restart began)",
@@ -442,7 +486,7 @@ async fn flow_certification_killed_between_commit_and_publish() {
     proxy.restore();
     let spawned = Instant::now();
     let serving = stack.start_with("certification", &via_proxy).await;
-    let took = time_until_level(&clients.eligibility, insured, LEVEL, serving, logs(&stack)).await;
+    let took = time_until_level(&stack, &clients.eligibility, insured, serving).await;
     println!(
         "flow 3 (certification SIGKILLed between commit and publish): decision visible {} ms after \
          certification served again ({} ms after the restart began)",
@@ -465,7 +509,7 @@ async fn flow_certification_killed_right_after_the_decision() {
     let (_, published_at_kill) = decided_in_outbox(&stack).await;
     if published_at_kill == 1 {
         // The relay, woken by the commit, had published before the process died.
-        let took = time_until_level(&clients.eligibility, insured, LEVEL, decided, logs(&stack)).await;
+        let took = time_until_level(&stack, &clients.eligibility, insured, decided).await;
         println!(
             "flow 3b (certification SIGKILLed right after RecordDecision returned, already published): \
              decision visible {} ms after RecordDecision returned",
@@ -474,7 +518,7 @@ async fn flow_certification_killed_right_after_the_decision() {
         stack.start("certification").await;
     } else {
         let serving = stack.start("certification").await;
-        let took = time_until_level(&clients.eligibility, insured, LEVEL, serving, logs(&stack)).await;
+        let took = time_until_level(&stack, &clients.eligibility, insured, serving).await;
         println!(
             "flow 3b (certification SIGKILLed right after RecordDecision returned, not yet published): \
              decision visible {} ms after certification served again",
@@ -595,10 +639,12 @@ async fn flow_dev_decision_reaches_check_eligibility_in_process() {
 
     app.decide().await;
     let decided = Instant::now();
-    let took = time_until_level(&clients.eligibility, insured, LEVEL, decided, || {
-        unusual(&std::fs::read_to_string(&log).unwrap())
-    })
-    .await;
+    let took = level_seen(&clients.eligibility, insured, decided).await.unwrap_or_else(|| {
+        panic!(
+            "kaigo dev: CheckEligibility did not show the decided level within {PATIENCE:?}; log:\n{}",
+            unusual(&std::fs::read_to_string(&log).unwrap())
+        )
+    });
     println!("flow 1 (kaigo dev): decision visible {} ms after RecordDecision returned", took.as_millis());
     assert_eq!(certification_records(&clients.eligibility, insured).await.len(), 1);
 }

@@ -166,6 +166,11 @@ pub fn service_name(component: &str) -> &'static str {
 }
 
 impl Stack {
+    /// The Redis key prefix every process of the stack uses.
+    pub fn redis_prefix(&self) -> &str {
+        self._redis.prefix()
+    }
+
     /// A database migrated for `services` (by `kaigo migrate`), a Redis prefix, ports for the
     /// services and the gateway. Nothing runs yet.
     pub async fn new(services: &[&'static str]) -> Self {
