@@ -517,6 +517,14 @@ pub fn version_of(bytes: &[u8]) -> Option<i64> {
     Some(0)
 }
 
+/// A fence at `version`: what an invalidation leaves in a field instead of deleting it
+/// (crate::cache's L2). It holds the version and nothing else, so every reader takes it for a
+/// miss (no access facts: not an answer for a check, in this build and the ones before) while
+/// L2's scripts read its version like a value's and refuse to write anything older over it.
+pub fn fence(version: i64) -> Vec<u8> {
+    Packed { version, ..Default::default() }.encode_to_vec()
+}
+
 /// Decodes everything a value holds.
 pub fn decode_full(bytes: &[u8]) -> Option<DecodedEntry> {
     let p = Packed::decode(bytes).ok()?;
@@ -701,6 +709,17 @@ mod tests {
         old.links.clear();
         let without_links = Facts { links: vec![], ..facts.clone() };
         assert_eq!(decode_entry(&old.encode_to_vec()), Some((t.clone(), Some(without_links))));
+    }
+
+    #[test]
+    fn a_fence_holds_its_version_and_is_no_answer() {
+        for version in [1, 2, 300, i64::from(u32::MAX) + 7] {
+            let fence = fence(version);
+            assert_eq!(version_of(&fence), Some(version));
+            let decoded = decode_full(&fence).expect("a fence decodes");
+            assert!(decoded.facts.is_none(), "no access facts: every reader takes it for a miss");
+            assert!(decoded.timeline.records.is_empty());
+        }
     }
 
     #[test]

@@ -16,15 +16,75 @@ use crate::domain::Timeline;
 use crate::key::PersonKey;
 use crate::store::PersonDetails;
 
-/// Deletes field `ARGV[1]` of bucket `KEYS[1]` if it still holds `ARGV[2]`: the compare and the
-/// delete in one step, so a value written in between is never deleted.
-const DELETE_IF_UNCHANGED: &str = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then \
-     return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
+/// Lua: the person's version in a stored value, as [`codec::version_of`] reads it (the
+/// protobuf field 4 varint, other fields skipped); `nil` for bytes that are not a value. Every
+/// write of a field compares versions in Redis with this, so that a value older than what the
+/// field holds (or is fenced at) is never written over it.
+const VERSION_OF: &str = "local function version_of(v) \
+  local i, n = 1, #v \
+  local function varint() \
+    local x, mul = 0, 1 \
+    while i <= n do \
+      local b = string.byte(v, i); i = i + 1 \
+      x = x + (b % 128) * mul \
+      if b < 128 then return x end \
+      mul = mul * 128 \
+    end \
+    return nil \
+  end \
+  while i <= n do \
+    local key = varint(); if not key then return nil end \
+    local tag, wire = math.floor(key / 8), key % 8 \
+    if wire == 0 then \
+      local x = varint(); if not x then return nil end \
+      if tag == 4 then return x end \
+    elseif wire == 2 then \
+      local len = varint(); if not len then return nil end \
+      i = i + len; if i > n + 1 then return nil end \
+    elseif wire == 1 then i = i + 8 \
+    elseif wire == 5 then i = i + 4 \
+    else return nil end \
+  end \
+  if i > n + 1 then return nil end \
+  return 0 \
+end ";
 
-/// [`DELETE_IF_UNCHANGED`] on `field` of `bucket`, expecting `expected`.
-fn delete_if_unchanged_cmd(bucket: &str, field: &[u8], expected: &[u8]) -> redis::Cmd {
+/// Writes each `(field, value, version)` triple of `ARGV` into bucket `KEYS[1]` unless the
+/// field holds a newer version (a value, or a fence an invalidation left): a miss or an
+/// import that read the person before a write never puts that older value back over the
+/// write's fence. Returns how many were written.
+static PUT_FENCED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{VERSION_OF} local written = 0 \
+         for j = 1, #ARGV, 3 do \
+           local held = redis.call('HGET', KEYS[1], ARGV[j]) \
+           local at = held and version_of(held) \
+           if not at or at <= tonumber(ARGV[j + 2]) then \
+             redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1]); written = written + 1 \
+           end \
+         end \
+         return written"
+    )
+});
+
+/// Fences field `ARGV[1]` of bucket `KEYS[1]` at version `ARGV[3]`: unless it holds that
+/// version or a later one, its value is replaced by the fence `ARGV[2]`
+/// ([`codec::fence`]: a miss for every reader), in one step with the comparison. Returns 1
+/// when it fenced.
+static FENCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{VERSION_OF} local held = redis.call('HGET', KEYS[1], ARGV[1]) \
+         local at = held and version_of(held) \
+         if at and at >= tonumber(ARGV[3]) then return 0 end \
+         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) \
+         return 1"
+    )
+});
+
+/// [`FENCE`] on `field` of `bucket` at `version`.
+fn fence_cmd(bucket: &str, field: &[u8], version: i64) -> redis::Cmd {
     let mut cmd = redis::cmd("EVAL");
-    cmd.arg(DELETE_IF_UNCHANGED).arg(1).arg(bucket).arg(field).arg(expected);
+    cmd.arg(FENCE.as_str()).arg(1).arg(bucket).arg(field).arg(codec::fence(version)).arg(version);
     cmd
 }
 
@@ -225,7 +285,9 @@ impl L2 {
             _ => Vec::new(),
         };
         let value = codec::encode_full(timeline, facts, sealed);
-        let _: Option<i64> = self.run("put", conn.hset(bucket, field.as_slice(), value)).await;
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(PUT_FENCED.as_str()).arg(1).arg(bucket).arg(field.as_slice()).arg(value).arg(timeline.person.version);
+        let _: Option<i64> = self.run("put", cmd.query_async(&mut conn)).await;
     }
 
     /// Whether personal details are cached here (a sealing key is configured).
@@ -235,8 +297,8 @@ impl L2 {
 
     /// Caches the complete values of many persons — timeline, access facts and, sealed, personal
     /// details: what a check's miss would put there, so each is a hit — in one round trip on a
-    /// single Redis (an import's chunk, a warm-up): one `HSET` per bucket with all its persons,
-    /// pipelined. Best effort: skipped during the back-off, a failure counted and rested on like
+    /// single Redis (an import's chunk, a warm-up): one script per bucket with all its persons,
+    /// pipelined, each written unless the field holds a newer version ([`PUT_FENCED`]). Best effort: skipped during the back-off, a failure counted and rested on like
     /// any other. Returns whether Redis took them all.
     pub async fn put_many(&self, entries: &[(PersonKey, super::Cached)]) -> bool {
         if entries.is_empty() {
@@ -257,7 +319,8 @@ impl L2 {
         self.run::<(), _>("put_many", pipe.query_async(&mut conn)).await.is_some()
     }
 
-    /// One `HSET` per bucket of `entries`, each with the encoded values of all its persons.
+    /// One [`PUT_FENCED`] per bucket of `entries`, each with the encoded values of all its
+    /// persons and their versions.
     fn bucket_commands(&self, entries: &[(PersonKey, super::Cached)]) -> Vec<redis::Cmd> {
         let mut buckets: std::collections::HashMap<String, redis::Cmd> =
             std::collections::HashMap::with_capacity(entries.len());
@@ -272,12 +335,13 @@ impl L2 {
             buckets
                 .entry(bucket)
                 .or_insert_with_key(|bucket| {
-                    let mut cmd = redis::cmd("HSET");
-                    cmd.arg(bucket.as_str());
+                    let mut cmd = redis::cmd("EVAL");
+                    cmd.arg(PUT_FENCED.as_str()).arg(1).arg(bucket.as_str());
                     cmd
                 })
                 .arg(field.as_slice())
-                .arg(value);
+                .arg(value)
+                .arg(cached.timeline.person.version);
         }
         buckets.into_values().collect()
     }
@@ -394,54 +458,34 @@ impl L2 {
     }
 
     /// [`L2::invalidate_confirmed`] for an `eligibility.changed` event announcing `key` at
-    /// `version`: the L2 value is deleted only when it holds an older version (or does not
-    /// decode), and only if it is still the value read ([`L2::delete_if_unchanged`]), so a
-    /// value as new as the event (an import's fill, a miss that reloaded after the write) or
-    /// written between the read and the delete survives. Every replica is still told to drop
-    /// its L1 entry (it may hold an older one; it reloads from L2). Tried even during the
-    /// back-off; returns whether Redis answered all of it.
+    /// `version`: unless the field holds that version or a later one (an import's fill, a miss
+    /// that reloaded after the write), its value is replaced by a fence at `version`
+    /// ([`FENCE`], one step with the comparison). The fence is a miss for every reader and
+    /// refuses any value older than `version` ([`PUT_FENCED`]): a miss that read the person
+    /// before the write and puts its value after this runs cannot bring the old state back.
+    /// Every replica is still told to drop its L1 entry (it may hold an older one; it reloads).
+    /// Tried even during the back-off; returns whether Redis answered all of it.
     pub async fn invalidate_confirmed_at(&self, key: &PersonKey, version: i64) -> bool {
         let mut conn = self.redis.conn();
         let bucket = self.bucket_key(key);
-        let field = key.as_bytes().as_slice();
+        let field = key.as_bytes();
         let cluster = self.redis.is_cluster();
         self.attempt("invalidate", async {
-            let held: Option<Vec<u8>> = conn.hget(&bucket, field).await?;
-            let older = held.filter(|held| codec::version_of(held).is_none_or(|held| held < version));
-            // The publish after the delete: a replica told to reload must not find the older
+            // The publish after the fence: a replica told to reload must not find the older
             // value. One pipeline on a single server; on a cluster the bucket and the channel
             // hash to different slots.
-            let mut pipe = redis::pipe();
-            if let Some(older) = &older {
-                if cluster {
-                    self.delete_if_unchanged_on(&mut conn, &bucket, field, older).await?;
-                } else {
-                    pipe.add_command(delete_if_unchanged_cmd(&bucket, field, older)).ignore();
-                }
+            if cluster {
+                let _: i64 = fence_cmd(&bucket, field.as_slice(), version).query_async(&mut conn).await?;
+                let _: i64 = conn.publish(self.channel(), field.as_slice()).await?;
+                return Ok(());
             }
-            pipe.publish(self.channel(), field).ignore();
+            let mut pipe = redis::pipe();
+            pipe.add_command(fence_cmd(&bucket, field.as_slice(), version)).ignore();
+            pipe.publish(self.channel(), field.as_slice()).ignore();
             pipe.query_async::<()>(&mut conn).await
         })
         .await
         .is_some()
-    }
-
-    /// Deletes `key`'s L2 value if it is still `expected` (one script on the bucket's key, so
-    /// also on a cluster); returns whether it was deleted. A value written since is kept.
-    pub async fn delete_if_unchanged(&self, key: &PersonKey, expected: &[u8]) -> redis::RedisResult<bool> {
-        let mut conn = self.redis.conn();
-        self.delete_if_unchanged_on(&mut conn, &self.bucket_key(key), key.as_bytes().as_slice(), expected).await
-    }
-
-    async fn delete_if_unchanged_on(
-        &self,
-        conn: &mut kaigo_platform::redis::RedisConnection,
-        bucket: &str,
-        field: &[u8],
-        expected: &[u8],
-    ) -> redis::RedisResult<bool> {
-        let deleted: i64 = delete_if_unchanged_cmd(bucket, field, expected).query_async(conn).await?;
-        Ok(deleted == 1)
     }
 
     /// The Redis handle.

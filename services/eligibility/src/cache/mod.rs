@@ -6,15 +6,19 @@
 //! - **L2**: Redis, each person's whole timeline in the compact form of [`codec`], so any
 //!   `as_of` is answered from cache. Persons are spread over hash buckets (`HSET` per bucket):
 //!   small hashes are stored as listpacks, far smaller than one key per person.
-//! - **Invalidation**: a write drops its own L1 entry, deletes the L2 field and publishes the key
-//!   on a pub/sub channel every replica listens to. The outbox event of the same write, which
-//!   names the person's version after the write, is consumed later and repeats the publish and
-//!   the delete, so a change made while Redis was down still reaches L2 and every replica once
-//!   Redis is back. That delete spares a value already at the event's version or later (an
+//! - **Invalidation**: a write deletes the L2 field, publishes the key on a pub/sub channel every
+//!   replica listens to and drops its own L1 entry. The outbox event of the same write, which
+//!   names the person's version after the write, is consumed later and repeats the publish, and
+//!   fences the field at that version: unless L2 already holds that version or a later one (an
 //!   import wrote it right after its chunk committed, or a miss reloaded the person after the
-//!   write), and deletes an older one only if it is still the value read (compare and delete in
-//!   one script), so a newer value written meanwhile survives too. An event of an older build
-//!   (the key alone) deletes whatever L2 holds.
+//!   write), the value is replaced by a fence ([`codec::fence`]), a miss for every reader.
+//!   Every write into L2 compares versions in Redis and never puts a value older than what the
+//!   field holds or is fenced at (one script for the comparison and the write), so a miss that
+//!   read the person before the write and puts its value after the event cannot bring the old
+//!   state back (it once did, for as long as no other write came). So a change made while Redis
+//!   was down still reaches L2 and every replica once Redis is back. An event of an older build
+//!   (the key alone) deletes whatever L2 holds. In L1, each fill checks after its insert whether
+//!   its key was invalidated while it read ([`stamps`]) and drops the value if so.
 //! - **Access facts** (docs/domain/access.md#facts-copy): each entry carries the person's
 //!   registrations and consents, loaded with the timeline on a miss and kept with it in L1
 //!   and L2, so a check decides who may see the person without another lookup. A change of
@@ -26,6 +30,7 @@
 pub mod codec;
 mod l2;
 mod misses;
+mod stamps;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -224,6 +229,9 @@ pub struct Cache {
     reads: ReadPool,
     /// The misses being read from the database, together while they wait ([`misses`]).
     misses: Arc<misses::Misses>,
+    /// Invalidations counted per stripe of keys, so a fill drops a value an invalidation
+    /// overtook ([`stamps`]).
+    stamps: Arc<stamps::Stamps>,
     metrics: Arc<Metrics>,
 }
 
@@ -240,7 +248,8 @@ impl Cache {
         };
         let reads = ReadPool::primary_only(db);
         let misses = Arc::new(misses::Misses::new());
-        Self { l1, l1_enabled: settings.l1_enabled, l2, reads, misses, metrics: Arc::new(metrics) }
+        let stamps = Arc::new(stamps::Stamps::new());
+        Self { l1, l1_enabled: settings.l1_enabled, l2, reads, misses, stamps, metrics: Arc::new(metrics) }
     }
 
     /// Reads misses and details through `reads` (the service's replicas) instead.
@@ -269,6 +278,7 @@ impl Cache {
             return Ok((entry, Tier::L1));
         }
         let mut tier = Tier::L1;
+        let noted = self.stamps.note(&key);
         let entry = self
             .l1
             .try_get_with(key, async {
@@ -283,8 +293,19 @@ impl Cache {
             })
             .await
             .map_err(|shared: Arc<Arc<sea_orm::DbErr>>| Arc::clone(&*shared))?;
+        self.drop_if_overtaken(&key, noted).await;
         self.count(tier);
         Ok((entry, tier))
+    }
+
+    /// Drops `key` from L1 again if an invalidation of its stripe came after `noted` (taken
+    /// before the value now in L1 was read): that value may be older than the write the
+    /// invalidation announced ([`stamps`]). The caller's own answer stands: its call overlapped
+    /// the write.
+    async fn drop_if_overtaken(&self, key: &PersonKey, noted: stamps::Stamp) {
+        if self.stamps.moved(noted) {
+            self.l1.invalidate(key).await;
+        }
     }
 
     /// The person's timeline and access facts from the database, put into L2 on the way: read
@@ -311,6 +332,7 @@ impl Cache {
         if let Some(details) = &cached.details {
             return Ok(Some(details.clone()));
         }
+        let noted = self.stamps.note(&key);
         let conn = self.reads.for_key(key.as_bytes());
         let Some(person) = store::find_person(&conn, &key).await? else { return Ok(None) };
         let details = crate::store::details_of(&person);
@@ -329,17 +351,27 @@ impl Cache {
                 access: cached.access.clone(),
             };
             self.l1.insert(key, Entry::Known(Arc::new(upgraded))).await;
+            self.drop_if_overtaken(&key, noted).await;
         }
         Ok(Some(details))
     }
 
     /// Drops `key` here, in Redis, and (through pub/sub) in every replica's L1.
+    ///
+    /// Redis first, then L1: an L1 miss between the two would otherwise reload the old value
+    /// from L2. The L1 drop is counted first ([`stamps`]), so a fill under way drops its value.
     pub async fn invalidate(&self, key: &PersonKey) {
         self.reads.fence(key.as_bytes());
-        self.l1.invalidate(key).await;
         if let Some(l2) = &self.l2 {
             l2.invalidate(key).await;
         }
+        self.drop_local(key).await;
+    }
+
+    /// Counts the invalidation of `key`, then drops its L1 entry.
+    async fn drop_local(&self, key: &PersonKey) {
+        self.stamps.bump(key);
+        self.l1.invalidate(key).await;
     }
 
     /// Like [`Cache::invalidate`], but L2's part is tried even during its back-off; returns
@@ -353,25 +385,27 @@ impl Cache {
     /// either way.
     pub async fn invalidate_confirmed(&self, key: &PersonKey, version: Option<i64>) -> bool {
         self.reads.fence(key.as_bytes());
-        self.l1.invalidate(key).await;
-        match (&self.l2, version) {
+        let taken = match (&self.l2, version) {
             (Some(l2), Some(version)) => l2.invalidate_confirmed_at(key, version).await,
             (Some(l2), None) => l2.invalidate_confirmed(key).await,
             (None, _) => true,
-        }
+        };
+        self.drop_local(key).await;
+        taken
     }
 
     /// Drops `key` from this process's L1 only (a pub/sub message from another replica), and
     /// reads the person from the primary until the replicas have replayed that write.
     pub async fn invalidate_local(&self, key: &PersonKey) {
         self.reads.fence(key.as_bytes());
-        self.l1.invalidate(key).await;
+        self.drop_local(key).await;
     }
 
     /// Drops every L1 entry (after a gap in pub/sub delivery), and reads from the primary until
     /// the replicas have replayed every write made so far (the missed ones among them).
     pub fn invalidate_all_local(&self) {
         self.reads.fence_all();
+        self.stamps.bump_all();
         self.l1.invalidate_all();
     }
 
@@ -388,18 +422,19 @@ impl Cache {
 
     /// The entries of `keys` that L2 holds, read in one round trip ([`L2::get_many`]) and kept
     /// in L1: a batch's L1 misses. `None` where L2 has none; [`Cache::load_missing`] reads those.
-    /// (An invalidation between the read and the L1 insert leaves the entry until its L1
-    /// lifetime, as a miss of [`Cache::get`] does.)
+    /// (An invalidation between the read and the L1 insert drops the entry again: [`stamps`].)
     pub async fn get_many_from_l2(&self, keys: &[PersonKey]) -> Vec<Option<Entry>> {
         let Some(l2) = &self.l2 else { return vec![None; keys.len()] };
+        let noted: Vec<stamps::Stamp> = keys.iter().map(|key| self.stamps.note(key)).collect();
         let mut entries = Vec::with_capacity(keys.len());
-        for (key, value) in keys.iter().zip(l2.get_many(keys).await) {
+        for ((key, value), noted) in keys.iter().zip(l2.get_many(keys).await).zip(noted) {
             let entry =
                 value.map(|(timeline, access, details)| Entry::Known(Arc::new(Cached { timeline, details, access })));
             if let Some(entry) = &entry {
                 self.count(Tier::L2);
                 if self.l1_enabled {
                     self.l1.insert(*key, entry.clone()).await;
+                    self.drop_if_overtaken(key, noted).await;
                 }
             }
             entries.push(entry);
@@ -414,7 +449,14 @@ impl Cache {
         if !self.l1_enabled {
             return self.load(key).await;
         }
-        self.l1.try_get_with(key, self.load(key)).await.map_err(|shared: Arc<Arc<sea_orm::DbErr>>| Arc::clone(&*shared))
+        let noted = self.stamps.note(&key);
+        let entry = self
+            .l1
+            .try_get_with(key, self.load(key))
+            .await
+            .map_err(|shared: Arc<Arc<sea_orm::DbErr>>| Arc::clone(&*shared))?;
+        self.drop_if_overtaken(&key, noted).await;
+        Ok(entry)
     }
 
     /// The number of L1 entries (approximate; for tests and metrics).

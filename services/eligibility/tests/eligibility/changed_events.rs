@@ -1,7 +1,7 @@
-//! The `eligibility.changed` consumer: an event (or its redelivery) deletes an L2 value older
-//! than the version it names, keeps one as new or newer (an import's fill), deletes whatever
-//! L2 holds for an event of an older build (the key alone), and never deletes a value
-//! replaced between its read and its delete.
+//! The `eligibility.changed` consumer: an event (or its redelivery) fences an L2 value older
+//! than the version it names (a miss for every reader, and no older value is written over it),
+//! keeps one as new or newer (an import's fill), and deletes whatever L2 holds for an event of
+//! an older build (the key alone).
 
 use kaigo_eligibility::cache::{Entry, Tier, codec};
 use kaigo_eligibility::key::PersonKey;
@@ -106,7 +106,7 @@ async fn imported_changes_stay_in_l2_after_their_events_and_a_redelivery() {
 }
 
 #[tokio::test]
-async fn an_event_deletes_an_older_value_and_an_old_format_event_any_value() {
+async fn an_event_fences_an_older_value_and_an_old_format_event_deletes_any_value() {
     let redis = TestRedis::create().await;
     let db = TestDatabase::create().await;
     let server = Server::start(&db, Some(redis.config())).await;
@@ -144,73 +144,87 @@ async fn an_event_deletes_an_older_value_and_an_old_format_event_any_value() {
         events_handled(&outbox, &server).await;
         assert_eq!(in_l2(&server, "0000000077").await.as_ref(), Some(&current), "version {announced} kept");
     }
-    // An event for version N + 1 deletes it (L2 holds N - 1 of what the event announces).
+    // An event for version N + 1 fences it (L2 holds N - 1 of what the event announces): a
+    // miss, and the value of version N a miss reads now is not written over the fence.
     enqueue(&outbox, changed_event(&person, version + 1)).await.unwrap();
     events_handled(&outbox, &server).await;
-    assert!(in_l2(&server, "0000000077").await.is_none(), "an older value is deleted");
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(version + 1)), "an older value is fenced");
+    let (_, tier) = cache.get(person).await.unwrap();
+    assert_eq!(tier, Tier::Database, "a fence is a miss");
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(version + 1)), "nothing older over it");
 
     // An event of an older build (the key alone) deletes whatever L2 holds, as before.
-    let (_, tier) = cache.get(person).await.unwrap();
-    assert_eq!(tier, Tier::Database);
-    // (Sealed anew: the same version, other bytes.)
-    let reloaded = in_l2(&server, "0000000077").await.expect("the miss filled L2 again");
-    assert_eq!(codec::version_of(&reloaded), Some(version));
     let old_format = NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload: person.as_bytes().to_vec() };
     enqueue(&outbox, old_format).await.unwrap();
     events_handled(&outbox, &server).await;
     assert!(in_l2(&server, "0000000077").await.is_none(), "an old-format event deletes");
+    cache.invalidate_local(&person).await;
+    let (_, tier) = cache.get(person).await.unwrap();
+    assert_eq!(tier, Tier::Database);
+    let reloaded = in_l2(&server, "0000000077").await.expect("the miss filled L2 again");
+    assert_eq!(codec::version_of(&reloaded), Some(version));
 
-    // A value that does not decode is deleted whatever the version.
+    // A value that does not decode is fenced whatever the version.
     let l2 = cache.l2().unwrap();
     let mut conn = l2.redis().conn();
     let _: i64 = redis::AsyncCommands::hset(&mut conn, l2.bucket_key(&person), person.as_bytes().as_slice(), b"\x08")
         .await
         .unwrap();
     assert!(cache.invalidate_confirmed(&person, Some(1)).await);
-    assert!(in_l2(&server, "0000000077").await.is_none(), "an undecodable value is deleted");
-    // No value: nothing to delete, and Redis answered.
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(1)), "an undecodable value is fenced");
+    // No value: fenced all the same (a miss may be putting an older one), and Redis answered.
+    let _: i64 =
+        redis::AsyncCommands::hdel(&mut conn, l2.bucket_key(&person), person.as_bytes().as_slice()).await.unwrap();
     assert!(cache.invalidate_confirmed(&person, Some(1)).await);
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(1)));
     server.stop().await;
 }
 
+/// The race a fence closes: a miss reads the person, a write commits and its event is handled,
+/// and only then does the miss put what it read. The older value is refused; the newer one a
+/// later miss reads is taken, and nothing older is written over it after.
 #[tokio::test]
-async fn the_compare_and_delete_keeps_a_value_replaced_after_the_read() {
+async fn a_value_read_before_a_write_is_not_put_back_over_its_event() {
     let redis = TestRedis::create().await;
     let db = TestDatabase::create().await;
     let server = Server::start(&db, Some(redis.config())).await;
-    let l2 = server.api.cache().l2().unwrap();
-    let person: PersonKey = key("0000000088");
-    let (bucket, field) = (l2.bucket_key(&person), person.as_bytes().to_vec());
-    let mut conn = l2.redis().conn();
-    let set = |value: &'static [u8]| {
-        let (mut conn, bucket, field) = (conn.clone(), bucket.clone(), field.clone());
-        async move {
-            let _: i64 = redis::AsyncCommands::hset(&mut conn, bucket, field, value).await.unwrap();
-        }
-    };
-    set(b"read by the consumer").await;
-    // The consumer read that value; a newer one is written before its delete runs.
-    set(b"written in between").await;
-    assert!(!l2.delete_if_unchanged(&person, b"read by the consumer").await.unwrap());
-    let held: Option<Vec<u8>> = redis::AsyncCommands::hget(&mut conn, &bucket, &field).await.unwrap();
-    assert_eq!(held.as_deref(), Some(&b"written in between"[..]), "the newer value survives");
-    // Still the value read: deleted, and nothing else of the bucket.
-    let other = key("0000000089");
-    let _: i64 =
-        redis::AsyncCommands::hset(&mut conn, &bucket, other.as_bytes().as_slice(), b"a neighbour").await.unwrap();
-    assert!(l2.delete_if_unchanged(&person, b"written in between").await.unwrap());
-    let held: Option<Vec<u8>> = redis::AsyncCommands::hget(&mut conn, &bucket, &field).await.unwrap();
-    assert!(held.is_none());
-    let neighbour: Option<Vec<u8>> =
-        redis::AsyncCommands::hget(&mut conn, &bucket, other.as_bytes().as_slice()).await.unwrap();
-    assert!(neighbour.is_some());
-    // Nothing there: nothing deleted.
-    assert!(!l2.delete_if_unchanged(&person, b"written in between").await.unwrap());
+    let mut client = server.client(insurer(INSURER)).await;
+    let cache = server.api.cache();
+    let l2 = cache.l2().unwrap();
+    let version = create_person(&mut client, "0000000088").await;
+    let person = key("0000000088");
+    let neighbour = key("0000000089");
+    create_person(&mut client, "0000000089").await;
+    cache.invalidate_local(&neighbour).await;
+    let _ = cache.get(neighbour).await.unwrap();
+    let neighbour_value = in_l2(&server, "0000000089").await.expect("the neighbour is in L2");
+    cache.invalidate_local(&person).await;
+    let (entry, _) = cache.get(person).await.unwrap();
+    let Entry::Known(read) = entry else { panic!("a known person") };
+    assert_eq!(read.timeline.person.version, version);
+    // The write's event (version + 1) is handled; then the miss's put of version arrives.
+    assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
+    l2.put(&person, &read.timeline, &read.access, None).await;
+    assert_eq!(in_l2(&server, "0000000088").await, Some(codec::fence(version + 1)), "the older value is refused");
+    assert!(l2.get(&person).await.is_none(), "a fence answers nothing");
+    // A miss after the write reads version + 1: taken over the fence.
+    let mut newer = read.timeline.clone();
+    newer.person.version = version + 1;
+    l2.put(&person, &newer, &read.access, None).await;
+    let held = in_l2(&server, "0000000088").await.unwrap();
+    assert_eq!(codec::version_of(&held), Some(version + 1));
+    assert!(l2.get(&person).await.is_some());
+    // Neither a late put of the older value nor a redelivered event undoes it.
+    l2.put(&person, &read.timeline, &read.access, None).await;
+    assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
+    assert_eq!(in_l2(&server, "0000000088").await, Some(held), "the newer value stays");
+    // Only the person's field was touched in its bucket.
+    assert_eq!(in_l2(&server, "0000000089").await, Some(neighbour_value));
     server.stop().await;
 }
 
 #[tokio::test]
-async fn on_a_cluster_the_consumer_keeps_a_current_value_and_deletes_an_older_one() {
+async fn on_a_cluster_the_consumer_keeps_a_current_value_and_fences_an_older_one() {
     let cluster = kaigo_platform::testkit::TestRedisCluster::start().await;
     let db = TestDatabase::create().await;
     let server = Server::start(&db, Some(cluster.config())).await;
@@ -231,9 +245,13 @@ async fn on_a_cluster_the_consumer_keeps_a_current_value_and_deletes_an_older_on
         assert_eq!(codec::version_of(&held), Some(*version));
         assert!(cache.invalidate_confirmed(&person, Some(*version)).await);
         assert_eq!(in_l2(&server, insured).await, Some(held.clone()), "the current value is kept");
-        assert!(!server.api.cache().l2().unwrap().delete_if_unchanged(&person, b"another value").await.unwrap());
         assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
-        assert!(in_l2(&server, insured).await.is_none(), "an older value is deleted");
+        assert_eq!(in_l2(&server, insured).await, Some(codec::fence(version + 1)), "an older value is fenced");
+        // The miss that read it before the write puts it back: refused on the bucket's node.
+        let (entry, _) = cache.get(person).await.unwrap();
+        let Entry::Known(read) = entry else { panic!("a known person") };
+        server.api.cache().l2().unwrap().put(&person, &read.timeline, &read.access, None).await;
+        assert_eq!(in_l2(&server, insured).await, Some(codec::fence(version + 1)), "nothing older over the fence");
     }
     server.stop().await;
 }
