@@ -329,6 +329,7 @@ async fn write_chunks(
                     totals.persons_created += outcome.created as i64;
                     totals.persons_changed += outcome.changed as i64;
                     totals.persons_unchanged += outcome.unchanged as i64;
+                    let mut laps = store::bulk::stages::Laps::start();
                     let cache = &api.inner.cache;
                     // Before the chunk is answered, as a single write does before it answers:
                     // this replica's L1 drops the changed persons and a new person's negative
@@ -342,11 +343,13 @@ async fn write_chunks(
                     if let Some(l2) = cache.l2() {
                         l2.invalidate_many(&changed).await;
                     }
+                    laps.lap("invalidate");
                     // The stage is gone only if it panicked: the chunk is applied all the same.
                     if let Some((fills, _)) = &filling
                         && (!created.is_empty() || !changed.is_empty())
                     {
                         let _ = fills.send(Committed { rows: valid, created, changed, now }).await;
+                        laps.lap("hand_over");
                     }
                 }
                 Err(err) => {
@@ -410,6 +413,7 @@ async fn fill_l2(api: Api, l2: crate::cache::L2, mut committed: mpsc::Receiver<C
         if l2.resting() {
             continue;
         }
+        let mut laps = store::bulk::stages::Laps::start();
         let all: Vec<PersonKey> = created.iter().chain(&changed).copied().collect();
         let (mut timelines, mut facts) = match store::bulk::imported_reads(&api.inner.db, &changed, &all).await {
             Ok(read) => read,
@@ -440,7 +444,9 @@ async fn fill_l2(api: Api, l2: crate::cache::L2, mut committed: mpsc::Receiver<C
             let access = facts.remove(key).unwrap_or_default();
             entries.push((*key, Cached { timeline, details: Some(details), access }));
         }
+        laps.lap("l2_read");
         l2.put_many(&entries).await;
+        laps.lap("l2_write");
     }
 }
 

@@ -13,6 +13,7 @@ use crate::store::write::{changed_event, kind_code};
 
 mod changes;
 mod pg;
+pub mod stages;
 
 /// One person of an import with all their current periods.
 #[derive(Debug, Clone)]
@@ -75,16 +76,21 @@ pub async fn import_chunk(
     recorded_by: &str,
     now: DateTime<Utc>,
 ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
+    let mut laps = stages::Laps::start();
     if kaigo_platform::db::is_postgres(db) {
         let staged = pg::stage(rows)?;
-        return pg::import_chunk(db, rows, staged, recorded_by, now).await;
+        laps.lap("encode");
+        return pg::import_chunk(db, rows, staged, recorded_by, now, laps).await;
     }
     // A writer from the start: on SQLite (`kaigo dev`) a deferred transaction fails with
     // "database is locked" when another connection commits between its read and its write.
     let txn = kaigo_platform::db::begin_write(db).await?;
+    laps.lap("begin");
     let rows: Vec<&ImportPerson> = rows.iter().collect();
     let result = apply_rows(&txn, false, &rows, recorded_by, now).await?;
+    laps.lap("apply");
     txn.commit().await?;
+    laps.lap("commit");
     Ok(result)
 }
 

@@ -16,6 +16,7 @@ use sea_orm::sqlx::{self, Connection, PgConnection, Postgres};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 
+use super::stages::Laps;
 use super::{ChunkOutcome, ImportPerson};
 use crate::key::PersonKey;
 use crate::store::ACTIVE;
@@ -129,11 +130,13 @@ pub(super) async fn import_chunk(
     staged: Staged,
     recorded_by: &str,
     now: DateTime<Utc>,
+    mut laps: Laps,
 ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
     let Some(first) = rows.first() else { return Ok((ChunkOutcome::default(), Vec::new(), Vec::new())) };
     let insurer = first.key.insurer().to_owned();
     let mut conn = db.get_postgres_connection_pool().acquire().await.map_err(to_db)?;
     let mut txn = conn.begin().await.map_err(to_db)?;
+    laps.lap("begin");
     let conn: &mut PgConnection = &mut txn;
     sqlx::raw_sql(STAGING).execute(&mut *conn).await.map_err(to_db)?;
     for (statement, data) in [(COPY_PERSONS, staged.persons), (COPY_RECORDS, staged.records)] {
@@ -141,6 +144,7 @@ pub(super) async fn import_chunk(
         copy.send(data).await.map_err(to_db)?;
         copy.finish().await.map_err(to_db)?;
     }
+    laps.lap("copy");
     let created: Vec<(i64, String)> = sqlx::query_as(CREATE_NEW)
         .bind(&insurer)
         .bind(now)
@@ -149,6 +153,7 @@ pub(super) async fn import_chunk(
         .fetch_all(&mut *conn)
         .await
         .map_err(to_db)?;
+    laps.lap("create");
     let by_number: HashMap<&str, &ImportPerson> = rows.iter().map(|r| (r.key.insured(), r)).collect();
     let created_numbers: HashSet<&str> = created.iter().map(|(_, n)| n.as_str()).collect();
     // A chunk of new persons only has nothing stored to compare.
@@ -157,6 +162,7 @@ pub(super) async fn import_chunk(
     } else {
         sqlx::query_scalar(DIFFERING).bind(&insurer).bind(ACTIVE).fetch_all(&mut *conn).await.map_err(to_db)?
     };
+    laps.lap("compare");
     let candidates: Vec<&ImportPerson> = differing
         .iter()
         .filter(|n| !created_numbers.contains(n.as_str()))
@@ -187,7 +193,9 @@ pub(super) async fn import_chunk(
         created_keys.extend(also_created);
         changed
     };
+    laps.lap("apply");
     txn.commit().await.map_err(to_db)?;
+    laps.lap("commit");
     Ok((outcome, changed, created_keys))
 }
 
