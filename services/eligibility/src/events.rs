@@ -8,7 +8,8 @@
 //!   is redelivered until Redis takes the invalidation. The payload names the person's version
 //!   after the write ([`crate::store::write::changed_payload`]): an L2 value at that version or
 //!   later is kept (an import wrote it after its chunk committed, or a miss reloaded it after
-//!   the write), an older one deleted unless replaced in between
+//!   the write), an older one replaced by a tombstone at that version that no older value is
+//!   written over
 //!   ([`crate::cache::Cache::invalidate_confirmed`]). A payload of the key alone, written by an
 //!   older build, deletes as before. (A consumer of an older build skips the new payloads: in
 //!   a rolling deploy such an event repeats nothing, leaving the write's own invalidation.)

@@ -394,11 +394,12 @@ struct Committed {
 /// (the invalidation scheme of [`crate::cache`]): the chunk committed, and its changed persons
 /// were deleted from L2 and dropped from every L1, before this stage began, so it writes at
 /// least the import's state. A single write of one of these persons committed after that and
-/// before the `HSET` would have its own delete overwritten by the older value; that write's
-/// `eligibility.changed` event, naming a version newer than that value's, is consumed after its
-/// commit and deletes the person again,
-/// confirmed and retried until Redis takes it (crate::events), which ends that window as it ends
-/// the same window of a check's miss (read, then put). A registry change of the person's access
+/// before the write here would have its own delete overwritten by the older value; that
+/// write's `eligibility.changed` event, naming a version newer than that value's, is consumed
+/// after its commit and leaves a tombstone at that version, confirmed and retried until Redis
+/// takes it (crate::events); and if the event came first, the write here is refused by its
+/// tombstone ([`crate::cache::L2::put_many`] compares versions in Redis), as a check's miss that
+/// read before the write is. A registry change of the person's access
 /// facts in that window drops the person from the caches once, after its commit, with no
 /// repeat: the import's value may then keep the older facts, exactly as the value of a miss read
 /// just before that change would. The stage writes chunk after chunk, so a person imported twice
@@ -406,7 +407,7 @@ struct Committed {
 ///
 /// A changed person's import also enqueued an `eligibility.changed` event naming the version the
 /// import gave them; its consumer keeps the value written here (at that version, or later if a
-/// write followed) and deletes only an older one, so a changed person's first check is an L2 hit
+/// write followed) and replaces only an older one, so a changed person's first check is an L2 hit
 /// as a created person's (no event) is.
 async fn fill_l2(api: Api, l2: crate::cache::L2, mut committed: mpsc::Receiver<Committed>) {
     while let Some(Committed { rows, created, changed, now }) = committed.recv().await {

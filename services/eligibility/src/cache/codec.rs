@@ -517,11 +517,11 @@ pub fn version_of(bytes: &[u8]) -> Option<i64> {
     Some(0)
 }
 
-/// A fence at `version`: what an invalidation leaves in a field instead of deleting it
+/// A tombstone at `version`: what an invalidation leaves in a field instead of deleting it
 /// (crate::cache's L2). It holds the version and nothing else, so every reader takes it for a
 /// miss (no access facts: not an answer for a check, in this build and the ones before) while
 /// L2's scripts read its version like a value's and refuse to write anything older over it.
-pub fn fence(version: i64) -> Vec<u8> {
+pub fn tombstone(version: i64) -> Vec<u8> {
     Packed { version, ..Default::default() }.encode_to_vec()
 }
 
@@ -712,11 +712,11 @@ mod tests {
     }
 
     #[test]
-    fn a_fence_holds_its_version_and_is_no_answer() {
+    fn a_tombstone_holds_its_version_and_is_no_answer() {
         for version in [1, 2, 300, i64::from(u32::MAX) + 7] {
-            let fence = fence(version);
-            assert_eq!(version_of(&fence), Some(version));
-            let decoded = decode_full(&fence).expect("a fence decodes");
+            let tombstone = tombstone(version);
+            assert_eq!(version_of(&tombstone), Some(version));
+            let decoded = decode_full(&tombstone).expect("a tombstone decodes");
             assert!(decoded.facts.is_none(), "no access facts: every reader takes it for a miss");
             assert!(decoded.timeline.records.is_empty());
         }

@@ -19,7 +19,7 @@ use crate::store::PersonDetails;
 /// Lua: the person's version in a stored value, as [`codec::version_of`] reads it (the
 /// protobuf field 4 varint, other fields skipped); `nil` for bytes that are not a value. Every
 /// write of a field compares versions in Redis with this, so that a value older than what the
-/// field holds (or is fenced at) is never written over it.
+/// field holds (or is marked at) is never written over it.
 const VERSION_OF: &str = "local function version_of(v) \
   local i, n = 1, #v \
   local function varint() \
@@ -50,10 +50,10 @@ const VERSION_OF: &str = "local function version_of(v) \
 end ";
 
 /// Writes each `(field, value, version)` triple of `ARGV` into bucket `KEYS[1]` unless the
-/// field holds a newer version (a value, or a fence an invalidation left): a miss or an
+/// field holds a newer version (a value, or a tombstone an invalidation left): a miss or an
 /// import that read the person before a write never puts that older value back over the
-/// write's fence. Returns how many were written.
-static PUT_FENCED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// write's tombstone. Returns how many were written.
+static PUT_UNLESS_OLDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{VERSION_OF} local written = 0 \
          for j = 1, #ARGV, 3 do \
@@ -67,11 +67,11 @@ static PUT_FENCED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// Fences field `ARGV[1]` of bucket `KEYS[1]` at version `ARGV[3]`: unless it holds that
-/// version or a later one, its value is replaced by the fence `ARGV[2]`
-/// ([`codec::fence`]: a miss for every reader), in one step with the comparison. Returns 1
-/// when it fenced.
-static FENCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// Buries field `ARGV[1]` of bucket `KEYS[1]` at version `ARGV[3]`: unless it holds that
+/// version or a later one, its value is replaced by the tombstone `ARGV[2]`
+/// ([`codec::tombstone`]: a miss for every reader), in one step with the comparison. Returns 1
+/// when it wrote the tombstone.
+static TOMBSTONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{VERSION_OF} local held = redis.call('HGET', KEYS[1], ARGV[1]) \
          local at = held and version_of(held) \
@@ -81,10 +81,10 @@ static FENCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// [`FENCE`] on `field` of `bucket` at `version`.
-fn fence_cmd(bucket: &str, field: &[u8], version: i64) -> redis::Cmd {
+/// [`TOMBSTONE`] on `field` of `bucket` at `version`.
+fn tombstone_cmd(bucket: &str, field: &[u8], version: i64) -> redis::Cmd {
     let mut cmd = redis::cmd("EVAL");
-    cmd.arg(FENCE.as_str()).arg(1).arg(bucket).arg(field).arg(codec::fence(version)).arg(version);
+    cmd.arg(TOMBSTONE.as_str()).arg(1).arg(bucket).arg(field).arg(codec::tombstone(version)).arg(version);
     cmd
 }
 
@@ -286,7 +286,12 @@ impl L2 {
         };
         let value = codec::encode_full(timeline, facts, sealed);
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(PUT_FENCED.as_str()).arg(1).arg(bucket).arg(field.as_slice()).arg(value).arg(timeline.person.version);
+        cmd.arg(PUT_UNLESS_OLDER.as_str())
+            .arg(1)
+            .arg(bucket)
+            .arg(field.as_slice())
+            .arg(value)
+            .arg(timeline.person.version);
         let _: Option<i64> = self.run("put", cmd.query_async(&mut conn)).await;
     }
 
@@ -298,7 +303,7 @@ impl L2 {
     /// Caches the complete values of many persons — timeline, access facts and, sealed, personal
     /// details: what a check's miss would put there, so each is a hit — in one round trip on a
     /// single Redis (an import's chunk, a warm-up): one script per bucket with all its persons,
-    /// pipelined, each written unless the field holds a newer version ([`PUT_FENCED`]). Best effort: skipped during the back-off, a failure counted and rested on like
+    /// pipelined, each written unless the field holds a newer version ([`PUT_UNLESS_OLDER`]). Best effort: skipped during the back-off, a failure counted and rested on like
     /// any other. Returns whether Redis took them all.
     pub async fn put_many(&self, entries: &[(PersonKey, super::Cached)]) -> bool {
         if entries.is_empty() {
@@ -319,7 +324,7 @@ impl L2 {
         self.run::<(), _>("put_many", pipe.query_async(&mut conn)).await.is_some()
     }
 
-    /// One [`PUT_FENCED`] per bucket of `entries`, each with the encoded values of all its
+    /// One [`PUT_UNLESS_OLDER`] per bucket of `entries`, each with the encoded values of all its
     /// persons and their versions.
     fn bucket_commands(&self, entries: &[(PersonKey, super::Cached)]) -> Vec<redis::Cmd> {
         let mut buckets: std::collections::HashMap<String, redis::Cmd> =
@@ -336,7 +341,7 @@ impl L2 {
                 .entry(bucket)
                 .or_insert_with_key(|bucket| {
                     let mut cmd = redis::cmd("EVAL");
-                    cmd.arg(PUT_FENCED.as_str()).arg(1).arg(bucket.as_str());
+                    cmd.arg(PUT_UNLESS_OLDER.as_str()).arg(1).arg(bucket.as_str());
                     cmd
                 })
                 .arg(field.as_slice())
@@ -459,9 +464,9 @@ impl L2 {
 
     /// [`L2::invalidate_confirmed`] for an `eligibility.changed` event announcing `key` at
     /// `version`: unless the field holds that version or a later one (an import's fill, a miss
-    /// that reloaded after the write), its value is replaced by a fence at `version`
-    /// ([`FENCE`], one step with the comparison). The fence is a miss for every reader and
-    /// refuses any value older than `version` ([`PUT_FENCED`]): a miss that read the person
+    /// that reloaded after the write), its value is replaced by a tombstone at `version`
+    /// ([`TOMBSTONE`], one step with the comparison). The tombstone is a miss for every reader and
+    /// refuses any value older than `version` ([`PUT_UNLESS_OLDER`]): a miss that read the person
     /// before the write and puts its value after this runs cannot bring the old state back.
     /// Every replica is still told to drop its L1 entry (it may hold an older one; it reloads).
     /// Tried even during the back-off; returns whether Redis answered all of it.
@@ -471,16 +476,16 @@ impl L2 {
         let field = key.as_bytes();
         let cluster = self.redis.is_cluster();
         self.attempt("invalidate", async {
-            // The publish after the fence: a replica told to reload must not find the older
+            // The publish after the tombstone: a replica told to reload must not find the older
             // value. One pipeline on a single server; on a cluster the bucket and the channel
             // hash to different slots.
             if cluster {
-                let _: i64 = fence_cmd(&bucket, field.as_slice(), version).query_async(&mut conn).await?;
+                let _: i64 = tombstone_cmd(&bucket, field.as_slice(), version).query_async(&mut conn).await?;
                 let _: i64 = conn.publish(self.channel(), field.as_slice()).await?;
                 return Ok(());
             }
             let mut pipe = redis::pipe();
-            pipe.add_command(fence_cmd(&bucket, field.as_slice(), version)).ignore();
+            pipe.add_command(tombstone_cmd(&bucket, field.as_slice(), version)).ignore();
             pipe.publish(self.channel(), field.as_slice()).ignore();
             pipe.query_async::<()>(&mut conn).await
         })

@@ -9,11 +9,11 @@
 //! - **Invalidation**: a write deletes the L2 field, publishes the key on a pub/sub channel every
 //!   replica listens to and drops its own L1 entry. The outbox event of the same write, which
 //!   names the person's version after the write, is consumed later and repeats the publish, and
-//!   fences the field at that version: unless L2 already holds that version or a later one (an
+//!   leaves a tombstone at that version: unless L2 already holds that version or a later one (an
 //!   import wrote it right after its chunk committed, or a miss reloaded the person after the
-//!   write), the value is replaced by a fence ([`codec::fence`]), a miss for every reader.
+//!   write), the value is replaced by the tombstone ([`codec::tombstone`]), a miss for every reader.
 //!   Every write into L2 compares versions in Redis and never puts a value older than what the
-//!   field holds or is fenced at (one script for the comparison and the write), so a miss that
+//!   field holds or its tombstone names (one script for the comparison and the write), so a miss that
 //!   read the person before the write and puts its value after the event cannot bring the old
 //!   state back (it once did, for as long as no other write came). So a change made while Redis
 //!   was down still reaches L2 and every replica once Redis is back. An event of an older build

@@ -51,7 +51,7 @@ async fn batch(client: &mut Client, numbers: &[String]) -> Vec<pb::BatchCheckEli
 
 #[tokio::test]
 async fn a_batch_asks_l2_once_per_person_and_reads_only_what_l2_lacks_from_the_database() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = kaigo_platform::testkit::free_port();
     let redis = crate::cache::PrivateRedis::start(port);
     redis.wait_ready().await;
     let url = format!("redis://127.0.0.1:{port}");

@@ -178,7 +178,7 @@ impl Drop for PrivateRedis {
 
 #[tokio::test]
 async fn redis_stopped_and_restarted_under_load_fails_no_check() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = kaigo_platform::testkit::free_port();
     let mut redis = PrivateRedis::start(port);
     redis.wait_ready().await;
     let db = TestDatabase::create().await;

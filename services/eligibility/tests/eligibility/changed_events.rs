@@ -1,4 +1,4 @@
-//! The `eligibility.changed` consumer: an event (or its redelivery) fences an L2 value older
+//! The `eligibility.changed` consumer: an event (or its redelivery) tombstones an L2 value older
 //! than the version it names (a miss for every reader, and no older value is written over it),
 //! keeps one as new or newer (an import's fill), and deletes whatever L2 holds for an event of
 //! an older build (the key alone).
@@ -106,7 +106,7 @@ async fn imported_changes_stay_in_l2_after_their_events_and_a_redelivery() {
 }
 
 #[tokio::test]
-async fn an_event_fences_an_older_value_and_an_old_format_event_deletes_any_value() {
+async fn an_event_tombstones_an_older_value_and_an_old_format_event_deletes_any_value() {
     let redis = TestRedis::create().await;
     let db = TestDatabase::create().await;
     let server = Server::start(&db, Some(redis.config())).await;
@@ -144,14 +144,14 @@ async fn an_event_fences_an_older_value_and_an_old_format_event_deletes_any_valu
         events_handled(&outbox, &server).await;
         assert_eq!(in_l2(&server, "0000000077").await.as_ref(), Some(&current), "version {announced} kept");
     }
-    // An event for version N + 1 fences it (L2 holds N - 1 of what the event announces): a
-    // miss, and the value of version N a miss reads now is not written over the fence.
+    // An event for version N + 1 tombstones it (L2 holds N - 1 of what the event announces): a
+    // miss, and the value of version N a miss reads now is not written over the tombstone.
     enqueue(&outbox, changed_event(&person, version + 1)).await.unwrap();
     events_handled(&outbox, &server).await;
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(version + 1)), "an older value is fenced");
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(version + 1)), "an older value is tombstoned");
     let (_, tier) = cache.get(person).await.unwrap();
-    assert_eq!(tier, Tier::Database, "a fence is a miss");
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(version + 1)), "nothing older over it");
+    assert_eq!(tier, Tier::Database, "a tombstone is a miss");
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(version + 1)), "nothing older over it");
 
     // An event of an older build (the key alone) deletes whatever L2 holds, as before.
     let old_format = NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload: person.as_bytes().to_vec() };
@@ -164,23 +164,23 @@ async fn an_event_fences_an_older_value_and_an_old_format_event_deletes_any_valu
     let reloaded = in_l2(&server, "0000000077").await.expect("the miss filled L2 again");
     assert_eq!(codec::version_of(&reloaded), Some(version));
 
-    // A value that does not decode is fenced whatever the version.
+    // A value that does not decode is tombstoned whatever the version.
     let l2 = cache.l2().unwrap();
     let mut conn = l2.redis().conn();
     let _: i64 = redis::AsyncCommands::hset(&mut conn, l2.bucket_key(&person), person.as_bytes().as_slice(), b"\x08")
         .await
         .unwrap();
     assert!(cache.invalidate_confirmed(&person, Some(1)).await);
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(1)), "an undecodable value is fenced");
-    // No value: fenced all the same (a miss may be putting an older one), and Redis answered.
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(1)), "an undecodable value is tombstoned");
+    // No value: tombstoned all the same (a miss may be putting an older one), and Redis answered.
     let _: i64 =
         redis::AsyncCommands::hdel(&mut conn, l2.bucket_key(&person), person.as_bytes().as_slice()).await.unwrap();
     assert!(cache.invalidate_confirmed(&person, Some(1)).await);
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::fence(1)));
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(1)));
     server.stop().await;
 }
 
-/// The race a fence closes: a miss reads the person, a write commits and its event is handled,
+/// The race a tombstone closes: a miss reads the person, a write commits and its event is handled,
 /// and only then does the miss put what it read. The older value is refused; the newer one a
 /// later miss reads is taken, and nothing older is written over it after.
 #[tokio::test]
@@ -205,9 +205,9 @@ async fn a_value_read_before_a_write_is_not_put_back_over_its_event() {
     // The write's event (version + 1) is handled; then the miss's put of version arrives.
     assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
     l2.put(&person, &read.timeline, &read.access, None).await;
-    assert_eq!(in_l2(&server, "0000000088").await, Some(codec::fence(version + 1)), "the older value is refused");
-    assert!(l2.get(&person).await.is_none(), "a fence answers nothing");
-    // A miss after the write reads version + 1: taken over the fence.
+    assert_eq!(in_l2(&server, "0000000088").await, Some(codec::tombstone(version + 1)), "the older value is refused");
+    assert!(l2.get(&person).await.is_none(), "a tombstone answers nothing");
+    // A miss after the write reads version + 1: taken over the tombstone.
     let mut newer = read.timeline.clone();
     newer.person.version = version + 1;
     l2.put(&person, &newer, &read.access, None).await;
@@ -224,7 +224,7 @@ async fn a_value_read_before_a_write_is_not_put_back_over_its_event() {
 }
 
 #[tokio::test]
-async fn on_a_cluster_the_consumer_keeps_a_current_value_and_fences_an_older_one() {
+async fn on_a_cluster_the_consumer_keeps_a_current_value_and_tombstones_an_older_one() {
     let cluster = kaigo_platform::testkit::TestRedisCluster::start().await;
     let db = TestDatabase::create().await;
     let server = Server::start(&db, Some(cluster.config())).await;
@@ -246,12 +246,16 @@ async fn on_a_cluster_the_consumer_keeps_a_current_value_and_fences_an_older_one
         assert!(cache.invalidate_confirmed(&person, Some(*version)).await);
         assert_eq!(in_l2(&server, insured).await, Some(held.clone()), "the current value is kept");
         assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
-        assert_eq!(in_l2(&server, insured).await, Some(codec::fence(version + 1)), "an older value is fenced");
+        assert_eq!(in_l2(&server, insured).await, Some(codec::tombstone(version + 1)), "an older value is tombstoned");
         // The miss that read it before the write puts it back: refused on the bucket's node.
         let (entry, _) = cache.get(person).await.unwrap();
         let Entry::Known(read) = entry else { panic!("a known person") };
         server.api.cache().l2().unwrap().put(&person, &read.timeline, &read.access, None).await;
-        assert_eq!(in_l2(&server, insured).await, Some(codec::fence(version + 1)), "nothing older over the fence");
+        assert_eq!(
+            in_l2(&server, insured).await,
+            Some(codec::tombstone(version + 1)),
+            "nothing older over the tombstone"
+        );
     }
     server.stop().await;
 }

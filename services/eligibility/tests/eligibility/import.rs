@@ -186,7 +186,7 @@ fn hset_values(commands: &[Vec<Vec<u8>>]) -> Vec<(Vec<u8>, Vec<u8>)> {
 #[tokio::test]
 async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_only() {
     // A private Redis: the test watches every command it runs.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = kaigo_platform::testkit::free_port();
     let redis = crate::cache::PrivateRedis::start(port);
     redis.wait_ready().await;
     let url = format!("redis://127.0.0.1:{port}");
@@ -322,7 +322,7 @@ async fn an_import_fills_nothing_when_configured_so() {
 
 #[tokio::test]
 async fn an_import_succeeds_while_redis_is_down() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = kaigo_platform::testkit::free_port();
     let mut redis = crate::cache::PrivateRedis::start(port);
     redis.wait_ready().await;
     let db = TestDatabase::create().await;
@@ -393,7 +393,7 @@ async fn on_a_cluster_an_import_fills_l2_and_another_replica_drops_a_changed_per
 
 #[tokio::test]
 async fn an_import_finishes_while_redis_hangs() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = kaigo_platform::testkit::free_port();
     let redis = crate::cache::PrivateRedis::start(port);
     redis.wait_ready().await;
     let db = TestDatabase::create().await;
