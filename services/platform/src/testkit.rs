@@ -27,6 +27,29 @@ pub fn redis_url() -> String {
     std::env::var("KAIGO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+/// A loopback port for a server another process will open later: free now, and below the
+/// kernel's ephemeral range (Linux: 32768–60999), where the port of `bind(0)` comes from and
+/// where every outgoing connection (each PostgreSQL and Redis connection of every test) takes
+/// its local port. A port drawn there could be taken by such a connection before the server
+/// binds it: a flow test's service once failed to start with "Address already in use". Tests
+/// running at the same time draw at random among 17,000 ports, each draw checked free.
+pub fn free_port() -> u16 {
+    use std::hash::BuildHasher;
+    const LOW: u16 = 15_000;
+    const HIGH: u16 = 32_000;
+    static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    // A random seed per process and a counter: distinct draws, different in every process.
+    let seed = std::collections::hash_map::RandomState::new();
+    for _ in 0..1_000 {
+        let draw = seed.hash_one(DRAWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let port = LOW + u16::try_from(draw % u64::from(HIGH - LOW)).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{HIGH}");
+}
+
 /// A database of its own for one test binary (or one test).
 pub struct TestDatabase {
     name: String,

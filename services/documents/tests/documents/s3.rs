@@ -34,7 +34,7 @@ impl Moto {
             );
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = kaigo_platform::testkit::free_port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto.sh");
         let mut child = Command::new("bash")
             .arg(script)

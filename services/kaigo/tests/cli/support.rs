@@ -6,10 +6,8 @@ use std::time::Duration;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-/// A free loopback port (bound, then released for the child to take).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+/// A free loopback port for a child to take, outside the ephemeral range.
+pub use kaigo_platform::testkit::free_port;
 
 /// The `kaigo` binary with a clean environment (only PATH), so the developer's own KAIGO_*
 /// settings cannot leak into a test.

@@ -37,7 +37,7 @@ impl TestPostgres {
                 .arg(&data),
             "initdb",
         );
-        let port = free_port();
+        let port = super::free_port();
         let server = Self { dir, port, bin };
         server.resume();
         server
@@ -64,7 +64,7 @@ impl TestPostgres {
                 .arg(&data),
             "pg_basebackup",
         );
-        let server = Self { dir, port: free_port(), bin: primary.bin.clone() };
+        let server = Self { dir, port: super::free_port(), bin: primary.bin.clone() };
         server.resume();
         server
     }
@@ -175,9 +175,4 @@ fn run(command: &mut Command, what: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    listener.local_addr().expect("local address").port()
 }
