@@ -7,8 +7,8 @@
 # annual re-determination of the co-payment ratio sends). Each case is one run of SECS seconds,
 # the import starting 4 s in; a run of the checks alone comes first. Prints p50/p99/max of the
 # checks, the calls the driver could send (at most CONC in flight: a stall shows as calls not
-# sent), the import's own summary and time, and how long after it its events took to be published
-# and handled.
+# sent), the import's own summary and time, how long after it its events took to be published
+# and handled, and the seconds the import spent in each of its stages.
 #   cargo build --release -p kaigo && bash loadtest/eligibility/import-under-load.sh
 # Needs PostgreSQL on 127.0.0.1:5432 (trust), redis-server, python3. Everything it starts
 # listens on 127.0.0.1 and is stopped at exit; its database and its Redis are dropped. Each run
@@ -31,7 +31,8 @@ export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="import-load-int
 export KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info} KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="importload:"
 "$BIN" migrate eligibility >/dev/null
 lt_dev_keys "$WORK/keys" 52899
-env KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_SERVER__LISTEN=127.0.0.1:52861 "$BIN" serve eligibility \
+env KAIGO_ELIGIBILITY__L1_ENABLED=false KAIGO_SERVER__LISTEN=127.0.0.1:52861 \
+  KAIGO_TELEMETRY__METRICS_LISTEN=127.0.0.1:52862 "$BIN" serve eligibility \
   9>&- >"$WORK/eligibility.log" 2>&1 & PIDS+=($!)
 env KAIGO_SERVER__LISTEN=127.0.0.1:52851 KAIGO_GATEWAY__LIMITS__RATE_PER_SEC=100000000 KAIGO_GATEWAY__LIMITS__BURST=100000000 \
   KAIGO_AUTH__PUBLIC_KEY_FILES="[\"$WORK/keys/dev-signing-key.pub.pem\"]" KAIGO_GATEWAY__UPSTREAMS__ELIGIBILITY=http://127.0.0.1:52861 \
@@ -75,7 +76,21 @@ events_settled() {
   echo "not in 10 min"
 }
 
+# Seconds each import stage took so far, summed over chunks (kaigo_eligibility_import_stage_duration_seconds
+# from the server's /metrics), as "stage seconds" lines.
+stage_sums() {
+  python3 - <<'PY'
+import re, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:52862/metrics", timeout=10).read().decode()
+for m in re.finditer(r'^kaigo_eligibility_import_stage_duration_seconds_sum\{([^}]*)\} (\S+)$', text, re.M):
+    stage = re.search(r'stage="([^"]+)"', m.group(1))
+    if stage:
+        print(stage.group(1), m.group(2))
+PY
+}
+
 RESULTS="$WORK/results.tsv"
+STAGES="$WORK/stages.tsv"
 for case in "alone -" "fresh import first.csv" "unchanged re-run first.csv" "every person changed changed.csv"; do
   label=${case% *} file=${case##* }
   lock "$label"
@@ -84,10 +99,20 @@ for case in "alone -" "fresh import first.csv" "unchanged re-run first.csv" "eve
   summary="-" took="-" settled="-"
   if [ "$file" != - ]; then
     sleep 4
+    stage_sums >"$WORK/stages-before"
     t0=$(date +%s.%N)
     summary=$("$BIN" import insured "$WORK/$file" --endpoint http://127.0.0.1:52851 --token "$IMPORT_TOKEN" --chunk 5000 | tail -1)
     took=$(awk "BEGIN {printf \"%.1f s\", $(date +%s.%N) - $t0}")
     settled=$(events_settled)
+    stage_sums >"$WORK/stages-after"
+    python3 - "$label" "$WORK/stages-before" "$WORK/stages-after" >>"$STAGES" <<'PY'
+import sys
+label, before, after = sys.argv[1:4]
+read = lambda path: {k: float(v) for k, v in (line.split() for line in open(path) if line.strip())}
+b, a = read(before), read(after)
+order = ["encode", "begin", "copy", "create", "compare", "apply", "commit", "invalidate", "hand_over", "l2_read", "l2_write"]
+print(label + "\t" + "\t".join(f"{a.get(s, 0) - b.get(s, 0):.2f}" for s in order))
+PY
   fi
   wait "$driver"
   unlock
@@ -108,3 +133,10 @@ echo
 echo "| case | import took | import summary | its events handled after | checks sent (of asked) | OK | p50 ms | p99 ms | slowest ms |"
 echo "|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}' "$RESULTS"
+echo
+echo "Seconds in each stage of the import, summed over its chunks (the writer's stages run one after another;"
+echo "l2_read and l2_write run beside the next chunk's; services/eligibility/src/store/bulk/stages.rs):"
+echo
+echo "| case | encode | begin | copy | create | compare | apply | commit | invalidate | hand_over | l2_read | l2_write |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+awk -F'\t' '{line = "| " $1; for (i = 2; i <= NF; i++) line = line " | " $i; print line " |"}' "$STAGES"
