@@ -87,21 +87,22 @@ pub async fn import_chunk(
     let txn = kaigo_platform::db::begin_write(db).await?;
     laps.lap("begin");
     let rows: Vec<&ImportPerson> = rows.iter().collect();
-    let result = apply_rows(&txn, false, &rows, recorded_by, now).await?;
-    laps.lap("apply");
+    let result = apply_rows(&txn, false, &rows, recorded_by, now, &mut laps).await?;
     txn.commit().await?;
     laps.lap("commit");
     Ok(result)
 }
 
 /// Compares `rows` with what is stored and applies the differences through `conn` (the chunk's
-/// transaction): [`import_chunk`]'s work for the persons given.
+/// transaction): [`import_chunk`]'s work for the persons given, timed as the stages `load`,
+/// `diff` and `write` ([`stages`]).
 async fn apply_rows(
     conn: &impl ConnectionTrait,
     postgres: bool,
     rows: &[&ImportPerson],
     recorded_by: &str,
     now: DateTime<Utc>,
+    laps: &mut stages::Laps,
 ) -> Result<(ChunkOutcome, Vec<PersonKey>, Vec<PersonKey>), DbErr> {
     let mut outcome = ChunkOutcome::default();
     let mut created = Vec::new();
@@ -111,6 +112,7 @@ async fn apply_rows(
     let existing = load_existing(conn, rows).await?;
     let stored_ids: Vec<i64> = existing.values().map(|(p, _)| p.id).collect();
     let stored_uses = super::allowances::active_of(conn, &stored_ids).await?;
+    laps.lap("load");
     let mut new_people: Vec<&ImportPerson> = Vec::new();
     let mut changes = Vec::new();
     for &row in rows {
@@ -126,6 +128,7 @@ async fn apply_rows(
         }
     }
     outcome.changed = changes.len() as u64;
+    laps.lap("diff");
     let versions = changes::update_persons(conn, postgres, &changes, now).await?;
     let voided: Vec<i64> = changes.iter().flat_map(|c| c.voided.iter().copied()).collect();
     changes::void_records(conn, postgres, &voided).await?;
@@ -147,6 +150,7 @@ async fn apply_rows(
     insert_records(conn, postgres, &record_rows, recorded_by, now).await?;
     let events = changes.iter().zip(&versions).map(|(c, version)| changed_event(&c.key, *version)).collect();
     kaigo_platform::events::enqueue_many(conn, events).await?;
+    laps.lap("write");
     Ok((outcome, changes.into_iter().map(|c| c.key).collect(), created))
 }
 

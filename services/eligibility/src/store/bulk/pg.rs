@@ -186,14 +186,14 @@ pub(super) async fn import_chunk(
                 crate::store::allowances::apply_import(&on, *id, &uses, recorded_by, now).await?;
             }
         }
-        let (compared, changed, also_created) = super::apply_rows(&on, true, &candidates, recorded_by, now).await?;
+        let (compared, changed, also_created) =
+            super::apply_rows(&on, true, &candidates, recorded_by, now, &mut laps).await?;
         outcome.created += compared.created;
         outcome.changed += compared.changed;
         outcome.unchanged += compared.unchanged;
         created_keys.extend(also_created);
         changed
     };
-    laps.lap("apply");
     txn.commit().await.map_err(to_db)?;
     laps.lap("commit");
     Ok((outcome, changed, created_keys))

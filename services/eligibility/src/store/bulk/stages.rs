@@ -12,7 +12,9 @@
 //! | `copy` | the staging tables created and the chunk copied into them |
 //! | `create` | the new persons and their records inserted |
 //! | `compare` | the stored persons compared with the staged ones in SQL |
-//! | `apply` | the persons that comparison named loaded, compared and written (updates, voided and added records, events) |
+//! | `load` | the persons that comparison named (or, on SQLite, the chunk's persons) read with their active records and allowance uses; on PostgreSQL also a new person's allowance uses written |
+//! | `diff` | what each loaded person's row changes, decided in the process |
+//! | `write` | the changes written: persons updated, records voided and added, new persons (SQLite), events |
 //! | `commit` | the chunk's commit |
 //! | `invalidate` | the chunk's persons dropped from L1 and the changed ones from L2 |
 //! | `hand_over` | the writer waiting for the L2 stage to take the chunk (it still writes the one before) |
