@@ -53,8 +53,8 @@ end ";
 /// field holds a newer version (a value, or a tombstone an invalidation left): a miss or an
 /// import that read the person before a write never puts that older value back over the
 /// write's tombstone. Returns how many were written.
-static PUT_UNLESS_OLDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
+static PUT_UNLESS_OLDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(&format!(
         "{VERSION_OF} local written = 0 \
          for j = 1, #ARGV, 3 do \
            local held = redis.call('HGET', KEYS[1], ARGV[j]) \
@@ -64,28 +64,55 @@ static PUT_UNLESS_OLDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(
            end \
          end \
          return written"
-    )
+    ))
 });
 
 /// Buries field `ARGV[1]` of bucket `KEYS[1]` at version `ARGV[3]`: unless it holds that
 /// version or a later one, its value is replaced by the tombstone `ARGV[2]`
 /// ([`codec::tombstone`]: a miss for every reader), in one step with the comparison. Returns 1
 /// when it wrote the tombstone.
-static TOMBSTONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
+static TOMBSTONE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(&format!(
         "{VERSION_OF} local held = redis.call('HGET', KEYS[1], ARGV[1]) \
          local at = held and version_of(held) \
          if at and at >= tonumber(ARGV[3]) then return 0 end \
          redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) \
          return 1"
-    )
+    ))
 });
+
+/// `EVALSHA` of `script` on `bucket` (its one key), arguments to follow: the script's text
+/// (1.3 KiB) is sent once per server ([`with_scripts`]), not with every call.
+fn evalsha(script: &redis::Script, bucket: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(1).arg(bucket);
+    cmd
+}
 
 /// [`TOMBSTONE`] on `field` of `bucket` at `version`.
 fn tombstone_cmd(bucket: &str, field: &[u8], version: i64) -> redis::Cmd {
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(TOMBSTONE.as_str()).arg(1).arg(bucket).arg(field).arg(codec::tombstone(version)).arg(version);
+    let mut cmd = evalsha(&TOMBSTONE, bucket);
+    cmd.arg(field).arg(codec::tombstone(version)).arg(version);
     cmd
+}
+
+/// Runs `send` (commands that call the scripts by hash) and, when a server does not know a
+/// script (its first use, a restart, a failover to a replica, `SCRIPT FLUSH`), loads both
+/// scripts (on every primary of a cluster) and runs it once more.
+async fn with_scripts<T, F, Fut>(conn: &kaigo_platform::redis::RedisConnection, send: F) -> redis::RedisResult<T>
+where
+    F: Fn(kaigo_platform::redis::RedisConnection) -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match send(conn.clone()).await {
+        Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            let mut loading = conn.clone();
+            PUT_UNLESS_OLDER.load_async(&mut loading).await?;
+            TOMBSTONE.load_async(&mut loading).await?;
+            send(conn.clone()).await
+        }
+        other => other,
+    }
 }
 
 /// After a failure, L2 is skipped for this long before it is tried again.
@@ -277,7 +304,7 @@ impl L2 {
         if !self.available() {
             return;
         }
-        let mut conn = self.redis.conn();
+        let conn = self.redis.conn();
         let bucket = self.bucket_key(key);
         let field = key.as_bytes();
         let sealed = match (&self.sealer, details) {
@@ -285,14 +312,13 @@ impl L2 {
             _ => Vec::new(),
         };
         let value = codec::encode_full(timeline, facts, sealed);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(PUT_UNLESS_OLDER.as_str())
-            .arg(1)
-            .arg(bucket)
-            .arg(field.as_slice())
-            .arg(value)
-            .arg(timeline.person.version);
-        let _: Option<i64> = self.run("put", cmd.query_async(&mut conn)).await;
+        let mut cmd = evalsha(&PUT_UNLESS_OLDER, &bucket);
+        cmd.arg(field.as_slice()).arg(value).arg(timeline.person.version);
+        let put = with_scripts(&conn, |mut conn| {
+            let cmd = cmd.clone();
+            async move { cmd.query_async::<i64>(&mut conn).await }
+        });
+        let _: Option<i64> = self.run("put", put).await;
     }
 
     /// Whether personal details are cached here (a sealing key is configured).
@@ -320,8 +346,12 @@ impl L2 {
         for cmd in buckets {
             pipe.add_command(cmd).ignore();
         }
-        let mut conn = self.redis.conn();
-        self.run::<(), _>("put_many", pipe.query_async(&mut conn)).await.is_some()
+        let conn = self.redis.conn();
+        let put = with_scripts(&conn, |mut conn| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        });
+        self.run::<(), _>("put_many", put).await.is_some()
     }
 
     /// One [`PUT_UNLESS_OLDER`] per bucket of `entries`, each with the encoded values of all its
@@ -339,11 +369,7 @@ impl L2 {
             let bucket = self.bucket_key(key);
             buckets
                 .entry(bucket)
-                .or_insert_with_key(|bucket| {
-                    let mut cmd = redis::cmd("EVAL");
-                    cmd.arg(PUT_UNLESS_OLDER.as_str()).arg(1).arg(bucket.as_str());
-                    cmd
-                })
+                .or_insert_with_key(|bucket| evalsha(&PUT_UNLESS_OLDER, bucket))
                 .arg(field.as_slice())
                 .arg(value)
                 .arg(cached.timeline.person.version);
@@ -352,13 +378,17 @@ impl L2 {
     }
 
     /// On a cluster the buckets live in different slots, which one pipeline cannot span: the
-    /// bucket's `HSET`s sent at once (the cluster connection pipelines them per node).
+    /// buckets' scripts sent at once (the cluster connection pipelines them per node).
     async fn put_many_cluster(&self, buckets: Vec<redis::Cmd>) -> bool {
-        let sends = buckets.into_iter().map(|cmd| {
-            let mut conn = self.redis.conn();
-            async move { cmd.query_async::<i64>(&mut conn).await }
+        let conn = self.redis.conn();
+        let put = with_scripts(&conn, |conn| {
+            let sends = buckets.iter().map(move |cmd| {
+                let mut conn = conn.clone();
+                async move { cmd.query_async::<i64>(&mut conn).await }
+            });
+            futures::future::try_join_all(sends)
         });
-        self.run::<Vec<i64>, _>("put_many", futures::future::try_join_all(sends)).await.is_some()
+        self.run::<Vec<i64>, _>("put_many", put).await.is_some()
     }
 
     /// Whether L2 rests now after a failure (its operations are skipped): a caller skips the
@@ -479,15 +509,24 @@ impl L2 {
             // The publish after the tombstone: a replica told to reload must not find the older
             // value. One pipeline on a single server; on a cluster the bucket and the channel
             // hash to different slots.
+            let tombstone = tombstone_cmd(&bucket, field.as_slice(), version);
             if cluster {
-                let _: i64 = tombstone_cmd(&bucket, field.as_slice(), version).query_async(&mut conn).await?;
+                let buried = with_scripts(&conn, |mut conn| {
+                    let tombstone = tombstone.clone();
+                    async move { tombstone.query_async::<i64>(&mut conn).await }
+                });
+                let _: i64 = buried.await?;
                 let _: i64 = conn.publish(self.channel(), field.as_slice()).await?;
                 return Ok(());
             }
             let mut pipe = redis::pipe();
-            pipe.add_command(tombstone_cmd(&bucket, field.as_slice(), version)).ignore();
+            pipe.add_command(tombstone).ignore();
             pipe.publish(self.channel(), field.as_slice()).ignore();
-            pipe.query_async::<()>(&mut conn).await
+            with_scripts(&conn, |mut conn| {
+                let pipe = pipe.clone();
+                async move { pipe.query_async::<()>(&mut conn).await }
+            })
+            .await
         })
         .await
         .is_some()

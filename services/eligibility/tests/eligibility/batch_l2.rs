@@ -21,9 +21,10 @@ async fn calls(url: &str, command: &str) -> u64 {
 }
 
 /// `HGET`s asked of L2 by readers, and the values put into L2 since the statistics were last
-/// reset: each put is one script whose own `HGET` reads the version it compares.
+/// reset: each put is a script whose own `HGET` reads the version it compares before its
+/// `HSET` (none is refused here).
 async fn hgets_and_puts(url: &str) -> (u64, u64) {
-    let puts = calls(url, "eval").await;
+    let puts = calls(url, "hset").await;
     (calls(url, "hget").await - puts, puts)
 }
 

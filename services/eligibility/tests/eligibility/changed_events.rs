@@ -308,3 +308,40 @@ async fn on_sqlite_an_imported_change_names_its_version_too() {
     db.close().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The scripts are called by hash: a Redis that never saw them (a new server) or forgot them
+/// (a restart, a failover to a replica, `SCRIPT FLUSH`) is sent them once and the call goes on.
+#[tokio::test]
+async fn the_scripts_are_sent_again_to_a_redis_that_forgot_them() {
+    let port = kaigo_platform::testkit::free_port();
+    let redis = crate::cache::PrivateRedis::start(port);
+    redis.wait_ready().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let mut client = server.client(insurer(INSURER)).await;
+    let version = create_person(&mut client, "0000000090").await;
+    let person = key("0000000090");
+    let cache = server.api.cache();
+    let mut admin = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let forget = || {
+        let mut admin = admin.clone();
+        async move {
+            let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut admin).await.unwrap();
+        }
+    };
+    forget().await;
+    cache.invalidate_local(&person).await;
+    let _ = cache.get(person).await.unwrap();
+    let held = in_l2(&server, "0000000090").await.expect("a miss's put after SCRIPT FLUSH");
+    assert_eq!(codec::version_of(&held), Some(version));
+    forget().await;
+    assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await, "Redis took the tombstone");
+    assert_eq!(in_l2(&server, "0000000090").await, Some(codec::tombstone(version + 1)));
+    let loaded: Vec<bool> = redis::cmd("SCRIPT").arg("EXISTS").arg("0").query_async(&mut admin).await.unwrap();
+    assert_eq!(loaded, vec![false]);
+    server.stop().await;
+}

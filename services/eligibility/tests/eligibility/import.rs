@@ -283,7 +283,11 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
     let commands = watch.stop().await;
     assert_eq!((totals.persons_changed, totals.persons_unchanged), (1, 699));
     let field = key("0000000003").as_bytes().to_vec();
-    let written = hset_values(&commands);
+    // The consumer's tombstone for the change (its event names the new version) may land
+    // before the fill's value, which is at that version and is written over it; only values
+    // count here.
+    let is_value = |value: &[u8]| codec::decode_full(value).is_some_and(|d| d.facts.is_some());
+    let written: Vec<_> = hset_values(&commands).into_iter().filter(|(_, value)| is_value(value)).collect();
     assert_eq!(written.len(), 1, "only the changed person is written");
     assert_eq!(written[0].0, field);
     let new = codec::decode_full(&written[0].1).unwrap();
@@ -297,7 +301,11 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
     assert_eq!(details.name_kanji, "改姓 花子");
     let position =
         |name: &[u8]| commands.iter().position(|c| c[0].eq_ignore_ascii_case(name) && c.contains(&field)).unwrap();
-    assert!(position(b"hdel") < position(b"hset"), "deleted when the chunk committed, written after");
+    let value_written = commands
+        .iter()
+        .position(|c| c[0].eq_ignore_ascii_case(b"hset") && c.contains(&field) && c.iter().any(|a| is_value(a)))
+        .unwrap();
+    assert!(position(b"hdel") < value_written, "deleted when the chunk committed, written after");
     let answer = check(&mut client, "0000000003", date(2026, 11, 29)).await;
     assert_eq!(answer.person.unwrap().name_kanji, "改姓 花子");
     server.stop().await;
