@@ -532,6 +532,54 @@ impl L2 {
         .is_some()
     }
 
+    /// [`L2::invalidate_confirmed_at`] for many persons (the events a consumer read together)
+    /// in one round trip on a single Redis: every tombstone script first, then every
+    /// announcement. On a cluster the scripts are sent together (pipelined per node), then the
+    /// announcements. Returns whether Redis answered all of it.
+    pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, i64)]) -> bool {
+        if items.is_empty() {
+            return true;
+        }
+        let conn = self.redis.conn();
+        let tombstones: Vec<redis::Cmd> = items
+            .iter()
+            .map(|(key, version)| tombstone_cmd(&self.bucket_key(key), key.as_bytes().as_slice(), *version))
+            .collect();
+        let channel = self.channel();
+        if self.redis.is_cluster() {
+            return self
+                .attempt("invalidate", async {
+                    let buried = with_scripts(&conn, |conn| {
+                        let sends = tombstones.iter().map(move |cmd| {
+                            let mut conn = conn.clone();
+                            async move { cmd.query_async::<i64>(&mut conn).await }
+                        });
+                        futures::future::try_join_all(sends)
+                    });
+                    buried.await?;
+                    let announcements = items.iter().map(|(key, _)| {
+                        let (mut conn, channel) = (conn.clone(), channel.clone());
+                        async move { conn.publish::<_, _, i64>(channel, key.as_bytes().as_slice()).await }
+                    });
+                    futures::future::try_join_all(announcements).await
+                })
+                .await
+                .is_some();
+        }
+        let mut pipe = redis::pipe();
+        for cmd in tombstones {
+            pipe.add_command(cmd).ignore();
+        }
+        for (key, _) in items {
+            pipe.publish(&channel, key.as_bytes().as_slice()).ignore();
+        }
+        let sent = with_scripts(&conn, |mut conn| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        });
+        self.attempt("invalidate", sent).await.is_some()
+    }
+
     /// The Redis handle.
     pub fn redis(&self) -> &RedisHandle {
         &self.redis

@@ -394,6 +394,29 @@ impl Cache {
         taken
     }
 
+    /// [`Cache::invalidate_confirmed`] for many persons at once (the `eligibility.changed`
+    /// events a consumer read together): L2's part in one round trip for those whose version
+    /// is known ([`L2::invalidate_confirmed_many`]), one by one for events of an older build.
+    /// Returns whether Redis took all of it.
+    pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, Option<i64>)]) -> bool {
+        for (key, _) in items {
+            self.reads.fence(key.as_bytes());
+        }
+        let mut taken = true;
+        if let Some(l2) = &self.l2 {
+            let versioned: Vec<(PersonKey, i64)> =
+                items.iter().filter_map(|(key, version)| version.map(|v| (*key, v))).collect();
+            taken = l2.invalidate_confirmed_many(&versioned).await;
+            for (key, _) in items.iter().filter(|(_, version)| version.is_none()) {
+                taken &= l2.invalidate_confirmed(key).await;
+            }
+        }
+        for (key, _) in items {
+            self.drop_local(key).await;
+        }
+        taken
+    }
+
     /// Drops `key` from this process's L1 only (a pub/sub message from another replica), and
     /// reads the person from the primary until the replicas have replayed that write.
     pub async fn invalidate_local(&self, key: &PersonKey) {

@@ -345,3 +345,45 @@ async fn the_scripts_are_sent_again_to_a_redis_that_forgot_them() {
     assert_eq!(loaded, vec![false]);
     server.stop().await;
 }
+
+/// Events read together are invalidated together (one round trip for the read): each person
+/// whose L2 value is older than their event's version gets the tombstone, each current one is
+/// kept.
+#[tokio::test]
+async fn events_read_together_tombstone_each_older_value_and_keep_each_current_one() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    let mut client = server.client(insurer(INSURER)).await;
+    let cache = server.api.cache();
+    let mut persons = Vec::new();
+    for n in 0..6 {
+        let insured = format!("{:010}", 140 + n);
+        let version = create_person(&mut client, &insured).await;
+        persons.push((insured, version));
+    }
+    events_handled(&outbox, &server).await;
+    for (insured, _) in &persons {
+        cache.invalidate_local(&key(insured)).await;
+        let _ = cache.get(key(insured)).await.unwrap();
+    }
+    // Even persons' events name a newer version, odd ones' the version L2 holds.
+    let events = persons
+        .iter()
+        .enumerate()
+        .map(|(i, (insured, version))| changed_event(&key(insured), if i % 2 == 0 { version + 1 } else { *version }))
+        .collect();
+    kaigo_platform::events::enqueue_many(&outbox, events).await.unwrap();
+    events_handled(&outbox, &server).await;
+    for (i, (insured, version)) in persons.iter().enumerate() {
+        let held = in_l2(&server, insured).await.expect("a value or a tombstone");
+        if i % 2 == 0 {
+            assert_eq!(held, codec::tombstone(version + 1), "person {i}: older, tombstoned");
+        } else {
+            assert_eq!(codec::version_of(&held), Some(*version), "person {i}: current, kept");
+            assert!(codec::decode_full(&held).unwrap().facts.is_some());
+        }
+    }
+    server.stop().await;
+}

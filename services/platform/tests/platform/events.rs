@@ -217,6 +217,99 @@ async fn events_read_together_take_effect_once_each_and_are_all_acknowledged() {
     assert_eq!(handler.calls.load(Ordering::SeqCst), 250, "no repeat reached the handler");
 }
 
+/// A handler that applies a read's events together ([`EventHandler::handle_batch`]); its
+/// first batch fails after writing, to show the batch rolls back and goes one by one.
+struct BatchingHandler {
+    batches: AtomicUsize,
+    batched: AtomicUsize,
+    singles: AtomicUsize,
+    fail_first: std::sync::atomic::AtomicBool,
+}
+
+async fn record_effect(txn: &DatabaseTransaction, event: &Event) -> Result<(), HandlerError> {
+    let sql = "INSERT INTO effects (event_id) VALUES ($1)";
+    txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, [event.id.clone().into()])).await?;
+    Ok(())
+}
+
+impl EventHandler for BatchingHandler {
+    fn handle<'a>(&'a self, event: &'a Event, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.singles.fetch_add(1, Ordering::SeqCst);
+            record_effect(txn, event).await
+        })
+    }
+
+    fn handle_batch<'a>(
+        &'a self,
+        events: &'a [&'a Event],
+        txn: &'a DatabaseTransaction,
+    ) -> Option<BoxFuture<'a, Result<(), HandlerError>>> {
+        Some(Box::pin(async move {
+            for event in events {
+                record_effect(txn, event).await?;
+            }
+            if self.fail_first.swap(false, Ordering::SeqCst) {
+                return Err("the first batch fails after its writes".into());
+            }
+            self.batches.fetch_add(1, Ordering::SeqCst);
+            self.batched.fetch_add(events.len(), Ordering::SeqCst);
+            Ok(())
+        }))
+    }
+}
+
+/// A handler that takes a read's events together gets them in one call per read; a batch that
+/// fails is rolled back (its writes with it) and its events applied one by one.
+#[tokio::test]
+async fn a_batch_handler_gets_a_read_at_once_and_a_failed_batch_goes_one_by_one() {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let stream = redis_bus.stream("test.batched");
+    let bus = Bus::Redis(redis_bus);
+    let txn = producer.begin().await.unwrap();
+    enqueue_many(&txn, (0..250).map(|_| event("test.batched")).collect()).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(Relay::new(producer.clone(), bus.clone(), RelayOptions::default()).relay_once().await.unwrap(), 250);
+
+    let handler = Arc::new(BatchingHandler {
+        batches: AtomicUsize::new(0),
+        batched: AtomicUsize::new(0),
+        singles: AtomicUsize::new(0),
+        fail_first: std::sync::atomic::AtomicBool::new(true),
+    });
+    let consumer =
+        Consumer::new(consumer_db.clone(), bus, ConsumerOptions::new("consumer", &["test.batched"]), handler.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let conn = handle.conn();
+    let done = eventually(Duration::from_secs(20), || async {
+        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
+        let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(&stream).await.ok()?;
+        let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
+        (delivered >= 250 && pending.count() == 0).then_some(())
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    assert!(done.is_some(), "all 250 entries delivered and acknowledged");
+    assert_eq!(effects(&consumer_db).await, 250, "each event took effect once: the failed batch's writes rolled back");
+    let (batches, batched, singles) = (
+        handler.batches.load(Ordering::SeqCst),
+        handler.batched.load(Ordering::SeqCst),
+        handler.singles.load(Ordering::SeqCst),
+    );
+    assert_eq!(batched + singles, 250);
+    assert!((1..=100).contains(&singles), "the failed batch (one read: at most 100) went one by one: {singles}");
+    assert!(batches >= 2 && batches <= 249 / 100 + 2, "the rest in a call per read: {batches} batches");
+}
+
 #[tokio::test]
 async fn a_consumer_killed_before_acknowledging_gets_the_event_again_and_skips_it() {
     let redis = TestRedis::create().await;
