@@ -174,6 +174,26 @@ async fn a_relayed_batch_reaches_its_streams_once_in_order() {
     }
 }
 
+/// Runs `consumer` (group `consumer`) until `stream` has delivered at least `entries` entries
+/// to it and none is pending (20 s at most), then stops it; whether that happened.
+async fn consume(consumer: Consumer, handle: &RedisHandle, stream: &str, entries: usize) -> bool {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let conn = handle.conn();
+    let done = eventually(Duration::from_secs(20), || async {
+        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(stream, "consumer").await.ok()?;
+        let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(stream).await.ok()?;
+        let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
+        (delivered >= entries && pending.count() == 0).then_some(())
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    done.is_some()
+}
+
 /// Events read together are applied in one transaction and acknowledged together: each once,
 /// though every one of them is on the stream twice (a relay that died before marking).
 #[tokio::test]
@@ -198,21 +218,7 @@ async fn events_read_together_take_effect_once_each_and_are_all_acknowledged() {
     let handler = Arc::new(CountingHandler { calls: AtomicUsize::new(0) });
     let consumer =
         Consumer::new(consumer_db.clone(), bus, ConsumerOptions::new("consumer", &["test.together"]), handler.clone());
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(consumer.run(async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    }));
-    let conn = handle.conn();
-    let done = eventually(Duration::from_secs(20), || async {
-        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
-        let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(&stream).await.ok()?;
-        let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
-        (delivered >= 500 && pending.count() == 0).then_some(())
-    })
-    .await;
-    let _ = stop_tx.send(true);
-    task.await.unwrap();
-    assert!(done.is_some(), "all 500 entries delivered and acknowledged");
+    assert!(consume(consumer, &handle, &stream, 500).await, "all 500 entries delivered and acknowledged");
     assert_eq!(effects(&consumer_db).await, 250, "each event took effect once");
     assert_eq!(handler.calls.load(Ordering::SeqCst), 250, "no repeat reached the handler");
 }
@@ -284,21 +290,7 @@ async fn a_batch_handler_gets_a_read_at_once_and_a_failed_batch_goes_one_by_one(
     });
     let consumer =
         Consumer::new(consumer_db.clone(), bus, ConsumerOptions::new("consumer", &["test.batched"]), handler.clone());
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(consumer.run(async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    }));
-    let conn = handle.conn();
-    let done = eventually(Duration::from_secs(20), || async {
-        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
-        let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(&stream).await.ok()?;
-        let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
-        (delivered >= 250 && pending.count() == 0).then_some(())
-    })
-    .await;
-    let _ = stop_tx.send(true);
-    task.await.unwrap();
-    assert!(done.is_some(), "all 250 entries delivered and acknowledged");
+    assert!(consume(consumer, &handle, &stream, 250).await, "all 250 entries delivered and acknowledged");
     assert_eq!(effects(&consumer_db).await, 250, "each event took effect once: the failed batch's writes rolled back");
     let (batches, batched, singles) = (
         handler.batches.load(Ordering::SeqCst),
