@@ -299,7 +299,7 @@ async fn a_batch_handler_gets_a_read_at_once_and_a_failed_batch_goes_one_by_one(
     );
     assert_eq!(batched + singles, 250);
     assert!((1..=100).contains(&singles), "the failed batch (one read: at most 100) went one by one: {singles}");
-    assert!(batches >= 2 && batches <= 249 / 100 + 2, "the rest in a call per read: {batches} batches");
+    assert!((2..=4).contains(&batches), "the other reads (at most 100 each) in a call each: {batches} batches");
 }
 
 #[tokio::test]
