@@ -174,6 +174,32 @@ async fn a_relayed_batch_reaches_its_streams_once_in_order() {
     }
 }
 
+/// `events` events of `topic` committed in a producer's outbox (not yet relayed), and what a
+/// consumer of them on Redis needs; the database and the key prefix live as long as it.
+struct Committed {
+    _redis: TestRedis,
+    _db: TestDatabase,
+    producer: DatabaseConnection,
+    consumer_db: DatabaseConnection,
+    handle: RedisHandle,
+    stream: String,
+    bus: Bus,
+}
+
+async fn committed(topic: &str, events: usize) -> Committed {
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let producer = setup(&db, "producer").await;
+    let consumer_db = setup(&db, "consumer").await;
+    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
+    let redis_bus = RedisBus::new(handle.clone(), 10_000);
+    let stream = redis_bus.stream(topic);
+    let txn = producer.begin().await.unwrap();
+    enqueue_many(&txn, (0..events).map(|_| event(topic)).collect()).await.unwrap();
+    txn.commit().await.unwrap();
+    Committed { _redis: redis, _db: db, producer, consumer_db, handle, stream, bus: Bus::Redis(redis_bus) }
+}
+
 /// Runs `consumer` (group `consumer`) until `stream` has delivered at least `entries` entries
 /// to it and none is pending (20 s at most), then stops it; whether that happened.
 async fn consume(consumer: Consumer, handle: &RedisHandle, stream: &str, entries: usize) -> bool {
@@ -198,17 +224,7 @@ async fn consume(consumer: Consumer, handle: &RedisHandle, stream: &str, entries
 /// though every one of them is on the stream twice (a relay that died before marking).
 #[tokio::test]
 async fn events_read_together_take_effect_once_each_and_are_all_acknowledged() {
-    let redis = TestRedis::create().await;
-    let db = TestDatabase::create().await;
-    let producer = setup(&db, "producer").await;
-    let consumer_db = setup(&db, "consumer").await;
-    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
-    let redis_bus = RedisBus::new(handle.clone(), 10_000);
-    let stream = redis_bus.stream("test.together");
-    let bus = Bus::Redis(redis_bus);
-    let txn = producer.begin().await.unwrap();
-    enqueue_many(&txn, (0..250).map(|_| event("test.together")).collect()).await.unwrap();
-    txn.commit().await.unwrap();
+    let Committed { _redis, _db, producer, consumer_db, handle, stream, bus } = committed("test.together", 250).await;
     let relay = Relay::new(producer.clone(), bus.clone(), RelayOptions::default());
     let unmarked: Vec<Event> =
         relay.fetch_unpublished(&producer, 1_000).await.unwrap().into_iter().map(|(_, e)| e).collect();
@@ -269,17 +285,7 @@ impl EventHandler for BatchingHandler {
 /// fails is rolled back (its writes with it) and its events applied one by one.
 #[tokio::test]
 async fn a_batch_handler_gets_a_read_at_once_and_a_failed_batch_goes_one_by_one() {
-    let redis = TestRedis::create().await;
-    let db = TestDatabase::create().await;
-    let producer = setup(&db, "producer").await;
-    let consumer_db = setup(&db, "consumer").await;
-    let handle = RedisHandle::connect(&redis.config()).await.unwrap().unwrap();
-    let redis_bus = RedisBus::new(handle.clone(), 10_000);
-    let stream = redis_bus.stream("test.batched");
-    let bus = Bus::Redis(redis_bus);
-    let txn = producer.begin().await.unwrap();
-    enqueue_many(&txn, (0..250).map(|_| event("test.batched")).collect()).await.unwrap();
-    txn.commit().await.unwrap();
+    let Committed { _redis, _db, producer, consumer_db, handle, stream, bus } = committed("test.batched", 250).await;
     assert_eq!(Relay::new(producer.clone(), bus.clone(), RelayOptions::default()).relay_once().await.unwrap(), 250);
 
     let handler = Arc::new(BatchingHandler {
