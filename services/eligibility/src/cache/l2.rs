@@ -492,50 +492,19 @@ impl L2 {
         self.attempt::<(), _>("invalidate", pipe.query_async(&mut conn)).await.is_some()
     }
 
-    /// [`L2::invalidate_confirmed`] for an `eligibility.changed` event announcing `key` at
-    /// `version`: unless the field holds that version or a later one (an import's fill, a miss
-    /// that reloaded after the write), its value is replaced by a tombstone at `version`
-    /// ([`TOMBSTONE`], one step with the comparison). The tombstone is a miss for every reader and
-    /// refuses any value older than `version` ([`PUT_UNLESS_OLDER`]): a miss that read the person
-    /// before the write and puts its value after this runs cannot bring the old state back.
-    /// Every replica is still told to drop its L1 entry (it may hold an older one; it reloads).
+    /// [`L2::invalidate_confirmed`] for `eligibility.changed` events, each announcing a person
+    /// at a version: unless the field holds that version or a later one (an import's fill, a
+    /// miss that reloaded after the write), its value is replaced by a tombstone at the version
+    /// ([`TOMBSTONE`], one step with the comparison). The tombstone is a miss for every reader
+    /// and refuses any older value ([`PUT_UNLESS_OLDER`]): a miss that read the person before
+    /// the write and puts its value after this runs cannot bring the old state back. Every
+    /// replica is still told to drop its L1 entry (it may hold an older one; it reloads).
+    ///
+    /// The events a consumer read together go in one round trip on a single Redis: every
+    /// tombstone script first, then every announcement (a replica told to reload must not find
+    /// the older value). On a cluster, where the buckets and the channel hash to different
+    /// slots, the scripts are sent together (pipelined per node), then the announcements.
     /// Tried even during the back-off; returns whether Redis answered all of it.
-    pub async fn invalidate_confirmed_at(&self, key: &PersonKey, version: i64) -> bool {
-        let mut conn = self.redis.conn();
-        let bucket = self.bucket_key(key);
-        let field = key.as_bytes();
-        let cluster = self.redis.is_cluster();
-        self.attempt("invalidate", async {
-            // The publish after the tombstone: a replica told to reload must not find the older
-            // value. One pipeline on a single server; on a cluster the bucket and the channel
-            // hash to different slots.
-            let tombstone = tombstone_cmd(&bucket, field.as_slice(), version);
-            if cluster {
-                let buried = with_scripts(&conn, |mut conn| {
-                    let tombstone = tombstone.clone();
-                    async move { tombstone.query_async::<i64>(&mut conn).await }
-                });
-                let _: i64 = buried.await?;
-                let _: i64 = conn.publish(self.channel(), field.as_slice()).await?;
-                return Ok(());
-            }
-            let mut pipe = redis::pipe();
-            pipe.add_command(tombstone).ignore();
-            pipe.publish(self.channel(), field.as_slice()).ignore();
-            with_scripts(&conn, |mut conn| {
-                let pipe = pipe.clone();
-                async move { pipe.query_async::<()>(&mut conn).await }
-            })
-            .await
-        })
-        .await
-        .is_some()
-    }
-
-    /// [`L2::invalidate_confirmed_at`] for many persons (the events a consumer read together)
-    /// in one round trip on a single Redis: every tombstone script first, then every
-    /// announcement. On a cluster the scripts are sent together (pipelined per node), then the
-    /// announcements. Returns whether Redis answered all of it.
     pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, i64)]) -> bool {
         if items.is_empty() {
             return true;

@@ -379,19 +379,12 @@ impl Cache {
     /// does, so a write's invalidation lost to a Redis outage or failover still arrives.
     ///
     /// `version` is the person's version the write left (its `eligibility.changed` event says
-    /// so): L2 keeps a value at that version or later ([`L2::invalidate_confirmed_at`]), which
+    /// so): L2 keeps a value at that version or later ([`L2::invalidate_confirmed_many`]), which
     /// an import's fill or a miss after the write put there. Without one (an event of an older
     /// build) L2's value is deleted whatever it holds. Every replica's L1 entry is dropped
     /// either way.
     pub async fn invalidate_confirmed(&self, key: &PersonKey, version: Option<i64>) -> bool {
-        self.reads.fence(key.as_bytes());
-        let taken = match (&self.l2, version) {
-            (Some(l2), Some(version)) => l2.invalidate_confirmed_at(key, version).await,
-            (Some(l2), None) => l2.invalidate_confirmed(key).await,
-            (None, _) => true,
-        };
-        self.drop_local(key).await;
-        taken
+        self.invalidate_confirmed_many(&[(*key, version)]).await
     }
 
     /// [`Cache::invalidate_confirmed`] for many persons at once (the `eligibility.changed`
