@@ -332,16 +332,17 @@ async fn write_chunks(
                     let mut laps = store::bulk::stages::Laps::start();
                     let cache = &api.inner.cache;
                     // Before the chunk is answered, as a single write does before it answers:
-                    // this replica's L1 drops the changed persons and a new person's negative
-                    // entry (other replicas' negative entries expire within negative_ttl_ms),
-                    // and L2 deletes the changed persons and tells every replica to drop them
-                    // (one round trip for the chunk; skipped while L2 rests, repeated by the
-                    // outbox consumer for each changed person).
-                    for key in changed.iter().chain(&created) {
-                        cache.invalidate_local(key).await;
-                    }
+                    // L2 deletes the changed persons and tells every replica to drop them (one
+                    // round trip for the chunk; skipped while L2 rests, repeated by the outbox
+                    // consumer for each changed person), then this replica's L1 drops them and
+                    // a new person's negative entry (other replicas' negative entries expire
+                    // within negative_ttl_ms). Redis first, as Cache::invalidate does: an L1
+                    // miss in between would otherwise reload the old value from L2.
                     if let Some(l2) = cache.l2() {
                         l2.invalidate_many(&changed).await;
+                    }
+                    for key in changed.iter().chain(&created) {
+                        cache.invalidate_local(key).await;
                     }
                     laps.lap("invalidate");
                     // The stage is gone only if it panicked: the chunk is applied all the same.

@@ -329,8 +329,9 @@ impl L2 {
     /// Caches the complete values of many persons — timeline, access facts and, sealed, personal
     /// details: what a check's miss would put there, so each is a hit — in one round trip on a
     /// single Redis (an import's chunk, a warm-up): one script per bucket with all its persons,
-    /// pipelined, each written unless the field holds a newer version ([`PUT_UNLESS_OLDER`]). Best effort: skipped during the back-off, a failure counted and rested on like
-    /// any other. Returns whether Redis took them all.
+    /// pipelined, each written unless the field holds a newer version ([`PUT_UNLESS_OLDER`]).
+    /// Best effort: skipped during the back-off, a failure counted and rested on like any
+    /// other. Returns whether Redis took them all.
     pub async fn put_many(&self, entries: &[(PersonKey, super::Cached)]) -> bool {
         if entries.is_empty() {
             return true;

@@ -6,19 +6,19 @@
 //! - **L2**: Redis, each person's whole timeline in the compact form of [`codec`], so any
 //!   `as_of` is answered from cache. Persons are spread over hash buckets (`HSET` per bucket):
 //!   small hashes are stored as listpacks, far smaller than one key per person.
-//! - **Invalidation**: a write deletes the L2 field, publishes the key on a pub/sub channel every
-//!   replica listens to and drops its own L1 entry. The outbox event of the same write, which
-//!   names the person's version after the write, is consumed later and repeats the publish, and
-//!   leaves a tombstone at that version: unless L2 already holds that version or a later one (an
-//!   import wrote it right after its chunk committed, or a miss reloaded the person after the
-//!   write), the value is replaced by the tombstone ([`codec::tombstone`]), a miss for every reader.
-//!   Every write into L2 compares versions in Redis and never puts a value older than what the
-//!   field holds or its tombstone names (one script for the comparison and the write), so a miss that
-//!   read the person before the write and puts its value after the event cannot bring the old
-//!   state back (it once did, for as long as no other write came). So a change made while Redis
-//!   was down still reaches L2 and every replica once Redis is back. An event of an older build
-//!   (the key alone) deletes whatever L2 holds. In L1, each fill checks after its insert whether
-//!   its key was invalidated while it read ([`stamps`]) and drops the value if so.
+//! - **Invalidation**: a write deletes the L2 field, publishes the key on a pub/sub channel
+//!   every replica listens to and drops its own L1 entry. The outbox event of the same write,
+//!   which names the person's version after the write, is consumed later and repeats the
+//!   publish, so a change made while Redis was down still reaches L2 and every replica once
+//!   Redis is back; it also leaves a tombstone at that version ([`codec::tombstone`], a miss for
+//!   every reader) unless L2 already holds that version or a later one (an import wrote it right
+//!   after its chunk committed, or a miss reloaded the person after the write). Every write into
+//!   L2 compares versions in Redis (one script for the comparison and the write) and never puts
+//!   a value older than what the field holds or its tombstone names: a miss that read the person
+//!   before the write and puts its value after the event cannot bring the old state back (it
+//!   once did, for as long as no other write came). An event of an older build (the key alone)
+//!   deletes whatever L2 holds. In L1, each fill checks after its insert whether its key was
+//!   invalidated while it read ([`stamps`]) and drops the value if so.
 //! - **Access facts** (docs/domain/access.md#facts-copy): each entry carries the person's
 //!   registrations and consents, loaded with the timeline on a miss and kept with it in L1
 //!   and L2, so a check decides who may see the person without another lookup. A change of
