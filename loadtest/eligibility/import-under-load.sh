@@ -110,7 +110,7 @@ import sys
 label, before, after = sys.argv[1:4]
 read = lambda path: {k: float(v) for k, v in (line.split() for line in open(path) if line.strip())}
 b, a = read(before), read(after)
-order = ["encode", "begin", "copy", "create", "compare", "load", "diff", "write", "commit", "invalidate", "hand_over", "l2_read", "l2_write"]
+order = ["encode", "begin", "copy", "create", "compare", "load", "diff", "update", "void", "insert", "enqueue", "commit", "invalidate", "hand_over", "l2_read", "l2_write"]
 print(label + "\t" + "\t".join(f"{a.get(s, 0) - b.get(s, 0):.2f}" for s in order))
 PY
   fi
@@ -137,6 +137,6 @@ echo
 echo "Seconds in each stage of the import, summed over its chunks (the writer's stages run one after another;"
 echo "l2_read and l2_write run beside the next chunk's; services/eligibility/src/store/bulk/stages.rs):"
 echo
-echo "| case | encode | begin | copy | create | compare | load | diff | write | commit | invalidate | hand_over | l2_read | l2_write |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| case | encode | begin | copy | create | compare | load | diff | update | void | insert | enqueue | commit | invalidate | hand_over | l2_read | l2_write |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' '{line = "| " $1; for (i = 2; i <= NF; i++) line = line " | " $i; print line " |"}' "$STAGES"

@@ -95,7 +95,7 @@ pub async fn import_chunk(
 
 /// Compares `rows` with what is stored and applies the differences through `conn` (the chunk's
 /// transaction): [`import_chunk`]'s work for the persons given, timed as the stages `load`,
-/// `diff` and `write` ([`stages`]).
+/// `diff`, `update`, `void`, `insert` and `enqueue` ([`stages`]).
 async fn apply_rows(
     conn: &impl ConnectionTrait,
     postgres: bool,
@@ -130,11 +130,13 @@ async fn apply_rows(
     outcome.changed = changes.len() as u64;
     laps.lap("diff");
     let versions = changes::update_persons(conn, postgres, &changes, now).await?;
-    let voided: Vec<i64> = changes.iter().flat_map(|c| c.voided.iter().copied()).collect();
-    changes::void_records(conn, postgres, &voided).await?;
     for change in changes.iter().filter(|c| !c.uses.is_empty()) {
         super::allowances::apply_import(conn, change.id, &change.uses, recorded_by, now).await?;
     }
+    laps.lap("update");
+    let voided: Vec<i64> = changes.iter().flat_map(|c| c.voided.iter().copied()).collect();
+    changes::void_records(conn, postgres, &voided).await?;
+    laps.lap("void");
     let mut record_rows: Vec<(i64, &Period)> =
         changes.iter().flat_map(|c| c.added.iter().map(|period| (c.id, *period))).collect();
     if !new_people.is_empty() {
@@ -148,9 +150,10 @@ async fn apply_rows(
         }
     }
     insert_records(conn, postgres, &record_rows, recorded_by, now).await?;
+    laps.lap("insert");
     let events = changes.iter().zip(&versions).map(|(c, version)| changed_event(&c.key, *version)).collect();
     kaigo_platform::events::enqueue_many(conn, events).await?;
-    laps.lap("write");
+    laps.lap("enqueue");
     Ok((outcome, changes.into_iter().map(|c| c.key).collect(), created))
 }
 

@@ -14,7 +14,10 @@
 //! | `compare` | the stored persons compared with the staged ones in SQL |
 //! | `load` | the persons that comparison named (or, on SQLite, the chunk's persons) read with their active records and allowance uses; on PostgreSQL also a new person's allowance uses written |
 //! | `diff` | what each loaded person's row changes, decided in the process |
-//! | `write` | the changes written: persons updated, records voided and added, new persons (SQLite), events |
+//! | `update` | the changed persons' rows updated (their versions raised), allowance uses corrected |
+//! | `void` | the records the extract no longer states voided |
+//! | `insert` | the records the extract adds inserted, and on SQLite the new persons with theirs |
+//! | `enqueue` | the changed persons' `eligibility.changed` events written to the outbox |
 //! | `commit` | the chunk's commit |
 //! | `invalidate` | the chunk's persons dropped from L1 and the changed ones from L2 |
 //! | `hand_over` | the writer waiting for the L2 stage to take the chunk (it still writes the one before) |
