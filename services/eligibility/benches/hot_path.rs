@@ -70,6 +70,7 @@ fn access(c: &mut Criterion) {
             })
             .collect(),
         links: vec![],
+        stamp: 6,
     };
     let office = Caller {
         subject: "bench".into(),

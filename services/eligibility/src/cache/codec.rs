@@ -53,6 +53,11 @@ struct Packed {
     /// the person's entry, so the next read loads them).
     #[prost(string, repeated, tag = "18")]
     links: Vec<String>,
+    /// The access facts' stamp (`Facts::stamp`): how far the service's copy of the registry's
+    /// facts had come for the person when they were read. 0 in values written before it was
+    /// carried (older than any change since).
+    #[prost(int64, tag = "19")]
+    facts_stamp: i64,
     /// The person's names, birth date and sex, sealed ([`seal_details`]); empty when the
     /// value was written without them (by a process without a sealing key, or by an older
     /// build): the details are then read from the database.
@@ -186,7 +191,7 @@ fn unpack_facts(
             })
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(Facts { registrations, consents, links })
+    Some(Facts { registrations, consents, links, stamp: 0 })
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -436,6 +441,7 @@ pub fn encode_full(timeline: &Timeline, facts: &Facts, sealed_details: Vec<u8>) 
     p.access = true;
     (p.registrations, p.consents) = pack_facts(facts);
     p.links = facts.links.clone();
+    p.facts_stamp = facts.stamp;
     p.sealed_details = sealed_details;
     p.encode_to_vec()
 }
@@ -487,22 +493,40 @@ pub fn decode_entry(bytes: &[u8]) -> Option<(Timeline, Option<Facts>)> {
     decode_full(bytes).map(|d| (d.timeline, d.facts))
 }
 
-/// The person's version in a value, reading nothing else (the outbox consumer compares it with
-/// an event's); `None` when the bytes are not a well-formed value up to that field. A value
-/// without the field holds version 0 (protobuf leaves a default out), which no stored person has.
-pub fn version_of(bytes: &[u8]) -> Option<i64> {
+/// How new a stored value (or a tombstone) is, in the two ways it can be outdated: the
+/// person's version (a write of the person raises it) and the stamp of the access facts it was
+/// read with (a change of the facts raises it, `Facts::stamp`). The two grow independently, so
+/// one value is older than another when either is lower; L2's scripts compare both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Versions {
+    /// The person's version.
+    pub person: i64,
+    /// The access facts' stamp.
+    pub facts: i64,
+}
+
+/// The field numbers [`versions_of`] reads (and L2's scripts, which must match).
+const VERSION_TAG: u32 = 4;
+const FACTS_STAMP_TAG: u32 = 19;
+
+/// The versions in a value, reading nothing else (the outbox consumer compares them with an
+/// event's); `None` when the bytes are not a well-formed value. A field left out (protobuf
+/// leaves defaults out) reads 0, which no stored person and no change of the facts has.
+pub fn versions_of(bytes: &[u8]) -> Option<Versions> {
     use prost::encoding::{WireType, decode_key, decode_varint};
-    const VERSION_TAG: u32 = 4;
     let mut buf = bytes;
+    let mut at = Versions::default();
     while !buf.is_empty() {
         let (tag, wire_type) = decode_key(&mut buf).ok()?;
         // `buf` advances past what each arm reads; other fields are skipped without decoding.
         match wire_type {
             WireType::Varint => {
                 let value = decode_varint(&mut buf).ok()?;
-                if tag == VERSION_TAG {
-                    #[allow(clippy::cast_possible_wrap)] // int64 travels as its two's complement
-                    return Some(value as i64);
+                #[allow(clippy::cast_possible_wrap)] // int64 travels as its two's complement
+                match tag {
+                    VERSION_TAG => at.person = value as i64,
+                    FACTS_STAMP_TAG => at.facts = value as i64,
+                    _ => {}
                 }
             }
             WireType::LengthDelimited => {
@@ -514,22 +538,32 @@ pub fn version_of(bytes: &[u8]) -> Option<i64> {
             WireType::StartGroup | WireType::EndGroup => return None,
         }
     }
-    Some(0)
+    Some(at)
 }
 
-/// A tombstone at `version`: what an invalidation leaves in a field instead of deleting it
-/// (crate::cache's L2). It holds the version and nothing else, so every reader takes it for a
+/// The person's version in a value ([`versions_of`]).
+pub fn version_of(bytes: &[u8]) -> Option<i64> {
+    versions_of(bytes).map(|at| at.person)
+}
+
+/// A tombstone at `at`: what an invalidation leaves in a field instead of deleting it
+/// (crate::cache's L2). It holds the versions and nothing else, so every reader takes it for a
 /// miss (no access facts: not an answer for a check, in this build and the ones before) while
-/// L2's scripts read its version like a value's and refuse to write anything older over it.
-pub fn tombstone(version: i64) -> Vec<u8> {
-    Packed { version, ..Default::default() }.encode_to_vec()
+/// L2's scripts read its versions like a value's and refuse to write anything older over it.
+/// (L2's tombstone script builds the same bytes in Redis.)
+pub fn tombstone(at: Versions) -> Vec<u8> {
+    Packed { version: at.person, facts_stamp: at.facts, ..Default::default() }.encode_to_vec()
 }
 
 /// Decodes everything a value holds.
 pub fn decode_full(bytes: &[u8]) -> Option<DecodedEntry> {
     let p = Packed::decode(bytes).ok()?;
     let sealed_details = p.sealed_details;
-    let facts = if p.access { Some(unpack_facts(p.registrations, p.consents, p.links)?) } else { None };
+    let facts = if p.access {
+        Some(Facts { stamp: p.facts_stamp, ..unpack_facts(p.registrations, p.consents, p.links)? })
+    } else {
+        None
+    };
     let records = p.records.into_iter().map(unpack_record).collect::<Option<Vec<_>>>()?;
     let timeline = Timeline {
         person: PersonCore {
@@ -694,6 +728,7 @@ mod tests {
                 },
             ],
             links: vec!["d000000001".into()],
+            stamp: 9,
         };
         assert_eq!(decode_entry(&encode_entry(&t, &facts)), Some((t.clone(), Some(facts.clone()))));
         // No facts is not the same as facts not loaded.
@@ -709,31 +744,43 @@ mod tests {
         old.links.clear();
         let without_links = Facts { links: vec![], ..facts.clone() };
         assert_eq!(decode_entry(&old.encode_to_vec()), Some((t.clone(), Some(without_links))));
+        // One written before the stamp was carried decodes with stamp 0: older than any change.
+        old.facts_stamp = 0;
+        let unstamped = decode_entry(&old.encode_to_vec()).unwrap().1.unwrap();
+        assert_eq!(unstamped.stamp, 0);
     }
 
     #[test]
-    fn a_tombstone_holds_its_version_and_is_no_answer() {
-        for version in [1, 2, 300, i64::from(u32::MAX) + 7] {
-            let tombstone = tombstone(version);
-            assert_eq!(version_of(&tombstone), Some(version));
-            let decoded = decode_full(&tombstone).expect("a tombstone decodes");
-            assert!(decoded.facts.is_none(), "no access facts: every reader takes it for a miss");
-            assert!(decoded.timeline.records.is_empty());
+    fn a_tombstone_holds_its_versions_and_is_no_answer() {
+        for person in [0, 1, 2, 300, i64::from(u32::MAX) + 7] {
+            for facts in [0, 1, 130, i64::from(u32::MAX) + 9] {
+                let at = Versions { person, facts };
+                let tombstone = tombstone(at);
+                assert_eq!(versions_of(&tombstone), Some(at));
+                let decoded = decode_full(&tombstone).expect("a tombstone decodes");
+                assert!(decoded.facts.is_none(), "no access facts: every reader takes it for a miss");
+                assert!(decoded.timeline.records.is_empty());
+            }
         }
+        // The bytes L2's tombstone script writes: field 4 then field 19, zeros left out.
+        assert_eq!(tombstone(Versions { person: 5, facts: 0 }), vec![0x20, 5]);
+        assert_eq!(tombstone(Versions { person: 0, facts: 200 }), vec![0x98, 0x01, 0xc8, 0x01]);
+        assert_eq!(tombstone(Versions { person: 1, facts: 2 }), vec![0x20, 1, 0x98, 0x01, 2]);
     }
 
     #[test]
-    fn the_version_reads_alone_as_the_full_decoder_reads_it() {
+    fn the_versions_read_alone_as_the_full_decoder_reads_them() {
         let mut timeline = certified();
         for version in [1, 7, 300, i64::from(i32::MAX) + 5] {
             timeline.person.version = version;
-            let facts = Facts::default();
-            for bytes in
-                [encode(&timeline), encode_entry(&timeline, &facts), encode_full(&timeline, &facts, vec![9; 40])]
-            {
-                assert_eq!(version_of(&bytes), Some(version));
-                assert_eq!(decode_full(&bytes).map(|d| d.timeline.person.version), Some(version));
+            let facts = Facts { stamp: version * 3, ..Facts::default() };
+            for bytes in [encode_entry(&timeline, &facts), encode_full(&timeline, &facts, vec![9; 40])] {
+                assert_eq!(versions_of(&bytes), Some(Versions { person: version, facts: version * 3 }));
+                let decoded = decode_full(&bytes).unwrap();
+                assert_eq!(decoded.timeline.person.version, version);
+                assert_eq!(decoded.facts.map(|f| f.stamp), Some(version * 3));
             }
+            assert_eq!(versions_of(&encode(&timeline)), Some(Versions { person: version, facts: 0 }));
         }
         timeline.person.version = 0;
         assert_eq!(version_of(&encode(&timeline)), Some(0), "a default version is left out: 0");

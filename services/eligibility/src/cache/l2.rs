@@ -11,16 +11,18 @@ use opentelemetry::metrics::{Counter, ObservableGauge};
 use parking_lot::Mutex;
 use redis::AsyncCommands;
 
-use super::codec;
+use super::codec::{self, Versions};
 use crate::domain::Timeline;
 use crate::key::PersonKey;
 use crate::store::PersonDetails;
 
-/// Lua: the person's version in a stored value, as [`codec::version_of`] reads it (the
-/// protobuf field 4 varint, other fields skipped); `nil` for bytes that are not a value. Every
-/// write of a field compares versions in Redis with this, so that a value older than what the
-/// field holds (or is marked at) is never written over it.
-const VERSION_OF: &str = "local function version_of(v) \
+/// Lua: the versions in a stored value, as [`codec::versions_of`] reads them (the protobuf
+/// varint fields 4, the person's version, and 19, the access facts' stamp; other fields
+/// skipped; a field left out reads 0); `nil` for bytes that are not a value. Every write of a
+/// field compares both with this, so that a value older than what the field holds (or is
+/// marked at) in either way is never written over it. `tombstone` builds the bytes of
+/// [`codec::tombstone`].
+const VERSIONS: &str = "local function versions_of(v) \
   local i, n = 1, #v \
   local function varint() \
     local x, mul = 0, 1 \
@@ -32,12 +34,13 @@ const VERSION_OF: &str = "local function version_of(v) \
     end \
     return nil \
   end \
+  local person, facts = 0, 0 \
   while i <= n do \
     local key = varint(); if not key then return nil end \
     local tag, wire = math.floor(key / 8), key % 8 \
     if wire == 0 then \
       local x = varint(); if not x then return nil end \
-      if tag == 4 then return x end \
+      if tag == 4 then person = x elseif tag == 19 then facts = x end \
     elseif wire == 2 then \
       local len = varint(); if not len then return nil end \
       i = i + len; if i > n + 1 then return nil end \
@@ -46,20 +49,33 @@ const VERSION_OF: &str = "local function version_of(v) \
     else return nil end \
   end \
   if i > n + 1 then return nil end \
-  return 0 \
+  return person, facts \
+end \
+local function varint_of(x) \
+  local s = '' \
+  while x >= 128 do s = s .. string.char(x % 128 + 128); x = math.floor(x / 128) end \
+  return s .. string.char(x) \
+end \
+local function tombstone(person, facts) \
+  local s = '' \
+  if person > 0 then s = string.char(32) .. varint_of(person) end \
+  if facts > 0 then s = s .. string.char(152, 1) .. varint_of(facts) end \
+  return s \
 end ";
 
-/// Writes each `(field, value, version)` triple of `ARGV` into bucket `KEYS[1]` unless the
-/// field holds a newer version (a value, or a tombstone an invalidation left): a miss or an
-/// import that read the person before a write never puts that older value back over the
-/// write's tombstone. Returns how many were written.
+/// Writes each `(field, value, person version, facts stamp)` of `ARGV` into bucket `KEYS[1]`
+/// unless the field holds something newer in either way (a value, or a tombstone an
+/// invalidation left): a miss or an import that read the person or the person's access facts
+/// before a change never puts that older value back over the change's tombstone. Returns how
+/// many were written.
 static PUT_UNLESS_OLDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(&format!(
-        "{VERSION_OF} local written = 0 \
-         for j = 1, #ARGV, 3 do \
+        "{VERSIONS} local written = 0 \
+         for j = 1, #ARGV, 4 do \
            local held = redis.call('HGET', KEYS[1], ARGV[j]) \
-           local at = held and version_of(held) \
-           if not at or at <= tonumber(ARGV[j + 2]) then \
+           local person, facts = nil, nil \
+           if held then person, facts = versions_of(held) end \
+           if not person or (person <= tonumber(ARGV[j + 2]) and facts <= tonumber(ARGV[j + 3])) then \
              redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1]); written = written + 1 \
            end \
          end \
@@ -67,16 +83,22 @@ static PUT_UNLESS_OLDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLoc
     ))
 });
 
-/// Buries field `ARGV[1]` of bucket `KEYS[1]` at version `ARGV[3]`: unless it holds that
-/// version or a later one, its value is replaced by the tombstone `ARGV[2]`
-/// ([`codec::tombstone`]: a miss for every reader), in one step with the comparison. Returns 1
-/// when it wrote the tombstone.
+/// Buries field `ARGV[1]` of bucket `KEYS[1]` at person version `ARGV[2]` and facts stamp
+/// `ARGV[3]` (either 0 when the change does not concern it): unless it holds a value at least
+/// that new in both ways, it is replaced by a tombstone at the higher of each
+/// ([`codec::tombstone`]: a miss for every reader, which keeps what an earlier tombstone
+/// refused), in one step with the comparison. Returns 1 when it wrote the tombstone.
 static TOMBSTONE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(&format!(
-        "{VERSION_OF} local held = redis.call('HGET', KEYS[1], ARGV[1]) \
-         local at = held and version_of(held) \
-         if at and at >= tonumber(ARGV[3]) then return 0 end \
-         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) \
+        "{VERSIONS} local held = redis.call('HGET', KEYS[1], ARGV[1]) \
+         local person, facts = tonumber(ARGV[2]), tonumber(ARGV[3]) \
+         local held_person, held_facts = nil, nil \
+         if held then held_person, held_facts = versions_of(held) end \
+         if held_person then \
+           if held_person >= person and held_facts >= facts then return 0 end \
+           person = math.max(person, held_person); facts = math.max(facts, held_facts) \
+         end \
+         redis.call('HSET', KEYS[1], ARGV[1], tombstone(person, facts)) \
          return 1"
     ))
 });
@@ -89,10 +111,10 @@ fn evalsha(script: &redis::Script, bucket: &str) -> redis::Cmd {
     cmd
 }
 
-/// [`TOMBSTONE`] on `field` of `bucket` at `version`.
-fn tombstone_cmd(bucket: &str, field: &[u8], version: i64) -> redis::Cmd {
+/// [`TOMBSTONE`] on `field` of `bucket` at `at`.
+fn tombstone_cmd(bucket: &str, field: &[u8], at: Versions) -> redis::Cmd {
     let mut cmd = evalsha(&TOMBSTONE, bucket);
-    cmd.arg(field).arg(codec::tombstone(version)).arg(version);
+    cmd.arg(field).arg(at.person).arg(at.facts);
     cmd
 }
 
@@ -313,7 +335,7 @@ impl L2 {
         };
         let value = codec::encode_full(timeline, facts, sealed);
         let mut cmd = evalsha(&PUT_UNLESS_OLDER, &bucket);
-        cmd.arg(field.as_slice()).arg(value).arg(timeline.person.version);
+        cmd.arg(field.as_slice()).arg(value).arg(timeline.person.version).arg(facts.stamp);
         let put = with_scripts(&conn, |mut conn| {
             let cmd = cmd.clone();
             async move { cmd.query_async::<i64>(&mut conn).await }
@@ -373,7 +395,8 @@ impl L2 {
                 .or_insert_with_key(|bucket| evalsha(&PUT_UNLESS_OLDER, bucket))
                 .arg(field.as_slice())
                 .arg(value)
-                .arg(cached.timeline.person.version);
+                .arg(cached.timeline.person.version)
+                .arg(cached.access.stamp);
         }
         buckets.into_values().collect()
     }
@@ -494,26 +517,27 @@ impl L2 {
     }
 
     /// [`L2::invalidate_confirmed`] for `eligibility.changed` events, each announcing a person
-    /// at a version: unless the field holds that version or a later one (an import's fill, a
-    /// miss that reloaded after the write), its value is replaced by a tombstone at the version
-    /// ([`TOMBSTONE`], one step with the comparison). The tombstone is a miss for every reader
-    /// and refuses any older value ([`PUT_UNLESS_OLDER`]): a miss that read the person before
-    /// the write and puts its value after this runs cannot bring the old state back. Every
-    /// replica is still told to drop its L1 entry (it may hold an older one; it reloads).
+    /// at a version (a write) or at a stamp of the access facts (a change of the facts):
+    /// unless the field holds a value at least that new (an import's fill, a miss that reloaded
+    /// after the change), it is replaced by a tombstone at the versions ([`TOMBSTONE`], one step
+    /// with the comparison). The tombstone is a miss for every reader and refuses any older
+    /// value ([`PUT_UNLESS_OLDER`]): a miss that read the person before the change and puts its
+    /// value after this runs cannot bring the old state back. Every replica is still told to
+    /// drop its L1 entry (it may hold an older one; it reloads).
     ///
     /// The events a consumer read together go in one round trip on a single Redis: every
     /// tombstone script first, then every announcement (a replica told to reload must not find
     /// the older value). On a cluster, where the buckets and the channel hash to different
     /// slots, the scripts are sent together (pipelined per node), then the announcements.
     /// Tried even during the back-off; returns whether Redis answered all of it.
-    pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, i64)]) -> bool {
+    pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, Versions)]) -> bool {
         if items.is_empty() {
             return true;
         }
         let conn = self.redis.conn();
         let tombstones: Vec<redis::Cmd> = items
             .iter()
-            .map(|(key, version)| tombstone_cmd(&self.bucket_key(key), key.as_bytes().as_slice(), *version))
+            .map(|(key, at)| tombstone_cmd(&self.bucket_key(key), key.as_bytes().as_slice(), *at))
             .collect();
         let channel = self.channel();
         if self.redis.is_cluster() {

@@ -22,7 +22,10 @@
 //! - **Access facts** (docs/domain/access.md#facts-copy): each entry carries the person's
 //!   registrations and consents, loaded with the timeline on a miss and kept with it in L1
 //!   and L2, so a check decides who may see the person without another lookup. A change of
-//!   the facts invalidates the person's entry like a write does.
+//!   the facts invalidates the person's entry like a write does ([`Cache::facts_changed`]):
+//!   L2 values and tombstones carry the facts' stamp next to the person's version, and the
+//!   scripts compare both, so facts read before a change (a consent since withdrawn) are never
+//!   put back over the change's tombstone.
 //! - **Redis down**: L2 is skipped for a short back-off, answers come from L1 and the
 //!   database, the outage is logged once and counted; the listener reconnects by itself and
 //!   clears L1 (it may have missed invalidations).
@@ -38,7 +41,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 
 use kaigo_platform::access::Facts;
 use kaigo_platform::db::ReadPool;
@@ -384,21 +387,23 @@ impl Cache {
     /// build) L2's value is deleted whatever it holds. Every replica's L1 entry is dropped
     /// either way.
     pub async fn invalidate_confirmed(&self, key: &PersonKey, version: Option<i64>) -> bool {
-        self.invalidate_confirmed_many(&[(*key, version)]).await
+        let at = version.map(|person| codec::Versions { person, facts: 0 });
+        self.invalidate_confirmed_many(&[(*key, at)]).await
     }
 
     /// [`Cache::invalidate_confirmed`] for many persons at once (the `eligibility.changed`
-    /// events a consumer read together): L2's part in one round trip for those whose version
-    /// is known ([`L2::invalidate_confirmed_many`]), one by one for events of an older build.
-    /// Returns whether Redis took all of it.
-    pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, Option<i64>)]) -> bool {
+    /// events a consumer read together), each at the person's version or the facts' stamp
+    /// the change left: L2's part in one round trip for those whose versions are known
+    /// ([`L2::invalidate_confirmed_many`]), one by one for events of an older build. Returns
+    /// whether Redis took all of it.
+    pub async fn invalidate_confirmed_many(&self, items: &[(PersonKey, Option<codec::Versions>)]) -> bool {
         for (key, _) in items {
             self.reads.fence(key.as_bytes());
         }
         let mut taken = true;
         if let Some(l2) = &self.l2 {
-            let versioned: Vec<(PersonKey, i64)> =
-                items.iter().filter_map(|(key, version)| version.map(|v| (*key, v))).collect();
+            let versioned: Vec<(PersonKey, codec::Versions)> =
+                items.iter().filter_map(|(key, at)| at.map(|at| (*key, at))).collect();
             taken = l2.invalidate_confirmed_many(&versioned).await;
             for (key, _) in items.iter().filter(|(_, version)| version.is_none()) {
                 taken &= l2.invalidate_confirmed(key).await;
@@ -408,6 +413,35 @@ impl Cache {
             self.drop_local(key).await;
         }
         taken
+    }
+
+    /// The access facts of `keys` changed (docs/domain/access.md#facts-copy): their entries are
+    /// dropped everywhere, and L2 gets a tombstone at each person's facts stamp as the primary
+    /// holds it now, after the change committed ([`L2::invalidate_confirmed_many`]). A miss
+    /// that read the facts before the change and puts its value later holds a lower stamp and
+    /// is refused: a withdrawn consent never comes back from L2.
+    ///
+    /// `confirmed`: L2's part is tried even while it rests, and the answer says whether Redis
+    /// took it (the outbox consumer retries until it does); otherwise (the moment the change
+    /// commits) a resting L2 is skipped and only this replica's L1 is dropped. `Err` when the
+    /// stamps could not be read.
+    pub async fn facts_changed(&self, keys: &[PersonKey], confirmed: bool) -> Result<bool, DbErr> {
+        let redis_takes_it = self.l2.as_ref().is_some_and(|l2| confirmed || !l2.resting());
+        if !redis_takes_it {
+            for key in keys {
+                self.invalidate_local(key).await;
+            }
+            return Ok(true);
+        }
+        let facts = store::access_facts_many(self.reads.primary(), keys).await?;
+        let items: Vec<(PersonKey, Option<codec::Versions>)> = keys
+            .iter()
+            .map(|key| {
+                let stamp = facts.get(key).map_or(0, |f| f.stamp);
+                (*key, Some(codec::Versions { person: 0, facts: stamp }))
+            })
+            .collect();
+        Ok(self.invalidate_confirmed_many(&items).await)
     }
 
     /// Drops `key` from this process's L1 only (a pub/sub message from another replica), and

@@ -16,11 +16,16 @@ use crate::domain::{Detail, Record};
 use crate::key::PersonKey;
 
 /// The topic every committed change to a person publishes (key: the person key's insurer only;
-/// the payload is [`changed_payload`]: the 16-byte key and the person's version after the change).
+/// the payload is [`changed_payload`]: the 16-byte key and the person's version after the
+/// change, or [`facts_changed_payload`]: the key and a mark that the person's access facts
+/// changed).
 pub const CHANGED_TOPIC: &str = "eligibility.changed";
 
 /// Separates the key from the version in a [`CHANGED_TOPIC`] payload.
 const VERSION_SEPARATOR: u8 = b':';
+
+/// What follows the separator in the payload of a change of the access facts.
+const FACTS_MARK: &[u8] = b"facts";
 
 /// The payload of a [`CHANGED_TOPIC`] event: the person's 16-byte key, `:`, and the person's
 /// version after the change in ASCII decimal (`4350730000000001:7`). The consumer keeps an L2
@@ -39,19 +44,53 @@ pub fn changed_event(key: &PersonKey, version: i64) -> NewEvent {
     NewEvent { topic: CHANGED_TOPIC.to_owned(), key: key.insurer().to_owned(), payload: changed_payload(key, version) }
 }
 
-/// The person and the version a [`CHANGED_TOPIC`] payload announces; `None` when the payload
-/// does not start with a person key. The version is `None` for a payload that is the key alone
-/// (written by builds before versions were carried) or whose version does not parse: the
-/// consumer then deletes whatever L2 holds, as those builds' consumers did.
-pub fn parse_changed_payload(payload: &[u8]) -> Option<(PersonKey, Option<i64>)> {
+/// The payload of a [`CHANGED_TOPIC`] event for a change of the person's access facts: the
+/// key, `:facts` (`4350730000000001:facts`). The consumer reads the facts' stamp as the
+/// database holds it when it handles the event, after the change committed, and leaves L2 a
+/// tombstone at it (crate::cache::Cache::facts_changed). An older build's consumer reads no
+/// version in it and deletes the field, as it did for every event.
+pub fn facts_changed_payload(key: &PersonKey) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(16 + 1 + FACTS_MARK.len());
+    payload.extend_from_slice(key.as_bytes());
+    payload.push(VERSION_SEPARATOR);
+    payload.extend_from_slice(FACTS_MARK);
+    payload
+}
+
+/// The `eligibility.changed` event of a change of `key`'s access facts, enqueued in the
+/// transaction that applies the change to the service's copy.
+pub fn facts_changed_event(key: &PersonKey) -> NewEvent {
+    NewEvent { topic: CHANGED_TOPIC.to_owned(), key: key.insurer().to_owned(), payload: facts_changed_payload(key) }
+}
+
+/// What a [`CHANGED_TOPIC`] event announces about its person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announced {
+    /// A write left the person at this version.
+    Version(i64),
+    /// The person's access facts changed.
+    Facts,
+    /// Nothing more than the key: a payload of the key alone (written by builds before
+    /// versions were carried) or one whose version does not parse. The consumer deletes
+    /// whatever L2 holds, as those builds' consumers did.
+    Unversioned,
+}
+
+/// The person and what a [`CHANGED_TOPIC`] payload announces; `None` when the payload does
+/// not start with a person key.
+pub fn parse_changed_payload(payload: &[u8]) -> Option<(PersonKey, Announced)> {
     let key = PersonKey::from_bytes(payload.get(..16)?)?;
-    let version = match payload.get(16..) {
+    let announced = match payload.get(16..) {
+        Some([VERSION_SEPARATOR, rest @ ..]) if rest == FACTS_MARK => Announced::Facts,
         Some([VERSION_SEPARATOR, digits @ ..]) if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
-            std::str::from_utf8(digits).ok().and_then(|d| d.parse::<i64>().ok())
+            std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse::<i64>().ok())
+                .map_or(Announced::Unversioned, Announced::Version)
         }
-        _ => None,
+        _ => Announced::Unversioned,
     };
-    Some((key, version))
+    Some((key, announced))
 }
 
 /// Starts a write through `db` (a pool, or a transaction whose savepoint the write becomes),

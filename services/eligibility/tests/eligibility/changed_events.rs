@@ -3,13 +3,18 @@
 //! keeps one as new or newer (an import's fill), and deletes whatever L2 holds for an event of
 //! an older build (the key alone).
 
+use kaigo_eligibility::cache::codec::Versions;
 use kaigo_eligibility::cache::{Entry, Tier, codec};
 use kaigo_eligibility::key::PersonKey;
 use kaigo_eligibility::seed::generate;
-use kaigo_eligibility::store::write::{CHANGED_TOPIC, changed_event, changed_payload, parse_changed_payload};
+use kaigo_eligibility::store::write::{
+    Announced, CHANGED_TOPIC, changed_event, changed_payload, facts_changed_event, facts_changed_payload,
+    parse_changed_payload,
+};
 use kaigo_platform::events::{NewEvent, enqueue};
 use kaigo_platform::ids::InsurerNumber;
 use kaigo_platform::testkit::{TestDatabase, TestRedis};
+use kaigo_proto::kaigo::eligibility::v1 as pb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::import::{extract, import, in_l2, key};
@@ -37,17 +42,118 @@ async fn last_changed_payload_of(outbox: &DatabaseConnection, person: &PersonKey
 fn the_payload_names_the_key_and_the_version_and_an_old_one_the_key_alone() {
     let person = key("0000000042");
     assert_eq!(changed_payload(&person, 7), b"4350730000000042:7");
-    assert_eq!(parse_changed_payload(&changed_payload(&person, 123_456)), Some((person, Some(123_456))));
-    assert_eq!(parse_changed_payload(person.as_bytes()), Some((person, None)), "an older build's event");
+    assert_eq!(parse_changed_payload(&changed_payload(&person, 123_456)), Some((person, Announced::Version(123_456))));
+    assert_eq!(
+        parse_changed_payload(person.as_bytes()),
+        Some((person, Announced::Unversioned)),
+        "an older build's event"
+    );
     assert_eq!(changed_event(&person, 3).key, INSURER, "partitioned by the insurer, as before");
     // A version that does not parse: the key with an unknown version (deleted as before).
     for suffix in [&b":"[..], b":x1", b":-1", b";7", b":99999999999999999999"] {
         let mut payload = person.as_bytes().to_vec();
         payload.extend_from_slice(suffix);
-        assert_eq!(parse_changed_payload(&payload), Some((person, None)));
+        assert_eq!(parse_changed_payload(&payload), Some((person, Announced::Unversioned)));
     }
     assert_eq!(parse_changed_payload(b"not a key at all"), None);
     assert_eq!(parse_changed_payload(b""), None);
+    // A change of the person's access facts.
+    assert_eq!(facts_changed_payload(&person), b"4350730000000042:facts");
+    assert_eq!(parse_changed_payload(&facts_changed_payload(&person)), Some((person, Announced::Facts)));
+    assert_eq!(facts_changed_event(&person).key, INSURER);
+}
+
+/// The race the facts' stamp closes (docs/domain/access.md#facts-copy): a miss reads the person
+/// with an office's consent, the consent is withdrawn and the change handled, and only then
+/// does the miss put what it read into L2. The value is refused and the office stays refused.
+/// The change's own `eligibility.changed` event repeats the invalidation, which replaces an
+/// older value that got into L2 before it.
+#[tokio::test]
+async fn a_consent_read_before_its_withdrawal_is_not_put_back_into_l2() {
+    use kaigo_platform::access::{Category, OrganizationKind};
+    use kaigo_platform::testkit::access as facts;
+    let redis = TestRedis::create().await;
+    let db = TestDatabase::create().await;
+    let server = Server::start(&db, Some(redis.config())).await;
+    let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    let mut municipality = server.client(insurer(INSURER)).await;
+    create_person(&mut municipality, "0000000720").await;
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+    facts::register(&server.feed, OrganizationKind::CareOffice, OFFICE, INSURER, "0000000720", start).await;
+    let consent = facts::consent(
+        &server.feed,
+        OrganizationKind::CareOffice,
+        OFFICE,
+        INSURER,
+        "0000000720",
+        &Category::ALL,
+        start,
+    )
+    .await;
+    events_handled(&outbox, &server).await;
+    let person = key("0000000720");
+    let cache = server.api.cache();
+    let l2 = cache.l2().unwrap();
+    let mut office_client = server.client(office(kaigo_platform::auth::Role::CareOffice, OFFICE)).await;
+    let today = kaigo_platform::time::today_jst();
+    let ask = pb::CheckEligibilityRequest {
+        insurer_number: INSURER.into(),
+        insured_number: "0000000720".into(),
+        as_of: Some(kaigo_proto::from_naive_date(today)),
+        ..Default::default()
+    };
+    assert!(office_client.check_eligibility(ask.clone()).await.is_ok(), "the office is served before");
+
+    // A miss reads the person with the consent (two rows at version 1: stamp 2).
+    cache.invalidate_local(&person).await;
+    let _: i64 =
+        redis::AsyncCommands::hdel(&mut l2.redis().conn(), l2.bucket_key(&person), person.as_bytes().as_slice())
+            .await
+            .unwrap();
+    let (entry, tier) = cache.get(person).await.unwrap();
+    assert_eq!(tier, Tier::Database);
+    let Entry::Known(read) = entry else { panic!("a known person") };
+    assert_eq!(read.access.stamp, 2);
+    assert!(read.access.consents[0].withdrawn_on.is_none());
+
+    // The withdrawal (version 2 of the consent) is applied and its invalidation handled...
+    facts::withdraw(&server.feed, &consent, chrono::Utc::now()).await;
+    events_handled(&outbox, &server).await;
+    assert_eq!(
+        parse_changed_payload(&last_changed_payload_of(&outbox, &person).await),
+        Some((person, Announced::Facts)),
+        "the change is recorded in the outbox with the copy's change"
+    );
+    // ...and only then does the miss put what it read: refused.
+    l2.put(&person, &read.timeline, &read.access, None).await;
+    let held = in_l2(&server, "0000000720").await.expect("a tombstone");
+    assert_eq!(codec::versions_of(&held).map(|at| at.facts), Some(3), "at the stamp after the withdrawal");
+    assert!(l2.get(&person).await.is_none(), "the consent read before its withdrawal is not in L2");
+    let refused = office_client.check_eligibility(ask.clone()).await.unwrap_err();
+    assert_eq!(reason(&refused), "CONSENT_REQUIRED");
+
+    // The office's check was a miss that read the withdrawal: its value was taken, and the
+    // same late put cannot undo it.
+    let (_, current, _) = l2.get(&person).await.expect("the current value is in L2");
+    assert_eq!(current.stamp, 3);
+    assert!(current.consents[0].withdrawn_on.is_some());
+    l2.put(&person, &read.timeline, &read.access, None).await;
+    assert_eq!(l2.get(&person).await.map(|(_, f, _)| f.stamp), Some(3));
+
+    // An older value that got into L2 before the invalidation (written here past the script)
+    // is replaced by the event's handling, which reads the stamp the database holds now.
+    let stale = codec::encode_entry(&read.timeline, &read.access);
+    let _: i64 =
+        redis::AsyncCommands::hset(&mut l2.redis().conn(), l2.bucket_key(&person), person.as_bytes().as_slice(), stale)
+            .await
+            .unwrap();
+    assert!(cache.facts_changed(&[person], true).await.unwrap(), "Redis took it");
+    let held = in_l2(&server, "0000000720").await.unwrap();
+    assert_eq!(codec::versions_of(&held).map(|at| at.facts), Some(3));
+    assert!(l2.get(&person).await.is_none(), "replaced by a tombstone");
+    let refused = office_client.check_eligibility(ask).await.unwrap_err();
+    assert_eq!(reason(&refused), "CONSENT_REQUIRED");
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -87,12 +193,16 @@ async fn imported_changes_stay_in_l2_after_their_events_and_a_redelivery() {
     // consumer that crashed before acknowledging it): the newer value stays.
     let person = key(&insured(7));
     let first = last_changed_payload_of(&outbox, &person).await;
-    assert_eq!(parse_changed_payload(&first), Some((person, Some(old + 1))), "the event names the new version");
+    assert_eq!(
+        parse_changed_payload(&first),
+        Some((person, Announced::Version(old + 1))),
+        "the event names the new version"
+    );
     people[7].person.name_kanji = "再改姓 花子".into();
     let (totals, _) = import(&mut client, extract(&people)).await;
     assert_eq!(totals.persons_changed, 1);
     let second = last_changed_payload_of(&outbox, &person).await;
-    assert_eq!(parse_changed_payload(&second), Some((person, Some(old + 2))));
+    assert_eq!(parse_changed_payload(&second), Some((person, Announced::Version(old + 2))));
     enqueue(&outbox, NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload: first }).await.unwrap();
     events_handled(&outbox, &server).await;
     let held = in_l2(&server, &insured(7)).await.expect("the newer value survived the older event");
@@ -116,7 +226,7 @@ async fn an_event_tombstones_an_older_value_and_an_old_format_event_deletes_any_
     let person = key("0000000077");
     // A write's event names the version it answered.
     let payload = last_changed_payload_of(&outbox, &person).await;
-    assert_eq!(parse_changed_payload(&payload), Some((person, Some(version))));
+    assert_eq!(parse_changed_payload(&payload), Some((person, Announced::Version(version))));
     let version = certify(
         &mut client,
         "0000000077",
@@ -127,7 +237,7 @@ async fn an_event_tombstones_an_older_value_and_an_old_format_event_deletes_any_
     )
     .await;
     let payload = last_changed_payload_of(&outbox, &person).await;
-    assert_eq!(parse_changed_payload(&payload), Some((person, Some(version))));
+    assert_eq!(parse_changed_payload(&payload), Some((person, Announced::Version(version))));
     assert_eq!(version, 2);
     events_handled(&outbox, &server).await;
     // Version N in L2 (a miss after the write puts it there).
@@ -148,10 +258,18 @@ async fn an_event_tombstones_an_older_value_and_an_old_format_event_deletes_any_
     // miss, and the value of version N a miss reads now is not written over the tombstone.
     enqueue(&outbox, changed_event(&person, version + 1)).await.unwrap();
     events_handled(&outbox, &server).await;
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(version + 1)), "an older value is tombstoned");
+    assert_eq!(
+        in_l2(&server, "0000000077").await,
+        Some(codec::tombstone(Versions { person: version + 1, facts: 0 })),
+        "an older value is tombstoned"
+    );
     let (_, tier) = cache.get(person).await.unwrap();
     assert_eq!(tier, Tier::Database, "a tombstone is a miss");
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(version + 1)), "nothing older over it");
+    assert_eq!(
+        in_l2(&server, "0000000077").await,
+        Some(codec::tombstone(Versions { person: version + 1, facts: 0 })),
+        "nothing older over it"
+    );
 
     // An event of an older build (the key alone) deletes whatever L2 holds, as before.
     let old_format = NewEvent { topic: CHANGED_TOPIC.into(), key: INSURER.into(), payload: person.as_bytes().to_vec() };
@@ -171,12 +289,16 @@ async fn an_event_tombstones_an_older_value_and_an_old_format_event_deletes_any_
         .await
         .unwrap();
     assert!(cache.invalidate_confirmed(&person, Some(1)).await);
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(1)), "an undecodable value is tombstoned");
+    assert_eq!(
+        in_l2(&server, "0000000077").await,
+        Some(codec::tombstone(Versions { person: 1, facts: 0 })),
+        "an undecodable value is tombstoned"
+    );
     // No value: tombstoned all the same (a miss may be putting an older one), and Redis answered.
     let _: i64 =
         redis::AsyncCommands::hdel(&mut conn, l2.bucket_key(&person), person.as_bytes().as_slice()).await.unwrap();
     assert!(cache.invalidate_confirmed(&person, Some(1)).await);
-    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(1)));
+    assert_eq!(in_l2(&server, "0000000077").await, Some(codec::tombstone(Versions { person: 1, facts: 0 })));
     server.stop().await;
 }
 
@@ -205,7 +327,11 @@ async fn a_value_read_before_a_write_is_not_put_back_over_its_event() {
     // The write's event (version + 1) is handled; then the miss's put of version arrives.
     assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
     l2.put(&person, &read.timeline, &read.access, None).await;
-    assert_eq!(in_l2(&server, "0000000088").await, Some(codec::tombstone(version + 1)), "the older value is refused");
+    assert_eq!(
+        in_l2(&server, "0000000088").await,
+        Some(codec::tombstone(Versions { person: version + 1, facts: 0 })),
+        "the older value is refused"
+    );
     assert!(l2.get(&person).await.is_none(), "a tombstone answers nothing");
     // A miss after the write reads version + 1: taken over the tombstone.
     let mut newer = read.timeline.clone();
@@ -246,14 +372,18 @@ async fn on_a_cluster_the_consumer_keeps_a_current_value_and_tombstones_an_older
         assert!(cache.invalidate_confirmed(&person, Some(*version)).await);
         assert_eq!(in_l2(&server, insured).await, Some(held.clone()), "the current value is kept");
         assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await);
-        assert_eq!(in_l2(&server, insured).await, Some(codec::tombstone(version + 1)), "an older value is tombstoned");
+        assert_eq!(
+            in_l2(&server, insured).await,
+            Some(codec::tombstone(Versions { person: version + 1, facts: 0 })),
+            "an older value is tombstoned"
+        );
         // The miss that read it before the write puts it back: refused on the bucket's node.
         let (entry, _) = cache.get(person).await.unwrap();
         let Entry::Known(read) = entry else { panic!("a known person") };
         server.api.cache().l2().unwrap().put(&person, &read.timeline, &read.access, None).await;
         assert_eq!(
             in_l2(&server, insured).await,
-            Some(codec::tombstone(version + 1)),
+            Some(codec::tombstone(Versions { person: version + 1, facts: 0 })),
             "nothing older over the tombstone"
         );
     }
@@ -303,7 +433,7 @@ async fn on_sqlite_an_imported_change_names_its_version_too() {
         assert_eq!((outcome.changed, outcome.unchanged), (1, 1));
         assert_eq!(changed, vec![key("0000000001")]);
         let payload = last_changed_payload_of(&db, &key("0000000001")).await;
-        assert_eq!(parse_changed_payload(&payload), Some((key("0000000001"), Some(version))));
+        assert_eq!(parse_changed_payload(&payload), Some((key("0000000001"), Announced::Version(version))));
     }
     db.close().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -340,7 +470,7 @@ async fn the_scripts_are_sent_again_to_a_redis_that_forgot_them() {
     assert_eq!(codec::version_of(&held), Some(version));
     forget().await;
     assert!(cache.invalidate_confirmed(&person, Some(version + 1)).await, "Redis took the tombstone");
-    assert_eq!(in_l2(&server, "0000000090").await, Some(codec::tombstone(version + 1)));
+    assert_eq!(in_l2(&server, "0000000090").await, Some(codec::tombstone(Versions { person: version + 1, facts: 0 })));
     let loaded: Vec<bool> = redis::cmd("SCRIPT").arg("EXISTS").arg("0").query_async(&mut admin).await.unwrap();
     assert_eq!(loaded, vec![false]);
     server.stop().await;
@@ -379,7 +509,11 @@ async fn events_read_together_tombstone_each_older_value_and_keep_each_current_o
     for (i, (insured, version)) in persons.iter().enumerate() {
         let held = in_l2(&server, insured).await.expect("a value or a tombstone");
         if i % 2 == 0 {
-            assert_eq!(held, codec::tombstone(version + 1), "person {i}: older, tombstoned");
+            assert_eq!(
+                held,
+                codec::tombstone(Versions { person: version + 1, facts: 0 }),
+                "person {i}: older, tombstoned"
+            );
         } else {
             assert_eq!(codec::version_of(&held), Some(*version), "person {i}: current, kept");
             assert!(codec::decode_full(&held).unwrap().facts.is_some());

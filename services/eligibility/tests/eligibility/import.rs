@@ -198,6 +198,10 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
     let mut people = generate(&insurer_number, 1, 700, 7, today);
     // The registry knows an office serving person 1 before the insurer's extract records them.
     server.grant(OrganizationKind::CareOffice, OFFICE, "0000000001", &Category::ALL).await;
+    // The grant's own invalidation (a tombstone at the facts' new stamp) is done before the
+    // watch starts: only the import's writes are counted.
+    let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
+    changed_events_handled(&outbox, server.api.cache().l2().unwrap().redis(), "the grant's event was handled").await;
 
     let watch = Watch::start(&url).await;
     let (totals, errors) = import(&mut client, extract(&people)).await;

@@ -225,26 +225,40 @@ impl EventHandler for FactsHandler {
             // Decoded again: cheaper than carrying state between the two calls, and it
             // decoded a moment ago. An older version that changed nothing still drops the
             // cache entry, which is harmless.
-            if let Some(person) = Change::of(event).ok().and_then(Change::person) {
+            if let Some(person) = changed_person(event) {
                 hook(person).await;
             }
         })
     }
 }
 
+/// The person whose facts `event` (one of the copy's topics) changes; `None` for another topic,
+/// a payload that does not decode, or facts that do not hold (the copy skips those). A service
+/// that wraps [`FactsHandler`] learns from this whom to tell inside the change's transaction.
+pub fn changed_person(event: &Event) -> Option<Person> {
+    Change::of(event).ok().and_then(Change::person)
+}
+
 /// Starts the consumer of the copy (consumer group `<service>-access`) as a background task of
 /// `ctx`, calling `on_change` after each change.
 pub fn spawn_consumer(ctx: &ServiceContext, on_change: Option<OnFactsChanged>) {
-    let group = format!("{}-access", ctx.name);
     let handler = match on_change {
         Some(hook) => FactsHandler::with_hook(hook),
         None => FactsHandler::new(),
     };
+    spawn_consumer_with(ctx, Arc::new(handler));
+}
+
+/// [`spawn_consumer`] with a handler of the service's own that applies each event through a
+/// [`FactsHandler`] and does more in the same transaction (eligibility records the change in
+/// its outbox, so its cache hears of it even if Redis is down at that moment).
+pub fn spawn_consumer_with(ctx: &ServiceContext, handler: Arc<dyn EventHandler>) {
+    let group = format!("{}-access", ctx.name);
     let consumer = Consumer::new(
         ctx.db.clone(),
         ctx.bus.clone(),
         ConsumerOptions::new(&group, &[TOPIC_REGISTRATION_CHANGED, TOPIC_CONSENT_CHANGED, TOPIC_IDENTITY_LINK_CHANGED]),
-        Arc::new(handler),
+        handler,
     );
     ctx.background.spawn("access-facts-consumer", move |stopping| consumer.run(stopping.wait()));
 }

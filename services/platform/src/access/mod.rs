@@ -43,8 +43,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use handler::{
-    FactsHandler, OnFactsChanged, category_of, consent_row, identity_link_row, kind_of, registration_row,
-    spawn_consumer,
+    FactsHandler, OnFactsChanged, category_of, changed_person, consent_row, identity_link_row, kind_of,
+    registration_row, spawn_consumer, spawn_consumer_with,
 };
 pub use migration::{AccessFactsMigration, AccessIdentityLinksMigration};
 pub use store::{
@@ -127,6 +127,13 @@ pub struct Facts {
     /// `insured_person` caller whose token subject is one of them is the person
     /// (docs/domain/access.md#own-view).
     pub links: Vec<String>,
+    /// How far the copy had come for the person when these facts were read: the sum of the
+    /// versions of every one of the person's rows (revoked links too), read with the facts in
+    /// one statement. Every change the copy applies raises a row's version or adds a row, so
+    /// the stamp of a later read is higher whenever the facts changed in between: a cache
+    /// compares stamps to refuse facts older than a change it was told of
+    /// (docs/domain/access.md#facts-copy). 0 for facts made by hand.
+    pub stamp: i64,
 }
 
 impl Facts {

@@ -199,7 +199,9 @@ pub async fn load(conn: &impl ConnectionTrait, person: PersonRef<'_>) -> Result<
 }
 
 /// The facts of several persons, three queries whatever their number (registrations, then
-/// consents, identity links); a person without any is absent from the map (no facts: [`Facts::default`]).
+/// consents, identity links; one statement on PostgreSQL, so its facts and their
+/// [`Facts::stamp`] are of one moment); a person without any row is absent from the map (no
+/// facts: [`Facts::default`]).
 pub async fn load_many(
     conn: &impl ConnectionTrait,
     persons: &[PersonRef<'_>],
@@ -222,39 +224,47 @@ pub async fn load_many(
         return load_many_in_one(conn, &filter, values, out).await;
     }
     let sql = format!(
-        "SELECT insurer_number, insured_number, org_kind, org_number, start_date, end_date \
+        "SELECT insurer_number, insured_number, org_kind, org_number, start_date, end_date, version \
          FROM access_registrations WHERE {filter}"
     );
     for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values.clone())).await? {
         let (person, registration) = registration_of(&row)?;
-        if let Some(registration) = registration {
-            out.entry(person).or_default().registrations.push(registration);
-        }
+        let facts = counted(&mut out, person, &row)?;
+        facts.registrations.extend(registration);
     }
     let sql = format!(
         "SELECT insurer_number, insured_number, grantee_kind, grantee_number, categories, valid_from, \
-         valid_until, withdrawn_on FROM access_consents WHERE {filter}"
+         valid_until, withdrawn_on, version FROM access_consents WHERE {filter}"
     );
     for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values.clone())).await? {
         let (person, consent) = consent_of(&row)?;
-        if let Some(consent) = consent {
-            out.entry(person).or_default().consents.push(consent);
+        let facts = counted(&mut out, person, &row)?;
+        facts.consents.extend(consent);
+    }
+    // Every link, revoked ones too (their versions count in the stamp), though only the ones
+    // that bind are facts: a revoked one is as if absent.
+    let sql = format!(
+        "SELECT insurer_number, insured_number, link_id, revoked, version FROM access_identity_links \
+         WHERE {filter} ORDER BY link_id"
+    );
+    for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+        let person = person_of(&row)?;
+        let revoked: bool = row.try_get("", "revoked")?;
+        let facts = counted(&mut out, person, &row)?;
+        if !revoked {
+            facts.links.push(row.try_get("", "link_id")?);
         }
     }
-    // Only the links that bind: a revoked one is as if absent. The flag's placeholder is
-    // numbered after the filter's and comes after it in the text (SQLite's `?` are positional).
-    let sql = format!(
-        "SELECT insurer_number, insured_number, link_id FROM access_identity_links \
-         WHERE {filter} AND revoked = {} ORDER BY link_id",
-        placeholder(pg, 2 * persons.len() + 1)
-    );
-    let mut link_values = values;
-    link_values.push(false.into());
-    for row in conn.query_all_raw(Statement::from_sql_and_values(backend, sql, link_values)).await? {
-        let person = person_of(&row)?;
-        out.entry(person).or_default().links.push(row.try_get("", "link_id")?);
-    }
     Ok(out)
+}
+
+/// The facts of `person` in `out`, with the version of `row` (one of the person's rows) added
+/// to their [`Facts::stamp`].
+fn counted<'a>(out: &'a mut HashMap<Person, Facts>, person: Person, row: &QueryResult) -> Result<&'a mut Facts, DbErr> {
+    let version: i64 = row.try_get("", "version")?;
+    let facts = out.entry(person).or_default();
+    facts.stamp += version;
+    Ok(facts)
 }
 
 /// [`load_many`] on PostgreSQL: the registrations, consents and links in one statement (one
@@ -268,16 +278,17 @@ async fn load_many_in_one(
 ) -> Result<HashMap<Person, Facts>, DbErr> {
     let sql = format!(
         "SELECT 'r' AS src, insurer_number::text AS insurer_number, insured_number::text AS insured_number, \
-         org_kind::text AS org_kind, org_number::text AS org_number, start_date, end_date, \
+         version, org_kind::text AS org_kind, org_number::text AS org_number, start_date, end_date, \
          NULL::text AS grantee_kind, NULL::text AS grantee_number, NULL::text AS categories, \
-         NULL::date AS valid_from, NULL::date AS valid_until, NULL::date AS withdrawn_on, NULL::text AS link_id \
+         NULL::date AS valid_from, NULL::date AS valid_until, NULL::date AS withdrawn_on, NULL::text AS link_id, \
+         NULL::boolean AS revoked \
          FROM access_registrations WHERE {filter} \
-         UNION ALL SELECT 'c', insurer_number::text, insured_number::text, NULL::text, NULL::text, NULL::date, \
-         NULL::date, grantee_kind::text, grantee_number::text, categories::text, valid_from, valid_until, \
-         withdrawn_on, NULL::text FROM access_consents WHERE {filter} \
-         UNION ALL SELECT 'l', insurer_number::text, insured_number::text, NULL::text, NULL::text, NULL::date, \
-         NULL::date, NULL::text, NULL::text, NULL::text, NULL::date, NULL::date, NULL::date, link_id::text \
-         FROM access_identity_links WHERE {filter} AND NOT revoked \
+         UNION ALL SELECT 'c', insurer_number::text, insured_number::text, version, NULL::text, NULL::text, \
+         NULL::date, NULL::date, grantee_kind::text, grantee_number::text, categories::text, valid_from, \
+         valid_until, withdrawn_on, NULL::text, NULL::boolean FROM access_consents WHERE {filter} \
+         UNION ALL SELECT 'l', insurer_number::text, insured_number::text, version, NULL::text, NULL::text, \
+         NULL::date, NULL::date, NULL::text, NULL::text, NULL::text, NULL::date, NULL::date, NULL::date, \
+         link_id::text, revoked FROM access_identity_links WHERE {filter} \
          ORDER BY src, link_id"
     );
     let backend = conn.get_database_backend();
@@ -285,18 +296,20 @@ async fn load_many_in_one(
         let src: String = row.try_get("", "src")?;
         match src.as_str() {
             "r" => {
-                if let (person, Some(registration)) = registration_of(&row)? {
-                    out.entry(person).or_default().registrations.push(registration);
-                }
+                let (person, registration) = registration_of(&row)?;
+                counted(&mut out, person, &row)?.registrations.extend(registration);
             }
             "c" => {
-                if let (person, Some(consent)) = consent_of(&row)? {
-                    out.entry(person).or_default().consents.push(consent);
-                }
+                let (person, consent) = consent_of(&row)?;
+                counted(&mut out, person, &row)?.consents.extend(consent);
             }
             _ => {
                 let person = person_of(&row)?;
-                out.entry(person).or_default().links.push(row.try_get("", "link_id")?);
+                let revoked: bool = row.try_get("", "revoked")?;
+                let facts = counted(&mut out, person, &row)?;
+                if !revoked {
+                    facts.links.push(row.try_get("", "link_id")?);
+                }
             }
         }
     }

@@ -44,6 +44,7 @@ fn registered(org: &str, kind: OrganizationKind, consented: &[Category]) -> Fact
             withdrawn_on: None,
         }],
         links: vec![],
+        stamp: 2,
     }
 }
 

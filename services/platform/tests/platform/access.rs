@@ -87,6 +87,7 @@ async fn versions_apply_once_and_in_any_order_and_the_hook_runs_after_commit() {
     assert_eq!(facts.registrations.len(), 1);
     assert_eq!(facts.registrations[0].end, Some(d(2026, 6, 10)));
     assert_eq!(access::registration_version(&conn, &v1.registration_id).await.unwrap(), Some(2));
+    assert_eq!(facts.stamp, 2, "the stamp is the newest version's: the late older one changed nothing");
     // The hook ran once per applied event, after its commit, with the person.
     let people = changed.lock().clone();
     assert_eq!(people, vec![Person { insurer: orgs::INSURER.into(), insured: INSURED.into() }; 2]);
@@ -111,6 +112,7 @@ async fn versions_apply_once_and_in_any_order_and_the_hook_runs_after_commit() {
     let facts = access::load(&conn, person).await.unwrap();
     assert_eq!(facts.consents.len(), 1);
     assert_eq!(facts.consents[0].withdrawn_on, Some(d(2026, 5, 1)));
+    assert_eq!(facts.stamp, 2 + 2, "the registration's version and the consent's");
 
     // The facts decide: registered and consented in April, withdrawn from May 1, ended June 10.
     let gate = Gate::builtin("test", &AccessOptions::default());
@@ -262,7 +264,14 @@ async fn the_copy_works_on_sqlite_as_in_kaigo_dev() {
     let link =
         access::IdentityLinkRow { id: "d000000001".into(), version: 1, person: Person::from(person), revoked: false };
     assert!(access::apply_identity_link(&conn, &link, Utc::now()).await.unwrap());
-    assert_eq!(access::load(&conn, person).await.unwrap().links, vec!["d000000001".to_owned()]);
+    let before = access::load(&conn, person).await.unwrap();
+    assert_eq!(before.links, vec!["d000000001".to_owned()]);
+    // Revoked, the link is no fact, but its version still counts: the stamp only grows.
+    let revoked = access::IdentityLinkRow { version: 2, revoked: true, ..link };
+    assert!(access::apply_identity_link(&conn, &revoked, Utc::now()).await.unwrap());
+    let after = access::load(&conn, person).await.unwrap();
+    assert!(after.links.is_empty());
+    assert_eq!(after.stamp, before.stamp + 1);
     let _ = conn.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -305,6 +314,7 @@ async fn identity_links_bind_the_person_until_revoked_whatever_the_order() {
     ctx.bus.publish(&late).await.unwrap();
     let facts = access::load(&conn, person).await.unwrap();
     assert!(facts.links.is_empty());
+    assert_eq!(facts.stamp, 2, "a revoked link is no fact, but its version counts: the stamp only grows");
     assert!(access::linked_persons(&conn, "d000000001").await.unwrap().is_empty());
     assert_eq!(access::identity_link_version(&conn, "d000000001").await.unwrap(), Some(2));
     assert_eq!(gate.decide(&me, person, Category::CostShare, today, &facts).unwrap_err().reason(), "NOT_REGISTERED");
