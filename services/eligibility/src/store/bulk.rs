@@ -284,13 +284,13 @@ async fn imported_facts(
     Ok(out)
 }
 
-/// Which of the comma-separated insured numbers `$2` of insurer `$1` have any access facts
-/// (a registration, a consent or an unrevoked identity link): one index probe per table each.
+/// Which of the comma-separated insured numbers `$2` of insurer `$1` have any row in the copy
+/// of the access facts (a registration, a consent or an identity link, revoked ones too: their
+/// versions count in the facts' stamp, which L2 compares): one index probe per table each.
 const WITH_FACTS: &str = "SELECT n.insured FROM unnest(string_to_array($2, ',')) AS n(insured) \
      WHERE EXISTS (SELECT 1 FROM access_registrations a WHERE a.insurer_number = $1 AND a.insured_number = n.insured) \
      OR EXISTS (SELECT 1 FROM access_consents c WHERE c.insurer_number = $1 AND c.insured_number = n.insured) \
-     OR EXISTS (SELECT 1 FROM access_identity_links l \
-       WHERE l.insurer_number = $1 AND l.insured_number = n.insured AND NOT l.revoked)";
+     OR EXISTS (SELECT 1 FROM access_identity_links l WHERE l.insurer_number = $1 AND l.insured_number = n.insured)";
 
 async fn load_existing(
     txn: &impl ConnectionTrait,

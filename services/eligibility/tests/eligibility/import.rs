@@ -198,6 +198,9 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
     let mut people = generate(&insurer_number, 1, 700, 7, today);
     // The registry knows an office serving person 1 before the insurer's extract records them.
     server.grant(OrganizationKind::CareOffice, OFFICE, "0000000001", &Category::ALL).await;
+    // Person 2 was linked to a card once, and the link revoked: no fact, but two versions.
+    let link = kaigo_platform::testkit::access::link(&server.feed, "d0000000aa", INSURER, "0000000002").await;
+    kaigo_platform::testkit::access::revoke_link(&server.feed, &link).await;
     // The grant's own invalidation (a tombstone at the facts' new stamp) is done before the
     // watch starts: only the import's writes are counted.
     let outbox = kaigo_platform::db::connect(&db.config(), "eligibility").await.unwrap();
@@ -219,6 +222,16 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
         // The extract's periods, and the qualification span the person's own pair states.
         assert_eq!(decoded.timeline.records.len(), people[n - 1].periods.len() + 1);
     }
+    // Each value carries the facts' stamp a miss would read (a revoked link's version counts):
+    // L2 compares it, and a lower one would be refused over the link's tombstone.
+    let stamp = |n: usize| {
+        let server = &server;
+        async move {
+            let raw = in_l2(server, &format!("{n:010}")).await.unwrap();
+            codec::decode_full(&raw).unwrap().facts.unwrap().stamp
+        }
+    };
+    assert_eq!((stamp(1).await, stamp(2).await, stamp(3).await), (2, 2, 0));
     // The first check of an imported person is answered from L2, with the facts the registry
     // gave and the details the extract gave.
     let (entry, tier) = server.api.cache().get(key("0000000001")).await.unwrap();
@@ -261,7 +274,8 @@ async fn an_import_fills_l2_with_complete_values_of_created_and_changed_persons_
         let (in_l2, access, sealed) = l2.get(&key).await.expect("in L2");
         assert_eq!((&in_l2.person, records(&in_l2)), (&stored.person, records(&stored)), "person {n}");
         assert_eq!(sealed, Some(details), "person {n}");
-        assert_eq!(access, kaigo_platform::access::Facts::default());
+        let facts = kaigo_eligibility::store::access_facts(&conn, &key).await.unwrap();
+        assert_eq!(access, facts, "person {n}: the facts and their stamp a miss reads");
     }
     // The office the registry names is served.
     let mut office_client = server.client(office(Role::CareOffice, OFFICE)).await;
