@@ -87,7 +87,9 @@ static PUT_UNLESS_OLDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLoc
 /// `ARGV[3]` (either 0 when the change does not concern it): unless it holds a value at least
 /// that new in both ways, it is replaced by a tombstone at the higher of each
 /// ([`codec::tombstone`]: a miss for every reader, which keeps what an earlier tombstone
-/// refused), in one step with the comparison. Returns 1 when it wrote the tombstone.
+/// refused), in one step with the comparison. Nothing is written at versions 0 and 0 (a
+/// person without any facts row whose field is empty): such a tombstone would refuse nothing.
+/// Returns 1 when it wrote the tombstone.
 static TOMBSTONE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(&format!(
         "{VERSIONS} local held = redis.call('HGET', KEYS[1], ARGV[1]) \
@@ -98,6 +100,7 @@ static TOMBSTONE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(
            if held_person >= person and held_facts >= facts then return 0 end \
            person = math.max(person, held_person); facts = math.max(facts, held_facts) \
          end \
+         if person == 0 and facts == 0 then return 0 end \
          redis.call('HSET', KEYS[1], ARGV[1], tombstone(person, facts)) \
          return 1"
     ))

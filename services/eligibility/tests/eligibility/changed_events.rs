@@ -153,6 +153,9 @@ async fn a_consent_read_before_its_withdrawal_is_not_put_back_into_l2() {
     assert!(l2.get(&person).await.is_none(), "replaced by a tombstone");
     let refused = office_client.check_eligibility(ask).await.unwrap_err();
     assert_eq!(reason(&refused), "CONSENT_REQUIRED");
+    // A person without any facts row: nothing to refuse, so nothing is written.
+    assert!(cache.facts_changed(&[key("0000000721")], true).await.unwrap());
+    assert_eq!(in_l2(&server, "0000000721").await, None);
     server.stop().await;
 }
 
