@@ -158,7 +158,8 @@ impl Api {
             Answered::NeedsDetails(cached) => {
                 // The entry came without the personal details (an L2 value cached without them):
                 // read once from the database, then answer with them.
-                let details = self.inner.cache.details(q.key, &cached).await.map_err(errors::db)?;
+                // Boxed for the same reason as a cache miss (Cache::get): rare, and large.
+                let details = Box::pin(self.inner.cache.details(q.key, &cached)).await.map_err(errors::db)?;
                 match self.answer_entry(caller, q, &entry, Some(details.as_ref()))? {
                     Answered::Done(result, outcome) => Ok((result, outcome)),
                     Answered::NeedsDetails(_) => Err(ApiError::internal("the details read did not answer")),

@@ -273,12 +273,22 @@ impl Cache {
 
     /// The timeline of `key`, from the fastest tier that has it.
     pub async fn get(&self, key: PersonKey) -> Result<(Entry, Tier), Arc<sea_orm::DbErr>> {
-        if !self.l1_enabled {
-            return self.load_below_l1(key).await;
-        }
-        if let Some(entry) = self.l1.get(&key).await {
+        if self.l1_enabled
+            && let Some(entry) = self.l1.get(&key).await
+        {
             self.count(Tier::L1);
             return Ok((entry, Tier::L1));
+        }
+        // Boxed: an async fn's future is as large as its largest state, and every caller's
+        // future holds it. Inline, the L2 and database reads made every L1 hit's future
+        // (the hot path's) several KiB, moved in memory at each step of the call.
+        Box::pin(self.get_below_l1(key)).await
+    }
+
+    /// [`Cache::get`] after L1 had nothing: L2, then the database, filling L1 on the way.
+    async fn get_below_l1(&self, key: PersonKey) -> Result<(Entry, Tier), Arc<sea_orm::DbErr>> {
+        if !self.l1_enabled {
+            return self.load_below_l1(key).await;
         }
         let mut tier = Tier::L1;
         let noted = self.stamps.note(&key);
