@@ -87,19 +87,25 @@ pub async fn import_chunk(
     let txn = kaigo_platform::db::begin_write(db).await?;
     laps.lap("begin");
     let rows: Vec<&ImportPerson> = rows.iter().collect();
-    let result = apply_rows(&txn, false, &rows, recorded_by, now, &mut laps).await?;
+    let result = apply_rows(&txn, false, &rows, None, recorded_by, now, &mut laps).await?;
     txn.commit().await?;
     laps.lap("commit");
     Ok(result)
 }
 
+/// The stored persons of a chunk's rows, each with their active records.
+type Stored = HashMap<PersonKey, (person::Model, Vec<Record>)>;
+
 /// Compares `rows` with what is stored and applies the differences through `conn` (the chunk's
 /// transaction): [`import_chunk`]'s work for the persons given, timed as the stages `load`,
-/// `diff`, `update`, `void`, `insert` and `enqueue` ([`stages`]).
+/// `diff`, `update`, `void`, `insert` and `enqueue` ([`stages`]). `loaded`: the stored persons
+/// of `rows` when the caller read them already (PostgreSQL's comparison returns them), else
+/// they are read here.
 async fn apply_rows(
     conn: &impl ConnectionTrait,
     postgres: bool,
     rows: &[&ImportPerson],
+    loaded: Option<Stored>,
     recorded_by: &str,
     now: DateTime<Utc>,
     laps: &mut stages::Laps,
@@ -109,7 +115,10 @@ async fn apply_rows(
     if rows.is_empty() {
         return Ok((outcome, Vec::new(), created));
     }
-    let existing = load_existing(conn, rows).await?;
+    let existing = match loaded {
+        Some(stored) => stored,
+        None => load_existing(conn, rows).await?,
+    };
     let stored_ids: Vec<i64> = existing.values().map(|(p, _)| p.id).collect();
     let stored_uses = super::allowances::active_of(conn, &stored_ids).await?;
     laps.lap("load");
@@ -214,7 +223,6 @@ async fn persons_with_records(
     insurer: &str,
     numbers: &[&str],
 ) -> Result<Vec<(person::Model, Vec<Record>)>, DbErr> {
-    use sea_orm::FromQueryResult;
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
@@ -222,10 +230,18 @@ async fn persons_with_records(
             [insurer.to_owned().into(), numbers.join(",").into(), ACTIVE.into()],
         ))
         .await?;
-    let mut out: Vec<(person::Model, Vec<Record>)> = Vec::with_capacity(numbers.len());
+    persons_and_records_of(&rows)
+}
+
+/// Rows of persons (`persons`' columns) each with one active record (`r_id`, `r_start`,
+/// `r_end`, `r_detail`; null for a person without any), each person's rows together, as
+/// [`TIMELINES_BY_NUMBERS`] and [`pg`]'s comparison give them.
+fn persons_and_records_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<(person::Model, Vec<Record>)>, DbErr> {
+    use sea_orm::FromQueryResult;
+    let mut out: Vec<(person::Model, Vec<Record>)> = Vec::new();
     // Rows come person by person; each person's first row opens their entry.
     let mut current: Option<i64> = None;
-    for row in &rows {
+    for row in rows {
         let person_id: i64 = row.try_get("", "id")?;
         if current != Some(person_id) {
             out.push((person::Model::from_query_result(row, "")?, Vec::new()));

@@ -1,7 +1,7 @@
 //! The PostgreSQL import of one chunk: the chunk `COPY`ed (binary) into two temporary staging
 //! tables, new persons and their records created by one statement reading them, the stored
-//! persons compared with the staged ones in SQL, and only the persons that comparison cannot
-//! prove identical loaded into the server and compared there ([`super::apply_rows`]), all in one
+//! persons compared with the staged ones in SQL, which returns the stored rows of the persons it
+//! cannot prove identical, and those compared in the server ([`super::apply_rows`]), all in one
 //! transaction on one connection (loadtest/README.md, "Import profile").
 //!
 //! sea-orm cannot send `COPY … FROM STDIN` in its transaction, so the transaction is begun on a
@@ -57,15 +57,20 @@ const CREATE_NEW: &str = "WITH created AS ( \
        FROM import_records x JOIN created c ON c.insured_number = x.insured) \
      SELECT id, insured_number FROM created";
 
-/// The staged persons whose stored row differs, or whose active records are not exactly the
-/// staged ones (as multisets of start, end and detail text), or whose row carries allowance
-/// uses. The rest are identical to what is stored: equal text is an equal detail. A person this
-/// names may still be identical (a detail stored with other JSON text): the server decides.
+/// The stored persons the staged ones may change, each with their active records: those whose
+/// stored row differs, or whose active records are not exactly the staged ones (as multisets
+/// of start, end and detail text), or whose row carries allowance uses. The rest are identical
+/// to what is stored: equal text is an equal detail. A person this returns may still be
+/// identical (a detail stored with other JSON text): the server decides, on the rows returned
+/// here, which it would otherwise read again (the `load` stage: 2.4 s of an 18 s import that
+/// changed 100,000 persons, loadtest/README.md#write-parts). The columns are
+/// `persons`' and `r_id`, `r_start`, `r_end`, `r_detail` (null for a person without any active
+/// record), each person's rows together, as `super::persons_and_records_of` reads them.
 /// Each staged person is one index probe of `persons` and one of `records` (the `LIMIT` and
 /// `OFFSET` keep the planner from joining with the insurer's whole table instead, which it
 /// preferred: 430 ms a chunk of 5,000 at 100,000 stored persons, against about 60 ms).
 const DIFFERING: &str = "WITH matched AS MATERIALIZED ( \
-       SELECT s.insured, p.id, (NOT s.has_uses AND p.name_kanji = s.kanji AND p.name_kana = s.kana \
+       SELECT s.insured, p.*, (NOT s.has_uses AND p.name_kanji = s.kanji AND p.name_kana = s.kana \
          AND p.birth_date IS NOT DISTINCT FROM s.birth AND p.sex = s.sex AND p.category = s.category \
          AND p.acquired_date IS NOT DISTINCT FROM s.acquired AND p.lost_date IS NOT DISTINCT FROM s.lost \
          AND p.card_issued_date IS NOT DISTINCT FROM s.issued) AS same \
@@ -73,17 +78,22 @@ const DIFFERING: &str = "WITH matched AS MATERIALIZED ( \
        CROSS JOIN LATERAL (SELECT * FROM persons p \
          WHERE p.insurer_number = $1 AND p.insured_number = s.insured LIMIT 1) p), \
      stored AS MATERIALIZED ( \
-       SELECT m.insured, r.start_date, r.end_date, r.detail FROM matched m \
-       CROSS JOIN LATERAL (SELECT r.start_date, r.end_date, r.detail FROM records r \
-         WHERE r.person_id = m.id AND r.state = $2 OFFSET 0) r) \
-     SELECT insured FROM matched WHERE NOT same \
-     UNION \
-     SELECT insured FROM ( \
-       (SELECT insured, start_date, end_date, detail FROM stored \
-        EXCEPT ALL SELECT insured, start_date, end_date, detail FROM import_records) \
-       UNION ALL \
-       (SELECT insured, start_date, end_date, detail FROM import_records \
-        EXCEPT ALL SELECT insured, start_date, end_date, detail FROM stored)) d";
+       SELECT m.insured, r.id, r.start_date, r.end_date, r.detail FROM matched m \
+       CROSS JOIN LATERAL (SELECT r.id, r.start_date, r.end_date, r.detail FROM records r \
+         WHERE r.person_id = m.id AND r.state = $2 OFFSET 0) r), \
+     differing AS ( \
+       SELECT insured FROM matched WHERE NOT same \
+       UNION \
+       SELECT insured FROM ( \
+         (SELECT insured, start_date, end_date, detail FROM stored \
+          EXCEPT ALL SELECT insured, start_date, end_date, detail FROM import_records) \
+         UNION ALL \
+         (SELECT insured, start_date, end_date, detail FROM import_records \
+          EXCEPT ALL SELECT insured, start_date, end_date, detail FROM stored)) d) \
+     SELECT m.*, r.id AS r_id, r.start_date AS r_start, r.end_date AS r_end, r.detail AS r_detail \
+     FROM differing d JOIN matched m ON m.insured = d.insured \
+     LEFT JOIN stored r ON r.insured = d.insured \
+     ORDER BY m.id, r.id";
 
 /// The chunk's staging data in `COPY`'s binary format, encoded before the transaction begins.
 pub(super) struct Staged {
@@ -156,26 +166,32 @@ pub(super) async fn import_chunk(
     laps.lap("create");
     let by_number: HashMap<&str, &ImportPerson> = rows.iter().map(|r| (r.key.insured(), r)).collect();
     let created_numbers: HashSet<&str> = created.iter().map(|(_, n)| n.as_str()).collect();
-    // A chunk of new persons only has nothing stored to compare.
-    let differing: Vec<String> = if created.len() == rows.len() {
-        Vec::new()
-    } else {
-        sqlx::query_scalar(DIFFERING).bind(&insurer).bind(ACTIVE).fetch_all(&mut *conn).await.map_err(to_db)?
-    };
-    laps.lap("compare");
-    let candidates: Vec<&ImportPerson> = differing
-        .iter()
-        .filter(|n| !created_numbers.contains(n.as_str()))
-        .filter_map(|n| by_number.get(n.as_str()).copied())
-        .collect();
-    let mut outcome = ChunkOutcome {
-        created: created.len() as u64,
-        changed: 0,
-        unchanged: (rows.len() - created.len() - candidates.len()) as u64,
-    };
     let mut created_keys = Vec::with_capacity(created.len());
+    let mut outcome = ChunkOutcome { created: created.len() as u64, ..ChunkOutcome::default() };
     let changed = {
         let on = OnConnection(tokio::sync::Mutex::new(&mut *conn));
+        // A chunk of new persons only has nothing stored to compare.
+        let differing = if created.len() == rows.len() {
+            Vec::new()
+        } else {
+            let values = [insurer.clone().into(), ACTIVE.into()];
+            let found =
+                on.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, DIFFERING, values)).await?;
+            super::persons_and_records_of(&found)?
+        };
+        laps.lap("compare");
+        let mut candidates: Vec<&ImportPerson> = Vec::with_capacity(differing.len());
+        let mut stored = HashMap::with_capacity(differing.len());
+        for (person, records) in differing {
+            if created_numbers.contains(person.insured_number.as_str()) {
+                continue;
+            }
+            if let Some(&row) = by_number.get(person.insured_number.as_str()) {
+                candidates.push(row);
+                stored.insert(row.key, (person, records));
+            }
+        }
+        outcome.unchanged = (rows.len() - created.len() - candidates.len()) as u64;
         for (id, number) in &created {
             let Some(row) = by_number.get(number.as_str()) else {
                 return Err(DbErr::Custom("an imported person was not among the chunk's rows".to_owned()));
@@ -187,7 +203,7 @@ pub(super) async fn import_chunk(
             }
         }
         let (compared, changed, also_created) =
-            super::apply_rows(&on, true, &candidates, recorded_by, now, &mut laps).await?;
+            super::apply_rows(&on, true, &candidates, Some(stored), recorded_by, now, &mut laps).await?;
         outcome.created += compared.created;
         outcome.changed += compared.changed;
         outcome.unchanged += compared.unchanged;

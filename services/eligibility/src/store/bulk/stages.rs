@@ -11,8 +11,8 @@
 //! | `begin` | a pooled connection taken and the transaction begun |
 //! | `copy` | the staging tables created and the chunk copied into them |
 //! | `create` | the new persons and their records inserted |
-//! | `compare` | the stored persons compared with the staged ones in SQL |
-//! | `load` | the persons that comparison named (or, on SQLite, the chunk's persons) read with their active records and allowance uses; on PostgreSQL also a new person's allowance uses written |
+//! | `compare` | the stored persons compared with the staged ones in SQL, the ones that may differ returned with their active records |
+//! | `load` | on PostgreSQL the allowance uses of the persons the comparison returned (with their stored rows) read, and a new person's allowance uses written; on SQLite the chunk's persons read with their active records and allowance uses |
 //! | `diff` | what each loaded person's row changes, decided in the process |
 //! | `update` | the changed persons' rows updated (their versions raised), allowance uses corrected |
 //! | `void` | the records the extract no longer states voided |
