@@ -106,7 +106,7 @@ pub async fn start_with_clock(
     ctx.spawn_outbox_relay();
     // The copy of the registry's registrations and consents (group `careplan-access`), which
     // a read of one person's plans (CARE_PLAN) is decided on (docs/domain/access.md#in-kaigo).
-    kaigo_platform::access::spawn_consumer(ctx, None);
+    kaigo_platform::access::spawn_consumer(ctx);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, clock.clone(), AuditOptions::default());
     let gate = kaigo_platform::access::Gate::builtin(NAME, &config.access);
     let api = Api { ctx: ctx.clone(), spec, rules, auditor, clock, gate };

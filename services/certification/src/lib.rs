@@ -229,7 +229,7 @@ pub async fn start_with(
     ctx.background.spawn("certification-opinion-consumer", move |stopping| consumer.run(stopping.wait()));
     // The copy of the registry's facts organisations' reads are decided on (group
     // `certification-access`); nothing is cached from it.
-    kaigo_platform::access::spawn_consumer(ctx, None);
+    kaigo_platform::access::spawn_consumer(ctx);
     let auditor = Auditor::spawn(ctx.db.clone(), &ctx.background, deps.clock.clone(), AuditOptions::default());
     // Open applications by deadline standing, for operators (kaigo.certification.applications.open).
     let (db, clock, at_risk_day) = (ctx.db.clone(), deps.clock.clone(), config.settings().at_risk_day);

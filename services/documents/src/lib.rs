@@ -116,7 +116,7 @@ pub async fn start_with_clock(
         Duration::from_secs(config.sweep_interval_secs),
     );
     // The copy of the registry's facts the reads decide on; nothing is cached from it.
-    kaigo_platform::access::spawn_consumer(ctx, None);
+    kaigo_platform::access::spawn_consumer(ctx);
     let api = Api::new(api::Inner {
         db: ctx.db.clone(),
         reads: ctx.reads.clone(),

@@ -18,25 +18,16 @@ use crate::events::{Consumer, ConsumerOptions, Event, EventHandler, HandlerError
 use crate::ids::{CareOfficeNumber, InsuredNumber, InsurerNumber, MedicalInstitutionCode};
 use crate::service::ServiceContext;
 
-/// Called after a change of a person's facts committed: the service drops what it cached
-/// about the person (its L1 on every replica, its L2).
-pub type OnFactsChanged = Arc<dyn Fn(Person) -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// The [`EventHandler`] of the copy.
-#[derive(Clone, Default)]
-pub struct FactsHandler {
-    on_change: Option<OnFactsChanged>,
-}
+/// The [`EventHandler`] of the copy. A service that must do more with each change wraps it
+/// ([`spawn_consumer_with`], [`changed_person`]): eligibility records the change in its outbox
+/// in the same transaction, so its cache hears of it even if Redis is down at that moment.
+#[derive(Clone, Copy, Default)]
+pub struct FactsHandler;
 
 impl FactsHandler {
-    /// A handler that only keeps the copy.
+    /// The handler that keeps the copy.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A handler that also calls `on_change` for the person, after the change committed.
-    pub fn with_hook(on_change: OnFactsChanged) -> Self {
-        Self { on_change: Some(on_change) }
+        Self
     }
 }
 
@@ -218,18 +209,6 @@ impl EventHandler for FactsHandler {
             Ok(())
         })
     }
-
-    fn after_commit<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let Some(hook) = &self.on_change else { return };
-            // Decoded again: cheaper than carrying state between the two calls, and it
-            // decoded a moment ago. An older version that changed nothing still drops the
-            // cache entry, which is harmless.
-            if let Some(person) = changed_person(event) {
-                hook(person).await;
-            }
-        })
-    }
 }
 
 /// The person whose facts `event` (one of the copy's topics) changes; `None` for another topic,
@@ -240,13 +219,9 @@ pub fn changed_person(event: &Event) -> Option<Person> {
 }
 
 /// Starts the consumer of the copy (consumer group `<service>-access`) as a background task of
-/// `ctx`, calling `on_change` after each change.
-pub fn spawn_consumer(ctx: &ServiceContext, on_change: Option<OnFactsChanged>) {
-    let handler = match on_change {
-        Some(hook) => FactsHandler::with_hook(hook),
-        None => FactsHandler::new(),
-    };
-    spawn_consumer_with(ctx, Arc::new(handler));
+/// `ctx`.
+pub fn spawn_consumer(ctx: &ServiceContext) {
+    spawn_consumer_with(ctx, Arc::new(FactsHandler::new()));
 }
 
 /// [`spawn_consumer`] with a handler of the service's own that applies each event through a

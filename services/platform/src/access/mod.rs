@@ -6,8 +6,8 @@
 //!   the registry's ids with the registry's version, indexed by person.
 //! - [`FactsHandler`] / [`spawn_consumer`]: applies `registry.registration_changed` and
 //!   `registry.consent_changed` into the copy, exactly once (the consumer's dedup) and in any
-//!   order (a version is stored only over an older one), then calls the service's hook so it
-//!   drops what it cached about the person.
+//!   order (a version is stored only over an older one). A service that caches the facts
+//!   wraps it ([`spawn_consumer_with`], [`changed_person`]) to learn whose facts changed.
 //! - [`load`] / [`load_many`]: a person's [`Facts`] (or a batch's, in two queries);
 //!   [`registered_persons`]: the persons an organisation holds a registration for (the
 //!   candidates of its lists, each then decided on its facts).
@@ -43,8 +43,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use handler::{
-    FactsHandler, OnFactsChanged, category_of, changed_person, consent_row, identity_link_row, kind_of,
-    registration_row, spawn_consumer, spawn_consumer_with,
+    FactsHandler, category_of, changed_person, consent_row, identity_link_row, kind_of, registration_row,
+    spawn_consumer, spawn_consumer_with,
 };
 pub use migration::{AccessFactsMigration, AccessIdentityLinksMigration};
 pub use store::{

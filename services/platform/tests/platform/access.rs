@@ -1,5 +1,5 @@
 //! The copy of the registry's facts on real PostgreSQL: events applied once and in any order,
-//! the hook told after commit, the loader's facts deciding, and the testkit's feed through a
+//! a wrapping handler told after commit, the loader's facts deciding, and the testkit's feed through a
 //! running consumer.
 
 use std::sync::Arc;
@@ -8,11 +8,11 @@ use std::time::Duration;
 use chrono::{NaiveDate, TimeZone, Utc};
 use kaigo_access::{Category, OrganizationKind};
 use kaigo_platform::access::{
-    self, AccessFactsMigration, AccessIdentityLinksMigration, AccessOptions, FactsHandler, Gate, OnFactsChanged,
-    Person, PersonRef, TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED,
+    self, AccessFactsMigration, AccessIdentityLinksMigration, AccessOptions, FactsHandler, Gate, Person, PersonRef,
+    TOPIC_CONSENT_CHANGED, TOPIC_REGISTRATION_CHANGED,
 };
 use kaigo_platform::auth::Role;
-use kaigo_platform::events::{Consumer, ConsumerOptions, EventTablesMigration};
+use kaigo_platform::events::{Consumer, ConsumerOptions, Event, EventHandler, EventTablesMigration, HandlerError};
 use kaigo_platform::testkit::access::{self as feed, Feed};
 use kaigo_platform::testkit::{TestDatabase, caller, context, orgs};
 use kaigo_proto::kaigo::registry::v1 as pb;
@@ -41,6 +41,37 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 
 const INSURED: &str = "0000000001";
 
+/// A service's handler as eligibility's is built: the copy's, and after each commit the person
+/// whose facts changed noted (`changed_person`).
+struct Told {
+    copy: FactsHandler,
+    seen: Arc<Mutex<Vec<Person>>>,
+}
+
+impl Told {
+    fn new(seen: &Arc<Mutex<Vec<Person>>>) -> Arc<Self> {
+        Arc::new(Self { copy: FactsHandler::new(), seen: seen.clone() })
+    }
+}
+
+impl EventHandler for Told {
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        txn: &'a sea_orm::DatabaseTransaction,
+    ) -> futures::future::BoxFuture<'a, Result<(), HandlerError>> {
+        self.copy.handle(event, txn)
+    }
+
+    fn after_commit<'a>(&'a self, event: &'a Event) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(person) = access::changed_person(event) {
+                self.seen.lock().push(person);
+            }
+        })
+    }
+}
+
 fn registration_event(r: &pb::Registration) -> kaigo_platform::events::Event {
     let payload = pb::RegistrationChanged { registration: Some(r.clone()), change_time: None }.encode_to_vec();
     feed::event(TOPIC_REGISTRATION_CHANGED, &r.registration_id, payload)
@@ -52,20 +83,15 @@ fn consent_event(c: &pb::Consent) -> kaigo_platform::events::Event {
 }
 
 #[tokio::test]
-async fn versions_apply_once_and_in_any_order_and_the_hook_runs_after_commit() {
+async fn versions_apply_once_and_in_any_order_and_the_service_is_told_after_commit() {
     let db = TestDatabase::create().await;
     let conn = setup(&db, "access_order").await;
     let changed: Arc<Mutex<Vec<Person>>> = Arc::default();
-    let seen = changed.clone();
-    let hook: OnFactsChanged = Arc::new(move |person| {
-        seen.lock().push(person);
-        Box::pin(async {})
-    });
     let consumer = Consumer::new(
         conn.clone(),
         kaigo_platform::events::Bus::Local(kaigo_platform::events::LocalBus::new()),
         ConsumerOptions::new("test-access", &[TOPIC_REGISTRATION_CHANGED, TOPIC_CONSENT_CHANGED]),
-        Arc::new(FactsHandler::with_hook(hook)),
+        Told::new(&changed),
     );
     let person = PersonRef::new(orgs::INSURER, INSURED);
     let v1 = feed::registration(OrganizationKind::CareOffice, orgs::CARE_OFFICE, orgs::INSURER, INSURED, d(2026, 4, 1));
@@ -88,7 +114,7 @@ async fn versions_apply_once_and_in_any_order_and_the_hook_runs_after_commit() {
     assert_eq!(facts.registrations[0].end, Some(d(2026, 6, 10)));
     assert_eq!(access::registration_version(&conn, &v1.registration_id).await.unwrap(), Some(2));
     assert_eq!(facts.stamp, 2, "the stamp is the newest version's: the late older one changed nothing");
-    // The hook ran once per applied event, after its commit, with the person.
+    // The wrapping handler was told once per applied event, after its commit, with the person.
     let people = changed.lock().clone();
     assert_eq!(people, vec![Person { insurer: orgs::INSURER.into(), insured: INSURED.into() }; 2]);
 
@@ -183,15 +209,8 @@ async fn the_testkit_feeds_facts_through_a_running_consumer() {
     let db = TestDatabase::create().await;
     let conn = setup(&db, "access_feed").await;
     let (ctx, control) = context("feedtest", conn.clone());
-    let changed: Arc<Mutex<usize>> = Arc::default();
-    let count = changed.clone();
-    access::spawn_consumer(
-        &ctx,
-        Some(Arc::new(move |_person| {
-            *count.lock() += 1;
-            Box::pin(async {})
-        })),
-    );
+    let told: Arc<Mutex<Vec<Person>>> = Arc::default();
+    access::spawn_consumer_with(&ctx, Told::new(&told));
     let feed = Feed::of(&ctx);
     let (_, c) = feed::register_with_consent(
         &feed,
@@ -214,9 +233,9 @@ async fn the_testkit_feeds_facts_through_a_running_consumer() {
         gate.decide(&office, person, Category::CarePlan, today, &facts).unwrap_err().reason(),
         "CONSENT_REQUIRED"
     );
-    // The hook saw each of the three changes.
+    // The wrapping handler was told of each of the three changes.
     let seen = kaigo_platform::testkit::eventually(Duration::from_secs(5), || {
-        let n = *changed.lock();
+        let n = told.lock().len();
         async move { (n == 3).then_some(n) }
     })
     .await;
@@ -284,14 +303,7 @@ async fn identity_links_bind_the_person_until_revoked_whatever_the_order() {
     let conn = setup(&db, "access_links").await;
     let (ctx, control) = context("linktest", conn.clone());
     let changed: Arc<Mutex<Vec<Person>>> = Arc::default();
-    let seen = changed.clone();
-    access::spawn_consumer(
-        &ctx,
-        Some(Arc::new(move |person| {
-            seen.lock().push(person);
-            Box::pin(async {})
-        })),
-    );
+    access::spawn_consumer_with(&ctx, Told::new(&changed));
     let feed = Feed::of(&ctx);
     let person = PersonRef::new(orgs::INSURER, INSURED);
     let other = PersonRef::new(orgs::INSURER, "0000000002");
