@@ -120,8 +120,9 @@ pub async fn exactly_once_through_the_relay_and_a_consumer_group(redis: RedisCon
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
     let done = eventually(Duration::from_secs(10), || async {
-        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
+        // Read count first, then pending (see `consume`).
         let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(&stream).await.ok()?;
+        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(&stream, "consumer").await.ok()?;
         let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
         (delivered >= 2 && pending.count() == 0).then_some(())
     })
@@ -209,8 +210,12 @@ async fn consume(consumer: Consumer, handle: &RedisHandle, stream: &str, entries
     }));
     let conn = handle.conn();
     let done = eventually(Duration::from_secs(20), || async {
-        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(stream, "consumer").await.ok()?;
+        // Read count first, then pending: entries read by the first call are, at the second,
+        // either still pending or acknowledged. The other order saw "none pending" before the
+        // last read and "all read" after it, and stopped the consumer in the middle of that
+        // read's batch (its effects rolled back, the test counting 200 of 250).
         let read: redis::streams::StreamInfoGroupsReply = conn.clone().xinfo_groups(stream).await.ok()?;
+        let pending: redis::streams::StreamPendingReply = conn.clone().xpending(stream, "consumer").await.ok()?;
         let delivered = read.groups.first().map(|g| g.entries_read.unwrap_or(0)).unwrap_or(0);
         (delivered >= entries && pending.count() == 0).then_some(())
     })
