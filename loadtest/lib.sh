@@ -18,6 +18,10 @@
 #                   stopped at exit
 #   lt_redis PORT [ARGS...]   a private Redis on 127.0.0.1:PORT (no persistence; hashes of up to
 #                   256-byte values kept as listpacks, the L2 setting), stopped at exit
+#   lt_pg_ticks     PostgreSQL's CPU time so far (utime + stime, clock ticks) on this machine: its
+#                   live processes, plus what the postmaster collected from backends that ended
+#                   (cutime + cstime), so a difference of two readings counts every backend that
+#                   ran between them. It counts every database's work: read it on a quiet machine.
 #   lt_lock_fd      opens LOCK (default /tmp/loadtest.lock) on descriptor 9 for lock and unlock,
 #                   which hold it around each measurement so that no two benchmarks on the
 #                   machine overlap; processes started meanwhile should get `9>&-`
@@ -93,6 +97,16 @@ lt_redis() {
     --hash-max-listpack-value 256 "$@" 9>&- >/dev/null 2>&1 &
   PIDS+=($!)
   sleep 0.5
+}
+
+lt_pg_ticks() {
+  local postmaster t=0 pid
+  postmaster=$(pgrep -o -x postgres) || { echo 0; return; }
+  t=$(awk '{print $16 + $17}' "/proc/$postmaster/stat")
+  for pid in $(pgrep -x postgres); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
 }
 
 lt_lock_fd() {
