@@ -24,6 +24,8 @@ pub(crate) mod metrics;
 pub mod prometheus;
 pub mod rpc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
@@ -92,6 +94,7 @@ pub fn init(
         .build();
 
     let sampler = sampler(config);
+    RECORDING.store(config.otlp_endpoint.is_some(), Ordering::Relaxed);
     let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(sampler);
     let mut meter_builder = None;
     if let Some(endpoint) = &config.otlp_endpoint {
@@ -157,6 +160,16 @@ pub fn init(
         .with_context_activation(false);
     tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;
     Ok(TelemetryGuard { tracer: tracer_provider, meter, log })
+}
+
+/// Whether this process records spans at all: only with an exporter ([`sampler`]). A client
+/// span's builder asks this first, so that a process that records nothing spends nothing on
+/// them (telemetry::db).
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
+/// True when this process may record spans: [`init`] was given an exporter.
+pub(crate) fn recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
 }
 
 /// Which spans this process records. Without an exporter none: a recorded span would be

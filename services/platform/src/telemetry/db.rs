@@ -93,19 +93,33 @@ pub fn observe(system: &'static str) -> impl Fn(&sea_orm::metric::Info<'_>) + Se
             KeyValue::new("db.sql.table", table.clone()),
         ];
         duration().record(info.elapsed.as_secs_f64(), &attributes);
-
-        let end = SystemTime::now();
-        let start = end.checked_sub(info.elapsed).unwrap_or(end);
-        client_span(format!("{operation} {table}"), &attributes, start, info.failed);
+        if super::recording() {
+            let name = || format!("{operation} {table}");
+            client_span(&tracing::Span::current(), name, &attributes, info.elapsed, info.failed);
+        }
     }
 }
 
-/// A client span from `start` to now under the current span, when its trace is sampled.
-fn client_span(name: String, attributes: &[KeyValue], start: SystemTime, failed: bool) {
-    let parent = tracing::Span::current().context();
+/// A client span named `name()` that lasted `elapsed` until now, under `parent`, when its
+/// trace is sampled. Nothing is built, named or read from the clock otherwise: in a process
+/// without an exporter that is every command (loadtest/README.md#client-span-cost).
+fn client_span(
+    parent: &tracing::Span,
+    name: impl FnOnce() -> String,
+    attributes: &[KeyValue],
+    elapsed: Duration,
+    failed: bool,
+) {
+    if !super::recording() {
+        return;
+    }
+    let parent = parent.context();
     if !parent.span().span_context().is_sampled() {
         return;
     }
+    let end = SystemTime::now();
+    let start = end.checked_sub(elapsed).unwrap_or(end);
+    let name = name();
     let tracer = opentelemetry::global::tracer("kaigo");
     let mut span = tracer
         .span_builder(name)
@@ -172,14 +186,15 @@ pub fn observe_redis<'a, T: Send + 'a>(
     operation: &'static str,
     command: redis::RedisFuture<'a, T>,
 ) -> redis::RedisFuture<'a, T> {
-    let parent = tracing::Span::current();
+    // The span the command was sent under (the RPC's), held only when spans may be recorded.
+    let parent = if super::recording() { tracing::Span::current() } else { tracing::Span::none() };
     Box::pin(async move {
-        let start = SystemTime::now();
         let began = std::time::Instant::now();
         let result = command.await;
+        let elapsed = began.elapsed();
         let attributes = [KeyValue::new("db.system", "redis"), KeyValue::new("db.operation", operation)];
-        duration().record(began.elapsed().as_secs_f64(), &attributes);
-        parent.in_scope(|| client_span(format!("redis {operation}"), &attributes, start, result.is_err()));
+        duration().record(elapsed.as_secs_f64(), &attributes);
+        client_span(&parent, || format!("redis {operation}"), &attributes, elapsed, result.is_err());
         result
     })
 }
