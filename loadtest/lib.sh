@@ -17,7 +17,8 @@
 #                   proxy hop the benchmarks compare the gateway with; its pid in PID_haproxy,
 #                   stopped at exit
 #   lt_redis PORT [ARGS...]   a private Redis on 127.0.0.1:PORT (no persistence; hashes of up to
-#                   256-byte values kept as listpacks, the L2 setting), stopped at exit
+#                   256-byte values kept as listpacks, the L2 setting), stopped at exit; its pid
+#                   in LT_REDIS_PID
 #   lt_pg_ticks     PostgreSQL's CPU time so far (utime + stime, clock ticks) on this machine: its
 #                   live processes, plus what the postmaster collected from backends that ended
 #                   (cutime + cstime), so a difference of two readings counts every backend that
@@ -96,6 +97,7 @@ lt_redis() {
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
     --hash-max-listpack-value 256 "$@" 9>&- >/dev/null 2>&1 &
   PIDS+=($!)
+  LT_REDIS_PID=$!
   sleep 0.5
 }
 

@@ -32,9 +32,7 @@ P_GATEWAY=$((PORT + 51)) P_ECHO=$((PORT + 90)) P_REDIS=$((PORT + 92)) P_DEV=$((P
 say "start: $BIN${BASE_BIN:+ and $BASE_BIN}, $PERSONS persons, $ROUNDS rounds of ${SECS} s, $CONC in flight over $CONNS connections"
 lt_begin distinct  # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 # A Redis that refuses every write (as run.sh's "database" instance has): L2 never fills.
-redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --maxmemory 1 --maxmemory-policy noeviction >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+lt_redis "$P_REDIS" --maxmemory 1 --maxmemory-policy noeviction
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET"
 export KAIGO_TELEMETRY__LOG_LEVEL=${LOG_LEVEL:-info} KAIGO_REDIS__URL="redis://127.0.0.1:$P_REDIS" KAIGO_REDIS__KEY_PREFIX="distinct:"
 "$BIN" migrate eligibility >/dev/null

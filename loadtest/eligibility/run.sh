@@ -20,13 +20,9 @@ DEAD_REDIS_PORT=6392
 . loadtest/lib.sh
 lt_begin bench     # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
 
-# L2: hashes of up to 128 entries of up to 256 bytes stay listpacks (the recommended setting).
-redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --hash-max-listpack-value 256 >/dev/null 2>&1 & PIDS+=($!); PID_redis=$!
+lt_redis $REDIS_PORT; PID_redis=$LT_REDIS_PID
 # A Redis that refuses every write: L2 never fills, so every check reads the database.
-redis-server --port $DEAD_REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --maxmemory 1 --maxmemory-policy noeviction >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+lt_redis $DEAD_REDIS_PORT --maxmemory 1 --maxmemory-policy noeviction
 
 # Every process logs and traces as production runs it (the chart's defaults: info, JSON): at
 # info each call is a span, whether or not its trace is sampled, and that work is measured.

@@ -19,8 +19,7 @@ PERSONS=${PERSONS:-100000}
 REDIS_PORT=${REDIS_PORT:-6395}
 . loadtest/lib.sh
 lt_begin growth    # WORK, DB, PGURL, PIDS; all stopped and dropped at exit
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+lt_redis "$REDIS_PORT"
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="growth-internal-secret-of-at-least-32-bytes"
 export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="growth:" KAIGO_TELEMETRY__LOG_LEVEL=warn
 "$BIN" migrate eligibility >/dev/null

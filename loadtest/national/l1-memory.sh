@@ -36,9 +36,7 @@ lt_lock_fd         # lock / unlock around each measurement
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" | tee -a "$OUT/results.tsv" >&2; }
 mem() { awk '/^VmRSS|^VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/status"; }
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+lt_redis "$REDIS_PORT"
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET"
 export KAIGO_TELEMETRY__LOG_LEVEL=warn KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="l1mem:"
 "$BIN" migrate eligibility >/dev/null

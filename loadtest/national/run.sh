@@ -44,10 +44,7 @@ sum() { awk "BEGIN {printf \"%.3f\", $1}"; }
 # Every figure lands in results.tsv: name, value, unit.
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" | tee -a "$OUT/results.tsv" >&2; }
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --hash-max-listpack-value 256 9>&- >/dev/null 2>&1 & PIDS+=($!)
-PID_redis=$!
-sleep 0.5
+lt_redis "$REDIS_PORT"; PID_redis=$LT_REDIS_PID
 export KAIGO_DATABASE__URL="$PGURL" KAIGO_INTERNAL_AUTH__SECRET="$SECRET" KAIGO_TELEMETRY__LOG_LEVEL=warn
 export KAIGO_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" KAIGO_REDIS__KEY_PREFIX="national:"
 "$BIN" migrate eligibility >/dev/null
