@@ -195,6 +195,7 @@ echo "| path | requests/s (median of $ROUNDS) | ratio to the echo run before it 
 echo "|---|---|---|---|---|---|---|"
 awk -F'\t' 'NR == 1 {echo = $5; driver = $8}
   {if ($1 ~ /batch/) printf "| %s | %s (%.0f person-checks/s) | — | %s µs | %s / %s / %s µs | — | %s |\n", $1, $2, $2*1000, $5, $6, $7, $8, $3;
+   else if (NR == 1) printf "| %s | %s | 1.00× | %s µs | %s / %s / %s µs | — | %s |\n", $1, $2, $5, $6, $7, $8, $3;
    else printf "| %s | %s | %.2f× | %s µs | %s / %s / %s µs | %.2f× | %s |\n", $1, $2, $4, $5, $6, $7, $8, (echo + driver) / (echo + $8 + $6 + $7), $3}' "$RESULTS"
 echo "(CPU per call: utime + stime over each run ÷ calls answered, of the instance serving the path; through a proxy, proxy + instance.)"
 
