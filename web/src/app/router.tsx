@@ -29,6 +29,12 @@ export function Link({ to, onClick, ...rest }: { to: string } & AnchorHTMLAttrib
     onClick?.(e);
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
+    if (to === location.pathname + location.search) {
+      // Already here: no second history entry, and nothing re-renders, so the focus would
+      // stay on the link. It goes where opening the page puts it: the page's heading.
+      document.querySelector<HTMLElement>("main h1")?.focus();
+      return;
+    }
     navigate(to);
   };
   return <a href={to} onClick={handle} {...rest} />;
