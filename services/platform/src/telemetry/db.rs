@@ -93,10 +93,8 @@ pub fn observe(system: &'static str) -> impl Fn(&sea_orm::metric::Info<'_>) + Se
             KeyValue::new("db.sql.table", table.clone()),
         ];
         duration().record(info.elapsed.as_secs_f64(), &attributes);
-        if super::recording() {
-            let name = || format!("{operation} {table}");
-            client_span(&tracing::Span::current(), name, &attributes, info.elapsed, info.failed);
-        }
+        let name = || format!("{operation} {table}");
+        client_span(&tracing::Span::current(), name, &attributes, info.elapsed, info.failed);
     }
 }
 
